@@ -1,0 +1,244 @@
+#include "ocpp/frame.hpp"
+
+#include <cmath>
+
+namespace ocpp {
+namespace {
+
+using json = nlohmann::json;
+
+bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// What can be read from the start of a frame that did not parse as JSON: `[<type>,"<id>"`.
+struct Prefix {
+    std::optional<std::int64_t> message_type;
+    std::optional<std::string> message_id;
+};
+
+Prefix scan_prefix(std::string_view text) {
+    Prefix prefix;
+    std::size_t i = 0;
+    auto skip_ws = [&] {
+        while (i < text.size() && is_ws(text[i])) {
+            ++i;
+        }
+    };
+    skip_ws();
+    if (i >= text.size() || text[i] != '[') {
+        return prefix;
+    }
+    ++i;
+    skip_ws();
+    const std::size_t digits_begin = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9' && i - digits_begin < 6) {
+        ++i;
+    }
+    if (i == digits_begin) {
+        return prefix;
+    }
+    prefix.message_type = std::stoll(std::string(text.substr(digits_begin, i - digits_begin)));
+    skip_ws();
+    if (i >= text.size() || text[i] != ',') {
+        return prefix;
+    }
+    ++i;
+    skip_ws();
+    if (i >= text.size() || text[i] != '"') {
+        return prefix;
+    }
+    ++i;
+    const std::size_t id_begin = i;
+    while (i < text.size() && text[i] != '"' && text[i] != '\\' &&
+           static_cast<unsigned char>(text[i]) >= 0x20 &&
+           static_cast<unsigned char>(text[i]) < 0x80 && i - id_begin <= kMaxMessageIdLength) {
+        ++i;
+    }
+    const std::size_t length = i - id_begin;
+    if (i < text.size() && text[i] == '"' && length >= 1 && length <= kMaxMessageIdLength) {
+        prefix.message_id = std::string(text.substr(id_begin, length));
+    }
+    return prefix;
+}
+
+FrameError error_from_prefix(Errc errc, std::string_view text, std::string detail) {
+    FrameError error{errc, std::string(kUnreadableMessageId), std::nullopt, std::move(detail)};
+    Prefix prefix = scan_prefix(text);
+    error.message_type = prefix.message_type;
+    if (prefix.message_id) {
+        error.message_id = std::move(*prefix.message_id);
+    }
+    return error;
+}
+
+// Depth and number checks run inside the parser so a hostile frame is stopped early.
+struct ParseGuard {
+    std::size_t max_depth;
+    std::optional<Errc> violation;
+};
+
+bool valid_message_id(const json& id) {
+    if (!id.is_string()) {
+        return false;
+    }
+    const auto& s = id.get_ref<const std::string&>();
+    return !s.empty() && s.size() <= kMaxMessageIdLength;
+}
+
+}  // namespace
+
+bool FrameError::answerable() const {
+    if (!message_type) {
+        return true;
+    }
+    return *message_type != static_cast<std::int64_t>(MessageType::call_result) &&
+           *message_type != static_cast<std::int64_t>(MessageType::call_error);
+}
+
+Result<Frame, FrameError> parse_frame(std::string_view text, const FrameLimits& limits) {
+    if (text.size() > limits.max_frame_bytes) {
+        return error_from_prefix(Errc::too_large, text,
+                                 "frame of " + std::to_string(text.size()) +
+                                     " bytes exceeds the limit of " +
+                                     std::to_string(limits.max_frame_bytes));
+    }
+
+    ParseGuard guard{limits.max_depth, std::nullopt};
+    json doc;
+    try {
+        doc = json::parse(
+            text.begin(), text.end(),
+            [&guard](int depth, json::parse_event_t event, json& parsed) {
+                if ((event == json::parse_event_t::object_start ||
+                     event == json::parse_event_t::array_start) &&
+                    static_cast<std::size_t>(depth) >= guard.max_depth) {
+                    guard.violation = Errc::too_deep;
+                    throw std::length_error("depth");
+                }
+                if (event == json::parse_event_t::value && parsed.is_number_float() &&
+                    !std::isfinite(parsed.get<double>())) {
+                    guard.violation = Errc::number_out_of_range;
+                    throw std::range_error("number");
+                }
+                return true;
+            });
+    } catch (const json::exception& e) {
+        return error_from_prefix(Errc::not_json, text, "invalid JSON");
+    } catch (const std::exception&) {
+        const Errc errc = guard.violation.value_or(Errc::not_json);
+        return error_from_prefix(errc, text,
+                                 errc == Errc::too_deep
+                                     ? "nesting deeper than " + std::to_string(limits.max_depth)
+                                     : std::string("number does not fit a double"));
+    }
+
+    if (!doc.is_array() || doc.empty()) {
+        return FrameError{Errc::not_array, std::string(kUnreadableMessageId), std::nullopt,
+                          "frame is not a non-empty JSON array"};
+    }
+
+    FrameError error{Errc::bad_message_type, std::string(kUnreadableMessageId), std::nullopt, {}};
+    if (doc.size() > position::kMessageId && valid_message_id(doc[position::kMessageId])) {
+        error.message_id = doc[position::kMessageId].get<std::string>();
+    }
+
+    const json& type = doc[position::kMessageType];
+    if (!type.is_number_integer()) {
+        error.detail = "message type id is not an integer";
+        return error;
+    }
+    const auto type_number = type.get<std::int64_t>();
+    error.message_type = type_number;
+
+    auto fail = [&error](Errc errc, std::string detail) {
+        error.errc = errc;
+        error.detail = std::move(detail);
+        return error;
+    };
+
+    switch (type_number) {
+        case static_cast<std::int64_t>(MessageType::call):
+        case static_cast<std::int64_t>(MessageType::call_result):
+        case static_cast<std::int64_t>(MessageType::call_error):
+            break;
+        default:
+            return fail(Errc::unknown_message_type,
+                        "message type " + std::to_string(type_number) + " is not 2, 3 or 4");
+    }
+
+    const auto kind = static_cast<MessageType>(type_number);
+    const std::size_t arity = doc.size();
+    const bool arity_ok = (kind == MessageType::call && arity == 4) ||
+                          (kind == MessageType::call_result && arity == 3) ||
+                          // Firmware in the field sometimes omits the CALLERROR details.
+                          (kind == MessageType::call_error && (arity == 5 || arity == 4));
+    if (!arity_ok) {
+        return fail(Errc::wrong_arity,
+                    "frame of type " + std::to_string(type_number) + " has " +
+                        std::to_string(arity) + " elements");
+    }
+    if (!valid_message_id(doc[position::kMessageId])) {
+        return fail(Errc::bad_message_id, "message id is not a string of 1 to 36 characters");
+    }
+    MessageId id(error.message_id);
+
+    switch (kind) {
+        case MessageType::call: {
+            json& action = doc[position::kCallAction];
+            if (!action.is_string() || action.get_ref<const std::string&>().empty()) {
+                return fail(Errc::bad_action, "action is not a non-empty string");
+            }
+            json& payload = doc[position::kCallPayload];
+            if (!payload.is_object()) {
+                return fail(Errc::payload_not_object, "CALL payload is not a JSON object");
+            }
+            return Frame{Call{std::move(id), std::move(action.get_ref<std::string&>()),
+                              std::move(payload)}};
+        }
+        case MessageType::call_result: {
+            json& payload = doc[position::kResultPayload];
+            if (!payload.is_object()) {
+                return fail(Errc::payload_not_object, "CALLRESULT payload is not a JSON object");
+            }
+            return Frame{CallResult{std::move(id), std::move(payload)}};
+        }
+        case MessageType::call_error: {
+            json& code = doc[position::kErrorCode];
+            json& description = doc[position::kErrorDescription];
+            json details = arity == 5 ? std::move(doc[position::kErrorDetails]) : json::object();
+            if (!code.is_string() || !description.is_string() || !details.is_object()) {
+                return fail(Errc::bad_error_fields,
+                            "CALLERROR code and description must be strings, details an object");
+            }
+            return Frame{CallError{std::move(id), std::move(code.get_ref<std::string&>()),
+                                   std::move(description.get_ref<std::string&>()),
+                                   std::move(details)}};
+        }
+    }
+    return fail(Errc::internal_error, "unreachable message type");
+}
+
+std::string serialize(const Call& call) {
+    json frame = json::array({static_cast<int>(MessageType::call), call.id.get(), call.action,
+                              call.payload});
+    return frame.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string serialize(const CallResult& result) {
+    json frame =
+        json::array({static_cast<int>(MessageType::call_result), result.id.get(), result.payload});
+    return frame.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string serialize(const CallError& error) {
+    json frame = json::array({static_cast<int>(MessageType::call_error), error.id.get(),
+                              error.code, truncate_utf8(error.description), error.details});
+    return frame.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+CallError make_call_error(std::string_view id, CallErrorCode code, ProtocolVersion version,
+                          std::string_view description, nlohmann::json details) {
+    return CallError{MessageId(std::string(id)), std::string(wire_name(code, version)),
+                     truncate_utf8(description), std::move(details)};
+}
+
+}  // namespace ocpp

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "ocpp/actions.hpp"
+#include "ocpp/frame.hpp"
+#include "ocpp/result.hpp"
+#include "ocpp/schema_registry.hpp"
+
+namespace ocpp {
+
+/// A station CALL that passed every check and may be published.
+struct AcceptedCall {
+    Call call;
+    const ActionInfo* action;  ///< never null; its event_class is set
+};
+
+/// Why a station CALL is refused, ready to become a CALLERROR.
+struct Rejection {
+    Errc errc;
+    std::string message_id;   ///< "-1" when the id could not be read
+    CallErrorCode code;       ///< the version-correct CALLERROR code
+    std::string description;  ///< cut to 255 bytes
+    bool answerable = true;   ///< false for a broken CALLRESULT / CALLERROR: send nothing back
+
+    CallError to_call_error(ProtocolVersion v) const;
+};
+
+/// Checks a CALL from a station: the action exists in `v`, the station may initiate it, and
+/// the payload matches the request schema. Returns the call or the CALLERROR to send.
+Result<AcceptedCall, Rejection> accept_station_call(ProtocolVersion v, Call call,
+                                                    const SchemaRegistry& schemas);
+
+/// The rejection for a frame the codec refused.
+Rejection reject_frame(ProtocolVersion v, const FrameError& error);
+
+}  // namespace ocpp

@@ -1,0 +1,324 @@
+#include "ocpp/schema_registry.hpp"
+
+#define VALIJSON_USE_EXCEPTIONS 1
+#include <valijson/adapters/nlohmann_json_adapter.hpp>
+#include <valijson/constraint_builder.hpp>
+#include <valijson/constraints/concrete_constraints.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validation_results.hpp>
+#include <valijson/validator.hpp>
+
+#include <array>
+#include <fstream>
+#include <new>
+#include <sstream>
+#include <stdexcept>
+
+#include "ocpp/actions.hpp"
+#include "ocpp/embedded_schemas.hpp"
+#include "ocpp/rfc3339.hpp"
+
+namespace ocpp {
+namespace {
+
+using json = nlohmann::json;
+
+// valijson checks `format: date-time` with a std::regex built per call (~0.5 ms a message).
+// The registry renames the keyword to this one and checks it with is_rfc3339_date_time.
+constexpr const char* kDateTimeKeyword = "x-ocpp-date-time";
+constexpr const char* kDateTimeMessage = "String is not an RFC 3339 date-time.";
+
+class DateTimeConstraint final : public valijson::constraints::PolyConstraint {
+public:
+    bool validate(const valijson::adapters::Adapter& target,
+                  const std::vector<std::string>& context,
+                  valijson::ValidationResults* results) const override {
+        std::string text;
+        if (!target.getString(text)) {
+            return true;  // not a string: the `type` constraint reports it
+        }
+        if (is_rfc3339_date_time(text)) {
+            return true;
+        }
+        if (results != nullptr) {
+            results->pushError(context, kDateTimeMessage);
+        }
+        return false;
+    }
+
+private:
+    Constraint* cloneInto(void* memory) const override { return new (memory) DateTimeConstraint(); }
+    std::size_t sizeOf() const override { return sizeof(DateTimeConstraint); }
+};
+
+class DateTimeBuilder final : public valijson::ConstraintBuilder {
+public:
+    valijson::constraints::Constraint* make(const valijson::adapters::Adapter&) const override {
+        return new DateTimeConstraint();
+    }
+};
+
+// Replaces every `"format": "date-time"` of a schema with the fast keyword. Property *names*
+// called "format" hold objects and are left alone.
+void rewrite_formats(json& node) {
+    if (node.is_object()) {
+        auto it = node.find("format");
+        if (it != node.end() && it->is_string() && it->get_ref<const std::string&>() == "date-time") {
+            node.erase(it);
+            node[kDateTimeKeyword] = true;
+        }
+        for (auto& [key, child] : node.items()) {
+            rewrite_formats(child);
+        }
+    } else if (node.is_array()) {
+        for (auto& child : node) {
+            rewrite_formats(child);
+        }
+    }
+}
+
+// valijson reports violations as text; this table turns them into OCPP categories. Wrapper
+// messages ("Failed to validate against schema associated with property name ...") repeat a
+// nested violation that was already reported, so they are skipped.
+struct MessageRule {
+    std::string_view prefix;
+    std::optional<Errc> errc;  // nullopt: a wrapper, skip it
+};
+
+// clang-format off
+const std::array<MessageRule, 19> kMessageRules = {{
+    {"Value type not permitted by 'type' constraint",  Errc::type_violation},
+    {"Value could not be converted",                   Errc::type_violation},
+    {"Missing required property",                      Errc::occurrence_violation},
+    {"Array should contain no fewer than",             Errc::occurrence_violation},
+    {"Array should contain no more than",              Errc::occurrence_violation},
+    {"Array contains more items than allowed",         Errc::occurrence_violation},
+    {"Object should have no fewer than",               Errc::occurrence_violation},
+    {"Object should have no more than",                Errc::occurrence_violation},
+    {"Object contains a property that could not be",   Errc::property_violation},
+    {"Failed to match against any enum values",        Errc::property_violation},
+    {"Failed to match regex",                          Errc::property_violation},
+    {"String should be no",                            Errc::property_violation},
+    {"Expected number",                                Errc::property_violation},
+    {"Value should be a multiple of",                  Errc::property_violation},
+    {kDateTimeMessage,                                 Errc::format_violation},
+    {"Failed to validate against schema associated",   std::nullopt},
+    {"Failed to validate item #",                      std::nullopt},
+    {"Failed to validate against additional properties schema", std::nullopt},
+    {"Cannot validate item #",                         std::nullopt},
+}};
+// clang-format on
+
+std::optional<std::optional<Errc>> classify(const std::string& message) {
+    for (const auto& rule : kMessageRules) {
+        if (message.compare(0, rule.prefix.size(), rule.prefix) == 0) {
+            return rule.errc;
+        }
+    }
+    return std::nullopt;
+}
+
+std::string json_pointer(const std::vector<std::string>& context) {
+    // valijson's context looks like {"<root>", "[meterValue]", "[0]", "[timestamp]"}.
+    std::string path;
+    for (std::size_t i = 1; i < context.size(); ++i) {
+        std::string_view part = context[i];
+        if (part.size() >= 2 && part.front() == '[' && part.back() == ']') {
+            part = part.substr(1, part.size() - 2);
+        }
+        path += '/';
+        path.append(part);
+    }
+    return path.empty() ? "/" : path;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw std::runtime_error("cannot read schema file " + path.string());
+    }
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    return buffer.str();
+}
+
+}  // namespace
+
+struct SchemaRegistry::Entry {
+    std::unique_ptr<valijson::Schema> request;
+    std::unique_ptr<valijson::Schema> response;
+    bool request_overridden = false;
+    bool response_overridden = false;
+};
+
+std::string ValidationResult::summary() const {
+    std::string text;
+    for (const auto& v : violations) {
+        if (!text.empty()) {
+            text += "; ";
+        }
+        text += v.path + ": " + v.message;
+    }
+    return text;
+}
+
+SchemaRegistry::SchemaRegistry(const std::filesystem::path& override_dir) {
+    load(ProtocolVersion::v16, json::parse(embedded::ocpp16), "embedded ocpp1.6", false);
+    load(ProtocolVersion::v201, json::parse(embedded::ocpp201), "embedded ocpp2.0.1", false);
+    if (override_dir.empty()) {
+        return;
+    }
+    if (!std::filesystem::is_directory(override_dir)) {
+        throw std::runtime_error("schema override directory " + override_dir.string() +
+                                 " does not exist or is not a directory");
+    }
+    for (const ProtocolVersion v : kAllVersions) {
+        const auto dir = override_dir / std::string(subprotocol(v));
+        if (!std::filesystem::is_directory(dir)) {
+            continue;
+        }
+        std::vector<std::filesystem::path> files;
+        for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+            if (entry.is_regular_file() && entry.path().extension() == ".json") {
+                files.push_back(entry.path());
+            }
+        }
+        std::sort(files.begin(), files.end());
+        for (const auto& file : files) {
+            json doc;
+            try {
+                doc = json::parse(read_file(file));
+            } catch (const json::exception& e) {
+                throw std::runtime_error("schema file " + file.string() +
+                                         " is not valid JSON: " + e.what());
+            }
+            load(v, doc.is_array() ? doc : json::array({doc}), file.string(), true);
+        }
+    }
+}
+
+SchemaRegistry::~SchemaRegistry() = default;
+
+void SchemaRegistry::load(ProtocolVersion v, const json& schemas, const std::string& origin,
+                          bool is_override) {
+    if (!schemas.is_array()) {
+        throw std::runtime_error(origin + ": expected an array of schemas");
+    }
+    Table& target = v == ProtocolVersion::v16 ? v16_ : v201_;
+    for (const auto& original : schemas) {
+        const auto id_it = original.find("$id");
+        if (!original.is_object() || id_it == original.end() || !id_it->is_string()) {
+            throw std::runtime_error(origin + ": a schema without a string \"$id\"");
+        }
+        const std::string id = id_it->get<std::string>();
+        // "urn:BootNotification.req" → action "BootNotification", kind request.
+        const std::size_t dot = id.rfind('.');
+        if (id.rfind("urn:", 0) != 0 || dot == std::string::npos || dot <= 4) {
+            throw std::runtime_error(origin + ": $id \"" + id +
+                                     "\" is not of the form urn:<Action>.req|conf");
+        }
+        const std::string action = id.substr(4, dot - 4);
+        const std::string suffix = id.substr(dot + 1);
+        if (suffix != "req" && suffix != "conf") {
+            throw std::runtime_error(origin + ": $id \"" + id + "\" must end in .req or .conf");
+        }
+        if (find_action(v, action) == nullptr) {
+            throw std::runtime_error(origin + ": \"" + action + "\" is not an OCPP " +
+                                     std::string(version_label(v)) + " action");
+        }
+        json schema = original;
+        rewrite_formats(schema);
+        auto compiled = std::make_unique<valijson::Schema>();
+        try {
+            valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
+            parser.addConstraintBuilder(kDateTimeKeyword, new DateTimeBuilder());
+            valijson::adapters::NlohmannJsonAdapter adapter(schema);
+            parser.populateSchema(adapter, *compiled);
+        } catch (const std::exception& e) {
+            throw std::runtime_error(origin + ": schema " + id + " does not compile: " + e.what());
+        }
+        auto& entry = target[action];
+        if (!entry) {
+            entry = std::make_unique<Entry>();
+        }
+        const bool request = suffix == "req";
+        (request ? entry->request : entry->response) = std::move(compiled);
+        if (is_override) {
+            bool& flag = request ? entry->request_overridden : entry->response_overridden;
+            if (!flag) {
+                flag = true;
+                ++override_count_;
+            }
+        }
+    }
+}
+
+const SchemaRegistry::Table& SchemaRegistry::table(ProtocolVersion v) const {
+    return v == ProtocolVersion::v16 ? v16_ : v201_;
+}
+
+bool SchemaRegistry::has(ProtocolVersion v, std::string_view action, SchemaKind kind) const {
+    const Table& t = table(v);
+    const auto it = t.find(action);
+    if (it == t.end()) {
+        return false;
+    }
+    return kind == SchemaKind::request ? it->second->request != nullptr
+                                       : it->second->response != nullptr;
+}
+
+std::vector<std::string> SchemaRegistry::action_names(ProtocolVersion v) const {
+    std::vector<std::string> names;
+    for (const auto& [name, entry] : table(v)) {
+        names.push_back(name);
+    }
+    return names;
+}
+
+ValidationResult SchemaRegistry::validate(ProtocolVersion v, std::string_view action,
+                                          SchemaKind kind, const json& payload,
+                                          std::size_t max_violations) const {
+    ValidationResult result;
+    const Table& t = table(v);
+    const auto it = t.find(action);
+    const valijson::Schema* schema = nullptr;
+    if (it != t.end()) {
+        schema = kind == SchemaKind::request ? it->second->request.get()
+                                             : it->second->response.get();
+    }
+    if (schema == nullptr) {
+        result.violations.push_back(
+            {Errc::unknown_action, "/", "no schema for " + std::string(action)});
+        return result;
+    }
+
+    valijson::adapters::NlohmannJsonAdapter target(payload);
+    try {
+        // Fast path: without a results object valijson stops at the first failure.
+        valijson::Validator fast(valijson::Validator::kStrongTypes);
+        if (fast.validate(*schema, target, nullptr)) {
+            return result;
+        }
+        valijson::Validator full(valijson::Validator::kStrongTypes);
+        valijson::ValidationResults details;
+        full.validate(*schema, target, &details);
+        valijson::ValidationResults::Error error;
+        while (details.popError(error) && result.violations.size() < max_violations) {
+            const auto category = classify(error.description);
+            if (category && !category->has_value()) {
+                continue;  // a wrapper around a nested violation
+            }
+            const Errc errc = category ? **category : Errc::property_violation;
+            result.violations.push_back({errc, json_pointer(error.context), error.description});
+        }
+        if (result.violations.empty()) {
+            result.violations.push_back({Errc::property_violation, "/", "payload is invalid"});
+        }
+    } catch (const std::exception& e) {
+        result.violations.push_back({Errc::internal_error, "/", e.what()});
+    }
+    return result;
+}
+
+}  // namespace ocpp

@@ -1,0 +1,77 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ocpp/errors.hpp"
+#include "ocpp/version.hpp"
+
+namespace valijson {
+class Schema;
+}
+
+namespace ocpp {
+
+enum class SchemaKind : std::uint8_t { request, response };
+
+/// One way a payload breaks its schema.
+struct Violation {
+    Errc errc;  ///< type_violation, occurrence_violation, property_violation or format_violation
+    std::string path;     ///< where, e.g. "/meterValue/0/timestamp"
+    std::string message;  ///< what, in words
+};
+
+struct ValidationResult {
+    /// Empty when the payload is valid. The first entry decides the CALLERROR code.
+    std::vector<Violation> violations;
+
+    bool ok() const { return violations.empty(); }
+    /// A one-line summary suitable for a CALLERROR description (not yet cut to 255).
+    std::string summary() const;
+};
+
+/// Every request and response schema of every supported version, compiled once.
+/// Thread-safe for concurrent validate() calls after construction.
+class SchemaRegistry {
+public:
+    /// Compiles the embedded official schemas; then, when `override_dir` is given, the
+    /// operator's schemas from `<dir>/ocpp1.6/*.json` and `<dir>/ocpp2.0.1/*.json` (a schema
+    /// object or an array of them, `$id` "urn:<Action>.req|conf") replace the official ones.
+    /// Throws std::runtime_error with a precise message on any bad schema (start-up only).
+    explicit SchemaRegistry(const std::filesystem::path& override_dir = {});
+    ~SchemaRegistry();
+    SchemaRegistry(const SchemaRegistry&) = delete;
+    SchemaRegistry& operator=(const SchemaRegistry&) = delete;
+
+    bool has(ProtocolVersion v, std::string_view action, SchemaKind kind) const;
+    /// Names of the actions with schemas for `v`, sorted.
+    std::vector<std::string> action_names(ProtocolVersion v) const;
+    /// Number of schemas taken from the override directory.
+    std::size_t override_count() const { return override_count_; }
+
+    /// Validates `payload` against the schema of `action`. An action without a schema yields
+    /// one violation with errc unknown_action. At most `max_violations` are collected.
+    ValidationResult validate(ProtocolVersion v, std::string_view action, SchemaKind kind,
+                              const nlohmann::json& payload, std::size_t max_violations = 8) const;
+
+private:
+    struct Entry;
+    using Table = std::map<std::string, std::unique_ptr<Entry>, std::less<>>;
+
+    void load(ProtocolVersion v, const nlohmann::json& schemas, const std::string& origin,
+              bool is_override);
+    const Table& table(ProtocolVersion v) const;
+
+    Table v16_;
+    Table v201_;
+    std::size_t override_count_ = 0;
+};
+
+}  // namespace ocpp
