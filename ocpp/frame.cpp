@@ -1,6 +1,6 @@
 #include "ocpp/frame.hpp"
 
-#include <cmath>
+#include <stdexcept>
 
 namespace ocpp {
 namespace {
@@ -70,12 +70,6 @@ FrameError error_from_prefix(Errc errc, std::string_view text, std::string detai
     return error;
 }
 
-// Depth and number checks run inside the parser so a hostile frame is stopped early.
-struct ParseGuard {
-    std::size_t max_depth;
-    std::optional<Errc> violation;
-};
-
 bool valid_message_id(const json& id) {
     if (!id.is_string()) {
         return false;
@@ -102,33 +96,37 @@ Result<Frame, FrameError> parse_frame(std::string_view text, const FrameLimits& 
                                      std::to_string(limits.max_frame_bytes));
     }
 
-    ParseGuard guard{limits.max_depth, std::nullopt};
+    // JSON never contains a raw NUL byte, and nlohmann would take one as the end of input and
+    // silently ignore what follows it.
+    if (text.find('\0') != std::string_view::npos) {
+        return error_from_prefix(Errc::not_json, text, "NUL byte in message");
+    }
+
+    // The depth check runs inside the parser so a hostile frame is stopped early.
+    const std::size_t max_depth = limits.max_depth;
     json doc;
     try {
         doc = json::parse(
             text.begin(), text.end(),
-            [&guard](int depth, json::parse_event_t event, json& parsed) {
+            [max_depth](int depth, json::parse_event_t event, json& /*parsed*/) {
                 if ((event == json::parse_event_t::object_start ||
                      event == json::parse_event_t::array_start) &&
-                    static_cast<std::size_t>(depth) >= guard.max_depth) {
-                    guard.violation = Errc::too_deep;
+                    static_cast<std::size_t>(depth) >= max_depth) {
                     throw std::length_error("depth");
-                }
-                if (event == json::parse_event_t::value && parsed.is_number_float() &&
-                    !std::isfinite(parsed.get<double>())) {
-                    guard.violation = Errc::number_out_of_range;
-                    throw std::range_error("number");
                 }
                 return true;
             });
-    } catch (const json::exception& e) {
+    } catch (const json::out_of_range& e) {
+        // nlohmann refuses numbers that overflow a double (1e400) with error 406.
+        return error_from_prefix(e.id == 406 ? Errc::number_out_of_range : Errc::not_json, text,
+                                 e.id == 406 ? "number does not fit a double" : "invalid JSON");
+    } catch (const json::exception&) {
         return error_from_prefix(Errc::not_json, text, "invalid JSON");
+    } catch (const std::length_error&) {
+        return error_from_prefix(Errc::too_deep, text,
+                                 "nesting deeper than " + std::to_string(limits.max_depth));
     } catch (const std::exception&) {
-        const Errc errc = guard.violation.value_or(Errc::not_json);
-        return error_from_prefix(errc, text,
-                                 errc == Errc::too_deep
-                                     ? "nesting deeper than " + std::to_string(limits.max_depth)
-                                     : std::string("number does not fit a double"));
+        return error_from_prefix(Errc::internal_error, text, "frame could not be parsed");
     }
 
     if (!doc.is_array() || doc.empty()) {

@@ -1,0 +1,445 @@
+#!/usr/bin/env bash
+# Single-node Apache Kafka 4.x broker (KRaft, combined broker+controller, no ZooKeeper)
+# for tests and local runs. The jars come from Maven Central through Maven (pom.xml
+# beside this script); nothing is downloaded from anywhere else.
+#
+#   deploy/kafka/kafka.sh start        start in the background, wait until a record can be produced
+#   deploy/kafka/kafka.sh stop         SIGTERM, wait, then SIGKILL
+#   deploy/kafka/kafka.sh status       exit 0 if running, 3 if not
+#   deploy/kafka/kafka.sh foreground   run in the foreground (Ctrl-C stops it)
+#   deploy/kafka/kafka.sh classpath    print the Java class path (broker + CLI tools)
+#   deploy/kafka/kafka.sh bootstrap    print the bootstrap address (127.0.0.1:PORT)
+#
+# Environment (all optional): see README.md beside this script.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+POM="$SCRIPT_DIR/pom.xml"
+
+KAFKA_PORT=${KAFKA_PORT:-9092}
+[[ $KAFKA_PORT =~ ^[0-9]+$ ]] || { echo "kafka.sh: error: KAFKA_PORT must be a TCP port number, got '$KAFKA_PORT'" >&2; exit 1; }
+KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((10#$KAFKA_PORT + 1))}
+KAFKA_DATA=${KAFKA_DATA:-/tmp/ocpp-gateway-kafka-$KAFKA_PORT}
+KAFKA_DATA=$(realpath -m -- "$KAFKA_DATA")
+KAFKA_VERSION=${KAFKA_VERSION:-}            # empty: the version pinned in pom.xml
+KAFKA_CACHE_DIR=${KAFKA_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/ocpp-gateway/kafka}
+KAFKA_MVN_ARGS=${KAFKA_MVN_ARGS:-}          # extra Maven arguments, e.g. -Dmaven.repo.local=/x
+KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}
+KAFKA_JVM_OPTS=${KAFKA_JVM_OPTS:-}
+KAFKA_START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
+KAFKA_STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
+KAFKA_NUM_PARTITIONS=${KAFKA_NUM_PARTITIONS:-3}
+KAFKA_READY_TOPIC=${KAFKA_READY_TOPIC:-_readiness}
+KAFKA_EXTRA_CONFIG=${KAFKA_EXTRA_CONFIG:-}  # extra server.properties lines, appended verbatim
+MVN=${MVN:-mvn}
+
+HOST=127.0.0.1
+PID_FILE="$KAFKA_DATA/kafka.pid"
+PROPS="$KAFKA_DATA/server.properties"
+LOG_DIRS="$KAFKA_DATA/data"
+APP_LOG_DIR="$KAFKA_DATA/logs"
+OUT_FILE="$KAFKA_DATA/kafka.out"
+CLUSTER_ID_FILE="$KAFKA_DATA/cluster.id"
+
+# JVM flags for the short-lived CLI tools: start fast, small heap.
+TOOL_JAVA_OPTS=(-Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1
+                "-Dlog4j2.configurationFile=$SCRIPT_DIR/tools-log4j2.xml")
+
+log() { printf 'kafka.sh: %s\n' "$*" >&2; }
+die() { printf 'kafka.sh: error: %s\n' "$*" >&2; exit 1; }
+
+is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+is_port() { [[ $1 =~ ^[0-9]+$ ]] && ((10#$1 > 0 && 10#$1 < 65536)); }
+
+check_settings() {
+    is_port "$KAFKA_PORT" || die "KAFKA_PORT must be a TCP port number, got '$KAFKA_PORT'"
+    is_port "$KAFKA_CONTROLLER_PORT" \
+        || die "KAFKA_CONTROLLER_PORT must be a TCP port number, got '$KAFKA_CONTROLLER_PORT'"
+    ((10#$KAFKA_PORT != 10#$KAFKA_CONTROLLER_PORT)) || die "KAFKA_PORT and KAFKA_CONTROLLER_PORT must differ"
+    is_uint "$KAFKA_START_TIMEOUT" || die "KAFKA_START_TIMEOUT must be a number of seconds"
+    is_uint "$KAFKA_STOP_TIMEOUT" || die "KAFKA_STOP_TIMEOUT must be a number of seconds"
+    is_port "$KAFKA_NUM_PARTITIONS" || die "KAFKA_NUM_PARTITIONS must be a positive number"
+}
+
+# ---------------------------------------------------------------- java / maven
+
+JAVA=
+find_java() {
+    if [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/java ]]; then
+        JAVA="$JAVA_HOME/bin/java"
+    elif command -v java >/dev/null 2>&1; then
+        JAVA=$(command -v java)
+    else
+        die "java not found: Kafka 4 needs Java 17 or newer (set JAVA_HOME or put java on PATH, e.g. apt-get install openjdk-17-jdk-headless)"
+    fi
+    local out major
+    out=$("$JAVA" -version 2>&1) || die "'$JAVA -version' failed: $out"
+    if [[ $out =~ version\ \"([0-9]+)(\.([0-9]+))? ]]; then
+        major=${BASH_REMATCH[1]}
+        [[ $major == 1 ]] && major=${BASH_REMATCH[3]}
+    else
+        die "cannot tell the Java version from: $out"
+    fi
+    ((major >= 17)) || die "Kafka 4 needs Java 17 or newer; $JAVA is Java $major (set JAVA_HOME)"
+}
+
+CLASSPATH_VALUE=
+resolve_classpath() {
+    [[ -f $POM ]] || die "missing $POM"
+    local mvn_args=()
+    [[ -n $KAFKA_MVN_ARGS ]] && read -r -a mvn_args <<<"$KAFKA_MVN_ARGS"
+    [[ -n $KAFKA_VERSION ]] && mvn_args+=("-Dkafka.version=$KAFKA_VERSION")
+
+    mkdir -p "$KAFKA_CACHE_DIR"
+    local key cp_file
+    key=$( { printf '%s\n' "${mvn_args[@]+"${mvn_args[@]}"}"; cat "$POM"; } | sha256sum | cut -c1-16)
+    cp_file="$KAFKA_CACHE_DIR/classpath-$key.txt"
+
+    # Reuse the class path from an earlier run while every jar in it is still there.
+    if [[ -s $cp_file ]]; then
+        local cp jar ok=1
+        cp=$(<"$cp_file")
+        IFS=: read -r -a jars <<<"$cp"
+        for jar in "${jars[@]}"; do
+            [[ -f $jar ]] || { ok=0; break; }
+        done
+        if ((ok)); then
+            CLASSPATH_VALUE=$cp
+            return 0
+        fi
+    fi
+
+    command -v "$MVN" >/dev/null 2>&1 \
+        || die "mvn not found: Maven is needed once to download Apache Kafka from Maven Central (apt-get install maven)"
+    local tmp="$cp_file.tmp.$$" mvn_log="$KAFKA_CACHE_DIR/mvn.log"
+    log "resolving Apache Kafka jars with Maven (the first run downloads about 45 MB into the local Maven repository)..."
+    if ! "$MVN" -B -q -Dstyle.color=never -f "$POM" "${mvn_args[@]+"${mvn_args[@]}"}" \
+            dependency:build-classpath -Dmdep.outputFile="$tmp" >"$mvn_log" 2>&1 \
+            || [[ ! -s $tmp ]]; then
+        rm -f "$tmp"
+        sed -e 's/\x1b\[[0-9;]*m//g' "$mvn_log" | grep -v '^[[:space:]]*$' | tail -n 25 >&2 || true
+        die "could not download Apache Kafka from Maven Central: check network/proxy; ~/.m2 settings (settings.xml mirrors/proxies, offline mode). Full Maven output: $mvn_log"
+    fi
+    mv -f "$tmp" "$cp_file"
+    CLASSPATH_VALUE=$(<"$cp_file")
+}
+
+# ---------------------------------------------------------------- processes / ports
+
+port_open() { # true if something accepts TCP connections on 127.0.0.1:$1
+    timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null
+}
+
+is_our_broker() { # pid -> true if it is a live kafka.Kafka using our server.properties
+    local pid=$1 cmd
+    [[ -n $pid && -r /proc/$pid/cmdline ]] || return 1
+    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    [[ $cmd == *" kafka.Kafka $PROPS "* ]]
+}
+
+BROKER_PID=
+find_pid() { # sets BROKER_PID, true if the broker for this data dir is running
+    BROKER_PID=
+    local pid
+    if [[ -f $PID_FILE ]]; then
+        pid=$(<"$PID_FILE")
+        if is_our_broker "$pid"; then BROKER_PID=$pid; return 0; fi
+    fi
+    # No (valid) pid file: look for a broker started with this data dir's server.properties.
+    local dir
+    for dir in /proc/[0-9]*; do
+        pid=${dir#/proc/}
+        if is_our_broker "$pid"; then
+            BROKER_PID=$pid
+            echo "$pid" >"$PID_FILE" 2>/dev/null || true
+            return 0
+        fi
+    done
+    return 1
+}
+
+show_log_tail() {
+    local f
+    for f in "$OUT_FILE" "$APP_LOG_DIR/server.log"; do
+        if [[ -s $f ]]; then
+            printf -- '----- last lines of %s -----\n' "$f" >&2
+            tail -n 40 "$f" >&2 || true
+        fi
+    done
+}
+
+lock_data_dir() { # serialise start/stop on the same data dir
+    mkdir -p "$KAFKA_DATA"
+    exec 9>"$KAFKA_DATA/.lock"
+    if command -v flock >/dev/null 2>&1; then
+        flock -w $((KAFKA_START_TIMEOUT + KAFKA_STOP_TIMEOUT + 60)) 9 \
+            || die "timed out waiting for another kafka.sh on $KAFKA_DATA"
+    fi
+}
+
+# ---------------------------------------------------------------- config / storage
+
+write_server_properties() {
+    mkdir -p "$LOG_DIRS" "$APP_LOG_DIR"
+    cat >"$PROPS.tmp" <<EOF
+# Generated by deploy/kafka/kafka.sh; rewritten on every start.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@$HOST:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+
+log.dirs=$LOG_DIRS
+num.partitions=$KAFKA_NUM_PARTITIONS
+default.replication.factor=1
+min.insync.replicas=1
+auto.create.topics.enable=true
+delete.topic.enable=true
+
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+
+log.segment.bytes=16777216
+log.retention.hours=24
+log.retention.check.interval.ms=300000
+
+num.network.threads=2
+num.io.threads=4
+num.recovery.threads.per.data.dir=1
+EOF
+    if [[ -n $KAFKA_EXTRA_CONFIG ]]; then
+        printf '\n# KAFKA_EXTRA_CONFIG\n%s\n' "$KAFKA_EXTRA_CONFIG" >>"$PROPS.tmp"
+    fi
+    mv -f "$PROPS.tmp" "$PROPS"
+}
+
+run_tool() { # class args... : run a Kafka CLI class with the resolved class path
+    "$JAVA" "${TOOL_JAVA_OPTS[@]}" -cp "$CLASSPATH_VALUE" "$@"
+}
+
+format_storage_once() {
+    [[ -f $LOG_DIRS/meta.properties ]] && return 0
+    local cid
+    if [[ -s $CLUSTER_ID_FILE ]]; then
+        cid=$(<"$CLUSTER_ID_FILE")
+    else
+        cid=$(run_tool kafka.tools.StorageTool random-uuid | tr -d '[:space:]') \
+            || die "kafka.tools.StorageTool random-uuid failed"
+        [[ -n $cid ]] || die "kafka.tools.StorageTool random-uuid printed nothing"
+        echo "$cid" >"$CLUSTER_ID_FILE"
+    fi
+    log "formatting KRaft storage in $LOG_DIRS (cluster id $cid)"
+    local out
+    if ! out=$(run_tool kafka.tools.StorageTool format -t "$cid" -c "$PROPS" 2>&1); then
+        printf '%s\n' "$out" >&2
+        die "formatting KRaft storage failed"
+    fi
+}
+
+broker_java_args() {
+    local heap=() extra=()
+    read -r -a heap <<<"$KAFKA_HEAP_OPTS"
+    [[ -n $KAFKA_JVM_OPTS ]] && read -r -a extra <<<"$KAFKA_JVM_OPTS"
+    BROKER_ARGS=("${heap[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+        -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent
+        -Djava.awt.headless=true
+        "-Dlog4j2.configurationFile=$SCRIPT_DIR/log4j2.xml"
+        "-Dkafka.logs.dir=$APP_LOG_DIR"
+        "${extra[@]+"${extra[@]}"}"
+        -cp "$CLASSPATH_VALUE" kafka.Kafka "$PROPS")
+}
+
+check_ports_free() {
+    local p
+    for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+        if port_open "$p"; then
+            die "port $HOST:$p is already in use by another process (not the broker of $KAFKA_DATA); pick other ports with KAFKA_PORT / KAFKA_CONTROLLER_PORT"
+        fi
+    done
+}
+
+prepare() { # everything start and foreground share, up to the java command line
+    check_settings
+    find_java
+    resolve_classpath
+    write_server_properties
+    format_storage_once
+    broker_java_args
+}
+
+# ---------------------------------------------------------------- readiness
+
+produce_probe() { # one attempt to produce a record with acks=all; bounded in time
+    local budget=$1
+    echo "ready $(date -u +%Y-%m-%dT%H:%M:%SZ) pid $BROKER_PID" | timeout "$budget" \
+        "$JAVA" "${TOOL_JAVA_OPTS[@]}" -cp "$CLASSPATH_VALUE" org.apache.kafka.tools.ConsoleProducer \
+        --bootstrap-server "$HOST:$KAFKA_PORT" --topic "$KAFKA_READY_TOPIC" --sync \
+        --request-required-acks all --timeout 0 --request-timeout-ms 5000 --max-block-ms 10000 \
+        --message-send-max-retries 10 --producer-property delivery.timeout.ms=15000 \
+        >>"$KAFKA_DATA/readiness.log" 2>&1
+}
+
+wait_ready() {
+    local deadline=$((SECONDS + KAFKA_START_TIMEOUT)) left budget
+    : >"$KAFKA_DATA/readiness.log"
+    while :; do
+        if ! is_our_broker "$BROKER_PID"; then
+            show_log_tail
+            rm -f "$PID_FILE"
+            die "the broker process ($BROKER_PID) exited during startup"
+        fi
+        left=$((deadline - SECONDS))
+        if ((left <= 0)); then
+            show_log_tail
+            if [[ -s $KAFKA_DATA/readiness.log ]]; then
+                printf -- '----- last lines of %s -----\n' "$KAFKA_DATA/readiness.log" >&2
+                tail -n 15 "$KAFKA_DATA/readiness.log" >&2 || true
+            fi
+            log "the broker did not accept a produce request on $HOST:$KAFKA_PORT within ${KAFKA_START_TIMEOUT}s (KAFKA_START_TIMEOUT); stopping it"
+            terminate "$BROKER_PID"
+            die "kafka did not become ready within ${KAFKA_START_TIMEOUT}s; logs in $KAFKA_DATA"
+        fi
+        if port_open "$KAFKA_PORT"; then
+            budget=$((left < 30 ? left : 30))
+            if produce_probe "$budget"; then
+                return 0
+            fi
+        fi
+        sleep 0.5
+    done
+}
+
+# ---------------------------------------------------------------- commands
+
+cmd_start() {
+    check_settings
+    lock_data_dir
+    if find_pid; then
+        if port_open "$KAFKA_PORT"; then
+            echo "kafka already running (pid $BROKER_PID, $HOST:$KAFKA_PORT, data $KAFKA_DATA)"
+            return 0
+        fi
+        log "kafka process $BROKER_PID exists but $HOST:$KAFKA_PORT does not answer yet; waiting"
+        find_java
+        resolve_classpath
+        wait_ready
+        echo "kafka running (pid $BROKER_PID, $HOST:$KAFKA_PORT, data $KAFKA_DATA)"
+        return 0
+    fi
+    rm -f "$PID_FILE"
+    check_ports_free
+    local t0=$SECONDS
+    prepare
+
+    log "starting Apache Kafka on $HOST:$KAFKA_PORT (controller $HOST:$KAFKA_CONTROLLER_PORT), data in $KAFKA_DATA"
+    {
+        echo "===== $(date -u +%Y-%m-%dT%H:%M:%SZ) start ====="
+    } >>"$OUT_FILE"
+    local launcher=(nohup)
+    command -v setsid >/dev/null 2>&1 && launcher+=(setsid)
+    "${launcher[@]}" "$JAVA" "${BROKER_ARGS[@]}" >>"$OUT_FILE" 2>&1 </dev/null 9>&- &
+    BROKER_PID=$!
+    echo "$BROKER_PID" >"$PID_FILE"
+    # setsid forks when it happens to be a process group leader; then $! is not java.
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        is_our_broker "$BROKER_PID" && break
+        sleep 0.2
+        find_pid && break
+    done
+    is_our_broker "$BROKER_PID" || { show_log_tail; die "the broker process exited right after launch"; }
+
+    wait_ready
+    echo "kafka running (pid $BROKER_PID, $HOST:$KAFKA_PORT, data $KAFKA_DATA; ready after $((SECONDS - t0))s)"
+}
+
+cmd_foreground() {
+    check_settings
+    lock_data_dir
+    if find_pid; then
+        die "kafka is already running in the background (pid $BROKER_PID); 'kafka.sh stop' first"
+    fi
+    check_ports_free
+    prepare
+    echo $$ >"$PID_FILE"
+    exec 9>&-
+    log "running Apache Kafka in the foreground on $HOST:$KAFKA_PORT (controller $HOST:$KAFKA_CONTROLLER_PORT), data in $KAFKA_DATA"
+    exec "$JAVA" "${BROKER_ARGS[@]}"
+}
+
+terminate() { # pid: SIGTERM, wait up to KAFKA_STOP_TIMEOUT seconds, then SIGKILL
+    # (is_our_broker rather than kill -0: an exited but not yet reaped broker counts as gone)
+    local pid=$1 deadline=$((SECONDS + KAFKA_STOP_TIMEOUT))
+    log "stopping kafka (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    while is_our_broker "$pid" && ((SECONDS < deadline)); do
+        sleep 0.2
+    done
+    if is_our_broker "$pid"; then
+        log "kafka (pid $pid) still running after ${KAFKA_STOP_TIMEOUT}s; sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            is_our_broker "$pid" || break
+            sleep 0.2
+        done
+    fi
+    rm -f "$PID_FILE"
+}
+
+cmd_stop() {
+    check_settings
+    lock_data_dir
+    if ! find_pid; then
+        rm -f "$PID_FILE"
+        echo "kafka not running (data $KAFKA_DATA)"
+        return 0
+    fi
+    terminate "$BROKER_PID"
+    echo "kafka stopped"
+}
+
+cmd_status() {
+    check_settings
+    if find_pid; then
+        local answering="answering"
+        port_open "$KAFKA_PORT" || answering="not answering yet"
+        echo "kafka running (pid $BROKER_PID, $HOST:$KAFKA_PORT $answering, data $KAFKA_DATA)"
+        return 0
+    fi
+    echo "kafka not running ($HOST:$KAFKA_PORT, data $KAFKA_DATA)"
+    return 3
+}
+
+cmd_classpath() {
+    find_java
+    resolve_classpath
+    printf '%s\n' "$CLASSPATH_VALUE"
+}
+
+usage() {
+    cat >&2 <<EOF
+usage: $(basename "$0") start|stop|status|foreground|classpath|bootstrap
+  env: KAFKA_PORT (9092) KAFKA_CONTROLLER_PORT (port+1) KAFKA_DATA (/tmp/ocpp-gateway-kafka-PORT)
+       KAFKA_START_TIMEOUT (90) KAFKA_STOP_TIMEOUT (30) KAFKA_HEAP_OPTS KAFKA_VERSION ...
+  see $SCRIPT_DIR/README.md
+EOF
+}
+
+case ${1:-} in
+    start) cmd_start ;;
+    stop) cmd_stop ;;
+    status) cmd_status ;;
+    foreground) cmd_foreground ;;
+    classpath) cmd_classpath ;;
+    bootstrap) check_settings; echo "$HOST:$KAFKA_PORT" ;;
+    -h | --help | help) usage ;;
+    *) usage; exit 2 ;;
+esac

@@ -1,0 +1,161 @@
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "ocpp/frame.hpp"
+
+using ocpp::Errc;
+using ocpp::parse_frame;
+
+namespace {
+
+ocpp::FrameError expect_error(std::string_view text, const ocpp::FrameLimits& limits = {}) {
+    auto result = parse_frame(text, limits);
+    REQUIRE_FALSE(result.ok());
+    return result.error();
+}
+
+}  // namespace
+
+TEST_CASE("a CALL is parsed into its parts", "[frame]") {
+    auto result = parse_frame(R"([2, "19223201", "BootNotification", {"chargePointVendor": "V"}])");
+    REQUIRE(result.ok());
+    const auto& call = std::get<ocpp::Call>(result.value());
+    CHECK(call.id.get() == "19223201");
+    CHECK(call.action == "BootNotification");
+    CHECK(call.payload == nlohmann::json{{"chargePointVendor", "V"}});
+}
+
+TEST_CASE("CALLRESULT and CALLERROR are parsed", "[frame]") {
+    auto result = parse_frame(R"([3,"a1",{"status":"Accepted"}])");
+    REQUIRE(result.ok());
+    const auto& cr = std::get<ocpp::CallResult>(result.value());
+    CHECK(cr.id.get() == "a1");
+    CHECK(cr.payload["status"] == "Accepted");
+
+    auto error = parse_frame(R"([4,"a2","NotSupported","no",{"k":1}])");
+    REQUIRE(error.ok());
+    const auto& ce = std::get<ocpp::CallError>(error.value());
+    CHECK(ce.code == "NotSupported");
+    CHECK(ce.description == "no");
+    CHECK(ce.details == nlohmann::json{{"k", 1}});
+
+    SECTION("a CALLERROR without details, as some firmware sends, is accepted") {
+        auto short_error = parse_frame(R"([4,"a3","GenericError",""])");
+        REQUIRE(short_error.ok());
+        CHECK(std::get<ocpp::CallError>(short_error.value()).details.is_object());
+    }
+}
+
+TEST_CASE("frame errors carry the id when it can be read", "[frame]") {
+    struct Case {
+        std::string text;
+        Errc errc;
+        std::string id;
+    };
+    const std::vector<Case> cases = {
+        {"", Errc::not_json, "-1"},
+        {"hello", Errc::not_json, "-1"},
+        {R"([2,"abc","Heartbeat",{])", Errc::not_json, "abc"},
+        {R"({"a":1})", Errc::not_array, "-1"},
+        {"[]", Errc::not_array, "-1"},
+        {"42", Errc::not_array, "-1"},
+        {R"(["2","x","Heartbeat",{}])", Errc::bad_message_type, "x"},
+        {R"([2.5,"x","Heartbeat",{}])", Errc::bad_message_type, "x"},
+        {R"([9,"x","Heartbeat",{}])", Errc::unknown_message_type, "x"},
+        {R"([2,"x","Heartbeat"])", Errc::wrong_arity, "x"},
+        {R"([2,"x","Heartbeat",{},{}])", Errc::wrong_arity, "x"},
+        {R"([2,"","Heartbeat",{}])", Errc::bad_message_id, "-1"},
+        {R"([2,17,"Heartbeat",{}])", Errc::bad_message_id, "-1"},
+        {R"([2,"1234567890123456789012345678901234567","Heartbeat",{}])", Errc::bad_message_id,
+         "-1"},
+        {R"([2,"x",7,{}])", Errc::bad_action, "x"},
+        {R"([2,"x","",{}])", Errc::bad_action, "x"},
+        {R"([2,"x","Heartbeat",[]])", Errc::payload_not_object, "x"},
+        {R"([2,"x","Heartbeat",null])", Errc::payload_not_object, "x"},
+        {R"([3,"x",[]])", Errc::payload_not_object, "x"},
+        {R"([4,"x",1,"d",{}])", Errc::bad_error_fields, "x"},
+        {R"([2,"x","Heartbeat",{"v":1e400}])", Errc::number_out_of_range, "x"},
+        {"[2,\"x\",\"Heartbeat\",{\"v\":\"\xff\"}]", Errc::not_json, "x"},
+        {R"([2,"x","Heartbeat",{"v":"\ud800"}])", Errc::not_json, "x"},
+        {R"([2,"x","Heartbeat",{}] trailing)", Errc::not_json, "x"},
+        {std::string("[2,\"x\",\"Heartbeat\",{}]\0[]", 25), Errc::not_json, "x"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.text);
+        const auto error = expect_error(c.text);
+        CHECK(error.errc == c.errc);
+        CHECK(error.message_id == c.id);
+        CHECK_FALSE(error.detail.empty());
+    }
+}
+
+TEST_CASE("an id of exactly 36 characters is accepted", "[frame]") {
+    const std::string id(36, 'z');
+    auto result = parse_frame(R"([2,")" + id + R"(","Heartbeat",{}])");
+    REQUIRE(result.ok());
+    CHECK(std::get<ocpp::Call>(result.value()).id.get() == id);
+}
+
+TEST_CASE("nesting beyond the limit is refused without recursion", "[frame]") {
+    std::string deep = R"([2,"deep","DataTransfer",{"data":)";
+    deep += std::string(100000, '[');
+    deep += std::string(100000, ']');
+    deep += "}]";
+    ocpp::FrameLimits limits;
+    limits.max_frame_bytes = 1 << 20;
+    const auto error = expect_error(deep, limits);
+    CHECK(error.errc == Errc::too_deep);
+    CHECK(error.message_id == "deep");
+
+    SECTION("nesting at the limit is accepted") {
+        // Frame array (1) + payload object (2) + 30 nested arrays = depth 32.
+        std::string ok = R"([2,"d","DataTransfer",{"data":)" + std::string(30, '[') +
+                         std::string(30, ']') + "}]";
+        CHECK(parse_frame(ok).ok());
+        std::string over = R"([2,"d","DataTransfer",{"data":)" + std::string(31, '[') +
+                           std::string(31, ']') + "}]";
+        CHECK(expect_error(over).errc == Errc::too_deep);
+    }
+}
+
+TEST_CASE("frames over the size limit are refused before parsing", "[frame]") {
+    ocpp::FrameLimits limits;
+    limits.max_frame_bytes = 64;
+    const std::string text = R"([2,"big","DataTransfer",{"vendorId":")" + std::string(100, 'a') +
+                             R"("}])";
+    const auto error = expect_error(text, limits);
+    CHECK(error.errc == Errc::too_large);
+    CHECK(error.message_id == "big");
+}
+
+TEST_CASE("only CALLs and unreadable frames are answerable", "[frame]") {
+    CHECK(expect_error("nope").answerable());
+    CHECK(expect_error(R"([2,"x","A",1])").answerable());
+    CHECK(expect_error(R"([7,"x"])").answerable());
+    CHECK_FALSE(expect_error(R"([3,"x",1])").answerable());
+    CHECK_FALSE(expect_error(R"([4,"x",1,2,3])").answerable());
+    CHECK_FALSE(expect_error(R"([3,"x",{)").answerable());
+}
+
+TEST_CASE("serialization produces OCPP-J frames that parse back", "[frame]") {
+    ocpp::Call call{ocpp::MessageId("m-1"), "Heartbeat", nlohmann::json::object()};
+    CHECK(ocpp::serialize(call) == R"([2,"m-1","Heartbeat",{}])");
+
+    ocpp::CallResult result{ocpp::MessageId("m-1"), {{"currentTime", "2026-01-01T00:00:00Z"}}};
+    CHECK(ocpp::serialize(result) == R"([3,"m-1",{"currentTime":"2026-01-01T00:00:00Z"}])");
+
+    SECTION("CALLERROR uses the version's spelling and cuts the description to 255 bytes") {
+        const std::string long_text(1000, 'x');
+        auto v16 = ocpp::make_call_error("m-2", ocpp::CallErrorCode::FormatViolation,
+                                         ocpp::ProtocolVersion::v16, long_text);
+        CHECK(v16.code == "FormationViolation");
+        CHECK(v16.description.size() == 255);
+        auto v201 = ocpp::make_call_error("m-2", ocpp::CallErrorCode::OccurrenceConstraintViolation,
+                                          ocpp::ProtocolVersion::v201, "d");
+        CHECK(ocpp::serialize(v201) == R"([4,"m-2","OccurrenceConstraintViolation","d",{}])");
+        auto parsed = parse_frame(ocpp::serialize(v16));
+        REQUIRE(parsed.ok());
+        CHECK(std::get<ocpp::CallError>(parsed.value()).description == v16.description);
+    }
+}
