@@ -1,0 +1,227 @@
+#include "kafka_bridge/producer.hpp"
+
+#include <librdkafka/rdkafka.h>
+
+#include <cstdlib>
+
+namespace kafka_bridge {
+namespace {
+
+Error from_code(rd_kafka_resp_err_t code, std::string message = {}) {
+    if (message.empty()) {
+        message = rd_kafka_err2str(code);
+    }
+    const bool retriable = code == RD_KAFKA_RESP_ERR__QUEUE_FULL ||
+                           code == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT ||
+                           code == RD_KAFKA_RESP_ERR__TRANSPORT ||
+                           code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+                           code == RD_KAFKA_RESP_ERR__TIMED_OUT;
+    return Error(code, std::move(message), code == RD_KAFKA_RESP_ERR__FATAL, retriable);
+}
+
+Error config_error(std::string message) {
+    return Error(RD_KAFKA_RESP_ERR__INVALID_ARG, std::move(message));
+}
+
+struct ConfDeleter {
+    void operator()(rd_kafka_conf_t* conf) const { rd_kafka_conf_destroy(conf); }
+};
+
+std::optional<std::string> conf_get(rd_kafka_conf_t* conf, const char* name) {
+    char buffer[512];
+    std::size_t size = sizeof(buffer);
+    if (rd_kafka_conf_get(conf, name, buffer, &size) != RD_KAFKA_CONF_OK) {
+        return std::nullopt;
+    }
+    return std::string(buffer);
+}
+
+// Settings the producer relies on; a user property may not weaken them.
+Result<Ok, Error> check_idempotence(rd_kafka_conf_t* conf) {
+    const auto idempotence = conf_get(conf, "enable.idempotence");
+    if (idempotence != "true") {
+        return config_error("enable.idempotence must stay true: the gateway acknowledges "
+                            "stations only for records written exactly once");
+    }
+    const auto acks = conf_get(conf, "acks");
+    if (acks != "-1" && acks != "all") {
+        return config_error("acks must be all (-1): a record is acknowledged to the station "
+                            "only once every in-sync replica has it");
+    }
+    const auto in_flight = conf_get(conf, "max.in.flight.requests.per.connection");
+    if (!in_flight || std::atoi(in_flight->c_str()) > 5 || std::atoi(in_flight->c_str()) < 1) {
+        return config_error("max.in.flight.requests.per.connection must be 1..5 for "
+                            "idempotent, ordered delivery");
+    }
+    return Ok{};
+}
+
+}  // namespace
+
+void Producer::HandleDeleter::operator()(rd_kafka_s* handle) const { rd_kafka_destroy(handle); }
+
+Result<std::unique_ptr<Producer>, Error> Producer::create(const ProducerConfig& config) {
+    std::unique_ptr<rd_kafka_conf_t, ConfDeleter> conf(rd_kafka_conf_new());
+    char errstr[512];
+    auto set = [&](const std::string& name, const std::string& value) -> Result<Ok, Error> {
+        if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), errstr, sizeof(errstr)) !=
+            RD_KAFKA_CONF_OK) {
+            return config_error("Kafka property " + name + ": " + errstr);
+        }
+        return Ok{};
+    };
+
+    const std::vector<std::pair<std::string, std::string>> defaults = {
+        {"bootstrap.servers", config.brokers},
+        {"enable.idempotence", "true"},
+        {"acks", "all"},
+        {"max.in.flight.requests.per.connection", "5"},
+        {"message.timeout.ms", std::to_string(config.delivery_timeout.count())},
+        {"linger.ms", std::to_string(config.linger.count())},
+        {"queue.buffering.max.messages", std::to_string(config.max_queued_messages)},
+        {"partitioner", "murmur2_random"},  // same key → partition mapping as Java clients
+    };
+    for (const auto& [name, value] : defaults) {
+        if (auto r = set(name, value); !r.ok()) {
+            return r.error();
+        }
+    }
+    for (const auto& [name, value] : config.properties) {
+        if (auto r = set(name, value); !r.ok()) {
+            return r.error();
+        }
+    }
+    if (auto r = check_idempotence(conf.get()); !r.ok()) {
+        return r.error();
+    }
+
+    std::unique_ptr<Producer> producer(new Producer());
+    rd_kafka_conf_set_opaque(conf.get(), producer.get());
+    rd_kafka_conf_set_dr_msg_cb(conf.get(), [](rd_kafka_t* rk, const rd_kafka_message_t* m,
+                                               void* opaque) {
+        Producer::on_delivery_report(rk, m, opaque);
+    });
+    rd_kafka_conf_set_error_cb(conf.get(), [](rd_kafka_t* rk, int err, const char* reason,
+                                              void* opaque) {
+        Producer::on_error(rk, err, reason, opaque);
+    });
+
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof(errstr));
+    if (rk == nullptr) {
+        return config_error(std::string("cannot create the Kafka producer: ") + errstr);
+    }
+    conf.release();  // owned by rk now
+    producer->handle_.reset(rk);
+    return producer;
+}
+
+Producer::~Producer() {
+    if (!handle_) {
+        return;
+    }
+    // Report every record still queued as failed, so no callback is left dangling. The owner
+    // flushes first when it wants them delivered.
+    rd_kafka_purge(handle_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT |
+                                      RD_KAFKA_PURGE_F_NON_BLOCKING);
+    for (int round = 0; round < 50 && rd_kafka_outq_len(handle_.get()) > 0; ++round) {
+        rd_kafka_poll(handle_.get(), 100);
+    }
+}
+
+Result<Ok, Error> Producer::produce(const Record& record, DeliveryCallback on_delivery) {
+    if (fatal_.load(std::memory_order_acquire)) {
+        return *fatal_error();
+    }
+    rd_kafka_headers_t* headers = nullptr;
+    if (!record.headers.empty()) {
+        headers = rd_kafka_headers_new(record.headers.size());
+        for (const auto& [name, value] : record.headers) {
+            rd_kafka_header_add(headers, name.data(), static_cast<ssize_t>(name.size()),
+                                value.data(), static_cast<ssize_t>(value.size()));
+        }
+    }
+    auto callback = std::make_unique<DeliveryCallback>(std::move(on_delivery));
+    const rd_kafka_resp_err_t err = rd_kafka_producev(
+        handle_.get(), RD_KAFKA_V_TOPIC(record.topic.c_str()),
+        RD_KAFKA_V_KEY(const_cast<char*>(record.key.data()), record.key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(record.value.data()), record.value.size()),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers),
+        RD_KAFKA_V_OPAQUE(callback.get()), RD_KAFKA_V_END);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (headers != nullptr) {
+            rd_kafka_headers_destroy(headers);
+        }
+        if (err == RD_KAFKA_RESP_ERR__FATAL) {
+            return *fatal_error();
+        }
+        return from_code(err);
+    }
+    callback.release();  // owned by the queued record until its delivery report
+    return Ok{};
+}
+
+void Producer::on_delivery_report(rd_kafka_s* /*rk*/, const void* message, void* /*opaque*/) {
+    const auto* m = static_cast<const rd_kafka_message_t*>(message);
+    std::unique_ptr<DeliveryCallback> callback(static_cast<DeliveryCallback*>(m->_private));
+    if (!callback || !*callback) {
+        return;
+    }
+    Delivery delivery;
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        delivery.error = from_code(m->err);
+    } else {
+        delivery.partition = m->partition;
+        delivery.offset = m->offset;
+    }
+    try {
+        (*callback)(delivery);
+    } catch (...) {
+        // A callback must not throw into librdkafka; nothing sensible can be done here.
+    }
+}
+
+void Producer::on_error(rd_kafka_s* rk, int err, const char* reason, void* opaque) {
+    auto* self = static_cast<Producer*>(opaque);
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char buffer[512];
+        const rd_kafka_resp_err_t original = rd_kafka_fatal_error(rk, buffer, sizeof(buffer));
+        std::lock_guard<std::mutex> lock(self->mutex_);
+        self->fatal_error_ =
+            Error(RD_KAFKA_RESP_ERR__FATAL,
+                  std::string(rd_kafka_err2name(original)) + ": " + buffer, true, false);
+        self->fatal_.store(true, std::memory_order_release);
+        return;
+    }
+    std::lock_guard<std::mutex> lock(self->mutex_);
+    self->transport_error_ = from_code(static_cast<rd_kafka_resp_err_t>(err), reason);
+}
+
+int Producer::poll(std::chrono::milliseconds timeout) {
+    return rd_kafka_poll(handle_.get(), static_cast<int>(timeout.count()));
+}
+
+Result<Ok, Error> Producer::flush(std::chrono::milliseconds timeout) {
+    const rd_kafka_resp_err_t err =
+        rd_kafka_flush(handle_.get(), static_cast<int>(timeout.count()));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return from_code(err, std::to_string(queue_depth()) + " records still queued after " +
+                                  std::to_string(timeout.count()) + " ms");
+    }
+    return Ok{};
+}
+
+std::optional<Error> Producer::fatal_error() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return fatal_error_;
+}
+
+std::size_t Producer::queue_depth() const {
+    return static_cast<std::size_t>(rd_kafka_outq_len(handle_.get()));
+}
+
+std::optional<Error> Producer::last_transport_error() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return transport_error_;
+}
+
+}  // namespace kafka_bridge

@@ -1,0 +1,122 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kafka_bridge/error.hpp"
+#include "ocpp/result.hpp"
+
+struct rd_kafka_s;
+
+namespace kafka_bridge {
+
+using ocpp::Ok;
+using ocpp::Result;
+
+struct ProducerConfig {
+    /// bootstrap.servers
+    std::string brokers = "127.0.0.1:9092";
+    /// How long librdkafka keeps trying one record before reporting it failed. Must stay below
+    /// the stations' own message timeout (commonly 30 s and more) so a station never gives up
+    /// on a message that could still be acknowledged.
+    std::chrono::milliseconds delivery_timeout{20000};
+    /// Time a record may wait to be batched: low, since stations wait for the ack.
+    std::chrono::milliseconds linger{2};
+    /// Records held locally before produce() reports backpressure: bounds memory when the
+    /// cluster is slow or away (about 100 MB at 1 KB records).
+    int max_queued_messages = 100000;
+    /// Any other librdkafka property (security.protocol, sasl.*, ssl.*, ...). Settings that
+    /// would break idempotence are refused at construction.
+    std::map<std::string, std::string> properties;
+};
+
+/// A record to publish.
+struct Record {
+    std::string topic;
+    std::string key;
+    std::string value;
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// The outcome of one record, reported once.
+struct Delivery {
+    std::optional<Error> error;  ///< empty when the cluster acknowledged the record
+    std::int32_t partition = -1;
+    std::int64_t offset = -1;
+
+    bool ok() const { return !error.has_value(); }
+};
+
+/// Called once per accepted record, on the thread that calls poll(). Must not throw.
+using DeliveryCallback = std::function<void(const Delivery&)>;
+
+/// An idempotent Kafka producer (acks=all, enable.idempotence=true, at most 5 requests in
+/// flight), owning its librdkafka handle.
+///
+///   produce(record, cb) ─▶ librdkafka queue ─▶ broker ─▶ ack / failure
+///                                                  │
+///   poll() ◀── delivery report ◀───────────────────┘   cb(Delivery) runs here, exactly once
+///
+/// produce() is thread-safe; poll() is meant for one dedicated thread.
+class Producer {
+public:
+    /// Builds a producer. Errors: a property librdkafka rejects, or one that would break
+    /// idempotence (acks other than all/-1, enable.idempotence=false,
+    /// max.in.flight.requests.per.connection > 5).
+    static Result<std::unique_ptr<Producer>, Error> create(const ProducerConfig& config);
+    ~Producer();
+    Producer(const Producer&) = delete;
+    Producer& operator=(const Producer&) = delete;
+
+    /// Queues `record`; `on_delivery` is called from poll() once it is acknowledged or has
+    /// failed. On an error here the record was not queued and `on_delivery` is never called.
+    /// Errors: backpressure (queue full: poll and retry later), fatal (recreate the producer),
+    /// message too large, unknown topic or partition.
+    Result<Ok, Error> produce(const Record& record, DeliveryCallback on_delivery);
+
+    /// Serves delivery reports for up to `timeout`. Returns how many were served.
+    int poll(std::chrono::milliseconds timeout);
+
+    /// Waits until every queued record is delivered or failed, up to `timeout`. Error:
+    /// timed out, with records still queued.
+    Result<Ok, Error> flush(std::chrono::milliseconds timeout);
+
+    /// The fatal error that ended this producer, if one occurred. After it, every produce()
+    /// fails and queued records are reported failed; the owner must recreate the producer.
+    std::optional<Error> fatal_error() const;
+
+    /// Records queued or in flight, not yet reported.
+    std::size_t queue_depth() const;
+
+    /// The most recent error librdkafka reported for the cluster connection (for /readyz).
+    std::optional<Error> last_transport_error() const;
+
+    /// The librdkafka handle, for diagnostics and tests only.
+    rd_kafka_s* native_handle() const { return handle_.get(); }
+
+private:
+    struct HandleDeleter {
+        void operator()(rd_kafka_s* handle) const;
+    };
+
+    Producer() = default;
+    static void on_delivery_report(rd_kafka_s* rk, const void* message, void* opaque);
+    static void on_error(rd_kafka_s* rk, int err, const char* reason, void* opaque);
+
+    std::unique_ptr<rd_kafka_s, HandleDeleter> handle_;
+    std::atomic<bool> fatal_{false};
+    mutable std::mutex mutex_;
+    std::optional<Error> fatal_error_;
+    std::optional<Error> transport_error_;
+};
+
+}  // namespace kafka_bridge

@@ -1,0 +1,253 @@
+// The producer against librdkafka's in-process mock cluster, with injected failures.
+#include <catch2/catch.hpp>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <chrono>
+#include <set>
+
+#include "kafka_bridge/producer.hpp"
+
+using kafka_bridge::Delivery;
+using kafka_bridge::Producer;
+using kafka_bridge::ProducerConfig;
+using kafka_bridge::Record;
+using namespace std::chrono_literals;
+
+// The Kafka protocol ApiKey of Produce (librdkafka keeps its table in a private header).
+constexpr std::int16_t kProduceApiKey = 0;
+
+namespace {
+
+struct Collected {
+    std::vector<Delivery> deliveries;
+};
+
+std::unique_ptr<Producer> mock_producer(ProducerConfig config = {}) {
+    config.brokers = "";
+    config.properties["test.mock.num.brokers"] = "3";
+    auto created = Producer::create(config);
+    REQUIRE(created.ok());
+    return std::move(created.value());
+}
+
+rd_kafka_mock_cluster_t* cluster_of(const Producer& producer) {
+    auto* cluster = rd_kafka_handle_mock_cluster(producer.native_handle());
+    REQUIRE(cluster != nullptr);
+    return cluster;
+}
+
+// Polls until `count` reports arrived or `limit` passed; returns how many arrived.
+std::size_t wait_for(Producer& producer, const Collected& collected, std::size_t count,
+                     std::chrono::milliseconds limit = 15s) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (collected.deliveries.size() < count && std::chrono::steady_clock::now() < deadline) {
+        producer.poll(50ms);
+    }
+    return collected.deliveries.size();
+}
+
+Record record(const std::string& topic, int i) {
+    return Record{topic, "CP" + std::to_string(i % 7), "{\"n\":" + std::to_string(i) + "}",
+                  {{"ocpp-action", "Heartbeat"}}};
+}
+
+}  // namespace
+
+TEST_CASE("settings that break idempotence are refused at construction", "[producer]") {
+    for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+             {"acks", "1"},
+             {"enable.idempotence", "false"},
+             {"max.in.flight.requests.per.connection", "10"},
+         }) {
+        CAPTURE(name, value);
+        ProducerConfig config;
+        config.properties[name] = value;
+        auto created = Producer::create(config);
+        REQUIRE_FALSE(created.ok());
+        CHECK_THAT(created.error().message(), Catch::Contains(name));
+    }
+    ProducerConfig config;
+    config.properties["no.such.property"] = "1";
+    auto created = Producer::create(config);
+    REQUIRE_FALSE(created.ok());
+    CHECK_THAT(created.error().message(), Catch::Contains("no.such.property"));
+}
+
+TEST_CASE("every record is acknowledged once with its own callback", "[producer]") {
+    auto producer = mock_producer();
+    REQUIRE(rd_kafka_mock_topic_create(cluster_of(*producer), "ocpp.test", 3, 1) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+    Collected collected;
+    std::vector<int> calls(200, 0);
+    for (int i = 0; i < 200; ++i) {
+        auto r = producer->produce(record("ocpp.test", i), [&, i](const Delivery& d) {
+            ++calls[static_cast<std::size_t>(i)];
+            collected.deliveries.push_back(d);
+        });
+        REQUIRE(r.ok());
+    }
+    CHECK(wait_for(*producer, collected, 200) == 200);
+    std::set<std::pair<int, long>> positions;
+    for (const auto& d : collected.deliveries) {
+        CHECK(d.ok());
+        positions.emplace(d.partition, static_cast<long>(d.offset));
+    }
+    CHECK(positions.size() == 200);
+    for (int c : calls) {
+        CHECK(c == 1);
+    }
+    CHECK(producer->queue_depth() == 0);
+    CHECK_FALSE(producer->fatal_error());
+}
+
+TEST_CASE("retriable produce errors are retried without duplicates", "[producer]") {
+    auto producer = mock_producer();
+    auto* cluster = cluster_of(*producer);
+    REQUIRE(rd_kafka_mock_topic_create(cluster, "ocpp.retry", 1, 1) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_mock_push_request_errors(cluster, kProduceApiKey, 4,
+                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                                      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                                      RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                                      RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE);
+    Collected collected;
+    for (int i = 0; i < 20; ++i) {
+        REQUIRE(producer->produce(record("ocpp.retry", i), [&](const Delivery& d) {
+                    collected.deliveries.push_back(d);
+                }).ok());
+    }
+    REQUIRE(wait_for(*producer, collected, 20) == 20);
+    std::set<long> offsets;
+    for (const auto& d : collected.deliveries) {
+        REQUIRE(d.ok());
+        offsets.insert(static_cast<long>(d.offset));
+    }
+    // One partition, 20 distinct offsets 0..19: nothing written twice.
+    CHECK(offsets.size() == 20);
+    CHECK(*offsets.rbegin() == 19);
+}
+
+TEST_CASE("a permanent produce error is reported as a failed delivery", "[producer]") {
+    auto producer = mock_producer();
+    auto* cluster = cluster_of(*producer);
+    REQUIRE(rd_kafka_mock_topic_create(cluster, "ocpp.denied", 1, 1) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_mock_push_request_errors(cluster, kProduceApiKey, 1,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+    Collected collected;
+    REQUIRE(producer->produce(record("ocpp.denied", 1), [&](const Delivery& d) {
+                collected.deliveries.push_back(d);
+            }).ok());
+    REQUIRE(wait_for(*producer, collected, 1) == 1);
+    const auto& d = collected.deliveries.front();
+    REQUIRE_FALSE(d.ok());
+    CHECK(d.error->code() == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+    CHECK(d.offset == -1);
+}
+
+TEST_CASE("with every broker down, records fail after the delivery timeout, never succeed",
+          "[producer]") {
+    ProducerConfig config;
+    config.delivery_timeout = 1500ms;
+    config.properties["reconnect.backoff.max.ms"] = "200";  // notice the return quickly
+    auto producer = mock_producer(config);
+    auto* cluster = cluster_of(*producer);
+    REQUIRE(rd_kafka_mock_topic_create(cluster, "ocpp.down", 1, 1) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+    // Warm up so the producer id is assigned, then take the cluster away.
+    Collected warm;
+    REQUIRE(producer->produce(record("ocpp.down", 0), [&](const Delivery& d) {
+                warm.deliveries.push_back(d);
+            }).ok());
+    REQUIRE(wait_for(*producer, warm, 1) == 1);
+    REQUIRE(warm.deliveries.front().ok());
+    for (int broker = 1; broker <= 3; ++broker) {
+        rd_kafka_mock_broker_set_down(cluster, broker);
+    }
+    Collected collected;
+    for (int i = 0; i < 10; ++i) {
+        REQUIRE(producer->produce(record("ocpp.down", i), [&](const Delivery& d) {
+                    collected.deliveries.push_back(d);
+                }).ok());
+    }
+    REQUIRE(wait_for(*producer, collected, 10) == 10);
+    for (const auto& d : collected.deliveries) {
+        REQUIRE_FALSE(d.ok());
+        CHECK(d.error->code() == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT);
+        CHECK(d.error->is_retriable());
+    }
+
+    SECTION("and records succeed again once the brokers are back") {
+        for (int broker = 1; broker <= 3; ++broker) {
+            rd_kafka_mock_broker_set_up(cluster, broker);
+        }
+        Collected after;
+        REQUIRE(producer->produce(record("ocpp.down", 99), [&](const Delivery& d) {
+                    after.deliveries.push_back(d);
+                }).ok());
+        REQUIRE(wait_for(*producer, after, 1, 20s) == 1);
+        INFO((after.deliveries.front().ok() ? "" : after.deliveries.front().error->to_string()));
+        CHECK(after.deliveries.front().ok());
+    }
+}
+
+TEST_CASE("a full local queue is reported as backpressure", "[producer]") {
+    ProducerConfig config;
+    config.max_queued_messages = 5;
+    config.linger = 1000ms;  // keep records queued while the test fills the queue
+    auto producer = mock_producer(config);
+    REQUIRE(rd_kafka_mock_topic_create(cluster_of(*producer), "ocpp.full", 1, 1) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+    Collected collected;
+    int accepted = 0;
+    bool called_for_refused = false;
+    std::optional<kafka_bridge::Error> refusal;
+    for (int i = 0; i < 6 && !refusal; ++i) {
+        auto r = producer->produce(record("ocpp.full", i), [&, i](const Delivery& d) {
+            if (i >= accepted) {
+                called_for_refused = true;
+            }
+            collected.deliveries.push_back(d);
+        });
+        if (r.ok()) {
+            ++accepted;
+        } else {
+            refusal = r.error();
+        }
+    }
+    REQUIRE(refusal.has_value());
+    CHECK(refusal->is_backpressure());
+    CHECK(accepted == 5);
+    CHECK(wait_for(*producer, collected, 5) == 5);
+    CHECK_FALSE(called_for_refused);
+}
+
+TEST_CASE("a fatal error stops the producer and is visible", "[producer]") {
+    auto producer = mock_producer();
+    REQUIRE(rd_kafka_mock_topic_create(cluster_of(*producer), "ocpp.fatal", 1, 1) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+    Collected collected;
+    REQUIRE(producer->produce(record("ocpp.fatal", 0), [&](const Delivery& d) {
+                collected.deliveries.push_back(d);
+            }).ok());
+    REQUIRE(wait_for(*producer, collected, 1) == 1);
+    REQUIRE(rd_kafka_test_fatal_error(producer->native_handle(),
+                                      RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                      "injected by test") == RD_KAFKA_RESP_ERR_NO_ERROR);
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!producer->fatal_error() && std::chrono::steady_clock::now() < deadline) {
+        producer->poll(50ms);
+    }
+    const auto fatal = producer->fatal_error();
+    REQUIRE(fatal.has_value());
+    CHECK(fatal->is_fatal());
+    CHECK_THAT(fatal->message(), Catch::Contains("OUT_OF_ORDER_SEQUENCE_NUMBER"));
+    bool called = false;
+    auto r = producer->produce(record("ocpp.fatal", 1), [&](const Delivery&) { called = true; });
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().is_fatal());
+    producer->poll(100ms);
+    CHECK_FALSE(called);
+}
