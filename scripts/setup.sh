@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh Debian bookworm machine. Idempotent and
+# non-interactive; needs root (or sudo). Skips apt entirely when everything is present.
+set -euo pipefail
+
+packages=(
+    build-essential cmake ninja-build pkg-config git curl ca-certificates
+    libwebsocketpp-dev libasio-dev nlohmann-json3-dev libvalijson-dev librdkafka-dev
+    libssl-dev libfmt-dev libyaml-cpp-dev catch2 libbenchmark-dev
+)
+# Runtimes the build and the tests call: npm fetches the pinned OCPP schemas and the interop
+# clients, Java and Maven run the local Kafka broker. Installed from Debian only when absent.
+command -v java >/dev/null 2>&1 || packages+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null 2>&1 || packages+=(maven)
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+command -v python3 >/dev/null 2>&1 || packages+=(python3)
+
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "setup: all system packages present"
+    exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "setup: run as root (needs apt-get)" >&2; exit 1; }
+    sudo="sudo"
+fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "setup: done"

@@ -1,0 +1,112 @@
+// Parse + validate throughput of typical station messages, one core.
+#include <benchmark/benchmark.h>
+
+#include <valijson/adapters/nlohmann_json_adapter.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validator.hpp>
+
+#include "ocpp/embedded_schemas.hpp"
+#include "ocpp/rfc3339.hpp"
+#include "ocpp/inbound.hpp"
+#include "support.hpp"
+
+namespace {
+
+using ocpp::ProtocolVersion;
+
+const ocpp::SchemaRegistry& registry() {
+    static const ocpp::SchemaRegistry instance;
+    return instance;
+}
+
+std::string frame_from_fixture(ProtocolVersion v, const std::string& action) {
+    const auto path = test_support::fixtures_dir() / std::string(ocpp::subprotocol(v)) /
+                      "requests" / (action + ".json");
+    return ocpp::serialize(ocpp::Call{ocpp::MessageId("bench-0001"), action,
+                                      nlohmann::json::parse(test_support::read_file(path))});
+}
+
+// What the gateway does for each station CALL before publishing it.
+void parse_and_validate(benchmark::State& state, ProtocolVersion v, const std::string& action) {
+    const std::string text = frame_from_fixture(v, action);
+    const auto& schemas = registry();
+    for (auto _ : state) {
+        auto frame = ocpp::parse_frame(text);
+        auto accepted = ocpp::accept_station_call(
+            v, std::move(std::get<ocpp::Call>(frame.value())), schemas);
+        if (!accepted.ok()) {
+            state.SkipWithError("fixture rejected");
+            break;
+        }
+        benchmark::DoNotOptimize(accepted);
+    }
+    state.SetItemsProcessed(state.iterations());
+    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(text.size()));
+}
+
+// The same validation with valijson's own `format: date-time` check (a std::regex per call),
+// for comparison in the same run.
+void stock_valijson(benchmark::State& state, ProtocolVersion v, const std::string& action) {
+    const auto all = nlohmann::json::parse(v == ProtocolVersion::v16 ? ocpp::embedded::ocpp16
+                                                                     : ocpp::embedded::ocpp201);
+    nlohmann::json schema_doc;
+    for (const auto& s : all) {
+        if (s["$id"] == "urn:" + action + ".req") {
+            schema_doc = s;
+        }
+    }
+    valijson::Schema schema;
+    valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
+    valijson::adapters::NlohmannJsonAdapter schema_adapter(schema_doc);
+    parser.populateSchema(schema_adapter, schema);
+    const std::string text = frame_from_fixture(v, action);
+    for (auto _ : state) {
+        auto frame = ocpp::parse_frame(text);
+        const auto& payload = std::get<ocpp::Call>(frame.value()).payload;
+        valijson::Validator validator(valijson::Validator::kStrongTypes);
+        valijson::adapters::NlohmannJsonAdapter target(payload);
+        if (!validator.validate(schema, target, nullptr)) {
+            state.SkipWithError("fixture rejected");
+            break;
+        }
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+
+void parse_only(benchmark::State& state, ProtocolVersion v, const std::string& action) {
+    const std::string text = frame_from_fixture(v, action);
+    for (auto _ : state) {
+        auto frame = ocpp::parse_frame(text);
+        benchmark::DoNotOptimize(frame);
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+
+void rfc3339(benchmark::State& state) {
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(ocpp::is_rfc3339_date_time("2026-03-01T10:15:30.123+02:00"));
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+
+}  // namespace
+
+BENCHMARK_CAPTURE(parse_and_validate, v16_Heartbeat, ProtocolVersion::v16, "Heartbeat");
+BENCHMARK_CAPTURE(parse_and_validate, v16_StatusNotification, ProtocolVersion::v16,
+                  "StatusNotification");
+BENCHMARK_CAPTURE(parse_and_validate, v16_MeterValues_5_samples, ProtocolVersion::v16,
+                  "MeterValues");
+BENCHMARK_CAPTURE(parse_and_validate, v201_Heartbeat, ProtocolVersion::v201, "Heartbeat");
+BENCHMARK_CAPTURE(parse_and_validate, v201_StatusNotification, ProtocolVersion::v201,
+                  "StatusNotification");
+BENCHMARK_CAPTURE(parse_and_validate, v201_MeterValues_5_samples, ProtocolVersion::v201,
+                  "MeterValues");
+BENCHMARK_CAPTURE(parse_only, v201_MeterValues_5_samples, ProtocolVersion::v201, "MeterValues");
+BENCHMARK_CAPTURE(stock_valijson, v201_MeterValues_5_samples, ProtocolVersion::v201,
+                  "MeterValues");
+BENCHMARK_CAPTURE(stock_valijson, v16_MeterValues_5_samples, ProtocolVersion::v16,
+                  "MeterValues");
+BENCHMARK(rfc3339);
+
+BENCHMARK_MAIN();
