@@ -210,6 +210,99 @@ Result<Ok, Error> Producer::flush(std::chrono::milliseconds timeout) {
     return Ok{};
 }
 
+Result<Ok, Error> Producer::ensure_topics(const std::vector<TopicSpec>& topics,
+                                          std::chrono::milliseconds timeout) {
+    if (topics.empty()) {
+        return Ok{};
+    }
+    char errstr[512];
+    std::vector<rd_kafka_NewTopic_t*> new_topics;
+    auto destroy_all = [&] {
+        rd_kafka_NewTopic_destroy_array(new_topics.data(), new_topics.size());
+    };
+    for (const auto& t : topics) {
+        rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(t.name.c_str(), t.partitions,
+                                                        t.replication, errstr, sizeof(errstr));
+        if (nt == nullptr) {
+            destroy_all();
+            return config_error("topic " + t.name + ": " + errstr);
+        }
+        for (const auto& [name, value] : t.config) {
+            rd_kafka_NewTopic_set_config(nt, name.c_str(), value.c_str());
+        }
+        new_topics.push_back(nt);
+    }
+    rd_kafka_queue_t* queue = rd_kafka_queue_new(handle_.get());
+    rd_kafka_AdminOptions_t* options =
+        rd_kafka_AdminOptions_new(handle_.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_request_timeout(options, static_cast<int>(timeout.count()), errstr,
+                                              sizeof(errstr));
+    rd_kafka_AdminOptions_set_operation_timeout(options, static_cast<int>(timeout.count()),
+                                                errstr, sizeof(errstr));
+    rd_kafka_CreateTopics(handle_.get(), new_topics.data(), new_topics.size(), options, queue);
+    rd_kafka_event_t* event = rd_kafka_queue_poll(queue, static_cast<int>(timeout.count()) + 1000);
+    Result<Ok, Error> outcome = Ok{};
+    if (event == nullptr) {
+        outcome = Error(RD_KAFKA_RESP_ERR__TIMED_OUT, "no answer to CreateTopics", false, true);
+    } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        outcome = from_code(rd_kafka_event_error(event), rd_kafka_event_error_string(event));
+    } else {
+        const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event);
+        std::size_t count = 0;
+        const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(result, &count);
+        for (std::size_t i = 0; i < count; ++i) {
+            const rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
+            if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                const char* msg = rd_kafka_topic_result_error_string(results[i]);
+                outcome = from_code(err, std::string("topic ") + rd_kafka_topic_result_name(results[i]) +
+                                             ": " + (msg != nullptr ? msg : rd_kafka_err2str(err)));
+                break;
+            }
+        }
+    }
+    if (event != nullptr) {
+        rd_kafka_event_destroy(event);
+    }
+    rd_kafka_AdminOptions_destroy(options);
+    rd_kafka_queue_destroy(queue);
+    destroy_all();
+    return outcome;
+}
+
+Result<int, Error> Producer::partition_count(const std::string& topic,
+                                             std::chrono::milliseconds timeout) {
+    rd_kafka_topic_t* handle = rd_kafka_topic_new(handle_.get(), topic.c_str(), nullptr);
+    const rd_kafka_metadata_t* metadata = nullptr;
+    const rd_kafka_resp_err_t err =
+        rd_kafka_metadata(handle_.get(), 0, handle, &metadata, static_cast<int>(timeout.count()));
+    rd_kafka_topic_destroy(handle);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return from_code(err);
+    }
+    Result<int, Error> outcome = metadata->topic_cnt == 1 && metadata->topics[0].err == 0
+                                     ? Result<int, Error>(metadata->topics[0].partition_cnt)
+                                     : Result<int, Error>(from_code(
+                                           RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART,
+                                           "topic " + topic + " does not exist"));
+    rd_kafka_metadata_destroy(metadata);
+    return outcome;
+}
+
+Result<Ok, Error> Producer::check_cluster(std::chrono::milliseconds timeout) {
+    const rd_kafka_metadata_t* metadata = nullptr;
+    const rd_kafka_resp_err_t err = rd_kafka_metadata(handle_.get(), 0, nullptr, &metadata,
+                                                      static_cast<int>(timeout.count()));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return from_code(err);
+    }
+    const bool has_brokers = metadata->broker_cnt > 0;
+    rd_kafka_metadata_destroy(metadata);
+    if (!has_brokers) {
+        return from_code(RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN);
+    }
+    return Ok{};
+}
+
 std::optional<Error> Producer::fatal_error() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return fatal_error_;

@@ -56,6 +56,14 @@ struct Delivery {
     bool ok() const { return !error.has_value(); }
 };
 
+/// A topic the gateway needs.
+struct TopicSpec {
+    std::string name;
+    int partitions = -1;   ///< -1: the broker's default
+    int replication = -1;  ///< -1: the broker's default
+    std::map<std::string, std::string> config;
+};
+
 /// Called once per accepted record, on the thread that calls poll(). Must not throw.
 using DeliveryCallback = std::function<void(const Delivery&)>;
 
@@ -99,6 +107,18 @@ public:
 
     /// The most recent error librdkafka reported for the cluster connection (for /readyz).
     std::optional<Error> last_transport_error() const;
+
+    /// Creates the topics that do not exist yet. Errors: the cluster is unreachable or refuses
+    /// (authorization, policy) within `timeout`.
+    Result<Ok, Error> ensure_topics(const std::vector<TopicSpec>& topics,
+                                    std::chrono::milliseconds timeout);
+
+    /// Number of partitions of `topic`. Errors: unreachable cluster, unknown topic.
+    Result<int, Error> partition_count(const std::string& topic,
+                                       std::chrono::milliseconds timeout);
+
+    /// Asks the cluster for its metadata: succeeds while a broker answers within `timeout`.
+    Result<Ok, Error> check_cluster(std::chrono::milliseconds timeout);
 
     /// The librdkafka handle, for diagnostics and tests only.
     rd_kafka_s* native_handle() const { return handle_.get(); }

@@ -350,7 +350,8 @@ cmd_start() {
     BROKER_PID=$!
     echo "$BROKER_PID" >"$PID_FILE"
     # setsid forks when it happens to be a process group leader; then $! is not java.
-    for _ in 1 2 3 4 5 6 7 8 9 10; do
+    # Up to 10 s: on a loaded machine the JVM can take a while to appear.
+    for _ in $(seq 1 50); do
         is_our_broker "$BROKER_PID" && break
         sleep 0.2
         find_pid && break

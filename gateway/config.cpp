@@ -1,0 +1,506 @@
+#include "gateway/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <climits>
+#include <stdexcept>
+#include <unistd.h>
+
+namespace gateway {
+namespace {
+
+[[noreturn]] void fail(const std::string& message) { throw std::runtime_error(message); }
+
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+}
+
+Endpoint parse_endpoint(const std::string& text, const std::string& what) {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+        fail(what + ": expected HOST:PORT, got \"" + text + "\"");
+    }
+    std::string host = text.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);  // [::1]:9000
+    }
+    const std::string port_text = text.substr(colon + 1);
+    if (!std::all_of(port_text.begin(), port_text.end(), ::isdigit) || port_text.size() > 5) {
+        fail(what + ": port \"" + port_text + "\" is not a number");
+    }
+    const long port = std::stol(port_text);
+    if (port < 1 || port > 65535) {
+        fail(what + ": port " + port_text + " is outside 1..65535");
+    }
+    return Endpoint{host, static_cast<std::uint16_t>(port)};
+}
+
+long long parse_integer(const std::string& text, const std::string& what, long long min,
+                        long long max) {
+    try {
+        std::size_t used = 0;
+        const long long value = std::stoll(text, &used);
+        if (used != text.size()) {
+            throw std::invalid_argument(text);
+        }
+        if (value < min || value > max) {
+            fail(what + ": " + text + " is outside " + std::to_string(min) + ".." +
+                 std::to_string(max));
+        }
+        return value;
+    } catch (const std::logic_error&) {
+        fail(what + ": \"" + text + "\" is not an integer");
+    }
+}
+
+bool parse_bool(const std::string& text, const std::string& what) {
+    const std::string t = lower(text);
+    if (t == "true" || t == "yes" || t == "on" || t == "1") {
+        return true;
+    }
+    if (t == "false" || t == "no" || t == "off" || t == "0") {
+        return false;
+    }
+    fail(what + ": \"" + text + "\" is not a boolean");
+}
+
+ocpp::ProtocolVersion parse_version_or_fail(const std::string& text, const std::string& what) {
+    const auto v = ocpp::parse_version(text);
+    if (!v) {
+        fail(what + ": unknown OCPP version \"" + text + "\" (use ocpp1.6 or ocpp2.0.1)");
+    }
+    return *v;
+}
+
+void set_reply_mode(Config& config, const std::string& cls, const std::string& mode,
+                    const std::string& what) {
+    const auto c = ocpp::parse_event_class(cls);
+    if (!c) {
+        fail(what + ": unknown event class \"" + cls + "\"");
+    }
+    ReplyMode m;
+    if (mode == "after-ack") {
+        m = ReplyMode::after_ack;
+    } else if (mode == "immediate") {
+        m = ReplyMode::immediate;
+    } else {
+        fail(what + ": reply mode \"" + mode + "\" is neither after-ack nor immediate");
+    }
+    if (*c == ocpp::EventClass::transaction && m != ReplyMode::after_ack) {
+        fail(what + ": transaction events are always answered after the Kafka ack (billing "
+                    "data must never be acknowledged before it is stored)");
+    }
+    config.reply.modes[static_cast<std::size_t>(*c)] = m;
+}
+
+void set_missing_subprotocol(Config& config, const std::string& value, const std::string& what) {
+    if (value == "refuse") {
+        config.missing_subprotocol = std::nullopt;
+    } else {
+        config.missing_subprotocol = parse_version_or_fail(value, what);
+    }
+}
+
+std::pair<std::string, std::string> split_assignment(const std::string& text,
+                                                     const std::string& what) {
+    const auto eq = text.find('=');
+    if (eq == std::string::npos || eq == 0) {
+        fail(what + ": expected NAME=VALUE, got \"" + text + "\"");
+    }
+    return {text.substr(0, eq), text.substr(eq + 1)};
+}
+
+// --- YAML ---------------------------------------------------------------------------------
+
+std::string scalar(const YAML::Node& node, const std::string& path) {
+    if (!node.IsScalar()) {
+        fail("config " + path + ": expected a single value");
+    }
+    return node.as<std::string>();
+}
+
+void check_keys(const YAML::Node& map, const std::string& path,
+                const std::vector<std::string>& allowed) {
+    if (!map.IsMap()) {
+        fail("config " + path + ": expected a mapping");
+    }
+    for (const auto& entry : map) {
+        const auto key = entry.first.template as<std::string>();
+        if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+            fail("config " + (path.empty() ? "" : path + ".") + key + ": unknown setting");
+        }
+    }
+}
+
+template <typename F>
+void with(const YAML::Node& map, const char* key, F&& apply) {
+    const YAML::Node node = map[key];
+    if (node && !node.IsNull()) {
+        apply(node);
+    }
+}
+
+std::vector<std::string> string_list(const YAML::Node& node, const std::string& path) {
+    if (!node.IsSequence()) {
+        fail("config " + path + ": expected a list");
+    }
+    std::vector<std::string> out;
+    for (const auto& item : node) {
+        out.push_back(scalar(item, path));
+    }
+    return out;
+}
+
+void apply_yaml(Config& c, const YAML::Node& root) {
+    check_keys(root, "", {"gateway_id", "listen", "admin_listen", "path_prefix", "io_threads",
+                          "ocpp", "stations", "limits", "reply", "kafka", "topics",
+                          "drain_timeout_s", "log_level"});
+    with(root, "gateway_id", [&](auto& n) { c.gateway_id = scalar(n, "gateway_id"); });
+    with(root, "listen", [&](auto& n) { c.listen = parse_endpoint(scalar(n, "listen"), "config listen"); });
+    with(root, "admin_listen", [&](auto& n) {
+        c.admin_listen = parse_endpoint(scalar(n, "admin_listen"), "config admin_listen");
+    });
+    with(root, "path_prefix", [&](auto& n) { c.path_prefix = scalar(n, "path_prefix"); });
+    with(root, "io_threads", [&](auto& n) {
+        c.io_threads = static_cast<unsigned>(
+            parse_integer(scalar(n, "io_threads"), "config io_threads", 0, 256));
+    });
+    with(root, "drain_timeout_s", [&](auto& n) {
+        c.drain_timeout = std::chrono::seconds(
+            parse_integer(scalar(n, "drain_timeout_s"), "config drain_timeout_s", 0, 3600));
+    });
+    with(root, "log_level", [&](auto& n) { c.log_level = scalar(n, "log_level"); });
+    with(root, "ocpp", [&](auto& o) {
+        check_keys(o, "ocpp", {"versions", "missing_subprotocol", "schema_overrides"});
+        with(o, "versions", [&](auto& n) {
+            c.versions.clear();
+            for (const auto& v : string_list(n, "ocpp.versions")) {
+                c.versions.push_back(parse_version_or_fail(v, "config ocpp.versions"));
+            }
+        });
+        with(o, "missing_subprotocol", [&](auto& n) {
+            set_missing_subprotocol(c, scalar(n, "ocpp.missing_subprotocol"),
+                                    "config ocpp.missing_subprotocol");
+        });
+        with(o, "schema_overrides",
+             [&](auto& n) { c.schema_overrides = scalar(n, "ocpp.schema_overrides"); });
+    });
+    with(root, "stations", [&](auto& s) {
+        check_keys(s, "stations", {"allow"});
+        with(s, "allow", [&](auto& n) {
+            for (const auto& id : string_list(n, "stations.allow")) {
+                c.allowed_stations.insert(lower(id));
+            }
+        });
+    });
+    with(root, "limits", [&](auto& l) {
+        check_keys(l, "limits", {"max_message_bytes", "max_json_depth", "max_connections",
+                                 "handshake_timeout_ms", "ping_interval_s", "pong_timeout_ms",
+                                 "idle_timeout_s", "max_pending_calls"});
+        auto num = [&](const char* key, long long min, long long max, auto&& set) {
+            with(l, key, [&](auto& n) {
+                set(parse_integer(scalar(n, key), std::string("config limits.") + key, min, max));
+            });
+        };
+        num("max_message_bytes", 1024, 16LL << 20,
+            [&](long long v) { c.limits.max_message_bytes = static_cast<std::size_t>(v); });
+        num("max_json_depth", 4, 1000,
+            [&](long long v) { c.limits.max_json_depth = static_cast<std::size_t>(v); });
+        num("max_connections", 1, 10000000,
+            [&](long long v) { c.limits.max_connections = static_cast<std::size_t>(v); });
+        num("handshake_timeout_ms", 100, 600000,
+            [&](long long v) { c.limits.handshake_timeout = std::chrono::milliseconds(v); });
+        num("ping_interval_s", 0, 86400,
+            [&](long long v) { c.limits.ping_interval = std::chrono::seconds(v); });
+        num("pong_timeout_ms", 100, 600000,
+            [&](long long v) { c.limits.pong_timeout = std::chrono::milliseconds(v); });
+        num("idle_timeout_s", 0, 86400 * 7,
+            [&](long long v) { c.limits.idle_timeout = std::chrono::seconds(v); });
+        num("max_pending_calls", 1, 64,
+            [&](long long v) { c.limits.max_pending_calls = static_cast<std::size_t>(v); });
+    });
+    with(root, "reply", [&](auto& r) {
+        check_keys(r, "reply", {"modes", "heartbeat_interval_s", "authorize",
+                                "data_transfer_status"});
+        with(r, "modes", [&](auto& m) {
+            if (!m.IsMap()) {
+                fail("config reply.modes: expected a mapping of event class to mode");
+            }
+            for (const auto& entry : m) {
+                set_reply_mode(c, entry.first.template as<std::string>(),
+                               scalar(entry.second, "reply.modes"), "config reply.modes");
+            }
+        });
+        with(r, "heartbeat_interval_s", [&](auto& n) {
+            c.reply.heartbeat_interval = std::chrono::seconds(parse_integer(
+                scalar(n, "reply.heartbeat_interval_s"), "config reply.heartbeat_interval_s", 1,
+                86400));
+        });
+        with(r, "authorize", [&](auto& a) {
+            check_keys(a, "reply.authorize", {"accept_all", "tokens"});
+            with(a, "accept_all", [&](auto& n) {
+                c.reply.authorize_accept_all =
+                    parse_bool(scalar(n, "reply.authorize.accept_all"), "config reply.authorize.accept_all");
+            });
+            with(a, "tokens", [&](auto& n) {
+                for (const auto& t : string_list(n, "reply.authorize.tokens")) {
+                    c.reply.authorized_tokens.insert(t);
+                }
+            });
+        });
+        with(r, "data_transfer_status", [&](auto& n) {
+            c.reply.data_transfer_status = scalar(n, "reply.data_transfer_status");
+        });
+    });
+    with(root, "kafka", [&](auto& k) {
+        check_keys(k, "kafka", {"brokers", "delivery_timeout_ms", "linger_ms",
+                                "max_queued_messages", "create_topics", "properties"});
+        with(k, "brokers", [&](auto& n) { c.kafka.brokers = scalar(n, "kafka.brokers"); });
+        with(k, "delivery_timeout_ms", [&](auto& n) {
+            c.kafka.delivery_timeout = std::chrono::milliseconds(parse_integer(
+                scalar(n, "kafka.delivery_timeout_ms"), "config kafka.delivery_timeout_ms", 1000,
+                300000));
+        });
+        with(k, "linger_ms", [&](auto& n) {
+            c.kafka.linger = std::chrono::milliseconds(
+                parse_integer(scalar(n, "kafka.linger_ms"), "config kafka.linger_ms", 0, 1000));
+        });
+        with(k, "max_queued_messages", [&](auto& n) {
+            c.kafka.max_queued_messages = static_cast<int>(
+                parse_integer(scalar(n, "kafka.max_queued_messages"),
+                              "config kafka.max_queued_messages", 1, 10000000));
+        });
+        with(k, "create_topics", [&](auto& n) {
+            c.create_topics = parse_bool(scalar(n, "kafka.create_topics"), "config kafka.create_topics");
+        });
+        with(k, "properties", [&](auto& p) {
+            if (!p.IsMap()) {
+                fail("config kafka.properties: expected a mapping of librdkafka properties");
+            }
+            for (const auto& entry : p) {
+                c.kafka.properties[entry.first.template as<std::string>()] =
+                    scalar(entry.second, "kafka.properties");
+            }
+        });
+    });
+    with(root, "topics", [&](auto& t) {
+        std::vector<std::string> keys = {"connections", "dead_letter", "commands",
+                                         "command_results", "presence", "transaction_ids"};
+        for (std::size_t i = 0; i < ocpp::kEventClassCount; ++i) {
+            keys.emplace_back(ocpp::event_class_name(static_cast<ocpp::EventClass>(i)));
+        }
+        check_keys(t, "topics", keys);
+        for (std::size_t i = 0; i < ocpp::kEventClassCount; ++i) {
+            const auto cls = static_cast<ocpp::EventClass>(i);
+            with(t, std::string(ocpp::event_class_name(cls)).c_str(),
+                 [&](auto& n) { c.topics.for_class(cls) = scalar(n, "topics"); });
+        }
+        with(t, "connections", [&](auto& n) { c.topics.connections = scalar(n, "topics"); });
+        with(t, "dead_letter", [&](auto& n) { c.topics.dead_letter = scalar(n, "topics"); });
+        with(t, "commands", [&](auto& n) { c.topics.commands = scalar(n, "topics"); });
+        with(t, "command_results", [&](auto& n) { c.topics.command_results = scalar(n, "topics"); });
+        with(t, "presence", [&](auto& n) { c.topics.presence = scalar(n, "topics"); });
+        with(t, "transaction_ids", [&](auto& n) { c.topics.transaction_ids = scalar(n, "topics"); });
+    });
+}
+
+void validate(Config& c) {
+    if (c.gateway_id.empty()) {
+        char host[HOST_NAME_MAX + 1] = {};
+        gethostname(host, sizeof(host) - 1);
+        c.gateway_id = host[0] != '\0' ? host : "ocpp-gateway";
+    }
+    if (c.versions.empty()) {
+        fail("config: at least one OCPP version must be enabled");
+    }
+    if (c.missing_subprotocol &&
+        std::find(c.versions.begin(), c.versions.end(), *c.missing_subprotocol) ==
+            c.versions.end()) {
+        fail("config: missing_subprotocol names a version that is not enabled");
+    }
+    if (c.path_prefix.empty() || c.path_prefix.front() != '/' || c.path_prefix.back() == '/') {
+        fail("config path_prefix: must start with '/' and not end with one (e.g. /ocpp)");
+    }
+    if (c.kafka.brokers.empty()) {
+        fail("config: kafka brokers must be set (--kafka-brokers HOST:PORT[,HOST:PORT...])");
+    }
+    if (c.listen.port == c.admin_listen.port && c.listen.host == c.admin_listen.host) {
+        fail("config: listen and admin_listen must differ");
+    }
+    const std::set<std::string> levels = {"debug", "info", "warn", "error"};
+    if (levels.count(c.log_level) == 0) {
+        fail("config log_level: \"" + c.log_level + "\" is not one of debug, info, warn, error");
+    }
+    if (c.limits.pong_timeout >= std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     c.limits.ping_interval) &&
+        c.limits.ping_interval.count() > 0) {
+        fail("config limits: pong_timeout_ms must be shorter than ping_interval_s");
+    }
+}
+
+}  // namespace
+
+std::string_view reply_mode_name(ReplyMode m) {
+    return m == ReplyMode::after_ack ? "after-ack" : "immediate";
+}
+
+std::string Endpoint::to_string() const {
+    return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+           std::to_string(port);
+}
+
+std::optional<std::string> identity_error(std::string_view id) {
+    if (id.empty()) {
+        return "station identity is empty";
+    }
+    if (id.size() > 48) {
+        return "station identity is longer than 48 characters";
+    }
+    for (const char ch : id) {
+        const auto c = static_cast<unsigned char>(ch);
+        const bool ok = std::isalnum(c) != 0 || std::string_view("*-_=+|@.").find(ch) !=
+                                                     std::string_view::npos;
+        if (!ok) {
+            return ch == ':' ? "station identity contains ':'"
+                             : "station identity contains a character outside the OCPP "
+                               "identifierString set";
+        }
+    }
+    return std::nullopt;
+}
+
+std::string help_text() {
+    return R"(ocpp-gateway: OCPP 1.6 / 2.0.1 central-system gateway to Kafka
+
+Usage: ocpp-gateway [options]
+
+Options (flags override OCPP_GATEWAY_* environment variables, which override the file):
+  --config FILE            YAML configuration file (see deploy/gateway.example.yaml)
+  --listen HOST:PORT       station WebSocket listener      [0.0.0.0:9000]   OCPP_GATEWAY_LISTEN
+  --admin-listen HOST:PORT /healthz /readyz /metrics       [127.0.0.1:9100] OCPP_GATEWAY_ADMIN_LISTEN
+  --kafka-brokers LIST     bootstrap servers               [127.0.0.1:9092] OCPP_GATEWAY_KAFKA_BROKERS
+  --gateway-id ID          this instance's id              [host name]      OCPP_GATEWAY_ID
+  --kafka-property K=V     any librdkafka property (SASL, SSL, ...), repeatable
+                                                            OCPP_GATEWAY_KAFKA_PROP_<NAME> (dots as _)
+  --reply-mode CLASS=MODE  after-ack (default) or immediate for an event class, repeatable
+  --allow-station ID       only these identities may connect, repeatable
+  --missing-subprotocol V  ocpp1.6 (default), ocpp2.0.1 or refuse
+  --log-level LEVEL        debug, info, warn, error        [info]           OCPP_GATEWAY_LOG_LEVEL
+  --help, --version
+
+Stations connect to ws://HOST:PORT/ocpp/{stationId} with subprotocol ocpp1.6 or ocpp2.0.1.
+)";
+}
+
+CommandLine parse_command_line(int argc, const char* const* argv,
+                               const std::map<std::string, std::string>& env) {
+    CommandLine cl;
+    Config& c = cl.config;
+    std::vector<std::string> args(argv + 1, argv + argc);
+
+    auto value_of = [&](std::size_t& i, const std::string& flag) -> std::string {
+        const std::string& arg = args[i];
+        const auto eq = arg.find('=');
+        if (eq != std::string::npos && arg.compare(0, eq, flag) == 0) {
+            return arg.substr(eq + 1);
+        }
+        if (i + 1 >= args.size()) {
+            fail(flag + " needs a value");
+        }
+        return args[++i];
+    };
+    auto is_flag = [](const std::string& arg, const std::string& flag) {
+        return arg == flag || arg.rfind(flag + "=", 0) == 0;
+    };
+
+    // The file comes first, whatever the position of --config.
+    std::string config_file;
+    if (auto it = env.find("OCPP_GATEWAY_CONFIG"); it != env.end()) {
+        config_file = it->second;
+    }
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--help" || args[i] == "-h") {
+            cl.action = CommandLine::Action::help;
+            return cl;
+        }
+        if (args[i] == "--version") {
+            cl.action = CommandLine::Action::version;
+            return cl;
+        }
+        if (is_flag(args[i], "--config")) {
+            config_file = value_of(i, "--config");
+        }
+    }
+    if (!config_file.empty()) {
+        YAML::Node root;
+        try {
+            root = YAML::LoadFile(config_file);
+        } catch (const YAML::BadFile&) {
+            fail("cannot read config file " + config_file);
+        } catch (const YAML::Exception& e) {
+            fail("config file " + config_file + ": " + e.what());
+        }
+        if (!root.IsNull()) {
+            try {
+                apply_yaml(c, root);
+            } catch (const YAML::Exception& e) {
+                fail("config file " + config_file + ": " + e.what());
+            }
+        }
+    }
+
+    for (const auto& [name, value] : env) {
+        if (name == "OCPP_GATEWAY_LISTEN") {
+            c.listen = parse_endpoint(value, name);
+        } else if (name == "OCPP_GATEWAY_ADMIN_LISTEN") {
+            c.admin_listen = parse_endpoint(value, name);
+        } else if (name == "OCPP_GATEWAY_KAFKA_BROKERS") {
+            c.kafka.brokers = value;
+        } else if (name == "OCPP_GATEWAY_ID") {
+            c.gateway_id = value;
+        } else if (name == "OCPP_GATEWAY_LOG_LEVEL") {
+            c.log_level = value;
+        } else if (name.rfind("OCPP_GATEWAY_KAFKA_PROP_", 0) == 0) {
+            std::string property = lower(name.substr(24));
+            std::replace(property.begin(), property.end(), '_', '.');
+            c.kafka.properties[property] = value;
+        }
+    }
+
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& arg = args[i];
+        if (is_flag(arg, "--config")) {
+            value_of(i, "--config");
+        } else if (is_flag(arg, "--listen")) {
+            c.listen = parse_endpoint(value_of(i, "--listen"), "--listen");
+        } else if (is_flag(arg, "--admin-listen")) {
+            c.admin_listen = parse_endpoint(value_of(i, "--admin-listen"), "--admin-listen");
+        } else if (is_flag(arg, "--kafka-brokers")) {
+            c.kafka.brokers = value_of(i, "--kafka-brokers");
+        } else if (is_flag(arg, "--gateway-id")) {
+            c.gateway_id = value_of(i, "--gateway-id");
+        } else if (is_flag(arg, "--kafka-property")) {
+            const auto [k, v] = split_assignment(value_of(i, "--kafka-property"), "--kafka-property");
+            c.kafka.properties[k] = v;
+        } else if (is_flag(arg, "--reply-mode")) {
+            const auto [k, v] = split_assignment(value_of(i, "--reply-mode"), "--reply-mode");
+            set_reply_mode(c, k, v, "--reply-mode");
+        } else if (is_flag(arg, "--allow-station")) {
+            c.allowed_stations.insert(lower(value_of(i, "--allow-station")));
+        } else if (is_flag(arg, "--missing-subprotocol")) {
+            set_missing_subprotocol(c, value_of(i, "--missing-subprotocol"), "--missing-subprotocol");
+        } else if (is_flag(arg, "--log-level")) {
+            c.log_level = value_of(i, "--log-level");
+        } else {
+            fail("unknown option \"" + arg + "\" (see --help)");
+        }
+    }
+    validate(c);
+    return cl;
+}
+
+}  // namespace gateway

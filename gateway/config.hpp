@@ -1,0 +1,113 @@
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "kafka_bridge/producer.hpp"
+#include "kafka_bridge/topics.hpp"
+#include "ocpp/actions.hpp"
+#include "ocpp/frame.hpp"
+#include "ocpp/version.hpp"
+
+namespace gateway {
+
+/// How a station event's CALLRESULT relates to the Kafka acknowledgement.
+enum class ReplyMode : std::uint8_t {
+    after_ack,  ///< answer once Kafka has the record (default; always for transactions)
+    immediate,  ///< answer at once, publish asynchronously, count what is lost
+};
+
+std::string_view reply_mode_name(ReplyMode m);
+
+struct Endpoint {
+    std::string host;
+    std::uint16_t port = 0;
+    std::string to_string() const;
+};
+
+/// Everything the gateway can be told. Each limit has a default and a reason.
+struct Config {
+    std::string gateway_id;  ///< default: the host name
+    Endpoint listen{"0.0.0.0", 9000};
+    Endpoint admin_listen{"127.0.0.1", 9100};
+    /// URL path before the station id: ws://host:port/ocpp/{stationId}.
+    std::string path_prefix = "/ocpp";
+    /// I/O threads; 0 = one per core.
+    unsigned io_threads = 0;
+
+    std::vector<ocpp::ProtocolVersion> versions = {ocpp::ProtocolVersion::v16,
+                                                   ocpp::ProtocolVersion::v201};
+    /// Version assumed when a station sends no Sec-WebSocket-Protocol header (older 1.6
+    /// firmware often omits it); nullopt refuses such stations with HTTP 400.
+    std::optional<ocpp::ProtocolVersion> missing_subprotocol = ocpp::ProtocolVersion::v16;
+    /// Operators' schema overrides (see README); empty: the official schemas only.
+    std::string schema_overrides;
+    /// Identities allowed to connect (case-insensitive); empty: any well-formed identity.
+    std::set<std::string> allowed_stations;
+
+    struct Limits {
+        /// Largest WebSocket message: 256 KiB, see ocpp::FrameLimits.
+        std::size_t max_message_bytes = 256 * 1024;
+        /// Deepest JSON nesting accepted.
+        std::size_t max_json_depth = 32;
+        /// Open connections; a 2-core instance comfortably holds 10k idle stations.
+        std::size_t max_connections = 20000;
+        /// Time to complete the HTTP upgrade: slow handshakes hold a socket for nothing.
+        std::chrono::milliseconds handshake_timeout{10000};
+        /// Silence after which a station is pinged (WebSocket ping).
+        std::chrono::seconds ping_interval{60};
+        /// Time for a pong before the connection is considered dead.
+        std::chrono::milliseconds pong_timeout{30000};
+        /// No frame at all for this long closes the session (stations heartbeat far more often).
+        std::chrono::seconds idle_timeout{900};
+        /// Station CALLs answered one at a time (OCPP: one outstanding CALL); more are refused.
+        std::size_t max_pending_calls = 1;
+    } limits;
+
+    struct Reply {
+        std::array<ReplyMode, ocpp::kEventClassCount> modes{};  ///< all after_ack by default
+        /// BootNotification interval (heartbeat period) sent to stations.
+        std::chrono::seconds heartbeat_interval{300};
+        /// Authorize: accept every token, or only those listed.
+        bool authorize_accept_all = true;
+        std::set<std::string> authorized_tokens;
+        /// DataTransfer status returned ("Accepted": the gateway has recorded it).
+        std::string data_transfer_status = "Accepted";
+    } reply;
+
+    kafka_bridge::ProducerConfig kafka;
+    kafka_bridge::Topics topics;
+    /// Create missing topics at start-up (off where an operator manages topics).
+    bool create_topics = true;
+    /// Time allowed for draining on SIGTERM before connections are cut.
+    std::chrono::seconds drain_timeout{25};
+    std::string log_level = "info";
+};
+
+/// The result of reading the command line: a config to run, or a subcommand/exit.
+struct CommandLine {
+    enum class Action : std::uint8_t { run, help, version };
+    Action action = Action::run;
+    Config config;
+};
+
+/// Builds the configuration: defaults, then the YAML file (--config), then environment
+/// variables (OCPP_GATEWAY_*), then flags. Throws std::runtime_error with one clear message
+/// for anything invalid (start-up only).
+CommandLine parse_command_line(int argc, const char* const* argv,
+                               const std::map<std::string, std::string>& env);
+
+/// The --help text.
+std::string help_text();
+
+/// Validates a URL identity per the contract: 1..48 characters of the OCPP identifierString
+/// set, no ':'. Returns the error in words, or nothing when valid.
+std::optional<std::string> identity_error(std::string_view identity);
+
+}  // namespace gateway

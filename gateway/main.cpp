@@ -1,0 +1,268 @@
+// ocpp-gateway: wiring and lifecycle.
+//
+//   start:  config ─▶ schemas ─▶ producer ─▶ Kafka reachable, topics present ─▶ admin listener
+//           ─▶ station listener (only once the producer is warm)
+//   SIGTERM: stop accepting ─▶ stop reading stations ─▶ in-flight acks and replies finish
+//           ─▶ flush ─▶ close sessions with 1001 ─▶ exit 0
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "gateway/admin.hpp"
+#include "gateway/config.hpp"
+#include "gateway/log.hpp"
+#include "gateway/metrics.hpp"
+#include "gateway/server.hpp"
+#include "ocpp/schema_registry.hpp"
+
+extern char** environ;
+
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kVersion = "0.1.0";
+
+std::map<std::string, std::string> environment() {
+    std::map<std::string, std::string> env;
+    for (char** e = environ; *e != nullptr; ++e) {
+        const char* eq = std::strchr(*e, '=');
+        if (eq != nullptr) {
+            env.emplace(std::string(*e, static_cast<std::size_t>(eq - *e)), std::string(eq + 1));
+        }
+    }
+    return env;
+}
+
+// Stop requests from signals, seen by whoever waits.
+class StopSignal {
+public:
+    void request() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+    }
+    bool requested() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return stop_;
+    }
+    /// Waits up to `d`; returns true when stop was requested.
+    bool wait_for(std::chrono::milliseconds d) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        return cv_.wait_for(lock, d, [this] { return stop_; });
+    }
+    void wait() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv_.wait(lock, [this] { return stop_; });
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool stop_ = false;
+};
+
+std::vector<kafka_bridge::TopicSpec> required_topics(const gateway::Config& c) {
+    std::vector<kafka_bridge::TopicSpec> topics;
+    for (const auto& name : c.topics.by_class) {
+        topics.push_back({name, -1, -1, {}});
+    }
+    topics.push_back({c.topics.connections, -1, -1, {}});
+    topics.push_back({c.topics.dead_letter, -1, -1, {}});
+    // Offsets number 1.6 transactions: one partition; records need not be kept, offsets are
+    // never reused even after retention deletes them.
+    topics.push_back({c.topics.transaction_ids, 1, -1, {{"retention.ms", "86400000"}}});
+    return topics;
+}
+
+int run(const gateway::Config& config) {
+    gateway::log::set_level(config.log_level);
+
+    // Signals are taken by one thread; every other thread inherits the blocked mask.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    StopSignal stop;
+    std::thread signal_thread([&signals, &stop] {
+        int received = 0;
+        sigwait(&signals, &received);
+        gateway::log::info("signal {} received: draining", received);
+        stop.request();
+    });
+    signal_thread.detach();
+
+    std::unique_ptr<ocpp::SchemaRegistry> schemas;
+    try {
+        schemas = std::make_unique<ocpp::SchemaRegistry>(config.schema_overrides);
+    } catch (const std::exception& e) {
+        gateway::log::error("schemas: {}", e.what());
+        return 2;
+    }
+    auto created = kafka_bridge::Producer::create(config.kafka);
+    if (!created.ok()) {
+        gateway::log::error("kafka: {}", created.error().message());
+        return 2;
+    }
+    auto producer = std::move(created.value());
+
+    std::atomic<bool> polling{true};
+    std::thread poller([&] {
+        while (polling.load()) {
+            producer->poll(50ms);
+        }
+    });
+
+    // The producer is warm and the topics exist before any station is let in.
+    gateway::log::info("gateway {} connecting to Kafka at {}", config.gateway_id, config.kafka.brokers);
+    while (true) {
+        auto ready = config.create_topics ? producer->ensure_topics(required_topics(config), 5s)
+                                          : producer->check_cluster(5s);
+        if (ready.ok()) {
+            break;
+        }
+        gateway::log::warn("Kafka not ready ({}); retrying", ready.error().to_string());
+        if (stop.wait_for(2s)) {
+            polling = false;
+            poller.join();
+            return 0;
+        }
+    }
+    const auto partitions = producer->partition_count(config.topics.transaction_ids, 10s);
+    if (partitions.ok() && partitions.value() != 1) {
+        gateway::log::error("topic {} has {} partitions; it must have exactly one (it numbers "
+                            "OCPP 1.6 transactions)",
+                            config.topics.transaction_ids, partitions.value());
+        polling = false;
+        poller.join();
+        return 2;
+    }
+
+    gateway::Metrics metrics;
+    asio::io_context io;
+    auto work = asio::make_work_guard(io);
+    std::atomic<bool> kafka_reachable{true};
+    std::atomic<bool> accepting{false};
+
+    gateway::StationServer stations(config, *schemas, *producer, metrics, io);
+    auto render_metrics = [&] {
+        std::map<std::string, double> gauges;
+        gauges["ocpp_kafka_queue_depth"] = static_cast<double>(producer->queue_depth());
+        gauges["ocpp_calls_in_flight"] = static_cast<double>(stations.in_flight());
+        gauges["ocpp_ready"] = accepting && kafka_reachable ? 1 : 0;
+        for (std::size_t i = 0; i < ocpp::kEventClassCount; ++i) {
+            const auto cls = static_cast<ocpp::EventClass>(i);
+            for (const auto mode : {gateway::ReplyMode::after_ack, gateway::ReplyMode::immediate}) {
+                gauges[fmt::format("ocpp_reply_mode{{event_class=\"{}\",mode=\"{}\"}}",
+                                   ocpp::event_class_name(cls), gateway::reply_mode_name(mode))] =
+                    config.reply.modes[i] == mode ? 1 : 0;
+            }
+        }
+        return metrics.render(gauges);
+    };
+    gateway::AdminServer admin(
+        config, io, [&] { return accepting.load() && kafka_reachable.load(); }, render_metrics);
+
+    try {
+        admin.listen();
+        stations.listen();
+    } catch (const std::exception& e) {
+        gateway::log::error("{}", e.what());
+        polling = false;
+        poller.join();
+        return 2;
+    }
+    accepting = true;
+
+    const unsigned threads =
+        config.io_threads > 0 ? config.io_threads : std::max(1U, std::thread::hardware_concurrency());
+    std::vector<std::thread> io_threads;
+    for (unsigned i = 0; i < threads; ++i) {
+        io_threads.emplace_back([&io] { io.run(); });
+    }
+    for (std::size_t i = 0; i < ocpp::kEventClassCount; ++i) {
+        gateway::log::info("event class {} → topic {}, reply {}",
+                           ocpp::event_class_name(static_cast<ocpp::EventClass>(i)),
+                           config.topics.by_class[i], gateway::reply_mode_name(config.reply.modes[i]));
+    }
+    gateway::log::info("stations connect to ws://{}{}/{{stationId}}; admin on http://{}",
+                       config.listen.to_string(), config.path_prefix,
+                       config.admin_listen.to_string());
+
+    // Readiness follows the cluster: checked every few seconds off the I/O threads.
+    while (!stop.wait_for(3s)) {
+        const bool reachable = producer->check_cluster(2s).ok() && !producer->fatal_error();
+        if (reachable != kafka_reachable.load()) {
+            gateway::log::warn("Kafka {}", reachable ? "reachable again" : "unreachable: not ready");
+        }
+        kafka_reachable = reachable;
+        if (auto fatal = producer->fatal_error()) {
+            gateway::log::error("Kafka producer failed fatally: {}", fatal->to_string());
+        }
+    }
+
+    // Drain.
+    const auto deadline = Clock::now() + config.drain_timeout;
+    accepting = false;
+    stations.stop_listening();
+    stations.pause_all();
+    while (stations.in_flight() > 0 && Clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);  // polling a counter the I/O threads bring to zero
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (auto flushed = producer->flush(std::max(left, 1000ms)); !flushed.ok()) {
+        gateway::log::warn("flush: {}", flushed.error().to_string());
+    }
+    stations.close_all("gateway shutting down");
+    const auto close_deadline = Clock::now() + 5s;
+    while (stations.session_count() > 0 && Clock::now() < close_deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    admin.stop_listening();
+    // Connection records written while closing.
+    (void)producer->flush(5s);
+    work.reset();
+    io.stop();
+    for (auto& t : io_threads) {
+        t.join();
+    }
+    polling = false;
+    poller.join();
+    gateway::log::info("gateway {} stopped ({} calls unanswered)", config.gateway_id,
+                       stations.in_flight());
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    gateway::CommandLine cl;
+    try {
+        cl = gateway::parse_command_line(argc, argv, environment());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "ocpp-gateway: %s\n", e.what());
+        return 2;
+    }
+    switch (cl.action) {
+        case gateway::CommandLine::Action::help:
+            std::fputs(gateway::help_text().c_str(), stdout);
+            return 0;
+        case gateway::CommandLine::Action::version:
+            std::printf("ocpp-gateway %s\n", kVersion);
+            return 0;
+        case gateway::CommandLine::Action::run:
+            break;
+    }
+    return run(cl.config);
+}

@@ -1,0 +1,330 @@
+#include "gateway/server.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
+
+#include "gateway/log.hpp"
+#include "gateway/session.hpp"
+
+namespace gateway {
+namespace {
+
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+// Percent-decodes a path segment; nullopt for a malformed escape.
+std::optional<std::string> percent_decode(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] != '%') {
+            out.push_back(s[i]);
+            continue;
+        }
+        if (i + 2 >= s.size()) {
+            return std::nullopt;  // '%' without two hex digits
+        }
+        const int hi = hex_value(s[i + 1]);
+        const int lo = hex_value(s[i + 2]);
+        if (hi < 0 || lo < 0) {
+            return std::nullopt;
+        }
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+    }
+    return out;
+}
+
+}  // namespace
+
+struct StationServer::Handshake {
+    std::string station_id;
+    ocpp::ProtocolVersion version;
+    std::optional<std::string> subprotocol;
+};
+
+StationServer::StationServer(const Config& config, const ocpp::SchemaRegistry& schemas,
+                             kafka_bridge::Producer& producer, Metrics& metrics,
+                             asio::io_context& io)
+    : config_(config),
+      io_(io),
+      services_{config, schemas, producer, metrics, ReplyPolicy(config.reply), ws_, io, {0}} {
+    ws_.init_asio(&io_);
+    ws_.set_reuse_addr(true);
+    ws_.set_listen_backlog(1024);
+    ws_.set_max_message_size(config.limits.max_message_bytes);
+    ws_.set_max_http_body_size(0);
+    ws_.set_open_handshake_timeout(static_cast<long>(config.limits.handshake_timeout.count()));
+    ws_.set_pong_timeout(static_cast<long>(config.limits.pong_timeout.count()));
+    ws_.set_close_handshake_timeout(5000);
+    using websocketpp::lib::placeholders::_1;
+    using websocketpp::lib::placeholders::_2;
+    ws_.set_validate_handler([this](websocketpp::connection_hdl hdl) { return on_validate(hdl); });
+    ws_.set_open_handler([this](websocketpp::connection_hdl hdl) { on_open(hdl); });
+    ws_.set_close_handler([this](websocketpp::connection_hdl hdl) { on_close(hdl); });
+    ws_.set_message_handler(
+        [this](websocketpp::connection_hdl hdl, WsServer::message_ptr msg) { on_message(hdl, msg); });
+    ws_.set_pong_handler([this](websocketpp::connection_hdl hdl, std::string payload) {
+        on_pong(hdl, payload);
+    });
+    ws_.set_pong_timeout_handler([this](websocketpp::connection_hdl hdl, std::string payload) {
+        on_pong_timeout(hdl, payload);
+    });
+    ws_.set_http_handler([this](websocketpp::connection_hdl hdl) {
+        // Plain HTTP on the station port: only WebSocket upgrades are served here.
+        websocketpp::lib::error_code ec;
+        auto con = ws_.get_con_from_hdl(hdl, ec);
+        if (!ec) {
+            con->set_status(websocketpp::http::status_code::upgrade_required);
+            con->replace_header("Upgrade", "websocket");
+            con->set_body("OCPP stations connect with a WebSocket upgrade to " +
+                          config_.path_prefix + "/{stationId}\n");
+        }
+    });
+}
+
+StationServer::~StationServer() = default;
+
+void StationServer::listen() {
+    std::error_code ec;
+    const auto address = asio::ip::make_address(config_.listen.host, ec);
+    if (ec) {
+        throw std::runtime_error("listen address \"" + config_.listen.host +
+                                 "\" is not an IP address");
+    }
+    websocketpp::lib::error_code wec;
+    ws_.listen(asio::ip::tcp::endpoint(address, config_.listen.port), wec);
+    if (wec) {
+        throw std::runtime_error("cannot listen on " + config_.listen.to_string() + ": " +
+                                 wec.message());
+    }
+    ws_.start_accept(wec);
+    if (wec) {
+        throw std::runtime_error("cannot accept on " + config_.listen.to_string() + ": " +
+                                 wec.message());
+    }
+}
+
+void StationServer::stop_listening() {
+    websocketpp::lib::error_code ec;
+    ws_.stop_listening(ec);
+}
+
+std::optional<StationServer::Handshake> StationServer::inspect(WsServer::connection_ptr con,
+                                                               int& status,
+                                                               std::string& reason) const {
+    std::string resource = con->get_resource();
+    if (const auto q = resource.find('?'); q != std::string::npos) {
+        resource.resize(q);
+    }
+    const std::string prefix = config_.path_prefix + "/";
+    if (resource.compare(0, prefix.size(), prefix) != 0) {
+        status = 404;
+        reason = "unknown_path";
+        return std::nullopt;
+    }
+    const std::string segment = resource.substr(prefix.size());
+    if (segment.empty() || segment.find('/') != std::string::npos) {
+        status = 404;
+        reason = "unknown_path";
+        return std::nullopt;
+    }
+    const auto decoded = percent_decode(segment);
+    if (!decoded || identity_error(*decoded)) {
+        status = 400;
+        reason = "bad_identity";
+        return std::nullopt;
+    }
+    if (!config_.allowed_stations.empty() && config_.allowed_stations.count(lower(*decoded)) == 0) {
+        status = 404;
+        reason = "unknown_station";
+        return std::nullopt;
+    }
+    const auto negotiation = ocpp::negotiate(con->get_requested_subprotocols(), config_.versions,
+                                             config_.missing_subprotocol);
+    using Outcome = ocpp::Negotiation::Outcome;
+    switch (negotiation.outcome) {
+        case Outcome::selected:
+            return Handshake{*decoded, *negotiation.version,
+                             std::string(ocpp::subprotocol(*negotiation.version))};
+        case Outcome::defaulted:
+            return Handshake{*decoded, *negotiation.version, std::nullopt};
+        case Outcome::missing_refused:
+            status = 400;
+            reason = "no_subprotocol";
+            return std::nullopt;
+        case Outcome::none_supported:
+            status = 400;
+            reason = "unsupported_subprotocol";
+            return std::nullopt;
+    }
+    return std::nullopt;
+}
+
+bool StationServer::on_validate(websocketpp::connection_hdl hdl) {
+    websocketpp::lib::error_code ec;
+    auto con = ws_.get_con_from_hdl(hdl, ec);
+    if (ec) {
+        return false;
+    }
+    int status = 0;
+    std::string reason;
+    auto handshake = inspect(con, status, reason);
+    if (handshake && session_count() >= config_.limits.max_connections) {
+        handshake.reset();
+        status = 503;
+        reason = "too_many_connections";
+    }
+    if (!handshake) {
+        services_.metrics.handshake_refused(reason);
+        con->set_status(static_cast<websocketpp::http::status_code::value>(status));
+        con->set_body(reason + "\n");
+        log::debug("handshake from {} for {} refused: {} {}", con->get_remote_endpoint(),
+                   con->get_resource(), status, reason);
+        return false;
+    }
+    if (handshake->subprotocol) {
+        con->select_subprotocol(*handshake->subprotocol, ec);
+    }
+    return !ec;
+}
+
+void StationServer::on_open(websocketpp::connection_hdl hdl) {
+    websocketpp::lib::error_code ec;
+    auto con = ws_.get_con_from_hdl(hdl, ec);
+    if (ec) {
+        return;
+    }
+    int status = 0;
+    std::string reason;
+    const auto handshake = inspect(con, status, reason);
+    if (!handshake) {
+        con->close(websocketpp::close::status::policy_violation, reason, ec);
+        return;
+    }
+    auto session = std::make_shared<Session>(services_, con, handshake->station_id,
+                                             handshake->version, handshake->subprotocol,
+                                             con->get_remote_endpoint());
+    std::shared_ptr<Session> replaced;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        sessions_[hdl] = session;
+        auto& slot = by_identity_[lower(handshake->station_id)];
+        replaced = slot.lock();
+        slot = session;
+    }
+    services_.metrics.connection_opened(handshake->version);
+    session->start();
+    if (replaced) {
+        log::warn("station {} connected again; closing its previous session",
+                  handshake->station_id);
+        replaced->close(websocketpp::close::status::policy_violation,
+                        "replaced by a newer connection of the same station");
+    }
+}
+
+void StationServer::on_close(websocketpp::connection_hdl hdl) {
+    std::shared_ptr<Session> session;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const auto it = sessions_.find(hdl);
+        if (it == sessions_.end()) {
+            return;
+        }
+        session = it->second;
+        sessions_.erase(it);
+        const auto id = by_identity_.find(lower(session->station_id()));
+        if (id != by_identity_.end() && id->second.lock() == session) {
+            by_identity_.erase(id);
+        }
+    }
+    websocketpp::lib::error_code ec;
+    auto con = ws_.get_con_from_hdl(hdl, ec);
+    int code = websocketpp::close::status::abnormal_close;
+    std::string reason = "connection lost";
+    if (!ec) {
+        if (con->get_remote_close_code() != websocketpp::close::status::no_status &&
+            con->get_remote_close_code() != websocketpp::close::status::abnormal_close) {
+            code = con->get_remote_close_code();
+            reason = con->get_remote_close_reason().empty() ? "closed by station"
+                                                            : con->get_remote_close_reason();
+        } else if (con->get_local_close_code() != websocketpp::close::status::no_status &&
+                   con->get_local_close_code() != websocketpp::close::status::abnormal_close) {
+            code = con->get_local_close_code();
+            reason = con->get_local_close_reason();
+        } else if (con->get_ec()) {
+            reason = con->get_ec().message();
+        }
+    }
+    services_.metrics.connection_closed(session->version());
+    session->on_closed(code, reason);
+}
+
+void StationServer::on_message(websocketpp::connection_hdl hdl, WsServer::message_ptr msg) {
+    if (auto session = find(hdl)) {
+        session->on_message(std::move(msg));
+    }
+}
+
+void StationServer::on_pong(websocketpp::connection_hdl hdl, const std::string&) {
+    if (auto session = find(hdl)) {
+        session->on_pong();
+    }
+}
+
+void StationServer::on_pong_timeout(websocketpp::connection_hdl hdl, const std::string&) {
+    if (auto session = find(hdl)) {
+        log::info("station {}: no pong, closing", session->station_id());
+        session->close(websocketpp::close::status::going_away, "pong timeout");
+    }
+}
+
+std::shared_ptr<Session> StationServer::find(const websocketpp::connection_hdl& hdl) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto it = sessions_.find(hdl);
+    return it == sessions_.end() ? nullptr : it->second;
+}
+
+std::size_t StationServer::session_count() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return sessions_.size();
+}
+
+void StationServer::pause_all() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& [hdl, session] : sessions_) {
+        session->pause();
+    }
+}
+
+void StationServer::close_all(const std::string& reason) {
+    std::vector<std::shared_ptr<Session>> all;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (auto& [hdl, session] : sessions_) {
+            all.push_back(session);
+        }
+    }
+    for (auto& session : all) {
+        session->close(websocketpp::close::status::going_away, reason);
+    }
+}
+
+}  // namespace gateway

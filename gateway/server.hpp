@@ -1,0 +1,89 @@
+#pragma once
+
+#ifndef ASIO_STANDALONE
+#define ASIO_STANDALONE
+#endif
+#include <websocketpp/config/asio_no_tls.hpp>
+#include <websocketpp/server.hpp>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "gateway/config.hpp"
+#include "gateway/metrics.hpp"
+#include "gateway/reply_policy.hpp"
+#include "kafka_bridge/producer.hpp"
+#include "ocpp/schema_registry.hpp"
+
+namespace gateway {
+
+/// websocketpp settings: asio without TLS; message size and timeouts are set per endpoint.
+struct WsConfig : websocketpp::config::asio {
+    static const websocketpp::log::level elog_level = websocketpp::log::elevel::none;
+    static const websocketpp::log::level alog_level = websocketpp::log::alevel::none;
+};
+using WsServer = websocketpp::server<WsConfig>;
+
+class Session;
+
+/// What sessions share. Lives as long as the server.
+struct Services {
+    const Config& config;
+    const ocpp::SchemaRegistry& schemas;
+    kafka_bridge::Producer& producer;
+    Metrics& metrics;
+    ReplyPolicy replies;
+    WsServer& ws;
+    asio::io_context& io;
+    /// CALLs published and not yet answered, across sessions (for draining).
+    std::atomic<std::int64_t> in_flight{0};
+};
+
+/// The station-facing WebSocket server: handshake rules (endpoint, identity, subprotocol,
+/// allow-list, connection cap), one Session per connection, duplicate identities, drain.
+class StationServer {
+public:
+    StationServer(const Config& config, const ocpp::SchemaRegistry& schemas,
+                  kafka_bridge::Producer& producer, Metrics& metrics, asio::io_context& io);
+    ~StationServer();
+
+    /// Opens the listener. Throws std::runtime_error when the address cannot be bound.
+    void listen();
+    /// Stops accepting connections; existing sessions continue.
+    void stop_listening();
+    /// Stops reading frames from every station (drain step 1).
+    void pause_all();
+    /// Closes every session with 1001 (going away).
+    void close_all(const std::string& reason);
+    std::size_t session_count() const;
+    std::int64_t in_flight() const { return services_.in_flight.load(); }
+
+private:
+    struct Handshake;
+    bool on_validate(websocketpp::connection_hdl hdl);
+    void on_open(websocketpp::connection_hdl hdl);
+    void on_close(websocketpp::connection_hdl hdl);
+    void on_message(websocketpp::connection_hdl hdl, WsServer::message_ptr msg);
+    void on_pong(websocketpp::connection_hdl hdl, const std::string& payload);
+    void on_pong_timeout(websocketpp::connection_hdl hdl, const std::string& payload);
+    std::shared_ptr<Session> find(const websocketpp::connection_hdl& hdl) const;
+    std::optional<Handshake> inspect(WsServer::connection_ptr con, int& status,
+                                     std::string& reason) const;
+
+    const Config& config_;
+    asio::io_context& io_;
+    WsServer ws_;
+    Services services_;
+    mutable std::mutex mutex_;
+    std::map<websocketpp::connection_hdl, std::shared_ptr<Session>,
+             std::owner_less<websocketpp::connection_hdl>>
+        sessions_;
+    std::map<std::string, std::weak_ptr<Session>> by_identity_;  // lower-case identity
+    std::atomic<std::size_t> handshakes_{0};
+};
+
+}  // namespace gateway

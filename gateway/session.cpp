@@ -1,0 +1,419 @@
+#include "gateway/session.hpp"
+
+#include <climits>
+
+#include "gateway/log.hpp"
+
+namespace gateway {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// How long a session waits before retrying a record the full producer queue refused.
+constexpr auto kBackpressureRetry = 10ms;
+
+}  // namespace
+
+Session::Session(Services& services, WsServer::connection_ptr con, std::string station_id,
+                 ocpp::ProtocolVersion version, std::optional<std::string> subprotocol,
+                 std::string address)
+    : services_(services),
+      con_(std::move(con)),
+      info_{std::move(station_id), version, services.config.gateway_id, kafka_bridge::new_uuid()},
+      subprotocol_(std::move(subprotocol)),
+      address_(std::move(address)),
+      strand_(services.io),
+      keepalive_(services.io),
+      retry_(services.io),
+      rpc_(ocpp::RpcState::Limits{services.config.limits.max_pending_calls, 32}) {}
+
+void Session::start() {
+    asio::post(strand_, [self = shared_from_this()] {
+        self->opened_at_ = Clock::now();
+        self->last_activity_ = self->opened_at_;
+        kafka_bridge::ConnectionEvent event{kafka_bridge::ConnectionEvent::Type::connected,
+                                            self->address_, self->subprotocol_, 0, {}, 0, 0, 0};
+        self->publish_side_record(
+            self->services_.config.topics.connections,
+            kafka_bridge::connection_event(self->info_, event, kafka_bridge::now_rfc3339()));
+        log::info("station {} connected from {} ({}, session {})", self->info_.station_id,
+                  self->address_, ocpp::subprotocol(self->info_.version), self->info_.session_id);
+        self->schedule_keepalive();
+    });
+}
+
+void Session::on_message(WsServer::message_ptr msg) {
+    if (msg->get_opcode() != websocketpp::frame::opcode::text) {
+        close(websocketpp::close::status::unsupported_data, "OCPP-J uses text frames only");
+        return;
+    }
+    asio::post(strand_, [self = shared_from_this(), text = std::move(msg->get_raw_payload())]() mutable {
+        self->handle_text(std::move(text));
+    });
+}
+
+void Session::on_pong() {
+    asio::post(strand_, [self = shared_from_this()] { self->last_activity_ = Clock::now(); });
+}
+
+void Session::pause() {
+    asio::post(strand_, [self = shared_from_this()] {
+        self->paused_ = true;
+        self->con_->pause_reading();
+    });
+}
+
+void Session::close(websocketpp::close::status::value code, std::string reason) {
+    websocketpp::lib::error_code ec;
+    con_->close(code, reason, ec);
+}
+
+void Session::on_closed(int code, std::string reason) {
+    asio::post(strand_, [self = shared_from_this(), code, reason = std::move(reason)] {
+        if (self->closed_) {
+            return;
+        }
+        self->closed_ = true;
+        self->keepalive_.cancel();
+        self->retry_.cancel();
+        const auto duration = std::chrono::duration_cast<std::chrono::milliseconds>(
+            Clock::now() - self->opened_at_);
+        kafka_bridge::ConnectionEvent event{kafka_bridge::ConnectionEvent::Type::disconnected,
+                                            self->address_,
+                                            self->subprotocol_,
+                                            0,
+                                            reason,
+                                            code,
+                                            duration.count(),
+                                            self->published_};
+        self->publish_side_record(
+            self->services_.config.topics.connections,
+            kafka_bridge::connection_event(self->info_, event, kafka_bridge::now_rfc3339()));
+        // Records still blocked on a full queue were never published and never answered: the
+        // station will send them again.
+        self->services_.in_flight -= static_cast<std::int64_t>(self->blocked_.size());
+        self->blocked_.clear();
+        log::info("station {} disconnected ({} {}), session {}", self->info_.station_id, code,
+                  reason, self->info_.session_id);
+    });
+}
+
+void Session::schedule_keepalive() {
+    const auto& limits = services_.config.limits;
+    if (limits.ping_interval.count() == 0 && limits.idle_timeout.count() == 0) {
+        return;
+    }
+    const auto period = limits.ping_interval.count() > 0 ? limits.ping_interval
+                                                         : limits.idle_timeout;
+    keepalive_.expires_after(period);
+    keepalive_.async_wait(asio::bind_executor(
+        strand_, [self = shared_from_this()](const std::error_code& ec) {
+            if (ec || self->closed_) {
+                return;
+            }
+            const auto& l = self->services_.config.limits;
+            if (l.idle_timeout.count() > 0 && Clock::now() - self->last_activity_ >= l.idle_timeout) {
+                self->close(websocketpp::close::status::going_away, "idle timeout");
+                return;
+            }
+            if (l.ping_interval.count() > 0) {
+                websocketpp::lib::error_code ping_ec;
+                self->con_->ping("", ping_ec);
+            }
+            self->schedule_keepalive();
+        }));
+}
+
+void Session::send(const std::string& text) {
+    if (closed_) {
+        return;
+    }
+    const websocketpp::lib::error_code ec = con_->send(text, websocketpp::frame::opcode::text);
+    if (ec) {
+        log::debug("station {}: send failed: {}", info_.station_id, ec.message());
+    }
+}
+
+void Session::publish_side_record(const std::string& topic, std::string value) {
+    kafka_bridge::Record record{topic, info_.station_id, std::move(value),
+                                {{"content-type", "application/json"}}};
+    auto& metrics = services_.metrics;
+    auto result = services_.producer.produce(record, [&metrics, topic](const kafka_bridge::Delivery& d) {
+        if (!d.ok()) {
+            metrics.delivery_failure(topic);
+        }
+    });
+    if (!result.ok()) {
+        metrics.delivery_failure(topic);
+        log::warn("record for {} not queued: {}", topic, result.error().to_string());
+    }
+}
+
+void Session::handle_text(std::string text) {
+    last_activity_ = Clock::now();
+    const std::string received_at = kafka_bridge::now_rfc3339();
+    ocpp::FrameLimits limits;
+    limits.max_frame_bytes = services_.config.limits.max_message_bytes;
+    limits.max_depth = services_.config.limits.max_json_depth;
+    auto frame = ocpp::parse_frame(text, limits);
+    if (!frame.ok()) {
+        reject(ocpp::reject_frame(info_.version, frame.error()), text, received_at, std::nullopt);
+        return;
+    }
+    if (auto* call = std::get_if<ocpp::Call>(&frame.value())) {
+        handle_call(std::move(*call), text, received_at);
+    } else if (auto* result = std::get_if<ocpp::CallResult>(&frame.value())) {
+        handle_response(result->id, text, received_at);
+    } else {
+        handle_response(std::get<ocpp::CallError>(frame.value()).id, text, received_at);
+    }
+}
+
+void Session::handle_response(const ocpp::MessageId& id, const std::string& raw,
+                              const std::string& received_at) {
+    const auto response = rpc_.on_response(id);
+    if (response.kind == ocpp::RpcState::Response::Kind::matched) {
+        return;  // operator commands are answered here (command path)
+    }
+    services_.metrics.unmatched_response();
+    ocpp::Rejection rejection{ocpp::Errc::internal_error, id.get(),
+                              ocpp::CallErrorCode::GenericError,
+                              response.kind == ocpp::RpcState::Response::Kind::late
+                                  ? "answer to a call that already timed out"
+                                  : "answer to no call the gateway sent",
+                              false};
+    reject(rejection, raw, received_at, std::nullopt);
+}
+
+void Session::handle_call(ocpp::Call call, const std::string& raw, const std::string& received_at) {
+    const std::string action = call.action;
+    switch (rpc_.on_incoming_call(call.id)) {
+        case ocpp::RpcState::Incoming::duplicate_in_flight: {
+            reject(ocpp::Rejection{ocpp::Errc::duplicate_message_id, call.id.get(),
+                                   ocpp::call_error_code(ocpp::Errc::duplicate_message_id, info_.version),
+                                   "message id reused while the call with it is in flight", true},
+                   raw, received_at, action);
+            return;
+        }
+        case ocpp::RpcState::Incoming::too_many_in_flight: {
+            reject(ocpp::Rejection{ocpp::Errc::too_many_in_flight, call.id.get(),
+                                   ocpp::call_error_code(ocpp::Errc::too_many_in_flight, info_.version),
+                                   "a previous call is still being processed; send one call at a time",
+                                   true},
+                   raw, received_at, action);
+            return;
+        }
+        case ocpp::RpcState::Incoming::accepted:
+        case ocpp::RpcState::Incoming::retry:
+            break;
+    }
+    const ocpp::MessageId id = call.id;
+    auto accepted = ocpp::accept_station_call(info_.version, std::move(call), services_.schemas);
+    if (!accepted.ok()) {
+        rpc_.complete_incoming(id);
+        reject(accepted.error(), raw, received_at, action);
+        return;
+    }
+    ++services_.in_flight;
+    if (ReplyPolicy::needs_transaction_id(info_.version, accepted.value().action->name)) {
+        request_transaction_id(std::move(accepted.value()), received_at);
+        return;
+    }
+    publish(std::move(accepted.value()), std::nullopt, received_at);
+}
+
+void Session::request_transaction_id(ocpp::AcceptedCall accepted, std::string received_at) {
+    // The offset of a record on the single-partition transaction-id topic numbers the
+    // transaction: unique across instances and restarts with Kafka as the only state.
+    kafka_bridge::Record record{services_.config.topics.transaction_ids, info_.station_id,
+                                json{{"stationId", info_.station_id},
+                                     {"sessionId", info_.session_id},
+                                     {"messageId", accepted.call.id.get()},
+                                     {"at", received_at}}
+                                    .dump(),
+                                {}};
+    auto shared = std::make_shared<ocpp::AcceptedCall>(std::move(accepted));
+    std::weak_ptr<Session> weak = weak_from_this();
+    auto result = services_.producer.produce(
+        record, [weak, shared, received_at](const kafka_bridge::Delivery& d) {
+            auto self = weak.lock();
+            if (!self) {
+                return;
+            }
+            asio::post(self->strand_, [self, shared, received_at, d] {
+                if (d.ok() && d.partition == 0 && d.offset + 1 <= INT32_MAX) {
+                    self->publish(std::move(*shared), d.offset + 1, received_at);
+                    return;
+                }
+                log::error("station {}: no transaction id: {}", self->info_.station_id,
+                           d.ok() ? std::string("transaction-id topic must have one partition "
+                                                "and fewer than 2^31 records")
+                                  : d.error->to_string());
+                self->fail_call(shared->call.id, shared->call.action);
+            });
+        });
+    if (!result.ok()) {
+        log::warn("station {}: no transaction id: {}", info_.station_id,
+                  result.error().to_string());
+        fail_call(shared->call.id, shared->call.action);
+    }
+}
+
+void Session::publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> transaction_id,
+                      const std::string& received_at) {
+    const ocpp::ActionInfo& action = *accepted.action;
+    const ocpp::EventClass event_class = *action.event_class;
+    json reply = services_.replies.reply(info_.version, action.name, accepted.call.payload,
+                                         transaction_id, kafka_bridge::now_rfc3339());
+    auto pending = std::make_shared<Pending>();
+    pending->id = accepted.call.id;
+    pending->action = std::string(action.name);
+    pending->event_class = event_class;
+    const std::string value = kafka_bridge::station_event(
+        info_, action.name, event_class, accepted.call.id.get(), received_at, ++sequence_,
+        accepted.call.payload, reply);
+    pending->reply = std::move(reply);
+    pending->record = kafka_bridge::Record{
+        services_.config.topics.for_class(event_class),
+        info_.station_id,
+        value,
+        {{"ocpp-version", std::string(ocpp::version_label(info_.version))},
+         {"ocpp-action", pending->action},
+         {"content-type", "application/json"}}};
+    pending->started = Clock::now();
+    if (!blocked_.empty()) {
+        blocked_.push_back(std::move(pending));  // keep the station's order
+        return;
+    }
+    produce(std::move(pending));
+}
+
+void Session::produce(std::shared_ptr<Pending> pending) {
+    const ReplyMode mode =
+        services_.config.reply.modes[static_cast<std::size_t>(pending->event_class)];
+    std::weak_ptr<Session> weak = weak_from_this();
+    auto& services = services_;
+    auto result = services_.producer.produce(
+        pending->record, [weak, pending, mode, &services](const kafka_bridge::Delivery& d) {
+            services.metrics.produce_ack_latency(Clock::now() - pending->started);
+            if (auto self = weak.lock()) {
+                asio::post(self->strand_, [self, pending, d, mode] {
+                    self->on_delivery(pending, d, mode);
+                });
+                return;
+            }
+            // The station left before the ack: nobody to answer. Nothing is lost: the record
+            // is stored (or, on failure, never answered, so the station sends it again).
+            --services.in_flight;
+            if (!d.ok()) {
+                services.metrics.delivery_failure(pending->record.topic);
+            }
+        });
+    if (result.ok()) {
+        if (mode == ReplyMode::immediate) {
+            send(ocpp::serialize(ocpp::CallResult{pending->id, pending->reply}));
+            services_.metrics.message(info_.version, pending->action,
+                                      Metrics::Outcome::answered_early);
+            finish_call(pending->id);
+        }
+        return;
+    }
+    if (result.error().is_backpressure()) {
+        // Bounded memory: stop reading this station until the queue has room again.
+        blocked_.push_front(std::move(pending));
+        if (!paused_) {
+            paused_ = true;
+            con_->pause_reading();
+            services_.metrics.backpressure_pause();
+        }
+        resume_reading_later();
+        return;
+    }
+    services_.metrics.delivery_failure(pending->record.topic);
+    log::warn("station {}: {} not published: {}", info_.station_id, pending->action,
+              result.error().to_string());
+    fail_call(pending->id, pending->action);
+}
+
+void Session::fail_call(const ocpp::MessageId& id, const std::string& action) {
+    --services_.in_flight;
+    send(ocpp::serialize(ocpp::make_call_error(id.get(), ocpp::CallErrorCode::InternalError,
+                                               info_.version,
+                                               "could not store the message; try again")));
+    services_.metrics.message(info_.version, action, Metrics::Outcome::failed);
+    finish_call(id);
+}
+
+void Session::resume_reading_later() {
+    retry_.expires_after(kBackpressureRetry);
+    retry_.async_wait(asio::bind_executor(strand_, [self = shared_from_this()](const std::error_code& ec) {
+        if (ec || self->closed_) {
+            return;
+        }
+        while (!self->blocked_.empty()) {
+            auto next = std::move(self->blocked_.front());
+            self->blocked_.pop_front();
+            const std::size_t before = self->blocked_.size();
+            self->produce(std::move(next));
+            if (self->blocked_.size() > before) {
+                return;  // still full: produce() scheduled another retry
+            }
+        }
+        if (self->paused_) {
+            self->paused_ = false;
+            self->con_->resume_reading();
+        }
+    }));
+}
+
+void Session::on_delivery(const std::shared_ptr<Pending>& pending, const kafka_bridge::Delivery& d,
+                          ReplyMode mode) {
+    --services_.in_flight;
+    if (d.ok()) {
+        ++published_;
+    } else {
+        services_.metrics.delivery_failure(pending->record.topic);
+    }
+    if (mode == ReplyMode::immediate) {
+        if (!d.ok()) {
+            services_.metrics.immediate_undelivered(pending->event_class);
+        }
+        return;  // already answered
+    }
+    if (!d.ok()) {
+        // Never a success for an unacknowledged record: the station retries.
+        log::warn("station {}: {} not acknowledged by Kafka: {}", info_.station_id,
+                  pending->action, d.error->to_string());
+        ++services_.in_flight;  // fail_call counts it down
+        fail_call(pending->id, pending->action);
+        return;
+    }
+    send(ocpp::serialize(ocpp::CallResult{pending->id, pending->reply}));
+    services_.metrics.message(info_.version, pending->action, Metrics::Outcome::acknowledged);
+    finish_call(pending->id);
+}
+
+void Session::finish_call(const ocpp::MessageId& id) { rpc_.complete_incoming(id); }
+
+void Session::reject(const ocpp::Rejection& rejection, const std::string& raw,
+                     const std::string& received_at, std::optional<std::string> action) {
+    std::optional<std::string> code;
+    if (rejection.answerable) {
+        const ocpp::CallError error = rejection.to_call_error(info_.version);
+        code = error.code;
+        send(ocpp::serialize(error));
+        services_.metrics.validation_failure(info_.version, error.code);
+        if (action) {
+            services_.metrics.message(info_.version, *action, Metrics::Outcome::rejected);
+        }
+    }
+    services_.metrics.dead_letter();
+    kafka_bridge::DeadLetter letter{raw, rejection.description, code, rejection.message_id,
+                                    std::move(action)};
+    publish_side_record(services_.config.topics.dead_letter,
+                        kafka_bridge::dead_letter(info_, letter, received_at));
+}
+
+}  // namespace gateway

@@ -1,0 +1,97 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "gateway/server.hpp"
+#include "kafka_bridge/envelope.hpp"
+#include "ocpp/inbound.hpp"
+#include "ocpp/rpc_state.hpp"
+
+namespace gateway {
+
+/// One station connection. Everything it owns is touched only on its strand; other threads
+/// get in by posting (websocketpp handlers, Kafka delivery reports, the server).
+///
+///  frame ─▶ parse ─▶ validate ─▶ reply policy ─▶ produce(event{request, reply}) ─┐
+///    │         └────────┴──▶ CALLERROR + dead-letter                               │
+///    │                                                 delivery report (poll thread)
+///    │                                                           │ post
+///    └─ one CALL in flight ◀── CALLRESULT(reply) on ack ◀────────┘  (InternalError on failure)
+class Session : public std::enable_shared_from_this<Session> {
+public:
+    Session(Services& services, WsServer::connection_ptr con, std::string station_id,
+            ocpp::ProtocolVersion version, std::optional<std::string> subprotocol,
+            std::string address);
+
+    /// Publishes Connected and starts the keep-alive timer.
+    void start();
+    /// A WebSocket message arrived (any thread).
+    void on_message(WsServer::message_ptr msg);
+    /// The connection closed (any thread).
+    void on_closed(int code, std::string reason);
+    /// A pong arrived (any thread).
+    void on_pong();
+    /// Stops reading frames (any thread).
+    void pause();
+    /// Closes the connection (any thread).
+    void close(websocketpp::close::status::value code, std::string reason);
+
+    const std::string& station_id() const { return info_.station_id; }
+    ocpp::ProtocolVersion version() const { return info_.version; }
+
+private:
+    struct Pending {
+        ocpp::MessageId id;
+        std::string action;
+        ocpp::EventClass event_class;
+        nlohmann::json reply;
+        kafka_bridge::Record record;
+        std::chrono::steady_clock::time_point started;
+    };
+
+    void handle_text(std::string text);
+    void handle_call(ocpp::Call call, const std::string& raw, const std::string& received_at);
+    void handle_response(const ocpp::MessageId& id, const std::string& raw,
+                         const std::string& received_at);
+    void publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> transaction_id,
+                 const std::string& received_at);
+    void request_transaction_id(ocpp::AcceptedCall accepted, std::string received_at);
+    void produce(std::shared_ptr<Pending> pending);
+    void on_delivery(const std::shared_ptr<Pending>& pending, const kafka_bridge::Delivery& d,
+                     ReplyMode mode);
+    void reject(const ocpp::Rejection& rejection, const std::string& raw,
+                const std::string& received_at, std::optional<std::string> action);
+    void finish_call(const ocpp::MessageId& id);
+    /// Answers InternalError: the call was not stored, the station must send it again.
+    void fail_call(const ocpp::MessageId& id, const std::string& action);
+    void send(const std::string& text);
+    void publish_side_record(const std::string& topic, std::string value);
+    void schedule_keepalive();
+    void resume_reading_later();
+
+    Services& services_;
+    WsServer::connection_ptr con_;
+    kafka_bridge::SessionInfo info_;
+    std::optional<std::string> subprotocol_;
+    std::string address_;
+    asio::io_context::strand strand_;
+    asio::steady_timer keepalive_;
+    asio::steady_timer retry_;
+
+    // Strand-only state.
+    ocpp::RpcState rpc_;
+    std::uint64_t sequence_ = 0;
+    std::uint64_t published_ = 0;
+    bool closed_ = false;
+    bool paused_ = false;
+    std::deque<std::shared_ptr<Pending>> blocked_;  // waiting for room in the producer queue
+    std::chrono::steady_clock::time_point opened_at_;
+    std::chrono::steady_clock::time_point last_activity_;
+};
+
+}  // namespace gateway

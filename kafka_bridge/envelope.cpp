@@ -1,0 +1,199 @@
+#include "kafka_bridge/envelope.hpp"
+
+#include <openssl/evp.h>
+
+#include "ocpp/errors.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <random>
+
+namespace kafka_bridge {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr auto kDump = json::error_handler_t::replace;
+
+bool valid_utf8(std::string_view s) {
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        std::size_t n = 0;
+        std::uint32_t cp = 0;
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        if ((c & 0xE0U) == 0xC0U) {
+            n = 1;
+            cp = c & 0x1FU;
+        } else if ((c & 0xF0U) == 0xE0U) {
+            n = 2;
+            cp = c & 0x0FU;
+        } else if ((c & 0xF8U) == 0xF0U) {
+            n = 3;
+            cp = c & 0x07U;
+        } else {
+            return false;
+        }
+        if (i + n >= s.size()) {
+            return false;  // truncated sequence
+        }
+        for (std::size_t k = 1; k <= n; ++k) {
+            const auto cc = static_cast<unsigned char>(s[i + k]);
+            if ((cc & 0xC0U) != 0x80U) {
+                return false;
+            }
+            cp = (cp << 6U) | (cc & 0x3FU);
+        }
+        const bool overlong = (n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
+                              (n == 3 && cp < 0x10000);
+        if (overlong || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            return false;
+        }
+        i += n + 1;
+    }
+    return true;
+}
+
+std::string base64(std::string_view data) {
+    std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
+    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                  reinterpret_cast<const unsigned char*>(data.data()),
+                                  static_cast<int>(data.size()));
+    out.resize(static_cast<std::size_t>(n));
+    return out;
+}
+
+json session_fields(const SessionInfo& s) {
+    return json{{"stationId", s.station_id},
+                {"gatewayId", s.gateway_id},
+                {"sessionId", s.session_id},
+                {"ocppVersion", std::string(ocpp::version_label(s.version))}};
+}
+
+}  // namespace
+
+std::string new_uuid() {
+    thread_local std::mt19937_64 rng{std::random_device{}() ^
+                                     static_cast<std::uint64_t>(
+                                         std::chrono::steady_clock::now().time_since_epoch().count())};
+    std::uint64_t hi = rng();
+    std::uint64_t lo = rng();
+    hi = (hi & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
+    lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // variant 10
+    char buffer[37];
+    std::snprintf(buffer, sizeof(buffer), "%08x-%04x-%04x-%04x-%012llx",
+                  static_cast<unsigned>(hi >> 32U), static_cast<unsigned>((hi >> 16U) & 0xFFFFU),
+                  static_cast<unsigned>(hi & 0xFFFFU), static_cast<unsigned>(lo >> 48U),
+                  static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFULL));
+    return buffer;
+}
+
+std::string now_rfc3339() {
+    const auto now = std::chrono::system_clock::now();
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
+    const std::time_t seconds = static_cast<std::time_t>(ms.count() / 1000);
+    std::tm tm{};
+    gmtime_r(&seconds, &tm);
+    char buffer[96];
+    std::snprintf(buffer, sizeof(buffer), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms.count() % 1000));
+    return buffer;
+}
+
+std::string sha256_hex(std::string_view data) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(length * 2);
+    for (unsigned int i = 0; i < length; ++i) {
+        out.push_back(kHex[digest[i] >> 4U]);
+        out.push_back(kHex[digest[i] & 0x0FU]);
+    }
+    return out;
+}
+
+std::string dedup_key(std::string_view station_id, std::string_view action,
+                      const json& payload) {
+    std::string material(station_id);
+    material.push_back('\n');
+    material.append(action);
+    material.push_back('\n');
+    if (action == "TransactionEvent") {
+        const auto info = payload.find("transactionInfo");
+        const auto seq = payload.find("seqNo");
+        if (info != payload.end() && info->is_object() && info->contains("transactionId") &&
+            seq != payload.end()) {
+            material += (*info)["transactionId"].dump(-1, ' ', false, kDump);
+            material.push_back('\n');
+            material += seq->dump(-1, ' ', false, kDump);
+            return sha256_hex(material);
+        }
+    }
+    // nlohmann keeps object keys sorted, so dump() is canonical for equal content.
+    material += payload.dump(-1, ' ', false, kDump);
+    return sha256_hex(material);
+}
+
+std::string station_event(const SessionInfo& session, std::string_view action,
+                          ocpp::EventClass event_class, std::string_view message_id,
+                          std::string_view received_at, std::uint64_t sequence,
+                          const json& payload, const json& reply) {
+    json event = session_fields(session);
+    event["eventId"] = new_uuid();
+    event["dedupKey"] = dedup_key(session.station_id, action, payload);
+    event["action"] = action;
+    event["messageId"] = message_id;
+    event["eventClass"] = ocpp::event_class_name(event_class);
+    event["receivedAt"] = received_at;
+    event["sequence"] = sequence;
+    event["payload"] = payload;
+    event["reply"] = reply;
+    return event.dump(-1, ' ', false, kDump);
+}
+
+std::string connection_event(const SessionInfo& session, const ConnectionEvent& e,
+                             std::string_view at) {
+    json event = session_fields(session);
+    event["eventId"] = new_uuid();
+    event["type"] = e.type == ConnectionEvent::Type::connected ? "Connected" : "Disconnected";
+    event["at"] = at;
+    event["address"] = e.address;
+    event["subprotocol"] = e.subprotocol ? json(*e.subprotocol) : json(nullptr);
+    event["securityProfile"] = e.security_profile;
+    if (e.type == ConnectionEvent::Type::disconnected) {
+        event["reason"] = e.reason;
+        event["closeCode"] = e.close_code;
+        event["durationMs"] = e.duration_ms;
+        event["messages"] = e.messages;
+    }
+    return event.dump(-1, ' ', false, kDump);
+}
+
+std::string dead_letter(const SessionInfo& session, const DeadLetter& letter,
+                        std::string_view received_at) {
+    json record = session_fields(session);
+    record["eventId"] = new_uuid();
+    record["receivedAt"] = received_at;
+    if (valid_utf8(letter.raw)) {
+        record["raw"] = ocpp::truncate_utf8(letter.raw, kMaxDeadLetterRaw);
+        record["rawEncoding"] = "utf-8";
+    } else {
+        record["raw"] = base64(letter.raw.substr(0, kMaxDeadLetterRaw));
+        record["rawEncoding"] = "base64";
+    }
+    record["rawBytes"] = letter.raw.size();
+    record["reason"] = letter.reason;
+    record["errorCode"] = letter.error_code ? json(*letter.error_code) : json(nullptr);
+    record["messageId"] = letter.message_id;
+    record["action"] = letter.action ? json(*letter.action) : json(nullptr);
+    return record.dump(-1, ' ', false, kDump);
+}
+
+}  // namespace kafka_bridge

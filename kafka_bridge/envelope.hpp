@@ -1,0 +1,74 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "ocpp/actions.hpp"
+#include "ocpp/version.hpp"
+
+namespace kafka_bridge {
+
+/// Where a record comes from: the gateway instance and the station's session.
+struct SessionInfo {
+    std::string station_id;
+    ocpp::ProtocolVersion version;
+    std::string gateway_id;
+    std::string session_id;
+};
+
+/// A station event (schemas/events/station-event.schema.json) as JSON text.
+std::string station_event(const SessionInfo& session, std::string_view action,
+                          ocpp::EventClass event_class, std::string_view message_id,
+                          std::string_view received_at, std::uint64_t sequence,
+                          const nlohmann::json& payload, const nlohmann::json& reply);
+
+/// Equal for a station's retries of the same message: SHA-256 (hex) over station id, action
+/// and the payload's canonical JSON; for a 2.0.1 TransactionEvent over station id,
+/// transactionId and seqNo, so a retry with a refreshed timestamp still matches.
+std::string dedup_key(std::string_view station_id, std::string_view action,
+                      const nlohmann::json& payload);
+
+struct ConnectionEvent {
+    enum class Type : std::uint8_t { connected, disconnected };
+    Type type;
+    std::string address;
+    std::optional<std::string> subprotocol;
+    int security_profile = 0;
+    // Disconnected only.
+    std::string reason;
+    int close_code = 0;
+    std::int64_t duration_ms = 0;
+    std::uint64_t messages = 0;
+};
+
+/// A connection event (schemas/events/connection-event.schema.json) as JSON text.
+std::string connection_event(const SessionInfo& session, const ConnectionEvent& event,
+                             std::string_view at);
+
+struct DeadLetter {
+    std::string_view raw;
+    std::string reason;
+    std::optional<std::string> error_code;  ///< the CALLERROR code sent, if one was
+    std::string message_id;
+    std::optional<std::string> action;
+};
+
+/// Longest raw frame copied into a dead-letter record.
+inline constexpr std::size_t kMaxDeadLetterRaw = 64 * 1024;
+
+/// A dead-letter record (schemas/events/dead-letter.schema.json) as JSON text.
+std::string dead_letter(const SessionInfo& session, const DeadLetter& letter,
+                        std::string_view received_at);
+
+/// A random (version 4) UUID.
+std::string new_uuid();
+/// Now, as RFC 3339 UTC with milliseconds: "2026-03-01T10:15:30.123Z".
+std::string now_rfc3339();
+/// Hex SHA-256 of `data`.
+std::string sha256_hex(std::string_view data);
+
+}  // namespace kafka_bridge

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <array>
+#include <string>
+
+#include "ocpp/actions.hpp"
+
+namespace kafka_bridge {
+
+/// Topic names. Every key is the station id. Defaults are the contract's; all configurable.
+struct Topics {
+    std::array<std::string, ocpp::kEventClassCount> by_class = {
+        "ocpp.transactions", "ocpp.meter-values", "ocpp.status",   "ocpp.heartbeats",
+        "ocpp.authorizations", "ocpp.security",   "ocpp.reports",  "ocpp.data-transfer",
+    };
+    std::string connections = "ocpp.connections";
+    std::string dead_letter = "ocpp.dead-letter";
+    std::string commands = "ocpp.commands";
+    std::string command_results = "ocpp.command-results";
+    std::string presence = "ocpp.presence";
+    /// Single-partition topic whose offsets number OCPP 1.6 transactions.
+    std::string transaction_ids = "ocpp.transaction-ids";
+
+    const std::string& for_class(ocpp::EventClass c) const {
+        return by_class[static_cast<std::size_t>(c)];
+    }
+    std::string& for_class(ocpp::EventClass c) { return by_class[static_cast<std::size_t>(c)]; }
+};
+
+}  // namespace kafka_bridge
