@@ -1,0 +1,290 @@
+// Starting, probing and stopping the gateway executable under test.
+//
+//   OCPP_GATEWAY_BIN          path of the executable (default <repo>/build/bin/ocpp-gateway)
+//   OCPP_TEST_KAFKA_BROKERS   bootstrap servers passed to --kafka-brokers (default 127.0.0.1:39092)
+//   OCPP_TEST_GATEWAY_ARGS    extra arguments appended to the command line (split on spaces)
+//   OCPP_TEST_GATEWAY_ECHO=1  copy the gateway's output to this process's stderr as it arrives
+
+import { spawn } from 'node:child_process';
+import { accessSync, constants as fsConstants, createWriteStream, mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { REPO_ROOT } from './paths.mjs';
+
+export const GATEWAY_BIN = process.env.OCPP_GATEWAY_BIN || join(REPO_ROOT, 'build', 'bin', 'ocpp-gateway');
+export const KAFKA_BROKERS = process.env.OCPP_TEST_KAFKA_BROKERS || '127.0.0.1:39092';
+
+const READY_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 15_000;
+/** Output kept in memory (the full output also goes to a log file). */
+const OUTPUT_KEEP_BYTES = 512 * 1024;
+
+/** Random lower-case hex of `bytes` bytes. */
+export function randomHex(bytes = 4) {
+  return randomBytes(bytes).toString('hex');
+}
+
+/** A unique station id with the given prefix, e.g. `IT16-1a2b3c4d5e6f`. */
+export function uniqueStationId(prefix) {
+  return `${prefix}-${randomHex(6)}`;
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close((err) => (err ? reject(err) : resolvePort(port)));
+    });
+  });
+}
+
+/** `count` distinct free ports. */
+export async function freePorts(count) {
+  const ports = new Set();
+  for (let guard = 0; ports.size < count && guard < count * 20; guard++) {
+    ports.add(await freePort());
+  }
+  if (ports.size < count) throw new Error('could not find enough free loopback ports');
+  return [...ports];
+}
+
+function delay(ms, signal) {
+  return new Promise((res) => {
+    const t = setTimeout(res, ms);
+    signal?.addEventListener('abort', () => { clearTimeout(t); res(); }, { once: true });
+  });
+}
+
+/** GET over HTTP with a bounded time; resolves {status, text} or rejects. */
+export async function httpGet(url, timeoutMs = 2_000) {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  return { status: res.status, text: await res.text(), headers: res.headers };
+}
+
+class OutputBuffer {
+  constructor(logPath, echo) {
+    this.chunks = [];
+    this.size = 0;
+    this.dropped = 0;
+    this.file = createWriteStream(logPath);
+    this.logPath = logPath;
+    this.echo = echo;
+  }
+
+  push(stream, data) {
+    this.file.write(data);
+    if (this.echo) process.stderr.write(data);
+    this.chunks.push(data);
+    this.size += data.length;
+    while (this.size > OUTPUT_KEEP_BYTES && this.chunks.length > 1) {
+      const c = this.chunks.shift();
+      this.size -= c.length;
+      this.dropped += c.length;
+    }
+  }
+
+  text() {
+    const body = Buffer.concat(this.chunks).toString('utf8');
+    return this.dropped ? `[... ${this.dropped} earlier bytes in ${this.logPath}]\n${body}` : body;
+  }
+
+  close() {
+    return new Promise((res) => this.file.end(res));
+  }
+}
+
+export class Gateway {
+  constructor({ child, port, adminPort, gatewayId, brokers, args, output }) {
+    this.child = child;
+    this.port = port;
+    this.adminPort = adminPort;
+    this.gatewayId = gatewayId;
+    this.brokers = brokers;
+    this.args = args;
+    this._output = output;
+    this.exitInfo = null;
+    this.exited = new Promise((res) => {
+      child.once('exit', (code, signal) => {
+        this.exitInfo = { code, signal };
+        res(this.exitInfo);
+      });
+    });
+  }
+
+  /** ws://127.0.0.1:<port>/ocpp/<stationId> (stationId is used verbatim). */
+  wsUrl(stationId) {
+    return `ws://127.0.0.1:${this.port}/ocpp/${stationId}`;
+  }
+
+  /** ws://127.0.0.1:<port>/ocpp, the endpoint an OCPP client appends its identity to. */
+  get endpoint() {
+    return `ws://127.0.0.1:${this.port}/ocpp`;
+  }
+
+  /** ws://127.0.0.1:<port><path> for handshake tests on arbitrary paths. */
+  wsPath(path) {
+    return `ws://127.0.0.1:${this.port}${path}`;
+  }
+
+  adminUrl(path) {
+    return `http://127.0.0.1:${this.adminPort}${path}`;
+  }
+
+  get logPath() {
+    return this._output.logPath;
+  }
+
+  /** Everything the gateway wrote to stdout and stderr so far (tail if very long). */
+  output() {
+    return this._output.text();
+  }
+
+  /** The last `lines` lines of the output, for failure reports. */
+  outputTail(lines = 200) {
+    const all = this.output().split('\n');
+    const tail = all.slice(-lines).join('\n');
+    return all.length > lines ? `[... ${all.length - lines} earlier lines; full log: ${this.logPath}]\n${tail}` : tail;
+  }
+
+  get running() {
+    return this.exitInfo === null;
+  }
+
+  async waitReady(timeoutMs = READY_TIMEOUT_MS) {
+    const deadline = Date.now() + timeoutMs;
+    const stop = new AbortController();
+    let last = 'no answer yet';
+    const exited = this.exited.then((info) => { stop.abort(); return info; });
+    try {
+      while (Date.now() < deadline) {
+        if (!this.running) break;
+        try {
+          const r = await httpGet(this.adminUrl('/readyz'), Math.min(2_000, Math.max(1, deadline - Date.now())));
+          if (r.status === 200) return;
+          last = `HTTP ${r.status}`;
+        } catch (err) {
+          last = err.cause?.code || err.code || err.message;
+        }
+        // Poll interval of the readiness probe (not a stand-in for an event:
+        // readiness is only observable by asking).
+        await delay(100, stop.signal);
+      }
+    } finally {
+      stop.abort();
+    }
+    if (!this.running) {
+      const info = await exited;
+      throw new Error(`gateway exited before it was ready (code ${info.code}, signal ${info.signal})`);
+    }
+    throw new Error(`gateway not ready within ${timeoutMs} ms (last /readyz: ${last})`);
+  }
+
+  /**
+   * SIGTERM, then wait for the exit. After `timeoutMs` the process is killed
+   * with SIGKILL and an error is thrown. Resolves {code, signal}; throws too
+   * when the process did not end cleanly (exit code != 0 and not ended by the
+   * SIGTERM itself).
+   */
+  async stop(timeoutMs = STOP_TIMEOUT_MS) {
+    const wasRunning = this.running;
+    if (this.running) {
+      this.child.kill('SIGTERM');
+      let timer;
+      const timedOut = await Promise.race([
+        this.exited.then(() => false),
+        new Promise((res) => { timer = setTimeout(() => res(true), timeoutMs); }),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) {
+        this.child.kill('SIGKILL');
+        await this.exited;
+        await this._output.close();
+        throw new Error(`gateway did not exit within ${timeoutMs} ms of SIGTERM; killed with SIGKILL\n--- gateway output ---\n${this.outputTail()}`);
+      }
+    }
+    const info = await this.exited;
+    await this._output.close();
+    const clean = info.code === 0 || (info.code === null && info.signal === 'SIGTERM');
+    if (!wasRunning) {
+      throw new Error(`gateway had already exited before it was stopped (exit code ${info.code}, signal ${info.signal})\n--- gateway output ---\n${this.outputTail()}`);
+    }
+    if (!clean) {
+      throw new Error(`gateway did not shut down cleanly after SIGTERM (exit code ${info.code}, signal ${info.signal})\n--- gateway output ---\n${this.outputTail()}`);
+    }
+    return info;
+  }
+
+  /** Last resort for cleanup paths: kill at once, never throws. */
+  kill() {
+    if (this.running) this.child.kill('SIGKILL');
+  }
+}
+
+/**
+ * Starts the gateway on free loopback ports and waits until /readyz says 200.
+ * On failure the process is killed and the error carries its output.
+ */
+export async function startGateway({ gatewayId = `it-gw-${randomHex(4)}`, brokers = KAFKA_BROKERS, extraArgs = [], env = {}, readyTimeoutMs = READY_TIMEOUT_MS } = {}) {
+  try {
+    accessSync(GATEWAY_BIN, fsConstants.X_OK);
+  } catch {
+    throw new Error(`gateway executable not found or not executable: ${GATEWAY_BIN} (build it, or set OCPP_GATEWAY_BIN)`);
+  }
+  const [port, adminPort] = await freePorts(2);
+  const envArgs = (process.env.OCPP_TEST_GATEWAY_ARGS || '').split(' ').filter(Boolean);
+  const args = [
+    '--listen', `127.0.0.1:${port}`,
+    '--admin-listen', `127.0.0.1:${adminPort}`,
+    '--kafka-brokers', brokers,
+    '--gateway-id', gatewayId,
+    ...envArgs,
+    ...extraArgs,
+  ];
+  const logDir = mkdtempSync(join(tmpdir(), 'ocpp-interop-'));
+  const output = new OutputBuffer(join(logDir, `${gatewayId}.log`), process.env.OCPP_TEST_GATEWAY_ECHO === '1');
+  const child = spawn(GATEWAY_BIN, args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.on('data', (d) => output.push('stdout', d));
+  child.stderr.on('data', (d) => output.push('stderr', d));
+  const spawnError = new Promise((_, reject) => child.once('error', reject));
+  spawnError.catch(() => {});
+  const gw = new Gateway({ child, port, adminPort, gatewayId, brokers, args, output });
+  try {
+    await Promise.race([gw.waitReady(readyTimeoutMs), spawnError]);
+  } catch (err) {
+    gw.kill();
+    await Promise.race([gw.exited, delay(5_000)]);
+    await output.close();
+    err.message += `\ncommand: ${GATEWAY_BIN} ${args.join(' ')}\n--- gateway output ---\n${gw.outputTail()}`;
+    throw err;
+  }
+  return gw;
+}
+
+/**
+ * Wraps a test function so that, when it fails, the gateway's output is
+ * reported with the failure (as a test diagnostic and on stderr).
+ */
+export function withGatewayLog(getGateway, fn) {
+  return async (t) => {
+    try {
+      return await fn(t);
+    } catch (err) {
+      const gw = typeof getGateway === 'function' ? getGateway() : getGateway;
+      if (gw) {
+        const tail = gw.outputTail();
+        const block = `--- gateway output (${gw.gatewayId}, pid ${gw.child.pid}${gw.running ? '' : `, exited ${JSON.stringify(gw.exitInfo)}`}) ---\n${tail}\n--- end of gateway output ---`;
+        process.stderr.write(`\n[${t?.name ?? 'test'}] failed; ${block}\n`);
+      }
+      throw err;
+    }
+  };
+}

@@ -1,0 +1,126 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
+#include "gateway/config.hpp"
+
+using gateway::CommandLine;
+using gateway::parse_command_line;
+
+namespace {
+
+CommandLine parse(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+    std::vector<const char*> argv = {"ocpp-gateway"};
+    for (const auto& a : args) {
+        argv.push_back(a.c_str());
+    }
+    return parse_command_line(static_cast<int>(argv.size()), argv.data(), env);
+}
+
+std::string write_yaml(const std::string& name, const std::string& text) {
+    const auto path = std::filesystem::temp_directory_path() /
+                      (name + "-" + std::to_string(::getpid()) + ".yaml");
+    std::ofstream(path) << text;
+    return path.string();
+}
+
+}  // namespace
+
+TEST_CASE("defaults are sane", "[config]") {
+    const auto cl = parse({});
+    CHECK(cl.action == CommandLine::Action::run);
+    const auto& c = cl.config;
+    CHECK(c.listen.port == 9000);
+    CHECK(c.admin_listen.to_string() == "127.0.0.1:9100");
+    CHECK(c.kafka.brokers == "127.0.0.1:9092");
+    CHECK_FALSE(c.gateway_id.empty());
+    CHECK(c.missing_subprotocol == ocpp::ProtocolVersion::v16);
+    for (const auto mode : c.reply.modes) {
+        CHECK(mode == gateway::ReplyMode::after_ack);
+    }
+    CHECK(c.kafka.delivery_timeout < std::chrono::seconds(30));
+}
+
+TEST_CASE("file < environment < flags", "[config]") {
+    const auto file = write_yaml("precedence", R"(
+gateway_id: from-file
+listen: 0.0.0.0:7000
+kafka:
+  brokers: file:9092
+  properties:
+    security.protocol: SASL_SSL
+reply:
+  modes:
+    heartbeat: immediate
+stations:
+  allow: [CP-One]
+limits:
+  max_pending_calls: 2
+)");
+    auto cl = parse({"--config", file});
+    CHECK(cl.config.gateway_id == "from-file");
+    CHECK(cl.config.listen.port == 7000);
+    CHECK(cl.config.kafka.properties.at("security.protocol") == "SASL_SSL");
+    CHECK(cl.config.reply.modes[static_cast<int>(ocpp::EventClass::heartbeat)] ==
+          gateway::ReplyMode::immediate);
+    CHECK(cl.config.allowed_stations.count("cp-one") == 1);
+    CHECK(cl.config.limits.max_pending_calls == 2);
+
+    cl = parse({"--config", file}, {{"OCPP_GATEWAY_ID", "from-env"},
+                                    {"OCPP_GATEWAY_KAFKA_PROP_SASL_USERNAME", "user"}});
+    CHECK(cl.config.gateway_id == "from-env");
+    CHECK(cl.config.kafka.properties.at("sasl.username") == "user");
+
+    cl = parse({"--config=" + file, "--gateway-id", "from-flag", "--listen", "[::1]:7001",
+                "--kafka-property", "linger.ms=0"},
+               {{"OCPP_GATEWAY_ID", "from-env"}});
+    CHECK(cl.config.gateway_id == "from-flag");
+    CHECK(cl.config.listen.host == "::1");
+    CHECK(cl.config.listen.port == 7001);
+    CHECK(cl.config.kafka.properties.at("linger.ms") == "0");
+    std::filesystem::remove(file);
+}
+
+TEST_CASE("bad configuration stops start-up with one clear message", "[config]") {
+    using Catch::Contains;
+    CHECK_THROWS_WITH(parse({"--listen", "9000"}), Contains("HOST:PORT"));
+    CHECK_THROWS_WITH(parse({"--listen", "host:70000"}), Contains("outside 1..65535"));
+    CHECK_THROWS_WITH(parse({"--bogus"}), Contains("unknown option"));
+    CHECK_THROWS_WITH(parse({"--gateway-id"}), Contains("needs a value"));
+    CHECK_THROWS_WITH(parse({"--reply-mode", "transaction=immediate"}), Contains("always"));
+    CHECK_THROWS_WITH(parse({"--reply-mode", "billing=immediate"}), Contains("unknown event class"));
+    CHECK_THROWS_WITH(parse({"--missing-subprotocol", "ocpp9"}), Contains("unknown OCPP version"));
+    CHECK_THROWS_WITH(parse({"--config", "/nonexistent/gw.yaml"}), Contains("cannot read"));
+    CHECK_THROWS_WITH(parse({"--listen", "127.0.0.1:9100", "--admin-listen", "127.0.0.1:9100"}),
+                      Contains("must differ"));
+
+    auto file = write_yaml("typo", "limits:\n  max_conections: 5\n");
+    CHECK_THROWS_WITH(parse({"--config", file}), Contains("limits.max_conections: unknown setting"));
+    file = write_yaml("range", "limits:\n  max_message_bytes: 10\n");
+    CHECK_THROWS_WITH(parse({"--config", file}), Contains("max_message_bytes"));
+    file = write_yaml("broken", "listen: [unterminated\n");
+    CHECK_THROWS_WITH(parse({"--config", file}), Contains("config file"));
+    std::filesystem::remove(file);
+}
+
+TEST_CASE("help and version", "[config]") {
+    CHECK(parse({"--help"}).action == CommandLine::Action::help);
+    CHECK(parse({"--version"}).action == CommandLine::Action::version);
+    CHECK_THAT(gateway::help_text(), Catch::Contains("--kafka-brokers"));
+}
+
+TEST_CASE("station identities follow the contract", "[config]") {
+    CHECK_FALSE(gateway::identity_error("CP-01_a.b*c=d+e|f@g"));
+    CHECK(gateway::identity_error(""));
+    CHECK(gateway::identity_error(std::string(49, 'a')));
+    CHECK_FALSE(gateway::identity_error(std::string(48, 'a')));
+    CHECK(gateway::identity_error("a:b"));
+    CHECK(gateway::identity_error("../admin"));
+    CHECK(gateway::identity_error("a/b"));
+    CHECK(gateway::identity_error(std::string("a\0b", 3)));
+    CHECK(gateway::identity_error("caf\xc3\xa9"));
+    CHECK(gateway::identity_error("%2F"));
+}

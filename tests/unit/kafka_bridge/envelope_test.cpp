@@ -1,0 +1,114 @@
+#include <catch2/catch.hpp>
+
+#include "event_schemas.hpp"
+#include "kafka_bridge/envelope.hpp"
+#include "ocpp/rfc3339.hpp"
+
+using nlohmann::json;
+using ocpp::ProtocolVersion;
+
+namespace {
+
+const kafka_bridge::SessionInfo kSession{"CP-1", ProtocolVersion::v201, "gw-a", "s-1"};
+
+}  // namespace
+
+TEST_CASE("station events follow their schema", "[envelope]") {
+    const test_support::EventSchema schema("station-event.schema.json");
+    const json payload = {{"reason", "PowerUp"},
+                          {"chargingStation", {{"model", "M"}, {"vendorName", "V"}}}};
+    const json reply = {{"status", "Accepted"}, {"interval", 300}, {"currentTime", "2026-01-01T00:00:00Z"}};
+    const std::string record = kafka_bridge::station_event(
+        kSession, "BootNotification", ocpp::EventClass::status, "m-1",
+        kafka_bridge::now_rfc3339(), 7, payload, reply);
+    INFO(record);
+    CHECK(schema.violations(record).empty());
+    const auto value = json::parse(record);
+    CHECK(value["payload"] == payload);
+    CHECK(value["reply"] == reply);
+    CHECK(value["sequence"] == 7);
+    CHECK(value["eventClass"] == "status");
+    CHECK(value["ocppVersion"] == "2.0.1");
+}
+
+TEST_CASE("event ids are unique, dedup keys follow content", "[envelope]") {
+    const json a = json::parse(R"({"connectorId":1,"status":"Available","errorCode":"NoError"})");
+    const json same_other_order =
+        json::parse(R"({"errorCode":"NoError","status":"Available","connectorId":1})");
+    const json different = json::parse(R"({"connectorId":2,"status":"Available","errorCode":"NoError"})");
+    CHECK(kafka_bridge::dedup_key("CP-1", "StatusNotification", a) ==
+          kafka_bridge::dedup_key("CP-1", "StatusNotification", same_other_order));
+    CHECK(kafka_bridge::dedup_key("CP-1", "StatusNotification", a) !=
+          kafka_bridge::dedup_key("CP-1", "StatusNotification", different));
+    CHECK(kafka_bridge::dedup_key("CP-1", "StatusNotification", a) !=
+          kafka_bridge::dedup_key("CP-2", "StatusNotification", a));
+    CHECK(kafka_bridge::new_uuid() != kafka_bridge::new_uuid());
+
+    SECTION("a retried TransactionEvent with a new timestamp keeps its key") {
+        const json first = {{"eventType", "Updated"}, {"timestamp", "2026-01-01T00:00:00Z"},
+                            {"seqNo", 4}, {"transactionInfo", {{"transactionId", "T-9"}}}};
+        json retry = first;
+        retry["timestamp"] = "2026-01-01T00:00:30Z";
+        json next = first;
+        next["seqNo"] = 5;
+        CHECK(kafka_bridge::dedup_key("CP-1", "TransactionEvent", first) ==
+              kafka_bridge::dedup_key("CP-1", "TransactionEvent", retry));
+        CHECK(kafka_bridge::dedup_key("CP-1", "TransactionEvent", first) !=
+              kafka_bridge::dedup_key("CP-1", "TransactionEvent", next));
+    }
+}
+
+TEST_CASE("connection events follow their schema", "[envelope]") {
+    const test_support::EventSchema schema("connection-event.schema.json");
+    kafka_bridge::ConnectionEvent connected{kafka_bridge::ConnectionEvent::Type::connected,
+                                            "127.0.0.1:5000", std::string("ocpp2.0.1"), 0, {}, 0, 0, 0};
+    auto record = kafka_bridge::connection_event(kSession, connected, kafka_bridge::now_rfc3339());
+    INFO(record);
+    CHECK(schema.violations(record).empty());
+    CHECK_FALSE(json::parse(record).contains("closeCode"));
+
+    kafka_bridge::ConnectionEvent gone{kafka_bridge::ConnectionEvent::Type::disconnected,
+                                       "127.0.0.1:5000", std::nullopt, 0, "pong timeout", 1001, 1234, 9};
+    record = kafka_bridge::connection_event(kSession, gone, kafka_bridge::now_rfc3339());
+    CHECK(schema.violations(record).empty());
+    const auto value = json::parse(record);
+    CHECK(value["subprotocol"].is_null());
+    CHECK(value["closeCode"] == 1001);
+    CHECK(value["messages"] == 9);
+}
+
+TEST_CASE("dead letters keep the raw frame, base64 when it is not UTF-8", "[envelope]") {
+    const test_support::EventSchema schema("dead-letter.schema.json");
+    kafka_bridge::DeadLetter text{"[2,\"a\",\"Nope\",{}]", "unknown action",
+                                  std::string("NotImplemented"), "a", std::string("Nope")};
+    auto record = kafka_bridge::dead_letter(kSession, text, kafka_bridge::now_rfc3339());
+    CHECK(schema.violations(record).empty());
+    auto value = json::parse(record);
+    CHECK(value["raw"] == "[2,\"a\",\"Nope\",{}]");
+    CHECK(value["rawEncoding"] == "utf-8");
+
+    const std::string bytes = "[2,\"b\",\"X\",{\"v\":\"\xff\xfe\"}]";
+    kafka_bridge::DeadLetter binary{bytes, "invalid JSON", std::nullopt, "-1", std::nullopt};
+    record = kafka_bridge::dead_letter(kSession, binary, kafka_bridge::now_rfc3339());
+    CHECK(schema.violations(record).empty());
+    value = json::parse(record);
+    CHECK(value["rawEncoding"] == "base64");
+    CHECK(value["raw"] == "WzIsImIiLCJYIix7InYiOiL//iJ9XQ==");
+    CHECK(value["errorCode"].is_null());
+    CHECK(value["rawBytes"] == bytes.size());
+
+    SECTION("huge frames are cut") {
+        const std::string big(200 * 1024, 'x');
+        kafka_bridge::DeadLetter large{big, "too large", std::string("FormatViolation"), "-1", std::nullopt};
+        value = json::parse(kafka_bridge::dead_letter(kSession, large, kafka_bridge::now_rfc3339()));
+        CHECK(value["raw"].get<std::string>().size() == kafka_bridge::kMaxDeadLetterRaw);
+        CHECK(value["rawBytes"] == big.size());
+    }
+}
+
+TEST_CASE("timestamps are RFC 3339 UTC with milliseconds", "[envelope]") {
+    const auto now = kafka_bridge::now_rfc3339();
+    CHECK(ocpp::is_rfc3339_date_time(now));
+    CHECK(now.size() == 24);
+    CHECK(now.back() == 'Z');
+}
