@@ -110,7 +110,17 @@ int run(const gateway::Config& config) {
         gateway::log::error("schemas: {}", e.what());
         return 2;
     }
-    auto created = kafka_bridge::Producer::create(config.kafka);
+    kafka_bridge::ProducerConfig kafka = config.kafka;
+    kafka.log = [](int level, const char* facility, const char* message) {
+        const auto l = level <= 3   ? gateway::log::Level::error
+                       : level <= 4 ? gateway::log::Level::warn
+                       : level <= 6 ? gateway::log::Level::info
+                                    : gateway::log::Level::debug;
+        if (gateway::log::enabled(l)) {
+            gateway::log::write(l, fmt::format("kafka {}: {}", facility, message));
+        }
+    };
+    auto created = kafka_bridge::Producer::create(kafka);
     if (!created.ok()) {
         gateway::log::error("kafka: {}", created.error().message());
         return 2;

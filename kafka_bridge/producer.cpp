@@ -106,6 +106,17 @@ Result<std::unique_ptr<Producer>, Error> Producer::create(const ProducerConfig& 
         Producer::on_error(rk, err, reason, opaque);
     });
 
+    if (config.log) {
+        producer->log_ = config.log;
+        rd_kafka_conf_set_log_cb(conf.get(), [](const rd_kafka_t* rk, int level, const char* fac,
+                                                const char* buf) {
+            auto* self = static_cast<Producer*>(rd_kafka_opaque(rk));
+            if (self != nullptr && self->log_) {
+                self->log_(level, fac, buf);
+            }
+        });
+    }
+
     rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof(errstr));
     if (rk == nullptr) {
         return config_error(std::string("cannot create the Kafka producer: ") + errstr);

@@ -37,6 +37,9 @@ struct ProducerConfig {
     /// Any other librdkafka property (security.protocol, sasl.*, ssl.*, ...). Settings that
     /// would break idempotence are refused at construction.
     std::map<std::string, std::string> properties;
+    /// Receives librdkafka's log lines (syslog level 0..7, facility, message) instead of
+    /// stderr. Called from librdkafka's threads; must be thread-safe and must not throw.
+    std::function<void(int, const char*, const char*)> log;
 };
 
 /// A record to publish.
@@ -133,6 +136,7 @@ private:
     static void on_error(rd_kafka_s* rk, int err, const char* reason, void* opaque);
 
     std::unique_ptr<rd_kafka_s, HandleDeleter> handle_;
+    std::function<void(int, const char*, const char*)> log_;
     std::atomic<bool> fatal_{false};
     mutable std::mutex mutex_;
     std::optional<Error> fatal_error_;
