@@ -20,6 +20,7 @@
 #include "gateway/log.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/server.hpp"
+#include "kafka_bridge/producer_slot.hpp"
 #include "ocpp/schema_registry.hpp"
 
 extern char** environ;
@@ -125,20 +126,25 @@ int run(const gateway::Config& config) {
         gateway::log::error("kafka: {}", created.error().message());
         return 2;
     }
-    auto producer = std::move(created.value());
+    kafka_bridge::ProducerSlot producers(kafka, std::move(created.value()));
+    auto producer = [&producers] { return producers.current(); };
 
     std::atomic<bool> polling{true};
     std::thread poller([&] {
         while (polling.load()) {
-            producer->poll(50ms);
+            if (auto error = producers.poll_and_recover(50ms)) {
+                gateway::log::error("Kafka producer failed ({}); {}", error->to_string(),
+                                    error->is_fatal() ? "replaced it with a new one"
+                                                      : "could not create a new one");
+            }
         }
     });
 
     // The producer is warm and the topics exist before any station is let in.
     gateway::log::info("gateway {} connecting to Kafka at {}", config.gateway_id, config.kafka.brokers);
     while (true) {
-        auto ready = config.create_topics ? producer->ensure_topics(required_topics(config), 5s)
-                                          : producer->check_cluster(5s);
+        auto ready = config.create_topics ? producer()->ensure_topics(required_topics(config), 5s)
+                                          : producer()->check_cluster(5s);
         if (ready.ok()) {
             break;
         }
@@ -149,7 +155,7 @@ int run(const gateway::Config& config) {
             return 0;
         }
     }
-    const auto partitions = producer->partition_count(config.topics.transaction_ids, 10s);
+    const auto partitions = producer()->partition_count(config.topics.transaction_ids, 10s);
     if (partitions.ok() && partitions.value() != 1) {
         gateway::log::error("topic {} has {} partitions; it must have exactly one (it numbers "
                             "OCPP 1.6 transactions)",
@@ -165,10 +171,12 @@ int run(const gateway::Config& config) {
     std::atomic<bool> kafka_reachable{true};
     std::atomic<bool> accepting{false};
 
-    gateway::StationServer stations(config, *schemas, *producer, metrics, io);
+    gateway::StationServer stations(config, *schemas, producers, metrics, io);
     auto render_metrics = [&] {
         std::map<std::string, double> gauges;
-        gauges["ocpp_kafka_queue_depth"] = static_cast<double>(producer->queue_depth());
+        gauges["ocpp_kafka_queue_depth"] = static_cast<double>(producer()->queue_depth());
+        gauges["ocpp_kafka_producer_replacements_total"] =
+            static_cast<double>(producers.replacements());
         gauges["ocpp_calls_in_flight"] = static_cast<double>(stations.in_flight());
         gauges["ocpp_ready"] = accepting && kafka_reachable ? 1 : 0;
         for (std::size_t i = 0; i < ocpp::kEventClassCount; ++i) {
@@ -212,14 +220,11 @@ int run(const gateway::Config& config) {
 
     // Readiness follows the cluster: checked every few seconds off the I/O threads.
     while (!stop.wait_for(3s)) {
-        const bool reachable = producer->check_cluster(2s).ok() && !producer->fatal_error();
+        const bool reachable = producer()->check_cluster(2s).ok() && !producer()->fatal_error();
         if (reachable != kafka_reachable.load()) {
             gateway::log::warn("Kafka {}", reachable ? "reachable again" : "unreachable: not ready");
         }
         kafka_reachable = reachable;
-        if (auto fatal = producer->fatal_error()) {
-            gateway::log::error("Kafka producer failed fatally: {}", fatal->to_string());
-        }
     }
 
     // Drain.
@@ -231,7 +236,7 @@ int run(const gateway::Config& config) {
         std::this_thread::sleep_for(20ms);  // polling a counter the I/O threads bring to zero
     }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (auto flushed = producer->flush(std::max(left, 1000ms)); !flushed.ok()) {
+    if (auto flushed = producer()->flush(std::max(left, 1000ms)); !flushed.ok()) {
         gateway::log::warn("flush: {}", flushed.error().to_string());
     }
     stations.close_all("gateway shutting down");
@@ -241,7 +246,7 @@ int run(const gateway::Config& config) {
     }
     admin.stop_listening();
     // Connection records written while closing.
-    (void)producer->flush(5s);
+    (void)producer()->flush(5s);
     work.reset();
     io.stop();
     for (auto& t : io_threads) {

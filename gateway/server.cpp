@@ -61,11 +61,11 @@ struct StationServer::Handshake {
 };
 
 StationServer::StationServer(const Config& config, const ocpp::SchemaRegistry& schemas,
-                             kafka_bridge::Producer& producer, Metrics& metrics,
+                             kafka_bridge::ProducerSlot& producers, Metrics& metrics,
                              asio::io_context& io)
     : config_(config),
       io_(io),
-      services_{config, schemas, producer, metrics, ReplyPolicy(config.reply), ws_, io, {0}} {
+      services_{config, schemas, producers, metrics, ReplyPolicy(config.reply), ws_, io, {0}} {
     ws_.init_asio(&io_);
     ws_.set_reuse_addr(true);
     ws_.set_listen_backlog(1024);

@@ -16,7 +16,7 @@
 #include "gateway/config.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/reply_policy.hpp"
-#include "kafka_bridge/producer.hpp"
+#include "kafka_bridge/producer_slot.hpp"
 #include "ocpp/schema_registry.hpp"
 
 namespace gateway {
@@ -34,7 +34,7 @@ class Session;
 struct Services {
     const Config& config;
     const ocpp::SchemaRegistry& schemas;
-    kafka_bridge::Producer& producer;
+    kafka_bridge::ProducerSlot& producers;
     Metrics& metrics;
     ReplyPolicy replies;
     WsServer& ws;
@@ -48,7 +48,7 @@ struct Services {
 class StationServer {
 public:
     StationServer(const Config& config, const ocpp::SchemaRegistry& schemas,
-                  kafka_bridge::Producer& producer, Metrics& metrics, asio::io_context& io);
+                  kafka_bridge::ProducerSlot& producers, Metrics& metrics, asio::io_context& io);
     ~StationServer();
 
     /// Opens the listener. Throws std::runtime_error when the address cannot be bound.

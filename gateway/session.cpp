@@ -140,7 +140,7 @@ void Session::publish_side_record(const std::string& topic, std::string value) {
     kafka_bridge::Record record{topic, info_.station_id, std::move(value),
                                 {{"content-type", "application/json"}}};
     auto& metrics = services_.metrics;
-    auto result = services_.producer.produce(record, [&metrics, topic](const kafka_bridge::Delivery& d) {
+    auto result = services_.producers.current()->produce(record, [&metrics, topic](const kafka_bridge::Delivery& d) {
         if (!d.ok()) {
             metrics.delivery_failure(topic);
         }
@@ -236,7 +236,7 @@ void Session::request_transaction_id(ocpp::AcceptedCall accepted, std::string re
                                 {}};
     auto shared = std::make_shared<ocpp::AcceptedCall>(std::move(accepted));
     std::weak_ptr<Session> weak = weak_from_this();
-    auto result = services_.producer.produce(
+    auto result = services_.producers.current()->produce(
         record, [weak, shared, received_at](const kafka_bridge::Delivery& d) {
             auto self = weak.lock();
             if (!self) {
@@ -295,7 +295,7 @@ void Session::produce(std::shared_ptr<Pending> pending) {
         services_.config.reply.modes[static_cast<std::size_t>(pending->event_class)];
     std::weak_ptr<Session> weak = weak_from_this();
     auto& services = services_;
-    auto result = services_.producer.produce(
+    auto result = services_.producers.current()->produce(
         pending->record, [weak, pending, mode, &services](const kafka_bridge::Delivery& d) {
             services.metrics.produce_ack_latency(Clock::now() - pending->started);
             if (auto self = weak.lock()) {

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "kafka_bridge/producer.hpp"
+#include "kafka_bridge/producer_slot.hpp"
 
 using kafka_bridge::Delivery;
 using kafka_bridge::Producer;
@@ -250,4 +251,50 @@ TEST_CASE("a fatal error stops the producer and is visible", "[producer]") {
     CHECK(r.error().is_fatal());
     producer->poll(100ms);
     CHECK_FALSE(called);
+}
+
+TEST_CASE("after a fatal error the slot replaces the producer; held records fail, never succeed",
+          "[producer][slot]") {
+    ProducerConfig config;
+    config.brokers = "";
+    config.properties["test.mock.num.brokers"] = "1";
+    config.linger = 1000ms;  // keep records queued in the failing producer
+    auto first = Producer::create(config);
+    REQUIRE(first.ok());
+    kafka_bridge::ProducerSlot slot(config, std::move(first.value()));
+    auto original = slot.current();
+
+    Collected held;
+    for (int i = 0; i < 3; ++i) {
+        REQUIRE(original->produce(record("ocpp.slot", i), [&](const Delivery& d) {
+                    held.deliveries.push_back(d);
+                }).ok());
+    }
+    REQUIRE(rd_kafka_test_fatal_error(original->native_handle(),
+                                      RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                      "injected by test") == RD_KAFKA_RESP_ERR_NO_ERROR);
+    std::optional<kafka_bridge::Error> replaced_because;
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!replaced_because && std::chrono::steady_clock::now() < deadline) {
+        replaced_because = slot.poll_and_recover(50ms);
+    }
+    REQUIRE(replaced_because.has_value());
+    CHECK(replaced_because->is_fatal());
+    CHECK(slot.replacements() == 1);
+    CHECK(slot.current() != original);
+    original.reset();  // the last holder: the failed producer reports what it held
+    REQUIRE(held.deliveries.size() == 3);
+    for (const auto& d : held.deliveries) {
+        CHECK_FALSE(d.ok());
+    }
+
+    Collected after;
+    auto current = slot.current();
+    REQUIRE(rd_kafka_mock_topic_create(cluster_of(*current), "ocpp.slot", 1, 1) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+    REQUIRE(current->produce(record("ocpp.slot", 9), [&](const Delivery& d) {
+                after.deliveries.push_back(d);
+            }).ok());
+    REQUIRE(wait_for(*current, after, 1) == 1);
+    CHECK(after.deliveries.front().ok());
 }

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+
+#include "kafka_bridge/producer.hpp"
+
+namespace kafka_bridge {
+
+/// The producer in use, replaced by a fresh one after a fatal error.
+///
+///   poll_and_recover() ── fatal error seen ──▶ create a new producer ──▶ swap it in
+///                                                └─▶ the old one fails every record it still
+///                                                    holds (callbacks report errors, never a
+///                                                    success) and is destroyed
+///
+/// current() is thread-safe; poll_and_recover() is for the one polling thread.
+class ProducerSlot {
+public:
+    ProducerSlot(ProducerConfig config, std::unique_ptr<Producer> first)
+        : config_(std::move(config)), current_(std::move(first)) {}
+
+    /// The producer to use now. Keep the pointer only for the call at hand.
+    std::shared_ptr<Producer> current() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return current_;
+    }
+
+    /// Serves delivery reports; after a fatal error, replaces the producer. Returns the error
+    /// that made it replace the producer, or the error that stopped it from creating one.
+    std::optional<Error> poll_and_recover(std::chrono::milliseconds timeout);
+
+    /// How many times the producer was replaced.
+    std::uint64_t replacements() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return replacements_;
+    }
+
+private:
+    ProducerConfig config_;
+    mutable std::mutex mutex_;
+    std::shared_ptr<Producer> current_;
+    std::uint64_t replacements_ = 0;
+};
+
+}  // namespace kafka_bridge
