@@ -17,6 +17,7 @@
 #include <stdexcept>
 
 #include "ocpp/actions.hpp"
+#include "ocpp/compiled_schema.hpp"
 #include "ocpp/embedded_schemas.hpp"
 #include "ocpp/rfc3339.hpp"
 
@@ -202,8 +203,12 @@ std::string read_file(const std::filesystem::path& path) {
 }  // namespace
 
 struct SchemaRegistry::Entry {
-    std::unique_ptr<valijson::Schema> request;
-    std::unique_ptr<valijson::Schema> response;
+    struct Compiled {
+        std::unique_ptr<CompiledSchema> fast;      // when the schema fits the subset
+        std::unique_ptr<valijson::Schema> general; // otherwise
+    };
+    std::unique_ptr<Compiled> request;
+    std::unique_ptr<Compiled> response;
     bool request_overridden = false;
     bool response_overridden = false;
 };
@@ -219,7 +224,8 @@ std::string ValidationResult::summary() const {
     return text;
 }
 
-SchemaRegistry::SchemaRegistry(const std::filesystem::path& override_dir) {
+SchemaRegistry::SchemaRegistry(const std::filesystem::path& override_dir, Engine engine)
+    : engine_(engine) {
     load(ProtocolVersion::v16, json::parse(embedded::ocpp16), "embedded ocpp1.6", false);
     load(ProtocolVersion::v201, json::parse(embedded::ocpp201), "embedded ocpp2.0.1", false);
     if (override_dir.empty()) {
@@ -283,15 +289,21 @@ void SchemaRegistry::load(ProtocolVersion v, const json& schemas, const std::str
             throw std::runtime_error(origin + ": \"" + action + "\" is not an OCPP " +
                                      std::string(version_label(v)) + " action");
         }
-        json schema = original;
-        rewrite_keywords(schema);
-        auto compiled = std::make_unique<valijson::Schema>();
+        auto compiled = std::make_unique<Entry::Compiled>();
         try {
-            valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
-            parser.addConstraintBuilder(kDateTimeKeyword, new DateTimeBuilder());
-            parser.addConstraintBuilder(kMultipleOfKeyword, new MultipleOfBuilder());
-            valijson::adapters::NlohmannJsonAdapter adapter(schema);
-            parser.populateSchema(adapter, *compiled);
+            if (engine_ == Engine::compiled) {
+                compiled->fast = CompiledSchema::compile(original);
+            }
+            if (!compiled->fast) {
+                json schema = original;
+                rewrite_keywords(schema);
+                compiled->general = std::make_unique<valijson::Schema>();
+                valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
+                parser.addConstraintBuilder(kDateTimeKeyword, new DateTimeBuilder());
+                parser.addConstraintBuilder(kMultipleOfKeyword, new MultipleOfBuilder());
+                valijson::adapters::NlohmannJsonAdapter adapter(schema);
+                parser.populateSchema(adapter, *compiled->general);
+            }
         } catch (const std::exception& e) {
             throw std::runtime_error(origin + ": schema " + id + " does not compile: " + e.what());
         }
@@ -339,7 +351,7 @@ ValidationResult SchemaRegistry::validate(ProtocolVersion v, std::string_view ac
     ValidationResult result;
     const Table& t = table(v);
     const auto it = t.find(action);
-    const valijson::Schema* schema = nullptr;
+    const Entry::Compiled* schema = nullptr;
     if (it != t.end()) {
         schema = kind == SchemaKind::request ? it->second->request.get()
                                              : it->second->response.get();
@@ -349,17 +361,21 @@ ValidationResult SchemaRegistry::validate(ProtocolVersion v, std::string_view ac
             {Errc::unknown_action, "/", "no schema for " + std::string(action)});
         return result;
     }
+    if (schema->fast) {
+        schema->fast->validate(payload, result.violations, max_violations);
+        return result;
+    }
 
     valijson::adapters::NlohmannJsonAdapter target(payload);
     try {
         // Fast path: without a results object valijson stops at the first failure.
         valijson::Validator fast(valijson::Validator::kStrongTypes);
-        if (fast.validate(*schema, target, nullptr)) {
+        if (fast.validate(*schema->general, target, nullptr)) {
             return result;
         }
         valijson::Validator full(valijson::Validator::kStrongTypes);
         valijson::ValidationResults details;
-        full.validate(*schema, target, &details);
+        full.validate(*schema->general, target, &details);
         valijson::ValidationResults::Error error;
         while (details.popError(error) && result.violations.size() < max_violations) {
             const auto category = classify(error.description);

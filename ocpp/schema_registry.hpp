@@ -41,11 +41,18 @@ struct ValidationResult {
 /// Thread-safe for concurrent validate() calls after construction.
 class SchemaRegistry {
 public:
+    /// Which validator checks payloads. `compiled` (the default) uses the project's validator
+    /// for schemas within its keyword subset (all official OCPP schemas are) and valijson for
+    /// any other; `general` uses valijson for everything (for comparison in tests and
+    /// benchmarks).
+    enum class Engine : std::uint8_t { compiled, general };
+
     /// Compiles the embedded official schemas; then, when `override_dir` is given, the
     /// operator's schemas from `<dir>/ocpp1.6/*.json` and `<dir>/ocpp2.0.1/*.json` (a schema
     /// object or an array of them, `$id` "urn:<Action>.req|conf") replace the official ones.
     /// Throws std::runtime_error with a precise message on any bad schema (start-up only).
-    explicit SchemaRegistry(const std::filesystem::path& override_dir = {});
+    explicit SchemaRegistry(const std::filesystem::path& override_dir = {},
+                            Engine engine = Engine::compiled);
     ~SchemaRegistry();
     SchemaRegistry(const SchemaRegistry&) = delete;
     SchemaRegistry& operator=(const SchemaRegistry&) = delete;
@@ -72,6 +79,7 @@ private:
     Table v16_;
     Table v201_;
     std::size_t override_count_ = 0;
+    Engine engine_;
 };
 
 }  // namespace ocpp
