@@ -1,5 +1,7 @@
 #include "ocpp/frame.hpp"
 
+#include "ocpp/json_reader.hpp"
+
 #include <stdexcept>
 
 namespace ocpp {
@@ -70,33 +72,6 @@ FrameError error_from_prefix(Errc errc, std::string_view text, std::string detai
     return error;
 }
 
-// True when brackets nest deeper than `max_depth`. Runs before the parser (a cheap byte scan
-// that skips string contents), so a hostile frame never reaches it; on text that is not JSON
-// the answer does not matter, the parser rejects it anyway.
-bool exceeds_depth(std::string_view text, std::size_t max_depth) {
-    std::size_t depth = 0;
-    bool in_string = false;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (in_string) {
-            if (c == '\\') {
-                ++i;
-            } else if (c == '"') {
-                in_string = false;
-            }
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > max_depth) {
-                return true;
-            }
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            --depth;
-        }
-    }
-    return false;
-}
-
 bool valid_message_id(const json& id) {
     if (!id.is_string()) {
         return false;
@@ -123,29 +98,21 @@ Result<Frame, FrameError> parse_frame(std::string_view text, const FrameLimits& 
                                      std::to_string(limits.max_frame_bytes));
     }
 
-    // JSON never contains a raw NUL byte, and nlohmann would take one as the end of input and
-    // silently ignore what follows it.
-    if (text.find('\0') != std::string_view::npos) {
-        return error_from_prefix(Errc::not_json, text, "NUL byte in message");
-    }
-
-    if (exceeds_depth(text, limits.max_depth)) {
-        return error_from_prefix(Errc::too_deep, text,
-                                 "nesting deeper than " + std::to_string(limits.max_depth));
-    }
-
-    json doc;
-    try {
-        doc = json::parse(text.begin(), text.end());
-    } catch (const json::out_of_range& e) {
-        // nlohmann refuses numbers that overflow a double (1e400) with error 406.
-        return error_from_prefix(e.id == 406 ? Errc::number_out_of_range : Errc::not_json, text,
-                                 e.id == 406 ? "number does not fit a double" : "invalid JSON");
-    } catch (const json::exception&) {
+    auto parsed = read_json(text, limits.max_depth);
+    if (!parsed.ok()) {
+        switch (parsed.error().kind) {
+            case JsonError::Kind::too_deep:
+                return error_from_prefix(Errc::too_deep, text,
+                                         "nesting deeper than " + std::to_string(limits.max_depth));
+            case JsonError::Kind::out_of_range:
+                return error_from_prefix(Errc::number_out_of_range, text,
+                                         "number does not fit a double");
+            case JsonError::Kind::syntax:
+                break;
+        }
         return error_from_prefix(Errc::not_json, text, "invalid JSON");
-    } catch (const std::exception&) {
-        return error_from_prefix(Errc::internal_error, text, "frame could not be parsed");
     }
+    json doc = std::move(parsed.value());
 
     if (!doc.is_array() || doc.empty()) {
         return FrameError{Errc::not_array, std::string(kUnreadableMessageId), std::nullopt,
