@@ -46,6 +46,9 @@ void AdminServer::on_http(websocketpp::connection_hdl hdl) {
         return;
     }
     using status = websocketpp::http::status_code::value;
+    // websocketpp closes the connection after each response: say so, or clients that reuse
+    // connections meet a closed socket.
+    con->replace_header("Connection", "close");
     std::string path = con->get_resource();
     if (const auto q = path.find('?'); q != std::string::npos) {
         path.resize(q);

@@ -155,6 +155,10 @@ int run(const gateway::Config& config) {
             return 0;
         }
     }
+    // Ask for every topic's metadata now, so the first record of each does not wait for it.
+    for (const auto& topic : required_topics(config)) {
+        (void)producer()->partition_count(topic.name, 5s);
+    }
     const auto partitions = producer()->partition_count(config.topics.transaction_ids, 10s);
     if (partitions.ok() && partitions.value() != 1) {
         gateway::log::error("topic {} has {} partitions; it must have exactly one (it numbers "

@@ -93,6 +93,7 @@ StationServer::StationServer(const Config& config, const ocpp::SchemaRegistry& s
         auto con = ws_.get_con_from_hdl(hdl, ec);
         if (!ec) {
             con->set_status(websocketpp::http::status_code::upgrade_required);
+            con->replace_header("Connection", "close");
             con->replace_header("Upgrade", "websocket");
             con->set_body("OCPP stations connect with a WebSocket upgrade to " +
                           config_.path_prefix + "/{stationId}\n");
@@ -195,6 +196,7 @@ bool StationServer::on_validate(websocketpp::connection_hdl hdl) {
     if (!handshake) {
         services_.metrics.handshake_refused(reason);
         con->set_status(static_cast<websocketpp::http::status_code::value>(status));
+        con->replace_header("Connection", "close");
         con->set_body(reason + "\n");
         log::debug("handshake from {} for {} refused: {} {}", con->get_remote_endpoint(),
                    con->get_resource(), status, reason);

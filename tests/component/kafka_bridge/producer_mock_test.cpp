@@ -253,7 +253,7 @@ TEST_CASE("a fatal error stops the producer and is visible", "[producer]") {
     CHECK_FALSE(called);
 }
 
-TEST_CASE("after a fatal error the slot replaces the producer; held records fail, never succeed",
+TEST_CASE("after a fatal error the slot replaces the producer and held records fail, never succeed",
           "[producer][slot]") {
     ProducerConfig config;
     config.brokers = "";

@@ -74,6 +74,12 @@ export function assertStationEventRecord(rec, { call, stationId, version, gatewa
   assert.equal(v.gatewayId, gatewayId, `${where}: gatewayId`);
   assert.match(v.receivedAt, UTC_MILLIS, `${where}: receivedAt format`);
   if (window) assertTimeWithin(v.receivedAt, window.from, window.to, `${where}: receivedAt`);
+  if (call.sentAt && call.repliedAt) {
+    // Same host, same clock: received after it was sent, before it was answered.
+    const t = Date.parse(v.receivedAt);
+    assert.ok(t >= call.sentAt - 1_000 && t <= call.repliedAt + 1_000,
+      `${where}: receivedAt ${v.receivedAt} not between send (${new Date(call.sentAt).toISOString()}) and reply (${new Date(call.repliedAt).toISOString()})`);
+  }
   assert.deepEqual(v.payload, call.payload, `${where}: payload must equal the request the station sent`);
   assert.ok(call.reply !== undefined, `${where}: the station received no CALLRESULT for this call`);
   assert.deepEqual(v.reply, call.reply, `${where}: reply must equal the CALLRESULT payload the station received`);
@@ -97,7 +103,8 @@ export function assertSessionEvents(records, calls, ctx) {
   const matched = [];
   for (const call of calls) {
     const recs = byMessageId.get(call.messageId) ?? [];
-    assert.equal(recs.length, 1, `${call.action} ${call.messageId}: expected exactly one record, found ${recs.length}`);
+    assert.equal(recs.length, 1, `${call.action} ${call.messageId}: expected exactly one record, found ${recs.length}`
+      + (recs.length === 0 ? ' (the station had its CALLRESULT, so the record must already be in Kafka)' : ''));
     assertStationEventRecord(recs[0], { ...ctx, call });
     matched.push({ call, record: recs[0] });
   }

@@ -4,12 +4,17 @@
 //   OCPP_TEST_KAFKA_BROKERS   bootstrap servers passed to --kafka-brokers (default 127.0.0.1:39092)
 //   OCPP_TEST_GATEWAY_ARGS    extra arguments appended to the command line (split on spaces)
 //   OCPP_TEST_GATEWAY_ECHO=1  copy the gateway's output to this process's stderr as it arrives
+//   OCPP_TEST_KEEP_LOGS=1     keep the gateway's log file even when everything passed
+//
+// The full output goes to a log file in a fresh directory under the system
+// temp dir; it is removed after a clean stop unless a test failed.
 
 import { spawn } from 'node:child_process';
-import { accessSync, constants as fsConstants, createWriteStream, mkdtempSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { accessSync, constants as fsConstants, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { REPO_ROOT } from './paths.mjs';
 
@@ -61,10 +66,22 @@ function delay(ms, signal) {
   });
 }
 
-/** GET over HTTP with a bounded time; resolves {status, text} or rejects. */
-export async function httpGet(url, timeoutMs = 2_000) {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  return { status: res.status, text: await res.text(), headers: res.headers };
+/**
+ * GET over HTTP on a fresh connection (no keep-alive reuse), bounded in
+ * time; resolves {status, text, headers} (headers: lower-case names).
+ */
+export function httpGet(url, timeoutMs = 2_000) {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'GET', agent: false, headers: { connection: 'close' } }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => { clearTimeout(timer); resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString('utf8'), headers: res.headers }); });
+      res.on('error', (err) => { clearTimeout(timer); reject(err); });
+    });
+    const timer = setTimeout(() => req.destroy(new Error(`GET ${url}: no answer within ${timeoutMs} ms`)), timeoutMs);
+    req.on('error', (err) => { clearTimeout(timer); reject(err); });
+    req.end();
+  });
 }
 
 class OutputBuffer {
@@ -109,6 +126,7 @@ export class Gateway {
     this.args = args;
     this._output = output;
     this.exitInfo = null;
+    this.failed = false;      // set when a test using this gateway failed: keep the log
     this.exited = new Promise((res) => {
       child.once('exit', (code, signal) => {
         this.exitInfo = { code, signal };
@@ -169,7 +187,7 @@ export class Gateway {
           if (r.status === 200) return;
           last = `HTTP ${r.status}`;
         } catch (err) {
-          last = err.cause?.code || err.code || err.message;
+          last = err.code || err.message;
         }
         // Poll interval of the readiness probe (not a stand-in for an event:
         // readiness is only observable by asking).
@@ -217,6 +235,9 @@ export class Gateway {
     if (!clean) {
       throw new Error(`gateway did not shut down cleanly after SIGTERM (exit code ${info.code}, signal ${info.signal})\n--- gateway output ---\n${this.outputTail()}`);
     }
+    if (!this.failed && process.env.OCPP_TEST_KEEP_LOGS !== '1') {
+      rmSync(dirname(this.logPath), { recursive: true, force: true });
+    }
     return info;
   }
 
@@ -248,8 +269,12 @@ export async function startGateway({ gatewayId = `it-gw-${randomHex(4)}`, broker
   ];
   const logDir = mkdtempSync(join(tmpdir(), 'ocpp-interop-'));
   const output = new OutputBuffer(join(logDir, `${gatewayId}.log`), process.env.OCPP_TEST_GATEWAY_ECHO === '1');
+  // OCPP_GATEWAY_BIN shares the gateway's own OCPP_GATEWAY_* configuration
+  // prefix; it is this harness's setting, so it is not passed on.
+  const childEnv = { ...process.env, ...env };
+  delete childEnv.OCPP_GATEWAY_BIN;
   const child = spawn(GATEWAY_BIN, args, {
-    env: { ...process.env, ...env },
+    env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout.on('data', (d) => output.push('stdout', d));
@@ -257,6 +282,10 @@ export async function startGateway({ gatewayId = `it-gw-${randomHex(4)}`, broker
   const spawnError = new Promise((_, reject) => child.once('error', reject));
   spawnError.catch(() => {});
   const gw = new Gateway({ child, port, adminPort, gatewayId, brokers, args, output });
+  // Safety net: never leave the gateway behind if this process exits early.
+  const onExit = () => gw.kill();
+  process.once('exit', onExit);
+  gw.exited.then(() => process.off('exit', onExit));
   try {
     await Promise.race([gw.waitReady(readyTimeoutMs), spawnError]);
   } catch (err) {
@@ -271,7 +300,7 @@ export async function startGateway({ gatewayId = `it-gw-${randomHex(4)}`, broker
 
 /**
  * Wraps a test function so that, when it fails, the gateway's output is
- * reported with the failure (as a test diagnostic and on stderr).
+ * written to stderr next to the test's name.
  */
 export function withGatewayLog(getGateway, fn) {
   return async (t) => {
@@ -280,6 +309,7 @@ export function withGatewayLog(getGateway, fn) {
     } catch (err) {
       const gw = typeof getGateway === 'function' ? getGateway() : getGateway;
       if (gw) {
+        gw.failed = true;
         const tail = gw.outputTail();
         const block = `--- gateway output (${gw.gatewayId}, pid ${gw.child.pid}${gw.running ? '' : `, exited ${JSON.stringify(gw.exitInfo)}`}) ---\n${tail}\n--- end of gateway output ---`;
         process.stderr.write(`\n[${t?.name ?? 'test'}] failed; ${block}\n`);

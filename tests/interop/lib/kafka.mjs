@@ -93,6 +93,7 @@ export class TopicReader {
       retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1_000 },
     });
     this.admin = null;
+    this.stats = { delivered: 0 };   // messages handed to us by the consumers (diagnostics)
   }
 
   async connect(timeoutMs = 15_000) {
@@ -163,14 +164,22 @@ export class TopicReader {
   async readToEnd(topics, { from = {}, key = null, timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
     const deadline = Date.now() + timeoutMs;
     const offs = await this.offsets(topics);
+    // Every partition of a subscribed topic is in the plan (and sought to its
+    // start), so that partitions with nothing new are not read from their
+    // beginning.
     const plan = {};
+    let pending = false;
     for (const [topic, parts] of Object.entries(offs)) {
+      let topicPending = false;
+      const tp = {};
       for (const [p, { low, high }] of Object.entries(parts)) {
-        const start = Math.max(low, from[topic]?.[p] ?? 0);
-        if (start < high) (plan[topic] ??= {})[p] = { start, end: high };
+        const start = Math.min(Math.max(low, from[topic]?.[p] ?? 0), high);
+        tp[p] = { start, end: high };
+        if (start < high) topicPending = true;
       }
+      if (topicPending) { plan[topic] = tp; pending = true; }
     }
-    if (Object.keys(plan).length === 0) return [];
+    if (!pending) return [];
     const records = [];
     const run = await this._consume(plan, records, deadline);
     try {
@@ -246,6 +255,7 @@ export class TopicReader {
       progress[topic] = {};
       for (const [p, { start }] of Object.entries(parts)) progress[topic][p] = start;
     }
+    const stats = this.stats;
     const waiters = new Set();
     const wake = () => { for (const w of waiters) w(); };
     let crashed = null;
@@ -273,6 +283,7 @@ export class TopicReader {
         if (!want) return;
         for (const m of batch.messages) {
           const off = Number(m.offset);
+          stats.delivered++;
           if (off >= want.start && off < want.end) records.push(decodeMessage(batch.topic, batch.partition, m));
         }
       },
@@ -308,7 +319,12 @@ export class TopicReader {
     });
 
     const stop = async () => {
-      await consumer.disconnect().catch(() => {});
+      let timer;
+      await Promise.race([
+        consumer.disconnect().catch(() => {}),
+        new Promise((r) => { timer = setTimeout(r, 10_000); }),
+      ]);
+      clearTimeout(timer);
       // The group has no committed offsets; remove it to keep the broker tidy.
       await this.admin?.deleteGroups([groupId]).catch(() => {});
     };

@@ -2,7 +2,7 @@
 // inbound message is queued and taken in order with a bounded wait.
 
 import WebSocket from 'ws';
-import { randomUUID } from 'node:crypto';
+import { randomUUID, randomBytes } from 'node:crypto';
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 
@@ -12,9 +12,9 @@ export class RawStation {
    * subprotocols, or null to send no Sec-WebSocket-Protocol header.
    */
   static async connect(url, protocols, { timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
-    const ws = protocols == null
-      ? new WebSocket(url, { handshakeTimeout: timeoutMs })
-      : new WebSocket(url, protocols, { handshakeTimeout: timeoutMs });
+    // No permessage-deflate: the bytes on the wire are exactly the frame.
+    const opts = { handshakeTimeout: timeoutMs, perMessageDeflate: false };
+    const ws = protocols == null ? new WebSocket(url, opts) : new WebSocket(url, protocols, opts);
     const station = new RawStation(ws);
     await new Promise((resolve, reject) => {
       const onOpen = () => { cleanup(); resolve(); };
@@ -75,6 +75,17 @@ export class RawStation {
   sendText(data) {
     return new Promise((resolve, reject) => {
       this.ws.send(data, { binary: false }, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  /**
+   * Sends several text frames in one TCP write, so that the peer has all of
+   * them in its receive buffer at once (no timing between them).
+   */
+  sendTextFramesTogether(texts) {
+    const buf = Buffer.concat(texts.map((t) => maskedFrame(0x1, Buffer.from(t, 'utf8'))));
+    return new Promise((resolve, reject) => {
+      this.ws._socket.write(buf, (err) => (err ? reject(err) : resolve()));
     });
   }
 
@@ -156,6 +167,29 @@ export class RawStation {
   }
 }
 
+/** One final, masked client frame (RFC 6455 section 5.2). */
+export function maskedFrame(opcode, payload) {
+  const len = payload.length;
+  let header;
+  if (len < 126) {
+    header = Buffer.from([0x80 | opcode, 0x80 | len]);
+  } else if (len < 65536) {
+    header = Buffer.alloc(4);
+    header[0] = 0x80 | opcode;
+    header[1] = 0x80 | 126;
+    header.writeUInt16BE(len, 2);
+  } else {
+    header = Buffer.alloc(10);
+    header[0] = 0x80 | opcode;
+    header[1] = 0x80 | 127;
+    header.writeBigUInt64BE(BigInt(len), 2);
+  }
+  const mask = randomBytes(4);
+  const body = Buffer.alloc(len);
+  for (let i = 0; i < len; i++) body[i] = payload[i] ^ mask[i & 3];
+  return Buffer.concat([header, mask, body]);
+}
+
 /**
  * Attempts a WebSocket handshake that is expected to be refused. Resolves
  * {status} with the HTTP status of the refusal, or {opened: true, protocol}
@@ -163,9 +197,8 @@ export class RawStation {
  */
 export function tryHandshake(url, protocols, { timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
   return new Promise((resolve, reject) => {
-    const ws = protocols == null
-      ? new WebSocket(url, { handshakeTimeout: timeoutMs })
-      : new WebSocket(url, protocols, { handshakeTimeout: timeoutMs });
+    const opts = { handshakeTimeout: timeoutMs, perMessageDeflate: false };
+    const ws = protocols == null ? new WebSocket(url, opts) : new WebSocket(url, protocols, opts);
     let settled = false;
     const done = (fn, v) => { if (!settled) { settled = true; fn(v); } };
     ws.on('unexpected-response', (req, res) => {

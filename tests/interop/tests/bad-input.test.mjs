@@ -114,7 +114,7 @@ describe('broken and hostile input', () => {
     assert.equal((await httpGet(gw.adminUrl('/readyz'))).status, 200, '/readyz');
     const metrics = await httpGet(gw.adminUrl('/metrics'));
     assert.equal(metrics.status, 200, '/metrics');
-    assert.match(metrics.headers.get('content-type') ?? '', /^text\/plain/, '/metrics content type');
+    assert.match(metrics.headers['content-type'] ?? '', /^text\/plain/, '/metrics content type');
     assert.match(metrics.text, /^# (TYPE|HELP) /m, '/metrics is Prometheus text');
   }));
 
@@ -125,20 +125,31 @@ describe('broken and hostile input', () => {
 
     test(`${v}: invalid frames get the CALLERROR of the fixtures`, logOnFailure(async (t) => {
       const stationId = uniqueStationId(`ITBAD${PREFIX[v]}`);
-      const run = { stationId, sent: [] };
+      const run = { stationId, sent: [], connections: 1 };
       fixtureRuns[v] = run;
       let raw = await RawStation.connect(gw.wsUrl(stationId), [v]);
       assert.equal(raw.protocol, v);
+      let timeouts = 0;
       try {
         for (const c of textCases) {
           await t.test(`${c.file}: ${c.code} id ${c.id}`, async () => {
+            assert.ok(timeouts < 3, 'not sent: three frames already went unanswered');
             if (!raw.isOpen) {
-              // Keep going after an unexpected close so every case is reported.
+              // Keep going after an unexpected close (or a missing answer,
+              // whose late arrival would be taken for the next case's) on a
+              // fresh connection, so that every case is reported on its own.
               raw = await RawStation.connect(gw.wsUrl(stationId), [v]);
+              run.connections++;
             }
             await raw.sendText(c.bytes);
             run.sent.push(c);
-            const msg = await raw.next(10_000, `reply to ${c.file}`);
+            let msg;
+            try {
+              msg = await raw.next(5_000, `reply to ${c.file}`);
+            } catch (err) {
+              if (raw.isOpen) { timeouts++; raw.terminate(); }
+              throw err;
+            }
             const err = parseCallError(msg);
             assert.deepEqual({ code: err.code, id: err.id }, { code: c.code, id: c.id }, `${c.file} (${c.description})`);
           });
@@ -197,6 +208,10 @@ describe('broken and hostile input', () => {
       }
       assert.deepEqual(problems, [], 'dead-letter problems');
       assert.equal(found.size, run.sent.length);
+      if (run.connections === 1) {
+        const sessions = new Set([...found.values()].map((d) => d.sessionId));
+        assert.equal(sessions.size, 1, 'all frames came over one connection: one sessionId');
+      }
       await stillServed();
     }));
 
@@ -340,10 +355,12 @@ describe('broken and hostile input', () => {
       const first = randomUUID();
       const second = randomUUID();
       try {
-        // Both frames leave in the same tick: the first cannot have been
-        // answered yet (its answer waits for the Kafka acknowledgement).
-        raw.ws.send(JSON.stringify([2, first, 'Heartbeat', {}]));
-        raw.ws.send(JSON.stringify([2, second, 'Heartbeat', {}]));
+        // Both frames in one TCP write: the gateway has the second before it
+        // can have answered the first (that answer waits for Kafka's ack).
+        await raw.sendTextFramesTogether([
+          JSON.stringify([2, first, 'Heartbeat', {}]),
+          JSON.stringify([2, second, 'Heartbeat', {}]),
+        ]);
         const replies = [await raw.next(10_000, 'first reply'), await raw.next(10_000, 'second reply')];
         const byId = new Map(replies.map((m) => [m.json?.[1], m]));
         assert.deepEqual([...byId.keys()].sort(), [first, second].sort(), `replies: ${replies.map((m) => m.text).join(' | ')}`);

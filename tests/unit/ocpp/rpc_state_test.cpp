@@ -60,7 +60,7 @@ TEST_CASE("one outgoing CALL at a time, matched by id", "[rpc]") {
     CHECK(rpc.begin_outgoing(MessageId("c2"), "Reset", t0 + 30s) == RpcState::Outgoing::started);
 }
 
-TEST_CASE("an unanswered outgoing CALL times out; its late answer is recognised", "[rpc]") {
+TEST_CASE("an unanswered outgoing CALL times out and its late answer is recognised", "[rpc]") {
     RpcState rpc;
     const auto t0 = RpcState::TimePoint{} + 5000s;
     REQUIRE(rpc.begin_outgoing(MessageId("c1"), "GetConfiguration", t0 + 10s) ==
