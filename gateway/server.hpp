@@ -25,6 +25,10 @@ namespace gateway {
 struct WsConfig : websocketpp::config::asio {
     static const websocketpp::log::level elog_level = websocketpp::log::elevel::none;
     static const websocketpp::log::level alog_level = websocketpp::log::alevel::none;
+    /// Read buffer held by every connection (websocketpp's default is 16 KiB): OCPP frames
+    /// are mostly well under 4 KiB, and with tens of thousands of idle stations this buffer
+    /// is most of the memory per station. Larger frames are simply read in several parts.
+    static const std::size_t connection_read_buffer_size = 4096;
 };
 using WsServer = websocketpp::server<WsConfig>;
 

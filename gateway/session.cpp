@@ -237,9 +237,10 @@ void Session::request_transaction_id(ocpp::AcceptedCall accepted, std::string re
     auto shared = std::make_shared<ocpp::AcceptedCall>(std::move(accepted));
     std::weak_ptr<Session> weak = weak_from_this();
     auto result = services_.producers.current()->produce(
-        record, [weak, shared, received_at](const kafka_bridge::Delivery& d) {
+        record, [weak, shared, received_at, &services = services_](const kafka_bridge::Delivery& d) {
             auto self = weak.lock();
             if (!self) {
+                --services.in_flight;  // the station left; it will send the call again
                 return;
             }
             asio::post(self->strand_, [self, shared, received_at, d] {
