@@ -5,6 +5,7 @@
 //   SIGTERM: stop accepting ─▶ stop reading stations ─▶ in-flight acks and replies finish
 //           ─▶ flush ─▶ close sessions with 1001 ─▶ exit 0
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -73,6 +74,27 @@ private:
     bool stop_ = false;
 };
 
+// Every station is a socket: make room for max_connections of them plus a margin for Kafka,
+// the admin listener and files. Raises the hard limit too when allowed (root).
+void raise_fd_limit(std::size_t connections) {
+    const rlim_t wanted = static_cast<rlim_t>(connections) + 256;
+    rlimit current{};
+    if (getrlimit(RLIMIT_NOFILE, &current) != 0 || current.rlim_cur >= wanted) {
+        return;
+    }
+    rlimit raised{wanted, std::max(current.rlim_max, wanted)};
+    if (setrlimit(RLIMIT_NOFILE, &raised) != 0) {
+        raised = rlimit{current.rlim_max, current.rlim_max};
+        setrlimit(RLIMIT_NOFILE, &raised);
+    }
+    getrlimit(RLIMIT_NOFILE, &current);
+    if (current.rlim_cur < wanted) {
+        gateway::log::warn("only {} file descriptors available: fewer than max_connections ({}) "
+                           "stations can connect",
+                           static_cast<unsigned long long>(current.rlim_cur), connections);
+    }
+}
+
 std::vector<kafka_bridge::TopicSpec> required_topics(const gateway::Config& c) {
     std::vector<kafka_bridge::TopicSpec> topics;
     for (const auto& name : c.topics.by_class) {
@@ -88,6 +110,7 @@ std::vector<kafka_bridge::TopicSpec> required_topics(const gateway::Config& c) {
 
 int run(const gateway::Config& config) {
     gateway::log::set_level(config.log_level);
+    raise_fd_limit(config.limits.max_connections);
 
     // Signals are taken by one thread; every other thread inherits the blocked mask.
     sigset_t signals;
