@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -7,7 +8,15 @@
 #include <string>
 #include <vector>
 
+#include "ocpp/schema_registry.hpp"
+
 namespace test_support {
+
+/// The official schemas, compiled once per test binary.
+inline const ocpp::SchemaRegistry& official_schemas() {
+    static const ocpp::SchemaRegistry instance;
+    return instance;
+}
 
 inline std::filesystem::path fixtures_dir() { return OCPP_FIXTURES_DIR; }
 

@@ -7,15 +7,6 @@
 using nlohmann::json;
 using ocpp::ProtocolVersion;
 
-namespace {
-
-const ocpp::SchemaRegistry& registry() {
-    static const ocpp::SchemaRegistry instance;
-    return instance;
-}
-
-}  // namespace
-
 TEST_CASE("every station-initiated action gets a schema-valid reply", "[reply]") {
     const gateway::ReplyPolicy policy(gateway::Config::Reply{});
     for (const auto v : ocpp::kAllVersions) {
@@ -33,7 +24,7 @@ TEST_CASE("every station-initiated action gets a schema-valid reply", "[reply]")
                     : std::nullopt;
             const json reply = policy.reply(v, info.name, payload, txid, "2026-03-01T10:00:00.000Z");
             const auto result =
-                registry().validate(v, info.name, ocpp::SchemaKind::response, reply);
+                test_support::official_schemas().validate(v, info.name, ocpp::SchemaKind::response, reply);
             INFO(reply.dump() << " " << result.summary());
             CHECK(result.ok());
         }

@@ -13,11 +13,6 @@ using test_support::fixtures_dir;
 
 namespace {
 
-const ocpp::SchemaRegistry& registry() {
-    static const ocpp::SchemaRegistry instance;
-    return instance;
-}
-
 // What the gateway does with a station's text: the CALLERROR it would answer, if any.
 std::optional<ocpp::Rejection> inbound(ProtocolVersion v, const std::string& text) {
     auto frame = ocpp::parse_frame(text);
@@ -26,7 +21,7 @@ std::optional<ocpp::Rejection> inbound(ProtocolVersion v, const std::string& tex
     }
     auto* call = std::get_if<ocpp::Call>(&frame.value());
     REQUIRE(call != nullptr);
-    auto accepted = ocpp::accept_station_call(v, std::move(*call), registry());
+    auto accepted = ocpp::accept_station_call(v, std::move(*call), test_support::official_schemas());
     if (accepted.ok()) {
         return std::nullopt;
     }
@@ -78,7 +73,7 @@ TEST_CASE("every centrally-initiated action has a valid response fixture", "[fix
         CHECK(stems(dir) == expected);
         for (const auto& file : test_support::json_files(dir)) {
             CAPTURE(file.string());
-            const auto result = registry().validate(v, file.stem().string(),
+            const auto result = test_support::official_schemas().validate(v, file.stem().string(),
                                                     ocpp::SchemaKind::response,
                                                     json::parse(test_support::read_file(file)));
             INFO(result.summary());

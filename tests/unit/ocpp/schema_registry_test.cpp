@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "ocpp/schema_registry.hpp"
+#include "support.hpp"
 
 using nlohmann::json;
 using ocpp::Errc;
@@ -14,14 +15,9 @@ using ocpp::SchemaKind;
 
 namespace {
 
-const ocpp::SchemaRegistry& registry() {
-    static const ocpp::SchemaRegistry instance;
-    return instance;
-}
-
 ocpp::ValidationResult check(ProtocolVersion v, const char* action, SchemaKind kind,
                              const char* payload) {
-    return registry().validate(v, action, kind, json::parse(payload));
+    return test_support::official_schemas().validate(v, action, kind, json::parse(payload));
 }
 
 }  // namespace
@@ -115,7 +111,7 @@ TEST_CASE("operators' schemas override the official ones", "[schema]") {
     const ocpp::SchemaRegistry custom(dir);
     CHECK(custom.override_count() == 1);
     const auto payload = json::parse(R"({"vendorId":"com.other","data":"x"})");
-    CHECK(registry().validate(ProtocolVersion::v16, "DataTransfer", SchemaKind::request, payload)
+    CHECK(test_support::official_schemas().validate(ProtocolVersion::v16, "DataTransfer", SchemaKind::request, payload)
               .ok());
     const auto r = custom.validate(ProtocolVersion::v16, "DataTransfer", SchemaKind::request,
                                    payload);
