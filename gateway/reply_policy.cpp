@@ -1,5 +1,7 @@
 #include "gateway/reply_policy.hpp"
 
+#include <map>
+
 namespace gateway {
 namespace {
 
@@ -42,48 +44,57 @@ json ReplyPolicy::id_token_info(const json& payload) const {
 json ReplyPolicy::reply(ProtocolVersion v, std::string_view action, const json& payload,
                         std::optional<std::int64_t> transaction_id,
                         const std::string& now) const {
-    const bool v16 = v == ProtocolVersion::v16;
-    if (action == "BootNotification") {
-        return json{{"status", "Accepted"},
-                    {"currentTime", now},
-                    {"interval", settings_.heartbeat_interval.count()}};
+    using Builder = json (*)(const ReplyPolicy&, const Request&);
+    // The one table of replies that carry something; every other station-initiated action
+    // is a notification whose confirmation is an empty object.
+    static const std::map<std::string_view, Builder> kReplies = {
+        {"BootNotification",
+         [](const ReplyPolicy& p, const Request& r) {
+             return json{{"status", "Accepted"},
+                         {"currentTime", r.now},
+                         {"interval", p.settings_.heartbeat_interval.count()}};
+         }},
+        {"Heartbeat", [](const ReplyPolicy&, const Request& r) { return json{{"currentTime", r.now}}; }},
+        {"Authorize",
+         [](const ReplyPolicy& p, const Request& r) {
+             return r.version == ProtocolVersion::v16
+                        ? json{{"idTagInfo", p.id_tag_info(r.payload)}}
+                        : json{{"idTokenInfo", p.id_token_info(r.payload)}};
+         }},
+        {"StartTransaction",
+         [](const ReplyPolicy& p, const Request& r) {
+             return json{{"transactionId", r.transaction_id.value_or(0)},
+                         {"idTagInfo", p.id_tag_info(r.payload)}};
+         }},
+        {"StopTransaction",
+         [](const ReplyPolicy& p, const Request& r) {
+             return r.payload.contains("idTag") ? json{{"idTagInfo", p.id_tag_info(r.payload)}}
+                                                : json::object();
+         }},
+        {"TransactionEvent",
+         [](const ReplyPolicy& p, const Request& r) {
+             return r.payload.contains("idToken")
+                        ? json{{"idTokenInfo", p.id_token_info(r.payload)}}
+                        : json::object();
+         }},
+        {"DataTransfer",
+         [](const ReplyPolicy& p, const Request&) {
+             return json{{"status", p.settings_.data_transfer_status}};
+         }},
+        // Recorded and handed on through Kafka: the operator's back office acts on them.
+        {"SignCertificate", [](const ReplyPolicy&, const Request&) { return json{{"status", "Accepted"}}; }},
+        {"NotifyEVChargingNeeds", [](const ReplyPolicy&, const Request&) { return json{{"status", "Accepted"}}; }},
+        {"NotifyEVChargingSchedule", [](const ReplyPolicy&, const Request&) { return json{{"status", "Accepted"}}; }},
+        // The gateway holds no certificate authority; stations fall back gracefully.
+        {"Get15118EVCertificate",
+         [](const ReplyPolicy&, const Request&) { return json{{"status", "Failed"}, {"exiResponse", ""}}; }},
+        {"GetCertificateStatus", [](const ReplyPolicy&, const Request&) { return json{{"status", "Failed"}}; }},
+    };
+    const auto it = kReplies.find(action);
+    if (it == kReplies.end()) {
+        return json::object();
     }
-    if (action == "Heartbeat") {
-        return json{{"currentTime", now}};
-    }
-    if (action == "Authorize") {
-        return v16 ? json{{"idTagInfo", id_tag_info(payload)}}
-                   : json{{"idTokenInfo", id_token_info(payload)}};
-    }
-    if (action == "StartTransaction") {
-        return json{{"transactionId", transaction_id.value_or(0)},
-                    {"idTagInfo", id_tag_info(payload)}};
-    }
-    if (action == "StopTransaction") {
-        return payload.contains("idTag") ? json{{"idTagInfo", id_tag_info(payload)}}
-                                         : json::object();
-    }
-    if (action == "TransactionEvent") {
-        return payload.contains("idToken") ? json{{"idTokenInfo", id_token_info(payload)}}
-                                           : json::object();
-    }
-    if (action == "DataTransfer") {
-        return json{{"status", settings_.data_transfer_status}};
-    }
-    if (action == "SignCertificate" || action == "NotifyEVChargingNeeds" ||
-        action == "NotifyEVChargingSchedule") {
-        // Recorded and handed on through Kafka: the operator's back office acts on it.
-        return json{{"status", "Accepted"}};
-    }
-    if (action == "Get15118EVCertificate") {
-        // The gateway holds no certificate authority; the station falls back gracefully.
-        return json{{"status", "Failed"}, {"exiResponse", ""}};
-    }
-    if (action == "GetCertificateStatus") {
-        return json{{"status", "Failed"}};
-    }
-    // Every other station-initiated action is a notification with an empty confirmation.
-    return json::object();
+    return it->second(*this, Request{v, payload, transaction_id, now});
 }
 
 }  // namespace gateway

@@ -29,6 +29,13 @@ public:
                          const std::string& now) const;
 
 private:
+    struct Request {
+        ocpp::ProtocolVersion version;
+        const nlohmann::json& payload;
+        std::optional<std::int64_t> transaction_id;
+        const std::string& now;
+    };
+
     bool token_accepted(const std::string& token) const;
     nlohmann::json id_tag_info(const nlohmann::json& payload) const;
     nlohmann::json id_token_info(const nlohmann::json& payload) const;
