@@ -259,8 +259,14 @@ int run(const gateway::Config& config) {
     accepting = false;
     stations.stop_listening();
     stations.pause_all();
-    while (stations.in_flight() > 0 && Clock::now() < deadline) {
-        std::this_thread::sleep_for(20ms);  // polling a counter the I/O threads bring to zero
+    // Every frame read before the pause is handled, and every call it started is answered.
+    while ((!stations.paused() || stations.in_flight() > 0) && Clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);  // polling counters the I/O threads bring to zero
+    }
+    if (stations.in_flight() > 0) {
+        gateway::log::warn("drain timeout: {} calls still wait for Kafka; their stations get no "
+                           "answer and will send them again",
+                           stations.in_flight());
     }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (auto flushed = producer()->flush(std::max(left, 1000ms)); !flushed.ok()) {
@@ -281,8 +287,7 @@ int run(const gateway::Config& config) {
     }
     polling = false;
     poller.join();
-    gateway::log::info("gateway {} stopped ({} calls unanswered)", config.gateway_id,
-                       stations.in_flight());
+    gateway::log::info("gateway {} stopped", config.gateway_id);
     return 0;
 }
 

@@ -38,7 +38,7 @@ void Session::start() {
         self->publish_side_record(
             self->services_.config.topics.connections,
             kafka_bridge::connection_event(self->info_, event, kafka_bridge::now_rfc3339()));
-        log::info("station {} connected from {} ({}, session {})", self->info_.station_id,
+        log::debug("station {} connected from {} ({}, session {})", self->info_.station_id,
                   self->address_, ocpp::subprotocol(self->info_.version), self->info_.session_id);
         self->schedule_keepalive();
     });
@@ -58,10 +58,24 @@ void Session::on_pong() {
     asio::post(strand_, [self = shared_from_this()] { self->last_activity_ = Clock::now(); });
 }
 
-void Session::pause() {
+bool Session::pause() {
+    draining_ = true;
+    if (pause_pending_.exchange(true)) {
+        return false;
+    }
+    // Both run on the connection's own strand in this order: when the interrupt arrives,
+    // every frame read before the pause has been handed to on_message.
+    con_->pause_reading();
+    con_->interrupt();
+    return true;
+}
+
+void Session::on_paused() {
+    // Posted behind every frame already handed over, so those are handled first.
     asio::post(strand_, [self = shared_from_this()] {
-        self->paused_ = true;
-        self->con_->pause_reading();
+        if (self->pause_pending_.exchange(false)) {
+            --self->services_.pausing;
+        }
     });
 }
 
@@ -76,6 +90,9 @@ void Session::on_closed(int code, std::string reason) {
             return;
         }
         self->closed_ = true;
+        if (self->pause_pending_.exchange(false)) {
+            --self->services_.pausing;
+        }
         self->keepalive_.cancel();
         self->retry_.cancel();
         const auto duration = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -95,7 +112,7 @@ void Session::on_closed(int code, std::string reason) {
         // station will send them again.
         self->services_.in_flight -= static_cast<std::int64_t>(self->blocked_.size());
         self->blocked_.clear();
-        log::info("station {} disconnected ({} {}), session {}", self->info_.station_id, code,
+        log::debug("station {} disconnected ({} {}), session {}", self->info_.station_id, code,
                   reason, self->info_.session_id);
     });
 }
@@ -364,7 +381,9 @@ void Session::resume_reading_later() {
         }
         if (self->paused_) {
             self->paused_ = false;
-            self->con_->resume_reading();
+            if (!self->draining_) {
+                self->con_->resume_reading();
+            }
         }
     }));
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -36,8 +37,12 @@ public:
     void on_closed(int code, std::string reason);
     /// A pong arrived (any thread).
     void on_pong();
-    /// Stops reading frames (any thread).
-    void pause();
+    /// Stops reading frames (any thread). Returns false when already asked. Once every frame
+    /// read before is queued for handling, the session counts itself out of
+    /// Services::pausing (on_paused, or on_closed).
+    bool pause();
+    /// websocketpp's interrupt: reading has stopped (any thread).
+    void on_paused();
     /// Closes the connection (any thread).
     void close(websocketpp::close::status::value code, std::string reason);
 
@@ -88,6 +93,8 @@ private:
     std::uint64_t sequence_ = 0;
     std::uint64_t published_ = 0;
     bool closed_ = false;
+    std::atomic<bool> pause_pending_{false};
+    std::atomic<bool> draining_{false};  // set by pause(), never cleared: reading stays off
     bool paused_ = false;
     std::deque<std::shared_ptr<Pending>> blocked_;  // waiting for room in the producer queue
     std::chrono::steady_clock::time_point opened_at_;

@@ -1,0 +1,67 @@
+#pragma once
+
+#ifndef ASIO_STANDALONE
+#define ASIO_STANDALONE
+#endif
+#include <asio/ip/address.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ocpp/result.hpp"
+
+namespace loadgen {
+
+/// Which CALLs the stations send.
+enum class Mix : std::uint8_t {
+    heartbeat,  ///< Heartbeat only
+    realistic,  ///< MeterValues, StatusNotification, Heartbeat, Authorize (see payloads.hpp)
+};
+
+std::string_view mix_name(Mix m);
+
+/// Everything the command line can set.
+struct Options {
+    std::string url = "ws://127.0.0.1:9000/ocpp";
+    std::string id_prefix = "LG";
+    std::size_t stations = 100;
+    double v201_share = 0.5;
+    Mix mix = Mix::heartbeat;
+    double rate = 1000.0;
+    double duration_s = 10.0;
+    double warmup_s = 2.0;
+    double connect_rate = 500.0;
+    std::vector<asio::ip::address> source_addresses;
+    std::chrono::milliseconds timeout{30000};
+    bool idle = false;
+    unsigned threads = 1;
+    bool json = false;
+    bool session = false;
+};
+
+/// The result of reading the command line.
+struct CommandLine {
+    enum class Action : std::uint8_t { run, help };
+    Action action = Action::run;
+    Options options;
+};
+
+/// Reads the command line (`--name value` or `--name=value`). The error is one line in words.
+ocpp::Result<CommandLine, std::string> parse_command_line(int argc, const char* const* argv);
+
+/// The --help text.
+std::string help_text();
+
+/// Reads "127.0.0.1-127.0.0.20", "127.0.0.1,127.0.0.2", a mix of both, or "::1". Refuses any
+/// address outside 127.0.0.0/8 and ::1.
+ocpp::Result<std::vector<asio::ip::address>, std::string> parse_source_addresses(
+    std::string_view text);
+
+/// True for 127.0.0.0/8 and ::1.
+bool is_loopback(const asio::ip::address& a);
+
+}  // namespace loadgen

@@ -1,0 +1,238 @@
+#include "tools/loadgen/report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include <fmt/format.h>
+
+namespace loadgen {
+
+namespace {
+
+void add_all(std::map<std::string, std::uint64_t>& into,
+             const std::map<std::string, std::uint64_t>& from) {
+    for (const auto& [k, v] : from) {
+        into[k] += v;
+    }
+}
+
+double per_second(std::uint64_t n, double seconds) {
+    return seconds > 0 ? static_cast<double>(n) / seconds : 0.0;
+}
+
+double ms(std::uint64_t ns) { return static_cast<double>(ns) / 1e6; }
+
+// Rounds to microseconds so JSON shows 0.412 rather than 0.41234500000000003.
+double round_us(double v) { return std::round(v * 1000.0) / 1000.0; }
+
+}  // namespace
+
+void ConnectionStats::merge(const ConnectionStats& o) {
+    attempted += o.attempted;
+    connected += o.connected;
+    failed += o.failed;
+    boot_accepted += o.boot_accepted;
+    boot_not_accepted += o.boot_not_accepted;
+    boot_errors += o.boot_errors;
+    boot_timeouts += o.boot_timeouts;
+    closed_by_peer += o.closed_by_peer;
+    add_all(errors, o.errors);
+}
+
+void CallStats::merge(CallStats&& o) {
+    sent += o.sent;
+    results += o.results;
+    errors += o.errors;
+    timeouts += o.timeouts;
+    skipped += o.skipped;
+    lost += o.lost;
+    answered_in_window += o.answered_in_window;
+    add_all(errors_by_code, o.errors_by_code);
+    for (std::size_t i = 0; i < kActionCount; ++i) {
+        sent_by_action[i] += o.sent_by_action[i];
+    }
+    if (latencies_ns.empty()) {
+        latencies_ns = std::move(o.latencies_ns);
+    } else {
+        latencies_ns.insert(latencies_ns.end(), o.latencies_ns.begin(), o.latencies_ns.end());
+    }
+}
+
+void Oddities::merge(const Oddities& o) {
+    late_answers += o.late_answers;
+    unknown_answers += o.unknown_answers;
+    unparsable += o.unparsable;
+    gateway_calls += o.gateway_calls;
+}
+
+Percentiles percentiles(std::vector<std::uint64_t>& ns) {
+    Percentiles p;
+    p.samples = ns.size();
+    if (ns.empty()) {
+        return p;
+    }
+    std::sort(ns.begin(), ns.end());
+    const auto rank = [&](double q) {
+        // Nearest rank: the smallest sample with at least q of all samples at or below it.
+        auto k = static_cast<std::size_t>(std::ceil(q * static_cast<double>(ns.size())));
+        k = std::clamp<std::size_t>(k, 1, ns.size());
+        return ms(ns[k - 1]);
+    };
+    p.p50 = rank(0.50);
+    p.p95 = rank(0.95);
+    p.p99 = rank(0.99);
+    p.p999 = rank(0.999);
+    p.max = ms(ns.back());
+    const long double sum = std::accumulate(ns.begin(), ns.end(), 0.0L);
+    p.mean = static_cast<double>(sum / static_cast<long double>(ns.size())) / 1e6;
+    return p;
+}
+
+std::string text_report(Report& r) {
+    const Options& o = r.options;
+    const auto& c = r.connections;
+    const auto& k = r.calls;
+    std::string out;
+    auto line = [&out](auto&&... args) {
+        out += fmt::format(std::forward<decltype(args)>(args)...);
+        out += '\n';
+    };
+    line("ocpp-loadgen report: {} stations ({} ocpp1.6, {} ocpp2.0.1) -> {}", o.stations,
+         r.stations_v16, r.stations_v201, o.url);
+    if (o.idle) {
+        line("  mode                idle for {:.1f} s", o.duration_s);
+    } else {
+        line("  mode                mix {}, {:.0f} CALLs/s target, {:.1f} s warm-up + {:.1f} s "
+             "measured, {} thread(s)",
+             mix_name(o.mix), o.rate, o.warmup_s, o.duration_s, o.threads);
+    }
+    if (!o.source_addresses.empty()) {
+        line("  source addresses    {} ({} .. {})", o.source_addresses.size(),
+             o.source_addresses.front().to_string(), o.source_addresses.back().to_string());
+    }
+    line("");
+    line("Connections (ramp-up {:.2f} s, not measured)", r.ramp_up_s);
+    line("  connected           {} of {} ({} failed)", c.connected, c.attempted, c.failed);
+    line("  BootNotification    {} accepted, {} pending/rejected, {} CALLERROR, {} timeouts",
+         c.boot_accepted, c.boot_not_accepted, c.boot_errors, c.boot_timeouts);
+    line("  closed by gateway   {}", c.closed_by_peer);
+    if (c.errors.empty()) {
+        line("  connection errors   none");
+    } else {
+        line("  connection errors");
+        for (const auto& [what, n] : c.errors) {
+            line("    {:>8}  {}", n, what);
+        }
+    }
+    if (!r.traffic) {
+        return out;
+    }
+    line("");
+    line("Measured window {:.2f} s", r.window_s);
+    line("  CALLs sent          {} ({:.1f}/s)", k.sent, per_second(k.sent, r.window_s));
+    std::string by_action;
+    for (std::size_t i = 0; i < kActionCount; ++i) {
+        if (k.sent_by_action[i] != 0) {
+            by_action += fmt::format("{}{} {}", by_action.empty() ? "" : ", ",
+                                     action_name(static_cast<Action>(i)), k.sent_by_action[i]);
+        }
+    }
+    if (!by_action.empty()) {
+        line("    by action         {}", by_action);
+    }
+    line("  CALLRESULTs         {}", k.results);
+    line("  CALLERRORs          {}", k.errors);
+    for (const auto& [code, n] : k.errors_by_code) {
+        line("    {:>8}  {}", n, code);
+    }
+    line("  timeouts            {} (no answer within {} ms)", k.timeouts, o.timeout.count());
+    line("  skipped             {} (no free station at the scheduled time)", k.skipped);
+    line("  lost                {} (connection closed with the CALL open)", k.lost);
+    line("  achieved            {:.1f} msgs/s (answers received inside the window)",
+         per_second(k.answered_in_window, r.window_s));
+    const auto& d = r.oddities;
+    if (d.late_answers + d.unknown_answers + d.unparsable + d.gateway_calls != 0) {
+        line("  oddities            {} late answers, {} answers to no open CALL, {} unparsable, "
+             "{} CALLs from the gateway",
+             d.late_answers, d.unknown_answers, d.unparsable, d.gateway_calls);
+    }
+    const Percentiles p = percentiles(r.calls.latencies_ns);
+    line("");
+    line("Latency, scheduled send -> answer (ms, {} samples, exact)", p.samples);
+    if (p.samples == 0) {
+        line("  no samples");
+    } else {
+        line("  p50 {:.3f}   p95 {:.3f}   p99 {:.3f}   p99.9 {:.3f}   max {:.3f}   mean {:.3f}",
+             p.p50, p.p95, p.p99, p.p999, p.max, p.mean);
+    }
+    return out;
+}
+
+nlohmann::json json_report(Report& r) {
+    using nlohmann::json;
+    const Options& o = r.options;
+    const auto& c = r.connections;
+    const auto& k = r.calls;
+    json sources = json::array();
+    for (const auto& a : o.source_addresses) {
+        sources.push_back(a.to_string());
+    }
+    json j = {
+        {"url", o.url},
+        {"mode", o.idle ? "idle" : "load"},
+        {"stations", {{"total", o.stations}, {"ocpp1.6", r.stations_v16}, {"ocpp2.0.1", r.stations_v201}}},
+        {"threads", o.threads},
+        {"source_addresses", sources.size()},
+        {"ramp_up_s", round_us(r.ramp_up_s)},
+        {"connections",
+         {{"attempted", c.attempted},
+          {"connected", c.connected},
+          {"failed", c.failed},
+          {"closed_by_gateway", c.closed_by_peer},
+          {"errors", c.errors}}},
+        {"boot",
+         {{"accepted", c.boot_accepted},
+          {"pending_or_rejected", c.boot_not_accepted},
+          {"call_errors", c.boot_errors},
+          {"timeouts", c.boot_timeouts}}},
+    };
+    if (o.idle) {
+        j["idle_s"] = o.duration_s;
+    }
+    if (!r.traffic) {
+        return j;
+    }
+    json by_action = json::object();
+    for (std::size_t i = 0; i < kActionCount; ++i) {
+        if (k.sent_by_action[i] != 0) {
+            by_action[std::string(action_name(static_cast<Action>(i)))] = k.sent_by_action[i];
+        }
+    }
+    const Percentiles p = percentiles(r.calls.latencies_ns);
+    j["mix"] = mix_name(o.mix);
+    j["target_rate"] = o.rate;
+    j["warmup_s"] = o.warmup_s;
+    j["window_s"] = round_us(r.window_s);
+    j["timeout_ms"] = o.timeout.count();
+    j["calls"] = {{"sent", k.sent},
+                  {"sent_by_action", by_action},
+                  {"call_results", k.results},
+                  {"call_errors", k.errors},
+                  {"call_errors_by_code", k.errors_by_code},
+                  {"timeouts", k.timeouts},
+                  {"skipped", k.skipped},
+                  {"lost", k.lost}};
+    j["sent_per_s"] = round_us(per_second(k.sent, r.window_s));
+    j["achieved_msgs_per_s"] = round_us(per_second(k.answered_in_window, r.window_s));
+    j["latency_ms"] = {{"samples", p.samples}, {"p50", round_us(p.p50)},  {"p95", round_us(p.p95)},
+                       {"p99", round_us(p.p99)}, {"p99.9", round_us(p.p999)}, {"max", round_us(p.max)},
+                       {"mean", round_us(p.mean)}};
+    j["oddities"] = {{"late_answers", r.oddities.late_answers},
+                     {"unknown_answers", r.oddities.unknown_answers},
+                     {"unparsable", r.oddities.unparsable},
+                     {"gateway_calls", r.oddities.gateway_calls}};
+    return j;
+}
+
+}  // namespace loadgen

@@ -1,0 +1,159 @@
+#include "tools/loadgen/run.hpp"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "tools/loadgen/report.hpp"
+#include "tools/loadgen/worker.hpp"
+
+namespace loadgen {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// Descriptors beyond one per station: stdio, timers, epoll, a margin.
+constexpr rlim_t kSpareDescriptors = 256;
+
+void raise_descriptor_limit(std::size_t stations) {
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) {
+        return;
+    }
+    const rlim_t want = static_cast<rlim_t>(stations) + kSpareDescriptors;
+    if (lim.rlim_cur >= want) {
+        return;
+    }
+    const rlim_t old = lim.rlim_cur;
+    lim.rlim_cur = lim.rlim_max == RLIM_INFINITY ? want : std::min(want, lim.rlim_max);
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur < want) {
+        fmt::print(stderr,
+                   "ocpp-loadgen: warning: open-file limit {} (hard {}) is below the {} "
+                   "descriptors {} stations need; raise it with ulimit -n\n",
+                   old, lim.rlim_max, want, stations);
+    }
+}
+
+Clock::duration seconds(double s) {
+    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
+
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+}
+
+}  // namespace
+
+int run_load(const Options& o, const Target& target) {
+    raise_descriptor_limit(o.stations);
+    std::FILE* info = o.json ? stderr : stdout;
+
+    Shared shared;
+    std::vector<std::unique_ptr<Worker>> workers;
+    for (unsigned k = 0; k < o.threads; ++k) {
+        workers.push_back(std::make_unique<Worker>(o, target, k, shared));
+    }
+    std::vector<std::thread> threads;
+    for (auto& w : workers) {
+        threads.emplace_back([&w] { w->run(); });
+    }
+
+    // Ramp-up: connect and boot every station.
+    const auto ramp_start = Clock::now() + 5ms;
+    for (auto& w : workers) {
+        w->start_connecting(ramp_start);
+    }
+    const auto ramp_deadline = ramp_start +
+                               seconds(static_cast<double>(o.stations) / o.connect_rate) + 25s +
+                               o.timeout;
+    auto next_progress = Clock::now() + 2s;
+    while (shared.settled.load() < o.stations && Clock::now() < ramp_deadline) {
+        std::this_thread::sleep_for(10ms);
+        if (Clock::now() >= next_progress) {
+            next_progress += 2s;
+            fmt::print(stderr, "ramp-up: {} of {} stations settled, {} booted, {} connections open\n",
+                       shared.settled.load(), o.stations, shared.ready.load(), shared.open.load());
+        }
+    }
+    const double ramp_s = seconds_between(ramp_start, Clock::now());
+    if (shared.settled.load() < o.stations) {
+        fmt::print(stderr, "ocpp-loadgen: ramp-up did not finish: {} of {} stations settled\n",
+                   shared.settled.load(), o.stations);
+    }
+
+    int status = 0;
+    const std::size_t ready = shared.ready.load();
+    if (ready == 0) {
+        fmt::print(stderr, "ocpp-loadgen: no station could connect and boot\n");
+        status = 1;
+    } else if (o.idle) {
+        fmt::print(info,
+                   "all stations connected: {} of {} connected and booted in {:.2f} s; holding "
+                   "idle for {} s\n",
+                   ready, o.stations, ramp_s, o.duration_s);
+        std::fflush(info);
+        const auto until = Clock::now() + seconds(o.duration_s);
+        while (Clock::now() < until) {
+            std::this_thread::sleep_for(std::min<Clock::duration>(100ms, until - Clock::now()));
+        }
+        fmt::print(info, "idle hold over: {} connections still open\n", shared.open.load());
+    } else {
+        const auto t0 = Clock::now() + 20ms;
+        for (auto& w : workers) {
+            w->start_traffic(t0);
+        }
+        // Every measured CALL is answered or times out by window end + timeout.
+        const auto hard_end = t0 + seconds(o.warmup_s + o.duration_s) + o.timeout + 5s;
+        while (shared.finished.load() < o.threads && Clock::now() < hard_end) {
+            std::this_thread::sleep_for(10ms);
+        }
+    }
+
+    for (auto& w : workers) {
+        w->close_all();
+    }
+    const auto close_deadline = Clock::now() + 5s;
+    while (shared.open.load() > 0 && Clock::now() < close_deadline) {
+        std::this_thread::sleep_for(10ms);
+    }
+    for (auto& w : workers) {
+        w->stop();
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+
+    Report r;
+    r.options = o;
+    for (std::size_t i = 0; i < o.stations; ++i) {
+        if (station_version(i, o.v201_share) == ocpp::ProtocolVersion::v201) {
+            ++r.stations_v201;
+        } else {
+            ++r.stations_v16;
+        }
+    }
+    r.ramp_up_s = ramp_s;
+    r.window_s = o.duration_s;
+    r.traffic = ready > 0 && !o.idle;
+    for (auto& w : workers) {
+        r.connections.merge(w->connections());
+        r.calls.merge(std::move(w->calls()));
+        r.oddities.merge(w->oddities());
+    }
+    workers.clear();
+    if (o.json) {
+        fmt::print("{}\n", json_report(r).dump());
+    } else {
+        fmt::print("{}", text_report(r));
+    }
+    return status;
+}
+
+}  // namespace loadgen

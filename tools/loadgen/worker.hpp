@@ -1,0 +1,142 @@
+#pragma once
+
+#include "tools/loadgen/ws_client.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "ocpp/version.hpp"
+#include "tools/loadgen/options.hpp"
+#include "tools/loadgen/payloads.hpp"
+#include "tools/loadgen/report.hpp"
+#include "tools/loadgen/target.hpp"
+
+namespace loadgen {
+
+using Clock = std::chrono::steady_clock;
+
+/// Progress the workers publish to the controlling thread.
+struct Shared {
+    /// Stations whose ramp-up is over: booted, or failed to connect or boot.
+    std::atomic<std::size_t> settled{0};
+    /// Stations connected and booted (Accepted).
+    std::atomic<std::size_t> ready{0};
+    /// Connections open right now.
+    std::atomic<std::size_t> open{0};
+    /// Workers that sent their last CALL and saw every measured CALL answered or timed out.
+    std::atomic<unsigned> finished{0};
+};
+
+/// One I/O thread and the stations it owns: station i of the run belongs to worker
+/// i % threads. Everything of a worker happens on its own io_context; the controlling thread
+/// only posts to it and reads its statistics after run() has returned.
+class Worker {
+public:
+    Worker(const Options& options, const Target& target, unsigned index, Shared& shared);
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    /// Runs the io_context until stop(). Call on the worker's own thread.
+    void run();
+
+    /// Opens the connections, paced so the whole run opens --connect-rate per second from
+    /// `start`. Every station boots as soon as it is connected.
+    void start_connecting(Clock::time_point start);
+    /// Starts the open-loop traffic: warm-up from `t0`, then the measured window.
+    void start_traffic(Clock::time_point t0);
+    /// Closes every connection (normal closure).
+    void close_all();
+    /// Stops the io_context.
+    void stop();
+
+    /// Valid once run() has returned.
+    ConnectionStats& connections() { return connections_; }
+    CallStats& calls() { return calls_; }
+    Oddities& oddities() { return oddities_; }
+
+private:
+    struct Station {
+        enum class State : std::uint8_t { pending, connecting, booting, ready, failed, closed };
+        std::string id;
+        std::string url;
+        std::size_t number = 0;  ///< 1-based over the whole run
+        ocpp::ProtocolVersion version = ocpp::ProtocolVersion::v16;
+        Client::connection_ptr con;
+        State state = State::pending;
+        bool settled = false;
+        bool open = false;
+        // The open CALL.
+        bool waiting = false;
+        bool measured = false;
+        bool boot = false;
+        std::uint64_t seq = 0;  ///< number of the last CALL sent; its message id
+        Clock::time_point scheduled;
+        // Payload state.
+        Meter meter;
+        std::uint32_t status_step = 0;
+    };
+
+    struct Deadline {
+        std::uint32_t station;
+        std::uint64_t seq;
+        Clock::time_point at;
+    };
+
+    void connect_tick();
+    void open_connection(std::uint32_t j);
+    void on_open(std::uint32_t j);
+    void on_fail(std::uint32_t j);
+    void on_close(std::uint32_t j);
+    void on_message(std::uint32_t j, const std::string& text);
+    void settle(std::uint32_t j, bool ready);
+    bool send_call(std::uint32_t j, Action action, Clock::time_point scheduled, bool measured,
+                   bool boot);
+    nlohmann::json payload_for(Station& st, Action action);
+    void send_tick();
+    void dispatch(Clock::time_point scheduled);
+    Clock::time_point send_time(std::uint64_t i) const;
+    void housekeeping();
+    void arm_housekeeping();
+    void maybe_finish();
+
+    const Options& options_;
+    const unsigned index_;
+    const unsigned count_;
+    Shared& shared_;
+
+    // Declared before everything holding handlers or sockets, so it is destroyed last.
+    asio::io_context io_;
+    asio::executor_work_guard<asio::io_context::executor_type> work_;
+    Client client_;
+    asio::steady_timer connect_timer_;
+    asio::steady_timer send_timer_;
+    asio::steady_timer housekeeping_timer_;
+
+    std::vector<Station> stations_;
+    std::deque<std::uint32_t> free_;       ///< booted stations with no open CALL, FIFO
+    std::deque<Deadline> deadlines_;       ///< open CALLs in send order
+    Xorshift rng_;
+
+    Clock::time_point connect_start_;
+    std::size_t next_connect_ = 0;
+
+    bool traffic_ = false;
+    bool sending_done_ = false;
+    bool finished_ = false;
+    bool closing_ = false;
+    Clock::time_point t0_;
+    Clock::time_point window_start_;
+    Clock::time_point window_end_;
+    std::uint64_t next_send_ = 0;
+    std::uint64_t measured_open_ = 0;
+
+    ConnectionStats connections_;
+    CallStats calls_;
+    Oddities oddities_;
+};
+
+}  // namespace loadgen
