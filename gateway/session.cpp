@@ -80,6 +80,11 @@ void Session::on_paused() {
 }
 
 void Session::close(websocketpp::close::status::value code, std::string reason) {
+    closing_ = true;
+    // Reading may be paused (drain, backpressure): the station's close reply must still be
+    // read, or the closing handshake times out. Frames that arrive meanwhile are dropped
+    // unanswered (handle_text), so the station sends them again after reconnecting.
+    con_->resume_reading();
     websocketpp::lib::error_code ec;
     con_->close(code, reason, ec);
 }
@@ -169,6 +174,10 @@ void Session::publish_side_record(const std::string& topic, std::string value) {
 }
 
 void Session::handle_text(std::string text) {
+    if (closing_) {
+        log::debug("station {}: frame after close dropped", info_.station_id);
+        return;
+    }
     last_activity_ = Clock::now();
     const std::string received_at = kafka_bridge::now_rfc3339();
     ocpp::FrameLimits limits;

@@ -95,6 +95,7 @@ private:
     bool closed_ = false;
     std::atomic<bool> pause_pending_{false};
     std::atomic<bool> draining_{false};  // set by pause(), never cleared: reading stays off
+    std::atomic<bool> closing_{false};   // we sent a close: frames read from now on are dropped
     bool paused_ = false;
     std::deque<std::shared_ptr<Pending>> blocked_;  // waiting for room in the producer queue
     std::chrono::steady_clock::time_point opened_at_;
