@@ -258,28 +258,26 @@ int run(const gateway::Config& config) {
     const auto deadline = Clock::now() + config.drain_timeout;
     accepting = false;
     stations.stop_listening();
-    stations.pause_all();
-    // Every frame read before the pause is handled, and every call it started is answered.
-    while ((!stations.paused() || stations.in_flight() > 0) && Clock::now() < deadline) {
-        std::this_thread::sleep_for(20ms);  // polling counters the I/O threads bring to zero
+    // Each session answers the calls it has read, then closes with 1001.
+    stations.drain_all();
+    while (stations.session_count() > 0 && Clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);  // polling a count the I/O threads bring to zero
     }
-    if (stations.in_flight() > 0) {
-        gateway::log::warn("drain timeout: {} calls still wait for Kafka; their stations get no "
-                           "answer and will send them again",
-                           stations.in_flight());
+    if (const auto left = stations.session_count(); left > 0) {
+        gateway::log::warn("drain timeout: closing {} sessions with {} calls still waiting for "
+                           "Kafka; those stations get no answer and will send them again",
+                           left, stations.in_flight());
+        stations.close_all("gateway shutting down");
+        const auto close_deadline = Clock::now() + 5s;
+        while (stations.session_count() > 0 && Clock::now() < close_deadline) {
+            std::this_thread::sleep_for(20ms);
+        }
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (auto flushed = producer()->flush(std::max(left, 1000ms)); !flushed.ok()) {
+    // Connection records written while closing.
+    if (auto flushed = producer()->flush(10s); !flushed.ok()) {
         gateway::log::warn("flush: {}", flushed.error().to_string());
     }
-    stations.close_all("gateway shutting down");
-    const auto close_deadline = Clock::now() + 5s;
-    while (stations.session_count() > 0 && Clock::now() < close_deadline) {
-        std::this_thread::sleep_for(20ms);
-    }
     admin.stop_listening();
-    // Connection records written while closing.
-    (void)producer()->flush(5s);
     work.reset();
     io.stop();
     for (auto& t : io_threads) {

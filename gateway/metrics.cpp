@@ -92,9 +92,9 @@ std::string Metrics::render(const std::map<std::string, double>& gauges) const {
     }
     header("ocpp_dead_letters_total", "counter", "Frames refused and written to the dead-letter topic.");
     out += fmt::format("ocpp_dead_letters_total {}\n", dead_letters_.load());
-    header("ocpp_backpressure_pauses_total", "counter",
-           "Times a session stopped reading because the producer queue was full.");
-    out += fmt::format("ocpp_backpressure_pauses_total {}\n", backpressure_pauses_.load());
+    header("ocpp_backpressure_waits_total", "counter",
+           "Times a record waited for room in the full producer queue.");
+    out += fmt::format("ocpp_backpressure_waits_total {}\n", backpressure_pauses_.load());
     header("ocpp_unmatched_responses_total", "counter",
            "CALLRESULT/CALLERROR frames from stations that answered nothing outstanding.");
     out += fmt::format("ocpp_unmatched_responses_total {}\n", unmatched_responses_.load());

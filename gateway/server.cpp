@@ -65,7 +65,7 @@ StationServer::StationServer(const Config& config, const ocpp::SchemaRegistry& s
                              asio::io_context& io)
     : config_(config),
       io_(io),
-      services_{config, schemas, producers, metrics, ReplyPolicy(config.reply), ws_, io, {0}, {0}} {
+      services_{config, schemas, producers, metrics, ReplyPolicy(config.reply), ws_, io, {0}} {
     ws_.init_asio(&io_);
     ws_.set_reuse_addr(true);
     ws_.set_listen_backlog(1024);
@@ -87,7 +87,6 @@ StationServer::StationServer(const Config& config, const ocpp::SchemaRegistry& s
     ws_.set_pong_timeout_handler([this](websocketpp::connection_hdl hdl, std::string payload) {
         on_pong_timeout(hdl, payload);
     });
-    ws_.set_interrupt_handler([this](websocketpp::connection_hdl hdl) { on_interrupt(hdl); });
     ws_.set_http_handler([this](websocketpp::connection_hdl hdl) {
         // Plain HTTP on the station port: only WebSocket upgrades are served here.
         websocketpp::lib::error_code ec;
@@ -299,12 +298,6 @@ void StationServer::on_pong_timeout(websocketpp::connection_hdl hdl, const std::
     }
 }
 
-void StationServer::on_interrupt(websocketpp::connection_hdl hdl) {
-    if (auto session = find(hdl)) {
-        session->on_paused();
-    }
-}
-
 std::shared_ptr<Session> StationServer::find(const websocketpp::connection_hdl& hdl) const {
     std::lock_guard<std::mutex> lock(mutex_);
     const auto it = sessions_.find(hdl);
@@ -316,12 +309,10 @@ std::size_t StationServer::session_count() const {
     return sessions_.size();
 }
 
-void StationServer::pause_all() {
+void StationServer::drain_all() {
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto& [hdl, session] : sessions_) {
-        if (session->pause()) {
-            ++services_.pausing;
-        }
+        session->drain();
     }
 }
 

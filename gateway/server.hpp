@@ -45,9 +45,6 @@ struct Services {
     asio::io_context& io;
     /// CALLs published and not yet answered, across sessions (for draining).
     std::atomic<std::int64_t> in_flight{0};
-    /// Sessions asked to stop reading that have not yet confirmed every frame read before
-    /// is being handled (for draining).
-    std::atomic<std::int64_t> pausing{0};
 };
 
 /// The station-facing WebSocket server: handshake rules (endpoint, identity, subprotocol,
@@ -62,11 +59,9 @@ public:
     void listen();
     /// Stops accepting connections; existing sessions continue.
     void stop_listening();
-    /// Stops reading frames from every station (drain step 1). paused() turns true once every
-    /// frame read before has been taken in hand.
-    void pause_all();
-    bool paused() const { return services_.pausing.load() <= 0; }
-    /// Closes every session with 1001 (going away).
+    /// Asks every session to end gracefully: answer what it has read, then close with 1001.
+    void drain_all();
+    /// Closes every session now with 1001 (going away).
     void close_all(const std::string& reason);
     std::size_t session_count() const;
     std::int64_t in_flight() const { return services_.in_flight.load(); }
@@ -79,7 +74,6 @@ private:
     void on_message(websocketpp::connection_hdl hdl, WsServer::message_ptr msg);
     void on_pong(websocketpp::connection_hdl hdl, const std::string& payload);
     void on_pong_timeout(websocketpp::connection_hdl hdl, const std::string& payload);
-    void on_interrupt(websocketpp::connection_hdl hdl);
     std::shared_ptr<Session> find(const websocketpp::connection_hdl& hdl) const;
     std::optional<Handshake> inspect(WsServer::connection_ptr con, int& status,
                                      std::string& reason) const;

@@ -58,33 +58,23 @@ void Session::on_pong() {
     asio::post(strand_, [self = shared_from_this()] { self->last_activity_ = Clock::now(); });
 }
 
-bool Session::pause() {
-    draining_ = true;
-    if (pause_pending_.exchange(true)) {
-        return false;
-    }
-    // Both run on the connection's own strand in this order: when the interrupt arrives,
-    // every frame read before the pause has been handed to on_message.
-    con_->pause_reading();
-    con_->interrupt();
-    return true;
-}
-
-void Session::on_paused() {
-    // Posted behind every frame already handed over, so those are handled first.
+void Session::drain() {
     asio::post(strand_, [self = shared_from_this()] {
-        if (self->pause_pending_.exchange(false)) {
-            --self->services_.pausing;
-        }
+        self->draining_ = true;
+        self->close_if_drained();
     });
 }
 
+void Session::close_if_drained() {
+    if (draining_ && !closed_ && !closing_ && rpc_.incoming_in_flight() == 0 && blocked_.empty()) {
+        close(websocketpp::close::status::going_away, "gateway shutting down");
+    }
+}
+
 void Session::close(websocketpp::close::status::value code, std::string reason) {
+    // Frames that arrive from now on are dropped unanswered (handle_text): the station sends
+    // them again after reconnecting.
     closing_ = true;
-    // Reading may be paused (drain, backpressure): the station's close reply must still be
-    // read, or the closing handshake times out. Frames that arrive meanwhile are dropped
-    // unanswered (handle_text), so the station sends them again after reconnecting.
-    con_->resume_reading();
     websocketpp::lib::error_code ec;
     con_->close(code, reason, ec);
 }
@@ -95,9 +85,6 @@ void Session::on_closed(int code, std::string reason) {
             return;
         }
         self->closed_ = true;
-        if (self->pause_pending_.exchange(false)) {
-            --self->services_.pausing;
-        }
         self->keepalive_.cancel();
         self->retry_.cancel();
         const auto duration = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -348,14 +335,12 @@ void Session::produce(std::shared_ptr<Pending> pending) {
         return;
     }
     if (result.error().is_backpressure()) {
-        // Bounded memory: stop reading this station until the queue has room again.
+        // The producer queue is full: the record waits here and is retried shortly. The
+        // station may have at most max_pending_calls such records; further CALLs are refused
+        // with a CALLERROR meanwhile, so memory stays bounded.
         blocked_.push_front(std::move(pending));
-        if (!paused_) {
-            paused_ = true;
-            con_->pause_reading();
-            services_.metrics.backpressure_pause();
-        }
-        resume_reading_later();
+        services_.metrics.backpressure_pause();
+        retry_blocked_later();
         return;
     }
     services_.metrics.delivery_failure(pending->record.topic);
@@ -373,7 +358,7 @@ void Session::fail_call(const ocpp::MessageId& id, const std::string& action) {
     finish_call(id);
 }
 
-void Session::resume_reading_later() {
+void Session::retry_blocked_later() {
     retry_.expires_after(kBackpressureRetry);
     retry_.async_wait(asio::bind_executor(strand_, [self = shared_from_this()](const std::error_code& ec) {
         if (ec || self->closed_) {
@@ -386,12 +371,6 @@ void Session::resume_reading_later() {
             self->produce(std::move(next));
             if (self->blocked_.size() > before) {
                 return;  // still full: produce() scheduled another retry
-            }
-        }
-        if (self->paused_) {
-            self->paused_ = false;
-            if (!self->draining_) {
-                self->con_->resume_reading();
             }
         }
     }));
@@ -424,7 +403,10 @@ void Session::on_delivery(const std::shared_ptr<Pending>& pending, const kafka_b
     finish_call(pending->id);
 }
 
-void Session::finish_call(const ocpp::MessageId& id) { rpc_.complete_incoming(id); }
+void Session::finish_call(const ocpp::MessageId& id) {
+    rpc_.complete_incoming(id);
+    close_if_drained();
+}
 
 void Session::reject(const ocpp::Rejection& rejection, const std::string& raw,
                      const std::string& received_at, std::optional<std::string> action) {

@@ -37,12 +37,9 @@ public:
     void on_closed(int code, std::string reason);
     /// A pong arrived (any thread).
     void on_pong();
-    /// Stops reading frames (any thread). Returns false when already asked. Once every frame
-    /// read before is queued for handling, the session counts itself out of
-    /// Services::pausing (on_paused, or on_closed).
-    bool pause();
-    /// websocketpp's interrupt: reading has stopped (any thread).
-    void on_paused();
+    /// Graceful end (any thread): every CALL read so far is answered, then the session closes
+    /// with 1001. Frames that arrive after the close are dropped unanswered.
+    void drain();
     /// Closes the connection (any thread).
     void close(websocketpp::close::status::value code, std::string reason);
 
@@ -77,7 +74,8 @@ private:
     void send(const std::string& text);
     void publish_side_record(const std::string& topic, std::string value);
     void schedule_keepalive();
-    void resume_reading_later();
+    void retry_blocked_later();
+    void close_if_drained();
 
     Services& services_;
     WsServer::connection_ptr con_;
@@ -93,10 +91,8 @@ private:
     std::uint64_t sequence_ = 0;
     std::uint64_t published_ = 0;
     bool closed_ = false;
-    std::atomic<bool> pause_pending_{false};
-    std::atomic<bool> draining_{false};  // set by pause(), never cleared: reading stays off
-    std::atomic<bool> closing_{false};   // we sent a close: frames read from now on are dropped
-    bool paused_ = false;
+    std::atomic<bool> closing_{false};  // we sent a close: frames read from now on are dropped
+    bool draining_ = false;
     std::deque<std::shared_ptr<Pending>> blocked_;  // waiting for room in the producer queue
     std::chrono::steady_clock::time_point opened_at_;
     std::chrono::steady_clock::time_point last_activity_;
