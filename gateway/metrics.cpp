@@ -46,8 +46,8 @@ void Metrics::validation_failure(ocpp::ProtocolVersion v, const std::string& cod
 
 void Metrics::dead_letter() { dead_letters_.fetch_add(1, std::memory_order_relaxed); }
 
-void Metrics::backpressure_pause() {
-    backpressure_pauses_.fetch_add(1, std::memory_order_relaxed);
+void Metrics::backpressure_wait() {
+    backpressure_waits_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Metrics::unmatched_response() {
@@ -94,7 +94,7 @@ std::string Metrics::render(const std::map<std::string, double>& gauges) const {
     out += fmt::format("ocpp_dead_letters_total {}\n", dead_letters_.load());
     header("ocpp_backpressure_waits_total", "counter",
            "Times a record waited for room in the full producer queue.");
-    out += fmt::format("ocpp_backpressure_waits_total {}\n", backpressure_pauses_.load());
+    out += fmt::format("ocpp_backpressure_waits_total {}\n", backpressure_waits_.load());
     header("ocpp_unmatched_responses_total", "counter",
            "CALLRESULT/CALLERROR frames from stations that answered nothing outstanding.");
     out += fmt::format("ocpp_unmatched_responses_total {}\n", unmatched_responses_.load());

@@ -33,7 +33,7 @@ public:
     void produce_ack_latency(std::chrono::steady_clock::duration d);
     void delivery_failure(const std::string& topic);
     void immediate_undelivered(ocpp::EventClass c);
-    void backpressure_pause();
+    void backpressure_wait();
     void unmatched_response();
 
     /// Prometheus text exposition; `gauges` adds values read at scrape time.
@@ -48,7 +48,7 @@ private:
     std::array<std::atomic<std::int64_t>, 2> open_{};
     std::array<std::atomic<std::uint64_t>, 2> opened_total_{};
     std::atomic<std::uint64_t> dead_letters_{0};
-    std::atomic<std::uint64_t> backpressure_pauses_{0};
+    std::atomic<std::uint64_t> backpressure_waits_{0};
     std::atomic<std::uint64_t> unmatched_responses_{0};
 
     mutable std::mutex mutex_;

@@ -339,7 +339,7 @@ void Session::produce(std::shared_ptr<Pending> pending) {
         // station may have at most max_pending_calls such records; further CALLs are refused
         // with a CALLERROR meanwhile, so memory stays bounded.
         blocked_.push_front(std::move(pending));
-        services_.metrics.backpressure_pause();
+        services_.metrics.backpressure_wait();
         retry_blocked_later();
         return;
     }
