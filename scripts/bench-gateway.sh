@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Measures the gateway with ocpp-loadgen against a local Kafka broker, everything on this
+# machine (loopback only). Prints one JSON line per run; docs/benchmarks.md has the results.
+#   BENCH_KAFKA_PORT (49092), BENCH_PORT (19000), BENCH_DURATION (10 s), BENCH_STATIONS (500)
+#   BENCH_RATES_HEARTBEAT, BENCH_RATES_REALISTIC: space-separated rates to try
+#   BENCH_IDLE: space-separated idle station counts for the memory runs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bin=build/bin
+kafka_port="${BENCH_KAFKA_PORT:-49092}"
+port="${BENCH_PORT:-19000}"
+admin=$((port + 100))
+duration="${BENCH_DURATION:-10}"
+stations="${BENCH_STATIONS:-2000}"
+rates_heartbeat="${BENCH_RATES_HEARTBEAT:-2000 5000 10000 15000 20000}"
+rates_realistic="${BENCH_RATES_REALISTIC:-2000 5000 8000 12000}"
+idle_counts="${BENCH_IDLE:-10000}"
+data="$(mktemp -d /tmp/ocpp-bench-kafka.XXXXXX)"
+log="$(mktemp /tmp/ocpp-bench-gateway.XXXXXX.log)"
+
+export KAFKA_PORT="$kafka_port" KAFKA_DATA="$data"
+cleanup() {
+    [ -n "${gw:-}" ] && kill "$gw" 2>/dev/null && wait "$gw" 2>/dev/null
+    deploy/kafka/kafka.sh stop >/dev/null 2>&1 || true
+    rm -rf "$data"
+}
+trap cleanup EXIT
+deploy/kafka/kafka.sh start >&2
+
+start_gateway() {
+    "$bin/ocpp-gateway" --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" \
+        --kafka-brokers "127.0.0.1:$kafka_port" --gateway-id bench --log-level warn "$@" \
+        >"$log" 2>&1 &
+    gw=$!
+    for _ in $(seq 1 300); do
+        curl -sf "http://127.0.0.1:$admin/readyz" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "gateway did not become ready; log: $log" >&2
+    exit 1
+}
+stop_gateway() { kill "$gw"; wait "$gw" || true; gw=""; }
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$gw/status"; }
+
+# The hard file-descriptor limit caps idle runs (each station is a socket in both processes).
+echo "file descriptors: $(ulimit -Hn)" >&2
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024/1024)}' /proc/meminfo) GiB," \
+     "$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}')" >&2
+
+start_gateway
+url="ws://127.0.0.1:$port/ocpp"
+# Unmeasured warm-up: the broker's JIT, topic partitions and log segments.
+"$bin/ocpp-loadgen" --url "$url" --id-prefix W- --stations "$stations" --mix realistic \
+    --rate 3000 --duration 10 --warmup 2 --threads 1 --json >/dev/null
+for mix in heartbeat realistic; do
+    rates="$rates_heartbeat"
+    [ "$mix" = realistic ] && rates="$rates_realistic"
+    for rate in $rates; do
+        printf '{"mix":"%s","rate":%s,"report":' "$mix" "$rate"
+        "$bin/ocpp-loadgen" --url "$url" --id-prefix "B${mix:0:1}$rate-" --stations "$stations" \
+            --mix "$mix" --rate "$rate" --duration "$duration" --warmup 3 --threads 1 --json
+        printf '}\n'
+    done
+done
+stop_gateway
+
+for n in $idle_counts; do
+    start_gateway --config <(printf 'limits:\n  max_connections: %s\n' "$((n + 1000))")
+    before=$(rss_kib)
+    ulimit -n $((n + 1024)) 2>/dev/null || true
+    "$bin/ocpp-loadgen" --url "$url" --id-prefix "I$n-" --stations "$n" --idle --duration 5 \
+        --connect-rate 2000 --threads 2 --source-addresses 127.0.0.1-127.0.0.4 --json \
+        >"$log.idle" &
+    lg=$!
+    peak=0
+    while kill -0 "$lg" 2>/dev/null; do
+        r=$(rss_kib); [ "$r" -gt "$peak" ] && peak=$r
+        sleep 0.5
+    done
+    wait "$lg" || true
+    printf '{"idle_stations":%s,"rss_before_kib":%s,"rss_peak_kib":%s,"per_station_bytes":%s,"loadgen":%s}\n' \
+        "$n" "$before" "$peak" "$(( (peak - before) * 1024 / n ))" "$(cat "$log.idle")"
+    stop_gateway
+done
