@@ -89,9 +89,11 @@ void raise_fd_limit(std::size_t connections) {
     }
     getrlimit(RLIMIT_NOFILE, &current);
     if (current.rlim_cur < wanted) {
-        gateway::log::warn("only {} file descriptors available: fewer than max_connections ({}) "
-                           "stations can connect",
-                           static_cast<unsigned long long>(current.rlim_cur), connections);
+        gateway::log::warn("{} file descriptors available, max_connections {} needs about {}: "
+                           "at most about {} stations can connect",
+                           static_cast<unsigned long long>(current.rlim_cur), connections,
+                           static_cast<unsigned long long>(wanted),
+                           static_cast<unsigned long long>(current.rlim_cur > 256 ? current.rlim_cur - 256 : 0));
     }
 }
 
@@ -178,9 +180,15 @@ int run(const gateway::Config& config) {
             return 0;
         }
     }
-    // Ask for every topic's metadata now, so the first record of each does not wait for it.
+    // Every partition must have opened its log before the first record goes to it (see
+    // Producer::wait_partitions_ready); this also fetches the metadata the first records need.
     for (const auto& topic : required_topics(config)) {
-        (void)producer()->partition_count(topic.name, 5s);
+        if (auto ready = producer()->wait_partitions_ready(topic.name, 60s); !ready.ok()) {
+            gateway::log::error("topic {}: {}", topic.name, ready.error().to_string());
+            polling = false;
+            poller.join();
+            return 2;
+        }
     }
     const auto partitions = producer()->partition_count(config.topics.transaction_ids, 10s);
     if (partitions.ok() && partitions.value() != 1) {
@@ -260,8 +268,8 @@ int run(const gateway::Config& config) {
     stations.stop_listening();
     // Each session answers the calls it has read, then closes with 1001.
     stations.drain_all();
-    while (stations.session_count() > 0 && Clock::now() < deadline) {
-        std::this_thread::sleep_for(20ms);  // polling a count the I/O threads bring to zero
+    while ((stations.session_count() > 0 || stations.closing() > 0) && Clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);  // polling counts the I/O threads bring to zero
     }
     if (const auto left = stations.session_count(); left > 0) {
         gateway::log::warn("drain timeout: closing {} sessions with {} calls still waiting for "
@@ -269,7 +277,8 @@ int run(const gateway::Config& config) {
                            left, stations.in_flight());
         stations.close_all("gateway shutting down");
         const auto close_deadline = Clock::now() + 5s;
-        while (stations.session_count() > 0 && Clock::now() < close_deadline) {
+        while ((stations.session_count() > 0 || stations.closing() > 0) &&
+               Clock::now() < close_deadline) {
             std::this_thread::sleep_for(20ms);
         }
     }

@@ -65,7 +65,7 @@ StationServer::StationServer(const Config& config, const ocpp::SchemaRegistry& s
                              asio::io_context& io)
     : config_(config),
       io_(io),
-      services_{config, schemas, producers, metrics, ReplyPolicy(config.reply), ws_, io, {0}} {
+      services_{config, schemas, producers, metrics, ReplyPolicy(config.reply), ws_, io, {0}, {0}} {
     ws_.init_asio(&io_);
     ws_.set_reuse_addr(true);
     ws_.set_listen_backlog(1024);
@@ -276,6 +276,7 @@ void StationServer::on_close(websocketpp::connection_hdl hdl) {
         }
     }
     services_.metrics.connection_closed(session->version());
+    ++services_.closing;  // counted down once the Disconnected record is queued
     session->on_closed(code, reason);
 }
 

@@ -45,6 +45,8 @@ struct Services {
     asio::io_context& io;
     /// CALLs published and not yet answered, across sessions (for draining).
     std::atomic<std::int64_t> in_flight{0};
+    /// Sessions closed whose Disconnected record is not yet handed to the producer.
+    std::atomic<std::int64_t> closing{0};
 };
 
 /// The station-facing WebSocket server: handshake rules (endpoint, identity, subprotocol,
@@ -65,6 +67,7 @@ public:
     void close_all(const std::string& reason);
     std::size_t session_count() const;
     std::int64_t in_flight() const { return services_.in_flight.load(); }
+    std::int64_t closing() const { return services_.closing.load(); }
 
 private:
     struct Handshake;

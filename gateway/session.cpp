@@ -82,6 +82,7 @@ void Session::close(websocketpp::close::status::value code, std::string reason) 
 void Session::on_closed(int code, std::string reason) {
     asio::post(strand_, [self = shared_from_this(), code, reason = std::move(reason)] {
         if (self->closed_) {
+            --self->services_.closing;
             return;
         }
         self->closed_ = true;
@@ -106,6 +107,7 @@ void Session::on_closed(int code, std::string reason) {
         self->blocked_.clear();
         log::debug("station {} disconnected ({} {}), session {}", self->info_.station_id, code,
                   reason, self->info_.session_id);
+        --self->services_.closing;
     });
 }
 

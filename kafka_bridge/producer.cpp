@@ -2,7 +2,9 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <thread>
 
 namespace kafka_bridge {
 namespace {
@@ -80,6 +82,8 @@ Result<std::unique_ptr<Producer>, Error> Producer::create(const ProducerConfig& 
         {"linger.ms", std::to_string(config.linger.count())},
         {"queue.buffering.max.messages", std::to_string(config.max_queued_messages)},
         {"partitioner", "murmur2_random"},  // same key → partition mapping as Java clients
+        // Retry a lost broker within a second: a station waits for its answer meanwhile.
+        {"reconnect.backoff.max.ms", "1000"},
     };
     for (const auto& [name, value] : defaults) {
         if (auto r = set(name, value); !r.ok()) {
@@ -297,6 +301,35 @@ Result<int, Error> Producer::partition_count(const std::string& topic,
                                            "topic " + topic + " does not exist"));
     rd_kafka_metadata_destroy(metadata);
     return outcome;
+}
+
+Result<Ok, Error> Producer::wait_partitions_ready(const std::string& topic,
+                                                  std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    auto partitions = partition_count(topic, timeout);
+    if (!partitions.ok()) {
+        return partitions.error();
+    }
+    for (int p = 0; p < partitions.value(); ++p) {
+        while (true) {
+            std::int64_t low = 0;
+            std::int64_t high = 0;
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+                handle_.get(), topic.c_str(), p, &low, &high,
+                static_cast<int>(std::max<std::int64_t>(left.count(), 100)));
+            if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                break;
+            }
+            if (std::chrono::steady_clock::now() >= deadline) {
+                return from_code(err, "partition " + std::to_string(p) + " of " + topic +
+                                          " is not ready: " + rd_kafka_err2str(err));
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));  // start-up only
+        }
+    }
+    return Ok{};
 }
 
 Result<Ok, Error> Producer::check_cluster(std::chrono::milliseconds timeout) {

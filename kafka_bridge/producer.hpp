@@ -120,6 +120,14 @@ public:
     Result<int, Error> partition_count(const std::string& topic,
                                        std::chrono::milliseconds timeout);
 
+    /// Waits until every partition of `topic` answers for its offsets, i.e. its leader has
+    /// opened the log. Producing to a partition created a moment ago can otherwise lose the
+    /// first batch on brokers without the KAFKA-15591 fix: the first request is refused
+    /// (NOT_LEADER_OR_FOLLOWER), a later one is appended, and the retry of the first can never
+    /// fill the sequence gap. Errors: the topic is unknown or a partition stays unready.
+    Result<Ok, Error> wait_partitions_ready(const std::string& topic,
+                                            std::chrono::milliseconds timeout);
+
     /// Asks the cluster for its metadata: succeeds while a broker answers within `timeout`.
     Result<Ok, Error> check_cluster(std::chrono::milliseconds timeout);
 

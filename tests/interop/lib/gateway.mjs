@@ -174,6 +174,21 @@ export class Gateway {
     return this.exitInfo === null;
   }
 
+  /** The gateway's process id (e.g. for /proc/<pid>/status). */
+  get pid() {
+    return this.child.pid;
+  }
+
+  /**
+   * Sends SIGTERM and returns at once, for tests that watch the drain;
+   * `stop()` afterwards waits for the exit and checks it as usual.
+   */
+  terminate() {
+    if (!this.running) return;
+    this.terminatedAt ??= Date.now();
+    this.child.kill('SIGTERM');
+  }
+
   async waitReady(timeoutMs = READY_TIMEOUT_MS) {
     const deadline = Date.now() + timeoutMs;
     const stop = new AbortController();
@@ -210,7 +225,7 @@ export class Gateway {
    * SIGTERM itself).
    */
   async stop(timeoutMs = STOP_TIMEOUT_MS) {
-    const wasRunning = this.running;
+    const wasRunning = this.running || this.terminatedAt !== undefined;
     if (this.running) {
       this.child.kill('SIGTERM');
       let timer;

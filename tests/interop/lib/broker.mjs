@@ -1,0 +1,118 @@
+// A private Kafka broker (deploy/kafka/kafka.sh) for tests that stop and
+// restart it: free loopback ports, a fresh data directory, start / stop /
+// restart on the same data, and removal at the end. Every kafka.sh call is
+// bounded in time.
+//
+// If this process exits while the broker still runs (a crashed test run),
+// a synchronous `kafka.sh stop` is attempted from the exit handler.
+
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from './paths.mjs';
+import { freePorts } from './gateway.mjs';
+
+export const KAFKA_SH = join(REPO_ROOT, 'deploy', 'kafka', 'kafka.sh');
+
+const START_TIMEOUT_S = 60;
+const STOP_TIMEOUT_S = 20;
+
+function run(env, command, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    execFile(KAFKA_SH, [command], { env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 4 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) {
+          err.message = `kafka.sh ${command} failed (${err.killed ? `killed after ${timeoutMs} ms` : `exit ${err.code}`}): ${err.message}\n${stdout}\n${stderr}`;
+          reject(err);
+          return;
+        }
+        resolve({ stdout, stderr });
+      });
+  });
+}
+
+export class PrivateBroker {
+  /** Picks two free ports and a fresh data directory; nothing runs yet. */
+  static async create(prefix = 'ocpp-interop-kafka-') {
+    const [port, controllerPort] = await freePorts(2);
+    const dataDir = mkdtempSync(join(tmpdir(), prefix));
+    return new PrivateBroker({ port, controllerPort, dataDir });
+  }
+
+  constructor({ port, controllerPort, dataDir }) {
+    this.port = port;
+    this.controllerPort = controllerPort;
+    this.dataDir = dataDir;
+    this.started = false;
+    this.removed = false;
+    this.env = {
+      ...process.env,
+      KAFKA_PORT: String(port),
+      KAFKA_CONTROLLER_PORT: String(controllerPort),
+      KAFKA_DATA: dataDir,
+      KAFKA_START_TIMEOUT: String(START_TIMEOUT_S),
+      KAFKA_STOP_TIMEOUT: String(STOP_TIMEOUT_S),
+    };
+    this._onExit = () => {
+      if (!this.started) return;
+      try {
+        execFileSync(KAFKA_SH, ['stop'], { env: this.env, timeout: (STOP_TIMEOUT_S + 10) * 1000, stdio: 'ignore' });
+      } catch { /* best effort while exiting */ }
+    };
+  }
+
+  /** bootstrap.servers of this broker */
+  get brokers() {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  /** Starts (or restarts, on the same data) and returns once a record can be produced. */
+  async start() {
+    if (!this.started) process.once('exit', this._onExit);
+    this.started = true;
+    return run(this.env, 'start', (START_TIMEOUT_S + 30) * 1000);
+  }
+
+  /** SIGTERM, wait (then SIGKILL after KAFKA_STOP_TIMEOUT); resolves once the JVM is gone. */
+  async stop() {
+    const out = await run(this.env, 'stop', (STOP_TIMEOUT_S + 15) * 1000);
+    this.started = false;
+    process.off('exit', this._onExit);
+    return out;
+  }
+
+  /** Exit code of `kafka.sh status`: 0 running, 3 not. */
+  async status() {
+    try {
+      await run(this.env, 'status', 15_000);
+      return 0;
+    } catch (err) {
+      return typeof err.code === 'number' ? err.code : -1;
+    }
+  }
+
+  /** The end of the broker's logs (for failure reports). */
+  logTail(lines = 40) {
+    try {
+      return execFileSync('tail', ['-n', String(lines), join(this.dataDir, 'logs', 'server.log')], { encoding: 'utf8' });
+    } catch {
+      return '(no broker log)';
+    }
+  }
+
+  /** Stops the broker if it runs and deletes the data directory; never throws. */
+  async destroy({ keepData = false } = {}) {
+    let error = null;
+    try {
+      await this.stop();
+    } catch (err) {
+      error = err;
+    }
+    if (!keepData && !this.removed) {
+      rmSync(this.dataDir, { recursive: true, force: true });
+      this.removed = true;
+    }
+    return error;
+  }
+}

@@ -1,0 +1,163 @@
+// A station that keeps sending MeterValues, one CALL at a time, and retries
+// a message whose CALL failed (CALLERROR, or no answer within its call
+// timeout) with the SAME payload after a short backoff, until a CALLRESULT
+// answers it. This is what the gateway's contract expects from stations: a
+// CALLERROR InternalError means "not stored, send it again".
+//
+// Every message carries a unique marker (its meter value), so its records can
+// be found on Kafka. Each attempt keeps the Station log entry of its CALL
+// (wire message id, payload, and the CALLRESULT / CALLERROR as received, even
+// when it arrives after the call timed out).
+
+import { Station } from './station.mjs';
+
+const DEFAULT_PACE_MS = 25;        // pause between two acknowledged messages: load shaping only
+const DEFAULT_BACKOFF_MS = 250;    // pause before a retry
+const MAX_MESSAGES = 20_000;       // bound on the loop, far above what a test sends
+
+/** The marker of message `seq` of station number `index`: unique across stations. */
+export function meterMarker(index, seq) {
+  return (index + 1) * 1_000_000 + seq;
+}
+
+/** A schema-valid MeterValues request whose single sampled value is `marker`. */
+export function meterValuesPayload(protocol, marker, timestamp = new Date().toISOString()) {
+  if (protocol === 'ocpp1.6') {
+    return {
+      connectorId: 1,
+      meterValue: [{
+        timestamp,
+        sampledValue: [{ value: String(marker), context: 'Sample.Periodic', measurand: 'Energy.Active.Import.Register', unit: 'Wh' }],
+      }],
+    };
+  }
+  return {
+    evseId: 1,
+    meterValue: [{
+      timestamp,
+      sampledValue: [{ value: marker, context: 'Sample.Periodic', measurand: 'Energy.Active.Import.Register', unitOfMeasure: { unit: 'Wh' } }],
+    }],
+  };
+}
+
+/** The marker carried by a MeterValues payload (either version), or undefined. */
+export function markerOf(payload) {
+  const v = payload?.meterValue?.[0]?.sampledValue?.[0]?.value;
+  if (v === undefined) return undefined;
+  return Number(v);
+}
+
+function pause(ms, signal) {
+  return new Promise((resolve) => {
+    if (signal.aborted) { resolve(); return; }
+    const onAbort = () => { clearTimeout(t); resolve(); };
+    const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Outcome of an attempt from what the CALL's promise rejected with. */
+function classify(err) {
+  if (err?.name === 'TimeoutError' || err?.constructor?.name === 'TimeoutError') return { outcome: 'timeout', code: 'timeout' };
+  if (typeof err?.rpcErrorCode === 'string') return { outcome: 'error', code: err.rpcErrorCode };
+  return { outcome: 'failed', code: err?.name ?? 'Error', message: err?.message };
+}
+
+export class RetryingMeterStation {
+  /**
+   * @param {object} o
+   * @param {string} o.endpoint   ws://host:port/ocpp
+   * @param {string} o.identity
+   * @param {string} o.protocol   'ocpp1.6' | 'ocpp2.0.1'
+   * @param {number} o.index      distinct per station; markers are derived from it
+   */
+  constructor({ endpoint, identity, protocol, index, callTimeoutMs = 15_000, paceMs = DEFAULT_PACE_MS, backoffMs = DEFAULT_BACKOFF_MS }) {
+    this.station = new Station({ endpoint, identity, protocol, callTimeoutMs });
+    this.identity = identity;
+    this.protocol = protocol;
+    this.index = index;
+    this.paceMs = paceMs;
+    this.backoffMs = backoffMs;
+    /** [{seq, marker, payload, attempts: [{entry, outcome, code, settledAt}], ackedAt}] */
+    this.messages = [];
+    this.failures = [];        // the loop ended abnormally (connection closed, call not sent, ...)
+    this._abort = new AbortController();
+    this._finish = null;       // {since, acks}: stop after `acks` messages acknowledged after `since`
+    this.loop = null;
+  }
+
+  async connect() {
+    await this.station.connect();
+    return this;
+  }
+
+  /** Starts the sending loop; `this.loop` settles when it ends. */
+  start() {
+    this.loop = this._run();
+    return this;
+  }
+
+  async _run() {
+    const signal = this._abort.signal;
+    for (let seq = 0; seq < MAX_MESSAGES && !signal.aborted; seq++) {
+      const marker = meterMarker(this.index, seq);
+      const msg = { seq, marker, payload: meterValuesPayload(this.protocol, marker), attempts: [], ackedAt: null };
+      this.messages.push(msg);
+      while (msg.ackedAt === null) {
+        if (signal.aborted) return;
+        const before = this.station.log.length;
+        let outcome = { outcome: 'result', code: null };
+        try {
+          await this.station.client.call('MeterValues', msg.payload);
+        } catch (err) {
+          outcome = classify(err);
+        }
+        const settledAt = Date.now();
+        const entry = this.station.log.length > before ? this.station.log[this.station.log.length - 1] : null;
+        if (!entry) {
+          this.failures.push(`marker ${marker}: the CALL was not sent (${outcome.code}: ${outcome.message ?? ''})`);
+          return;
+        }
+        msg.attempts.push({ entry, ...outcome, settledAt });
+        if (outcome.outcome === 'result') {
+          msg.ackedAt = settledAt;
+          break;
+        }
+        if (outcome.outcome === 'failed' || this.station.closeInfo) {
+          this.failures.push(`marker ${marker}: ${outcome.code} ${outcome.message ?? ''}; connection ${JSON.stringify(this.station.closeInfo)}`);
+          return;
+        }
+        await pause(this.backoffMs, signal);
+      }
+      if (this._finish && this.acknowledgedSince(this._finish.since) >= this._finish.acks) return;
+      await pause(this.paceMs, signal);
+    }
+  }
+
+  /** Messages acknowledged (CALLRESULT) at or after `t`. */
+  acknowledgedSince(t) {
+    let n = 0;
+    for (const m of this.messages) if (m.ackedAt !== null && m.ackedAt >= t) n++;
+    return n;
+  }
+
+  /**
+   * Lets the loop end once `acks` messages have been acknowledged at or after
+   * `since` (the message in progress is always completed first).
+   */
+  finishAfter(acks, since = Date.now()) {
+    this._finish = { acks, since };
+  }
+
+  /** Ends the loop at once (after the CALL in flight settles); the message in progress may stay unacknowledged. */
+  abort() {
+    this._abort.abort();
+  }
+
+  /** Every attempt of every message, flattened: [{msg, attempt}]. */
+  attempts() {
+    const out = [];
+    for (const msg of this.messages) for (const attempt of msg.attempts) out.push({ msg, attempt });
+    return out;
+  }
+}
