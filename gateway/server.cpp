@@ -233,6 +233,19 @@ void StationServer::on_open(websocketpp::connection_hdl hdl) {
         slot = session;
     }
     services_.metrics.connection_opened(handshake->version);
+    // Per-connection handlers reach the session without the registry lookup (and its lock)
+    // on every frame; a weak handle, so the connection does not keep its session alive.
+    std::weak_ptr<Session> weak = session;
+    con->set_message_handler([weak](websocketpp::connection_hdl, WsServer::message_ptr msg) {
+        if (auto s = weak.lock()) {
+            s->on_message(std::move(msg));
+        }
+    });
+    con->set_pong_handler([weak](websocketpp::connection_hdl, std::string) {
+        if (auto s = weak.lock()) {
+            s->on_pong();
+        }
+    });
     session->start();
     if (replaced) {
         log::warn("station {} connected again; closing its previous session",

@@ -32,4 +32,5 @@ for row in rows:
         continue
     conn = row["loadgen"]["connections"]
     print(f"| {row['idle_stations']} | {conn['connected']} | {row['rss_before_kib'] / 1024:.1f} MiB | "
-          f"{row['rss_peak_kib'] / 1024:.1f} MiB | {row['per_station_bytes'] / 1024:.1f} KiB |")
+          f"{row['rss_peak_kib'] / 1024:.1f} MiB | "
+          f"{(row['rss_peak_kib'] - row['rss_before_kib']) / max(conn['connected'], 1):.1f} KiB |")
