@@ -20,6 +20,11 @@ const ocpp::SchemaRegistry& registry() {
     return instance;
 }
 
+const ocpp::SchemaRegistry& general_registry() {
+    static const ocpp::SchemaRegistry instance({}, ocpp::SchemaRegistry::Engine::general);
+    return instance;
+}
+
 std::string frame_from_fixture(ProtocolVersion v, const std::string& action) {
     const auto path = test_support::fixtures_dir() / std::string(ocpp::subprotocol(v)) /
                       "requests" / (action + ".json");
@@ -28,9 +33,9 @@ std::string frame_from_fixture(ProtocolVersion v, const std::string& action) {
 }
 
 // What the gateway does for each station CALL before publishing it.
-void parse_and_validate(benchmark::State& state, ProtocolVersion v, const std::string& action) {
+void run_parse_and_validate(benchmark::State& state, ProtocolVersion v, const std::string& action,
+                            const ocpp::SchemaRegistry& schemas) {
     const std::string text = frame_from_fixture(v, action);
-    const auto& schemas = registry();
     for (auto _ : state) {
         auto frame = ocpp::parse_frame(text);
         auto accepted = ocpp::accept_station_call(
@@ -43,6 +48,17 @@ void parse_and_validate(benchmark::State& state, ProtocolVersion v, const std::s
     }
     state.SetItemsProcessed(state.iterations());
     state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(text.size()));
+}
+
+void parse_and_validate(benchmark::State& state, ProtocolVersion v, const std::string& action) {
+    run_parse_and_validate(state, v, action, registry());
+}
+
+// The same with valijson (and the project's date-time and multipleOf checks) instead of the
+// compiled validator, for comparison in the same run.
+void parse_and_validate_valijson(benchmark::State& state, ProtocolVersion v,
+                                 const std::string& action) {
+    run_parse_and_validate(state, v, action, general_registry());
 }
 
 // The same validation with valijson's own `format: date-time` check (a std::regex per call),
@@ -101,6 +117,8 @@ BENCHMARK_CAPTURE(parse_and_validate, v201_Heartbeat, ProtocolVersion::v201, "He
 BENCHMARK_CAPTURE(parse_and_validate, v201_StatusNotification, ProtocolVersion::v201,
                   "StatusNotification");
 BENCHMARK_CAPTURE(parse_and_validate, v201_MeterValues_5_samples, ProtocolVersion::v201,
+                  "MeterValues");
+BENCHMARK_CAPTURE(parse_and_validate_valijson, v201_MeterValues_5_samples, ProtocolVersion::v201,
                   "MeterValues");
 BENCHMARK_CAPTURE(parse_only, v201_MeterValues_5_samples, ProtocolVersion::v201, "MeterValues");
 BENCHMARK_CAPTURE(stock_valijson, v201_MeterValues_5_samples, ProtocolVersion::v201,
