@@ -254,8 +254,9 @@ private:
         auto& frame = parsed.value();
         if (const auto* call = std::get_if<ocpp::Call>(&frame)) {
             fmt::print("<- {}   (CALL from the gateway, answered NotImplemented)\n", text);
-            const auto reply = ocpp::make_call_error(call->id.get(), ocpp::CallErrorCode::NotImplemented,
-                                                     version_, "not implemented by ocpp-loadgen");
+            const auto reply = ocpp::make_call_error(
+                call->id.get(), ocpp::CallErrorCode::NotImplemented, version_,
+                "ocpp-loadgen does not handle central-system calls");
             (void)con_->send(ocpp::serialize(reply), websocketpp::frame::opcode::text);
             return;
         }

@@ -318,8 +318,9 @@ void Worker::on_message(std::uint32_t j, const std::string& text) {
     ocpp::Frame& frame = parsed.value();
     if (const auto* call = std::get_if<ocpp::Call>(&frame)) {
         ++oddities_.gateway_calls;
-        const auto reply = ocpp::make_call_error(call->id.get(), ocpp::CallErrorCode::NotImplemented,
-                                                 st.version, "not implemented by ocpp-loadgen");
+        const auto reply = ocpp::make_call_error(
+                call->id.get(), ocpp::CallErrorCode::NotImplemented, st.version,
+                "ocpp-loadgen does not handle central-system calls");
         (void)st.con->send(ocpp::serialize(reply), websocketpp::frame::opcode::text);
         return;
     }
