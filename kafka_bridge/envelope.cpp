@@ -119,8 +119,11 @@ std::string sha256_hex(std::string_view data) {
     return out;
 }
 
-std::string dedup_key(std::string_view station_id, std::string_view action,
-                      const json& payload) {
+namespace {
+
+// The dedup key, given the payload's canonical text (dumped once by the caller).
+std::string dedup_key_of(std::string_view station_id, std::string_view action, const json& payload,
+                         const std::string& payload_text) {
     std::string material(station_id);
     material.push_back('\n');
     material.append(action);
@@ -136,26 +139,40 @@ std::string dedup_key(std::string_view station_id, std::string_view action,
             return sha256_hex(material);
         }
     }
-    // nlohmann keeps object keys sorted, so dump() is canonical for equal content.
-    material += payload.dump(-1, ' ', false, kDump);
+    material += payload_text;
     return sha256_hex(material);
+}
+
+}  // namespace
+
+std::string dedup_key(std::string_view station_id, std::string_view action,
+                      const json& payload) {
+    // nlohmann keeps object keys sorted, so dump() is canonical for equal content.
+    return dedup_key_of(station_id, action, payload, payload.dump(-1, ' ', false, kDump));
 }
 
 std::string station_event(const SessionInfo& session, std::string_view action,
                           ocpp::EventClass event_class, std::string_view message_id,
                           std::string_view received_at, std::uint64_t sequence,
                           const json& payload, const json& reply) {
+    // The payload is serialized once, for the dedup key and the record, and never copied.
+    const std::string payload_text = payload.dump(-1, ' ', false, kDump);
     json event = session_fields(session);
     event["eventId"] = new_uuid();
-    event["dedupKey"] = dedup_key(session.station_id, action, payload);
+    event["dedupKey"] = dedup_key_of(session.station_id, action, payload, payload_text);
     event["action"] = action;
     event["messageId"] = message_id;
     event["eventClass"] = ocpp::event_class_name(event_class);
     event["receivedAt"] = received_at;
     event["sequence"] = sequence;
-    event["payload"] = payload;
-    event["reply"] = reply;
-    return event.dump(-1, ' ', false, kDump);
+    std::string text = event.dump(-1, ' ', false, kDump);
+    text.pop_back();  // the closing '}' of a non-empty object
+    text += ",\"payload\":";
+    text += payload_text;
+    text += ",\"reply\":";
+    text += reply.dump(-1, ' ', false, kDump);
+    text.push_back('}');
+    return text;
 }
 
 std::string connection_event(const SessionInfo& session, const ConnectionEvent& e,
