@@ -157,7 +157,7 @@ std::vector<std::string> string_list(const YAML::Node& node, const std::string& 
 
 void apply_yaml(Config& c, const YAML::Node& root) {
     check_keys(root, "", {"gateway_id", "listen", "admin_listen", "path_prefix", "io_threads",
-                          "ocpp", "stations", "limits", "reply", "kafka", "topics",
+                          "ocpp", "stations", "limits", "reply", "kafka", "topics", "commands", "admin",
                           "drain_timeout_s", "log_level"});
     with(root, "gateway_id", [&](auto& n) { c.gateway_id = scalar(n, "gateway_id"); });
     with(root, "listen", [&](auto& n) { c.listen = parse_endpoint(scalar(n, "listen"), "config listen"); });
@@ -289,7 +289,8 @@ void apply_yaml(Config& c, const YAML::Node& root) {
     });
     with(root, "topics", [&](auto& t) {
         std::vector<std::string> keys = {"connections", "dead_letter", "commands",
-                                         "command_results", "presence", "transaction_ids"};
+                                         "command_results", "presence", "transaction_ids",
+                                         "command_routes"};
         for (std::size_t i = 0; i < ocpp::kEventClassCount; ++i) {
             keys.emplace_back(ocpp::event_class_name(static_cast<ocpp::EventClass>(i)));
         }
@@ -305,6 +306,35 @@ void apply_yaml(Config& c, const YAML::Node& root) {
         with(t, "command_results", [&](auto& n) { c.topics.command_results = scalar(n, "topics"); });
         with(t, "presence", [&](auto& n) { c.topics.presence = scalar(n, "topics"); });
         with(t, "transaction_ids", [&](auto& n) { c.topics.transaction_ids = scalar(n, "topics"); });
+        with(t, "command_routes", [&](auto& n) { c.topics.command_routes = scalar(n, "topics"); });
+    });
+    with(root, "admin", [&](auto& a) {
+        check_keys(a, "admin", {"token"});
+        with(a, "token", [&](auto& n) { c.admin_token = scalar(n, "admin.token"); });
+    });
+    with(root, "commands", [&](auto& m) {
+        check_keys(m, "commands", {"group", "queue_limit", "default_timeout_ms", "max_age_s",
+                                   "heartbeat_ms", "instance_timeout_ms",
+                                   "group_session_timeout_ms"});
+        with(m, "group", [&](auto& n) { c.commands.group = scalar(n, "commands.group"); });
+        with(m, "queue_limit", [&](auto& n) {
+            c.commands.queue_limit = static_cast<std::size_t>(
+                parse_integer(scalar(n, "commands"), "config commands.queue_limit", 1, 10000));
+        });
+        auto millis = [&](const char* key, std::chrono::milliseconds& out, long long lo, long long hi) {
+            with(m, key, [&](auto& n) {
+                out = std::chrono::milliseconds(parse_integer(
+                    scalar(n, "commands"), std::string("config commands.") + key, lo, hi));
+            });
+        };
+        millis("default_timeout_ms", c.commands.default_timeout, 1, 600000);
+        millis("heartbeat_ms", c.commands.heartbeat, 100, 60000);
+        millis("instance_timeout_ms", c.commands.instance_timeout, 300, 600000);
+        millis("group_session_timeout_ms", c.commands.group_session_timeout, 6000, 300000);
+        with(m, "max_age_s", [&](auto& n) {
+            c.commands.max_age = std::chrono::seconds(
+                parse_integer(scalar(n, "commands"), "config commands.max_age_s", 1, 86400));
+        });
     });
 }
 
@@ -313,6 +343,10 @@ void validate(Config& c) {
         char host[HOST_NAME_MAX + 1] = {};
         gethostname(host, sizeof(host) - 1);
         c.gateway_id = host[0] != '\0' ? host : "ocpp-gateway";
+    }
+    if (c.commands.heartbeat * 2 > c.commands.instance_timeout) {
+        // Two missed liveness records, not one late one, make an instance gone.
+        c.commands.heartbeat = c.commands.instance_timeout / 3;
     }
     if (c.versions.empty()) {
         fail("config: at least one OCPP version must be enabled");
@@ -390,6 +424,12 @@ Options (flags override OCPP_GATEWAY_* environment variables, which override the
   --allow-station ID       only these identities may connect, repeatable
   --missing-subprotocol V  ocpp1.6 (default), ocpp2.0.1 or refuse
   --log-level LEVEL        debug, info, warn, error        [info]           OCPP_GATEWAY_LOG_LEVEL
+  --commands-group NAME    consumer group reading ocpp.commands [ocpp-gateway]
+                                                            OCPP_GATEWAY_COMMANDS_GROUP
+  --instance-timeout-ms N  an instance silent this long is gone (commands) [10000]
+                                                            OCPP_GATEWAY_INSTANCE_TIMEOUT_MS
+  Admin bearer token (for /v1 and /metrics): config admin.token or OCPP_GATEWAY_ADMIN_TOKEN
+  (never a flag: command lines are visible to every local user).
   --help, --version
 
 Stations connect to ws://HOST:PORT/ocpp/{stationId} with subprotocol ocpp1.6 or ocpp2.0.1.
@@ -462,6 +502,13 @@ CommandLine parse_command_line(int argc, const char* const* argv,
             c.kafka.brokers = value;
         } else if (name == "OCPP_GATEWAY_ID") {
             c.gateway_id = value;
+        } else if (name == "OCPP_GATEWAY_ADMIN_TOKEN") {
+            c.admin_token = value;
+        } else if (name == "OCPP_GATEWAY_COMMANDS_GROUP") {
+            c.commands.group = value;
+        } else if (name == "OCPP_GATEWAY_INSTANCE_TIMEOUT_MS") {
+            c.commands.instance_timeout =
+                std::chrono::milliseconds(parse_integer(value, name, 300, 600000));
         } else if (name == "OCPP_GATEWAY_LOG_LEVEL") {
             c.log_level = value;
         } else if (name.rfind("OCPP_GATEWAY_KAFKA_PROP_", 0) == 0) {
@@ -493,6 +540,11 @@ CommandLine parse_command_line(int argc, const char* const* argv,
             c.allowed_stations.insert(lower(value_of(i, "--allow-station")));
         } else if (is_flag(arg, "--missing-subprotocol")) {
             set_missing_subprotocol(c, value_of(i, "--missing-subprotocol"), "--missing-subprotocol");
+        } else if (is_flag(arg, "--commands-group")) {
+            c.commands.group = value_of(i, "--commands-group");
+        } else if (is_flag(arg, "--instance-timeout-ms")) {
+            c.commands.instance_timeout = std::chrono::milliseconds(
+                parse_integer(value_of(i, "--instance-timeout-ms"), "--instance-timeout-ms", 300, 600000));
         } else if (is_flag(arg, "--log-level")) {
             c.log_level = value_of(i, "--log-level");
         } else {

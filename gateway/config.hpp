@@ -81,6 +81,26 @@ struct Config {
         std::string data_transfer_status = "Accepted";
     } reply;
 
+    /// Operator commands (docs/commands.md).
+    struct Commands {
+        /// Consumer group sharing ocpp.commands among the instances.
+        std::string group = "ocpp-gateway";
+        /// Commands waiting per station behind the outstanding one; more are Rejected.
+        std::size_t queue_limit = 32;
+        /// Time the station has to answer a CALL when the command gives no timeoutMs.
+        std::chrono::milliseconds default_timeout{30000};
+        /// A command without expiresAt expires this long after it was written.
+        std::chrono::milliseconds max_age{120000};
+        /// Liveness record period of this instance on the presence topic.
+        std::chrono::milliseconds heartbeat{3000};
+        /// An instance silent this long is gone: its stations count as not connected.
+        std::chrono::milliseconds instance_timeout{10000};
+        /// Consumer-group session: a crashed instance's command partitions move after this.
+        std::chrono::milliseconds group_session_timeout{10000};
+    } commands;
+    /// Bearer token for /v1 and /metrics on the admin listener; empty: no token needed.
+    std::string admin_token;
+
     kafka_bridge::ProducerConfig kafka;
     kafka_bridge::Topics topics;
     /// Create missing topics at start-up (off where an operator manages topics).

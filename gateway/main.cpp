@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "gateway/admin.hpp"
+#include "gateway/commands.hpp"
 #include "gateway/config.hpp"
 #include "gateway/log.hpp"
 #include "gateway/metrics.hpp"
@@ -107,6 +108,13 @@ std::vector<kafka_bridge::TopicSpec> required_topics(const gateway::Config& c) {
     // Offsets number 1.6 transactions: one partition; records need not be kept, offsets are
     // never reused even after retention deletes them.
     topics.push_back({c.topics.transaction_ids, 1, -1, {{"retention.ms", "86400000"}}});
+    topics.push_back({c.topics.commands, -1, -1, {}});
+    topics.push_back({c.topics.command_results, -1, -1, {}});
+    // The last record per station (and per instance) is the table; every instance reads it
+    // whole at start-up.
+    topics.push_back({c.topics.presence, -1, -1, {{"cleanup.policy", "compact"}}});
+    // Routes serve duplicate detection for a day; every instance reads them at start-up.
+    topics.push_back({c.topics.command_routes, -1, -1, {{"retention.ms", "86400000"}}});
     return topics;
 }
 
@@ -207,6 +215,14 @@ int run(const gateway::Config& config) {
     std::atomic<bool> accepting{false};
 
     gateway::StationServer stations(config, *schemas, producers, metrics, io);
+    gateway::CommandRouter commands(config, *schemas, producers, metrics, stations);
+    stations.set_command_sink(&commands);
+    if (auto error = commands.start(60s)) {
+        gateway::log::error("commands: {}", *error);
+        polling = false;
+        poller.join();
+        return 2;
+    }
     auto render_metrics = [&] {
         std::map<std::string, double> gauges;
         gauges["ocpp_kafka_queue_depth"] = static_cast<double>(producer()->queue_depth());
@@ -225,13 +241,15 @@ int run(const gateway::Config& config) {
         return metrics.render(gauges);
     };
     gateway::AdminServer admin(
-        config, io, [&] { return accepting.load() && kafka_reachable.load(); }, render_metrics);
+        config, io, [&] { return accepting.load() && kafka_reachable.load(); }, render_metrics,
+        &commands);
 
     try {
         admin.listen();
         stations.listen();
     } catch (const std::exception& e) {
         gateway::log::error("{}", e.what());
+        commands.stop();
         polling = false;
         poller.join();
         return 2;
@@ -282,6 +300,8 @@ int run(const gateway::Config& config) {
             std::this_thread::sleep_for(20ms);
         }
     }
+    // Liveness "Stopped", group left: this instance's command partitions move at once.
+    commands.stop();
     // Connection records written while closing.
     if (auto flushed = producer()->flush(10s); !flushed.ok()) {
         gateway::log::warn("flush: {}", flushed.error().to_string());

@@ -76,6 +76,15 @@ void Metrics::immediate_undelivered(ocpp::EventClass c) {
     ++immediate_undelivered_[static_cast<std::size_t>(c)];
 }
 
+void Metrics::command_result(std::string_view status) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++command_results_[std::string(status)];
+}
+
+void Metrics::command_duplicate() { ++command_duplicates_; }
+
+void Metrics::command_unusable() { ++commands_unusable_; }
+
 std::string Metrics::render(const std::map<std::string, double>& gauges) const {
     std::string out;
     auto header = [&out](std::string_view name, std::string_view type, std::string_view help) {
@@ -99,7 +108,18 @@ std::string Metrics::render(const std::map<std::string, double>& gauges) const {
            "CALLRESULT/CALLERROR frames from stations that answered nothing outstanding.");
     out += fmt::format("ocpp_unmatched_responses_total {}\n", unmatched_responses_.load());
 
+    header("ocpp_command_duplicates_total", "counter",
+           "Command records with an already taken commandId (not delivered again).");
+    out += fmt::format("ocpp_command_duplicates_total {}\n", command_duplicates_.load());
+    header("ocpp_commands_unusable_total", "counter",
+           "Command records without a usable commandId (sent to the dead-letter topic).");
+    out += fmt::format("ocpp_commands_unusable_total {}\n", commands_unusable_.load());
+
     std::lock_guard<std::mutex> lock(mutex_);
+    header("ocpp_command_results_total", "counter", "Command results written by this instance, by status.");
+    for (const auto& [status, n] : command_results_) {
+        out += fmt::format("ocpp_command_results_total{{status=\"{}\"}} {}\n", status, n);
+    }
     header("ocpp_handshakes_refused_total", "counter", "WebSocket upgrades refused, by reason.");
     for (const auto& [reason, n] : handshake_refused_) {
         out += fmt::format("ocpp_handshakes_refused_total{{reason=\"{}\"}} {}\n", reason, n);

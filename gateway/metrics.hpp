@@ -35,6 +35,12 @@ public:
     void immediate_undelivered(ocpp::EventClass c);
     void backpressure_wait();
     void unmatched_response();
+    /// A command ended with `status` (its result record was handed to the producer).
+    void command_result(std::string_view status);
+    /// A command record whose commandId was already taken: not delivered again.
+    void command_duplicate();
+    /// A command record without a usable commandId: sent to the dead-letter topic.
+    void command_unusable();
 
     /// Prometheus text exposition; `gauges` adds values read at scrape time.
     std::string render(const std::map<std::string, double>& gauges) const;
@@ -50,12 +56,15 @@ private:
     std::atomic<std::uint64_t> dead_letters_{0};
     std::atomic<std::uint64_t> backpressure_waits_{0};
     std::atomic<std::uint64_t> unmatched_responses_{0};
+    std::atomic<std::uint64_t> command_duplicates_{0};
+    std::atomic<std::uint64_t> commands_unusable_{0};
 
     mutable std::mutex mutex_;
     std::map<std::string, std::uint64_t> handshake_refused_;
     std::map<std::string, std::uint64_t> messages_;     // labels → count
     std::map<std::string, std::uint64_t> validation_;   // labels → count
     std::map<std::string, std::uint64_t> delivery_failures_;
+    std::map<std::string, std::uint64_t, std::less<>> command_results_;
     std::array<std::uint64_t, ocpp::kEventClassCount> immediate_undelivered_{};
     std::array<std::uint64_t, kLatencyBuckets.size()> latency_buckets_{};
     std::uint64_t latency_count_ = 0;

@@ -6,6 +6,7 @@
 
 #include "gateway/log.hpp"
 #include "gateway/session.hpp"
+#include "gateway/url.hpp"
 
 namespace gateway {
 namespace {
@@ -14,42 +15,6 @@ std::string lower(std::string s) {
     std::transform(s.begin(), s.end(), s.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return s;
-}
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-// Percent-decodes a path segment; nullopt for a malformed escape.
-std::optional<std::string> percent_decode(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] != '%') {
-            out.push_back(s[i]);
-            continue;
-        }
-        if (i + 2 >= s.size()) {
-            return std::nullopt;  // '%' without two hex digits
-        }
-        const int hi = hex_value(s[i + 1]);
-        const int lo = hex_value(s[i + 2]);
-        if (hi < 0 || lo < 0) {
-            return std::nullopt;
-        }
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-    }
-    return out;
 }
 
 }  // namespace
@@ -250,8 +215,7 @@ void StationServer::on_open(websocketpp::connection_hdl hdl) {
     if (replaced) {
         log::warn("station {} connected again; closing its previous session",
                   handshake->station_id);
-        replaced->close(websocketpp::close::status::policy_violation,
-                        "replaced by a newer connection of the same station");
+        replaced->supersede("replaced by a newer connection of the same station");
     }
 }
 
@@ -316,6 +280,12 @@ std::shared_ptr<Session> StationServer::find(const websocketpp::connection_hdl& 
     std::lock_guard<std::mutex> lock(mutex_);
     const auto it = sessions_.find(hdl);
     return it == sessions_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<Session> StationServer::find_station(const std::string& station_id) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto it = by_identity_.find(lower(station_id));
+    return it == by_identity_.end() ? nullptr : it->second.lock();
 }
 
 std::size_t StationServer::session_count() const {

@@ -16,6 +16,7 @@
 #include "gateway/config.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/reply_policy.hpp"
+#include "kafka_bridge/commands.hpp"
 #include "kafka_bridge/producer_slot.hpp"
 #include "ocpp/schema_registry.hpp"
 
@@ -34,6 +35,23 @@ using WsServer = websocketpp::server<WsConfig>;
 
 class Session;
 
+/// What sessions tell the command machinery (implemented by CommandRouter). Thread-safe.
+class CommandSink {
+public:
+    virtual ~CommandSink() = default;
+    /// Writes the one result of `command`.
+    virtual void finish(const kafka_bridge::Command& command,
+                        kafka_bridge::CommandOutcome outcome) = 0;
+    /// Commands a session took but could not send (its connection ended): they go to the
+    /// station's newer connection, if it has one, or end NotConnected.
+    virtual void hand_back(std::vector<kafka_bridge::Command> commands) = 0;
+    /// A session opened: its presence is published (and its epoch set from the record).
+    virtual void session_opened(const std::shared_ptr<Session>& session) = 0;
+    /// A session ended; `superseded`: by a newer connection, which has published its own
+    /// presence already.
+    virtual void session_closed(const std::shared_ptr<Session>& session, bool superseded) = 0;
+};
+
 /// What sessions share. Lives as long as the server.
 struct Services {
     const Config& config;
@@ -47,6 +65,8 @@ struct Services {
     std::atomic<std::int64_t> in_flight{0};
     /// Sessions closed whose Disconnected record is not yet handed to the producer.
     std::atomic<std::int64_t> closing{0};
+    /// The command machinery; null when commands are off (tests).
+    CommandSink* commands = nullptr;
 };
 
 /// The station-facing WebSocket server: handshake rules (endpoint, identity, subprotocol,
@@ -66,6 +86,10 @@ public:
     /// Closes every session now with 1001 (going away).
     void close_all(const std::string& reason);
     std::size_t session_count() const;
+    /// The open session of `station_id` (case-insensitive) on this instance, if any.
+    std::shared_ptr<Session> find_station(const std::string& station_id) const;
+    /// Connects the command machinery; call before listen().
+    void set_command_sink(CommandSink* sink) { services_.commands = sink; }
     std::int64_t in_flight() const { return services_.in_flight.load(); }
     std::int64_t closing() const { return services_.closing.load(); }
 

@@ -27,6 +27,8 @@ Session::Session(Services& services, WsServer::connection_ptr con, std::string s
       strand_(services.io),
       keepalive_(services.io),
       retry_(services.io),
+      command_timer_(services.io),
+      since_(kafka_bridge::now_rfc3339()),
       rpc_(ocpp::RpcState::Limits{services.config.limits.max_pending_calls, 32}) {}
 
 void Session::start() {
@@ -41,6 +43,9 @@ void Session::start() {
         log::debug("station {} connected from {} ({}, session {})", self->info_.station_id,
                   self->address_, ocpp::subprotocol(self->info_.version), self->info_.session_id);
         self->schedule_keepalive();
+        if (self->services_.commands != nullptr) {
+            self->services_.commands->session_opened(self);
+        }
     });
 }
 
@@ -107,6 +112,36 @@ void Session::on_closed(int code, std::string reason) {
         self->blocked_.clear();
         log::debug("station {} disconnected ({} {}), session {}", self->info_.station_id, code,
                   reason, self->info_.session_id);
+        self->command_timer_.cancel();
+        if (auto* commands = self->services_.commands) {
+            if (self->outstanding_) {
+                kafka_bridge::CommandOutcome o;
+                o.sent = true;
+                o.version = self->info_.version;
+                o.message_id = self->outstanding_->message_id;
+                o.sent_at = self->outstanding_->sent_at;
+                if (self->superseded_) {
+                    o.status = kafka_bridge::CommandStatus::superseded;
+                    o.error_code = "Superseded";
+                    o.error_description = "the station connected again while the call was "
+                                          "outstanding; whether it acted on it is unknown";
+                } else {
+                    o.status = kafka_bridge::CommandStatus::not_connected;
+                    o.error_code = "ConnectionClosed";
+                    o.error_description = "the connection ended (" + std::to_string(code) + " " +
+                                          reason + ") while the call was outstanding; whether "
+                                          "the station acted on it is unknown";
+                }
+                commands->finish(self->outstanding_->command, std::move(o));
+                self->outstanding_.reset();
+            }
+            if (!self->commands_.empty()) {
+                commands->hand_back({std::make_move_iterator(self->commands_.begin()),
+                                     std::make_move_iterator(self->commands_.end())});
+                self->commands_.clear();
+            }
+            commands->session_closed(self, self->superseded_);
+        }
         --self->services_.closing;
     });
 }
@@ -180,17 +215,34 @@ void Session::handle_text(std::string text) {
     if (auto* call = std::get_if<ocpp::Call>(&frame.value())) {
         handle_call(std::move(*call), text, received_at);
     } else if (auto* result = std::get_if<ocpp::CallResult>(&frame.value())) {
-        handle_response(result->id, text, received_at);
+        handle_response(result->id, frame.value(), text, received_at);
     } else {
-        handle_response(std::get<ocpp::CallError>(frame.value()).id, text, received_at);
+        handle_response(std::get<ocpp::CallError>(frame.value()).id, frame.value(), text,
+                        received_at);
     }
 }
 
-void Session::handle_response(const ocpp::MessageId& id, const std::string& raw,
-                              const std::string& received_at) {
+void Session::handle_response(const ocpp::MessageId& id, const ocpp::Frame& frame,
+                              const std::string& raw, const std::string& received_at) {
     const auto response = rpc_.on_response(id);
-    if (response.kind == ocpp::RpcState::Response::Kind::matched) {
-        return;  // operator commands are answered here (command path)
+    if (response.kind == ocpp::RpcState::Response::Kind::matched && outstanding_) {
+        command_timer_.cancel();
+        if (const auto* result = std::get_if<ocpp::CallResult>(&frame)) {
+            finish_command(kafka_bridge::answer_outcome(services_.schemas, info_.version,
+                                                        outstanding_->command.action,
+                                                        result->payload));
+        } else {
+            const auto& error = std::get<ocpp::CallError>(frame);
+            kafka_bridge::CommandOutcome o;
+            o.status = kafka_bridge::CommandStatus::call_error;
+            o.sent = true;
+            o.version = info_.version;
+            o.error_code = error.code;
+            o.error_description = error.description;
+            o.error_details = error.details;
+            finish_command(std::move(o));
+        }
+        return;
     }
     services_.metrics.unmatched_response();
     ocpp::Rejection rejection{ocpp::Errc::internal_error, id.get(),
@@ -200,6 +252,93 @@ void Session::handle_response(const ocpp::MessageId& id, const std::string& raw,
                                   : "answer to no call the gateway sent",
                               false};
     reject(rejection, raw, received_at, std::nullopt);
+}
+
+void Session::supersede(std::string reason) {
+    asio::post(strand_, [self = shared_from_this(), reason = std::move(reason)]() mutable {
+        if (self->closed_) {
+            return;
+        }
+        self->superseded_ = true;
+        self->close(websocketpp::close::status::policy_violation, reason);
+    });
+}
+
+void Session::deliver(kafka_bridge::Command command) {
+    asio::post(strand_, [self = shared_from_this(), command = std::move(command)]() mutable {
+        auto* commands = self->services_.commands;
+        if (self->closed_ || self->closing_) {
+            commands->hand_back({std::move(command)});
+            return;
+        }
+        if (self->commands_.size() >= self->services_.config.commands.queue_limit) {
+            kafka_bridge::CommandOutcome o;
+            o.status = kafka_bridge::CommandStatus::rejected;
+            o.version = self->info_.version;
+            o.error_code = "QueueFull";
+            o.error_description = fmt::format("{} commands are already waiting for this station",
+                                              self->commands_.size());
+            commands->finish(command, std::move(o));
+            return;
+        }
+        self->commands_.push_back(std::move(command));
+        self->pump_commands();
+    });
+}
+
+void Session::pump_commands() {
+    auto* commands = services_.commands;
+    while (!outstanding_ && !commands_.empty() && !closed_ && !closing_) {
+        kafka_bridge::Command command = std::move(commands_.front());
+        commands_.pop_front();
+        if (kafka_bridge::unix_now_ms() >= command.expires_at_ms) {
+            kafka_bridge::CommandOutcome o;
+            o.status = kafka_bridge::CommandStatus::expired;
+            o.version = info_.version;
+            o.error_code = "Expired";
+            o.error_description = "expiresAt " + kafka_bridge::format_time_ms(command.expires_at_ms) +
+                                  " passed before the call could be sent";
+            commands->finish(command, std::move(o));
+            continue;
+        }
+        if (auto rejected = kafka_bridge::check_command(services_.schemas, info_.version, command)) {
+            commands->finish(command, std::move(*rejected));
+            continue;
+        }
+        const std::string id = kafka_bridge::new_uuid();
+        rpc_.begin_outgoing(ocpp::MessageId(id), command.action, Clock::now() + command.timeout);
+        send(ocpp::serialize(ocpp::Call{ocpp::MessageId(id), command.action, command.payload}));
+        const auto timeout = command.timeout;
+        outstanding_ = Outstanding{std::move(command), id, kafka_bridge::now_rfc3339()};
+        command_timer_.expires_after(timeout);
+        command_timer_.async_wait(asio::bind_executor(
+            strand_, [self = shared_from_this(), id](const std::error_code& ec) {
+                if (!ec && self->outstanding_ && self->outstanding_->message_id == id) {
+                    self->on_command_timeout();
+                }
+            }));
+    }
+}
+
+void Session::on_command_timeout() {
+    rpc_.expire(Clock::time_point::max());
+    kafka_bridge::CommandOutcome o;
+    o.status = kafka_bridge::CommandStatus::timeout;
+    o.sent = true;
+    o.version = info_.version;
+    o.error_code = "NoResponse";
+    o.error_description = fmt::format("the station did not answer within {} ms",
+                                      outstanding_->command.timeout.count());
+    finish_command(std::move(o));
+}
+
+void Session::finish_command(kafka_bridge::CommandOutcome outcome) {
+    outcome.message_id = outstanding_->message_id;
+    outcome.sent_at = outstanding_->sent_at;
+    outcome.version = info_.version;
+    services_.commands->finish(outstanding_->command, std::move(outcome));
+    outstanding_.reset();
+    pump_commands();
 }
 
 void Session::handle_call(ocpp::Call call, const std::string& raw, const std::string& received_at) {

@@ -42,9 +42,19 @@ public:
     void drain();
     /// Closes the connection (any thread).
     void close(websocketpp::close::status::value code, std::string reason);
+    /// A newer connection of the same station replaced this one (any thread): closes with
+    /// 1008; the outstanding command ends Superseded, queued ones move to the newcomer.
+    void supersede(std::string reason);
+    /// Queues an operator command for the station (any thread); see docs/commands.md.
+    void deliver(kafka_bridge::Command command);
 
     const std::string& station_id() const { return info_.station_id; }
+    const std::string& session_id() const { return info_.session_id; }
     ocpp::ProtocolVersion version() const { return info_.version; }
+    const std::string& since() const { return since_; }
+    /// The offset of this connection's presence record; -1 until Kafka has it.
+    std::int64_t epoch() const { return epoch_.load(); }
+    void set_epoch(std::int64_t epoch) { epoch_ = epoch; }
 
 private:
     struct Pending {
@@ -58,8 +68,12 @@ private:
 
     void handle_text(std::string text);
     void handle_call(ocpp::Call call, const std::string& raw, const std::string& received_at);
-    void handle_response(const ocpp::MessageId& id, const std::string& raw,
-                         const std::string& received_at);
+    void handle_response(const ocpp::MessageId& id, const ocpp::Frame& frame,
+                         const std::string& raw, const std::string& received_at);
+    void pump_commands();
+    void on_command_timeout();
+    /// Ends the outstanding command with `outcome` and sends the next.
+    void finish_command(kafka_bridge::CommandOutcome outcome);
     void publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> transaction_id,
                  const std::string& received_at);
     void request_transaction_id(ocpp::AcceptedCall accepted, std::string received_at);
@@ -85,6 +99,9 @@ private:
     asio::io_context::strand strand_;
     asio::steady_timer keepalive_;
     asio::steady_timer retry_;
+    asio::steady_timer command_timer_;
+    std::string since_;
+    std::atomic<std::int64_t> epoch_{-1};
 
     // Strand-only state.
     ocpp::RpcState rpc_;
@@ -96,6 +113,16 @@ private:
     std::deque<std::shared_ptr<Pending>> blocked_;  // waiting for room in the producer queue
     std::chrono::steady_clock::time_point opened_at_;
     std::chrono::steady_clock::time_point last_activity_;
+
+    // Operator commands, strand-only: FIFO, one CALL outstanding.
+    struct Outstanding {
+        kafka_bridge::Command command;
+        std::string message_id;
+        std::string sent_at;
+    };
+    std::deque<kafka_bridge::Command> commands_;
+    std::optional<Outstanding> outstanding_;
+    bool superseded_ = false;
 };
 
 }  // namespace gateway

@@ -1,0 +1,121 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gateway/server.hpp"
+#include "kafka_bridge/commands.hpp"
+#include "kafka_bridge/consumer.hpp"
+
+namespace gateway {
+
+/// Operator commands across instances (docs/commands.md).
+///
+///   intake thread:  ocpp.commands (consumer group) ─▶ take: dedup, expiry, presence, schema
+///                     ├─▶ decided here: result (+ a route record naming no target, for dedup)
+///                     └─▶ route record ─▶ this instance: session.deliver()
+///                                      └─▶ another instance: it reads the route and delivers
+///   tables thread:  ocpp.presence, ocpp.command-routes (from the beginning), ocpp.command-results
+///                   (from the end, for REST waiters); liveness records of this instance.
+///   sessions:       finish() ─▶ result record; hand_back() ─▶ newer connection or NotConnected.
+class CommandRouter : public CommandSink {
+public:
+    CommandRouter(const Config& config, const ocpp::SchemaRegistry& schemas,
+                  kafka_bridge::ProducerSlot& producers, Metrics& metrics, StationServer& stations);
+    ~CommandRouter() override;
+
+    /// Reads presence and routes up to their end, announces this instance, marks connections
+    /// a previous run of it left behind as ended, and joins the command group. Returns the
+    /// error in words when Kafka does not serve within `timeout`.
+    std::optional<std::string> start(std::chrono::milliseconds timeout);
+    /// Announces the stop, leaves the group and joins the threads. Idempotent.
+    void stop();
+
+    // CommandSink
+    void finish(const kafka_bridge::Command& command, kafka_bridge::CommandOutcome outcome) override;
+    void hand_back(std::vector<kafka_bridge::Command> commands) override;
+    void session_opened(const std::shared_ptr<Session>& session) override;
+    void session_closed(const std::shared_ptr<Session>& session, bool superseded) override;
+
+    /// Called once with the result record (JSON text), or with nothing when none arrived in
+    /// time. Runs on the tables thread: must not block.
+    using ResultCallback = std::function<void(std::optional<std::string>)>;
+    /// Writes `record` (a command, already checked) to ocpp.commands; when `on_result` is set
+    /// it is called once the result appears or `wait` has passed. Returns an error in words
+    /// when the record could not be queued.
+    std::optional<std::string> submit(const nlohmann::json& record, ResultCallback on_result,
+                                      std::chrono::milliseconds wait);
+
+    /// The presence of one station, or nothing when it was never seen.
+    std::optional<nlohmann::json> station(const std::string& station_id) const;
+    /// Every station connected on a live instance.
+    nlohmann::json stations() const;
+
+private:
+    struct Waiter {
+        std::chrono::steady_clock::time_point deadline;
+        ResultCallback callback;
+    };
+    using PartitionKey = std::pair<std::string, std::int32_t>;
+
+    void intake_loop();
+    void tables_loop();
+    void take(const kafka_bridge::Message& message);
+    void decide(kafka_bridge::Command command, std::function<void()> taken);
+    void redecide(kafka_bridge::Command command);
+    void conclude(const kafka_bridge::Command& command, kafka_bridge::CommandOutcome outcome,
+                  std::function<void()> taken);
+    void route(const kafka_bridge::Command& command, const std::string& target,
+               std::function<void()> taken);
+    void apply_presence(const kafka_bridge::Message& message);
+    void apply_route(const kafka_bridge::Message& message);
+    void apply_result(const kafka_bridge::Message& message);
+    void dead_letter(const kafka_bridge::Message& message, const std::string& reason);
+    void heartbeat(bool alive);
+    void expire_waiters();
+    /// Queues a record; `done(ok)` runs once Kafka answered (or at once when not queued).
+    void produce(const std::string& topic, const std::string& key, std::string value,
+                 std::function<void(bool)> done);
+    void mark_taken(const PartitionKey& partition, std::int64_t offset);
+    void store_taken();
+    kafka_bridge::CommandOutcome not_connected(const kafka_bridge::Command& command,
+                                               std::int64_t now_ms) const;
+
+    const Config& config_;
+    const ocpp::SchemaRegistry& schemas_;
+    kafka_bridge::ProducerSlot& producers_;
+    Metrics& metrics_;
+    StationServer& stations_;
+    kafka_bridge::CommandDefaults defaults_;
+
+    std::unique_ptr<kafka_bridge::Consumer> intake_;
+    std::unique_ptr<kafka_bridge::Consumer> tables_;
+    std::thread intake_thread_;
+    std::thread tables_thread_;
+    std::atomic<bool> running_{false};
+    /// Route records below these offsets were written before this instance started: they are
+    /// remembered (duplicates) but not executed.
+    std::map<PartitionKey, std::int64_t> live_from_;
+
+    mutable std::mutex mutex_;
+    kafka_bridge::PresenceTable presence_;
+    kafka_bridge::SeenCommands seen_;
+    std::map<std::string, std::vector<Waiter>> waiters_;
+
+    // Intake offsets: a command's offset is stored once its records are acknowledged, in order.
+    std::mutex taken_mutex_;
+    std::vector<std::pair<PartitionKey, std::int64_t>> taken_;
+    std::map<PartitionKey, std::map<std::int64_t, bool>> pending_;  // intake thread only
+};
+
+}  // namespace gateway

@@ -1,0 +1,450 @@
+#include "kafka_bridge/commands.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+
+#include "ocpp/actions.hpp"
+#include "ocpp/rfc3339.hpp"
+
+namespace kafka_bridge {
+namespace {
+
+using json = nlohmann::json;
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+json violations_json(const std::vector<ocpp::Violation>& violations) {
+    json out = json::array();
+    for (const auto& v : violations) {
+        out.push_back({{"path", v.path.empty() ? "/" : v.path}, {"message", v.message}});
+    }
+    return out;
+}
+
+int digits(std::string_view s, std::size_t pos, std::size_t n) {
+    int v = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        v = v * 10 + (s[pos + i] - '0');
+    }
+    return v;
+}
+
+// The fields of a command record, nothing else: a misspelt field is an error, not ignored.
+constexpr std::string_view kCommandFields[] = {"commandId", "stationId", "action",
+                                               "payload",   "timeoutMs", "expiresAt"};
+
+}  // namespace
+
+std::string_view command_status_name(CommandStatus s) {
+    switch (s) {
+        case CommandStatus::completed: return "Completed";
+        case CommandStatus::call_error: return "CallError";
+        case CommandStatus::timeout: return "Timeout";
+        case CommandStatus::not_connected: return "NotConnected";
+        case CommandStatus::rejected: return "Rejected";
+        case CommandStatus::expired: return "Expired";
+        case CommandStatus::superseded: return "Superseded";
+    }
+    return "Unknown";
+}
+
+std::int64_t unix_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::optional<std::int64_t> parse_time_ms(std::string_view s) {
+    if (!ocpp::is_rfc3339_date_time(s)) {
+        return std::nullopt;
+    }
+    std::tm tm{};
+    tm.tm_year = digits(s, 0, 4) - 1900;
+    tm.tm_mon = digits(s, 5, 2) - 1;
+    tm.tm_mday = digits(s, 8, 2);
+    tm.tm_hour = digits(s, 11, 2);
+    tm.tm_min = digits(s, 14, 2);
+    tm.tm_sec = std::min(digits(s, 17, 2), 59);
+    std::int64_t ms = static_cast<std::int64_t>(timegm(&tm)) * 1000;
+    std::size_t pos = 19;
+    if (pos < s.size() && s[pos] == '.') {
+        int scale = 100;
+        for (++pos; pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos])); ++pos) {
+            ms += (s[pos] - '0') * scale;
+            scale /= 10;
+        }
+    }
+    if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+        const int offset_min = digits(s, pos + 1, 2) * 60 + digits(s, pos + 4, 2);
+        ms -= (s[pos] == '+' ? 1 : -1) * static_cast<std::int64_t>(offset_min) * 60000;
+    }
+    return ms;
+}
+
+std::string format_time_ms(std::int64_t unix_ms) {
+    const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+    std::tm tm{};
+    gmtime_r(&seconds, &tm);
+    char buffer[96];
+    std::snprintf(buffer, sizeof(buffer), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(unix_ms % 1000));
+    return buffer;
+}
+
+ocpp::Result<Command, CommandProblem> parse_command(const std::optional<std::string>& key,
+                                                    std::string_view value,
+                                                    std::int64_t timestamp_ms,
+                                                    const std::string& received_at,
+                                                    const CommandDefaults& defaults) {
+    CommandProblem problem;
+    problem.station_id = key.value_or("");
+    const json doc = json::parse(value, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) {
+        problem.reason = "the record value is not a JSON object";
+        return problem;
+    }
+    if (const auto it = doc.find("commandId"); it != doc.end()) {
+        if (!it->is_string() || it->get_ref<const std::string&>().empty() ||
+            it->get_ref<const std::string&>().size() > kMaxCommandIdLength) {
+            problem.reason = "commandId must be a string of 1 to 128 characters";
+            return problem;
+        }
+        problem.command_id = it->get<std::string>();
+    } else {
+        problem.reason = "commandId is missing";
+        return problem;
+    }
+    if (const auto it = doc.find("stationId"); it != doc.end() && it->is_string()) {
+        problem.station_id = it->get<std::string>();
+    }
+    if (const auto it = doc.find("action"); it != doc.end() && it->is_string()) {
+        problem.action = it->get<std::string>();
+    }
+    for (const auto& [name, v] : doc.items()) {
+        if (std::find(std::begin(kCommandFields), std::end(kCommandFields), name) ==
+            std::end(kCommandFields)) {
+            problem.reason = "unknown field \"" + name + "\"";
+            return problem;
+        }
+    }
+    const auto station = doc.find("stationId");
+    if (station == doc.end() || !station->is_string() || station->get_ref<const std::string&>().empty()) {
+        problem.reason = "stationId must be a non-empty string";
+        return problem;
+    }
+    if (key && !key->empty() && lower(*key) != lower(station->get_ref<const std::string&>())) {
+        problem.reason = "the record key \"" + *key + "\" is not the stationId";
+        return problem;
+    }
+    const auto action = doc.find("action");
+    if (action == doc.end() || !action->is_string() || action->get_ref<const std::string&>().empty()) {
+        problem.reason = "action must be a non-empty string";
+        return problem;
+    }
+    const auto payload = doc.find("payload");
+    if (payload == doc.end() || !payload->is_object()) {
+        problem.reason = "payload must be a JSON object";
+        return problem;
+    }
+    Command c;
+    c.command_id = *problem.command_id;
+    c.station_id = station->get<std::string>();
+    c.action = action->get<std::string>();
+    c.payload = *payload;
+    c.received_at = received_at;
+    c.timeout = defaults.timeout;
+    if (const auto t = doc.find("timeoutMs"); t != doc.end()) {
+        if (!t->is_number_integer() || t->get<std::int64_t>() < 1 ||
+            t->get<std::int64_t>() > kMaxCommandTimeoutMs) {
+            problem.reason = "timeoutMs must be an integer from 1 to 600000";
+            return problem;
+        }
+        c.timeout = std::chrono::milliseconds(t->get<std::int64_t>());
+    }
+    if (const auto e = doc.find("expiresAt"); e != doc.end()) {
+        const auto ms = e->is_string() ? parse_time_ms(e->get_ref<const std::string&>()) : std::nullopt;
+        if (!ms) {
+            problem.reason = "expiresAt must be an RFC 3339 date-time";
+            return problem;
+        }
+        c.expires_at_ms = *ms;
+    } else {
+        const std::int64_t base = timestamp_ms > 0 ? timestamp_ms : unix_now_ms();
+        c.expires_at_ms = base + defaults.max_age.count();
+    }
+    return c;
+}
+
+std::optional<CommandOutcome> check_command(const ocpp::SchemaRegistry& schemas,
+                                            ocpp::ProtocolVersion version,
+                                            const Command& command) {
+    CommandOutcome o;
+    o.status = CommandStatus::rejected;
+    o.version = version;
+    const ocpp::ActionInfo* info = ocpp::find_action(version, command.action);
+    if (info == nullptr || !info->central_may_send() ||
+        !schemas.has(version, command.action, ocpp::SchemaKind::request)) {
+        o.error_code = "UnknownAction";
+        o.error_description = "\"" + command.action + "\" is not an action the central system sends in OCPP " +
+                              std::string(ocpp::version_label(version));
+        return o;
+    }
+    auto checked = schemas.validate(version, command.action, ocpp::SchemaKind::request,
+                                    command.payload, 16);
+    if (!checked.ok()) {
+        o.error_code = "InvalidPayload";
+        o.error_description = "the payload does not match the " + command.action +
+                              " request schema of OCPP " + std::string(ocpp::version_label(version)) +
+                              ": " + checked.summary();
+        o.violations = std::move(checked.violations);
+        return o;
+    }
+    return std::nullopt;
+}
+
+CommandOutcome answer_outcome(const ocpp::SchemaRegistry& schemas, ocpp::ProtocolVersion version,
+                              const std::string& action, const nlohmann::json& response) {
+    CommandOutcome o;
+    o.status = CommandStatus::completed;
+    o.version = version;
+    o.response = response;
+    o.sent = true;
+    if (schemas.has(version, action, ocpp::SchemaKind::response)) {
+        o.response_violations =
+            schemas.validate(version, action, ocpp::SchemaKind::response, response, 16).violations;
+    }
+    return o;
+}
+
+std::string command_result(const std::string& command_id, const std::string& station_id,
+                           const std::string& action, const std::string& received_at,
+                           const CommandOutcome& o, std::string_view gateway_id,
+                           std::string_view completed_at) {
+    json r = {
+        {"commandId", command_id},
+        {"stationId", station_id},
+        {"action", action},
+        {"status", command_status_name(o.status)},
+        {"sent", o.sent},
+        {"gatewayId", gateway_id},
+        {"receivedAt", received_at},
+        {"completedAt", completed_at},
+    };
+    if (o.status == CommandStatus::completed) {
+        r["response"] = o.response.value_or(json::object());
+        if (!o.response_violations.empty()) {
+            r["responseViolations"] = violations_json(o.response_violations);
+        }
+    } else {
+        json error = {{"code", o.error_code}, {"description", o.error_description}};
+        if (o.error_details) {
+            error["details"] = *o.error_details;
+        }
+        r["error"] = std::move(error);
+    }
+    if (!o.violations.empty()) {
+        r["violations"] = violations_json(o.violations);
+    }
+    if (o.message_id) {
+        r["messageId"] = *o.message_id;
+    }
+    if (o.version) {
+        r["ocppVersion"] = ocpp::version_label(*o.version);
+    }
+    if (o.sent_at) {
+        r["sentAt"] = *o.sent_at;
+    }
+    return r.dump();
+}
+
+std::string command_route(const Command& c, std::string_view target) {
+    return json{{"commandId", c.command_id},
+                {"stationId", c.station_id},
+                {"action", c.action},
+                {"payload", c.payload},
+                {"timeoutMs", c.timeout.count()},
+                {"expiresAt", format_time_ms(c.expires_at_ms)},
+                {"receivedAt", c.received_at},
+                {"target", target},
+                {"origin", c.origin},
+                {"hop", c.hop}}
+        .dump();
+}
+
+ocpp::Result<Command, std::string> parse_command_route(std::string_view value, std::string& target) {
+    const json doc = json::parse(value, nullptr, false);
+    try {
+        if (doc.is_discarded() || !doc.is_object()) {
+            return std::string("not a JSON object");
+        }
+        Command c;
+        c.command_id = doc.at("commandId").get<std::string>();
+        c.station_id = doc.at("stationId").get<std::string>();
+        c.action = doc.at("action").get<std::string>();
+        c.payload = doc.at("payload");
+        c.timeout = std::chrono::milliseconds(doc.at("timeoutMs").get<std::int64_t>());
+        const auto expires = parse_time_ms(doc.at("expiresAt").get<std::string>());
+        if (!expires) {
+            return std::string("expiresAt is not a date-time");
+        }
+        c.expires_at_ms = *expires;
+        c.received_at = doc.at("receivedAt").get<std::string>();
+        c.origin = doc.at("origin").get<std::string>();
+        c.hop = doc.at("hop").get<int>();
+        target = doc.at("target").get<std::string>();
+        return c;
+    } catch (const json::exception& e) {
+        return std::string(e.what());
+    }
+}
+
+std::string presence_key(std::string_view station_id) { return lower(station_id); }
+
+std::string gateway_key(std::string_view gateway_id) { return "gateway:" + std::string(gateway_id); }
+
+std::string presence_record(const Presence& p) {
+    json r = {{"stationId", p.station_id},
+              {"gatewayId", p.gateway_id},
+              {"state", p.connected ? "Connected" : "Disconnected"},
+              {"sessionId", p.session_id},
+              {"since", p.since},
+              {"at", p.at}};
+    if (p.epoch >= 0) {
+        r["epoch"] = p.epoch;
+    }
+    if (p.version) {
+        r["ocppVersion"] = ocpp::version_label(*p.version);
+    }
+    return r.dump();
+}
+
+std::string gateway_record(std::string_view gateway_id, bool alive, std::string_view at) {
+    return json{{"kind", "gateway"},
+                {"gatewayId", gateway_id},
+                {"state", alive ? "Alive" : "Stopped"},
+                {"at", at}}
+        .dump();
+}
+
+bool PresenceTable::apply(const std::string& key, const std::optional<std::string>& value,
+                          std::int64_t offset, std::int64_t timestamp_ms, Change* change) {
+    if (key.rfind("gateway:", 0) == 0) {
+        auto& g = gateways_[key.substr(8)];
+        if (!value) {
+            g.alive = false;
+            return true;
+        }
+        const json doc = json::parse(*value, nullptr, false);
+        if (doc.is_discarded() || !doc.is_object() || !doc.contains("state")) {
+            return false;
+        }
+        g.alive = doc["state"] == "Alive";
+        g.last_ms = timestamp_ms;
+        return true;
+    }
+    if (!value) {
+        stations_.erase(lower(key));
+        return true;
+    }
+    const json doc = json::parse(*value, nullptr, false);
+    try {
+        if (doc.is_discarded() || !doc.is_object()) {
+            return false;
+        }
+        Presence p;
+        p.station_id = doc.at("stationId").get<std::string>();
+        p.gateway_id = doc.at("gatewayId").get<std::string>();
+        p.connected = doc.at("state").get<std::string>() == "Connected";
+        p.session_id = doc.value("sessionId", "");
+        p.since = doc.value("since", "");
+        p.at = doc.value("at", "");
+        if (const auto v = doc.find("ocppVersion"); v != doc.end() && v->is_string()) {
+            p.version = ocpp::parse_version(v->get<std::string>());
+        }
+        auto& slot = stations_[lower(p.station_id)];
+        if (p.connected) {
+            // The Connected record's own offset is the connection's epoch (unless the record
+            // restates an older connection, which carries its epoch).
+            p.epoch = doc.contains("epoch") ? doc["epoch"].get<std::int64_t>() : offset;
+            slot = p;
+            if (change != nullptr) {
+                change->connected = p;
+            }
+            return true;
+        }
+        // Disconnected: ends only the connection it names; a newer one stays.
+        const std::int64_t ended = doc.value("epoch", std::int64_t{-1});
+        if (slot.station_id.empty() || !slot.connected ||
+            (slot.gateway_id == p.gateway_id && (ended < 0 || ended == slot.epoch))) {
+            p.epoch = ended;
+            slot = p;
+        }
+        return true;
+    } catch (const json::exception&) {
+        return false;
+    }
+}
+
+bool PresenceTable::gateway_alive(const std::string& gateway_id, std::int64_t now_ms) const {
+    const auto it = gateways_.find(gateway_id);
+    return it != gateways_.end() && it->second.alive &&
+           now_ms - it->second.last_ms < instance_timeout_.count();
+}
+
+std::optional<Presence> PresenceTable::last(std::string_view station_id) const {
+    const auto it = stations_.find(lower(station_id));
+    if (it == stations_.end()) {
+        return std::nullopt;
+    }
+    return it->second;
+}
+
+std::optional<Presence> PresenceTable::holder(std::string_view station_id, std::int64_t now_ms) const {
+    auto p = last(station_id);
+    if (!p || !p->connected || !gateway_alive(p->gateway_id, now_ms)) {
+        return std::nullopt;
+    }
+    return p;
+}
+
+std::vector<Presence> PresenceTable::connected(std::int64_t now_ms) const {
+    std::vector<Presence> out;
+    for (const auto& [key, p] : stations_) {
+        if (p.connected && gateway_alive(p.gateway_id, now_ms)) {
+            out.push_back(p);
+        }
+    }
+    return out;
+}
+
+std::vector<Presence> PresenceTable::held_by(const std::string& gateway_id) const {
+    std::vector<Presence> out;
+    for (const auto& [key, p] : stations_) {
+        if (p.connected && p.gateway_id == gateway_id) {
+            out.push_back(p);
+        }
+    }
+    return out;
+}
+
+bool SeenCommands::insert(const std::string& id, std::int64_t now_ms) {
+    while (!order_.empty() &&
+           (order_.size() >= capacity_ || now_ms - order_.front().first > window_.count())) {
+        ids_.erase(order_.front().second);
+        order_.pop_front();
+    }
+    if (!ids_.insert(id).second) {
+        return false;
+    }
+    order_.emplace_back(now_ms, id);
+    return true;
+}
+
+}  // namespace kafka_bridge

@@ -1,0 +1,197 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ocpp/result.hpp"
+#include "ocpp/schema_registry.hpp"
+#include "ocpp/version.hpp"
+
+namespace kafka_bridge {
+
+/// How a command ended (docs/commands.md).
+enum class CommandStatus : std::uint8_t {
+    completed,
+    call_error,
+    timeout,
+    not_connected,
+    rejected,
+    expired,
+    superseded,
+};
+std::string_view command_status_name(CommandStatus s);
+
+/// An operator command, as read from ocpp.commands or a route record.
+struct Command {
+    std::string command_id;
+    std::string station_id;
+    std::string action;
+    nlohmann::json payload;
+    std::chrono::milliseconds timeout{30000};
+    /// Unix milliseconds after which the CALL must not be sent.
+    std::int64_t expires_at_ms = 0;
+    /// When a gateway first read it (RFC 3339).
+    std::string received_at;
+    /// Routing: the instance that decided where it goes, and how often it was forwarded.
+    std::string origin;
+    int hop = 0;
+};
+
+struct CommandDefaults {
+    std::chrono::milliseconds timeout{30000};
+    /// Without expiresAt, a command expires this long after its record's timestamp.
+    std::chrono::milliseconds max_age{120000};
+};
+
+/// Largest timeoutMs a command may ask for.
+inline constexpr std::int64_t kMaxCommandTimeoutMs = 600000;
+/// Longest commandId.
+inline constexpr std::size_t kMaxCommandIdLength = 128;
+/// Forwarding limit: a command chasing a station that keeps moving ends NotConnected.
+inline constexpr int kMaxCommandHops = 4;
+
+/// Why a command record cannot be executed. With a command id, the command gets a Rejected
+/// result (InvalidCommand); without one it can only go to the dead-letter topic.
+struct CommandProblem {
+    std::optional<std::string> command_id;
+    std::string station_id;  ///< as given, or the record key
+    std::string action;      ///< as given, may be empty
+    std::string reason;
+};
+
+/// Reads an ocpp.commands record. `key` is the record key; `timestamp_ms` the record's
+/// timestamp (for the default expiry); `received_at` now, RFC 3339.
+ocpp::Result<Command, CommandProblem> parse_command(const std::optional<std::string>& key,
+                                                    std::string_view value,
+                                                    std::int64_t timestamp_ms,
+                                                    const std::string& received_at,
+                                                    const CommandDefaults& defaults);
+
+/// What a result record says beyond the command's identity.
+struct CommandOutcome {
+    CommandStatus status = CommandStatus::completed;
+    std::optional<nlohmann::json> response;            ///< Completed
+    std::vector<ocpp::Violation> response_violations;  ///< Completed with an invalid answer
+    std::string error_code;                            ///< every other status
+    std::string error_description;
+    std::optional<nlohmann::json> error_details;
+    std::vector<ocpp::Violation> violations;  ///< Rejected: the payload's violations
+    bool sent = false;
+    std::optional<std::string> message_id;
+    std::optional<ocpp::ProtocolVersion> version;
+    std::optional<std::string> sent_at;
+};
+
+/// Checks `command` against `version`: the action must be one the central system sends, the
+/// payload must match its request schema. Returns the Rejected outcome, or nothing when fine.
+std::optional<CommandOutcome> check_command(const ocpp::SchemaRegistry& schemas,
+                                            ocpp::ProtocolVersion version,
+                                            const Command& command);
+
+/// The outcome of the station's answer to a command's CALL.
+CommandOutcome answer_outcome(const ocpp::SchemaRegistry& schemas, ocpp::ProtocolVersion version,
+                              const std::string& action, const nlohmann::json& response);
+
+/// A result record (schemas/events/command-result.schema.json) as JSON text.
+std::string command_result(const std::string& command_id, const std::string& station_id,
+                           const std::string& action, const std::string& received_at,
+                           const CommandOutcome& outcome, std::string_view gateway_id,
+                           std::string_view completed_at);
+
+/// A route record (schemas/events/command-route.schema.json): `command` goes to `target`.
+std::string command_route(const Command& command, std::string_view target);
+/// Reads a route record; the target instance goes to `target`.
+ocpp::Result<Command, std::string> parse_command_route(std::string_view value,
+                                                       std::string& target);
+
+/// Where a station is connected (schemas/events/presence.schema.json).
+struct Presence {
+    std::string station_id;
+    std::string gateway_id;
+    bool connected = false;
+    /// The offset of the Connected record: a later connection has a larger epoch.
+    std::int64_t epoch = -1;
+    std::string session_id;
+    std::optional<ocpp::ProtocolVersion> version;
+    std::string since;  ///< when the connection opened
+    std::string at;     ///< when the record was written
+};
+
+/// Presence records are keyed by the lower-case station id (identities are case-insensitive).
+std::string presence_key(std::string_view station_id);
+/// Liveness records of instances use this key; ':' never occurs in a station id.
+std::string gateway_key(std::string_view gateway_id);
+std::string presence_record(const Presence& p);
+std::string gateway_record(std::string_view gateway_id, bool alive, std::string_view at);
+
+/// The cluster's view of who holds which station, built from ocpp.presence. Not thread-safe.
+class PresenceTable {
+public:
+    /// Instances whose last liveness record is older than this are considered gone.
+    explicit PresenceTable(std::chrono::milliseconds instance_timeout)
+        : instance_timeout_(instance_timeout) {}
+
+    struct Change {
+        /// A Connected record: the station now belongs to `presence.gateway_id`.
+        std::optional<Presence> connected;
+    };
+
+    /// Applies the record at `offset` (value nullopt: tombstone). `timestamp_ms` is the
+    /// record's timestamp. Malformed records are ignored (returned false).
+    bool apply(const std::string& key, const std::optional<std::string>& value,
+               std::int64_t offset, std::int64_t timestamp_ms, Change* change = nullptr);
+
+    /// The station's current connection, if it has one on an instance that is alive at
+    /// `now_ms` (unix ms).
+    std::optional<Presence> holder(std::string_view station_id, std::int64_t now_ms) const;
+    /// The last record about the station, connected or not, regardless of liveness.
+    std::optional<Presence> last(std::string_view station_id) const;
+    bool gateway_alive(const std::string& gateway_id, std::int64_t now_ms) const;
+    /// Every station connected on a live instance.
+    std::vector<Presence> connected(std::int64_t now_ms) const;
+    /// Stations whose last record says they are connected to `gateway_id`.
+    std::vector<Presence> held_by(const std::string& gateway_id) const;
+
+private:
+    struct Liveness {
+        bool alive = false;
+        std::int64_t last_ms = 0;
+    };
+    std::chrono::milliseconds instance_timeout_;
+    std::map<std::string, Presence, std::less<>> stations_;  // by lower-case id
+    std::map<std::string, Liveness, std::less<>> gateways_;
+};
+
+/// Command ids already taken, remembered for `window` and at most `capacity` of them.
+class SeenCommands {
+public:
+    SeenCommands(std::size_t capacity, std::chrono::milliseconds window)
+        : capacity_(capacity), window_(window) {}
+    /// True when `id` is new (it is remembered from now on); false for a repeat.
+    bool insert(const std::string& id, std::int64_t now_ms);
+    bool contains(const std::string& id) const { return ids_.count(id) != 0; }
+    std::size_t size() const { return ids_.size(); }
+
+private:
+    std::size_t capacity_;
+    std::chrono::milliseconds window_;
+    std::unordered_set<std::string> ids_;
+    std::deque<std::pair<std::int64_t, std::string>> order_;
+};
+
+/// Unix milliseconds of an RFC 3339 date-time, or nothing when it is not one.
+std::optional<std::int64_t> parse_time_ms(std::string_view rfc3339);
+/// Unix milliseconds as RFC 3339 UTC with milliseconds.
+std::string format_time_ms(std::int64_t unix_ms);
+std::int64_t unix_now_ms();
+
+}  // namespace kafka_bridge

@@ -1,0 +1,186 @@
+#include "kafka_bridge/consumer.hpp"
+
+#include <librdkafka/rdkafka.h>
+
+namespace kafka_bridge {
+namespace {
+
+struct ConfDeleter {
+    void operator()(rd_kafka_conf_t* conf) const { rd_kafka_conf_destroy(conf); }
+};
+
+struct ListDeleter {
+    void operator()(rd_kafka_topic_partition_list_t* list) const {
+        rd_kafka_topic_partition_list_destroy(list);
+    }
+};
+using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, ListDeleter>;
+
+Error from_code(rd_kafka_resp_err_t code, const std::string& context) {
+    return Error(code, context + ": " + rd_kafka_err2str(code));
+}
+
+}  // namespace
+
+void Consumer::HandleDeleter::operator()(rd_kafka_s* handle) const {
+    rd_kafka_destroy(handle);
+}
+
+Consumer::~Consumer() { close(); }
+
+Result<std::unique_ptr<Consumer>, Error> Consumer::create(const ConsumerConfig& config) {
+    std::unique_ptr<rd_kafka_conf_t, ConfDeleter> conf(rd_kafka_conf_new());
+    char errstr[512];
+    std::vector<std::pair<std::string, std::string>> settings = {
+        {"bootstrap.servers", config.brokers},
+        {"auto.offset.reset", "earliest"},
+        // Commands and table updates are small and rare: fetch them at once, not in batches.
+        {"fetch.wait.max.ms", "10"},
+        {"reconnect.backoff.max.ms", "1000"},
+    };
+    if (config.group_id) {
+        settings.emplace_back("group.id", *config.group_id);
+        settings.emplace_back("session.timeout.ms", std::to_string(config.session_timeout.count()));
+        settings.emplace_back("heartbeat.interval.ms",
+                              std::to_string(std::max<long long>(1000, config.session_timeout.count() / 4)));
+        settings.emplace_back("enable.auto.commit", "true");
+        settings.emplace_back("auto.commit.interval.ms", "1000");
+        // Only what the caller stored is committed: a record is handed on before its offset.
+        settings.emplace_back("enable.auto.offset.store", "false");
+    } else {
+        // librdkafka wants a group id even to assign partitions by hand; nothing is committed
+        // and no group is joined.
+        settings.emplace_back("group.id", "ocpp-gateway-reader");
+        settings.emplace_back("enable.auto.commit", "false");
+    }
+    for (const auto& [name, value] : config.properties) {
+        settings.emplace_back(name, value);
+    }
+    for (const auto& [name, value] : settings) {
+        if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), errstr, sizeof(errstr)) !=
+            RD_KAFKA_CONF_OK) {
+            return Error(RD_KAFKA_RESP_ERR__INVALID_ARG, "Kafka property " + name + ": " + errstr);
+        }
+    }
+    std::unique_ptr<Consumer> consumer(new Consumer());
+    if (config.log) {
+        consumer->log_ = config.log;
+        rd_kafka_conf_set_opaque(conf.get(), consumer.get());
+        rd_kafka_conf_set_log_cb(conf.get(), [](const rd_kafka_t* rk, int level, const char* fac,
+                                                const char* buf) {
+            auto* self = static_cast<Consumer*>(rd_kafka_opaque(rk));
+            if (self != nullptr && self->log_) {
+                self->log_(level, fac, buf);
+            }
+        });
+    }
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), errstr, sizeof(errstr));
+    if (rk == nullptr) {
+        return Error(RD_KAFKA_RESP_ERR__INVALID_ARG,
+                     std::string("cannot create the Kafka consumer: ") + errstr);
+    }
+    conf.release();
+    consumer->handle_.reset(rk);
+    rd_kafka_poll_set_consumer(rk);
+    return consumer;
+}
+
+Result<Ok, Error> Consumer::subscribe(const std::vector<std::string>& topics) {
+    PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())));
+    for (const auto& topic : topics) {
+        rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
+    }
+    if (const auto err = rd_kafka_subscribe(handle_.get(), list.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return from_code(err, "subscribe");
+    }
+    return Ok{};
+}
+
+Result<Watermarks, Error> Consumer::assign_all(
+    const std::vector<std::pair<std::string, Start>>& topics, std::chrono::milliseconds timeout) {
+    Watermarks ends;
+    PartitionList list(rd_kafka_topic_partition_list_new(8));
+    const int timeout_ms = static_cast<int>(timeout.count());
+    for (const auto& [topic, start] : topics) {
+        rd_kafka_topic_t* rkt = rd_kafka_topic_new(handle_.get(), topic.c_str(), nullptr);
+        const rd_kafka_metadata_t* metadata = nullptr;
+        const auto err = rd_kafka_metadata(handle_.get(), 0, rkt, &metadata, timeout_ms);
+        rd_kafka_topic_destroy(rkt);
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            return from_code(err, "metadata of " + topic);
+        }
+        int partitions = 0;
+        rd_kafka_resp_err_t topic_err = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+        if (metadata->topic_cnt == 1) {
+            partitions = metadata->topics[0].partition_cnt;
+            topic_err = metadata->topics[0].err;
+        }
+        rd_kafka_metadata_destroy(metadata);
+        if (topic_err != RD_KAFKA_RESP_ERR_NO_ERROR || partitions == 0) {
+            return from_code(topic_err == RD_KAFKA_RESP_ERR_NO_ERROR
+                                 ? RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
+                                 : topic_err,
+                             "topic " + topic);
+        }
+        for (int p = 0; p < partitions; ++p) {
+            std::int64_t low = 0;
+            std::int64_t high = 0;
+            const auto werr = rd_kafka_query_watermark_offsets(handle_.get(), topic.c_str(), p,
+                                                               &low, &high, timeout_ms);
+            if (werr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                return from_code(werr, "offsets of " + topic + "/" + std::to_string(p));
+            }
+            ends[{topic, p}] = {low, high};
+            auto* tp = rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p);
+            // From the end: the offset queried, so nothing written since is missed.
+            tp->offset = start == Start::beginning ? RD_KAFKA_OFFSET_BEGINNING : high;
+        }
+    }
+    if (const auto err = rd_kafka_assign(handle_.get(), list.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return from_code(err, "assign");
+    }
+    return ends;
+}
+
+std::optional<Message> Consumer::poll(std::chrono::milliseconds timeout) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(handle_.get(), static_cast<int>(timeout.count()));
+    if (m == nullptr) {
+        return std::nullopt;
+    }
+    std::optional<Message> out;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        Message msg;
+        msg.topic = rd_kafka_topic_name(m->rkt);
+        msg.partition = m->partition;
+        msg.offset = m->offset;
+        if (m->key != nullptr) {
+            msg.key.emplace(static_cast<const char*>(m->key), m->key_len);
+        }
+        if (m->payload != nullptr) {
+            msg.value.emplace(static_cast<const char*>(m->payload), m->len);
+        }
+        rd_kafka_timestamp_type_t type;
+        msg.timestamp_ms = rd_kafka_message_timestamp(m, &type);
+        out = std::move(msg);
+    } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        last_error_ = Error(m->err, rd_kafka_message_errstr(m));
+    }
+    rd_kafka_message_destroy(m);
+    return out;
+}
+
+void Consumer::store(const std::string& topic, std::int32_t partition, std::int64_t next_offset) {
+    PartitionList list(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition)->offset = next_offset;
+    rd_kafka_offsets_store(handle_.get(), list.get());
+}
+
+void Consumer::close() {
+    if (closed_ || !handle_) {
+        return;
+    }
+    closed_ = true;
+    rd_kafka_consumer_close(handle_.get());
+}
+
+}  // namespace kafka_bridge

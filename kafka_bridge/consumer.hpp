@@ -1,0 +1,99 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kafka_bridge/error.hpp"
+#include "ocpp/result.hpp"
+
+struct rd_kafka_s;
+
+namespace kafka_bridge {
+
+using ocpp::Ok;
+using ocpp::Result;
+
+struct ConsumerConfig {
+    /// bootstrap.servers
+    std::string brokers = "127.0.0.1:9092";
+    /// Set: the consumer joins this group and subscribes (partitions shared among the
+    /// group's members, offsets committed). Unset: it reads every partition it is assigned.
+    std::optional<std::string> group_id;
+    /// How long a silent group member keeps its partitions (a crashed instance's partitions
+    /// move to the others after this).
+    std::chrono::milliseconds session_timeout{10000};
+    /// Any other librdkafka property (security.protocol, sasl.*, ssl.*, ...).
+    std::map<std::string, std::string> properties;
+    /// Receives librdkafka's log lines; see ProducerConfig::log.
+    std::function<void(int, const char*, const char*)> log;
+};
+
+/// One record read.
+struct Message {
+    std::string topic;
+    std::int32_t partition = -1;
+    std::int64_t offset = -1;
+    std::optional<std::string> key;
+    std::optional<std::string> value;  ///< nullopt: a tombstone
+    std::int64_t timestamp_ms = -1;    ///< the record's timestamp, -1 when it has none
+};
+
+/// Per partition: the first offset still stored and the offset the next record will get.
+using Watermarks =
+    std::map<std::pair<std::string, std::int32_t>, std::pair<std::int64_t, std::int64_t>>;
+
+/// A Kafka consumer owning its librdkafka handle. Used from one thread.
+///
+///   group mode:  subscribe(topics) ─▶ poll() ─▶ … ─▶ store(offset) ─▶ committed in the background
+///   table mode:  assign_all({topic, beginning|end}…) ─▶ poll() … past the watermarks
+class Consumer {
+public:
+    static Result<std::unique_ptr<Consumer>, Error> create(const ConsumerConfig& config);
+    ~Consumer();
+    Consumer(const Consumer&) = delete;
+    Consumer& operator=(const Consumer&) = delete;
+
+    /// Group mode: joins the group for `topics`. A new group starts at the earliest offset,
+    /// so records written before the first instance started are not skipped.
+    Result<Ok, Error> subscribe(const std::vector<std::string>& topics);
+
+    enum class Start : std::uint8_t { beginning, end };
+    /// Table mode: reads every partition of each topic, from its beginning or its end.
+    /// Returns each partition's watermarks at assignment, so the caller knows when it has
+    /// caught up.
+    Result<Watermarks, Error> assign_all(const std::vector<std::pair<std::string, Start>>& topics,
+                                         std::chrono::milliseconds timeout);
+
+    /// The next record, or nothing within `timeout`. Consumer errors (broker down, …) are
+    /// logged by librdkafka and retried; only the last one is kept (last_error()).
+    std::optional<Message> poll(std::chrono::milliseconds timeout);
+
+    /// Group mode: `next_offset` of `topic`/`partition` may be committed (everything before
+    /// it is handled).
+    void store(const std::string& topic, std::int32_t partition, std::int64_t next_offset);
+
+    /// Leaves the group (committing stored offsets) and closes. Idempotent.
+    void close();
+
+    std::optional<Error> last_error() const { return last_error_; }
+
+private:
+    struct HandleDeleter {
+        void operator()(rd_kafka_s* handle) const;
+    };
+    Consumer() = default;
+
+    std::unique_ptr<rd_kafka_s, HandleDeleter> handle_;
+    std::function<void(int, const char*, const char*)> log_;
+    std::optional<Error> last_error_;
+    bool closed_ = false;
+};
+
+}  // namespace kafka_bridge
