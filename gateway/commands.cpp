@@ -607,24 +607,12 @@ void CommandRouter::expire_waiters() {
 }
 
 void CommandRouter::dead_letter(const kafka_bridge::Message& message, const std::string& reason) {
-    std::string raw = message.value.value_or("");
-    if (raw.size() > kafka_bridge::kMaxDeadLetterRaw) {
-        raw.resize(kafka_bridge::kMaxDeadLetterRaw);
-    }
-    json letter = {{"eventId", kafka_bridge::new_uuid()},
-                   {"source", "command"},
-                   {"gatewayId", config_.gateway_id},
-                   {"receivedAt", kafka_bridge::now_rfc3339()},
-                   {"topic", message.topic},
-                   {"partition", message.partition},
-                   {"offset", message.offset},
-                   {"reason", reason}};
-    letter["key"] = message.key ? json(*message.key) : json(nullptr);
-    // Raw bytes may not be UTF-8: base64 would hide readable JSON, so invalid bytes are
-    // replaced for the record and the length says how much there was.
-    letter["raw"] = json(raw).dump(-1, ' ', false, json::error_handler_t::replace);
-    letter["raw"] = json::parse(letter["raw"].get<std::string>());
-    produce(config_.topics.dead_letter, message.key.value_or(""), letter.dump(), nullptr);
+    const std::string raw = message.value.value_or("");
+    kafka_bridge::CommandLetter letter{raw, message.topic, message.partition, message.offset,
+                                       message.key, reason};
+    produce(config_.topics.dead_letter, message.key.value_or(""),
+            kafka_bridge::command_dead_letter(letter, config_.gateway_id, kafka_bridge::now_rfc3339()),
+            nullptr);
 }
 
 // ---------------------------------------------------------------- REST

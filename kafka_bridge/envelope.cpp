@@ -193,23 +193,46 @@ std::string connection_event(const SessionInfo& session, const ConnectionEvent& 
     return event.dump(-1, ' ', false, kDump);
 }
 
+namespace {
+
+void put_raw(json& record, std::string_view raw) {
+    if (valid_utf8(raw)) {
+        record["raw"] = ocpp::truncate_utf8(raw, kMaxDeadLetterRaw);
+        record["rawEncoding"] = "utf-8";
+    } else {
+        record["raw"] = base64(raw.substr(0, kMaxDeadLetterRaw));
+        record["rawEncoding"] = "base64";
+    }
+    record["rawBytes"] = raw.size();
+}
+
+}  // namespace
+
 std::string dead_letter(const SessionInfo& session, const DeadLetter& letter,
                         std::string_view received_at) {
     json record = session_fields(session);
     record["eventId"] = new_uuid();
     record["receivedAt"] = received_at;
-    if (valid_utf8(letter.raw)) {
-        record["raw"] = ocpp::truncate_utf8(letter.raw, kMaxDeadLetterRaw);
-        record["rawEncoding"] = "utf-8";
-    } else {
-        record["raw"] = base64(letter.raw.substr(0, kMaxDeadLetterRaw));
-        record["rawEncoding"] = "base64";
-    }
-    record["rawBytes"] = letter.raw.size();
+    put_raw(record, letter.raw);
     record["reason"] = letter.reason;
     record["errorCode"] = letter.error_code ? json(*letter.error_code) : json(nullptr);
     record["messageId"] = letter.message_id;
     record["action"] = letter.action ? json(*letter.action) : json(nullptr);
+    return record.dump(-1, ' ', false, kDump);
+}
+
+std::string command_dead_letter(const CommandLetter& letter, std::string_view gateway_id,
+                                std::string_view received_at) {
+    json record = {{"eventId", new_uuid()},
+                   {"source", "command"},
+                   {"gatewayId", gateway_id},
+                   {"receivedAt", received_at},
+                   {"topic", letter.topic},
+                   {"partition", letter.partition},
+                   {"offset", letter.offset},
+                   {"key", letter.key ? json(*letter.key) : json(nullptr)},
+                   {"reason", letter.reason}};
+    put_raw(record, letter.raw);
     return record.dump(-1, ' ', false, kDump);
 }
 

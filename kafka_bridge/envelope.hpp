@@ -64,6 +64,20 @@ inline constexpr std::size_t kMaxDeadLetterRaw = 64 * 1024;
 std::string dead_letter(const SessionInfo& session, const DeadLetter& letter,
                         std::string_view received_at);
 
+/// A command record the gateway cannot execute and cannot answer (no usable commandId).
+struct CommandLetter {
+    std::string_view raw;
+    std::string topic;
+    std::int32_t partition = -1;
+    std::int64_t offset = -1;
+    std::optional<std::string> key;
+    std::string reason;
+};
+
+/// A dead-letter record for a command (`"source": "command"`), as JSON text.
+std::string command_dead_letter(const CommandLetter& letter, std::string_view gateway_id,
+                                std::string_view received_at);
+
 /// A random (version 4) UUID.
 std::string new_uuid();
 /// Now, as RFC 3339 UTC with milliseconds: "2026-03-01T10:15:30.123Z".
