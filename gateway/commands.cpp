@@ -382,6 +382,12 @@ void CommandRouter::redecide(Command command) {
 
 void CommandRouter::route(const Command& command, const std::string& target,
                           std::function<void()> taken) {
+    if (!target.empty() && target != config_.gateway_id) {
+        Command kept = command;
+        kept.payload = json::object();  // not needed for a NotConnected result
+        std::lock_guard<std::mutex> lock(mutex_);
+        routed_[command.command_id] = Routed{std::move(kept), target, std::nullopt};
+    }
     produce(config_.topics.command_routes, kafka_bridge::presence_key(command.station_id),
             kafka_bridge::command_route(command, target),
             [taken = std::move(taken)](bool) {
@@ -481,6 +487,7 @@ void CommandRouter::session_closed(const std::shared_ptr<Session>& session, bool
 
 void CommandRouter::tables_loop() {
     auto next_heartbeat = Clock::now() + config_.commands.heartbeat;
+    auto next_orphan_check = Clock::now() + 1s;
     while (running_) {
         if (auto message = tables_->poll(100ms)) {
             if (message->topic == config_.topics.presence) {
@@ -496,6 +503,52 @@ void CommandRouter::tables_loop() {
             next_heartbeat = Clock::now() + config_.commands.heartbeat;
         }
         expire_waiters();
+        if (Clock::now() >= next_orphan_check) {
+            conclude_orphans();
+            next_orphan_check = Clock::now() + 1s;
+        }
+    }
+}
+
+void CommandRouter::conclude_orphans() {
+    // A result written by the target just before it went away may still be on its way: the
+    // target must have been gone for a whole instance timeout before this instance answers.
+    const auto now = Clock::now();
+    const std::int64_t now_ms = kafka_bridge::unix_now_ms();
+    std::vector<Routed> orphans;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (auto it = routed_.begin(); it != routed_.end();) {
+            Routed& r = it->second;
+            if (now_ms > r.command.expires_at_ms + r.command.timeout.count() + 300000) {
+                // Its target is alive but wrote no result long after every deadline.
+                log::warn("command {}: no result from instance {}; no longer watched",
+                          r.command.command_id, r.target);
+                it = routed_.erase(it);
+                continue;
+            }
+            if (presence_.gateway_alive(r.target, now_ms)) {
+                r.target_gone_since.reset();
+            } else if (!r.target_gone_since) {
+                r.target_gone_since = now;
+            } else if (now - *r.target_gone_since >= config_.commands.instance_timeout) {
+                orphans.push_back(std::move(r));
+                it = routed_.erase(it);
+                continue;
+            }
+            ++it;
+        }
+    }
+    for (auto& r : orphans) {
+        CommandOutcome o;
+        o.status = CommandStatus::not_connected;
+        o.error_code = "GatewayUnavailable";
+        o.error_description = "gateway instance " + r.target +
+                              " that held the station went away before the command finished; "
+                              "whether the station received the call is unknown";
+        log::warn("command {} for {}: instance {} went away; ending it NotConnected",
+                  r.command.command_id, r.command.station_id, r.target);
+        finish(r.command, std::move(o));
     }
 }
 
@@ -571,6 +624,7 @@ void CommandRouter::apply_result(const kafka_bridge::Message& message) {
     std::vector<Waiter> waiters;
     {
         std::lock_guard<std::mutex> lock(mutex_);
+        routed_.erase(doc["commandId"].get<std::string>());
         const auto it = waiters_.find(doc["commandId"].get<std::string>());
         if (it == waiters_.end()) {
             return;

@@ -83,11 +83,14 @@ private:
     void dead_letter(const kafka_bridge::Message& message, const std::string& reason);
     void heartbeat(bool alive);
     void expire_waiters();
+    /// Ends with NotConnected the commands this instance routed to an instance that is gone.
+    void conclude_orphans();
     /// Queues a record; `done(ok)` runs once Kafka answered (or at once when not queued).
     void produce(const std::string& topic, const std::string& key, std::string value,
                  std::function<void(bool)> done);
     void mark_taken(const PartitionKey& partition, std::int64_t offset);
     void store_taken();
+    using Command = kafka_bridge::Command;
     kafka_bridge::CommandOutcome not_connected(const kafka_bridge::Command& command,
                                                std::int64_t now_ms) const;
 
@@ -111,6 +114,13 @@ private:
     kafka_bridge::PresenceTable presence_;
     kafka_bridge::SeenCommands seen_;
     std::map<std::string, std::vector<Waiter>> waiters_;
+    /// Commands this instance routed to another one, until their result appears.
+    struct Routed {
+        Command command;
+        std::string target;
+        std::optional<std::chrono::steady_clock::time_point> target_gone_since;
+    };
+    std::map<std::string, Routed> routed_;
 
     // Intake offsets: a command's offset is stored once its records are acknowledged, in order.
     std::mutex taken_mutex_;
