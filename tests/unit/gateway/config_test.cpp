@@ -124,3 +124,52 @@ TEST_CASE("station identities follow the contract", "[config]") {
     CHECK(gateway::identity_error("caf\xc3\xa9"));
     CHECK(gateway::identity_error("%2F"));
 }
+
+TEST_CASE("command settings come from the file, the environment and flags", "[config]") {
+    const auto defaults = parse({}).config;
+    CHECK(defaults.commands.group == "ocpp-gateway");
+    CHECK(defaults.commands.queue_limit == 32);
+    CHECK(defaults.commands.default_timeout == std::chrono::milliseconds(30000));
+    CHECK(defaults.commands.heartbeat * 2 <= defaults.commands.instance_timeout);
+    CHECK(defaults.admin_token.empty());
+    CHECK(defaults.topics.command_routes == "ocpp.command-routes");
+
+    const auto file = write_yaml("commands", R"(
+commands:
+  group: fleet-a
+  queue_limit: 4
+  default_timeout_ms: 5000
+  max_age_s: 30
+  heartbeat_ms: 1000
+  instance_timeout_ms: 6000
+admin:
+  token: from-file
+topics:
+  command_routes: x.routes
+)");
+    const auto c = parse({"--config", file}).config;
+    CHECK(c.commands.group == "fleet-a");
+    CHECK(c.commands.queue_limit == 4);
+    CHECK(c.commands.default_timeout == std::chrono::milliseconds(5000));
+    CHECK(c.commands.max_age == std::chrono::seconds(30));
+    CHECK(c.commands.heartbeat == std::chrono::milliseconds(1000));
+    CHECK(c.commands.instance_timeout == std::chrono::milliseconds(6000));
+    CHECK(c.admin_token == "from-file");
+    CHECK(c.topics.command_routes == "x.routes");
+
+    const auto e = parse({"--config", file, "--commands-group", "fleet-b"},
+                         {{"OCPP_GATEWAY_ADMIN_TOKEN", "from-env"},
+                          {"OCPP_GATEWAY_INSTANCE_TIMEOUT_MS", "1500"}})
+                       .config;
+    CHECK(e.commands.group == "fleet-b");
+    CHECK(e.admin_token == "from-env");
+    CHECK(e.commands.instance_timeout == std::chrono::milliseconds(1500));
+    // A heartbeat too slow for the timeout is brought down to a third of it.
+    CHECK(e.commands.heartbeat == std::chrono::milliseconds(500));
+
+    CHECK_THROWS_WITH(parse({"--config", write_yaml("bad-commands", "commands:\n  queue_limit: 0\n")}),
+                      Catch::Contains("commands.queue_limit"));
+    CHECK_THROWS_WITH(parse({"--config", write_yaml("bad-commands2", "commands:\n  queue: 3\n")}),
+                      Catch::Contains("queue"));
+    CHECK_THROWS_WITH(parse({"--instance-timeout-ms", "10"}), Catch::Contains("--instance-timeout-ms"));
+}
