@@ -46,7 +46,8 @@ CommandRouter::CommandRouter(const Config& config, const ocpp::SchemaRegistry& s
       stations_(stations),
       defaults_{config.commands.default_timeout, config.commands.max_age},
       presence_(config.commands.instance_timeout),
-      seen_(kSeenCapacity, kSeenWindow) {}
+      seen_(kSeenCapacity, kSeenWindow),
+      executed_(kSeenCapacity, kSeenWindow) {}
 
 CommandRouter::~CommandRouter() { stop(); }
 
@@ -595,14 +596,23 @@ void CommandRouter::apply_route(const kafka_bridge::Message& message) {
         return;
     }
     Command command = std::move(parsed.value());
+    const auto live = live_from_.find({message.topic, message.partition});
+    const bool written_since_start = live == live_from_.end() || message.offset >= live->second;
+    const bool ours = running_ && written_since_start && target == config_.gateway_id &&
+                      command.origin != config_.gateway_id;
     {
         std::lock_guard<std::mutex> lock(mutex_);
         seen_.insert(command.command_id, kafka_bridge::unix_now_ms());
+        // A route written twice (an owner that re-read its command after a rebalance, before
+        // the first route reached it) runs once. A forward to the next instance has hop + 1.
+        if (ours && !executed_.insert(command.command_id + "#" + std::to_string(command.hop),
+                                      kafka_bridge::unix_now_ms())) {
+            metrics_.command_duplicate();
+            log::info("route of command {} seen before: not delivered again", command.command_id);
+            return;
+        }
     }
-    const auto live = live_from_.find({message.topic, message.partition});
-    const bool written_since_start = live == live_from_.end() || message.offset >= live->second;
-    if (!running_ || !written_since_start || target != config_.gateway_id ||
-        command.origin == config_.gateway_id) {
+    if (!ours) {
         return;  // not ours to execute, or already delivered by this instance itself
     }
     if (auto session = stations_.find_station(command.station_id)) {

@@ -113,6 +113,8 @@ private:
     mutable std::mutex mutex_;
     kafka_bridge::PresenceTable presence_;
     kafka_bridge::SeenCommands seen_;
+    /// Routes executed here (command id and hop): a route written twice runs once.
+    kafka_bridge::SeenCommands executed_;
     std::map<std::string, std::vector<Waiter>> waiters_;
     /// Commands this instance routed to another one, until their result appears.
     struct Routed {

@@ -229,14 +229,19 @@ std::string command_result(const std::string& command_id, const std::string& sta
                            std::string_view completed_at) {
     json r = {
         {"commandId", command_id},
-        {"stationId", station_id},
-        {"action", action},
         {"status", command_status_name(o.status)},
         {"sent", o.sent},
         {"gatewayId", gateway_id},
         {"receivedAt", received_at},
         {"completedAt", completed_at},
     };
+    // Empty only for a malformed command that lacked them: left out rather than invented.
+    if (!station_id.empty()) {
+        r["stationId"] = station_id;
+    }
+    if (!action.empty()) {
+        r["action"] = action;
+    }
     if (o.status == CommandStatus::completed) {
         r["response"] = o.response.value_or(json::object());
         if (!o.response_violations.empty()) {

@@ -1,4 +1,4 @@
-// JSON Schema validators for the records the gateway writes to Kafka.
+// JSON Schema validators for the records the gateway reads from and writes to Kafka.
 //
 // The schemas live in <repo>/schemas/events/ and are draft-07 with
 // `format: date-time`, so ajv (draft-07 is its default dialect) is combined
@@ -16,6 +16,10 @@ const SCHEMA_FILES = {
   stationEvent: 'station-event.schema.json',
   connectionEvent: 'connection-event.schema.json',
   deadLetter: 'dead-letter.schema.json',
+  command: 'command.schema.json',
+  commandResult: 'command-result.schema.json',
+  presence: 'presence.schema.json',
+  commandRoute: 'command-route.schema.json',
 };
 
 function loadSchema(file) {
@@ -25,7 +29,10 @@ function loadSchema(file) {
 function buildValidators() {
   // strict: the schemas themselves must be clean draft-07 (no unknown
   // keywords); allowUnionTypes for `"type": ["string", "null"]`.
-  const ajv = new Ajv({ strict: true, allowUnionTypes: true, allErrors: true });
+  // strictRequired off: the command-result schema's conditionals say which
+  // fields a status requires or forbids (`then: {required: [...]}`,
+  // `not: {required: [...]}`) without repeating their definitions.
+  const ajv = new Ajv({ strict: true, strictRequired: false, allowUnionTypes: true, allErrors: true });
   addFormats(ajv);
   const out = {};
   for (const [name, file] of Object.entries(SCHEMA_FILES)) {
@@ -57,13 +64,32 @@ export const checkStationEvent = makeCheck('stationEvent');
 export const checkConnectionEvent = makeCheck('connectionEvent');
 /** Returns {ok, errors, message} for a dead-letter record value. */
 export const checkDeadLetter = makeCheck('deadLetter');
+/** Returns {ok, errors, message} for an operator command (ocpp.commands). */
+export const checkCommand = makeCheck('command');
+/** Returns {ok, errors, message} for a command result (ocpp.command-results). */
+export const checkCommandResult = makeCheck('commandResult');
+/** Returns {ok, errors, message} for a presence record (station or gateway liveness). */
+export const checkPresence = makeCheck('presence');
+/** Returns {ok, errors, message} for a command route (ocpp.command-routes). */
+export const checkCommandRoute = makeCheck('commandRoute');
+
+const CHECKS = {
+  stationEvent: checkStationEvent,
+  connectionEvent: checkConnectionEvent,
+  deadLetter: checkDeadLetter,
+  command: checkCommand,
+  commandResult: checkCommandResult,
+  presence: checkPresence,
+  commandRoute: checkCommandRoute,
+};
 
 /**
  * Throws an AssertionError-like Error naming the record when `value` does not
- * match the schema `kind` ('stationEvent' | 'connectionEvent' | 'deadLetter').
+ * match the schema `kind` ('stationEvent' | 'connectionEvent' | 'deadLetter' |
+ * 'command' | 'commandResult' | 'presence' | 'commandRoute').
  */
 export function assertSchema(kind, value, where = '') {
-  const check = { stationEvent: checkStationEvent, connectionEvent: checkConnectionEvent, deadLetter: checkDeadLetter }[kind];
+  const check = CHECKS[kind];
   if (!check) throw new Error(`unknown schema kind ${kind}`);
   const res = check(value);
   if (!res.ok) {
