@@ -47,7 +47,8 @@ CommandRouter::CommandRouter(const Config& config, const ocpp::SchemaRegistry& s
       defaults_{config.commands.default_timeout, config.commands.max_age},
       presence_(config.commands.instance_timeout),
       seen_(kSeenCapacity, kSeenWindow),
-      executed_(kSeenCapacity, kSeenWindow) {}
+      executed_(kSeenCapacity, kSeenWindow),
+      resulted_(kSeenCapacity, kSeenWindow) {}
 
 CommandRouter::~CommandRouter() { stop(); }
 
@@ -383,12 +384,6 @@ void CommandRouter::redecide(Command command) {
 
 void CommandRouter::route(const Command& command, const std::string& target,
                           std::function<void()> taken) {
-    if (!target.empty() && target != config_.gateway_id) {
-        Command kept = command;
-        kept.payload = json::object();  // not needed for a NotConnected result
-        std::lock_guard<std::mutex> lock(mutex_);
-        routed_[command.command_id] = Routed{std::move(kept), target, std::nullopt};
-    }
     produce(config_.topics.command_routes, kafka_bridge::presence_key(command.station_id),
             kafka_bridge::command_route(command, target),
             [taken = std::move(taken)](bool) {
@@ -513,12 +508,16 @@ void CommandRouter::tables_loop() {
 
 void CommandRouter::conclude_orphans() {
     // A result written by the target just before it went away may still be on its way: the
-    // target must have been gone for a whole instance timeout before this instance answers.
+    // target must have been gone for a whole instance timeout before anyone answers for it.
+    // Every instance watches every route; one writes: the route's origin while it is alive,
+    // else the live instance with the smallest id. The others keep watching until the result
+    // appears, so a writer that dies meanwhile is replaced.
     const auto now = Clock::now();
     const std::int64_t now_ms = kafka_bridge::unix_now_ms();
     std::vector<Routed> orphans;
     {
         std::lock_guard<std::mutex> lock(mutex_);
+        const auto alive = presence_.alive_gateways(now_ms);
         for (auto it = routed_.begin(); it != routed_.end();) {
             Routed& r = it->second;
             if (now_ms > r.command.expires_at_ms + r.command.timeout.count() + 300000) {
@@ -533,9 +532,16 @@ void CommandRouter::conclude_orphans() {
             } else if (!r.target_gone_since) {
                 r.target_gone_since = now;
             } else if (now - *r.target_gone_since >= config_.commands.instance_timeout) {
-                orphans.push_back(std::move(r));
-                it = routed_.erase(it);
-                continue;
+                const bool origin_alive = r.command.origin != r.target &&
+                                          presence_.gateway_alive(r.command.origin, now_ms);
+                const std::string writer = origin_alive     ? r.command.origin
+                                           : alive.empty() ? std::string()
+                                                           : alive.front();
+                if (writer == config_.gateway_id) {
+                    orphans.push_back(std::move(r));
+                    it = routed_.erase(it);
+                    continue;
+                }
             }
             ++it;
         }
@@ -543,6 +549,7 @@ void CommandRouter::conclude_orphans() {
     for (auto& r : orphans) {
         CommandOutcome o;
         o.status = CommandStatus::not_connected;
+        o.sent = true;  // may have been: the station may have acted on it
         o.error_code = "GatewayUnavailable";
         o.error_description = "gateway instance " + r.target +
                               " that held the station went away before the command finished; "
@@ -612,6 +619,14 @@ void CommandRouter::apply_route(const kafka_bridge::Message& message) {
             return;
         }
     }
+    if (running_ && written_since_start && !target.empty()) {
+        Command kept = command;
+        kept.payload = json::object();  // not needed for a NotConnected result
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!resulted_.contains(command.command_id)) {
+            routed_[command.command_id] = Routed{std::move(kept), target, std::nullopt};
+        }
+    }
     if (!ours) {
         return;  // not ours to execute, or already delivered by this instance itself
     }
@@ -634,7 +649,9 @@ void CommandRouter::apply_result(const kafka_bridge::Message& message) {
     std::vector<Waiter> waiters;
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        routed_.erase(doc["commandId"].get<std::string>());
+        const std::string id = doc["commandId"].get<std::string>();
+        routed_.erase(id);
+        resulted_.insert(id, kafka_bridge::unix_now_ms());
         const auto it = waiters_.find(doc["commandId"].get<std::string>());
         if (it == waiters_.end()) {
             return;

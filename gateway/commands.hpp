@@ -83,7 +83,9 @@ private:
     void dead_letter(const kafka_bridge::Message& message, const std::string& reason);
     void heartbeat(bool alive);
     void expire_waiters();
-    /// Ends with NotConnected the commands this instance routed to an instance that is gone.
+    /// Ends with NotConnected the commands whose target instance is gone, when this instance
+    /// is the one to do it: the route's origin if it is alive, else the live instance with the
+    /// smallest id.
     void conclude_orphans();
     /// Queues a record; `done(ok)` runs once Kafka answered (or at once when not queued).
     void produce(const std::string& topic, const std::string& key, std::string value,
@@ -116,13 +118,17 @@ private:
     /// Routes executed here (command id and hop): a route written twice runs once.
     kafka_bridge::SeenCommands executed_;
     std::map<std::string, std::vector<Waiter>> waiters_;
-    /// Commands this instance routed to another one, until their result appears.
+    /// Every command routed since this instance started, until its result appears: when its
+    /// target goes away, one live instance writes the result the target never will.
     struct Routed {
         Command command;
         std::string target;
         std::optional<std::chrono::steady_clock::time_point> target_gone_since;
     };
     std::map<std::string, Routed> routed_;
+    /// Commands whose result was read: a route read after its result (other partitions are
+    /// not ordered with it) is not watched.
+    kafka_bridge::SeenCommands resulted_;
 
     // Intake offsets: a command's offset is stored once its records are acknowledged, in order.
     std::mutex taken_mutex_;

@@ -403,6 +403,16 @@ bool PresenceTable::gateway_alive(const std::string& gateway_id, std::int64_t no
            now_ms - it->second.last_ms < instance_timeout_.count();
 }
 
+std::vector<std::string> PresenceTable::alive_gateways(std::int64_t now_ms) const {
+    std::vector<std::string> out;
+    for (const auto& [id, g] : gateways_) {
+        if (g.alive && now_ms - g.last_ms < instance_timeout_.count()) {
+            out.push_back(id);
+        }
+    }
+    return out;  // std::map keeps them sorted
+}
+
 std::optional<Presence> PresenceTable::last(std::string_view station_id) const {
     const auto it = stations_.find(lower(station_id));
     if (it == stations_.end()) {

@@ -156,6 +156,8 @@ public:
     /// The last record about the station, connected or not, regardless of liveness.
     std::optional<Presence> last(std::string_view station_id) const;
     bool gateway_alive(const std::string& gateway_id, std::int64_t now_ms) const;
+    /// The instances alive at `now_ms`, sorted by id.
+    std::vector<std::string> alive_gateways(std::int64_t now_ms) const;
     /// Every station connected on a live instance.
     std::vector<Presence> connected(std::int64_t now_ms) const;
     /// Stations whose last record says they are connected to `gateway_id`.
