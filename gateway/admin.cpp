@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gateway/auth.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/url.hpp"
 #include "kafka_bridge/envelope.hpp"
@@ -27,18 +28,6 @@ void reply_json(const WsServer::connection_ptr& con, int code, const json& body)
 
 void reply_error(const WsServer::connection_ptr& con, int code, const std::string& message) {
     reply_json(con, code, json{{"error", message}});
-}
-
-// Equal strings in time that depends only on their lengths.
-bool constant_time_equal(std::string_view a, std::string_view b) {
-    unsigned char diff = a.size() == b.size() ? 0 : 1;
-    const std::size_t n = std::max(a.size(), b.size());
-    for (std::size_t i = 0; i < n; ++i) {
-        const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
-        const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
-        diff |= static_cast<unsigned char>(x ^ y);
-    }
-    return diff == 0;
 }
 
 bool valid_action_name(const std::string& action) {

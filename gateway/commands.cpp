@@ -74,10 +74,14 @@ std::optional<std::string> CommandRouter::start(std::chrono::milliseconds timeou
     }
     tables_ = std::move(tables.value());
     using Start = kafka_bridge::Consumer::Start;
-    auto marks = tables_->assign_all({{config_.topics.presence, Start::beginning},
-                                      {config_.topics.command_routes, Start::beginning},
-                                      {config_.topics.command_results, Start::end}},
-                                     timeout);
+    std::vector<std::pair<std::string, Start>> topics = {
+        {config_.topics.presence, Start::beginning},
+        {config_.topics.command_routes, Start::beginning},
+        {config_.topics.command_results, Start::end}};
+    for (const auto& [topic, apply] : followed_) {
+        topics.emplace_back(topic, Start::beginning);
+    }
+    auto marks = tables_->assign_all(topics, timeout);
     if (!marks.ok()) {
         return marks.error().to_string();
     }
@@ -104,18 +108,13 @@ std::optional<std::string> CommandRouter::start(std::chrono::milliseconds timeou
             continue;
         }
         ++read;
-        if (message->topic == config_.topics.presence) {
-            apply_presence(*message);
-        } else if (message->topic == config_.topics.command_routes) {
-            apply_route(*message);
-        }
+        dispatch(*message);
         const PartitionKey key{message->topic, message->partition};
         if (auto it = remaining.find(key); it != remaining.end() && message->offset + 1 >= it->second) {
             remaining.erase(it);
         }
     }
-    log::info("commands: read {} presence and route records; {} command ids remembered", read,
-              seen_.size());
+    log::info("commands: read {} table records; {} command ids remembered", read, seen_.size());
 
     // Connections a previous run of this instance left in the table have ended.
     heartbeat(true);
@@ -486,13 +485,7 @@ void CommandRouter::tables_loop() {
     auto next_orphan_check = Clock::now() + 1s;
     while (running_) {
         if (auto message = tables_->poll(100ms)) {
-            if (message->topic == config_.topics.presence) {
-                apply_presence(*message);
-            } else if (message->topic == config_.topics.command_routes) {
-                apply_route(*message);
-            } else if (message->topic == config_.topics.command_results) {
-                apply_result(*message);
-            }
+            dispatch(*message);
         }
         if (Clock::now() >= next_heartbeat) {
             heartbeat(true);
@@ -557,6 +550,23 @@ void CommandRouter::conclude_orphans() {
         log::warn("command {} for {}: instance {} went away; ending it NotConnected",
                   r.command.command_id, r.command.station_id, r.target);
         finish(r.command, std::move(o));
+    }
+}
+
+void CommandRouter::follow(std::string topic,
+                           std::function<void(const kafka_bridge::Message&)> apply) {
+    followed_[std::move(topic)] = std::move(apply);
+}
+
+void CommandRouter::dispatch(const kafka_bridge::Message& message) {
+    if (message.topic == config_.topics.presence) {
+        apply_presence(message);
+    } else if (message.topic == config_.topics.command_routes) {
+        apply_route(message);
+    } else if (message.topic == config_.topics.command_results) {
+        apply_result(message);
+    } else if (const auto it = followed_.find(message.topic); it != followed_.end()) {
+        it->second(message);
     }
 }
 

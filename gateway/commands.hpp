@@ -38,6 +38,9 @@ public:
     /// a previous run of it left behind as ended, and joins the command group. Returns the
     /// error in words when Kafka does not serve within `timeout`.
     std::optional<std::string> start(std::chrono::milliseconds timeout);
+    /// Also reads `topic` (a compacted table) from its beginning, before start() returns and
+    /// live afterwards, handing each record to `apply` on the tables thread. Call before start().
+    void follow(std::string topic, std::function<void(const kafka_bridge::Message&)> apply);
     /// Announces the stop, leaves the group and joins the threads. Idempotent.
     void stop();
 
@@ -77,6 +80,7 @@ private:
                   std::function<void()> taken);
     void route(const kafka_bridge::Command& command, const std::string& target,
                std::function<void()> taken);
+    void dispatch(const kafka_bridge::Message& message);
     void apply_presence(const kafka_bridge::Message& message);
     void apply_route(const kafka_bridge::Message& message);
     void apply_result(const kafka_bridge::Message& message);
@@ -111,6 +115,7 @@ private:
     /// Route records below these offsets were written before this instance started: they are
     /// remembered (duplicates) but not executed.
     std::map<PartitionKey, std::int64_t> live_from_;
+    std::map<std::string, std::function<void(const kafka_bridge::Message&)>> followed_;
 
     mutable std::mutex mutex_;
     kafka_bridge::PresenceTable presence_;

@@ -158,6 +158,7 @@ std::vector<std::string> string_list(const YAML::Node& node, const std::string& 
 void apply_yaml(Config& c, const YAML::Node& root) {
     check_keys(root, "", {"gateway_id", "listen", "admin_listen", "path_prefix", "io_threads",
                           "ocpp", "stations", "limits", "reply", "kafka", "topics", "commands", "admin",
+                          "security",
                           "drain_timeout_s", "log_level"});
     with(root, "gateway_id", [&](auto& n) { c.gateway_id = scalar(n, "gateway_id"); });
     with(root, "listen", [&](auto& n) { c.listen = parse_endpoint(scalar(n, "listen"), "config listen"); });
@@ -290,7 +291,7 @@ void apply_yaml(Config& c, const YAML::Node& root) {
     with(root, "topics", [&](auto& t) {
         std::vector<std::string> keys = {"connections", "dead_letter", "commands",
                                          "command_results", "presence", "transaction_ids",
-                                         "command_routes"};
+                                         "command_routes", "stations"};
         for (std::size_t i = 0; i < ocpp::kEventClassCount; ++i) {
             keys.emplace_back(ocpp::event_class_name(static_cast<ocpp::EventClass>(i)));
         }
@@ -307,10 +308,45 @@ void apply_yaml(Config& c, const YAML::Node& root) {
         with(t, "presence", [&](auto& n) { c.topics.presence = scalar(n, "topics"); });
         with(t, "transaction_ids", [&](auto& n) { c.topics.transaction_ids = scalar(n, "topics"); });
         with(t, "command_routes", [&](auto& n) { c.topics.command_routes = scalar(n, "topics"); });
+        with(t, "stations", [&](auto& n) { c.topics.stations = scalar(n, "topics"); });
     });
     with(root, "admin", [&](auto& a) {
         check_keys(a, "admin", {"token"});
         with(a, "token", [&](auto& n) { c.admin_token = scalar(n, "admin.token"); });
+    });
+    with(root, "security", [&](auto& m) {
+        check_keys(m, "security", {"profile", "stations_file", "failures_per_identity",
+                                   "failures_per_address", "failure_window_s", "max_backoff_s",
+                                   "handshakes_per_second", "connections_per_address",
+                                   "messages_per_second", "message_burst",
+                                   "max_replacements_per_minute"});
+        auto& sec = c.security;
+        auto integer = [&](const char* key, long long lo, long long hi) {
+            return parse_integer(scalar(m[key], "security"), std::string("config security.") + key, lo, hi);
+        };
+        with(m, "profile", [&](auto&) { sec.profile = static_cast<int>(integer("profile", 0, 3)); });
+        with(m, "stations_file", [&](auto& n) { sec.stations_file = scalar(n, "security.stations_file"); });
+        with(m, "failures_per_identity", [&](auto&) {
+            sec.failures_per_identity = static_cast<unsigned>(integer("failures_per_identity", 1, 1000000));
+        });
+        with(m, "failures_per_address", [&](auto&) {
+            sec.failures_per_address = static_cast<unsigned>(integer("failures_per_address", 1, 1000000));
+        });
+        with(m, "failure_window_s", [&](auto&) { sec.failure_window = std::chrono::seconds(integer("failure_window_s", 1, 86400)); });
+        with(m, "max_backoff_s", [&](auto&) { sec.max_backoff = std::chrono::seconds(integer("max_backoff_s", 1, 86400)); });
+        with(m, "handshakes_per_second", [&](auto&) {
+            sec.handshakes_per_second = static_cast<double>(integer("handshakes_per_second", 1, 1000000));
+        });
+        with(m, "connections_per_address", [&](auto&) {
+            sec.connections_per_address = static_cast<std::size_t>(integer("connections_per_address", 1, 10000000));
+        });
+        with(m, "messages_per_second", [&](auto&) {
+            sec.messages_per_second = static_cast<double>(integer("messages_per_second", 1, 1000000));
+        });
+        with(m, "message_burst", [&](auto&) { sec.message_burst = static_cast<double>(integer("message_burst", 1, 1000000)); });
+        with(m, "max_replacements_per_minute", [&](auto&) {
+            sec.max_replacements_per_minute = static_cast<unsigned>(integer("max_replacements_per_minute", 1, 100000));
+        });
     });
     with(root, "commands", [&](auto& m) {
         check_keys(m, "commands", {"group", "queue_limit", "default_timeout_ms", "max_age_s",
@@ -343,6 +379,10 @@ void validate(Config& c) {
         char host[HOST_NAME_MAX + 1] = {};
         gethostname(host, sizeof(host) - 1);
         c.gateway_id = host[0] != '\0' ? host : "ocpp-gateway";
+    }
+    if (c.security.profile >= 2) {
+        fail("security profile " + std::to_string(c.security.profile) +
+             " (TLS) is not available in this version; profiles 0 and 1 are");
     }
     if (c.commands.heartbeat * 2 > c.commands.instance_timeout) {
         // Two missed liveness records, not one late one, make an instance gone.
@@ -394,6 +434,9 @@ std::optional<std::string> identity_error(std::string_view id) {
     if (id.size() > 48) {
         return "station identity is longer than 48 characters";
     }
+    if (id == "." || id == "..") {
+        return "station identity . or .. looks like a path step";  // logs, file-based tools
+    }
     for (const char ch : id) {
         const auto c = static_cast<unsigned char>(ch);
         const bool ok = std::isalnum(c) != 0 || std::string_view("*-_=+|@.").find(ch) !=
@@ -411,6 +454,7 @@ std::string help_text() {
     return R"(ocpp-gateway: OCPP 1.6 / 2.0.1 central-system gateway to Kafka
 
 Usage: ocpp-gateway [options]
+       ocpp-gateway hash-password [--iterations N] < password   (prints a registry hash)
 
 Options (flags override OCPP_GATEWAY_* environment variables, which override the file):
   --config FILE            YAML configuration file (see deploy/gateway.example.yaml)
@@ -424,6 +468,8 @@ Options (flags override OCPP_GATEWAY_* environment variables, which override the
   --allow-station ID       only these identities may connect, repeatable
   --missing-subprotocol V  ocpp1.6 (default), ocpp2.0.1 or refuse
   --log-level LEVEL        debug, info, warn, error        [info]           OCPP_GATEWAY_LOG_LEVEL
+  --security-profile N     0 none, 1 HTTP Basic over ws:// [0]  OCPP_GATEWAY_SECURITY_PROFILE
+  --stations-file FILE     station registry (ids, password hashes) OCPP_GATEWAY_STATIONS_FILE
   --commands-group NAME    consumer group reading ocpp.commands [ocpp-gateway]
                                                             OCPP_GATEWAY_COMMANDS_GROUP
   --instance-timeout-ms N  an instance silent this long is gone (commands) [10000]
@@ -456,6 +502,20 @@ CommandLine parse_command_line(int argc, const char* const* argv,
     auto is_flag = [](const std::string& arg, const std::string& flag) {
         return arg == flag || arg.rfind(flag + "=", 0) == 0;
     };
+
+    if (!args.empty() && args[0] == "hash-password") {
+        cl.action = CommandLine::Action::hash_password;
+        for (std::size_t i = 1; i < args.size(); ++i) {
+            if (is_flag(args[i], "--iterations")) {
+                cl.iterations = static_cast<unsigned>(
+                    parse_integer(value_of(i, "--iterations"), "--iterations", 1000, 10000000));
+            } else {
+                fail("hash-password: unknown option \"" + args[i] +
+                     "\" (it reads the password from standard input; --iterations N)");
+            }
+        }
+        return cl;
+    }
 
     // The file comes first, whatever the position of --config.
     std::string config_file;
@@ -502,6 +562,10 @@ CommandLine parse_command_line(int argc, const char* const* argv,
             c.kafka.brokers = value;
         } else if (name == "OCPP_GATEWAY_ID") {
             c.gateway_id = value;
+        } else if (name == "OCPP_GATEWAY_SECURITY_PROFILE") {
+            c.security.profile = static_cast<int>(parse_integer(value, name, 0, 3));
+        } else if (name == "OCPP_GATEWAY_STATIONS_FILE") {
+            c.security.stations_file = value;
         } else if (name == "OCPP_GATEWAY_ADMIN_TOKEN") {
             c.admin_token = value;
         } else if (name == "OCPP_GATEWAY_COMMANDS_GROUP") {
@@ -540,6 +604,11 @@ CommandLine parse_command_line(int argc, const char* const* argv,
             c.allowed_stations.insert(lower(value_of(i, "--allow-station")));
         } else if (is_flag(arg, "--missing-subprotocol")) {
             set_missing_subprotocol(c, value_of(i, "--missing-subprotocol"), "--missing-subprotocol");
+        } else if (is_flag(arg, "--security-profile")) {
+            c.security.profile = static_cast<int>(
+                parse_integer(value_of(i, "--security-profile"), "--security-profile", 0, 3));
+        } else if (is_flag(arg, "--stations-file")) {
+            c.security.stations_file = value_of(i, "--stations-file");
         } else if (is_flag(arg, "--commands-group")) {
             c.commands.group = value_of(i, "--commands-group");
         } else if (is_flag(arg, "--instance-timeout-ms")) {

@@ -98,6 +98,34 @@ struct Config {
         /// Consumer-group session: a crashed instance's command partitions move after this.
         std::chrono::milliseconds group_session_timeout{10000};
     } commands;
+    /// Who may connect and the limits that keep abuse cheap (README "Security").
+    struct Security {
+        /// OCPP security profile of the station listener: 0 no authentication (identities
+        /// from the registry only, when it has any), 1 HTTP Basic over ws://.
+        int profile = 0;
+        /// YAML registry of stations and password hashes; more arrive on topics.stations.
+        std::string stations_file;
+        /// Failed authentications before an identity / a source address is refused with 429:
+        /// a station retrying a wrong password stays cheap, guessing does not pay.
+        unsigned failures_per_identity = 5;
+        unsigned failures_per_address = 20;
+        std::chrono::seconds failure_window{60};
+        /// Refusal after the limit: 1 s, doubling per further failure, up to this.
+        std::chrono::seconds max_backoff{300};
+        /// Upgrades admitted per second (bursts of twice that): a reconnect storm of a whole
+        /// city is spread over seconds instead of starving the stations already connected.
+        double handshakes_per_second = 500;
+        /// Open connections from one address (depots behind one router need many).
+        std::size_t connections_per_address = 1000;
+        /// Station messages per second per connection, bursts of message_burst; more get a
+        /// CALLERROR. Real stations send a few per minute, a backlog after an outage a few
+        /// dozen per second.
+        double messages_per_second = 50;
+        double message_burst = 200;
+        /// Connections of one identity replacing each other within a minute before the next
+        /// newcomer is refused (429): two devices with one stolen identity flip-flopping.
+        unsigned max_replacements_per_minute = 6;
+    } security;
     /// Bearer token for /v1 and /metrics on the admin listener; empty: no token needed.
     std::string admin_token;
 
@@ -112,9 +140,11 @@ struct Config {
 
 /// The result of reading the command line: a config to run, or a subcommand/exit.
 struct CommandLine {
-    enum class Action : std::uint8_t { run, help, version };
+    enum class Action : std::uint8_t { run, help, version, hash_password };
     Action action = Action::run;
     Config config;
+    /// hash-password: PBKDF2 iterations of the hash to make.
+    unsigned iterations = 100000;
 };
 
 /// Builds the configuration: defaults, then the YAML file (--config), then environment

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -21,6 +22,7 @@
 #include "gateway/config.hpp"
 #include "gateway/log.hpp"
 #include "gateway/metrics.hpp"
+#include "gateway/security.hpp"
 #include "gateway/server.hpp"
 #include "kafka_bridge/producer_slot.hpp"
 #include "ocpp/schema_registry.hpp"
@@ -113,6 +115,8 @@ std::vector<kafka_bridge::TopicSpec> required_topics(const gateway::Config& c) {
     // The last record per station (and per instance) is the table; every instance reads it
     // whole at start-up.
     topics.push_back({c.topics.presence, -1, -1, {{"cleanup.policy", "compact"}}});
+    // The station registry: the last record per identity is its entry.
+    topics.push_back({c.topics.stations, -1, -1, {{"cleanup.policy", "compact"}}});
     // Routes serve duplicate detection for a day; every instance reads them at start-up.
     topics.push_back({c.topics.command_routes, -1, -1, {{"retention.ms", "86400000"}}});
     return topics;
@@ -214,9 +218,29 @@ int run(const gateway::Config& config) {
     std::atomic<bool> kafka_reachable{true};
     std::atomic<bool> accepting{false};
 
-    gateway::StationServer stations(config, *schemas, producers, metrics, io);
+    gateway::StationRegistry registry;
+    if (!config.security.stations_file.empty()) {
+        try {
+            registry.load_file(config.security.stations_file);
+        } catch (const std::exception& e) {
+            gateway::log::error("{}", e.what());
+            polling = false;
+            poller.join();
+            return 2;
+        }
+    }
+    gateway::StationServer stations(config, *schemas, producers, metrics, io, registry);
     gateway::CommandRouter commands(config, *schemas, producers, metrics, stations);
     stations.set_command_sink(&commands);
+    commands.follow(config.topics.stations, [&registry](const kafka_bridge::Message& m) {
+        if (!m.key) {
+            return;
+        }
+        if (auto problem = registry.apply_record(*m.key, m.value)) {
+            gateway::log::warn("station registry record {}@{} ignored: {}", m.partition, m.offset,
+                               *problem);
+        }
+    });
     if (auto error = commands.start(60s)) {
         gateway::log::error("commands: {}", *error);
         polling = false;
@@ -335,6 +359,20 @@ int main(int argc, char** argv) {
         case gateway::CommandLine::Action::version:
             std::printf("ocpp-gateway %s\n", kVersion);
             return 0;
+        case gateway::CommandLine::Action::hash_password: {
+            // One line from standard input: the password, without its line end.
+            std::string password;
+            std::getline(std::cin, password);
+            if (!password.empty() && password.back() == '\r') {
+                password.pop_back();
+            }
+            if (password.empty()) {
+                std::fprintf(stderr, "ocpp-gateway hash-password: no password on standard input\n");
+                return 2;
+            }
+            std::printf("%s\n", gateway::hash_password(password, cl.iterations).c_str());
+            return 0;
+        }
         case gateway::CommandLine::Action::run:
             break;
     }

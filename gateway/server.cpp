@@ -6,7 +6,7 @@
 
 #include "gateway/log.hpp"
 #include "gateway/session.hpp"
-#include "gateway/url.hpp"
+#include "gateway/auth.hpp"
 
 namespace gateway {
 namespace {
@@ -27,10 +27,16 @@ struct StationServer::Handshake {
 
 StationServer::StationServer(const Config& config, const ocpp::SchemaRegistry& schemas,
                              kafka_bridge::ProducerSlot& producers, Metrics& metrics,
-                             asio::io_context& io)
+                             asio::io_context& io, StationRegistry& registry)
     : config_(config),
       io_(io),
-      services_{config, schemas, producers, metrics, ReplyPolicy(config.reply), ws_, io, {0}, {0}} {
+      services_{config, schemas, producers, metrics, ReplyPolicy(config.reply), ws_, io, {0}, {0}},
+      registry_(registry),
+      identity_failures_({config.security.failures_per_identity, config.security.failure_window,
+                          std::chrono::seconds(1), config.security.max_backoff, 100000}),
+      address_failures_({config.security.failures_per_address, config.security.failure_window,
+                         std::chrono::seconds(1), config.security.max_backoff, 100000}),
+      admission_(config.security.handshakes_per_second, config.security.handshakes_per_second * 2) {
     ws_.init_asio(&io_);
     ws_.set_reuse_addr(true);
     ws_.set_listen_backlog(1024);
@@ -96,28 +102,13 @@ void StationServer::stop_listening() {
 std::optional<StationServer::Handshake> StationServer::inspect(WsServer::connection_ptr con,
                                                                int& status,
                                                                std::string& reason) const {
-    std::string resource = con->get_resource();
-    if (const auto q = resource.find('?'); q != std::string::npos) {
-        resource.resize(q);
-    }
-    const std::string prefix = config_.path_prefix + "/";
-    if (resource.compare(0, prefix.size(), prefix) != 0) {
-        status = 404;
-        reason = "unknown_path";
+    auto path = parse_station_path(con->get_resource(), config_.path_prefix);
+    if (!path.ok()) {
+        status = path.error().status;
+        reason = path.error().reason;
         return std::nullopt;
     }
-    const std::string segment = resource.substr(prefix.size());
-    if (segment.empty() || segment.find('/') != std::string::npos) {
-        status = 404;
-        reason = "unknown_path";
-        return std::nullopt;
-    }
-    const auto decoded = percent_decode(segment);
-    if (!decoded || identity_error(*decoded)) {
-        status = 400;
-        reason = "bad_identity";
-        return std::nullopt;
-    }
+    const auto decoded = std::optional<std::string>(std::move(path.value()));
     if (!config_.allowed_stations.empty() && config_.allowed_stations.count(lower(*decoded)) == 0) {
         status = 404;
         reason = "unknown_station";
@@ -152,7 +143,20 @@ bool StationServer::on_validate(websocketpp::connection_hdl hdl) {
     }
     int status = 0;
     std::string reason;
-    auto handshake = inspect(con, status, reason);
+    int retry_after = 0;
+    const std::string ip = peer_ip(con);
+    std::optional<Handshake> handshake;
+    if (!admission_.try_take(std::chrono::steady_clock::now())) {
+        // A reconnect storm: spread it over time instead of starving connected stations.
+        status = 503;
+        reason = "admission_rate";
+        retry_after = 1;
+    } else {
+        handshake = inspect(con, status, reason);
+        if (handshake && !admit(con, *handshake, ip, status, reason, retry_after)) {
+            handshake.reset();
+        }
+    }
     if (handshake && session_count() >= config_.limits.max_connections) {
         handshake.reset();
         status = 503;
@@ -162,6 +166,12 @@ bool StationServer::on_validate(websocketpp::connection_hdl hdl) {
         services_.metrics.handshake_refused(reason);
         con->set_status(static_cast<websocketpp::http::status_code::value>(status));
         con->replace_header("Connection", "close");
+        if (status == 401) {
+            con->replace_header("WWW-Authenticate", "Basic realm=\"OCPP\", charset=\"UTF-8\"");
+        }
+        if (retry_after > 0) {
+            con->replace_header("Retry-After", std::to_string(retry_after));
+        }
         con->set_body(reason + "\n");
         log::debug("handshake from {} for {} refused: {} {}", con->get_remote_endpoint(),
                    con->get_resource(), status, reason);
@@ -171,6 +181,131 @@ bool StationServer::on_validate(websocketpp::connection_hdl hdl) {
         con->select_subprotocol(*handshake->subprotocol, ec);
     }
     return !ec;
+}
+
+std::string StationServer::peer_ip(const WsServer::connection_ptr& con) {
+    std::error_code ec;
+    const auto endpoint = con->get_raw_socket().remote_endpoint(ec);
+    if (ec) {
+        return "unknown";
+    }
+    auto address = endpoint.address();
+    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+        address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+    }
+    return address.to_string();
+}
+
+void StationServer::raise(std::string type, std::string station_id, std::string address,
+                          std::string detail) {
+    kafka_bridge::SecurityEvent event{std::move(type), std::move(station_id), std::move(address),
+                                      std::move(detail)};
+    const std::string key = event.station_id.empty() ? event.address : event.station_id;
+    kafka_bridge::Record record{config_.topics.for_class(ocpp::EventClass::security), key,
+                                kafka_bridge::security_event(event, config_.gateway_id,
+                                                             kafka_bridge::now_rfc3339()),
+                                {{"content-type", "application/json"}, {"ocpp-source", "gateway"}}};
+    auto& metrics = services_.metrics;
+    auto queued = services_.producers.current()->produce(record, [&metrics, topic = record.topic](const kafka_bridge::Delivery& d) {
+        if (!d.ok()) {
+            metrics.delivery_failure(topic);
+        }
+    });
+    if (!queued.ok()) {
+        metrics.delivery_failure(record.topic);
+    }
+}
+
+bool StationServer::admit(WsServer::connection_ptr con, const Handshake& handshake,
+                          const std::string& ip, int& status, std::string& reason,
+                          int& retry_after) {
+    const auto now = std::chrono::steady_clock::now();
+    const std::string identity = lower(handshake.station_id);
+    const auto& sec = config_.security;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const auto it = per_address_.find(ip);
+        if (it != per_address_.end() && it->second >= sec.connections_per_address) {
+            status = 503;
+            reason = "too_many_from_address";
+            retry_after = 10;
+            return false;
+        }
+    }
+    // Throttled keys are refused before any password work.
+    const auto wait = std::max(identity_failures_.retry_after("id:" + identity, now),
+                               address_failures_.retry_after("ip:" + ip, now));
+    if (wait.count() > 0) {
+        status = 429;
+        reason = "auth_throttled";
+        retry_after = static_cast<int>(wait.count());
+        return false;
+    }
+    const auto fail = [&](int code, std::string why, std::string type, std::string detail) {
+        identity_failures_.failure("id:" + identity, now);
+        address_failures_.failure("ip:" + ip, now);
+        status = code;
+        reason = std::move(why);
+        log::info("station {} from {} refused: {}", handshake.station_id, ip, detail);
+        raise(std::move(type), handshake.station_id, ip, std::move(detail));
+        return false;
+    };
+    if (sec.profile >= 1 || !registry_.empty()) {
+        const auto credential = registry_.find(handshake.station_id);
+        if (!credential) {
+            return fail(404, "unknown_station", "UnknownStation", "identity not in the station registry");
+        }
+        if (!credential->enabled) {
+            return fail(404, "unknown_station", "UnknownStation", "identity disabled in the station registry");
+        }
+    }
+    if (sec.profile >= 1) {
+        const std::string& header = con->get_request_header("Authorization");
+        if (header.empty()) {
+            return fail(401, "unauthorized", "AuthFailed", "no Authorization header");
+        }
+        auto credentials = parse_basic_authorization(header);
+        if (!credentials.ok()) {
+            return fail(401, "unauthorized", "AuthFailed", credentials.error());
+        }
+        if (lower(credentials.value().user) != identity) {
+            return fail(401, "unauthorized", "AuthFailed", "Basic user differs from the URL identity");
+        }
+        const auto verdict =
+            registry_.verify(handshake.station_id, credentials.value().password, handshake.version);
+        if (verdict != StationRegistry::Verdict::ok) {
+            return fail(401, "unauthorized", "AuthFailed",
+                        verdict == StationRegistry::Verdict::bad_credentials ? "wrong password"
+                                                                             : "not allowed");
+        }
+        identity_failures_.success("id:" + identity);
+    }
+    // The newcomer is authenticated. Two devices taking turns with one identity?
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (by_identity_.count(identity) != 0) {
+            auto& history = replacements_[identity];
+            history.erase(std::remove_if(history.begin(), history.end(),
+                                         [&](auto t) { return now - t > std::chrono::minutes(1); }),
+                          history.end());
+            if (history.size() >= sec.max_replacements_per_minute) {
+                status = 429;
+                reason = "identity_flapping";
+                retry_after = 60;
+            } else {
+                history.push_back(now);
+            }
+        }
+    }
+    if (status == 429) {
+        log::warn("station {}: connections keep replacing each other; newcomer from {} refused",
+                  handshake.station_id, ip);
+        raise("DuplicateIdentityFlapping", handshake.station_id, ip,
+              "more than " + std::to_string(sec.max_replacements_per_minute) +
+                  " connections of this identity replaced each other within a minute");
+        return false;
+    }
+    return true;
 }
 
 void StationServer::on_open(websocketpp::connection_hdl hdl) {
@@ -190,9 +325,12 @@ void StationServer::on_open(websocketpp::connection_hdl hdl) {
                                              handshake->version, handshake->subprotocol,
                                              con->get_remote_endpoint());
     std::shared_ptr<Session> replaced;
+    const std::string ip = peer_ip(con);
     {
         std::lock_guard<std::mutex> lock(mutex_);
         sessions_[hdl] = session;
+        ++per_address_[ip];
+        ip_of_[hdl] = ip;
         auto& slot = by_identity_[lower(handshake->station_id)];
         replaced = slot.lock();
         slot = session;
@@ -216,6 +354,8 @@ void StationServer::on_open(websocketpp::connection_hdl hdl) {
         log::warn("station {} connected again; closing its previous session",
                   handshake->station_id);
         replaced->supersede("replaced by a newer connection of the same station");
+        raise("DuplicateIdentity", handshake->station_id, ip,
+              "an authenticated newer connection replaced the existing one");
     }
 }
 
@@ -229,6 +369,12 @@ void StationServer::on_close(websocketpp::connection_hdl hdl) {
         }
         session = it->second;
         sessions_.erase(it);
+        if (const auto ip = ip_of_.find(hdl); ip != ip_of_.end()) {
+            if (auto count = per_address_.find(ip->second); count != per_address_.end() && --count->second == 0) {
+                per_address_.erase(count);
+            }
+            ip_of_.erase(ip);
+        }
         const auto id = by_identity_.find(lower(session->station_id()));
         if (id != by_identity_.end() && id->second.lock() == session) {
             by_identity_.erase(id);

@@ -16,6 +16,7 @@
 #include "gateway/config.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/reply_policy.hpp"
+#include "gateway/security.hpp"
 #include "kafka_bridge/commands.hpp"
 #include "kafka_bridge/producer_slot.hpp"
 #include "ocpp/schema_registry.hpp"
@@ -74,7 +75,8 @@ struct Services {
 class StationServer {
 public:
     StationServer(const Config& config, const ocpp::SchemaRegistry& schemas,
-                  kafka_bridge::ProducerSlot& producers, Metrics& metrics, asio::io_context& io);
+                  kafka_bridge::ProducerSlot& producers, Metrics& metrics, asio::io_context& io,
+                  StationRegistry& registry);
     ~StationServer();
 
     /// Opens the listener. Throws std::runtime_error when the address cannot be bound.
@@ -104,6 +106,12 @@ private:
     std::shared_ptr<Session> find(const websocketpp::connection_hdl& hdl) const;
     std::optional<Handshake> inspect(WsServer::connection_ptr con, int& status,
                                      std::string& reason) const;
+    /// Who may connect: registry, Basic credentials, throttles, admission, flapping. Fills
+    /// the refusal (status, reason, Retry-After) and raises security events.
+    bool admit(WsServer::connection_ptr con, const Handshake& handshake, const std::string& ip,
+               int& status, std::string& reason, int& retry_after);
+    void raise(std::string type, std::string station_id, std::string address, std::string detail);
+    static std::string peer_ip(const WsServer::connection_ptr& con);
 
     const Config& config_;
     asio::io_context& io_;
@@ -115,6 +123,15 @@ private:
         sessions_;
     std::map<std::string, std::weak_ptr<Session>> by_identity_;  // lower-case identity
     std::atomic<std::size_t> handshakes_{0};
+
+    StationRegistry& registry_;
+    AttemptThrottle identity_failures_;
+    AttemptThrottle address_failures_;
+    RateLimiter admission_;
+    std::map<std::string, std::size_t> per_address_;            // under mutex_
+    std::map<websocketpp::connection_hdl, std::string,
+             std::owner_less<websocketpp::connection_hdl>> ip_of_;  // under mutex_
+    std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> replacements_;  // under mutex_
 };
 
 }  // namespace gateway

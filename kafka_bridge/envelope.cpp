@@ -236,4 +236,17 @@ std::string command_dead_letter(const CommandLetter& letter, std::string_view ga
     return record.dump(-1, ' ', false, kDump);
 }
 
+std::string security_event(const SecurityEvent& event, std::string_view gateway_id,
+                           std::string_view at) {
+    json record = {{"eventId", new_uuid()},
+                   {"source", "gateway"},
+                   {"type", event.type},
+                   {"address", event.address},
+                   {"detail", event.detail},
+                   {"gatewayId", gateway_id},
+                   {"at", at}};
+    record["stationId"] = event.station_id.empty() ? json(nullptr) : json(event.station_id);
+    return record.dump(-1, ' ', false, kDump);
+}
+
 }  // namespace kafka_bridge

@@ -78,6 +78,18 @@ struct CommandLetter {
 std::string command_dead_letter(const CommandLetter& letter, std::string_view gateway_id,
                                 std::string_view received_at);
 
+/// A security event the gateway itself raises (failed authentication, throttling, duplicate
+/// identity, limits), written to the security topic with `"source": "gateway"`
+/// (schemas/events/security-event.schema.json).
+struct SecurityEvent {
+    std::string type;        ///< e.g. "AuthFailed", "UnknownStation", "Throttled"
+    std::string station_id;  ///< empty when no identity could be read
+    std::string address;     ///< the peer's IP address
+    std::string detail;      ///< what happened, in words (no secrets)
+};
+std::string security_event(const SecurityEvent& event, std::string_view gateway_id,
+                           std::string_view at);
+
 /// A random (version 4) UUID.
 std::string new_uuid();
 /// Now, as RFC 3339 UTC with milliseconds: "2026-03-01T10:15:30.123Z".

@@ -18,6 +18,8 @@ struct Topics {
     std::string commands = "ocpp.commands";
     std::string command_results = "ocpp.command-results";
     std::string presence = "ocpp.presence";
+    /// Compacted: the station registry (identities, password hashes), applied live.
+    std::string stations = "ocpp.stations";
     /// Internal: the owner instance's routing decision for each command (docs/commands.md).
     std::string command_routes = "ocpp.command-routes";
     /// Single-partition topic whose offsets number OCPP 1.6 transactions.
