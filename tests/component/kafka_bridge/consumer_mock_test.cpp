@@ -134,7 +134,7 @@ TEST_CASE("a reader from the end sees only what is written after it started", "[
     CHECK_FALSE(consumer->poll(300ms));
 }
 
-TEST_CASE("a group member commits what it stored; the next member goes on from there", "[consumer]") {
+TEST_CASE("a group member commits what it stored and the next member goes on from there", "[consumer]") {
     Mock mock;
     mock.topic("commands", 1);
     mock.write("commands", numbered(0, 5));

@@ -110,7 +110,7 @@ TEST_CASE("passwords are stored as salted PBKDF2 hashes", "[security]") {
     }
 }
 
-TEST_CASE("the registry checks identity and password; 1.6 passwords also as hex", "[security]") {
+TEST_CASE("the registry checks identity and password, 1.6 passwords also as hex", "[security]") {
     StationRegistry registry;
     const auto file = write_file("registry", "stations:\n"
                                              "  - id: CS01\n"

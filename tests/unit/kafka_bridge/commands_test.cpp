@@ -46,7 +46,7 @@ TEST_CASE("a command's timeoutMs and expiresAt are honoured", "[commands]") {
     CHECK(c.value().expires_at_ms == *parse_time_ms("2026-05-28T10:00:00.250Z"));
 }
 
-TEST_CASE("bad command records name their problem; a commandId is kept when readable", "[commands]") {
+TEST_CASE("bad command records name their problem, keeping a readable commandId", "[commands]") {
     struct Case {
         const char* value;
         bool has_id;
