@@ -37,6 +37,10 @@ StationServer::StationServer(const Config& config, const ocpp::SchemaRegistry& s
       address_failures_({config.security.failures_per_address, config.security.failure_window,
                          std::chrono::seconds(1), config.security.max_backoff, 100000}),
       admission_(config.security.handshakes_per_second, config.security.handshakes_per_second * 2) {
+    services_.security_event = [this](std::string type, std::string station, std::string address,
+                                      std::string detail) {
+        raise(std::move(type), std::move(station), std::move(address), std::move(detail));
+    };
     ws_.init_asio(&io_);
     ws_.set_reuse_addr(true);
     ws_.set_listen_backlog(1024);

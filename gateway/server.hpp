@@ -7,6 +7,7 @@
 #include <websocketpp/server.hpp>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -68,6 +69,8 @@ struct Services {
     std::atomic<std::int64_t> closing{0};
     /// The command machinery; null when commands are off (tests).
     CommandSink* commands = nullptr;
+    /// Raises a gateway-made security event (type, station, address, detail).
+    std::function<void(std::string, std::string, std::string, std::string)> security_event = nullptr;
 };
 
 /// The station-facing WebSocket server: handshake rules (endpoint, identity, subprotocol,

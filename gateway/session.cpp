@@ -29,6 +29,7 @@ Session::Session(Services& services, WsServer::connection_ptr con, std::string s
       retry_(services.io),
       command_timer_(services.io),
       since_(kafka_bridge::now_rfc3339()),
+      messages_(services.config.security.messages_per_second, services.config.security.message_burst),
       rpc_(ocpp::RpcState::Limits{services.config.limits.max_pending_calls, 32}) {}
 
 void Session::start() {
@@ -210,6 +211,21 @@ void Session::handle_text(std::string text) {
     auto frame = ocpp::parse_frame(text, limits);
     if (!frame.ok()) {
         reject(ocpp::reject_frame(info_.version, frame.error()), text, received_at, std::nullopt);
+        return;
+    }
+    if (auto* call = std::get_if<ocpp::Call>(&frame.value()); call && !messages_.try_take(last_activity_)) {
+        // Faster than any real station: refused, not queued. The station may send it again.
+        reject(ocpp::Rejection{ocpp::Errc::rate_limited, call->id.get(),
+                               ocpp::call_error_code(ocpp::Errc::rate_limited, info_.version),
+                               fmt::format("more than {} messages per second; slow down",
+                                           services_.config.security.messages_per_second),
+                               true},
+               text, received_at, call->action);
+        if (!rate_reported_ && services_.security_event) {
+            rate_reported_ = true;
+            services_.security_event("RateLimited", info_.station_id, address_,
+                                     "station message rate over the limit; calls refused");
+        }
         return;
     }
     if (auto* call = std::get_if<ocpp::Call>(&frame.value())) {

@@ -102,6 +102,8 @@ private:
     asio::steady_timer command_timer_;
     std::string since_;
     std::atomic<std::int64_t> epoch_{-1};
+    RateLimiter messages_;       // strand-only use; its own lock is uncontended
+    bool rate_reported_ = false;  // one security event per session
 
     // Strand-only state.
     ocpp::RpcState rpc_;

@@ -16,7 +16,7 @@ struct ErrcRow {
 };
 
 // clang-format off
-constexpr std::array<ErrcRow, 21> kErrcTable = {{
+constexpr std::array<ErrcRow, 22> kErrcTable = {{
     {Errc::not_json,             C::FormatViolation,               C::RpcFrameworkError,             "message is not valid JSON"},
     {Errc::not_array,            C::FormatViolation,               C::RpcFrameworkError,             "message is not a non-empty JSON array"},
     {Errc::bad_message_type,     C::FormatViolation,               C::RpcFrameworkError,             "message type id is not an integer"},
@@ -37,6 +37,7 @@ constexpr std::array<ErrcRow, 21> kErrcTable = {{
     {Errc::format_violation,     C::FormatViolation,               C::FormatViolation,               "payload field is badly formatted"},
     {Errc::duplicate_message_id, C::ProtocolError,                 C::RpcFrameworkError,             "message id reused while a call with it is in flight"},
     {Errc::too_many_in_flight,   C::ProtocolError,                 C::RpcFrameworkError,             "too many calls in flight"},
+    {Errc::rate_limited,         C::GenericError,                  C::GenericError,                  "too many messages per second"},
     {Errc::internal_error,       C::InternalError,                 C::InternalError,                 "internal error"},
 }};
 

@@ -36,6 +36,7 @@ enum class Errc : std::uint8_t {
     // RPC rules.
     duplicate_message_id,     ///< a CALL reuses the id of a CALL still in flight
     too_many_in_flight,       ///< the station has more CALLs outstanding than allowed
+    rate_limited,             ///< the station sends more messages per second than allowed
     // Ours.
     internal_error,
 };

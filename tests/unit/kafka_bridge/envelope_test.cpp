@@ -112,3 +112,16 @@ TEST_CASE("timestamps are RFC 3339 UTC with milliseconds", "[envelope]") {
     CHECK(now.size() == 24);
     CHECK(now.back() == 'Z');
 }
+
+TEST_CASE("gateway security events follow their schema", "[envelope]") {
+    const test_support::EventSchema schema("security-event.schema.json");
+    for (const auto& station : {std::string("CP-1"), std::string()}) {
+        const std::string record = kafka_bridge::security_event(
+            {"AuthFailed", station, "192.0.2.7", "wrong password"}, "gw-a", kafka_bridge::now_rfc3339());
+        INFO(record);
+        CHECK(schema.violations(record).empty());
+        const auto value = json::parse(record);
+        CHECK(value["source"] == "gateway");
+        CHECK(value["stationId"] == (station.empty() ? json(nullptr) : json(station)));
+    }
+}
