@@ -158,7 +158,7 @@ std::vector<std::string> string_list(const YAML::Node& node, const std::string& 
 void apply_yaml(Config& c, const YAML::Node& root) {
     check_keys(root, "", {"gateway_id", "listen", "admin_listen", "path_prefix", "io_threads",
                           "ocpp", "stations", "limits", "reply", "kafka", "topics", "commands", "admin",
-                          "security",
+                          "security", "tls",
                           "drain_timeout_s", "log_level"});
     with(root, "gateway_id", [&](auto& n) { c.gateway_id = scalar(n, "gateway_id"); });
     with(root, "listen", [&](auto& n) { c.listen = parse_endpoint(scalar(n, "listen"), "config listen"); });
@@ -314,6 +314,25 @@ void apply_yaml(Config& c, const YAML::Node& root) {
         check_keys(a, "admin", {"token"});
         with(a, "token", [&](auto& n) { c.admin_token = scalar(n, "admin.token"); });
     });
+    with(root, "tls", [&](auto& t) {
+        check_keys(t, "tls", {"certificates", "ca_file", "organization"});
+        with(t, "certificates", [&](auto& list) {
+            if (!list.IsSequence()) {
+                fail("config tls.certificates: expected a list of {cert, key}");
+            }
+            c.tls.certificates.clear();
+            for (const auto& entry : list) {
+                check_keys(entry, "tls.certificates", {"cert", "key"});
+                if (!entry["cert"] || !entry["key"]) {
+                    fail("config tls.certificates: every entry needs cert and key");
+                }
+                c.tls.certificates.push_back({scalar(entry["cert"], "tls.certificates.cert"),
+                                              scalar(entry["key"], "tls.certificates.key")});
+            }
+        });
+        with(t, "ca_file", [&](auto& n) { c.tls.ca_file = scalar(n, "tls.ca_file"); });
+        with(t, "organization", [&](auto& n) { c.tls.organization = scalar(n, "tls.organization"); });
+    });
     with(root, "security", [&](auto& m) {
         check_keys(m, "security", {"profile", "stations_file", "failures_per_identity",
                                    "failures_per_address", "failure_window_s", "max_backoff_s",
@@ -380,9 +399,21 @@ void validate(Config& c) {
         gethostname(host, sizeof(host) - 1);
         c.gateway_id = host[0] != '\0' ? host : "ocpp-gateway";
     }
-    if (c.security.profile >= 2) {
+    for (const auto& pair : c.tls.certificates) {
+        if (pair.key.empty()) {
+            fail("TLS certificate " + pair.cert + " has no key (--tls-key after --tls-cert)");
+        }
+    }
+    if (c.security.profile >= 2 && c.tls.certificates.empty()) {
         fail("security profile " + std::to_string(c.security.profile) +
-             " (TLS) is not available in this version; profiles 0 and 1 are");
+             " needs a TLS certificate and key (tls.certificates or --tls-cert/--tls-key)");
+    }
+    if (c.security.profile == 3 && c.tls.ca_file.empty()) {
+        fail("security profile 3 needs the CA bundle of station certificates (tls.ca_file or --tls-ca)");
+    }
+    if (c.security.profile < 2 && !c.tls.certificates.empty()) {
+        fail("TLS certificates are configured but security profile " +
+             std::to_string(c.security.profile) + " listens without TLS (use profile 2 or 3)");
     }
     if (c.commands.heartbeat * 2 > c.commands.instance_timeout) {
         // Two missed liveness records, not one late one, make an instance gone.
@@ -468,8 +499,11 @@ Options (flags override OCPP_GATEWAY_* environment variables, which override the
   --allow-station ID       only these identities may connect, repeatable
   --missing-subprotocol V  ocpp1.6 (default), ocpp2.0.1 or refuse
   --log-level LEVEL        debug, info, warn, error        [info]           OCPP_GATEWAY_LOG_LEVEL
-  --security-profile N     0 none, 1 HTTP Basic over ws:// [0]  OCPP_GATEWAY_SECURITY_PROFILE
+  --security-profile N     0 none, 1 Basic over ws://, 2 TLS + Basic, 3 TLS + client
+                           certificates [0]                   OCPP_GATEWAY_SECURITY_PROFILE
   --stations-file FILE     station registry (ids, password hashes) OCPP_GATEWAY_STATIONS_FILE
+  --tls-cert FILE --tls-key FILE   certificate chain and key (repeatable: RSA and ECDSA)
+  --tls-ca FILE            CAs of station certificates (profile 3)
   --commands-group NAME    consumer group reading ocpp.commands [ocpp-gateway]
                                                             OCPP_GATEWAY_COMMANDS_GROUP
   --instance-timeout-ms N  an instance silent this long is gone (commands) [10000]
@@ -607,6 +641,16 @@ CommandLine parse_command_line(int argc, const char* const* argv,
         } else if (is_flag(arg, "--security-profile")) {
             c.security.profile = static_cast<int>(
                 parse_integer(value_of(i, "--security-profile"), "--security-profile", 0, 3));
+        } else if (is_flag(arg, "--tls-cert")) {
+            c.tls.certificates.push_back({value_of(i, "--tls-cert"), ""});
+        } else if (is_flag(arg, "--tls-key")) {
+            const std::string key = value_of(i, "--tls-key");
+            if (c.tls.certificates.empty() || !c.tls.certificates.back().key.empty()) {
+                fail("--tls-key must follow its --tls-cert");
+            }
+            c.tls.certificates.back().key = key;
+        } else if (is_flag(arg, "--tls-ca")) {
+            c.tls.ca_file = value_of(i, "--tls-ca");
         } else if (is_flag(arg, "--stations-file")) {
             c.security.stations_file = value_of(i, "--stations-file");
         } else if (is_flag(arg, "--commands-group")) {

@@ -126,6 +126,19 @@ struct Config {
         /// newcomer is refused (429): two devices with one stolen identity flip-flopping.
         unsigned max_replacements_per_minute = 6;
     } security;
+    /// TLS of the station listener (profiles 2 and 3).
+    struct Tls {
+        struct Pair {
+            std::string cert;  ///< PEM certificate chain, leaf first
+            std::string key;   ///< PEM private key
+        };
+        /// One or more: an RSA and an ECDSA certificate may be offered side by side.
+        std::vector<Pair> certificates;
+        /// Profile 3: the CAs that sign station certificates (PEM bundle).
+        std::string ca_file;
+        /// Profile 3, optional: the organization (O) station certificates must carry.
+        std::string organization;
+    } tls;
     /// Bearer token for /v1 and /metrics on the admin listener; empty: no token needed.
     std::string admin_token;
 

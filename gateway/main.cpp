@@ -229,7 +229,16 @@ int run(const gateway::Config& config) {
             return 2;
         }
     }
-    gateway::StationServer stations(config, *schemas, producers, metrics, io, registry);
+    std::unique_ptr<gateway::StationServer> listener;
+    try {
+        listener = gateway::StationServer::create(config, *schemas, producers, metrics, io, registry);
+    } catch (const std::exception& e) {
+        gateway::log::error("{}", e.what());
+        polling = false;
+        poller.join();
+        return 2;
+    }
+    gateway::StationServer& stations = *listener;
     gateway::CommandRouter commands(config, *schemas, producers, metrics, stations);
     stations.set_command_sink(&commands);
     commands.follow(config.topics.stations, [&registry](const kafka_bridge::Message& m) {
@@ -291,8 +300,9 @@ int run(const gateway::Config& config) {
                            ocpp::event_class_name(static_cast<ocpp::EventClass>(i)),
                            config.topics.by_class[i], gateway::reply_mode_name(config.reply.modes[i]));
     }
-    gateway::log::info("stations connect to ws://{}{}/{{stationId}}; admin on http://{}",
-                       config.listen.to_string(), config.path_prefix,
+    gateway::log::info("stations connect to {}://{}{}/{{stationId}} (security profile {}); admin on http://{}",
+                       config.security.profile >= 2 ? "wss" : "ws", config.listen.to_string(),
+                       config.path_prefix, config.security.profile,
                        config.admin_listen.to_string());
 
     // Readiness follows the cluster: checked every few seconds off the I/O threads.
@@ -302,6 +312,11 @@ int run(const gateway::Config& config) {
             gateway::log::warn("Kafka {}", reachable ? "reachable again" : "unreachable: not ready");
         }
         kafka_reachable = reachable;
+        if (auto problem = stations.reload_tls_if_changed()) {
+            gateway::log::error("TLS files changed but cannot be used ({}); the previous "
+                                "certificates stay in use",
+                                *problem);
+        }
     }
 
     // Drain.

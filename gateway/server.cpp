@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cctype>
 #include <stdexcept>
+#include <type_traits>
 
 #include "gateway/log.hpp"
 #include "gateway/session.hpp"
 #include "gateway/auth.hpp"
+#include "gateway/tls.hpp"
 
 namespace gateway {
 namespace {
@@ -19,18 +21,100 @@ std::string lower(std::string s) {
 
 }  // namespace
 
-struct StationServer::Handshake {
+struct Handshake {
     std::string station_id;
     ocpp::ProtocolVersion version;
     std::optional<std::string> subprotocol;
 };
 
-StationServer::StationServer(const Config& config, const ocpp::SchemaRegistry& schemas,
+/// A connection of websocketpp server type `Server`, as a session sees it.
+template <class Server>
+class Link final : public StationLink {
+public:
+    explicit Link(typename Server::connection_ptr con) : con_(std::move(con)) {}
+    websocketpp::lib::error_code send_text(const std::string& text) override {
+        return con_->send(text, websocketpp::frame::opcode::text);
+    }
+    void close(websocketpp::close::status::value code, const std::string& reason) override {
+        websocketpp::lib::error_code ec;
+        con_->close(code, reason, ec);
+    }
+    void ping() override {
+        websocketpp::lib::error_code ec;
+        con_->ping("", ec);
+    }
+
+private:
+    typename Server::connection_ptr con_;
+};
+
+/// StationServer over websocketpp server type `Server` (WsServer or WssServer).
+template <class Server>
+class StationListener final : public StationServer {
+public:
+    static constexpr bool kTls = std::is_same_v<Server, WssServer>;
+
+    StationListener(const Config& config, const ocpp::SchemaRegistry& schemas,
+                    kafka_bridge::ProducerSlot& producers, Metrics& metrics, asio::io_context& io,
+                    StationRegistry& registry);
+
+    void listen() override;
+    void stop_listening() override;
+    void drain_all() override;
+    void close_all(const std::string& reason) override;
+    std::size_t session_count() const override;
+    std::shared_ptr<Session> find_station(const std::string& station_id) const override;
+    void set_command_sink(CommandSink* sink) override { services_.commands = sink; }
+    std::int64_t in_flight() const override { return services_.in_flight.load(); }
+    std::int64_t closing() const override { return services_.closing.load(); }
+    std::optional<std::string> reload_tls_if_changed() override;
+
+private:
+    bool on_validate(websocketpp::connection_hdl hdl);
+    void on_open(websocketpp::connection_hdl hdl);
+    void on_close(websocketpp::connection_hdl hdl);
+    void on_message(websocketpp::connection_hdl hdl, typename Server::message_ptr msg);
+    void on_pong(websocketpp::connection_hdl hdl, const std::string& payload);
+    void on_pong_timeout(websocketpp::connection_hdl hdl, const std::string& payload);
+    std::shared_ptr<Session> find(const websocketpp::connection_hdl& hdl) const;
+    std::optional<Handshake> inspect(typename Server::connection_ptr con, int& status,
+                                     std::string& reason) const;
+    /// Who may connect: registry, credentials, throttles, admission, flapping. Fills the
+    /// refusal (status, reason, Retry-After) and raises security events.
+    bool admit(typename Server::connection_ptr con, const Handshake& handshake,
+               const std::string& ip, int& status, std::string& reason, int& retry_after);
+    void raise(std::string type, std::string station_id, std::string address, std::string detail);
+    static std::string peer_ip(const typename Server::connection_ptr& con);
+
+    const Config& config_;
+    asio::io_context& io_;
+    Server ws_;
+    Services services_;
+    mutable std::mutex mutex_;
+    std::map<websocketpp::connection_hdl, std::shared_ptr<Session>,
+             std::owner_less<websocketpp::connection_hdl>>
+        sessions_;
+    std::map<std::string, std::weak_ptr<Session>> by_identity_;  // lower-case identity
+
+    StationRegistry& registry_;
+    AttemptThrottle identity_failures_;
+    AttemptThrottle address_failures_;
+    RateLimiter admission_;
+    std::map<std::string, std::size_t> per_address_;  // under mutex_
+    std::map<websocketpp::connection_hdl, std::string,
+             std::owner_less<websocketpp::connection_hdl>>
+        ip_of_;  // under mutex_
+    std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> replacements_;  // under mutex_
+    std::unique_ptr<TlsContext> tls_;  // TLS listeners only
+};
+
+template <class Server>
+StationListener<Server>::StationListener(const Config& config, const ocpp::SchemaRegistry& schemas,
                              kafka_bridge::ProducerSlot& producers, Metrics& metrics,
                              asio::io_context& io, StationRegistry& registry)
     : config_(config),
       io_(io),
-      services_{config, schemas, producers, metrics, ReplyPolicy(config.reply), ws_, io, {0}, {0}},
+      services_{config, schemas, producers, metrics, ReplyPolicy(config.reply), io, {0}, {0}},
       registry_(registry),
       identity_failures_({config.security.failures_per_identity, config.security.failure_window,
                           std::chrono::seconds(1), config.security.max_backoff, 100000}),
@@ -41,6 +125,16 @@ StationServer::StationServer(const Config& config, const ocpp::SchemaRegistry& s
                                       std::string detail) {
         raise(std::move(type), std::move(station), std::move(address), std::move(detail));
     };
+    if constexpr (kTls) {
+        tls_ = std::make_unique<TlsContext>(
+            config.tls, config.security.profile,
+            [this](const std::string& address, const std::string& detail) {
+                services_.metrics.handshake_refused("certificate_rejected");
+                log::info("TLS client from {} refused: {}", address, detail);
+                raise("CertificateRejected", "", address, detail);
+            });
+        ws_.set_tls_init_handler([this](websocketpp::connection_hdl) { return tls_->current(); });
+    }
     ws_.init_asio(&io_);
     ws_.set_reuse_addr(true);
     ws_.set_listen_backlog(1024);
@@ -55,7 +149,7 @@ StationServer::StationServer(const Config& config, const ocpp::SchemaRegistry& s
     ws_.set_open_handler([this](websocketpp::connection_hdl hdl) { on_open(hdl); });
     ws_.set_close_handler([this](websocketpp::connection_hdl hdl) { on_close(hdl); });
     ws_.set_message_handler(
-        [this](websocketpp::connection_hdl hdl, WsServer::message_ptr msg) { on_message(hdl, msg); });
+        [this](websocketpp::connection_hdl hdl, typename Server::message_ptr msg) { on_message(hdl, msg); });
     ws_.set_pong_handler([this](websocketpp::connection_hdl hdl, std::string payload) {
         on_pong(hdl, payload);
     });
@@ -76,9 +170,8 @@ StationServer::StationServer(const Config& config, const ocpp::SchemaRegistry& s
     });
 }
 
-StationServer::~StationServer() = default;
-
-void StationServer::listen() {
+template <class Server>
+void StationListener<Server>::listen() {
     std::error_code ec;
     const auto address = asio::ip::make_address(config_.listen.host, ec);
     if (ec) {
@@ -98,12 +191,14 @@ void StationServer::listen() {
     }
 }
 
-void StationServer::stop_listening() {
+template <class Server>
+void StationListener<Server>::stop_listening() {
     websocketpp::lib::error_code ec;
     ws_.stop_listening(ec);
 }
 
-std::optional<StationServer::Handshake> StationServer::inspect(WsServer::connection_ptr con,
+template <class Server>
+std::optional<Handshake> StationListener<Server>::inspect(typename Server::connection_ptr con,
                                                                int& status,
                                                                std::string& reason) const {
     auto path = parse_station_path(con->get_resource(), config_.path_prefix);
@@ -139,7 +234,8 @@ std::optional<StationServer::Handshake> StationServer::inspect(WsServer::connect
     return std::nullopt;
 }
 
-bool StationServer::on_validate(websocketpp::connection_hdl hdl) {
+template <class Server>
+bool StationListener<Server>::on_validate(websocketpp::connection_hdl hdl) {
     websocketpp::lib::error_code ec;
     auto con = ws_.get_con_from_hdl(hdl, ec);
     if (ec) {
@@ -187,7 +283,8 @@ bool StationServer::on_validate(websocketpp::connection_hdl hdl) {
     return !ec;
 }
 
-std::string StationServer::peer_ip(const WsServer::connection_ptr& con) {
+template <class Server>
+std::string StationListener<Server>::peer_ip(const typename Server::connection_ptr& con) {
     std::error_code ec;
     const auto endpoint = con->get_raw_socket().remote_endpoint(ec);
     if (ec) {
@@ -200,7 +297,8 @@ std::string StationServer::peer_ip(const WsServer::connection_ptr& con) {
     return address.to_string();
 }
 
-void StationServer::raise(std::string type, std::string station_id, std::string address,
+template <class Server>
+void StationListener<Server>::raise(std::string type, std::string station_id, std::string address,
                           std::string detail) {
     kafka_bridge::SecurityEvent event{std::move(type), std::move(station_id), std::move(address),
                                       std::move(detail)};
@@ -220,7 +318,8 @@ void StationServer::raise(std::string type, std::string station_id, std::string 
     }
 }
 
-bool StationServer::admit(WsServer::connection_ptr con, const Handshake& handshake,
+template <class Server>
+bool StationListener<Server>::admit(typename Server::connection_ptr con, const Handshake& handshake,
                           const std::string& ip, int& status, std::string& reason,
                           int& retry_after) {
     const auto now = std::chrono::steady_clock::now();
@@ -263,7 +362,15 @@ bool StationServer::admit(WsServer::connection_ptr con, const Handshake& handsha
             return fail(404, "unknown_station", "UnknownStation", "identity disabled in the station registry");
         }
     }
-    if (sec.profile >= 1) {
+    if constexpr (kTls) {
+        if (sec.profile >= 3) {
+            if (auto problem = tls_->check_client(con->get_socket().native_handle(), handshake.station_id)) {
+                services_.metrics.handshake_refused("certificate_rejected");
+                return fail(401, "certificate_mismatch", "CertificateRejected", *problem);
+            }
+        }
+    }
+    if (sec.profile == 1 || sec.profile == 2) {
         const std::string& header = con->get_request_header("Authorization");
         if (header.empty()) {
             return fail(401, "unauthorized", "AuthFailed", "no Authorization header");
@@ -312,7 +419,8 @@ bool StationServer::admit(WsServer::connection_ptr con, const Handshake& handsha
     return true;
 }
 
-void StationServer::on_open(websocketpp::connection_hdl hdl) {
+template <class Server>
+void StationListener<Server>::on_open(websocketpp::connection_hdl hdl) {
     websocketpp::lib::error_code ec;
     auto con = ws_.get_con_from_hdl(hdl, ec);
     if (ec) {
@@ -325,7 +433,8 @@ void StationServer::on_open(websocketpp::connection_hdl hdl) {
         con->close(websocketpp::close::status::policy_violation, reason, ec);
         return;
     }
-    auto session = std::make_shared<Session>(services_, con, handshake->station_id,
+    auto session = std::make_shared<Session>(services_, std::make_unique<Link<Server>>(con),
+                                             handshake->station_id,
                                              handshake->version, handshake->subprotocol,
                                              con->get_remote_endpoint());
     std::shared_ptr<Session> replaced;
@@ -343,9 +452,10 @@ void StationServer::on_open(websocketpp::connection_hdl hdl) {
     // Per-connection handlers reach the session without the registry lookup (and its lock)
     // on every frame; a weak handle, so the connection does not keep its session alive.
     std::weak_ptr<Session> weak = session;
-    con->set_message_handler([weak](websocketpp::connection_hdl, WsServer::message_ptr msg) {
+    con->set_message_handler([weak](websocketpp::connection_hdl, typename Server::message_ptr msg) {
         if (auto s = weak.lock()) {
-            s->on_message(std::move(msg));
+            s->on_message(msg->get_opcode() == websocketpp::frame::opcode::text,
+                          std::move(msg->get_raw_payload()));
         }
     });
     con->set_pong_handler([weak](websocketpp::connection_hdl, std::string) {
@@ -363,7 +473,8 @@ void StationServer::on_open(websocketpp::connection_hdl hdl) {
     }
 }
 
-void StationServer::on_close(websocketpp::connection_hdl hdl) {
+template <class Server>
+void StationListener<Server>::on_close(websocketpp::connection_hdl hdl) {
     std::shared_ptr<Session> session;
     {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -407,50 +518,59 @@ void StationServer::on_close(websocketpp::connection_hdl hdl) {
     session->on_closed(code, reason);
 }
 
-void StationServer::on_message(websocketpp::connection_hdl hdl, WsServer::message_ptr msg) {
+template <class Server>
+void StationListener<Server>::on_message(websocketpp::connection_hdl hdl, typename Server::message_ptr msg) {
     if (auto session = find(hdl)) {
-        session->on_message(std::move(msg));
+        session->on_message(msg->get_opcode() == websocketpp::frame::opcode::text,
+                            std::move(msg->get_raw_payload()));
     }
 }
 
-void StationServer::on_pong(websocketpp::connection_hdl hdl, const std::string&) {
+template <class Server>
+void StationListener<Server>::on_pong(websocketpp::connection_hdl hdl, const std::string&) {
     if (auto session = find(hdl)) {
         session->on_pong();
     }
 }
 
-void StationServer::on_pong_timeout(websocketpp::connection_hdl hdl, const std::string&) {
+template <class Server>
+void StationListener<Server>::on_pong_timeout(websocketpp::connection_hdl hdl, const std::string&) {
     if (auto session = find(hdl)) {
         log::info("station {}: no pong, closing", session->station_id());
         session->close(websocketpp::close::status::going_away, "pong timeout");
     }
 }
 
-std::shared_ptr<Session> StationServer::find(const websocketpp::connection_hdl& hdl) const {
+template <class Server>
+std::shared_ptr<Session> StationListener<Server>::find(const websocketpp::connection_hdl& hdl) const {
     std::lock_guard<std::mutex> lock(mutex_);
     const auto it = sessions_.find(hdl);
     return it == sessions_.end() ? nullptr : it->second;
 }
 
-std::shared_ptr<Session> StationServer::find_station(const std::string& station_id) const {
+template <class Server>
+std::shared_ptr<Session> StationListener<Server>::find_station(const std::string& station_id) const {
     std::lock_guard<std::mutex> lock(mutex_);
     const auto it = by_identity_.find(lower(station_id));
     return it == by_identity_.end() ? nullptr : it->second.lock();
 }
 
-std::size_t StationServer::session_count() const {
+template <class Server>
+std::size_t StationListener<Server>::session_count() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return sessions_.size();
 }
 
-void StationServer::drain_all() {
+template <class Server>
+void StationListener<Server>::drain_all() {
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto& [hdl, session] : sessions_) {
         session->drain();
     }
 }
 
-void StationServer::close_all(const std::string& reason) {
+template <class Server>
+void StationListener<Server>::close_all(const std::string& reason) {
     std::vector<std::shared_ptr<Session>> all;
     {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -461,6 +581,27 @@ void StationServer::close_all(const std::string& reason) {
     for (auto& session : all) {
         session->close(websocketpp::close::status::going_away, reason);
     }
+}
+
+template <class Server>
+std::optional<std::string> StationListener<Server>::reload_tls_if_changed() {
+    if constexpr (kTls) {
+        return tls_->reload_if_changed();
+    }
+    return std::nullopt;
+}
+
+std::unique_ptr<StationServer> StationServer::create(const Config& config,
+                                                     const ocpp::SchemaRegistry& schemas,
+                                                     kafka_bridge::ProducerSlot& producers,
+                                                     Metrics& metrics, asio::io_context& io,
+                                                     StationRegistry& registry) {
+    if (config.security.profile >= 2) {
+        return std::make_unique<StationListener<WssServer>>(config, schemas, producers, metrics,
+                                                            io, registry);
+    }
+    return std::make_unique<StationListener<WsServer>>(config, schemas, producers, metrics, io,
+                                                       registry);
 }
 
 }  // namespace gateway

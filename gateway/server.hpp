@@ -3,6 +3,7 @@
 #ifndef ASIO_STANDALONE
 #define ASIO_STANDALONE
 #endif
+#include <websocketpp/config/asio.hpp>
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
 
@@ -35,6 +36,24 @@ struct WsConfig : websocketpp::config::asio {
 };
 using WsServer = websocketpp::server<WsConfig>;
 
+/// The same over TLS (security profiles 2 and 3).
+struct WssConfig : websocketpp::config::asio_tls {
+    static const websocketpp::log::level elog_level = websocketpp::log::elevel::none;
+    static const websocketpp::log::level alog_level = websocketpp::log::alevel::none;
+    static const std::size_t connection_read_buffer_size = 4096;
+};
+using WssServer = websocketpp::server<WssConfig>;
+
+/// A session's way to its WebSocket connection, whatever the transport. Thread-safe as
+/// websocketpp's connection is.
+class StationLink {
+public:
+    virtual ~StationLink() = default;
+    virtual websocketpp::lib::error_code send_text(const std::string& text) = 0;
+    virtual void close(websocketpp::close::status::value code, const std::string& reason) = 0;
+    virtual void ping() = 0;
+};
+
 class Session;
 
 /// What sessions tell the command machinery (implemented by CommandRouter). Thread-safe.
@@ -61,7 +80,6 @@ struct Services {
     kafka_bridge::ProducerSlot& producers;
     Metrics& metrics;
     ReplyPolicy replies;
-    WsServer& ws;
     asio::io_context& io;
     /// CALLs published and not yet answered, across sessions (for draining).
     std::atomic<std::int64_t> in_flight{0};
@@ -74,67 +92,37 @@ struct Services {
 };
 
 /// The station-facing WebSocket server: handshake rules (endpoint, identity, subprotocol,
-/// allow-list, connection cap), one Session per connection, duplicate identities, drain.
+/// registry, credentials, limits), one Session per connection, duplicate identities, drain.
+/// Plain (profiles 0, 1) or TLS (profiles 2, 3), chosen by create().
 class StationServer {
 public:
-    StationServer(const Config& config, const ocpp::SchemaRegistry& schemas,
-                  kafka_bridge::ProducerSlot& producers, Metrics& metrics, asio::io_context& io,
-                  StationRegistry& registry);
-    ~StationServer();
+    /// Throws std::runtime_error for unusable TLS settings (files, keys, suites).
+    static std::unique_ptr<StationServer> create(const Config& config,
+                                                 const ocpp::SchemaRegistry& schemas,
+                                                 kafka_bridge::ProducerSlot& producers,
+                                                 Metrics& metrics, asio::io_context& io,
+                                                 StationRegistry& registry);
+    virtual ~StationServer() = default;
 
     /// Opens the listener. Throws std::runtime_error when the address cannot be bound.
-    void listen();
+    virtual void listen() = 0;
     /// Stops accepting connections; existing sessions continue.
-    void stop_listening();
+    virtual void stop_listening() = 0;
     /// Asks every session to end gracefully: answer what it has read, then close with 1001.
-    void drain_all();
+    virtual void drain_all() = 0;
     /// Closes every session now with 1001 (going away).
-    void close_all(const std::string& reason);
-    std::size_t session_count() const;
+    virtual void close_all(const std::string& reason) = 0;
+    virtual std::size_t session_count() const = 0;
     /// The open session of `station_id` (case-insensitive) on this instance, if any.
-    std::shared_ptr<Session> find_station(const std::string& station_id) const;
+    virtual std::shared_ptr<Session> find_station(const std::string& station_id) const = 0;
     /// Connects the command machinery; call before listen().
-    void set_command_sink(CommandSink* sink) { services_.commands = sink; }
-    std::int64_t in_flight() const { return services_.in_flight.load(); }
-    std::int64_t closing() const { return services_.closing.load(); }
-
-private:
-    struct Handshake;
-    bool on_validate(websocketpp::connection_hdl hdl);
-    void on_open(websocketpp::connection_hdl hdl);
-    void on_close(websocketpp::connection_hdl hdl);
-    void on_message(websocketpp::connection_hdl hdl, WsServer::message_ptr msg);
-    void on_pong(websocketpp::connection_hdl hdl, const std::string& payload);
-    void on_pong_timeout(websocketpp::connection_hdl hdl, const std::string& payload);
-    std::shared_ptr<Session> find(const websocketpp::connection_hdl& hdl) const;
-    std::optional<Handshake> inspect(WsServer::connection_ptr con, int& status,
-                                     std::string& reason) const;
-    /// Who may connect: registry, Basic credentials, throttles, admission, flapping. Fills
-    /// the refusal (status, reason, Retry-After) and raises security events.
-    bool admit(WsServer::connection_ptr con, const Handshake& handshake, const std::string& ip,
-               int& status, std::string& reason, int& retry_after);
-    void raise(std::string type, std::string station_id, std::string address, std::string detail);
-    static std::string peer_ip(const WsServer::connection_ptr& con);
-
-    const Config& config_;
-    asio::io_context& io_;
-    WsServer ws_;
-    Services services_;
-    mutable std::mutex mutex_;
-    std::map<websocketpp::connection_hdl, std::shared_ptr<Session>,
-             std::owner_less<websocketpp::connection_hdl>>
-        sessions_;
-    std::map<std::string, std::weak_ptr<Session>> by_identity_;  // lower-case identity
-    std::atomic<std::size_t> handshakes_{0};
-
-    StationRegistry& registry_;
-    AttemptThrottle identity_failures_;
-    AttemptThrottle address_failures_;
-    RateLimiter admission_;
-    std::map<std::string, std::size_t> per_address_;            // under mutex_
-    std::map<websocketpp::connection_hdl, std::string,
-             std::owner_less<websocketpp::connection_hdl>> ip_of_;  // under mutex_
-    std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> replacements_;  // under mutex_
+    virtual void set_command_sink(CommandSink* sink) = 0;
+    virtual std::int64_t in_flight() const = 0;
+    virtual std::int64_t closing() const = 0;
+    /// TLS: reloads certificates, keys and the CA bundle when a file changed (new connections
+    /// use them; open ones keep theirs). Returns a problem in words, the old ones staying in
+    /// use. Plain listeners: nothing to do.
+    virtual std::optional<std::string> reload_tls_if_changed() { return std::nullopt; }
 };
 
 }  // namespace gateway

@@ -16,11 +16,11 @@ constexpr auto kBackpressureRetry = 10ms;
 
 }  // namespace
 
-Session::Session(Services& services, WsServer::connection_ptr con, std::string station_id,
+Session::Session(Services& services, std::unique_ptr<StationLink> link, std::string station_id,
                  ocpp::ProtocolVersion version, std::optional<std::string> subprotocol,
                  std::string address)
     : services_(services),
-      con_(std::move(con)),
+      link_(std::move(link)),
       info_{std::move(station_id), version, services.config.gateway_id, kafka_bridge::new_uuid()},
       subprotocol_(std::move(subprotocol)),
       address_(std::move(address)),
@@ -50,12 +50,12 @@ void Session::start() {
     });
 }
 
-void Session::on_message(WsServer::message_ptr msg) {
-    if (msg->get_opcode() != websocketpp::frame::opcode::text) {
+void Session::on_message(bool text, std::string payload) {
+    if (!text) {
         close(websocketpp::close::status::unsupported_data, "OCPP-J uses text frames only");
         return;
     }
-    asio::post(strand_, [self = shared_from_this(), text = std::move(msg->get_raw_payload())]() mutable {
+    asio::post(strand_, [self = shared_from_this(), text = std::move(payload)]() mutable {
         self->handle_text(std::move(text));
     });
 }
@@ -81,8 +81,7 @@ void Session::close(websocketpp::close::status::value code, std::string reason) 
     // Frames that arrive from now on are dropped unanswered (handle_text): the station sends
     // them again after reconnecting.
     closing_ = true;
-    websocketpp::lib::error_code ec;
-    con_->close(code, reason, ec);
+    link_->close(code, reason);
 }
 
 void Session::on_closed(int code, std::string reason) {
@@ -166,8 +165,7 @@ void Session::schedule_keepalive() {
                 return;
             }
             if (l.ping_interval.count() > 0) {
-                websocketpp::lib::error_code ping_ec;
-                self->con_->ping("", ping_ec);
+                self->link_->ping();
             }
             self->schedule_keepalive();
         }));
@@ -177,7 +175,7 @@ void Session::send(const std::string& text) {
     if (closed_) {
         return;
     }
-    const websocketpp::lib::error_code ec = con_->send(text, websocketpp::frame::opcode::text);
+    const websocketpp::lib::error_code ec = link_->send_text(text);
     if (ec) {
         log::debug("station {}: send failed: {}", info_.station_id, ec.message());
     }

@@ -25,14 +25,14 @@ namespace gateway {
 ///    └─ one CALL in flight ◀── CALLRESULT(reply) on ack ◀────────┘  (InternalError on failure)
 class Session : public std::enable_shared_from_this<Session> {
 public:
-    Session(Services& services, WsServer::connection_ptr con, std::string station_id,
+    Session(Services& services, std::unique_ptr<StationLink> link, std::string station_id,
             ocpp::ProtocolVersion version, std::optional<std::string> subprotocol,
             std::string address);
 
     /// Publishes Connected and starts the keep-alive timer.
     void start();
-    /// A WebSocket message arrived (any thread).
-    void on_message(WsServer::message_ptr msg);
+    /// A WebSocket message arrived (any thread); `text` false for a binary message.
+    void on_message(bool text, std::string payload);
     /// The connection closed (any thread).
     void on_closed(int code, std::string reason);
     /// A pong arrived (any thread).
@@ -92,7 +92,7 @@ private:
     void close_if_drained();
 
     Services& services_;
-    WsServer::connection_ptr con_;
+    std::unique_ptr<StationLink> link_;
     kafka_bridge::SessionInfo info_;
     std::optional<std::string> subprotocol_;
     std::string address_;
