@@ -134,6 +134,14 @@ StationListener<Server>::StationListener(const Config& config, const ocpp::Schem
                 raise("CertificateRejected", "", address, detail);
             });
         ws_.set_tls_init_handler([this](websocketpp::connection_hdl) { return tls_->current(); });
+        // After accept, before the TLS handshake: the address for certificate events.
+        ws_.set_tcp_pre_init_handler([this](websocketpp::connection_hdl hdl) {
+            websocketpp::lib::error_code ec;
+            auto con = ws_.get_con_from_hdl(hdl, ec);
+            if (!ec) {
+                TlsContext::remember_peer(con->get_socket().native_handle(), peer_ip(con));
+            }
+        });
     }
     ws_.init_asio(&io_);
     ws_.set_reuse_addr(true);

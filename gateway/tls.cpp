@@ -72,7 +72,17 @@ std::optional<std::string> weak_key(X509* cert) {
     return std::nullopt;
 }
 
+int peer_index() {
+    static const int index = SSL_get_ex_new_index(
+        0, nullptr, nullptr, nullptr,
+        [](void*, void* data, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<std::string*>(data); });
+    return index;
+}
+
 std::string peer_address(SSL* ssl) {
+    if (const auto* known = static_cast<std::string*>(SSL_get_ex_data(ssl, peer_index()))) {
+        return *known;
+    }
     const int fd = SSL_get_fd(ssl);
     sockaddr_storage storage{};
     socklen_t length = sizeof(storage);
@@ -99,6 +109,12 @@ int context_index() {
 }
 
 }  // namespace
+
+void TlsContext::remember_peer(void* ssl, const std::string& address) {
+    auto* s = static_cast<SSL*>(ssl);
+    delete static_cast<std::string*>(SSL_get_ex_data(s, peer_index()));
+    SSL_set_ex_data(s, peer_index(), new std::string(address));
+}
 
 const char* const TlsContext::kCiphers12 =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"

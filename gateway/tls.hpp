@@ -43,6 +43,10 @@ public:
     /// The problem in words, or nothing.
     std::optional<std::string> check_client(void* ssl, const std::string& identity) const;
 
+    /// Remembers the peer address of a connection (`ssl`: its SSL*) for the handshake's
+    /// security events; OpenSSL sees memory buffers, not the socket.
+    static void remember_peer(void* ssl, const std::string& address);
+
     /// The TLS 1.2 cipher list and the TLS 1.3 suites offered.
     static const char* const kCiphers12;
     static const char* const kSuites13;
