@@ -173,3 +173,59 @@ topics:
                       Catch::Contains("queue"));
     CHECK_THROWS_WITH(parse({"--instance-timeout-ms", "10"}), Catch::Contains("--instance-timeout-ms"));
 }
+
+TEST_CASE("security and TLS settings are checked at start-up", "[config]") {
+    const auto defaults = parse({}).config;
+    CHECK(defaults.security.profile == 0);
+    CHECK(defaults.security.failures_per_identity == 5);
+    CHECK(defaults.topics.stations == "ocpp.stations");
+
+    const auto file = write_yaml("security", R"(
+security:
+  profile: 3
+  stations_file: /etc/ocpp/stations.yaml
+  failures_per_identity: 3
+  messages_per_second: 10
+  message_burst: 20
+tls:
+  certificates:
+    - {cert: /a/rsa.pem, key: /a/rsa.key}
+    - {cert: /a/ec.pem, key: /a/ec.key}
+  ca_file: /a/ca.pem
+  organization: Operator
+)");
+    const auto c = parse({"--config", file}).config;
+    CHECK(c.security.profile == 3);
+    CHECK(c.security.stations_file == "/etc/ocpp/stations.yaml");
+    CHECK(c.security.failures_per_identity == 3);
+    CHECK(c.security.messages_per_second == 10);
+    REQUIRE(c.tls.certificates.size() == 2);
+    CHECK(c.tls.certificates[1].key == "/a/ec.key");
+    CHECK(c.tls.organization == "Operator");
+
+    const auto flags = parse({"--security-profile", "2", "--tls-cert", "c.pem", "--tls-key", "k.pem"},
+                             {{"OCPP_GATEWAY_STATIONS_FILE", "s.yaml"}})
+                           .config;
+    CHECK(flags.security.profile == 2);
+    CHECK(flags.security.stations_file == "s.yaml");
+    REQUIRE(flags.tls.certificates.size() == 1);
+    CHECK(flags.tls.certificates[0].cert == "c.pem");
+
+    CHECK_THROWS_WITH(parse({"--security-profile", "2"}), Catch::Contains("needs a TLS certificate"));
+    CHECK_THROWS_WITH(parse({"--security-profile", "3", "--tls-cert", "c", "--tls-key", "k"}),
+                      Catch::Contains("CA bundle"));
+    CHECK_THROWS_WITH(parse({"--tls-cert", "c", "--tls-key", "k"}), Catch::Contains("profile 0"));
+    CHECK_THROWS_WITH(parse({"--security-profile", "2", "--tls-cert", "c"}), Catch::Contains("has no key"));
+    CHECK_THROWS_WITH(parse({"--tls-key", "k"}), Catch::Contains("must follow"));
+    CHECK_THROWS_WITH(parse({"--security-profile", "4"}), Catch::Contains("--security-profile"));
+    CHECK_THROWS_WITH(parse({"--config", write_yaml("bad-sec", "security:\n  profil: 1\n")}),
+                      Catch::Contains("profil"));
+}
+
+TEST_CASE("hash-password is a subcommand", "[config]") {
+    const auto cl = parse({"hash-password", "--iterations", "5000"});
+    CHECK(cl.action == CommandLine::Action::hash_password);
+    CHECK(cl.iterations == 5000);
+    CHECK_THROWS_WITH(parse({"hash-password", "secret"}), Catch::Contains("standard input"));
+    CHECK_THROWS_WITH(parse({"hash-password", "--iterations", "10"}), Catch::Contains("--iterations"));
+}
