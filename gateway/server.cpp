@@ -447,6 +447,7 @@ void StationListener<Server>::on_open(websocketpp::connection_hdl hdl) {
                                              con->get_remote_endpoint());
     std::shared_ptr<Session> replaced;
     const std::string ip = peer_ip(con);
+    session->set_peer_ip(ip);
     {
         std::lock_guard<std::mutex> lock(mutex_);
         sessions_[hdl] = session;

@@ -221,7 +221,7 @@ void Session::handle_text(std::string text) {
                text, received_at, call->action);
         if (!rate_reported_ && services_.security_event) {
             rate_reported_ = true;
-            services_.security_event("RateLimited", info_.station_id, address_,
+            services_.security_event("RateLimited", info_.station_id, peer_ip_,
                                      "station message rate over the limit; calls refused");
         }
         return;

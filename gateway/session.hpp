@@ -52,6 +52,8 @@ public:
     const std::string& session_id() const { return info_.session_id; }
     ocpp::ProtocolVersion version() const { return info_.version; }
     const std::string& since() const { return since_; }
+    /// The peer's IP address (without port), for security events. Set before start().
+    void set_peer_ip(std::string ip) { peer_ip_ = std::move(ip); }
     /// The offset of this connection's presence record; -1 until Kafka has it.
     std::int64_t epoch() const { return epoch_.load(); }
     void set_epoch(std::int64_t epoch) { epoch_ = epoch; }
@@ -101,6 +103,7 @@ private:
     asio::steady_timer retry_;
     asio::steady_timer command_timer_;
     std::string since_;
+    std::string peer_ip_;
     std::atomic<std::int64_t> epoch_{-1};
     RateLimiter messages_;       // strand-only use; its own lock is uncontended
     bool rate_reported_ = false;  // one security event per session

@@ -20,6 +20,7 @@ const SCHEMA_FILES = {
   commandResult: 'command-result.schema.json',
   presence: 'presence.schema.json',
   commandRoute: 'command-route.schema.json',
+  securityEvent: 'security-event.schema.json',
 };
 
 function loadSchema(file) {
@@ -72,6 +73,8 @@ export const checkCommandResult = makeCheck('commandResult');
 export const checkPresence = makeCheck('presence');
 /** Returns {ok, errors, message} for a command route (ocpp.command-routes). */
 export const checkCommandRoute = makeCheck('commandRoute');
+/** Returns {ok, errors, message} for a gateway-made security event (ocpp.security, header ocpp-source: gateway). */
+export const checkSecurityEvent = makeCheck('securityEvent');
 
 const CHECKS = {
   stationEvent: checkStationEvent,
@@ -81,12 +84,13 @@ const CHECKS = {
   commandResult: checkCommandResult,
   presence: checkPresence,
   commandRoute: checkCommandRoute,
+  securityEvent: checkSecurityEvent,
 };
 
 /**
  * Throws an AssertionError-like Error naming the record when `value` does not
  * match the schema `kind` ('stationEvent' | 'connectionEvent' | 'deadLetter' |
- * 'command' | 'commandResult' | 'presence' | 'commandRoute').
+ * 'command' | 'commandResult' | 'presence' | 'commandRoute' | 'securityEvent').
  */
 export function assertSchema(kind, value, where = '') {
   const check = CHECKS[kind];
