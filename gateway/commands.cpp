@@ -257,14 +257,9 @@ void CommandRouter::take(const kafka_bridge::Message& message) {
         command.received_at = received_at;
         command.origin = config_.gateway_id;
         command.expires_at_ms = kafka_bridge::unix_now_ms();
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            if (!seen_.insert(command.command_id, kafka_bridge::unix_now_ms())) {
-                metrics_.command_duplicate();
-                log::info("command {} seen before: not delivered again", command.command_id);
-                taken();
-                return;
-            }
+        if (!first_sighting(command.command_id)) {
+            taken();
+            return;
         }
         CommandOutcome o;
         o.status = CommandStatus::rejected;
@@ -275,16 +270,21 @@ void CommandRouter::take(const kafka_bridge::Message& message) {
     }
     Command command = std::move(parsed.value());
     command.origin = config_.gateway_id;
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (!seen_.insert(command.command_id, kafka_bridge::unix_now_ms())) {
-            metrics_.command_duplicate();
-            log::info("command {} seen before: not delivered again", command.command_id);
-            taken();
-            return;
-        }
+    if (!first_sighting(command.command_id)) {
+        taken();
+        return;
     }
     decide(std::move(command), taken);
+}
+
+bool CommandRouter::first_sighting(const std::string& command_id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (seen_.insert(command_id, kafka_bridge::unix_now_ms())) {
+        return true;
+    }
+    metrics_.command_duplicate();
+    log::info("command {} seen before: not delivered again", command_id);
+    return false;
 }
 
 CommandOutcome CommandRouter::not_connected(const Command& command, std::int64_t now_ms) const {
@@ -422,15 +422,21 @@ void CommandRouter::hand_back(std::vector<Command> commands) {
     }
 }
 
-void CommandRouter::session_opened(const std::shared_ptr<Session>& session) {
+kafka_bridge::Presence CommandRouter::presence_of(const Session& session, bool connected) const {
     kafka_bridge::Presence p;
-    p.station_id = session->station_id();
+    p.station_id = session.station_id();
     p.gateway_id = config_.gateway_id;
-    p.connected = true;
-    p.session_id = session->session_id();
-    p.version = session->version();
-    p.since = session->since();
+    p.connected = connected;
+    p.epoch = connected ? -1 : session.epoch();
+    p.session_id = session.session_id();
+    p.version = session.version();
+    p.since = session.since();
     p.at = kafka_bridge::now_rfc3339();
+    return p;
+}
+
+void CommandRouter::session_opened(const std::shared_ptr<Session>& session) {
+    const kafka_bridge::Presence p = presence_of(*session, true);
     std::weak_ptr<Session> weak = session;
     const std::string key = kafka_bridge::presence_key(p.station_id);
     auto record = kafka_bridge::Record{config_.topics.presence, key,
@@ -465,15 +471,7 @@ void CommandRouter::session_closed(const std::shared_ptr<Session>& session, bool
     if (superseded) {
         return;  // the newer connection's record says where the station is
     }
-    kafka_bridge::Presence p;
-    p.station_id = session->station_id();
-    p.gateway_id = config_.gateway_id;
-    p.connected = false;
-    p.epoch = session->epoch();
-    p.session_id = session->session_id();
-    p.version = session->version();
-    p.since = session->since();
-    p.at = kafka_bridge::now_rfc3339();
+    const kafka_bridge::Presence p = presence_of(*session, false);
     produce(config_.topics.presence, kafka_bridge::presence_key(p.station_id),
             kafka_bridge::presence_record(p), nullptr);
 }

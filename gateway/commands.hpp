@@ -74,6 +74,9 @@ private:
     void intake_loop();
     void tables_loop();
     void take(const kafka_bridge::Message& message);
+    /// Remembers `command_id`; false (counted, logged) when it was taken before.
+    bool first_sighting(const std::string& command_id);
+    kafka_bridge::Presence presence_of(const Session& session, bool connected) const;
     void decide(kafka_bridge::Command command, std::function<void()> taken);
     void redecide(kafka_bridge::Command command);
     void conclude(const kafka_bridge::Command& command, kafka_bridge::CommandOutcome outcome,

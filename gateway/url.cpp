@@ -1,22 +1,8 @@
 #include "gateway/url.hpp"
 
+#include "ocpp/json_reader.hpp"
+
 namespace gateway {
-namespace {
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-}  // namespace
 
 std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space) {
     std::string out;
@@ -33,8 +19,8 @@ std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space
         if (i + 2 >= s.size()) {
             return std::nullopt;  // '%' without two hex digits
         }
-        const int hi = hex_value(s[i + 1]);
-        const int lo = hex_value(s[i + 2]);
+        const int hi = ocpp::hex_digit_value(s[i + 1]);
+        const int lo = ocpp::hex_digit_value(s[i + 2]);
         if (hi < 0 || lo < 0) {
             return std::nullopt;
         }

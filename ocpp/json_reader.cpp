@@ -153,18 +153,7 @@ private:
         }
     }
 
-    static int hex(char c) {
-        if (c >= '0' && c <= '9') {
-            return c - '0';
-        }
-        if (c >= 'a' && c <= 'f') {
-            return c - 'a' + 10;
-        }
-        if (c >= 'A' && c <= 'F') {
-            return c - 'A' + 10;
-        }
-        return -1;
-    }
+    static int hex(char c) { return hex_digit_value(c); }
 
     bool hex4(std::uint32_t& out) {
         if (end_ - p_ < 4) {
@@ -431,6 +420,19 @@ Result<nlohmann::json, JsonError> read_json(std::string_view text, std::size_t m
         return reader.error();
     }
     return out;
+}
+
+int hex_digit_value(char c) {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
 }
 
 }  // namespace ocpp

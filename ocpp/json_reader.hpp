@@ -29,4 +29,7 @@ struct JsonError {
 /// except std::bad_alloc.
 Result<nlohmann::json, JsonError> read_json(std::string_view text, std::size_t max_depth);
 
+/// The value of a hexadecimal digit (either case), or -1.
+int hex_digit_value(char c);
+
 }  // namespace ocpp
