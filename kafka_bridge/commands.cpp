@@ -294,7 +294,14 @@ ocpp::Result<Command, std::string> parse_command_route(std::string_view value, s
         c.station_id = doc.at("stationId").get<std::string>();
         c.action = doc.at("action").get<std::string>();
         c.payload = doc.at("payload");
-        c.timeout = std::chrono::milliseconds(doc.at("timeoutMs").get<std::int64_t>());
+        const auto& timeout = doc.at("timeoutMs");
+        const auto& hop = doc.at("hop");
+        if (!timeout.is_number_integer() || !hop.is_number_integer() ||
+            timeout.get<std::int64_t>() < 1 || timeout.get<std::int64_t>() > kMaxCommandTimeoutMs ||
+            hop.get<std::int64_t>() < 0 || hop.get<std::int64_t>() > kMaxCommandHops + 1) {
+            return std::string("timeoutMs or hop out of range");
+        }
+        c.timeout = std::chrono::milliseconds(timeout.get<std::int64_t>());
         const auto expires = parse_time_ms(doc.at("expiresAt").get<std::string>());
         if (!expires) {
             return std::string("expiresAt is not a date-time");
@@ -302,7 +309,7 @@ ocpp::Result<Command, std::string> parse_command_route(std::string_view value, s
         c.expires_at_ms = *expires;
         c.received_at = doc.at("receivedAt").get<std::string>();
         c.origin = doc.at("origin").get<std::string>();
-        c.hop = doc.at("hop").get<int>();
+        c.hop = static_cast<int>(hop.get<std::int64_t>());
         target = doc.at("target").get<std::string>();
         return c;
     } catch (const json::exception& e) {
@@ -377,7 +384,11 @@ bool PresenceTable::apply(const std::string& key, const std::optional<std::strin
         if (p.connected) {
             // The Connected record's own offset is the connection's epoch (unless the record
             // restates an older connection, which carries its epoch).
-            p.epoch = doc.contains("epoch") ? doc["epoch"].get<std::int64_t>() : offset;
+            const auto e = doc.find("epoch");
+            if (e != doc.end() && !e->is_number_integer()) {
+                return false;
+            }
+            p.epoch = e != doc.end() ? e->get<std::int64_t>() : offset;
             slot = p;
             if (change != nullptr) {
                 change->connected = p;
@@ -385,7 +396,11 @@ bool PresenceTable::apply(const std::string& key, const std::optional<std::strin
             return true;
         }
         // Disconnected: ends only the connection it names; a newer one stays.
-        const std::int64_t ended = doc.value("epoch", std::int64_t{-1});
+        const auto e = doc.find("epoch");
+        if (e != doc.end() && !e->is_number_integer()) {
+            return false;
+        }
+        const std::int64_t ended = e != doc.end() ? e->get<std::int64_t>() : -1;
         if (slot.station_id.empty() || !slot.connected ||
             (slot.gateway_id == p.gateway_id && (ended < 0 || ended == slot.epoch))) {
             p.epoch = ended;

@@ -1,6 +1,7 @@
 #include "ocpp/json_reader.hpp"
 
 #include <charconv>
+#include <cstdlib>
 #include <cmath>
 
 namespace ocpp {
@@ -384,17 +385,17 @@ private:
         double d = 0;
         const auto r = std::from_chars(start, p_, d);
         if (r.ec == std::errc::result_out_of_range) {
-            // Underflow (1e-400) is a zero for nlohmann; overflow is refused.
-            std::size_t exp_at = std::string_view(start, static_cast<std::size_t>(p_ - start))
-                                     .find_first_of("eE");
-            const bool negative_exponent =
-                exp_at != std::string_view::npos && start[exp_at + 1] == '-';
-            if (negative_exponent) {
-                out = negative ? -0.0 : 0.0;
-                return true;
+            // Too small (underflow, 1e-400 or 0.000…1) is a zero or a denormal, as nlohmann's
+            // strtod gives; too large (1e400, or 1000…0e-1) is refused. Which one it is, only
+            // the conversion can tell: the sign of the exponent does not.
+            const std::string text(start, static_cast<std::size_t>(p_ - start));
+            const double value = std::strtod(text.c_str(), nullptr);
+            if (std::isinf(value)) {
+                p_ = start;
+                return fail(JsonError::Kind::out_of_range);
             }
-            p_ = start;
-            return fail(JsonError::Kind::out_of_range);
+            out = value;
+            return true;
         }
         if (r.ec != std::errc() || r.ptr != p_ || !std::isfinite(d)) {
             p_ = start;

@@ -7,6 +7,10 @@ packages=(
     build-essential cmake ninja-build pkg-config git curl ca-certificates
     libwebsocketpp-dev libasio-dev nlohmann-json3-dev libvalijson-dev librdkafka-dev
     libssl-dev libfmt-dev libyaml-cpp-dev catch2 libbenchmark-dev
+    # The fuzz build (CMake preset `fuzz`): clang with libFuzzer and the sanitizer runtimes.
+    clang-14 libclang-rt-14-dev
+    # The TLS tests: certificates made and handshakes checked from outside.
+    openssl sslscan
 )
 # Runtimes the build and the tests call: npm fetches the pinned OCPP schemas and the interop
 # clients, Java and Maven run the local Kafka broker. Installed from Debian only when absent.

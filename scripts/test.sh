@@ -1,15 +1,84 @@
 #!/usr/bin/env bash
 # Builds the project and runs every test suite: unit, component (librdkafka mock cluster),
-# integration (a real Kafka broker that ctest starts and stops) and a benchmark smoke run.
-#   BUILD_DIR   build directory (default: build)
-#   CTEST_ARGS  extra ctest arguments, e.g. "-L unit"
+# integration (a real Kafka broker that ctest starts and stops) and a benchmark smoke run; then
+# the same suites built with AddressSanitizer + UndefinedBehaviorSanitizer (preset asan,
+# build-asan/), then every libFuzzer target for a bounded time (preset fuzz, build-fuzz/).
+#   BUILD_DIR        build directory (default: build)
+#   CTEST_ARGS       extra ctest arguments, e.g. "-L unit"
+#   JOBS             parallel compile jobs (default: nproc)
+#   SKIP_SANITIZERS  1: skip the ASan + UBSan build and its test run
+#   ASAN_LABELS      ctest label regex run under the sanitizers (default: every label but bench)
+#   ASAN_EXCLUDE     ctest name regex not run under the sanitizers (default: ^interop$, whose
+#                    outage test bounds the gateway's RSS at 150 MiB: ASan alone needs ~120 MiB)
+#   SKIP_FUZZ        1: skip the fuzz build and runs
+#   FUZZ_SECONDS     seconds each fuzz target runs (default: 60)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_dir="${BUILD_DIR:-build}"
-jobs="$(nproc)"
+jobs="${JOBS:-$(nproc)}"
 
+# Wall time of each stage, printed at the end (also when a stage fails).
+timings=""
+stage=""
+stage_start=0
+begin_stage() {  # short name, description
+    stage="$1"
+    stage_start=$SECONDS
+    echo "==> $2"
+}
+end_stage() {
+    timings+="${timings:+, }$stage $((SECONDS - stage_start)) s"
+    stage=""
+}
+report_timings() {
+    local status=$?
+    if [ -n "$stage" ]; then
+        timings+="${timings:+, }$stage $((SECONDS - stage_start)) s (failed)"
+    fi
+    [ -z "$timings" ] || echo "test.sh: stage times: $timings"
+    return "$status"
+}
+trap report_timings EXIT
+
+begin_stage build "build ($build_dir)"
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build "$build_dir" -j "$jobs"
+end_stage
+
+begin_stage tests "tests ($build_dir)"
 # shellcheck disable=SC2086
 ctest --test-dir "$build_dir" --output-on-failure --timeout 600 ${CTEST_ARGS:-}
+end_stage
+
+# Any sanitizer report fails its test: every UBSan check aborts (-fno-sanitize-recover=all,
+# halt_on_error), ASan aborts on the first error and exits non-zero on leaks, and the gateway
+# the interop tests start is checked for a clean exit.
+if [ "${SKIP_SANITIZERS:-0}" != 1 ]; then
+    begin_stage asan-build "ASan + UBSan build (build-asan)"
+    cmake --preset asan
+    cmake --build build-asan -j "$jobs"
+    end_stage
+
+    begin_stage asan-tests "tests under ASan + UBSan (build-asan)"
+    asan_exclude=("-E" "${ASAN_EXCLUDE-^interop\$}")
+    [ -n "${asan_exclude[1]}" ] || asan_exclude=()
+    ASAN_OPTIONS="detect_leaks=1" \
+    UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
+        ctest --test-dir build-asan --output-on-failure --timeout 900 \
+        -L "${ASAN_LABELS:-unit|component|integration|interop}" "${asan_exclude[@]}"
+    end_stage
+fi
+
+if [ "${SKIP_FUZZ:-0}" != 1 ]; then
+    begin_stage fuzz-build "fuzz build (build-fuzz)"
+    command -v clang++-14 >/dev/null ||
+        { echo "test.sh: clang++-14 missing: run scripts/setup.sh (or SKIP_FUZZ=1)" >&2; exit 1; }
+    cmake --preset fuzz
+    cmake --build build-fuzz -j "$jobs" --target fuzzers
+    end_stage
+
+    begin_stage fuzz-runs "fuzz runs (${FUZZ_SECONDS:-60} s per target)"
+    FUZZ_BUILD_DIR=build-fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}" tests/fuzz/run.sh
+    end_stage
+fi

@@ -1,6 +1,7 @@
 // ocpp::read_json against nlohmann::json::parse, whose results it promises to reproduce
 // (ocpp/json_reader.hpp): same verdict and the same value, except that read_json refuses
-// nesting deeper than its limit and nlohmann skips a leading UTF-8 byte order mark.
+// nesting deeper than its limit, nlohmann skips a leading UTF-8 byte order mark and stops
+// reading at a NUL byte.
 #include <string>
 
 #include "fuzz_support.hpp"
@@ -18,6 +19,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
     }
     if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") {
+        return 0;
+    }
+    // nlohmann takes a NUL byte for the end of the input; a raw NUL is never JSON.
+    if (text.find('\0') != std::string_view::npos) {
+        fuzz::require(!ours.ok(), "read_json refuses a raw NUL byte");
         return 0;
     }
     const nlohmann::json reference =

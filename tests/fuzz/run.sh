@@ -49,7 +49,8 @@ run_one() {
     if [ ${#regressions[@]} -gt 0 ] &&
         ! "$bin" -timeout=10 -rss_limit_mb=2048 "${regressions[@]}" >>"$log" 2>&1; then
         echo "fuzz: $t FAILED on a regression input (log: $log)"
-        grep -E "Running: |ERROR|SUMMARY|invariant" "$log" | tail -n 20
+        grep -E "ERROR|runtime error|SUMMARY|invariant violated|^ +#[0-9]+ " "$log" | head -n 30
+        echo "fuzz: $t crash input: $(grep -Eo 'Running: .*' "$log" | tail -n 1 | cut -c 10-)"
         return 1
     fi
     local status=0
@@ -62,7 +63,7 @@ run_one() {
     cov="$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -n 1)"
     if [ "$status" -ne 0 ]; then
         echo "fuzz: $t FAILED (exit $status, log: $log)"
-        grep -E "^==[0-9]+==ERROR|runtime error|SUMMARY|invariant violated|Test unit written to|ALARM|out-of-memory|LeakSanitizer" "$log" | head -n 20
+        grep -E "ERROR|runtime error|SUMMARY|invariant violated|ALARM|out-of-memory|^ +#[0-9]+ " "$log" | head -n 30
         local input
         for input in $(grep -Eo 'Test unit written to [^ ]+' "$log" | awk '{print $5}'); do
             echo "fuzz: $t crash input: $input (keep it under tests/fuzz/regressions/$t/)"

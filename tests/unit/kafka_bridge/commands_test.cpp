@@ -188,6 +188,13 @@ TEST_CASE("a route record carries the whole command", "[commands]") {
     CHECK(back.value().origin == "gw-a");
     CHECK(back.value().hop == 2);
     CHECK_FALSE(parse_command_route(R"({"commandId":"x"})", target).ok());
+    // Numbers out of range are refused, never converted (a double like 1e300 is no integer).
+    auto bad = json::parse(record);
+    bad["timeoutMs"] = 1e300;
+    CHECK_FALSE(parse_command_route(bad.dump(), target).ok());
+    bad = json::parse(record);
+    bad["hop"] = -3;
+    CHECK_FALSE(parse_command_route(bad.dump(), target).ok());
 }
 
 TEST_CASE("the presence table follows connections, epochs and instance liveness", "[commands]") {
@@ -249,6 +256,9 @@ TEST_CASE("the presence table follows connections, epochs and instance liveness"
     CHECK(table.held_by("gw-a").size() == 1);
 
     CHECK_FALSE(table.apply(presence_key("CS-2"), std::string("{broken"), 16, t0));
+    CHECK_FALSE(table.apply(presence_key("CS-2"),
+                            std::string(R"({"stationId":"CS-2","gatewayId":"gw-a","state":"Connected","epoch":1e300})"),
+                            16, t0));
     REQUIRE(table.apply(presence_key("CS-1"), std::nullopt, 17, t0));
     CHECK_FALSE(table.last("CS-1"));
 }

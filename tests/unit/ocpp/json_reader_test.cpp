@@ -76,6 +76,21 @@ TEST_CASE("depth and range are reported as such", "[json]") {
     r = read_json("[-1e400]", 10);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().kind == JsonError::Kind::out_of_range);
+    // Over or under the range is decided by the value, not by the exponent's sign (found by
+    // fuzz_json): 10^399 written with a negative exponent is still too large; 10^-401 written
+    // without an exponent is a zero, as nlohmann reads them.
+    const std::string huge = "[1" + std::string(400, '0') + "e-1]";
+    r = read_json(huge, 10);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().kind == JsonError::Kind::out_of_range);
+    CHECK(nlohmann::json::parse(huge, nullptr, false).is_discarded());
+    for (const std::string& tiny : {"[0." + std::string(400, '0') + "1]", "[0." + std::string(400, '0') + "1e5]",
+                                   std::string("[-1e-401]")}) {
+        INFO(tiny.substr(0, 20));
+        r = read_json(tiny, 10);
+        REQUIRE(r.ok());
+        CHECK(r.value() == nlohmann::json::parse(tiny));
+    }
     const std::string deep = std::string(100000, '[') + std::string(100000, ']');
     r = read_json(deep, 32);
     REQUIRE_FALSE(r.ok());
