@@ -282,7 +282,7 @@ std::chrono::seconds AttemptThrottle::retry_after(const std::string& key, Clock:
            std::chrono::seconds(1);
 }
 
-void AttemptThrottle::failure(const std::string& key, Clock::time_point now) {
+bool AttemptThrottle::failure(const std::string& key, Clock::time_point now) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (entries_.size() >= settings_.max_keys && entries_.count(key) == 0) {
         // Forget the entry that started longest ago.
@@ -299,11 +299,14 @@ void AttemptThrottle::failure(const std::string& key, Clock::time_point now) {
         e.first = now;
     }
     ++e.failures;
-    if (e.failures >= settings_.limit) {
-        e.backoff = e.backoff.count() == 0 ? settings_.base_backoff
-                                           : std::min(settings_.max_backoff, e.backoff * 2);
-        e.blocked_until = now + e.backoff;
+    if (e.failures < settings_.limit) {
+        return false;
     }
+    const bool starts = e.blocked_until <= now;
+    e.backoff = e.backoff.count() == 0 ? settings_.base_backoff
+                                       : std::min(settings_.max_backoff, e.backoff * 2);
+    e.blocked_until = now + e.backoff;
+    return starts;
 }
 
 void AttemptThrottle::success(const std::string& key) {

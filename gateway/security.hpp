@@ -94,7 +94,9 @@ public:
 
     /// Zero when `key` may try now; else how long it must wait.
     std::chrono::seconds retry_after(const std::string& key, Clock::time_point now);
-    void failure(const std::string& key, Clock::time_point now);
+    /// Counts a failure; true when it starts a refusal period (the limit was just reached, or
+    /// reached again after a period ended), so each period can be reported once.
+    bool failure(const std::string& key, Clock::time_point now);
     void success(const std::string& key);
 
 private:

@@ -100,6 +100,10 @@ private:
     AttemptThrottle identity_failures_;
     AttemptThrottle address_failures_;
     RateLimiter admission_;
+    /// LimitHit events: at most one per 10 s for each limit, so a storm is reported, not
+    /// mirrored.
+    RateLimiter admission_events_{0.1, 1};
+    RateLimiter address_limit_events_{0.1, 1};
     std::map<std::string, std::size_t> per_address_;  // under mutex_
     std::map<websocketpp::connection_hdl, std::string,
              std::owner_less<websocketpp::connection_hdl>>
@@ -259,6 +263,11 @@ bool StationListener<Server>::on_validate(websocketpp::connection_hdl hdl) {
         status = 503;
         reason = "admission_rate";
         retry_after = 1;
+        if (admission_events_.try_take(std::chrono::steady_clock::now())) {
+            raise("LimitHit", "", ip,
+                  fmt::format("handshake admission rate ({}/s) exceeded: refused with 503",
+                              config_.security.handshakes_per_second));
+        }
     } else {
         handshake = inspect(con, status, reason);
         if (handshake && !admit(con, *handshake, ip, status, reason, retry_after)) {
@@ -340,8 +349,15 @@ bool StationListener<Server>::admit(typename Server::connection_ptr con, const H
             status = 503;
             reason = "too_many_from_address";
             retry_after = 10;
-            return false;
         }
+    }
+    if (status == 503) {
+        if (address_limit_events_.try_take(now)) {
+            raise("LimitHit", handshake.station_id, ip,
+                  "connections per address (" + std::to_string(sec.connections_per_address) +
+                      ") reached: refused with 503");
+        }
+        return false;
     }
     // Throttled keys are refused before any password work.
     const auto wait = std::max(identity_failures_.retry_after("id:" + identity, now),
@@ -353,12 +369,21 @@ bool StationListener<Server>::admit(typename Server::connection_ptr con, const H
         return false;
     }
     const auto fail = [&](int code, std::string why, std::string type, std::string detail) {
-        identity_failures_.failure("id:" + identity, now);
-        address_failures_.failure("ip:" + ip, now);
+        const bool identity_blocked = identity_failures_.failure("id:" + identity, now);
+        const bool address_blocked = address_failures_.failure("ip:" + ip, now);
         status = code;
         reason = std::move(why);
         log::info("station {} from {} refused: {}", handshake.station_id, ip, detail);
         raise(std::move(type), handshake.station_id, ip, std::move(detail));
+        // Each refusal period is reported once, not each attempt it refuses.
+        if (identity_blocked) {
+            raise("AuthThrottled", handshake.station_id, ip,
+                  "too many failed authentications for this identity: refused with 429 for a while");
+        }
+        if (address_blocked) {
+            raise("AuthThrottled", "", ip,
+                  "too many failed authentications from this address: refused with 429 for a while");
+        }
         return false;
     };
     if (sec.profile >= 1 || !registry_.empty()) {

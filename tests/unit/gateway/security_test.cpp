@@ -171,15 +171,16 @@ TEST_CASE("failed attempts back off exponentially per key", "[security]") {
     AttemptThrottle throttle({3, std::chrono::seconds(60), std::chrono::seconds(1),
                               std::chrono::seconds(8), 2});
     const auto t0 = Clock::now();
-    throttle.failure("id:a", t0);
-    throttle.failure("id:a", t0);
+    CHECK_FALSE(throttle.failure("id:a", t0));
+    CHECK_FALSE(throttle.failure("id:a", t0));
     CHECK(throttle.retry_after("id:a", t0).count() == 0);
-    throttle.failure("id:a", t0);  // third: 1 s
+    CHECK(throttle.failure("id:a", t0));  // third: 1 s, a refusal period starts
+    CHECK_FALSE(throttle.failure("id:a", t0));  // within it: no new period (2 s now)
     CHECK(throttle.retry_after("id:a", t0).count() >= 1);
-    CHECK(throttle.retry_after("id:a", t0 + std::chrono::seconds(2)).count() == 0);
-    throttle.failure("id:a", t0 + std::chrono::seconds(2));  // 2 s
-    throttle.failure("id:a", t0 + std::chrono::seconds(5));  // 4 s
-    throttle.failure("id:a", t0 + std::chrono::seconds(10));  // 8 s (the maximum)
+    CHECK(throttle.retry_after("id:a", t0 + std::chrono::seconds(3)).count() == 0);
+    CHECK(throttle.failure("id:a", t0 + std::chrono::seconds(3)));  // 4 s, a new period
+    throttle.failure("id:a", t0 + std::chrono::seconds(8));   // 8 s (the maximum)
+    throttle.failure("id:a", t0 + std::chrono::seconds(17));  // stays 8 s
     throttle.failure("id:a", t0 + std::chrono::seconds(19));  // stays 8 s
     CHECK(throttle.retry_after("id:a", t0 + std::chrono::seconds(26)).count() >= 1);
     CHECK(throttle.retry_after("id:a", t0 + std::chrono::seconds(28)).count() == 0);
