@@ -37,7 +37,8 @@ void Session::start() {
         self->opened_at_ = Clock::now();
         self->last_activity_ = self->opened_at_;
         kafka_bridge::ConnectionEvent event{kafka_bridge::ConnectionEvent::Type::connected,
-                                            self->address_, self->subprotocol_, 0, {}, 0, 0, 0};
+                                            self->address_, self->subprotocol_,
+                                            self->services_.config.security.profile, {}, 0, 0, 0};
         self->publish_side_record(
             self->services_.config.topics.connections,
             kafka_bridge::connection_event(self->info_, event, kafka_bridge::now_rfc3339()));
@@ -98,7 +99,7 @@ void Session::on_closed(int code, std::string reason) {
         kafka_bridge::ConnectionEvent event{kafka_bridge::ConnectionEvent::Type::disconnected,
                                             self->address_,
                                             self->subprotocol_,
-                                            0,
+                                            self->services_.config.security.profile,
                                             reason,
                                             code,
                                             duration.count(),

@@ -158,7 +158,7 @@ export function connectionRecords(records, sessionId) {
 }
 
 /** Checks a connection-event record. */
-export function assertConnectionRecord(rec, { type, stationId, gatewayId, version, subprotocol, sessionId, window }) {
+export function assertConnectionRecord(rec, { type, stationId, gatewayId, version, subprotocol, sessionId, window, securityProfile = 0 }) {
   const where = `${rec.topic}@${rec.partition}:${rec.offset} (${type})`;
   assert.equal(rec.valueError, null, `${where}: value is not JSON`);
   assert.equal(rec.key, stationId, `${where}: record key`);
@@ -170,8 +170,8 @@ export function assertConnectionRecord(rec, { type, stationId, gatewayId, versio
   if (sessionId !== undefined) assert.equal(v.sessionId, sessionId, `${where}: sessionId`);
   assert.equal(v.ocppVersion, version, `${where}: ocppVersion`);
   assert.equal(v.subprotocol, subprotocol, `${where}: subprotocol`);
-  // Plain ws:// without credentials: no security profile applies.
-  assert.equal(v.securityProfile, 0, `${where}: securityProfile`);
+  // The listener's profile (0: plain ws:// without credentials).
+  assert.equal(v.securityProfile, securityProfile, `${where}: securityProfile`);
   assert.match(v.address, /127\.0\.0\.1/, `${where}: address should be the station's loopback address`);
   if (window) assertTimeWithin(v.at, window.from, window.to, `${where}: at`);
   if (type === 'Disconnected') {

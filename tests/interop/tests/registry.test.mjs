@@ -60,6 +60,7 @@ describe('station registry on Kafka (security profile 1)', () => {
   let producer;
   let reader;
   let from;
+  let connectionsFrom;
   const id = uniqueStationId('ITREG');
   const password = `pw-${id}-0123456789`;
   const logOnFailure = (fn) => withGatewayLog(() => gw, fn);
@@ -71,6 +72,7 @@ describe('station registry on Kafka (security profile 1)', () => {
     gw = await startGateway({ extraArgs: ['--security-profile', '1'] });
     reader = await new TopicReader().connect();
     from = await reader.snapshot([SECURITY_TOPIC]);
+    connectionsFrom = await reader.snapshot([TOPICS.connections]);
   });
 
   after(async () => {
@@ -91,6 +93,12 @@ describe('station registry on Kafka (security profile 1)', () => {
     await producer.send({ topic: STATIONS_TOPIC, messages: [{ key: id, value: JSON.stringify({ stationId: id, passwordHash: hashPassword(password) }) }] });
     assert.equal(await eventually(() => tryConnect(gw.port, id, password), 'ok'), 'ok');
     assert.match(await tryConnect(gw.port, id, `${password}x`), /Unauthorized/);
+    // The connection record names the listener's security profile.
+    const { records } = await reader.waitFor([TOPICS.connections], (recs) => recs.some((r) => r.value?.type === 'Connected'),
+      { from: connectionsFrom, key: id, timeoutMs: 10_000, what: 'Connected record' });
+    const connected = records.find((r) => r.value?.type === 'Connected');
+    assertSchema('connectionEvent', connected.value);
+    assert.equal(connected.value.securityProfile, 1);
   }));
 
   test('a changed hash applies to the next connection', logOnFailure(async () => {
