@@ -345,12 +345,14 @@ int run(const gateway::Config& config) {
     if (auto flushed = producer()->flush(10s); !flushed.ok()) {
         gateway::log::warn("flush: {}", flushed.error().to_string());
     }
-    admin.stop_listening();
     work.reset();
     io.stop();
     for (auto& t : io_threads) {
         t.join();
     }
+    // Only now, with no I/O thread left: websocketpp's accept loop may be re-arming the
+    // acceptor on an I/O thread at any moment, and closing it underneath crashes asio.
+    admin.stop_listening();
     polling = false;
     poller.join();
     gateway::log::info("gateway {} stopped", config.gateway_id);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <future>
 #include <stdexcept>
 #include <type_traits>
 
@@ -205,7 +206,20 @@ void StationListener<Server>::listen() {
 
 template <class Server>
 void StationListener<Server>::stop_listening() {
-    websocketpp::lib::error_code ec;
+    // websocketpp re-arms its acceptor in the accept handler on an I/O thread without a lock;
+    // closing the acceptor from another thread can race with that. Closing it on an I/O
+    // thread leaves only the (much smaller) window of a handler running on the other one.
+    auto done = std::make_shared<std::promise<void>>();
+    auto finished = done->get_future();
+    asio::post(io_, [this, done] {
+        websocketpp::lib::error_code ec;
+        ws_.stop_listening(ec);
+        done->set_value();
+    });
+    if (finished.wait_for(std::chrono::seconds(5)) == std::future_status::ready) {
+        return;
+    }
+    websocketpp::lib::error_code ec;  // no I/O thread runs (start-up failure): close here
     ws_.stop_listening(ec);
 }
 
