@@ -13,12 +13,6 @@ namespace {
 
 [[noreturn]] void fail(const std::string& message) { throw std::runtime_error(message); }
 
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
 Endpoint parse_endpoint(const std::string& text, const std::string& what) {
     const auto colon = text.rfind(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
@@ -58,7 +52,7 @@ long long parse_integer(const std::string& text, const std::string& what, long l
 }
 
 bool parse_bool(const std::string& text, const std::string& what) {
-    const std::string t = lower(text);
+    const std::string t = ocpp::ascii_lower(text);
     if (t == "true" || t == "yes" || t == "on" || t == "1") {
         return true;
     }
@@ -194,7 +188,7 @@ void apply_yaml(Config& c, const YAML::Node& root) {
         check_keys(s, "stations", {"allow"});
         with(s, "allow", [&](auto& n) {
             for (const auto& id : string_list(n, "stations.allow")) {
-                c.allowed_stations.insert(lower(id));
+                c.allowed_stations.insert(ocpp::ascii_lower(id));
             }
         });
     });
@@ -610,7 +604,7 @@ CommandLine parse_command_line(int argc, const char* const* argv,
         } else if (name == "OCPP_GATEWAY_LOG_LEVEL") {
             c.log_level = value;
         } else if (name.rfind("OCPP_GATEWAY_KAFKA_PROP_", 0) == 0) {
-            std::string property = lower(name.substr(24));
+            std::string property = ocpp::ascii_lower(name.substr(24));
             std::replace(property.begin(), property.end(), '_', '.');
             c.kafka.properties[property] = value;
         }
@@ -635,7 +629,7 @@ CommandLine parse_command_line(int argc, const char* const* argv,
             const auto [k, v] = split_assignment(value_of(i, "--reply-mode"), "--reply-mode");
             set_reply_mode(c, k, v, "--reply-mode");
         } else if (is_flag(arg, "--allow-station")) {
-            c.allowed_stations.insert(lower(value_of(i, "--allow-station")));
+            c.allowed_stations.insert(ocpp::ascii_lower(value_of(i, "--allow-station")));
         } else if (is_flag(arg, "--missing-subprotocol")) {
             set_missing_subprotocol(c, value_of(i, "--missing-subprotocol"), "--missing-subprotocol");
         } else if (is_flag(arg, "--security-profile")) {

@@ -22,13 +22,6 @@ constexpr std::string_view kScheme = "pbkdf2-sha256";
 constexpr unsigned kMinIterations = 1000;
 constexpr unsigned kMaxIterations = 10000000;
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
-
 struct Parsed {
     unsigned iterations = 0;
     std::string salt;
@@ -162,7 +155,7 @@ void StationRegistry::load_file(const std::string& path) {
         if (entry["enabled"]) {
             c.enabled = entry["enabled"].as<bool>();
         }
-        if (!loaded.emplace(lower(c.station_id), c).second) {
+        if (!loaded.emplace(ocpp::ascii_lower(c.station_id), c).second) {
             throw std::runtime_error(where + ": " + c.station_id + " is listed twice");
         }
     }
@@ -179,7 +172,7 @@ std::optional<std::string> StationRegistry::apply_record(const std::string& key,
     }
     if (!value) {
         std::unique_lock<std::shared_mutex> lock(mutex_);
-        stations_.erase(lower(key));
+        stations_.erase(ocpp::ascii_lower(key));
         return std::nullopt;
     }
     const auto doc = nlohmann::json::parse(*value, nullptr, false);
@@ -189,7 +182,7 @@ std::optional<std::string> StationRegistry::apply_record(const std::string& key,
     StationCredential c;
     c.station_id = key;
     if (const auto id = doc.find("stationId"); id != doc.end()) {
-        if (!id->is_string() || lower(id->get<std::string>()) != lower(key)) {
+        if (!id->is_string() || ocpp::ascii_lower(id->get<std::string>()) != ocpp::ascii_lower(key)) {
             return std::string("stationId differs from the record key");
         }
         c.station_id = id->get<std::string>();
@@ -207,7 +200,7 @@ std::optional<std::string> StationRegistry::apply_record(const std::string& key,
         c.enabled = e->get<bool>();
     }
     std::unique_lock<std::shared_mutex> lock(mutex_);
-    stations_[lower(key)] = std::move(c);
+    stations_[ocpp::ascii_lower(key)] = std::move(c);
     return std::nullopt;
 }
 
@@ -223,7 +216,7 @@ std::size_t StationRegistry::size() const {
 
 std::optional<StationCredential> StationRegistry::find(std::string_view station_id) const {
     std::shared_lock<std::shared_mutex> lock(mutex_);
-    const auto it = stations_.find(lower(station_id));
+    const auto it = stations_.find(ocpp::ascii_lower(station_id));
     if (it == stations_.end()) {
         return std::nullopt;
     }
@@ -244,7 +237,7 @@ StationRegistry::Verdict StationRegistry::verify(std::string_view station_id,
     if (credential->password_hash.empty()) {
         return Verdict::bad_credentials;  // no password registered: Basic cannot succeed
     }
-    const std::string key = lower(station_id);
+    const std::string key = ocpp::ascii_lower(station_id);
     const std::string digest = kafka_bridge::sha256_hex(password);
     const auto now = std::chrono::steady_clock::now();
     {

@@ -12,15 +12,6 @@
 #include "gateway/tls.hpp"
 
 namespace gateway {
-namespace {
-
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
-}  // namespace
 
 struct Handshake {
     std::string station_id;
@@ -234,7 +225,7 @@ std::optional<Handshake> StationListener<Server>::inspect(typename Server::conne
         return std::nullopt;
     }
     const auto decoded = std::optional<std::string>(std::move(path.value()));
-    if (!config_.allowed_stations.empty() && config_.allowed_stations.count(lower(*decoded)) == 0) {
+    if (!config_.allowed_stations.empty() && config_.allowed_stations.count(ocpp::ascii_lower(*decoded)) == 0) {
         status = 404;
         reason = "unknown_station";
         return std::nullopt;
@@ -354,7 +345,7 @@ bool StationListener<Server>::admit(typename Server::connection_ptr con, const H
                           const std::string& ip, int& status, std::string& reason,
                           int& retry_after) {
     const auto now = std::chrono::steady_clock::now();
-    const std::string identity = lower(handshake.station_id);
+    const std::string identity = ocpp::ascii_lower(handshake.station_id);
     const auto& sec = config_.security;
     {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -426,7 +417,7 @@ bool StationListener<Server>::admit(typename Server::connection_ptr con, const H
         if (!credentials.ok()) {
             return fail(401, "unauthorized", "AuthFailed", credentials.error());
         }
-        if (lower(credentials.value().user) != identity) {
+        if (ocpp::ascii_lower(credentials.value().user) != identity) {
             return fail(401, "unauthorized", "AuthFailed", "Basic user differs from the URL identity");
         }
         const auto verdict =
@@ -492,7 +483,7 @@ void StationListener<Server>::on_open(websocketpp::connection_hdl hdl) {
         sessions_[hdl] = session;
         ++per_address_[ip];
         ip_of_[hdl] = ip;
-        auto& slot = by_identity_[lower(handshake->station_id)];
+        auto& slot = by_identity_[ocpp::ascii_lower(handshake->station_id)];
         replaced = slot.lock();
         slot = session;
     }
@@ -538,7 +529,7 @@ void StationListener<Server>::on_close(websocketpp::connection_hdl hdl) {
             }
             ip_of_.erase(ip);
         }
-        const auto id = by_identity_.find(lower(session->station_id()));
+        const auto id = by_identity_.find(ocpp::ascii_lower(session->station_id()));
         if (id != by_identity_.end() && id->second.lock() == session) {
             by_identity_.erase(id);
         }
@@ -599,7 +590,7 @@ std::shared_ptr<Session> StationListener<Server>::find(const websocketpp::connec
 template <class Server>
 std::shared_ptr<Session> StationListener<Server>::find_station(const std::string& station_id) const {
     std::lock_guard<std::mutex> lock(mutex_);
-    const auto it = by_identity_.find(lower(station_id));
+    const auto it = by_identity_.find(ocpp::ascii_lower(station_id));
     return it == by_identity_.end() ? nullptr : it->second.lock();
 }
 

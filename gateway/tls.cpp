@@ -27,12 +27,6 @@ std::string openssl_error() {
     return out.empty() ? "unknown OpenSSL error" : out;
 }
 
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
 std::optional<std::string> name_entry(X509_NAME* name, int nid) {
     if (name == nullptr) {
         return std::nullopt;
@@ -263,7 +257,7 @@ std::optional<std::string> TlsContext::check_client(void* raw, const std::string
         return std::string("client certificate not verified");
     }
     const auto cn = name_entry(X509_get_subject_name(cert), NID_commonName);
-    if (!cn || lower(*cn) != lower(identity)) {
+    if (!cn || ocpp::ascii_lower(*cn) != ocpp::ascii_lower(identity)) {
         return "client certificate CN " + (cn ? "\"" + *cn + "\"" : std::string("(none)")) +
                " is not the station identity";
     }

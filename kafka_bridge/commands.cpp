@@ -6,18 +6,12 @@
 
 #include "ocpp/actions.hpp"
 #include "ocpp/rfc3339.hpp"
+#include "ocpp/types.hpp"
 
 namespace kafka_bridge {
 namespace {
 
 using json = nlohmann::json;
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
 
 json violations_json(const std::vector<ocpp::Violation>& violations) {
     json out = json::array();
@@ -139,7 +133,7 @@ ocpp::Result<Command, CommandProblem> parse_command(const std::optional<std::str
         problem.reason = "stationId must be a non-empty string";
         return problem;
     }
-    if (key && !key->empty() && lower(*key) != lower(station->get_ref<const std::string&>())) {
+    if (key && !key->empty() && ocpp::ascii_lower(*key) != ocpp::ascii_lower(station->get_ref<const std::string&>())) {
         problem.reason = "the record key \"" + *key + "\" is not the stationId";
         return problem;
     }
@@ -317,7 +311,7 @@ ocpp::Result<Command, std::string> parse_command_route(std::string_view value, s
     }
 }
 
-std::string presence_key(std::string_view station_id) { return lower(station_id); }
+std::string presence_key(std::string_view station_id) { return ocpp::ascii_lower(station_id); }
 
 std::string gateway_key(std::string_view gateway_id) { return "gateway:" + std::string(gateway_id); }
 
@@ -362,7 +356,7 @@ bool PresenceTable::apply(const std::string& key, const std::optional<std::strin
         return true;
     }
     if (!value) {
-        stations_.erase(lower(key));
+        stations_.erase(ocpp::ascii_lower(key));
         return true;
     }
     const json doc = json::parse(*value, nullptr, false);
@@ -380,7 +374,7 @@ bool PresenceTable::apply(const std::string& key, const std::optional<std::strin
         if (const auto v = doc.find("ocppVersion"); v != doc.end() && v->is_string()) {
             p.version = ocpp::parse_version(v->get<std::string>());
         }
-        auto& slot = stations_[lower(p.station_id)];
+        auto& slot = stations_[ocpp::ascii_lower(p.station_id)];
         if (p.connected) {
             // The Connected record's own offset is the connection's epoch (unless the record
             // restates an older connection, which carries its epoch).
@@ -429,7 +423,7 @@ std::vector<std::string> PresenceTable::alive_gateways(std::int64_t now_ms) cons
 }
 
 std::optional<Presence> PresenceTable::last(std::string_view station_id) const {
-    const auto it = stations_.find(lower(station_id));
+    const auto it = stations_.find(ocpp::ascii_lower(station_id));
     if (it == stations_.end()) {
         return std::nullopt;
     }

@@ -4,6 +4,8 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <algorithm>
+#include <cctype>
 
 namespace ocpp {
 
@@ -36,6 +38,14 @@ using Action = NamedType<std::string, struct ActionTag>;
 inline constexpr std::size_t kMaxMessageIdLength = 36;
 /// Message id used in a CALLERROR when the offending frame's id could not be read.
 inline constexpr std::string_view kUnreadableMessageId = "-1";
+
+/// `s` with ASCII letters in lower case: station identities compare case-insensitively.
+inline std::string ascii_lower(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
 
 }  // namespace ocpp
 
