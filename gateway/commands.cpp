@@ -34,6 +34,13 @@ json presence_json(const kafka_bridge::Presence& p, bool live) {
     return out;
 }
 
+/// The status of a result record built by this instance (for metrics and logs).
+std::string result_status(const std::string& record) {
+    const json doc = json::parse(record, nullptr, false);
+    const auto it = doc.is_object() ? doc.find("status") : doc.end();
+    return it != doc.end() && it->is_string() ? it->get<std::string>() : std::string("unknown");
+}
+
 }  // namespace
 
 CommandRouter::CommandRouter(const Config& config, const ocpp::SchemaRegistry& schemas,
@@ -47,7 +54,7 @@ CommandRouter::CommandRouter(const Config& config, const ocpp::SchemaRegistry& s
       defaults_{config.commands.default_timeout, config.commands.max_age},
       presence_(config.commands.instance_timeout),
       seen_(kSeenCapacity, kSeenWindow),
-      executed_(kSeenCapacity, kSeenWindow),
+      decided_(kSeenCapacity, kSeenWindow),
       resulted_(kSeenCapacity, kSeenWindow) {}
 
 CommandRouter::~CommandRouter() { stop(); }
@@ -346,12 +353,9 @@ void CommandRouter::decide(Command command, std::function<void()> taken) {
             conclude(command, std::move(o), std::move(taken));
             return;
         }
-        // The route record is written for the other instances' duplicate detection; the
-        // session does not wait for it.
-        route(command, config_.gateway_id, std::move(taken));
-        session->deliver(std::move(command));
-        return;
     }
+    // Delivered once the route is read back as the decision (apply_route), also when this
+    // instance holds the station: another owner may be deciding the same record.
     route(command, holder->gateway_id, std::move(taken));
 }
 
@@ -382,9 +386,9 @@ void CommandRouter::redecide(Command command) {
 }
 
 void CommandRouter::route(const Command& command, const std::string& target,
-                          std::function<void()> taken) {
+                          std::function<void()> taken, std::optional<std::string> result) {
     produce(config_.topics.command_routes, kafka_bridge::presence_key(command.station_id),
-            kafka_bridge::command_route(command, target),
+            kafka_bridge::command_route({command, target, std::move(result)}),
             [taken = std::move(taken)](bool) {
                 if (taken) {
                     taken();
@@ -394,22 +398,29 @@ void CommandRouter::route(const Command& command, const std::string& target,
 
 void CommandRouter::conclude(const Command& command, CommandOutcome outcome,
                              std::function<void()> taken) {
-    // Decided at intake: the result, and a route naming no target so that every instance
-    // remembers the command id.
-    finish(command, std::move(outcome));
-    route(command, "", std::move(taken));
+    // Decided at intake: a route naming no target carries the result, which this instance
+    // writes when it reads the route back as the command's decision (apply_route).
+    route(command, "", std::move(taken), result_record(command, outcome));
+}
+
+std::string CommandRouter::result_record(const Command& command,
+                                         const CommandOutcome& outcome) const {
+    return kafka_bridge::command_result(command.command_id, command.station_id, command.action,
+                                        command.received_at, outcome, config_.gateway_id,
+                                        kafka_bridge::now_rfc3339());
 }
 
 void CommandRouter::finish(const Command& command, CommandOutcome outcome) {
-    const std::string status(kafka_bridge::command_status_name(outcome.status));
-    metrics_.command_result(status);
+    publish_result(command, kafka_bridge::command_status_name(outcome.status),
+                   result_record(command, outcome));
+}
+
+void CommandRouter::publish_result(const Command& command, std::string_view status,
+                                   std::string record) {
+    metrics_.command_result(std::string(status));
     log::debug("command {} for {} ({}): {}", command.command_id, command.station_id,
                command.action, status);
-    produce(config_.topics.command_results, command.station_id,
-            kafka_bridge::command_result(command.command_id, command.station_id, command.action,
-                                         command.received_at, outcome, config_.gateway_id,
-                                         kafka_bridge::now_rfc3339()),
-            nullptr);
+    produce(config_.topics.command_results, command.station_id, std::move(record), nullptr);
 }
 
 void CommandRouter::hand_back(std::vector<Command> commands) {
@@ -538,6 +549,17 @@ void CommandRouter::conclude_orphans() {
         }
     }
     for (auto& r : orphans) {
+        if (r.result) {
+            // Decided at intake by an instance that went away before writing it.
+            json record = json::parse(*r.result, nullptr, false);
+            if (record.is_object()) {
+                record["gatewayId"] = config_.gateway_id;
+                log::warn("command {} for {}: instance {} went away before writing its result; "
+                          "written here", r.command.command_id, r.command.station_id, r.target);
+                publish_result(r.command, result_status(*r.result), record.dump());
+                continue;
+            }
+        }
         CommandOutcome o;
         o.status = CommandStatus::not_connected;
         o.sent = true;  // may have been: the station may have acted on it
@@ -603,40 +625,54 @@ void CommandRouter::apply_route(const kafka_bridge::Message& message) {
     if (!message.value) {
         return;
     }
-    std::string target;
-    auto parsed = kafka_bridge::parse_command_route(*message.value, target);
+    auto parsed = kafka_bridge::parse_command_route(*message.value);
     if (!parsed.ok()) {
         log::warn("route record {}@{} unreadable ({}); ignored", message.partition,
                   message.offset, parsed.error());
         return;
     }
-    Command command = std::move(parsed.value());
-    const auto live = live_from_.find({message.topic, message.partition});
-    const bool written_since_start = live == live_from_.end() || message.offset >= live->second;
-    const bool ours = running_ && written_since_start && target == config_.gateway_id &&
-                      command.origin != config_.gateway_id;
+    kafka_bridge::CommandRoute route = std::move(parsed.value());
+    Command& command = route.command;
+    const auto live_from = live_from_.find({message.topic, message.partition});
+    const bool live = running_ && (live_from == live_from_.end() || message.offset >= live_from->second);
+    const bool mine = command.origin == config_.gateway_id;
     {
         std::lock_guard<std::mutex> lock(mutex_);
         seen_.insert(command.command_id, kafka_bridge::unix_now_ms());
-        // A route written twice (an owner that re-read its command after a rebalance, before
-        // the first route reached it) runs once. A forward to the next instance has hop + 1.
-        if (ours && !executed_.insert(command.command_id + "#" + std::to_string(command.hop),
-                                      kafka_bridge::unix_now_ms())) {
-            metrics_.command_duplicate();
-            log::info("route of command {} seen before: not delivered again", command.command_id);
+        // The first route of a command id and hop is the decision; every instance reads the
+        // partition in the same order, so all agree which one it is. A later one comes from a
+        // second owner that read the command again after a rebalance, before the first route
+        // reached it: nobody acts on it.
+        if (!decided_.insert(command.command_id + "#" + std::to_string(command.hop),
+                             kafka_bridge::unix_now_ms())) {
+            if (live && mine) {
+                metrics_.command_duplicate();
+                log::info("command {} decided twice; the first decision stands",
+                          command.command_id);
+            }
             return;
         }
-    }
-    if (running_ && written_since_start && !target.empty()) {
-        Command kept = command;
-        kept.payload = json::object();  // not needed for a NotConnected result
-        std::lock_guard<std::mutex> lock(mutex_);
+        if (!live) {
+            return;  // written before this instance started: remembered, not acted on
+        }
+        // Every instance watches the decision until the result appears: when the instance
+        // that must write it goes away, one other instance writes it instead.
         if (!resulted_.contains(command.command_id)) {
-            routed_[command.command_id] = Routed{std::move(kept), target, std::nullopt};
+            Command kept = command;
+            kept.payload = json::object();  // not needed for the result
+            const std::string& writer = route.target.empty() ? command.origin : route.target;
+            routed_[command.command_id] = Routed{std::move(kept), writer, std::nullopt, route.result};
         }
     }
-    if (!ours) {
-        return;  // not ours to execute, or already delivered by this instance itself
+    if (route.target.empty()) {
+        if (mine && route.result) {
+            const std::string status = result_status(*route.result);
+            publish_result(command, status, std::move(*route.result));
+        }
+        return;
+    }
+    if (route.target != config_.gateway_id) {
+        return;
     }
     if (auto session = stations_.find_station(command.station_id)) {
         session->deliver(std::move(command));

@@ -22,10 +22,13 @@ namespace gateway {
 /// Operator commands across instances (docs/commands.md).
 ///
 ///   intake thread:  ocpp.commands (consumer group) ─▶ take: dedup, expiry, presence, schema
-///                     ├─▶ decided here: result (+ a route record naming no target, for dedup)
-///                     └─▶ route record ─▶ this instance: session.deliver()
-///                                      └─▶ another instance: it reads the route and delivers
-///   tables thread:  ocpp.presence, ocpp.command-routes (from the beginning), ocpp.command-results
+///                     ├─▶ decided here: a route record naming no target, carrying the result
+///                     └─▶ a route record naming the instance that holds the station
+///   tables thread:  the first route record of a command id (and hop) is the decision, the
+///                   same on every instance; later ones (a second owner after a rebalance)
+///                   are dropped. The decision's origin writes a decided result; its target
+///                   delivers to the session.
+///   tables topics:  ocpp.presence, ocpp.command-routes (from the beginning), ocpp.command-results
 ///                   (from the end, for REST waiters); liveness records of this instance.
 ///   sessions:       finish() ─▶ result record; hand_back() ─▶ newer connection or NotConnected.
 class CommandRouter : public CommandSink {
@@ -82,7 +85,11 @@ private:
     void conclude(const kafka_bridge::Command& command, kafka_bridge::CommandOutcome outcome,
                   std::function<void()> taken);
     void route(const kafka_bridge::Command& command, const std::string& target,
-               std::function<void()> taken);
+               std::function<void()> taken, std::optional<std::string> result = std::nullopt);
+    std::string result_record(const kafka_bridge::Command& command,
+                              const kafka_bridge::CommandOutcome& outcome) const;
+    void publish_result(const kafka_bridge::Command& command, std::string_view status,
+                        std::string record);
     void dispatch(const kafka_bridge::Message& message);
     void apply_presence(const kafka_bridge::Message& message);
     void apply_route(const kafka_bridge::Message& message);
@@ -123,15 +130,18 @@ private:
     mutable std::mutex mutex_;
     kafka_bridge::PresenceTable presence_;
     kafka_bridge::SeenCommands seen_;
-    /// Routes executed here (command id and hop): a route written twice runs once.
-    kafka_bridge::SeenCommands executed_;
+    /// Route records read (command id and hop): the first one of each is the decision.
+    kafka_bridge::SeenCommands decided_;
     std::map<std::string, std::vector<Waiter>> waiters_;
     /// Every command routed since this instance started, until its result appears: when its
     /// target goes away, one live instance writes the result the target never will.
     struct Routed {
         Command command;
+        /// The instance that must write the result: the route's target, or its origin when the
+        /// outcome was decided at intake (then `result` holds it).
         std::string target;
         std::optional<std::chrono::steady_clock::time_point> target_gone_since;
+        std::optional<std::string> result;
     };
     std::map<std::string, Routed> routed_;
     /// Commands whose result was read: a route read after its result (other partitions are

@@ -263,27 +263,32 @@ std::string command_result(const std::string& command_id, const std::string& sta
     return r.dump();
 }
 
-std::string command_route(const Command& c, std::string_view target) {
-    return json{{"commandId", c.command_id},
+std::string command_route(const CommandRoute& route) {
+    const Command& c = route.command;
+    json doc = {{"commandId", c.command_id},
                 {"stationId", c.station_id},
                 {"action", c.action},
                 {"payload", c.payload},
                 {"timeoutMs", c.timeout.count()},
                 {"expiresAt", format_time_ms(c.expires_at_ms)},
                 {"receivedAt", c.received_at},
-                {"target", target},
+                {"target", route.target},
                 {"origin", c.origin},
-                {"hop", c.hop}}
-        .dump();
+                {"hop", c.hop}};
+    if (route.result) {
+        doc["result"] = json::parse(*route.result);
+    }
+    return doc.dump();
 }
 
-ocpp::Result<Command, std::string> parse_command_route(std::string_view value, std::string& target) {
+ocpp::Result<CommandRoute, std::string> parse_command_route(std::string_view value) {
     const json doc = json::parse(value, nullptr, false);
     try {
         if (doc.is_discarded() || !doc.is_object()) {
             return std::string("not a JSON object");
         }
-        Command c;
+        CommandRoute route;
+        Command& c = route.command;
         c.command_id = doc.at("commandId").get<std::string>();
         c.station_id = doc.at("stationId").get<std::string>();
         c.action = doc.at("action").get<std::string>();
@@ -304,8 +309,14 @@ ocpp::Result<Command, std::string> parse_command_route(std::string_view value, s
         c.received_at = doc.at("receivedAt").get<std::string>();
         c.origin = doc.at("origin").get<std::string>();
         c.hop = static_cast<int>(hop.get<std::int64_t>());
-        target = doc.at("target").get<std::string>();
-        return c;
+        route.target = doc.at("target").get<std::string>();
+        if (const auto it = doc.find("result"); it != doc.end()) {
+            if (!it->is_object() || !route.target.empty()) {
+                return std::string("result must be an object, and only on a route without target");
+            }
+            route.result = it->dump();
+        }
+        return route;
     } catch (const json::exception& e) {
         return std::string(e.what());
     }

@@ -107,11 +107,22 @@ std::string command_result(const std::string& command_id, const std::string& sta
                            const CommandOutcome& outcome, std::string_view gateway_id,
                            std::string_view completed_at);
 
-/// A route record (schemas/events/command-route.schema.json): `command` goes to `target`.
-std::string command_route(const Command& command, std::string_view target);
-/// Reads a route record; the target instance goes to `target`.
-ocpp::Result<Command, std::string> parse_command_route(std::string_view value,
-                                                       std::string& target);
+/// An owner's decision on a command (schemas/events/command-route.schema.json). The first
+/// route record of a command id and hop in ocpp.command-routes is the decision every instance
+/// follows; later ones (a second owner after a rebalance) are ignored by all.
+struct CommandRoute {
+    Command command;
+    /// The instance that executes the command; empty when the outcome was decided at intake.
+    std::string target;
+    /// Decided at intake: the result record (JSON text) the origin writes once this route
+    /// is the decision.
+    std::optional<std::string> result;
+};
+
+/// A route record as JSON text.
+std::string command_route(const CommandRoute& route);
+/// Reads a route record; the error says what is wrong with it.
+ocpp::Result<CommandRoute, std::string> parse_command_route(std::string_view value);
 
 /// Where a station is connected (schemas/events/presence.schema.json).
 struct Presence {

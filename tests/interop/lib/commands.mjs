@@ -253,9 +253,14 @@ export class CommandClient {
 
   /** Produces `valueString` verbatim with `key` (null for no key). */
   async sendRaw(key, valueString) {
+    await this.produce(this.topics.commands, key, valueString);
+  }
+
+  /** Produces `valueString` verbatim with `key` to `topic` (acks=all). */
+  async produce(topic, key, valueString) {
     if (!this.producer) throw new Error('CommandClient: start() first');
     await this.producer.send({
-      topic: this.topics.commands,
+      topic,
       acks: -1,
       messages: [{ key: key == null ? null : String(key), value: valueString }],
     });

@@ -174,27 +174,60 @@ TEST_CASE("a route record carries the whole command", "[commands]") {
     c.received_at = "2026-05-28T10:00:00.000Z";
     c.origin = "gw-a";
     c.hop = 2;
-    const std::string record = command_route(c, "gw-b");
+    const std::string record = command_route(CommandRoute{c, "gw-b", std::nullopt});
     INFO(record);
     CHECK(schema.violations(record).empty());
-    std::string target;
-    const auto back = parse_command_route(record, target);
+    const auto back = parse_command_route(record);
     REQUIRE(back.ok());
-    CHECK(target == "gw-b");
-    CHECK(back.value().command_id == "c-9");
-    CHECK(back.value().payload == c.payload);
-    CHECK(back.value().timeout == c.timeout);
-    CHECK(back.value().expires_at_ms == kRecordTime);
-    CHECK(back.value().origin == "gw-a");
-    CHECK(back.value().hop == 2);
-    CHECK_FALSE(parse_command_route(R"({"commandId":"x"})", target).ok());
+    CHECK(back.value().target == "gw-b");
+    CHECK_FALSE(back.value().result);
+    CHECK(back.value().command.command_id == "c-9");
+    CHECK(back.value().command.payload == c.payload);
+    CHECK(back.value().command.timeout == c.timeout);
+    CHECK(back.value().command.expires_at_ms == kRecordTime);
+    CHECK(back.value().command.origin == "gw-a");
+    CHECK(back.value().command.hop == 2);
+    CHECK_FALSE(parse_command_route(R"({"commandId":"x"})").ok());
     // Numbers out of range are refused, never converted (a double like 1e300 is no integer).
     auto bad = json::parse(record);
     bad["timeoutMs"] = 1e300;
-    CHECK_FALSE(parse_command_route(bad.dump(), target).ok());
+    CHECK_FALSE(parse_command_route(bad.dump()).ok());
     bad = json::parse(record);
     bad["hop"] = -3;
-    CHECK_FALSE(parse_command_route(bad.dump(), target).ok());
+    CHECK_FALSE(parse_command_route(bad.dump()).ok());
+    // A result travels only with a decision made at intake (no target).
+    bad = json::parse(record);
+    bad["result"] = json::object({{"commandId", "c-9"}});
+    CHECK_FALSE(parse_command_route(bad.dump()).ok());
+}
+
+TEST_CASE("a route decided at intake carries its result record", "[commands]") {
+    const test_support::EventSchema schema("command-route.schema.json");
+    Command c;
+    c.command_id = "c-10";
+    c.station_id = "CS-1";
+    c.action = "Reset";
+    c.payload = {{"type", "Soft"}};
+    c.expires_at_ms = kRecordTime;
+    c.received_at = "2026-05-28T10:00:00.000Z";
+    c.origin = "gw-a";
+    CommandOutcome o;
+    o.status = CommandStatus::not_connected;
+    o.error_code = "StationNotConnected";
+    o.error_description = "nowhere";
+    const std::string result = command_result("c-10", "CS-1", "Reset", c.received_at, o, "gw-a",
+                                              "2026-05-28T10:00:00.020Z");
+    const std::string record = command_route(CommandRoute{c, "", result});
+    INFO(record);
+    CHECK(schema.violations(record).empty());
+    const auto back = parse_command_route(record);
+    REQUIRE(back.ok());
+    CHECK(back.value().target.empty());
+    REQUIRE(back.value().result);
+    CHECK(json::parse(*back.value().result) == json::parse(result));
+    auto bad = json::parse(record);
+    bad["result"] = "Completed";
+    CHECK_FALSE(parse_command_route(bad.dump()).ok());
 }
 
 TEST_CASE("the presence table follows connections, epochs and instance liveness", "[commands]") {

@@ -1,0 +1,144 @@
+// One decision per command, whatever the consumer group does.
+//
+// ocpp.commands is read by a consumer group; when partitions move between
+// instances (an instance starts, stops or dies), the new owner re-reads the
+// records the old one had read but not yet committed and decides them again.
+// Both decisions land on ocpp.command-routes (same key, same partition); the
+// first one is the decision every instance follows and the later one is
+// ignored. These tests write the second owner's route record themselves, so
+// the race that a rebalance produces by chance happens on every run:
+//
+// a. The owner holds the station itself and delivered the command; a second
+//    owner's route for the same command arrives afterwards: the station sees
+//    one CALL, the command has one result.
+// b. Another owner's route arrives first (it decided before this gateway read
+//    the command): this gateway executes it; the command record it reads
+//    afterwards is known and does not run again.
+// c. A decision made at intake (here: NotConnected) whose origin went away
+//    before writing the result: after the instance timeout the live instance
+//    writes the decided result, once.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+
+import { startGateway, uniqueStationId, withGatewayLog } from '../lib/gateway.mjs';
+import { TopicReader } from '../lib/kafka.mjs';
+import {
+  CommandClient, isolatedCommands, assertResult, connectStation, waitPresence, callsOf, closeStations,
+} from '../lib/commands.mjs';
+
+const RESULT_WAIT_MS = 20_000;
+const TEST_TIMEOUT_MS = 60_000;
+const INSTANCE_TIMEOUT_MS = 3_000;
+// Observation window after the first result: a second result or CALL would
+// have had this long to appear (not used for synchronisation).
+const OBSERVE_MS = 3_000;
+
+const delay = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A route record as another instance would write it (schemas/events/command-route.schema.json). */
+function routeRecord({ commandId, stationId, action, payload, target, origin, result }) {
+  const now = Date.now();
+  const r = {
+    commandId, stationId, action, payload,
+    timeoutMs: 20_000,
+    expiresAt: new Date(now + 60_000).toISOString(),
+    receivedAt: new Date(now).toISOString(),
+    target, origin, hop: 0,
+  };
+  if (result) r.result = result;
+  return r;
+}
+
+describe('one decision per command', () => {
+  let gw;
+  const iso = isolatedCommands();
+  let cmd;
+  let reader;
+  const stations = [];
+  const logOnFailure = (fn) => withGatewayLog(() => gw, fn);
+
+  async function newStation(prefix, handlers) {
+    const stationId = uniqueStationId(prefix);
+    const client = await connectStation({ port: gw.port, stationId, protocol: 'ocpp1.6', handlers });
+    stations.push(client);
+    client.stationId = stationId;
+    await waitPresence(gw.adminPort, stationId);
+    return client;
+  }
+
+  const sendRoute = (route) => cmd.produce(iso.topics.routes, route.stationId.toLowerCase(), JSON.stringify(route));
+
+  before(async () => {
+    gw = await startGateway({ extraArgs: [...iso.extraArgs, '--instance-timeout-ms', String(INSTANCE_TIMEOUT_MS)] });
+    cmd = await new CommandClient({ topics: iso.topics }).start();
+    reader = await new TopicReader().connect();
+  });
+
+  after(async () => {
+    await closeStations(stations);
+    try {
+      if (gw) await gw.stop();
+    } finally {
+      await cmd?.stop();
+      await reader?.close();
+      await iso.cleanup();
+    }
+  });
+
+  test('a: a second owner\'s route after the command ran here: one CALL, one result', { timeout: TEST_TIMEOUT_MS }, logOnFailure(async () => {
+    const st = await newStation('ITDEC', { Reset: () => ({ status: 'Accepted' }) });
+    const commandId = `it-dec-${randomUUID()}`;
+    const command = { commandId, stationId: st.stationId, action: 'Reset', payload: { type: 'Soft' } };
+    await cmd.send(command);
+    const r = await cmd.waitResult(commandId, { timeoutMs: RESULT_WAIT_MS });
+    assertResult(r, { commandId, stationId: st.stationId, action: 'Reset', gatewayId: gw.gatewayId, ocppVersion: '1.6', status: 'Completed', sent: true, response: { status: 'Accepted' } });
+    // The owner that took the partition over decided the same record again.
+    await sendRoute(routeRecord({ ...command, target: gw.gatewayId, origin: 'it-second-owner' }));
+    // A marker behind it on the same route partition: once it ran, the
+    // second route has been read.
+    const markerId = await cmd.send({ stationId: st.stationId, action: 'Reset', payload: { type: 'Hard' } });
+    const m = await cmd.waitResult(markerId, { timeoutMs: RESULT_WAIT_MS });
+    assert.equal(m.status, 'Completed');
+    await delay(OBSERVE_MS);
+    assert.deepEqual(callsOf(st, 'Reset').map((c) => c.params.type), ['Soft', 'Hard'], 'the command reached the station once, then the marker');
+    assert.equal(cmd.resultsFor(commandId).length, 1, `results: ${JSON.stringify(cmd.resultsFor(commandId).map((x) => x.value))}`);
+  }));
+
+  test('b: another owner\'s route that landed first is the decision; the command record read later does not run again', { timeout: TEST_TIMEOUT_MS }, logOnFailure(async () => {
+    const st = await newStation('ITDEC', { Reset: () => ({ status: 'Accepted' }) });
+    const commandId = `it-dec-${randomUUID()}`;
+    const command = { commandId, stationId: st.stationId, action: 'Reset', payload: { type: 'Soft' } };
+    await sendRoute(routeRecord({ ...command, target: gw.gatewayId, origin: 'it-first-owner' }));
+    const r = await cmd.waitResult(commandId, { timeoutMs: RESULT_WAIT_MS });
+    assert.equal(r.status, 'Completed');
+    // The command record itself, read by this gateway's intake afterwards.
+    await cmd.send(command);
+    const markerId = await cmd.send({ stationId: st.stationId, action: 'Reset', payload: { type: 'Hard' } });
+    assert.equal((await cmd.waitResult(markerId, { timeoutMs: RESULT_WAIT_MS })).status, 'Completed');
+    await delay(OBSERVE_MS);
+    assert.deepEqual(callsOf(st, 'Reset').map((c) => c.params.type), ['Soft', 'Hard']);
+    assert.equal(cmd.resultsFor(commandId).length, 1, `results: ${JSON.stringify(cmd.resultsFor(commandId).map((x) => x.value))}`);
+  }));
+
+  test('c: a result decided at intake by an instance that went away is written once by a live one', { timeout: TEST_TIMEOUT_MS }, logOnFailure(async () => {
+    const stationId = uniqueStationId('ITDECGONE');
+    const commandId = `it-dec-${randomUUID()}`;
+    const now = new Date().toISOString();
+    const decided = {
+      commandId, stationId, action: 'Reset', status: 'NotConnected', sent: false,
+      error: { code: 'StationNotConnected', description: 'the station is not connected to any gateway instance' },
+      gatewayId: 'it-gone-owner', receivedAt: now, completedAt: now,
+    };
+    const sentAt = Date.now();
+    await sendRoute(routeRecord({ commandId, stationId, action: 'Reset', payload: { type: 'Soft' }, target: '', origin: 'it-gone-owner', result: decided }));
+    const r = await cmd.waitResult(commandId, { timeoutMs: RESULT_WAIT_MS });
+    const tookMs = Date.now() - sentAt;
+    assertResult(r, { commandId, stationId, action: 'Reset', status: 'NotConnected', sent: false, gatewayId: gw.gatewayId });
+    assert.deepEqual(r.error, decided.error, 'the decided outcome, not a new one');
+    assert.ok(tookMs >= INSTANCE_TIMEOUT_MS, `written after ${tookMs} ms, before the origin could be known gone`);
+    await delay(OBSERVE_MS);
+    assert.equal(cmd.resultsFor(commandId).length, 1);
+  }));
+});
