@@ -1,6 +1,7 @@
 #include "kafka_bridge/commands.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <ctime>
 
@@ -176,27 +177,75 @@ ocpp::Result<Command, CommandProblem> parse_command(const std::optional<std::str
     return c;
 }
 
+namespace {
+
+struct ErrorRow {
+    CommandStatus status;
+    std::string_view code;
+};
+constexpr std::array<ErrorRow, kCommandErrorCount> kErrors = {{
+    {CommandStatus::timeout, "NoResponse"},
+    {CommandStatus::not_connected, "StationNotConnected"},
+    {CommandStatus::not_connected, "ConnectionClosed"},
+    {CommandStatus::not_connected, "GatewayUnavailable"},
+    {CommandStatus::rejected, "UnknownAction"},
+    {CommandStatus::rejected, "InvalidPayload"},
+    {CommandStatus::rejected, "InvalidCommand"},
+    {CommandStatus::rejected, "QueueFull"},
+    {CommandStatus::expired, "Expired"},
+    {CommandStatus::superseded, "Superseded"},
+}};
+
+}  // namespace
+
+CommandStatus command_error_status(CommandError e) {
+    return kErrors[static_cast<std::size_t>(e)].status;
+}
+
+std::string_view command_error_code(CommandError e) {
+    return kErrors[static_cast<std::size_t>(e)].code;
+}
+
+CommandOutcome CommandOutcome::failure(CommandError error, std::string description) {
+    CommandOutcome o;
+    o.status = command_error_status(error);
+    o.error_code = std::string(command_error_code(error));
+    o.error_description = std::move(description);
+    return o;
+}
+
+CommandOutcome CommandOutcome::station_error(std::string code, std::string description,
+                                             std::optional<nlohmann::json> details) {
+    CommandOutcome o;
+    o.status = CommandStatus::call_error;
+    o.sent = true;
+    o.error_code = std::move(code);
+    o.error_description = std::move(description);
+    o.error_details = std::move(details);
+    return o;
+}
+
 std::optional<CommandOutcome> check_command(const ocpp::SchemaRegistry& schemas,
                                             ocpp::ProtocolVersion version,
                                             const Command& command) {
-    CommandOutcome o;
-    o.status = CommandStatus::rejected;
-    o.version = version;
     const ocpp::ActionInfo* info = ocpp::find_action(version, command.action);
     if (info == nullptr || !info->central_may_send() ||
         !schemas.has(version, command.action, ocpp::SchemaKind::request)) {
-        o.error_code = "UnknownAction";
-        o.error_description = "\"" + command.action + "\" is not an action the central system sends in OCPP " +
-                              std::string(ocpp::version_label(version));
+        auto o = CommandOutcome::failure(
+            CommandError::unknown_action,
+            "\"" + command.action + "\" is not an action the central system sends in OCPP " +
+                std::string(ocpp::version_label(version)));
+        o.version = version;
         return o;
     }
     auto checked = schemas.validate(version, command.action, ocpp::SchemaKind::request,
                                     command.payload, 16);
     if (!checked.ok()) {
-        o.error_code = "InvalidPayload";
-        o.error_description = "the payload does not match the " + command.action +
-                              " request schema of OCPP " + std::string(ocpp::version_label(version)) +
-                              ": " + checked.summary();
+        auto o = CommandOutcome::failure(
+            CommandError::invalid_payload,
+            "the payload does not match the " + command.action + " request schema of OCPP " +
+                std::string(ocpp::version_label(version)) + ": " + checked.summary());
+        o.version = version;
         o.violations = std::move(checked.violations);
         return o;
     }

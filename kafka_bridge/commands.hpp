@@ -76,8 +76,33 @@ ocpp::Result<Command, CommandProblem> parse_command(const std::optional<std::str
                                                     const std::string& received_at,
                                                     const CommandDefaults& defaults);
 
+/// Why a command ended without the station's answer (docs/commands.md); each has one status
+/// and one `error.code` (command_error_status, command_error_code).
+enum class CommandError : std::uint8_t {
+    no_response,            ///< Timeout / NoResponse
+    station_not_connected,  ///< NotConnected / StationNotConnected
+    connection_closed,      ///< NotConnected / ConnectionClosed
+    gateway_unavailable,    ///< NotConnected / GatewayUnavailable
+    unknown_action,         ///< Rejected / UnknownAction
+    invalid_payload,        ///< Rejected / InvalidPayload
+    invalid_command,        ///< Rejected / InvalidCommand
+    queue_full,             ///< Rejected / QueueFull
+    expired,                ///< Expired / Expired
+    superseded,             ///< Superseded / Superseded
+};
+inline constexpr std::size_t kCommandErrorCount = 10;
+CommandStatus command_error_status(CommandError e);
+std::string_view command_error_code(CommandError e);
+
 /// What a result record says beyond the command's identity.
 struct CommandOutcome {
+    /// An ending without the station's answer: status and code from the table, `sent` false
+    /// (set it when the CALL was, or may have been, written).
+    static CommandOutcome failure(CommandError error, std::string description);
+    /// The station answered with a CALLERROR: its code, description and details.
+    static CommandOutcome station_error(std::string code, std::string description,
+                                        std::optional<nlohmann::json> details);
+
     CommandStatus status = CommandStatus::completed;
     std::optional<nlohmann::json> response;            ///< Completed
     std::vector<ocpp::Violation> response_violations;  ///< Completed with an invalid answer

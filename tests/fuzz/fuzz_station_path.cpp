@@ -1,17 +1,17 @@
-// gateway::parse_station_path on hostile WebSocket request targets, with the prefix "/ocpp".
-//   accepted → 1..48 characters, no ':', a valid identity (gateway::identity_error), and the
+// gateway::station::parse_station_path on hostile WebSocket request targets, with the prefix "/ocpp".
+//   accepted → 1..48 characters, no ':', a valid identity (ocpp::identity_error), and the
 //              identity written back under the prefix parses to itself;
 //   refused  → 404 "unknown_path" or 400 "bad_identity".
 #include <string>
 
 #include "fuzz_support.hpp"
-#include "gateway/auth.hpp"
-#include "gateway/config.hpp"
+#include "gateway/station/path.hpp"
+#include "ocpp/identity.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     constexpr std::string_view kPrefix = "/ocpp";
     const std::string_view resource = fuzz::as_text(data, size);
-    auto result = gateway::parse_station_path(resource, kPrefix);
+    auto result = gateway::station::parse_station_path(resource, kPrefix);
     if (!result.ok()) {
         const auto& refusal = result.error();
         fuzz::require((refusal.status == 404 && refusal.reason == "unknown_path") ||
@@ -19,12 +19,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                       "a refusal is 404 unknown_path or 400 bad_identity");
         return 0;
     }
-    const std::string& identity = result.value();
+    const std::string& identity = result.value().get();
     fuzz::require(!identity.empty() && identity.size() <= 48, "an identity has 1..48 characters");
     fuzz::require(identity.find(':') == std::string::npos, "an identity has no ':'");
-    fuzz::require(!gateway::identity_error(identity).has_value(), "an identity is valid");
+    fuzz::require(!ocpp::identity_error(identity).has_value(), "an identity is valid");
     // Every identifierString character is allowed unescaped in a path segment.
-    auto again = gateway::parse_station_path(std::string(kPrefix) + "/" + identity, kPrefix);
-    fuzz::require(again.ok() && again.value() == identity, "an identity round-trips as a path");
+    auto again = gateway::station::parse_station_path(std::string(kPrefix) + "/" + identity, kPrefix);
+    fuzz::require(again.ok() && again.value().get() == identity, "an identity round-trips as a path");
     return 0;
 }

@@ -365,7 +365,8 @@ describe('operator commands across three gateway instances', () => {
     configDir = mkdtempSync(join(tmpdir(), 'ocpp-cluster-'));
     const configFile = join(configDir, 'gateway.yaml');
     writeFileSync(configFile, `commands:\n  group_session_timeout_ms: ${GROUP_SESSION_TIMEOUT_MS}\n`);
-    const args = ['--config', configFile, '--instance-timeout-ms', String(INSTANCE_TIMEOUT_MS)];
+    // Debug logs: every command CALL a session sends is logged, for failure reports.
+    const args = ['--config', configFile, '--instance-timeout-ms', String(INSTANCE_TIMEOUT_MS), '--log-level', 'debug'];
     for (let i = 0; i < INSTANCES; i++) {
       gateways.push(await startGateway({ gatewayId: `it-cl${i}-${runId}`, extraArgs: args }));
     }
@@ -594,7 +595,10 @@ describe('operator commands across three gateway instances', () => {
     }
     notConnected(early, 'command sent right after the kill');
     for (const c of late) notConnected(c, `command sent after the instance timeout (${c.via === 'topic' ? 'topic' : 'REST'})`);
-    assert.equal(orphan.seen.filter((x) => x.at >= killAt).length, 0, 'the orphan got a CALL after the kill');
+    const describeCalls = (s) => s.seen.map((x) => `${x.messageId} ${x.method} ${JSON.stringify(x.params)} via ${x.gatewayId} at kill${x.at >= killAt ? '+' : ''}${x.at - killAt} ms`).join('\n  ');
+    const mentions = (s) => gateways.map((gw) => gw.output().split('\n').filter((l) => l.includes(s.identity)).map((l) => `${gw.gatewayId}: ${l}`).join('\n  ')).join('\n  ');
+    assert.equal(orphan.seen.filter((x) => x.at >= killAt).length, 0,
+      `the orphan got a CALL after the kill; gateway log lines about it:\n  ${mentions(orphan)}\nevery CALL it saw:\n  ${describeCalls(orphan)}\ncommands addressed to it: ${allCmds.filter((c) => c.station === orphan).map((c) => `${c.commandId} ${c.action} ${JSON.stringify(c.payload)} → ${c.result ? `${c.result.status} ${c.result.messageId ?? ''}` : c.error ?? 'pending'}`).join('; ')}`);
 
     await Promise.all(inFlightRuns);
     await sleep(OBSERVE_MS);

@@ -1,0 +1,129 @@
+#include "gateway/admin/admin_server.hpp"
+
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "gateway/security/basic_auth.hpp"
+#include "gateway/commands/router.hpp"
+#include "gateway/http/url.hpp"
+#include "kafka_bridge/envelope.hpp"
+
+namespace gateway::admin {
+namespace {
+
+using json = nlohmann::json;
+using status = websocketpp::http::status_code::value;
+
+}  // namespace
+
+void reply_json(const HttpServer::connection_ptr& con, int code, const json& body) {
+    con->set_status(static_cast<status>(code));
+    con->replace_header("Content-Type", "application/json");
+    con->set_body(body.dump() + "\n");
+}
+
+void reply_error(const HttpServer::connection_ptr& con, int code, const std::string& message) {
+    reply_json(con, code, json{{"error", message}});
+}
+
+AdminServer::AdminServer(const config::Config& config, asio::io_context& io, std::function<bool()> ready,
+                         std::function<std::string()> metrics, commands::Router* commands)
+    : config_(config), io_(io), ready_(std::move(ready)), metrics_(std::move(metrics)),
+      commands_(commands) {
+    http_.init_asio(&io);
+    http_.set_reuse_addr(true);
+    http_.set_max_http_body_size(256 * 1024);  // an OCPP payload: the station frame limit
+    http_.set_open_handshake_timeout(5000);
+    http_.set_http_handler([this](websocketpp::connection_hdl hdl) { on_http(hdl); });
+    // Nothing upgrades to WebSocket here.
+    http_.set_validate_handler([](websocketpp::connection_hdl) { return false; });
+}
+
+void AdminServer::listen() {
+    std::error_code ec;
+    const auto address = asio::ip::make_address(config_.admin_listen.host, ec);
+    if (ec) {
+        throw std::runtime_error("admin listen address \"" + config_.admin_listen.host +
+                                 "\" is not an IP address");
+    }
+    websocketpp::lib::error_code wec;
+    http_.listen(asio::ip::tcp::endpoint(address, config_.admin_listen.port), wec);
+    if (!wec) {
+        http_.start_accept(wec);
+    }
+    if (wec) {
+        throw std::runtime_error("cannot listen on " + config_.admin_listen.to_string() + ": " +
+                                 wec.message());
+    }
+}
+
+void AdminServer::stop_listening() {
+    websocketpp::lib::error_code ec;
+    http_.stop_listening(ec);
+}
+
+bool AdminServer::authorized(const Connection& con) const {
+    if (config_.admin_token.empty()) {
+        return true;
+    }
+    const std::string& header = con->get_request_header("Authorization");
+    constexpr std::string_view kBearer = "Bearer ";
+    if (header.size() <= kBearer.size() || header.compare(0, kBearer.size(), kBearer) != 0) {
+        return false;
+    }
+    return security::constant_time_equal(std::string_view(header).substr(kBearer.size()), config_.admin_token);
+}
+
+void AdminServer::on_http(websocketpp::connection_hdl hdl) {
+    websocketpp::lib::error_code ec;
+    auto con = http_.get_con_from_hdl(hdl, ec);
+    if (ec) {
+        return;
+    }
+    // websocketpp closes the connection after each response: say so, or clients that reuse
+    // connections meet a closed socket.
+    con->replace_header("Connection", "close");
+    std::string path = con->get_resource();
+    std::string query;
+    if (const auto q = path.find('?'); q != std::string::npos) {
+        query = path.substr(q + 1);
+        path.resize(q);
+    }
+    const std::string& method = con->get_request().get_method();
+    const bool v1 = path.rfind("/v1/", 0) == 0;
+    if ((v1 || path == "/metrics") && !authorized(con)) {
+        con->replace_header("WWW-Authenticate", "Bearer");
+        reply_error(con, 401, "a valid bearer token is required (Authorization: Bearer <token>)");
+        return;
+    }
+    if (v1) {
+        serve_v1(con, method, path, query);
+        return;
+    }
+    if (method != "GET" && method != "HEAD") {
+        con->set_status(websocketpp::http::status_code::method_not_allowed);
+        con->replace_header("Allow", "GET, HEAD");
+        con->set_body("only GET is supported here\n");
+        return;
+    }
+    con->replace_header("Content-Type", "text/plain; charset=utf-8");
+    if (path == "/healthz") {
+        con->set_status(websocketpp::http::status_code::ok);
+        con->set_body("ok\n");
+    } else if (path == "/readyz") {
+        const bool ready = ready_();
+        con->set_status(ready ? websocketpp::http::status_code::ok
+                              : websocketpp::http::status_code::service_unavailable);
+        con->set_body(ready ? "ready\n" : "not ready\n");
+    } else if (path == "/metrics") {
+        con->replace_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+        con->set_status(websocketpp::http::status_code::ok);
+        con->set_body(metrics_());
+    } else {
+        con->set_status(static_cast<status>(404));
+        con->set_body("not found: /healthz, /readyz, /metrics and /v1/stations are served here\n");
+    }
+}
+
+}  // namespace gateway::admin

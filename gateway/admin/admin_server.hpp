@@ -1,0 +1,69 @@
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+
+#ifndef ASIO_STANDALONE
+#define ASIO_STANDALONE
+#endif
+#include <websocketpp/config/asio_no_tls.hpp>
+#include <websocketpp/server.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "gateway/config/config.hpp"
+
+namespace gateway {
+
+namespace commands {
+class Router;
+}
+
+namespace admin {
+
+/// websocketpp as a small HTTP/1.1 server (upgrades are refused).
+struct HttpConfig : websocketpp::config::asio {
+    static const websocketpp::log::level elog_level = websocketpp::log::elevel::none;
+    static const websocketpp::log::level alog_level = websocketpp::log::alevel::none;
+};
+using HttpServer = websocketpp::server<HttpConfig>;
+
+/// Sets the response of `con`: `code` with a JSON body.
+void reply_json(const HttpServer::connection_ptr& con, int code, const nlohmann::json& body);
+/// The same with the body {"error": message}.
+void reply_error(const HttpServer::connection_ptr& con, int code, const std::string& message);
+
+
+/// The admin HTTP listener: /healthz, /readyz, /metrics and the REST API of operator
+/// commands (docs/commands.md): POST /v1/stations/{id}/calls/{action}, GET /v1/stations[/{id}].
+class AdminServer {
+public:
+    /// `ready` says whether the gateway should receive stations; `metrics` renders the
+    /// Prometheus page; `commands` serves /v1 (null: /v1 answers 404).
+    AdminServer(const config::Config& config, asio::io_context& io, std::function<bool()> ready,
+                std::function<std::string()> metrics, commands::Router* commands = nullptr);
+
+    /// Opens the listener. Throws std::runtime_error when the address cannot be bound.
+    void listen();
+    void stop_listening();
+
+private:
+    using Connection = HttpServer::connection_ptr;
+    void on_http(websocketpp::connection_hdl hdl);
+    bool authorized(const Connection& con) const;
+    void serve_v1(const Connection& con, const std::string& method, const std::string& path,
+                  const std::string& query);
+    void post_call(const Connection& con, const std::string& station, const std::string& action,
+                   const std::string& query);
+
+    const config::Config& config_;
+    asio::io_context& io_;
+    HttpServer http_;
+    std::function<bool()> ready_;
+    std::function<std::string()> metrics_;
+    commands::Router* commands_;
+};
+
+}  // namespace admin
+}  // namespace gateway

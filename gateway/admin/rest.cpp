@@ -1,0 +1,180 @@
+// REST v1 of the admin listener (docs/commands.md): operator commands and station lookup.
+#include <nlohmann/json.hpp>
+
+#include "gateway/admin/admin_server.hpp"
+#include "gateway/commands/router.hpp"
+#include "gateway/http/url.hpp"
+#include "gateway/security/basic_auth.hpp"
+#include "kafka_bridge/envelope.hpp"
+#include "ocpp/identity.hpp"
+
+namespace gateway::admin {
+namespace {
+
+using json = nlohmann::json;
+using status = websocketpp::http::status_code::value;
+
+// Longest a REST caller is kept waiting for a result, whatever the command's own deadlines.
+constexpr std::chrono::minutes kMaxRestWait{15};
+// Margin for the result record to travel back after the command's last deadline.
+constexpr std::chrono::seconds kRestWaitMargin{10};
+
+bool valid_action_name(const std::string& action) {
+    if (action.empty() || action.size() > 64) {
+        return false;
+    }
+    return std::all_of(action.begin(), action.end(),
+                       [](unsigned char c) { return std::isalnum(c) != 0; });
+}
+
+}  // namespace
+
+void AdminServer::serve_v1(const Connection& con, const std::string& method,
+                           const std::string& path, const std::string& query) {
+    if (commands_ == nullptr) {
+        reply_error(con, 404, "operator commands are not enabled on this instance");
+        return;
+    }
+    // /v1/stations, /v1/stations/{id}, /v1/stations/{id}/calls/{action}
+    std::vector<std::string> parts;
+    for (std::size_t start = 4; start <= path.size();) {
+        const auto slash = path.find('/', start);
+        parts.push_back(path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+        if (slash == std::string::npos) {
+            break;
+        }
+        start = slash + 1;
+    }
+    if (parts.empty() || parts[0] != "stations" || parts.size() == 3 || parts.size() > 4 ||
+        (parts.size() == 4 && parts[2] != "calls")) {
+        reply_error(con, 404, "unknown path: GET /v1/stations, GET /v1/stations/{id}, "
+                              "POST /v1/stations/{id}/calls/{action}");
+        return;
+    }
+    const std::string wanted = parts.size() == 4 ? "POST" : "GET";
+    if (method != wanted) {
+        con->replace_header("Allow", wanted);
+        reply_error(con, 405, path + " takes " + wanted);
+        return;
+    }
+    if (parts.size() == 1) {
+        reply_json(con, 200, commands_->stations());
+        return;
+    }
+    const auto station = http::percent_decode(parts[1]);
+    if (!station || ocpp::identity_error(*station)) {
+        reply_error(con, 400, "bad station id: " +
+                                  (station ? *ocpp::identity_error(*station) : std::string("malformed percent-escape")));
+        return;
+    }
+    if (parts.size() == 2) {
+        if (auto view = commands_->station(*station)) {
+            reply_json(con, 200, *view);
+        } else {
+            reply_json(con, 404, json{{"stationId", *station}, {"connected", false},
+                                      {"error", "this station has not connected to any instance"}});
+        }
+        return;
+    }
+    post_call(con, *station, parts[3], query);
+}
+
+void AdminServer::post_call(const Connection& con, const std::string& station,
+                            const std::string& action, const std::string& query) {
+    if (!valid_action_name(action)) {
+        reply_error(con, 400, "bad action name \"" + action + "\"");
+        return;
+    }
+    const auto params = http::parse_query(query);
+    if (!params) {
+        reply_error(con, 400, "malformed query string");
+        return;
+    }
+    json record = {{"stationId", station}, {"action", action}};
+    std::string command_id = con->get_request_header("Idempotency-Key");
+    bool wait = true;
+    std::int64_t timeout_ms = config_.commands.default_timeout.count();
+    std::optional<std::int64_t> expires_at;
+    for (const auto& [name, value] : *params) {
+        if (name == "commandId") {
+            command_id = value;
+        } else if (name == "wait") {
+            if (value != "true" && value != "false") {
+                reply_error(con, 400, "wait must be true or false");
+                return;
+            }
+            wait = value == "true";
+        } else if (name == "timeoutMs") {
+            char* end = nullptr;
+            const long long v = std::strtoll(value.c_str(), &end, 10);
+            if (value.empty() || *end != '\0' || v < 1 || v > kafka_bridge::kMaxCommandTimeoutMs) {
+                reply_error(con, 400, "timeoutMs must be an integer from 1 to 600000");
+                return;
+            }
+            timeout_ms = v;
+            record["timeoutMs"] = v;
+        } else if (name == "expiresAt") {
+            expires_at = kafka_bridge::parse_time_ms(value);
+            if (!expires_at) {
+                reply_error(con, 400, "expiresAt must be an RFC 3339 date-time");
+                return;
+            }
+            record["expiresAt"] = value;
+        } else {
+            reply_error(con, 400, "unknown parameter \"" + name +
+                                      "\" (commandId, wait, timeoutMs, expiresAt)");
+            return;
+        }
+    }
+    if (command_id.empty()) {
+        command_id = kafka_bridge::new_uuid();
+    } else if (command_id.size() > kafka_bridge::kMaxCommandIdLength) {
+        reply_error(con, 400, "commandId must be 1 to 128 characters");
+        return;
+    }
+    record["commandId"] = command_id;
+    json payload = json::parse(con->get_request_body(), nullptr, false);
+    if (payload.is_discarded() || !payload.is_object()) {
+        reply_error(con, 400, "the body must be a JSON object: the OCPP payload of " + action);
+        return;
+    }
+    record["payload"] = std::move(payload);
+
+    if (!wait) {
+        if (auto error = commands_->submit(record, nullptr, std::chrono::milliseconds(0))) {
+            reply_error(con, 503, "the command could not be written to Kafka: " + *error);
+            return;
+        }
+        reply_json(con, 202, json{{"commandId", command_id}});
+        return;
+    }
+    // The result comes when the station answers, times out, or the command expires unsent.
+    const std::int64_t now = kafka_bridge::unix_now_ms();
+    const std::int64_t queue_ms =
+        expires_at ? std::max<std::int64_t>(0, *expires_at - now) : config_.commands.max_age.count();
+    const auto bound = std::min<std::chrono::milliseconds>(
+        std::chrono::milliseconds(queue_ms + timeout_ms) + kRestWaitMargin, kMaxRestWait);
+    con->defer_http_response();
+    auto& io = io_;
+    auto on_result = [con, &io, command_id, bound](std::optional<std::string> result) {
+        asio::post(io, [con, result = std::move(result), command_id, bound] {
+            if (result) {
+                con->set_status(websocketpp::http::status_code::ok);
+                con->replace_header("Content-Type", "application/json");
+                con->set_body(*result + "\n");
+            } else {
+                reply_json(con, 504,
+                           json{{"commandId", command_id},
+                                {"error", "no result within " + std::to_string(bound.count()) +
+                                              " ms; it will still appear on the result topic"}});
+            }
+            con->send_http_response();
+        });
+    };
+    if (auto error = commands_->submit(record, on_result, bound)) {
+        reply_error(con, 503, "the command could not be written to Kafka: " + *error);
+        con->send_http_response();
+    }
+}
+
+}  // namespace gateway::admin

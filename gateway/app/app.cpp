@@ -1,0 +1,263 @@
+#include "gateway/app/app.hpp"
+
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <map>
+
+#include "gateway/app/kafka_readiness.hpp"
+#include "gateway/log/log.hpp"
+
+namespace gateway::app {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// Every station is a socket: make room for max_connections of them plus a margin for Kafka,
+// the admin listener and files. Raises the hard limit too when allowed (root).
+void raise_fd_limit(std::size_t connections) {
+    const rlim_t wanted = static_cast<rlim_t>(connections) + 256;
+    rlimit current{};
+    if (getrlimit(RLIMIT_NOFILE, &current) != 0 || current.rlim_cur >= wanted) {
+        return;
+    }
+    rlimit raised{wanted, std::max(current.rlim_max, wanted)};
+    if (setrlimit(RLIMIT_NOFILE, &raised) != 0) {
+        raised = rlimit{current.rlim_max, current.rlim_max};
+        setrlimit(RLIMIT_NOFILE, &raised);
+    }
+    getrlimit(RLIMIT_NOFILE, &current);
+    if (current.rlim_cur < wanted) {
+        log::warn("{} file descriptors available, max_connections {} needs about {}: at most "
+                  "about {} stations can connect",
+                  static_cast<unsigned long long>(current.rlim_cur), connections,
+                  static_cast<unsigned long long>(wanted),
+                  static_cast<unsigned long long>(current.rlim_cur > 256 ? current.rlim_cur - 256 : 0));
+    }
+}
+
+void log_kafka(int level, const char* facility, const char* message) {
+    const auto l = level <= 3   ? log::Level::error
+                   : level <= 4 ? log::Level::warn
+                   : level <= 6 ? log::Level::info
+                                : log::Level::debug;
+    if (log::enabled(l)) {
+        log::write(l, fmt::format("kafka {}: {}", facility, message));
+    }
+}
+
+/// Waits until `done()` or `deadline`, checking every 20 ms (counts the I/O threads bring
+/// to zero).
+template <class F>
+void wait_until(F done, Clock::time_point deadline) {
+    while (!done() && Clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+}
+
+}  // namespace
+
+void stop_on_signals(StopSignal& stop) {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    std::thread([signals, &stop] {
+        int received = 0;
+        sigwait(&signals, &received);
+        log::info("signal {} received: draining", received);
+        stop.request();
+    }).detach();
+}
+
+App::~App() {
+    // Whatever start() reached: nothing may call into Kafka or the sessions once the
+    // producer slot is gone (it is destroyed first, see the class comment).
+    if (router_) {
+        router_->stop();
+    }
+    work_.reset();
+    io_.stop();
+    for (auto& t : io_threads_) {
+        t.join();
+    }
+    if (admin_) {
+        admin_->stop_listening();
+    }
+}
+
+int App::run() {
+    log::set_level(config_.log_level);
+    raise_fd_limit(config_.limits.max_connections);
+    stop_on_signals(stop_);
+    if (auto problem = start()) {
+        log::error("{}", *problem);
+        return 2;
+    }
+    if (stopped_early_) {
+        return 0;
+    }
+    serve();
+    drain();
+    log::info("gateway {} stopped", config_.gateway_id);
+    return 0;
+}
+
+std::optional<std::string> App::start() {
+    try {
+        schemas_ = std::make_unique<ocpp::SchemaRegistry>(config_.schema_overrides);
+    } catch (const std::exception& e) {
+        return std::string("schemas: ") + e.what();
+    }
+    kafka_bridge::ProducerConfig kafka = config_.kafka;
+    kafka.log = log_kafka;
+    auto created = kafka_bridge::Producer::create(kafka);
+    if (!created.ok()) {
+        return "kafka: " + created.error().message();
+    }
+    producers_ = std::make_unique<kafka_bridge::ProducerSlot>(kafka, std::move(created.value()));
+    poller_.start([this](const std::atomic<bool>& running) {
+        while (running.load()) {
+            if (auto error = producers_->poll_and_recover(50ms)) {
+                log::error("Kafka producer failed ({}); {}", error->to_string(),
+                           error->is_fatal() ? "replaced it with a new one"
+                                             : "could not create a new one");
+            }
+        }
+    });
+
+    // The producer is warm and the topics exist before any station is let in.
+    log::info("gateway {} connecting to Kafka at {}", config_.gateway_id, config_.kafka.brokers);
+    std::string problem;
+    switch (wait_for_kafka(config_, *producers_, stop_, problem)) {
+        case Readiness::ready:
+            break;
+        case Readiness::stopped:
+            stopped_early_ = true;
+            return std::nullopt;
+        case Readiness::unusable:
+            return problem;
+    }
+    work_.emplace(asio::make_work_guard(io_));
+    events_ = std::make_unique<security::EventWriter>(config_, *producers_, metrics_);
+    try {
+        if (!config_.security.stations_file.empty()) {
+            registry_.load_file(config_.security.stations_file);
+        }
+        listener_ = station::Listener::create(config_, *schemas_, *producers_, metrics_, io_,
+                                              registry_, *events_);
+    } catch (const std::exception& e) {
+        return std::string(e.what());
+    }
+    router_ = std::make_unique<commands::Router>(config_, *schemas_, *producers_, metrics_, *listener_);
+    listener_->set_command_sink(router_.get());
+    router_->follow(config_.topics.stations, [this](const kafka_bridge::Message& m) {
+        if (!m.key) {
+            return;
+        }
+        if (auto bad = registry_.apply_record(*m.key, m.value)) {
+            log::warn("station registry record {}@{} ignored: {}", m.partition, m.offset, *bad);
+        }
+    });
+    if (auto error = router_->start(60s)) {
+        return "commands: " + *error;
+    }
+    admin_ = std::make_unique<admin::AdminServer>(
+        config_, io_, [this] { return ready(); }, [this] { return render_metrics(); },
+        router_.get());
+    try {
+        admin_->listen();
+        listener_->listen();
+    } catch (const std::exception& e) {
+        return std::string(e.what());
+    }
+    accepting_ = true;
+    const unsigned threads = config_.io_threads > 0
+                                 ? config_.io_threads
+                                 : std::max(1U, std::thread::hardware_concurrency());
+    for (unsigned i = 0; i < threads; ++i) {
+        io_threads_.emplace_back([this] { io_.run(); });
+    }
+    for (std::size_t i = 0; i < ocpp::kEventClassCount; ++i) {
+        log::info("event class {} → topic {}, reply {}",
+                  ocpp::event_class_name(static_cast<ocpp::EventClass>(i)),
+                  config_.topics.by_class[i], config::reply_mode_name(config_.reply.modes[i]));
+    }
+    log::info("stations connect to {}://{}{}/{{stationId}} (security profile {}); admin on http://{}",
+              config_.security.profile >= 2 ? "wss" : "ws", config_.listen.to_string(),
+              config_.path_prefix, config_.security.profile, config_.admin_listen.to_string());
+    return std::nullopt;
+}
+
+void App::serve() {
+    // Readiness follows the cluster: checked every few seconds off the I/O threads.
+    while (!stop_.wait_for(3s)) {
+        auto producer = producers_->current();
+        const bool reachable = producer->check_cluster(2s).ok() && !producer->fatal_error();
+        if (reachable != kafka_reachable_.load()) {
+            log::warn("Kafka {}", reachable ? "reachable again" : "unreachable: not ready");
+        }
+        kafka_reachable_ = reachable;
+        if (auto problem = listener_->reload_tls_if_changed()) {
+            log::error("TLS files changed but cannot be used ({}); the previous certificates "
+                       "stay in use",
+                       *problem);
+        }
+    }
+}
+
+void App::drain() {
+    const auto deadline = Clock::now() + config_.drain_timeout;
+    accepting_ = false;
+    listener_->stop_listening();
+    // Each session answers the calls it has read, then closes with 1001.
+    listener_->drain_all();
+    auto sessions_gone = [this] { return listener_->session_count() == 0 && listener_->closing() == 0; };
+    wait_until(sessions_gone, deadline);
+    if (const auto left = listener_->session_count(); left > 0) {
+        log::warn("drain timeout: closing {} sessions with {} calls still waiting for Kafka; "
+                  "those stations get no answer and will send them again",
+                  left, listener_->in_flight());
+        listener_->close_all("gateway shutting down");
+        wait_until(sessions_gone, Clock::now() + 5s);
+    }
+    // Liveness "Stopped", group left: this instance's command partitions move at once.
+    router_->stop();
+    // Connection records written while closing.
+    if (auto flushed = producers_->current()->flush(10s); !flushed.ok()) {
+        log::warn("flush: {}", flushed.error().to_string());
+    }
+    work_.reset();
+    io_.stop();
+    for (auto& t : io_threads_) {
+        t.join();
+    }
+    io_threads_.clear();
+    // Only now, with no I/O thread left: websocketpp's accept loop may be re-arming the
+    // acceptor on an I/O thread at any moment, and closing it underneath crashes asio.
+    admin_->stop_listening();
+    admin_.reset();
+    poller_.stop();
+}
+
+std::string App::render_metrics() const {
+    std::map<std::string, double> gauges;
+    gauges["ocpp_kafka_queue_depth"] = static_cast<double>(producers_->current()->queue_depth());
+    gauges["ocpp_kafka_producer_replacements_total"] = static_cast<double>(producers_->replacements());
+    gauges["ocpp_calls_in_flight"] = static_cast<double>(listener_->in_flight());
+    gauges["ocpp_ready"] = ready() ? 1 : 0;
+    for (std::size_t i = 0; i < ocpp::kEventClassCount; ++i) {
+        const auto cls = static_cast<ocpp::EventClass>(i);
+        for (const auto mode : {config::ReplyMode::after_ack, config::ReplyMode::immediate}) {
+            gauges[fmt::format("ocpp_reply_mode{{event_class=\"{}\",mode=\"{}\"}}",
+                               ocpp::event_class_name(cls), config::reply_mode_name(mode))] =
+                config_.reply.modes[i] == mode ? 1 : 0;
+        }
+    }
+    return metrics_.render(gauges);
+}
+
+}  // namespace gateway::app

@@ -1,0 +1,101 @@
+#pragma once
+
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gateway/admin/admin_server.hpp"
+#include "gateway/app/stop_signal.hpp"
+#include "gateway/commands/router.hpp"
+#include "gateway/config/config.hpp"
+#include "gateway/metrics/metrics.hpp"
+#include "gateway/security/events.hpp"
+#include "gateway/security/registry.hpp"
+#include "gateway/station/listener.hpp"
+#include "kafka_bridge/producer_slot.hpp"
+#include "ocpp/schema_registry.hpp"
+
+namespace gateway::app {
+
+/// A thread that runs `body(running)` until stopped; joined by stop() or the destructor.
+class Worker {
+public:
+    Worker() = default;
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+    ~Worker() { stop(); }
+    template <class F>
+    void start(F body) {
+        running_ = true;
+        thread_ = std::thread([this, body = std::move(body)] { body(running_); });
+    }
+    void stop() {
+        running_ = false;
+        if (thread_.joinable()) {
+            thread_.join();
+        }
+    }
+
+private:
+    std::atomic<bool> running_{false};
+    std::thread thread_;
+};
+
+/// The gateway process: owns every part, in lifetime order.
+///
+///   start:  schemas ─▶ producer (+ poller) ─▶ Kafka ready, topics present ─▶ registry
+///           ─▶ station listener (not yet listening) ─▶ command router ─▶ admin listener
+///           ─▶ station listener opens ─▶ I/O threads
+///   serve:  readiness and TLS files checked every 3 s until SIGTERM / SIGINT
+///   drain:  stop accepting ─▶ sessions answer what they read, close 1001 ─▶ router stops
+///           (liveness Stopped, group left) ─▶ flush ─▶ I/O threads end ─▶ poller ends
+///
+/// Members are declared so that destruction runs in the safe order whatever happened: the
+/// producer slot (whose last delivery callbacks reach sessions, metrics and the router) goes
+/// before everything its callbacks use, and after the threads that use it.
+class App {
+public:
+    explicit App(config::Config config) : config_(std::move(config)) {}
+    App(const App&) = delete;
+    App& operator=(const App&) = delete;
+    ~App();
+
+    /// Runs the gateway until a stop signal; 0 after a drain, 2 when it cannot start.
+    int run();
+
+private:
+    /// Builds and opens everything; the problem in words when the gateway cannot start,
+    /// nothing when it runs (or a stop came first: then `stopped_early_`).
+    std::optional<std::string> start();
+    void serve();
+    void drain();
+    std::string render_metrics() const;
+    bool ready() const { return accepting_.load() && kafka_reachable_.load(); }
+
+    config::Config config_;
+    StopSignal stop_;
+    bool stopped_early_ = false;
+    std::atomic<bool> accepting_{false};
+    std::atomic<bool> kafka_reachable_{true};
+    std::unique_ptr<ocpp::SchemaRegistry> schemas_;
+    metrics::Metrics metrics_;
+    asio::io_context io_;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+    security::StationRegistry registry_;
+    std::unique_ptr<security::EventWriter> events_;
+    std::unique_ptr<station::Listener> listener_;
+    std::unique_ptr<commands::Router> router_;
+    std::unique_ptr<admin::AdminServer> admin_;
+    std::vector<std::thread> io_threads_;
+    // Destroyed first: see the class comment.
+    std::unique_ptr<kafka_bridge::ProducerSlot> producers_;
+    Worker poller_;
+};
+
+}  // namespace gateway::app

@@ -1,0 +1,501 @@
+#include "gateway/commands/router.hpp"
+
+#include "gateway/log/log.hpp"
+#include "gateway/session/session.hpp"
+#include "kafka_bridge/envelope.hpp"
+
+namespace gateway::commands {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+using kafka_bridge::Command;
+using kafka_bridge::CommandOutcome;
+using kafka_bridge::CommandError;
+using kafka_bridge::CommandStatus;
+
+// Commands ids remembered for duplicate detection: a day's worth, like the routes topic.
+constexpr std::size_t kSeenCapacity = 1'000'000;
+constexpr auto kSeenWindow = std::chrono::hours(24);
+
+json presence_json(const kafka_bridge::Presence& p, bool live) {
+    json out = {{"stationId", p.station_id},
+                {"connected", p.connected && live},
+                {"gatewayId", p.gateway_id},
+                {"sessionId", p.session_id},
+                {"since", p.since},
+                {"epoch", p.epoch}};
+    if (p.version) {
+        out["ocppVersion"] = ocpp::version_label(*p.version);
+    }
+    if (p.connected && !live) {
+        out["note"] = "its gateway instance is gone";
+    }
+    return out;
+}
+
+}  // namespace
+
+Router::Router(const config::Config& config, const ocpp::SchemaRegistry& schemas,
+               kafka_bridge::ProducerSlot& producers, metrics::Metrics& metrics,
+               const session::SessionLookup& stations)
+    : config_(config),
+      schemas_(schemas),
+      producers_(producers),
+      metrics_(metrics),
+      stations_(stations),
+      defaults_{config.commands.default_timeout, config.commands.max_age},
+      presence_(config.commands.instance_timeout),
+      seen_(kSeenCapacity, kSeenWindow),
+      decided_(kSeenCapacity, kSeenWindow),
+      resulted_(kSeenCapacity, kSeenWindow) {}
+
+Router::~Router() { stop(); }
+
+std::optional<std::string> Router::start(std::chrono::milliseconds timeout) {
+    auto kafka_log = config_.kafka.log;
+    kafka_bridge::ConsumerConfig tables_config;
+    tables_config.brokers = config_.kafka.brokers;
+    tables_config.properties = config_.kafka.properties;
+    tables_config.log = kafka_log;
+    // Producer-only settings make librdkafka warn on a consumer: leave them out.
+    for (const char* p : {"enable.idempotence", "acks", "max.in.flight.requests.per.connection",
+                          "linger.ms", "message.timeout.ms", "queue.buffering.max.messages",
+                          "partitioner", "compression.type", "batch.size"}) {
+        tables_config.properties.erase(p);
+    }
+    kafka_bridge::ConsumerConfig intake_config = tables_config;
+    intake_config.group_id = config_.commands.group;
+    intake_config.session_timeout = config_.commands.group_session_timeout;
+
+    auto tables = kafka_bridge::Consumer::create(tables_config);
+    if (!tables.ok()) {
+        return tables.error().to_string();
+    }
+    tables_ = std::move(tables.value());
+    using Start = kafka_bridge::Consumer::Start;
+    std::vector<std::pair<std::string, Start>> topics = {
+        {config_.topics.presence, Start::beginning},
+        {config_.topics.command_routes, Start::beginning},
+        {config_.topics.command_results, Start::end}};
+    for (const auto& [topic, apply] : followed_) {
+        topics.emplace_back(topic, Start::beginning);
+    }
+    auto marks = tables_->assign_all(topics, timeout);
+    if (!marks.ok()) {
+        return marks.error().to_string();
+    }
+    for (const auto& [partition, mark] : marks.value()) {
+        live_from_[partition] = mark.second;
+    }
+
+    // Catch up: presence and routes up to where they ended a moment ago.
+    std::map<PartitionKey, std::int64_t> remaining;
+    for (const auto& [partition, mark] : marks.value()) {
+        if (mark.second > mark.first && partition.first != config_.topics.command_results) {
+            remaining[partition] = mark.second;
+        }
+    }
+    const auto deadline = Clock::now() + timeout;
+    std::size_t read = 0;
+    while (!remaining.empty()) {
+        if (Clock::now() > deadline) {
+            return "the presence and route topics could not be read to their end in time (" +
+                   std::to_string(remaining.size()) + " partitions behind)";
+        }
+        auto message = tables_->poll(100ms);
+        if (!message) {
+            continue;
+        }
+        ++read;
+        dispatch(*message);
+        const PartitionKey key{message->topic, message->partition};
+        if (auto it = remaining.find(key); it != remaining.end() && message->offset + 1 >= it->second) {
+            remaining.erase(it);
+        }
+    }
+    log::info("commands: read {} table records; {} command ids remembered", read, seen_.size());
+
+    // Connections a previous run of this instance left in the table have ended.
+    heartbeat(true);
+    std::vector<kafka_bridge::Presence> stale;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stale = presence_.held_by(config_.gateway_id);
+    }
+    for (auto& p : stale) {
+        p.connected = false;
+        p.at = kafka_bridge::now_rfc3339();
+        produce(config_.topics.presence, kafka_bridge::presence_key(p.station_id),
+                kafka_bridge::presence_record(p), nullptr);
+    }
+    if (!stale.empty()) {
+        log::info("commands: {} connections of a previous run of {} marked ended", stale.size(),
+                  config_.gateway_id);
+    }
+
+    auto intake = kafka_bridge::Consumer::create(intake_config);
+    if (!intake.ok()) {
+        return intake.error().to_string();
+    }
+    intake_ = std::move(intake.value());
+    if (auto subscribed = intake_->subscribe({config_.topics.commands}); !subscribed.ok()) {
+        return subscribed.error().to_string();
+    }
+    running_ = true;
+    tables_thread_ = std::thread([this] { tables_loop(); });
+    intake_thread_ = std::thread([this] { intake_loop(); });
+    return std::nullopt;
+}
+
+void Router::stop() {
+    if (!running_.exchange(false)) {
+        return;
+    }
+    intake_thread_.join();
+    tables_thread_.join();
+    heartbeat(false);
+    intake_->close();
+    tables_->close();
+    std::vector<ResultCallback> waiting;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        waiting = waiters_.take_all();
+    }
+    for (auto& callback : waiting) {
+        callback(std::nullopt);
+    }
+}
+
+void Router::produce(const std::string& topic, const std::string& key, std::string value,
+                            std::function<void(bool)> done) {
+    kafka_bridge::Record record{topic, key, std::move(value), {{"content-type", "application/json"}}};
+    auto& metrics = metrics_;
+    auto result = producers_.current()->produce(
+        record, [done, topic, &metrics](const kafka_bridge::Delivery& d) {
+            if (!d.ok()) {
+                metrics.delivery_failure(topic);
+                log::error("record for {} not acknowledged: {}", topic, d.error->to_string());
+            }
+            if (done) {
+                done(d.ok());
+            }
+        });
+    if (!result.ok()) {
+        metrics_.delivery_failure(topic);
+        log::error("record for {} not queued: {}", topic, result.error().to_string());
+        if (done) {
+            done(false);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- intake (consumer group)
+
+void Router::intake_loop() {
+    while (running_) {
+        if (auto message = intake_->poll(100ms)) {
+            offsets_.read({message->topic, message->partition}, message->offset);
+            take(*message);
+        }
+        store_taken();
+    }
+}
+
+void Router::store_taken() {
+    // Commit only below the first command whose records Kafka has not yet acknowledged.
+    for (const auto& [partition, next] : offsets_.committable()) {
+        intake_->store(partition.first, partition.second, next);
+    }
+}
+
+void Router::take(const kafka_bridge::Message& message) {
+    const PartitionKey partition{message.topic, message.partition};
+    const std::int64_t offset = message.offset;
+    auto taken = [this, partition, offset] { offsets_.acknowledged(partition, offset); };
+    const std::string received_at = kafka_bridge::now_rfc3339();
+    auto parsed = kafka_bridge::parse_command(message.key, message.value.value_or(""),
+                                              message.timestamp_ms, received_at, defaults_);
+    if (!parsed.ok()) {
+        const auto& problem = parsed.error();
+        if (!problem.command_id) {
+            metrics_.command_unusable();
+            log::warn("command record {}/{}@{} unusable: {}", message.topic, message.partition,
+                      message.offset, problem.reason);
+            dead_letter(message, problem.reason);
+            taken();
+            return;
+        }
+        Command command;
+        command.command_id = *problem.command_id;
+        command.station_id = problem.station_id;
+        command.action = problem.action;
+        command.payload = json::object();
+        command.received_at = received_at;
+        command.origin = config_.gateway_id;
+        command.expires_at_ms = kafka_bridge::unix_now_ms();
+        if (!first_sighting(command.command_id)) {
+            taken();
+            return;
+        }
+        conclude(command, CommandOutcome::failure(CommandError::invalid_command, problem.reason),
+                 taken);
+        return;
+    }
+    Command command = std::move(parsed.value());
+    command.origin = config_.gateway_id;
+    if (!first_sighting(command.command_id)) {
+        taken();
+        return;
+    }
+    decide(std::move(command), taken);
+}
+
+bool Router::first_sighting(const std::string& command_id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (seen_.insert(command_id, kafka_bridge::unix_now_ms())) {
+        return true;
+    }
+    metrics_.command_duplicate();
+    log::info("command {} seen before: not delivered again", command_id);
+    return false;
+}
+
+CommandOutcome Router::not_connected(const Command& command, std::int64_t now_ms) const {
+    const auto last = presence_.last(command.station_id);
+    CommandOutcome o =
+        last && last->connected && !presence_.gateway_alive(last->gateway_id, now_ms)
+            ? CommandOutcome::failure(CommandError::gateway_unavailable,
+                                      "the station's gateway instance " + last->gateway_id +
+                                          " is gone and the station has not connected elsewhere")
+            : CommandOutcome::failure(CommandError::station_not_connected,
+                                      "the station is not connected to any gateway instance");
+    if (last && last->version) {
+        o.version = last->version;
+    }
+    return o;
+}
+
+void Router::decide(Command command, std::function<void()> taken) {
+    const std::int64_t now_ms = kafka_bridge::unix_now_ms();
+    if (now_ms >= command.expires_at_ms) {
+        conclude(command,
+                 CommandOutcome::failure(CommandError::expired,
+                                         "expiresAt " + kafka_bridge::format_time_ms(command.expires_at_ms) +
+                                             " passed before the command was read"),
+                 std::move(taken));
+        return;
+    }
+    std::optional<kafka_bridge::Presence> holder;
+    CommandOutcome absent;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        holder = presence_.holder(command.station_id, now_ms);
+        if (!holder) {
+            absent = not_connected(command, now_ms);
+        }
+    }
+    if (!holder) {
+        conclude(command, std::move(absent), std::move(taken));
+        return;
+    }
+    if (holder->version) {
+        if (auto rejected = kafka_bridge::check_command(schemas_, *holder->version, command)) {
+            conclude(command, std::move(*rejected), std::move(taken));
+            return;
+        }
+    }
+    if (holder->gateway_id == config_.gateway_id) {
+        auto session = stations_.find_station(command.station_id);
+        if (!session) {
+            auto o = CommandOutcome::failure(CommandError::station_not_connected,
+                                             "the station's connection has just ended");
+            o.version = holder->version;
+            conclude(command, std::move(o), std::move(taken));
+            return;
+        }
+    }
+    // Delivered once the route is read back as the decision (apply_route), also when this
+    // instance holds the station: another owner may be deciding the same record.
+    route(command, holder->gateway_id, std::move(taken));
+}
+
+void Router::redecide(Command command) {
+    // Runs where the command was sent but the station is not (any more): it moved on, or left.
+    ++command.hop;
+    const std::int64_t now_ms = kafka_bridge::unix_now_ms();
+    std::optional<kafka_bridge::Presence> holder;
+    CommandOutcome absent;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        holder = presence_.holder(command.station_id, now_ms);
+        absent = not_connected(command, now_ms);
+    }
+    if (holder && holder->gateway_id != config_.gateway_id &&
+        command.hop <= kafka_bridge::kMaxCommandHops) {
+        command.origin = config_.gateway_id;
+        route(command, holder->gateway_id, nullptr);
+        return;
+    }
+    if (!holder || holder->gateway_id == config_.gateway_id) {
+        const auto version = absent.version;
+        absent = CommandOutcome::failure(CommandError::connection_closed,
+                                         "the station's connection ended before the call was sent");
+        absent.version = version;
+    } else {
+        absent.error_description = "the station moved between instances too often to follow";
+    }
+    finish(command, std::move(absent));
+}
+
+void Router::route(const Command& command, const std::string& target,
+                          std::function<void()> taken, std::optional<std::string> result) {
+    produce(config_.topics.command_routes, kafka_bridge::presence_key(command.station_id),
+            kafka_bridge::command_route({command, target, std::move(result)}),
+            [taken = std::move(taken)](bool) {
+                if (taken) {
+                    taken();
+                }
+            });
+}
+
+void Router::conclude(const Command& command, CommandOutcome outcome,
+                             std::function<void()> taken) {
+    // Decided at intake: a route naming no target carries the result, which this instance
+    // writes when it reads the route back as the command's decision (apply_route).
+    route(command, "", std::move(taken), result_record(command, outcome));
+}
+
+std::string Router::result_record(const Command& command,
+                                         const CommandOutcome& outcome) const {
+    return kafka_bridge::command_result(command.command_id, command.station_id, command.action,
+                                        command.received_at, outcome, config_.gateway_id,
+                                        kafka_bridge::now_rfc3339());
+}
+
+void Router::finish(const Command& command, CommandOutcome outcome) {
+    publish_result(command, kafka_bridge::command_status_name(outcome.status),
+                   result_record(command, outcome));
+}
+
+void Router::publish_result(const Command& command, std::string_view status,
+                                   std::string record) {
+    metrics_.command_result(std::string(status));
+    log::debug("command {} for {} ({}): {}", command.command_id, command.station_id,
+               command.action, status);
+    produce(config_.topics.command_results, command.station_id, std::move(record), nullptr);
+}
+
+void Router::hand_back(std::vector<Command> commands) {
+    for (auto& command : commands) {
+        if (auto session = stations_.find_station(command.station_id)) {
+            session->deliver(std::move(command));  // the newer connection on this instance
+        } else {
+            redecide(std::move(command));
+        }
+    }
+}
+
+kafka_bridge::Presence Router::presence_of(const session::Session& session, bool connected) const {
+    kafka_bridge::Presence p;
+    p.station_id = session.station_id();
+    p.gateway_id = config_.gateway_id;
+    p.connected = connected;
+    p.epoch = connected ? -1 : session.epoch();
+    p.session_id = session.session_id();
+    p.version = session.version();
+    p.since = session.since();
+    p.at = kafka_bridge::now_rfc3339();
+    return p;
+}
+
+void Router::session_opened(const std::shared_ptr<session::Session>& session) {
+    const kafka_bridge::Presence p = presence_of(*session, true);
+    std::weak_ptr<session::Session> weak = session;
+    const std::string key = kafka_bridge::presence_key(p.station_id);
+    auto record = kafka_bridge::Record{config_.topics.presence, key,
+                                       kafka_bridge::presence_record(p),
+                                       {{"content-type", "application/json"}}};
+    auto result = producers_.current()->produce(record, [this, weak](const kafka_bridge::Delivery& d) {
+        auto s = weak.lock();
+        if (!s || !d.ok()) {
+            if (!d.ok()) {
+                log::error("presence of a station not written: {}", d.error->to_string());
+            }
+            return;
+        }
+        s->set_epoch(d.offset);
+        // A connection elsewhere whose record landed after ours replaced this one already.
+        std::optional<kafka_bridge::Presence> last;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            last = presence_.last(s->station_id());
+        }
+        if (last && last->connected && last->gateway_id != config_.gateway_id &&
+            last->epoch > d.offset) {
+            s->supersede("replaced by a newer connection on gateway " + last->gateway_id);
+        }
+    });
+    if (!result.ok()) {
+        log::error("presence of station {} not queued: {}", p.station_id, result.error().to_string());
+    }
+}
+
+void Router::session_closed(const std::shared_ptr<session::Session>& session, bool superseded) {
+    if (superseded) {
+        return;  // the newer connection's record says where the station is
+    }
+    const kafka_bridge::Presence p = presence_of(*session, false);
+    produce(config_.topics.presence, kafka_bridge::presence_key(p.station_id),
+            kafka_bridge::presence_record(p), nullptr);
+}
+
+void Router::dead_letter(const kafka_bridge::Message& message, const std::string& reason) {
+    const std::string raw = message.value.value_or("");
+    kafka_bridge::CommandLetter letter{raw, message.topic, message.partition, message.offset,
+                                       message.key, reason};
+    produce(config_.topics.dead_letter, message.key.value_or(""),
+            kafka_bridge::command_dead_letter(letter, config_.gateway_id, kafka_bridge::now_rfc3339()),
+            nullptr);
+}
+
+// ---------------------------------------------------------------- REST
+
+std::optional<std::string> Router::submit(const json& record, ResultCallback on_result,
+                                                 std::chrono::milliseconds wait) {
+    const std::string command_id = record.at("commandId").get<std::string>();
+    if (on_result) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        waiters_.add(command_id, Clock::now() + wait, std::move(on_result));
+    }
+    kafka_bridge::Record r{config_.topics.commands, record.at("stationId").get<std::string>(),
+                           record.dump(), {{"content-type", "application/json"}}};
+    auto queued = producers_.current()->produce(r, [](const kafka_bridge::Delivery&) {});
+    if (!queued.ok()) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        waiters_.remove(command_id);
+        return queued.error().to_string();
+    }
+    return std::nullopt;
+}
+
+std::optional<json> Router::station(const std::string& station_id) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto last = presence_.last(station_id);
+    if (!last) {
+        return std::nullopt;
+    }
+    return presence_json(*last, presence_.gateway_alive(last->gateway_id, kafka_bridge::unix_now_ms()));
+}
+
+json Router::stations() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    json list = json::array();
+    for (const auto& p : presence_.connected(kafka_bridge::unix_now_ms())) {
+        list.push_back(presence_json(p, true));
+    }
+    return json{{"stations", std::move(list)}};
+}
+
+}  // namespace gateway::commands

@@ -1,0 +1,156 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gateway/commands/intake.hpp"
+#include "gateway/commands/waiters.hpp"
+#include "gateway/config/config.hpp"
+#include "gateway/metrics/metrics.hpp"
+#include "gateway/session/services.hpp"
+#include "kafka_bridge/commands.hpp"
+#include "kafka_bridge/consumer.hpp"
+#include "kafka_bridge/producer_slot.hpp"
+#include "ocpp/schema_registry.hpp"
+
+namespace gateway::commands {
+
+/// Operator commands across instances (docs/commands.md).
+///
+///   intake thread:  ocpp.commands (consumer group) ─▶ take: dedup, expiry, presence, schema
+///                     ├─▶ decided here: a route record naming no target, carrying the result
+///                     └─▶ a route record naming the instance that holds the station
+///   tables thread:  the first route record of a command id (and hop) is the decision, the
+///                   same on every instance; later ones (a second owner after a rebalance)
+///                   are dropped. The decision's origin writes a decided result; its target
+///                   delivers to the session.
+///   tables topics:  ocpp.presence, ocpp.command-routes (from the beginning), ocpp.command-results
+///                   (from the end, for REST waiters); liveness records of this instance.
+///   sessions:       finish() ─▶ result record; hand_back() ─▶ newer connection or NotConnected.
+class Router : public session::CommandSink {
+public:
+    Router(const config::Config& config, const ocpp::SchemaRegistry& schemas,
+           kafka_bridge::ProducerSlot& producers, metrics::Metrics& metrics,
+           const session::SessionLookup& stations);
+    ~Router() override;
+
+    /// Reads presence and routes up to their end, announces this instance, marks connections
+    /// a previous run of it left behind as ended, and joins the command group. Returns the
+    /// error in words when Kafka does not serve within `timeout`.
+    std::optional<std::string> start(std::chrono::milliseconds timeout);
+    /// Also reads `topic` (a compacted table) from its beginning, before start() returns and
+    /// live afterwards, handing each record to `apply` on the tables thread. Call before start().
+    void follow(std::string topic, std::function<void(const kafka_bridge::Message&)> apply);
+    /// Announces the stop, leaves the group and joins the threads. Idempotent.
+    void stop();
+
+    // CommandSink
+    void finish(const kafka_bridge::Command& command, kafka_bridge::CommandOutcome outcome) override;
+    void hand_back(std::vector<kafka_bridge::Command> commands) override;
+    void session_opened(const std::shared_ptr<session::Session>& session) override;
+    void session_closed(const std::shared_ptr<session::Session>& session, bool superseded) override;
+
+    /// Called once with the result record (JSON text), or with nothing when none arrived in
+    /// time. Runs on the tables thread: must not block.
+    using ResultCallback = Waiters::Callback;
+    /// Writes `record` (a command, already checked) to ocpp.commands; when `on_result` is set
+    /// it is called once the result appears or `wait` has passed. Returns an error in words
+    /// when the record could not be queued.
+    std::optional<std::string> submit(const nlohmann::json& record, ResultCallback on_result,
+                                      std::chrono::milliseconds wait);
+
+    /// The presence of one station, or nothing when it was never seen.
+    std::optional<nlohmann::json> station(const std::string& station_id) const;
+    /// Every station connected on a live instance.
+    nlohmann::json stations() const;
+
+private:
+    using PartitionKey = OffsetTracker::Partition;
+
+    void intake_loop();
+    void tables_loop();
+    void take(const kafka_bridge::Message& message);
+    /// Remembers `command_id`; false (counted, logged) when it was taken before.
+    bool first_sighting(const std::string& command_id);
+    kafka_bridge::Presence presence_of(const session::Session& session, bool connected) const;
+    void decide(kafka_bridge::Command command, std::function<void()> taken);
+    void redecide(kafka_bridge::Command command);
+    void conclude(const kafka_bridge::Command& command, kafka_bridge::CommandOutcome outcome,
+                  std::function<void()> taken);
+    void route(const kafka_bridge::Command& command, const std::string& target,
+               std::function<void()> taken, std::optional<std::string> result = std::nullopt);
+    std::string result_record(const kafka_bridge::Command& command,
+                              const kafka_bridge::CommandOutcome& outcome) const;
+    void publish_result(const kafka_bridge::Command& command, std::string_view status,
+                        std::string record);
+    void dispatch(const kafka_bridge::Message& message);
+    void apply_presence(const kafka_bridge::Message& message);
+    void apply_route(const kafka_bridge::Message& message);
+    void apply_result(const kafka_bridge::Message& message);
+    void dead_letter(const kafka_bridge::Message& message, const std::string& reason);
+    void heartbeat(bool alive);
+    void expire_waiters();
+    /// Ends with NotConnected the commands whose target instance is gone, when this instance
+    /// is the one to do it: the route's origin if it is alive, else the live instance with the
+    /// smallest id.
+    void conclude_orphans();
+    /// Queues a record; `done(ok)` runs once Kafka answered (or at once when not queued).
+    void produce(const std::string& topic, const std::string& key, std::string value,
+                 std::function<void(bool)> done);
+    void store_taken();
+    using Command = kafka_bridge::Command;
+    kafka_bridge::CommandOutcome not_connected(const kafka_bridge::Command& command,
+                                               std::int64_t now_ms) const;
+
+    const config::Config& config_;
+    const ocpp::SchemaRegistry& schemas_;
+    kafka_bridge::ProducerSlot& producers_;
+    metrics::Metrics& metrics_;
+    const session::SessionLookup& stations_;
+    kafka_bridge::CommandDefaults defaults_;
+
+    std::unique_ptr<kafka_bridge::Consumer> intake_;
+    std::unique_ptr<kafka_bridge::Consumer> tables_;
+    std::thread intake_thread_;
+    std::thread tables_thread_;
+    std::atomic<bool> running_{false};
+    /// Route records below these offsets were written before this instance started: they are
+    /// remembered (duplicates) but not executed.
+    std::map<PartitionKey, std::int64_t> live_from_;
+    std::map<std::string, std::function<void(const kafka_bridge::Message&)>> followed_;
+
+    mutable std::mutex mutex_;
+    kafka_bridge::PresenceTable presence_;
+    kafka_bridge::SeenCommands seen_;
+    /// Route records read (command id and hop): the first one of each is the decision.
+    kafka_bridge::SeenCommands decided_;
+    Waiters waiters_;
+    /// Every command routed since this instance started, until its result appears: when its
+    /// target goes away, one live instance writes the result the target never will.
+    struct Routed {
+        Command command;
+        /// The instance that must write the result: the route's target, or its origin when the
+        /// outcome was decided at intake (then `result` holds it).
+        std::string target;
+        std::optional<std::chrono::steady_clock::time_point> target_gone_since;
+        std::optional<std::string> result;
+    };
+    std::map<std::string, Routed> routed_;
+    /// Commands whose result was read: a route read after its result (other partitions are
+    /// not ordered with it) is not watched.
+    kafka_bridge::SeenCommands resulted_;
+
+    OffsetTracker offsets_;
+};
+
+}  // namespace gateway::commands

@@ -1,0 +1,253 @@
+// The tables thread of the Router: presence, routes and results as every instance sees them,
+// liveness of this instance, REST waiters, and commands whose executing instance went away.
+#include "gateway/commands/router.hpp"
+
+#include "gateway/log/log.hpp"
+#include "gateway/session/session.hpp"
+
+namespace gateway::commands {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+using kafka_bridge::Command;
+using kafka_bridge::CommandError;
+using kafka_bridge::CommandOutcome;
+
+/// The status of a result record built by this instance (for metrics and logs).
+std::string result_status(const std::string& record) {
+    const json doc = json::parse(record, nullptr, false);
+    const auto it = doc.is_object() ? doc.find("status") : doc.end();
+    return it != doc.end() && it->is_string() ? it->get<std::string>() : std::string("unknown");
+}
+
+}  // namespace
+
+void Router::tables_loop() {
+    auto next_heartbeat = Clock::now() + config_.commands.heartbeat;
+    auto next_orphan_check = Clock::now() + 1s;
+    while (running_) {
+        if (auto message = tables_->poll(100ms)) {
+            dispatch(*message);
+        }
+        if (Clock::now() >= next_heartbeat) {
+            heartbeat(true);
+            next_heartbeat = Clock::now() + config_.commands.heartbeat;
+        }
+        expire_waiters();
+        if (Clock::now() >= next_orphan_check) {
+            conclude_orphans();
+            next_orphan_check = Clock::now() + 1s;
+        }
+    }
+}
+
+void Router::conclude_orphans() {
+    // A result written by the target just before it went away may still be on its way: the
+    // target must have been gone for a whole instance timeout before anyone answers for it.
+    // Every instance watches every route; one writes: the route's origin while it is alive,
+    // else the live instance with the smallest id. The others keep watching until the result
+    // appears, so a writer that dies meanwhile is replaced.
+    const auto now = Clock::now();
+    const std::int64_t now_ms = kafka_bridge::unix_now_ms();
+    std::vector<Routed> orphans;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const auto alive = presence_.alive_gateways(now_ms);
+        for (auto it = routed_.begin(); it != routed_.end();) {
+            Routed& r = it->second;
+            if (now_ms > r.command.expires_at_ms + r.command.timeout.count() + 300000) {
+                // Its target is alive but wrote no result long after every deadline.
+                log::warn("command {}: no result from instance {}; no longer watched",
+                          r.command.command_id, r.target);
+                it = routed_.erase(it);
+                continue;
+            }
+            if (presence_.gateway_alive(r.target, now_ms)) {
+                r.target_gone_since.reset();
+            } else if (!r.target_gone_since) {
+                r.target_gone_since = now;
+            } else if (now - *r.target_gone_since >= config_.commands.instance_timeout) {
+                const bool origin_alive = r.command.origin != r.target &&
+                                          presence_.gateway_alive(r.command.origin, now_ms);
+                const std::string writer = origin_alive     ? r.command.origin
+                                           : alive.empty() ? std::string()
+                                                           : alive.front();
+                if (writer == config_.gateway_id) {
+                    orphans.push_back(std::move(r));
+                    it = routed_.erase(it);
+                    continue;
+                }
+            }
+            ++it;
+        }
+    }
+    for (auto& r : orphans) {
+        if (r.result) {
+            // Decided at intake by an instance that went away before writing it.
+            json record = json::parse(*r.result, nullptr, false);
+            if (record.is_object()) {
+                record["gatewayId"] = config_.gateway_id;
+                log::warn("command {} for {}: instance {} went away before writing its result; "
+                          "written here", r.command.command_id, r.command.station_id, r.target);
+                publish_result(r.command, result_status(*r.result), record.dump());
+                continue;
+            }
+        }
+        auto o = CommandOutcome::failure(
+            CommandError::gateway_unavailable,
+            "gateway instance " + r.target +
+                " that held the station went away before the command finished; whether the "
+                "station received the call is unknown");
+        o.sent = true;  // may have been: the station may have acted on it
+        log::warn("command {} for {}: instance {} went away; ending it NotConnected",
+                  r.command.command_id, r.command.station_id, r.target);
+        finish(r.command, std::move(o));
+    }
+}
+
+void Router::follow(std::string topic,
+                           std::function<void(const kafka_bridge::Message&)> apply) {
+    followed_[std::move(topic)] = std::move(apply);
+}
+
+void Router::dispatch(const kafka_bridge::Message& message) {
+    if (message.topic == config_.topics.presence) {
+        apply_presence(message);
+    } else if (message.topic == config_.topics.command_routes) {
+        apply_route(message);
+    } else if (message.topic == config_.topics.command_results) {
+        apply_result(message);
+    } else if (const auto it = followed_.find(message.topic); it != followed_.end()) {
+        it->second(message);
+    }
+}
+
+void Router::heartbeat(bool alive) {
+    produce(config_.topics.presence, kafka_bridge::gateway_key(config_.gateway_id),
+            kafka_bridge::gateway_record(config_.gateway_id, alive, kafka_bridge::now_rfc3339()),
+            nullptr);
+}
+
+void Router::apply_presence(const kafka_bridge::Message& message) {
+    if (!message.key) {
+        return;
+    }
+    kafka_bridge::PresenceTable::Change change;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!presence_.apply(*message.key, message.value, message.offset, message.timestamp_ms,
+                             &change)) {
+            log::warn("presence record {}@{} unreadable; ignored", message.partition, message.offset);
+            return;
+        }
+    }
+    // A newer connection on another instance replaces ours, cluster-wide.
+    if (change.connected && change.connected->gateway_id != config_.gateway_id && running_) {
+        auto session = stations_.find_station(change.connected->station_id);
+        if (session && session->epoch() >= 0 && session->epoch() < change.connected->epoch) {
+            log::warn("station {} connected on gateway {}; closing its connection here",
+                      session->station_id(), change.connected->gateway_id);
+            session->supersede("replaced by a newer connection on gateway " +
+                               change.connected->gateway_id);
+        }
+    }
+}
+
+void Router::apply_route(const kafka_bridge::Message& message) {
+    if (!message.value) {
+        return;
+    }
+    auto parsed = kafka_bridge::parse_command_route(*message.value);
+    if (!parsed.ok()) {
+        log::warn("route record {}@{} unreadable ({}); ignored", message.partition,
+                  message.offset, parsed.error());
+        return;
+    }
+    kafka_bridge::CommandRoute route = std::move(parsed.value());
+    Command& command = route.command;
+    const auto live_from = live_from_.find({message.topic, message.partition});
+    const bool live = running_ && (live_from == live_from_.end() || message.offset >= live_from->second);
+    const bool mine = command.origin == config_.gateway_id;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        seen_.insert(command.command_id, kafka_bridge::unix_now_ms());
+        // The first route of a command id and hop is the decision; every instance reads the
+        // partition in the same order, so all agree which one it is. A later one comes from a
+        // second owner that read the command again after a rebalance, before the first route
+        // reached it: nobody acts on it.
+        if (!decided_.insert(command.command_id + "#" + std::to_string(command.hop),
+                             kafka_bridge::unix_now_ms())) {
+            if (live && mine) {
+                metrics_.command_duplicate();
+                log::info("command {} decided twice; the first decision stands",
+                          command.command_id);
+            }
+            return;
+        }
+        if (!live) {
+            return;  // written before this instance started: remembered, not acted on
+        }
+        // Every instance watches the decision until the result appears: when the instance
+        // that must write it goes away, one other instance writes it instead.
+        if (!resulted_.contains(command.command_id)) {
+            Command kept = command;
+            kept.payload = json::object();  // not needed for the result
+            const std::string& writer = route.target.empty() ? command.origin : route.target;
+            routed_[command.command_id] = Routed{std::move(kept), writer, std::nullopt, route.result};
+        }
+    }
+    if (route.target.empty()) {
+        if (mine && route.result) {
+            const std::string status = result_status(*route.result);
+            publish_result(command, status, std::move(*route.result));
+        }
+        return;
+    }
+    if (route.target != config_.gateway_id) {
+        return;
+    }
+    log::debug("command {} for {} (hop {}, decided by {}): delivering here", command.command_id,
+               command.station_id, command.hop, command.origin);
+    if (auto session = stations_.find_station(command.station_id)) {
+        session->deliver(std::move(command));
+    } else {
+        redecide(std::move(command));
+    }
+}
+
+void Router::apply_result(const kafka_bridge::Message& message) {
+    if (!message.value) {
+        return;
+    }
+    const json doc = json::parse(*message.value, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object() || !doc.contains("commandId") ||
+        !doc["commandId"].is_string()) {
+        return;
+    }
+    std::vector<ResultCallback> waiting;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const std::string id = doc["commandId"].get<std::string>();
+        routed_.erase(id);
+        resulted_.insert(id, kafka_bridge::unix_now_ms());
+        waiting = waiters_.take(id);
+    }
+    for (auto& callback : waiting) {
+        callback(*message.value);
+    }
+}
+
+void Router::expire_waiters() {
+    std::vector<ResultCallback> expired;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        expired = waiters_.take_expired(Clock::now());
+    }
+    for (auto& callback : expired) {
+        callback(std::nullopt);
+    }
+}
+
+}  // namespace gateway::commands

@@ -1,0 +1,319 @@
+#include "gateway/config/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <climits>
+#include <stdexcept>
+#include <unistd.h>
+
+#include "gateway/config/options.hpp"
+
+namespace gateway::config {
+namespace {
+
+using Shape = Option::Shape;
+
+[[noreturn]] void fail(const std::string& message) { throw std::runtime_error(message); }
+
+std::string scalar(const YAML::Node& node, const std::string& path) {
+    if (!node.IsScalar()) {
+        fail("config " + path + ": expected a single value");
+    }
+    return node.as<std::string>();
+}
+
+const Option* find_path(const std::string& path) {
+    for (const auto& o : options()) {
+        if (!o.path.empty() && o.path == path) {
+            return &o;
+        }
+    }
+    return nullptr;
+}
+
+bool is_section(const std::string& path) {
+    const std::string prefix = path + ".";
+    return std::any_of(options().begin(), options().end(),
+                       [&](const Option& o) { return o.path.compare(0, prefix.size(), prefix) == 0; });
+}
+
+void apply_node(Config& c, const Option& o, const YAML::Node& node) {
+    const std::string where = "config " + o.path;
+    switch (o.shape) {
+        case Shape::scalar:
+            o.set(c, scalar(node, o.path), where);
+            return;
+        case Shape::list:
+            if (!node.IsSequence()) {
+                fail(where + ": expected a list");
+            }
+            if (o.clear) {
+                o.clear(c);
+            }
+            for (const auto& item : node) {
+                o.set(c, scalar(item, o.path), where);
+            }
+            return;
+        case Shape::map:
+            if (!node.IsMap()) {
+                fail(where + ": expected a mapping");
+            }
+            for (const auto& entry : node) {
+                o.set(c, entry.first.as<std::string>() + "=" + scalar(entry.second, o.path), where);
+            }
+            return;
+        case Shape::certificates:
+            if (!node.IsSequence()) {
+                fail(where + ": expected a list of {cert, key}");
+            }
+            o.clear(c);
+            for (const auto& entry : node) {
+                if (!entry.IsMap() || !entry["cert"] || !entry["key"] || entry.size() != 2) {
+                    fail(where + ": every entry needs cert and key, and nothing else");
+                }
+                c.tls.certificates.push_back({scalar(entry["cert"], o.path + ".cert"),
+                                              scalar(entry["key"], o.path + ".key")});
+            }
+            return;
+    }
+}
+
+/// Applies a YAML mapping at `path` (empty: the root): every key must be a setting or a
+/// section of settings.
+void apply_yaml(Config& c, const YAML::Node& map, const std::string& path) {
+    if (!map.IsMap()) {
+        fail("config " + (path.empty() ? std::string("file") : path) + ": expected a mapping");
+    }
+    for (const auto& entry : map) {
+        const std::string key = entry.first.as<std::string>();
+        const std::string full = path.empty() ? key : path + "." + key;
+        if (const Option* o = find_path(full)) {
+            if (!entry.second.IsNull()) {
+                apply_node(c, *o, entry.second);
+            }
+        } else if (is_section(full)) {
+            if (!entry.second.IsNull()) {
+                apply_yaml(c, entry.second, full);
+            }
+        } else {
+            fail("config " + full + ": unknown setting");
+        }
+    }
+}
+
+void apply_environment(Config& c, const std::map<std::string, std::string>& env) {
+    for (const auto& [name, value] : env) {
+        if (name.rfind("OCPP_GATEWAY_KAFKA_PROP_", 0) == 0) {
+            std::string property = ocpp::ascii_lower(name.substr(24));
+            std::replace(property.begin(), property.end(), '_', '.');
+            c.kafka.properties[property] = value;
+            continue;
+        }
+        for (const auto& o : options()) {
+            if (!o.env.empty() && o.env == name && !o.path.empty()) {
+                o.set(c, value, name);
+            }
+        }
+    }
+}
+
+void validate(Config& c) {
+    if (c.gateway_id.empty()) {
+        char host[HOST_NAME_MAX + 1] = {};
+        gethostname(host, sizeof(host) - 1);
+        c.gateway_id = host[0] != '\0' ? host : "ocpp-gateway";
+    }
+    for (const auto& pair : c.tls.certificates) {
+        if (pair.key.empty()) {
+            fail("TLS certificate " + pair.cert + " has no key (--tls-key after --tls-cert)");
+        }
+    }
+    if (c.security.profile >= 2 && c.tls.certificates.empty()) {
+        fail("security profile " + std::to_string(c.security.profile) +
+             " needs a TLS certificate and key (tls.certificates or --tls-cert/--tls-key)");
+    }
+    if (c.security.profile == 3 && c.tls.ca_file.empty()) {
+        fail("security profile 3 needs the CA bundle of station certificates (tls.ca_file or --tls-ca)");
+    }
+    if (c.security.profile < 2 && !c.tls.certificates.empty()) {
+        fail("TLS certificates are configured but security profile " +
+             std::to_string(c.security.profile) + " listens without TLS (use profile 2 or 3)");
+    }
+    if (c.commands.heartbeat * 2 > c.commands.instance_timeout) {
+        // Two missed liveness records, not one late one, make an instance gone.
+        c.commands.heartbeat = c.commands.instance_timeout / 3;
+    }
+    if (c.versions.empty()) {
+        fail("config: at least one OCPP version must be enabled");
+    }
+    if (c.missing_subprotocol &&
+        std::find(c.versions.begin(), c.versions.end(), *c.missing_subprotocol) ==
+            c.versions.end()) {
+        fail("config: missing_subprotocol names a version that is not enabled");
+    }
+    if (c.path_prefix.empty() || c.path_prefix.front() != '/' || c.path_prefix.back() == '/') {
+        fail("config path_prefix: must start with '/' and not end with one (e.g. /ocpp)");
+    }
+    if (c.kafka.brokers.empty()) {
+        fail("config: kafka brokers must be set (--kafka-brokers HOST:PORT[,HOST:PORT...])");
+    }
+    if (c.listen.port == c.admin_listen.port && c.listen.host == c.admin_listen.host) {
+        fail("config: listen and admin_listen must differ");
+    }
+    const std::set<std::string> levels = {"debug", "info", "warn", "error"};
+    if (levels.count(c.log_level) == 0) {
+        fail("config log_level: \"" + c.log_level + "\" is not one of debug, info, warn, error");
+    }
+    if (c.limits.pong_timeout >= std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     c.limits.ping_interval) &&
+        c.limits.ping_interval.count() > 0) {
+        fail("config limits: pong_timeout_ms must be shorter than ping_interval_s");
+    }
+}
+
+}  // namespace
+
+std::string_view reply_mode_name(ReplyMode m) {
+    return m == ReplyMode::after_ack ? "after-ack" : "immediate";
+}
+
+std::string Endpoint::to_string() const {
+    return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+           std::to_string(port);
+}
+
+std::string help_text() {
+    std::string out = R"(ocpp-gateway: OCPP 1.6 / 2.0.1 central-system gateway to Kafka
+
+Usage: ocpp-gateway [options]
+       ocpp-gateway hash-password [--iterations N] < password   (prints a registry hash)
+
+Options (flags override OCPP_GATEWAY_* environment variables, which override the file; every
+file key with its default is in deploy/gateway.example.yaml):
+)";
+    const Config defaults;
+    for (const auto& o : options()) {
+        if (o.flag.empty()) {
+            continue;
+        }
+        std::string line = "  " + std::string(o.flag) + " " + std::string(o.value);
+        line.resize(std::max<std::size_t>(line.size() + 1, 28), ' ');
+        line += o.help;
+        if (o.show) {
+            line += " [" + o.show(defaults) + "]";
+        }
+        if (!o.env.empty()) {
+            line += "  " + std::string(o.env);
+        }
+        out += line + "\n";
+    }
+    out += R"(  Environment only: OCPP_GATEWAY_ADMIN_TOKEN (bearer token for /v1 and /metrics; never a
+  flag: command lines are visible to every local user), OCPP_GATEWAY_KAFKA_PROP_<NAME>.
+  --help, --version
+
+Stations connect to ws://HOST:PORT/ocpp/{stationId} with subprotocol ocpp1.6 or ocpp2.0.1.
+)";
+    return out;
+}
+
+namespace {
+
+bool is_flag(const std::string& arg, std::string_view flag) {
+    return arg == flag || (arg.size() > flag.size() && arg.compare(0, flag.size(), flag) == 0 &&
+                           arg[flag.size()] == '=');
+}
+
+/// The value of flag `flag` at args[i] ("--flag=value" or "--flag value"), moving i past it.
+std::string value_of(const std::vector<std::string>& args, std::size_t& i, std::string_view flag) {
+    const std::string& arg = args[i];
+    if (arg.size() > flag.size() && arg[flag.size()] == '=') {
+        return arg.substr(flag.size() + 1);
+    }
+    if (i + 1 >= args.size()) {
+        fail(std::string(flag) + " needs a value");
+    }
+    return args[++i];
+}
+
+CommandLine parse_hash_password(const std::vector<std::string>& args) {
+    CommandLine cl;
+    cl.action = CommandLine::Action::hash_password;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        if (!is_flag(args[i], "--iterations")) {
+            fail("hash-password: unknown option \"" + args[i] +
+                 "\" (it reads the password from standard input; --iterations N)");
+        }
+        cl.iterations = static_cast<unsigned>(
+            parse_integer(value_of(args, i, "--iterations"), "--iterations", 1000, 10000000));
+    }
+    return cl;
+}
+
+void load_file(Config& c, const std::string& file) {
+    YAML::Node root;
+    try {
+        root = YAML::LoadFile(file);
+    } catch (const YAML::BadFile&) {
+        fail("cannot read config file " + file);
+    } catch (const YAML::Exception& e) {
+        fail("config file " + file + ": " + e.what());
+    }
+    if (root.IsNull()) {
+        return;
+    }
+    try {
+        apply_yaml(c, root, "");
+    } catch (const YAML::Exception& e) {
+        fail("config file " + file + ": " + e.what());
+    }
+}
+
+}  // namespace
+
+CommandLine parse_command_line(int argc, const char* const* argv,
+                               const std::map<std::string, std::string>& env) {
+    const std::vector<std::string> args(argv + 1, argv + argc);
+    if (!args.empty() && args[0] == "hash-password") {
+        return parse_hash_password(args);
+    }
+    CommandLine cl;
+    // The file comes first, whatever the position of --config.
+    std::string config_file;
+    if (auto it = env.find("OCPP_GATEWAY_CONFIG"); it != env.end()) {
+        config_file = it->second;
+    }
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--help" || args[i] == "-h") {
+            cl.action = CommandLine::Action::help;
+            return cl;
+        }
+        if (args[i] == "--version") {
+            cl.action = CommandLine::Action::version;
+            return cl;
+        }
+        if (is_flag(args[i], "--config")) {
+            config_file = value_of(args, i, "--config");
+        }
+    }
+    Config& c = cl.config;
+    if (!config_file.empty()) {
+        load_file(c, config_file);
+    }
+    apply_environment(c, env);
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const auto& all = options();
+        const auto o = std::find_if(all.begin(), all.end(), [&](const Option& x) {
+            return !x.flag.empty() && is_flag(args[i], x.flag);
+        });
+        if (o == all.end()) {
+            fail("unknown option \"" + args[i] + "\" (see --help)");
+        }
+        const std::string flag(o->flag);
+        o->set(c, value_of(args, i, flag), flag);
+    }
+    validate(c);
+    return cl;
+}
+
+}  // namespace gateway::config

@@ -1,0 +1,172 @@
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "kafka_bridge/producer.hpp"
+#include "kafka_bridge/topics.hpp"
+#include "ocpp/actions.hpp"
+#include "ocpp/frame.hpp"
+#include "ocpp/version.hpp"
+
+namespace gateway::config {
+
+/// How a station event's CALLRESULT relates to the Kafka acknowledgement.
+enum class ReplyMode : std::uint8_t {
+    after_ack,  ///< answer once Kafka has the record (default; always for transactions)
+    immediate,  ///< answer at once, publish asynchronously, count what is lost
+};
+
+std::string_view reply_mode_name(ReplyMode m);
+
+struct Endpoint {
+    std::string host;
+    std::uint16_t port = 0;
+    std::string to_string() const;
+};
+
+/// Everything the gateway can be told. Each limit has a default and a reason.
+struct Config {
+    std::string gateway_id;  ///< default: the host name
+    Endpoint listen{"0.0.0.0", 9000};
+    Endpoint admin_listen{"127.0.0.1", 9100};
+    /// URL path before the station id: ws://host:port/ocpp/{stationId}.
+    std::string path_prefix = "/ocpp";
+    /// I/O threads; 0 = one per core.
+    unsigned io_threads = 0;
+
+    std::vector<ocpp::ProtocolVersion> versions = {ocpp::ProtocolVersion::v16,
+                                                   ocpp::ProtocolVersion::v201};
+    /// Version assumed when a station sends no Sec-WebSocket-Protocol header (older 1.6
+    /// firmware often omits it); nullopt refuses such stations with HTTP 400.
+    std::optional<ocpp::ProtocolVersion> missing_subprotocol = ocpp::ProtocolVersion::v16;
+    /// Operators' schema overrides (see README); empty: the official schemas only.
+    std::string schema_overrides;
+    /// Identities allowed to connect (case-insensitive); empty: any well-formed identity.
+    std::set<std::string> allowed_stations;
+
+    struct Limits {
+        /// Largest WebSocket message: 256 KiB, see ocpp::FrameLimits.
+        std::size_t max_message_bytes = 256 * 1024;
+        /// Deepest JSON nesting accepted.
+        std::size_t max_json_depth = 32;
+        /// Open connections; a 2-core instance comfortably holds 10k idle stations.
+        std::size_t max_connections = 20000;
+        /// Time to complete the HTTP upgrade: slow handshakes hold a socket for nothing.
+        std::chrono::milliseconds handshake_timeout{10000};
+        /// Silence after which a station is pinged (WebSocket ping).
+        std::chrono::seconds ping_interval{60};
+        /// Time for a pong before the connection is considered dead.
+        std::chrono::milliseconds pong_timeout{30000};
+        /// No frame at all for this long closes the session (stations heartbeat far more often).
+        std::chrono::seconds idle_timeout{900};
+        /// Station CALLs answered one at a time (OCPP: one outstanding CALL); more are refused.
+        std::size_t max_pending_calls = 1;
+    } limits;
+
+    struct Reply {
+        std::array<ReplyMode, ocpp::kEventClassCount> modes{};  ///< all after_ack by default
+        /// BootNotification interval (heartbeat period) sent to stations.
+        std::chrono::seconds heartbeat_interval{300};
+        /// Authorize: accept every token, or only those listed.
+        bool authorize_accept_all = true;
+        std::set<std::string> authorized_tokens;
+        /// DataTransfer status returned ("Accepted": the gateway has recorded it).
+        std::string data_transfer_status = "Accepted";
+    } reply;
+
+    /// Operator commands (docs/commands.md).
+    struct Commands {
+        /// Consumer group sharing ocpp.commands among the instances.
+        std::string group = "ocpp-gateway";
+        /// Commands waiting per station behind the outstanding one; more are Rejected.
+        std::size_t queue_limit = 32;
+        /// Time the station has to answer a CALL when the command gives no timeoutMs.
+        std::chrono::milliseconds default_timeout{30000};
+        /// A command without expiresAt expires this long after it was written.
+        std::chrono::milliseconds max_age{120000};
+        /// Liveness record period of this instance on the presence topic.
+        std::chrono::milliseconds heartbeat{3000};
+        /// An instance silent this long is gone: its stations count as not connected.
+        std::chrono::milliseconds instance_timeout{10000};
+        /// Consumer-group session: a crashed instance's command partitions move after this.
+        std::chrono::milliseconds group_session_timeout{10000};
+    } commands;
+    /// Who may connect and the limits that keep abuse cheap (README "Security").
+    struct Security {
+        /// OCPP security profile of the station listener: 0 no authentication (identities
+        /// from the registry only, when it has any), 1 HTTP Basic over ws://.
+        int profile = 0;
+        /// YAML registry of stations and password hashes; more arrive on topics.stations.
+        std::string stations_file;
+        /// Failed authentications before an identity / a source address is refused with 429:
+        /// a station retrying a wrong password stays cheap, guessing does not pay.
+        unsigned failures_per_identity = 5;
+        unsigned failures_per_address = 20;
+        std::chrono::seconds failure_window{60};
+        /// Refusal after the limit: 1 s, doubling per further failure, up to this.
+        std::chrono::seconds max_backoff{300};
+        /// Upgrades admitted per second (bursts of twice that): a reconnect storm of a whole
+        /// city is spread over seconds instead of starving the stations already connected.
+        double handshakes_per_second = 500;
+        /// Open connections from one address (depots behind one router need many).
+        std::size_t connections_per_address = 1000;
+        /// Station messages per second per connection, bursts of message_burst; more get a
+        /// CALLERROR. Real stations send a few per minute, a backlog after an outage a few
+        /// dozen per second.
+        double messages_per_second = 50;
+        double message_burst = 200;
+        /// Connections of one identity replacing each other within a minute before the next
+        /// newcomer is refused (429): two devices with one stolen identity flip-flopping.
+        unsigned max_replacements_per_minute = 6;
+    } security;
+    /// TLS of the station listener (profiles 2 and 3).
+    struct Tls {
+        struct Pair {
+            std::string cert;  ///< PEM certificate chain, leaf first
+            std::string key;   ///< PEM private key
+        };
+        /// One or more: an RSA and an ECDSA certificate may be offered side by side.
+        std::vector<Pair> certificates;
+        /// Profile 3: the CAs that sign station certificates (PEM bundle).
+        std::string ca_file;
+        /// Profile 3, optional: the organization (O) station certificates must carry.
+        std::string organization;
+    } tls;
+    /// Bearer token for /v1 and /metrics on the admin listener; empty: no token needed.
+    std::string admin_token;
+
+    kafka_bridge::ProducerConfig kafka;
+    kafka_bridge::Topics topics;
+    /// Create missing topics at start-up (off where an operator manages topics).
+    bool create_topics = true;
+    /// Time allowed for draining on SIGTERM before connections are cut.
+    std::chrono::seconds drain_timeout{25};
+    std::string log_level = "info";
+};
+
+/// The result of reading the command line: a config to run, or a subcommand/exit.
+struct CommandLine {
+    enum class Action : std::uint8_t { run, help, version, hash_password };
+    Action action = Action::run;
+    Config config;
+    /// hash-password: PBKDF2 iterations of the hash to make.
+    unsigned iterations = 100000;
+};
+
+/// Builds the configuration: defaults, then the YAML file (--config), then environment
+/// variables (OCPP_GATEWAY_*), then flags. Throws std::runtime_error with one clear message
+/// for anything invalid (start-up only).
+CommandLine parse_command_line(int argc, const char* const* argv,
+                               const std::map<std::string, std::string>& env);
+
+/// The --help text.
+std::string help_text();
+
+}  // namespace gateway::config

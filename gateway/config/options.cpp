@@ -1,0 +1,326 @@
+#include "gateway/config/options.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
+
+namespace gateway::config {
+namespace {
+
+using Shape = Option::Shape;
+using Setter = std::function<void(Config&, const std::string&, const std::string&)>;
+using Show = std::function<std::string(const Config&)>;
+
+[[noreturn]] void fail(const std::string& message) { throw std::runtime_error(message); }
+
+Endpoint parse_endpoint(const std::string& text, const std::string& what) {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+        fail(what + ": expected HOST:PORT, got \"" + text + "\"");
+    }
+    std::string host = text.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);  // [::1]:9000
+    }
+    const std::string port_text = text.substr(colon + 1);
+    if (!std::all_of(port_text.begin(), port_text.end(), ::isdigit) || port_text.size() > 5) {
+        fail(what + ": port \"" + port_text + "\" is not a number");
+    }
+    const long port = std::stol(port_text);
+    if (port < 1 || port > 65535) {
+        fail(what + ": port " + port_text + " is outside 1..65535");
+    }
+    return Endpoint{host, static_cast<std::uint16_t>(port)};
+}
+
+bool parse_bool(const std::string& text, const std::string& what) {
+    const std::string t = ocpp::ascii_lower(text);
+    if (t == "true" || t == "yes" || t == "on" || t == "1") {
+        return true;
+    }
+    if (t == "false" || t == "no" || t == "off" || t == "0") {
+        return false;
+    }
+    fail(what + ": \"" + text + "\" is not a boolean");
+}
+
+ocpp::ProtocolVersion parse_version_or_fail(const std::string& text, const std::string& what) {
+    const auto v = ocpp::parse_version(text);
+    if (!v) {
+        fail(what + ": unknown OCPP version \"" + text + "\" (use ocpp1.6 or ocpp2.0.1)");
+    }
+    return *v;
+}
+
+std::pair<std::string, std::string> split_assignment(const std::string& text,
+                                                     const std::string& what) {
+    const auto eq = text.find('=');
+    if (eq == std::string::npos || eq == 0) {
+        fail(what + ": expected NAME=VALUE, got \"" + text + "\"");
+    }
+    return {text.substr(0, eq), text.substr(eq + 1)};
+}
+
+void set_reply_mode(Config& config, const std::string& assignment, const std::string& what) {
+    const auto [cls, mode] = split_assignment(assignment, what);
+    const auto c = ocpp::parse_event_class(cls);
+    if (!c) {
+        fail(what + ": unknown event class \"" + cls + "\"");
+    }
+    ReplyMode m;
+    if (mode == "after-ack") {
+        m = ReplyMode::after_ack;
+    } else if (mode == "immediate") {
+        m = ReplyMode::immediate;
+    } else {
+        fail(what + ": reply mode \"" + mode + "\" is neither after-ack nor immediate");
+    }
+    if (*c == ocpp::EventClass::transaction && m != ReplyMode::after_ack) {
+        fail(what + ": transaction events are always answered after the Kafka ack (billing "
+                    "data must never be acknowledged before it is stored)");
+    }
+    config.reply.modes[static_cast<std::size_t>(*c)] = m;
+}
+
+// ---- setter builders: one per kind of value ------------------------------------------------
+
+/// A string field.
+template <class Get>
+Setter text(Get get) {
+    return [get](Config& c, const std::string& v, const std::string&) { get(c) = v; };
+}
+template <class Get>
+Show show_text(Get get) {
+    return [get](const Config& c) { return std::string(get(const_cast<Config&>(c))); };
+}
+
+/// An integer field of type T (a number, or a std::chrono duration) within [lo, hi].
+template <class T, class Get>
+Setter integer(Get get, long long lo, long long hi) {
+    return [get, lo, hi](Config& c, const std::string& v, const std::string& where) {
+        get(c) = T(parse_integer(v, where, lo, hi));
+    };
+}
+template <class Get>
+Show show_count(Get get) {
+    return [get](const Config& c) {
+        const auto& v = get(const_cast<Config&>(c));
+        if constexpr (std::is_arithmetic_v<std::decay_t<decltype(v)>>) {
+            return std::to_string(static_cast<long long>(v));
+        } else {
+            return std::to_string(static_cast<long long>(v.count()));
+        }
+    };
+}
+
+template <class Get>
+Setter boolean(Get get) {
+    return [get](Config& c, const std::string& v, const std::string& where) { get(c) = parse_bool(v, where); };
+}
+
+template <class Get>
+Setter endpoint(Get get) {
+    return [get](Config& c, const std::string& v, const std::string& where) { get(c) = parse_endpoint(v, where); };
+}
+template <class Get>
+Show show_endpoint(Get get) {
+    return [get](const Config& c) { return get(const_cast<Config&>(c)).to_string(); };
+}
+
+#define FIELD(expr) [](Config& c) -> auto& { return c.expr; }
+
+std::vector<Option> build() {
+    std::vector<Option> o;
+    auto add = [&o](Option option) { o.push_back(std::move(option)); };
+    // Flag only: where the file is.
+    add({"", "OCPP_GATEWAY_CONFIG", "--config", "FILE", "YAML configuration file (see deploy/gateway.example.yaml)",
+         Shape::scalar, [](Config&, const std::string&, const std::string&) {}, nullptr, nullptr});
+
+    add({"gateway_id", "OCPP_GATEWAY_ID", "--gateway-id", "ID", "this instance's id (default: the host name)",
+         Shape::scalar, text(FIELD(gateway_id)), nullptr, nullptr});
+    add({"listen", "OCPP_GATEWAY_LISTEN", "--listen", "HOST:PORT", "station WebSocket listener",
+         Shape::scalar, endpoint(FIELD(listen)), show_endpoint(FIELD(listen)), nullptr});
+    add({"admin_listen", "OCPP_GATEWAY_ADMIN_LISTEN", "--admin-listen", "HOST:PORT", "/healthz /readyz /metrics and REST",
+         Shape::scalar, endpoint(FIELD(admin_listen)), show_endpoint(FIELD(admin_listen)), nullptr});
+    add({"path_prefix", "", "", "PATH", "URL path before the station id",
+         Shape::scalar, text(FIELD(path_prefix)), show_text(FIELD(path_prefix)), nullptr});
+    // One I/O thread per core by default; more than 256 only adds contention.
+    add({"io_threads", "", "", "N", "I/O threads, 0: one per core",
+         Shape::scalar, integer<unsigned>(FIELD(io_threads), 0, 256), show_count(FIELD(io_threads)), nullptr});
+    add({"drain_timeout_s", "", "", "S", "SIGTERM: time for in-flight acks and replies",
+         Shape::scalar, integer<std::chrono::seconds>(FIELD(drain_timeout), 0, 3600), show_count(FIELD(drain_timeout)), nullptr});
+    add({"log_level", "OCPP_GATEWAY_LOG_LEVEL", "--log-level", "LEVEL", "debug, info, warn, error",
+         Shape::scalar, text(FIELD(log_level)), show_text(FIELD(log_level)), nullptr});
+
+    add({"ocpp.versions", "", "", "VERSION", "OCPP versions offered",
+         Shape::list,
+         [](Config& c, const std::string& v, const std::string& where) { c.versions.push_back(parse_version_or_fail(v, where)); },
+         nullptr, [](Config& c) { c.versions.clear(); }});
+    add({"ocpp.missing_subprotocol", "", "--missing-subprotocol", "V", "ocpp1.6, ocpp2.0.1 or refuse, for stations that send none",
+         Shape::scalar,
+         [](Config& c, const std::string& v, const std::string& where) {
+             c.missing_subprotocol = v == "refuse" ? std::nullopt : std::optional(parse_version_or_fail(v, where));
+         },
+         [](const Config& c) { return c.missing_subprotocol ? std::string(ocpp::subprotocol(*c.missing_subprotocol)) : "refuse"; },
+         nullptr});
+    add({"ocpp.schema_overrides", "", "", "DIR", "operators' schema overrides (README)",
+         Shape::scalar, text(FIELD(schema_overrides)), nullptr, nullptr});
+    add({"stations.allow", "", "--allow-station", "ID", "only these identities may connect, repeatable",
+         Shape::list, [](Config& c, const std::string& v, const std::string&) { c.allowed_stations.insert(ocpp::ascii_lower(v)); },
+         nullptr, nullptr});
+
+    // Limits: README "Flow control and lifecycle" and "Limits"; the reasons are in config.hpp.
+    add({"limits.max_message_bytes", "", "", "N", "largest WebSocket message (1009 beyond)", Shape::scalar,
+         integer<std::size_t>(FIELD(limits.max_message_bytes), 1024, 16LL << 20), show_count(FIELD(limits.max_message_bytes)), nullptr});
+    add({"limits.max_json_depth", "", "", "N", "deepest JSON nesting", Shape::scalar,
+         integer<std::size_t>(FIELD(limits.max_json_depth), 4, 1000), show_count(FIELD(limits.max_json_depth)), nullptr});
+    add({"limits.max_connections", "", "", "N", "open connections (503 beyond)", Shape::scalar,
+         integer<std::size_t>(FIELD(limits.max_connections), 1, 10000000), show_count(FIELD(limits.max_connections)), nullptr});
+    add({"limits.handshake_timeout_ms", "", "", "MS", "time to complete the HTTP upgrade", Shape::scalar,
+         integer<std::chrono::milliseconds>(FIELD(limits.handshake_timeout), 100, 600000), show_count(FIELD(limits.handshake_timeout)), nullptr});
+    add({"limits.ping_interval_s", "", "", "S", "WebSocket ping period, 0: none", Shape::scalar,
+         integer<std::chrono::seconds>(FIELD(limits.ping_interval), 0, 86400), show_count(FIELD(limits.ping_interval)), nullptr});
+    add({"limits.pong_timeout_ms", "", "", "MS", "time for a pong", Shape::scalar,
+         integer<std::chrono::milliseconds>(FIELD(limits.pong_timeout), 100, 600000), show_count(FIELD(limits.pong_timeout)), nullptr});
+    add({"limits.idle_timeout_s", "", "", "S", "silence that closes a session, 0: none", Shape::scalar,
+         integer<std::chrono::seconds>(FIELD(limits.idle_timeout), 0, 86400 * 7), show_count(FIELD(limits.idle_timeout)), nullptr});
+    add({"limits.max_pending_calls", "", "", "N", "station CALLs in flight", Shape::scalar,
+         integer<std::size_t>(FIELD(limits.max_pending_calls), 1, 64), show_count(FIELD(limits.max_pending_calls)), nullptr});
+
+    add({"reply.modes", "", "--reply-mode", "CLASS=MODE", "after-ack or immediate per event class, repeatable",
+         Shape::map, [](Config& c, const std::string& v, const std::string& where) { set_reply_mode(c, v, where); }, nullptr, nullptr});
+    add({"reply.heartbeat_interval_s", "", "", "S", "BootNotification interval", Shape::scalar,
+         integer<std::chrono::seconds>(FIELD(reply.heartbeat_interval), 1, 86400), show_count(FIELD(reply.heartbeat_interval)), nullptr});
+    add({"reply.authorize.accept_all", "", "", "BOOL", "accept every token", Shape::scalar,
+         boolean(FIELD(reply.authorize_accept_all)), nullptr, nullptr});
+    add({"reply.authorize.tokens", "", "", "TOKEN", "the accepted tokens without accept_all", Shape::list,
+         [](Config& c, const std::string& v, const std::string&) { c.reply.authorized_tokens.insert(v); }, nullptr, nullptr});
+    add({"reply.data_transfer_status", "", "", "STATUS", "DataTransfer answer", Shape::scalar,
+         text(FIELD(reply.data_transfer_status)), nullptr, nullptr});
+
+    add({"kafka.brokers", "OCPP_GATEWAY_KAFKA_BROKERS", "--kafka-brokers", "LIST", "bootstrap servers",
+         Shape::scalar, text(FIELD(kafka.brokers)), show_text(FIELD(kafka.brokers)), nullptr});
+    add({"kafka.delivery_timeout_ms", "", "", "MS", "below the stations' own message timeout", Shape::scalar,
+         integer<std::chrono::milliseconds>(FIELD(kafka.delivery_timeout), 1000, 300000), show_count(FIELD(kafka.delivery_timeout)), nullptr});
+    add({"kafka.linger_ms", "", "", "MS", "producer batching delay", Shape::scalar,
+         integer<std::chrono::milliseconds>(FIELD(kafka.linger), 0, 1000), show_count(FIELD(kafka.linger)), nullptr});
+    add({"kafka.max_queued_messages", "", "", "N", "producer queue bound (backpressure)", Shape::scalar,
+         integer<int>(FIELD(kafka.max_queued_messages), 1, 10000000), show_count(FIELD(kafka.max_queued_messages)), nullptr});
+    add({"kafka.create_topics", "", "", "BOOL", "create missing topics at start-up", Shape::scalar,
+         boolean(FIELD(create_topics)), nullptr, nullptr});
+    add({"kafka.properties", "", "--kafka-property", "K=V", "any librdkafka property (SASL, SSL, ...), repeatable; "
+                                                           "environment OCPP_GATEWAY_KAFKA_PROP_<NAME> (dots as _)",
+         Shape::map,
+         [](Config& c, const std::string& v, const std::string& where) {
+             auto [k, value] = split_assignment(v, where);
+             c.kafka.properties[k] = value;
+         },
+         nullptr, nullptr});
+
+    for (std::size_t i = 0; i < ocpp::kEventClassCount; ++i) {
+        const auto cls = static_cast<ocpp::EventClass>(i);
+        add({"topics." + std::string(ocpp::event_class_name(cls)), "", "", "TOPIC", "topic of the event class", Shape::scalar,
+             [cls](Config& c, const std::string& v, const std::string&) { c.topics.for_class(cls) = v; },
+             nullptr, nullptr});
+    }
+    add({"topics.connections", "", "", "TOPIC", "connection events", Shape::scalar, text(FIELD(topics.connections)), nullptr, nullptr});
+    add({"topics.dead_letter", "", "", "TOPIC", "refused frames", Shape::scalar, text(FIELD(topics.dead_letter)), nullptr, nullptr});
+    add({"topics.transaction_ids", "", "", "TOPIC", "one partition: numbers 1.6 transactions", Shape::scalar, text(FIELD(topics.transaction_ids)), nullptr, nullptr});
+    add({"topics.commands", "", "", "TOPIC", "operator commands", Shape::scalar, text(FIELD(topics.commands)), nullptr, nullptr});
+    add({"topics.command_results", "", "", "TOPIC", "one result per command", Shape::scalar, text(FIELD(topics.command_results)), nullptr, nullptr});
+    add({"topics.presence", "", "", "TOPIC", "compacted: which instance holds which station", Shape::scalar, text(FIELD(topics.presence)), nullptr, nullptr});
+    add({"topics.command_routes", "", "", "TOPIC", "internal: command decisions", Shape::scalar, text(FIELD(topics.command_routes)), nullptr, nullptr});
+    add({"topics.stations", "", "", "TOPIC", "compacted station registry", Shape::scalar, text(FIELD(topics.stations)), nullptr, nullptr});
+
+    // Never a flag: command lines are visible to every local user.
+    add({"admin.token", "OCPP_GATEWAY_ADMIN_TOKEN", "", "TOKEN", "bearer token for /v1 and /metrics", Shape::scalar,
+         text(FIELD(admin_token)), nullptr, nullptr});
+
+    add({"security.profile", "OCPP_GATEWAY_SECURITY_PROFILE", "--security-profile", "N",
+         "0 none, 1 Basic over ws://, 2 TLS + Basic, 3 TLS + client certificates", Shape::scalar,
+         integer<int>(FIELD(security.profile), 0, 3), show_count(FIELD(security.profile)), nullptr});
+    add({"security.stations_file", "OCPP_GATEWAY_STATIONS_FILE", "--stations-file", "FILE", "station registry (ids, password hashes)",
+         Shape::scalar, text(FIELD(security.stations_file)), nullptr, nullptr});
+    add({"security.failures_per_identity", "", "", "N", "failed authentications per identity → 429", Shape::scalar,
+         integer<unsigned>(FIELD(security.failures_per_identity), 1, 1000000), show_count(FIELD(security.failures_per_identity)), nullptr});
+    add({"security.failures_per_address", "", "", "N", "… per source address", Shape::scalar,
+         integer<unsigned>(FIELD(security.failures_per_address), 1, 1000000), show_count(FIELD(security.failures_per_address)), nullptr});
+    add({"security.failure_window_s", "", "", "S", "window of those counts", Shape::scalar,
+         integer<std::chrono::seconds>(FIELD(security.failure_window), 1, 86400), show_count(FIELD(security.failure_window)), nullptr});
+    add({"security.max_backoff_s", "", "", "S", "longest refusal after the limit", Shape::scalar,
+         integer<std::chrono::seconds>(FIELD(security.max_backoff), 1, 86400), show_count(FIELD(security.max_backoff)), nullptr});
+    add({"security.handshakes_per_second", "", "", "N", "upgrades admitted per second (bursts of twice that)", Shape::scalar,
+         integer<double>(FIELD(security.handshakes_per_second), 1, 1000000), show_count(FIELD(security.handshakes_per_second)), nullptr});
+    add({"security.connections_per_address", "", "", "N", "open connections per source address", Shape::scalar,
+         integer<std::size_t>(FIELD(security.connections_per_address), 1, 10000000), show_count(FIELD(security.connections_per_address)), nullptr});
+    add({"security.messages_per_second", "", "", "N", "station CALLs per connection", Shape::scalar,
+         integer<double>(FIELD(security.messages_per_second), 1, 1000000), show_count(FIELD(security.messages_per_second)), nullptr});
+    add({"security.message_burst", "", "", "N", "burst of those", Shape::scalar,
+         integer<double>(FIELD(security.message_burst), 1, 1000000), show_count(FIELD(security.message_burst)), nullptr});
+    add({"security.max_replacements_per_minute", "", "", "N", "one identity's connections replacing each other → 429", Shape::scalar,
+         integer<unsigned>(FIELD(security.max_replacements_per_minute), 1, 100000), show_count(FIELD(security.max_replacements_per_minute)), nullptr});
+
+    add({"tls.certificates", "", "", "", "[{cert, key}]: RSA and ECDSA side by side", Shape::certificates, nullptr, nullptr,
+         [](Config& c) { c.tls.certificates.clear(); }});
+    add({"", "", "--tls-cert", "FILE", "certificate chain (repeatable, each followed by --tls-key)", Shape::scalar,
+         [](Config& c, const std::string& v, const std::string&) { c.tls.certificates.push_back({v, ""}); }, nullptr, nullptr});
+    add({"", "", "--tls-key", "FILE", "the key of the certificate before it", Shape::scalar,
+         [](Config& c, const std::string& v, const std::string& where) {
+             if (c.tls.certificates.empty() || !c.tls.certificates.back().key.empty()) {
+                 fail(where + " must follow its --tls-cert");
+             }
+             c.tls.certificates.back().key = v;
+         },
+         nullptr, nullptr});
+    add({"tls.ca_file", "", "--tls-ca", "FILE", "CAs of station certificates (profile 3)", Shape::scalar,
+         text(FIELD(tls.ca_file)), nullptr, nullptr});
+    add({"tls.organization", "", "", "O", "required O of station certificates (profile 3)", Shape::scalar,
+         text(FIELD(tls.organization)), nullptr, nullptr});
+
+    add({"commands.group", "OCPP_GATEWAY_COMMANDS_GROUP", "--commands-group", "NAME", "consumer group reading ocpp.commands",
+         Shape::scalar, text(FIELD(commands.group)), show_text(FIELD(commands.group)), nullptr});
+    add({"commands.queue_limit", "", "", "N", "commands waiting per station", Shape::scalar,
+         integer<std::size_t>(FIELD(commands.queue_limit), 1, 10000), show_count(FIELD(commands.queue_limit)), nullptr});
+    add({"commands.default_timeout_ms", "", "", "MS", "time for the station's answer", Shape::scalar,
+         integer<std::chrono::milliseconds>(FIELD(commands.default_timeout), 1, 600000), show_count(FIELD(commands.default_timeout)), nullptr});
+    add({"commands.max_age_s", "", "", "S", "a command without expiresAt expires this long after it was written", Shape::scalar,
+         integer<std::chrono::seconds>(FIELD(commands.max_age), 1, 86400), show_count(FIELD(commands.max_age)), nullptr});
+    add({"commands.heartbeat_ms", "", "", "MS", "liveness record period", Shape::scalar,
+         integer<std::chrono::milliseconds>(FIELD(commands.heartbeat), 100, 60000), show_count(FIELD(commands.heartbeat)), nullptr});
+    add({"commands.instance_timeout_ms", "OCPP_GATEWAY_INSTANCE_TIMEOUT_MS", "--instance-timeout-ms", "N",
+         "an instance silent this long is gone", Shape::scalar,
+         integer<std::chrono::milliseconds>(FIELD(commands.instance_timeout), 300, 600000), show_count(FIELD(commands.instance_timeout)), nullptr});
+    // Kafka's group.min.session.timeout.ms is 6 s.
+    add({"commands.group_session_timeout_ms", "", "", "MS", "a crashed instance's command partitions move after this", Shape::scalar,
+         integer<std::chrono::milliseconds>(FIELD(commands.group_session_timeout), 6000, 300000), show_count(FIELD(commands.group_session_timeout)), nullptr});
+    return o;
+}
+
+#undef FIELD
+
+}  // namespace
+
+long long parse_integer(const std::string& text, const std::string& what, long long min,
+                        long long max) {
+    try {
+        std::size_t used = 0;
+        const long long value = std::stoll(text, &used);
+        if (used != text.size()) {
+            throw std::invalid_argument(text);
+        }
+        if (value < min || value > max) {
+            fail(what + ": " + text + " is outside " + std::to_string(min) + ".." +
+                 std::to_string(max));
+        }
+        return value;
+    } catch (const std::logic_error&) {
+        fail(what + ": \"" + text + "\" is not an integer");
+    }
+}
+
+const std::vector<Option>& options() {
+    static const std::vector<Option> table = build();
+    return table;
+}
+
+}  // namespace gateway::config

@@ -1,0 +1,40 @@
+#include "gateway/log/log.hpp"
+
+#include <cstdio>
+#include <mutex>
+
+#include "kafka_bridge/envelope.hpp"
+
+namespace gateway::log {
+namespace {
+
+std::atomic<Level> g_level{Level::info};
+std::mutex g_mutex;
+
+constexpr std::string_view kNames[] = {"DEBUG", "INFO", "WARN", "ERROR"};
+
+}  // namespace
+
+void set_level(std::string_view name) {
+    if (name == "debug") {
+        g_level = Level::debug;
+    } else if (name == "warn") {
+        g_level = Level::warn;
+    } else if (name == "error") {
+        g_level = Level::error;
+    } else {
+        g_level = Level::info;
+    }
+}
+
+bool enabled(Level level) { return level >= g_level.load(std::memory_order_relaxed); }
+
+void write(Level level, std::string_view message) {
+    const std::string line = fmt::format("{} {:5} {}\n", kafka_bridge::now_rfc3339(),
+                                         kNames[static_cast<int>(level)], message);
+    std::lock_guard<std::mutex> lock(g_mutex);
+    std::fwrite(line.data(), 1, line.size(), stderr);
+    std::fflush(stderr);
+}
+
+}  // namespace gateway::log

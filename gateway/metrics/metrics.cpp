@@ -1,0 +1,160 @@
+#include "gateway/metrics/metrics.hpp"
+
+#include <fmt/format.h>
+
+namespace gateway::metrics {
+namespace {
+
+std::size_t index(ocpp::ProtocolVersion v) { return static_cast<std::size_t>(v); }
+
+constexpr std::string_view kOutcomes[] = {"acknowledged", "answered_early", "rejected", "failed"};
+
+}  // namespace
+
+void Metrics::connection_opened(ocpp::ProtocolVersion v) {
+    open_[index(v)].fetch_add(1, std::memory_order_relaxed);
+    opened_total_[index(v)].fetch_add(1, std::memory_order_relaxed);
+}
+
+void Metrics::connection_closed(ocpp::ProtocolVersion v) {
+    open_[index(v)].fetch_sub(1, std::memory_order_relaxed);
+}
+
+std::int64_t Metrics::open_connections() const {
+    return open_[0].load(std::memory_order_relaxed) + open_[1].load(std::memory_order_relaxed);
+}
+
+void Metrics::handshake_refused(const std::string& reason) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++handshake_refused_[reason];
+}
+
+void Metrics::message(ocpp::ProtocolVersion v, const std::string& action, Outcome outcome) {
+    const std::string labels =
+        fmt::format("version=\"{}\",action=\"{}\",outcome=\"{}\"", ocpp::version_label(v), action,
+                    kOutcomes[static_cast<int>(outcome)]);
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++messages_[labels];
+}
+
+void Metrics::validation_failure(ocpp::ProtocolVersion v, const std::string& code) {
+    const std::string labels =
+        fmt::format("version=\"{}\",code=\"{}\"", ocpp::version_label(v), code);
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++validation_[labels];
+}
+
+void Metrics::dead_letter() { dead_letters_.fetch_add(1, std::memory_order_relaxed); }
+
+void Metrics::backpressure_wait() {
+    backpressure_waits_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Metrics::unmatched_response() {
+    unmatched_responses_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Metrics::produce_ack_latency(std::chrono::steady_clock::duration d) {
+    const double seconds = std::chrono::duration<double>(d).count();
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (std::size_t i = 0; i < kLatencyBuckets.size(); ++i) {
+        if (seconds <= kLatencyBuckets[i]) {
+            ++latency_buckets_[i];
+        }
+    }
+    ++latency_count_;
+    latency_sum_ += seconds;
+}
+
+void Metrics::delivery_failure(const std::string& topic) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++delivery_failures_[topic];
+}
+
+void Metrics::immediate_undelivered(ocpp::EventClass c) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++immediate_undelivered_[static_cast<std::size_t>(c)];
+}
+
+void Metrics::command_result(std::string_view status) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++command_results_[std::string(status)];
+}
+
+void Metrics::command_duplicate() { ++command_duplicates_; }
+
+void Metrics::command_unusable() { ++commands_unusable_; }
+
+std::string Metrics::render(const std::map<std::string, double>& gauges) const {
+    std::string out;
+    auto header = [&out](std::string_view name, std::string_view type, std::string_view help) {
+        out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    };
+    header("ocpp_connections", "gauge", "Open station connections by OCPP version.");
+    header("ocpp_connections_opened_total", "counter", "Station connections accepted.");
+    for (const auto v : ocpp::kAllVersions) {
+        out += fmt::format("ocpp_connections{{version=\"{}\"}} {}\n", ocpp::version_label(v),
+                           open_[index(v)].load(std::memory_order_relaxed));
+        out += fmt::format("ocpp_connections_opened_total{{version=\"{}\"}} {}\n",
+                           ocpp::version_label(v),
+                           opened_total_[index(v)].load(std::memory_order_relaxed));
+    }
+    header("ocpp_dead_letters_total", "counter", "Frames refused and written to the dead-letter topic.");
+    out += fmt::format("ocpp_dead_letters_total {}\n", dead_letters_.load());
+    header("ocpp_backpressure_waits_total", "counter",
+           "Times a record waited for room in the full producer queue.");
+    out += fmt::format("ocpp_backpressure_waits_total {}\n", backpressure_waits_.load());
+    header("ocpp_unmatched_responses_total", "counter",
+           "CALLRESULT/CALLERROR frames from stations that answered nothing outstanding.");
+    out += fmt::format("ocpp_unmatched_responses_total {}\n", unmatched_responses_.load());
+
+    header("ocpp_command_duplicates_total", "counter",
+           "Command records with an already taken commandId (not delivered again).");
+    out += fmt::format("ocpp_command_duplicates_total {}\n", command_duplicates_.load());
+    header("ocpp_commands_unusable_total", "counter",
+           "Command records without a usable commandId (sent to the dead-letter topic).");
+    out += fmt::format("ocpp_commands_unusable_total {}\n", commands_unusable_.load());
+
+    std::lock_guard<std::mutex> lock(mutex_);
+    header("ocpp_command_results_total", "counter", "Command results written by this instance, by status.");
+    for (const auto& [status, n] : command_results_) {
+        out += fmt::format("ocpp_command_results_total{{status=\"{}\"}} {}\n", status, n);
+    }
+    header("ocpp_handshakes_refused_total", "counter", "WebSocket upgrades refused, by reason.");
+    for (const auto& [reason, n] : handshake_refused_) {
+        out += fmt::format("ocpp_handshakes_refused_total{{reason=\"{}\"}} {}\n", reason, n);
+    }
+    header("ocpp_messages_total", "counter", "Station CALLs by version, action and outcome.");
+    for (const auto& [labels, n] : messages_) {
+        out += fmt::format("ocpp_messages_total{{{}}} {}\n", labels, n);
+    }
+    header("ocpp_validation_failures_total", "counter", "CALLERRORs sent, by version and code.");
+    for (const auto& [labels, n] : validation_) {
+        out += fmt::format("ocpp_validation_failures_total{{{}}} {}\n", labels, n);
+    }
+    header("ocpp_kafka_delivery_failures_total", "counter", "Records Kafka did not acknowledge.");
+    for (const auto& [topic, n] : delivery_failures_) {
+        out += fmt::format("ocpp_kafka_delivery_failures_total{{topic=\"{}\"}} {}\n", topic, n);
+    }
+    header("ocpp_immediate_undelivered_total", "counter",
+           "Events answered before the ack (immediate mode) that Kafka then did not take.");
+    for (std::size_t i = 0; i < immediate_undelivered_.size(); ++i) {
+        out += fmt::format("ocpp_immediate_undelivered_total{{event_class=\"{}\"}} {}\n",
+                           ocpp::event_class_name(static_cast<ocpp::EventClass>(i)),
+                           immediate_undelivered_[i]);
+    }
+    header("ocpp_produce_ack_seconds", "histogram", "Time from produce to Kafka acknowledgement.");
+    for (std::size_t i = 0; i < kLatencyBuckets.size(); ++i) {
+        out += fmt::format("ocpp_produce_ack_seconds_bucket{{le=\"{}\"}} {}\n", kLatencyBuckets[i],
+                           latency_buckets_[i]);
+    }
+    out += fmt::format("ocpp_produce_ack_seconds_bucket{{le=\"+Inf\"}} {}\n", latency_count_);
+    out += fmt::format("ocpp_produce_ack_seconds_sum {}\nocpp_produce_ack_seconds_count {}\n",
+                       latency_sum_, latency_count_);
+    for (const auto& [name_and_labels, value] : gauges) {
+        out += fmt::format("{} {}\n", name_and_labels, value);
+    }
+    return out;
+}
+
+}  // namespace gateway::metrics

@@ -1,0 +1,74 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "ocpp/actions.hpp"
+#include "ocpp/version.hpp"
+
+namespace gateway::metrics {
+
+/// The gateway's Prometheus metrics. Thread-safe; cheap enough for the per-message path.
+class Metrics {
+public:
+    enum class Outcome : std::uint8_t {
+        acknowledged,    ///< published, acked, answered with CALLRESULT
+        answered_early,  ///< immediate mode: answered before the ack
+        rejected,        ///< refused with a CALLERROR (invalid, RPC rule)
+        failed,          ///< publish failed: answered with CALLERROR InternalError
+    };
+
+    void connection_opened(ocpp::ProtocolVersion v);
+    void connection_closed(ocpp::ProtocolVersion v);
+    void handshake_refused(const std::string& reason);
+    void message(ocpp::ProtocolVersion v, const std::string& action, Outcome outcome);
+    void validation_failure(ocpp::ProtocolVersion v, const std::string& code);
+    void dead_letter();
+    void produce_ack_latency(std::chrono::steady_clock::duration d);
+    void delivery_failure(const std::string& topic);
+    void immediate_undelivered(ocpp::EventClass c);
+    void backpressure_wait();
+    void unmatched_response();
+    /// A command ended with `status` (its result record was handed to the producer).
+    void command_result(std::string_view status);
+    /// A command record whose commandId was already taken: not delivered again.
+    void command_duplicate();
+    /// A command record without a usable commandId: sent to the dead-letter topic.
+    void command_unusable();
+
+    /// Prometheus text exposition; `gauges` adds values read at scrape time.
+    std::string render(const std::map<std::string, double>& gauges) const;
+
+    std::int64_t open_connections() const;
+
+private:
+    static constexpr std::array<double, 12> kLatencyBuckets = {
+        0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5};
+
+    std::array<std::atomic<std::int64_t>, 2> open_{};
+    std::array<std::atomic<std::uint64_t>, 2> opened_total_{};
+    std::atomic<std::uint64_t> dead_letters_{0};
+    std::atomic<std::uint64_t> backpressure_waits_{0};
+    std::atomic<std::uint64_t> unmatched_responses_{0};
+    std::atomic<std::uint64_t> command_duplicates_{0};
+    std::atomic<std::uint64_t> commands_unusable_{0};
+
+    mutable std::mutex mutex_;
+    std::map<std::string, std::uint64_t> handshake_refused_;
+    std::map<std::string, std::uint64_t> messages_;     // labels → count
+    std::map<std::string, std::uint64_t> validation_;   // labels → count
+    std::map<std::string, std::uint64_t> delivery_failures_;
+    std::map<std::string, std::uint64_t, std::less<>> command_results_;
+    std::array<std::uint64_t, ocpp::kEventClassCount> immediate_undelivered_{};
+    std::array<std::uint64_t, kLatencyBuckets.size()> latency_buckets_{};
+    std::uint64_t latency_count_ = 0;
+    double latency_sum_ = 0;
+};
+
+}  // namespace gateway::metrics

@@ -1,0 +1,168 @@
+#include "gateway/security/registry.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+
+#include "gateway/security/basic_auth.hpp"
+#include "gateway/security/password.hpp"
+#include "kafka_bridge/envelope.hpp"
+#include "ocpp/identity.hpp"
+
+namespace gateway::security {
+
+void StationRegistry::load_file(const std::string& path) {
+    YAML::Node root;
+    try {
+        root = YAML::LoadFile(path);
+    } catch (const YAML::Exception& e) {
+        throw std::runtime_error("station registry " + path + ": " + e.what());
+    }
+    const auto list = root["stations"];
+    if (!list || !list.IsSequence()) {
+        throw std::runtime_error("station registry " + path + ": expected `stations:` with a list of entries");
+    }
+    std::map<std::string, StationCredential, std::less<>> loaded;
+    std::size_t index = 0;
+    for (const auto& entry : list) {
+        const std::string where = "station registry " + path + ", entry " + std::to_string(index++);
+        if (!entry.IsMap() || !entry["id"]) {
+            throw std::runtime_error(where + ": expected a mapping with `id`");
+        }
+        StationCredential c;
+        c.station_id = entry["id"].as<std::string>();
+        if (auto error = ocpp::identity_error(c.station_id)) {
+            throw std::runtime_error(where + ": " + *error);
+        }
+        for (const auto& field : entry) {
+            const auto name = field.first.as<std::string>();
+            if (name != "id" && name != "password_hash" && name != "enabled") {
+                throw std::runtime_error(where + " (" + c.station_id + "): unknown key `" + name + "`");
+            }
+        }
+        if (entry["password_hash"]) {
+            c.password_hash = entry["password_hash"].as<std::string>();
+            if (auto error = password_hash_error(c.password_hash)) {
+                throw std::runtime_error(where + " (" + c.station_id + "): password_hash is " + *error);
+            }
+        }
+        if (entry["enabled"]) {
+            c.enabled = entry["enabled"].as<bool>();
+        }
+        if (!loaded.emplace(ocpp::ascii_lower(c.station_id), c).second) {
+            throw std::runtime_error(where + ": " + c.station_id + " is listed twice");
+        }
+    }
+    std::unique_lock<std::shared_mutex> lock(mutex_);
+    for (auto& [key, c] : loaded) {
+        stations_[key] = std::move(c);
+    }
+}
+
+std::optional<std::string> StationRegistry::apply_record(const std::string& key,
+                                                         const std::optional<std::string>& value) {
+    if (ocpp::identity_error(key)) {
+        return "key \"" + key + "\" is not a station identity";
+    }
+    if (!value) {
+        std::unique_lock<std::shared_mutex> lock(mutex_);
+        stations_.erase(ocpp::ascii_lower(key));
+        return std::nullopt;
+    }
+    const auto doc = nlohmann::json::parse(*value, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) {
+        return std::string("value is not a JSON object");
+    }
+    StationCredential c;
+    c.station_id = key;
+    if (const auto id = doc.find("stationId"); id != doc.end()) {
+        if (!id->is_string() || ocpp::ascii_lower(id->get<std::string>()) != ocpp::ascii_lower(key)) {
+            return std::string("stationId differs from the record key");
+        }
+        c.station_id = id->get<std::string>();
+    }
+    if (const auto h = doc.find("passwordHash"); h != doc.end() && !h->is_null()) {
+        if (!h->is_string() || password_hash_error(h->get<std::string>())) {
+            return "passwordHash is " + *password_hash_error(h->is_string() ? h->get<std::string>() : "");
+        }
+        c.password_hash = h->get<std::string>();
+    }
+    if (const auto e = doc.find("enabled"); e != doc.end()) {
+        if (!e->is_boolean()) {
+            return std::string("enabled must be true or false");
+        }
+        c.enabled = e->get<bool>();
+    }
+    std::unique_lock<std::shared_mutex> lock(mutex_);
+    stations_[ocpp::ascii_lower(key)] = std::move(c);
+    return std::nullopt;
+}
+
+bool StationRegistry::empty() const {
+    std::shared_lock<std::shared_mutex> lock(mutex_);
+    return stations_.empty();
+}
+
+std::size_t StationRegistry::size() const {
+    std::shared_lock<std::shared_mutex> lock(mutex_);
+    return stations_.size();
+}
+
+std::optional<StationCredential> StationRegistry::find(std::string_view station_id) const {
+    std::shared_lock<std::shared_mutex> lock(mutex_);
+    const auto it = stations_.find(ocpp::ascii_lower(station_id));
+    if (it == stations_.end()) {
+        return std::nullopt;
+    }
+    return it->second;
+}
+
+StationRegistry::Verdict StationRegistry::verify(std::string_view station_id,
+                                                 std::string_view password,
+                                                 ocpp::ProtocolVersion version,
+                                                 std::chrono::seconds cache_for) {
+    const auto credential = find(station_id);
+    if (!credential) {
+        return Verdict::unknown_station;
+    }
+    if (!credential->enabled) {
+        return Verdict::disabled;
+    }
+    if (credential->password_hash.empty()) {
+        return Verdict::bad_credentials;  // no password registered: Basic cannot succeed
+    }
+    const std::string key = ocpp::ascii_lower(station_id);
+    const std::string digest = kafka_bridge::sha256_hex(password);
+    const auto now = std::chrono::steady_clock::now();
+    {
+        std::lock_guard<std::mutex> lock(cache_mutex_);
+        const auto it = verified_.find(key);
+        if (it != verified_.end() && it->second.until > now &&
+            it->second.hash == credential->password_hash &&
+            security::constant_time_equal(it->second.password_digest, digest)) {
+            return Verdict::ok;
+        }
+    }
+    bool ok = password_matches(credential->password_hash, password);
+    if (!ok && version == ocpp::ProtocolVersion::v16) {
+        const auto bytes = hex_decode(password);
+        ok = (bytes && password_matches(credential->password_hash, *bytes)) ||
+             password_matches(credential->password_hash, hex_encode(password));
+    }
+    if (!ok) {
+        return Verdict::bad_credentials;
+    }
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    if (verified_.size() > 200000) {
+        verified_.clear();  // bounded; a storm after this only costs the PBKDF2 again
+    }
+    verified_[key] = Cached{digest, credential->password_hash, now + cache_for};
+    return Verdict::ok;
+}
+
+}  // namespace gateway::security

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+
+#include "ocpp/version.hpp"
+
+namespace gateway::security {
+
+/// One station allowed to connect.
+struct StationCredential {
+    std::string station_id;
+    /// Empty: no password (only for listeners without Basic authentication).
+    std::string password_hash;
+    bool enabled = true;
+};
+
+/// Which identities may connect and how they prove it: from a file at start-up and from the
+/// compacted topic ocpp.stations (changes apply to new connections at once). Thread-safe.
+class StationRegistry {
+public:
+    /// Reads a YAML file: `stations: [{id: CS01, password_hash: "pbkdf2-sha256$…"}, …]`.
+    /// Throws std::runtime_error with the file, entry and problem (start-up only).
+    void load_file(const std::string& path);
+    /// Applies a record of the stations topic (key: station id; value JSON
+    /// {"stationId", "passwordHash", "enabled"}; null: removed). Returns the problem in words
+    /// when the record is unusable (it is then ignored).
+    std::optional<std::string> apply_record(const std::string& key,
+                                            const std::optional<std::string>& value);
+    /// Whether any identity is registered (an empty registry lets every identity in on a
+    /// listener without authentication).
+    bool empty() const;
+    std::optional<StationCredential> find(std::string_view station_id) const;
+
+    enum class Verdict : std::uint8_t { ok, unknown_station, disabled, bad_credentials };
+    /// Checks `password` for `station_id`. OCPP 1.6 stations mix up the AuthorizationKey's
+    /// hex text and its bytes, so for 1.6 a hex password also matches as the bytes it spells
+    /// and any password also as its hex text. A successful check is remembered (SHA-256 of
+    /// the password) for `cache_for`, so reconnect storms do not recompute PBKDF2.
+    Verdict verify(std::string_view station_id, std::string_view password,
+                   ocpp::ProtocolVersion version,
+                   std::chrono::seconds cache_for = std::chrono::minutes(10));
+    std::size_t size() const;
+
+private:
+    struct Cached {
+        std::string password_digest;
+        std::string hash;  // the stored hash it was checked against
+        std::chrono::steady_clock::time_point until;
+    };
+    mutable std::shared_mutex mutex_;
+    std::map<std::string, StationCredential, std::less<>> stations_;  // lower-case id
+    std::mutex cache_mutex_;
+    std::map<std::string, Cached, std::less<>> verified_;
+};
+
+}  // namespace gateway::security

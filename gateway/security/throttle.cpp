@@ -1,0 +1,63 @@
+#include "gateway/security/throttle.hpp"
+
+#include <algorithm>
+
+namespace gateway::security {
+
+std::chrono::seconds AttemptThrottle::retry_after(const std::string& key, Clock::time_point now) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto it = entries_.find(key);
+    if (it == entries_.end() || it->second.blocked_until <= now) {
+        return std::chrono::seconds(0);
+    }
+    return std::chrono::duration_cast<std::chrono::seconds>(it->second.blocked_until - now) +
+           std::chrono::seconds(1);
+}
+
+bool AttemptThrottle::failure(const std::string& key, Clock::time_point now) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (entries_.size() >= settings_.max_keys && entries_.count(key) == 0) {
+        // Forget the entry that started longest ago.
+        auto oldest = std::min_element(entries_.begin(), entries_.end(), [](const auto& a, const auto& b) {
+            return a.second.first < b.second.first;
+        });
+        entries_.erase(oldest);
+    }
+    Entry& e = entries_[key];
+    if (e.failures == 0 || now - e.first > settings_.window) {
+        if (e.blocked_until <= now) {
+            e = Entry{};
+        }
+        e.first = now;
+    }
+    ++e.failures;
+    if (e.failures < settings_.limit) {
+        return false;
+    }
+    const bool starts = e.blocked_until <= now;
+    e.backoff = e.backoff.count() == 0 ? settings_.base_backoff
+                                       : std::min(settings_.max_backoff, e.backoff * 2);
+    e.blocked_until = now + e.backoff;
+    return starts;
+}
+
+void AttemptThrottle::success(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    entries_.erase(key);
+}
+
+bool RateLimiter::try_take(Clock::time_point now) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (last_ != Clock::time_point{}) {
+        const double elapsed = std::chrono::duration<double>(now - last_).count();
+        tokens_ = std::min(burst_, tokens_ + elapsed * rate_);
+    }
+    last_ = now;
+    if (tokens_ < 1.0) {
+        return false;
+    }
+    tokens_ -= 1.0;
+    return true;
+}
+
+}  // namespace gateway::security

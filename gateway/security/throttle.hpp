@@ -1,0 +1,61 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace gateway::security {
+
+/// Failed attempts per key (identity or address) with exponential backoff: after `limit`
+/// failures within `window`, the key is refused for `base_backoff`, doubling with each further
+/// failure up to `max_backoff`. Memory is bounded by `max_keys` (the oldest entries go first).
+class AttemptThrottle {
+public:
+    using Clock = std::chrono::steady_clock;
+    struct Settings {
+        unsigned limit = 5;
+        std::chrono::seconds window{60};
+        std::chrono::seconds base_backoff{1};
+        std::chrono::seconds max_backoff{300};
+        std::size_t max_keys = 100000;
+    };
+    explicit AttemptThrottle(Settings settings) : settings_(settings) {}
+
+    /// Zero when `key` may try now; else how long it must wait.
+    std::chrono::seconds retry_after(const std::string& key, Clock::time_point now);
+    /// Counts a failure; true when it starts a refusal period (the limit was just reached, or
+    /// reached again after a period ended), so each period can be reported once.
+    bool failure(const std::string& key, Clock::time_point now);
+    void success(const std::string& key);
+
+private:
+    struct Entry {
+        unsigned failures = 0;
+        Clock::time_point first;
+        Clock::time_point blocked_until;
+        std::chrono::seconds backoff{0};
+    };
+    Settings settings_;
+    std::mutex mutex_;
+    std::map<std::string, Entry> entries_;
+};
+
+/// A token bucket: `rate` per second, bursts of `burst`. Thread-safe.
+class RateLimiter {
+public:
+    using Clock = std::chrono::steady_clock;
+    RateLimiter(double rate, double burst) : rate_(rate), burst_(burst), tokens_(burst) {}
+    /// Takes one token if there is one.
+    bool try_take(Clock::time_point now);
+
+private:
+    std::mutex mutex_;
+    double rate_;
+    double burst_;
+    double tokens_;
+    Clock::time_point last_{};
+};
+
+}  // namespace gateway::security

@@ -1,0 +1,87 @@
+#pragma once
+
+#include <asio/io_context.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "gateway/config/config.hpp"
+#include "gateway/metrics/metrics.hpp"
+#include "gateway/security/events.hpp"
+#include "gateway/session/reply_policy.hpp"
+#include "kafka_bridge/commands.hpp"
+#include "kafka_bridge/producer_slot.hpp"
+#include "ocpp/schema_registry.hpp"
+
+namespace gateway::session {
+
+/// WebSocket close codes a session uses (RFC 6455 section 7.4.1).
+enum class CloseCode : std::uint16_t {
+    going_away = 1001,        ///< drain, idle, pong timeout
+    unsupported_data = 1003,  ///< a binary frame
+    policy_violation = 1008,  ///< replaced by a newer connection
+};
+
+/// A session's way to its WebSocket connection, whatever the transport (implemented in
+/// station/). Thread-safe as the transport's connection is.
+class StationLink {
+public:
+    virtual ~StationLink() = default;
+    /// Queues a text frame; the transport's error when the connection cannot take it.
+    virtual std::error_code send_text(const std::string& text) = 0;
+    virtual void close(CloseCode code, const std::string& reason) = 0;
+    virtual void ping() = 0;
+};
+
+class Session;
+
+/// What sessions tell the command machinery (implemented by commands::Router). Thread-safe.
+class CommandSink {
+public:
+    virtual ~CommandSink() = default;
+    /// Writes the one result of `command`.
+    virtual void finish(const kafka_bridge::Command& command,
+                        kafka_bridge::CommandOutcome outcome) = 0;
+    /// Commands a session took but could not send (its connection ended): they go to the
+    /// station's newer connection, if it has one, or end NotConnected.
+    virtual void hand_back(std::vector<kafka_bridge::Command> commands) = 0;
+    /// A session opened: its presence is published (and its epoch set from the record).
+    virtual void session_opened(const std::shared_ptr<Session>& session) = 0;
+    /// A session ended; `superseded`: by a newer connection, which has published its own
+    /// presence already.
+    virtual void session_closed(const std::shared_ptr<Session>& session, bool superseded) = 0;
+};
+
+/// The open sessions of this instance, by station (implemented by the station listener's
+/// session table). Thread-safe.
+class SessionLookup {
+public:
+    virtual ~SessionLookup() = default;
+    /// The open session of `station_id` (case-insensitive) on this instance, if any.
+    virtual std::shared_ptr<Session> find_station(const std::string& station_id) const = 0;
+};
+
+/// What sessions share. Lives as long as the listener.
+struct Services {
+    const config::Config& config;
+    const ocpp::SchemaRegistry& schemas;
+    kafka_bridge::ProducerSlot& producers;
+    metrics::Metrics& metrics;
+    ReplyPolicy replies;
+    asio::io_context& io;
+    /// Gateway-made security events.
+    security::EventSink& security_events;
+    /// CALLs published and not yet answered, across sessions (for draining).
+    std::atomic<std::int64_t> in_flight{0};
+    /// Sessions closed whose Disconnected record is not yet handed to the producer.
+    std::atomic<std::int64_t> closing{0};
+    /// The command machinery; null when commands are off (tests).
+    CommandSink* commands = nullptr;
+};
+
+}  // namespace gateway::session

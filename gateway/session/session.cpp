@@ -1,0 +1,310 @@
+#include "gateway/session/session.hpp"
+
+#include "gateway/log/log.hpp"
+
+namespace gateway::session {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using kafka_bridge::CommandError;
+using kafka_bridge::CommandOutcome;
+
+}  // namespace
+
+Session::Session(Services& services, std::unique_ptr<StationLink> link, std::string station_id,
+                 ocpp::ProtocolVersion version, std::optional<std::string> subprotocol,
+                 std::string address, std::string peer_ip)
+    : services_(services),
+      link_(std::move(link)),
+      info_{std::move(station_id), version, services.config.gateway_id, kafka_bridge::new_uuid()},
+      subprotocol_(std::move(subprotocol)),
+      address_(std::move(address)),
+      strand_(services.io),
+      keepalive_(services.io),
+      retry_(services.io),
+      command_timer_(services.io),
+      since_(kafka_bridge::now_rfc3339()),
+      peer_ip_(std::move(peer_ip)),
+      messages_(services.config.security.messages_per_second, services.config.security.message_burst),
+      rpc_(ocpp::RpcState::Limits{services.config.limits.max_pending_calls, 32}),
+      commands_(rpc_, services.config.commands.queue_limit) {}
+
+void Session::start() {
+    asio::post(strand_, [self = shared_from_this()] {
+        self->opened_at_ = Clock::now();
+        self->last_activity_ = self->opened_at_;
+        kafka_bridge::ConnectionEvent event{kafka_bridge::ConnectionEvent::Type::connected,
+                                            self->address_, self->subprotocol_,
+                                            self->services_.config.security.profile, {}, 0, 0, 0};
+        self->publish_side_record(
+            self->services_.config.topics.connections,
+            kafka_bridge::connection_event(self->info_, event, kafka_bridge::now_rfc3339()));
+        log::debug("station {} connected from {} ({}, session {})", self->info_.station_id,
+                   self->address_, ocpp::subprotocol(self->info_.version), self->info_.session_id);
+        self->schedule_keepalive();
+        if (self->services_.commands != nullptr) {
+            self->services_.commands->session_opened(self);
+        }
+    });
+}
+
+void Session::on_message(bool text, std::string payload) {
+    if (!text) {
+        close(CloseCode::unsupported_data, "OCPP-J uses text frames only");
+        return;
+    }
+    asio::post(strand_, [self = shared_from_this(), text = std::move(payload)]() mutable {
+        self->handle_text(std::move(text));
+    });
+}
+
+void Session::on_pong() {
+    asio::post(strand_, [self = shared_from_this()] { self->last_activity_ = Clock::now(); });
+}
+
+void Session::drain() {
+    asio::post(strand_, [self = shared_from_this()] {
+        self->draining_ = true;
+        self->close_if_drained();
+    });
+}
+
+void Session::close_if_drained() {
+    if (draining_ && !closed_ && !closing_ && rpc_.incoming_in_flight() == 0 && blocked_.empty()) {
+        close(CloseCode::going_away, "gateway shutting down");
+    }
+}
+
+void Session::close(CloseCode code, std::string reason) {
+    // Frames that arrive from now on are dropped unanswered (handle_text): the station sends
+    // them again after reconnecting.
+    closing_ = true;
+    link_->close(code, reason);
+}
+
+void Session::on_closed(int code, std::string reason) {
+    asio::post(strand_, [self = shared_from_this(), code, reason = std::move(reason)] {
+        if (self->closed_) {
+            --self->services_.closing;
+            return;
+        }
+        self->closed_ = true;
+        self->keepalive_.cancel();
+        self->retry_.cancel();
+        self->command_timer_.cancel();
+        const auto duration = std::chrono::duration_cast<std::chrono::milliseconds>(
+            Clock::now() - self->opened_at_);
+        kafka_bridge::ConnectionEvent event{kafka_bridge::ConnectionEvent::Type::disconnected,
+                                            self->address_,
+                                            self->subprotocol_,
+                                            self->services_.config.security.profile,
+                                            reason,
+                                            code,
+                                            duration.count(),
+                                            self->published_};
+        self->publish_side_record(
+            self->services_.config.topics.connections,
+            kafka_bridge::connection_event(self->info_, event, kafka_bridge::now_rfc3339()));
+        // Records still blocked on a full queue were never published and never answered (their
+        // tokens leave the in-flight count here): the station will send them again.
+        self->blocked_.clear();
+        log::debug("station {} disconnected ({} {}), session {}", self->info_.station_id, code,
+                   reason, self->info_.session_id);
+        self->end_commands(code, reason);
+        --self->services_.closing;
+    });
+}
+
+void Session::end_commands(int code, const std::string& reason) {
+    auto* sink = services_.commands;
+    if (sink == nullptr) {
+        return;
+    }
+    auto left = commands_.take_all();
+    if (left.outstanding) {
+        auto outcome = superseded_
+            ? CommandOutcome::failure(CommandError::superseded,
+                                      "the station connected again while the call was "
+                                      "outstanding; whether it acted on it is unknown")
+            : CommandOutcome::failure(CommandError::connection_closed,
+                                      "the connection ended (" + std::to_string(code) + " " +
+                                          reason + ") while the call was outstanding; whether "
+                                          "the station acted on it is unknown");
+        outcome.sent = true;
+        finish_command(std::move(*left.outstanding), std::move(outcome));
+    }
+    if (!left.waiting.empty()) {
+        sink->hand_back(std::move(left.waiting));
+    }
+    sink->session_closed(shared_from_this(), superseded_);
+}
+
+void Session::schedule_keepalive() {
+    const auto& limits = services_.config.limits;
+    if (limits.ping_interval.count() == 0 && limits.idle_timeout.count() == 0) {
+        return;
+    }
+    const auto period = limits.ping_interval.count() > 0 ? limits.ping_interval
+                                                         : limits.idle_timeout;
+    keepalive_.expires_after(period);
+    keepalive_.async_wait(asio::bind_executor(
+        strand_, [self = shared_from_this()](const std::error_code& ec) {
+            if (ec || self->closed_) {
+                return;
+            }
+            const auto& l = self->services_.config.limits;
+            if (l.idle_timeout.count() > 0 && Clock::now() - self->last_activity_ >= l.idle_timeout) {
+                self->close(CloseCode::going_away, "idle timeout");
+                return;
+            }
+            if (l.ping_interval.count() > 0) {
+                self->link_->ping();
+            }
+            self->schedule_keepalive();
+        }));
+}
+
+void Session::send(const std::string& text) {
+    if (closed_) {
+        return;
+    }
+    if (const std::error_code ec = link_->send_text(text)) {
+        log::debug("station {}: send failed: {}", info_.station_id, ec.message());
+    }
+}
+
+void Session::publish_side_record(const std::string& topic, std::string value) {
+    kafka_bridge::Record record{topic, info_.station_id, std::move(value),
+                                {{"content-type", "application/json"}}};
+    auto& metrics = services_.metrics;
+    auto result = services_.producers.current()->produce(record, [&metrics, topic](const kafka_bridge::Delivery& d) {
+        if (!d.ok()) {
+            metrics.delivery_failure(topic);
+        }
+    });
+    if (!result.ok()) {
+        metrics.delivery_failure(topic);
+        log::warn("record for {} not queued: {}", topic, result.error().to_string());
+    }
+}
+
+// ---------------------------------------------------------------- operator commands
+
+void Session::handle_response(const ocpp::MessageId& id, const ocpp::Frame& frame,
+                              const std::string& raw, const std::string& received_at) {
+    ocpp::RpcState::Response::Kind kind{};
+    if (auto done = commands_.answered(id, kind)) {
+        command_timer_.cancel();
+        if (const auto* result = std::get_if<ocpp::CallResult>(&frame)) {
+            auto outcome = kafka_bridge::answer_outcome(services_.schemas, info_.version,
+                                                        done->command.action, result->payload);
+            finish_command(std::move(*done), std::move(outcome));
+        } else {
+            const auto& error = std::get<ocpp::CallError>(frame);
+            finish_command(std::move(*done), CommandOutcome::station_error(
+                                                 error.code, error.description, error.details));
+        }
+        pump_commands();
+        return;
+    }
+    services_.metrics.unmatched_response();
+    ocpp::Rejection rejection{ocpp::Errc::internal_error, id.get(),
+                              ocpp::CallErrorCode::GenericError,
+                              kind == ocpp::RpcState::Response::Kind::late
+                                  ? "answer to a call that already timed out"
+                                  : "answer to no call the gateway sent",
+                              false};
+    reject(rejection, raw, received_at, std::nullopt);
+}
+
+void Session::supersede(std::string reason) {
+    asio::post(strand_, [self = shared_from_this(), reason = std::move(reason)]() mutable {
+        if (self->closed_) {
+            return;
+        }
+        self->superseded_ = true;
+        self->close(CloseCode::policy_violation, reason);
+    });
+}
+
+void Session::deliver(kafka_bridge::Command command) {
+    asio::post(strand_, [self = shared_from_this(), command = std::move(command)]() mutable {
+        auto* sink = self->services_.commands;
+        if (self->closed_ || self->closing_) {
+            sink->hand_back({std::move(command)});
+            return;
+        }
+        if (self->commands_.waiting() >= self->commands_.limit()) {
+            auto outcome = CommandOutcome::failure(
+                CommandError::queue_full,
+                fmt::format("{} commands are already waiting for this station",
+                            self->commands_.waiting()));
+            outcome.version = self->info_.version;
+            sink->finish(command, std::move(outcome));
+            return;
+        }
+        self->commands_.push(std::move(command));
+        self->pump_commands();
+    });
+}
+
+void Session::pump_commands() {
+    auto* sink = services_.commands;
+    while (!closed_ && !closing_) {
+        auto command = commands_.next_to_send();
+        if (!command) {
+            return;
+        }
+        if (kafka_bridge::unix_now_ms() >= command->expires_at_ms) {
+            auto outcome = CommandOutcome::failure(
+                CommandError::expired, "expiresAt " + kafka_bridge::format_time_ms(command->expires_at_ms) +
+                                           " passed before the call could be sent");
+            outcome.version = info_.version;
+            sink->finish(*command, std::move(outcome));
+            continue;
+        }
+        if (auto rejected = kafka_bridge::check_command(services_.schemas, info_.version, *command)) {
+            sink->finish(*command, std::move(*rejected));
+            continue;
+        }
+        const ocpp::MessageId id(kafka_bridge::new_uuid());
+        log::debug("station {}: command {} ({}) sent as CALL {}", info_.station_id,
+                   command->command_id, command->action, id.get());
+        send(ocpp::serialize(ocpp::Call{id, command->action, command->payload}));
+        const auto timeout = command->timeout;
+        commands_.sent(std::move(*command), id, kafka_bridge::now_rfc3339(), Clock::now());
+        command_timer_.expires_after(timeout);
+        command_timer_.async_wait(asio::bind_executor(
+            strand_, [self = shared_from_this(), id](const std::error_code& ec) {
+                if (!ec) {
+                    self->on_command_timeout(id);
+                }
+            }));
+    }
+}
+
+void Session::on_command_timeout(const ocpp::MessageId& id) {
+    const auto* outstanding = commands_.outstanding();
+    if (outstanding == nullptr || outstanding->message_id != id) {
+        return;  // answered meanwhile
+    }
+    auto done = commands_.expire(Clock::now());
+    if (!done) {
+        return;
+    }
+    auto outcome = CommandOutcome::failure(
+        CommandError::no_response,
+        fmt::format("the station did not answer within {} ms", done->command.timeout.count()));
+    outcome.sent = true;
+    finish_command(std::move(*done), std::move(outcome));
+    pump_commands();
+}
+
+void Session::finish_command(CommandQueue::Outstanding done, CommandOutcome outcome) {
+    outcome.message_id = done.message_id.get();
+    outcome.sent_at = std::move(done.sent_at);
+    outcome.version = info_.version;
+    services_.commands->finish(done.command, std::move(outcome));
+}
+
+}  // namespace gateway::session

@@ -1,0 +1,150 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <asio/bind_executor.hpp>
+#include <asio/io_context_strand.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "gateway/security/throttle.hpp"
+#include "gateway/session/command_queue.hpp"
+#include "gateway/session/in_flight.hpp"
+#include "gateway/session/services.hpp"
+#include "kafka_bridge/envelope.hpp"
+#include "ocpp/inbound.hpp"
+#include "ocpp/rpc_state.hpp"
+
+namespace gateway::session {
+
+/// One station connection. Everything it owns is touched only on its strand; other threads
+/// get in by posting (transport callbacks, Kafka delivery reports, the command router).
+///
+/// Station calls (station_calls.cpp):
+///
+///  frame ─▶ parse ─▶ validate ─▶ reply policy ─▶ produce(event{request, reply}) ─┐
+///    │         └────────┴──▶ CALLERROR + dead-letter                               │
+///    │                                                 delivery report (poll thread)
+///    │                                                           │ post
+///    └─ one CALL in flight ◀── CALLRESULT(reply) on ack ◀────────┘  (InternalError on failure)
+///
+/// Operator commands (session.cpp): deliver ─▶ CommandQueue ─▶ CALL ─▶ answer | timeout |
+/// close ─▶ CommandSink::finish, one result each.
+class Session : public std::enable_shared_from_this<Session> {
+public:
+    /// `address` is the peer's endpoint (for connection records), `peer_ip` its bare IP (for
+    /// security events).
+    Session(Services& services, std::unique_ptr<StationLink> link, std::string station_id,
+            ocpp::ProtocolVersion version, std::optional<std::string> subprotocol,
+            std::string address, std::string peer_ip);
+
+    /// Publishes Connected and starts the keep-alive timer.
+    void start();
+    /// A WebSocket message arrived (any thread); `text` false for a binary message.
+    void on_message(bool text, std::string payload);
+    /// The connection closed (any thread).
+    void on_closed(int code, std::string reason);
+    /// A pong arrived (any thread).
+    void on_pong();
+    /// Graceful end (any thread): every CALL read so far is answered, then the session closes
+    /// with 1001. Frames that arrive after the close are dropped unanswered.
+    void drain();
+    /// Closes the connection (any thread).
+    void close(CloseCode code, std::string reason);
+    /// A newer connection of the same station replaced this one (any thread): closes with
+    /// 1008; the outstanding command ends Superseded, queued ones move to the newcomer.
+    void supersede(std::string reason);
+    /// Queues an operator command for the station (any thread); see docs/commands.md.
+    void deliver(kafka_bridge::Command command);
+
+    const std::string& station_id() const { return info_.station_id; }
+    const std::string& session_id() const { return info_.session_id; }
+    ocpp::ProtocolVersion version() const { return info_.version; }
+    const std::string& since() const { return since_; }
+    /// The offset of this connection's presence record; -1 until Kafka has it.
+    std::int64_t epoch() const { return epoch_.load(); }
+    void set_epoch(std::int64_t epoch) { epoch_ = epoch; }
+
+private:
+    /// A station CALL being published: counted in flight until it is answered or given up.
+    struct Pending {
+        ocpp::MessageId id;
+        std::string action;
+        ocpp::EventClass event_class;
+        nlohmann::json reply;
+        kafka_bridge::Record record;
+        std::chrono::steady_clock::time_point started;
+        InFlight token;
+    };
+    /// An accepted StartTransaction waiting for its transaction id.
+    struct Numbering {
+        ocpp::AcceptedCall call;
+        InFlight token;
+        std::string received_at;
+    };
+
+    // Station calls (station_calls.cpp).
+    void handle_text(std::string text);
+    void handle_call(ocpp::Call call, const std::string& raw, const std::string& received_at);
+    void request_transaction_id(std::shared_ptr<Numbering> numbering);
+    void publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> transaction_id,
+                 const std::string& received_at, InFlight token);
+    void produce(std::shared_ptr<Pending> pending);
+    void on_delivery(const std::shared_ptr<Pending>& pending, const kafka_bridge::Delivery& d,
+                     config::ReplyMode mode);
+    void reject(const ocpp::Rejection& rejection, const std::string& raw,
+                const std::string& received_at, std::optional<std::string> action);
+    void finish_call(const ocpp::MessageId& id);
+    /// Answers InternalError: the call was not stored, the station must send it again.
+    void fail_call(const ocpp::MessageId& id, const std::string& action);
+    void retry_blocked_later();
+
+    // Commands and lifecycle (session.cpp).
+    void handle_response(const ocpp::MessageId& id, const ocpp::Frame& frame,
+                         const std::string& raw, const std::string& received_at);
+    void pump_commands();
+    void on_command_timeout(const ocpp::MessageId& id);
+    /// Ends the outstanding command with `outcome` (filled in with what was sent).
+    void finish_command(CommandQueue::Outstanding done, kafka_bridge::CommandOutcome outcome);
+    void end_commands(int code, const std::string& reason);
+    void send(const std::string& text);
+    void publish_side_record(const std::string& topic, std::string value);
+    void schedule_keepalive();
+    void close_if_drained();
+
+    Services& services_;
+    std::unique_ptr<StationLink> link_;
+    kafka_bridge::SessionInfo info_;
+    std::optional<std::string> subprotocol_;
+    std::string address_;
+    asio::io_context::strand strand_;
+    asio::steady_timer keepalive_;
+    asio::steady_timer retry_;
+    asio::steady_timer command_timer_;
+    std::string since_;
+    std::string peer_ip_;
+    std::atomic<std::int64_t> epoch_{-1};
+    security::RateLimiter messages_;  // strand-only use; its own lock is uncontended
+    bool rate_reported_ = false;      // one security event per session
+
+    // Strand-only state.
+    ocpp::RpcState rpc_;
+    CommandQueue commands_;
+    std::uint64_t sequence_ = 0;
+    std::uint64_t published_ = 0;
+    bool closed_ = false;
+    std::atomic<bool> closing_{false};  // we sent a close: frames read from now on are dropped
+    bool draining_ = false;
+    bool superseded_ = false;
+    std::deque<std::shared_ptr<Pending>> blocked_;  // waiting for room in the producer queue
+    std::chrono::steady_clock::time_point opened_at_;
+    std::chrono::steady_clock::time_point last_activity_;
+};
+
+}  // namespace gateway::session

@@ -1,0 +1,287 @@
+// The station → Kafka path of a Session: every CALL a station sends is parsed, validated,
+// answered by the reply policy, published, and answered once Kafka has it.
+#include <climits>
+
+#include "gateway/log/log.hpp"
+#include "gateway/session/session.hpp"
+
+namespace gateway::session {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+using config::ReplyMode;
+using Outcome = metrics::Metrics::Outcome;
+
+// How long a session waits before retrying a record the full producer queue refused.
+constexpr auto kBackpressureRetry = 10ms;
+
+}  // namespace
+
+void Session::handle_text(std::string text) {
+    if (closing_) {
+        log::debug("station {}: frame after close dropped", info_.station_id);
+        return;
+    }
+    last_activity_ = Clock::now();
+    const std::string received_at = kafka_bridge::now_rfc3339();
+    ocpp::FrameLimits limits;
+    limits.max_frame_bytes = services_.config.limits.max_message_bytes;
+    limits.max_depth = services_.config.limits.max_json_depth;
+    auto frame = ocpp::parse_frame(text, limits);
+    if (!frame.ok()) {
+        reject(ocpp::reject_frame(info_.version, frame.error()), text, received_at, std::nullopt);
+        return;
+    }
+    auto* call = std::get_if<ocpp::Call>(&frame.value());
+    if (call == nullptr) {
+        const auto* result = std::get_if<ocpp::CallResult>(&frame.value());
+        handle_response(result != nullptr ? result->id : std::get<ocpp::CallError>(frame.value()).id,
+                        frame.value(), text, received_at);
+        return;
+    }
+    if (!messages_.try_take(last_activity_)) {
+        // Faster than any real station: refused, not queued. The station may send it again.
+        reject(ocpp::Rejection{ocpp::Errc::rate_limited, call->id.get(),
+                               ocpp::call_error_code(ocpp::Errc::rate_limited, info_.version),
+                               fmt::format("more than {} messages per second; slow down",
+                                           services_.config.security.messages_per_second),
+                               true},
+               text, received_at, call->action);
+        if (!rate_reported_) {
+            rate_reported_ = true;
+            services_.security_events.raise(security::EventType::rate_limited, info_.station_id,
+                                            peer_ip_, "station message rate over the limit; calls refused");
+        }
+        return;
+    }
+    handle_call(std::move(*call), text, received_at);
+}
+
+void Session::handle_call(ocpp::Call call, const std::string& raw, const std::string& received_at) {
+    const std::string action = call.action;
+    switch (rpc_.on_incoming_call(call.id)) {
+        case ocpp::RpcState::Incoming::duplicate_in_flight:
+            reject(ocpp::Rejection{ocpp::Errc::duplicate_message_id, call.id.get(),
+                                   ocpp::call_error_code(ocpp::Errc::duplicate_message_id, info_.version),
+                                   "message id reused while the call with it is in flight", true},
+                   raw, received_at, action);
+            return;
+        case ocpp::RpcState::Incoming::too_many_in_flight:
+            reject(ocpp::Rejection{ocpp::Errc::too_many_in_flight, call.id.get(),
+                                   ocpp::call_error_code(ocpp::Errc::too_many_in_flight, info_.version),
+                                   "a previous call is still being processed; send one call at a time",
+                                   true},
+                   raw, received_at, action);
+            return;
+        case ocpp::RpcState::Incoming::accepted:
+        case ocpp::RpcState::Incoming::retry:
+            break;
+    }
+    const ocpp::MessageId id = call.id;
+    auto accepted = ocpp::accept_station_call(info_.version, std::move(call), services_.schemas);
+    if (!accepted.ok()) {
+        rpc_.complete_incoming(id);
+        reject(accepted.error(), raw, received_at, action);
+        return;
+    }
+    InFlight token(services_.in_flight);
+    if (ReplyPolicy::needs_transaction_id(info_.version, accepted.value().action->name)) {
+        request_transaction_id(std::make_shared<Numbering>(
+            Numbering{std::move(accepted.value()), std::move(token), received_at}));
+        return;
+    }
+    publish(std::move(accepted.value()), std::nullopt, received_at, std::move(token));
+}
+
+void Session::request_transaction_id(std::shared_ptr<Numbering> numbering) {
+    // The offset of a record on the single-partition transaction-id topic numbers the
+    // transaction: unique across instances and restarts with Kafka as the only state.
+    const ocpp::Call& call = numbering->call.call;
+    kafka_bridge::Record record{services_.config.topics.transaction_ids, info_.station_id,
+                                json{{"stationId", info_.station_id},
+                                     {"sessionId", info_.session_id},
+                                     {"messageId", call.id.get()},
+                                     {"at", numbering->received_at}}
+                                    .dump(),
+                                {}};
+    std::weak_ptr<Session> weak = weak_from_this();
+    // A station that left meanwhile gets no answer; its token leaves the count with the
+    // callback, and the station sends the call again.
+    auto result = services_.producers.current()->produce(
+        record, [weak, numbering](const kafka_bridge::Delivery& d) {
+            auto self = weak.lock();
+            if (!self) {
+                return;
+            }
+            asio::post(self->strand_, [self, numbering, d] {
+                if (d.ok() && d.partition == 0 && d.offset + 1 <= INT32_MAX) {
+                    self->publish(std::move(numbering->call), d.offset + 1, numbering->received_at,
+                                  std::move(numbering->token));
+                    return;
+                }
+                log::error("station {}: no transaction id: {}", self->info_.station_id,
+                           d.ok() ? std::string("transaction-id topic must have one partition "
+                                                "and fewer than 2^31 records")
+                                  : d.error->to_string());
+                self->fail_call(numbering->call.call.id, numbering->call.call.action);
+            });
+        });
+    if (!result.ok()) {
+        log::warn("station {}: no transaction id: {}", info_.station_id, result.error().to_string());
+        fail_call(call.id, call.action);
+    }
+}
+
+void Session::publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> transaction_id,
+                      const std::string& received_at, InFlight token) {
+    const ocpp::ActionInfo& action = *accepted.action;
+    const ocpp::EventClass event_class = *action.event_class;
+    json reply = services_.replies.reply(info_.version, action.name, accepted.call.payload,
+                                         transaction_id, kafka_bridge::now_rfc3339());
+    auto pending = std::make_shared<Pending>();
+    pending->id = accepted.call.id;
+    pending->action = std::string(action.name);
+    pending->event_class = event_class;
+    pending->token = std::move(token);
+    const std::string value = kafka_bridge::station_event(
+        info_, action.name, event_class, accepted.call.id.get(), received_at, ++sequence_,
+        accepted.call.payload, reply);
+    pending->reply = std::move(reply);
+    pending->record = kafka_bridge::Record{
+        services_.config.topics.for_class(event_class),
+        info_.station_id,
+        value,
+        {{"ocpp-version", std::string(ocpp::version_label(info_.version))},
+         {"ocpp-action", pending->action},
+         {"content-type", "application/json"}}};
+    pending->started = Clock::now();
+    if (!blocked_.empty()) {
+        blocked_.push_back(std::move(pending));  // keep the station's order
+        return;
+    }
+    produce(std::move(pending));
+}
+
+void Session::produce(std::shared_ptr<Pending> pending) {
+    const ReplyMode mode =
+        services_.config.reply.modes[static_cast<std::size_t>(pending->event_class)];
+    std::weak_ptr<Session> weak = weak_from_this();
+    auto& services = services_;
+    auto result = services_.producers.current()->produce(
+        pending->record, [weak, pending, mode, &services](const kafka_bridge::Delivery& d) {
+            services.metrics.produce_ack_latency(Clock::now() - pending->started);
+            if (auto self = weak.lock()) {
+                asio::post(self->strand_, [self, pending, d, mode] {
+                    self->on_delivery(pending, d, mode);
+                });
+                return;
+            }
+            // The station left before the ack: nobody to answer. Nothing is lost: the record
+            // is stored (or, on failure, never answered, so the station sends it again).
+            if (!d.ok()) {
+                services.metrics.delivery_failure(pending->record.topic);
+            }
+        });
+    if (result.ok()) {
+        if (mode == ReplyMode::immediate) {
+            send(ocpp::serialize(ocpp::CallResult{pending->id, pending->reply}));
+            services_.metrics.message(info_.version, pending->action, Outcome::answered_early);
+            finish_call(pending->id);
+        }
+        return;
+    }
+    if (result.error().is_backpressure()) {
+        // The producer queue is full: the record waits here and is retried shortly. The
+        // station may have at most max_pending_calls such records; further CALLs are refused
+        // with a CALLERROR meanwhile, so memory stays bounded.
+        blocked_.push_front(std::move(pending));
+        services_.metrics.backpressure_wait();
+        retry_blocked_later();
+        return;
+    }
+    services_.metrics.delivery_failure(pending->record.topic);
+    log::warn("station {}: {} not published: {}", info_.station_id, pending->action,
+              result.error().to_string());
+    pending->token.release();
+    fail_call(pending->id, pending->action);
+}
+
+void Session::fail_call(const ocpp::MessageId& id, const std::string& action) {
+    send(ocpp::serialize(ocpp::make_call_error(id.get(), ocpp::CallErrorCode::InternalError,
+                                               info_.version,
+                                               "could not store the message; try again")));
+    services_.metrics.message(info_.version, action, Outcome::failed);
+    finish_call(id);
+}
+
+void Session::retry_blocked_later() {
+    retry_.expires_after(kBackpressureRetry);
+    retry_.async_wait(asio::bind_executor(strand_, [self = shared_from_this()](const std::error_code& ec) {
+        if (ec || self->closed_) {
+            return;
+        }
+        while (!self->blocked_.empty()) {
+            auto next = std::move(self->blocked_.front());
+            self->blocked_.pop_front();
+            const std::size_t before = self->blocked_.size();
+            self->produce(std::move(next));
+            if (self->blocked_.size() > before) {
+                return;  // still full: produce() scheduled another retry
+            }
+        }
+    }));
+}
+
+void Session::on_delivery(const std::shared_ptr<Pending>& pending, const kafka_bridge::Delivery& d,
+                          ReplyMode mode) {
+    pending->token.release();
+    if (d.ok()) {
+        ++published_;
+    } else {
+        services_.metrics.delivery_failure(pending->record.topic);
+    }
+    if (mode == ReplyMode::immediate) {
+        if (!d.ok()) {
+            services_.metrics.immediate_undelivered(pending->event_class);
+        }
+        return;  // already answered
+    }
+    if (!d.ok()) {
+        // Never a success for an unacknowledged record: the station retries.
+        log::warn("station {}: {} not acknowledged by Kafka: {}", info_.station_id,
+                  pending->action, d.error->to_string());
+        fail_call(pending->id, pending->action);
+        return;
+    }
+    send(ocpp::serialize(ocpp::CallResult{pending->id, pending->reply}));
+    services_.metrics.message(info_.version, pending->action, Outcome::acknowledged);
+    finish_call(pending->id);
+}
+
+void Session::finish_call(const ocpp::MessageId& id) {
+    rpc_.complete_incoming(id);
+    close_if_drained();
+}
+
+void Session::reject(const ocpp::Rejection& rejection, const std::string& raw,
+                     const std::string& received_at, std::optional<std::string> action) {
+    std::optional<std::string> code;
+    if (rejection.answerable) {
+        const ocpp::CallError error = rejection.to_call_error(info_.version);
+        code = error.code;
+        send(ocpp::serialize(error));
+        services_.metrics.validation_failure(info_.version, error.code);
+        if (action) {
+            services_.metrics.message(info_.version, *action, Outcome::rejected);
+        }
+    }
+    services_.metrics.dead_letter();
+    kafka_bridge::DeadLetter letter{raw, rejection.description, code, rejection.message_id,
+                                    std::move(action)};
+    publish_side_record(services_.config.topics.dead_letter,
+                        kafka_bridge::dead_letter(info_, letter, received_at));
+}
+
+}  // namespace gateway::session

@@ -1,0 +1,353 @@
+#include "gateway/station/listener.hpp"
+
+#include <future>
+#include <stdexcept>
+#include <type_traits>
+
+#include "gateway/log/log.hpp"
+#include "gateway/security/tls.hpp"
+#include "gateway/session/session.hpp"
+#include "gateway/station/admission.hpp"
+#include "gateway/station/handshake.hpp"
+#include "gateway/station/session_table.hpp"
+#include "gateway/station/transport.hpp"
+
+namespace gateway::station {
+namespace {
+
+using security::EventType;
+using session::Session;
+
+/// The listener over websocketpp server type `Server` (WsServer or WssServer): websocketpp's
+/// callbacks, handing each decision to read_handshake, Admission and the SessionTable.
+template <class Server>
+class WsListener final : public Listener {
+public:
+    static constexpr bool kTls = std::is_same_v<Server, WssServer>;
+    using Connection = typename Server::connection_ptr;
+
+    WsListener(const config::Config& config, const ocpp::SchemaRegistry& schemas,
+               kafka_bridge::ProducerSlot& producers, metrics::Metrics& metrics,
+               asio::io_context& io, security::StationRegistry& registry,
+               security::EventSink& events);
+
+    void listen() override;
+    void stop_listening() override;
+    void drain_all() override;
+    void close_all(const std::string& reason) override;
+    std::size_t session_count() const override { return sessions_.size(); }
+    std::shared_ptr<Session> find_station(const std::string& station_id) const override {
+        return sessions_.find_station(station_id);
+    }
+    void set_command_sink(session::CommandSink* sink) override { services_.commands = sink; }
+    std::int64_t in_flight() const override { return services_.in_flight.load(); }
+    std::int64_t closing() const override { return services_.closing.load(); }
+    std::optional<std::string> reload_tls_if_changed() override;
+
+private:
+    void set_handlers();
+    bool on_validate(websocketpp::connection_hdl hdl);
+    std::optional<Refusal> check(const Connection& con, const std::string& ip,
+                                 std::optional<Handshake>& handshake);
+    void on_open(websocketpp::connection_hdl hdl);
+    void on_close(websocketpp::connection_hdl hdl);
+    static std::pair<int, std::string> close_reason(const Connection& con);
+    static std::string peer_ip(const Connection& con);
+
+    const config::Config& config_;
+    asio::io_context& io_;
+    Server ws_;
+    session::Services services_;
+    Admission admission_;
+    SessionTable<Session> sessions_;
+    std::unique_ptr<security::TlsContext> tls_;  // TLS listeners only
+};
+
+template <class Server>
+WsListener<Server>::WsListener(const config::Config& config, const ocpp::SchemaRegistry& schemas,
+                               kafka_bridge::ProducerSlot& producers, metrics::Metrics& metrics,
+                               asio::io_context& io, security::StationRegistry& registry,
+                               security::EventSink& events)
+    : config_(config),
+      io_(io),
+      services_{config, schemas, producers, metrics, session::ReplyPolicy(config.reply), io,
+                events, {0}, {0}, nullptr},
+      admission_(config.security, registry, events, metrics) {
+    if constexpr (kTls) {
+        tls_ = std::make_unique<security::TlsContext>(
+            config.tls, config.security.profile,
+            [this](const std::string& address, const std::string& detail) {
+                services_.metrics.handshake_refused("certificate_rejected");
+                log::info("TLS client from {} refused: {}", address, detail);
+                services_.security_events.raise(EventType::certificate_rejected, "", address, detail);
+            });
+        ws_.set_tls_init_handler([this](websocketpp::connection_hdl) { return tls_->current(); });
+        // After accept, before the TLS handshake: the address for certificate events.
+        ws_.set_tcp_pre_init_handler([this](websocketpp::connection_hdl hdl) {
+            websocketpp::lib::error_code ec;
+            auto con = ws_.get_con_from_hdl(hdl, ec);
+            if (!ec) {
+                security::TlsContext::remember_peer(con->get_socket().native_handle(), peer_ip(con));
+            }
+        });
+    }
+    ws_.init_asio(&io_);
+    ws_.set_reuse_addr(true);
+    ws_.set_listen_backlog(1024);
+    ws_.set_max_message_size(config.limits.max_message_bytes);
+    ws_.set_max_http_body_size(0);
+    ws_.set_open_handshake_timeout(static_cast<long>(config.limits.handshake_timeout.count()));
+    ws_.set_pong_timeout(static_cast<long>(config.limits.pong_timeout.count()));
+    ws_.set_close_handshake_timeout(5000);
+    set_handlers();
+}
+
+template <class Server>
+void WsListener<Server>::set_handlers() {
+    ws_.set_validate_handler([this](websocketpp::connection_hdl hdl) { return on_validate(hdl); });
+    ws_.set_open_handler([this](websocketpp::connection_hdl hdl) { on_open(hdl); });
+    ws_.set_close_handler([this](websocketpp::connection_hdl hdl) { on_close(hdl); });
+    ws_.set_pong_timeout_handler([this](websocketpp::connection_hdl hdl, std::string) {
+        if (auto session = sessions_.find(hdl)) {
+            log::info("station {}: no pong, closing", session->station_id());
+            session->close(session::CloseCode::going_away, "pong timeout");
+        }
+    });
+    ws_.set_http_handler([this](websocketpp::connection_hdl hdl) {
+        // Plain HTTP on the station port: only WebSocket upgrades are served here.
+        websocketpp::lib::error_code ec;
+        auto con = ws_.get_con_from_hdl(hdl, ec);
+        if (!ec) {
+            con->set_status(websocketpp::http::status_code::upgrade_required);
+            con->replace_header("Connection", "close");
+            con->replace_header("Upgrade", "websocket");
+            con->set_body("OCPP stations connect with a WebSocket upgrade to " +
+                          config_.path_prefix + "/{stationId}\n");
+        }
+    });
+}
+
+template <class Server>
+void WsListener<Server>::listen() {
+    std::error_code ec;
+    const auto address = asio::ip::make_address(config_.listen.host, ec);
+    if (ec) {
+        throw std::runtime_error("listen address \"" + config_.listen.host +
+                                 "\" is not an IP address");
+    }
+    websocketpp::lib::error_code wec;
+    ws_.listen(asio::ip::tcp::endpoint(address, config_.listen.port), wec);
+    if (wec) {
+        throw std::runtime_error("cannot listen on " + config_.listen.to_string() + ": " +
+                                 wec.message());
+    }
+    ws_.start_accept(wec);
+    if (wec) {
+        throw std::runtime_error("cannot accept on " + config_.listen.to_string() + ": " +
+                                 wec.message());
+    }
+}
+
+template <class Server>
+void WsListener<Server>::stop_listening() {
+    // websocketpp re-arms its acceptor in the accept handler on an I/O thread without a lock;
+    // closing the acceptor from another thread can race with that. Closing it on an I/O
+    // thread leaves only the (much smaller) window of a handler running on the other one.
+    auto done = std::make_shared<std::promise<void>>();
+    auto finished = done->get_future();
+    asio::post(io_, [this, done] {
+        websocketpp::lib::error_code ec;
+        ws_.stop_listening(ec);
+        done->set_value();
+    });
+    if (finished.wait_for(std::chrono::seconds(5)) == std::future_status::ready) {
+        return;
+    }
+    websocketpp::lib::error_code ec;  // no I/O thread runs (start-up failure): close here
+    ws_.stop_listening(ec);
+}
+
+template <class Server>
+std::optional<Refusal> WsListener<Server>::check(const Connection& con, const std::string& ip,
+                                                 std::optional<Handshake>& handshake) {
+    const auto now = Admission::Clock::now();
+    if (auto refused = admission_.take_upgrade(ip, now)) {
+        return refused;
+    }
+    auto read = read_handshake(config_, con->get_resource(), con->get_requested_subprotocols());
+    if (!read.ok()) {
+        return read.error();
+    }
+    handshake = std::move(read.value());
+    Admission::Candidate candidate{*handshake, ip, con->get_request_header("Authorization"),
+                                   sessions_.connections_from(ip),
+                                   sessions_.has_station(handshake->station_id.get()), nullptr};
+    if constexpr (kTls) {
+        candidate.certificate_problem = [this, &con, &handshake] {
+            return tls_->check_client(con->get_socket().native_handle(), handshake->station_id.get());
+        };
+    }
+    if (auto refused = admission_.admit(candidate, now)) {
+        return refused;
+    }
+    if (sessions_.size() >= config_.limits.max_connections) {
+        return Refusal{503, "too_many_connections", 0};
+    }
+    return std::nullopt;
+}
+
+template <class Server>
+bool WsListener<Server>::on_validate(websocketpp::connection_hdl hdl) {
+    websocketpp::lib::error_code ec;
+    auto con = ws_.get_con_from_hdl(hdl, ec);
+    if (ec) {
+        return false;
+    }
+    std::optional<Handshake> handshake;
+    if (auto refused = check(con, peer_ip(con), handshake)) {
+        services_.metrics.handshake_refused(refused->reason);
+        con->set_status(static_cast<websocketpp::http::status_code::value>(refused->status));
+        con->replace_header("Connection", "close");
+        if (refused->status == 401) {
+            con->replace_header("WWW-Authenticate", "Basic realm=\"OCPP\", charset=\"UTF-8\"");
+        }
+        if (refused->retry_after > 0) {
+            con->replace_header("Retry-After", std::to_string(refused->retry_after));
+        }
+        con->set_body(refused->reason + "\n");
+        log::debug("handshake from {} for {} refused: {} {}", con->get_remote_endpoint(),
+                   con->get_resource(), refused->status, refused->reason);
+        return false;
+    }
+    if (handshake->subprotocol) {
+        con->select_subprotocol(*handshake->subprotocol, ec);
+    }
+    return !ec;
+}
+
+template <class Server>
+std::string WsListener<Server>::peer_ip(const Connection& con) {
+    std::error_code ec;
+    const auto endpoint = con->get_raw_socket().remote_endpoint(ec);
+    if (ec) {
+        return "unknown";
+    }
+    auto address = endpoint.address();
+    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+        address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+    }
+    return address.to_string();
+}
+
+template <class Server>
+void WsListener<Server>::on_open(websocketpp::connection_hdl hdl) {
+    websocketpp::lib::error_code ec;
+    auto con = ws_.get_con_from_hdl(hdl, ec);
+    if (ec) {
+        return;
+    }
+    auto handshake = read_handshake(config_, con->get_resource(), con->get_requested_subprotocols());
+    if (!handshake.ok()) {
+        con->close(websocketpp::close::status::policy_violation, handshake.error().reason, ec);
+        return;
+    }
+    const Handshake& h = handshake.value();
+    const std::string ip = peer_ip(con);
+    auto session = std::make_shared<Session>(services_, std::make_unique<Link<Server>>(con),
+                                             h.station_id.get(), h.version, h.subprotocol,
+                                             con->get_remote_endpoint(), ip);
+    const auto replaced = sessions_.add(hdl, session, ip);
+    services_.metrics.connection_opened(h.version);
+    // Per-connection handlers reach the session without the table lookup (and its lock) on
+    // every frame; a weak handle, so the connection does not keep its session alive.
+    std::weak_ptr<Session> weak = session;
+    con->set_message_handler([weak](websocketpp::connection_hdl, typename Server::message_ptr msg) {
+        if (auto s = weak.lock()) {
+            s->on_message(msg->get_opcode() == websocketpp::frame::opcode::text,
+                          std::move(msg->get_raw_payload()));
+        }
+    });
+    con->set_pong_handler([weak](websocketpp::connection_hdl, std::string) {
+        if (auto s = weak.lock()) {
+            s->on_pong();
+        }
+    });
+    session->start();
+    if (replaced) {
+        log::warn("station {} connected again; closing its previous session", h.station_id.get());
+        replaced->supersede("replaced by a newer connection of the same station");
+        services_.security_events.raise(EventType::duplicate_identity, h.station_id.get(), ip,
+                                        "an authenticated newer connection replaced the existing one");
+    }
+}
+
+template <class Server>
+std::pair<int, std::string> WsListener<Server>::close_reason(const Connection& con) {
+    using websocketpp::close::status::abnormal_close;
+    using websocketpp::close::status::no_status;
+    if (con->get_remote_close_code() != no_status && con->get_remote_close_code() != abnormal_close) {
+        return {con->get_remote_close_code(), con->get_remote_close_reason().empty()
+                                                  ? "closed by station"
+                                                  : con->get_remote_close_reason()};
+    }
+    if (con->get_local_close_code() != no_status && con->get_local_close_code() != abnormal_close) {
+        return {con->get_local_close_code(), con->get_local_close_reason()};
+    }
+    return {abnormal_close, con->get_ec() ? con->get_ec().message() : "connection lost"};
+}
+
+template <class Server>
+void WsListener<Server>::on_close(websocketpp::connection_hdl hdl) {
+    auto session = sessions_.remove(hdl);
+    if (!session) {
+        return;
+    }
+    websocketpp::lib::error_code ec;
+    auto con = ws_.get_con_from_hdl(hdl, ec);
+    const auto [code, reason] = ec ? std::pair<int, std::string>{websocketpp::close::status::abnormal_close,
+                                                                 "connection lost"}
+                                   : close_reason(con);
+    services_.metrics.connection_closed(session->version());
+    ++services_.closing;  // counted down once the Disconnected record is queued
+    session->on_closed(code, reason);
+}
+
+template <class Server>
+void WsListener<Server>::drain_all() {
+    for (auto& session : sessions_.all()) {
+        session->drain();
+    }
+}
+
+template <class Server>
+void WsListener<Server>::close_all(const std::string& reason) {
+    for (auto& session : sessions_.all()) {
+        session->close(session::CloseCode::going_away, reason);
+    }
+}
+
+template <class Server>
+std::optional<std::string> WsListener<Server>::reload_tls_if_changed() {
+    if constexpr (kTls) {
+        return tls_->reload_if_changed();
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::unique_ptr<Listener> Listener::create(const config::Config& config,
+                                           const ocpp::SchemaRegistry& schemas,
+                                           kafka_bridge::ProducerSlot& producers,
+                                           metrics::Metrics& metrics, asio::io_context& io,
+                                           security::StationRegistry& registry,
+                                           security::EventSink& events) {
+    if (config.security.profile >= 2) {
+        return std::make_unique<WsListener<WssServer>>(config, schemas, producers, metrics, io,
+                                                       registry, events);
+    }
+    return std::make_unique<WsListener<WsServer>>(config, schemas, producers, metrics, io,
+                                                  registry, events);
+}
+
+}  // namespace gateway::station

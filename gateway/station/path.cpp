@@ -1,0 +1,35 @@
+#include "gateway/station/path.hpp"
+
+#include "gateway/http/url.hpp"
+#include "ocpp/identity.hpp"
+
+namespace gateway::station {
+
+ocpp::Result<ocpp::StationId, PathRefusal> parse_station_path(std::string_view resource,
+                                                          std::string_view prefix) {
+    if (const auto q = resource.find('?'); q != std::string_view::npos) {
+        resource = resource.substr(0, q);
+    }
+    if (resource.size() <= prefix.size() || resource.compare(0, prefix.size(), prefix) != 0 ||
+        resource[prefix.size()] != '/') {
+        return PathRefusal{404, "unknown_path"};
+    }
+    const std::string_view segment = resource.substr(prefix.size() + 1);
+    if (segment.empty() || segment.find('/') != std::string_view::npos) {
+        return PathRefusal{404, "unknown_path"};
+    }
+    if (segment.size() > 3 * ocpp::kMaxStationIdLength) {
+        return PathRefusal{400, "bad_identity"};  // longer than any encoding of 48 characters
+    }
+    auto decoded = http::percent_decode(segment);
+    if (!decoded) {
+        return PathRefusal{400, "bad_identity"};
+    }
+    auto identity = ocpp::parse_station_id(*decoded);
+    if (!identity.ok()) {
+        return PathRefusal{400, "bad_identity"};
+    }
+    return std::move(identity.value());
+}
+
+}  // namespace gateway::station

@@ -1,0 +1,218 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
+#include "gateway/config/config.hpp"
+
+using gateway::config::CommandLine;
+using gateway::config::parse_command_line;
+
+namespace {
+
+CommandLine parse(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+    std::vector<const char*> argv = {"ocpp-gateway"};
+    for (const auto& a : args) {
+        argv.push_back(a.c_str());
+    }
+    return parse_command_line(static_cast<int>(argv.size()), argv.data(), env);
+}
+
+std::string write_yaml(const std::string& name, const std::string& text) {
+    const auto path = std::filesystem::temp_directory_path() /
+                      (name + "-" + std::to_string(::getpid()) + ".yaml");
+    std::ofstream(path) << text;
+    return path.string();
+}
+
+}  // namespace
+
+TEST_CASE("defaults are sane", "[config]") {
+    const auto cl = parse({});
+    CHECK(cl.action == CommandLine::Action::run);
+    const auto& c = cl.config;
+    CHECK(c.listen.port == 9000);
+    CHECK(c.admin_listen.to_string() == "127.0.0.1:9100");
+    CHECK(c.kafka.brokers == "127.0.0.1:9092");
+    CHECK_FALSE(c.gateway_id.empty());
+    CHECK(c.missing_subprotocol == ocpp::ProtocolVersion::v16);
+    for (const auto mode : c.reply.modes) {
+        CHECK(mode == gateway::config::ReplyMode::after_ack);
+    }
+    CHECK(c.kafka.delivery_timeout < std::chrono::seconds(30));
+}
+
+TEST_CASE("file < environment < flags", "[config]") {
+    const auto file = write_yaml("precedence", R"(
+gateway_id: from-file
+listen: 0.0.0.0:7000
+kafka:
+  brokers: file:9092
+  properties:
+    security.protocol: SASL_SSL
+reply:
+  modes:
+    heartbeat: immediate
+stations:
+  allow: [CP-One]
+limits:
+  max_pending_calls: 2
+)");
+    auto cl = parse({"--config", file});
+    CHECK(cl.config.gateway_id == "from-file");
+    CHECK(cl.config.listen.port == 7000);
+    CHECK(cl.config.kafka.properties.at("security.protocol") == "SASL_SSL");
+    CHECK(cl.config.reply.modes[static_cast<int>(ocpp::EventClass::heartbeat)] ==
+          gateway::config::ReplyMode::immediate);
+    CHECK(cl.config.allowed_stations.count("cp-one") == 1);
+    CHECK(cl.config.limits.max_pending_calls == 2);
+
+    cl = parse({"--config", file}, {{"OCPP_GATEWAY_ID", "from-env"},
+                                    {"OCPP_GATEWAY_KAFKA_PROP_SASL_USERNAME", "user"}});
+    CHECK(cl.config.gateway_id == "from-env");
+    CHECK(cl.config.kafka.properties.at("sasl.username") == "user");
+
+    cl = parse({"--config=" + file, "--gateway-id", "from-flag", "--listen", "[::1]:7001",
+                "--kafka-property", "linger.ms=0"},
+               {{"OCPP_GATEWAY_ID", "from-env"}});
+    CHECK(cl.config.gateway_id == "from-flag");
+    CHECK(cl.config.listen.host == "::1");
+    CHECK(cl.config.listen.port == 7001);
+    CHECK(cl.config.kafka.properties.at("linger.ms") == "0");
+    std::filesystem::remove(file);
+}
+
+TEST_CASE("bad configuration stops start-up with one clear message", "[config]") {
+    using Catch::Contains;
+    CHECK_THROWS_WITH(parse({"--listen", "9000"}), Contains("HOST:PORT"));
+    CHECK_THROWS_WITH(parse({"--listen", "host:70000"}), Contains("outside 1..65535"));
+    CHECK_THROWS_WITH(parse({"--bogus"}), Contains("unknown option"));
+    CHECK_THROWS_WITH(parse({"--gateway-id"}), Contains("needs a value"));
+    CHECK_THROWS_WITH(parse({"--reply-mode", "transaction=immediate"}), Contains("always"));
+    CHECK_THROWS_WITH(parse({"--reply-mode", "billing=immediate"}), Contains("unknown event class"));
+    CHECK_THROWS_WITH(parse({"--missing-subprotocol", "ocpp9"}), Contains("unknown OCPP version"));
+    CHECK_THROWS_WITH(parse({"--config", "/nonexistent/gw.yaml"}), Contains("cannot read"));
+    CHECK_THROWS_WITH(parse({"--listen", "127.0.0.1:9100", "--admin-listen", "127.0.0.1:9100"}),
+                      Contains("must differ"));
+
+    auto file = write_yaml("typo", "limits:\n  max_conections: 5\n");
+    CHECK_THROWS_WITH(parse({"--config", file}), Contains("limits.max_conections: unknown setting"));
+    file = write_yaml("range", "limits:\n  max_message_bytes: 10\n");
+    CHECK_THROWS_WITH(parse({"--config", file}), Contains("max_message_bytes"));
+    file = write_yaml("broken", "listen: [unterminated\n");
+    CHECK_THROWS_WITH(parse({"--config", file}), Contains("config file"));
+    std::filesystem::remove(file);
+}
+
+TEST_CASE("help and version", "[config]") {
+    CHECK(parse({"--help"}).action == CommandLine::Action::help);
+    CHECK(parse({"--version"}).action == CommandLine::Action::version);
+    CHECK_THAT(gateway::config::help_text(), Catch::Contains("--kafka-brokers"));
+}
+
+TEST_CASE("command settings come from the file, the environment and flags", "[config]") {
+    const auto defaults = parse({}).config;
+    CHECK(defaults.commands.group == "ocpp-gateway");
+    CHECK(defaults.commands.queue_limit == 32);
+    CHECK(defaults.commands.default_timeout == std::chrono::milliseconds(30000));
+    CHECK(defaults.commands.heartbeat * 2 <= defaults.commands.instance_timeout);
+    CHECK(defaults.admin_token.empty());
+    CHECK(defaults.topics.command_routes == "ocpp.command-routes");
+
+    const auto file = write_yaml("commands", R"(
+commands:
+  group: fleet-a
+  queue_limit: 4
+  default_timeout_ms: 5000
+  max_age_s: 30
+  heartbeat_ms: 1000
+  instance_timeout_ms: 6000
+admin:
+  token: from-file
+topics:
+  command_routes: x.routes
+)");
+    const auto c = parse({"--config", file}).config;
+    CHECK(c.commands.group == "fleet-a");
+    CHECK(c.commands.queue_limit == 4);
+    CHECK(c.commands.default_timeout == std::chrono::milliseconds(5000));
+    CHECK(c.commands.max_age == std::chrono::seconds(30));
+    CHECK(c.commands.heartbeat == std::chrono::milliseconds(1000));
+    CHECK(c.commands.instance_timeout == std::chrono::milliseconds(6000));
+    CHECK(c.admin_token == "from-file");
+    CHECK(c.topics.command_routes == "x.routes");
+
+    const auto e = parse({"--config", file, "--commands-group", "fleet-b"},
+                         {{"OCPP_GATEWAY_ADMIN_TOKEN", "from-env"},
+                          {"OCPP_GATEWAY_INSTANCE_TIMEOUT_MS", "1500"}})
+                       .config;
+    CHECK(e.commands.group == "fleet-b");
+    CHECK(e.admin_token == "from-env");
+    CHECK(e.commands.instance_timeout == std::chrono::milliseconds(1500));
+    // A heartbeat too slow for the timeout is brought down to a third of it.
+    CHECK(e.commands.heartbeat == std::chrono::milliseconds(500));
+
+    CHECK_THROWS_WITH(parse({"--config", write_yaml("bad-commands", "commands:\n  queue_limit: 0\n")}),
+                      Catch::Contains("commands.queue_limit"));
+    CHECK_THROWS_WITH(parse({"--config", write_yaml("bad-commands2", "commands:\n  queue: 3\n")}),
+                      Catch::Contains("queue"));
+    CHECK_THROWS_WITH(parse({"--instance-timeout-ms", "10"}), Catch::Contains("--instance-timeout-ms"));
+}
+
+TEST_CASE("security and TLS settings are checked at start-up", "[config]") {
+    const auto defaults = parse({}).config;
+    CHECK(defaults.security.profile == 0);
+    CHECK(defaults.security.failures_per_identity == 5);
+    CHECK(defaults.topics.stations == "ocpp.stations");
+
+    const auto file = write_yaml("security", R"(
+security:
+  profile: 3
+  stations_file: /etc/ocpp/stations.yaml
+  failures_per_identity: 3
+  messages_per_second: 10
+  message_burst: 20
+tls:
+  certificates:
+    - {cert: /a/rsa.pem, key: /a/rsa.key}
+    - {cert: /a/ec.pem, key: /a/ec.key}
+  ca_file: /a/ca.pem
+  organization: Operator
+)");
+    const auto c = parse({"--config", file}).config;
+    CHECK(c.security.profile == 3);
+    CHECK(c.security.stations_file == "/etc/ocpp/stations.yaml");
+    CHECK(c.security.failures_per_identity == 3);
+    CHECK(c.security.messages_per_second == 10);
+    REQUIRE(c.tls.certificates.size() == 2);
+    CHECK(c.tls.certificates[1].key == "/a/ec.key");
+    CHECK(c.tls.organization == "Operator");
+
+    const auto flags = parse({"--security-profile", "2", "--tls-cert", "c.pem", "--tls-key", "k.pem"},
+                             {{"OCPP_GATEWAY_STATIONS_FILE", "s.yaml"}})
+                           .config;
+    CHECK(flags.security.profile == 2);
+    CHECK(flags.security.stations_file == "s.yaml");
+    REQUIRE(flags.tls.certificates.size() == 1);
+    CHECK(flags.tls.certificates[0].cert == "c.pem");
+
+    CHECK_THROWS_WITH(parse({"--security-profile", "2"}), Catch::Contains("needs a TLS certificate"));
+    CHECK_THROWS_WITH(parse({"--security-profile", "3", "--tls-cert", "c", "--tls-key", "k"}),
+                      Catch::Contains("CA bundle"));
+    CHECK_THROWS_WITH(parse({"--tls-cert", "c", "--tls-key", "k"}), Catch::Contains("profile 0"));
+    CHECK_THROWS_WITH(parse({"--security-profile", "2", "--tls-cert", "c"}), Catch::Contains("has no key"));
+    CHECK_THROWS_WITH(parse({"--tls-key", "k"}), Catch::Contains("must follow"));
+    CHECK_THROWS_WITH(parse({"--security-profile", "4"}), Catch::Contains("--security-profile"));
+    CHECK_THROWS_WITH(parse({"--config", write_yaml("bad-sec", "security:\n  profil: 1\n")}),
+                      Catch::Contains("profil"));
+}
+
+TEST_CASE("hash-password is a subcommand", "[config]") {
+    const auto cl = parse({"hash-password", "--iterations", "5000"});
+    CHECK(cl.action == CommandLine::Action::hash_password);
+    CHECK(cl.iterations == 5000);
+    CHECK_THROWS_WITH(parse({"hash-password", "secret"}), Catch::Contains("standard input"));
+    CHECK_THROWS_WITH(parse({"hash-password", "--iterations", "10"}), Catch::Contains("--iterations"));
+}

@@ -1,0 +1,81 @@
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "gateway/config/options.hpp"
+
+using gateway::config::Option;
+using gateway::config::options;
+
+namespace {
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+bool yaml_has(const YAML::Node& root, const std::string& path) {
+    YAML::Node node = YAML::Clone(root);
+    std::size_t start = 0;
+    while (true) {
+        const auto dot = path.find('.', start);
+        const std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+        if (!node.IsMap() || !node[key]) {
+            return false;
+        }
+        node = node[key];
+        if (dot == std::string::npos) {
+            return true;
+        }
+        start = dot + 1;
+    }
+}
+
+}  // namespace
+
+TEST_CASE("every setting is spelled once: no path, variable or flag twice", "[config]") {
+    std::set<std::string> paths, envs, flags;
+    for (const Option& o : options()) {
+        INFO(o.path << " " << o.flag);
+        CHECK((!o.path.empty() || !o.flag.empty()));
+        CHECK_FALSE(o.help.empty());
+        CHECK((o.set != nullptr || o.shape == Option::Shape::certificates));
+        if (!o.path.empty()) {
+            CHECK(paths.insert(o.path).second);
+        }
+        if (!o.env.empty()) {
+            CHECK(o.env.substr(0, 13) == "OCPP_GATEWAY_");
+            CHECK(envs.insert(std::string(o.env)).second);
+        }
+        if (!o.flag.empty()) {
+            CHECK(o.flag.substr(0, 2) == "--");
+            CHECK(flags.insert(std::string(o.flag)).second);
+        }
+    }
+}
+
+TEST_CASE("the example file and the README list every setting", "[config]") {
+    const std::string example_path = std::string(OCPP_SOURCE_DIR) + "/deploy/gateway.example.yaml";
+    const YAML::Node example = YAML::LoadFile(example_path);
+    const std::string readme = read_text(std::string(OCPP_SOURCE_DIR) + "/README.md");
+    for (const Option& o : options()) {
+        if (!o.path.empty()) {
+            INFO("deploy/gateway.example.yaml lacks " << o.path);
+            CHECK(yaml_has(example, o.path));
+        }
+        if (!o.flag.empty()) {
+            INFO("README lacks " << o.flag);
+            CHECK(readme.find("`" + std::string(o.flag)) != std::string::npos);
+        }
+        if (!o.env.empty()) {
+            INFO("README lacks " << o.env);
+            CHECK(readme.find(std::string(o.env)) != std::string::npos);
+        }
+    }
+}

@@ -1,0 +1,84 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
+#include "gateway/security/password.hpp"
+#include "gateway/security/registry.hpp"
+
+using namespace gateway::security;
+using ocpp::ProtocolVersion;
+
+namespace {
+
+// Few iterations: the tests check the logic, not the cost.
+constexpr unsigned kFast = 1000;
+
+std::string write_file(const std::string& name, const std::string& text) {
+    const auto path = std::filesystem::temp_directory_path() /
+                      (name + "-" + std::to_string(::getpid()) + ".yaml");
+    std::ofstream(path) << text;
+    return path.string();
+}
+
+}  // namespace
+
+TEST_CASE("the registry checks identity and password, 1.6 passwords also as hex", "[security]") {
+    StationRegistry registry;
+    const auto file = write_file("registry", "stations:\n"
+                                             "  - id: CS01\n"
+                                             "    password_hash: \"" + hash_password("0123456789abcdefABCD", kFast) + "\"\n"
+                                             "  - id: HEX16\n"
+                                             "    password_hash: \"" + hash_password(std::string("\x01\x02\xfe\xff", 4), kFast) + "\"\n"
+                                             "  - id: OFF\n"
+                                             "    password_hash: \"" + hash_password("x", kFast) + "\"\n"
+                                             "    enabled: false\n"
+                                             "  - id: NOPASS\n");
+    registry.load_file(file);
+    CHECK(registry.size() == 4);
+    using V = StationRegistry::Verdict;
+    CHECK(registry.verify("cs01", "0123456789abcdefABCD", ProtocolVersion::v201) == V::ok);  // case-insensitive id
+    CHECK(registry.verify("CS01", "0123456789abcdefABCd", ProtocolVersion::v201) == V::bad_credentials);
+    CHECK(registry.verify("CS02", "x", ProtocolVersion::v201) == V::unknown_station);
+    CHECK(registry.verify("OFF", "x", ProtocolVersion::v201) == V::disabled);
+    CHECK(registry.verify("NOPASS", "", ProtocolVersion::v16) == V::bad_credentials);
+    // A 1.6 station sending the key's hex text for a key stored as bytes, and the reverse.
+    CHECK(registry.verify("HEX16", "0102FEFF", ProtocolVersion::v16) == V::ok);
+    CHECK(registry.verify("HEX16", "0102feff", ProtocolVersion::v16) == V::ok);
+    CHECK(registry.verify("HEX16", "0102FEFF", ProtocolVersion::v201) == V::bad_credentials);
+    // Cached after success; a changed hash is checked afresh.
+    CHECK(registry.verify("cs01", "0123456789abcdefABCD", ProtocolVersion::v201) == V::ok);
+    REQUIRE_FALSE(registry.apply_record("CS01", std::string(R"({"stationId":"CS01","passwordHash":")") +
+                                                     hash_password("new", kFast) + "\"}"));
+    CHECK(registry.verify("CS01", "0123456789abcdefABCD", ProtocolVersion::v201) == V::bad_credentials);
+    CHECK(registry.verify("CS01", "new", ProtocolVersion::v201) == V::ok);
+    // Removal by tombstone; bad records change nothing.
+    CHECK_FALSE(registry.apply_record("CS01", std::nullopt));
+    CHECK_FALSE(registry.find("CS01"));
+    CHECK(registry.apply_record("CS03", std::string("{\"passwordHash\":\"plain\"}")));
+    CHECK(registry.apply_record("CS03", std::string("[1]")));
+    CHECK(registry.apply_record("CS03", std::string("{\"stationId\":\"CS04\"}")));
+    CHECK(registry.apply_record("bad:id", std::string("{}")));
+    CHECK_FALSE(registry.find("CS03"));
+}
+
+TEST_CASE("a bad registry file stops start-up with the entry and the problem", "[security]") {
+    StationRegistry registry;
+    const std::pair<std::string, std::string> cases[] = {
+        {"stations: 3\n", "expected `stations:`"},
+        {"stations:\n  - password_hash: x\n", "expected a mapping with `id`"},
+        {"stations:\n  - id: \"A:B\"\n", "':'"},
+        {"stations:\n  - id: A\n    password_hash: plain\n", "password_hash is not a password hash"},
+        {"stations:\n  - id: A\n    pasword_hash: x\n", "unknown key `pasword_hash`"},
+        {"stations:\n  - id: A\n  - id: a\n", "listed twice"},
+    };
+    for (const auto& [text, message] : cases) {
+        INFO(text);
+        CHECK_THROWS_WITH(registry.load_file(write_file("bad-registry", text)), Catch::Contains(message));
+    }
+    CHECK_THROWS_WITH(registry.load_file("/nonexistent/registry.yaml"), Catch::Contains("/nonexistent/registry.yaml"));
+    CHECK(registry.empty());
+}
+

@@ -1,0 +1,49 @@
+#include <catch2/catch.hpp>
+
+#include "gateway/security/throttle.hpp"
+
+using namespace gateway::security;
+using Clock = std::chrono::steady_clock;
+
+TEST_CASE("failed attempts back off exponentially per key", "[security]") {
+    AttemptThrottle throttle({3, std::chrono::seconds(60), std::chrono::seconds(1),
+                              std::chrono::seconds(8), 2});
+    const auto t0 = Clock::now();
+    CHECK_FALSE(throttle.failure("id:a", t0));
+    CHECK_FALSE(throttle.failure("id:a", t0));
+    CHECK(throttle.retry_after("id:a", t0).count() == 0);
+    CHECK(throttle.failure("id:a", t0));  // third: 1 s, a refusal period starts
+    CHECK_FALSE(throttle.failure("id:a", t0));  // within it: no new period (2 s now)
+    CHECK(throttle.retry_after("id:a", t0).count() >= 1);
+    CHECK(throttle.retry_after("id:a", t0 + std::chrono::seconds(3)).count() == 0);
+    CHECK(throttle.failure("id:a", t0 + std::chrono::seconds(3)));  // 4 s, a new period
+    throttle.failure("id:a", t0 + std::chrono::seconds(8));   // 8 s (the maximum)
+    throttle.failure("id:a", t0 + std::chrono::seconds(17));  // stays 8 s
+    throttle.failure("id:a", t0 + std::chrono::seconds(19));  // stays 8 s
+    CHECK(throttle.retry_after("id:a", t0 + std::chrono::seconds(26)).count() >= 1);
+    CHECK(throttle.retry_after("id:a", t0 + std::chrono::seconds(28)).count() == 0);
+    CHECK(throttle.retry_after("id:b", t0).count() == 0);
+    throttle.success("id:a");
+    CHECK(throttle.retry_after("id:a", t0 + std::chrono::seconds(20)).count() == 0);
+    // Bounded: a third key evicts the oldest.
+    throttle.failure("k1", t0);
+    throttle.failure("k2", t0 + std::chrono::seconds(1));
+    throttle.failure("k3", t0 + std::chrono::seconds(2));
+    for (int i = 0; i < 3; ++i) {
+        throttle.failure("k3", t0 + std::chrono::seconds(2));
+    }
+    CHECK(throttle.retry_after("k3", t0 + std::chrono::seconds(2)).count() >= 1);
+}
+
+TEST_CASE("the token bucket admits its rate and its burst", "[security]") {
+    RateLimiter limiter(10, 5);
+    const auto t0 = Clock::now();
+    int admitted = 0;
+    for (int i = 0; i < 20; ++i) {
+        admitted += limiter.try_take(t0) ? 1 : 0;
+    }
+    CHECK(admitted == 5);
+    CHECK_FALSE(limiter.try_take(t0 + std::chrono::milliseconds(50)));
+    CHECK(limiter.try_take(t0 + std::chrono::milliseconds(110)));
+    CHECK_FALSE(limiter.try_take(t0 + std::chrono::milliseconds(120)));
+}

@@ -1,0 +1,147 @@
+#include <catch2/catch.hpp>
+
+#include <vector>
+
+#include "gateway/security/basic_auth.hpp"
+#include "gateway/security/password.hpp"
+#include "gateway/station/admission.hpp"
+
+using namespace gateway;
+using security::EventType;
+using station::Admission;
+using station::Handshake;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct RecordedEvents : security::EventSink {
+    struct Event {
+        EventType type;
+        std::string station;
+        std::string address;
+    };
+    std::vector<Event> events;
+    void raise(EventType type, const std::string& station_id, const std::string& address,
+               const std::string&) override {
+        events.push_back({type, station_id, address});
+    }
+    std::size_t count(EventType type) const {
+        return static_cast<std::size_t>(std::count_if(events.begin(), events.end(),
+                                                      [&](const Event& e) { return e.type == type; }));
+    }
+};
+
+struct Fixture {
+    config::Config::Security settings;
+    security::StationRegistry registry;
+    RecordedEvents events;
+    metrics::Metrics metrics;
+    const Admission::Clock::time_point t0 = Admission::Clock::time_point{} + 1h;
+
+    Fixture() {
+        settings.profile = 1;
+        settings.failures_per_identity = 3;
+        settings.failures_per_address = 100;
+        settings.handshakes_per_second = 2;
+        settings.connections_per_address = 2;
+        settings.max_replacements_per_minute = 2;
+        const auto hash = security::hash_password("pw", 1000);
+        REQUIRE_FALSE(registry.apply_record("CS-1", std::string(R"({"stationId":"CS-1","passwordHash":")") + hash + "\"}"));
+        REQUIRE_FALSE(registry.apply_record("CS-OFF", std::string(R"({"stationId":"CS-OFF","enabled":false,"passwordHash":")") + hash + "\"}"));
+    }
+};
+
+Handshake handshake(const std::string& id) {
+    return Handshake{ocpp::StationId(id), ocpp::ProtocolVersion::v201, std::string("ocpp2.0.1")};
+}
+
+std::string basic(const std::string& user, const std::string& password) {
+    return "Basic " + security::base64_encode(user + ":" + password);
+}
+
+}  // namespace
+
+TEST_CASE("admission checks credentials and refuses with the right status", "[station]") {
+    Fixture f;
+    Admission admission(f.settings, f.registry, f.events, f.metrics);
+    const auto cs1 = handshake("CS-1");
+    auto admit = [&](const Handshake& h, std::string auth, std::string ip = "10.0.0.1") {
+        return admission.admit(Admission::Candidate{h, std::move(ip), std::move(auth), 0, false, nullptr}, f.t0);
+    };
+    CHECK_FALSE(admit(cs1, basic("CS-1", "pw")));
+    CHECK_FALSE(admit(cs1, basic("cs-1", "pw")));  // identities compare case-insensitively
+    CHECK(admit(cs1, "")->status == 401);
+    CHECK(admit(cs1, basic("CS-2", "pw"))->reason == "unauthorized");
+    CHECK(admit(handshake("CS-9"), basic("CS-9", "pw"))->status == 404);
+    CHECK(admit(handshake("CS-OFF"), basic("CS-OFF", "pw"))->reason == "unknown_station");
+    CHECK(f.events.count(EventType::auth_failed) == 2);
+    CHECK(f.events.count(EventType::unknown_station) == 2);
+}
+
+TEST_CASE("failed authentications throttle the identity with a growing back-off", "[station]") {
+    Fixture f;
+    Admission admission(f.settings, f.registry, f.events, f.metrics);
+    const auto cs1 = handshake("CS-1");
+    auto at = [&](std::chrono::seconds later, const std::string& password) {
+        return admission.admit(Admission::Candidate{cs1, "10.0.0.1", basic("CS-1", password), 0, false, nullptr},
+                               f.t0 + later);
+    };
+    CHECK(at(0s, "bad")->status == 401);
+    CHECK(at(0s, "bad")->status == 401);
+    CHECK(at(0s, "bad")->status == 401);  // the third failure starts a refusal period
+    CHECK(f.events.count(EventType::auth_throttled) == 1);
+    const auto throttled = at(0s, "pw");  // even the right password waits: no password work
+    REQUIRE(throttled);
+    CHECK(throttled->status == 429);
+    CHECK(throttled->retry_after >= 1);
+    CHECK_FALSE(at(5s, "pw"));  // the period is over
+}
+
+TEST_CASE("admission limits upgrades, connections per address and flapping identities", "[station]") {
+    Fixture f;
+    f.settings.profile = 0;
+    security::StationRegistry empty;
+    Admission admission(f.settings, empty, f.events, f.metrics);
+    // 2 per second, bursts of 4.
+    int admitted = 0;
+    for (int i = 0; i < 10; ++i) {
+        admitted += admission.take_upgrade("10.0.0.1", f.t0) ? 0 : 1;
+    }
+    CHECK(admitted == 4);
+    const auto storm = admission.take_upgrade("10.0.0.1", f.t0);
+    REQUIRE(storm);
+    CHECK(storm->status == 503);
+    CHECK(storm->retry_after == 1);
+    CHECK(f.events.count(EventType::limit_hit) == 1);  // once per 10 s, not per refusal
+    CHECK_FALSE(admission.take_upgrade("10.0.0.1", f.t0 + 1s));
+
+    const auto cs1 = handshake("CS-1");
+    auto candidate = [&](std::size_t from_ip, bool connected) {
+        return Admission::Candidate{cs1, "10.0.0.1", "", from_ip, connected, nullptr};
+    };
+    CHECK(admission.admit(candidate(2, false), f.t0)->reason == "too_many_from_address");
+    CHECK_FALSE(admission.admit(candidate(1, true), f.t0));
+    CHECK_FALSE(admission.admit(candidate(1, true), f.t0 + 1s));
+    const auto flapping = admission.admit(candidate(1, true), f.t0 + 2s);
+    REQUIRE(flapping);
+    CHECK(flapping->status == 429);
+    CHECK(flapping->reason == "identity_flapping");
+    CHECK(f.events.count(EventType::duplicate_identity_flapping) == 1);
+    CHECK_FALSE(admission.admit(candidate(1, true), f.t0 + 2min));  // a minute later
+}
+
+TEST_CASE("profile 3 refuses a client certificate that does not fit the identity", "[station]") {
+    Fixture f;
+    f.settings.profile = 3;
+    Admission admission(f.settings, f.registry, f.events, f.metrics);
+    const auto cs1 = handshake("CS-1");
+    Admission::Candidate c{cs1, "10.0.0.1", "", 0, false,
+                           [] { return std::optional<std::string>("certificate CN is CS-2"); }};
+    const auto refused = admission.admit(c, f.t0);
+    REQUIRE(refused);
+    CHECK(refused->status == 401);
+    CHECK(refused->reason == "certificate_mismatch");
+    CHECK(f.events.count(EventType::certificate_rejected) == 1);
+    c.certificate_problem = [] { return std::optional<std::string>(); };
+    CHECK_FALSE(admission.admit(c, f.t0));
+}

@@ -1,0 +1,47 @@
+#include <catch2/catch.hpp>
+
+#include "gateway/station/session_table.hpp"
+
+namespace {
+
+struct FakeSession {
+    std::string id;
+    const std::string& station_id() const { return id; }
+};
+
+using Table = gateway::station::SessionTable<FakeSession>;
+
+}  // namespace
+
+TEST_CASE("the session table finds sessions by connection and identity, and counts addresses", "[station]") {
+    Table table;
+    auto h1 = std::make_shared<int>(1);  // stand-ins for websocketpp connections
+    auto h2 = std::make_shared<int>(2);
+    auto h3 = std::make_shared<int>(3);
+    auto a = std::make_shared<FakeSession>(FakeSession{"CS-1"});
+    auto b = std::make_shared<FakeSession>(FakeSession{"CS-2"});
+    CHECK(table.add(h1, a, "10.0.0.1") == nullptr);
+    CHECK(table.add(h2, b, "10.0.0.1") == nullptr);
+    CHECK(table.size() == 2);
+    CHECK(table.connections_from("10.0.0.1") == 2);
+    CHECK(table.connections_from("10.0.0.9") == 0);
+    CHECK(table.find(h1) == a);
+    CHECK(table.find_station("cs-1") == a);  // case-insensitive
+    CHECK(table.has_station("CS-2"));
+
+    // The same station again: the newcomer takes the identity, the old one is returned.
+    auto a2 = std::make_shared<FakeSession>(FakeSession{"cs-1"});
+    CHECK(table.add(h3, a2, "10.0.0.2") == a);
+    CHECK(table.find_station("CS-1") == a2);
+    // The old connection closing leaves the newcomer in place.
+    CHECK(table.remove(h1) == a);
+    CHECK(table.find_station("CS-1") == a2);
+    CHECK(table.connections_from("10.0.0.1") == 1);
+    CHECK(table.remove(h1) == nullptr);  // once
+    CHECK(table.remove(h3) == a2);
+    CHECK_FALSE(table.has_station("CS-1"));
+    CHECK(table.all() == std::vector<std::shared_ptr<FakeSession>>{b});
+    CHECK(table.remove(h2) == b);
+    CHECK(table.size() == 0);
+    CHECK(table.connections_from("10.0.0.1") == 0);
+}
