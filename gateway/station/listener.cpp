@@ -47,8 +47,8 @@ public:
 private:
     void set_handlers();
     bool on_validate(websocketpp::connection_hdl hdl);
-    std::optional<Refusal> check(const Connection& con, const std::string& ip,
-                                 std::optional<Handshake>& handshake);
+    std::optional<Refusal> check(const websocketpp::connection_hdl& hdl, const Connection& con,
+                                 const std::string& ip, std::optional<Handshake>& handshake);
     void on_open(websocketpp::connection_hdl hdl);
     void on_close(websocketpp::connection_hdl hdl);
     static std::pair<int, std::string> close_reason(const Connection& con);
@@ -107,6 +107,8 @@ void WsListener<Server>::set_handlers() {
     ws_.set_validate_handler([this](websocketpp::connection_hdl hdl) { return on_validate(hdl); });
     ws_.set_open_handler([this](websocketpp::connection_hdl hdl) { on_open(hdl); });
     ws_.set_close_handler([this](websocketpp::connection_hdl hdl) { on_close(hdl); });
+    // An upgrade accepted by on_validate that never opened (its 101 could not be written).
+    ws_.set_fail_handler([this](websocketpp::connection_hdl hdl) { sessions_.release(hdl); });
     ws_.set_pong_timeout_handler([this](websocketpp::connection_hdl hdl, std::string) {
         if (auto session = sessions_.find(hdl)) {
             log::info("station {}: no pong, closing", session->station_id());
@@ -168,7 +170,8 @@ void WsListener<Server>::stop_listening() {
 }
 
 template <class Server>
-std::optional<Refusal> WsListener<Server>::check(const Connection& con, const std::string& ip,
+std::optional<Refusal> WsListener<Server>::check(const websocketpp::connection_hdl& hdl,
+                                                 const Connection& con, const std::string& ip,
                                                  std::optional<Handshake>& handshake) {
     const auto now = Admission::Clock::now();
     if (auto refused = admission_.take_upgrade(ip, now)) {
@@ -179,9 +182,11 @@ std::optional<Refusal> WsListener<Server>::check(const Connection& con, const st
         return read.error();
     }
     handshake = std::move(read.value());
+    // Counted from here until it is refused, fails or closes (see SessionTable::reserve).
+    const std::size_t others = sessions_.reserve(hdl, ip) - 1;
     Admission::Candidate candidate{*handshake, ip, con->get_request_header("Authorization"),
-                                   sessions_.connections_from(ip),
-                                   sessions_.has_station(handshake->station_id.get()), nullptr};
+                                   others, sessions_.has_station(handshake->station_id.get()),
+                                   nullptr};
     if constexpr (kTls) {
         candidate.certificate_problem = [this, &con, &handshake] {
             return tls_->check_client(con->get_socket().native_handle(), handshake->station_id.get());
@@ -190,7 +195,7 @@ std::optional<Refusal> WsListener<Server>::check(const Connection& con, const st
     if (auto refused = admission_.admit(candidate, now)) {
         return refused;
     }
-    if (sessions_.size() >= config_.limits.max_connections) {
+    if (sessions_.size_with_reserved() > config_.limits.max_connections) {
         return Refusal{503, "too_many_connections", 0};
     }
     return std::nullopt;
@@ -204,7 +209,8 @@ bool WsListener<Server>::on_validate(websocketpp::connection_hdl hdl) {
         return false;
     }
     std::optional<Handshake> handshake;
-    if (auto refused = check(con, peer_ip(con), handshake)) {
+    if (auto refused = check(hdl, con, peer_ip(con), handshake)) {
+        sessions_.release(hdl);
         services_.metrics.handshake_refused(refused->reason);
         con->set_status(static_cast<websocketpp::http::status_code::value>(refused->status));
         con->replace_header("Connection", "close");
@@ -221,6 +227,9 @@ bool WsListener<Server>::on_validate(websocketpp::connection_hdl hdl) {
     }
     if (handshake->subprotocol) {
         con->select_subprotocol(*handshake->subprotocol, ec);
+    }
+    if (ec) {
+        sessions_.release(hdl);
     }
     return !ec;
 }

@@ -45,3 +45,28 @@ TEST_CASE("the session table finds sessions by connection and identity, and coun
     CHECK(table.size() == 0);
     CHECK(table.connections_from("10.0.0.1") == 0);
 }
+
+TEST_CASE("upgrades count against their address while they are decided", "[station]") {
+    Table table;
+    auto h1 = std::make_shared<int>(1);
+    auto h2 = std::make_shared<int>(2);
+    auto h3 = std::make_shared<int>(3);
+    CHECK(table.reserve(h1, "10.0.0.1") == 1);
+    CHECK(table.reserve(h2, "10.0.0.1") == 2);  // racing upgrades see each other
+    CHECK(table.reserve(h2, "10.0.0.1") == 2);  // once per upgrade
+    CHECK(table.size() == 0);
+    CHECK(table.size_with_reserved() == 2);
+    table.release(h2);  // refused
+    CHECK(table.connections_from("10.0.0.1") == 1);
+    // Accepted: the reservation becomes the session's.
+    table.add(h1, std::make_shared<FakeSession>(FakeSession{"CS-1"}), "10.0.0.1");
+    CHECK(table.connections_from("10.0.0.1") == 1);
+    CHECK(table.size_with_reserved() == 1);
+    // An upgrade that fails after it was accepted gives its count back.
+    CHECK(table.reserve(h3, "10.0.0.1") == 2);
+    CHECK(table.remove(h3) == nullptr);
+    CHECK(table.connections_from("10.0.0.1") == 1);
+    table.remove(h1);
+    CHECK(table.connections_from("10.0.0.1") == 0);
+    CHECK(table.size_with_reserved() == 0);
+}
