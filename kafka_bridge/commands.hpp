@@ -2,12 +2,9 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -116,16 +113,6 @@ struct CommandOutcome {
     std::optional<std::string> sent_at;
 };
 
-/// Checks `command` against `version`: the action must be one the central system sends, the
-/// payload must match its request schema. Returns the Rejected outcome, or nothing when fine.
-std::optional<CommandOutcome> check_command(const ocpp::SchemaRegistry& schemas,
-                                            ocpp::ProtocolVersion version,
-                                            const Command& command);
-
-/// The outcome of the station's answer to a command's CALL.
-CommandOutcome answer_outcome(const ocpp::SchemaRegistry& schemas, ocpp::ProtocolVersion version,
-                              const std::string& action, const nlohmann::json& response);
-
 /// A result record (schemas/events/command-result.schema.json) as JSON text.
 std::string command_result(const std::string& command_id, const std::string& station_id,
                            const std::string& action, const std::string& received_at,
@@ -168,63 +155,6 @@ std::string presence_key(std::string_view station_id);
 std::string gateway_key(std::string_view gateway_id);
 std::string presence_record(const Presence& p);
 std::string gateway_record(std::string_view gateway_id, bool alive, std::string_view at);
-
-/// The cluster's view of who holds which station, built from ocpp.presence. Not thread-safe.
-class PresenceTable {
-public:
-    /// Instances whose last liveness record is older than this are considered gone.
-    explicit PresenceTable(std::chrono::milliseconds instance_timeout)
-        : instance_timeout_(instance_timeout) {}
-
-    struct Change {
-        /// A Connected record: the station now belongs to `presence.gateway_id`.
-        std::optional<Presence> connected;
-    };
-
-    /// Applies the record at `offset` (value nullopt: tombstone). `timestamp_ms` is the
-    /// record's timestamp. Malformed records are ignored (returned false).
-    bool apply(const std::string& key, const std::optional<std::string>& value,
-               std::int64_t offset, std::int64_t timestamp_ms, Change* change = nullptr);
-
-    /// The station's current connection, if it has one on an instance that is alive at
-    /// `now_ms` (unix ms).
-    std::optional<Presence> holder(std::string_view station_id, std::int64_t now_ms) const;
-    /// The last record about the station, connected or not, regardless of liveness.
-    std::optional<Presence> last(std::string_view station_id) const;
-    bool gateway_alive(const std::string& gateway_id, std::int64_t now_ms) const;
-    /// The instances alive at `now_ms`, sorted by id.
-    std::vector<std::string> alive_gateways(std::int64_t now_ms) const;
-    /// Every station connected on a live instance.
-    std::vector<Presence> connected(std::int64_t now_ms) const;
-    /// Stations whose last record says they are connected to `gateway_id`.
-    std::vector<Presence> held_by(const std::string& gateway_id) const;
-
-private:
-    struct Liveness {
-        bool alive = false;
-        std::int64_t last_ms = 0;
-    };
-    std::chrono::milliseconds instance_timeout_;
-    std::map<std::string, Presence, std::less<>> stations_;  // by lower-case id
-    std::map<std::string, Liveness, std::less<>> gateways_;
-};
-
-/// Command ids already taken, remembered for `window` and at most `capacity` of them.
-class SeenCommands {
-public:
-    SeenCommands(std::size_t capacity, std::chrono::milliseconds window)
-        : capacity_(capacity), window_(window) {}
-    /// True when `id` is new (it is remembered from now on); false for a repeat.
-    bool insert(const std::string& id, std::int64_t now_ms);
-    bool contains(const std::string& id) const { return ids_.count(id) != 0; }
-    std::size_t size() const { return ids_.size(); }
-
-private:
-    std::size_t capacity_;
-    std::chrono::milliseconds window_;
-    std::unordered_set<std::string> ids_;
-    std::deque<std::pair<std::int64_t, std::string>> order_;
-};
 
 /// Unix milliseconds of an RFC 3339 date-time, or nothing when it is not one.
 std::optional<std::int64_t> parse_time_ms(std::string_view rfc3339);

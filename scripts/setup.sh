@@ -7,8 +7,9 @@ packages=(
     build-essential cmake ninja-build pkg-config git curl ca-certificates
     libwebsocketpp-dev libasio-dev nlohmann-json3-dev libvalijson-dev librdkafka-dev
     libssl-dev libfmt-dev libyaml-cpp-dev catch2 libbenchmark-dev
-    # The fuzz build (CMake preset `fuzz`): clang with libFuzzer and the sanitizer runtimes.
-    clang-14 libclang-rt-14-dev
+    # The fuzz build (CMake preset `fuzz`): clang with libFuzzer and the sanitizer runtimes;
+    # clang-tidy for the static checks of the test command.
+    clang-14 libclang-rt-14-dev clang-tidy-14
     # The TLS tests: certificates made and handshakes checked from outside.
     openssl sslscan
 )

@@ -10,6 +10,9 @@
 #   ASAN_LABELS      ctest label regex run under the sanitizers (default: every label but bench)
 #   ASAN_EXCLUDE     ctest name regex not run under the sanitizers (default: ^interop$, whose
 #                    outage test bounds the gateway's RSS at 150 MiB: ASan alone needs ~120 MiB)
+#   SKIP_TSAN        1: skip the ThreadSanitizer build (preset tsan) of the unit and
+#                    component tests and their run
+#   SKIP_TIDY        1: skip clang-tidy (.clang-tidy) over the project's sources
 #   SKIP_FUZZ        1: skip the fuzz build and runs
 #   FUZZ_SECONDS     seconds each fuzz target runs (default: 60)
 set -euo pipefail
@@ -67,6 +70,37 @@ if [ "${SKIP_SANITIZERS:-0}" != 1 ]; then
     UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
         ctest --test-dir build-asan --output-on-failure --timeout 900 \
         -L "${ASAN_LABELS:-unit|component|integration|interop}" "${asan_exclude[@]}"
+    end_stage
+fi
+
+# Data races in the threads that share state (sessions on strands, the Kafka poll thread,
+# the command router's threads), on the parts that run without a broker.
+if [ "${SKIP_TSAN:-0}" != 1 ]; then
+    begin_stage tsan-build "ThreadSanitizer build (build-tsan: unit and component tests)"
+    cmake --preset tsan
+    cmake --build build-tsan -j "$jobs" --target ocpp_unit_tests gateway_unit_tests \
+        kafka_bridge_component_tests
+    end_stage
+
+    begin_stage tsan-tests "unit and component tests under ThreadSanitizer (build-tsan)"
+    TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" \
+        ctest --test-dir build-tsan --output-on-failure --timeout 600 -L "unit|component"
+    end_stage
+fi
+
+# The checks of .clang-tidy (moved-from use, dangling handles, ignored results, ...) over every
+# source file of the project, with the compile commands of the build above.
+if [ "${SKIP_TIDY:-0}" != 1 ]; then
+    begin_stage tidy "clang-tidy (.clang-tidy) over ocpp/, kafka_bridge/, gateway/, tools/"
+    command -v run-clang-tidy-14 >/dev/null ||
+        { echo "test.sh: run-clang-tidy-14 missing: run scripts/setup.sh (or SKIP_TIDY=1)" >&2; exit 1; }
+    tidy_log="$build_dir/clang-tidy.log"
+    run-clang-tidy-14 -p "$build_dir" -j "$jobs" -quiet \
+        "$PWD/(ocpp|kafka_bridge|gateway|tools)/.*\.cpp\$" > "$tidy_log" 2>&1 || true
+    if grep -E "(warning|error): .*\[[a-z]" "$tidy_log"; then
+        echo "test.sh: clang-tidy found the problems above (full log: $tidy_log)" >&2
+        exit 1
+    fi
     end_stage
 fi
 

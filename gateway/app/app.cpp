@@ -107,6 +107,19 @@ int App::run() {
 }
 
 std::optional<std::string> App::start() {
+    if (auto problem = connect_kafka()) {
+        return problem;
+    }
+    if (stopped_early_) {
+        return std::nullopt;
+    }
+    if (auto problem = build_parts()) {
+        return problem;
+    }
+    return open();
+}
+
+std::optional<std::string> App::connect_kafka() {
     try {
         schemas_ = std::make_unique<ocpp::SchemaRegistry>(config_.schema_overrides);
     } catch (const std::exception& e) {
@@ -128,19 +141,22 @@ std::optional<std::string> App::start() {
             }
         }
     });
-
     // The producer is warm and the topics exist before any station is let in.
     log::info("gateway {} connecting to Kafka at {}", config_.gateway_id, config_.kafka.brokers);
     std::string problem;
     switch (wait_for_kafka(config_, *producers_, stop_, problem)) {
         case Readiness::ready:
-            break;
+            return std::nullopt;
         case Readiness::stopped:
             stopped_early_ = true;
             return std::nullopt;
         case Readiness::unusable:
-            return problem;
+            break;
     }
+    return problem;
+}
+
+std::optional<std::string> App::build_parts() {
     work_.emplace(asio::make_work_guard(io_));
     events_ = std::make_unique<security::EventWriter>(config_, *producers_, metrics_);
     try {
@@ -165,6 +181,10 @@ std::optional<std::string> App::start() {
     if (auto error = router_->start(60s)) {
         return "commands: " + *error;
     }
+    return std::nullopt;
+}
+
+std::optional<std::string> App::open() {
     admin_ = std::make_unique<admin::AdminServer>(
         config_, io_, [this] { return ready(); }, [this] { return render_metrics(); },
         router_.get());

@@ -73,6 +73,12 @@ private:
     /// Builds and opens everything; the problem in words when the gateway cannot start,
     /// nothing when it runs (or a stop came first: then `stopped_early_`).
     std::optional<std::string> start();
+    /// Schemas, the producer and its poller; waits for Kafka and the topics.
+    std::optional<std::string> connect_kafka();
+    /// Registry, station listener (not yet listening), command router (started).
+    std::optional<std::string> build_parts();
+    /// Admin and station listeners open, I/O threads run.
+    std::optional<std::string> open();
     void serve();
     void drain();
     std::string render_metrics() const;

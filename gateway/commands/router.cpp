@@ -1,6 +1,7 @@
 #include "gateway/commands/router.hpp"
 
 #include "gateway/log/log.hpp"
+#include "gateway/session/command_checks.hpp"
 #include "gateway/session/session.hpp"
 #include "kafka_bridge/envelope.hpp"
 
@@ -35,6 +36,21 @@ json presence_json(const kafka_bridge::Presence& p, bool live) {
     return out;
 }
 
+/// The settings of the router's consumers: the gateway's Kafka settings without the
+/// producer-only ones (librdkafka warns about them on a consumer).
+kafka_bridge::ConsumerConfig consumer_config(const config::Config& config) {
+    kafka_bridge::ConsumerConfig c;
+    c.brokers = config.kafka.brokers;
+    c.properties = config.kafka.properties;
+    c.log = config.kafka.log;
+    for (const char* p : {"enable.idempotence", "acks", "max.in.flight.requests.per.connection",
+                          "linger.ms", "message.timeout.ms", "queue.buffering.max.messages",
+                          "partitioner", "compression.type", "batch.size"}) {
+        c.properties.erase(p);
+    }
+    return c;
+}
+
 }  // namespace
 
 Router::Router(const config::Config& config, const ocpp::SchemaRegistry& schemas,
@@ -54,21 +70,7 @@ Router::Router(const config::Config& config, const ocpp::SchemaRegistry& schemas
 Router::~Router() { stop(); }
 
 std::optional<std::string> Router::start(std::chrono::milliseconds timeout) {
-    auto kafka_log = config_.kafka.log;
-    kafka_bridge::ConsumerConfig tables_config;
-    tables_config.brokers = config_.kafka.brokers;
-    tables_config.properties = config_.kafka.properties;
-    tables_config.log = kafka_log;
-    // Producer-only settings make librdkafka warn on a consumer: leave them out.
-    for (const char* p : {"enable.idempotence", "acks", "max.in.flight.requests.per.connection",
-                          "linger.ms", "message.timeout.ms", "queue.buffering.max.messages",
-                          "partitioner", "compression.type", "batch.size"}) {
-        tables_config.properties.erase(p);
-    }
-    kafka_bridge::ConsumerConfig intake_config = tables_config;
-    intake_config.group_id = config_.commands.group;
-    intake_config.session_timeout = config_.commands.group_session_timeout;
-
+    const kafka_bridge::ConsumerConfig tables_config = consumer_config(config_);
     auto tables = kafka_bridge::Consumer::create(tables_config);
     if (!tables.ok()) {
         return tables.error().to_string();
@@ -89,15 +91,38 @@ std::optional<std::string> Router::start(std::chrono::milliseconds timeout) {
     for (const auto& [partition, mark] : marks.value()) {
         live_from_[partition] = mark.second;
     }
+    if (auto behind = catch_up(marks.value(), Clock::now() + timeout)) {
+        return behind;
+    }
+    heartbeat(true);
+    end_previous_connections();
 
-    // Catch up: presence and routes up to where they ended a moment ago.
+    kafka_bridge::ConsumerConfig intake_config = tables_config;
+    intake_config.group_id = config_.commands.group;
+    intake_config.session_timeout = config_.commands.group_session_timeout;
+    auto intake = kafka_bridge::Consumer::create(intake_config);
+    if (!intake.ok()) {
+        return intake.error().to_string();
+    }
+    intake_ = std::move(intake.value());
+    if (auto subscribed = intake_->subscribe({config_.topics.commands}); !subscribed.ok()) {
+        return subscribed.error().to_string();
+    }
+    running_ = true;
+    tables_thread_ = std::thread([this] { tables_loop(); });
+    intake_thread_ = std::thread([this] { intake_loop(); });
+    return std::nullopt;
+}
+
+std::optional<std::string> Router::catch_up(const kafka_bridge::Watermarks& marks,
+                                            Clock::time_point deadline) {
+    // Presence, routes and followed tables up to where they ended a moment ago.
     std::map<PartitionKey, std::int64_t> remaining;
-    for (const auto& [partition, mark] : marks.value()) {
+    for (const auto& [partition, mark] : marks) {
         if (mark.second > mark.first && partition.first != config_.topics.command_results) {
             remaining[partition] = mark.second;
         }
     }
-    const auto deadline = Clock::now() + timeout;
     std::size_t read = 0;
     while (!remaining.empty()) {
         if (Clock::now() > deadline) {
@@ -116,9 +141,11 @@ std::optional<std::string> Router::start(std::chrono::milliseconds timeout) {
         }
     }
     log::info("commands: read {} table records; {} command ids remembered", read, seen_.size());
+    return std::nullopt;
+}
 
+void Router::end_previous_connections() {
     // Connections a previous run of this instance left in the table have ended.
-    heartbeat(true);
     std::vector<kafka_bridge::Presence> stale;
     {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -134,19 +161,6 @@ std::optional<std::string> Router::start(std::chrono::milliseconds timeout) {
         log::info("commands: {} connections of a previous run of {} marked ended", stale.size(),
                   config_.gateway_id);
     }
-
-    auto intake = kafka_bridge::Consumer::create(intake_config);
-    if (!intake.ok()) {
-        return intake.error().to_string();
-    }
-    intake_ = std::move(intake.value());
-    if (auto subscribed = intake_->subscribe({config_.topics.commands}); !subscribed.ok()) {
-        return subscribed.error().to_string();
-    }
-    running_ = true;
-    tables_thread_ = std::thread([this] { tables_loop(); });
-    intake_thread_ = std::thread([this] { intake_loop(); });
-    return std::nullopt;
 }
 
 void Router::stop() {
@@ -301,7 +315,7 @@ void Router::decide(Command command, std::function<void()> taken) {
         return;
     }
     if (holder->version) {
-        if (auto rejected = kafka_bridge::check_command(schemas_, *holder->version, command)) {
+        if (auto rejected = session::check_command(schemas_, *holder->version, command)) {
             conclude(command, std::move(*rejected), std::move(taken));
             return;
         }

@@ -17,6 +17,8 @@
 #include "gateway/commands/waiters.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/metrics/metrics.hpp"
+#include "gateway/commands/presence_table.hpp"
+#include "gateway/commands/seen_commands.hpp"
 #include "gateway/session/services.hpp"
 #include "kafka_bridge/commands.hpp"
 #include "kafka_bridge/consumer.hpp"
@@ -77,6 +79,9 @@ public:
 private:
     using PartitionKey = OffsetTracker::Partition;
 
+    std::optional<std::string> catch_up(const kafka_bridge::Watermarks& marks,
+                                        std::chrono::steady_clock::time_point deadline);
+    void end_previous_connections();
     void intake_loop();
     void tables_loop();
     void take(const kafka_bridge::Message& message);
@@ -130,10 +135,10 @@ private:
     std::map<std::string, std::function<void(const kafka_bridge::Message&)>> followed_;
 
     mutable std::mutex mutex_;
-    kafka_bridge::PresenceTable presence_;
-    kafka_bridge::SeenCommands seen_;
+    PresenceTable presence_;
+    SeenCommands seen_;
     /// Route records read (command id and hop): the first one of each is the decision.
-    kafka_bridge::SeenCommands decided_;
+    SeenCommands decided_;
     Waiters waiters_;
     /// Every command routed since this instance started, until its result appears: when its
     /// target goes away, one live instance writes the result the target never will.
@@ -148,7 +153,7 @@ private:
     std::map<std::string, Routed> routed_;
     /// Commands whose result was read: a route read after its result (other partitions are
     /// not ordered with it) is not watched.
-    kafka_bridge::SeenCommands resulted_;
+    SeenCommands resulted_;
 
     OffsetTracker offsets_;
 };

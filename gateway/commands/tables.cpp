@@ -134,7 +134,7 @@ void Router::apply_presence(const kafka_bridge::Message& message) {
     if (!message.key) {
         return;
     }
-    kafka_bridge::PresenceTable::Change change;
+    PresenceTable::Change change;
     {
         std::lock_guard<std::mutex> lock(mutex_);
         if (!presence_.apply(*message.key, message.value, message.offset, message.timestamp_ms,

@@ -196,7 +196,7 @@ void Session::handle_response(const ocpp::MessageId& id, const ocpp::Frame& fram
     if (auto done = commands_.answered(id, kind)) {
         command_timer_.cancel();
         if (const auto* result = std::get_if<ocpp::CallResult>(&frame)) {
-            auto outcome = kafka_bridge::answer_outcome(services_.schemas, info_.version,
+            auto outcome = answer_outcome(services_.schemas, info_.version,
                                                         done->command.action, result->payload);
             finish_command(std::move(*done), std::move(outcome));
         } else {
@@ -263,7 +263,7 @@ void Session::pump_commands() {
             sink->finish(*command, std::move(outcome));
             continue;
         }
-        if (auto rejected = kafka_bridge::check_command(services_.schemas, info_.version, *command)) {
+        if (auto rejected = check_command(services_.schemas, info_.version, *command)) {
             sink->finish(*command, std::move(*rejected));
             continue;
         }

@@ -14,6 +14,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "gateway/security/throttle.hpp"
+#include "gateway/session/command_checks.hpp"
 #include "gateway/session/command_queue.hpp"
 #include "gateway/session/in_flight.hpp"
 #include "gateway/session/services.hpp"

@@ -4,6 +4,8 @@
 #include "kafka_bridge/commands.hpp"
 #include "kafka_bridge/envelope.hpp"
 
+#include <set>
+
 using nlohmann::json;
 using ocpp::ProtocolVersion;
 using namespace kafka_bridge;
@@ -18,10 +20,6 @@ ocpp::Result<Command, CommandProblem> parse(const std::string& value,
     return parse_command(key, value, kRecordTime, "2026-05-28T10:00:00.000Z", kDefaults);
 }
 
-const ocpp::SchemaRegistry& registry() {
-    static const ocpp::SchemaRegistry schemas;
-    return schemas;
-}
 
 }  // namespace
 
@@ -84,68 +82,21 @@ TEST_CASE("bad command records name their problem, keeping a readable commandId"
     CHECK(parse(R"({"commandId":"c","stationId":"CS-2","action":"Reset","payload":{}})", std::nullopt).ok());
 }
 
-TEST_CASE("a command is checked against the station's version", "[commands]") {
-    Command c;
-    c.command_id = "c";
-    c.station_id = "CS-1";
-    c.action = "RemoteStartTransaction";
-    c.payload = {{"idTag", "TAG-1"}};
-    CHECK_FALSE(check_command(registry(), ProtocolVersion::v16, c));
-
-    // Exists only in the other version.
-    const auto unknown = check_command(registry(), ProtocolVersion::v201, c);
-    REQUIRE(unknown);
-    CHECK(unknown->status == CommandStatus::rejected);
-    CHECK(unknown->error_code == "UnknownAction");
-
-    // A station-initiated action is not a command.
-    c.action = "Heartbeat";
-    c.payload = json::object();
-    const auto wrong_direction = check_command(registry(), ProtocolVersion::v16, c);
-    REQUIRE(wrong_direction);
-    CHECK(wrong_direction->error_code == "UnknownAction");
-
-    c.action = "Reset";
-    c.payload = {{"type", "Sideways"}};
-    const auto invalid = check_command(registry(), ProtocolVersion::v16, c);
-    REQUIRE(invalid);
-    CHECK(invalid->error_code == "InvalidPayload");
-    REQUIRE(invalid->violations.size() == 1);
-    CHECK(invalid->violations[0].path == "/type");
-}
-
-TEST_CASE("a station's answer is reported, with its violations when it breaks the schema", "[commands]") {
-    const auto good = answer_outcome(registry(), ProtocolVersion::v16, "Reset", {{"status", "Accepted"}});
-    CHECK(good.status == CommandStatus::completed);
-    CHECK(good.response_violations.empty());
-    const auto bad = answer_outcome(registry(), ProtocolVersion::v16, "Reset", {{"status", "Maybe"}});
-    CHECK(bad.status == CommandStatus::completed);
-    CHECK(bad.response == json{{"status", "Maybe"}});
-    CHECK_FALSE(bad.response_violations.empty());
-}
-
 TEST_CASE("result records follow their schema for every status", "[commands]") {
     const test_support::EventSchema schema("command-result.schema.json");
-    CommandOutcome completed = answer_outcome(registry(), ProtocolVersion::v201, "Reset",
-                                              {{"status", "Scheduled"}});
+    CommandOutcome completed;
+    completed.response = json{{"status", "Scheduled"}};
+    completed.sent = true;
+    completed.version = ProtocolVersion::v201;
     completed.message_id = "m-1";
     completed.sent_at = "2026-05-28T10:00:00.010Z";
-    CommandOutcome call_error;
-    call_error.status = CommandStatus::call_error;
-    call_error.sent = true;
-    call_error.error_code = "NotImplemented";
-    call_error.error_description = "no";
-    call_error.error_details = json{{"why", "firmware"}};
+    CommandOutcome call_error =
+        CommandOutcome::station_error("NotImplemented", "no", json{{"why", "firmware"}});
     call_error.message_id = "m-2";
     call_error.sent_at = "2026-05-28T10:00:00.010Z";
-    Command bad;
-    bad.action = "Reset";
-    bad.payload = {{"type", 3}};
-    auto rejected = *check_command(registry(), ProtocolVersion::v16, bad);
-    CommandOutcome not_connected;
-    not_connected.status = CommandStatus::not_connected;
-    not_connected.error_code = "StationNotConnected";
-    not_connected.error_description = "nowhere";
+    auto rejected = CommandOutcome::failure(CommandError::invalid_payload, "type must be a string");
+    rejected.violations = {ocpp::Violation{ocpp::Errc::type_violation, "/type", "is not a string"}};
+    auto not_connected = CommandOutcome::failure(CommandError::station_not_connected, "nowhere");
     for (const auto* o : {&completed, &call_error, &rejected, &not_connected}) {
         const std::string record = command_result("c-1", "CS-1", "Reset", "2026-05-28T10:00:00.000Z",
                                                   *o, "gw-a", "2026-05-28T10:00:00.020Z");
@@ -230,87 +181,6 @@ TEST_CASE("a route decided at intake carries its result record", "[commands]") {
     CHECK_FALSE(parse_command_route(bad.dump()).ok());
 }
 
-TEST_CASE("the presence table follows connections, epochs and instance liveness", "[commands]") {
-    const test_support::EventSchema schema("presence.schema.json");
-    PresenceTable table(std::chrono::milliseconds(10000));
-    const std::int64_t t0 = kRecordTime;
-    auto station = [](const std::string& gw, bool connected, std::int64_t epoch) {
-        Presence p;
-        p.station_id = "CS-1";
-        p.gateway_id = gw;
-        p.connected = connected;
-        p.epoch = epoch;
-        p.session_id = "s";
-        p.version = ProtocolVersion::v16;
-        p.since = "2026-05-28T10:00:00.000Z";
-        p.at = "2026-05-28T10:00:00.000Z";
-        return p;
-    };
-    const std::string alive_a = gateway_record("gw-a", true, "2026-05-28T10:00:00.000Z");
-    const std::string alive_b = gateway_record("gw-b", true, "2026-05-28T10:00:00.000Z");
-    CHECK(schema.violations(alive_a).empty());
-    REQUIRE(table.apply(gateway_key("gw-a"), alive_a, 0, t0));
-    REQUIRE(table.apply(gateway_key("gw-b"), alive_b, 1, t0));
-
-    const std::string on_a = presence_record(station("gw-a", true, -1));
-    CHECK(schema.violations(on_a).empty());
-    PresenceTable::Change change;
-    REQUIRE(table.apply(presence_key("CS-1"), on_a, 10, t0, &change));
-    REQUIRE(change.connected);
-    CHECK(change.connected->epoch == 10);  // the record's own offset
-    REQUIRE(table.holder("cs-1", t0 + 1000));
-    CHECK(table.holder("cs-1", t0 + 1000)->gateway_id == "gw-a");
-
-    // A newer connection on gw-b, then gw-a's late Disconnected for the older one: gw-b stays.
-    REQUIRE(table.apply(presence_key("CS-1"), presence_record(station("gw-b", true, -1)), 12, t0));
-    const std::string late = presence_record(station("gw-a", false, 10));
-    CHECK(schema.violations(late).empty());
-    REQUIRE(table.apply(presence_key("CS-1"), late, 13, t0));
-    REQUIRE(table.holder("CS-1", t0 + 1000));
-    CHECK(table.holder("CS-1", t0 + 1000)->gateway_id == "gw-b");
-    CHECK(table.holder("CS-1", t0 + 1000)->epoch == 12);
-
-    // gw-b falls silent: its stations count as connected nowhere.
-    CHECK_FALSE(table.holder("CS-1", t0 + 10000));
-    CHECK(table.last("CS-1")->connected);
-    CHECK(table.connected(t0 + 10000).empty());
-    REQUIRE(table.apply(gateway_key("gw-b"), alive_b, 2, t0 + 9000));
-    CHECK(table.holder("CS-1", t0 + 10000));
-
-    // gw-b ends the connection it holds.
-    REQUIRE(table.apply(presence_key("CS-1"), presence_record(station("gw-b", false, 12)), 14, t0));
-    CHECK_FALSE(table.holder("CS-1", t0 + 1000));
-    CHECK(table.held_by("gw-b").empty());
-
-    // A stopped instance is gone at once.
-    REQUIRE(table.apply(presence_key("CS-1"), presence_record(station("gw-a", true, -1)), 15, t0));
-    REQUIRE(table.apply(gateway_key("gw-a"), gateway_record("gw-a", false, "x"), 3, t0));
-    CHECK_FALSE(table.holder("CS-1", t0 + 1));
-    CHECK(table.held_by("gw-a").size() == 1);
-
-    CHECK_FALSE(table.apply(presence_key("CS-2"), std::string("{broken"), 16, t0));
-    CHECK_FALSE(table.apply(presence_key("CS-2"),
-                            std::string(R"({"stationId":"CS-2","gatewayId":"gw-a","state":"Connected","epoch":1e300})"),
-                            16, t0));
-    REQUIRE(table.apply(presence_key("CS-1"), std::nullopt, 17, t0));
-    CHECK_FALSE(table.last("CS-1"));
-}
-
-TEST_CASE("command ids are remembered within a window and a capacity", "[commands]") {
-    SeenCommands seen(3, std::chrono::milliseconds(1000));
-    CHECK(seen.insert("a", 0));
-    CHECK_FALSE(seen.insert("a", 10));
-    CHECK(seen.insert("b", 20));
-    CHECK(seen.insert("c", 30));
-    CHECK(seen.insert("d", 40));  // over capacity: "a" is forgotten
-    CHECK_FALSE(seen.contains("a"));
-    CHECK(seen.contains("d"));
-    CHECK(seen.insert("e", 1031));  // "b" and "c" are older than the window
-    CHECK_FALSE(seen.contains("b"));
-    CHECK_FALSE(seen.contains("c"));
-    CHECK(seen.contains("d"));
-}
-
 TEST_CASE("RFC 3339 times convert to Unix milliseconds and back", "[commands]") {
     CHECK(parse_time_ms("1970-01-01T00:00:00Z") == 0);
     CHECK(parse_time_ms("2026-05-28T10:00:00.5Z") == parse_time_ms("2026-05-28T10:00:00.500Z"));
@@ -332,4 +202,23 @@ TEST_CASE("command records without a usable id go to the dead-letter topic in it
     CHECK(value["source"] == "command");
     CHECK(value["rawEncoding"] == "base64");
     CHECK(value["offset"] == 41);
+}
+
+TEST_CASE("every command error has one status and one code, all distinct", "[commands]") {
+    std::set<std::string_view> codes;
+    for (std::size_t i = 0; i < kCommandErrorCount; ++i) {
+        const auto e = static_cast<CommandError>(i);
+        CHECK(codes.insert(command_error_code(e)).second);
+        CHECK(command_error_status(e) != CommandStatus::completed);
+        CHECK(command_error_status(e) != CommandStatus::call_error);
+        const auto o = CommandOutcome::failure(e, "why");
+        CHECK(o.status == command_error_status(e));
+        CHECK(o.error_code == command_error_code(e));
+        CHECK_FALSE(o.sent);
+    }
+    CHECK(command_error_status(CommandError::superseded) == CommandStatus::superseded);
+    CHECK(command_error_code(CommandError::gateway_unavailable) == "GatewayUnavailable");
+    const auto e = CommandOutcome::station_error("NotImplemented", "no", std::nullopt);
+    CHECK(e.status == CommandStatus::call_error);
+    CHECK(e.sent);
 }

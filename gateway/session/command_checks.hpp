@@ -1,0 +1,27 @@
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "kafka_bridge/commands.hpp"
+#include "ocpp/schema_registry.hpp"
+#include "ocpp/version.hpp"
+
+namespace gateway::session {
+
+using kafka_bridge::Command;
+using kafka_bridge::CommandOutcome;
+
+/// Checks `command` against `version`: the action must be one the central system sends, the
+/// payload must match its request schema. Returns the Rejected outcome, or nothing when fine.
+std::optional<CommandOutcome> check_command(const ocpp::SchemaRegistry& schemas,
+                                            ocpp::ProtocolVersion version,
+                                            const Command& command);
+
+/// The outcome of the station's answer to a command's CALL.
+CommandOutcome answer_outcome(const ocpp::SchemaRegistry& schemas, ocpp::ProtocolVersion version,
+                              const std::string& action, const nlohmann::json& response);
+
+}  // namespace gateway::session

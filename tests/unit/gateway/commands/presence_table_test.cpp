@@ -1,0 +1,82 @@
+#include <catch2/catch.hpp>
+
+#include "event_schemas.hpp"
+#include "gateway/commands/presence_table.hpp"
+
+using nlohmann::json;
+using ocpp::ProtocolVersion;
+using namespace kafka_bridge;
+using gateway::commands::PresenceTable;
+
+namespace {
+
+constexpr std::int64_t kRecordTime = 1'780'000'000'000;  // 2026-05-28
+
+}  // namespace
+
+TEST_CASE("the presence table follows connections, epochs and instance liveness", "[commands]") {
+    const test_support::EventSchema schema("presence.schema.json");
+    PresenceTable table(std::chrono::milliseconds(10000));
+    const std::int64_t t0 = kRecordTime;
+    auto station = [](const std::string& gw, bool connected, std::int64_t epoch) {
+        Presence p;
+        p.station_id = "CS-1";
+        p.gateway_id = gw;
+        p.connected = connected;
+        p.epoch = epoch;
+        p.session_id = "s";
+        p.version = ProtocolVersion::v16;
+        p.since = "2026-05-28T10:00:00.000Z";
+        p.at = "2026-05-28T10:00:00.000Z";
+        return p;
+    };
+    const std::string alive_a = gateway_record("gw-a", true, "2026-05-28T10:00:00.000Z");
+    const std::string alive_b = gateway_record("gw-b", true, "2026-05-28T10:00:00.000Z");
+    CHECK(schema.violations(alive_a).empty());
+    REQUIRE(table.apply(gateway_key("gw-a"), alive_a, 0, t0));
+    REQUIRE(table.apply(gateway_key("gw-b"), alive_b, 1, t0));
+
+    const std::string on_a = presence_record(station("gw-a", true, -1));
+    CHECK(schema.violations(on_a).empty());
+    PresenceTable::Change change;
+    REQUIRE(table.apply(presence_key("CS-1"), on_a, 10, t0, &change));
+    REQUIRE(change.connected);
+    CHECK(change.connected->epoch == 10);  // the record's own offset
+    REQUIRE(table.holder("cs-1", t0 + 1000));
+    CHECK(table.holder("cs-1", t0 + 1000)->gateway_id == "gw-a");
+
+    // A newer connection on gw-b, then gw-a's late Disconnected for the older one: gw-b stays.
+    REQUIRE(table.apply(presence_key("CS-1"), presence_record(station("gw-b", true, -1)), 12, t0));
+    const std::string late = presence_record(station("gw-a", false, 10));
+    CHECK(schema.violations(late).empty());
+    REQUIRE(table.apply(presence_key("CS-1"), late, 13, t0));
+    REQUIRE(table.holder("CS-1", t0 + 1000));
+    CHECK(table.holder("CS-1", t0 + 1000)->gateway_id == "gw-b");
+    CHECK(table.holder("CS-1", t0 + 1000)->epoch == 12);
+
+    // gw-b falls silent: its stations count as connected nowhere.
+    CHECK_FALSE(table.holder("CS-1", t0 + 10000));
+    CHECK(table.last("CS-1")->connected);
+    CHECK(table.connected(t0 + 10000).empty());
+    REQUIRE(table.apply(gateway_key("gw-b"), alive_b, 2, t0 + 9000));
+    CHECK(table.holder("CS-1", t0 + 10000));
+
+    // gw-b ends the connection it holds.
+    REQUIRE(table.apply(presence_key("CS-1"), presence_record(station("gw-b", false, 12)), 14, t0));
+    CHECK_FALSE(table.holder("CS-1", t0 + 1000));
+    CHECK(table.held_by("gw-b").empty());
+
+    // A stopped instance is gone at once.
+    REQUIRE(table.apply(presence_key("CS-1"), presence_record(station("gw-a", true, -1)), 15, t0));
+    REQUIRE(table.apply(gateway_key("gw-a"), gateway_record("gw-a", false, "x"), 3, t0));
+    CHECK_FALSE(table.holder("CS-1", t0 + 1));
+    CHECK(table.held_by("gw-a").size() == 1);
+
+    CHECK_FALSE(table.apply(presence_key("CS-2"), std::string("{broken"), 16, t0));
+    CHECK_FALSE(table.apply(presence_key("CS-2"),
+                            std::string(R"({"stationId":"CS-2","gatewayId":"gw-a","state":"Connected","epoch":1e300})"),
+                            16, t0));
+    REQUIRE(table.apply(presence_key("CS-1"), std::nullopt, 17, t0));
+    CHECK_FALSE(table.last("CS-1"));
+}
+

@@ -1,0 +1,60 @@
+#include <catch2/catch.hpp>
+
+#include "gateway/session/command_checks.hpp"
+
+using nlohmann::json;
+using ocpp::ProtocolVersion;
+using namespace kafka_bridge;
+using gateway::session::answer_outcome;
+using gateway::session::check_command;
+
+namespace {
+
+const ocpp::SchemaRegistry& registry() {
+    static const ocpp::SchemaRegistry schemas;
+    return schemas;
+}
+
+}  // namespace
+
+TEST_CASE("a command is checked against the station's version", "[commands]") {
+    Command c;
+    c.command_id = "c";
+    c.station_id = "CS-1";
+    c.action = "RemoteStartTransaction";
+    c.payload = {{"idTag", "TAG-1"}};
+    CHECK_FALSE(check_command(registry(), ProtocolVersion::v16, c));
+
+    // Exists only in the other version.
+    const auto unknown = check_command(registry(), ProtocolVersion::v201, c);
+    REQUIRE(unknown);
+    CHECK(unknown->status == CommandStatus::rejected);
+    CHECK(unknown->error_code == "UnknownAction");
+
+    // A station-initiated action is not a command.
+    c.action = "Heartbeat";
+    c.payload = json::object();
+    const auto wrong_direction = check_command(registry(), ProtocolVersion::v16, c);
+    REQUIRE(wrong_direction);
+    CHECK(wrong_direction->error_code == "UnknownAction");
+
+    c.action = "Reset";
+    c.payload = {{"type", "Sideways"}};
+    const auto invalid = check_command(registry(), ProtocolVersion::v16, c);
+    REQUIRE(invalid);
+    CHECK(invalid->error_code == "InvalidPayload");
+    REQUIRE(invalid->violations.size() == 1);
+    CHECK(invalid->violations[0].path == "/type");
+}
+
+
+TEST_CASE("a station's answer is reported, with its violations when it breaks the schema", "[commands]") {
+    const auto good = answer_outcome(registry(), ProtocolVersion::v16, "Reset", {{"status", "Accepted"}});
+    CHECK(good.status == CommandStatus::completed);
+    CHECK(good.response_violations.empty());
+    const auto bad = answer_outcome(registry(), ProtocolVersion::v16, "Reset", {{"status", "Maybe"}});
+    CHECK(bad.status == CommandStatus::completed);
+    CHECK(bad.response == json{{"status", "Maybe"}});
+    CHECK_FALSE(bad.response_violations.empty());
+}
+
