@@ -23,7 +23,9 @@ Error from_code(rd_kafka_resp_err_t code, const std::string& context) {
 }  // namespace
 
 void Consumer::HandleDeleter::operator()(rd_kafka_s* handle) const {
-    rd_kafka_destroy(handle);
+    // close() has left the group, or given up on it: destroying must not try again (with
+    // the brokers gone, librdkafka's own close waits for them without end).
+    rd_kafka_destroy_flags(handle, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 }
 
 Consumer::~Consumer() { close(); }
@@ -34,6 +36,7 @@ Result<std::unique_ptr<Consumer>, Error> Consumer::create(const ConsumerConfig& 
     std::vector<std::pair<std::string, std::string>> settings = {
         {"bootstrap.servers", config.brokers},
         {"auto.offset.reset", "earliest"},
+        {"allow.auto.create.topics", "false"},
         // Commands and table updates are small and rare: fetch them at once, not in batches.
         {"fetch.wait.max.ms", "10"},
         {"reconnect.backoff.max.ms", "1000"},
@@ -175,12 +178,29 @@ void Consumer::store(const std::string& topic, std::int32_t partition, std::int6
     rd_kafka_offsets_store(handle_.get(), list.get());
 }
 
-void Consumer::close() {
+bool Consumer::close(std::chrono::milliseconds timeout) {
     if (closed_ || !handle_) {
-        return;
+        return true;
     }
     closed_ = true;
-    rd_kafka_consumer_close(handle_.get());
+    // Asynchronous close, served here for at most `timeout`: leaving the group and committing
+    // stored offsets need the brokers, and a drain must end whatever they do.
+    rd_kafka_t* rk = handle_.get();
+    rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+    if (rd_kafka_error_t* error = rd_kafka_consumer_close_queue(rk, queue)) {
+        rd_kafka_error_destroy(error);
+        rd_kafka_queue_destroy(queue);
+        return false;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (rd_kafka_consumer_closed(rk) == 0 && std::chrono::steady_clock::now() < deadline) {
+        if (rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 100)) {
+            rd_kafka_event_destroy(event);
+        }
+    }
+    const bool left = rd_kafka_consumer_closed(rk) != 0;
+    rd_kafka_queue_destroy(queue);
+    return left;
 }
 
 }  // namespace kafka_bridge

@@ -79,8 +79,10 @@ public:
     /// it is handled).
     void store(const std::string& topic, std::int32_t partition, std::int64_t next_offset);
 
-    /// Leaves the group (committing stored offsets) and closes. Idempotent.
-    void close();
+    /// Leaves the group (committing stored offsets) and closes, waiting at most `timeout` for
+    /// the brokers. Returns false when it gave up (the group then notices the member is gone
+    /// after its session timeout). Idempotent; the destructor calls it with the default.
+    bool close(std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
     std::optional<Error> last_error() const { return last_error_; }
 

@@ -50,6 +50,12 @@ Result<Ok, Error> check_idempotence(rd_kafka_conf_t* conf) {
         return config_error("acks must be all (-1): a record is acknowledged to the station "
                             "only once every in-sync replica has it");
     }
+    if (conf_get(conf, "allow.auto.create.topics") != "false") {
+        return config_error("allow.auto.create.topics must stay false: a topic the gateway writes "
+                            "to must exist with its intended settings (a broker's defaults would "
+                            "give ocpp.transaction-ids several partitions); create topics with "
+                            "kafka.create_topics or beforehand");
+    }
     const auto in_flight = conf_get(conf, "max.in.flight.requests.per.connection");
     if (!in_flight || std::atoi(in_flight->c_str()) > 5 || std::atoi(in_flight->c_str()) < 1) {
         return config_error("max.in.flight.requests.per.connection must be 1..5 for "
@@ -84,6 +90,8 @@ Result<std::unique_ptr<Producer>, Error> Producer::create(const ProducerConfig& 
         {"partitioner", "murmur2_random"},  // same key → partition mapping as Java clients
         // Retry a lost broker within a second: a station waits for its answer meanwhile.
         {"reconnect.backoff.max.ms", "1000"},
+        // Never let a broker create a missing topic with its defaults behind the gateway's back.
+        {"allow.auto.create.topics", "false"},
     };
     for (const auto& [name, value] : defaults) {
         if (auto r = set(name, value); !r.ok()) {
@@ -145,7 +153,7 @@ Producer::~Producer() {
 
 Result<Ok, Error> Producer::produce(const Record& record, DeliveryCallback on_delivery) {
     if (fatal_.load(std::memory_order_acquire)) {
-        return *fatal_error();
+        return record_fatal(handle_.get());
     }
     rd_kafka_headers_t* headers = nullptr;
     if (!record.headers.empty()) {
@@ -167,7 +175,8 @@ Result<Ok, Error> Producer::produce(const Record& record, DeliveryCallback on_de
             rd_kafka_headers_destroy(headers);
         }
         if (err == RD_KAFKA_RESP_ERR__FATAL) {
-            return *fatal_error();
+            // librdkafka may refuse the record before the error callback has run.
+            return record_fatal(handle_.get());
         }
         return from_code(err);
     }
@@ -195,16 +204,22 @@ void Producer::on_delivery_report(rd_kafka_s* /*rk*/, const void* message, void*
     }
 }
 
+Error Producer::record_fatal(rd_kafka_s* rk) {
+    char buffer[512] = {};
+    const rd_kafka_resp_err_t original = rd_kafka_fatal_error(rk, buffer, sizeof(buffer));
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!fatal_error_) {
+        fatal_error_ = Error(RD_KAFKA_RESP_ERR__FATAL,
+                             std::string(rd_kafka_err2name(original)) + ": " + buffer, true, false);
+    }
+    fatal_.store(true, std::memory_order_release);
+    return *fatal_error_;
+}
+
 void Producer::on_error(rd_kafka_s* rk, int err, const char* reason, void* opaque) {
     auto* self = static_cast<Producer*>(opaque);
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
-        char buffer[512];
-        const rd_kafka_resp_err_t original = rd_kafka_fatal_error(rk, buffer, sizeof(buffer));
-        std::lock_guard<std::mutex> lock(self->mutex_);
-        self->fatal_error_ =
-            Error(RD_KAFKA_RESP_ERR__FATAL,
-                  std::string(rd_kafka_err2name(original)) + ": " + buffer, true, false);
-        self->fatal_.store(true, std::memory_order_release);
+        self->record_fatal(rk);
         return;
     }
     std::lock_guard<std::mutex> lock(self->mutex_);

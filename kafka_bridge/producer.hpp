@@ -141,6 +141,9 @@ private:
 
     Producer() = default;
     static void on_delivery_report(rd_kafka_s* rk, const void* message, void* opaque);
+    /// The fatal error librdkafka holds, remembered (also when the error callback has not
+    /// run yet).
+    Error record_fatal(rd_kafka_s* rk);
     static void on_error(rd_kafka_s* rk, int err, const char* reason, void* opaque);
 
     std::unique_ptr<rd_kafka_s, HandleDeleter> handle_;

@@ -3,7 +3,9 @@
 # machine (loopback only). Prints one JSON line per run; docs/benchmarks.md has the results.
 #   BENCH_KAFKA_PORT (49092), BENCH_PORT (19000), BENCH_DURATION (10 s), BENCH_STATIONS (500)
 #   BENCH_RATES_HEARTBEAT, BENCH_RATES_REALISTIC: space-separated rates to try
-#   BENCH_IDLE: space-separated idle station counts for the memory runs
+#   BENCH_IDLE: space-separated idle station counts for the memory runs ("" for none)
+#   BENCH_GATEWAY: the gateway executable (default build/bin/ocpp-gateway), to compare builds
+#                  in one session with the same load generator
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +17,8 @@ duration="${BENCH_DURATION:-10}"
 stations="${BENCH_STATIONS:-2000}"
 rates_heartbeat="${BENCH_RATES_HEARTBEAT:-2000 5000 10000 15000 20000}"
 rates_realistic="${BENCH_RATES_REALISTIC:-2000 5000 8000 12000}"
-idle_counts="${BENCH_IDLE:-10000}"
+idle_counts="${BENCH_IDLE-10000}"
+gateway_bin="${BENCH_GATEWAY:-$bin/ocpp-gateway}"
 data="$(mktemp -d /tmp/ocpp-bench-kafka.XXXXXX)"
 log="$(mktemp /tmp/ocpp-bench-gateway.XXXXXX.log)"
 
@@ -29,7 +32,7 @@ trap cleanup EXIT
 deploy/kafka/kafka.sh start >&2
 
 start_gateway() {
-    "$bin/ocpp-gateway" --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" \
+    "$gateway_bin" --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" \
         --kafka-brokers "127.0.0.1:$kafka_port" --gateway-id bench --log-level warn "$@" \
         >"$log" 2>&1 &
     gw=$!
@@ -42,6 +45,8 @@ start_gateway() {
 }
 stop_gateway() { kill "$gw"; wait "$gw" || true; gw=""; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$gw/status"; }
+# User + system CPU seconds the gateway has used so far.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$gw/stat"; }
 
 # The hard file-descriptor limit caps idle runs (each station is a socket in both processes).
 echo "file descriptors: $(ulimit -Hn)" >&2
@@ -57,10 +62,11 @@ for mix in heartbeat realistic; do
     rates="$rates_heartbeat"
     [ "$mix" = realistic ] && rates="$rates_realistic"
     for rate in $rates; do
+        cpu_before=$(cpu_s)
         printf '{"mix":"%s","rate":%s,"report":' "$mix" "$rate"
         "$bin/ocpp-loadgen" --url "$url" --id-prefix "B${mix:0:1}$rate-" --stations "$stations" \
             --mix "$mix" --rate "$rate" --duration "$duration" --warmup 3 --threads 1 --json
-        printf '}\n'
+        printf ',"gateway_cpu_s":%s}\n' "$(awk -v a="$(cpu_s)" -v b="$cpu_before" 'BEGIN {printf "%.2f", a - b}')"
     done
 done
 stop_gateway

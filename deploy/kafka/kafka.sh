@@ -196,7 +196,8 @@ log.dirs=$LOG_DIRS
 num.partitions=$KAFKA_NUM_PARTITIONS
 default.replication.factor=1
 min.insync.replicas=1
-auto.create.topics.enable=true
+# Clients create what they use with its intended settings; a broker's defaults never do.
+auto.create.topics.enable=false
 delete.topic.enable=true
 
 offsets.topic.replication.factor=1
@@ -280,6 +281,11 @@ prepare() { # everything start and foreground share, up to the java command line
 
 produce_probe() { # one attempt to produce a record with acks=all; bounded in time
     local budget=$1
+    # Topics are never auto-created on this broker: the probe makes its own first.
+    timeout "$budget" "$JAVA" "${TOOL_JAVA_OPTS[@]}" -cp "$CLASSPATH_VALUE" \
+        org.apache.kafka.tools.TopicCommand --bootstrap-server "$HOST:$KAFKA_PORT" \
+        --create --if-not-exists --topic "$KAFKA_READY_TOPIC" --partitions 1 \
+        --replication-factor 1 >>"$KAFKA_DATA/readiness.log" 2>&1 || return 1
     echo "ready $(date -u +%Y-%m-%dT%H:%M:%SZ) pid $BROKER_PID" | timeout "$budget" \
         "$JAVA" "${TOOL_JAVA_OPTS[@]}" -cp "$CLASSPATH_VALUE" org.apache.kafka.tools.ConsoleProducer \
         --bootstrap-server "$HOST:$KAFKA_PORT" --topic "$KAFKA_READY_TOPIC" --sync \

@@ -244,10 +244,16 @@ void App::drain() {
         listener_->close_all("gateway shutting down");
         wait_until(sessions_gone, Clock::now() + 5s);
     }
+    // What Kafka still has to do shares the drain's deadline (at least a second each), so
+    // the process ends whatever Kafka does: with the brokers gone, nothing here waits longer.
+    auto remaining = [&deadline](std::chrono::milliseconds cap) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        return std::clamp(left, std::chrono::milliseconds(1000), cap);
+    };
     // Liveness "Stopped", group left: this instance's command partitions move at once.
-    router_->stop();
+    router_->stop(remaining(5s));
     // Connection records written while closing.
-    if (auto flushed = producers_->current()->flush(10s); !flushed.ok()) {
+    if (auto flushed = producers_->current()->flush(remaining(10s)); !flushed.ok()) {
         log::warn("flush: {}", flushed.error().to_string());
     }
     work_.reset();

@@ -1,5 +1,8 @@
 #include "gateway/commands/router.hpp"
 
+#include <algorithm>
+#include <iterator>
+
 #include "gateway/log/log.hpp"
 #include "gateway/session/command_checks.hpp"
 #include "gateway/session/session.hpp"
@@ -15,6 +18,10 @@ using kafka_bridge::Command;
 using kafka_bridge::CommandOutcome;
 using kafka_bridge::CommandError;
 using kafka_bridge::CommandStatus;
+
+// A record of the router's own that Kafka did not take is written again after this long
+// (librdkafka has retried it for the whole delivery timeout by then).
+constexpr std::chrono::seconds kRetryDelay{2};
 
 // Commands ids remembered for duplicate detection: a day's worth, like the routes topic.
 constexpr std::size_t kSeenCapacity = 1'000'000;
@@ -163,15 +170,27 @@ void Router::end_previous_connections() {
     }
 }
 
-void Router::stop() {
+void Router::stop(std::chrono::milliseconds leave_within) {
     if (!running_.exchange(false)) {
         return;
     }
     intake_thread_.join();
     tables_thread_.join();
     heartbeat(false);
-    intake_->close();
-    tables_->close();
+    store_taken();  // what was acknowledged since the intake thread's last round
+    if (!intake_->close(leave_within)) {
+        log::warn("commands: could not leave the consumer group within {} ms (Kafka unreachable?); "
+                  "this instance's command partitions move after the group session timeout",
+                  leave_within.count());
+    }
+    tables_->close(1s);
+    {
+        std::lock_guard<std::mutex> lock(retry_mutex_);
+        for (const auto& r : retries_) {
+            log::error("stopping with {} not written", r.what);
+        }
+        retries_.clear();
+    }
     std::vector<ResultCallback> waiting;
     {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -367,10 +386,20 @@ void Router::route(const Command& command, const std::string& target,
                           std::function<void()> taken, std::optional<std::string> result) {
     produce(config_.topics.command_routes, kafka_bridge::presence_key(command.station_id),
             kafka_bridge::command_route({command, target, std::move(result)}),
-            [taken = std::move(taken)](bool) {
-                if (taken) {
-                    taken();
+            [this, command, target, taken, result](bool ok) mutable {
+                if (ok) {
+                    if (taken) {
+                        taken();
+                    }
+                    return;
                 }
+                // The decision is not on the route topic: written again (a copy that did land
+                // after all is a later decision, which every instance ignores). The command's
+                // offset stays uncommitted meanwhile, so a new owner would decide it too.
+                retry_later("route of command " + command.command_id,
+                            [this, command, target, taken, result] {
+                                route(command, target, taken, result);
+                            });
             });
 }
 
@@ -398,7 +427,28 @@ void Router::publish_result(const Command& command, std::string_view status,
     metrics_.command_result(std::string(status));
     log::debug("command {} for {} ({}): {}", command.command_id, command.station_id,
                command.action, status);
-    produce(config_.topics.command_results, command.station_id, std::move(record), nullptr);
+    write_result(command, std::move(record));
+}
+
+void Router::write_result(const Command& command, std::string record) {
+    produce(config_.topics.command_results, command.station_id, record,
+            [this, command, record](bool ok) {
+                if (ok) {
+                    return;
+                }
+                // Written again unless it did land after all (then the tables thread has
+                // read it back by the time the retry runs): one result, not none, not two.
+                retry_later("result of command " + command.command_id, [this, command, record] {
+                    bool landed = false;
+                    {
+                        std::lock_guard<std::mutex> lock(mutex_);
+                        landed = resulted_.contains(command.command_id);
+                    }
+                    if (!landed) {
+                        write_result(command, record);
+                    }
+                });
+            });
 }
 
 void Router::hand_back(std::vector<Command> commands) {
@@ -433,10 +483,17 @@ void Router::session_opened(const std::shared_ptr<session::Session>& session) {
                                        {{"content-type", "application/json"}}};
     auto result = producers_.current()->produce(record, [this, weak](const kafka_bridge::Delivery& d) {
         auto s = weak.lock();
-        if (!s || !d.ok()) {
-            if (!d.ok()) {
-                log::error("presence of a station not written: {}", d.error->to_string());
-            }
+        if (!s) {
+            return;  // gone already: its Disconnected record says so
+        }
+        if (!d.ok()) {
+            // Without it, commands for the station find it nowhere: written again while the
+            // connection lasts.
+            retry_later("presence of station " + s->station_id(), [this, weak] {
+                if (auto again = weak.lock()) {
+                    session_opened(again);
+                }
+            });
             return;
         }
         s->set_epoch(d.offset);
@@ -452,7 +509,11 @@ void Router::session_opened(const std::shared_ptr<session::Session>& session) {
         }
     });
     if (!result.ok()) {
-        log::error("presence of station {} not queued: {}", p.station_id, result.error().to_string());
+        retry_later("presence of station " + p.station_id, [this, weak] {
+            if (auto again = weak.lock()) {
+                session_opened(again);
+            }
+        });
     }
 }
 
@@ -460,9 +521,37 @@ void Router::session_closed(const std::shared_ptr<session::Session>& session, bo
     if (superseded) {
         return;  // the newer connection's record says where the station is
     }
-    const kafka_bridge::Presence p = presence_of(*session, false);
+    write_presence(presence_of(*session, false));
+}
+
+void Router::write_presence(const kafka_bridge::Presence& p) {
     produce(config_.topics.presence, kafka_bridge::presence_key(p.station_id),
-            kafka_bridge::presence_record(p), nullptr);
+            kafka_bridge::presence_record(p), [this, p](bool ok) {
+                if (!ok) {
+                    retry_later("presence of station " + p.station_id, [this, p] { write_presence(p); });
+                }
+            });
+}
+
+void Router::retry_later(std::string what, std::function<void()> action) {
+    log::warn("{} not written; trying again in {} s", what, kRetryDelay.count());
+    std::lock_guard<std::mutex> lock(retry_mutex_);
+    retries_.push_back(Retry{Clock::now() + kRetryDelay, std::move(what), std::move(action)});
+}
+
+void Router::run_due_retries() {
+    std::vector<Retry> due;
+    {
+        std::lock_guard<std::mutex> lock(retry_mutex_);
+        const auto now = Clock::now();
+        auto split = std::stable_partition(retries_.begin(), retries_.end(),
+                                           [now](const Retry& r) { return r.at > now; });
+        due.assign(std::make_move_iterator(split), std::make_move_iterator(retries_.end()));
+        retries_.erase(split, retries_.end());
+    }
+    for (auto& r : due) {
+        r.action();
+    }
 }
 
 void Router::dead_letter(const kafka_bridge::Message& message, const std::string& reason) {

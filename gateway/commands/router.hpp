@@ -53,8 +53,9 @@ public:
     /// Also reads `topic` (a compacted table) from its beginning, before start() returns and
     /// live afterwards, handing each record to `apply` on the tables thread. Call before start().
     void follow(std::string topic, std::function<void(const kafka_bridge::Message&)> apply);
-    /// Announces the stop, leaves the group and joins the threads. Idempotent.
-    void stop();
+    /// Announces the stop, joins the threads and leaves the group, waiting at most
+    /// `leave_within` for Kafka. Idempotent.
+    void stop(std::chrono::milliseconds leave_within = std::chrono::seconds(5));
 
     // CommandSink
     void finish(const kafka_bridge::Command& command, kafka_bridge::CommandOutcome outcome) override;
@@ -113,6 +114,12 @@ private:
     void produce(const std::string& topic, const std::string& key, std::string value,
                  std::function<void(bool)> done);
     void store_taken();
+    void write_presence(const kafka_bridge::Presence& p);
+    void write_result(const kafka_bridge::Command& command, std::string record);
+    /// Runs `action` on the tables thread a little later: writing a record of the router's own
+    /// again after Kafka did not take it. `what` names the record in logs.
+    void retry_later(std::string what, std::function<void()> action);
+    void run_due_retries();
     using Command = kafka_bridge::Command;
     kafka_bridge::CommandOutcome not_connected(const kafka_bridge::Command& command,
                                                std::int64_t now_ms) const;
@@ -156,6 +163,14 @@ private:
     SeenCommands resulted_;
 
     OffsetTracker offsets_;
+
+    struct Retry {
+        std::chrono::steady_clock::time_point at;
+        std::string what;
+        std::function<void()> action;
+    };
+    std::mutex retry_mutex_;
+    std::vector<Retry> retries_;  // under retry_mutex_
 };
 
 }  // namespace gateway::commands

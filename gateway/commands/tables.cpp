@@ -36,6 +36,7 @@ void Router::tables_loop() {
             next_heartbeat = Clock::now() + config_.commands.heartbeat;
         }
         expire_waiters();
+        run_due_retries();
         if (Clock::now() >= next_orphan_check) {
             conclude_orphans();
             next_orphan_check = Clock::now() + 1s;

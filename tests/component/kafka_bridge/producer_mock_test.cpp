@@ -61,6 +61,7 @@ TEST_CASE("settings that break idempotence are refused at construction", "[produ
              {"acks", "1"},
              {"enable.idempotence", "false"},
              {"max.in.flight.requests.per.connection", "10"},
+             {"allow.auto.create.topics", "true"},
          }) {
         CAPTURE(name, value);
         ProducerConfig config;
@@ -223,6 +224,24 @@ TEST_CASE("a full local queue is reported as backpressure", "[producer]") {
     CHECK(accepted == 5);
     CHECK(wait_for(*producer, collected, 5) == 5);
     CHECK_FALSE(called_for_refused);
+}
+
+TEST_CASE("a record refused as fatal before the error callback ran is a fatal error", "[producer]") {
+    auto producer = mock_producer();
+    REQUIRE(rd_kafka_mock_topic_create(cluster_of(*producer), "ocpp.fatal-early", 1, 1) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+    REQUIRE(rd_kafka_test_fatal_error(producer->native_handle(),
+                                      RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                      "injected by test") == RD_KAFKA_RESP_ERR_NO_ERROR);
+    // No poll yet: the error callback has not run, librdkafka already refuses records.
+    bool called = false;
+    auto r = producer->produce(record("ocpp.fatal-early", 0), [&](const Delivery&) { called = true; });
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().is_fatal());
+    CHECK_THAT(r.error().message(), Catch::Contains("OUT_OF_ORDER_SEQUENCE_NUMBER"));
+    REQUIRE(producer->fatal_error().has_value());
+    producer->poll(100ms);
+    CHECK_FALSE(called);
 }
 
 TEST_CASE("a fatal error stops the producer and is visible", "[producer]") {

@@ -32,6 +32,9 @@ TEST_CASE("records produced idempotently are all on the broker, once, in order p
     Producer& producer = *created.value();
 
     const std::string topic = unique_topic("ocpp.it.producer");
+    // The producer never has the broker create a topic: it is made here, as the gateway does.
+    REQUIRE(producer.ensure_topics({{topic, 3, -1, {}}}, 30s).ok());
+    REQUIRE(producer.wait_partitions_ready(topic, 30s).ok());
     constexpr int kRecords = 2000;
     std::vector<Delivery> deliveries;
     for (int i = 0; i < kRecords; ++i) {
@@ -75,6 +78,28 @@ TEST_CASE("records produced idempotently are all on the broker, once, in order p
         last_seq[r.key] = seq;
     }
     CHECK(values.size() == kRecords);  // no duplicates
+}
+
+TEST_CASE("a missing topic is never created by producing to it", "[producer][kafka]") {
+    ProducerConfig config;
+    config.brokers = test_support::test_brokers();
+    config.delivery_timeout = 3000ms;
+    auto created = Producer::create(config);
+    REQUIRE(created.ok());
+    Producer& producer = *created.value();
+    const std::string topic = unique_topic("ocpp.it.missing");
+    std::vector<Delivery> deliveries;
+    REQUIRE(producer.produce(Record{topic, "CP", "{}", {}},
+                             [&](const Delivery& d) { deliveries.push_back(d); })
+                .ok());
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    while (deliveries.empty() && std::chrono::steady_clock::now() < deadline) {
+        producer.poll(100ms);
+    }
+    REQUIRE(deliveries.size() == 1);
+    CHECK_FALSE(deliveries.front().ok());
+    // Still missing: asking for its partitions fails.
+    CHECK_FALSE(producer.partition_count(topic, 5s).ok());
 }
 
 TEST_CASE("an unreachable cluster never yields a success", "[producer][kafka]") {
