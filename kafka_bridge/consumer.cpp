@@ -82,7 +82,7 @@ Result<std::unique_ptr<Consumer>, Error> Consumer::create(const ConsumerConfig& 
         return Error(RD_KAFKA_RESP_ERR__INVALID_ARG,
                      std::string("cannot create the Kafka consumer: ") + errstr);
     }
-    conf.release();
+    static_cast<void>(conf.release());  // owned by rk now
     consumer->handle_.reset(rk);
     rd_kafka_poll_set_consumer(rk);
     return consumer;

@@ -133,7 +133,7 @@ Result<std::unique_ptr<Producer>, Error> Producer::create(const ProducerConfig& 
     if (rk == nullptr) {
         return config_error(std::string("cannot create the Kafka producer: ") + errstr);
     }
-    conf.release();  // owned by rk now
+    static_cast<void>(conf.release());  // owned by rk now
     producer->handle_.reset(rk);
     return producer;
 }
@@ -180,7 +180,7 @@ Result<Ok, Error> Producer::produce(const Record& record, DeliveryCallback on_de
         }
         return from_code(err);
     }
-    callback.release();  // owned by the queued record until its delivery report
+    static_cast<void>(callback.release());  // owned by the queued record until its delivery report
     return Ok{};
 }
 

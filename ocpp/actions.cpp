@@ -11,7 +11,8 @@ using E = EventClass;
 
 // clang-format off
 // The one table of OCPP 1.6 actions (with the security extension).
-const std::vector<ActionInfo> kV16 = {
+std::vector<ActionInfo> v16_table() {
+    return {
     {"Authorize",                        I::station, E::authorization},
     {"BootNotification",                 I::station, E::status},
     {"CancelReservation",                I::central, std::nullopt},
@@ -51,10 +52,12 @@ const std::vector<ActionInfo> kV16 = {
     {"TriggerMessage",                   I::central, std::nullopt},
     {"UnlockConnector",                  I::central, std::nullopt},
     {"UpdateFirmware",                   I::central, std::nullopt},
-};
+    };
+}
 
 // The one table of OCPP 2.0.1 actions.
-const std::vector<ActionInfo> kV201 = {
+std::vector<ActionInfo> v201_table() {
+    return {
     {"Authorize",                         I::station, E::authorization},
     {"BootNotification",                  I::station, E::status},
     {"CancelReservation",                 I::central, std::nullopt},
@@ -119,7 +122,8 @@ const std::vector<ActionInfo> kV201 = {
     {"UnlockConnector",                   I::central, std::nullopt},
     {"UnpublishFirmware",                 I::central, std::nullopt},
     {"UpdateFirmware",                    I::central, std::nullopt},
-};
+    };
+}
 
 constexpr std::array<std::string_view, kEventClassCount> kEventClassNames = {
     "transaction", "metering", "status", "heartbeat",
@@ -130,7 +134,10 @@ constexpr std::array<std::string_view, kEventClassCount> kEventClassNames = {
 }  // namespace
 
 const std::vector<ActionInfo>& actions(ProtocolVersion version) {
-    return version == ProtocolVersion::v16 ? kV16 : kV201;
+    // Built on first use: a static initializer that throws could not be caught.
+    static const std::vector<ActionInfo> v16 = v16_table();
+    static const std::vector<ActionInfo> v201 = v201_table();
+    return version == ProtocolVersion::v16 ? v16 : v201;
 }
 
 const ActionInfo* find_action(ProtocolVersion version, std::string_view name) {

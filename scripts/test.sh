@@ -73,18 +73,19 @@ if [ "${SKIP_SANITIZERS:-0}" != 1 ]; then
     end_stage
 fi
 
-# Data races in the threads that share state (sessions on strands, the Kafka poll thread,
-# the command router's threads), on the parts that run without a broker.
+# Data races in the parts shared between threads (session table, offsets, throttles, the
+# registry), on the unit tests. Not the component tests: Debian's librdkafka starts its
+# threads with C11 thrd_create, which GCC 12's ThreadSanitizer does not intercept (it crashes
+# in its allocator); a librdkafka built with WITH_C11THREADS=OFF would lift that.
 if [ "${SKIP_TSAN:-0}" != 1 ]; then
-    begin_stage tsan-build "ThreadSanitizer build (build-tsan: unit and component tests)"
+    begin_stage tsan-build "ThreadSanitizer build (build-tsan: unit tests)"
     cmake --preset tsan
-    cmake --build build-tsan -j "$jobs" --target ocpp_unit_tests gateway_unit_tests \
-        kafka_bridge_component_tests
+    cmake --build build-tsan -j "$jobs" --target ocpp_unit_tests gateway_unit_tests
     end_stage
 
-    begin_stage tsan-tests "unit and component tests under ThreadSanitizer (build-tsan)"
+    begin_stage tsan-tests "unit tests under ThreadSanitizer (build-tsan)"
     TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" \
-        ctest --test-dir build-tsan --output-on-failure --timeout 600 -L "unit|component"
+        ctest --test-dir build-tsan --output-on-failure --timeout 600 -L unit
     end_stage
 fi
 
@@ -95,7 +96,7 @@ if [ "${SKIP_TIDY:-0}" != 1 ]; then
     command -v run-clang-tidy-14 >/dev/null ||
         { echo "test.sh: run-clang-tidy-14 missing: run scripts/setup.sh (or SKIP_TIDY=1)" >&2; exit 1; }
     tidy_log="$build_dir/clang-tidy.log"
-    run-clang-tidy-14 -p "$build_dir" -j "$jobs" -quiet \
+    run-clang-tidy-14 -p "$build_dir" -j "$jobs" -quiet -extra-arg=-fno-color-diagnostics \
         "$PWD/(ocpp|kafka_bridge|gateway|tools)/.*\.cpp\$" > "$tidy_log" 2>&1 || true
     if grep -E "(warning|error): .*\[[a-z]" "$tidy_log"; then
         echo "test.sh: clang-tidy found the problems above (full log: $tidy_log)" >&2

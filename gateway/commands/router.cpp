@@ -384,9 +384,9 @@ void Router::redecide(Command command) {
 
 void Router::route(const Command& command, const std::string& target,
                           std::function<void()> taken, std::optional<std::string> result) {
+    std::string record = kafka_bridge::command_route({command, target, result});
     produce(config_.topics.command_routes, kafka_bridge::presence_key(command.station_id),
-            kafka_bridge::command_route({command, target, std::move(result)}),
-            [this, command, target, taken, result](bool ok) mutable {
+            std::move(record), [this, command, target, taken, result](bool ok) mutable {
                 if (ok) {
                     if (taken) {
                         taken();

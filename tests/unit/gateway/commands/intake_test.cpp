@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <thread>
+
 #include "gateway/commands/intake.hpp"
 
 using gateway::commands::OffsetTracker;
@@ -40,4 +42,34 @@ TEST_CASE("partitions are tracked apart, and forgotten when they leave", "[comma
     t.read(kP0, 1);
     t.acknowledged(kP0, 1);
     CHECK(t.committable() == Commit{{kP0, 2}});
+}
+
+TEST_CASE("acknowledgements from delivery threads reach the intake thread's commits", "[commands][threads]") {
+    // Run under ThreadSanitizer by the test command (preset tsan).
+    OffsetTracker t;
+    constexpr int kRecords = 2000;
+    for (int o = 0; o < kRecords; ++o) {
+        t.read(kP0, o);
+    }
+    std::thread a([&t] {
+        for (int o = 0; o < kRecords; o += 2) {
+            t.acknowledged(kP0, o);
+        }
+    });
+    std::thread b([&t] {
+        for (int o = 1; o < kRecords; o += 2) {
+            t.acknowledged(kP0, o);
+        }
+    });
+    std::int64_t committed = 0;
+    while (committed < kRecords) {
+        for (const auto& [partition, next] : t.committable()) {
+            CHECK(partition == kP0);
+            CHECK(next > committed);
+            committed = next;
+        }
+    }
+    a.join();
+    b.join();
+    CHECK(committed == kRecords);
 }

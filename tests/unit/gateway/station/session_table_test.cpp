@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <thread>
+
 #include "gateway/station/session_table.hpp"
 
 namespace {
@@ -69,4 +72,36 @@ TEST_CASE("upgrades count against their address while they are decided", "[stati
     table.remove(h1);
     CHECK(table.connections_from("10.0.0.1") == 0);
     CHECK(table.size_with_reserved() == 0);
+}
+
+TEST_CASE("the session table stays consistent under concurrent upgrades and closes", "[station][threads]") {
+    // Run under ThreadSanitizer by the test command (preset tsan).
+    Table table;
+    constexpr int kThreads = 4;
+    constexpr int kPerThread = 200;
+    std::atomic<int> wrong{0};  // Catch2's assertions are for the main thread only
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&table, &wrong, t] {
+            const std::string ip = "10.0.0." + std::to_string(t % 2);
+            for (int i = 0; i < kPerThread; ++i) {
+                auto handle = std::make_shared<int>(i);
+                table.reserve(handle, ip);
+                auto s = std::make_shared<FakeSession>(FakeSession{"CS-" + std::to_string(i % 7)});
+                table.add(handle, s, ip);
+                (void)table.find_station("cs-" + std::to_string(i % 7));
+                (void)table.all();
+                if (table.remove(handle) != s) {
+                    ++wrong;
+                }
+            }
+        });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    CHECK(wrong == 0);
+    CHECK(table.size_with_reserved() == 0);
+    CHECK(table.connections_from("10.0.0.0") == 0);
+    CHECK(table.connections_from("10.0.0.1") == 0);
 }
