@@ -53,7 +53,9 @@ echo "file descriptors: $(ulimit -Hn)" >&2
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024/1024)}' /proc/meminfo) GiB," \
      "$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}')" >&2
 
-start_gateway
+# Every load generator station comes from 127.0.0.1: lift the per-address connection limit
+# (1,000 by default), or half of the stations would be refused.
+start_gateway --config <(printf 'security:\n  connections_per_address: %s\n' "$((stations + 1000))")
 url="ws://127.0.0.1:$port/ocpp"
 # Unmeasured warm-up: the broker's JIT, topic partitions and log segments.
 "$bin/ocpp-loadgen" --url "$url" --id-prefix W- --stations "$stations" --mix realistic \
@@ -63,10 +65,11 @@ for mix in heartbeat realistic; do
     [ "$mix" = realistic ] && rates="$rates_realistic"
     for rate in $rates; do
         cpu_before=$(cpu_s)
-        printf '{"mix":"%s","rate":%s,"report":' "$mix" "$rate"
-        "$bin/ocpp-loadgen" --url "$url" --id-prefix "B${mix:0:1}$rate-" --stations "$stations" \
-            --mix "$mix" --rate "$rate" --duration "$duration" --warmup 3 --threads 1 --json
-        printf ',"gateway_cpu_s":%s}\n' "$(awk -v a="$(cpu_s)" -v b="$cpu_before" 'BEGIN {printf "%.2f", a - b}')"
+        report=$("$bin/ocpp-loadgen" --url "$url" --id-prefix "B${mix:0:1}$rate-" \
+            --stations "$stations" --mix "$mix" --rate "$rate" --duration "$duration" \
+            --warmup 3 --threads 1 --json)
+        printf '{"mix":"%s","rate":%s,"report":%s,"gateway_cpu_s":%s}\n' "$mix" "$rate" "$report" \
+            "$(awk -v a="$(cpu_s)" -v b="$cpu_before" 'BEGIN {printf "%.2f", a - b}')"
     done
 done
 stop_gateway

@@ -1,35 +1,50 @@
 #!/usr/bin/env python3
-"""Turns the output of scripts/bench-gateway.sh into the Markdown tables of docs/benchmarks.md."""
+"""Turns the output of scripts/bench-gateway.sh into the Markdown tables of docs/benchmarks.md.
+
+Lines starting with "==" (e.g. "== before", written between runs of the script when two builds
+are compared) start a new section; its name is the first column of the rows that follow.
+"""
 import json
 import sys
 
 text = open(sys.argv[1]).read() if len(sys.argv) > 1 else sys.stdin.read()
 decoder = json.JSONDecoder()
-rows, i = [], 0
-while i < len(text):
-    while i < len(text) and text[i].isspace():
-        i += 1
-    if i >= len(text):
-        break
-    value, i = decoder.raw_decode(text, i)
+rows, section = [], ""
+# A record may span lines (older runs printed the load generator's report with its newline).
+text = text.replace("\n,", ",")
+for line in text.splitlines():
+    line = line.strip()
+    if not line:
+        continue
+    if line.startswith("=="):
+        section = line.lstrip("= ").strip()
+        continue
+    value, _ = decoder.raw_decode(line)
+    value["section"] = section
     rows.append(value)
 
-print("| mix | offered /s | achieved /s | answered | errors | timeouts | skipped | p50 ms | p95 ms | p99 ms | p99.9 ms | max ms |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+with_sections = any(r["section"] for r in rows)
+lead = "| build " if with_sections else ""
+print(lead + "| mix | offered /s | achieved /s | answered | errors | timeouts | skipped | p50 ms | "
+      "p95 ms | p99 ms | p99.9 ms | max ms | gateway CPU µs/msg |")
+print(("|---" if with_sections else "") + "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for row in rows:
     if "mix" not in row:
         continue
     r = row["report"]
     c, l = r["calls"], r["latency_ms"]
-    print(f"| {row['mix']} | {row['rate']} | {r['achieved_msgs_per_s']:.0f} | {c['call_results']} | "
+    cpu = row.get("gateway_cpu_s")
+    per_msg = f"{cpu * 1e6 / max(c['call_results'], 1):.0f}" if cpu is not None else "—"
+    first = f"| {row['section']} " if with_sections else ""
+    print(f"{first}| {row['mix']} | {row['rate']} | {r['achieved_msgs_per_s']:.0f} | {c['call_results']} | "
           f"{c['call_errors']} | {c['timeouts']} | {c['skipped']} | {l['p50']:.2f} | {l['p95']:.2f} | "
-          f"{l['p99']:.2f} | {l['p99.9']:.2f} | {l['max']:.2f} |")
-print()
-print("| idle stations | connected | gateway RSS before | RSS with stations | per station |")
-print("|---|---|---|---|---|")
-for row in rows:
-    if "idle_stations" not in row:
-        continue
+          f"{l['p99']:.2f} | {l['p99.9']:.2f} | {l['max']:.2f} | {per_msg} |")
+idle = [row for row in rows if "idle_stations" in row]
+if idle:
+    print()
+    print("| idle stations | connected | gateway RSS before | RSS with stations | per station |")
+    print("|---|---|---|---|---|")
+for row in idle:
     conn = row["loadgen"]["connections"]
     print(f"| {row['idle_stations']} | {conn['connected']} | {row['rss_before_kib'] / 1024:.1f} MiB | "
           f"{row['rss_peak_kib'] / 1024:.1f} MiB | "
