@@ -8,6 +8,7 @@
 #include "gateway/app/app.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/security/password.hpp"
+#include "kafka_bridge/producer.hpp"
 
 extern char** environ;
 
@@ -56,7 +57,8 @@ int main(int argc, char** argv) {
             std::fputs(gateway::config::help_text().c_str(), stdout);
             return 0;
         case Action::version:
-            std::printf("ocpp-gateway %s\n", kVersion);
+            std::printf("ocpp-gateway %s (librdkafka %s)\n", kVersion,
+                        kafka_bridge::librdkafka_version().c_str());
             return 0;
         case Action::hash_password:
             return hash_password(cl.iterations);

@@ -376,4 +376,6 @@ std::optional<Error> Producer::last_transport_error() const {
     return transport_error_;
 }
 
+std::string librdkafka_version() { return rd_kafka_version_str(); }
+
 }  // namespace kafka_bridge

@@ -154,4 +154,7 @@ private:
     std::optional<Error> transport_error_;
 };
 
+/// The librdkafka version this process runs with ("2.8.0"), for --version and bug reports.
+std::string librdkafka_version();
+
 }  // namespace kafka_bridge

@@ -11,7 +11,9 @@ export KAFKA_PORT="${KAFKA_PORT:-9092}"
 build_dir="${BUILD_DIR:-build}"
 
 if [ ! -x "$build_dir/bin/ocpp-gateway" ]; then
-    cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    rdkafka="$(scripts/build-librdkafka.sh)"
+    cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DOCPP_RDKAFKA_PREFIX="$rdkafka" >/dev/null
     cmake --build "$build_dir" --target ocpp-gateway ocpp-loadgen
 fi
 deploy/kafka/kafka.sh start

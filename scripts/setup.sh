@@ -5,8 +5,11 @@ set -euo pipefail
 
 packages=(
     build-essential cmake ninja-build pkg-config git curl ca-certificates
-    libwebsocketpp-dev libasio-dev nlohmann-json3-dev libvalijson-dev librdkafka-dev
+    libwebsocketpp-dev libasio-dev nlohmann-json3-dev libvalijson-dev
     libssl-dev libfmt-dev libyaml-cpp-dev catch2 libbenchmark-dev
+    # The pinned librdkafka (scripts/build-librdkafka.sh builds Debian trixie's 2.8.0 source
+    # package): its compression and SASL libraries, and xz for the source package.
+    libsasl2-dev libzstd-dev liblz4-dev zlib1g-dev xz-utils
     # The fuzz build (CMake preset `fuzz`): clang with libFuzzer and the sanitizer runtimes;
     # clang-tidy for the static checks of the test command.
     clang-14 libclang-rt-14-dev clang-tidy-14

@@ -27,21 +27,6 @@ constexpr std::chrono::seconds kRetryDelay{2};
 constexpr std::size_t kSeenCapacity = 1'000'000;
 constexpr auto kSeenWindow = std::chrono::hours(24);
 
-json presence_json(const kafka_bridge::Presence& p, bool live) {
-    json out = {{"stationId", p.station_id},
-                {"connected", p.connected && live},
-                {"gatewayId", p.gateway_id},
-                {"sessionId", p.session_id},
-                {"since", p.since},
-                {"epoch", p.epoch}};
-    if (p.version) {
-        out["ocppVersion"] = ocpp::version_label(*p.version);
-    }
-    if (p.connected && !live) {
-        out["note"] = "its gateway instance is gone";
-    }
-    return out;
-}
 
 /// The settings of the router's consumers: the gateway's Kafka settings without the
 /// producer-only ones (librdkafka warns about them on a consumer).
@@ -451,88 +436,6 @@ void Router::write_result(const Command& command, std::string record) {
             });
 }
 
-void Router::hand_back(std::vector<Command> commands) {
-    for (auto& command : commands) {
-        if (auto session = stations_.find_station(command.station_id)) {
-            session->deliver(std::move(command));  // the newer connection on this instance
-        } else {
-            redecide(std::move(command));
-        }
-    }
-}
-
-kafka_bridge::Presence Router::presence_of(const session::Session& session, bool connected) const {
-    kafka_bridge::Presence p;
-    p.station_id = session.station_id();
-    p.gateway_id = config_.gateway_id;
-    p.connected = connected;
-    p.epoch = connected ? -1 : session.epoch();
-    p.session_id = session.session_id();
-    p.version = session.version();
-    p.since = session.since();
-    p.at = kafka_bridge::now_rfc3339();
-    return p;
-}
-
-void Router::session_opened(const std::shared_ptr<session::Session>& session) {
-    const kafka_bridge::Presence p = presence_of(*session, true);
-    std::weak_ptr<session::Session> weak = session;
-    const std::string key = kafka_bridge::presence_key(p.station_id);
-    auto record = kafka_bridge::Record{config_.topics.presence, key,
-                                       kafka_bridge::presence_record(p),
-                                       {{"content-type", "application/json"}}};
-    auto result = producers_.current()->produce(record, [this, weak](const kafka_bridge::Delivery& d) {
-        auto s = weak.lock();
-        if (!s) {
-            return;  // gone already: its Disconnected record says so
-        }
-        if (!d.ok()) {
-            // Without it, commands for the station find it nowhere: written again while the
-            // connection lasts.
-            retry_later("presence of station " + s->station_id(), [this, weak] {
-                if (auto again = weak.lock()) {
-                    session_opened(again);
-                }
-            });
-            return;
-        }
-        s->set_epoch(d.offset);
-        // A connection elsewhere whose record landed after ours replaced this one already.
-        std::optional<kafka_bridge::Presence> last;
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            last = presence_.last(s->station_id());
-        }
-        if (last && last->connected && last->gateway_id != config_.gateway_id &&
-            last->epoch > d.offset) {
-            s->supersede("replaced by a newer connection on gateway " + last->gateway_id);
-        }
-    });
-    if (!result.ok()) {
-        retry_later("presence of station " + p.station_id, [this, weak] {
-            if (auto again = weak.lock()) {
-                session_opened(again);
-            }
-        });
-    }
-}
-
-void Router::session_closed(const std::shared_ptr<session::Session>& session, bool superseded) {
-    if (superseded) {
-        return;  // the newer connection's record says where the station is
-    }
-    write_presence(presence_of(*session, false));
-}
-
-void Router::write_presence(const kafka_bridge::Presence& p) {
-    produce(config_.topics.presence, kafka_bridge::presence_key(p.station_id),
-            kafka_bridge::presence_record(p), [this, p](bool ok) {
-                if (!ok) {
-                    retry_later("presence of station " + p.station_id, [this, p] { write_presence(p); });
-                }
-            });
-}
-
 void Router::retry_later(std::string what, std::function<void()> action) {
     log::warn("{} not written; trying again in {} s", what, kRetryDelay.count());
     std::lock_guard<std::mutex> lock(retry_mutex_);
@@ -561,44 +464,6 @@ void Router::dead_letter(const kafka_bridge::Message& message, const std::string
     produce(config_.topics.dead_letter, message.key.value_or(""),
             kafka_bridge::command_dead_letter(letter, config_.gateway_id, kafka_bridge::now_rfc3339()),
             nullptr);
-}
-
-// ---------------------------------------------------------------- REST
-
-std::optional<std::string> Router::submit(const json& record, ResultCallback on_result,
-                                                 std::chrono::milliseconds wait) {
-    const std::string command_id = record.at("commandId").get<std::string>();
-    if (on_result) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        waiters_.add(command_id, Clock::now() + wait, std::move(on_result));
-    }
-    kafka_bridge::Record r{config_.topics.commands, record.at("stationId").get<std::string>(),
-                           record.dump(), {{"content-type", "application/json"}}};
-    auto queued = producers_.current()->produce(r, [](const kafka_bridge::Delivery&) {});
-    if (!queued.ok()) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        waiters_.remove(command_id);
-        return queued.error().to_string();
-    }
-    return std::nullopt;
-}
-
-std::optional<json> Router::station(const std::string& station_id) const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    const auto last = presence_.last(station_id);
-    if (!last) {
-        return std::nullopt;
-    }
-    return presence_json(*last, presence_.gateway_alive(last->gateway_id, kafka_bridge::unix_now_ms()));
-}
-
-json Router::stations() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    json list = json::array();
-    for (const auto& p : presence_.connected(kafka_bridge::unix_now_ms())) {
-        list.push_back(presence_json(p, true));
-    }
-    return json{{"stations", std::move(list)}};
 }
 
 }  // namespace gateway::commands

@@ -1,0 +1,69 @@
+// The Router's side of the REST API: submitting commands and reading presence.
+#include "gateway/commands/router.hpp"
+
+#include "gateway/log/log.hpp"
+#include "gateway/session/session.hpp"
+#include "kafka_bridge/envelope.hpp"
+
+namespace gateway::commands {
+namespace {
+
+using json = nlohmann::json;
+using kafka_bridge::Command;
+using Clock = std::chrono::steady_clock;
+
+json presence_json(const kafka_bridge::Presence& p, bool live) {
+    json out = {{"stationId", p.station_id},
+                {"connected", p.connected && live},
+                {"gatewayId", p.gateway_id},
+                {"sessionId", p.session_id},
+                {"since", p.since},
+                {"epoch", p.epoch}};
+    if (p.version) {
+        out["ocppVersion"] = ocpp::version_label(*p.version);
+    }
+    if (p.connected && !live) {
+        out["note"] = "its gateway instance is gone";
+    }
+    return out;
+}
+
+}  // namespace
+
+std::optional<std::string> Router::submit(const json& record, ResultCallback on_result,
+                                                 std::chrono::milliseconds wait) {
+    const std::string command_id = record.at("commandId").get<std::string>();
+    if (on_result) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        waiters_.add(command_id, Clock::now() + wait, std::move(on_result));
+    }
+    kafka_bridge::Record r{config_.topics.commands, record.at("stationId").get<std::string>(),
+                           record.dump(), {{"content-type", "application/json"}}};
+    auto queued = producers_.current()->produce(r, [](const kafka_bridge::Delivery&) {});
+    if (!queued.ok()) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        waiters_.remove(command_id);
+        return queued.error().to_string();
+    }
+    return std::nullopt;
+}
+
+std::optional<json> Router::station(const std::string& station_id) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto last = presence_.last(station_id);
+    if (!last) {
+        return std::nullopt;
+    }
+    return presence_json(*last, presence_.gateway_alive(last->gateway_id, kafka_bridge::unix_now_ms()));
+}
+
+json Router::stations() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    json list = json::array();
+    for (const auto& p : presence_.connected(kafka_bridge::unix_now_ms())) {
+        list.push_back(presence_json(p, true));
+    }
+    return json{{"stations", std::move(list)}};
+}
+
+}  // namespace gateway::commands

@@ -1,0 +1,99 @@
+// What sessions tell the Router: connections opened and closed (presence records), commands
+// they could not send.
+#include "gateway/commands/router.hpp"
+
+#include "gateway/log/log.hpp"
+#include "gateway/session/session.hpp"
+#include "kafka_bridge/envelope.hpp"
+
+namespace gateway::commands {
+namespace {
+
+using json = nlohmann::json;
+using kafka_bridge::Command;
+
+}  // namespace
+
+void Router::hand_back(std::vector<Command> commands) {
+    for (auto& command : commands) {
+        if (auto session = stations_.find_station(command.station_id)) {
+            session->deliver(std::move(command));  // the newer connection on this instance
+        } else {
+            redecide(std::move(command));
+        }
+    }
+}
+
+kafka_bridge::Presence Router::presence_of(const session::Session& session, bool connected) const {
+    kafka_bridge::Presence p;
+    p.station_id = session.station_id();
+    p.gateway_id = config_.gateway_id;
+    p.connected = connected;
+    p.epoch = connected ? -1 : session.epoch();
+    p.session_id = session.session_id();
+    p.version = session.version();
+    p.since = session.since();
+    p.at = kafka_bridge::now_rfc3339();
+    return p;
+}
+
+void Router::session_opened(const std::shared_ptr<session::Session>& session) {
+    const kafka_bridge::Presence p = presence_of(*session, true);
+    std::weak_ptr<session::Session> weak = session;
+    const std::string key = kafka_bridge::presence_key(p.station_id);
+    auto record = kafka_bridge::Record{config_.topics.presence, key,
+                                       kafka_bridge::presence_record(p),
+                                       {{"content-type", "application/json"}}};
+    auto result = producers_.current()->produce(record, [this, weak](const kafka_bridge::Delivery& d) {
+        auto s = weak.lock();
+        if (!s) {
+            return;  // gone already: its Disconnected record says so
+        }
+        if (!d.ok()) {
+            // Without it, commands for the station find it nowhere: written again while the
+            // connection lasts.
+            retry_later("presence of station " + s->station_id(), [this, weak] {
+                if (auto again = weak.lock()) {
+                    session_opened(again);
+                }
+            });
+            return;
+        }
+        s->set_epoch(d.offset);
+        // A connection elsewhere whose record landed after ours replaced this one already.
+        std::optional<kafka_bridge::Presence> last;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            last = presence_.last(s->station_id());
+        }
+        if (last && last->connected && last->gateway_id != config_.gateway_id &&
+            last->epoch > d.offset) {
+            s->supersede("replaced by a newer connection on gateway " + last->gateway_id);
+        }
+    });
+    if (!result.ok()) {
+        retry_later("presence of station " + p.station_id, [this, weak] {
+            if (auto again = weak.lock()) {
+                session_opened(again);
+            }
+        });
+    }
+}
+
+void Router::session_closed(const std::shared_ptr<session::Session>& session, bool superseded) {
+    if (superseded) {
+        return;  // the newer connection's record says where the station is
+    }
+    write_presence(presence_of(*session, false));
+}
+
+void Router::write_presence(const kafka_bridge::Presence& p) {
+    produce(config_.topics.presence, kafka_bridge::presence_key(p.station_id),
+            kafka_bridge::presence_record(p), [this, p](bool ok) {
+                if (!ok) {
+                    retry_later("presence of station " + p.station_id, [this, p] { write_presence(p); });
+                }
+            });
+}
+
+}  // namespace gateway::commands
