@@ -321,7 +321,15 @@ Result<int, Error> Producer::partition_count(const std::string& topic,
 Result<Ok, Error> Producer::wait_partitions_ready(const std::string& topic,
                                                   std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
+    // A topic created a moment ago is not in every broker's metadata yet (and is never
+    // auto-created by asking): ask again until it is, within the timeout.
     auto partitions = partition_count(topic, timeout);
+    while (!partitions.ok() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // start-up only
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        partitions = partition_count(topic, std::max(left, std::chrono::milliseconds(100)));
+    }
     if (!partitions.ok()) {
         return partitions.error();
     }

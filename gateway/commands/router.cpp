@@ -19,10 +19,6 @@ using kafka_bridge::CommandOutcome;
 using kafka_bridge::CommandError;
 using kafka_bridge::CommandStatus;
 
-// A record of the router's own that Kafka did not take is written again after this long
-// (librdkafka has retried it for the whole delivery timeout by then).
-constexpr std::chrono::seconds kRetryDelay{2};
-
 // Commands ids remembered for duplicate detection: a day's worth, like the routes topic.
 constexpr std::size_t kSeenCapacity = 1'000'000;
 constexpr auto kSeenWindow = std::chrono::hours(24);
@@ -183,29 +179,6 @@ void Router::stop(std::chrono::milliseconds leave_within) {
     }
     for (auto& callback : waiting) {
         callback(std::nullopt);
-    }
-}
-
-void Router::produce(const std::string& topic, const std::string& key, std::string value,
-                            std::function<void(bool)> done) {
-    kafka_bridge::Record record{topic, key, std::move(value), {{"content-type", "application/json"}}};
-    auto& metrics = metrics_;
-    auto result = producers_.current()->produce(
-        record, [done, topic, &metrics](const kafka_bridge::Delivery& d) {
-            if (!d.ok()) {
-                metrics.delivery_failure(topic);
-                log::error("record for {} not acknowledged: {}", topic, d.error->to_string());
-            }
-            if (done) {
-                done(d.ok());
-            }
-        });
-    if (!result.ok()) {
-        metrics_.delivery_failure(topic);
-        log::error("record for {} not queued: {}", topic, result.error().to_string());
-        if (done) {
-            done(false);
-        }
     }
 }
 
@@ -405,56 +378,6 @@ std::string Router::result_record(const Command& command,
 void Router::finish(const Command& command, CommandOutcome outcome) {
     publish_result(command, kafka_bridge::command_status_name(outcome.status),
                    result_record(command, outcome));
-}
-
-void Router::publish_result(const Command& command, std::string_view status,
-                                   std::string record) {
-    metrics_.command_result(std::string(status));
-    log::debug("command {} for {} ({}): {}", command.command_id, command.station_id,
-               command.action, status);
-    write_result(command, std::move(record));
-}
-
-void Router::write_result(const Command& command, std::string record) {
-    produce(config_.topics.command_results, command.station_id, record,
-            [this, command, record](bool ok) {
-                if (ok) {
-                    return;
-                }
-                // Written again unless it did land after all (then the tables thread has
-                // read it back by the time the retry runs): one result, not none, not two.
-                retry_later("result of command " + command.command_id, [this, command, record] {
-                    bool landed = false;
-                    {
-                        std::lock_guard<std::mutex> lock(mutex_);
-                        landed = resulted_.contains(command.command_id);
-                    }
-                    if (!landed) {
-                        write_result(command, record);
-                    }
-                });
-            });
-}
-
-void Router::retry_later(std::string what, std::function<void()> action) {
-    log::warn("{} not written; trying again in {} s", what, kRetryDelay.count());
-    std::lock_guard<std::mutex> lock(retry_mutex_);
-    retries_.push_back(Retry{Clock::now() + kRetryDelay, std::move(what), std::move(action)});
-}
-
-void Router::run_due_retries() {
-    std::vector<Retry> due;
-    {
-        std::lock_guard<std::mutex> lock(retry_mutex_);
-        const auto now = Clock::now();
-        auto split = std::stable_partition(retries_.begin(), retries_.end(),
-                                           [now](const Retry& r) { return r.at > now; });
-        due.assign(std::make_move_iterator(split), std::make_move_iterator(retries_.end()));
-        retries_.erase(split, retries_.end());
-    }
-    for (auto& r : due) {
-        r.action();
-    }
 }
 
 void Router::dead_letter(const kafka_bridge::Message& message, const std::string& reason) {
