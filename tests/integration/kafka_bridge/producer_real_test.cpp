@@ -21,6 +21,20 @@ std::string unique_topic(const std::string& base) {
            std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
 }
 
+/// Produces one record to `topic` and serves delivery reports until it has its report (at
+/// most 15 s); returns the reports.
+std::vector<Delivery> deliver_one(Producer& producer, const std::string& topic) {
+    std::vector<Delivery> deliveries;
+    REQUIRE(producer.produce(Record{topic, "CP", "{}", {}},
+                             [&](const Delivery& d) { deliveries.push_back(d); })
+                .ok());
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    while (deliveries.empty() && std::chrono::steady_clock::now() < deadline) {
+        producer.poll(100ms);
+    }
+    return deliveries;
+}
+
 }  // namespace
 
 TEST_CASE("records produced idempotently are all on the broker, once, in order per key",
@@ -88,14 +102,7 @@ TEST_CASE("a missing topic is never created by producing to it", "[producer][kaf
     REQUIRE(created.ok());
     Producer& producer = *created.value();
     const std::string topic = unique_topic("ocpp.it.missing");
-    std::vector<Delivery> deliveries;
-    REQUIRE(producer.produce(Record{topic, "CP", "{}", {}},
-                             [&](const Delivery& d) { deliveries.push_back(d); })
-                .ok());
-    const auto deadline = std::chrono::steady_clock::now() + 15s;
-    while (deliveries.empty() && std::chrono::steady_clock::now() < deadline) {
-        producer.poll(100ms);
-    }
+    const auto deliveries = deliver_one(producer, topic);
     REQUIRE(deliveries.size() == 1);
     CHECK_FALSE(deliveries.front().ok());
     // Still missing: asking for its partitions fails.
@@ -109,14 +116,7 @@ TEST_CASE("an unreachable cluster never yields a success", "[producer][kafka]") 
     auto created = Producer::create(config);
     REQUIRE(created.ok());
     Producer& producer = *created.value();
-    std::vector<Delivery> deliveries;
-    REQUIRE(producer.produce(Record{"ocpp.it.nowhere", "CP", "{}", {}},
-                             [&](const Delivery& d) { deliveries.push_back(d); })
-                .ok());
-    const auto deadline = std::chrono::steady_clock::now() + 15s;
-    while (deliveries.empty() && std::chrono::steady_clock::now() < deadline) {
-        producer.poll(100ms);
-    }
+    const auto deliveries = deliver_one(producer, "ocpp.it.nowhere");
     REQUIRE(deliveries.size() == 1);
     CHECK_FALSE(deliveries.front().ok());
     CHECK(producer.last_transport_error().has_value());
