@@ -370,6 +370,105 @@ Result<Ok, Error> Producer::check_cluster(std::chrono::milliseconds timeout) {
     return Ok{};
 }
 
+Result<int, Error> Producer::broker_count(std::chrono::milliseconds timeout) {
+    const rd_kafka_metadata_t* metadata = nullptr;
+    const rd_kafka_resp_err_t err = rd_kafka_metadata(handle_.get(), 0, nullptr, &metadata,
+                                                      static_cast<int>(timeout.count()));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return from_code(err);
+    }
+    const int brokers = metadata->broker_cnt;
+    rd_kafka_metadata_destroy(metadata);
+    return brokers;
+}
+
+namespace {
+
+/// The value of `name` in a DescribeConfigs result for one resource, or an error.
+Result<std::string, Error> described_config(rd_kafka_event_t* event, const std::string& name) {
+    if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return from_code(rd_kafka_event_error(event), rd_kafka_event_error_string(event));
+    }
+    const rd_kafka_DescribeConfigs_result_t* result = rd_kafka_event_DescribeConfigs_result(event);
+    std::size_t count = 0;
+    const rd_kafka_ConfigResource_t** resources =
+        rd_kafka_DescribeConfigs_result_resources(result, &count);
+    if (count != 1) {
+        return from_code(RD_KAFKA_RESP_ERR__BAD_MSG, "DescribeConfigs answered for " +
+                                                         std::to_string(count) + " resources");
+    }
+    if (const rd_kafka_resp_err_t err = rd_kafka_ConfigResource_error(resources[0]);
+        err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char* msg = rd_kafka_ConfigResource_error_string(resources[0]);
+        return from_code(err, msg != nullptr ? msg : rd_kafka_err2str(err));
+    }
+    std::size_t entries = 0;
+    const rd_kafka_ConfigEntry_t** configs = rd_kafka_ConfigResource_configs(resources[0], &entries);
+    for (std::size_t i = 0; i < entries; ++i) {
+        const char* value = rd_kafka_ConfigEntry_value(configs[i]);
+        if (name == rd_kafka_ConfigEntry_name(configs[i]) && value != nullptr) {
+            return std::string(value);
+        }
+    }
+    return from_code(RD_KAFKA_RESP_ERR__NOENT, "no " + name + " in the topic's configs");
+}
+
+}  // namespace
+
+Result<TopicDurability, Error> Producer::topic_durability(const std::string& topic,
+                                                          std::chrono::milliseconds timeout) {
+    TopicDurability durability;
+    {
+        rd_kafka_topic_t* handle = rd_kafka_topic_new(handle_.get(), topic.c_str(), nullptr);
+        const rd_kafka_metadata_t* metadata = nullptr;
+        const rd_kafka_resp_err_t err = rd_kafka_metadata(handle_.get(), 0, handle, &metadata,
+                                                          static_cast<int>(timeout.count()));
+        rd_kafka_topic_destroy(handle);
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            return from_code(err);
+        }
+        const bool known = metadata->topic_cnt == 1 && metadata->topics[0].err == 0 &&
+                           metadata->topics[0].partition_cnt > 0;
+        if (known) {
+            const auto& t = metadata->topics[0];
+            durability.replication = t.partitions[0].replica_cnt;
+            for (int i = 1; i < t.partition_cnt; ++i) {
+                durability.replication = std::min(durability.replication, t.partitions[i].replica_cnt);
+            }
+        }
+        rd_kafka_metadata_destroy(metadata);
+        if (!known) {
+            return from_code(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, "topic " + topic + " does not exist");
+        }
+    }
+    char errstr[512];
+    rd_kafka_ConfigResource_t* resource =
+        rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+    rd_kafka_queue_t* queue = rd_kafka_queue_new(handle_.get());
+    rd_kafka_AdminOptions_t* options =
+        rd_kafka_AdminOptions_new(handle_.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+    rd_kafka_AdminOptions_set_request_timeout(options, static_cast<int>(timeout.count()), errstr,
+                                              sizeof(errstr));
+    rd_kafka_DescribeConfigs(handle_.get(), &resource, 1, options, queue);
+    rd_kafka_event_t* event = rd_kafka_queue_poll(queue, static_cast<int>(timeout.count()) + 1000);
+    Result<std::string, Error> value =
+        event == nullptr
+            ? Result<std::string, Error>(
+                  Error(RD_KAFKA_RESP_ERR__TIMED_OUT, "no answer to DescribeConfigs", false, true))
+            : described_config(event, "min.insync.replicas");
+    if (event != nullptr) {
+        rd_kafka_event_destroy(event);
+    }
+    rd_kafka_AdminOptions_destroy(options);
+    rd_kafka_queue_destroy(queue);
+    rd_kafka_ConfigResource_destroy(resource);
+    if (!value.ok()) {
+        return value.error();
+    }
+    durability.min_insync_replicas = std::atoi(value.value().c_str());
+    return durability;
+}
+
 std::optional<Error> Producer::fatal_error() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return fatal_error_;

@@ -67,6 +67,12 @@ struct TopicSpec {
     std::map<std::string, std::string> config;
 };
 
+/// How durably a topic keeps an acknowledged record (see Producer::topic_durability).
+struct TopicDurability {
+    int replication = 0;         ///< fewest replicas of any partition
+    int min_insync_replicas = 0;
+};
+
 /// Called once per accepted record, on the thread that calls poll(). Must not throw.
 using DeliveryCallback = std::function<void(const Delivery&)>;
 
@@ -130,6 +136,15 @@ public:
 
     /// Asks the cluster for its metadata: succeeds while a broker answers within `timeout`.
     Result<Ok, Error> check_cluster(std::chrono::milliseconds timeout);
+
+    /// Number of brokers the cluster's metadata lists. Errors: unreachable cluster.
+    Result<int, Error> broker_count(std::chrono::milliseconds timeout);
+
+    /// How durably `topic` keeps a record: the fewest replicas of any of its partitions and
+    /// its `min.insync.replicas` (the topic's own or the broker default it inherits).
+    /// Errors: unreachable cluster, unknown topic, configs not readable (authorization).
+    Result<TopicDurability, Error> topic_durability(const std::string& topic,
+                                                    std::chrono::milliseconds timeout);
 
     /// The librdkafka handle, for diagnostics and tests only.
     rd_kafka_s* native_handle() const { return handle_.get(); }

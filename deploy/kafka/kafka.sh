@@ -243,6 +243,18 @@ EOF
     mv -f "$PROPS.tmp" "$PROPS"
 }
 
+tool_class() { # a CLI tool's class: Kafka 4 moved them to org.apache.kafka.tools
+    if [[ $CLASSPATH_VALUE == */kafka_2.13-3.* ]]; then
+        case $1 in
+            ConsoleProducer) echo kafka.tools.ConsoleProducer ;;
+            BrokerApiVersionsCommand) echo kafka.admin.BrokerApiVersionsCommand ;;
+            *) echo "org.apache.kafka.tools.$1" ;;
+        esac
+    else
+        echo "org.apache.kafka.tools.$1"
+    fi
+}
+
 run_tool() { # class args... : run a Kafka CLI class with the resolved class path
     "$JAVA" "${TOOL_JAVA_OPTS[@]}" -cp "$CLASSPATH_VALUE" "$@"
 }
@@ -274,6 +286,7 @@ broker_java_args() {
         -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent
         -Djava.awt.headless=true
         "-Dlog4j2.configurationFile=$SCRIPT_DIR/log4j2.xml"
+        "-Dlog4j.configuration=file:$SCRIPT_DIR/log4j.properties"
         "-Dkafka.logs.dir=$APP_LOG_DIR"
         "${extra[@]+"${extra[@]}"}"
         -cp "$CLASSPATH_VALUE" kafka.Kafka "$PROPS")
@@ -307,7 +320,7 @@ produce_probe() { # one attempt to produce a record with acks=all; bounded in ti
         --create --if-not-exists --topic "$KAFKA_READY_TOPIC" --partitions 1 \
         --replication-factor "$REPLICATION" >>"$KAFKA_DATA/readiness.log" 2>&1 || return 1
     echo "ready $(date -u +%Y-%m-%dT%H:%M:%SZ) pid $BROKER_PID" | timeout "$budget" \
-        "$JAVA" "${TOOL_JAVA_OPTS[@]}" -cp "$CLASSPATH_VALUE" org.apache.kafka.tools.ConsoleProducer \
+        "$JAVA" "${TOOL_JAVA_OPTS[@]}" -cp "$CLASSPATH_VALUE" "$(tool_class ConsoleProducer)" \
         --bootstrap-server "$BOOTSTRAP" --topic "$KAFKA_READY_TOPIC" --sync \
         --request-required-acks all --timeout 0 --request-timeout-ms 5000 --max-block-ms 10000 \
         --message-send-max-retries 10 --producer-property delivery.timeout.ms=15000 \
@@ -526,7 +539,7 @@ use_node() { # 1-based node number
 
 registered_brokers() { # [bootstrap]: the node ids the metadata lists as brokers; never fails
     { timeout 20 "$JAVA" "${TOOL_JAVA_OPTS[@]}" -cp "$CLASSPATH_VALUE" \
-        org.apache.kafka.tools.BrokerApiVersionsCommand --bootstrap-server "${1:-$BOOTSTRAP}" 2>/dev/null \
+        "$(tool_class BrokerApiVersionsCommand)" --bootstrap-server "${1:-$BOOTSTRAP}" 2>/dev/null \
         || true; } | sed -n 's/^[^ ]* (id: \([0-9]*\) .*/\1/p' | sort -n | tr '\n' ' '
 }
 

@@ -144,7 +144,7 @@ std::optional<std::string> App::connect_kafka() {
     // The producer is warm and the topics exist before any station is let in.
     log::info("gateway {} connecting to Kafka at {}", config_.gateway_id, config_.kafka.brokers);
     std::string problem;
-    switch (wait_for_kafka(config_, *producers_, stop_, problem)) {
+    switch (wait_for_kafka(config_, *producers_, stop_, problem, topic_durability_)) {
         case Readiness::ready:
             return std::nullopt;
         case Readiness::stopped:
@@ -275,6 +275,14 @@ std::string App::render_metrics() const {
     gauges["ocpp_kafka_producer_replacements_total"] = static_cast<double>(producers_->replacements());
     gauges["ocpp_calls_in_flight"] = static_cast<double>(listener_->in_flight());
     gauges["ocpp_ready"] = ready() ? 1 : 0;
+    double below = 0;
+    for (const auto& t : topic_durability_) {
+        gauges[fmt::format("ocpp_kafka_topic_replicas{{topic=\"{}\"}}", t.topic)] = t.replication;
+        gauges[fmt::format("ocpp_kafka_topic_min_insync_replicas{{topic=\"{}\"}}", t.topic)] =
+            t.min_insync;
+        below += t.below_target ? 1 : 0;
+    }
+    gauges["ocpp_kafka_topics_below_durability"] = below;
     for (std::size_t i = 0; i < ocpp::kEventClassCount; ++i) {
         const auto cls = static_cast<ocpp::EventClass>(i);
         for (const auto mode : {config::ReplyMode::after_ack, config::ReplyMode::immediate}) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gateway/admin/admin_server.hpp"
+#include "gateway/app/kafka_readiness.hpp"
 #include "gateway/app/stop_signal.hpp"
 #include "gateway/commands/router.hpp"
 #include "gateway/config/config.hpp"
@@ -87,6 +88,8 @@ private:
     config::Config config_;
     StopSignal stop_;
     bool stopped_early_ = false;
+    /// How durable each topic was found at start-up (written before the admin listener opens).
+    std::vector<TopicDurabilityReport> topic_durability_;
     std::atomic<bool> accepting_{false};
     std::atomic<bool> kafka_reachable_{true};
     std::unique_ptr<ocpp::SchemaRegistry> schemas_;

@@ -10,17 +10,39 @@
 
 namespace gateway::app {
 
+/// The replication factor and min.insync.replicas the gateway creates its topics with and
+/// holds them to.
+struct DurabilityTarget {
+    int replication = 1;
+    int min_insync = 1;
+};
+
+/// The target for a cluster of `brokers` brokers: the configured values, or (0 = automatic)
+/// 3 / 2 on three or more brokers, otherwise every broker / 1.
+DurabilityTarget durability_target(const config::Config& config, int brokers);
+
+/// One topic as found after start-up, against the target.
+struct TopicDurabilityReport {
+    std::string topic;
+    int replication = 0;
+    int min_insync = 0;
+    bool below_target = false;
+};
+
 /// Every topic the gateway writes or reads, with the settings it creates them with.
-std::vector<kafka_bridge::TopicSpec> required_topics(const config::Config& config);
+std::vector<kafka_bridge::TopicSpec> required_topics(const config::Config& config,
+                                                     DurabilityTarget target = {});
 
 /// What waiting for Kafka ended with.
 enum class Readiness { ready, stopped, unusable };
 
 /// Waits until Kafka answers and the topics exist (created when `config.create_topics`),
 /// retrying every 2 s until `stop`; then checks that every partition has opened its log and
-/// that the transaction-id topic has exactly one partition. `unusable` comes with the problem
-/// in words in `problem`.
+/// that the transaction-id topic has exactly one partition, and reads how durable each topic
+/// is (`durability`; a topic weaker than the target is logged as an error, a cluster that can
+/// only give one copy as a warning). `unusable` comes with the problem in words in `problem`.
 Readiness wait_for_kafka(const config::Config& config, kafka_bridge::ProducerSlot& producers,
-                         StopSignal& stop, std::string& problem);
+                         StopSignal& stop, std::string& problem,
+                         std::vector<TopicDurabilityReport>& durability);
 
 }  // namespace gateway::app

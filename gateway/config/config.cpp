@@ -158,6 +158,11 @@ void validate(Config& c) {
     if (c.kafka.brokers.empty()) {
         fail("config: kafka brokers must be set (--kafka-brokers HOST:PORT[,HOST:PORT...])");
     }
+    if (c.topic_replication > 0 && c.topic_min_insync > c.topic_replication) {
+        fail("config kafka: min_insync_replicas (" + std::to_string(c.topic_min_insync) +
+             ") must not exceed replication_factor (" + std::to_string(c.topic_replication) +
+             "): no write with acks=all could ever succeed");
+    }
     if (c.listen.port == c.admin_listen.port && c.listen.host == c.admin_listen.host) {
         fail("config: listen and admin_listen must differ");
     }

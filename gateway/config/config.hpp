@@ -146,6 +146,12 @@ struct Config {
     kafka_bridge::Topics topics;
     /// Create missing topics at start-up (off where an operator manages topics).
     bool create_topics = true;
+    /// Replication factor and min.insync.replicas the gateway creates its topics with and
+    /// expects of them (a weaker topic is reported, never silently accepted). 0: automatic,
+    /// 3 and 2 on a cluster of at least three brokers, otherwise as many as there are
+    /// brokers and 1.
+    int topic_replication = 0;
+    int topic_min_insync = 0;
     /// Time allowed for draining on SIGTERM before connections are cut.
     std::chrono::seconds drain_timeout{25};
     std::string log_level = "info";

@@ -208,6 +208,12 @@ std::vector<Option> build() {
          integer<int>(FIELD(kafka.max_queued_messages), 1, 10000000), show_count(FIELD(kafka.max_queued_messages)), nullptr});
     add({"kafka.create_topics", "", "", "BOOL", "create missing topics at start-up", Shape::scalar,
          boolean(FIELD(create_topics)), nullptr, nullptr});
+    add({"kafka.replication_factor", "", "--kafka-replication-factor", "N",
+         "replicas of the gateway's topics, 0: 3 on >= 3 brokers, else all brokers", Shape::scalar,
+         integer<int>(FIELD(topic_replication), 0, 32767), show_count(FIELD(topic_replication)), nullptr});
+    add({"kafka.min_insync_replicas", "", "--kafka-min-insync-replicas", "N",
+         "min.insync.replicas of the gateway's topics, 0: 2 with 3+ replicas, else 1", Shape::scalar,
+         integer<int>(FIELD(topic_min_insync), 0, 32767), show_count(FIELD(topic_min_insync)), nullptr});
     add({"kafka.properties", "", "--kafka-property", "K=V", "any librdkafka property (SASL, SSL, ...), repeatable; "
                                                            "environment OCPP_GATEWAY_KAFKA_PROP_<NAME> (dots as _)",
          Shape::map,

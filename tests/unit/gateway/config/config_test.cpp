@@ -216,3 +216,13 @@ TEST_CASE("hash-password is a subcommand", "[config]") {
     CHECK_THROWS_WITH(parse({"hash-password", "secret"}), Catch::Contains("standard input"));
     CHECK_THROWS_WITH(parse({"hash-password", "--iterations", "10"}), Catch::Contains("--iterations"));
 }
+
+TEST_CASE("min.insync.replicas above the replication factor is refused", "[config]") {
+    CHECK_THROWS_WITH(parse({"--kafka-brokers", "k:9092", "--kafka-replication-factor", "2",
+                             "--kafka-min-insync-replicas", "3"}),
+                      Catch::Contains("min_insync_replicas (3) must not exceed replication_factor (2)"));
+    const auto ok = parse({"--kafka-brokers", "k:9092", "--kafka-replication-factor", "3",
+                           "--kafka-min-insync-replicas", "2"});
+    CHECK(ok.config.topic_replication == 3);
+    CHECK(ok.config.topic_min_insync == 2);
+}

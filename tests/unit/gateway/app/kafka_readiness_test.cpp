@@ -1,0 +1,61 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+#include "gateway/app/kafka_readiness.hpp"
+
+using gateway::app::durability_target;
+using gateway::app::required_topics;
+
+TEST_CASE("topics are held to three replicas and two in sync on a cluster of three or more",
+          "[app][durability]") {
+    gateway::config::Config c;
+    for (const int brokers : {3, 5, 12}) {
+        const auto t = durability_target(c, brokers);
+        CHECK(t.replication == 3);
+        CHECK(t.min_insync == 2);
+    }
+}
+
+TEST_CASE("a smaller cluster gives what it has: every broker, one in sync",
+          "[app][durability]") {
+    gateway::config::Config c;
+    CHECK(durability_target(c, 1).replication == 1);
+    CHECK(durability_target(c, 1).min_insync == 1);
+    CHECK(durability_target(c, 2).replication == 2);
+    CHECK(durability_target(c, 2).min_insync == 1);
+    // No metadata listing a broker still never asks for zero copies.
+    CHECK(durability_target(c, 0).replication == 1);
+}
+
+TEST_CASE("configured durability wins over the cluster size", "[app][durability]") {
+    gateway::config::Config c;
+    c.topic_replication = 3;
+    // Too few brokers: creating the topics fails until the cluster grows, rather than
+    // quietly creating weaker ones.
+    CHECK(durability_target(c, 1).replication == 3);
+    CHECK(durability_target(c, 1).min_insync == 2);
+    c.topic_replication = 5;
+    c.topic_min_insync = 3;
+    CHECK(durability_target(c, 9).replication == 5);
+    CHECK(durability_target(c, 9).min_insync == 3);
+}
+
+TEST_CASE("every topic is created with the target's replication and min.insync.replicas",
+          "[app][durability]") {
+    gateway::config::Config c;
+    const auto topics = required_topics(c, {3, 2});
+    REQUIRE(topics.size() == c.topics.by_class.size() + 8);
+    for (const auto& t : topics) {
+        INFO(t.name);
+        CHECK(t.replication == 3);
+        CHECK(t.config.at("min.insync.replicas") == "2");
+    }
+    // The settings of their own stay next to it.
+    const auto ids = std::find_if(topics.begin(), topics.end(), [&](const auto& t) {
+        return t.name == c.topics.transaction_ids;
+    });
+    REQUIRE(ids != topics.end());
+    CHECK(ids->partitions == 1);
+    CHECK(ids->config.at("retention.ms") == "86400000");
+}
