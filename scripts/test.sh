@@ -15,6 +15,10 @@
 #   SKIP_TIDY        1: skip clang-tidy (.clang-tidy) over the project's sources
 #   SKIP_FUZZ        1: skip the fuzz build and runs
 #   FUZZ_SECONDS     seconds each fuzz target runs (default: 60)
+#   FAULTS_MATRIX    1: run the fault suite (ctest `faults`, part of the tests stage against
+#                    the pinned Kafka 4.1) again against each of FAULTS_KAFKA_VERSIONS
+#                    (default: 3.9.1 4.4.0), about 4 minutes each; reports in
+#                    $BUILD_DIR/faults-<version>.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,6 +63,15 @@ begin_stage tests "tests ($build_dir)"
 # shellcheck disable=SC2086
 ctest --test-dir "$build_dir" --output-on-failure --timeout 600 ${CTEST_ARGS:-}
 end_stage
+
+if [ "${FAULTS_MATRIX:-0}" = 1 ]; then
+    for version in ${FAULTS_KAFKA_VERSIONS:-3.9.1 4.4.0}; do
+        begin_stage "faults-$version" "fault suite against Apache Kafka $version"
+        KAFKA_VERSION="$version" OCPP_FAULTS_REPORT="$PWD/$build_dir/faults-$version.json" \
+            ctest --test-dir "$build_dir" --output-on-failure --timeout 1500 -R '^faults$'
+        end_stage
+    done
+fi
 
 # Any sanitizer report fails its test: every UBSan check aborts (-fno-sanitize-recover=all,
 # halt_on_error), ASan aborts on the first error and exits non-zero on leaks, and the gateway

@@ -19,8 +19,13 @@ const START_TIMEOUT_S = 60;
 const STOP_TIMEOUT_S = 20;
 
 function run(env, command, timeoutMs) {
+  return runArgs(env, [command], timeoutMs);
+}
+
+function runArgs(env, args, timeoutMs) {
+  const command = args.join(' ');
   return new Promise((resolve, reject) => {
-    execFile(KAFKA_SH, [command], { env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 4 * 1024 * 1024 },
+    execFile(KAFKA_SH, args, { env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 4 * 1024 * 1024 },
       (err, stdout, stderr) => {
         if (err) {
           err.message = `kafka.sh ${command} failed (${err.killed ? `killed after ${timeoutMs} ms` : `exit ${err.code}`}): ${err.message}\n${stdout}\n${stderr}`;
@@ -102,6 +107,97 @@ export class PrivateBroker {
   }
 
   /** Stops the broker if it runs and deletes the data directory; never throws. */
+  async destroy({ keepData = false } = {}) {
+    let error = null;
+    try {
+      await this.stop();
+    } catch (err) {
+      error = err;
+    }
+    if (!keepData && !this.removed) {
+      rmSync(this.dataDir, { recursive: true, force: true });
+      this.removed = true;
+    }
+    return error;
+  }
+}
+
+/**
+ * A private cluster of `nodes` brokers (kafka.sh cluster / node) on free
+ * loopback ports with a fresh data directory, for the fault suite: SIGKILL,
+ * SIGSTOP/SIGCONT and restarts of single nodes, and the whole cluster down
+ * and up again on the same data.
+ */
+export class PrivateCluster {
+  static async create(nodes = 3, prefix = 'ocpp-faults-kafka-') {
+    const ports = await freePorts(2 * nodes);
+    const dataDir = mkdtempSync(join(tmpdir(), prefix));
+    return new PrivateCluster({ nodes, ports: ports.slice(0, nodes), controllerPorts: ports.slice(nodes), dataDir });
+  }
+
+  constructor({ nodes, ports, controllerPorts, dataDir }) {
+    this.nodes = nodes;
+    this.ports = ports;
+    this.dataDir = dataDir;
+    this.started = false;
+    this.removed = false;
+    this.env = {
+      ...process.env,
+      KAFKA_PORTS: ports.join(','),
+      KAFKA_CONTROLLER_PORTS: controllerPorts.join(','),
+      KAFKA_DATA: dataDir,
+      KAFKA_START_TIMEOUT: String(START_TIMEOUT_S + 30),
+      KAFKA_STOP_TIMEOUT: String(STOP_TIMEOUT_S),
+    };
+    this._onExit = () => {
+      if (!this.started) return;
+      try {
+        execFileSync(KAFKA_SH, ['cluster', 'stop'], { env: this.env, timeout: (STOP_TIMEOUT_S + 10) * 1000, stdio: 'ignore' });
+      } catch { /* best effort while exiting */ }
+    };
+  }
+
+  get brokers() {
+    return this.ports.map((p) => `127.0.0.1:${p}`).join(',');
+  }
+
+  /** Node number (1-based) whose client port is `port`. */
+  nodeOfPort(port) {
+    return this.ports.indexOf(Number(port)) + 1;
+  }
+
+  _run(args, timeoutMs) {
+    return runArgs(this.env, args, timeoutMs);
+  }
+
+  /** Starts every node (or the stopped ones) and returns once all are registered and a record was produced. */
+  async start() {
+    if (!this.started) process.once('exit', this._onExit);
+    this.started = true;
+    return this._run(['cluster', 'start', String(this.nodes)], (START_TIMEOUT_S + 60) * 1000);
+  }
+
+  async stop() {
+    const out = await this._run(['cluster', 'stop'], (STOP_TIMEOUT_S + 20) * 1000);
+    this.started = false;
+    process.off('exit', this._onExit);
+    return out;
+  }
+
+  /** `kafka.sh node I <action>`: start | stop | kill | pause | resume. */
+  async node(i, action) {
+    const timeoutMs = action === 'start' ? (START_TIMEOUT_S + 60) * 1000 : (STOP_TIMEOUT_S + 15) * 1000;
+    return this._run(['node', String(i), action], timeoutMs);
+  }
+
+  logTail(node, lines = 30) {
+    try {
+      return execFileSync('tail', ['-n', String(lines), join(this.dataDir, `node-${node}`, 'logs', 'server.log')], { encoding: 'utf8' });
+    } catch {
+      return '(no broker log)';
+    }
+  }
+
   async destroy({ keepData = false } = {}) {
     let error = null;
     try {

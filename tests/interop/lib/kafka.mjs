@@ -350,3 +350,46 @@ export function byTopic(records) {
   for (const r of records) (out[r.topic] ??= []).push(r);
   return out;
 }
+
+/**
+ * readToEnd, tried again when the consumer could not join its group: on a
+ * freshly (re)started broker the group coordinator may not be available yet
+ * (kafkajs then fails with "Consumer group was not initialized" or a crash;
+ * waitForGroupCoordinator below makes that unlikely). Bounded: `attempts`
+ * tries, 1 s apart.
+ */
+export async function readToEndRetrying(reader, topics, opts, attempts = 5) {
+  return retryRead(() => reader.readToEnd(topics, opts), attempts);
+}
+
+/** `read()` (a TopicReader call), tried again on the transient consumer-group failures above. */
+export async function retryRead(read, attempts = 5) {
+  for (let i = 1; ; i++) {
+    try {
+      return await read();
+    } catch (err) {
+      const transient = /Consumer group was not initialized|consumer crashed|coordinator/i.test(err.message);
+      if (!transient || i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
+}
+
+/**
+ * Waits until the broker's group coordinator answers (an offset fetch for a
+ * group that does not exist), so that the readers' consumer groups can be
+ * joined: on a fresh or just restarted broker a consumer that cannot join
+ * fails in a way the readers do not recover from. Bounded by `timeoutMs`.
+ */
+export async function waitForGroupCoordinator(reader, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await reader.admin.fetchOffsets({ groupId: 'ocpp-interop-coordinator-probe', topics: ['_readiness'] });
+      return;
+    } catch (err) {
+      if (Date.now() >= deadline) throw new Error(`group coordinator not available within ${timeoutMs} ms: ${err.message}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}

@@ -8,12 +8,19 @@
 // be found on Kafka. Each attempt keeps the Station log entry of its CALL
 // (wire message id, payload, and the CALLRESULT / CALLERROR as received, even
 // when it arrives after the call timed out).
+//
+// With `failover`, a closed connection is not the end: the station connects
+// again (to the next of its `endpoints`, as stations do behind a list of
+// central-system addresses or a load balancer) and sends the unanswered
+// message again.
 
 import { Station } from './station.mjs';
 
 const DEFAULT_PACE_MS = 25;        // pause between two acknowledged messages: load shaping only
 const DEFAULT_BACKOFF_MS = 250;    // pause before a retry
 const MAX_MESSAGES = 20_000;       // bound on the loop, far above what a test sends
+const RECONNECT_TIMEOUT_MS = 60_000;
+const RECONNECT_BACKOFF_MS = 250;
 
 /** The marker of message `seq` of station number `index`: unique across stations. */
 export function meterMarker(index, seq) {
@@ -70,9 +77,19 @@ export class RetryingMeterStation {
    * @param {string} o.identity
    * @param {string} o.protocol   'ocpp1.6' | 'ocpp2.0.1'
    * @param {number} o.index      distinct per station; markers are derived from it
+   * @param {string[]} [o.endpoints]  with `failover`: the endpoints tried in turn after a close
    */
-  constructor({ endpoint, identity, protocol, index, callTimeoutMs = 15_000, paceMs = DEFAULT_PACE_MS, backoffMs = DEFAULT_BACKOFF_MS }) {
-    this.station = new Station({ endpoint, identity, protocol, callTimeoutMs });
+  constructor({ endpoint, endpoints, identity, protocol, index, callTimeoutMs = 15_000, paceMs = DEFAULT_PACE_MS,
+    backoffMs = DEFAULT_BACKOFF_MS, failover = false }) {
+    this.endpoints = endpoints ?? [endpoint];
+    this.callTimeoutMs = callTimeoutMs;
+    this.failover = failover;
+    this._endpointIndex = 0;
+    this.station = new Station({ endpoint: this.endpoints[0], identity, protocol, callTimeoutMs });
+    /** Every connection, in order (the current one last). */
+    this.connections = [this.station];
+    /** [{closedAt, closeInfo, connectedAt, endpoint}] */
+    this.reconnects = [];
     this.identity = identity;
     this.protocol = protocol;
     this.index = index;
@@ -115,6 +132,10 @@ export class RetryingMeterStation {
         const settledAt = Date.now();
         const entry = this.station.log.length > before ? this.station.log[this.station.log.length - 1] : null;
         if (!entry) {
+          if (this.failover && this.station.closeInfo) {
+            if (!(await this._reconnect(signal))) return;
+            continue;
+          }
           this.failures.push(`marker ${marker}: the CALL was not sent (${outcome.code}: ${outcome.message ?? ''})`);
           return;
         }
@@ -122,6 +143,12 @@ export class RetryingMeterStation {
         if (outcome.outcome === 'result') {
           msg.ackedAt = settledAt;
           break;
+        }
+        if (this.failover && (outcome.outcome === 'failed' || this.station.closeInfo)) {
+          // A call that failed on an open connection: give that connection up too.
+          if (!this.station.closeInfo) await this.station.client.close({ force: true }).catch(() => {});
+          if (!(await this._reconnect(signal))) return;
+          continue;
         }
         if (outcome.outcome === 'failed' || this.station.closeInfo) {
           this.failures.push(`marker ${marker}: ${outcome.code} ${outcome.message ?? ''}; connection ${JSON.stringify(this.station.closeInfo)}`);
@@ -132,6 +159,32 @@ export class RetryingMeterStation {
       if (this._finish && this.acknowledgedSince(this._finish.since) >= this._finish.acks) return;
       await pause(this.paceMs, signal);
     }
+  }
+
+  /** Connects to the next endpoint (in turn) until one accepts; false when aborted or out of time. */
+  async _reconnect(signal) {
+    const closedAt = Date.now();
+    const closeInfo = this.station.closeInfo;
+    const deadline = closedAt + RECONNECT_TIMEOUT_MS;
+    let lastError = null;
+    while (!signal.aborted && Date.now() < deadline) {
+      this._endpointIndex = (this._endpointIndex + 1) % this.endpoints.length;
+      const endpoint = this.endpoints[this._endpointIndex];
+      const station = new Station({ endpoint, identity: this.identity, protocol: this.protocol, callTimeoutMs: this.callTimeoutMs });
+      try {
+        await station.connect();
+        this.station = station;
+        this.connections.push(station);
+        this.reconnects.push({ closedAt, closeInfo, connectedAt: Date.now(), endpoint });
+        return true;
+      } catch (err) {
+        lastError = err;
+        await station.client.close({ force: true }).catch(() => {});
+        await pause(RECONNECT_BACKOFF_MS, signal);
+      }
+    }
+    if (!signal.aborted) this.failures.push(`no reconnection within ${RECONNECT_TIMEOUT_MS} ms: ${lastError?.message}`);
+    return false;
   }
 
   /** Messages acknowledged (CALLRESULT) at or after `t`. */

@@ -23,7 +23,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { startGateway, uniqueStationId, withGatewayLog, httpGet } from '../lib/gateway.mjs';
-import { TopicReader, TOPICS } from '../lib/kafka.mjs';
+import { TopicReader, TOPICS, readToEndRetrying, retryRead, waitForGroupCoordinator } from '../lib/kafka.mjs';
 import { PrivateBroker } from '../lib/broker.mjs';
 import { GatewayMonitor, rssSummary, metricValue } from '../lib/monitor.mjs';
 import { RetryingMeterStation, markerOf } from '../lib/retrying-station.mjs';
@@ -48,49 +48,6 @@ async function until(cond, timeoutMs, what) {
   while (!cond()) {
     if (Date.now() >= deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/**
- * readToEnd, tried again when the consumer could not join its group: on a
- * freshly (re)started broker the group coordinator may not be available yet
- * (kafkajs then fails with "Consumer group was not initialized" or a crash;
- * waitForGroupCoordinator below makes that unlikely). Bounded: `attempts`
- * tries, 1 s apart.
- */
-async function readToEndRetrying(reader, topics, opts, attempts = 5) {
-  return retryRead(() => reader.readToEnd(topics, opts), attempts);
-}
-
-/** `read()` (a TopicReader call), tried again on the transient consumer-group failures above. */
-async function retryRead(read, attempts = 5) {
-  for (let i = 1; ; i++) {
-    try {
-      return await read();
-    } catch (err) {
-      const transient = /Consumer group was not initialized|consumer crashed|coordinator/i.test(err.message);
-      if (!transient || i >= attempts) throw err;
-      await new Promise((r) => setTimeout(r, 1_000));
-    }
-  }
-}
-
-/**
- * Waits until the broker's group coordinator answers (an offset fetch for a
- * group that does not exist), so that the readers' consumer groups can be
- * joined: on a fresh or just restarted broker a consumer that cannot join
- * fails in a way the readers do not recover from. Bounded by `timeoutMs`.
- */
-async function waitForGroupCoordinator(reader, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await reader.admin.fetchOffsets({ groupId: 'ocpp-interop-coordinator-probe', topics: ['_readiness'] });
-      return;
-    } catch (err) {
-      if (Date.now() >= deadline) throw new Error(`group coordinator not available within ${timeoutMs} ms: ${err.message}`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
   }
 }
 

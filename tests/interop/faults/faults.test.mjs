@@ -1,0 +1,271 @@
+// The fault suite (ctest label `faults`): the gateway's promise under the
+// faults operators see, on a private 3-broker KRaft cluster (replication 3,
+// min.insync.replicas 2, as the gateway creates its topics there).
+//
+// Every scenario runs its own stations (half OCPP 1.6, half 2.0.1, ocpp-rpc in
+// strict mode) that keep sending MeterValues with a unique marker, one CALL
+// at a time, and send a message again (same payload) after a CALLERROR, a
+// timeout or a lost connection, as the OCPP contract expects. After a few
+// acknowledged messages each, the fault is injected; once it is over, every
+// station must get more messages acknowledged, then the meter-values topic is
+// read back and checked (lib/checker.mjs): no acknowledged record lost, every
+// record carrying exactly the reply the station got, duplicates only where a
+// station resent and then with one dedupKey, sequence order per session. The
+// gateways must stay up (except the one killed on purpose) and below an RSS
+// bound.
+//
+// Scenarios: SIGKILL of the broker leading the stations' first partition
+// (restarted 10 s later); a broker frozen with SIGSTOP for 30 s; a rolling
+// restart of all three brokers; the whole cluster down for 60 s; SIGKILL of one
+// of two gateway instances, its stations moving to the survivor.
+//
+// The table of results is printed as test diagnostics and, with
+// OCPP_FAULTS_REPORT=<file>, written there as JSON (docs/reliability.md).
+// KAFKA_VERSION=<x.y.z> runs the same suite against another broker version.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+
+import { startGateway, uniqueStationId, withGatewayLog } from '../lib/gateway.mjs';
+import { TopicReader, TOPICS, readToEndRetrying, waitForGroupCoordinator } from '../lib/kafka.mjs';
+import { PrivateCluster } from '../lib/broker.mjs';
+import { GatewayMonitor, rssSummary } from '../lib/monitor.mjs';
+import { RetryingMeterStation } from '../lib/retrying-station.mjs';
+import { checkMeterDelivery, recoveryTimes } from '../lib/checker.mjs';
+
+const STATIONS = 8;
+// Above the gateway's delivery timeout (kafka.delivery_timeout_ms, 20 s) plus
+// librdkafka's reconnect backoff: a station learns of a failed write from a
+// CALLERROR, not from its own timeout.
+const CALL_TIMEOUT_MS = 35_000;
+const ACKS_BEFORE = 3;              // each station, before the fault
+const ACKS_AFTER = 5;               // each station, after the fault ended
+const RECOVERY_TIMEOUT_MS = 120_000;
+const RSS_BOUND_MIB = 200;
+const MONITOR_INTERVAL_MS = 500;
+
+const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `cond` (a cheap in-process check) until it holds; throws with `what` after `timeoutMs`. */
+async function until(cond, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() >= deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
+    await pause(50);
+  }
+}
+
+function table(rows) {
+  const cols = ['fault', 'stations', 'messages', 'records', 'lost', 'replyMismatch', 'duplicates', 'unexplainedDuplicates',
+    'orderViolations', 'longestStallMs', 'recoveredAfterMs', 'peakRssMiB'];
+  const lines = [`| ${cols.join(' | ')} |`, `|${cols.map(() => '---').join('|')}|`];
+  for (const r of rows) lines.push(`| ${cols.map((c) => r[c]).join(' | ')} |`);
+  return lines.join('\n');
+}
+
+describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
+  let cluster;
+  const results = [];
+  let kafkaVersion = process.env.KAFKA_VERSION || 'pinned (deploy/kafka/pom.xml)';
+
+  before(async () => {
+    cluster = await PrivateCluster.create(3);
+    await cluster.start();
+    const reader = await new TopicReader({ brokers: cluster.brokers }).connect();
+    try {
+      await waitForGroupCoordinator(reader, 60_000);
+    } finally {
+      await reader.close();
+    }
+    // A first gateway creates the topics (replication 3, min.insync.replicas 2) and
+    // stops; the scenarios start on settled topics.
+    const creator = await startGateway({ brokers: cluster.brokers });
+    await creator.stop();
+  });
+
+  after(async () => {
+    if (results.length) {
+      process.stdout.write(`\n# fault suite, Kafka ${kafkaVersion}\n${table(results)}\n`);
+      if (process.env.OCPP_FAULTS_REPORT) {
+        writeFileSync(process.env.OCPP_FAULTS_REPORT, `${JSON.stringify({ kafkaVersion, results }, null, 2)}\n`);
+      }
+    }
+    const keep = process.env.OCPP_TEST_KEEP_LOGS === '1' && results.some((r) => r.failed);
+    const error = await cluster?.destroy({ keepData: keep });
+    if (keep) process.stderr.write(`\nkept the cluster's data: ${cluster.dataDir}\n`);
+    if (error) throw error;
+  });
+
+  /**
+   * One scenario: gateways and stations of its own, `fault(ctx)` in the middle
+   * (resolving with the time the fault ended), then the check.
+   */
+  async function scenario(t, name, { gateways: gatewayCount = 1, failover = false, killsGateway = false, fault }) {
+    const gateways = [];
+    const monitors = [];
+    const stations = [];
+    const row = { fault: name, failed: true };
+    results.push(row);
+    const gatewayLog = () => gateways.find((g) => g.running) ?? gateways[0];
+    await withGatewayLog(gatewayLog, async () => {
+      try {
+        for (let i = 0; i < gatewayCount; i++) {
+          const gw = await startGateway({ brokers: cluster.brokers });
+          gateways.push(gw);
+          monitors.push(new GatewayMonitor(gw, { intervalMs: MONITOR_INTERVAL_MS }).start());
+        }
+        for (let i = 0; i < STATIONS; i++) {
+          const protocol = i % 2 === 0 ? 'ocpp1.6' : 'ocpp2.0.1';
+          // Station i starts on gateway i mod n and fails over to the others in turn.
+          const endpoints = gateways.map((_, k) => gateways[(i + k) % gateways.length].endpoint);
+          const s = new RetryingMeterStation({
+            endpoints,
+            identity: uniqueStationId(protocol === 'ocpp1.6' ? 'FLT16' : 'FLT201'),
+            protocol,
+            index: i,
+            callTimeoutMs: CALL_TIMEOUT_MS,
+            failover,
+          });
+          stations.push(s);
+          await s.connect();
+        }
+        const trafficStart = Date.now();
+        for (const s of stations) s.start();
+        await until(() => stations.every((s) => s.acknowledgedSince(0) >= ACKS_BEFORE), 30_000,
+          `every station acknowledged ${ACKS_BEFORE} messages before the fault`);
+
+        const faultStart = Date.now();
+        const faultEnd = await fault({ gateways, stations });
+        t.diagnostic(`${name}: fault from +${faultStart - trafficStart} ms to +${faultEnd - trafficStart} ms`);
+        for (const s of stations) s.finishAfter(ACKS_AFTER, faultEnd);
+        let timer;
+        const finished = await Promise.race([
+          Promise.all(stations.map((s) => s.loop)).then(() => true),
+          new Promise((r) => { timer = setTimeout(() => r(false), RECOVERY_TIMEOUT_MS); }),
+        ]);
+        clearTimeout(timer);
+        if (!finished) {
+          for (const s of stations) s.abort();
+          await Promise.race([Promise.allSettled(stations.map((s) => s.loop)), pause(CALL_TIMEOUT_MS + 2_000)]);
+        }
+        for (const m of monitors) m.stop();
+
+        // Read back and check.
+        const reader = await new TopicReader({ brokers: cluster.brokers }).connect();
+        let records;
+        try {
+          await waitForGroupCoordinator(reader, 60_000);
+          records = await readToEndRetrying(reader, [TOPICS.meterValues], { key: stations.map((s) => s.identity), timeoutMs: 60_000 });
+        } finally {
+          await reader.close();
+        }
+        const { stats, problems } = checkMeterDelivery({ stations, records });
+        const times = recoveryTimes(stations, { from: faultStart, end: faultEnd });
+        const rss = monitors.map((m) => rssSummary(m.samples)).filter(Boolean);
+        Object.assign(row, stats, times, { peakRssMiB: Math.max(...rss.map((r) => r.maxMiB)) });
+        const outcomes = {};
+        for (const s of stations) for (const { attempt } of s.attempts()) outcomes[attempt.code ?? 'result'] = (outcomes[attempt.code ?? 'result'] ?? 0) + 1;
+        t.diagnostic(`${name}: ${JSON.stringify(stats)}; answers ${JSON.stringify(outcomes)}; longest stall ${times.longestStallMs} ms, `
+          + `all stations acknowledged again ${times.recoveredAfterMs} ms after the fault ended; peak RSS ${row.peakRssMiB} MiB; `
+          + `reconnections ${stations.reduce((n, s) => n + s.reconnects.length, 0)}`);
+
+        const unacked = stations.flatMap((s) => s.messages.filter((m) => m.ackedAt === null)
+          .map((m) => `${s.identity} marker ${m.marker} (${m.attempts.map((a) => a.code ?? 'result').join(',')})`));
+        assert.deepEqual(unacked, [], `messages unacknowledged ${RECOVERY_TIMEOUT_MS} ms after the fault ended`);
+        assert.deepEqual(stations.flatMap((s) => s.failures), [], 'station loops');
+        assert.deepEqual(problems.slice(0, 40), [], `${problems.length} problems`);
+        assert.equal(stats.lost, 0, 'acknowledged records lost');
+        for (const s of stations) {
+          for (const c of s.connections) {
+            assert.deepEqual(c.strictFailures.map((f) => `${f.method}: ${f.error?.message}`), [], `${s.identity}: strict-mode validation failures`);
+            assert.deepEqual(c.unexpected, [], `${s.identity}: messages from the gateway that answer no call`);
+          }
+          if (!failover) assert.equal(s.station.closeInfo, null, `${s.identity} was disconnected: ${JSON.stringify(s.station.closeInfo)}`);
+        }
+        assert.ok(row.peakRssMiB < RSS_BOUND_MIB, `gateway RSS reached ${row.peakRssMiB} MiB (bound ${RSS_BOUND_MIB})`);
+        for (const [k, gw] of gateways.entries()) {
+          if (killsGateway && k === 0) continue;
+          assert.ok(gw.running, `gateway ${gw.gatewayId} exited: ${JSON.stringify(gw.exitInfo)}`);
+        }
+        row.failed = false;
+      } finally {
+        for (const m of monitors) m.stop();
+        for (const s of stations) s.abort();
+        for (const s of stations) for (const c of s.connections) await c.client.close({ force: true }).catch(() => {});
+        for (const gw of gateways) {
+          if (gw.running) {
+            gw.failed = row.failed;
+            await gw.stop().catch((err) => { if (!row.failed) throw err; });
+          }
+        }
+      }
+    })(t);
+  }
+
+  /** The node leading partition 0 of the meter-values topic. */
+  async function leaderOfMeterValues() {
+    const reader = await new TopicReader({ brokers: cluster.brokers }).connect();
+    try {
+      const meta = await reader.admin.fetchTopicMetadata({ topics: [TOPICS.meterValues] });
+      const p0 = meta.topics[0].partitions.find((p) => p.partitionId === 0);
+      return p0.leader;
+    } finally {
+      await reader.close();
+    }
+  }
+
+  test('SIGKILL of the partition leader mid-traffic, restarted 10 s later', (t) => scenario(t, 'leader SIGKILL', {
+    fault: async () => {
+      const leader = await leaderOfMeterValues();
+      t.diagnostic(`killing node ${leader}, leader of ${TOPICS.meterValues}[0]`);
+      await cluster.node(leader, 'kill');
+      await pause(10_000);          // the fault's duration
+      await cluster.node(leader, 'start');
+      return Date.now();
+    },
+  }));
+
+  test('a broker frozen (SIGSTOP) for 30 s, then resumed', (t) => scenario(t, 'broker frozen 30 s', {
+    fault: async () => {
+      const leader = await leaderOfMeterValues();
+      t.diagnostic(`freezing node ${leader}, leader of ${TOPICS.meterValues}[0]`);
+      await cluster.node(leader, 'pause');
+      await pause(30_000);          // the fault's duration
+      await cluster.node(leader, 'resume');
+      return Date.now();
+    },
+  }));
+
+  test('rolling restart of all three brokers', (t) => scenario(t, 'rolling restart', {
+    fault: async () => {
+      for (let i = 1; i <= cluster.nodes; i++) {
+        await cluster.node(i, 'stop');
+        await cluster.node(i, 'start');
+      }
+      return Date.now();
+    },
+  }));
+
+  test('the whole cluster down for 60 s', (t) => scenario(t, 'cluster down 60 s', {
+    fault: async () => {
+      await cluster.stop();
+      await pause(60_000);          // the fault's duration
+      await cluster.start();
+      return Date.now();
+    },
+  }));
+
+  test('SIGKILL of one of two gateway instances: its stations move to the survivor', (t) => scenario(t, 'gateway SIGKILL', {
+    gateways: 2,
+    failover: true,
+    killsGateway: true,
+    fault: async ({ gateways, stations }) => {
+      gateways[0].kill();
+      await gateways[0].exited;
+      const moved = stations.filter((s, i) => i % 2 === 0);
+      await until(() => moved.every((s) => s.reconnects.length > 0), 30_000, 'stations of the killed instance reconnected');
+      return Date.now();
+    },
+  }));
+});
