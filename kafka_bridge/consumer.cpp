@@ -40,6 +40,9 @@ Result<std::unique_ptr<Consumer>, Error> Consumer::create(const ConsumerConfig& 
         // Commands and table updates are small and rare: fetch them at once, not in batches.
         {"fetch.wait.max.ms", "10"},
         {"reconnect.backoff.max.ms", "1000"},
+        // Partitions added to a topic are noticed within half a minute (default 5 minutes):
+        // the group rebalances onto them, table mode picks them up (assign_new_partitions).
+        {"topic.metadata.refresh.interval.ms", "30000"},
     };
     if (config.group_id) {
         settings.emplace_back("group.id", *config.group_id);
@@ -125,6 +128,7 @@ Result<Watermarks, Error> Consumer::assign_all(
                                  : topic_err,
                              "topic " + topic);
         }
+        assigned_[topic] = partitions;
         for (int p = 0; p < partitions; ++p) {
             std::int64_t low = 0;
             std::int64_t high = 0;
@@ -143,6 +147,49 @@ Result<Watermarks, Error> Consumer::assign_all(
         return from_code(err, "assign");
     }
     return ends;
+}
+
+Result<std::vector<std::pair<std::string, std::int32_t>>, Error> Consumer::assign_new_partitions(
+    std::chrono::milliseconds timeout) {
+    std::vector<std::pair<std::string, std::int32_t>> added;
+    PartitionList list(rd_kafka_topic_partition_list_new(4));
+    std::map<std::string, int> grown;
+    for (const auto& [topic, count] : assigned_) {
+        rd_kafka_topic_t* rkt = rd_kafka_topic_new(handle_.get(), topic.c_str(), nullptr);
+        const rd_kafka_metadata_t* metadata = nullptr;
+        const auto err = rd_kafka_metadata(handle_.get(), 0, rkt, &metadata,
+                                           static_cast<int>(timeout.count()));
+        rd_kafka_topic_destroy(rkt);
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            return from_code(err, "metadata of " + topic);
+        }
+        const int partitions = metadata->topic_cnt == 1 && metadata->topics[0].err == 0
+                                   ? metadata->topics[0].partition_cnt
+                                   : 0;
+        rd_kafka_metadata_destroy(metadata);
+        for (int p = count; p < partitions; ++p) {
+            // Everything in a new partition was written after the growth: read it all.
+            rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+            added.emplace_back(topic, p);
+        }
+        if (partitions > count) {
+            grown[topic] = partitions;
+        }
+    }
+    if (added.empty()) {
+        return added;
+    }
+    if (rd_kafka_error_t* error = rd_kafka_incremental_assign(handle_.get(), list.get())) {
+        Error e(rd_kafka_error_code(error), std::string("assign: ") + rd_kafka_error_string(error),
+                false, true);
+        rd_kafka_error_destroy(error);
+        return e;
+    }
+    for (const auto& [topic, partitions] : grown) {
+        assigned_[topic] = partitions;
+    }
+    return added;
 }
 
 std::optional<Message> Consumer::poll(std::chrono::milliseconds timeout) {

@@ -71,6 +71,12 @@ public:
     Result<Watermarks, Error> assign_all(const std::vector<std::pair<std::string, Start>>& topics,
                                          std::chrono::milliseconds timeout);
 
+    /// Table mode: partitions that appeared since assign_all (a topic's partition count grew),
+    /// added to the assignment from their beginning. Returns them (empty: none appeared).
+    /// Errors: the metadata could not be read within `timeout`, or the assignment failed.
+    Result<std::vector<std::pair<std::string, std::int32_t>>, Error> assign_new_partitions(
+        std::chrono::milliseconds timeout);
+
     /// The next record, or nothing within `timeout`. Consumer errors (broker down, …) are
     /// logged by librdkafka and retried; only the last one is kept (last_error()).
     std::optional<Message> poll(std::chrono::milliseconds timeout);
@@ -96,6 +102,7 @@ private:
     std::function<void(int, const char*, const char*)> log_;
     std::optional<Error> last_error_;
     bool closed_ = false;
+    std::map<std::string, int> assigned_;  ///< table mode: partitions assigned per topic
 };
 
 }  // namespace kafka_bridge

@@ -121,8 +121,21 @@ std::string sha256_hex(std::string_view data) {
 
 namespace {
 
+// True when the payload names its own moment or place in a series (a timestamp, a generation
+// time or a sequence number), so equal content means a resend of one message. MeterValues
+// carries its timestamps one level down (meterValue[].timestamp is required in every version).
+bool self_identifying(std::string_view action, const json& payload) {
+    if (action == "MeterValues") {
+        return true;
+    }
+    return payload.is_object() &&
+           (payload.contains("timestamp") || payload.contains("generatedAt") ||
+            payload.contains("seqNo"));
+}
+
 // The dedup key, given the payload's canonical text (dumped once by the caller).
-std::string dedup_key_of(std::string_view station_id, std::string_view action, const json& payload,
+std::string dedup_key_of(std::string_view station_id, std::string_view action,
+                         std::string_view message_id, const json& payload,
                          const std::string& payload_text) {
     std::string material(station_id);
     material.push_back('\n');
@@ -139,6 +152,12 @@ std::string dedup_key_of(std::string_view station_id, std::string_view action, c
             return sha256_hex(material);
         }
     }
+    if (!self_identifying(action, payload)) {
+        // Equal content is no sign of a resend here (every Heartbeat is {}, a card is
+        // presented again): only a resend under the same message id shares the key.
+        material.append(message_id);
+        material.push_back('\n');
+    }
     material += payload_text;
     return sha256_hex(material);
 }
@@ -146,9 +165,10 @@ std::string dedup_key_of(std::string_view station_id, std::string_view action, c
 }  // namespace
 
 std::string dedup_key(std::string_view station_id, std::string_view action,
-                      const json& payload) {
+                      std::string_view message_id, const json& payload) {
     // nlohmann keeps object keys sorted, so dump() is canonical for equal content.
-    return dedup_key_of(station_id, action, payload, payload.dump(-1, ' ', false, kDump));
+    return dedup_key_of(station_id, action, message_id, payload,
+                        payload.dump(-1, ' ', false, kDump));
 }
 
 std::string station_event(const SessionInfo& session, std::string_view action,
@@ -159,7 +179,7 @@ std::string station_event(const SessionInfo& session, std::string_view action,
     const std::string payload_text = payload.dump(-1, ' ', false, kDump);
     json event = session_fields(session);
     event["eventId"] = new_uuid();
-    event["dedupKey"] = dedup_key_of(session.station_id, action, payload, payload_text);
+    event["dedupKey"] = dedup_key_of(session.station_id, action, message_id, payload, payload_text);
     event["action"] = action;
     event["messageId"] = message_id;
     event["eventClass"] = ocpp::event_class_name(event_class);

@@ -26,11 +26,17 @@ std::string station_event(const SessionInfo& session, std::string_view action,
                           std::string_view received_at, std::uint64_t sequence,
                           const nlohmann::json& payload, const nlohmann::json& reply);
 
-/// Equal for a station's retries of the same message: SHA-256 (hex) over station id, action
-/// and the payload's canonical JSON; for a 2.0.1 TransactionEvent over station id,
-/// transactionId and seqNo, so a retry with a refreshed timestamp still matches.
+/// Equal for a station's resends of one message, SHA-256 (hex) over:
+/// - 2.0.1 TransactionEvent: station id, transactionId and seqNo (a resend with a refreshed
+///   timestamp still matches);
+/// - payloads that carry their own moment (MeterValues, or a top-level `timestamp`,
+///   `generatedAt` or `seqNo`): station id, action and the payload's canonical JSON;
+/// - every other payload (Heartbeat, Authorize, BootNotification, DataTransfer, a 1.6
+///   StatusNotification without timestamp, ...): the same plus the CALL's message id, since
+///   equal content there does not mean the same message. A resend under a new message id
+///   gets a new key.
 std::string dedup_key(std::string_view station_id, std::string_view action,
-                      const nlohmann::json& payload);
+                      std::string_view message_id, const nlohmann::json& payload);
 
 struct ConnectionEvent {
     enum class Type : std::uint8_t { connected, disconnected };

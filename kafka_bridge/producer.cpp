@@ -92,6 +92,8 @@ Result<std::unique_ptr<Producer>, Error> Producer::create(const ProducerConfig& 
         {"reconnect.backoff.max.ms", "1000"},
         // Never let a broker create a missing topic with its defaults behind the gateway's back.
         {"allow.auto.create.topics", "false"},
+        // Partitions added to a topic are used within half a minute (default 5 minutes).
+        {"topic.metadata.refresh.interval.ms", "30000"},
     };
     for (const auto& [name, value] : defaults) {
         if (auto r = set(name, value); !r.ok()) {

@@ -1,4 +1,7 @@
 // REST v1 of the admin listener (docs/commands.md): operator commands and station lookup.
+#include <atomic>
+#include <memory>
+
 #include <nlohmann/json.hpp>
 
 #include "gateway/admin/admin_server.hpp"
@@ -140,12 +143,34 @@ void AdminServer::post_call(const Connection& con, const std::string& station,
     }
     record["payload"] = std::move(payload);
 
+    // Every answer waits for Kafka's verdict on the command record: 202 only once it is on
+    // the topic, 503 at once when Kafka refused it.
+    con->defer_http_response();
+    auto& io = io_;
+    const auto answered = std::make_shared<std::atomic<bool>>(false);
+    auto answer = [con, &io, answered](int status, json body) {
+        asio::post(io, [con, answered, status, body = std::move(body)] {
+            if (answered->exchange(true)) {
+                return;  // the other path answered first
+            }
+            reply_json(con, status, body);
+            con->send_http_response();
+        });
+    };
+    auto refused = [command_id](const std::string& error) {
+        return json{{"commandId", command_id},
+                    {"error", "the command could not be written to Kafka: " + error +
+                                  " (after a time-out it may still have been: its result "
+                                  "would appear on the result topic)"}};
+    };
     if (!wait) {
-        if (auto error = commands_->submit(record, nullptr, std::chrono::milliseconds(0))) {
-            reply_error(con, 503, "the command could not be written to Kafka: " + *error);
-            return;
+        auto on_written = [answer, refused, command_id](std::optional<std::string> error) {
+            answer(error ? 503 : 202, error ? refused(*error) : json{{"commandId", command_id}});
+        };
+        if (auto error = commands_->submit(record, nullptr, std::chrono::milliseconds(0),
+                                           std::move(on_written))) {
+            answer(503, refused(*error));
         }
-        reply_json(con, 202, json{{"commandId", command_id}});
         return;
     }
     // The result comes when the station answers, times out, or the command expires unsent.
@@ -154,10 +179,11 @@ void AdminServer::post_call(const Connection& con, const std::string& station,
         expires_at ? std::max<std::int64_t>(0, *expires_at - now) : config_.commands.max_age.count();
     const auto bound = std::min<std::chrono::milliseconds>(
         std::chrono::milliseconds(queue_ms + timeout_ms) + kRestWaitMargin, kMaxRestWait);
-    con->defer_http_response();
-    auto& io = io_;
-    auto on_result = [con, &io, command_id, bound](std::optional<std::string> result) {
-        asio::post(io, [con, result = std::move(result), command_id, bound] {
+    auto on_result = [con, &io, answered, command_id, bound](std::optional<std::string> result) {
+        asio::post(io, [con, answered, result = std::move(result), command_id, bound] {
+            if (answered->exchange(true)) {
+                return;  // Kafka refused the record and the caller has its 503
+            }
             if (result) {
                 con->set_status(websocketpp::http::status_code::ok);
                 con->replace_header("Content-Type", "application/json");
@@ -171,9 +197,13 @@ void AdminServer::post_call(const Connection& con, const std::string& station,
             con->send_http_response();
         });
     };
-    if (auto error = commands_->submit(record, on_result, bound)) {
-        reply_error(con, 503, "the command could not be written to Kafka: " + *error);
-        con->send_http_response();
+    auto on_written = [answer, refused](std::optional<std::string> error) {
+        if (error) {
+            answer(503, refused(*error));
+        }
+    };
+    if (auto error = commands_->submit(record, on_result, bound, std::move(on_written))) {
+        answer(503, refused(*error));
     }
 }
 

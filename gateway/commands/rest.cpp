@@ -31,7 +31,8 @@ json presence_json(const kafka_bridge::Presence& p, bool live) {
 }  // namespace
 
 std::optional<std::string> Router::submit(const json& record, ResultCallback on_result,
-                                                 std::chrono::milliseconds wait) {
+                                          std::chrono::milliseconds wait,
+                                          WrittenCallback on_written) {
     const std::string command_id = record.at("commandId").get<std::string>();
     if (on_result) {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -39,7 +40,17 @@ std::optional<std::string> Router::submit(const json& record, ResultCallback on_
     }
     kafka_bridge::Record r{config_.topics.commands, record.at("stationId").get<std::string>(),
                            record.dump(), {{"content-type", "application/json"}}};
-    auto queued = producers_.current()->produce(r, [](const kafka_bridge::Delivery&) {});
+    auto queued = producers_.current()->produce(
+        r, [on_written = std::move(on_written)](const kafka_bridge::Delivery& d) {
+            if (!on_written) {
+                return;
+            }
+            if (d.ok()) {
+                on_written(std::nullopt);
+            } else {
+                on_written(d.error->to_string());
+            }
+        });
     if (!queued.ok()) {
         std::lock_guard<std::mutex> lock(mutex_);
         waiters_.remove(command_id);

@@ -66,11 +66,16 @@ public:
     /// Called once with the result record (JSON text), or with nothing when none arrived in
     /// time. Runs on the tables thread: must not block.
     using ResultCallback = Waiters::Callback;
-    /// Writes `record` (a command, already checked) to ocpp.commands; when `on_result` is set
-    /// it is called once the result appears or `wait` has passed. Returns an error in words
-    /// when the record could not be queued.
+    /// Called once when Kafka has taken the command record (nothing) or refused it (the error
+    /// in words: the record may still have been written when the error is a time-out). Runs
+    /// on the producer's poll thread: must not block.
+    using WrittenCallback = std::function<void(std::optional<std::string>)>;
+    /// Writes `record` (a command, already checked) to ocpp.commands; `on_written` learns
+    /// whether Kafka took it, and when `on_result` is set it is called once the result appears
+    /// or `wait` has passed. Returns an error in words when the record could not be queued
+    /// (then neither callback is called).
     std::optional<std::string> submit(const nlohmann::json& record, ResultCallback on_result,
-                                      std::chrono::milliseconds wait);
+                                      std::chrono::milliseconds wait, WrittenCallback on_written);
 
     /// The presence of one station, or nothing when it was never seen.
     std::optional<nlohmann::json> station(const std::string& station_id) const;
@@ -110,6 +115,9 @@ private:
     /// is the one to do it: the route's origin if it is alive, else the live instance with the
     /// smallest id.
     void conclude_orphans();
+    /// Reads partitions added to the table topics since start-up (from their beginning) and
+    /// says what a grown topic means.
+    void pick_up_new_partitions();
     /// Queues a record; `done(ok)` runs once Kafka answered (or at once when not queued).
     void produce(const std::string& topic, const std::string& key, std::string value,
                  std::function<void(bool)> done);

@@ -2,6 +2,8 @@
 // liveness of this instance, REST waiters, and commands whose executing instance went away.
 #include "gateway/commands/router.hpp"
 
+#include <fmt/ranges.h>
+
 #include "gateway/log/log.hpp"
 #include "gateway/session/session.hpp"
 
@@ -15,6 +17,9 @@ using kafka_bridge::Command;
 using kafka_bridge::CommandError;
 using kafka_bridge::CommandOutcome;
 
+/// How often the table topics are checked for partitions added while running.
+constexpr auto kPartitionCheckPeriod = 15s;
+
 /// The status of a result record built by this instance (for metrics and logs).
 std::string result_status(const std::string& record) {
     const json doc = json::parse(record, nullptr, false);
@@ -27,6 +32,7 @@ std::string result_status(const std::string& record) {
 void Router::tables_loop() {
     auto next_heartbeat = Clock::now() + config_.commands.heartbeat;
     auto next_orphan_check = Clock::now() + 1s;
+    auto next_partition_check = Clock::now() + kPartitionCheckPeriod;
     while (running_) {
         if (auto message = tables_->poll(100ms)) {
             dispatch(*message);
@@ -40,6 +46,36 @@ void Router::tables_loop() {
         if (Clock::now() >= next_orphan_check) {
             conclude_orphans();
             next_orphan_check = Clock::now() + 1s;
+        }
+        if (Clock::now() >= next_partition_check) {
+            pick_up_new_partitions();
+            next_partition_check = Clock::now() + kPartitionCheckPeriod;
+        }
+    }
+}
+
+void Router::pick_up_new_partitions() {
+    auto added = tables_->assign_new_partitions(5s);
+    if (!added.ok()) {
+        log::debug("commands: partition check: {}", added.error().to_string());
+        return;
+    }
+    std::map<std::string, std::vector<std::int32_t>> by_topic;
+    for (const auto& [topic, partition] : added.value()) {
+        by_topic[topic].push_back(partition);
+        metrics_.partition_added(topic);
+    }
+    for (const auto& [topic, partitions] : by_topic) {
+        if (topic == config_.topics.presence || topic == config_.topics.command_routes) {
+            // Both rely on every record of one station landing in one partition, in order.
+            log::error("topic {} gained partitions {} while gateways run: records of a station "
+                       "can now sit in two partitions, so presence and command decisions for "
+                       "stations whose key moved are no longer ordered; this topic must keep its "
+                       "partition count (docs/reliability.md)",
+                       topic, fmt::join(partitions, ", "));
+        } else {
+            log::warn("topic {} gained partitions {}: now read as well", topic,
+                      fmt::join(partitions, ", "));
         }
     }
 }

@@ -71,6 +71,11 @@ void Metrics::delivery_failure(const std::string& topic) {
     ++delivery_failures_[topic];
 }
 
+void Metrics::partition_added(const std::string& topic) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++partitions_added_[topic];
+}
+
 void Metrics::immediate_undelivered(ocpp::EventClass c) {
     std::lock_guard<std::mutex> lock(mutex_);
     ++immediate_undelivered_[static_cast<std::size_t>(c)];
@@ -135,6 +140,11 @@ std::string Metrics::render(const std::map<std::string, double>& gauges) const {
     header("ocpp_kafka_delivery_failures_total", "counter", "Records Kafka did not acknowledge.");
     for (const auto& [topic, n] : delivery_failures_) {
         out += fmt::format("ocpp_kafka_delivery_failures_total{{topic=\"{}\"}} {}\n", topic, n);
+    }
+    header("ocpp_kafka_partitions_added_total", "counter",
+           "Partitions that appeared in a topic the gateway reads as a table, while running.");
+    for (const auto& [topic, n] : partitions_added_) {
+        out += fmt::format("ocpp_kafka_partitions_added_total{{topic=\"{}\"}} {}\n", topic, n);
     }
     header("ocpp_immediate_undelivered_total", "counter",
            "Events answered before the ack (immediate mode) that Kafka then did not take.");

@@ -32,6 +32,8 @@ public:
     void dead_letter();
     void produce_ack_latency(std::chrono::steady_clock::duration d);
     void delivery_failure(const std::string& topic);
+    /// A partition that appeared in a table topic while running (now read as well).
+    void partition_added(const std::string& topic);
     void immediate_undelivered(ocpp::EventClass c);
     void backpressure_wait();
     void unmatched_response();
@@ -64,6 +66,7 @@ private:
     std::map<std::string, std::uint64_t> messages_;     // labels → count
     std::map<std::string, std::uint64_t> validation_;   // labels → count
     std::map<std::string, std::uint64_t> delivery_failures_;
+    std::map<std::string, std::uint64_t> partitions_added_;
     std::map<std::string, std::uint64_t, std::less<>> command_results_;
     std::array<std::uint64_t, ocpp::kEventClassCount> immediate_undelivered_{};
     std::array<std::uint64_t, kLatencyBuckets.size()> latency_buckets_{};

@@ -17,7 +17,10 @@
 // Scenarios: SIGKILL of the broker leading the stations' first partition
 // (restarted 10 s later); a broker frozen with SIGSTOP for 30 s; a rolling
 // restart of all three brokers; the whole cluster down for 60 s; SIGKILL of one
-// of two gateway instances, its stations moving to the survivor.
+// of two gateway instances, its stations moving to the survivor; partitions
+// added to the meter-values topic and to two topics the gateway reads as
+// tables (it must start reading the new ones, and say that the presence topic
+// must not grow).
 //
 // The table of results is printed as test diagnostics and, with
 // OCPP_FAULTS_REPORT=<file>, written there as JSON (docs/reliability.md).
@@ -27,10 +30,10 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 
-import { startGateway, uniqueStationId, withGatewayLog } from '../lib/gateway.mjs';
+import { startGateway, uniqueStationId, withGatewayLog, httpGet } from '../lib/gateway.mjs';
 import { TopicReader, TOPICS, readToEndRetrying, waitForGroupCoordinator } from '../lib/kafka.mjs';
 import { PrivateCluster } from '../lib/broker.mjs';
-import { GatewayMonitor, rssSummary } from '../lib/monitor.mjs';
+import { GatewayMonitor, rssSummary, metricValue } from '../lib/monitor.mjs';
 import { RetryingMeterStation } from '../lib/retrying-station.mjs';
 import { checkMeterDelivery, recoveryTimes } from '../lib/checker.mjs';
 
@@ -101,7 +104,7 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
    * One scenario: gateways and stations of its own, `fault(ctx)` in the middle
    * (resolving with the time the fault ended), then the check.
    */
-  async function scenario(t, name, { gateways: gatewayCount = 1, failover = false, killsGateway = false, fault }) {
+  async function scenario(t, name, { gateways: gatewayCount = 1, failover = false, killsGateway = false, partitionsGrew = false, fault }) {
     const gateways = [];
     const monitors = [];
     const stations = [];
@@ -160,7 +163,9 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
         } finally {
           await reader.close();
         }
-        const { stats, problems } = checkMeterDelivery({ stations, records });
+        const { stats, problems } = checkMeterDelivery({ stations, records, partitionsGrew });
+        const partitionsUsed = new Set(records.map((r) => r.partition));
+        t.diagnostic(`${name}: records on partitions ${[...partitionsUsed].sort((a, b) => a - b).join(', ')}`);
         const times = recoveryTimes(stations, { from: faultStart, end: faultEnd });
         const rss = monitors.map((m) => rssSummary(m.samples)).filter(Boolean);
         Object.assign(row, stats, times, { peakRssMiB: Math.max(...rss.map((r) => r.maxMiB)) });
@@ -265,6 +270,36 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
       await gateways[0].exited;
       const moved = stations.filter((s, i) => i % 2 === 0);
       await until(() => moved.every((s) => s.reconnects.length > 0), 30_000, 'stations of the killed instance reconnected');
+      return Date.now();
+    },
+  }));
+
+  // Last: the grown presence topic is not for the scenarios above.
+  test('partitions added while the gateway runs', (t) => scenario(t, 'partitions added', {
+    partitionsGrew: true,
+    fault: async ({ gateways }) => {
+      const grown = [TOPICS.meterValues, 'ocpp.command-results', 'ocpp.presence'];
+      const grownAt = Date.now();
+      const reader = await new TopicReader({ brokers: cluster.brokers }).connect();
+      try {
+        await reader.admin.createPartitions({ topicPartitions: grown.map((topic) => ({ topic, count: 6 })) });
+      } finally {
+        await reader.close();
+      }
+      // The gateway reads the new partitions of its table topics (checked every 15 s).
+      const gw = gateways[0];
+      const added = (text, topic) => metricValue(text, 'ocpp_kafka_partitions_added_total', { topic }) ?? 0;
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const text = (await httpGet(gw.adminUrl('/metrics'))).text;
+        if (added(text, 'ocpp.command-results') === 3 && added(text, 'ocpp.presence') === 3) break;
+        assert.ok(Date.now() < deadline, `new partitions not picked up within 60 s: ${text.split('\n').filter((l) => l.startsWith('ocpp_kafka_partitions_added_total')).join('; ')}`);
+        await pause(500);          // polling the metrics endpoint
+      }
+      assert.match(gw.output(), /topic ocpp\.presence gained partitions 3, 4, 5 while gateways run/);
+      // Traffic goes on across a refresh of the producer's metadata (every 30 s), after
+      // which stations whose key now maps to a new partition write there.
+      await pause(Math.max(0, grownAt + 35_000 - Date.now()));
       return Date.now();
     },
   }));

@@ -32,17 +32,39 @@ TEST_CASE("station events follow their schema", "[envelope]") {
 }
 
 TEST_CASE("event ids are unique, dedup keys follow content", "[envelope]") {
-    const json a = json::parse(R"({"connectorId":1,"status":"Available","errorCode":"NoError"})");
-    const json same_other_order =
-        json::parse(R"({"errorCode":"NoError","status":"Available","connectorId":1})");
-    const json different = json::parse(R"({"connectorId":2,"status":"Available","errorCode":"NoError"})");
-    CHECK(kafka_bridge::dedup_key("CP-1", "StatusNotification", a) ==
-          kafka_bridge::dedup_key("CP-1", "StatusNotification", same_other_order));
-    CHECK(kafka_bridge::dedup_key("CP-1", "StatusNotification", a) !=
-          kafka_bridge::dedup_key("CP-1", "StatusNotification", different));
-    CHECK(kafka_bridge::dedup_key("CP-1", "StatusNotification", a) !=
-          kafka_bridge::dedup_key("CP-2", "StatusNotification", a));
+    const json a = json::parse(
+        R"({"connectorId":1,"status":"Available","errorCode":"NoError","timestamp":"2026-01-01T00:00:00Z"})");
+    const json same_other_order = json::parse(
+        R"({"timestamp":"2026-01-01T00:00:00Z","errorCode":"NoError","status":"Available","connectorId":1})");
+    const json different = json::parse(
+        R"({"connectorId":2,"status":"Available","errorCode":"NoError","timestamp":"2026-01-01T00:00:00Z"})");
+    // A time-stamped payload: a resend matches whatever its message id.
+    CHECK(kafka_bridge::dedup_key("CP-1", "StatusNotification", "m1", a) ==
+          kafka_bridge::dedup_key("CP-1", "StatusNotification", "m2", same_other_order));
+    CHECK(kafka_bridge::dedup_key("CP-1", "StatusNotification", "m1", a) !=
+          kafka_bridge::dedup_key("CP-1", "StatusNotification", "m1", different));
+    CHECK(kafka_bridge::dedup_key("CP-1", "StatusNotification", "m1", a) !=
+          kafka_bridge::dedup_key("CP-2", "StatusNotification", "m1", a));
     CHECK(kafka_bridge::new_uuid() != kafka_bridge::new_uuid());
+
+    SECTION("meter values carry their timestamps inside: the payload alone decides") {
+        const json mv = json::parse(
+            R"({"connectorId":1,"meterValue":[{"timestamp":"2026-01-01T00:00:00Z","sampledValue":[{"value":"1"}]}]})");
+        CHECK(kafka_bridge::dedup_key("CP-1", "MeterValues", "m1", mv) ==
+              kafka_bridge::dedup_key("CP-1", "MeterValues", "m2", mv));
+    }
+
+    SECTION("equal payloads without a moment of their own are told apart by message id") {
+        const json heartbeat = json::object();
+        const json authorize = {{"idTag", "TAG-1"}};
+        CHECK(kafka_bridge::dedup_key("CP-1", "Heartbeat", "m1", heartbeat) !=
+              kafka_bridge::dedup_key("CP-1", "Heartbeat", "m2", heartbeat));
+        CHECK(kafka_bridge::dedup_key("CP-1", "Authorize", "m1", authorize) !=
+              kafka_bridge::dedup_key("CP-1", "Authorize", "m2", authorize));
+        // A resend under the same message id is still recognised.
+        CHECK(kafka_bridge::dedup_key("CP-1", "Authorize", "m1", authorize) ==
+              kafka_bridge::dedup_key("CP-1", "Authorize", "m1", authorize));
+    }
 
     SECTION("a retried TransactionEvent with a new timestamp keeps its key") {
         const json first = {{"eventType", "Updated"}, {"timestamp", "2026-01-01T00:00:00Z"},
@@ -51,10 +73,10 @@ TEST_CASE("event ids are unique, dedup keys follow content", "[envelope]") {
         retry["timestamp"] = "2026-01-01T00:00:30Z";
         json next = first;
         next["seqNo"] = 5;
-        CHECK(kafka_bridge::dedup_key("CP-1", "TransactionEvent", first) ==
-              kafka_bridge::dedup_key("CP-1", "TransactionEvent", retry));
-        CHECK(kafka_bridge::dedup_key("CP-1", "TransactionEvent", first) !=
-              kafka_bridge::dedup_key("CP-1", "TransactionEvent", next));
+        CHECK(kafka_bridge::dedup_key("CP-1", "TransactionEvent", "m1", first) ==
+              kafka_bridge::dedup_key("CP-1", "TransactionEvent", "m2", retry));
+        CHECK(kafka_bridge::dedup_key("CP-1", "TransactionEvent", "m1", first) !=
+              kafka_bridge::dedup_key("CP-1", "TransactionEvent", "m1", next));
     }
 }
 
