@@ -3,6 +3,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "kafka_bridge/producer.hpp"
 
@@ -11,9 +12,14 @@ namespace kafka_bridge {
 /// The producer in use, replaced by a fresh one after a fatal error.
 ///
 ///   poll_and_recover() ── fatal error seen ──▶ create a new producer ──▶ swap it in
-///                                                └─▶ the old one fails every record it still
-///                                                    holds (callbacks report errors, never a
-///                                                    success) and is destroyed
+///                                                └─▶ the old one is retired: it fails every
+///                                                    record it still holds (callbacks report
+///                                                    errors, never a success) and is destroyed
+///                                                    by a later poll_and_recover() once no
+///                                                    one else holds it
+///
+/// A retired producer is never destroyed by another holder letting go of it: destroying
+/// purges and polls for up to 5 s, which must not happen on an I/O thread.
 ///
 /// current() is thread-safe; poll_and_recover() is for the one polling thread.
 class ProducerSlot {
@@ -31,6 +37,12 @@ public:
     /// that made it replace the producer, or the error that stopped it from creating one.
     std::optional<Error> poll_and_recover(std::chrono::milliseconds timeout);
 
+    /// Replaced producers still held by someone else (destroyed by poll_and_recover later).
+    std::size_t retired() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return retired_.size();
+    }
+
     /// How many times the producer was replaced.
     std::uint64_t replacements() const {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -41,6 +53,7 @@ private:
     ProducerConfig config_;
     mutable std::mutex mutex_;
     std::shared_ptr<Producer> current_;
+    std::vector<std::shared_ptr<Producer>> retired_;
     std::uint64_t replacements_ = 0;
 };
 

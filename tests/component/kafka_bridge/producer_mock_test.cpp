@@ -301,7 +301,13 @@ TEST_CASE("after a fatal error the slot replaces the producer and held records f
     CHECK(replaced_because->is_fatal());
     CHECK(slot.replacements() == 1);
     CHECK(slot.current() != original);
-    original.reset();  // the last holder: the failed producer reports what it held
+    // A holder (an I/O thread in the gateway) letting go does not destroy it: the slot
+    // keeps it until the polling thread sees it unused.
+    CHECK(slot.retired() == 1);
+    original.reset();
+    CHECK(slot.retired() == 1);
+    (void)slot.poll_and_recover(50ms);  // destroyed here: what it held is reported failed
+    CHECK(slot.retired() == 0);
     REQUIRE(held.deliveries.size() == 3);
     for (const auto& d : held.deliveries) {
         CHECK_FALSE(d.ok());
