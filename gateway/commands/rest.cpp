@@ -65,13 +65,13 @@ std::optional<json> Router::station(const std::string& station_id) const {
     if (!last) {
         return std::nullopt;
     }
-    return presence_json(*last, presence_.gateway_alive(last->gateway_id, kafka_bridge::unix_now_ms()));
+    return presence_json(*last, presence_.gateway_alive(last->gateway_id, now_ms()));
 }
 
 json Router::stations() const {
     std::lock_guard<std::mutex> lock(mutex_);
     json list = json::array();
-    for (const auto& p : presence_.connected(kafka_bridge::unix_now_ms())) {
+    for (const auto& p : presence_.connected(now_ms())) {
         list.push_back(presence_json(p, true));
     }
     return json{{"stations", std::move(list)}};

@@ -225,7 +225,7 @@ void Router::take(const kafka_bridge::Message& message) {
         command.payload = json::object();
         command.received_at = received_at;
         command.origin = config_.gateway_id;
-        command.expires_at_ms = kafka_bridge::unix_now_ms();
+        command.expires_at_ms = now_ms();
         if (!first_sighting(command.command_id)) {
             taken();
             return;
@@ -245,7 +245,7 @@ void Router::take(const kafka_bridge::Message& message) {
 
 bool Router::first_sighting(const std::string& command_id) {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (seen_.insert(command_id, kafka_bridge::unix_now_ms())) {
+    if (seen_.insert(command_id, now_ms())) {
         return true;
     }
     metrics_.command_duplicate();
@@ -269,7 +269,7 @@ CommandOutcome Router::not_connected(const Command& command, std::int64_t now_ms
 }
 
 void Router::decide(Command command, std::function<void()> taken) {
-    const std::int64_t now_ms = kafka_bridge::unix_now_ms();
+    const std::int64_t now_ms = this->now_ms();
     if (now_ms >= command.expires_at_ms) {
         conclude(command,
                  CommandOutcome::failure(CommandError::expired,
@@ -315,7 +315,7 @@ void Router::decide(Command command, std::function<void()> taken) {
 void Router::redecide(Command command) {
     // Runs where the command was sent but the station is not (any more): it moved on, or left.
     ++command.hop;
-    const std::int64_t now_ms = kafka_bridge::unix_now_ms();
+    const std::int64_t now_ms = this->now_ms();
     std::optional<kafka_bridge::Presence> holder;
     CommandOutcome absent;
     {

@@ -115,6 +115,10 @@ private:
     /// is the one to do it: the route's origin if it is alive, else the live instance with the
     /// smallest id.
     void conclude_orphans();
+    /// This instance's wall clock (unix ms) as the router uses it.
+    std::int64_t now_ms() const {
+        return kafka_bridge::unix_now_ms() + config_.commands.test_clock_offset.count();
+    }
     /// Reads partitions added to the table topics since start-up (from their beginning) and
     /// says what a grown topic means.
     void pick_up_new_partitions();

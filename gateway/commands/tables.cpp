@@ -87,7 +87,7 @@ void Router::conclude_orphans() {
     // else the live instance with the smallest id. The others keep watching until the result
     // appears, so a writer that dies meanwhile is replaced.
     const auto now = Clock::now();
-    const std::int64_t now_ms = kafka_bridge::unix_now_ms();
+    const std::int64_t now_ms = this->now_ms();
     std::vector<Routed> orphans;
     {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -174,8 +174,14 @@ void Router::apply_presence(const kafka_bridge::Message& message) {
     PresenceTable::Change change;
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        if (!presence_.apply(*message.key, message.value, message.offset, message.timestamp_ms,
-                             &change)) {
+        // Liveness is judged on this host's clock alone: a record read live counts from when
+        // it arrived, so another host's clock skew cannot make a live instance look gone (or
+        // a dead one alive). Only records read while catching up at start-up, which arrive all
+        // at once, are dated by their timestamps.
+        const auto live_from = live_from_.find({message.topic, message.partition});
+        const bool live = live_from == live_from_.end() || message.offset >= live_from->second;
+        if (!presence_.apply(*message.key, message.value, message.offset,
+                             live ? now_ms() : message.timestamp_ms, &change)) {
             log::warn("presence record {}@{} unreadable; ignored", message.partition, message.offset);
             return;
         }
@@ -209,13 +215,13 @@ void Router::apply_route(const kafka_bridge::Message& message) {
     const bool mine = command.origin == config_.gateway_id;
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        seen_.insert(command.command_id, kafka_bridge::unix_now_ms());
+        seen_.insert(command.command_id, now_ms());
         // The first route of a command id and hop is the decision; every instance reads the
         // partition in the same order, so all agree which one it is. A later one comes from a
         // second owner that read the command again after a rebalance, before the first route
         // reached it: nobody acts on it.
         if (!decided_.insert(command.command_id + "#" + std::to_string(command.hop),
-                             kafka_bridge::unix_now_ms())) {
+                             now_ms())) {
             if (live && mine) {
                 metrics_.command_duplicate();
                 log::info("command {} decided twice; the first decision stands",
@@ -268,7 +274,7 @@ void Router::apply_result(const kafka_bridge::Message& message) {
         std::lock_guard<std::mutex> lock(mutex_);
         const std::string id = doc["commandId"].get<std::string>();
         routed_.erase(id);
-        resulted_.insert(id, kafka_bridge::unix_now_ms());
+        resulted_.insert(id, now_ms());
         waiting = waiters_.take(id);
     }
     for (auto& callback : waiting) {

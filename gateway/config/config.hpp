@@ -97,6 +97,9 @@ struct Config {
         std::chrono::milliseconds instance_timeout{10000};
         /// Consumer-group session: a crashed instance's command partitions move after this.
         std::chrono::milliseconds group_session_timeout{10000};
+        /// Testing only: shifts this instance's wall clock as the command router sees it, to
+        /// show that a skewed host does not take live instances for gone.
+        std::chrono::milliseconds test_clock_offset{0};
     } commands;
     /// Who may connect and the limits that keep abuse cheap (README "Security").
     struct Security {

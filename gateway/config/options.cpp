@@ -296,6 +296,8 @@ std::vector<Option> build() {
     add({"commands.instance_timeout_ms", "OCPP_GATEWAY_INSTANCE_TIMEOUT_MS", "--instance-timeout-ms", "N",
          "an instance silent this long is gone", Shape::scalar,
          integer<std::chrono::milliseconds>(FIELD(commands.instance_timeout), 300, 600000), show_count(FIELD(commands.instance_timeout)), nullptr});
+    add({"commands.test_clock_offset_ms", "", "", "MS", "testing only: clock skew of this instance's command router", Shape::scalar,
+         integer<std::chrono::milliseconds>(FIELD(commands.test_clock_offset), -86400000, 86400000), show_count(FIELD(commands.test_clock_offset)), nullptr});
     // Kafka's group.min.session.timeout.ms is 6 s.
     add({"commands.group_session_timeout_ms", "", "", "MS", "a crashed instance's command partitions move after this", Shape::scalar,
          integer<std::chrono::milliseconds>(FIELD(commands.group_session_timeout), 6000, 300000), show_count(FIELD(commands.group_session_timeout)), nullptr});
