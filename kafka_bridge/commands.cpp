@@ -169,6 +169,12 @@ ocpp::Result<Command, CommandProblem> parse_command(const std::optional<std::str
             problem.reason = "expiresAt must be an RFC 3339 date-time";
             return problem;
         }
+        const std::int64_t base = timestamp_ms > 0 ? timestamp_ms : unix_now_ms();
+        if (*ms > base + kMaxCommandLifetimeMs) {
+            problem.reason = "expiresAt must be at most 24 h after the command was written "
+                             "(a command id is recognised again for 24 h)";
+            return problem;
+        }
         c.expires_at_ms = *ms;
     } else {
         const std::int64_t base = timestamp_ms > 0 ? timestamp_ms : unix_now_ms();

@@ -51,6 +51,10 @@ struct CommandDefaults {
 
 /// Largest timeoutMs a command may ask for.
 inline constexpr std::int64_t kMaxCommandTimeoutMs = 600000;
+/// Latest expiresAt a command may carry, after its record's time: a command id is recognised
+/// again for this long (24 h), so a command replayed later (group offsets lost, a consumer
+/// reset to the earliest offset) must have expired, never run a second time.
+inline constexpr std::int64_t kMaxCommandLifetimeMs = 24LL * 60 * 60 * 1000;
 /// Longest commandId.
 inline constexpr std::size_t kMaxCommandIdLength = 128;
 /// Forwarding limit: a command chasing a station that keeps moving ends NotConnected.

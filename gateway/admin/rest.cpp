@@ -122,6 +122,11 @@ void AdminServer::post_call(const Connection& con, const std::string& station,
                 reply_error(con, 400, "expiresAt must be an RFC 3339 date-time");
                 return;
             }
+            if (*expires_at > kafka_bridge::unix_now_ms() + kafka_bridge::kMaxCommandLifetimeMs) {
+                reply_error(con, 400, "expiresAt must be at most 24 h ahead (a command id is "
+                                      "recognised again for 24 h)");
+                return;
+            }
             record["expiresAt"] = value;
         } else {
             reply_error(con, 400, "unknown parameter \"" + name +

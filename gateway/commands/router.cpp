@@ -21,7 +21,7 @@ using kafka_bridge::CommandStatus;
 
 // Commands ids remembered for duplicate detection: a day's worth, like the routes topic.
 constexpr std::size_t kSeenCapacity = 1'000'000;
-constexpr auto kSeenWindow = std::chrono::hours(24);
+constexpr auto kSeenWindow = std::chrono::milliseconds(kafka_bridge::kMaxCommandLifetimeMs);
 
 
 /// The settings of the router's consumers: the gateway's Kafka settings without the

@@ -222,3 +222,17 @@ TEST_CASE("every command error has one status and one code, all distinct", "[com
     CHECK(e.status == CommandStatus::call_error);
     CHECK(e.sent);
 }
+
+TEST_CASE("an expiresAt beyond the duplicate window is refused, so a late replay cannot run",
+          "[commands]") {
+    // The record was written at 2026-05-28T20:26:40Z: its id is recognised again for 24 h.
+    const auto last_ok = parse(R"({"commandId":"c-1","stationId":"CS-1","action":"Reset","payload":{},
+                                   "expiresAt":"2026-05-29T20:26:40.000Z"})");
+    REQUIRE(last_ok.ok());
+    CHECK(last_ok.value().expires_at_ms == kRecordTime + kMaxCommandLifetimeMs);
+    const auto too_late = parse(R"({"commandId":"c-1","stationId":"CS-1","action":"Reset","payload":{},
+                                    "expiresAt":"2026-05-29T20:26:40.001Z"})");
+    REQUIRE_FALSE(too_late.ok());
+    CHECK(too_late.error().command_id == std::optional<std::string>("c-1"));
+    CHECK_THAT(too_late.error().reason, Catch::Contains("at most 24 h after the command was written"));
+}
