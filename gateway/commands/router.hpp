@@ -62,6 +62,7 @@ public:
     void hand_back(std::vector<kafka_bridge::Command> commands) override;
     void session_opened(const std::shared_ptr<session::Session>& session) override;
     void session_closed(const std::shared_ptr<session::Session>& session, bool superseded) override;
+    std::optional<std::string> known_spelling(const std::string& station_id) const override;
 
     /// Called once with the result record (JSON text), or with nothing when none arrived in
     /// time. Runs on the tables thread: must not block.

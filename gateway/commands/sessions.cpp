@@ -96,4 +96,12 @@ void Router::write_presence(const kafka_bridge::Presence& p) {
             });
 }
 
+std::optional<std::string> Router::known_spelling(const std::string& station_id) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (auto last = presence_.last(station_id)) {
+        return last->station_id;
+    }
+    return std::nullopt;
+}
+
 }  // namespace gateway::commands

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -55,6 +56,9 @@ public:
     /// A session ended; `superseded`: by a newer connection, which has published its own
     /// presence already.
     virtual void session_closed(const std::shared_ptr<Session>& session, bool superseded) = 0;
+    /// The spelling under which the cluster already knows `station_id` (matched without
+    /// regard to letter case: its last presence record), if it knows the station.
+    virtual std::optional<std::string> known_spelling(const std::string& station_id) const = 0;
 };
 
 /// The open sessions of this instance, by station (implemented by the station listener's

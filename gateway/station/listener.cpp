@@ -57,7 +57,24 @@ private:
     const config::Config& config_;
     asio::io_context& io_;
     Server ws_;
+    /// The station id its records are written under: identities match without regard to
+    /// letter case, so a station keeps one key (one partition, one order) whichever case it
+    /// connects with: the registry's spelling, else the one the cluster knows it by, else as
+    /// typed.
+    std::string record_key(const std::string& typed) const {
+        if (auto entry = registry_.find(typed)) {
+            return entry->station_id;
+        }
+        if (services_.commands != nullptr) {
+            if (auto known = services_.commands->known_spelling(typed)) {
+                return *known;
+            }
+        }
+        return typed;
+    }
+
     session::Services services_;
+    security::StationRegistry& registry_;
     Admission admission_;
     SessionTable<Session> sessions_;
     std::unique_ptr<security::TlsContext> tls_;  // TLS listeners only
@@ -72,6 +89,7 @@ WsListener<Server>::WsListener(const config::Config& config, const ocpp::SchemaR
       io_(io),
       services_{config, schemas, producers, metrics, session::ReplyPolicy(config.reply), io,
                 events, {0}, {0}, nullptr},
+      registry_(registry),
       admission_(config.security, registry, events, metrics) {
     if constexpr (kTls) {
         tls_ = std::make_unique<security::TlsContext>(
@@ -263,8 +281,8 @@ void WsListener<Server>::on_open(websocketpp::connection_hdl hdl) {
     const Handshake& h = handshake.value();
     const std::string ip = peer_ip(con);
     auto session = std::make_shared<Session>(services_, std::make_unique<Link<Server>>(con),
-                                             h.station_id.get(), h.version, h.subprotocol,
-                                             con->get_remote_endpoint(), ip);
+                                             record_key(h.station_id.get()), h.version,
+                                             h.subprotocol, con->get_remote_endpoint(), ip);
     const auto replaced = sessions_.add(hdl, session, ip);
     services_.metrics.connection_opened(h.version);
     // Per-connection handlers reach the session without the table lookup (and its lock) on

@@ -29,9 +29,11 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 
 import { startGateway, uniqueStationId, withGatewayLog, httpGet } from '../lib/gateway.mjs';
-import { TopicReader, TOPICS, readToEndRetrying, waitForGroupCoordinator } from '../lib/kafka.mjs';
+import { TopicReader, TOPICS, readToEndRetrying, retryRead, waitForGroupCoordinator } from '../lib/kafka.mjs';
+import { CommandClient } from '../lib/commands.mjs';
 import { PrivateCluster } from '../lib/broker.mjs';
 import { GatewayMonitor, rssSummary, metricValue } from '../lib/monitor.mjs';
 import { RetryingMeterStation } from '../lib/retrying-station.mjs';
@@ -47,6 +49,14 @@ const ACKS_AFTER = 5;               // each station, after the fault ended
 const RECOVERY_TIMEOUT_MS = 120_000;
 const RSS_BOUND_MIB = 200;
 const MONITOR_INTERVAL_MS = 500;
+// Operator commands during the fault: a DataTransfer to one station after another.
+const COMMAND_INTERVAL_MS = 250;
+const COMMAND_TIMEOUT_MS = 10_000;
+const COMMAND_EXPIRY_MS = 60_000;
+const RESULTS_TOPIC = 'ocpp.command-results';
+// After every command has a result, a second one would have had this long to appear (not
+// used for synchronisation).
+const OBSERVE_MS = 3_000;
 
 const pause = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -61,7 +71,7 @@ async function until(cond, timeoutMs, what) {
 
 function table(rows) {
   const cols = ['fault', 'stations', 'messages', 'records', 'lost', 'replyMismatch', 'duplicates', 'unexplainedDuplicates',
-    'orderViolations', 'longestStallMs', 'recoveredAfterMs', 'peakRssMiB'];
+    'orderViolations', 'commands', 'commandsNotOneResult', 'commandsDeliveredTwice', 'longestStallMs', 'recoveredAfterMs', 'peakRssMiB'];
   const lines = [`| ${cols.join(' | ')} |`, `|${cols.map(() => '---').join('|')}|`];
   for (const r of rows) lines.push(`| ${cols.map((c) => r[c]).join(' | ')} |`);
   return lines.join('\n');
@@ -104,8 +114,14 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
    * One scenario: gateways and stations of its own, `fault(ctx)` in the middle
    * (resolving with the time the fault ended), then the check.
    */
-  async function scenario(t, name, { gateways: gatewayCount = 1, failover = false, killsGateway = false, partitionsGrew = false, fault }) {
+  async function scenario(t, name, { gateways: gatewayCount = 1, failover = false, killsGateway = false, partitionsGrew = false,
+    commands = true, fault }) {
     const gateways = [];
+    let cmd = null;
+    const sent = [];                 // {commandId, stationId} of every command written
+    const sendFailures = [];
+    let sending = false;
+    let commandLoop = null;
     const monitors = [];
     const stations = [];
     const row = { fault: name, failed: true };
@@ -129,6 +145,7 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
             index: i,
             callTimeoutMs: CALL_TIMEOUT_MS,
             failover,
+            handlers: { DataTransfer: () => ({ status: 'Accepted' }) },
           });
           stations.push(s);
           await s.connect();
@@ -138,6 +155,27 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
         await until(() => stations.every((s) => s.acknowledgedSince(0) >= ACKS_BEFORE), 30_000,
           `every station acknowledged ${ACKS_BEFORE} messages before the fault`);
 
+        if (commands) {
+          cmd = await new CommandClient({ brokers: cluster.brokers }).start();
+          sending = true;
+          commandLoop = (async () => {
+            for (let i = 0; sending; i++) {
+              const s = stations[i % stations.length];
+              const commandId = `flt-${randomUUID()}`;
+              try {
+                await cmd.send({
+                  commandId, stationId: s.identity, action: 'DataTransfer',
+                  payload: { vendorId: 'org.ocpp-gateway.faults', messageId: 'probe', data: commandId },
+                  timeoutMs: COMMAND_TIMEOUT_MS, expiresAt: new Date(Date.now() + COMMAND_EXPIRY_MS).toISOString(),
+                });
+                sent.push({ commandId, stationId: s.identity });
+              } catch (err) {
+                sendFailures.push(err.message);   // not written (as far as the client knows): not counted
+              }
+              await pause(COMMAND_INTERVAL_MS);   // command pacing
+            }
+          })();
+        }
         const faultStart = Date.now();
         const faultEnd = await fault({ gateways, stations });
         t.diagnostic(`${name}: fault from +${faultStart - trafficStart} ms to +${faultEnd - trafficStart} ms`);
@@ -152,6 +190,8 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
           for (const s of stations) s.abort();
           await Promise.race([Promise.allSettled(stations.map((s) => s.loop)), pause(CALL_TIMEOUT_MS + 2_000)]);
         }
+        sending = false;
+        await commandLoop;
         for (const m of monitors) m.stop();
 
         // Read back and check.
@@ -164,11 +204,13 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
           await reader.close();
         }
         const { stats, problems } = checkMeterDelivery({ stations, records, partitionsGrew });
+        const commandStats = commands ? await checkCommands({ sent, stations, problems }) : {};
+        if (commands) t.diagnostic(`${name}: commands ${JSON.stringify(commandStats)}; not written (client side): ${sendFailures.length}`);
         const partitionsUsed = new Set(records.map((r) => r.partition));
         t.diagnostic(`${name}: records on partitions ${[...partitionsUsed].sort((a, b) => a - b).join(', ')}`);
         const times = recoveryTimes(stations, { from: faultStart, end: faultEnd });
         const rss = monitors.map((m) => rssSummary(m.samples)).filter(Boolean);
-        Object.assign(row, stats, times, { peakRssMiB: Math.max(...rss.map((r) => r.maxMiB)) });
+        Object.assign(row, stats, commandStats, times, { peakRssMiB: Math.max(...rss.map((r) => r.maxMiB)) });
         const outcomes = {};
         for (const s of stations) for (const { attempt } of s.attempts()) outcomes[attempt.code ?? 'result'] = (outcomes[attempt.code ?? 'result'] ?? 0) + 1;
         t.diagnostic(`${name}: ${JSON.stringify(stats)}; answers ${JSON.stringify(outcomes)}; longest stall ${times.longestStallMs} ms, `
@@ -195,6 +237,9 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
         }
         row.failed = false;
       } finally {
+        sending = false;
+        await commandLoop?.catch(() => {});
+        await cmd?.stop().catch(() => {});
         for (const m of monitors) m.stop();
         for (const s of stations) s.abort();
         for (const s of stations) for (const c of s.connections) await c.client.close({ force: true }).catch(() => {});
@@ -206,6 +251,64 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
         }
       }
     })(t);
+  }
+
+  /**
+   * Every command written has exactly one result and reached its station at most once
+   * (counted from the CALLs the stations received); a Completed one exactly once, one that
+   * says it was never sent not at all. Adds problems; returns the counts.
+   */
+  async function checkCommands({ sent, stations, problems }) {
+    const ids = new Set(sent.map((c) => c.commandId));
+    const reader = await new TopicReader({ brokers: cluster.brokers }).connect();
+    let results;
+    try {
+      await waitForGroupCoordinator(reader, 60_000);
+      const resultIds = (recs) => new Set(recs.map((r) => r.value?.commandId).filter((id) => ids.has(id)));
+      const waited = await retryRead(() => reader.waitFor([RESULTS_TOPIC], (recs) => resultIds(recs).size === ids.size,
+        { timeoutMs: COMMAND_EXPIRY_MS + COMMAND_TIMEOUT_MS + 30_000, what: 'a result for every command', allowTimeout: true }));
+      if (!waited.timedOut) await pause(OBSERVE_MS);
+      results = await readToEndRetrying(reader, [RESULTS_TOPIC], { timeoutMs: 60_000 });
+    } finally {
+      await reader.close();
+    }
+    const byId = new Map();
+    for (const r of results) {
+      const id = r.value?.commandId;
+      if (!ids.has(id)) continue;
+      if (!byId.has(id)) byId.set(id, []);
+      byId.get(id).push(r.value);
+    }
+    const calls = new Map();
+    for (const s of stations) {
+      for (const c of s.connections) {
+        for (const call of c.inboundCalls) {
+          if (call.action !== 'DataTransfer') continue;
+          calls.set(call.payload.data, (calls.get(call.payload.data) ?? 0) + 1);
+        }
+      }
+    }
+    const statuses = {};
+    let notOne = 0;
+    let twice = 0;
+    for (const { commandId, stationId } of sent) {
+      const rs = byId.get(commandId) ?? [];
+      const delivered = calls.get(commandId) ?? 0;
+      if (rs.length !== 1) {
+        notOne++;
+        problems.push(`command ${commandId} (${stationId}): ${rs.length} results ${JSON.stringify(rs.map((r) => r.status))}`);
+      }
+      if (delivered > 1) {
+        twice++;
+        problems.push(`command ${commandId} (${stationId}) reached the station ${delivered} times`);
+      }
+      const r = rs[0];
+      if (!r) continue;
+      statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+      if (r.status === 'Completed' && delivered !== 1) problems.push(`command ${commandId} Completed but delivered ${delivered} times`);
+      if (r.sent === false && delivered !== 0) problems.push(`command ${commandId} ${r.status} with sent: false but delivered ${delivered} times`);
+    }
+    return { commands: sent.length, commandsNotOneResult: notOne, commandsDeliveredTwice: twice, commandStatuses: statuses };
   }
 
   /** The node leading partition 0 of the meter-values topic. */
@@ -252,7 +355,10 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
     },
   }));
 
+  // Commands sent while the cluster is down cannot be written at all; the other scenarios
+  // carry them.
   test('the whole cluster down for 60 s', (t) => scenario(t, 'cluster down 60 s', {
+    commands: false,
     fault: async () => {
       await cluster.stop();
       await pause(60_000);          // the fault's duration

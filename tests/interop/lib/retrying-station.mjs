@@ -80,12 +80,13 @@ export class RetryingMeterStation {
    * @param {string[]} [o.endpoints]  with `failover`: the endpoints tried in turn after a close
    */
   constructor({ endpoint, endpoints, identity, protocol, index, callTimeoutMs = 15_000, paceMs = DEFAULT_PACE_MS,
-    backoffMs = DEFAULT_BACKOFF_MS, failover = false }) {
+    backoffMs = DEFAULT_BACKOFF_MS, failover = false, handlers = {} }) {
+    this.handlers = handlers;
     this.endpoints = endpoints ?? [endpoint];
     this.callTimeoutMs = callTimeoutMs;
     this.failover = failover;
     this._endpointIndex = 0;
-    this.station = new Station({ endpoint: this.endpoints[0], identity, protocol, callTimeoutMs });
+    this.station = this._withHandlers(new Station({ endpoint: this.endpoints[0], identity, protocol, callTimeoutMs, acceptsCalls: Object.keys(handlers).length > 0 }));
     /** Every connection, in order (the current one last). */
     this.connections = [this.station];
     /** [{closedAt, closeInfo, connectedAt, endpoint}] */
@@ -161,6 +162,12 @@ export class RetryingMeterStation {
     }
   }
 
+  /** Registers the station's handlers of gateway CALLs (operator commands) on a connection. */
+  _withHandlers(station) {
+    for (const [action, fn] of Object.entries(this.handlers)) station.client.handle(action, fn);
+    return station;
+  }
+
   /** Connects to the next endpoint (in turn) until one accepts; false when aborted or out of time. */
   async _reconnect(signal) {
     const closedAt = Date.now();
@@ -170,7 +177,7 @@ export class RetryingMeterStation {
     while (!signal.aborted && Date.now() < deadline) {
       this._endpointIndex = (this._endpointIndex + 1) % this.endpoints.length;
       const endpoint = this.endpoints[this._endpointIndex];
-      const station = new Station({ endpoint, identity: this.identity, protocol: this.protocol, callTimeoutMs: this.callTimeoutMs });
+      const station = this._withHandlers(new Station({ endpoint, identity: this.identity, protocol: this.protocol, callTimeoutMs: this.callTimeoutMs, acceptsCalls: Object.keys(this.handlers).length > 0 }));
       try {
         await station.connect();
         this.station = station;

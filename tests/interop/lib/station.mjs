@@ -17,12 +17,15 @@ export class Station {
    * @param {string} o.identity  station id
    * @param {string} o.protocol  'ocpp1.6' | 'ocpp2.0.1'
    */
-  constructor({ endpoint, identity, protocol, callTimeoutMs = 15_000 }) {
+  constructor({ endpoint, identity, protocol, callTimeoutMs = 15_000, acceptsCalls = false }) {
+    // Without acceptsCalls a CALL from the gateway is unexpected, like any other stray message.
+    this.acceptsCalls = acceptsCalls;
     this.identity = identity;
     this.protocol = protocol;
     this.log = [];          // [{action, messageId, payload, reply, sentAt, repliedAt}]
     this.strictFailures = [];
     this.unexpected = [];   // inbound messages that answer none of our calls
+    this.inboundCalls = []; // CALLs from the gateway (operator commands): {action, messageId, payload, at}
     this._byId = new Map();
     this.client = new RPCClient({
       endpoint,
@@ -55,6 +58,10 @@ export class Station {
         this._byId.set(frame[1], entry);
         this.log.push(entry);
       }
+      return;
+    }
+    if (frame[0] === 2 && this.acceptsCalls) {
+      this.inboundCalls.push({ action: frame[2], messageId: frame[1], payload: frame[3], at: Date.now() });
       return;
     }
     const entry = (frame[0] === 3 || frame[0] === 4) ? this._byId.get(frame[1]) : undefined;
