@@ -1,5 +1,7 @@
 #include "gateway/commands/presence_table.hpp"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "ocpp/types.hpp"
@@ -77,6 +79,9 @@ bool PresenceTable::apply(const std::string& key, const std::optional<std::strin
 }
 
 bool PresenceTable::gateway_alive(const std::string& gateway_id, std::int64_t now_ms) const {
+    if (!self_.empty() && gateway_id == self_) {
+        return true;
+    }
     const auto it = gateways_.find(gateway_id);
     return it != gateways_.end() && it->second.alive &&
            now_ms - it->second.last_ms < instance_timeout_.count();
@@ -85,11 +90,14 @@ bool PresenceTable::gateway_alive(const std::string& gateway_id, std::int64_t no
 std::vector<std::string> PresenceTable::alive_gateways(std::int64_t now_ms) const {
     std::vector<std::string> out;
     for (const auto& [id, g] : gateways_) {
-        if (g.alive && now_ms - g.last_ms < instance_timeout_.count()) {
+        if (id != self_ && g.alive && now_ms - g.last_ms < instance_timeout_.count()) {
             out.push_back(id);
         }
     }
-    return out;  // std::map keeps them sorted
+    if (!self_.empty()) {
+        out.insert(std::lower_bound(out.begin(), out.end(), self_), self_);
+    }
+    return out;  // sorted
 }
 
 std::optional<Presence> PresenceTable::last(std::string_view station_id) const {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "kafka_bridge/commands.hpp"
@@ -17,9 +18,11 @@ using kafka_bridge::Presence;
 /// The cluster's view of who holds which station, built from ocpp.presence. Not thread-safe.
 class PresenceTable {
 public:
-    /// Instances whose last liveness record is older than this are considered gone.
-    explicit PresenceTable(std::chrono::milliseconds instance_timeout)
-        : instance_timeout_(instance_timeout) {}
+    /// Instances whose last liveness record is older than this are considered gone. `self`:
+    /// this instance, alive whatever its records say (it knows it runs; its own liveness
+    /// records stall with the partition they go to while a broker fails over).
+    explicit PresenceTable(std::chrono::milliseconds instance_timeout, std::string self = {})
+        : instance_timeout_(instance_timeout), self_(std::move(self)) {}
 
     struct Change {
         /// A Connected record: the station now belongs to `presence.gateway_id`.
@@ -50,6 +53,7 @@ private:
         std::int64_t last_ms = 0;
     };
     std::chrono::milliseconds instance_timeout_;
+    std::string self_;
     std::map<std::string, Presence, std::less<>> stations_;  // by lower-case id
     std::map<std::string, Liveness, std::less<>> gateways_;
 };

@@ -50,7 +50,7 @@ Router::Router(const config::Config& config, const ocpp::SchemaRegistry& schemas
       metrics_(metrics),
       stations_(stations),
       defaults_{config.commands.default_timeout, config.commands.max_age},
-      presence_(config.commands.instance_timeout),
+      presence_(config.commands.instance_timeout, config.gateway_id),
       seen_(kSeenCapacity, kSeenWindow),
       decided_(kSeenCapacity, kSeenWindow),
       resulted_(kSeenCapacity, kSeenWindow) {}

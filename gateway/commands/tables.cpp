@@ -18,7 +18,7 @@ using kafka_bridge::CommandError;
 using kafka_bridge::CommandOutcome;
 
 /// How often the table topics are checked for partitions added while running.
-constexpr auto kPartitionCheckPeriod = 15s;
+constexpr auto kPartitionCheckPeriod = 5s;
 
 /// The status of a result record built by this instance (for metrics and logs).
 std::string result_status(const std::string& record) {

@@ -53,6 +53,7 @@ const MONITOR_INTERVAL_MS = 500;
 const COMMAND_INTERVAL_MS = 250;
 const COMMAND_TIMEOUT_MS = 10_000;
 const COMMAND_EXPIRY_MS = 60_000;
+const COMMANDS_AFTER_MS = 5_000;    // commands go on this long after the fault ended
 const RESULTS_TOPIC = 'ocpp.command-results';
 // After every command has a result, a second one would have had this long to appear (not
 // used for synchronisation).
@@ -158,22 +159,23 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
         if (commands) {
           cmd = await new CommandClient({ brokers: cluster.brokers }).start();
           sending = true;
+          // Written without waiting for each other: a send held up by a frozen broker must
+          // not hold up the commands behind it.
           commandLoop = (async () => {
+            const pending = [];
             for (let i = 0; sending; i++) {
               const s = stations[i % stations.length];
               const commandId = `flt-${randomUUID()}`;
-              try {
-                await cmd.send({
-                  commandId, stationId: s.identity, action: 'DataTransfer',
-                  payload: { vendorId: 'org.ocpp-gateway.faults', messageId: 'probe', data: commandId },
-                  timeoutMs: COMMAND_TIMEOUT_MS, expiresAt: new Date(Date.now() + COMMAND_EXPIRY_MS).toISOString(),
-                });
-                sent.push({ commandId, stationId: s.identity });
-              } catch (err) {
-                sendFailures.push(err.message);   // not written (as far as the client knows): not counted
-              }
+              pending.push(cmd.send({
+                commandId, stationId: s.identity, action: 'DataTransfer',
+                payload: { vendorId: 'org.ocpp-gateway.faults', messageId: 'probe', data: commandId },
+                timeoutMs: COMMAND_TIMEOUT_MS, expiresAt: new Date(Date.now() + COMMAND_EXPIRY_MS).toISOString(),
+              }).then(() => { sent.push({ commandId, stationId: s.identity }); },
+                // Not written as far as the client knows: not counted.
+                (err) => { sendFailures.push(err.message); }));
               await pause(COMMAND_INTERVAL_MS);   // command pacing
             }
+            await Promise.all(pending);
           })();
         }
         const faultStart = Date.now();
@@ -190,6 +192,8 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
           for (const s of stations) s.abort();
           await Promise.race([Promise.allSettled(stations.map((s) => s.loop)), pause(CALL_TIMEOUT_MS + 2_000)]);
         }
+        // Commands keep coming a while after short faults too.
+        await pause(Math.max(0, faultEnd + COMMANDS_AFTER_MS - Date.now()));
         sending = false;
         await commandLoop;
         for (const m of monitors) m.stop();
@@ -392,7 +396,7 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
       } finally {
         await reader.close();
       }
-      // The gateway reads the new partitions of its table topics (checked every 15 s).
+      // The gateway reads the new partitions of its table topics (checked every 5 s).
       const gw = gateways[0];
       const added = (text, topic) => metricValue(text, 'ocpp_kafka_partitions_added_total', { topic }) ?? 0;
       const deadline = Date.now() + 60_000;

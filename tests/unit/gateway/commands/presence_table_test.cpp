@@ -80,3 +80,29 @@ TEST_CASE("the presence table follows connections, epochs and instance liveness"
     CHECK_FALSE(table.last("CS-1"));
 }
 
+
+TEST_CASE("this instance is alive to itself while its liveness records are held up",
+          "[commands]") {
+    PresenceTable table(std::chrono::milliseconds(10000), "gw-self");
+    const std::int64_t t0 = kRecordTime;
+    REQUIRE(table.apply(gateway_key("gw-self"), gateway_record("gw-self", true, "2026-05-28T10:00:00.000Z"), 0, t0));
+    REQUIRE(table.apply(gateway_key("gw-peer"), gateway_record("gw-peer", true, "2026-05-28T10:00:00.000Z"), 1, t0));
+    Presence p;
+    p.station_id = "CS-1";
+    p.gateway_id = "gw-self";
+    p.connected = true;
+    p.epoch = -1;
+    p.session_id = "s";
+    REQUIRE(table.apply("cs-1", presence_record(p), 2, t0));
+    // A broker failing over holds up every liveness record for longer than the timeout: the
+    // peer counts as gone, this instance does not, and its station is still held here.
+    const std::int64_t later = t0 + 15000;
+    CHECK_FALSE(table.gateway_alive("gw-peer", later));
+    CHECK(table.gateway_alive("gw-self", later));
+    CHECK(table.alive_gateways(later) == std::vector<std::string>{"gw-self"});
+    REQUIRE(table.holder("CS-1", later).has_value());
+    CHECK(table.holder("CS-1", later)->gateway_id == "gw-self");
+    // Alive peers are listed with it, in order.
+    REQUIRE(table.apply(gateway_key("gw-a"), gateway_record("gw-a", true, "2026-05-28T10:00:15.000Z"), 3, later));
+    CHECK(table.alive_gateways(later) == std::vector<std::string>{"gw-a", "gw-self"});
+}
