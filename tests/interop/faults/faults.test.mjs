@@ -20,7 +20,10 @@
 // of two gateway instances, its stations moving to the survivor; partitions
 // added to the meter-values topic and to two topics the gateway reads as
 // tables (it must start reading the new ones, and say that the presence topic
-// must not grow).
+// must not grow). In every scenario but the cluster outage, operator commands
+// (DataTransfer) are written every 250 ms during the fault: each must get exactly
+// one result and reach its station at most once (CALLs counted at the stations),
+// a Completed one exactly once.
 //
 // The table of results is printed as test diagnostics and, with
 // OCPP_FAULTS_REPORT=<file>, written there as JSON (docs/reliability.md).
