@@ -372,6 +372,15 @@ Result<Ok, Error> Producer::check_cluster(std::chrono::milliseconds timeout) {
     return Ok{};
 }
 
+Result<Ok, Error> Producer::inject_fatal_error(const std::string& reason) {
+    const rd_kafka_resp_err_t err = rd_kafka_test_fatal_error(
+        handle_.get(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, reason.c_str());
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return from_code(err, "could not inject a fatal error");
+    }
+    return Ok{};
+}
+
 Result<int, Error> Producer::broker_count(std::chrono::milliseconds timeout) {
     const rd_kafka_metadata_t* metadata = nullptr;
     const rd_kafka_resp_err_t err = rd_kafka_metadata(handle_.get(), 0, nullptr, &metadata,

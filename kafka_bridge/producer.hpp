@@ -146,6 +146,10 @@ public:
     Result<TopicDurability, Error> topic_durability(const std::string& topic,
                                                     std::chrono::milliseconds timeout);
 
+    /// Fault tests only: makes librdkafka raise a fatal idempotence error on this producer now,
+    /// as a broker could (the replacement path then runs for real).
+    Result<Ok, Error> inject_fatal_error(const std::string& reason);
+
     /// The librdkafka handle, for diagnostics and tests only.
     rd_kafka_s* native_handle() const { return handle_.get(); }
 

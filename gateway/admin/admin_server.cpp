@@ -28,9 +28,10 @@ void reply_error(const HttpServer::connection_ptr& con, int code, const std::str
 }
 
 AdminServer::AdminServer(const config::Config& config, asio::io_context& io, std::function<bool()> ready,
-                         std::function<std::string()> metrics, commands::Router* commands)
+                         std::function<std::string()> metrics, commands::Router* commands,
+                         std::function<std::optional<std::string>()> inject_fatal)
     : config_(config), io_(io), ready_(std::move(ready)), metrics_(std::move(metrics)),
-      commands_(commands) {
+      commands_(commands), inject_fatal_(std::move(inject_fatal)) {
     http_.init_asio(&io);
     http_.set_reuse_addr(true);
     http_.set_max_http_body_size(256 * 1024);  // an OCPP payload: the station frame limit
@@ -92,13 +93,27 @@ void AdminServer::on_http(websocketpp::connection_hdl hdl) {
     }
     const std::string& method = con->get_request().get_method();
     const bool v1 = path.rfind("/v1/", 0) == 0;
-    if ((v1 || path == "/metrics") && !authorized(con)) {
+    const bool test_hook = inject_fatal_ && path == "/test/kafka-fatal";
+    if ((v1 || test_hook || path == "/metrics") && !authorized(con)) {
         con->replace_header("WWW-Authenticate", "Bearer");
         reply_error(con, 401, "a valid bearer token is required (Authorization: Bearer <token>)");
         return;
     }
     if (v1) {
         serve_v1(con, method, path, query);
+        return;
+    }
+    if (test_hook) {
+        if (method != "POST") {
+            con->replace_header("Allow", "POST");
+            reply_error(con, 405, "POST injects a fatal producer error");
+            return;
+        }
+        if (auto problem = inject_fatal_()) {
+            reply_error(con, 500, *problem);
+            return;
+        }
+        reply_json(con, 200, json{{"injected", "fatal producer error"}});
         return;
     }
     if (method != "GET" && method != "HEAD") {

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <string>
 
 #ifndef ASIO_STANDALONE
@@ -41,8 +42,11 @@ class AdminServer {
 public:
     /// `ready` says whether the gateway should receive stations; `metrics` renders the
     /// Prometheus page; `commands` serves /v1 (null: /v1 answers 404).
+    /// `inject_fatal` (testing only, with admin.test_hooks): serves POST /test/kafka-fatal and
+    /// returns the problem in words when it could not inject.
     AdminServer(const config::Config& config, asio::io_context& io, std::function<bool()> ready,
-                std::function<std::string()> metrics, commands::Router* commands = nullptr);
+                std::function<std::string()> metrics, commands::Router* commands = nullptr,
+                std::function<std::optional<std::string>()> inject_fatal = nullptr);
 
     /// Opens the listener. Throws std::runtime_error when the address cannot be bound.
     void listen();
@@ -63,6 +67,7 @@ private:
     std::function<bool()> ready_;
     std::function<std::string()> metrics_;
     commands::Router* commands_;
+    std::function<std::optional<std::string>()> inject_fatal_;
 };
 
 }  // namespace admin

@@ -185,9 +185,21 @@ std::optional<std::string> App::build_parts() {
 }
 
 std::optional<std::string> App::open() {
+    std::function<std::optional<std::string>()> inject_fatal;
+    if (config_.admin_test_hooks) {
+        log::warn("admin.test_hooks is on: POST /test/kafka-fatal injects producer fatal errors "
+                  "(testing only)");
+        inject_fatal = [this]() -> std::optional<std::string> {
+            auto injected = producers_->current()->inject_fatal_error("injected through /test/kafka-fatal");
+            if (!injected.ok()) {
+                return injected.error().to_string();
+            }
+            return std::nullopt;
+        };
+    }
     admin_ = std::make_unique<admin::AdminServer>(
         config_, io_, [this] { return ready(); }, [this] { return render_metrics(); },
-        router_.get());
+        router_.get(), std::move(inject_fatal));
     try {
         admin_->listen();
         listener_->listen();

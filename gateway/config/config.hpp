@@ -144,6 +144,9 @@ struct Config {
     } tls;
     /// Bearer token for /v1 and /metrics on the admin listener; empty: no token needed.
     std::string admin_token;
+    /// Testing only: POST /test/kafka-fatal on the admin listener injects a fatal producer
+    /// error (the fault suite's producer-replacement case). Never in production.
+    bool admin_test_hooks = false;
 
     kafka_bridge::ProducerConfig kafka;
     kafka_bridge::Topics topics;

@@ -241,6 +241,8 @@ std::vector<Option> build() {
     // Never a flag: command lines are visible to every local user.
     add({"admin.token", "OCPP_GATEWAY_ADMIN_TOKEN", "", "TOKEN", "bearer token for /v1 and /metrics", Shape::scalar,
          text(FIELD(admin_token)), nullptr, nullptr});
+    add({"admin.test_hooks", "", "", "BOOL", "testing only: POST /test/kafka-fatal injects a producer fatal error", Shape::scalar,
+         boolean(FIELD(admin_test_hooks)), nullptr, nullptr});
 
     add({"security.profile", "OCPP_GATEWAY_SECURITY_PROFILE", "--security-profile", "N",
          "0 none, 1 Basic over ws://, 2 TLS + Basic, 3 TLS + client certificates", Shape::scalar,

@@ -20,7 +20,8 @@
 // of two gateway instances, its stations moving to the survivor; partitions
 // added to the meter-values topic and to two topics the gateway reads as
 // tables (it must start reading the new ones, and say that the presence topic
-// must not grow). In every scenario but the cluster outage, operator commands
+// must not grow); a fatal producer error injected through the gateway's test hook
+// (the producer is replaced while CALLs are in flight). In every scenario but the cluster outage, operator commands
 // (DataTransfer) are written every 250 ms during the fault: each must get exactly
 // one result and reach its station at most once (CALLs counted at the stations),
 // a Completed one exactly once.
@@ -31,7 +32,9 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 
 import { startGateway, uniqueStationId, withGatewayLog, httpGet } from '../lib/gateway.mjs';
@@ -119,7 +122,7 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
    * (resolving with the time the fault ended), then the check.
    */
   async function scenario(t, name, { gateways: gatewayCount = 1, failover = false, killsGateway = false, partitionsGrew = false,
-    commands = true, fault }) {
+    commands = true, gatewayArgs = [], fault }) {
     const gateways = [];
     let cmd = null;
     const sent = [];                 // {commandId, stationId} of every command written
@@ -134,7 +137,7 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
     await withGatewayLog(gatewayLog, async () => {
       try {
         for (let i = 0; i < gatewayCount; i++) {
-          const gw = await startGateway({ brokers: cluster.brokers });
+          const gw = await startGateway({ brokers: cluster.brokers, extraArgs: gatewayArgs });
           gateways.push(gw);
           monitors.push(new GatewayMonitor(gw, { intervalMs: MONITOR_INTERVAL_MS }).start());
         }
@@ -386,6 +389,34 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
       return Date.now();
     },
   }));
+
+  test('a producer fatal error injected while CALLs are in flight', async (t) => {
+    // admin.test_hooks exists only in a configuration file: never by accident on a command line.
+    const dir = mkdtempSync(join(tmpdir(), 'ocpp-faults-'));
+    const config = join(dir, 'gateway.yaml');
+    writeFileSync(config, 'admin:\n  test_hooks: true\n');
+    try {
+      await scenario(t, 'producer fatal error', {
+        gatewayArgs: ['--config', config],
+        fault: async ({ gateways }) => {
+          const gw = gateways[0];
+          const res = await fetch(gw.adminUrl('/test/kafka-fatal'), { method: 'POST' });
+          assert.equal(res.status, 200, await res.text());
+          // The gateway replaces its producer (its metric says when).
+          const deadline = Date.now() + 30_000;
+          for (;;) {
+            const text = (await httpGet(gw.adminUrl('/metrics'))).text;
+            if ((metricValue(text, 'ocpp_kafka_producer_replacements_total') ?? 0) >= 1) break;
+            assert.ok(Date.now() < deadline, 'the producer was not replaced within 30 s');
+            await pause(200);          // polling the metrics endpoint
+          }
+          return Date.now();
+        },
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   // Last: the grown presence topic is not for the scenarios above.
   test('partitions added while the gateway runs', (t) => scenario(t, 'partitions added', {
