@@ -32,7 +32,8 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -60,6 +61,12 @@ const COMMAND_INTERVAL_MS = 250;
 const COMMAND_TIMEOUT_MS = 10_000;
 const COMMAND_EXPIRY_MS = 60_000;
 const COMMANDS_AFTER_MS = 5_000;    // commands go on this long after the fault ended
+// The project's load generator beside the checked stations (realistic mix; it does not
+// resend): its acknowledged CALLs must all be on Kafka. OCPP_LOADGEN_BIN (ctest sets it).
+const LOADGEN_BIN = process.env.OCPP_LOADGEN_BIN || '';
+const LOADGEN_STATIONS = 40;
+const LOADGEN_RATE = 200;
+const LOADGEN_TOPICS = [TOPICS.meterValues, TOPICS.status, TOPICS.heartbeats, TOPICS.authorizations];
 const RESULTS_TOPIC = 'ocpp.command-results';
 // After every command has a result, a second one would have had this long to appear (not
 // used for synchronisation).
@@ -122,13 +129,14 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
    * (resolving with the time the fault ended), then the check.
    */
   async function scenario(t, name, { gateways: gatewayCount = 1, failover = false, killsGateway = false, partitionsGrew = false,
-    commands = true, gatewayArgs = [], fault }) {
+    commands = true, gatewayArgs = [], loadSeconds = 0, fault }) {
     const gateways = [];
     let cmd = null;
     const sent = [];                 // {commandId, stationId} of every command written
     const sendFailures = [];
     let sending = false;
     let commandLoop = null;
+    let load = null;                 // the load generator's run: {prefix, done: Promise<report>}
     const monitors = [];
     const stations = [];
     const row = { fault: name, failed: true };
@@ -184,6 +192,7 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
             await Promise.all(pending);
           })();
         }
+        if (LOADGEN_BIN && loadSeconds > 0) load = startLoad(gateways[0], loadSeconds);
         const faultStart = Date.now();
         const faultEnd = await fault({ gateways, stations });
         t.diagnostic(`${name}: fault from +${faultStart - trafficStart} ms to +${faultEnd - trafficStart} ms`);
@@ -215,12 +224,14 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
         }
         const { stats, problems } = checkMeterDelivery({ stations, records, partitionsGrew });
         const commandStats = commands ? await checkCommands({ sent, stations, problems }) : {};
+        const loadStats = load ? await checkLoad(load, problems) : {};
+        if (load) t.diagnostic(`${name}: load generator ${JSON.stringify(loadStats)}`);
         if (commands) t.diagnostic(`${name}: commands ${JSON.stringify(commandStats)}; not written (client side): ${sendFailures.length}`);
         const partitionsUsed = new Set(records.map((r) => r.partition));
         t.diagnostic(`${name}: records on partitions ${[...partitionsUsed].sort((a, b) => a - b).join(', ')}`);
         const times = recoveryTimes(stations, { from: faultStart, end: faultEnd });
         const rss = monitors.map((m) => rssSummary(m.samples)).filter(Boolean);
-        Object.assign(row, stats, commandStats, times, { peakRssMiB: Math.max(...rss.map((r) => r.maxMiB)) });
+        Object.assign(row, stats, commandStats, loadStats, times, { peakRssMiB: Math.max(...rss.map((r) => r.maxMiB)) });
         const outcomes = {};
         for (const s of stations) for (const { attempt } of s.attempts()) outcomes[attempt.code ?? 'result'] = (outcomes[attempt.code ?? 'result'] ?? 0) + 1;
         t.diagnostic(`${name}: ${JSON.stringify(stats)}; answers ${JSON.stringify(outcomes)}; longest stall ${times.longestStallMs} ms, `
@@ -247,6 +258,7 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
         }
         row.failed = false;
       } finally {
+        load?.child.kill('SIGKILL');
         sending = false;
         await commandLoop?.catch(() => {});
         await cmd?.stop().catch(() => {});
@@ -321,6 +333,62 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
     return { commands: sent.length, commandsNotOneResult: notOne, commandsDeliveredTwice: twice, commandStatuses: statuses };
   }
 
+  /**
+   * Runs ocpp-loadgen against `gw` for `seconds` (its stations boot, then send the realistic
+   * mix at LOADGEN_RATE); resolves its JSON report.
+   */
+  function startLoad(gw, seconds) {
+    const prefix = `LG${randomUUID().slice(0, 6)}`;
+    const child = spawn(LOADGEN_BIN, ['--url', gw.endpoint, '--stations', String(LOADGEN_STATIONS), '--mix', 'realistic',
+      '--rate', String(LOADGEN_RATE), '--warmup', '0', '--duration', String(seconds), '--timeout-ms', String(CALL_TIMEOUT_MS),
+      '--id-prefix', prefix, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    const done = new Promise((resolve, reject) => {
+      child.on('error', reject);
+      child.on('exit', (code) => {
+        if (code !== 0) { reject(new Error(`ocpp-loadgen exited ${code}: ${err.slice(-2000)}`)); return; }
+        try { resolve(JSON.parse(out)); } catch (e) { reject(new Error(`ocpp-loadgen report unreadable: ${e.message}: ${out.slice(0, 500)}`)); }
+      });
+    });
+    done.catch(() => {});
+    return { prefix, done, child };
+  }
+
+  /**
+   * Every CALL the load generator had answered with a CALLRESULT (boots included) is on
+   * Kafka: its stations' records number at least that many (more only where a CALL failed
+   * although its record was stored). Aggregate: the generator keeps no per-CALL log.
+   */
+  async function checkLoad(load, problems) {
+    let timer;
+    const report = await Promise.race([load.done,
+      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('ocpp-loadgen did not finish')), 180_000); })]);
+    clearTimeout(timer);
+    const acknowledged = report.calls.call_results + report.boot.accepted;
+    const reader = await new TopicReader({ brokers: cluster.brokers }).connect();
+    let records;
+    try {
+      await waitForGroupCoordinator(reader, 60_000);
+      const keys = Array.from({ length: LOADGEN_STATIONS }, (_, i) => `${load.prefix}${String(i + 1).padStart(6, '0')}`);
+      records = await readToEndRetrying(reader, LOADGEN_TOPICS, { key: keys, timeoutMs: 60_000 });
+    } finally {
+      await reader.close();
+    }
+    if (records.length < acknowledged) {
+      problems.push(`load generator: ${acknowledged} CALLs acknowledged but only ${records.length} records on Kafka`);
+    }
+    return {
+      loadAcknowledged: acknowledged,
+      loadRecords: records.length,
+      loadErrors: report.calls.call_errors + report.boot.call_errors,
+      loadTimeouts: report.calls.timeouts + report.boot.timeouts,
+      loadClosed: report.connections.closed_by_gateway,
+    };
+  }
+
   /** The node leading partition 0 of the meter-values topic. */
   async function leaderOfMeterValues() {
     const reader = await new TopicReader({ brokers: cluster.brokers }).connect();
@@ -334,6 +402,7 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
   }
 
   test('SIGKILL of the partition leader mid-traffic, restarted 10 s later', (t) => scenario(t, 'leader SIGKILL', {
+    loadSeconds: 30,
     fault: async () => {
       const leader = await leaderOfMeterValues();
       t.diagnostic(`killing node ${leader}, leader of ${TOPICS.meterValues}[0]`);
@@ -345,6 +414,7 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
   }));
 
   test('a broker frozen (SIGSTOP) for 30 s, then resumed', (t) => scenario(t, 'broker frozen 30 s', {
+    loadSeconds: 40,
     fault: async () => {
       const leader = await leaderOfMeterValues();
       t.diagnostic(`freezing node ${leader}, leader of ${TOPICS.meterValues}[0]`);
@@ -356,6 +426,7 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
   }));
 
   test('rolling restart of all three brokers', (t) => scenario(t, 'rolling restart', {
+    loadSeconds: 60,
     fault: async () => {
       for (let i = 1; i <= cluster.nodes; i++) {
         await cluster.node(i, 'stop');
@@ -369,6 +440,7 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
   // carry them.
   test('the whole cluster down for 60 s', (t) => scenario(t, 'cluster down 60 s', {
     commands: false,
+    loadSeconds: 90,
     fault: async () => {
       await cluster.stop();
       await pause(60_000);          // the fault's duration
@@ -398,6 +470,7 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
     try {
       await scenario(t, 'producer fatal error', {
         gatewayArgs: ['--config', config],
+        loadSeconds: 10,
         fault: async ({ gateways }) => {
           const gw = gateways[0];
           const res = await fetch(gw.adminUrl('/test/kafka-fatal'), { method: 'POST' });
@@ -421,6 +494,7 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
   // Last: the grown presence topic is not for the scenarios above.
   test('partitions added while the gateway runs', (t) => scenario(t, 'partitions added', {
     partitionsGrew: true,
+    loadSeconds: 40,
     fault: async ({ gateways }) => {
       const grown = [TOPICS.meterValues, 'ocpp.command-results', 'ocpp.presence'];
       const grownAt = Date.now();
