@@ -368,14 +368,20 @@ launch_broker() { # starts the prepared node (BROKER_ARGS) in the background; se
     "${launcher[@]}" "$JAVA" "${BROKER_ARGS[@]}" >>"$OUT_FILE" 2>&1 </dev/null 9>&- &
     BROKER_PID=$!
     echo "$BROKER_PID" >"$PID_FILE"
-    # setsid forks when it happens to be a process group leader; then $! is not java.
-    # Up to 10 s: on a loaded machine the JVM can take a while to appear.
-    for _ in $(seq 1 50); do
-        is_our_broker "$BROKER_PID" && break
+    # setsid forks when it happens to be a process group leader; then $! is not java. On a
+    # loaded machine (other JVMs starting or stopping) the JVM can take many seconds to
+    # appear: wait up to 30 s, looking for it by its command line too.
+    local deadline=$((SECONDS + 30))
+    until is_our_broker "$BROKER_PID"; do
+        if find_pid; then
+            break
+        fi
+        if ((SECONDS >= deadline)); then
+            show_log_tail
+            die "the broker process of $NODE_DIR exited right after launch, or did not start within 30 s"
+        fi
         sleep 0.2
-        find_pid && break
     done
-    is_our_broker "$BROKER_PID" || { show_log_tail; die "the broker process of $NODE_DIR exited right after launch"; }
 }
 
 cmd_start() {
