@@ -17,7 +17,7 @@
 #   FUZZ_SECONDS     seconds each fuzz target runs (default: 60)
 #   FAULTS_MATRIX    1: run the fault suite (ctest `faults`, part of the tests stage against
 #                    the pinned Kafka 4.1) again against each of FAULTS_KAFKA_VERSIONS
-#                    (default: 3.9.1 4.4.0), about 6 minutes each; reports in
+#                    (default: 3.9.1 4.4.0), about 7 minutes each; reports in
 #                    $BUILD_DIR/faults-<version>.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
