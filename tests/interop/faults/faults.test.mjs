@@ -43,6 +43,7 @@ import { TopicReader, TOPICS, readToEndRetrying, retryRead, waitForGroupCoordina
 import { CommandClient } from '../lib/commands.mjs';
 import { PrivateCluster } from '../lib/broker.mjs';
 import { GatewayMonitor, rssSummary, metricValue } from '../lib/monitor.mjs';
+import { until } from '../lib/until.mjs';
 import { RetryingMeterStation } from '../lib/retrying-station.mjs';
 import { checkMeterDelivery, recoveryTimes } from '../lib/checker.mjs';
 
@@ -73,15 +74,6 @@ const RESULTS_TOPIC = 'ocpp.command-results';
 const OBSERVE_MS = 3_000;
 
 const pause = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `cond` (a cheap in-process check) until it holds; throws with `what` after `timeoutMs`. */
-async function until(cond, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() >= deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
-    await pause(50);
-  }
-}
 
 function table(rows) {
   const cols = ['fault', 'stations', 'messages', 'records', 'lost', 'replyMismatch', 'duplicates', 'unexplainedDuplicates',

@@ -37,6 +37,30 @@ function runArgs(env, args, timeoutMs) {
   });
 }
 
+/** The last `lines` lines of a log file, or a note that there is none. */
+function tailOf(file, lines) {
+  try {
+    return execFileSync('tail', ['-n', String(lines), file], { encoding: 'utf8' });
+  } catch {
+    return '(no broker log)';
+  }
+}
+
+/** stop(), then the data directory removed (unless kept); returns the stop error, never throws. */
+async function stopAndRemove(kafka, keepData) {
+  let error = null;
+  try {
+    await kafka.stop();
+  } catch (err) {
+    error = err;
+  }
+  if (!keepData && !kafka.removed) {
+    rmSync(kafka.dataDir, { recursive: true, force: true });
+    kafka.removed = true;
+  }
+  return error;
+}
+
 export class PrivateBroker {
   /** Picks two free ports and a fresh data directory; nothing runs yet. */
   static async create(prefix = 'ocpp-interop-kafka-') {
@@ -99,26 +123,12 @@ export class PrivateBroker {
 
   /** The end of the broker's logs (for failure reports). */
   logTail(lines = 40) {
-    try {
-      return execFileSync('tail', ['-n', String(lines), join(this.dataDir, 'logs', 'server.log')], { encoding: 'utf8' });
-    } catch {
-      return '(no broker log)';
-    }
+    return tailOf(join(this.dataDir, 'logs', 'server.log'), lines);
   }
 
   /** Stops the broker if it runs and deletes the data directory; never throws. */
   async destroy({ keepData = false } = {}) {
-    let error = null;
-    try {
-      await this.stop();
-    } catch (err) {
-      error = err;
-    }
-    if (!keepData && !this.removed) {
-      rmSync(this.dataDir, { recursive: true, force: true });
-      this.removed = true;
-    }
-    return error;
+    return stopAndRemove(this, keepData);
   }
 }
 
@@ -191,24 +201,11 @@ export class PrivateCluster {
   }
 
   logTail(node, lines = 30) {
-    try {
-      return execFileSync('tail', ['-n', String(lines), join(this.dataDir, `node-${node}`, 'logs', 'server.log')], { encoding: 'utf8' });
-    } catch {
-      return '(no broker log)';
-    }
+    return tailOf(join(this.dataDir, `node-${node}`, 'logs', 'server.log'), lines);
   }
 
+  /** Stops every node and deletes the data directory; never throws. */
   async destroy({ keepData = false } = {}) {
-    let error = null;
-    try {
-      await this.stop();
-    } catch (err) {
-      error = err;
-    }
-    if (!keepData && !this.removed) {
-      rmSync(this.dataDir, { recursive: true, force: true });
-      this.removed = true;
-    }
-    return error;
+    return stopAndRemove(this, keepData);
   }
 }

@@ -26,6 +26,7 @@ import { startGateway, uniqueStationId, withGatewayLog, httpGet } from '../lib/g
 import { TopicReader, TOPICS, readToEndRetrying, retryRead, waitForGroupCoordinator } from '../lib/kafka.mjs';
 import { PrivateBroker } from '../lib/broker.mjs';
 import { GatewayMonitor, rssSummary, metricValue } from '../lib/monitor.mjs';
+import { until } from '../lib/until.mjs';
 import { RetryingMeterStation, markerOf } from '../lib/retrying-station.mjs';
 import { assertStationEventRecord, connectionRecords, versionOf } from '../lib/expect.mjs';
 
@@ -41,15 +42,6 @@ const RECOVERY_TIMEOUT_MS = 90_000;        // after the restart, every message m
 const ACKS_AFTER_RESTART = 5;              // each station proves normal service after the restart
 const RSS_BOUND_MIB = 150;
 const MONITOR_INTERVAL_MS = 1_000;
-
-/** Polls `cond` (a cheap in-process check) until it holds; throws with `what` after `timeoutMs`. */
-async function until(cond, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() >= deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function inWindow(t, from, to) {
   return t >= from && t < to;
