@@ -44,7 +44,7 @@ import { CommandClient } from '../lib/commands.mjs';
 import { PrivateCluster } from '../lib/broker.mjs';
 import { GatewayMonitor, rssSummary, metricValue } from '../lib/monitor.mjs';
 import { until } from '../lib/until.mjs';
-import { RetryingMeterStation } from '../lib/retrying-station.mjs';
+import { RetryingMeterStation, awaitLoops } from '../lib/retrying-station.mjs';
 import { checkMeterDelivery, recoveryTimes } from '../lib/checker.mjs';
 
 const STATIONS = 8;
@@ -189,16 +189,7 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
         const faultEnd = await fault({ gateways, stations });
         t.diagnostic(`${name}: fault from +${faultStart - trafficStart} ms to +${faultEnd - trafficStart} ms`);
         for (const s of stations) s.finishAfter(ACKS_AFTER, faultEnd);
-        let timer;
-        const finished = await Promise.race([
-          Promise.all(stations.map((s) => s.loop)).then(() => true),
-          new Promise((r) => { timer = setTimeout(() => r(false), RECOVERY_TIMEOUT_MS); }),
-        ]);
-        clearTimeout(timer);
-        if (!finished) {
-          for (const s of stations) s.abort();
-          await Promise.race([Promise.allSettled(stations.map((s) => s.loop)), pause(CALL_TIMEOUT_MS + 2_000)]);
-        }
+        await awaitLoops(stations, RECOVERY_TIMEOUT_MS, CALL_TIMEOUT_MS + 2_000);
         // Commands keep coming a while after short faults too.
         await pause(Math.max(0, faultEnd + COMMANDS_AFTER_MS - Date.now()));
         sending = false;

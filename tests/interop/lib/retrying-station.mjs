@@ -221,3 +221,24 @@ export class RetryingMeterStation {
     return out;
   }
 }
+
+/**
+ * Waits up to `timeoutMs` for every station's loop to end; if they have not, aborts them all
+ * and gives the CALLs in flight up to `settleMs` to settle. Resolves true when every loop
+ * ended by itself.
+ */
+export async function awaitLoops(stations, timeoutMs, settleMs) {
+  let timer;
+  const finished = await Promise.race([
+    Promise.all(stations.map((s) => s.loop)).then(() => true),
+    new Promise((r) => { timer = setTimeout(() => r(false), timeoutMs); }),
+  ]);
+  clearTimeout(timer);
+  if (!finished) {
+    for (const s of stations) s.abort();
+    await Promise.race([Promise.allSettled(stations.map((s) => s.loop)),
+      new Promise((r) => { timer = setTimeout(r, settleMs); })]);
+    clearTimeout(timer);
+  }
+  return finished;
+}

@@ -27,7 +27,7 @@ import { TopicReader, TOPICS, readToEndRetrying, retryRead, waitForGroupCoordina
 import { PrivateBroker } from '../lib/broker.mjs';
 import { GatewayMonitor, rssSummary, metricValue } from '../lib/monitor.mjs';
 import { until } from '../lib/until.mjs';
-import { RetryingMeterStation, markerOf } from '../lib/retrying-station.mjs';
+import { RetryingMeterStation, markerOf, awaitLoops } from '../lib/retrying-station.mjs';
 import { assertStationEventRecord, connectionRecords, versionOf } from '../lib/expect.mjs';
 
 const STATIONS = 10;
@@ -180,16 +180,7 @@ describe('Kafka broker stopped for 30 s mid-traffic', { timeout: 240_000 }, () =
     phase.startDone = Date.now();
     for (const s of stations) s.finishAfter(ACKS_AFTER_RESTART, phase.startDone);
 
-    let timer;
-    const finished = await Promise.race([
-      Promise.all(stations.map((s) => s.loop)).then(() => true),
-      new Promise((r) => { timer = setTimeout(() => r(false), RECOVERY_TIMEOUT_MS); }),
-    ]);
-    clearTimeout(timer);
-    if (!finished) {
-      for (const s of stations) s.abort();
-      await settleLoops();
-    }
+    const finished = await awaitLoops(stations, RECOVERY_TIMEOUT_MS, CALL_TIMEOUT_MS + 2_000);
     phase.allAcked = Date.now();
 
     const unacked = stations.flatMap((s) => s.messages.filter((m) => m.ackedAt === null)
