@@ -61,8 +61,10 @@ export async function freePorts(count) {
 
 function delay(ms, signal) {
   return new Promise((res) => {
-    const t = setTimeout(res, ms);
-    signal?.addEventListener('abort', () => { clearTimeout(t); res(); }, { once: true });
+    const onAbort = () => { clearTimeout(t); res(); };
+    // The listener goes when the timer fires: a poll loop on one signal must not pile them up.
+    const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); res(); }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 
