@@ -480,6 +480,84 @@ Result<TopicDurability, Error> Producer::topic_durability(const std::string& top
     return durability;
 }
 
+Result<std::map<std::string, TopicState>, Error> Producer::describe_topics(
+    const std::vector<std::string>& topics, std::chrono::milliseconds timeout) {
+    std::map<std::string, TopicState> states;
+    if (topics.empty()) {
+        return states;
+    }
+#if RD_KAFKA_VERSION >= 0x020300ff
+    // DescribeTopics (librdkafka 2.3+) gives topic ids, which tell a recreated topic apart.
+    std::vector<const char*> names;
+    names.reserve(topics.size());
+    for (const auto& t : topics) {
+        names.push_back(t.c_str());
+    }
+    char errstr[512];
+    rd_kafka_TopicCollection_t* collection =
+        rd_kafka_TopicCollection_of_topic_names(names.data(), names.size());
+    rd_kafka_queue_t* queue = rd_kafka_queue_new(handle_.get());
+    rd_kafka_AdminOptions_t* options =
+        rd_kafka_AdminOptions_new(handle_.get(), RD_KAFKA_ADMIN_OP_DESCRIBETOPICS);
+    rd_kafka_AdminOptions_set_request_timeout(options, static_cast<int>(timeout.count()), errstr,
+                                              sizeof(errstr));
+    rd_kafka_DescribeTopics(handle_.get(), collection, options, queue);
+    rd_kafka_event_t* event = rd_kafka_queue_poll(queue, static_cast<int>(timeout.count()) + 1000);
+    std::optional<Error> failed;
+    if (event == nullptr) {
+        failed = Error(RD_KAFKA_RESP_ERR__TIMED_OUT, "no answer to DescribeTopics", false, true);
+    } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        failed = from_code(rd_kafka_event_error(event), rd_kafka_event_error_string(event));
+    } else {
+        std::size_t count = 0;
+        const rd_kafka_TopicDescription_t** described = rd_kafka_DescribeTopics_result_topics(
+            rd_kafka_event_DescribeTopics_result(event), &count);
+        for (std::size_t i = 0; i < count; ++i) {
+            const rd_kafka_error_t* error = rd_kafka_TopicDescription_error(described[i]);
+            const rd_kafka_resp_err_t code =
+                error != nullptr ? rd_kafka_error_code(error) : RD_KAFKA_RESP_ERR_NO_ERROR;
+            TopicState state;
+            if (code == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                std::size_t partitions = 0;
+                rd_kafka_TopicDescription_partitions(described[i], &partitions);
+                state.exists = true;
+                state.partitions = static_cast<int>(partitions);
+                if (const rd_kafka_Uuid_t* id = rd_kafka_TopicDescription_topic_id(described[i])) {
+                    const char* text = rd_kafka_Uuid_base64str(id);
+                    state.id = text != nullptr ? text : "";
+                }
+            } else if (code != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+                continue;
+            }
+            states[rd_kafka_TopicDescription_name(described[i])] = std::move(state);
+        }
+    }
+    if (event != nullptr) {
+        rd_kafka_event_destroy(event);
+    }
+    rd_kafka_AdminOptions_destroy(options);
+    rd_kafka_queue_destroy(queue);
+    rd_kafka_TopicCollection_destroy(collection);
+    if (failed) {
+        return *failed;
+    }
+#else
+    // Older librdkafka: metadata only, no ids (a recreated topic is seen only when its
+    // partition count differs).
+    for (const auto& t : topics) {
+        auto partitions = partition_count(t, timeout);
+        if (partitions.ok()) {
+            states[t] = TopicState{true, "", partitions.value()};
+        } else if (partitions.error().code() == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+            states[t] = TopicState{};
+        } else if (partitions.error().is_retriable()) {
+            return partitions.error();
+        }
+    }
+#endif
+    return states;
+}
+
 std::optional<Error> Producer::fatal_error() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return fatal_error_;

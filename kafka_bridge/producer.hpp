@@ -73,6 +73,15 @@ struct TopicDurability {
     int min_insync_replicas = 0;
 };
 
+/// What the cluster says about one topic at the moment it was asked (Producer::describe_topics).
+struct TopicState {
+    bool exists = false;
+    /// The topic's id (base64): a topic deleted and created again under the same name gets a
+    /// new one. Empty where the library or cluster gives none.
+    std::string id;
+    int partitions = 0;
+};
+
 /// Called once per accepted record, on the thread that calls poll(). Must not throw.
 using DeliveryCallback = std::function<void(const Delivery&)>;
 
@@ -145,6 +154,12 @@ public:
     /// Errors: unreachable cluster, unknown topic, configs not readable (authorization).
     Result<TopicDurability, Error> topic_durability(const std::string& topic,
                                                     std::chrono::milliseconds timeout);
+
+    /// The current state of each of `topics`, in one request; never creates a topic. A topic
+    /// whose state the cluster did not give (an error other than "unknown topic", e.g. not
+    /// authorized) is left out. Errors: unreachable cluster, no answer within `timeout`.
+    Result<std::map<std::string, TopicState>, Error> describe_topics(
+        const std::vector<std::string>& topics, std::chrono::milliseconds timeout);
 
     /// Fault tests only: makes librdkafka raise a fatal idempotence error on this producer now,
     /// as a broker could (the replacement path then runs for real).

@@ -226,7 +226,19 @@ std::optional<std::string> App::open() {
 
 void App::serve() {
     // Readiness follows the cluster: checked every few seconds off the I/O threads.
-    while (!stop_.wait_for(3s)) {
+    const auto topic_period = config_.topic_check_interval;
+    auto next_topic_check = Clock::now();
+    if (topic_period.count() > 0) {
+        check_topics();
+        next_topic_check = Clock::now() + topic_period;
+    }
+    const std::chrono::seconds tick =
+        topic_period.count() > 0 ? std::min(topic_period, std::chrono::seconds(3)) : 3s;
+    while (!stop_.wait_for(tick)) {
+        if (topic_period.count() > 0 && Clock::now() >= next_topic_check) {
+            check_topics();
+            next_topic_check = Clock::now() + topic_period;
+        }
         auto producer = producers_->current();
         const bool reachable = producer->check_cluster(2s).ok() && !producer->fatal_error();
         if (reachable != kafka_reachable_.load()) {
@@ -237,6 +249,30 @@ void App::serve() {
             log::error("TLS files changed but cannot be used ({}); the previous certificates "
                        "stay in use",
                        *problem);
+        }
+    }
+}
+
+void App::check_topics() {
+    std::vector<std::string> names;
+    for (const auto& topic : required_topics(config_)) {
+        names.push_back(topic.name);
+    }
+    auto states = producers_->current()->describe_topics(names, 5s);
+    if (!states.ok()) {
+        log::debug("topic check: {}", states.error().to_string());
+        return;
+    }
+    if (!topic_watch_started_) {
+        topic_watch_.start(states.value());
+        topic_watch_started_ = true;
+        return;
+    }
+    for (const auto& change : topic_watch_.observe(states.value())) {
+        if (change.is_error()) {
+            log::error("{}", change.describe());
+        } else {
+            log::warn("{}", change.describe());
         }
     }
 }
@@ -295,6 +331,12 @@ std::string App::render_metrics() const {
         below += t.below_target ? 1 : 0;
     }
     gauges["ocpp_kafka_topics_below_durability"] = below;
+    for (const auto& [topic, status] : topic_watch_.status()) {
+        gauges[fmt::format("ocpp_kafka_topic_missing{{topic=\"{}\"}}", topic)] = status.missing ? 1 : 0;
+        gauges[fmt::format("ocpp_kafka_topic_recreated_total{{topic=\"{}\"}}", topic)] =
+            static_cast<double>(status.recreated);
+        gauges[fmt::format("ocpp_kafka_topic_partitions{{topic=\"{}\"}}", topic)] = status.partitions;
+    }
     for (std::size_t i = 0; i < ocpp::kEventClassCount; ++i) {
         const auto cls = static_cast<ocpp::EventClass>(i);
         for (const auto mode : {config::ReplyMode::after_ack, config::ReplyMode::immediate}) {

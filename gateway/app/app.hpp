@@ -13,6 +13,7 @@
 #include "gateway/admin/admin_server.hpp"
 #include "gateway/app/kafka_readiness.hpp"
 #include "gateway/app/stop_signal.hpp"
+#include "gateway/app/topic_watch.hpp"
 #include "gateway/commands/router.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/metrics/metrics.hpp"
@@ -53,7 +54,8 @@ private:
 ///   start:  schemas ─▶ producer (+ poller) ─▶ Kafka ready, topics present ─▶ registry
 ///           ─▶ station listener (not yet listening) ─▶ command router ─▶ admin listener
 ///           ─▶ station listener opens ─▶ I/O threads
-///   serve:  readiness and TLS files checked every 3 s until SIGTERM / SIGINT
+///   serve:  readiness and TLS files checked every 3 s, topics every
+///           kafka.topic_check_interval_s, until SIGTERM / SIGINT
 ///   drain:  stop accepting ─▶ sessions answer what they read, close 1001 ─▶ router stops
 ///           (liveness Stopped, group left) ─▶ flush ─▶ I/O threads end ─▶ poller ends
 ///
@@ -81,6 +83,9 @@ private:
     /// Admin and station listeners open, I/O threads run.
     std::optional<std::string> open();
     void serve();
+    /// Asks the cluster about every topic of the gateway and reports what changed since the
+    /// last time (TopicWatch).
+    void check_topics();
     void drain();
     std::string render_metrics() const;
     bool ready() const { return accepting_.load() && kafka_reachable_.load(); }
@@ -90,6 +95,8 @@ private:
     bool stopped_early_ = false;
     /// How durable each topic was found at start-up (written before the admin listener opens).
     std::vector<TopicDurabilityReport> topic_durability_;
+    TopicWatch topic_watch_;
+    bool topic_watch_started_ = false;
     std::atomic<bool> accepting_{false};
     std::atomic<bool> kafka_reachable_{true};
     std::unique_ptr<ocpp::SchemaRegistry> schemas_;

@@ -158,6 +158,9 @@ struct Config {
     /// brokers and 1.
     int topic_replication = 0;
     int topic_min_insync = 0;
+    /// How often the running gateway asks whether its topics still exist as they were (a
+    /// topic deleted, recreated or repartitioned is logged and exported); 0: never.
+    std::chrono::seconds topic_check_interval{30};
     /// Time allowed for draining on SIGTERM before connections are cut.
     std::chrono::seconds drain_timeout{25};
     std::string log_level = "info";

@@ -214,6 +214,8 @@ std::vector<Option> build() {
     add({"kafka.min_insync_replicas", "", "--kafka-min-insync-replicas", "N",
          "min.insync.replicas of the gateway's topics, 0: 2 with 3+ replicas, else 1", Shape::scalar,
          integer<int>(FIELD(topic_min_insync), 0, 32767), show_count(FIELD(topic_min_insync)), nullptr});
+    add({"kafka.topic_check_interval_s", "", "", "S", "how often topics are checked for deletion or recreation, 0: never",
+         Shape::scalar, integer<std::chrono::seconds>(FIELD(topic_check_interval), 0, 3600), show_count(FIELD(topic_check_interval)), nullptr});
     add({"kafka.properties", "", "--kafka-property", "K=V", "any librdkafka property (SASL, SSL, ...), repeatable; "
                                                            "environment OCPP_GATEWAY_KAFKA_PROP_<NAME> (dots as _)",
          Shape::map,

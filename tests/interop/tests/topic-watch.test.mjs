@@ -1,0 +1,120 @@
+// A topic deleted and created again behind a running gateway is noticed and
+// reported, never recreated by the gateway.
+//
+// The gateway runs against a broker of its own (auto-creation off, as
+// deploy/kafka starts it) with kafka.topic_check_interval_s 1. The status
+// topic is deleted with the admin API: the gateway must say so (log and
+// ocpp_kafka_topic_missing), answer a StatusNotification with an error rather
+// than a success, and the topic must stay absent. Then the topic is created
+// again with another partition count: the gateway must report the recreation
+// (log and ocpp_kafka_topic_recreated_total, new partition count) and serve
+// StatusNotification on the new topic.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import rpc from 'ocpp-rpc';
+
+import { httpGet, startGateway, uniqueStationId, withGatewayLog } from '../lib/gateway.mjs';
+import { PrivateBroker } from '../lib/broker.mjs';
+import { TOPICS } from '../lib/kafka.mjs';
+
+const { RPCClient } = rpc;
+const TOPIC = TOPICS.status;
+
+/** The value of one metric line (`name{labels}`), or undefined when it is not exported. */
+async function metric(gw, nameAndLabels) {
+  const r = await httpGet(gw.adminUrl('/metrics'));
+  const line = r.text.split('\n').find((l) => l.startsWith(`${nameAndLabels} `));
+  return line === undefined ? undefined : Number(line.slice(nameAndLabels.length + 1));
+}
+
+/** Asks again every 200 ms until the metric has `value` (the gateway checks every second). */
+async function metricReaches(gw, nameAndLabels, value, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await metric(gw, nameAndLabels);
+    if (last === value) return;
+    assert.ok(Date.now() < deadline, `${nameAndLabels} is ${last}, not ${value}, after ${timeoutMs} ms`);
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
+function statusNotification(station) {
+  return station.call('StatusNotification', { connectorId: 1, errorCode: 'NoError', status: 'Available' });
+}
+
+describe('a topic deleted and created again while the gateway runs', () => {
+  let broker;
+  let gw;
+  let dir;
+  let admin;
+  let station;
+  const logOnFailure = (fn) => withGatewayLog(() => gw, fn);
+
+  before(async () => {
+    broker = await PrivateBroker.create();
+    await broker.start();
+    dir = mkdtempSync(join(tmpdir(), 'ocpp-topic-watch-'));
+    const config = join(dir, 'gateway.yaml');
+    writeFileSync(config, 'kafka:\n  topic_check_interval_s: 1\n  delivery_timeout_ms: 5000\n');
+    gw = await startGateway({
+      brokers: broker.brokers,
+      // A record for a topic the cluster no longer knows fails within the delivery timeout.
+      extraArgs: ['--config', config, '--kafka-property', 'topic.metadata.propagation.max.ms=2000'],
+    });
+    admin = new Kafka({ clientId: 'topic-watch-test', brokers: [broker.brokers], logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    station = new RPCClient({
+      endpoint: gw.endpoint,
+      identity: uniqueStationId('ITTOPIC'),
+      protocols: ['ocpp1.6'],
+      strictMode: true,
+      reconnect: false,
+      callTimeoutMs: 30_000,
+      pingIntervalMs: 0,
+    });
+    await station.connect();
+  });
+
+  after(async () => {
+    await station?.close({ force: true }).catch(() => {});
+    await admin?.disconnect().catch(() => {});
+    if (gw?.running) await gw.stop().catch(() => gw.kill());
+    await broker?.destroy().catch(() => {});
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('deletion is reported and the topic is not recreated; the recreation is reported and served', logOnFailure(async () => {
+    await metricReaches(gw, `ocpp_kafka_topic_missing{topic="${TOPIC}"}`, 0);
+    const partitionsBefore = await metric(gw, `ocpp_kafka_topic_partitions{topic="${TOPIC}"}`);
+    assert.ok(partitionsBefore >= 1, `partitions of ${TOPIC} exported: ${partitionsBefore}`);
+    await statusNotification(station);
+
+    await admin.deleteTopics({ topics: [TOPIC], timeout: 15_000 });
+    await metricReaches(gw, `ocpp_kafka_topic_missing{topic="${TOPIC}"}`, 1);
+    assert.match(gw.output(), new RegExp(`topic ${TOPIC.replace('.', '\\.')} no longer exists`));
+
+    // No success for a record the cluster cannot hold: an error the station can act on.
+    const outcome = await statusNotification(station).then((r) => ({ result: r }), (e) => ({ error: e }));
+    assert.ok(outcome.error, `StatusNotification answered ${JSON.stringify(outcome.result)} with the topic gone`);
+    assert.equal(outcome.error.rpcErrorCode, 'InternalError', `error: ${outcome.error.message}`);
+    assert.ok(!(await admin.listTopics()).includes(TOPIC), `${TOPIC} was created again by the gateway's traffic`);
+
+    await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: partitionsBefore + 1 }], waitForLeaders: true });
+    await metricReaches(gw, `ocpp_kafka_topic_recreated_total{topic="${TOPIC}"}`, 1);
+    assert.equal(await metric(gw, `ocpp_kafka_topic_missing{topic="${TOPIC}"}`), 0);
+    assert.equal(await metric(gw, `ocpp_kafka_topic_partitions{topic="${TOPIC}"}`), partitionsBefore + 1);
+    assert.match(gw.output(), new RegExp(`topic ${TOPIC.replace('.', '\\.')} was deleted and created again`));
+    // Other topics were never reported.
+    assert.equal(await metric(gw, `ocpp_kafka_topic_missing{topic="${TOPICS.heartbeats}"}`), 0);
+    assert.equal(await metric(gw, `ocpp_kafka_topic_recreated_total{topic="${TOPICS.heartbeats}"}`), 0);
+
+    // The new topic is served.
+    await statusNotification(station);
+  }));
+});
