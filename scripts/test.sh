@@ -10,6 +10,8 @@
 #   ASAN_LABELS      ctest label regex run under the sanitizers (default: every label but bench)
 #   ASAN_EXCLUDE     ctest name regex not run under the sanitizers (default: ^interop$, whose
 #                    outage test bounds the gateway's RSS at 150 MiB: ASan alone needs ~120 MiB)
+#   ASAN_FAULTS      regex of fault-suite scenario titles run under the sanitizers (default:
+#                    "producer fatal|gateway instances"; empty: none)
 #   SKIP_TSAN        1: skip the ThreadSanitizer build (preset tsan) of the unit and
 #                    component tests and their run
 #   SKIP_TIDY        1: skip clang-tidy (.clang-tidy) over the project's sources
@@ -90,6 +92,19 @@ if [ "${SKIP_SANITIZERS:-0}" != 1 ]; then
         ctest --test-dir build-asan --output-on-failure --timeout 900 \
         -L "${ASAN_LABELS:-unit|component|integration|interop}" "${asan_exclude[@]}"
     end_stage
+
+    # The fault scenarios that tear parts down under load (a producer replaced after a fatal
+    # error with records in flight, a gateway killed and its stations moving to the other,
+    # whose shutdown is then checked for leaks) under the sanitizers: about 2 minutes. ASan
+    # needs ~150 MiB of RSS where the release build needs 20.
+    if [ -n "${ASAN_FAULTS-producer fatal|gateway instances}" ]; then
+        begin_stage asan-faults "fault scenarios under ASan + UBSan (${ASAN_FAULTS-producer fatal|gateway instances})"
+        ASAN_OPTIONS="detect_leaks=1" \
+        UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
+        FAULTS_SCENARIOS="${ASAN_FAULTS-producer fatal|gateway instances}" FAULTS_RSS_BOUND_MIB=400 \
+            ctest --test-dir build-asan --output-on-failure --timeout 900 -R '^faults$'
+        end_stage
+    fi
 fi
 
 # Data races in the threads that share state: the unit tests (among them concurrent tests of
