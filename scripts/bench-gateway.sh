@@ -6,6 +6,10 @@
 #   BENCH_IDLE: space-separated idle station counts for the memory runs ("" for none)
 #   BENCH_GATEWAY: the gateway executable (default build/bin/ocpp-gateway), to compare builds
 #                  in one session with the same load generator
+#   BENCH_GATEWAY_ARGS: extra gateway arguments (e.g. "--kafka-property linger.ms=0")
+#   BENCH_GATEWAY_YAML: extra top-level YAML for the gateway's configuration (e.g. "io_threads: 1")
+#   BENCH_IDLE_WINDOW: seconds the broker's CPU is measured alone and then beside one idle
+#                  gateway (default 30; 0: skip); every load run also reports the broker's CPU
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +22,10 @@ stations="${BENCH_STATIONS:-2000}"
 rates_heartbeat="${BENCH_RATES_HEARTBEAT:-2000 5000 10000 15000 20000}"
 rates_realistic="${BENCH_RATES_REALISTIC:-2000 5000 8000 12000}"
 idle_counts="${BENCH_IDLE-10000}"
+idle_window="${BENCH_IDLE_WINDOW-30}"
+# shellcheck disable=SC2206
+gateway_args=(${BENCH_GATEWAY_ARGS:-})
+extra_yaml="${BENCH_GATEWAY_YAML:-}"
 gateway_bin="${BENCH_GATEWAY:-$bin/ocpp-gateway}"
 data="$(mktemp -d /tmp/ocpp-bench-kafka.XXXXXX)"
 log="$(mktemp /tmp/ocpp-bench-gateway.XXXXXX.log)"
@@ -45,8 +53,9 @@ start_gateway() {
 }
 stop_gateway() { kill "$gw"; wait "$gw" || true; gw=""; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$gw/status"; }
-# User + system CPU seconds the gateway has used so far.
-cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$gw/stat"; }
+# User + system CPU seconds a process (default: the gateway) has used so far.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/${1:-$gw}/stat"; }
+broker_pid=$(cat "$data/kafka.pid")
 
 # The hard file-descriptor limit caps idle runs (each station is a socket in both processes).
 echo "file descriptors: $(ulimit -Hn)" >&2
@@ -55,7 +64,25 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024/1024)}' /pro
 
 # Every load generator station comes from 127.0.0.1: lift the per-address connection limit
 # (1,000 by default), or half of the stations would be refused.
-start_gateway --config <(printf 'security:\n  connections_per_address: %s\n' "$((stations + 1000))")
+# What an idle gateway costs the broker: its CPU alone, then beside one gateway with no
+# station (its consumers, liveness records and metadata requests), each over the window.
+if [ "$idle_window" -gt 0 ]; then
+    start_gateway --config <(printf '%s\n' "$extra_yaml") "${gateway_args[@]}"   # creates the topics
+    stop_gateway
+    sleep 10        # let the broker settle after the topics were created (not measured)
+    b0=$(cpu_s "$broker_pid"); sleep "$idle_window"; b1=$(cpu_s "$broker_pid")
+    start_gateway --config <(printf '%s\n' "$extra_yaml") "${gateway_args[@]}"
+    sleep 10        # past the gateway's start-up: group join, table catch-up (not measured)
+    g0=$(cpu_s); b2=$(cpu_s "$broker_pid"); sleep "$idle_window"; b3=$(cpu_s "$broker_pid"); g3=$(cpu_s)
+    stop_gateway
+    printf '{"idle_window_s":%s,"broker_alone_cpu_s":%s,"broker_with_idle_gateway_cpu_s":%s,"idle_gateway_cpu_s":%s}\n' \
+        "$idle_window" "$(awk -v a="$b1" -v b="$b0" 'BEGIN {printf "%.2f", a - b}')" \
+        "$(awk -v a="$b3" -v b="$b2" 'BEGIN {printf "%.2f", a - b}')" \
+        "$(awk -v a="$g3" -v b="$g0" 'BEGIN {printf "%.2f", a - b}')"
+fi
+
+start_gateway --config <(printf 'security:\n  connections_per_address: %s\n%s\n' "$((stations + 1000))" "$extra_yaml") \
+    "${gateway_args[@]}"
 url="ws://127.0.0.1:$port/ocpp"
 # Unmeasured warm-up: the broker's JIT, topic partitions and log segments.
 "$bin/ocpp-loadgen" --url "$url" --id-prefix W- --stations "$stations" --mix realistic \
@@ -65,11 +92,13 @@ for mix in heartbeat realistic; do
     [ "$mix" = realistic ] && rates="$rates_realistic"
     for rate in $rates; do
         cpu_before=$(cpu_s)
+        broker_before=$(cpu_s "$broker_pid")
         report=$("$bin/ocpp-loadgen" --url "$url" --id-prefix "B${mix:0:1}$rate-" \
             --stations "$stations" --mix "$mix" --rate "$rate" --duration "$duration" \
             --warmup 3 --threads 1 --json)
-        printf '{"mix":"%s","rate":%s,"report":%s,"gateway_cpu_s":%s}\n' "$mix" "$rate" "$report" \
-            "$(awk -v a="$(cpu_s)" -v b="$cpu_before" 'BEGIN {printf "%.2f", a - b}')"
+        printf '{"mix":"%s","rate":%s,"report":%s,"gateway_cpu_s":%s,"broker_cpu_s":%s}\n' "$mix" "$rate" "$report" \
+            "$(awk -v a="$(cpu_s)" -v b="$cpu_before" 'BEGIN {printf "%.2f", a - b}')" \
+            "$(awk -v a="$(cpu_s "$broker_pid")" -v b="$broker_before" 'BEGIN {printf "%.2f", a - b}')"
     done
 done
 stop_gateway

@@ -26,8 +26,8 @@ for line in text.splitlines():
 with_sections = any(r["section"] for r in rows)
 lead = "| build " if with_sections else ""
 print(lead + "| mix | offered /s | achieved /s | answered | errors | timeouts | skipped | p50 ms | "
-      "p95 ms | p99 ms | p99.9 ms | max ms | gateway CPU µs/msg |")
-print(("|---" if with_sections else "") + "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+      "p95 ms | p99 ms | p99.9 ms | max ms | gateway CPU µs/msg | broker CPU µs/msg |")
+print(("|---" if with_sections else "") + "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for row in rows:
     if "mix" not in row:
         continue
@@ -35,10 +35,22 @@ for row in rows:
     c, l = r["calls"], r["latency_ms"]
     cpu = row.get("gateway_cpu_s")
     per_msg = f"{cpu * 1e6 / max(c['call_results'], 1):.0f}" if cpu is not None else "—"
+    broker = row.get("broker_cpu_s")
+    broker_per_msg = f"{broker * 1e6 / max(c['call_results'], 1):.0f}" if broker is not None else "—"
     first = f"| {row['section']} " if with_sections else ""
     print(f"{first}| {row['mix']} | {row['rate']} | {r['achieved_msgs_per_s']:.0f} | {c['call_results']} | "
           f"{c['call_errors']} | {c['timeouts']} | {c['skipped']} | {l['p50']:.2f} | {l['p95']:.2f} | "
-          f"{l['p99']:.2f} | {l['p99.9']:.2f} | {l['max']:.2f} | {per_msg} |")
+          f"{l['p99']:.2f} | {l['p99.9']:.2f} | {l['max']:.2f} | {per_msg} | {broker_per_msg} |")
+quiet = [row for row in rows if "idle_window_s" in row]
+if quiet:
+    print()
+    print("| build | window | broker alone | broker beside an idle gateway | the idle gateway itself |")
+    print("|---|---|---|---|---|")
+for row in quiet:
+    w = row["idle_window_s"]
+    pct = lambda v: f"{100 * v / w:.1f} % of a core"
+    print(f"| {row['section'] or '—'} | {w} s | {pct(row['broker_alone_cpu_s'])} | "
+          f"{pct(row['broker_with_idle_gateway_cpu_s'])} | {pct(row['idle_gateway_cpu_s'])} |")
 idle = [row for row in rows if "idle_stations" in row]
 if idle:
     print()
