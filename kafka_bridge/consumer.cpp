@@ -37,8 +37,10 @@ Result<std::unique_ptr<Consumer>, Error> Consumer::create(const ConsumerConfig& 
         {"bootstrap.servers", config.brokers},
         {"auto.offset.reset", "earliest"},
         {"allow.auto.create.topics", "false"},
-        // Commands and table updates are small and rare: fetch them at once, not in batches.
-        {"fetch.wait.max.ms", "10"},
+        // A fetch waits at the broker until a record arrives (fetch.min.bytes 1) or this long:
+        // a command is handed over the moment it is written, and an idle consumer asks each
+        // broker twice a second rather than a hundred times (a broker pays for every request).
+        {"fetch.wait.max.ms", "500"},
         {"reconnect.backoff.max.ms", "1000"},
         // Partitions added to a topic are noticed within half a minute (default 5 minutes):
         // the group rebalances onto them, table mode picks them up (assign_new_partitions).
