@@ -1,5 +1,7 @@
 #include "gateway/metrics/metrics.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace gateway::metrics {
@@ -10,6 +12,12 @@ std::size_t index(ocpp::ProtocolVersion v) { return static_cast<std::size_t>(v);
 constexpr std::string_view kOutcomes[] = {"acknowledged", "answered_early", "rejected", "failed"};
 
 }  // namespace
+
+Metrics::Metrics() {
+    for (const auto v : ocpp::kAllVersions) {
+        messages_[index(v)] = std::make_unique<OutcomeCounts[]>(ocpp::actions(v).size() + 1);
+    }
+}
 
 void Metrics::connection_opened(ocpp::ProtocolVersion v) {
     open_[index(v)].fetch_add(1, std::memory_order_relaxed);
@@ -29,12 +37,12 @@ void Metrics::handshake_refused(const std::string& reason) {
     ++handshake_refused_[reason];
 }
 
-void Metrics::message(ocpp::ProtocolVersion v, const std::string& action, Outcome outcome) {
-    const std::string labels =
-        fmt::format("version=\"{}\",action=\"{}\",outcome=\"{}\"", ocpp::version_label(v), action,
-                    kOutcomes[static_cast<int>(outcome)]);
-    std::lock_guard<std::mutex> lock(mutex_);
-    ++messages_[labels];
+void Metrics::message(ocpp::ProtocolVersion v, std::string_view action, Outcome outcome) {
+    const auto& catalog = ocpp::actions(v);
+    const ocpp::ActionInfo* info = ocpp::find_action(v, action);
+    const std::size_t row = info != nullptr ? static_cast<std::size_t>(info - catalog.data())
+                                            : catalog.size();
+    messages_[index(v)][row][static_cast<std::size_t>(outcome)].fetch_add(1, std::memory_order_relaxed);
 }
 
 void Metrics::validation_failure(ocpp::ProtocolVersion v, const std::string& code) {
@@ -56,14 +64,15 @@ void Metrics::unmatched_response() {
 
 void Metrics::produce_ack_latency(std::chrono::steady_clock::duration d) {
     const double seconds = std::chrono::duration<double>(d).count();
-    std::lock_guard<std::mutex> lock(mutex_);
     for (std::size_t i = 0; i < kLatencyBuckets.size(); ++i) {
         if (seconds <= kLatencyBuckets[i]) {
-            ++latency_buckets_[i];
+            latency_buckets_[i].fetch_add(1, std::memory_order_relaxed);
         }
     }
-    ++latency_count_;
-    latency_sum_ += seconds;
+    latency_count_.fetch_add(1, std::memory_order_relaxed);
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+    latency_sum_ns_.fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(ns, 0)),
+                              std::memory_order_relaxed);
 }
 
 void Metrics::delivery_failure(const std::string& topic) {
@@ -130,8 +139,19 @@ std::string Metrics::render(const std::map<std::string, double>& gauges) const {
         out += fmt::format("ocpp_handshakes_refused_total{{reason=\"{}\"}} {}\n", reason, n);
     }
     header("ocpp_messages_total", "counter", "Station CALLs by version, action and outcome.");
-    for (const auto& [labels, n] : messages_) {
-        out += fmt::format("ocpp_messages_total{{{}}} {}\n", labels, n);
+    for (const auto v : ocpp::kAllVersions) {
+        const auto& catalog = ocpp::actions(v);
+        for (std::size_t row = 0; row <= catalog.size(); ++row) {
+            const std::string_view action = row < catalog.size() ? catalog[row].name : "unknown";
+            for (std::size_t o = 0; o < std::size(kOutcomes); ++o) {
+                const auto n = messages_[index(v)][row][o].load(std::memory_order_relaxed);
+                if (n > 0) {
+                    out += fmt::format(
+                        "ocpp_messages_total{{version=\"{}\",action=\"{}\",outcome=\"{}\"}} {}\n",
+                        ocpp::version_label(v), action, kOutcomes[o], n);
+                }
+            }
+        }
     }
     header("ocpp_validation_failures_total", "counter", "CALLERRORs sent, by version and code.");
     for (const auto& [labels, n] : validation_) {
@@ -154,13 +174,17 @@ std::string Metrics::render(const std::map<std::string, double>& gauges) const {
                            immediate_undelivered_[i]);
     }
     header("ocpp_produce_ack_seconds", "histogram", "Time from produce to Kafka acknowledgement.");
+    // Records land while this is read (a scrape is no snapshot): buckets are kept
+    // non-decreasing and within the count read first, as Prometheus expects of a histogram.
+    const auto count = latency_count_.load(std::memory_order_relaxed);
+    std::uint64_t below = 0;
     for (std::size_t i = 0; i < kLatencyBuckets.size(); ++i) {
-        out += fmt::format("ocpp_produce_ack_seconds_bucket{{le=\"{}\"}} {}\n", kLatencyBuckets[i],
-                           latency_buckets_[i]);
+        below = std::min(std::max(below, latency_buckets_[i].load(std::memory_order_relaxed)), count);
+        out += fmt::format("ocpp_produce_ack_seconds_bucket{{le=\"{}\"}} {}\n", kLatencyBuckets[i], below);
     }
-    out += fmt::format("ocpp_produce_ack_seconds_bucket{{le=\"+Inf\"}} {}\n", latency_count_);
+    out += fmt::format("ocpp_produce_ack_seconds_bucket{{le=\"+Inf\"}} {}\n", count);
     out += fmt::format("ocpp_produce_ack_seconds_sum {}\nocpp_produce_ack_seconds_count {}\n",
-                       latency_sum_, latency_count_);
+                       static_cast<double>(latency_sum_ns_.load(std::memory_order_relaxed)) / 1e9, count);
     for (const auto& [name_and_labels, value] : gauges) {
         out += fmt::format("{} {}\n", name_and_labels, value);
     }

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
+#include <string_view>
 #include <mutex>
 #include <string>
 
@@ -24,10 +26,14 @@ public:
         failed,          ///< publish failed: answered with CALLERROR InternalError
     };
 
+    Metrics();
+
     void connection_opened(ocpp::ProtocolVersion v);
     void connection_closed(ocpp::ProtocolVersion v);
     void handshake_refused(const std::string& reason);
-    void message(ocpp::ProtocolVersion v, const std::string& action, Outcome outcome);
+    /// One station CALL's outcome; lock-free. Actions outside `v`'s catalog are counted as
+    /// action "unknown" (a station cannot grow the label set).
+    void message(ocpp::ProtocolVersion v, std::string_view action, Outcome outcome);
     void validation_failure(ocpp::ProtocolVersion v, const std::string& code);
     void dead_letter();
     void produce_ack_latency(std::chrono::steady_clock::duration d);
@@ -63,15 +69,19 @@ private:
 
     mutable std::mutex mutex_;
     std::map<std::string, std::uint64_t> handshake_refused_;
-    std::map<std::string, std::uint64_t> messages_;     // labels → count
+    /// Per version: a counter per outcome for each catalog action (by its index in
+    /// ocpp::actions(v)), then one row for unknown actions.
+    using OutcomeCounts = std::array<std::atomic<std::uint64_t>, 4>;
+    std::array<std::unique_ptr<OutcomeCounts[]>, 2> messages_;
     std::map<std::string, std::uint64_t> validation_;   // labels → count
     std::map<std::string, std::uint64_t> delivery_failures_;
     std::map<std::string, std::uint64_t> partitions_added_;
     std::map<std::string, std::uint64_t, std::less<>> command_results_;
     std::array<std::uint64_t, ocpp::kEventClassCount> immediate_undelivered_{};
-    std::array<std::uint64_t, kLatencyBuckets.size()> latency_buckets_{};
-    std::uint64_t latency_count_ = 0;
-    double latency_sum_ = 0;
+    // Lock-free: updated once per record on the producer's poll thread.
+    std::array<std::atomic<std::uint64_t>, kLatencyBuckets.size()> latency_buckets_{};
+    std::atomic<std::uint64_t> latency_count_{0};
+    std::atomic<std::uint64_t> latency_sum_ns_{0};
 };
 
 }  // namespace gateway::metrics

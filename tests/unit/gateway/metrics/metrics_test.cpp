@@ -1,0 +1,70 @@
+#include <catch2/catch.hpp>
+
+#include <thread>
+#include <vector>
+
+#include "gateway/metrics/metrics.hpp"
+
+using gateway::metrics::Metrics;
+using Outcome = Metrics::Outcome;
+
+TEST_CASE("station calls are counted per version, action and outcome", "[metrics]") {
+    Metrics m;
+    m.message(ocpp::ProtocolVersion::v16, "Heartbeat", Outcome::acknowledged);
+    m.message(ocpp::ProtocolVersion::v16, "Heartbeat", Outcome::acknowledged);
+    m.message(ocpp::ProtocolVersion::v201, "TransactionEvent", Outcome::failed);
+    const std::string text = m.render({});
+    CHECK_THAT(text, Catch::Contains(
+                         "ocpp_messages_total{version=\"1.6\",action=\"Heartbeat\",outcome=\"acknowledged\"} 2\n"));
+    CHECK_THAT(text, Catch::Contains(
+                         "ocpp_messages_total{version=\"2.0.1\",action=\"TransactionEvent\",outcome=\"failed\"} 1\n"));
+    // Nothing is exported for what never happened.
+    CHECK_THAT(text, !Catch::Contains("action=\"Heartbeat\",outcome=\"failed\""));
+}
+
+TEST_CASE("actions a version does not know are counted as unknown, whatever the station sent",
+          "[metrics]") {
+    Metrics m;
+    m.message(ocpp::ProtocolVersion::v16, "NoSuchAction", Outcome::rejected);
+    m.message(ocpp::ProtocolVersion::v16, "AnotherMadeUpName", Outcome::rejected);
+    // 2.0.1-only action on a 1.6 connection.
+    m.message(ocpp::ProtocolVersion::v16, "TransactionEvent", Outcome::rejected);
+    const std::string text = m.render({});
+    CHECK_THAT(text, Catch::Contains(
+                         "ocpp_messages_total{version=\"1.6\",action=\"unknown\",outcome=\"rejected\"} 3\n"));
+    CHECK_THAT(text, !Catch::Contains("NoSuchAction"));
+    CHECK_THAT(text, !Catch::Contains("AnotherMadeUpName"));
+}
+
+TEST_CASE("calls counted from many threads at once are all counted", "[metrics]") {
+    Metrics m;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&m] {
+            for (int i = 0; i < 10000; ++i) {
+                m.message(ocpp::ProtocolVersion::v201, "MeterValues", Outcome::acknowledged);
+            }
+        });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    CHECK_THAT(m.render({}),
+               Catch::Contains("ocpp_messages_total{version=\"2.0.1\",action=\"MeterValues\",outcome=\"acknowledged\"} 40000\n"));
+}
+
+TEST_CASE("ack latencies fill a cumulative histogram", "[metrics]") {
+    Metrics m;
+    using std::chrono::microseconds;
+    m.produce_ack_latency(microseconds(300));    // <= 0.0005
+    m.produce_ack_latency(microseconds(1500));   // <= 0.002
+    m.produce_ack_latency(microseconds(7000));   // <= 0.01
+    const std::string text = m.render({});
+    CHECK_THAT(text, Catch::Contains("ocpp_produce_ack_seconds_bucket{le=\"0.0005\"} 1\n"));
+    CHECK_THAT(text, Catch::Contains("ocpp_produce_ack_seconds_bucket{le=\"0.001\"} 1\n"));
+    CHECK_THAT(text, Catch::Contains("ocpp_produce_ack_seconds_bucket{le=\"0.002\"} 2\n"));
+    CHECK_THAT(text, Catch::Contains("ocpp_produce_ack_seconds_bucket{le=\"0.01\"} 3\n"));
+    CHECK_THAT(text, Catch::Contains("ocpp_produce_ack_seconds_bucket{le=\"+Inf\"} 3\n"));
+    CHECK_THAT(text, Catch::Contains("ocpp_produce_ack_seconds_count 3\n"));
+    CHECK_THAT(text, Catch::Contains("ocpp_produce_ack_seconds_sum 0.0088\n"));
+}
