@@ -132,10 +132,9 @@ std::optional<std::string> App::connect_kafka() {
         return "kafka: " + created.error().message();
     }
     producers_ = std::make_unique<kafka_bridge::ProducerSlot>(kafka, std::move(created.value()));
-    deliveries_ = std::make_unique<session::DeliveryBatch>(io_, io_thread_count());
     poller_.start([this](const std::atomic<bool>& running) {
         while (running.load()) {
-            if (auto error = deliveries_->gather([this] { return producers_->poll_and_recover(50ms); })) {
+            if (auto error = producers_->poll_and_recover(50ms)) {
                 log::error("Kafka producer failed ({}); {}", error->to_string(),
                            error->is_fatal() ? "replaced it with a new one"
                                              : "could not create a new one");
@@ -171,7 +170,6 @@ std::optional<std::string> App::build_parts() {
     }
     router_ = std::make_unique<commands::Router>(config_, *schemas_, *producers_, metrics_, *listener_);
     listener_->set_command_sink(router_.get());
-    listener_->set_delivery_batch(deliveries_.get());
     router_->follow(config_.topics.stations, [this](const kafka_bridge::Message& m) {
         if (!m.key) {
             return;
@@ -209,7 +207,9 @@ std::optional<std::string> App::open() {
         return std::string(e.what());
     }
     accepting_ = true;
-    const unsigned threads = io_thread_count();
+    const unsigned threads = config_.io_threads > 0
+                                 ? config_.io_threads
+                                 : std::max(1U, std::thread::hardware_concurrency());
     for (unsigned i = 0; i < threads; ++i) {
         io_threads_.emplace_back([this] { io_.run(); });
     }
@@ -222,11 +222,6 @@ std::optional<std::string> App::open() {
               config_.security.profile >= 2 ? "wss" : "ws", config_.listen.to_string(),
               config_.path_prefix, config_.security.profile, config_.admin_listen.to_string());
     return std::nullopt;
-}
-
-unsigned App::io_thread_count() const {
-    return config_.io_threads > 0 ? config_.io_threads
-                                  : std::max(1U, std::thread::hardware_concurrency());
 }
 
 void App::serve() {

@@ -19,7 +19,6 @@
 #include "gateway/metrics/metrics.hpp"
 #include "gateway/security/events.hpp"
 #include "gateway/security/registry.hpp"
-#include "gateway/session/delivery_batch.hpp"
 #include "gateway/station/listener.hpp"
 #include "kafka_bridge/producer_slot.hpp"
 #include "ocpp/schema_registry.hpp"
@@ -90,7 +89,6 @@ private:
     void drain();
     std::string render_metrics() const;
     bool ready() const { return accepting_.load() && kafka_reachable_.load(); }
-    unsigned io_thread_count() const;
 
     config::Config config_;
     StopSignal stop_;
@@ -111,9 +109,6 @@ private:
     std::unique_ptr<commands::Router> router_;
     std::unique_ptr<admin::AdminServer> admin_;
     std::vector<std::thread> io_threads_;
-    /// Delivery outcomes to sessions, one hand-over per producer poll round (before the
-    /// producer slot: its last callbacks may still hand over).
-    std::unique_ptr<session::DeliveryBatch> deliveries_;
     // Destroyed first: see the class comment.
     std::unique_ptr<kafka_bridge::ProducerSlot> producers_;
     Worker poller_;

@@ -40,7 +40,6 @@ public:
 };
 
 class Session;
-class DeliveryBatch;
 
 /// What sessions tell the command machinery (implemented by commands::Router). Thread-safe.
 class CommandSink {
@@ -87,9 +86,6 @@ struct Services {
     std::atomic<std::int64_t> closing{0};
     /// The command machinery; null when commands are off (tests).
     CommandSink* commands = nullptr;
-    /// Delivery outcomes to sessions in batches (set by the app, whose producer poll thread
-    /// gathers them); null: each is posted on its own.
-    DeliveryBatch* deliveries = nullptr;
 };
 
 }  // namespace gateway::session

@@ -13,14 +13,13 @@ using kafka_bridge::CommandOutcome;
 
 Session::Session(Services& services, std::unique_ptr<StationLink> link, std::string station_id,
                  ocpp::ProtocolVersion version, std::optional<std::string> subprotocol,
-                 std::string address, std::string peer_ip,
-                 std::shared_ptr<asio::io_context::strand> strand)
+                 std::string address, std::string peer_ip)
     : services_(services),
       link_(std::move(link)),
       info_{std::move(station_id), version, services.config.gateway_id, kafka_bridge::new_uuid()},
       subprotocol_(std::move(subprotocol)),
       address_(std::move(address)),
-      strand_(strand ? std::move(strand) : std::make_shared<asio::io_context::strand>(services.io)),
+      strand_(services.io),
       keepalive_(services.io),
       retry_(services.io),
       command_timer_(services.io),
@@ -31,9 +30,7 @@ Session::Session(Services& services, std::unique_ptr<StationLink> link, std::str
       commands_(rpc_, services.config.commands.queue_limit) {}
 
 void Session::start() {
-    // Dispatched, not posted: opened on the connection's strand (the usual case), the session
-    // must be started before a frame read in the same go as the handshake is handled.
-    strand_->dispatch([self = shared_from_this()] {
+    asio::post(strand_, [self = shared_from_this()] {
         self->opened_at_ = Clock::now();
         self->last_activity_ = self->opened_at_;
         kafka_bridge::ConnectionEvent event{kafka_bridge::ConnectionEvent::Type::connected,
@@ -56,34 +53,17 @@ void Session::on_message(bool text, std::string payload) {
         close(CloseCode::unsupported_data, "OCPP-J uses text frames only");
         return;
     }
-    if (strand_->running_in_this_thread()) {
-        // Read on the connection's own strand, which is this session's: no hop.
-        handle_text(std::move(payload));
-        return;
-    }
-    asio::post(*strand_, [self = shared_from_this(), text = std::move(payload)]() mutable {
+    asio::post(strand_, [self = shared_from_this(), text = std::move(payload)]() mutable {
         self->handle_text(std::move(text));
     });
 }
 
-void Session::run_on_strand(std::function<void()> fn) {
-    if (services_.deliveries != nullptr) {
-        services_.deliveries->run_on(strand_, std::move(fn));
-    } else {
-        asio::post(*strand_, std::move(fn));
-    }
-}
-
 void Session::on_pong() {
-    if (strand_->running_in_this_thread()) {
-        last_activity_ = Clock::now();
-        return;
-    }
-    asio::post(*strand_, [self = shared_from_this()] { self->last_activity_ = Clock::now(); });
+    asio::post(strand_, [self = shared_from_this()] { self->last_activity_ = Clock::now(); });
 }
 
 void Session::drain() {
-    asio::post(*strand_, [self = shared_from_this()] {
+    asio::post(strand_, [self = shared_from_this()] {
         self->draining_ = true;
         self->close_if_drained();
     });
@@ -103,7 +83,7 @@ void Session::close(CloseCode code, std::string reason) {
 }
 
 void Session::on_closed(int code, std::string reason) {
-    asio::post(*strand_, [self = shared_from_this(), code, reason = std::move(reason)] {
+    asio::post(strand_, [self = shared_from_this(), code, reason = std::move(reason)] {
         if (self->closed_) {
             --self->services_.closing;
             return;
@@ -168,7 +148,7 @@ void Session::schedule_keepalive() {
                                                          : limits.idle_timeout;
     keepalive_.expires_after(period);
     keepalive_.async_wait(asio::bind_executor(
-        *strand_, [self = shared_from_this()](const std::error_code& ec) {
+        strand_, [self = shared_from_this()](const std::error_code& ec) {
             if (ec || self->closed_) {
                 return;
             }
@@ -238,7 +218,7 @@ void Session::handle_response(const ocpp::MessageId& id, const ocpp::Frame& fram
 }
 
 void Session::supersede(std::string reason) {
-    asio::post(*strand_, [self = shared_from_this(), reason = std::move(reason)]() mutable {
+    asio::post(strand_, [self = shared_from_this(), reason = std::move(reason)]() mutable {
         if (self->closed_) {
             return;
         }
@@ -248,7 +228,7 @@ void Session::supersede(std::string reason) {
 }
 
 void Session::deliver(kafka_bridge::Command command) {
-    asio::post(*strand_, [self = shared_from_this(), command = std::move(command)]() mutable {
+    asio::post(strand_, [self = shared_from_this(), command = std::move(command)]() mutable {
         auto* sink = self->services_.commands;
         if (self->closed_ || self->closing_) {
             sink->hand_back({std::move(command)});
@@ -295,7 +275,7 @@ void Session::pump_commands() {
         commands_.sent(std::move(*command), id, kafka_bridge::now_rfc3339(), Clock::now());
         command_timer_.expires_after(timeout);
         command_timer_.async_wait(asio::bind_executor(
-            *strand_, [self = shared_from_this(), id](const std::error_code& ec) {
+            strand_, [self = shared_from_this(), id](const std::error_code& ec) {
                 if (!ec) {
                     self->on_command_timeout(id);
                 }

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,7 +16,6 @@
 #include "gateway/security/throttle.hpp"
 #include "gateway/session/command_checks.hpp"
 #include "gateway/session/command_queue.hpp"
-#include "gateway/session/delivery_batch.hpp"
 #include "gateway/session/in_flight.hpp"
 #include "gateway/session/services.hpp"
 #include "kafka_bridge/envelope.hpp"
@@ -26,9 +24,8 @@
 
 namespace gateway::session {
 
-/// One station connection. Everything it owns is touched only on its strand, which is the
-/// connection's own: frames are handled where the transport read them; other threads get in
-/// by posting (Kafka delivery reports, the command router, timers).
+/// One station connection. Everything it owns is touched only on its strand; other threads
+/// get in by posting (transport callbacks, Kafka delivery reports, the command router).
 ///
 /// Station calls (station_calls.cpp):
 ///
@@ -44,12 +41,9 @@ class Session : public std::enable_shared_from_this<Session> {
 public:
     /// `address` is the peer's endpoint (for connection records), `peer_ip` its bare IP (for
     /// security events).
-    /// `strand`: the connection's own (the transport reads on it, so a frame is handled
-    /// where it was read, without a hop to another thread); null: a strand of its own.
     Session(Services& services, std::unique_ptr<StationLink> link, std::string station_id,
             ocpp::ProtocolVersion version, std::optional<std::string> subprotocol,
-            std::string address, std::string peer_ip,
-            std::shared_ptr<asio::io_context::strand> strand = nullptr);
+            std::string address, std::string peer_ip);
 
     /// Publishes Connected and starts the keep-alive timer.
     void start();
@@ -121,8 +115,6 @@ private:
     void finish_command(CommandQueue::Outstanding done, kafka_bridge::CommandOutcome outcome);
     void end_commands(int code, const std::string& reason);
     void send(const std::string& text);
-    /// Runs `fn` on this session's strand from a delivery report (batched per poll round).
-    void run_on_strand(std::function<void()> fn);
     void publish_side_record(const std::string& topic, std::string value);
     void schedule_keepalive();
     void close_if_drained();
@@ -132,7 +124,7 @@ private:
     kafka_bridge::SessionInfo info_;
     std::optional<std::string> subprotocol_;
     std::string address_;
-    std::shared_ptr<asio::io_context::strand> strand_;
+    asio::io_context::strand strand_;
     asio::steady_timer keepalive_;
     asio::steady_timer retry_;
     asio::steady_timer command_timer_;

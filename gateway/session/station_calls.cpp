@@ -115,7 +115,7 @@ void Session::request_transaction_id(std::shared_ptr<Numbering> numbering) {
             if (!self) {
                 return;
             }
-            self->run_on_strand([self, numbering, d] {
+            asio::post(self->strand_, [self, numbering, d] {
                 if (d.ok() && d.partition == 0 && d.offset + 1 <= INT32_MAX) {
                     self->publish(std::move(numbering->call), d.offset + 1, numbering->received_at,
                                   std::move(numbering->token));
@@ -173,7 +173,7 @@ void Session::produce(std::shared_ptr<Pending> pending) {
         pending->record, [weak, pending, mode, &services](const kafka_bridge::Delivery& d) {
             services.metrics.produce_ack_latency(Clock::now() - pending->started);
             if (auto self = weak.lock()) {
-                self->run_on_strand([self, pending, d, mode] {
+                asio::post(self->strand_, [self, pending, d, mode] {
                     self->on_delivery(pending, d, mode);
                 });
                 return;
@@ -218,7 +218,7 @@ void Session::fail_call(const ocpp::MessageId& id, const std::string& action) {
 
 void Session::retry_blocked_later() {
     retry_.expires_after(kBackpressureRetry);
-    retry_.async_wait(asio::bind_executor(*strand_, [self = shared_from_this()](const std::error_code& ec) {
+    retry_.async_wait(asio::bind_executor(strand_, [self = shared_from_this()](const std::error_code& ec) {
         if (ec || self->closed_) {
             return;
         }

@@ -40,7 +40,6 @@ public:
         return sessions_.find_station(station_id);
     }
     void set_command_sink(session::CommandSink* sink) override { services_.commands = sink; }
-    void set_delivery_batch(session::DeliveryBatch* batch) override { services_.deliveries = batch; }
     std::int64_t in_flight() const override { return services_.in_flight.load(); }
     std::int64_t closing() const override { return services_.closing.load(); }
     std::optional<std::string> reload_tls_if_changed() override;
@@ -283,8 +282,7 @@ void WsListener<Server>::on_open(websocketpp::connection_hdl hdl) {
     const std::string ip = peer_ip(con);
     auto session = std::make_shared<Session>(services_, std::make_unique<Link<Server>>(con),
                                              record_key(h.station_id.get()), h.version,
-                                             h.subprotocol, con->get_remote_endpoint(), ip,
-                                             con->get_strand());
+                                             h.subprotocol, con->get_remote_endpoint(), ip);
     const auto replaced = sessions_.add(hdl, session, ip);
     services_.metrics.connection_opened(h.version);
     // Per-connection handlers reach the session without the table lookup (and its lock) on

@@ -42,9 +42,6 @@ public:
     virtual std::size_t session_count() const = 0;
     /// Connects the command machinery; call before listen().
     virtual void set_command_sink(session::CommandSink* sink) = 0;
-    /// Delivery outcomes reach sessions through `batch` (its gather() wraps the producer's
-    /// poll); call before listen().
-    virtual void set_delivery_batch(session::DeliveryBatch* batch) = 0;
     /// Station CALLs published and not yet answered.
     virtual std::int64_t in_flight() const = 0;
     /// Sessions closed whose Disconnected record is not yet queued.
