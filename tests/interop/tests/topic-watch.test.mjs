@@ -21,25 +21,23 @@ import rpc from 'ocpp-rpc';
 import { httpGet, startGateway, uniqueStationId, withGatewayLog } from '../lib/gateway.mjs';
 import { PrivateBroker } from '../lib/broker.mjs';
 import { TOPICS } from '../lib/kafka.mjs';
+import { metricValue } from '../lib/monitor.mjs';
 
 const { RPCClient } = rpc;
 const TOPIC = TOPICS.status;
 
-/** The value of one metric line (`name{labels}`), or undefined when it is not exported. */
-async function metric(gw, nameAndLabels) {
-  const r = await httpGet(gw.adminUrl('/metrics'));
-  const line = r.text.split('\n').find((l) => l.startsWith(`${nameAndLabels} `));
-  return line === undefined ? undefined : Number(line.slice(nameAndLabels.length + 1));
+/** The value of metric `name` with `labels` on the gateway now (null when not exported). */
+async function metric(gw, name, labels) {
+  return metricValue((await httpGet(gw.adminUrl('/metrics'))).text, name, labels);
 }
 
 /** Asks again every 200 ms until the metric has `value` (the gateway checks every second). */
-async function metricReaches(gw, nameAndLabels, value, timeoutMs = 15_000) {
+async function metricReaches(gw, name, labels, value, timeoutMs = 15_000) {
   const deadline = Date.now() + timeoutMs;
-  let last;
   for (;;) {
-    last = await metric(gw, nameAndLabels);
+    const last = await metric(gw, name, labels);
     if (last === value) return;
-    assert.ok(Date.now() < deadline, `${nameAndLabels} is ${last}, not ${value}, after ${timeoutMs} ms`);
+    assert.ok(Date.now() < deadline, `${name}${JSON.stringify(labels)} is ${last}, not ${value}, after ${timeoutMs} ms`);
     await new Promise((res) => setTimeout(res, 200));
   }
 }
@@ -90,13 +88,13 @@ describe('a topic deleted and created again while the gateway runs', () => {
   });
 
   test('deletion is reported and the topic is not recreated; the recreation is reported and served', logOnFailure(async () => {
-    await metricReaches(gw, `ocpp_kafka_topic_missing{topic="${TOPIC}"}`, 0);
-    const partitionsBefore = await metric(gw, `ocpp_kafka_topic_partitions{topic="${TOPIC}"}`);
+    await metricReaches(gw, 'ocpp_kafka_topic_missing', { topic: TOPIC }, 0);
+    const partitionsBefore = await metric(gw, 'ocpp_kafka_topic_partitions', { topic: TOPIC });
     assert.ok(partitionsBefore >= 1, `partitions of ${TOPIC} exported: ${partitionsBefore}`);
     await statusNotification(station);
 
     await admin.deleteTopics({ topics: [TOPIC], timeout: 15_000 });
-    await metricReaches(gw, `ocpp_kafka_topic_missing{topic="${TOPIC}"}`, 1);
+    await metricReaches(gw, 'ocpp_kafka_topic_missing', { topic: TOPIC }, 1);
     assert.match(gw.output(), new RegExp(`topic ${TOPIC.replace('.', '\\.')} no longer exists`));
 
     // No success for a record the cluster cannot hold: an error the station can act on.
@@ -106,13 +104,13 @@ describe('a topic deleted and created again while the gateway runs', () => {
     assert.ok(!(await admin.listTopics()).includes(TOPIC), `${TOPIC} was created again by the gateway's traffic`);
 
     await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: partitionsBefore + 1 }], waitForLeaders: true });
-    await metricReaches(gw, `ocpp_kafka_topic_recreated_total{topic="${TOPIC}"}`, 1);
-    assert.equal(await metric(gw, `ocpp_kafka_topic_missing{topic="${TOPIC}"}`), 0);
-    assert.equal(await metric(gw, `ocpp_kafka_topic_partitions{topic="${TOPIC}"}`), partitionsBefore + 1);
+    await metricReaches(gw, 'ocpp_kafka_topic_recreated_total', { topic: TOPIC }, 1);
+    assert.equal(await metric(gw, 'ocpp_kafka_topic_missing', { topic: TOPIC }), 0);
+    assert.equal(await metric(gw, 'ocpp_kafka_topic_partitions', { topic: TOPIC }), partitionsBefore + 1);
     assert.match(gw.output(), new RegExp(`topic ${TOPIC.replace('.', '\\.')} was deleted and created again`));
     // Other topics were never reported.
-    assert.equal(await metric(gw, `ocpp_kafka_topic_missing{topic="${TOPICS.heartbeats}"}`), 0);
-    assert.equal(await metric(gw, `ocpp_kafka_topic_recreated_total{topic="${TOPICS.heartbeats}"}`), 0);
+    assert.equal(await metric(gw, 'ocpp_kafka_topic_missing', { topic: TOPICS.heartbeats }), 0);
+    assert.equal(await metric(gw, 'ocpp_kafka_topic_recreated_total', { topic: TOPICS.heartbeats }), 0);
 
     // The new topic is served.
     await statusNotification(station);
