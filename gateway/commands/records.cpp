@@ -16,6 +16,7 @@ using Clock = std::chrono::steady_clock;
 // A record of the router's own that Kafka did not take is written again after this long
 // (librdkafka has retried it for the whole delivery timeout by then).
 constexpr std::chrono::seconds kRetryDelay{2};
+constexpr std::chrono::seconds kRetryWarningInterval{1};
 
 }  // namespace
 
@@ -72,9 +73,15 @@ void Router::write_result(const Command& command, std::string record) {
 }
 
 void Router::retry_later(std::string what, std::function<void()> action) {
-    log::warn("{} not written; trying again in {} s", what, kRetryDelay.count());
     std::lock_guard<std::mutex> lock(retry_mutex_);
-    retries_.push_back(Retry{Clock::now() + kRetryDelay, std::move(what), std::move(action)});
+    const auto now = Clock::now();
+    if (now - last_retry_warning_ >= kRetryWarningInterval) {
+        log::warn("{} not written; trying again in {} s", what, kRetryDelay.count());
+        last_retry_warning_ = now;
+    } else {
+        ++unreported_retries_;
+    }
+    retries_.push_back(Retry{now + kRetryDelay, std::move(what), std::move(action)});
 }
 
 void Router::run_due_retries() {
@@ -82,6 +89,13 @@ void Router::run_due_retries() {
     {
         std::lock_guard<std::mutex> lock(retry_mutex_);
         const auto now = Clock::now();
+        if (unreported_retries_ > 0 && now - last_retry_warning_ >= kRetryWarningInterval) {
+            log::warn("{} more records of the command router not written since; each is tried "
+                      "again {} s after it failed",
+                      unreported_retries_, kRetryDelay.count());
+            unreported_retries_ = 0;
+            last_retry_warning_ = now;
+        }
         auto split = std::stable_partition(retries_.begin(), retries_.end(),
                                            [now](const Retry& r) { return r.at > now; });
         due.assign(std::make_move_iterator(split), std::make_move_iterator(retries_.end()));

@@ -184,6 +184,9 @@ private:
     };
     std::mutex retry_mutex_;
     std::vector<Retry> retries_;  // under retry_mutex_
+    // One warning a second at most: a broker failure fails every station's presence at once.
+    std::chrono::steady_clock::time_point last_retry_warning_{};  // under retry_mutex_
+    std::size_t unreported_retries_ = 0;                          // under retry_mutex_
 };
 
 }  // namespace gateway::commands
