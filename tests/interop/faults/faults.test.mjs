@@ -112,6 +112,10 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
   after(async () => {
     if (results.length) {
       process.stdout.write(`\n# fault suite, Kafka ${kafkaVersion}\n${table(results)}\n`);
+      // The reasons again, last: a long failure output is often cut in the middle.
+      for (const r of results.filter((x) => x.failed)) {
+        process.stderr.write(`\n# ${r.fault} FAILED: ${String(r.error ?? 'no assertion recorded').slice(0, 3000)}\n`);
+      }
       if (process.env.OCPP_FAULTS_REPORT) {
         writeFileSync(process.env.OCPP_FAULTS_REPORT, `${JSON.stringify({ kafkaVersion, results }, null, 2)}\n`);
       }
@@ -246,6 +250,9 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
           assert.ok(gw.running, `gateway ${gw.gatewayId} exited: ${JSON.stringify(gw.exitInfo)}`);
         }
         row.failed = false;
+      } catch (err) {
+        row.error = err?.message ?? String(err);
+        throw err;
       } finally {
         load?.child.kill('SIGKILL');
         sending = false;
