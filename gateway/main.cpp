@@ -57,8 +57,11 @@ int main(int argc, char** argv) {
             std::fputs(gateway::config::help_text().c_str(), stdout);
             return 0;
         case Action::version:
-            std::printf("ocpp-gateway %s (librdkafka %s)\n", kVersion,
-                        kafka_bridge::librdkafka_version().c_str());
+            std::printf("ocpp-gateway %s (librdkafka %s%s)\n", kVersion,
+                        kafka_bridge::librdkafka_version().c_str(),
+                        kafka_bridge::librdkafka_fails_unknown_outcomes_on_epoch_bump()
+                            ? " with the project's patches"
+                            : ", without the project's patches");
             return 0;
         case Action::hash_password:
             return hash_password(cl.iterations);

@@ -195,6 +195,8 @@ void Producer::on_delivery_report(rd_kafka_s* /*rk*/, const void* message, void*
     Delivery delivery;
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         delivery.error = from_code(m->err);
+        delivery.possibly_persisted =
+            rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED;
     } else {
         delivery.partition = m->partition;
         delivery.offset = m->offset;
@@ -573,5 +575,13 @@ std::optional<Error> Producer::last_transport_error() const {
 }
 
 std::string librdkafka_version() { return rd_kafka_version_str(); }
+
+bool librdkafka_fails_unknown_outcomes_on_epoch_bump() {
+#if defined(OCPP_RDKAFKA_UNKNOWN_OUTCOME_PATCH)
+    return true;
+#else
+    return false;
+#endif
+}
 
 }  // namespace kafka_bridge

@@ -55,6 +55,8 @@ struct Delivery {
     std::optional<Error> error;  ///< empty when the cluster acknowledged the record
     std::int32_t partition = -1;
     std::int64_t offset = -1;
+    /// A failed record that may be on Kafka all the same (its request's outcome is unknown).
+    bool possibly_persisted = false;
 
     bool ok() const { return !error.has_value(); }
 };
@@ -190,5 +192,9 @@ private:
 
 /// The librdkafka version this process runs with ("2.8.0"), for --version and bug reports.
 std::string librdkafka_version();
+
+/// Whether the librdkafka built against carries scripts/librdkafka-patches/0001: records whose
+/// write may have landed are failed, not written again, when the producer's epoch is bumped.
+bool librdkafka_fails_unknown_outcomes_on_epoch_bump();
 
 }  // namespace kafka_bridge

@@ -8,10 +8,13 @@
 # apt configuration is not touched), checked against the sha256 below, built with the features
 # the gateway uses (SSL, SASL incl. GSSAPI, zstd, lz4, zlib) and POSIX threads instead of C11
 # threads (ThreadSanitizer intercepts only the former), installed into
-#   ${OCPP_CACHE_DIR:-~/.cache/ocpp-gateway}/librdkafka-2.8.0
+#   ${OCPP_CACHE_DIR:-~/.cache/ocpp-gateway}/librdkafka-2.8.0-p<patch-set hash>
+# The patches in scripts/librdkafka-patches/ are applied on top (each says why); the prefix's
+# name carries a hash of them, so a changed patch set is a new build, and the prefix holds
+# share/ocpp-gateway/patches listing them (CMake reads it).
 # Offline: OCPP_RDKAFKA_TARBALL=/path/to/librdkafka_2.8.0.orig.tar.gz.
 # OCPP_RDKAFKA_SANITIZE=thread builds a second copy instrumented for ThreadSanitizer (into
-# librdkafka-2.8.0-thread): without it, TSan cannot see librdkafka's own synchronization and
+# librdkafka-2.8.0-p<hash>-thread): without it, TSan cannot see librdkafka's own synchronization and
 # reports its buffers handed between threads as races.
 # Needs: build-essential, libssl-dev, libsasl2-dev, libzstd-dev, liblz4-dev, zlib1g-dev
 # (scripts/setup.sh installs them).
@@ -23,7 +26,16 @@ sha256=5bd1c46f63265f31c6bfcedcde78703f77d28238eadf23821c2b43fc30be3e25
 
 cache="${OCPP_CACHE_DIR:-$HOME/.cache/ocpp-gateway}"
 sanitize="${OCPP_RDKAFKA_SANITIZE:-}"
-prefix="$cache/librdkafka-$version${sanitize:+-$sanitize}"
+patch_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/librdkafka-patches"
+patches=()
+for p in "$patch_dir"/*.patch; do
+    [ -f "$p" ] && patches+=("$p")
+done
+patch_set=none
+if [ "${#patches[@]}" -gt 0 ]; then
+    patch_set="$(cat "${patches[@]}" | sha256sum | cut -c1-10)"
+fi
+prefix="$cache/librdkafka-$version-p$patch_set${sanitize:+-$sanitize}"
 if [ -f "$prefix/.built" ]; then
     echo "$prefix"
     exit 0
@@ -58,6 +70,10 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work" "${apt_dir:-}"' EXIT
 tar -xzf "$tarball" -C "$work"
 src="$work/librdkafka-$version"
+for p in "${patches[@]}"; do
+    say "applying $(basename "$p")"
+    patch -d "$src" -p1 --forward --quiet <"$p" || die "$(basename "$p") does not apply to $version"
+done
 say "building librdkafka $version into $prefix (a few minutes, once)"
 (
     cd "$src"
@@ -71,5 +87,9 @@ say "building librdkafka $version into $prefix (a few minutes, once)"
     rm -rf "$prefix"
     make install-subdirs >"$work/install.log" 2>&1 || { tail -n 40 "$work/install.log" >&2; exit 1; }
 ) || die "building librdkafka failed (logs above)"
+mkdir -p "$prefix/share/ocpp-gateway"
+for p in "${patches[@]}"; do
+    basename "$p"
+done >"$prefix/share/ocpp-gateway/patches"
 touch "$prefix/.built"
 echo "$prefix"

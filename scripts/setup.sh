@@ -8,8 +8,9 @@ packages=(
     libwebsocketpp-dev libasio-dev nlohmann-json3-dev libvalijson-dev
     libssl-dev libfmt-dev libyaml-cpp-dev catch2 libbenchmark-dev
     # The pinned librdkafka (scripts/build-librdkafka.sh builds Debian trixie's 2.8.0 source
-    # package): its compression and SASL libraries, and xz for the source package.
-    libsasl2-dev libzstd-dev liblz4-dev zlib1g-dev xz-utils
+    # package): its compression and SASL libraries, xz for the source package, patch for the
+    # project's patches on top (scripts/librdkafka-patches/).
+    libsasl2-dev libzstd-dev liblz4-dev zlib1g-dev xz-utils patch
     # The fuzz build (CMake preset `fuzz`): clang with libFuzzer and the sanitizer runtimes;
     # clang-tidy for the static checks of the test command.
     clang-14 libclang-rt-14-dev clang-tidy-14

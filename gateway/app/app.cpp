@@ -143,6 +143,12 @@ std::optional<std::string> App::connect_kafka() {
     });
     // The producer is warm and the topics exist before any station is let in.
     log::info("gateway {} connecting to Kafka at {}", config_.gateway_id, config_.kafka.brokers);
+    if (!kafka_bridge::librdkafka_fails_unknown_outcomes_on_epoch_bump()) {
+        log::warn("librdkafka {} without the project's patch (scripts/librdkafka-patches/): when "
+                  "the producer's epoch is bumped (e.g. in a broker rolling restart) a record can "
+                  "be written twice",
+                  kafka_bridge::librdkafka_version());
+    }
     std::string problem;
     switch (wait_for_kafka(config_, *producers_, stop_, problem, topic_durability_)) {
         case Readiness::ready:

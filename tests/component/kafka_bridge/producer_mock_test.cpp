@@ -323,3 +323,96 @@ TEST_CASE("after a fatal error the slot replaces the producer and held records f
     REQUIRE(wait_for(*current, after, 1) == 1);
     CHECK(after.deliveries.front().ok());
 }
+
+// Only with the pinned, patched librdkafka (CMake warns when it is not the one in use).
+#if defined(OCPP_RDKAFKA_UNKNOWN_OUTCOME_PATCH)
+namespace {
+
+// The high watermark of `topic` [0], asked through a client of its own (the producer's
+// connection to that broker may be waiting on a held-back answer).
+std::int64_t high_watermark(rd_kafka_mock_cluster_t* cluster, const std::string& topic) {
+    char errstr[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    REQUIRE(rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(cluster),
+                              errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK);
+    std::unique_ptr<rd_kafka_t, void (*)(rd_kafka_t*)> reader(
+        rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr)), rd_kafka_destroy);
+    REQUIRE(reader != nullptr);
+    std::int64_t low = -1;
+    std::int64_t high = -1;
+    const auto err = rd_kafka_query_watermark_offsets(reader.get(), topic.c_str(), 0, &low, &high, 5000);
+    REQUIRE(err == RD_KAFKA_RESP_ERR_NO_ERROR);
+    return high;
+}
+
+}  // namespace
+
+// An epoch bump renumbers what is queued; a record whose earlier write may have landed would be
+// written a second time under the new numbers (librdkafka #4953). The pinned librdkafka carries
+// a patch (scripts/librdkafka-patches/) that fails such records instead: the station is told,
+// and a resend is visibly a resend.
+TEST_CASE("a record whose write may have landed is failed, never written again, across an epoch bump",
+          "[producer][epoch]") {
+    ProducerConfig config;
+    config.linger = 0ms;
+    config.properties["request.timeout.ms"] = "500";
+    auto producer = mock_producer(config);
+    auto* cluster = cluster_of(*producer);
+    for (const char* topic : {"ocpp.epoch-a", "ocpp.epoch-b"}) {
+        REQUIRE(rd_kafka_mock_topic_create(cluster, topic, 1, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+    REQUIRE(rd_kafka_mock_partition_set_leader(cluster, "ocpp.epoch-a", 0, 1) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+    REQUIRE(rd_kafka_mock_partition_set_leader(cluster, "ocpp.epoch-b", 0, 2) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+    Collected warm;
+    for (const char* topic : {"ocpp.epoch-a", "ocpp.epoch-b"}) {
+        REQUIRE(producer->produce(record(topic, 0), [&](const Delivery& d) {
+                    warm.deliveries.push_back(d);
+                }).ok());
+    }
+    REQUIRE(wait_for(*producer, warm, 2) == 2);
+    REQUIRE(warm.deliveries[0].ok());
+    REQUIRE(warm.deliveries[1].ok());
+
+    // The write to b lands, but its answer is held back and the connection breaks before it
+    // comes: the producer cannot know whether it landed.
+    rd_kafka_mock_broker_push_request_error_rtts(cluster, 2, kProduceApiKey, 1,
+                                                 RD_KAFKA_RESP_ERR_NO_ERROR, 10000);
+    std::optional<Delivery> b;
+    REQUIRE(producer->produce(record("ocpp.epoch-b", 1), [&](const Delivery& d) { b = d; }).ok());
+    const auto landed_by = std::chrono::steady_clock::now() + 5s;
+    while (high_watermark(cluster, "ocpp.epoch-b") < 2) {
+        REQUIRE(std::chrono::steady_clock::now() < landed_by);
+        producer->poll(50ms);
+    }
+    REQUIRE_FALSE(b.has_value());
+    REQUIRE(rd_kafka_mock_broker_set_down(cluster, 2) == RD_KAFKA_RESP_ERR_NO_ERROR);
+
+    // Meanwhile a rejection on a makes the producer bump its epoch.
+    rd_kafka_mock_broker_push_request_error_rtts(cluster, 1, kProduceApiKey, 1,
+                                                 RD_KAFKA_RESP_ERR_UNKNOWN_PRODUCER_ID, 0);
+    std::optional<Delivery> a;
+    REQUIRE(producer->produce(record("ocpp.epoch-a", 1), [&](const Delivery& d) { a = d; }).ok());
+    const auto bumped_by = std::chrono::steady_clock::now() + 20s;
+    while (!a && std::chrono::steady_clock::now() < bumped_by) {
+        producer->poll(50ms);
+    }
+    REQUIRE(rd_kafka_mock_broker_set_up(cluster, 2) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!b && std::chrono::steady_clock::now() < deadline) {
+        producer->poll(50ms);
+    }
+    REQUIRE(a.has_value());
+    REQUIRE(b.has_value());
+    INFO("a: " << (a->ok() ? "acknowledged" : a->error->to_string()));
+    INFO("b: " << (b->ok() ? "acknowledged" : b->error->to_string()));
+    CHECK(a->ok());
+    // b is on Kafka once (the write that landed), and its report says the outcome was unknown
+    // rather than claiming a second write as its own.
+    CHECK(high_watermark(cluster, "ocpp.epoch-b") == 2);
+    REQUIRE_FALSE(b->ok());
+    CHECK(b->possibly_persisted);
+    CHECK_FALSE(producer->fatal_error());
+}
+#endif  // OCPP_RDKAFKA_UNKNOWN_OUTCOME_PATCH
