@@ -191,7 +191,8 @@ ocpp::Result<CommandLine, std::string> parse_command_line(int argc, const char* 
         static constexpr std::string_view kValued[] = {
             "--url",          "--id-prefix",  "--stations",         "--v201-share",
             "--mix",          "--rate",       "--duration",         "--warmup",
-            "--connect-rate", "--threads",    "--source-addresses", "--timeout-ms"};
+            "--connect-rate", "--threads",    "--source-addresses", "--timeout-ms",
+            "--boot-retries"};
         bool known = false;
         for (const auto k : kValued) {
             known = known || k == name;
@@ -291,6 +292,14 @@ ocpp::Result<CommandLine, std::string> parse_command_line(int argc, const char* 
                                    value);
             }
             o.timeout = std::chrono::milliseconds(*v);
+        } else if (name == "--boot-retries") {
+            const auto v = to_unsigned(value);
+            if (!v || *v > 100) {
+                return fmt::format("--boot-retries: expected a whole number from 0 to 100, got "
+                                   "'{}'",
+                                   value);
+            }
+            o.boot_retries = static_cast<unsigned>(*v);
         } else if (name == "--threads") {
             const auto v = to_unsigned(value);
             if (!v || *v == 0 || *v > kMaxThreads) {
@@ -353,6 +362,8 @@ Traffic:
   --duration S              measured seconds (default 10); with --idle, seconds to hold
   --timeout-ms MS           a CALL unanswered after MS (from its scheduled time) is a timeout
                             (default 30000)
+  --boot-retries N          a BootNotification answered with a CALLERROR or timed out is sent
+                            again 1 s later, up to N times (default 3; 0: never)
   --idle                    connect and boot every station, print when all are connected, then
                             hold the connections idle for --duration seconds
 

@@ -37,6 +37,9 @@ struct Options {
     double connect_rate = 500.0;
     std::vector<asio::ip::address> source_addresses;
     std::chrono::milliseconds timeout{30000};
+    /// BootNotifications sent again (1 s apart) after a CALLERROR or a timeout, as firmware
+    /// does, before the station counts as not booted.
+    unsigned boot_retries = 3;
     bool idle = false;
     unsigned threads = 1;
     bool json = false;

@@ -18,6 +18,7 @@ constexpr std::chrono::milliseconds kConnectTimeout{10000};
 constexpr long kOpenHandshakeTimeoutMs = 10000;
 constexpr long kCloseHandshakeTimeoutMs = 3000;
 constexpr std::chrono::milliseconds kHousekeepingPeriod{10};
+constexpr std::chrono::seconds kBootRetryDelay{1};
 // Sends handled in one go before the loop lets answers in again, when the generator is late.
 constexpr int kMaxSendBatch = 256;
 
@@ -194,7 +195,21 @@ void Worker::on_open(std::uint32_t j) {
     }
     ++connections_.connected;
     st.state = Station::State::booting;
+    send_boot(j);
+}
+
+void Worker::send_boot(std::uint32_t j) {
+    ++stations_[j].boots_sent;
     send_call(j, Action::boot_notification, Clock::now(), false, true);
+}
+
+void Worker::boot_failed(std::uint32_t j, Clock::time_point now) {
+    Station& st = stations_[j];
+    if (st.open && st.boots_sent <= options_.boot_retries) {
+        boot_retries_.push_back({j, st.seq, now + kBootRetryDelay});
+        return;
+    }
+    settle(j, false);
 }
 
 void Worker::on_fail(std::uint32_t j) {
@@ -343,7 +358,7 @@ void Worker::on_message(std::uint32_t j, const std::string& text) {
         if (error != nullptr) {
             ++connections_.boot_errors;
             ++connections_.errors[fmt::format("BootNotification CALLERROR {}", error->code)];
-            settle(j, false);
+            boot_failed(j, now);
             return;
         }
         const auto status = result->payload.find("status");
@@ -478,7 +493,7 @@ void Worker::housekeeping() {
         st.waiting = false;
         if (st.boot) {
             ++connections_.boot_timeouts;
-            settle(d.station, false);
+            boot_failed(d.station, now);
             continue;
         }
         if (st.measured) {
@@ -487,6 +502,15 @@ void Worker::housekeeping() {
         }
         if (st.state == Station::State::ready && st.open) {
             free_.push_back(d.station);
+        }
+    }
+    while (!boot_retries_.empty() && boot_retries_.front().at <= now) {
+        const Deadline r = boot_retries_.front();
+        boot_retries_.pop_front();
+        const Station& st = stations_[r.station];
+        // Skipped when the connection ended meanwhile (settled then).
+        if (!st.settled && st.open && !st.waiting && st.seq == r.seq) {
+            send_boot(r.station);
         }
     }
     maybe_finish();

@@ -73,6 +73,7 @@ private:
         bool waiting = false;
         bool measured = false;
         bool boot = false;
+        std::uint32_t boots_sent = 0;
         std::uint64_t seq = 0;  ///< number of the last CALL sent; its message id
         Clock::time_point scheduled;
         // Payload state.
@@ -93,6 +94,8 @@ private:
     void on_close(std::uint32_t j);
     void on_message(std::uint32_t j, const std::string& text);
     void settle(std::uint32_t j, bool ready);
+    void send_boot(std::uint32_t j);
+    void boot_failed(std::uint32_t j, Clock::time_point now);
     bool send_call(std::uint32_t j, Action action, Clock::time_point scheduled, bool measured,
                    bool boot);
     nlohmann::json payload_for(Station& st, Action action);
@@ -119,6 +122,7 @@ private:
     std::vector<Station> stations_;
     std::deque<std::uint32_t> free_;       ///< booted stations with no open CALL, FIFO
     std::deque<Deadline> deadlines_;       ///< open CALLs in send order
+    std::deque<Deadline> boot_retries_;    ///< BootNotifications to send again, in time order
     Xorshift rng_;
 
     Clock::time_point connect_start_;

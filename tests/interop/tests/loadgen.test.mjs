@@ -1,0 +1,69 @@
+// ocpp-loadgen against a central system of the test's own (ocpp-rpc): a station whose
+// BootNotification is answered with a CALLERROR boots again, as firmware does, and counts it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { RPCServer, createRPCError } from 'ocpp-rpc';
+import { REPO_ROOT } from '../lib/paths.mjs';
+
+const LOADGEN_BIN = process.env.OCPP_LOADGEN_BIN || join(REPO_ROOT, 'build', 'bin', 'ocpp-loadgen');
+
+/** A central system refusing each station's first `refusals` BootNotifications with InternalError. */
+async function refusingCentralSystem(refusals) {
+  const boots = new Map();
+  const server = new RPCServer({ protocols: ['ocpp1.6', 'ocpp2.0.1'], strictMode: true });
+  server.on('client', (client) => {
+    client.handle('BootNotification', () => {
+      const n = (boots.get(client.identity) ?? 0) + 1;
+      boots.set(client.identity, n);
+      if (n <= refusals) throw createRPCError('InternalError', 'not now');
+      return { status: 'Accepted', currentTime: new Date().toISOString(), interval: 300 };
+    });
+    client.handle('Heartbeat', () => ({ currentTime: new Date().toISOString() }));
+  });
+  const http = await server.listen(0, '127.0.0.1');
+  return { server, boots, url: `ws://127.0.0.1:${http.address().port}/ocpp` };
+}
+
+function runLoadgen(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(LOADGEN_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, out, err }));
+  });
+}
+
+const common = (url) => ['--url', url, '--stations', '2', '--mix', 'heartbeat', '--rate', '10',
+  '--warmup', '0', '--duration', '1', '--json'];
+
+test('ocpp-loadgen boots again after a BootNotification CALLERROR', async () => {
+  const cs = await refusingCentralSystem(2);
+  try {
+    const run = await runLoadgen(common(cs.url));
+    assert.equal(run.code, 0, run.err);
+    const report = JSON.parse(run.out);
+    assert.equal(report.boot.accepted, 2);
+    assert.equal(report.boot.call_errors, 4);
+    assert.deepEqual([...cs.boots.values()], [3, 3]);
+    assert.ok(report.calls.call_results > 0, run.out);
+  } finally {
+    await cs.server.close({ force: true });
+  }
+});
+
+test('ocpp-loadgen --boot-retries 0 gives up at the first refusal', async () => {
+  const cs = await refusingCentralSystem(1);
+  try {
+    const run = await runLoadgen([...common(cs.url), '--boot-retries', '0']);
+    assert.equal(run.code, 1, run.out);
+    assert.match(run.err, /no station could connect and boot/);
+    assert.deepEqual([...cs.boots.values()], [1, 1]);
+  } finally {
+    await cs.server.close({ force: true });
+  }
+});
