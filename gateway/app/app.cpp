@@ -125,8 +125,10 @@ std::optional<std::string> App::connect_kafka() {
     } catch (const std::exception& e) {
         return std::string("schemas: ") + e.what();
     }
+    // Every client of the gateway logs through its log (the router's consumers too), not
+    // librdkafka's own stderr printer.
+    config_.kafka.log = log_kafka;
     kafka_bridge::ProducerConfig kafka = config_.kafka;
-    kafka.log = log_kafka;
     auto created = kafka_bridge::Producer::create(kafka);
     if (!created.ok()) {
         return "kafka: " + created.error().message();
