@@ -234,6 +234,24 @@ int Producer::poll(std::chrono::milliseconds timeout) {
     return rd_kafka_poll(handle_.get(), static_cast<int>(timeout.count()));
 }
 
+void Producer::set_wakeup_fd(int fd) {
+    static constexpr std::uint64_t kIncrement = 1;  // what an eventfd accepts: 8 bytes
+    rd_kafka_queue_t* queue = rd_kafka_queue_get_main(handle_.get());
+    rd_kafka_queue_io_event_enable(queue, fd, &kIncrement, sizeof(kIncrement));
+    rd_kafka_queue_destroy(queue);  // the setting stays with the queue
+}
+
+bool Producer::notice_fatal_error() {
+    if (fatal_.load(std::memory_order_acquire)) {
+        return true;
+    }
+    if (rd_kafka_fatal_error(handle_.get(), nullptr, 0) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return false;
+    }
+    record_fatal(handle_.get());
+    return true;
+}
+
 Result<Ok, Error> Producer::flush(std::chrono::milliseconds timeout) {
     const rd_kafka_resp_err_t err =
         rd_kafka_flush(handle_.get(), static_cast<int>(timeout.count()));

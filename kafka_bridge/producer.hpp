@@ -114,6 +114,16 @@ public:
     /// Serves delivery reports for up to `timeout`. Returns how many were served.
     int poll(std::chrono::milliseconds timeout);
 
+    /// Has librdkafka write 8 bytes (an eventfd increment) to `fd` whenever a delivery report
+    /// or another event arrives on its empty queue, so an event loop can wait on `fd` and
+    /// serve them with poll(0) instead of a thread blocked in poll(). -1 turns it off. Events
+    /// already queued raise no signal: the caller polls once after turning it on.
+    void set_wakeup_fd(int fd);
+
+    /// Remembers a fatal error librdkafka holds even when its error event has not been
+    /// served yet (fatal_error() then reports it). Returns whether there is one.
+    bool notice_fatal_error();
+
     /// Waits until every queued record is delivered or failed, up to `timeout`. Error:
     /// timed out, with records still queued.
     Result<Ok, Error> flush(std::chrono::milliseconds timeout);

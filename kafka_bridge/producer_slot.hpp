@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -35,7 +36,16 @@ public:
 
     /// Serves delivery reports; after a fatal error, replaces the producer. Returns the error
     /// that made it replace the producer, or the error that stopped it from creating one.
+    /// While a wake-up fd is set, the current producer's reports are served by whoever waits
+    /// on it (see set_wakeup_fd) and this only waits `timeout` and checks for a fatal error.
     std::optional<Error> poll_and_recover(std::chrono::milliseconds timeout);
+
+    /// Hands the current producer's delivery reports, and those of every producer that
+    /// replaces it, to an event loop: librdkafka signals `fd` (an eventfd) when reports wait,
+    /// and the loop serves them with current()->poll(0). -1 gives them back to
+    /// poll_and_recover(); do that before closing `fd`. Replaced producers always go back to
+    /// poll_and_recover() (their reports are failures, in no hurry).
+    void set_wakeup_fd(int fd);
 
     /// Replaced producers still held by someone else (destroyed by poll_and_recover later).
     std::size_t retired() const {
@@ -55,6 +65,7 @@ private:
     std::shared_ptr<Producer> current_;
     std::vector<std::shared_ptr<Producer>> retired_;
     std::uint64_t replacements_ = 0;
+    std::atomic<int> wakeup_fd_{-1};
 };
 
 }  // namespace kafka_bridge

@@ -84,6 +84,7 @@ App::~App() {
     for (auto& t : io_threads_) {
         t.join();
     }
+    delivery_pump_.reset();
     if (admin_) {
         admin_->stop_listening();
     }
@@ -215,6 +216,10 @@ std::optional<std::string> App::open() {
         return std::string(e.what());
     }
     accepting_ = true;
+    delivery_pump_ = std::make_unique<DeliveryPump>(io_, *producers_);
+    if (const std::error_code ec = delivery_pump_->start()) {
+        log::warn("delivery reports stay on their own thread (no eventfd: {})", ec.message());
+    }
     const unsigned threads = config_.io_threads > 0
                                  ? config_.io_threads
                                  : std::max(1U, std::thread::hardware_concurrency());
@@ -318,6 +323,7 @@ void App::drain() {
         t.join();
     }
     io_threads_.clear();
+    delivery_pump_.reset();  // what Kafka still reports is served by the poller
     // Only now, with no I/O thread left: websocketpp's accept loop may be re-arming the
     // acceptor on an I/O thread at any moment, and closing it underneath crashes asio.
     admin_->stop_listening();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gateway/admin/admin_server.hpp"
+#include "gateway/app/delivery_pump.hpp"
 #include "gateway/app/kafka_readiness.hpp"
 #include "gateway/app/stop_signal.hpp"
 #include "gateway/app/topic_watch.hpp"
@@ -53,11 +54,13 @@ private:
 ///
 ///   start:  schemas ─▶ producer (+ poller) ─▶ Kafka ready, topics present ─▶ registry
 ///           ─▶ station listener (not yet listening) ─▶ command router ─▶ admin listener
-///           ─▶ station listener opens ─▶ I/O threads
+///           ─▶ station listener opens ─▶ delivery reports move to the I/O threads
+///           ─▶ I/O threads
 ///   serve:  readiness and TLS files checked every 3 s, topics every
 ///           kafka.topic_check_interval_s, until SIGTERM / SIGINT
 ///   drain:  stop accepting ─▶ sessions answer what they read, close 1001 ─▶ router stops
-///           (liveness Stopped, group left) ─▶ flush ─▶ I/O threads end ─▶ poller ends
+///           (liveness Stopped, group left) ─▶ flush ─▶ I/O threads end ─▶ delivery reports
+///           back to the poller ─▶ poller ends
 ///
 /// Members are declared so that destruction runs in the safe order whatever happened: the
 /// producer slot (whose last delivery callbacks reach sessions, metrics and the router) goes
@@ -109,6 +112,8 @@ private:
     std::unique_ptr<commands::Router> router_;
     std::unique_ptr<admin::AdminServer> admin_;
     std::vector<std::thread> io_threads_;
+    /// Delivery reports on the I/O threads; reset before the producer slot it points to.
+    std::unique_ptr<DeliveryPump> delivery_pump_;
     // Destroyed first: see the class comment.
     std::unique_ptr<kafka_bridge::ProducerSlot> producers_;
     Worker poller_;
