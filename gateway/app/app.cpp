@@ -220,10 +220,7 @@ std::optional<std::string> App::open() {
     if (const std::error_code ec = delivery_pump_->start()) {
         log::warn("delivery reports stay on their own thread (no eventfd: {})", ec.message());
     }
-    const unsigned threads = config_.io_threads > 0
-                                 ? config_.io_threads
-                                 : std::max(1U, std::thread::hardware_concurrency());
-    for (unsigned i = 0; i < threads; ++i) {
+    for (unsigned i = 0, threads = io_thread_count(); i < threads; ++i) {
         io_threads_.emplace_back([this] { io_.run(); });
     }
     for (std::size_t i = 0; i < ocpp::kEventClassCount; ++i) {
@@ -235,6 +232,11 @@ std::optional<std::string> App::open() {
               config_.security.profile >= 2 ? "wss" : "ws", config_.listen.to_string(),
               config_.path_prefix, config_.security.profile, config_.admin_listen.to_string());
     return std::nullopt;
+}
+
+unsigned App::io_thread_count() const {
+    return config_.io_threads > 0 ? config_.io_threads
+                                  : std::max(1U, std::thread::hardware_concurrency());
 }
 
 void App::serve() {

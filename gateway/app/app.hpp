@@ -92,6 +92,8 @@ private:
     void drain();
     std::string render_metrics() const;
     bool ready() const { return accepting_.load() && kafka_reachable_.load(); }
+    /// io_threads, or one per core when 0.
+    unsigned io_thread_count() const;
 
     config::Config config_;
     StopSignal stop_;
@@ -104,7 +106,9 @@ private:
     std::atomic<bool> kafka_reachable_{true};
     std::unique_ptr<ocpp::SchemaRegistry> schemas_;
     metrics::Metrics metrics_;
-    asio::io_context io_;
+    /// The I/O threads' context; told when only one thread runs it, so that handlers it posts
+    /// to itself stay on that thread's own queue instead of waking the reactor.
+    asio::io_context io_{io_thread_count() == 1 ? 1 : ASIO_CONCURRENCY_HINT_DEFAULT};
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
     security::StationRegistry registry_;
     std::unique_ptr<security::EventWriter> events_;

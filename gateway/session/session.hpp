@@ -9,6 +9,7 @@
 #include <string>
 
 #include <asio/bind_executor.hpp>
+#include <asio/dispatch.hpp>
 #include <asio/io_context_strand.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>

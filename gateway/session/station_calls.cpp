@@ -115,7 +115,8 @@ void Session::request_transaction_id(std::shared_ptr<Numbering> numbering) {
             if (!self) {
                 return;
             }
-            asio::post(self->strand_, [self, numbering, d] {
+            // Inline when the report is served on an I/O thread and the strand is free.
+            asio::dispatch(self->strand_, [self, numbering, d] {
                 if (d.ok() && d.partition == 0 && d.offset + 1 <= INT32_MAX) {
                     self->publish(std::move(numbering->call), d.offset + 1, numbering->received_at,
                                   std::move(numbering->token));
@@ -173,7 +174,8 @@ void Session::produce(std::shared_ptr<Pending> pending) {
         pending->record, [weak, pending, mode, &services](const kafka_bridge::Delivery& d) {
             services.metrics.produce_ack_latency(Clock::now() - pending->started);
             if (auto self = weak.lock()) {
-                asio::post(self->strand_, [self, pending, d, mode] {
+                // Inline when the report is served on an I/O thread and the strand is free.
+                asio::dispatch(self->strand_, [self, pending, d, mode] {
                     self->on_delivery(pending, d, mode);
                 });
                 return;
