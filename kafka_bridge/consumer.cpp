@@ -39,8 +39,8 @@ Result<std::unique_ptr<Consumer>, Error> Consumer::create(const ConsumerConfig& 
         {"allow.auto.create.topics", "false"},
         // A fetch waits at the broker until a record arrives (fetch.min.bytes 1) or this long:
         // a command is handed over the moment it is written, and an idle consumer asks each
-        // broker twice a second rather than a hundred times (a broker pays for every request).
-        {"fetch.wait.max.ms", "500"},
+        // broker a few times a second rather than a hundred (a broker pays for every request).
+        {"fetch.wait.max.ms", std::to_string(config.fetch_wait.count())},
         {"reconnect.backoff.max.ms", "1000"},
         // Partitions added to a topic are noticed within half a minute (default 5 minutes):
         // the group rebalances onto them, table mode picks them up (assign_new_partitions).
@@ -156,19 +156,24 @@ Result<std::vector<std::pair<std::string, std::int32_t>>, Error> Consumer::assig
     std::vector<std::pair<std::string, std::int32_t>> added;
     PartitionList list(rd_kafka_topic_partition_list_new(4));
     std::map<std::string, int> grown;
-    for (const auto& [topic, count] : assigned_) {
-        rd_kafka_topic_t* rkt = rd_kafka_topic_new(handle_.get(), topic.c_str(), nullptr);
-        const rd_kafka_metadata_t* metadata = nullptr;
-        const auto err = rd_kafka_metadata(handle_.get(), 0, rkt, &metadata,
-                                           static_cast<int>(timeout.count()));
-        rd_kafka_topic_destroy(rkt);
-        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            return from_code(err, "metadata of " + topic);
+    // One request for every topic this consumer knows (the assigned ones), not one per topic:
+    // this runs every few seconds for the life of the process.
+    const rd_kafka_metadata_t* metadata = nullptr;
+    const auto err = rd_kafka_metadata(handle_.get(), 0, nullptr, &metadata,
+                                       static_cast<int>(timeout.count()));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return from_code(err, "metadata");
+    }
+    std::map<std::string, int> found;
+    for (int i = 0; i < metadata->topic_cnt; ++i) {
+        if (metadata->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            found[metadata->topics[i].topic] = metadata->topics[i].partition_cnt;
         }
-        const int partitions = metadata->topic_cnt == 1 && metadata->topics[0].err == 0
-                                   ? metadata->topics[0].partition_cnt
-                                   : 0;
-        rd_kafka_metadata_destroy(metadata);
+    }
+    rd_kafka_metadata_destroy(metadata);
+    for (const auto& [topic, count] : assigned_) {
+        const auto it = found.find(topic);
+        const int partitions = it != found.end() ? it->second : 0;
         for (int p = count; p < partitions; ++p) {
             // Everything in a new partition was written after the growth: read it all.
             rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset =

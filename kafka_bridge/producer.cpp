@@ -377,10 +377,16 @@ Result<Ok, Error> Producer::wait_partitions_ready(const std::string& topic,
     return Ok{};
 }
 
-Result<Ok, Error> Producer::check_cluster(std::chrono::milliseconds timeout) {
+Result<Ok, Error> Producer::check_cluster(std::chrono::milliseconds timeout,
+                                          const std::string& topic) {
+    rd_kafka_topic_t* only =
+        topic.empty() ? nullptr : rd_kafka_topic_new(handle_.get(), topic.c_str(), nullptr);
     const rd_kafka_metadata_t* metadata = nullptr;
-    const rd_kafka_resp_err_t err = rd_kafka_metadata(handle_.get(), 0, nullptr, &metadata,
+    const rd_kafka_resp_err_t err = rd_kafka_metadata(handle_.get(), 0, only, &metadata,
                                                       static_cast<int>(timeout.count()));
+    if (only != nullptr) {
+        rd_kafka_topic_destroy(only);
+    }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         return from_code(err);
     }

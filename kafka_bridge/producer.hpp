@@ -156,7 +156,10 @@ public:
                                             std::chrono::milliseconds timeout);
 
     /// Asks the cluster for its metadata: succeeds while a broker answers within `timeout`.
-    Result<Ok, Error> check_cluster(std::chrono::milliseconds timeout);
+    /// With `topic`, only that topic's metadata is asked for (a small request and answer,
+    /// for checks repeated every few seconds); otherwise every topic this producer knows.
+    Result<Ok, Error> check_cluster(std::chrono::milliseconds timeout,
+                                    const std::string& topic = {});
 
     /// Number of brokers the cluster's metadata lists. Errors: unreachable cluster.
     Result<int, Error> broker_count(std::chrono::milliseconds timeout);

@@ -255,7 +255,10 @@ void App::serve() {
             next_topic_check = Clock::now() + topic_period;
         }
         auto producer = producers_->current();
-        const bool reachable = producer->check_cluster(2s).ok() && !producer->fatal_error();
+        // One small topic's metadata: a broker answering is all this needs to know.
+        const bool reachable =
+            producer->check_cluster(2s, config_.topics.transaction_ids).ok() &&
+            !producer->fatal_error();
         if (reachable != kafka_reachable_.load()) {
             log::warn("Kafka {}", reachable ? "reachable again" : "unreachable: not ready");
         }
