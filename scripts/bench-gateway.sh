@@ -8,10 +8,12 @@
 #                  in one session with the same load generator
 #   BENCH_GATEWAY_ARGS: extra gateway arguments (e.g. "--kafka-property linger.ms=0")
 #   BENCH_GATEWAY_YAML: extra top-level YAML for the gateway's configuration (e.g. "io_threads: 1")
-#   BENCH_IDLE_WINDOW: seconds the broker's CPU is measured alone and then beside one idle
-#                  gateway (default 30; 0: skip); every load run also reports the broker's CPU
+#   BENCH_IDLE_WINDOW: seconds the broker's CPU is measured alone and then beside idle
+#                  gateways (default 30; 0: skip); every load run also reports the broker's CPU
+#   BENCH_IDLE_INSTANCES: idle gateways for that measurement (default 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+idle_pids=()
 
 bin=build/bin
 kafka_port="${BENCH_KAFKA_PORT:-49092}"
@@ -23,6 +25,7 @@ rates_heartbeat="${BENCH_RATES_HEARTBEAT-2000 5000 10000 15000 20000}"
 rates_realistic="${BENCH_RATES_REALISTIC-2000 5000 8000 12000}"
 idle_counts="${BENCH_IDLE-10000}"
 idle_window="${BENCH_IDLE_WINDOW-30}"
+idle_instances="${BENCH_IDLE_INSTANCES:-1}"
 # shellcheck disable=SC2206
 gateway_args=(${BENCH_GATEWAY_ARGS:-})
 extra_yaml="${BENCH_GATEWAY_YAML:-}"
@@ -33,19 +36,24 @@ log="$(mktemp /tmp/ocpp-bench-gateway.XXXXXX.log)"
 export KAFKA_PORT="$kafka_port" KAFKA_DATA="$data"
 cleanup() {
     [ -n "${gw:-}" ] && kill "$gw" 2>/dev/null && wait "$gw" 2>/dev/null
+    for p in "${idle_pids[@]}"; do kill "$p" 2>/dev/null; done
     deploy/kafka/kafka.sh stop >/dev/null 2>&1 || true
     rm -rf "$data"
 }
 trap cleanup EXIT
 deploy/kafka/kafka.sh start >&2
 
-start_gateway() {
-    "$gateway_bin" --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" \
-        --kafka-brokers "127.0.0.1:$kafka_port" --gateway-id bench --log-level warn "$@" \
-        >"$log" 2>&1 &
+start_gateway() {   # [N: the N-th extra instance, its own ports and id] ARGS...
+    local n=0
+    if [[ "${1:-}" =~ ^[0-9]+$ ]]; then n=$1; shift; fi
+    local id=bench
+    [ "$n" -gt 0 ] && id="bench-idle-$n"
+    "$gateway_bin" --listen "127.0.0.1:$((port + n))" --admin-listen "127.0.0.1:$((admin + n))" \
+        --kafka-brokers "127.0.0.1:$kafka_port" --gateway-id "$id" --log-level warn "$@" \
+        >>"$log" 2>&1 &
     gw=$!
     for _ in $(seq 1 300); do
-        curl -sf "http://127.0.0.1:$admin/readyz" >/dev/null 2>&1 && return 0
+        curl -sf "http://127.0.0.1:$((admin + n))/readyz" >/dev/null 2>&1 && return 0
         sleep 0.1
     done
     echo "gateway did not become ready; log: $log" >&2
@@ -64,19 +72,28 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024/1024)}' /pro
 
 # Every load generator station comes from 127.0.0.1: lift the per-address connection limit
 # (1,000 by default), or half of the stations would be refused.
-# What an idle gateway costs the broker: its CPU alone, then beside one gateway with no
-# station (its consumers, liveness records and metadata requests), each over the window.
+# What an idle gateway costs the broker: its CPU alone, then beside BENCH_IDLE_INSTANCES
+# gateways with no station (their consumers, liveness records and metadata requests), each
+# over the window. Several instances lift the difference above the broker's own noise; the
+# figures printed are per instance.
 if [ "$idle_window" -gt 0 ]; then
     start_gateway --config <(printf '%s\n' "$extra_yaml") "${gateway_args[@]}"   # creates the topics
     stop_gateway
     sleep 10        # let the broker settle after the topics were created (not measured)
     b0=$(cpu_s "$broker_pid"); sleep "$idle_window"; b1=$(cpu_s "$broker_pid")
-    start_gateway --config <(printf '%s\n' "$extra_yaml") "${gateway_args[@]}"
-    sleep 10        # past the gateway's start-up: group join, table catch-up (not measured)
-    g0=$(cpu_s); b2=$(cpu_s "$broker_pid"); sleep "$idle_window"; b3=$(cpu_s "$broker_pid"); g3=$(cpu_s)
-    stop_gateway
-    printf '{"idle_window_s":%s,"broker_alone_cpu_s":%s,"broker_with_idle_gateway_cpu_s":%s,"idle_gateway_cpu_s":%s}\n' \
-        "$idle_window" "$(awk -v a="$b1" -v b="$b0" 'BEGIN {printf "%.2f", a - b}')" \
+    idle_pids=()
+    for i in $(seq 1 "$idle_instances"); do
+        start_gateway "$i" --config <(printf '%s\n' "$extra_yaml") "${gateway_args[@]}"
+        idle_pids+=("$gw")
+        gw=""
+    done
+    sleep 10        # past the gateways' start-up: group join, table catch-up (not measured)
+    gateways_cpu() { local sum=0; for p in "${idle_pids[@]}"; do sum=$(awk -v a="$sum" -v b="$(cpu_s "$p")" 'BEGIN {print a + b}'); done; echo "$sum"; }
+    g0=$(gateways_cpu); b2=$(cpu_s "$broker_pid"); sleep "$idle_window"; b3=$(cpu_s "$broker_pid"); g3=$(gateways_cpu)
+    for p in "${idle_pids[@]}"; do kill "$p"; wait "$p" || true; done
+    idle_pids=()
+    printf '{"idle_window_s":%s,"idle_instances":%s,"broker_alone_cpu_s":%s,"broker_with_idle_gateway_cpu_s":%s,"idle_gateway_cpu_s":%s}\n' \
+        "$idle_window" "$idle_instances" "$(awk -v a="$b1" -v b="$b0" 'BEGIN {printf "%.2f", a - b}')" \
         "$(awk -v a="$b3" -v b="$b2" 'BEGIN {printf "%.2f", a - b}')" \
         "$(awk -v a="$g3" -v b="$g0" 'BEGIN {printf "%.2f", a - b}')"
 fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Turns the output of scripts/bench-gateway.sh into the Markdown tables of docs/benchmarks.md.
+"""Turns the output of scripts/bench-gateway.sh and scripts/bench-peers.sh into the Markdown tables of docs/benchmarks.md.
 
 Lines starting with "==" (e.g. "== before", written between runs of the script when two builds
 are compared) start a new section; its name is the first column of the rows that follow.
@@ -21,19 +21,23 @@ for line in text.splitlines():
         continue
     value, _ = decoder.raw_decode(line)
     value["section"] = section
+    if "target" in value:  # scripts/bench-peers.sh: what ran is named in the record
+        value["section"] = f"{value['target']} (round {value['round']})"
     rows.append(value)
 
 with_sections = any(r["section"] for r in rows)
 lead = "| build " if with_sections else ""
 print(lead + "| mix | offered /s | achieved /s | answered | errors | timeouts | skipped | p50 ms | "
-      "p95 ms | p99 ms | p99.9 ms | max ms | gateway CPU µs/msg | broker CPU µs/msg |")
+      "p95 ms | p99 ms | p99.9 ms | max ms | " +
+      ("CPU µs/msg | " if any("target" in r for r in rows) else "gateway CPU µs/msg | ") +
+      "broker CPU µs/msg |")
 print(("|---" if with_sections else "") + "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for row in rows:
     if "mix" not in row:
         continue
     r = row["report"]
     c, l = r["calls"], r["latency_ms"]
-    cpu = row.get("gateway_cpu_s")
+    cpu = row.get("gateway_cpu_s", row.get("target_cpu_s"))
     per_msg = f"{cpu * 1e6 / max(c['call_results'], 1):.0f}" if cpu is not None else "—"
     broker = row.get("broker_cpu_s")
     broker_per_msg = f"{broker * 1e6 / max(c['call_results'], 1):.0f}" if broker is not None else "—"
@@ -44,13 +48,16 @@ for row in rows:
 quiet = [row for row in rows if "idle_window_s" in row]
 if quiet:
     print()
-    print("| build | window | broker alone | broker beside an idle gateway | the idle gateway itself |")
-    print("|---|---|---|---|---|")
+    print("| build | window | idle instances | broker alone | broker beside them | "
+          "broker cost per idle instance | each idle instance itself |")
+    print("|---|---|---|---|---|---|---|")
 for row in quiet:
-    w = row["idle_window_s"]
+    w, n = row["idle_window_s"], row.get("idle_instances", 1)
     pct = lambda v: f"{100 * v / w:.1f} % of a core"
-    print(f"| {row['section'] or '—'} | {w} s | {pct(row['broker_alone_cpu_s'])} | "
-          f"{pct(row['broker_with_idle_gateway_cpu_s'])} | {pct(row['idle_gateway_cpu_s'])} |")
+    extra = (row["broker_with_idle_gateway_cpu_s"] - row["broker_alone_cpu_s"]) / n
+    print(f"| {row['section'] or '—'} | {w} s | {n} | {pct(row['broker_alone_cpu_s'])} | "
+          f"{pct(row['broker_with_idle_gateway_cpu_s'])} | {pct(extra)} | "
+          f"{pct(row['idle_gateway_cpu_s'] / n)} |")
 idle = [row for row in rows if "idle_stations" in row]
 if idle:
     print()
