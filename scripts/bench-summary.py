@@ -27,11 +27,13 @@ for line in text.splitlines():
 
 with_sections = any(r["section"] for r in rows)
 lead = "| build " if with_sections else ""
-print(lead + "| mix | offered /s | achieved /s | answered | errors | timeouts | skipped | p50 ms | "
-      "p95 ms | p99 ms | p99.9 ms | max ms | " +
-      ("CPU µs/msg | " if any("target" in r for r in rows) else "gateway CPU µs/msg | ") +
-      "broker CPU µs/msg |")
-print(("|---" if with_sections else "") + "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+load = [row for row in rows if "mix" in row]
+if load:
+    print(lead + "| mix | offered /s | achieved /s | answered | errors | timeouts | skipped | p50 ms | "
+          "p95 ms | p99 ms | p99.9 ms | max ms | " +
+          ("CPU µs/msg | " if any("target" in r for r in rows) else "gateway CPU µs/msg | ") +
+          "broker CPU µs/msg |")
+    print(("|---" if with_sections else "") + "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for row in rows:
     if "mix" not in row:
         continue
@@ -47,7 +49,8 @@ for row in rows:
           f"{l['p99']:.2f} | {l['p99.9']:.2f} | {l['max']:.2f} | {per_msg} | {broker_per_msg} |")
 quiet = [row for row in rows if "idle_window_s" in row]
 if quiet:
-    print()
+    if load:
+        print()
     print("| build | window | idle instances | broker alone | broker beside them | "
           "broker cost per idle instance | each idle instance itself |")
     print("|---|---|---|---|---|---|---|")
