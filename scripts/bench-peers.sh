@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The gateway side by side with what a team would build instead, in one run, on one broker,
+# with one load generator (ocpp-loadgen, realistic mix): (a) Node: ocpp-rpc strict + kafkajs,
+# (b) Python: mobilityhouse ocpp + websockets + confluent-kafka (tests/bench/peers/). Every
+# target publishes each CALL to its event class's topic keyed by the station id and answers
+# after the Kafka acknowledgement (acks=all, idempotent). Prints one JSON line per run;
+# scripts/bench-summary.py turns them into tables (docs/benchmarks.md).
+#   BENCH_KAFKA_PORT (49092), BENCH_PORT (19000), BENCH_DURATION (10 s), BENCH_STATIONS (1000)
+#   BENCH_TARGETS: any of "gateway node python" (default all three), in that order
+#   BENCH_RATES: space-separated rates (default "500 1000 2000 4000 8000")
+#   BENCH_ROUNDS: times the whole set of targets is run, alternating (default 1)
+#   OCPP_CACHE_DIR: where the peers' npm cache and Python venv are kept (~/.cache/ocpp-gateway)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bin=build/bin
+kafka_port="${BENCH_KAFKA_PORT:-49092}"
+port="${BENCH_PORT:-19000}"
+admin=$((port + 100))
+duration="${BENCH_DURATION:-10}"
+stations="${BENCH_STATIONS:-1000}"
+targets="${BENCH_TARGETS:-gateway node python}"
+rates="${BENCH_RATES:-500 1000 2000 4000 8000}"
+rounds="${BENCH_ROUNDS:-1}"
+cache="${OCPP_CACHE_DIR:-$HOME/.cache/ocpp-gateway}"
+peers=tests/bench/peers
+data="$(mktemp -d /tmp/ocpp-bench-kafka.XXXXXX)"
+log="$(mktemp /tmp/ocpp-bench-peer.XXXXXX.log)"
+
+# The peers' dependencies, pinned (package-lock.json, requirements.txt), installed once.
+case " $targets " in *" node "*)
+    [ -d "$peers/node/node_modules/ocpp-rpc" ] ||
+        npm ci --prefix "$peers/node" --cache "$cache/npm" --no-audit --no-fund >&2 ;;
+esac
+venv="$cache/peers-venv"
+case " $targets " in *" python "*)
+    if ! "$venv/bin/python" -c 'import ocpp, websockets, confluent_kafka' 2>/dev/null; then
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --cache-dir "$cache/pip" -r "$peers/python/requirements.txt" >&2
+    fi ;;
+esac
+
+export KAFKA_PORT="$kafka_port" KAFKA_DATA="$data"
+cleanup() {
+    [ -n "${target_pid:-}" ] && kill "$target_pid" 2>/dev/null && wait "$target_pid" 2>/dev/null
+    deploy/kafka/kafka.sh stop >/dev/null 2>&1 || true
+    rm -rf "$data"
+}
+trap cleanup EXIT
+deploy/kafka/kafka.sh start >&2
+broker_pid=$(cat "$data/kafka.pid")
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+diff2() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a - b}'; }
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024/1024)}' /proc/meminfo) GiB," \
+     "$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}')" >&2
+
+start_target() {
+    case "$1" in
+    gateway)
+        "$bin/ocpp-gateway" --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" \
+            --kafka-brokers "127.0.0.1:$kafka_port" --gateway-id bench --log-level warn \
+            --config <(printf 'security:\n  connections_per_address: %s\n' "$((stations + 1000))") \
+            >"$log" 2>&1 & ;;
+    node)
+        node "$peers/node/bridge.mjs" --port "$port" --brokers "127.0.0.1:$kafka_port" >"$log" 2>&1 & ;;
+    python)
+        "$venv/bin/python" "$peers/python/bridge.py" --port "$port" \
+            --brokers "127.0.0.1:$kafka_port" >"$log" 2>&1 & ;;
+    esac
+    target_pid=$!
+    for _ in $(seq 1 300); do
+        # Listening (the gateway also waits for Kafka and its topics before it listens).
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        kill -0 "$target_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "$1 did not start; log: $log" >&2
+    cat "$log" >&2
+    exit 1
+}
+stop_target() { kill "$target_pid"; wait "$target_pid" 2>/dev/null || true; target_pid=""; }
+
+# The gateway creates the topics every target writes to.
+start_target gateway
+stop_target
+
+url="ws://127.0.0.1:$port/ocpp"
+for round in $(seq 1 "$rounds"); do
+    for target in $targets; do
+        start_target "$target"
+        # Unmeasured warm-up: JITs, connections, topic partitions.
+        "$bin/ocpp-loadgen" --url "$url" --id-prefix "W$round-" --stations "$stations" \
+            --connect-rate 500 --mix realistic --rate 500 --duration 5 --warmup 2 --json >/dev/null
+        for rate in $rates; do
+            t0=$(cpu_s "$target_pid"); b0=$(cpu_s "$broker_pid")
+            report=$("$bin/ocpp-loadgen" --url "$url" --id-prefix "P$round-$rate-" \
+                --stations "$stations" --connect-rate 500 --mix realistic --rate "$rate" \
+                --duration "$duration" --warmup 3 --json)
+            printf '{"target":"%s","round":%s,"mix":"realistic","rate":%s,"report":%s,"target_cpu_s":%s,"broker_cpu_s":%s}\n' \
+                "$target" "$round" "$rate" "$report" "$(diff2 "$(cpu_s "$target_pid")" "$t0")" \
+                "$(diff2 "$(cpu_s "$broker_pid")" "$b0")"
+        done
+        stop_target
+    done
+done
