@@ -58,11 +58,10 @@ Router::Router(const config::Config& config, const ocpp::SchemaRegistry& schemas
 Router::~Router() { stop(); }
 
 std::optional<std::string> Router::start(std::chrono::milliseconds timeout) {
-    kafka_bridge::ConsumerConfig tables_config = consumer_config(config_);
-    // The tables' partitions change only when a topic grows (checked every few seconds), so
-    // their idle fetches can be rare; the command intake keeps the default, which bounds how
-    // late a command in a partition assigned by a rebalance is first read.
-    tables_config.fetch_wait = std::chrono::milliseconds(2000);
+    // The default fetch wait for the tables too: right after assign_all, partitions whose start
+    // offset is still being looked up join the fetch only when the one in flight returns, so a
+    // longer wait leaves a new instance blind to presence records for that long.
+    const kafka_bridge::ConsumerConfig tables_config = consumer_config(config_);
     auto tables = kafka_bridge::Consumer::create(tables_config);
     if (!tables.ok()) {
         return tables.error().to_string();
@@ -90,7 +89,6 @@ std::optional<std::string> Router::start(std::chrono::milliseconds timeout) {
     end_previous_connections();
 
     kafka_bridge::ConsumerConfig intake_config = tables_config;
-    intake_config.fetch_wait = kafka_bridge::ConsumerConfig{}.fetch_wait;
     intake_config.group_id = config_.commands.group;
     intake_config.session_timeout = config_.commands.group_session_timeout;
     auto intake = kafka_bridge::Consumer::create(intake_config);
