@@ -58,76 +58,51 @@ class Publisher:
         await done
 
 
-class Station16(ChargePoint16):
-    publisher = None
+def station_class(base, results, version, authorize_field, authorize_reply):
+    """The bridge's handlers over one version's ChargePoint: the same five actions, the
+    version's own result types and Authorize shape."""
 
-    async def _publish(self, topic, action, payload, reply):
-        await self.publisher.publish(topic, self.id, "ocpp1.6", action, payload, reply)
+    class Station(base):
+        publisher = None
 
-    @on("BootNotification")
-    async def boot(self, **payload):
-        reply = {"status": "Accepted", "currentTime": now(), "interval": 300}
-        await self._publish("ocpp.status", "BootNotification", payload, reply)
-        return result16.BootNotification(current_time=reply["currentTime"], interval=300,
-                                         status="Accepted")
+        async def _publish(self, topic, action, payload, reply):
+            await self.publisher.publish(topic, self.id, version, action, payload, reply)
 
-    @on("Heartbeat")
-    async def heartbeat(self, **payload):
-        at = now()
-        await self._publish("ocpp.heartbeats", "Heartbeat", payload, {"currentTime": at})
-        return result16.Heartbeat(current_time=at)
+        @on("BootNotification")
+        async def boot(self, **payload):
+            reply = {"status": "Accepted", "currentTime": now(), "interval": 300}
+            await self._publish("ocpp.status", "BootNotification", payload, reply)
+            return results.BootNotification(current_time=reply["currentTime"], interval=300,
+                                            status="Accepted")
 
-    @on("StatusNotification")
-    async def status(self, **payload):
-        await self._publish("ocpp.status", "StatusNotification", payload, {})
-        return result16.StatusNotification()
+        @on("Heartbeat")
+        async def heartbeat(self, **payload):
+            at = now()
+            await self._publish("ocpp.heartbeats", "Heartbeat", payload, {"currentTime": at})
+            return results.Heartbeat(current_time=at)
 
-    @on("MeterValues")
-    async def meter_values(self, **payload):
-        await self._publish("ocpp.meter-values", "MeterValues", payload, {})
-        return result16.MeterValues()
+        @on("StatusNotification")
+        async def status(self, **payload):
+            await self._publish("ocpp.status", "StatusNotification", payload, {})
+            return results.StatusNotification()
 
-    @on("Authorize")
-    async def authorize(self, **payload):
-        info = {"status": "Accepted"}
-        await self._publish("ocpp.authorizations", "Authorize", payload, {"idTagInfo": info})
-        return result16.Authorize(id_tag_info=info)
+        @on("MeterValues")
+        async def meter_values(self, **payload):
+            await self._publish("ocpp.meter-values", "MeterValues", payload, {})
+            return results.MeterValues()
+
+        @on("Authorize")
+        async def authorize(self, **payload):
+            info = {"status": "Accepted"}
+            await self._publish("ocpp.authorizations", "Authorize", payload,
+                                {authorize_reply: info})
+            return results.Authorize(**{authorize_field: info})
+
+    return Station
 
 
-class Station201(ChargePoint201):
-    publisher = None
-
-    async def _publish(self, topic, action, payload, reply):
-        await self.publisher.publish(topic, self.id, "ocpp2.0.1", action, payload, reply)
-
-    @on("BootNotification")
-    async def boot(self, **payload):
-        reply = {"status": "Accepted", "currentTime": now(), "interval": 300}
-        await self._publish("ocpp.status", "BootNotification", payload, reply)
-        return result201.BootNotification(current_time=reply["currentTime"], interval=300,
-                                          status="Accepted")
-
-    @on("Heartbeat")
-    async def heartbeat(self, **payload):
-        at = now()
-        await self._publish("ocpp.heartbeats", "Heartbeat", payload, {"currentTime": at})
-        return result201.Heartbeat(current_time=at)
-
-    @on("StatusNotification")
-    async def status(self, **payload):
-        await self._publish("ocpp.status", "StatusNotification", payload, {})
-        return result201.StatusNotification()
-
-    @on("MeterValues")
-    async def meter_values(self, **payload):
-        await self._publish("ocpp.meter-values", "MeterValues", payload, {})
-        return result201.MeterValues()
-
-    @on("Authorize")
-    async def authorize(self, **payload):
-        info = {"status": "Accepted"}
-        await self._publish("ocpp.authorizations", "Authorize", payload, {"idTokenInfo": info})
-        return result201.Authorize(id_token_info=info)
+Station16 = station_class(ChargePoint16, result16, "ocpp1.6", "id_tag_info", "idTagInfo")
+Station201 = station_class(ChargePoint201, result201, "ocpp2.0.1", "id_token_info", "idTokenInfo")
 
 
 async def main():
