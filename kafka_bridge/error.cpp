@@ -1,5 +1,7 @@
 #include "kafka_bridge/error.hpp"
 
+#include "kafka_bridge/rdkafka_error.hpp"
+
 #include <librdkafka/rdkafka.h>
 
 namespace kafka_bridge {
@@ -12,4 +14,23 @@ std::string Error::name() const {
 
 std::string Error::to_string() const { return name() + ": " + message_; }
 
+namespace detail {
+
+Error from_code(rd_kafka_resp_err_t code, std::string message) {
+    if (message.empty()) {
+        message = rd_kafka_err2str(code);
+    }
+    const bool retriable = code == RD_KAFKA_RESP_ERR__QUEUE_FULL ||
+                           code == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT ||
+                           code == RD_KAFKA_RESP_ERR__TRANSPORT ||
+                           code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+                           code == RD_KAFKA_RESP_ERR__TIMED_OUT;
+    return Error(code, std::move(message), code == RD_KAFKA_RESP_ERR__FATAL, retriable);
+}
+
+Error config_error(std::string message) {
+    return Error(RD_KAFKA_RESP_ERR__INVALID_ARG, std::move(message));
+}
+
+}  // namespace detail
 }  // namespace kafka_bridge
