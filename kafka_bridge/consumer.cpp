@@ -40,7 +40,9 @@ Result<std::unique_ptr<Consumer>, Error> Consumer::create(const ConsumerConfig& 
         // A fetch waits at the broker until a record arrives (fetch.min.bytes 1) or this long:
         // a command is handed over the moment it is written, and an idle consumer asks each
         // broker a few times a second rather than a hundred (a broker pays for every request).
-        {"fetch.wait.max.ms", std::to_string(config.fetch_wait.count())},
+        // Not longer: partitions newly assigned join the fetch only when the one in flight
+        // returns, so this is also how late a new instance may read them first.
+        {"fetch.wait.max.ms", "500"},
         {"reconnect.backoff.max.ms", "1000"},
         // Partitions added to a topic are noticed within half a minute (default 5 minutes):
         // the group rebalances onto them, table mode picks them up (assign_new_partitions).

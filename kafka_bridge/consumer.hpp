@@ -29,11 +29,6 @@ struct ConsumerConfig {
     /// How long a silent group member keeps its partitions (a crashed instance's partitions
     /// move to the others after this).
     std::chrono::milliseconds session_timeout{10000};
-    /// How long the broker holds a fetch open when there is nothing to read (fetch.wait.max.ms):
-    /// a record that arrives is handed over at once either way, so this sets only how often an
-    /// idle consumer asks each broker, and how late partitions newly assigned are first fetched
-    /// (after the fetch in flight returns).
-    std::chrono::milliseconds fetch_wait{500};
     /// Any other librdkafka property (security.protocol, sasl.*, ssl.*, ...).
     std::map<std::string, std::string> properties;
     /// Receives librdkafka's log lines; see ProducerConfig::log.
