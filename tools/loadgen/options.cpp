@@ -159,6 +159,7 @@ ocpp::Result<CommandLine, std::string> parse_command_line(int argc, const char* 
     CommandLine cl;
     Options& o = cl.options;
     bool rate_given = false;
+    bool mix_given = false;
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (arg == "--help" || arg == "-h") {
@@ -175,7 +176,8 @@ ocpp::Result<CommandLine, std::string> parse_command_line(int argc, const char* 
             inline_value = arg.substr(eq + 1);
         }
         // Flags without a value.
-        if (name == "--idle" || name == "--json" || name == "--session") {
+        if (name == "--idle" || name == "--json" || name == "--session" || name == "--storm" ||
+            name == "--tls-resume") {
             if (inline_value) {
                 return fmt::format("{} takes no value", name);
             }
@@ -183,6 +185,10 @@ ocpp::Result<CommandLine, std::string> parse_command_line(int argc, const char* 
                 o.idle = true;
             } else if (name == "--json") {
                 o.json = true;
+            } else if (name == "--storm") {
+                o.storm = true;
+            } else if (name == "--tls-resume") {
+                o.tls_resume = true;
             } else {
                 o.session = true;
             }
@@ -192,7 +198,8 @@ ocpp::Result<CommandLine, std::string> parse_command_line(int argc, const char* 
             "--url",          "--id-prefix",  "--stations",         "--v201-share",
             "--mix",          "--rate",       "--duration",         "--warmup",
             "--connect-rate", "--threads",    "--source-addresses", "--timeout-ms",
-            "--boot-retries"};
+            "--boot-retries", "--connect-retries", "--ca-file",   "--client-cert",
+            "--client-key",   "--password"};
         bool known = false;
         for (const auto k : kValued) {
             known = known || k == name;
@@ -246,6 +253,7 @@ ocpp::Result<CommandLine, std::string> parse_command_line(int argc, const char* 
             }
             o.v201_share = *v;
         } else if (name == "--mix") {
+            mix_given = true;
             if (value == "heartbeat") {
                 o.mix = Mix::heartbeat;
             } else if (value == "realistic") {
@@ -300,6 +308,26 @@ ocpp::Result<CommandLine, std::string> parse_command_line(int argc, const char* 
                                    value);
             }
             o.boot_retries = static_cast<unsigned>(*v);
+        } else if (name == "--connect-retries") {
+            const auto v = to_unsigned(value);
+            if (!v || *v > 100) {
+                return fmt::format("--connect-retries: expected a whole number from 0 to 100, "
+                                   "got '{}'",
+                                   value);
+            }
+            o.connect_retries = static_cast<unsigned>(*v);
+        } else if (name == "--ca-file" || name == "--client-cert" || name == "--client-key") {
+            if (value.empty()) {
+                return fmt::format("{}: expected a file", name);
+            }
+            (name == "--ca-file" ? o.ca_file
+                                 : name == "--client-cert" ? o.client_cert : o.client_key) =
+                std::string(value);
+        } else if (name == "--password") {
+            if (value.empty()) {
+                return std::string("--password: expected a non-empty password");
+            }
+            o.password = std::string(value);
         } else if (name == "--threads") {
             const auto v = to_unsigned(value);
             if (!v || *v == 0 || *v > kMaxThreads) {
@@ -311,8 +339,15 @@ ocpp::Result<CommandLine, std::string> parse_command_line(int argc, const char* 
             return fmt::format("unknown option '{}'", name);
         }
     }
-    if (o.idle && o.session) {
-        return std::string("--idle and --session cannot be combined");
+    if (static_cast<int>(o.idle) + static_cast<int>(o.session) + static_cast<int>(o.storm) > 1) {
+        return std::string("--idle, --session and --storm cannot be combined");
+    }
+    if (o.storm && (rate_given || mix_given)) {
+        return std::string("--rate and --mix have no meaning with --storm (each station sends "
+                           "BootNotification and one StatusNotification after reconnecting)");
+    }
+    if (o.client_cert.empty() != o.client_key.empty()) {
+        return std::string("--client-cert and --client-key go together");
     }
     if (o.idle && rate_given) {
         return std::string("--rate has no meaning with --idle (stations send nothing after "
@@ -334,15 +369,29 @@ Usage:
   ocpp-loadgen [options]                      load run
   ocpp-loadgen --idle [options]               connect, boot, hold idle (memory measurements)
   ocpp-loadgen --session [--v201-share 1]     one station, one full charging session, verbose
+  ocpp-loadgen --storm [options]              connect and boot, drop every connection at once,
+                                              reconnect, measure the way back
 
 Target:
-  --url URL                 gateway endpoint, ws:// only; the station id is appended as
+  --url URL                 gateway endpoint, ws:// or wss://; the station id is appended as
                             URL/<id> (default ws://127.0.0.1:9000/ocpp)
   --id-prefix P             station ids are P000001, P000002, ... (default LG)
   --source-addresses LIST   bind outgoing connections round-robin to these local addresses, so
                             more than ~28k connections to one gateway port are possible:
                             a range 127.0.0.1-127.0.0.20, a comma list, or both
                             (127.0.0.1,127.0.0.5-127.0.0.9). Loopback only: 127.0.0.0/8, ::1.
+
+Security (the gateway's profiles 1 to 3):
+  --password P              HTTP Basic authentication, user = station id, password P
+                            (profiles 1 and 2)
+  --ca-file F               wss://: the CA that signed the gateway's certificate; the
+                            certificate must name the --url host (required with wss://)
+  --client-cert F --client-key K
+                            wss://: client certificate and key (profile 3); "{id}" in either
+                            path stands for the station id (certs/{id}.pem), since the gateway
+                            wants the station id as the certificate's CN
+  --tls-resume              --storm: offer each station's previous TLS session when it
+                            reconnects (the report counts the ones resumed)
 
 Stations:
   --stations N              stations to simulate (default 100)
@@ -364,8 +413,20 @@ Traffic:
                             (default 30000)
   --boot-retries N          a BootNotification answered with a CALLERROR or timed out is sent
                             again 1 s later, up to N times (default 3; 0: never)
+  --connect-retries N       a failed connection (TCP, TLS, or an HTTP refusal such as 503
+                            from the gateway's admission control) is tried again 1, 2, 4,
+                            then every 8 s, up to N times (default 0)
   --idle                    connect and boot every station, print when all are connected, then
                             hold the connections idle for --duration seconds
+
+Storm (--storm):
+  After the ramp-up and --warmup seconds, every connection is reset at once (no close
+  handshake, as when stations lose power or their network), and all stations connect again
+  at --connect-rate. Each one sends BootNotification and, once accepted, one
+  StatusNotification. Reported: time from a station's scheduled reconnection to its
+  BootNotification being accepted, the BootNotification's and the StatusNotification's
+  latency, failures, and when the last station was back. Use --connect-retries to retry
+  refused connections as firmware does.
 
 Run:
   --threads T               I/O threads (default 1); stations are spread over them

@@ -40,7 +40,19 @@ struct Options {
     /// BootNotifications sent again (1 s apart) after a CALLERROR or a timeout, as firmware
     /// does, before the station counts as not booted.
     unsigned boot_retries = 3;
+    /// Failed connection attempts (TCP, TLS or HTTP refusal) tried again 1 s later, doubling
+    /// up to 8 s, as firmware does, before the station counts as failed.
+    unsigned connect_retries = 0;
     bool idle = false;
+    /// Ramp up, drop every connection at once (no close handshake), reconnect at
+    /// connect_rate, and measure the way back: time to booted and the first CALL after it.
+    bool storm = false;
+    // wss:// and the security profiles.
+    std::string ca_file;      ///< the CA that signed the gateway's certificate
+    std::string client_cert;  ///< profile 3; "{id}" stands for the station id
+    std::string client_key;
+    std::string password;     ///< HTTP Basic (profiles 1 and 2): user = station id
+    bool tls_resume = false;  ///< offer the previous connection's TLS session on reconnect
     unsigned threads = 1;
     bool json = false;
     bool session = false;

@@ -32,6 +32,7 @@ void ConnectionStats::merge(const ConnectionStats& o) {
     attempted += o.attempted;
     connected += o.connected;
     failed += o.failed;
+    retried += o.retried;
     boot_accepted += o.boot_accepted;
     boot_not_accepted += o.boot_not_accepted;
     boot_errors += o.boot_errors;
@@ -64,6 +65,27 @@ void Oddities::merge(const Oddities& o) {
     unknown_answers += o.unknown_answers;
     unparsable += o.unparsable;
     gateway_calls += o.gateway_calls;
+}
+
+void StormStats::merge(StormStats&& o) {
+    dropped += o.dropped;
+    booted += o.booted;
+    failed += o.failed;
+    first_results += o.first_results;
+    first_errors += o.first_errors;
+    first_timeouts += o.first_timeouts;
+    first_lost += o.first_lost;
+    tls_resumed += o.tls_resumed;
+    for (const auto& [k, v] : o.first_errors_by_code) {
+        first_errors_by_code[k] += v;
+    }
+    const auto append = [](std::vector<std::uint64_t>& into, std::vector<std::uint64_t>& from) {
+        into.insert(into.end(), from.begin(), from.end());
+    };
+    append(to_booted_ns, o.to_booted_ns);
+    append(boot_ns, o.boot_ns);
+    append(first_call_ns, o.first_call_ns);
+    last_booted = std::max(last_booted, o.last_booted);
 }
 
 Percentiles percentiles(std::vector<std::uint64_t>& ns) {
@@ -102,6 +124,9 @@ std::string text_report(Report& r) {
          r.stations_v16, r.stations_v201, o.url);
     if (o.idle) {
         line("  mode                idle for {:.1f} s", o.duration_s);
+    } else if (o.storm) {
+        line("  mode                storm: drop every connection, reconnect at {:.0f}/s",
+             o.connect_rate);
     } else {
         line("  mode                mix {}, {:.0f} CALLs/s target, {:.1f} s warm-up + {:.1f} s "
              "measured, {} thread(s)",
@@ -113,7 +138,8 @@ std::string text_report(Report& r) {
     }
     line("");
     line("Connections (ramp-up {:.2f} s, not measured)", r.ramp_up_s);
-    line("  connected           {} of {} ({} failed)", c.connected, c.attempted, c.failed);
+    line("  connected           {} of {} ({} failed, {} attempts tried again)", c.connected,
+         c.attempted, c.failed, c.retried);
     line("  BootNotification    {} accepted, {} pending/rejected, {} CALLERROR, {} timeouts",
          c.boot_accepted, c.boot_not_accepted, c.boot_errors, c.boot_timeouts);
     line("  closed by gateway   {}", c.closed_by_peer);
@@ -124,6 +150,34 @@ std::string text_report(Report& r) {
         for (const auto& [what, n] : c.errors) {
             line("    {:>8}  {}", n, what);
         }
+    }
+    if (r.storm) {
+        const StormStats& s = r.storm_stats;
+        line("");
+        line("Storm (connections above include the reconnections)");
+        line("  dropped             {}", s.dropped);
+        line("  booted again        {} ({} failed), the last {:.2f} s after the drop", s.booted,
+             s.failed, r.storm_all_booted_s);
+        if (o.tls_resume) {
+            line("  TLS resumed         {}", s.tls_resumed);
+        }
+        line("  first CALL          {} CALLRESULTs, {} CALLERRORs, {} timeouts, {} lost",
+             s.first_results, s.first_errors, s.first_timeouts, s.first_lost);
+        for (const auto& [code, n] : s.first_errors_by_code) {
+            line("    {:>8}  {}", n, code);
+        }
+        const auto show = [&](const char* what, std::vector<std::uint64_t>& ns) {
+            const Percentiles p = percentiles(ns);
+            if (p.samples == 0) {
+                line("  {:<19} no samples", what);
+            } else {
+                line("  {:<19} p50 {:.1f}   p99 {:.1f}   max {:.1f} ms   ({} samples)", what,
+                     p.p50, p.p99, p.max, p.samples);
+            }
+        };
+        show("to booted", r.storm_stats.to_booted_ns);
+        show("BootNotification", r.storm_stats.boot_ns);
+        show("first CALL", r.storm_stats.first_call_ns);
     }
     if (!r.traffic) {
         return out;
@@ -180,7 +234,7 @@ nlohmann::json json_report(Report& r) {
     }
     json j = {
         {"url", o.url},
-        {"mode", o.idle ? "idle" : "load"},
+        {"mode", o.idle ? "idle" : o.storm ? "storm" : "load"},
         {"stations", {{"total", o.stations}, {"ocpp1.6", r.stations_v16}, {"ocpp2.0.1", r.stations_v201}}},
         {"threads", o.threads},
         {"source_addresses", sources.size()},
@@ -189,6 +243,7 @@ nlohmann::json json_report(Report& r) {
          {{"attempted", c.attempted},
           {"connected", c.connected},
           {"failed", c.failed},
+          {"retried", c.retried},
           {"closed_by_gateway", c.closed_by_peer},
           {"errors", c.errors}}},
         {"boot",
@@ -199,6 +254,28 @@ nlohmann::json json_report(Report& r) {
     };
     if (o.idle) {
         j["idle_s"] = o.duration_s;
+    }
+    if (r.storm) {
+        StormStats& s = r.storm_stats;
+        const auto dist = [](std::vector<std::uint64_t>& ns) {
+            const Percentiles p = percentiles(ns);
+            return json{{"samples", p.samples}, {"p50", round_us(p.p50)}, {"p99", round_us(p.p99)},
+                        {"max", round_us(p.max)}, {"mean", round_us(p.mean)}};
+        };
+        j["storm"] = {{"dropped", s.dropped},
+                      {"booted", s.booted},
+                      {"failed", s.failed},
+                      {"all_booted_s", round_us(r.storm_all_booted_s)},
+                      {"tls_resumed", s.tls_resumed},
+                      {"first_call",
+                       {{"call_results", s.first_results},
+                        {"call_errors", s.first_errors},
+                        {"call_errors_by_code", s.first_errors_by_code},
+                        {"timeouts", s.first_timeouts},
+                        {"lost", s.first_lost}}},
+                      {"to_booted_ms", dist(s.to_booted_ns)},
+                      {"boot_ms", dist(s.boot_ns)},
+                      {"first_call_ms", dist(s.first_call_ns)}};
     }
     if (!r.traffic) {
         return j;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -17,7 +18,8 @@ namespace loadgen {
 struct ConnectionStats {
     std::uint64_t attempted = 0;
     std::uint64_t connected = 0;  ///< WebSocket handshake completed with the right subprotocol
-    std::uint64_t failed = 0;     ///< TCP, HTTP or subprotocol failure
+    std::uint64_t failed = 0;     ///< TCP, HTTP or subprotocol failure (after any retries)
+    std::uint64_t retried = 0;    ///< attempts that failed and were tried again (--connect-retries)
     std::uint64_t boot_accepted = 0;
     std::uint64_t boot_not_accepted = 0;  ///< Pending or Rejected
     std::uint64_t boot_errors = 0;        ///< CALLERROR
@@ -45,6 +47,28 @@ struct CallStats {
     void merge(CallStats&& o);
 };
 
+/// Per-station timings of a storm's way back, and how it went.
+struct StormStats {
+    std::uint64_t dropped = 0;
+    std::uint64_t booted = 0;
+    std::uint64_t failed = 0;       ///< never connected or never booted after the drop
+    std::uint64_t first_results = 0;
+    std::uint64_t first_errors = 0;
+    std::uint64_t first_timeouts = 0;
+    std::uint64_t first_lost = 0;   ///< connection closed with the first CALL open
+    std::uint64_t tls_resumed = 0;  ///< reconnections whose TLS session was resumed
+    std::map<std::string, std::uint64_t> first_errors_by_code;
+    /// Scheduled reconnection -> BootNotification Accepted.
+    std::vector<std::uint64_t> to_booted_ns;
+    /// BootNotification sent -> its answer (the accepted one).
+    std::vector<std::uint64_t> boot_ns;
+    /// The StatusNotification sent right after booting -> its answer.
+    std::vector<std::uint64_t> first_call_ns;
+    std::chrono::steady_clock::time_point last_booted{};
+
+    void merge(StormStats&& o);
+};
+
 /// Things worth a line that are not counted elsewhere.
 struct Oddities {
     std::uint64_t late_answers = 0;     ///< answers after the CALL had timed out
@@ -66,6 +90,10 @@ struct Report {
     ConnectionStats connections;
     CallStats calls;
     Oddities oddities;
+    bool storm = false;
+    /// Storm: from the drop to the last station booted again.
+    double storm_all_booted_s = 0;
+    StormStats storm_stats;
 };
 
 /// Exact nearest-rank percentiles of the latencies, in milliseconds.

@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "tools/loadgen/report.hpp"
+#include "tools/loadgen/tls.hpp"
 #include "tools/loadgen/worker.hpp"
 
 namespace loadgen {
@@ -55,10 +57,23 @@ int run_load(const Options& o, const Target& target) {
     raise_descriptor_limit(o.stations);
     std::FILE* info = o.json ? stderr : stdout;
 
+    std::optional<TlsClientSetup> tls;
+    if (target.tls) {
+        auto setup = TlsClientSetup::create(o, target.host);
+        if (!setup) {
+            fmt::print(stderr, "ocpp-loadgen: {}\n", setup.error());
+            return 2;
+        }
+        tls.emplace(std::move(setup).value());
+    }
     Shared shared;
-    std::vector<std::unique_ptr<Worker>> workers;
+    std::vector<std::unique_ptr<WorkerBase>> workers;
     for (unsigned k = 0; k < o.threads; ++k) {
-        workers.push_back(std::make_unique<Worker>(o, target, k, shared));
+        if (tls) {
+            workers.push_back(std::make_unique<Worker<TlsConfig>>(o, target, &*tls, k, shared));
+        } else {
+            workers.push_back(std::make_unique<Worker<PlainConfig>>(o, target, nullptr, k, shared));
+        }
     }
     std::vector<std::thread> threads;
     for (auto& w : workers) {
@@ -90,6 +105,7 @@ int run_load(const Options& o, const Target& target) {
 
     int status = 0;
     const std::size_t ready = shared.ready.load();
+    Clock::time_point drop_time{};
     if (ready == 0) {
         fmt::print(stderr, "ocpp-loadgen: no station could connect and boot\n");
         status = 1;
@@ -104,6 +120,34 @@ int run_load(const Options& o, const Target& target) {
             std::this_thread::sleep_for(std::min<Clock::duration>(100ms, until - Clock::now()));
         }
         fmt::print(info, "idle hold over: {} connections still open\n", shared.open.load());
+    } else if (o.storm) {
+        // Settle for the warm-up, then every connection drops at the same moment and the
+        // stations come back at --connect-rate, as after a power cut or a network outage.
+        std::this_thread::sleep_for(seconds(o.warmup_s));
+        fmt::print(info, "storm: dropping {} connections; reconnecting at {:.0f}/s\n",
+                   shared.open.load(), o.connect_rate);
+        std::fflush(info);
+        drop_time = Clock::now();
+        for (auto& w : workers) {
+            w->drop_and_reconnect(drop_time);
+        }
+        const auto storm_deadline = drop_time +
+                                    seconds(static_cast<double>(o.stations) / o.connect_rate) +
+                                    25s + 2 * o.timeout + seconds(15.0 * o.connect_retries);
+        auto next = Clock::now() + 2s;
+        while (shared.storm_done.load() < o.stations && Clock::now() < storm_deadline) {
+            std::this_thread::sleep_for(10ms);
+            if (Clock::now() >= next) {
+                next += 2s;
+                fmt::print(stderr, "storm: {} of {} stations back, {} connections open\n",
+                           shared.storm_done.load(), o.stations, shared.open.load());
+            }
+        }
+        if (shared.storm_done.load() < o.stations) {
+            fmt::print(stderr, "ocpp-loadgen: the storm's way back did not finish: {} of {} "
+                               "stations done\n",
+                       shared.storm_done.load(), o.stations);
+        }
     } else {
         const auto t0 = Clock::now() + 20ms;
         for (auto& w : workers) {
@@ -141,11 +185,16 @@ int run_load(const Options& o, const Target& target) {
     }
     r.ramp_up_s = ramp_s;
     r.window_s = o.duration_s;
-    r.traffic = ready > 0 && !o.idle;
+    r.traffic = ready > 0 && !o.idle && !o.storm;
+    r.storm = ready > 0 && o.storm;
     for (auto& w : workers) {
         r.connections.merge(w->connections());
         r.calls.merge(std::move(w->calls()));
         r.oddities.merge(w->oddities());
+        r.storm_stats.merge(std::move(w->storm()));
+    }
+    if (r.storm && r.storm_stats.booted > 0) {
+        r.storm_all_booted_s = seconds_between(drop_time, r.storm_stats.last_booted);
     }
     workers.clear();
     if (o.json) {

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <functional>
 #include <random>
+#include <type_traits>
 #include <variant>
 
 #include <fmt/format.h>
@@ -10,6 +11,7 @@
 #include "ocpp/frame.hpp"
 #include "tools/loadgen/payloads.hpp"
 #include "tools/loadgen/run.hpp"
+#include "tools/loadgen/tls.hpp"
 #include "tools/loadgen/ws_client.hpp"
 
 namespace loadgen {
@@ -48,9 +50,12 @@ std::string status_of(const json& payload, const char* object) {
     return s != p->end() && s->is_string() ? s->get<std::string>() : "?";
 }
 
+template <typename Config>
 class SessionDemo {
 public:
-    SessionDemo(const Options& o, const Target& t)
+    using Client = ClientOf<Config>;
+
+    SessionDemo(const Options& o, const Target& t, const TlsClientSetup* tls)
         : options_(o),
           version_(o.v201_share >= 1.0 ? ocpp::ProtocolVersion::v201 : ocpp::ProtocolVersion::v16),
           id_(station_id(o.id_prefix, 1)),
@@ -62,6 +67,15 @@ public:
         client_.set_open_handshake_timeout(10000);
         client_.set_close_handshake_timeout(3000);
         client_.set_user_agent("ocpp-loadgen");
+        if constexpr (std::is_same_v<Config, TlsConfig>) {
+            client_.set_tls_init_handler([tls](websocketpp::connection_hdl) { return tls->context(); });
+            client_.set_socket_init_handler(
+                [this, tls](websocketpp::connection_hdl, asio::ssl::stream<asio::ip::tcp::socket>& s) {
+                    if (auto problem = tls->prepare(s.native_handle(), id_, nullptr)) {
+                        fmt::print(stderr, "ocpp-loadgen: {}\n", *problem);
+                    }
+                });
+        }
         steps_ = version_ == ocpp::ProtocolVersion::v16 ? steps_16() : steps_201();
     }
 
@@ -74,10 +88,14 @@ public:
             return 1;
         }
         con_->add_subprotocol(std::string(ocpp::subprotocol(version_)), ec);
+        if (!options_.password.empty()) {
+            con_->append_header("Authorization",
+                                "Basic " + websocketpp::base64_encode(id_ + ":" + options_.password));
+        }
         con_->set_open_handler([this](websocketpp::connection_hdl) { on_open(); });
         con_->set_fail_handler([this](websocketpp::connection_hdl) { on_fail(); });
         con_->set_close_handler([this](websocketpp::connection_hdl) { on_close(); });
-        con_->set_message_handler([this](websocketpp::connection_hdl, Client::message_ptr m) {
+        con_->set_message_handler([this](websocketpp::connection_hdl, typename Client::message_ptr m) {
             on_message(m->get_payload());
         });
         client_.connect(con_);
@@ -308,7 +326,7 @@ private:
     asio::io_context io_;
     Client client_;
     asio::steady_timer timer_;
-    Client::connection_ptr con_;
+    typename Client::connection_ptr con_;
     std::vector<Step> steps_;
     std::size_t current_ = 0;
     std::size_t answered_ = 0;
@@ -324,7 +342,16 @@ private:
 }  // namespace
 
 int run_session(const Options& options, const Target& target) {
-    SessionDemo demo(options, target);
+    if (!target.tls) {
+        SessionDemo<PlainConfig> demo(options, target, nullptr);
+        return demo.run();
+    }
+    auto tls = TlsClientSetup::create(options, target.host);
+    if (!tls) {
+        fmt::print(stderr, "ocpp-loadgen: {}\n", tls.error());
+        return 2;
+    }
+    SessionDemo<TlsConfig> demo(options, target, &tls.value());
     return demo.run();
 }
 

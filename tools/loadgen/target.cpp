@@ -10,11 +10,17 @@ namespace loadgen {
 
 ocpp::Result<Target, TargetError> resolve_target(const Options& o) {
     const auto bad = [](std::string message) { return TargetError{true, std::move(message)}; };
-    if (o.url.rfind("wss://", 0) == 0) {
-        return bad("--url: wss:// is not supported (the generator speaks plain WebSocket)");
+    const bool tls = o.url.rfind("wss://", 0) == 0;
+    if (!tls && o.url.rfind("ws://", 0) != 0) {
+        return bad(fmt::format("--url: expected ws://host:port/path or wss://host:port/path, "
+                               "got '{}'",
+                               o.url));
     }
-    if (o.url.rfind("ws://", 0) != 0) {
-        return bad(fmt::format("--url: expected ws://host:port/path, got '{}'", o.url));
+    if (!tls && (!o.ca_file.empty() || !o.client_cert.empty() || o.tls_resume)) {
+        return bad("--ca-file, --client-cert, --client-key and --tls-resume need a wss:// --url");
+    }
+    if (tls && o.ca_file.empty()) {
+        return bad("wss:// needs --ca-file (the CA that signed the gateway's certificate)");
     }
     const websocketpp::uri uri(o.url);
     if (!uri.get_valid()) {
@@ -24,6 +30,7 @@ ocpp::Result<Target, TargetError> resolve_target(const Options& o) {
         return bad("--url: a query string cannot be combined with the appended station id");
     }
     Target t;
+    t.tls = tls;
     t.base_url = o.url;
     while (!t.base_url.empty() && t.base_url.back() == '/') {
         t.base_url.pop_back();
@@ -32,6 +39,7 @@ ocpp::Result<Target, TargetError> resolve_target(const Options& o) {
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
         host = host.substr(1, host.size() - 2);
     }
+    t.host = host;
     asio::io_context io;
     asio::ip::tcp::resolver resolver(io);
     asio::error_code ec;

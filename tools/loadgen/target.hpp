@@ -19,6 +19,9 @@ struct Target {
     asio::ip::tcp::endpoint endpoint;
     /// The --url without a trailing '/'; a station's URL is base_url + "/" + id.
     std::string base_url;
+    /// wss://: the connections speak TLS and check the server certificate against `host`.
+    bool tls = false;
+    std::string host;
 };
 
 /// Why a target cannot be used: a bad option (exit 2) or an unreachable host (exit 1).

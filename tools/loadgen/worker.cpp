@@ -40,8 +40,11 @@ std::string short_text(std::string s, std::size_t max = 80) {
 
 }  // namespace
 
-Worker::Worker(const Options& options, const Target& target, unsigned index, Shared& shared)
+template <typename Config>
+Worker<Config>::Worker(const Options& options, const Target& target, const TlsClientSetup* tls,
+                       unsigned index, Shared& shared)
     : options_(options),
+      tls_(tls),
       index_(index),
       count_(options.threads),
       shared_(shared),
@@ -60,6 +63,18 @@ Worker::Worker(const Options& options, const Target& target, unsigned index, Sha
     client_.set_open_handshake_timeout(kOpenHandshakeTimeoutMs);
     client_.set_close_handshake_timeout(kCloseHandshakeTimeoutMs);
     client_.set_user_agent("ocpp-loadgen");
+    if constexpr (kTls) {
+        client_.set_tls_init_handler(
+            [this](websocketpp::connection_hdl) { return tls_->context(); });
+        client_.set_socket_init_handler([this](websocketpp::connection_hdl,
+                                               asio::ssl::stream<asio::ip::tcp::socket>& s) {
+            // Runs inside get_connection(), for the station in preparing_.
+            Station& st = stations_[preparing_];
+            if (auto problem = tls_->prepare(s.native_handle(), st.id, st.tls_session.get())) {
+                ++connections_.errors[short_text(*problem)];
+            }
+        });
+    }
     stations_.reserve(options.stations / count_ + 1);
     for (std::size_t g = index; g < options.stations; g += count_) {
         Station st;
@@ -73,7 +88,8 @@ Worker::Worker(const Options& options, const Target& target, unsigned index, Sha
     }
 }
 
-void Worker::run() {
+template <typename Config>
+void Worker<Config>::run() {
     while (true) {
         try {
             io_.run();
@@ -85,7 +101,8 @@ void Worker::run() {
     }
 }
 
-void Worker::start_connecting(Clock::time_point start) {
+template <typename Config>
+void Worker<Config>::start_connecting(Clock::time_point start) {
     asio::post(io_, [this, start] {
         connect_start_ = start;
         next_connect_ = 0;
@@ -94,7 +111,8 @@ void Worker::start_connecting(Clock::time_point start) {
     });
 }
 
-void Worker::start_traffic(Clock::time_point t0) {
+template <typename Config>
+void Worker<Config>::start_traffic(Clock::time_point t0) {
     asio::post(io_, [this, t0] {
         const auto secs = [](double s) {
             return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
@@ -108,7 +126,8 @@ void Worker::start_traffic(Clock::time_point t0) {
     });
 }
 
-void Worker::close_all() {
+template <typename Config>
+void Worker<Config>::close_all() {
     asio::post(io_, [this] {
         closing_ = true;
         connect_timer_.cancel();
@@ -123,14 +142,16 @@ void Worker::close_all() {
     });
 }
 
-void Worker::stop() {
+template <typename Config>
+void Worker<Config>::stop() {
     work_.reset();
     io_.stop();
 }
 
 // Ramp-up --------------------------------------------------------------------------------
 
-void Worker::connect_tick() {
+template <typename Config>
+void Worker<Config>::connect_tick() {
     if (closing_) {
         return;
     }
@@ -149,15 +170,19 @@ void Worker::connect_tick() {
             });
             return;
         }
+        stations_[next_connect_].connect_scheduled = at;
         open_connection(static_cast<std::uint32_t>(next_connect_++));
     }
 }
 
-void Worker::open_connection(std::uint32_t j) {
+template <typename Config>
+void Worker<Config>::open_connection(std::uint32_t j) {
     Station& st = stations_[j];
     ++connections_.attempted;
     st.state = Station::State::connecting;
+    const std::uint32_t gen = ++st.generation;
     websocketpp::lib::error_code ec;
+    preparing_ = j;
     auto con = client_.get_connection(st.url, ec);
     if (ec) {
         ++connections_.failed;
@@ -167,17 +192,39 @@ void Worker::open_connection(std::uint32_t j) {
         return;
     }
     con->add_subprotocol(std::string(ocpp::subprotocol(st.version)), ec);
-    con->set_open_handler([this, j](websocketpp::connection_hdl) { on_open(j); });
-    con->set_fail_handler([this, j](websocketpp::connection_hdl) { on_fail(j); });
-    con->set_close_handler([this, j](websocketpp::connection_hdl) { on_close(j); });
-    con->set_message_handler([this, j](websocketpp::connection_hdl, Client::message_ptr msg) {
-        on_message(j, msg->get_payload());
+    if (!options_.password.empty()) {
+        con->append_header("Authorization",
+                           "Basic " + websocketpp::base64_encode(st.id + ":" + options_.password));
+    }
+    // Every handler names the connection it belongs to: after a storm's drop, the old
+    // connection's handlers still run and must not touch the new one.
+    con->set_open_handler([this, j, gen](websocketpp::connection_hdl) {
+        if (stations_[j].generation == gen) {
+            on_open(j);
+        }
     });
+    con->set_fail_handler([this, j, gen](websocketpp::connection_hdl) {
+        if (stations_[j].generation == gen) {
+            on_fail(j);
+        }
+    });
+    con->set_close_handler([this, j, gen](websocketpp::connection_hdl) {
+        if (stations_[j].generation == gen) {
+            on_close(j);
+        }
+    });
+    con->set_message_handler(
+        [this, j, gen](websocketpp::connection_hdl, typename Client::message_ptr msg) {
+            if (stations_[j].generation == gen) {
+                on_message(j, msg->get_payload());
+            }
+        });
     st.con = con;
     client_.connect(con);
 }
 
-void Worker::on_open(std::uint32_t j) {
+template <typename Config>
+void Worker<Config>::on_open(std::uint32_t j) {
     Station& st = stations_[j];
     st.open = true;
     ++shared_.open;
@@ -194,16 +241,25 @@ void Worker::on_open(std::uint32_t j) {
         return;
     }
     ++connections_.connected;
+    st.connect_failures = 0;
+    if constexpr (kTls) {
+        SSL* ssl = st.con->get_socket().native_handle();
+        if (storm_phase_ && SSL_session_reused(ssl) == 1) {
+            ++storm_.tls_resumed;
+        }
+    }
     st.state = Station::State::booting;
     send_boot(j);
 }
 
-void Worker::send_boot(std::uint32_t j) {
+template <typename Config>
+void Worker<Config>::send_boot(std::uint32_t j) {
     ++stations_[j].boots_sent;
     send_call(j, Action::boot_notification, Clock::now(), false, true);
 }
 
-void Worker::boot_failed(std::uint32_t j, Clock::time_point now) {
+template <typename Config>
+void Worker<Config>::boot_failed(std::uint32_t j, Clock::time_point now) {
     Station& st = stations_[j];
     if (st.open && st.boots_sent <= options_.boot_retries) {
         boot_retries_.push_back({j, st.seq, now + kBootRetryDelay});
@@ -212,7 +268,8 @@ void Worker::boot_failed(std::uint32_t j, Clock::time_point now) {
     settle(j, false);
 }
 
-void Worker::on_fail(std::uint32_t j) {
+template <typename Config>
+void Worker<Config>::on_fail(std::uint32_t j) {
     Station& st = stations_[j];
     std::string cause;
     const auto code = st.con->get_response_code();
@@ -222,16 +279,46 @@ void Worker::on_fail(std::uint32_t j) {
                             short_text(st.con->get_response().get_body()));
     } else {
         cause = st.con->get_ec().message();
+        if constexpr (kTls) {
+            const long verdict = SSL_get_verify_result(st.con->get_socket().native_handle());
+            if (verdict != X509_V_OK) {
+                cause = fmt::format("TLS: server certificate: {}",
+                                    X509_verify_cert_error_string(verdict));
+            }
+        }
+    }
+    ++connections_.errors[short_text(cause)];
+    st.con.reset();
+    if (connect_failed(j, Clock::now())) {
+        return;  // tried again later
     }
     ++connections_.failed;
-    ++connections_.errors[short_text(cause)];
     st.state = Station::State::failed;
-    st.con.reset();
     settle(j, false);
 }
 
-void Worker::on_close(std::uint32_t j) {
+template <typename Config>
+bool Worker<Config>::connect_failed(std::uint32_t j, Clock::time_point now) {
     Station& st = stations_[j];
+    if (closing_ || st.connect_failures >= options_.connect_retries) {
+        return false;
+    }
+    ++st.connect_failures;
+    ++connections_.retried;
+    // 1 s, 2 s, 4 s, then 8 s apart.
+    const auto delay = std::chrono::seconds(1) * (1u << std::min(st.connect_failures - 1, 3u));
+    connect_retries_.push_back({j, st.generation, now + delay});
+    return true;
+}
+
+template <typename Config>
+void Worker<Config>::on_close(std::uint32_t j) {
+    Station& st = stations_[j];
+    if constexpr (kTls) {
+        if (options_.tls_resume && st.con) {
+            st.tls_session.reset(SSL_get1_session(st.con->get_socket().native_handle()));
+        }
+    }
     if (st.open) {
         st.open = false;
         --shared_.open;
@@ -254,6 +341,9 @@ void Worker::on_close(std::uint32_t j) {
         st.waiting = false;
         if (st.boot) {
             ++connections_.boot_errors;
+        } else if (st.first) {
+            ++storm_.first_lost;
+            storm_done(j);
         } else if (st.measured) {
             ++calls_.lost;
             --measured_open_;
@@ -266,7 +356,8 @@ void Worker::on_close(std::uint32_t j) {
     maybe_finish();
 }
 
-void Worker::settle(std::uint32_t j, bool ready) {
+template <typename Config>
+void Worker<Config>::settle(std::uint32_t j, bool ready) {
     Station& st = stations_[j];
     if (st.settled) {
         return;
@@ -278,11 +369,88 @@ void Worker::settle(std::uint32_t j, bool ready) {
         ++shared_.ready;
     }
     ++shared_.settled;
+    if (storm_phase_) {
+        if (ready) {
+            storm_booted(j, Clock::now());
+        } else {
+            ++storm_.failed;
+            storm_done(j);
+        }
+    }
+}
+
+// Storm ----------------------------------------------------------------------------------------
+
+template <typename Config>
+void Worker<Config>::drop_and_reconnect(Clock::time_point reconnect_start) {
+    asio::post(io_, [this, reconnect_start] {
+        storm_phase_ = true;
+        free_.clear();
+        deadlines_.clear();
+        boot_retries_.clear();
+        connect_retries_.clear();
+        for (auto& st : stations_) {
+            if (st.open && st.con) {
+                ++storm_.dropped;
+                if constexpr (kTls) {
+                    if (options_.tls_resume) {
+                        st.tls_session.reset(
+                            SSL_get1_session(st.con->get_socket().native_handle()));
+                    }
+                }
+                // A reset, as when a station loses power or its modem: no close frame, no FIN.
+                auto& socket = st.con->get_raw_socket();
+                asio::error_code ignored;
+                socket.set_option(asio::socket_base::linger(true, 0), ignored);
+                socket.close(ignored);
+                st.open = false;
+                --shared_.open;
+            }
+            ++st.generation;  // the old connection's handlers are ignored from here on
+            st.con.reset();
+            st.state = Station::State::pending;
+            st.settled = false;
+            st.storm_finished = false;
+            st.waiting = false;
+            st.first = false;
+            st.boots_sent = 0;
+            st.connect_failures = 0;
+        }
+        connect_start_ = reconnect_start;
+        next_connect_ = 0;
+        connect_tick();
+    });
+}
+
+template <typename Config>
+void Worker<Config>::storm_booted(std::uint32_t j, Clock::time_point now) {
+    Station& st = stations_[j];
+    ++storm_.booted;
+    storm_.to_booted_ns.push_back(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now - st.connect_scheduled).count()));
+    storm_.last_booted = std::max(storm_.last_booted, now);
+    // What firmware sends first after booting: the connector's status.
+    if (send_call(j, Action::status_notification, now, false, false)) {
+        st.first = true;
+    } else {
+        ++storm_.first_lost;
+        storm_done(j);
+    }
+}
+
+template <typename Config>
+void Worker<Config>::storm_done(std::uint32_t j) {
+    Station& st = stations_[j];
+    if (!st.storm_finished) {
+        st.storm_finished = true;
+        ++shared_.storm_done;
+    }
 }
 
 // CALLs ------------------------------------------------------------------------------------
 
-nlohmann::json Worker::payload_for(Station& st, Action action) {
+template <typename Config>
+nlohmann::json Worker<Config>::payload_for(Station& st, Action action) {
     switch (action) {
         case Action::heartbeat:
             return heartbeat();
@@ -299,7 +467,8 @@ nlohmann::json Worker::payload_for(Station& st, Action action) {
     return nlohmann::json::object();
 }
 
-bool Worker::send_call(std::uint32_t j, Action action, Clock::time_point scheduled, bool measured,
+template <typename Config>
+bool Worker<Config>::send_call(std::uint32_t j, Action action, Clock::time_point scheduled, bool measured,
                        bool boot) {
     Station& st = stations_[j];
     ++st.seq;
@@ -317,12 +486,14 @@ bool Worker::send_call(std::uint32_t j, Action action, Clock::time_point schedul
     st.waiting = true;
     st.measured = measured;
     st.boot = boot;
+    st.first = false;
     st.scheduled = scheduled;
     deadlines_.push_back({j, st.seq, scheduled + options_.timeout});
     return true;
 }
 
-void Worker::on_message(std::uint32_t j, const std::string& text) {
+template <typename Config>
+void Worker<Config>::on_message(std::uint32_t j, const std::string& text) {
     const auto now = Clock::now();
     Station& st = stations_[j];
     auto parsed = ocpp::parse_frame(text);
@@ -364,12 +535,34 @@ void Worker::on_message(std::uint32_t j, const std::string& text) {
         const auto status = result->payload.find("status");
         const bool accepted = status != result->payload.end() && status->is_string() &&
                               status->get_ref<const std::string&>() == "Accepted";
+        if (accepted && storm_phase_) {
+            storm_.boot_ns.push_back(static_cast<std::uint64_t>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(now - st.scheduled).count()));
+        }
         if (accepted) {
             ++connections_.boot_accepted;
         } else {
             ++connections_.boot_not_accepted;
         }
         settle(j, accepted);
+        return;
+    }
+    if (st.first) {
+        st.first = false;
+        const auto latency = now - st.scheduled;
+        if (latency > options_.timeout) {
+            ++storm_.first_timeouts;
+        } else {
+            storm_.first_call_ns.push_back(static_cast<std::uint64_t>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(latency).count()));
+            if (error != nullptr) {
+                ++storm_.first_errors;
+                ++storm_.first_errors_by_code[error->code];
+            } else {
+                ++storm_.first_results;
+            }
+        }
+        storm_done(j);
         return;
     }
     if (st.measured) {
@@ -401,13 +594,15 @@ void Worker::on_message(std::uint32_t j, const std::string& text) {
 
 // Open-loop traffic --------------------------------------------------------------------------
 
-Clock::time_point Worker::send_time(std::uint64_t i) const {
+template <typename Config>
+Clock::time_point Worker<Config>::send_time(std::uint64_t i) const {
     // The i-th send of this worker is send index_ + i * count_ of the run, every 1/rate s.
     const double n = static_cast<double>(index_) + static_cast<double>(i) * count_;
     return t0_ + std::chrono::nanoseconds(static_cast<std::int64_t>(std::llround(n * 1e9 / options_.rate)));
 }
 
-void Worker::send_tick() {
+template <typename Config>
+void Worker<Config>::send_tick() {
     if (closing_) {
         return;
     }
@@ -435,7 +630,8 @@ void Worker::send_tick() {
     asio::post(io_, [this] { send_tick(); });
 }
 
-void Worker::dispatch(Clock::time_point scheduled) {
+template <typename Config>
+void Worker<Config>::dispatch(Clock::time_point scheduled) {
     const bool measured = scheduled >= window_start_;
     // Round-robin over the free stations: the FIFO holds them in the order they became free.
     std::uint32_t j = 0;
@@ -471,7 +667,8 @@ void Worker::dispatch(Clock::time_point scheduled) {
 
 // Timeouts -------------------------------------------------------------------------------------
 
-void Worker::arm_housekeeping() {
+template <typename Config>
+void Worker<Config>::arm_housekeeping() {
     housekeeping_timer_.expires_after(kHousekeepingPeriod);
     housekeeping_timer_.async_wait([this](const asio::error_code& ec) {
         if (!ec && !closing_) {
@@ -481,7 +678,8 @@ void Worker::arm_housekeeping() {
     });
 }
 
-void Worker::housekeeping() {
+template <typename Config>
+void Worker<Config>::housekeeping() {
     const auto now = Clock::now();
     while (!deadlines_.empty() && deadlines_.front().at <= now) {
         const Deadline d = deadlines_.front();
@@ -494,6 +692,12 @@ void Worker::housekeeping() {
         if (st.boot) {
             ++connections_.boot_timeouts;
             boot_failed(d.station, now);
+            continue;
+        }
+        if (st.first) {
+            st.first = false;
+            ++storm_.first_timeouts;
+            storm_done(d.station);
             continue;
         }
         if (st.measured) {
@@ -513,14 +717,26 @@ void Worker::housekeeping() {
             send_boot(r.station);
         }
     }
+    while (!connect_retries_.empty() && connect_retries_.front().at <= now) {
+        const Deadline r = connect_retries_.front();
+        connect_retries_.pop_front();
+        // Skipped when a storm started the station over meanwhile.
+        if (stations_[r.station].generation == r.seq && !closing_) {
+            open_connection(r.station);
+        }
+    }
     maybe_finish();
 }
 
-void Worker::maybe_finish() {
+template <typename Config>
+void Worker<Config>::maybe_finish() {
     if (traffic_ && sending_done_ && !finished_ && measured_open_ == 0) {
         finished_ = true;
         ++shared_.finished;
     }
 }
+
+template class Worker<PlainConfig>;
+template class Worker<TlsConfig>;
 
 }  // namespace loadgen

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,7 @@
 #include "tools/loadgen/payloads.hpp"
 #include "tools/loadgen/report.hpp"
 #include "tools/loadgen/target.hpp"
+#include "tools/loadgen/tls.hpp"
 
 namespace loadgen {
 
@@ -29,34 +32,63 @@ struct Shared {
     std::atomic<std::size_t> open{0};
     /// Workers that sent their last CALL and saw every measured CALL answered or timed out.
     std::atomic<unsigned> finished{0};
+    /// Storm: stations done with the way back (first CALL answered or timed out, or failed).
+    std::atomic<std::size_t> storm_done{0};
 };
 
-/// One I/O thread and the stations it owns: station i of the run belongs to worker
-/// i % threads. Everything of a worker happens on its own io_context; the controlling thread
-/// only posts to it and reads its statistics after run() has returned.
-class Worker {
+/// What the controlling thread does with a worker, whatever its transport.
+class WorkerBase {
 public:
-    Worker(const Options& options, const Target& target, unsigned index, Shared& shared);
-    Worker(const Worker&) = delete;
-    Worker& operator=(const Worker&) = delete;
+    virtual ~WorkerBase() = default;
 
     /// Runs the io_context until stop(). Call on the worker's own thread.
-    void run();
-
+    virtual void run() = 0;
     /// Opens the connections, paced so the whole run opens --connect-rate per second from
     /// `start`. Every station boots as soon as it is connected.
-    void start_connecting(Clock::time_point start);
+    virtual void start_connecting(Clock::time_point start) = 0;
     /// Starts the open-loop traffic: warm-up from `t0`, then the measured window.
-    void start_traffic(Clock::time_point t0);
+    virtual void start_traffic(Clock::time_point t0) = 0;
+    /// Storm: drops every connection at once (TCP reset, no close handshake) and connects
+    /// the stations again, paced as in the ramp-up from `reconnect_start`.
+    virtual void drop_and_reconnect(Clock::time_point reconnect_start) = 0;
     /// Closes every connection (normal closure).
-    void close_all();
+    virtual void close_all() = 0;
     /// Stops the io_context.
-    void stop();
+    virtual void stop() = 0;
 
     /// Valid once run() has returned.
     ConnectionStats& connections() { return connections_; }
     CallStats& calls() { return calls_; }
     Oddities& oddities() { return oddities_; }
+    StormStats& storm() { return storm_; }
+
+protected:
+    ConnectionStats connections_;
+    CallStats calls_;
+    Oddities oddities_;
+    StormStats storm_;
+};
+
+/// One I/O thread and the stations it owns: station i of the run belongs to worker
+/// i % threads. Everything of a worker happens on its own io_context; the controlling thread
+/// only posts to it and reads its statistics after run() has returned.
+template <typename Config>
+class Worker final : public WorkerBase {
+public:
+    using Client = ClientOf<Config>;
+    static constexpr bool kTls = std::is_same_v<Config, TlsConfig>;
+
+    Worker(const Options& options, const Target& target, const TlsClientSetup* tls,
+           unsigned index, Shared& shared);
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    void run() override;
+    void start_connecting(Clock::time_point start) override;
+    void start_traffic(Clock::time_point t0) override;
+    void drop_and_reconnect(Clock::time_point reconnect_start) override;
+    void close_all() override;
+    void stop() override;
 
 private:
     struct Station {
@@ -65,7 +97,10 @@ private:
         std::string url;
         std::size_t number = 0;  ///< 1-based over the whole run
         ocpp::ProtocolVersion version = ocpp::ProtocolVersion::v16;
-        Client::connection_ptr con;
+        typename Client::connection_ptr con;
+        /// Counts this station's connections: handlers of an earlier one are ignored.
+        std::uint32_t generation = 0;
+        std::uint32_t connect_failures = 0;
         State state = State::pending;
         bool settled = false;
         bool open = false;
@@ -73,7 +108,11 @@ private:
         bool waiting = false;
         bool measured = false;
         bool boot = false;
+        bool first = false;  ///< the storm's first CALL after booting again
+        bool storm_finished = false;
         std::uint32_t boots_sent = 0;
+        Clock::time_point connect_scheduled;
+        TlsSession tls_session;
         std::uint64_t seq = 0;  ///< number of the last CALL sent; its message id
         Clock::time_point scheduled;
         // Payload state.
@@ -93,6 +132,9 @@ private:
     void on_fail(std::uint32_t j);
     void on_close(std::uint32_t j);
     void on_message(std::uint32_t j, const std::string& text);
+    bool connect_failed(std::uint32_t j, Clock::time_point now);
+    void storm_booted(std::uint32_t j, Clock::time_point now);
+    void storm_done(std::uint32_t j);
     void settle(std::uint32_t j, bool ready);
     void send_boot(std::uint32_t j);
     void boot_failed(std::uint32_t j, Clock::time_point now);
@@ -107,6 +149,7 @@ private:
     void maybe_finish();
 
     const Options& options_;
+    const TlsClientSetup* const tls_;
     const unsigned index_;
     const unsigned count_;
     Shared& shared_;
@@ -123,6 +166,7 @@ private:
     std::deque<std::uint32_t> free_;       ///< booted stations with no open CALL, FIFO
     std::deque<Deadline> deadlines_;       ///< open CALLs in send order
     std::deque<Deadline> boot_retries_;    ///< BootNotifications to send again, in time order
+    std::deque<Deadline> connect_retries_; ///< connections to try again (seq: generation)
     Xorshift rng_;
 
     Clock::time_point connect_start_;
@@ -132,15 +176,14 @@ private:
     bool sending_done_ = false;
     bool finished_ = false;
     bool closing_ = false;
+    bool storm_phase_ = false;
+    /// The station whose connection is being created (read by the TLS socket set-up).
+    std::uint32_t preparing_ = 0;
     Clock::time_point t0_;
     Clock::time_point window_start_;
     Clock::time_point window_end_;
     std::uint64_t next_send_ = 0;
     std::uint64_t measured_open_ = 0;
-
-    ConnectionStats connections_;
-    CallStats calls_;
-    Oddities oddities_;
 };
 
 }  // namespace loadgen

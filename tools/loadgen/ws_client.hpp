@@ -7,6 +7,7 @@
 
 #include <websocketpp/client.hpp>
 #include <websocketpp/concurrency/none.hpp>
+#include <websocketpp/config/asio_client.hpp>
 #include <websocketpp/config/asio_no_tls_client.hpp>
 
 #include <chrono>
@@ -119,12 +120,13 @@ private:
     std::chrono::milliseconds connect_timeout_{10000};
 };
 
-/// Client settings: one io_context per thread and every connection of a thread handled on it,
-/// so no locking and no strands; quiet logs; small read buffers (answers are small, and this
-/// buffer is allocated per connection).
-struct ClientConfig : websocketpp::config::asio_client {
-    using type = ClientConfig;
-    using base = websocketpp::config::asio_client;
+/// Client settings over websocketpp's plain or TLS client configuration: one io_context per
+/// thread and every connection of a thread handled on it, so no locking and no strands; quiet
+/// logs; small read buffers (answers are small, and this buffer is allocated per connection).
+template <typename Base>
+struct QuietConfig : Base {
+    using type = QuietConfig;
+    using base = Base;
 
     using concurrency_type = websocketpp::concurrency::none;
     using elog_type = websocketpp::log::basic<concurrency_type, websocketpp::log::elevel>;
@@ -136,7 +138,7 @@ struct ClientConfig : websocketpp::config::asio_client {
     static const bool enable_multithreading = false;
     static const std::size_t connection_read_buffer_size = 4096;
 
-    struct transport_config : base::transport_config {
+    struct transport_config : Base::transport_config {
         using concurrency_type = type::concurrency_type;
         using elog_type = type::elog_type;
         using alog_type = type::alog_type;
@@ -145,11 +147,18 @@ struct ClientConfig : websocketpp::config::asio_client {
     using transport_type = BoundTransport<transport_config>;
 };
 
-using Client = websocketpp::client<ClientConfig>;
+using PlainConfig = QuietConfig<websocketpp::config::asio_client>;
+using TlsConfig = QuietConfig<websocketpp::config::asio_tls_client>;
+
+template <typename Config>
+using ClientOf = websocketpp::client<Config>;
+using Client = ClientOf<PlainConfig>;
+using TlsClient = ClientOf<TlsConfig>;
 
 /// The subprotocol the server selected. websocketpp's client never fills get_subprotocol(),
 /// so this reads the handshake response.
-inline std::string selected_subprotocol(const Client::connection_ptr& con) {
+template <typename ConnectionPtr>
+std::string selected_subprotocol(const ConnectionPtr& con) {
     return con->get_response_header("Sec-WebSocket-Protocol");
 }
 
