@@ -13,6 +13,7 @@ namespace {
 
 constexpr std::size_t kMaxStations = 1'000'000;
 constexpr unsigned kMaxThreads = 64;
+constexpr unsigned kMaxProcesses = 64;
 constexpr std::size_t kMaxSourceAddresses = 65536;
 // Station ids are <prefix><6+ digits>; the gateway accepts identities of up to 48 characters.
 constexpr std::size_t kMaxPrefixLength = 40;
@@ -199,7 +200,7 @@ ocpp::Result<CommandLine, std::string> parse_command_line(int argc, const char* 
             "--mix",          "--rate",       "--duration",         "--warmup",
             "--connect-rate", "--threads",    "--source-addresses", "--timeout-ms",
             "--boot-retries", "--connect-retries", "--ca-file",   "--client-cert",
-            "--client-key",   "--password"};
+            "--client-key",   "--password",     "--processes"};
         bool known = false;
         for (const auto k : kValued) {
             known = known || k == name;
@@ -328,6 +329,13 @@ ocpp::Result<CommandLine, std::string> parse_command_line(int argc, const char* 
                 return std::string("--password: expected a non-empty password");
             }
             o.password = std::string(value);
+        } else if (name == "--processes") {
+            const auto v = to_unsigned(value);
+            if (!v || *v == 0 || *v > kMaxProcesses) {
+                return fmt::format("--processes: expected a whole number from 1 to {}, got '{}'",
+                                   kMaxProcesses, value);
+            }
+            o.processes = static_cast<unsigned>(*v);
         } else if (name == "--threads") {
             const auto v = to_unsigned(value);
             if (!v || *v == 0 || *v > kMaxThreads) {
@@ -353,8 +361,14 @@ ocpp::Result<CommandLine, std::string> parse_command_line(int argc, const char* 
         return std::string("--rate has no meaning with --idle (stations send nothing after "
                            "BootNotification)");
     }
-    if (o.threads > o.stations && !o.session) {
-        return fmt::format("--threads {} is more than --stations {}", o.threads, o.stations);
+    if (o.session && o.processes > 1) {
+        return std::string("--session runs one station: --processes has no meaning");
+    }
+    if (std::size_t{o.threads} * o.processes > o.stations && !o.session) {
+        return o.processes > 1
+                   ? fmt::format("--processes {} x --threads {} is more than --stations {}",
+                                 o.processes, o.threads, o.stations)
+                   : fmt::format("--threads {} is more than --stations {}", o.threads, o.stations);
     }
     return cl;
 }
@@ -430,6 +444,10 @@ Storm (--storm):
 
 Run:
   --threads T               I/O threads (default 1); stations are spread over them
+  --processes N             N processes, each with --threads threads and every N-th share of
+                            the stations and the rate (default 1): past one process's
+                            open-file limit, or to use more cores. The phases start together
+                            and the reports are merged into one (exact percentiles).
   --json                    print the final report as one JSON object (default: text)
   --session                 run one charging session with one station and print every CALL
                             and answer. 1.6 (default): BootNotification, Authorize,

@@ -54,6 +54,10 @@ struct Options {
     std::string password;     ///< HTTP Basic (profiles 1 and 2): user = station id
     bool tls_resume = false;  ///< offer the previous connection's TLS session on reconnect
     unsigned threads = 1;
+    /// --processes: child processes, each with `threads` threads.
+    unsigned processes = 1;
+    /// Which of them this process is (set for each child, not an option).
+    unsigned process_index = 0;
     bool json = false;
     bool session = false;
 };

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "tools/loadgen/target.hpp"
+
 namespace loadgen {
 
 namespace {
@@ -111,6 +113,119 @@ Percentiles percentiles(std::vector<std::uint64_t>& ns) {
     return p;
 }
 
+void count_versions(Report& r) {
+    r.stations_v16 = 0;
+    r.stations_v201 = 0;
+    for (std::size_t i = 0; i < r.options.stations; ++i) {
+        if (station_version(i, r.options.v201_share) == ocpp::ProtocolVersion::v201) {
+            ++r.stations_v201;
+        } else {
+            ++r.stations_v16;
+        }
+    }
+}
+
+void print_report(Report& r) {
+    if (r.options.json) {
+        fmt::print("{}\n", json_report(r).dump());
+    } else {
+        fmt::print("{}", text_report(r));
+    }
+}
+
+nlohmann::json raw_report(const Report& r) {
+    using nlohmann::json;
+    const auto& c = r.connections;
+    const auto& k = r.calls;
+    const auto& s = r.storm_stats;
+    return json{
+        {"ramp_up_s", r.ramp_up_s},
+        {"traffic", r.traffic},
+        {"storm", r.storm},
+        {"storm_all_booted_s", r.storm_all_booted_s},
+        {"connections",
+         {{"attempted", c.attempted}, {"connected", c.connected}, {"failed", c.failed},
+          {"retried", c.retried}, {"boot_accepted", c.boot_accepted},
+          {"boot_not_accepted", c.boot_not_accepted}, {"boot_errors", c.boot_errors},
+          {"boot_timeouts", c.boot_timeouts}, {"closed_by_peer", c.closed_by_peer},
+          {"errors", c.errors}}},
+        {"calls",
+         {{"sent", k.sent}, {"results", k.results}, {"errors", k.errors},
+          {"timeouts", k.timeouts}, {"skipped", k.skipped}, {"lost", k.lost},
+          {"answered_in_window", k.answered_in_window}, {"errors_by_code", k.errors_by_code},
+          {"sent_by_action", k.sent_by_action}, {"latencies_ns", k.latencies_ns}}},
+        {"oddities",
+         {{"late_answers", r.oddities.late_answers},
+          {"unknown_answers", r.oddities.unknown_answers},
+          {"unparsable", r.oddities.unparsable},
+          {"gateway_calls", r.oddities.gateway_calls}}},
+        {"storm_stats",
+         {{"dropped", s.dropped}, {"booted", s.booted}, {"failed", s.failed},
+          {"first_results", s.first_results}, {"first_errors", s.first_errors},
+          {"first_timeouts", s.first_timeouts}, {"first_lost", s.first_lost},
+          {"tls_resumed", s.tls_resumed}, {"first_errors_by_code", s.first_errors_by_code},
+          {"to_booted_ns", s.to_booted_ns}, {"boot_ns", s.boot_ns},
+          {"first_call_ns", s.first_call_ns}}},
+    };
+}
+
+void merge_raw(Report& into, const nlohmann::json& raw) {
+    into.ramp_up_s = std::max(into.ramp_up_s, raw.at("ramp_up_s").get<double>());
+    into.traffic = into.traffic || raw.at("traffic").get<bool>();
+    into.storm = into.storm || raw.at("storm").get<bool>();
+    into.storm_all_booted_s =
+        std::max(into.storm_all_booted_s, raw.at("storm_all_booted_s").get<double>());
+    const auto& jc = raw.at("connections");
+    ConnectionStats c;
+    c.attempted = jc.at("attempted");
+    c.connected = jc.at("connected");
+    c.failed = jc.at("failed");
+    c.retried = jc.at("retried");
+    c.boot_accepted = jc.at("boot_accepted");
+    c.boot_not_accepted = jc.at("boot_not_accepted");
+    c.boot_errors = jc.at("boot_errors");
+    c.boot_timeouts = jc.at("boot_timeouts");
+    c.closed_by_peer = jc.at("closed_by_peer");
+    c.errors = jc.at("errors").get<std::map<std::string, std::uint64_t>>();
+    into.connections.merge(c);
+    const auto& jk = raw.at("calls");
+    CallStats k;
+    k.sent = jk.at("sent");
+    k.results = jk.at("results");
+    k.errors = jk.at("errors");
+    k.timeouts = jk.at("timeouts");
+    k.skipped = jk.at("skipped");
+    k.lost = jk.at("lost");
+    k.answered_in_window = jk.at("answered_in_window");
+    k.errors_by_code = jk.at("errors_by_code").get<std::map<std::string, std::uint64_t>>();
+    k.sent_by_action = jk.at("sent_by_action").get<std::array<std::uint64_t, kActionCount>>();
+    k.latencies_ns = jk.at("latencies_ns").get<std::vector<std::uint64_t>>();
+    into.calls.merge(std::move(k));
+    const auto& jo = raw.at("oddities");
+    Oddities d;
+    d.late_answers = jo.at("late_answers");
+    d.unknown_answers = jo.at("unknown_answers");
+    d.unparsable = jo.at("unparsable");
+    d.gateway_calls = jo.at("gateway_calls");
+    into.oddities.merge(d);
+    const auto& js = raw.at("storm_stats");
+    StormStats s;
+    s.dropped = js.at("dropped");
+    s.booted = js.at("booted");
+    s.failed = js.at("failed");
+    s.first_results = js.at("first_results");
+    s.first_errors = js.at("first_errors");
+    s.first_timeouts = js.at("first_timeouts");
+    s.first_lost = js.at("first_lost");
+    s.tls_resumed = js.at("tls_resumed");
+    s.first_errors_by_code =
+        js.at("first_errors_by_code").get<std::map<std::string, std::uint64_t>>();
+    s.to_booted_ns = js.at("to_booted_ns").get<std::vector<std::uint64_t>>();
+    s.boot_ns = js.at("boot_ns").get<std::vector<std::uint64_t>>();
+    s.first_call_ns = js.at("first_call_ns").get<std::vector<std::uint64_t>>();
+    into.storm_stats.merge(std::move(s));
+}
+
 std::string text_report(Report& r) {
     const Options& o = r.options;
     const auto& c = r.connections;
@@ -131,6 +246,10 @@ std::string text_report(Report& r) {
         line("  mode                mix {}, {:.0f} CALLs/s target, {:.1f} s warm-up + {:.1f} s "
              "measured, {} thread(s)",
              mix_name(o.mix), o.rate, o.warmup_s, o.duration_s, o.threads);
+    }
+    if (o.processes > 1) {
+        line("  processes           {}, each with {} thread(s); every count is their sum",
+             o.processes, o.threads);
     }
     if (!o.source_addresses.empty()) {
         line("  source addresses    {} ({} .. {})", o.source_addresses.size(),
@@ -237,6 +356,7 @@ nlohmann::json json_report(Report& r) {
         {"mode", o.idle ? "idle" : o.storm ? "storm" : "load"},
         {"stations", {{"total", o.stations}, {"ocpp1.6", r.stations_v16}, {"ocpp2.0.1", r.stations_v201}}},
         {"threads", o.threads},
+        {"processes", o.processes},
         {"source_addresses", sources.size()},
         {"ramp_up_s", round_us(r.ramp_up_s)},
         {"connections",

@@ -105,6 +105,18 @@ struct Percentiles {
 /// Sorts `ns` in place.
 Percentiles percentiles(std::vector<std::uint64_t>& ns);
 
+/// Counts the stations of each version over the whole run (all processes).
+void count_versions(Report& r);
+
+/// Prints the report as --json asks: text, or one JSON object. Sorts the latencies.
+void print_report(Report& r);
+
+/// A process's report with every sample, for the parent of a --processes run.
+nlohmann::json raw_report(const Report& r);
+/// Adds a raw_report() of one process to `into` (counts summed, samples appended, the
+/// longest ramp-up and storm kept). Throws nlohmann::json::exception on a malformed one.
+void merge_raw(Report& into, const nlohmann::json& raw);
+
 /// The human-readable report. Sorts the latencies.
 std::string text_report(Report& r);
 /// The report as one JSON object. Sorts the latencies.

@@ -53,16 +53,30 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
 
 }  // namespace
 
-int run_load(const Options& o, const Target& target) {
-    raise_descriptor_limit(o.stations);
+std::size_t stations_of_process(const Options& o) {
+    // Station g belongs to thread g % (processes * threads) of the run, numbered process by
+    // process (worker.cpp).
+    const std::size_t per_round = std::size_t{o.processes} * o.threads;
+    const std::size_t first = std::size_t{o.process_index} * o.threads;
+    const std::size_t rest = o.stations % per_round;
+    const std::size_t extra = rest > first ? std::min<std::size_t>(rest - first, o.threads) : 0;
+    return o.stations / per_round * o.threads + extra;
+}
+
+Report run_slice(const Options& o, const Target& target, PhaseSync* sync, int& status) {
+    const std::size_t mine = stations_of_process(o);
+    raise_descriptor_limit(mine);
     std::FILE* info = o.json ? stderr : stdout;
+    // With --processes, process 0 speaks for all.
+    const bool chatty = o.process_index == 0;
 
     std::optional<TlsClientSetup> tls;
     if (target.tls) {
         auto setup = TlsClientSetup::create(o, target.host);
         if (!setup) {
             fmt::print(stderr, "ocpp-loadgen: {}\n", setup.error());
-            return 2;
+            status = 2;
+            return Report{};
         }
         tls.emplace(std::move(setup).value());
     }
@@ -85,49 +99,60 @@ int run_load(const Options& o, const Target& target) {
     for (auto& w : workers) {
         w->start_connecting(ramp_start);
     }
-    const auto ramp_deadline = ramp_start +
-                               seconds(static_cast<double>(o.stations) / o.connect_rate) + 25s +
-                               o.timeout;
+    const auto ramp_deadline =
+        ramp_start + seconds(static_cast<double>(o.stations) / o.connect_rate) + 25s + o.timeout +
+        seconds(15.0 * o.connect_retries);
     auto next_progress = Clock::now() + 2s;
-    while (shared.settled.load() < o.stations && Clock::now() < ramp_deadline) {
+    while (shared.settled.load() < mine && Clock::now() < ramp_deadline) {
         std::this_thread::sleep_for(10ms);
-        if (Clock::now() >= next_progress) {
+        if (chatty && Clock::now() >= next_progress) {
             next_progress += 2s;
-            fmt::print(stderr, "ramp-up: {} of {} stations settled, {} booted, {} connections open\n",
-                       shared.settled.load(), o.stations, shared.ready.load(), shared.open.load());
+            fmt::print(stderr, "ramp-up: {} of {} stations settled, {} booted, {} connections open{}\n",
+                       shared.settled.load(), mine, shared.ready.load(), shared.open.load(),
+                       o.processes > 1 ? " (process 0)" : "");
         }
     }
     const double ramp_s = seconds_between(ramp_start, Clock::now());
-    if (shared.settled.load() < o.stations) {
+    if (shared.settled.load() < mine) {
         fmt::print(stderr, "ocpp-loadgen: ramp-up did not finish: {} of {} stations settled\n",
-                   shared.settled.load(), o.stations);
+                   shared.settled.load(), mine);
     }
+    // Every process starts the next phase at the same moment.
+    const auto phase_start = sync != nullptr ? sync->ramped_up() : Clock::now() + 20ms;
 
-    int status = 0;
     const std::size_t ready = shared.ready.load();
     Clock::time_point drop_time{};
     if (ready == 0) {
         fmt::print(stderr, "ocpp-loadgen: no station could connect and boot\n");
         status = 1;
     } else if (o.idle) {
-        fmt::print(info,
-                   "all stations connected: {} of {} connected and booted in {:.2f} s; holding "
-                   "idle for {} s\n",
-                   ready, o.stations, ramp_s, o.duration_s);
-        std::fflush(info);
-        const auto until = Clock::now() + seconds(o.duration_s);
+        if (chatty) {
+            fmt::print(info,
+                       "all stations connected: {} of {} connected and booted in {:.2f} s; "
+                       "holding idle for {} s{}\n",
+                       ready, mine, ramp_s, o.duration_s,
+                       o.processes > 1 ? " (process 0)" : "");
+            std::fflush(info);
+        }
+        std::this_thread::sleep_until(phase_start);
+        const auto until = phase_start + seconds(o.duration_s);
         while (Clock::now() < until) {
             std::this_thread::sleep_for(std::min<Clock::duration>(100ms, until - Clock::now()));
         }
-        fmt::print(info, "idle hold over: {} connections still open\n", shared.open.load());
+        if (chatty) {
+            fmt::print(info, "idle hold over: {} connections still open{}\n", shared.open.load(),
+                       o.processes > 1 ? " (process 0)" : "");
+        }
     } else if (o.storm) {
         // Settle for the warm-up, then every connection drops at the same moment and the
         // stations come back at --connect-rate, as after a power cut or a network outage.
-        std::this_thread::sleep_for(seconds(o.warmup_s));
-        fmt::print(info, "storm: dropping {} connections; reconnecting at {:.0f}/s\n",
-                   shared.open.load(), o.connect_rate);
-        std::fflush(info);
-        drop_time = Clock::now();
+        drop_time = phase_start + seconds(o.warmup_s);
+        std::this_thread::sleep_until(drop_time);
+        if (chatty) {
+            fmt::print(info, "storm: dropping {} connections; reconnecting at {:.0f}/s{}\n",
+                       shared.open.load(), o.connect_rate, o.processes > 1 ? " (process 0)" : "");
+            std::fflush(info);
+        }
         for (auto& w : workers) {
             w->drop_and_reconnect(drop_time);
         }
@@ -135,21 +160,22 @@ int run_load(const Options& o, const Target& target) {
                                     seconds(static_cast<double>(o.stations) / o.connect_rate) +
                                     25s + 2 * o.timeout + seconds(15.0 * o.connect_retries);
         auto next = Clock::now() + 2s;
-        while (shared.storm_done.load() < o.stations && Clock::now() < storm_deadline) {
+        while (shared.storm_done.load() < mine && Clock::now() < storm_deadline) {
             std::this_thread::sleep_for(10ms);
-            if (Clock::now() >= next) {
+            if (chatty && Clock::now() >= next) {
                 next += 2s;
-                fmt::print(stderr, "storm: {} of {} stations back, {} connections open\n",
-                           shared.storm_done.load(), o.stations, shared.open.load());
+                fmt::print(stderr, "storm: {} of {} stations back, {} connections open{}\n",
+                           shared.storm_done.load(), mine, shared.open.load(),
+                           o.processes > 1 ? " (process 0)" : "");
             }
         }
-        if (shared.storm_done.load() < o.stations) {
+        if (shared.storm_done.load() < mine) {
             fmt::print(stderr, "ocpp-loadgen: the storm's way back did not finish: {} of {} "
                                "stations done\n",
-                       shared.storm_done.load(), o.stations);
+                       shared.storm_done.load(), mine);
         }
     } else {
-        const auto t0 = Clock::now() + 20ms;
+        const auto t0 = phase_start;
         for (auto& w : workers) {
             w->start_traffic(t0);
         }
@@ -176,13 +202,7 @@ int run_load(const Options& o, const Target& target) {
 
     Report r;
     r.options = o;
-    for (std::size_t i = 0; i < o.stations; ++i) {
-        if (station_version(i, o.v201_share) == ocpp::ProtocolVersion::v201) {
-            ++r.stations_v201;
-        } else {
-            ++r.stations_v16;
-        }
-    }
+    count_versions(r);
     r.ramp_up_s = ramp_s;
     r.window_s = o.duration_s;
     r.traffic = ready > 0 && !o.idle && !o.storm;
@@ -197,10 +217,17 @@ int run_load(const Options& o, const Target& target) {
         r.storm_all_booted_s = seconds_between(drop_time, r.storm_stats.last_booted);
     }
     workers.clear();
-    if (o.json) {
-        fmt::print("{}\n", json_report(r).dump());
-    } else {
-        fmt::print("{}", text_report(r));
+    return r;
+}
+
+int run_load(const Options& o, const Target& target) {
+    if (o.processes > 1) {
+        return run_processes(o, target);
+    }
+    int status = 0;
+    Report r = run_slice(o, target, nullptr, status);
+    if (status != 2) {
+        print_report(r);
     }
     return status;
 }

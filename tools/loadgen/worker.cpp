@@ -45,21 +45,23 @@ Worker<Config>::Worker(const Options& options, const Target& target, const TlsCl
                        unsigned index, Shared& shared)
     : options_(options),
       tls_(tls),
-      index_(index),
-      count_(options.threads),
+      // Station g of the run belongs to thread g % threads of process g / threads % processes
+      // (so a one-process run keeps g % threads).
+      index_(options.process_index * options.threads + index),
+      count_(options.processes * options.threads),
       shared_(shared),
       work_(asio::make_work_guard(io_)),
       connect_timer_(io_),
       send_timer_(io_),
       housekeeping_timer_(io_),
-      rng_(index + 1) {
+      rng_(options.process_index * options.threads + index + 1) {
     websocketpp::lib::error_code ec;
     client_.init_asio(&io_, ec);
     if (ec) {
         // Only fails when called twice; nothing the user can act on.
         fmt::print(stderr, "ocpp-loadgen: websocket client init failed: {}\n", ec.message());
     }
-    client_.set_target(target.endpoint, options.source_addresses, index, kConnectTimeout);
+    client_.set_target(target.endpoint, options.source_addresses, index_, kConnectTimeout);
     client_.set_open_handshake_timeout(kOpenHandshakeTimeoutMs);
     client_.set_close_handshake_timeout(kCloseHandshakeTimeoutMs);
     client_.set_user_agent("ocpp-loadgen");
@@ -76,7 +78,7 @@ Worker<Config>::Worker(const Options& options, const Target& target, const TlsCl
         });
     }
     stations_.reserve(options.stations / count_ + 1);
-    for (std::size_t g = index; g < options.stations; g += count_) {
+    for (std::size_t g = index_; g < options.stations; g += count_) {
         Station st;
         st.number = g + 1;
         st.id = station_id(options.id_prefix, st.number);

@@ -12,6 +12,7 @@ const LOADGEN_BIN = process.env.OCPP_LOADGEN_BIN || join(REPO_ROOT, 'build', 'bi
 /** A central system refusing each station's first `refusals` BootNotifications with InternalError. */
 async function refusingCentralSystem(refusals) {
   const boots = new Map();
+  const heartbeats = new Map();
   const server = new RPCServer({ protocols: ['ocpp1.6', 'ocpp2.0.1'], strictMode: true });
   server.on('client', (client) => {
     client.handle('BootNotification', () => {
@@ -20,10 +21,13 @@ async function refusingCentralSystem(refusals) {
       if (n <= refusals) throw createRPCError('InternalError', 'not now');
       return { status: 'Accepted', currentTime: new Date().toISOString(), interval: 300 };
     });
-    client.handle('Heartbeat', () => ({ currentTime: new Date().toISOString() }));
+    client.handle('Heartbeat', () => {
+      heartbeats.set(client.identity, (heartbeats.get(client.identity) ?? 0) + 1);
+      return { currentTime: new Date().toISOString() };
+    });
   });
   const http = await server.listen(0, '127.0.0.1');
-  return { server, boots, url: `ws://127.0.0.1:${http.address().port}/ocpp` };
+  return { server, boots, heartbeats, url: `ws://127.0.0.1:${http.address().port}/ocpp` };
 }
 
 function runLoadgen(args) {
@@ -66,4 +70,33 @@ test('ocpp-loadgen --boot-retries 0 gives up at the first refusal', async () => 
   } finally {
     await cs.server.close({ force: true });
   }
+});
+
+test('ocpp-loadgen --processes splits stations and rate over processes and merges one report', async () => {
+  const cs = await refusingCentralSystem(0);
+  try {
+    const run = await runLoadgen(['--url', cs.url, '--id-prefix', 'MP', '--stations', '7', '--processes', '3',
+      '--mix', 'heartbeat', '--rate', '30', '--warmup', '0', '--duration', '2', '--json']);
+    assert.equal(run.code, 0, run.err);
+    const report = JSON.parse(run.out);
+    assert.equal(report.processes, 3);
+    assert.deepEqual(report.stations, { total: 7, 'ocpp1.6': 4, 'ocpp2.0.1': 3 });
+    // Every station once, named as in a one-process run.
+    assert.deepEqual([...cs.boots.keys()].sort(), ['MP000001', 'MP000002', 'MP000003', 'MP000004', 'MP000005', 'MP000006', 'MP000007']);
+    assert.equal(report.boot.accepted, 7);
+    // The three processes' shares add up to the asked rate, and every sample is in the merge.
+    assert.equal(report.calls.sent, 60, run.out);
+    assert.equal(report.calls.call_results, 60, run.out);
+    assert.equal(report.latency_ms.samples, 60, run.out);
+    const seen = [...cs.heartbeats.values()].reduce((a, b) => a + b, 0);
+    assert.ok(seen >= 60, `central system saw ${seen} heartbeats`);
+  } finally {
+    await cs.server.close({ force: true });
+  }
+});
+
+test('ocpp-loadgen --processes refuses more processes x threads than stations', async () => {
+  const run = await runLoadgen(['--url', 'ws://127.0.0.1:9/ocpp', '--stations', '4', '--processes', '3', '--threads', '2']);
+  assert.equal(run.code, 2);
+  assert.match(run.err, /--processes 3 x --threads 2 is more than --stations 4/);
 });
