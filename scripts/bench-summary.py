@@ -71,3 +71,20 @@ for row in idle:
     print(f"| {row['idle_stations']} | {conn['connected']} | {row['rss_before_kib'] / 1024:.1f} MiB | "
           f"{row['rss_peak_kib'] / 1024:.1f} MiB | "
           f"{(row['rss_peak_kib'] - row['rss_before_kib']) / max(conn['connected'], 1):.1f} KiB |")
+storms = [row for row in rows if "storm_target" in row]
+if storms:
+    print()
+    print("| target | round | TLS resumption | stations | dropped | booted again | failed | "
+          "last back after | reconnections /s | to booted p50 / p99 ms | first CALL p50 / p99 ms | "
+          "TLS resumed | gateway CPU µs / reconnection | broker CPU µs / reconnection |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+for row in storms:
+    r = row["report"]
+    s = r["storm"]
+    back = max(s["booted"], 1)
+    tb, fc = s["to_booted_ms"], s["first_call_ms"]
+    print(f"| {row['storm_target']} | {row['round']} | {row['resume']} | {r['stations']['total']} | "
+          f"{s['dropped']} | {s['booted']} | {s['failed']} | {s['all_booted_s']:.2f} s | "
+          f"{s['booted'] / max(s['all_booted_s'], 1e-9):.0f} | {tb['p50']:.0f} / {tb['p99']:.0f} | "
+          f"{fc['p50']:.1f} / {fc['p99']:.1f} | {s['tls_resumed']} | "
+          f"{row['target_cpu_s'] * 1e6 / back:.0f} | {row['broker_cpu_s'] * 1e6 / back:.0f} |")

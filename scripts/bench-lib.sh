@@ -1,0 +1,80 @@
+# Shared by scripts/bench-tls.sh and scripts/bench-storm.sh (sourced, not run): a private
+# broker, CPU readings from /proc, a gateway started and waited for, a PKI and a registry.
+#   BENCH_KAFKA_PORT (49092), BENCH_PORT (19000; admin on BENCH_PORT + 100)
+bin=build/bin
+kafka_port="${BENCH_KAFKA_PORT:-49092}"
+port="${BENCH_PORT:-19000}"
+admin=$((port + 100))
+bench_dir="$(mktemp -d /tmp/ocpp-bench.XXXXXX)"
+log="$bench_dir/gateway.log"
+gw=""
+
+export KAFKA_PORT="$kafka_port" KAFKA_DATA="$bench_dir/kafka"
+bench_cleanup() {
+    [ -n "${gw:-}" ] && kill "$gw" 2>/dev/null && wait "$gw" 2>/dev/null
+    deploy/kafka/kafka.sh stop >/dev/null 2>&1 || true
+    rm -rf "$bench_dir"
+}
+trap bench_cleanup EXIT
+
+# User + system CPU seconds process $1 has used so far; a - b to two decimals.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+diff2() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a - b}'; }
+
+bench_machine() {
+    echo "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024/1024)}' /proc/meminfo) GiB," \
+         "$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}'), open files $(ulimit -Hn)" >&2
+}
+
+bench_broker() {
+    deploy/kafka/kafka.sh start >&2
+    broker_pid=$(cat "$KAFKA_DATA/kafka.pid")
+}
+
+# start_gateway YAML [ARGS...]: a gateway on $port with YAML as its configuration file; waits
+# until /readyz answers. Sets $gw.
+start_gateway() {
+    local yaml="$1"; shift
+    printf '%s\n' "$yaml" >"$bench_dir/gateway.yaml"
+    "$bin/ocpp-gateway" --config "$bench_dir/gateway.yaml" --listen "127.0.0.1:$port" \
+        --admin-listen "127.0.0.1:$admin" --kafka-brokers "127.0.0.1:$kafka_port" \
+        --gateway-id bench --log-level warn "$@" >>"$log" 2>&1 &
+    gw=$!
+    for _ in $(seq 1 600); do
+        curl -sf "http://127.0.0.1:$admin/readyz" >/dev/null 2>&1 && return 0
+        kill -0 "$gw" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "gateway did not become ready; its log:" >&2
+    tail -20 "$log" >&2
+    exit 1
+}
+stop_gateway() { kill "$gw"; wait "$gw" || true; gw=""; }
+
+# A CA and two server certificates for 127.0.0.1 / localhost (RSA 2048 and ECDSA P-256), made
+# with the openssl CLI in $bench_dir/pki: ca.pem, server-rsa.{pem,key}, server-ec.{pem,key}.
+bench_pki() {
+    local d="$bench_dir/pki"
+    mkdir -p "$d"
+    printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$d/server.ext"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/ca.key" \
+        -out "$d/ca.pem" -days 7 -subj "/CN=bench CA" 2>/dev/null
+    for kind in rsa ec; do
+        local spec=(-newkey rsa:2048)
+        [ "$kind" = ec ] && spec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)
+        openssl req "${spec[@]}" -nodes -keyout "$d/server-$kind.key" -out "$d/server-$kind.csr" \
+            -subj "/CN=localhost" 2>/dev/null
+        openssl x509 -req -in "$d/server-$kind.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+            -CAcreateserial -out "$d/server-$kind.pem" -days 7 -extfile "$d/server.ext" 2>/dev/null
+    done
+}
+
+# bench_registry FILE PREFIX COUNT PASSWORD ITERATIONS: stations PREFIX000001.. with one hash.
+bench_registry() {
+    local hash
+    hash=$(printf '%s' "$4" | "$bin/ocpp-gateway" hash-password --iterations "$5")
+    awk -v p="$2" -v n="$3" -v h="$hash" 'BEGIN {
+        print "stations:"
+        for (i = 1; i <= n; i++) printf "  - id: \"%s%06d\"\n    password_hash: \"%s\"\n", p, i, h
+    }' >"$1"
+}
