@@ -76,8 +76,9 @@ if storms:
     print()
     print("| target | round | TLS resumption | stations | dropped | booted again | failed | "
           "last back after | reconnections /s | to booted p50 / p99 ms | first CALL p50 / p99 ms | "
-          "TLS resumed | gateway CPU µs / reconnection | broker CPU µs / reconnection |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "TLS resumed | refused and retried | on the topics (boot / status) | "
+          "gateway CPU µs / reconnection | broker CPU µs / reconnection |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for row in storms:
     r = row["report"]
     s = r["storm"]
@@ -86,5 +87,7 @@ for row in storms:
     print(f"| {row['storm_target']} | {row['round']} | {row['resume']} | {r['stations']['total']} | "
           f"{s['dropped']} | {s['booted']} | {s['failed']} | {s['all_booted_s']:.2f} s | "
           f"{s['booted'] / max(s['all_booted_s'], 1e-9):.0f} | {tb['p50']:.0f} / {tb['p99']:.0f} | "
-          f"{fc['p50']:.1f} / {fc['p99']:.1f} | {s['tls_resumed']} | "
-          f"{row['target_cpu_s'] * 1e6 / back:.0f} | {row['broker_cpu_s'] * 1e6 / back:.0f} |")
+          f"{fc['p50']:.1f} / {fc['p99']:.1f} | {s['tls_resumed']} | {r['connections']['retried']} | "
+          + (f"{t.get('BootNotification', 0)} / {t.get('StatusNotification', 0)} | "
+             if (t := row.get("on_topics")) else "— | ")
+          + f"{row['target_cpu_s'] * 1e6 / back:.0f} | {row['broker_cpu_s'] * 1e6 / back:.0f} |")
