@@ -8,10 +8,12 @@ admin=$((port + 100))
 bench_dir="$(mktemp -d /tmp/ocpp-bench.XXXXXX)"
 log="$bench_dir/gateway.log"
 gw=""
+gws=()
 
 export KAFKA_PORT="$kafka_port" KAFKA_DATA="$bench_dir/kafka"
 bench_cleanup() {
-    [ -n "${gw:-}" ] && kill "$gw" 2>/dev/null && wait "$gw" 2>/dev/null
+    local p
+    for p in "${gws[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
     deploy/kafka/kafka.sh stop >/dev/null 2>&1 || true
     rm -rf "$bench_dir"
 }
@@ -33,23 +35,35 @@ bench_broker() {
 
 # start_gateway YAML [ARGS...]: a gateway on $port with YAML as its configuration file; waits
 # until /readyz answers. Sets $gw.
-start_gateway() {
-    local yaml="$1"; shift
-    printf '%s\n' "$yaml" >"$bench_dir/gateway.yaml"
-    "$bin/ocpp-gateway" --config "$bench_dir/gateway.yaml" --listen "127.0.0.1:$port" \
-        --admin-listen "127.0.0.1:$admin" --kafka-brokers "127.0.0.1:$kafka_port" \
-        --gateway-id bench --log-level warn "$@" >>"$log" 2>&1 &
+start_gateway() { start_instance 0 "$@"; }
+
+# start_instance N YAML [ARGS...]: instance N (id bench-N, port $port + N, admin $admin + N);
+# sets $gw and adds it to $gws (stopped at exit).
+start_instance() {
+    local n="$1" yaml="$2"; shift 2
+    printf '%s\n' "$yaml" >"$bench_dir/gateway-$n.yaml"
+    "$bin/ocpp-gateway" --config "$bench_dir/gateway-$n.yaml" --listen "127.0.0.1:$((port + n))" \
+        --admin-listen "127.0.0.1:$((admin + n))" --kafka-brokers "127.0.0.1:$kafka_port" \
+        --gateway-id "bench-$n" --log-level warn "$@" >>"$log" 2>&1 &
     gw=$!
+    gws+=("$gw")
     for _ in $(seq 1 600); do
-        curl -sf "http://127.0.0.1:$admin/readyz" >/dev/null 2>&1 && return 0
+        curl -sf "http://127.0.0.1:$((admin + n))/readyz" >/dev/null 2>&1 && return 0
         kill -0 "$gw" 2>/dev/null || break
         sleep 0.1
     done
-    echo "gateway did not become ready; its log:" >&2
+    echo "gateway $n did not become ready; its log:" >&2
     tail -20 "$log" >&2
     exit 1
 }
-stop_gateway() { kill "$gw"; wait "$gw" || true; gw=""; }
+stop_gateway() {
+    kill "$gw"
+    wait "$gw" || true
+    local rest=() p
+    for p in "${gws[@]}"; do [ "$p" = "$gw" ] || rest+=("$p"); done
+    gws=("${rest[@]}")
+    gw=""
+}
 
 # A CA and two server certificates for 127.0.0.1 / localhost (RSA 2048 and ECDSA P-256), made
 # with the openssl CLI in $bench_dir/pki: ca.pem, server-rsa.{pem,key}, server-ec.{pem,key}.

@@ -91,3 +91,31 @@ for row in storms:
           + (f"{t.get('BootNotification', 0)} / {t.get('StatusNotification', 0)} | "
              if (t := row.get("on_topics")) else "— | ")
           + f"{row['target_cpu_s'] * 1e6 / back:.0f} | {row['broker_cpu_s'] * 1e6 / back:.0f} |")
+fleets = [row for row in rows if "fleet_stations" in row]
+for row in fleets:
+    n = row["instances"]
+    idle = row["idle"]
+    connected = idle["connections"]["connected"]
+    per = connected / n
+    print()
+    print(f"{row['fleet_stations']} stations over {n} instances: {connected} connected and booted "
+          f"in {idle['ramp_up_s']:.0f} s")
+    print()
+    print("| instance | stations | RSS before | RSS with its stations idle | per station | "
+          f"CPU in the traffic run ({row['rate']} CALLs/s over the fleet) |")
+    print("|---|---|---|---|---|---|")
+    for i in range(n):
+        before, held = row["rss_before_kib"][i], row["rss_idle_kib"][i]
+        print(f"| {i} | {per:.0f} | {before / 1024:.1f} MiB | {held / 1024:.1f} MiB | "
+              f"{(held - before) / per:.1f} KiB | {row['instance_cpu_s'][i]:.1f} s |")
+    total_before, total_held = sum(row["rss_before_kib"]), sum(row["rss_idle_kib"])
+    r = row["report"]
+    c, l = r["calls"], r["latency_ms"]
+    print(f"| all | {connected} | {total_before / 1024:.0f} MiB | {total_held / 1024:.0f} MiB | "
+          f"{(total_held - total_before) / max(connected, 1):.1f} KiB | "
+          f"{sum(row['instance_cpu_s']):.1f} s ({sum(row['instance_cpu_s']) * 1e6 / max(c['call_results'], 1):.0f} µs/msg) |")
+    print()
+    print(f"Traffic: {c['sent']} CALLs sent, {c['call_results']} answered, {c['call_errors']} CALLERRORs, "
+          f"{c['timeouts']} timeouts, {c['lost']} lost; {r['achieved_msgs_per_s']:.0f} msgs/s; "
+          f"p50 {l['p50']:.2f} ms, p99 {l['p99']:.2f} ms, max {l['max']:.2f} ms; "
+          f"broker {row['broker_cpu_s']:.1f} CPU-s.")

@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     const loadgen::Options& options = command_line->options;
-    auto target = loadgen::resolve_target(options);
+    auto target = loadgen::resolve_targets(options);
     if (!target) {
         fmt::print(stderr, "ocpp-loadgen: {}\n", target.error().message);
         return target.error().bad_option ? 2 : 1;

@@ -14,6 +14,7 @@ namespace {
 constexpr std::size_t kMaxStations = 1'000'000;
 constexpr unsigned kMaxThreads = 64;
 constexpr unsigned kMaxProcesses = 64;
+constexpr std::size_t kMaxUrls = 64;
 constexpr std::size_t kMaxSourceAddresses = 65536;
 // Station ids are <prefix><6+ digits>; the gateway accepts identities of up to 48 characters.
 constexpr std::size_t kMaxPrefixLength = 40;
@@ -161,6 +162,7 @@ ocpp::Result<CommandLine, std::string> parse_command_line(int argc, const char* 
     Options& o = cl.options;
     bool rate_given = false;
     bool mix_given = false;
+    bool url_given = false;
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (arg == "--help" || arg == "-h") {
@@ -226,7 +228,14 @@ ocpp::Result<CommandLine, std::string> parse_command_line(int argc, const char* 
             return *v;
         };
         if (name == "--url") {
-            o.url = std::string(value);
+            if (!url_given) {
+                o.urls.clear();
+                url_given = true;
+            }
+            if (o.urls.size() >= kMaxUrls) {
+                return fmt::format("--url: at most {} gateways", kMaxUrls);
+            }
+            o.urls.emplace_back(value);
         } else if (name == "--id-prefix") {
             if (value.empty() || value.size() > kMaxPrefixLength) {
                 return fmt::format("--id-prefix: expected 1 to {} characters", kMaxPrefixLength);
@@ -361,6 +370,9 @@ ocpp::Result<CommandLine, std::string> parse_command_line(int argc, const char* 
         return std::string("--rate has no meaning with --idle (stations send nothing after "
                            "BootNotification)");
     }
+    if (o.session && o.urls.size() > 1) {
+        return std::string("--session runs one station: give one --url");
+    }
     if (o.session && o.processes > 1) {
         return std::string("--session runs one station: --processes has no meaning");
     }
@@ -388,7 +400,9 @@ Usage:
 
 Target:
   --url URL                 gateway endpoint, ws:// or wss://; the station id is appended as
-                            URL/<id> (default ws://127.0.0.1:9000/ocpp)
+                            URL/<id> (default ws://127.0.0.1:9000/ocpp). Repeat it for several
+                            gateways: the stations are split into as many equal consecutive
+                            blocks, the first block connecting to the first URL
   --id-prefix P             station ids are P000001, P000002, ... (default LG)
   --source-addresses LIST   bind outgoing connections round-robin to these local addresses, so
                             more than ~28k connections to one gateway port are possible:

@@ -26,7 +26,8 @@ std::string_view mix_name(Mix m);
 
 /// Everything the command line can set.
 struct Options {
-    std::string url = "ws://127.0.0.1:9000/ocpp";
+    /// --url, repeatable: the stations are split into consecutive blocks, one per URL.
+    std::vector<std::string> urls{"ws://127.0.0.1:9000/ocpp"};
     std::string id_prefix = "LG";
     std::size_t stations = 100;
     double v201_share = 0.5;

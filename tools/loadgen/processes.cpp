@@ -94,14 +94,14 @@ struct Child {
     std::string report;
 };
 
-[[noreturn]] void run_child(const Options& o, const Target& target, unsigned k, int up,
+[[noreturn]] void run_child(const Options& o, const std::vector<Target>& targets, unsigned k, int up,
                             int down) {
     Options mine = o;
     mine.process_index = k;
     ChildSync sync(up, down);
     int status = 0;
     try {
-        const Report r = run_slice(mine, target, &sync, status);
+        const Report r = run_slice(mine, targets, &sync, status);
         const std::string text = raw_report(r).dump();
         if (!write_all(up, text.data(), text.size())) {
             status = 1;
@@ -117,10 +117,10 @@ struct Child {
 
 }  // namespace
 
-int run_processes(const Options& o, const Target& target) {
-    if (target.tls) {
+int run_processes(const Options& o, const std::vector<Target>& targets) {
+    if (targets.front().tls) {
         // Checked once here rather than failing in every child.
-        if (auto setup = TlsClientSetup::create(o, target.host); !setup) {
+        if (auto setup = TlsClientSetup::create(o); !setup) {
             fmt::print(stderr, "ocpp-loadgen: {}\n", setup.error());
             return 2;
         }
@@ -147,7 +147,7 @@ int run_processes(const Options& o, const Target& target) {
             }
             ::close(up[0]);
             ::close(down[1]);
-            run_child(o, target, k, up[1], down[0]);
+            run_child(o, targets, k, up[1], down[0]);
         }
         ::close(up[1]);
         ::close(down[0]);

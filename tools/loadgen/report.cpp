@@ -236,7 +236,7 @@ std::string text_report(Report& r) {
         out += '\n';
     };
     line("ocpp-loadgen report: {} stations ({} ocpp1.6, {} ocpp2.0.1) -> {}", o.stations,
-         r.stations_v16, r.stations_v201, o.url);
+         r.stations_v16, r.stations_v201, fmt::join(o.urls, " "));
     if (o.idle) {
         line("  mode                idle for {:.1f} s", o.duration_s);
     } else if (o.storm) {
@@ -352,7 +352,8 @@ nlohmann::json json_report(Report& r) {
         sources.push_back(a.to_string());
     }
     json j = {
-        {"url", o.url},
+        {"url", o.urls.front()},
+        {"urls", o.urls},
         {"mode", o.idle ? "idle" : o.storm ? "storm" : "load"},
         {"stations", {{"total", o.stations}, {"ocpp1.6", r.stations_v16}, {"ocpp2.0.1", r.stations_v201}}},
         {"threads", o.threads},

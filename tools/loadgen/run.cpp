@@ -63,7 +63,7 @@ std::size_t stations_of_process(const Options& o) {
     return o.stations / per_round * o.threads + extra;
 }
 
-Report run_slice(const Options& o, const Target& target, PhaseSync* sync, int& status) {
+Report run_slice(const Options& o, const std::vector<Target>& targets, PhaseSync* sync, int& status) {
     const std::size_t mine = stations_of_process(o);
     raise_descriptor_limit(mine);
     std::FILE* info = o.json ? stderr : stdout;
@@ -71,8 +71,8 @@ Report run_slice(const Options& o, const Target& target, PhaseSync* sync, int& s
     const bool chatty = o.process_index == 0;
 
     std::optional<TlsClientSetup> tls;
-    if (target.tls) {
-        auto setup = TlsClientSetup::create(o, target.host);
+    if (targets.front().tls) {
+        auto setup = TlsClientSetup::create(o);
         if (!setup) {
             fmt::print(stderr, "ocpp-loadgen: {}\n", setup.error());
             status = 2;
@@ -84,9 +84,9 @@ Report run_slice(const Options& o, const Target& target, PhaseSync* sync, int& s
     std::vector<std::unique_ptr<WorkerBase>> workers;
     for (unsigned k = 0; k < o.threads; ++k) {
         if (tls) {
-            workers.push_back(std::make_unique<Worker<TlsConfig>>(o, target, &*tls, k, shared));
+            workers.push_back(std::make_unique<Worker<TlsConfig>>(o, targets, &*tls, k, shared));
         } else {
-            workers.push_back(std::make_unique<Worker<PlainConfig>>(o, target, nullptr, k, shared));
+            workers.push_back(std::make_unique<Worker<PlainConfig>>(o, targets, nullptr, k, shared));
         }
     }
     std::vector<std::thread> threads;
@@ -220,12 +220,12 @@ Report run_slice(const Options& o, const Target& target, PhaseSync* sync, int& s
     return r;
 }
 
-int run_load(const Options& o, const Target& target) {
+int run_load(const Options& o, const std::vector<Target>& targets) {
     if (o.processes > 1) {
-        return run_processes(o, target);
+        return run_processes(o, targets);
     }
     int status = 0;
-    Report r = run_slice(o, target, nullptr, status);
+    Report r = run_slice(o, targets, nullptr, status);
     if (status != 2) {
         print_report(r);
     }

@@ -23,17 +23,17 @@ std::size_t stations_of_process(const Options& o);
 
 /// One process's part of a load, idle or storm run: its report, and in `status` 1 when no
 /// station of it could connect and boot, 2 when the TLS set-up failed.
-Report run_slice(const Options& options, const Target& target, PhaseSync* sync, int& status);
+Report run_slice(const Options& options, const std::vector<Target>& targets, PhaseSync* sync, int& status);
 
 /// --processes N: N child processes each run every N-th station and their reports are
 /// merged (exact percentiles over all samples). Exit status as run_load.
-int run_processes(const Options& options, const Target& target);
+int run_processes(const Options& options, const std::vector<Target>& targets);
 
 /// Exit status of a load or idle run: 0 completed (errors are in the report), 1 no station
 /// could connect and boot.
-int run_load(const Options& options, const Target& target);
+int run_load(const Options& options, const std::vector<Target>& targets);
 
 /// Exit status of --session: 0 every CALL got a CALLRESULT, 1 otherwise.
-int run_session(const Options& options, const Target& target);
+int run_session(const Options& options, const std::vector<Target>& targets);
 
 }  // namespace loadgen

@@ -60,10 +60,12 @@ public:
           version_(o.v201_share >= 1.0 ? ocpp::ProtocolVersion::v201 : ocpp::ProtocolVersion::v16),
           id_(station_id(o.id_prefix, 1)),
           url_(t.base_url + "/" + id_),
+          host_(t.host),
           timer_(io_) {
         websocketpp::lib::error_code ec;
         client_.init_asio(&io_, ec);
-        client_.set_target(t.endpoint, o.source_addresses, 0, std::chrono::milliseconds(10000));
+        client_.set_targets({{t.authority, t.endpoint}}, o.source_addresses, 0,
+                            std::chrono::milliseconds(10000));
         client_.set_open_handshake_timeout(10000);
         client_.set_close_handshake_timeout(3000);
         client_.set_user_agent("ocpp-loadgen");
@@ -71,7 +73,7 @@ public:
             client_.set_tls_init_handler([tls](websocketpp::connection_hdl) { return tls->context(); });
             client_.set_socket_init_handler(
                 [this, tls](websocketpp::connection_hdl, asio::ssl::stream<asio::ip::tcp::socket>& s) {
-                    if (auto problem = tls->prepare(s.native_handle(), id_, nullptr)) {
+                    if (auto problem = tls->prepare(s.native_handle(), host_, id_, nullptr)) {
                         fmt::print(stderr, "ocpp-loadgen: {}\n", *problem);
                     }
                 });
@@ -323,6 +325,7 @@ private:
     const ocpp::ProtocolVersion version_;
     const std::string id_;
     const std::string url_;
+    const std::string host_;
     asio::io_context io_;
     Client client_;
     asio::steady_timer timer_;
@@ -341,17 +344,17 @@ private:
 
 }  // namespace
 
-int run_session(const Options& options, const Target& target) {
-    if (!target.tls) {
-        SessionDemo<PlainConfig> demo(options, target, nullptr);
+int run_session(const Options& options, const std::vector<Target>& targets) {
+    if (!targets.front().tls) {
+        SessionDemo<PlainConfig> demo(options, targets.front(), nullptr);
         return demo.run();
     }
-    auto tls = TlsClientSetup::create(options, target.host);
+    auto tls = TlsClientSetup::create(options);
     if (!tls) {
         fmt::print(stderr, "ocpp-loadgen: {}\n", tls.error());
         return 2;
     }
-    SessionDemo<TlsConfig> demo(options, target, &tls.value());
+    SessionDemo<TlsConfig> demo(options, targets.front(), &tls.value());
     return demo.run();
 }
 

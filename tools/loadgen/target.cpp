@@ -8,13 +8,15 @@
 
 namespace loadgen {
 
-ocpp::Result<Target, TargetError> resolve_target(const Options& o) {
+namespace {
+
+ocpp::Result<Target, TargetError> resolve_one(const Options& o, const std::string& url) {
     const auto bad = [](std::string message) { return TargetError{true, std::move(message)}; };
-    const bool tls = o.url.rfind("wss://", 0) == 0;
-    if (!tls && o.url.rfind("ws://", 0) != 0) {
+    const bool tls = url.rfind("wss://", 0) == 0;
+    if (!tls && url.rfind("ws://", 0) != 0) {
         return bad(fmt::format("--url: expected ws://host:port/path or wss://host:port/path, "
                                "got '{}'",
-                               o.url));
+                               url));
     }
     if (!tls && (!o.ca_file.empty() || !o.client_cert.empty() || o.tls_resume)) {
         return bad("--ca-file, --client-cert, --client-key and --tls-resume need a wss:// --url");
@@ -22,16 +24,17 @@ ocpp::Result<Target, TargetError> resolve_target(const Options& o) {
     if (tls && o.ca_file.empty()) {
         return bad("wss:// needs --ca-file (the CA that signed the gateway's certificate)");
     }
-    const websocketpp::uri uri(o.url);
+    const websocketpp::uri uri(url);
     if (!uri.get_valid()) {
-        return bad(fmt::format("--url: '{}' is not a valid URL", o.url));
+        return bad(fmt::format("--url: '{}' is not a valid URL", url));
     }
     if (uri.get_resource().find('?') != std::string::npos) {
         return bad("--url: a query string cannot be combined with the appended station id");
     }
     Target t;
     t.tls = tls;
-    t.base_url = o.url;
+    t.authority = uri.get_host() + ":" + uri.get_port_str();
+    t.base_url = url;
     while (!t.base_url.empty() && t.base_url.back() == '/') {
         t.base_url.pop_back();
     }
@@ -69,6 +72,37 @@ ocpp::Result<Target, TargetError> resolve_target(const Options& o) {
                                t.endpoint.address().to_string()));
     }
     return t;
+}
+
+}  // namespace
+
+ocpp::Result<std::vector<Target>, TargetError> resolve_targets(const Options& o) {
+    std::vector<Target> out;
+    for (const auto& url : o.urls) {
+        auto t = resolve_one(o, url);
+        if (!t) {
+            return std::move(t).error();
+        }
+        if (!out.empty() && t->tls != out.front().tls) {
+            return TargetError{true, "--url: ws:// and wss:// cannot be mixed in one run"};
+        }
+        for (const auto& seen : out) {
+            if (seen.authority == t->authority) {
+                return TargetError{true, fmt::format("--url: {} is named twice", t->authority)};
+            }
+        }
+        out.push_back(std::move(t).value());
+    }
+    return out;
+}
+
+std::vector<std::pair<std::string, asio::ip::tcp::endpoint>> transport_targets(
+    const std::vector<Target>& targets) {
+    std::vector<std::pair<std::string, asio::ip::tcp::endpoint>> out;
+    for (const auto& t : targets) {
+        out.emplace_back(t.authority, t.endpoint);
+    }
+    return out;
 }
 
 std::string station_id(const std::string& prefix, std::size_t number) {

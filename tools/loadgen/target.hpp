@@ -7,6 +7,8 @@
 
 #include <cstddef>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "ocpp/result.hpp"
 #include "ocpp/version.hpp"
@@ -14,9 +16,11 @@
 
 namespace loadgen {
 
-/// Where the stations connect.
+/// Where the stations connect: one per --url.
 struct Target {
     asio::ip::tcp::endpoint endpoint;
+    /// host:port as the URL's parsed form names it (the transport's key for `endpoint`).
+    std::string authority;
     /// The --url without a trailing '/'; a station's URL is base_url + "/" + id.
     std::string base_url;
     /// wss://: the connections speak TLS and check the server certificate against `host`.
@@ -30,8 +34,13 @@ struct TargetError {
     std::string message;
 };
 
-/// Parses and resolves --url and checks it against --source-addresses.
-ocpp::Result<Target, TargetError> resolve_target(const Options& o);
+/// Parses and resolves every --url and checks them against --source-addresses. The stations
+/// are split into consecutive blocks, one per URL in order.
+ocpp::Result<std::vector<Target>, TargetError> resolve_targets(const Options& o);
+
+/// The endpoints of `targets` keyed as the transport looks them up.
+std::vector<std::pair<std::string, asio::ip::tcp::endpoint>> transport_targets(
+    const std::vector<Target>& targets);
 
 /// The id of station `number` (1-based): prefix + at least 6 digits.
 std::string station_id(const std::string& prefix, std::size_t number);

@@ -43,8 +43,7 @@ std::string with_station_id(std::string_view path, std::string_view id) {
     }
 }
 
-ocpp::Result<TlsClientSetup, std::string> TlsClientSetup::create(const Options& o,
-                                                                 std::string host) {
+ocpp::Result<TlsClientSetup, std::string> TlsClientSetup::create(const Options& o) {
     TlsClientSetup setup;
     setup.context_ = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
     SSL_CTX* ctx = setup.context_->native_handle();
@@ -58,8 +57,6 @@ ocpp::Result<TlsClientSetup, std::string> TlsClientSetup::create(const Options& 
         return fmt::format("--ca-file {}: {}", o.ca_file, openssl_error());
     }
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-    setup.host_ = std::move(host);
-    setup.host_is_address_ = is_address(setup.host_);
     setup.cert_template_ = o.client_cert;
     setup.key_template_ = o.client_key;
     setup.per_station_cert_ = o.client_cert.find("{id}") != std::string::npos ||
@@ -79,13 +76,14 @@ ocpp::Result<TlsClientSetup, std::string> TlsClientSetup::create(const Options& 
     return setup;
 }
 
-std::optional<std::string> TlsClientSetup::prepare(SSL* ssl, std::string_view id,
+std::optional<std::string> TlsClientSetup::prepare(SSL* ssl, const std::string& host,
+                                                   std::string_view id,
                                                    SSL_SESSION* resume) const {
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
-    const int named = host_is_address_ ? X509_VERIFY_PARAM_set1_ip_asc(param, host_.c_str())
-                                       : X509_VERIFY_PARAM_set1_host(param, host_.c_str(), 0);
+    const int named = is_address(host) ? X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str())
+                                       : X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
     if (named != 1) {
-        return fmt::format("cannot check the server certificate for {}: {}", host_,
+        return fmt::format("cannot check the server certificate for {}: {}", host,
                            openssl_error());
     }
     if (per_station_cert_) {

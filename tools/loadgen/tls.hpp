@@ -29,22 +29,21 @@ class TlsClientSetup {
 public:
     /// Reads --ca-file and, when the paths name no station (no "{id}"), the client certificate
     /// and key once. The error is one line in words.
-    static ocpp::Result<TlsClientSetup, std::string> create(const Options& o, std::string host);
+    static ocpp::Result<TlsClientSetup, std::string> create(const Options& o);
 
     /// The context every connection of one worker shares.
     const std::shared_ptr<asio::ssl::context>& context() const { return context_; }
 
-    /// Prepares `ssl` for station `id`: the name or address the server certificate must carry,
-    /// the client certificate (the per-station files when the paths contain "{id}"), and
-    /// `resume` when there is one. Returns the problem in words.
-    std::optional<std::string> prepare(SSL* ssl, std::string_view id, SSL_SESSION* resume) const;
+    /// Prepares `ssl` for station `id` connecting to `host`: the name or address the server
+    /// certificate must carry, the client certificate (the per-station files when the paths
+    /// contain "{id}"), and `resume` when there is one. Returns the problem in words.
+    std::optional<std::string> prepare(SSL* ssl, const std::string& host, std::string_view id,
+                                       SSL_SESSION* resume) const;
 
 private:
     TlsClientSetup() = default;
 
     std::shared_ptr<asio::ssl::context> context_;
-    std::string host_;
-    bool host_is_address_ = false;
     std::string cert_template_;
     std::string key_template_;
     bool per_station_cert_ = false;

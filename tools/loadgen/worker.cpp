@@ -41,8 +41,8 @@ std::string short_text(std::string s, std::size_t max = 80) {
 }  // namespace
 
 template <typename Config>
-Worker<Config>::Worker(const Options& options, const Target& target, const TlsClientSetup* tls,
-                       unsigned index, Shared& shared)
+Worker<Config>::Worker(const Options& options, const std::vector<Target>& targets,
+                       const TlsClientSetup* tls, unsigned index, Shared& shared)
     : options_(options),
       tls_(tls),
       // Station g of the run belongs to thread g % threads of process g / threads % processes
@@ -61,7 +61,8 @@ Worker<Config>::Worker(const Options& options, const Target& target, const TlsCl
         // Only fails when called twice; nothing the user can act on.
         fmt::print(stderr, "ocpp-loadgen: websocket client init failed: {}\n", ec.message());
     }
-    client_.set_target(target.endpoint, options.source_addresses, index_, kConnectTimeout);
+    client_.set_targets(transport_targets(targets), options.source_addresses, index_,
+                        kConnectTimeout);
     client_.set_open_handshake_timeout(kOpenHandshakeTimeoutMs);
     client_.set_close_handshake_timeout(kCloseHandshakeTimeoutMs);
     client_.set_user_agent("ocpp-loadgen");
@@ -72,7 +73,8 @@ Worker<Config>::Worker(const Options& options, const Target& target, const TlsCl
                                                asio::ssl::stream<asio::ip::tcp::socket>& s) {
             // Runs inside get_connection(), for the station in preparing_.
             Station& st = stations_[preparing_];
-            if (auto problem = tls_->prepare(s.native_handle(), st.id, st.tls_session.get())) {
+            if (auto problem = tls_->prepare(s.native_handle(), st.target->host, st.id,
+                                             st.tls_session.get())) {
                 ++connections_.errors[short_text(*problem)];
             }
         });
@@ -82,7 +84,9 @@ Worker<Config>::Worker(const Options& options, const Target& target, const TlsCl
         Station st;
         st.number = g + 1;
         st.id = station_id(options.id_prefix, st.number);
-        st.url = target.base_url + "/" + st.id;
+        // Consecutive blocks, so each gateway gets the run's mix of versions.
+        st.target = &targets[g * targets.size() / options.stations];
+        st.url = st.target->base_url + "/" + st.id;
         st.version = station_version(g, options.v201_share);
         st.meter.energy_wh += static_cast<double>(g % 1000) * 37.0;
         st.status_step = static_cast<std::uint32_t>(g);

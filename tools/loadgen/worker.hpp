@@ -78,8 +78,8 @@ public:
     using Client = ClientOf<Config>;
     static constexpr bool kTls = std::is_same_v<Config, TlsConfig>;
 
-    Worker(const Options& options, const Target& target, const TlsClientSetup* tls,
-           unsigned index, Shared& shared);
+    Worker(const Options& options, const std::vector<Target>& targets,
+           const TlsClientSetup* tls, unsigned index, Shared& shared);
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
 
@@ -95,6 +95,7 @@ private:
         enum class State : std::uint8_t { pending, connecting, booting, ready, failed, closed };
         std::string id;
         std::string url;
+        const Target* target = nullptr;  ///< the gateway it connects to
         std::size_t number = 0;  ///< 1-based over the whole run
         ocpp::ProtocolVersion version = ocpp::ProtocolVersion::v16;
         typename Client::connection_ptr con;

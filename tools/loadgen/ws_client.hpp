@@ -40,7 +40,8 @@ private:
     std::uint64_t state_;
 };
 
-/// websocketpp asio transport that connects to one pre-resolved endpoint, optionally binding
+/// websocketpp asio transport that connects to pre-resolved endpoints (the one whose
+/// "host:port" the connection's URI names), optionally binding
 /// each outgoing socket to the next of a list of local addresses first (round-robin), so one
 /// client can open more connections to one server port than one source address has ports.
 ///
@@ -53,11 +54,13 @@ class BoundTransport : public websocketpp::transport::asio::endpoint<TransportCo
 public:
     using transport_con_ptr = typename Base::transport_con_ptr;
 
-    /// Where every connection goes, the local addresses to bind (empty: let the kernel pick),
-    /// the index of the first address used, and the TCP connect timeout.
-    void set_target(asio::ip::tcp::endpoint target, std::vector<asio::ip::address> sources,
-                    std::size_t first_source, std::chrono::milliseconds connect_timeout) {
-        target_ = std::move(target);
+    /// Where connections go ("host:port" as a URI names it, and its resolved endpoint), the
+    /// local addresses to bind (empty: let the kernel pick), the index of the first address
+    /// used, and the TCP connect timeout.
+    void set_targets(std::vector<std::pair<std::string, asio::ip::tcp::endpoint>> targets,
+                     std::vector<asio::ip::address> sources, std::size_t first_source,
+                     std::chrono::milliseconds connect_timeout) {
+        targets_ = std::move(targets);
         sources_ = std::move(sources);
         next_source_ = sources_.empty() ? 0 : first_source % sources_.size();
         connect_timeout_ = connect_timeout;
@@ -70,8 +73,21 @@ protected:
                        websocketpp::transport::connect_handler callback) {
         tcon->set_uri(uri);
         auto& socket = tcon->get_raw_socket();
+        const std::string key = uri->get_host() + ":" + uri->get_port_str();
+        const asio::ip::tcp::endpoint* target = nullptr;
+        for (const auto& [name, endpoint] : targets_) {
+            if (name == key) {
+                target = &endpoint;
+            }
+        }
+        if (target == nullptr) {
+            asio::post(socket.get_executor(), [callback] {
+                callback(websocketpp::error::make_error_code(websocketpp::error::invalid_uri));
+            });
+            return;
+        }
         asio::error_code ec;
-        socket.open(target_.protocol(), ec);
+        socket.open(target->protocol(), ec);
         if (!ec && !sources_.empty()) {
             const asio::ip::address& source = sources_[next_source_];
             next_source_ = (next_source_ + 1) % sources_.size();
@@ -103,7 +119,7 @@ protected:
                 callback(websocketpp::transport::error::make_error_code(
                     websocketpp::transport::error::timeout));
             });
-        socket.async_connect(target_, [callback, timer, finished](const asio::error_code& cec) {
+        socket.async_connect(*target, [callback, timer, finished](const asio::error_code& cec) {
             if (*finished) {
                 return;  // timed out already
             }
@@ -114,7 +130,7 @@ protected:
     }
 
 private:
-    asio::ip::tcp::endpoint target_;
+    std::vector<std::pair<std::string, asio::ip::tcp::endpoint>> targets_;
     std::vector<asio::ip::address> sources_;
     std::size_t next_source_ = 0;
     std::chrono::milliseconds connect_timeout_{10000};

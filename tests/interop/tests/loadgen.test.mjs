@@ -100,3 +100,19 @@ test('ocpp-loadgen --processes refuses more processes x threads than stations', 
   assert.equal(run.code, 2);
   assert.match(run.err, /--processes 3 x --threads 2 is more than --stations 4/);
 });
+
+test('ocpp-loadgen with several --url splits the stations into one block per central system', async () => {
+  const a = await refusingCentralSystem(0);
+  const b = await refusingCentralSystem(0);
+  try {
+    const run = await runLoadgen(['--url', a.url, '--url', b.url, '--id-prefix', 'MU', '--stations', '6',
+      '--processes', '2', '--mix', 'heartbeat', '--rate', '12', '--warmup', '0', '--duration', '1', '--json']);
+    assert.equal(run.code, 0, run.err);
+    assert.deepEqual(JSON.parse(run.out).urls, [a.url, b.url]);
+    assert.deepEqual([...a.boots.keys()].sort(), ['MU000001', 'MU000002', 'MU000003']);
+    assert.deepEqual([...b.boots.keys()].sort(), ['MU000004', 'MU000005', 'MU000006']);
+  } finally {
+    await a.server.close({ force: true });
+    await b.server.close({ force: true });
+  }
+});
