@@ -105,7 +105,13 @@ WsListener<Server>::WsListener(const config::Config& config, const ocpp::SchemaR
             websocketpp::lib::error_code ec;
             auto con = ws_.get_con_from_hdl(hdl, ec);
             if (!ec) {
-                security::TlsContext::remember_peer(con->get_socket().native_handle(), peer_ip(con));
+                SSL* ssl = con->get_socket().native_handle();
+                security::TlsContext::remember_peer(ssl, peer_ip(con));
+                // No TLS close_notify exchange when the connection ends: the WebSocket close
+                // handshake has already ended it, and waiting for the station's close_notify
+                // (which many never send) held every closed connection, its session and its
+                // per-address slot for websocketpp's 5 s shutdown timeout.
+                SSL_set_quiet_shutdown(ssl, 1);
             }
         });
     }

@@ -13,6 +13,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { startGateway, randomHex, withGatewayLog } from '../lib/gateway.mjs';
 import { standardPki, openssl } from '../lib/pki.mjs';
 import { hashPassword, writeRegistry, sClient, sClientSession, SecureStation } from '../lib/security.mjs';
+import { TopicReader, TOPICS } from '../lib/kafka.mjs';
 
 const PW = 'tls-Station-pw';
 
@@ -67,7 +68,7 @@ describe('TLS listener checked from outside with openssl s_client', () => {
     pki = std.pki;
     ca = std.ca;
     // The gateway reads these paths; the reload test replaces their content.
-    const registry = writeRegistry(pki.path('stations.yaml'), [{ id: 'CS21', hash: hashPassword(PW) }]);
+    const registry = writeRegistry(pki.path('stations.yaml'), [{ id: 'CS21', hash: hashPassword(PW) }, { id: 'CS22', hash: hashPassword(PW) }]);
     gw = await startGateway({
       gatewayId: `it-tls-${randomHex(3)}`,
       extraArgs: ['--security-profile', '2', '--stations-file', registry,
@@ -179,6 +180,29 @@ describe('TLS listener checked from outside with openssl s_client', () => {
       assert.doesNotMatch(s.output().slice(mark), /Verify return code: 0[\s\S]*New, TLSv1\.2/, 'no second handshake completed');
     } finally {
       await s.stop();
+    }
+  }));
+
+  test('a station that closes normally is gone at once (no wait for its TLS close_notify)', logOnFailure(async () => {
+    const reader = await new TopicReader().connect();
+    try {
+      const from = await reader.snapshot([TOPICS.connections]);
+      const station = new SecureStation({ endpoint: `wss://127.0.0.1:${gw.port}/ocpp`, identity: 'CS22', protocol: 'ocpp1.6', password: PW,
+        wsOpts: { ca: readFileSync(ca.cert) } });
+      await station.connect();
+      await station.call('Heartbeat', {});
+      const closedAt = Date.now();
+      await station.close(1000, 'done');
+      const { result } = await reader.waitFor([TOPICS.connections],
+        (records) => records.find((r) => r.value?.type === 'Disconnected'),
+        { from, key: 'CS22', timeoutMs: 20_000, what: "CS22's Disconnected record" });
+      // The session ends when the WebSocket close handshake does; it used to stay for
+      // websocketpp's 5 s TLS shutdown timeout, holding the per-address slot meanwhile.
+      const held = Date.parse(result.value.at) - closedAt;
+      assert.ok(held < 1_500, `the gateway held the closed connection for ${held} ms`);
+      assert.equal(result.value.closeCode, 1000);
+    } finally {
+      await reader.close();
     }
   }));
 
