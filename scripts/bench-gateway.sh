@@ -11,6 +11,8 @@
 #   BENCH_IDLE_WINDOW: seconds the broker's CPU is measured alone and then beside idle
 #                  gateways (default 30; 0: skip); every load run also reports the broker's CPU
 #   BENCH_IDLE_INSTANCES: idle gateways for that measurement (default 1)
+#   BENCH_PIN: "1" pins the broker and the load generator to core 0 and the gateway to core 1
+#                  (taskset), so the gateway's own ceiling shows apart from the broker's
 set -euo pipefail
 cd "$(dirname "$0")/.."
 idle_pids=()
@@ -42,13 +44,20 @@ cleanup() {
 }
 trap cleanup EXIT
 deploy/kafka/kafka.sh start >&2
+pin_gateway=()
+pin_rest=()
+if [ "${BENCH_PIN:-0}" = 1 ]; then
+    taskset -a -c -p 0 "$(cat "$data/kafka.pid")" >/dev/null
+    pin_gateway=(taskset -c 1)
+    pin_rest=(taskset -c 0)
+fi
 
 start_gateway() {   # [N: the N-th extra instance, its own ports and id] ARGS...
     local n=0
     if [[ "${1:-}" =~ ^[0-9]+$ ]]; then n=$1; shift; fi
     local id=bench
     [ "$n" -gt 0 ] && id="bench-idle-$n"
-    "$gateway_bin" --listen "127.0.0.1:$((port + n))" --admin-listen "127.0.0.1:$((admin + n))" \
+    "${pin_gateway[@]}" "$gateway_bin" --listen "127.0.0.1:$((port + n))" --admin-listen "127.0.0.1:$((admin + n))" \
         --kafka-brokers "127.0.0.1:$kafka_port" --gateway-id "$id" --log-level warn "$@" \
         >>"$log" 2>&1 &
     gw=$!
@@ -110,7 +119,7 @@ for mix in heartbeat realistic; do
     for rate in $rates; do
         cpu_before=$(cpu_s)
         broker_before=$(cpu_s "$broker_pid")
-        report=$("$bin/ocpp-loadgen" --url "$url" --id-prefix "B${mix:0:1}$rate-" \
+        report=$("${pin_rest[@]}" "$bin/ocpp-loadgen" --url "$url" --id-prefix "B${mix:0:1}$rate-" \
             --stations "$stations" --mix "$mix" --rate "$rate" --duration "$duration" \
             --warmup 3 --threads 1 --json)
         printf '{"mix":"%s","rate":%s,"report":%s,"gateway_cpu_s":%s,"broker_cpu_s":%s}\n' "$mix" "$rate" "$report" \

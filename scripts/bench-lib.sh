@@ -65,6 +65,18 @@ stop_gateway() {
     gw=""
 }
 
+# wait_drained [N]: until instance N (default 0) holds no station connection (at most 30 s),
+# so that one run's closing connections do not count against the next run's.
+wait_drained() {
+    local a=$((admin + ${1:-0}))
+    for _ in $(seq 1 300); do
+        curl -sf "http://127.0.0.1:$a/metrics" |
+            awk '/^ocpp_connections\{/ {s += $2} END {exit s > 0}' && return 0
+        sleep 0.1
+    done
+    echo "warning: gateway ${1:-0} still holds connections after 30 s" >&2
+}
+
 # A CA and two server certificates for 127.0.0.1 / localhost (RSA 2048 and ECDSA P-256), made
 # with the openssl CLI in $bench_dir/pki: ca.pem, server-rsa.{pem,key}, server-ec.{pem,key}.
 bench_pki() {

@@ -8,7 +8,8 @@
 # back: two BootNotifications and one StatusNotification per station, nothing lost.
 # Prints one JSON line per run (scripts/bench-summary.py: the storm table).
 #   BENCH_STORM_STATIONS (18000), BENCH_STORM_SECONDS (10), BENCH_PROFILES ("0 1"),
-#   BENCH_ADMISSION ("default lifted"), BENCH_PBKDF2_ITERATIONS (1000, see bench-tls.sh)
+#   BENCH_ADMISSION ("default lifted"; a number sets security.handshakes_per_second),
+#   BENCH_PBKDF2_ITERATIONS (1000, see bench-tls.sh)
 #   BENCH_KAFKA_PORT, BENCH_PORT: see scripts/bench-lib.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,8 +36,12 @@ for profile in $profiles; do
         yaml="security:
   stations_file: $bench_dir/registry.yaml
   connections_per_address: $((stations + 1000))"
-        [ "$admission" = lifted ] && yaml="$yaml
-  handshakes_per_second: 100000"
+        case "$admission" in
+        lifted) yaml="$yaml
+  handshakes_per_second: 100000" ;;
+        [0-9]*) yaml="$yaml
+  handshakes_per_second: $admission" ;;
+        esac
         start_gateway "$yaml" --security-profile "$profile"
         auth=()
         [ "$profile" = 1 ] && auth=(--password "$password")

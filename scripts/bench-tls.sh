@@ -54,7 +54,7 @@ start_target() {
         tls=(--ca-file "$pki/ca.pem")
     fi
 }
-loadgen() { "$bin/ocpp-loadgen" --url "$url" "${tls[@]}" --password "$password" --id-prefix B "$@"; }
+loadgen() { wait_drained; "$bin/ocpp-loadgen" --url "$url" "${tls[@]}" --password "$password" --id-prefix B "$@"; }
 
 for round in $(seq 1 "$rounds"); do
     for target in ws wss-rsa wss-ecdsa; do
