@@ -77,6 +77,15 @@ wait_drained() {
     echo "warning: gateway ${1:-0} still holds connections after 30 s" >&2
 }
 
+# wait_for_mark FILE PATTERN PID: until a line of FILE matches PATTERN (a load generator's
+# phase mark on its stderr) or process PID has ended.
+wait_for_mark() {
+    until grep -q "$2" "$1"; do
+        kill -0 "$3" 2>/dev/null || return 0
+        sleep 0.02
+    done
+}
+
 # A CA and two server certificates for 127.0.0.1 / localhost (RSA 2048 and ECDSA P-256), made
 # with the openssl CLI in $bench_dir/pki: ca.pem, server-rsa.{pem,key}, server-ec.{pem,key}.
 bench_pki() {

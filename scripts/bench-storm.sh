@@ -51,10 +51,7 @@ for profile in $profiles; do
             --stations "$stations" --storm --connect-rate "$rate" --connect-retries 10 \
             --warmup 5 --timeout-ms 30000 --json >"$bench_dir/storm.json" 2>"$progress" &
         lg=$!
-        until grep -q '^storm: dropping' "$progress"; do
-            kill -0 "$lg" 2>/dev/null || break
-            sleep 0.02
-        done
+        wait_for_mark "$progress" '^storm: dropping' "$lg"
         g0=$(cpu_s "$gw"); b0=$(cpu_s "$broker_pid")
         status=0
         wait "$lg" || status=$?

@@ -82,10 +82,7 @@ for round in $(seq 1 "$rounds"); do
             loadgen --stations "$storm_stations" --connect-rate "$storm_rate" --storm --warmup 1 \
                 "${extra[@]}" --json >"$bench_dir/storm.json" 2>"$progress" &
             lg=$!
-            until grep -q '^storm: dropping' "$progress"; do
-                kill -0 "$lg" 2>/dev/null || break
-                sleep 0.02
-            done
+            wait_for_mark "$progress" '^storm: dropping' "$lg"
             g0=$(cpu_s "$gw"); b0=$(cpu_s "$broker_pid")
             wait "$lg"
             printf '{"storm_target":"%s","round":%s,"resume":"%s","reconnect_rate":%s,"report":%s,"target_cpu_s":%s,"broker_cpu_s":%s}\n' \

@@ -179,6 +179,12 @@ Report run_slice(const Options& o, const std::vector<Target>& targets, PhaseSync
         for (auto& w : workers) {
             w->start_traffic(t0);
         }
+        if (chatty) {
+            // A mark for scripts measuring the target during the traffic only.
+            std::this_thread::sleep_until(t0);
+            fmt::print(stderr, "traffic: {:.0f} CALLs/s from {} stations{}\n", o.rate,
+                       shared.ready.load(), o.processes > 1 ? " (process 0's count)" : "");
+        }
         // Every measured CALL is answered or times out by window end + timeout.
         const auto hard_end = t0 + seconds(o.warmup_s + o.duration_s) + o.timeout + 5s;
         while (shared.finished.load() < o.threads && Clock::now() < hard_end) {
