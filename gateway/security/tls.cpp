@@ -216,6 +216,12 @@ std::shared_ptr<asio::ssl::context> TlsContext::build() const {
                                return TlsContext::verify(preverified, store);
                            });
         SSL_CTX_set_verify_depth(ctx, 4);
+        // Lets a station resume its TLS session (OpenSSL refuses to resume sessions with a
+        // verified peer without one). A resumed session keeps the certificate verified at its
+        // full handshake; check_client() checks its dates again. A reload builds a new
+        // context and with it a new session cache, so a CA change takes effect at once.
+        static constexpr unsigned char kSessionContext[] = "ocpp-gateway/profile-3";
+        SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
     }
     return context;
 }
@@ -255,6 +261,13 @@ std::optional<std::string> TlsContext::check_client(void* raw, const std::string
     }
     if (SSL_get_verify_result(ssl) != X509_V_OK) {
         return std::string("client certificate not verified");
+    }
+    // Verified at the session's full handshake; a resumed session may be older than that.
+    if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0) {
+        return std::string("client certificate expired");
+    }
+    if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0) {
+        return std::string("client certificate not yet valid");
     }
     const auto cn = name_entry(X509_get_subject_name(cert), NID_commonName);
     if (!cn || ocpp::ascii_lower(*cn) != ocpp::ascii_lower(identity)) {

@@ -39,7 +39,8 @@ public:
     std::optional<std::string> reload_if_changed();
 
     /// Profile 3, after the handshake: the verified client certificate of `ssl` must name
-    /// `identity` as its CN (case-insensitive) and carry the configured organization, if any.
+    /// `identity` as its CN (case-insensitive), carry the configured organization, if any,
+    /// and be within its dates now (a resumed session was verified at an earlier handshake).
     /// The problem in words, or nothing.
     std::optional<std::string> check_client(void* ssl, const std::string& identity) const;
 

@@ -159,13 +159,16 @@ describe('ocpp-loadgen storm mode and wss:// against the gateway', () => {
     });
     after(async () => { await gw?.stop(); });
 
-    test('each station presents its own certificate ({id} in the paths)', withGatewayLog(() => gw, async () => {
+    test('each station presents its own certificate ({id} in the paths) and resumes its session', withGatewayLog(() => gw, async () => {
       const from = await reader.snapshot([TOPICS.status]);
       const run = await runLoadgen(['--url', `wss://127.0.0.1:${gw.port}/ocpp`, '--ca-file', std.ca.cert,
         '--client-cert', std.pki.path('{id}.crt'), '--client-key', std.pki.path('{id}.key'),
-        '--id-prefix', prefix, '--stations', String(n), '--storm', '--connect-rate', '50', '--warmup', '0.5', '--json']);
+        '--id-prefix', prefix, '--stations', String(n), '--storm', '--tls-resume', '--connect-rate', '50',
+        '--warmup', '0.5', '--json']);
       assert.equal(run.code, 0, run.err);
-      assertStormComplete(JSON.parse(run.out), n, run.out);
+      const report = JSON.parse(run.out);
+      assertStormComplete(report, n, run.out);
+      assert.equal(report.storm.tls_resumed, n, run.out);
       await assertEachStationOnce(reader, from, ids(prefix, n));
     }));
   });
