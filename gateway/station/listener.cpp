@@ -1,12 +1,12 @@
 #include "gateway/station/listener.hpp"
 
-#include <future>
 #include <stdexcept>
 #include <type_traits>
 
 #include "gateway/log/log.hpp"
 #include "gateway/security/tls.hpp"
 #include "gateway/session/session.hpp"
+#include "gateway/station/acceptor.hpp"
 #include "gateway/station/admission.hpp"
 #include "gateway/station/handshake.hpp"
 #include "gateway/station/session_table.hpp"
@@ -17,6 +17,8 @@ namespace {
 
 using security::EventType;
 using session::Session;
+
+constexpr int kListenBacklog = 1024;
 
 /// The listener over websocketpp server type `Server` (WsServer or WssServer): websocketpp's
 /// callbacks, handing each decision to read_handshake, Admission and the SessionTable.
@@ -57,6 +59,7 @@ private:
     const config::Config& config_;
     asio::io_context& io_;
     Server ws_;
+    Acceptor<Server> acceptor_{io_, ws_};
     /// The station id its records are written under: identities match without regard to
     /// letter case, so a station keeps one key (one partition, one order) whichever case it
     /// connects with: the registry's spelling, else the one the cluster knows it by, else as
@@ -116,8 +119,6 @@ WsListener<Server>::WsListener(const config::Config& config, const ocpp::SchemaR
         });
     }
     ws_.init_asio(&io_);
-    ws_.set_reuse_addr(true);
-    ws_.set_listen_backlog(1024);
     ws_.set_max_message_size(config.limits.max_message_bytes);
     ws_.set_max_http_body_size(0);
     ws_.set_open_handshake_timeout(static_cast<long>(config.limits.handshake_timeout.count()));
@@ -161,36 +162,13 @@ void WsListener<Server>::listen() {
         throw std::runtime_error("listen address \"" + config_.listen.host +
                                  "\" is not an IP address");
     }
-    websocketpp::lib::error_code wec;
-    ws_.listen(asio::ip::tcp::endpoint(address, config_.listen.port), wec);
-    if (wec) {
-        throw std::runtime_error("cannot listen on " + config_.listen.to_string() + ": " +
-                                 wec.message());
-    }
-    ws_.start_accept(wec);
-    if (wec) {
-        throw std::runtime_error("cannot accept on " + config_.listen.to_string() + ": " +
-                                 wec.message());
-    }
+    acceptor_.listen(asio::ip::tcp::endpoint(address, config_.listen.port), kListenBacklog,
+                     config_.listen.to_string());
 }
 
 template <class Server>
 void WsListener<Server>::stop_listening() {
-    // websocketpp re-arms its acceptor in the accept handler on an I/O thread without a lock;
-    // closing the acceptor from another thread can race with that. Closing it on an I/O
-    // thread leaves only the (much smaller) window of a handler running on the other one.
-    auto done = std::make_shared<std::promise<void>>();
-    auto finished = done->get_future();
-    asio::post(io_, [this, done] {
-        websocketpp::lib::error_code ec;
-        ws_.stop_listening(ec);
-        done->set_value();
-    });
-    if (finished.wait_for(std::chrono::seconds(5)) == std::future_status::ready) {
-        return;
-    }
-    websocketpp::lib::error_code ec;  // no I/O thread runs (start-up failure): close here
-    ws_.stop_listening(ec);
+    acceptor_.stop();
 }
 
 template <class Server>
