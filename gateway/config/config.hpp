@@ -118,6 +118,11 @@ struct Config {
         /// Upgrades admitted per second (bursts of twice that): a reconnect storm of a whole
         /// city is spread over seconds instead of starving the stations already connected.
         double handshakes_per_second = 500;
+        /// CPU time per second that password checks not answered from the cache (PBKDF2,
+        /// ~40 ms each at 100,000 iterations) may take on the I/O threads, one second's worth
+        /// saved up; past it, upgrades get 503 with Retry-After 1. Connected stations keep
+        /// their I/O threads when a whole fleet arrives with a cold cache (after a restart).
+        std::chrono::milliseconds password_check_ms_per_second{500};
         /// Open connections from one address (depots behind one router need many).
         std::size_t connections_per_address = 1000;
         /// Station messages per second per connection, bursts of message_burst; more get a

@@ -122,6 +122,21 @@ std::optional<StationCredential> StationRegistry::find(std::string_view station_
     return it->second;
 }
 
+bool StationRegistry::cached(const std::string& key, const std::string& digest,
+                             const std::string& hash, std::chrono::steady_clock::time_point now) {
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    const auto it = verified_.find(key);
+    return it != verified_.end() && it->second.until > now && it->second.hash == hash &&
+           security::constant_time_equal(it->second.password_digest, digest);
+}
+
+bool StationRegistry::verified_recently(std::string_view station_id, std::string_view password) {
+    const auto credential = find(station_id);
+    return credential && !credential->password_hash.empty() &&
+           cached(ocpp::ascii_lower(station_id), kafka_bridge::sha256_hex(password),
+                  credential->password_hash, std::chrono::steady_clock::now());
+}
+
 StationRegistry::Verdict StationRegistry::verify(std::string_view station_id,
                                                  std::string_view password,
                                                  ocpp::ProtocolVersion version,
@@ -139,14 +154,8 @@ StationRegistry::Verdict StationRegistry::verify(std::string_view station_id,
     const std::string key = ocpp::ascii_lower(station_id);
     const std::string digest = kafka_bridge::sha256_hex(password);
     const auto now = std::chrono::steady_clock::now();
-    {
-        std::lock_guard<std::mutex> lock(cache_mutex_);
-        const auto it = verified_.find(key);
-        if (it != verified_.end() && it->second.until > now &&
-            it->second.hash == credential->password_hash &&
-            security::constant_time_equal(it->second.password_digest, digest)) {
-            return Verdict::ok;
-        }
+    if (cached(key, digest, credential->password_hash, now)) {
+        return Verdict::ok;
     }
     bool ok = password_matches(credential->password_hash, password);
     if (!ok && version == ocpp::ProtocolVersion::v16) {

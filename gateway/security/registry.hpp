@@ -39,6 +39,9 @@ public:
     std::optional<StationCredential> find(std::string_view station_id) const;
 
     enum class Verdict : std::uint8_t { ok, unknown_station, disabled, bad_credentials };
+    /// Whether `password` was verified for `station_id` within the cache time and the
+    /// station's hash is unchanged since: verify() then does no PBKDF2.
+    bool verified_recently(std::string_view station_id, std::string_view password);
     /// Checks `password` for `station_id`. OCPP 1.6 stations mix up the AuthorizationKey's
     /// hex text and its bytes, so for 1.6 a hex password also matches as the bytes it spells
     /// and any password also as its hex text. A successful check is remembered (SHA-256 of
@@ -49,6 +52,9 @@ public:
     std::size_t size() const;
 
 private:
+    bool cached(const std::string& key, const std::string& digest, const std::string& hash,
+                std::chrono::steady_clock::time_point now);
+
     struct Cached {
         std::string password_digest;
         std::string hash;  // the stored hash it was checked against

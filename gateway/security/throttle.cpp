@@ -60,4 +60,29 @@ bool RateLimiter::try_take(Clock::time_point now) {
     return true;
 }
 
+WorkBudget::WorkBudget(std::chrono::microseconds per_second)
+    : per_second_us_(static_cast<double>(per_second.count())), balance_us_(per_second_us_) {}
+
+void WorkBudget::refill(Clock::time_point now) {
+    if (last_ != Clock::time_point{} && now > last_) {
+        const double elapsed = std::chrono::duration<double>(now - last_).count();
+        balance_us_ = std::min(per_second_us_, balance_us_ + elapsed * per_second_us_);
+    }
+    if (now > last_) {
+        last_ = now;
+    }
+}
+
+bool WorkBudget::available(Clock::time_point now) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    refill(now);
+    return balance_us_ > 0;
+}
+
+void WorkBudget::charge(Clock::duration took, Clock::time_point now) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    refill(now);
+    balance_us_ -= std::chrono::duration<double, std::micro>(took).count();
+}
+
 }  // namespace gateway::security

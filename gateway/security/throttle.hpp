@@ -58,4 +58,26 @@ private:
     Clock::time_point last_{};
 };
 
+/// CPU time for expensive work done on the I/O threads (password hashing): `per_second` of it
+/// each second, at most one second's worth saved up. Work may start while the budget is not
+/// overdrawn and is charged what it took afterwards, so its cost need not be known in advance
+/// (it depends on each hash's iteration count). Thread-safe.
+class WorkBudget {
+public:
+    using Clock = std::chrono::steady_clock;
+    explicit WorkBudget(std::chrono::microseconds per_second);
+    /// Whether work may start now.
+    bool available(Clock::time_point now);
+    /// Charges work that took `took`.
+    void charge(Clock::duration took, Clock::time_point now);
+
+private:
+    void refill(Clock::time_point now);  // under mutex_
+
+    std::mutex mutex_;
+    double per_second_us_;
+    double balance_us_;
+    Clock::time_point last_{};
+};
+
 }  // namespace gateway::security

@@ -20,7 +20,8 @@ Admission::Admission(const config::Config::Security& settings,
                           std::chrono::seconds(1), settings.max_backoff, 100000}),
       address_failures_({settings.failures_per_address, settings.failure_window,
                          std::chrono::seconds(1), settings.max_backoff, 100000}),
-      upgrades_(settings.handshakes_per_second, settings.handshakes_per_second * 2) {}
+      upgrades_(settings.handshakes_per_second, settings.handshakes_per_second * 2),
+      password_checks_(settings.password_check_ms_per_second) {}
 
 std::optional<Refusal> Admission::take_upgrade(const std::string& ip, Clock::time_point now) {
     if (upgrades_.try_take(now)) {
@@ -104,8 +105,24 @@ std::optional<Refusal> Admission::admit(const Candidate& c, Clock::time_point no
             return refuse(c, now, 401, "unauthorized", EventType::auth_failed,
                           "Basic user differs from the URL identity");
         }
-        const auto verdict =
-            registry_.verify(station, credentials.value().password, c.handshake.version);
+        const std::string& password = credentials.value().password;
+        // PBKDF2 runs on this I/O thread: bounded, so that a fleet arriving with a cold cache
+        // (after a restart) cannot take the threads from the stations already connected.
+        const bool cached = registry_.verified_recently(station, password);
+        if (!cached && !password_checks_.available(now)) {
+            if (password_events_.try_take(now)) {
+                events_.raise(EventType::limit_hit, station, c.ip,
+                              fmt::format("password check budget ({} ms of CPU per second) "
+                                          "exhausted: refused with 503",
+                                          settings_.password_check_ms_per_second.count()));
+            }
+            return Refusal{503, "password_budget", 1};
+        }
+        const auto started = Clock::now();
+        const auto verdict = registry_.verify(station, password, c.handshake.version);
+        if (!cached) {
+            password_checks_.charge(Clock::now() - started, now);
+        }
         if (verdict != security::StationRegistry::Verdict::ok) {
             return refuse(c, now, 401, "unauthorized", EventType::auth_failed,
                           verdict == security::StationRegistry::Verdict::bad_credentials

@@ -68,10 +68,12 @@ private:
     security::AttemptThrottle identity_failures_;
     security::AttemptThrottle address_failures_;
     security::RateLimiter upgrades_;
+    security::WorkBudget password_checks_;
     /// LimitHit events: at most one per 10 s for each limit, so a storm is reported, not
     /// mirrored.
     security::RateLimiter upgrade_events_{0.1, 1};
     security::RateLimiter address_events_{0.1, 1};
+    security::RateLimiter password_events_{0.1, 1};
     std::mutex mutex_;
     std::map<std::string, std::vector<Clock::time_point>> replacements_;  // under mutex_
 };

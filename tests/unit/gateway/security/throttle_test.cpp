@@ -47,3 +47,19 @@ TEST_CASE("the token bucket admits its rate and its burst", "[security]") {
     CHECK(limiter.try_take(t0 + std::chrono::milliseconds(110)));
     CHECK_FALSE(limiter.try_take(t0 + std::chrono::milliseconds(120)));
 }
+
+TEST_CASE("the work budget lets work start until it is overdrawn and refills with time", "[security]") {
+    using namespace std::chrono_literals;
+    WorkBudget budget(100ms);  // 100 ms of work per second
+    const auto t0 = Clock::now();
+    CHECK(budget.available(t0));
+    budget.charge(60ms, t0);
+    CHECK(budget.available(t0));  // 40 ms left
+    budget.charge(60ms, t0);      // overdrawn by 20 ms: work that started is charged in full
+    CHECK_FALSE(budget.available(t0));
+    CHECK_FALSE(budget.available(t0 + 150ms));  // 15 ms back: still 5 ms short
+    CHECK(budget.available(t0 + 250ms));
+    // Idle time saves up one second's worth, no more.
+    budget.charge(100ms, t0 + 10s);
+    CHECK_FALSE(budget.available(t0 + 10s));
+}

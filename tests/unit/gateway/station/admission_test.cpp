@@ -145,3 +145,32 @@ TEST_CASE("profile 3 refuses a client certificate that does not fit the identity
     c.certificate_problem = [] { return std::optional<std::string>(); };
     CHECK_FALSE(admission.admit(c, f.t0));
 }
+
+TEST_CASE("password checks the cache cannot answer share a CPU budget", "[station]") {
+    Fixture f;
+    f.settings.handshakes_per_second = 1000;
+    f.settings.password_check_ms_per_second = 1ms;
+    // 50,000 iterations: several milliseconds on any machine, well over the 1 ms budget.
+    for (const char* id : {"CS-A", "CS-B"}) {
+        const auto hash = security::hash_password("pw", 50000);
+        REQUIRE_FALSE(f.registry.apply_record(id, std::string(R"({"stationId":")") + id +
+                                                      R"(","passwordHash":")" + hash + "\"}"));
+    }
+    Admission admission(f.settings, f.registry, f.events, f.metrics);
+    const auto a = handshake("CS-A");
+    const auto b = handshake("CS-B");
+    auto admit = [&](const Handshake& h, const std::string& id, Admission::Clock::time_point at) {
+        return admission.admit(Admission::Candidate{h, "10.0.0.1", basic(id, "pw"), 0, false, nullptr}, at);
+    };
+    CHECK_FALSE(admit(a, "CS-A", f.t0));  // the budget is there: PBKDF2 runs, overdraws it
+    const auto refused = admit(b, "CS-B", f.t0);
+    REQUIRE(refused);
+    CHECK(refused->status == 503);
+    CHECK(refused->reason == "password_budget");
+    CHECK(refused->retry_after == 1);
+    CHECK_FALSE(admit(a, "CS-A", f.t0));  // answered from the cache: no budget needed
+    CHECK(admit(b, "CS-B", f.t0 + 1ms));  // still overdrawn
+    CHECK(f.events.count(EventType::limit_hit) == 1);  // reported once, not per refusal
+    CHECK(f.events.count(EventType::auth_failed) == 0);  // a 503 is not a failed password
+    CHECK_FALSE(admit(b, "CS-B", f.t0 + 10min));  // refilled
+}
