@@ -60,13 +60,15 @@ bool RateLimiter::try_take(Clock::time_point now) {
     return true;
 }
 
-WorkBudget::WorkBudget(std::chrono::microseconds per_second)
-    : per_second_us_(static_cast<double>(per_second.count())), balance_us_(per_second_us_) {}
+WorkBudget::WorkBudget(std::chrono::microseconds per_second, std::chrono::seconds saved)
+    : per_second_us_(static_cast<double>(per_second.count())),
+      capacity_us_(per_second_us_ * static_cast<double>(saved.count())),
+      balance_us_(capacity_us_) {}
 
 void WorkBudget::refill(Clock::time_point now) {
     if (last_ != Clock::time_point{} && now > last_) {
         const double elapsed = std::chrono::duration<double>(now - last_).count();
-        balance_us_ = std::min(per_second_us_, balance_us_ + elapsed * per_second_us_);
+        balance_us_ = std::min(capacity_us_, balance_us_ + elapsed * per_second_us_);
     }
     if (now > last_) {
         last_ = now;
