@@ -4,16 +4,16 @@
 
 namespace ocpp {
 
-bool RpcState::contains(const std::deque<MessageId>& ids, const MessageId& id) {
+bool RpcState::contains(const std::vector<MessageId>& ids, const MessageId& id) {
     return std::find(ids.begin(), ids.end(), id) != ids.end();
 }
 
-void RpcState::remember(std::deque<MessageId>& ids, MessageId id) const {
+void RpcState::remember(std::vector<MessageId>& ids, MessageId id) const {
     if (limits_.remembered_ids == 0) {
         return;
     }
-    while (ids.size() >= limits_.remembered_ids) {
-        ids.pop_front();
+    if (ids.size() >= limits_.remembered_ids) {
+        ids.erase(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(ids.size() - limits_.remembered_ids + 1));
     }
     ids.push_back(std::move(id));
 }

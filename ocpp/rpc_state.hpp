@@ -3,7 +3,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -81,14 +80,16 @@ private:
         TimePoint deadline;
     };
 
-    static bool contains(const std::deque<MessageId>& ids, const MessageId& id);
-    void remember(std::deque<MessageId>& ids, MessageId id) const;
+    static bool contains(const std::vector<MessageId>& ids, const MessageId& id);
+    void remember(std::vector<MessageId>& ids, MessageId id) const;
 
     Limits limits_;
     std::vector<MessageId> incoming_;
-    std::deque<MessageId> completed_incoming_;
+    // Vectors, not deques: a connection holds one RpcState for as long as it is open, and an
+    // empty std::deque already allocates over half a kilobyte (idle memory per station).
+    std::vector<MessageId> completed_incoming_;  // oldest first
     std::optional<Outstanding> outgoing_;
-    std::deque<MessageId> expired_outgoing_;
+    std::vector<MessageId> expired_outgoing_;
 };
 
 }  // namespace ocpp

@@ -2,7 +2,7 @@
 
 #include <chrono>
 #include <cstddef>
-#include <deque>
+#include <list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -62,7 +62,7 @@ public:
 private:
     ocpp::RpcState& rpc_;
     std::size_t limit_;
-    std::deque<kafka_bridge::Command> waiting_;
+    std::list<kafka_bridge::Command> waiting_;  // not a deque: an empty one allocates (idle memory)
     std::optional<Outstanding> outstanding_;
 };
 

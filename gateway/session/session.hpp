@@ -3,7 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -144,7 +144,9 @@ private:
     std::atomic<bool> closing_{false};  // we sent a close: frames read from now on are dropped
     bool draining_ = false;
     bool superseded_ = false;
-    std::deque<std::shared_ptr<Pending>> blocked_;  // waiting for room in the producer queue
+    // Waiting for room in the producer queue; a list, since an empty std::deque allocates over
+    // half a kilobyte and every idle station would pay it.
+    std::list<std::shared_ptr<Pending>> blocked_;
     std::chrono::steady_clock::time_point opened_at_;
     std::chrono::steady_clock::time_point last_activity_;
 };

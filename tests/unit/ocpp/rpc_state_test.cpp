@@ -39,6 +39,7 @@ TEST_CASE("remembered ids are bounded", "[rpc]") {
         REQUIRE(rpc.complete_incoming(MessageId(id)));
     }
     CHECK(rpc.on_incoming_call(MessageId("1")) == RpcState::Incoming::accepted);  // forgotten
+    CHECK(rpc.on_incoming_call(MessageId("2")) == RpcState::Incoming::retry);     // the two last
     CHECK(rpc.on_incoming_call(MessageId("3")) == RpcState::Incoming::retry);
 }
 
