@@ -119,10 +119,12 @@ struct Config {
         /// city is spread over seconds instead of starving the stations already connected.
         double handshakes_per_second = 500;
         /// CPU time per second that password checks not answered from the cache (PBKDF2,
-        /// ~40 ms each at 100,000 iterations) may take on the I/O threads, ten seconds' worth
-        /// saved up; past it, upgrades get 503 with Retry-After 1. A whole fleet arriving with
-        /// a cold cache (after a restart) cannot take more than this from everything else.
+        /// ~40 ms each at 100,000 iterations) may take on the I/O threads, and how much of it
+        /// a quiet instance saves up (the first wave of a cold fleet); past it, upgrades get
+        /// 503 with Retry-After 1. A whole fleet arriving with a cold cache (after a restart)
+        /// cannot take more than this from everything else.
         std::chrono::milliseconds password_check_ms_per_second{1000};
+        std::chrono::milliseconds password_check_burst_ms{10000};
         /// Open connections from one address (depots behind one router need many).
         std::size_t connections_per_address = 1000;
         /// Station messages per second per connection, bursts of message_burst; more get a

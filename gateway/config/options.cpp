@@ -263,6 +263,8 @@ std::vector<Option> build() {
          integer<double>(FIELD(security.handshakes_per_second), 1, 1000000), show_count(FIELD(security.handshakes_per_second)), nullptr});
     add({"security.password_check_ms_per_second", "", "", "MS", "CPU time per second for uncached password checks (PBKDF2); more → 503", Shape::scalar,
          integer<std::chrono::milliseconds>(FIELD(security.password_check_ms_per_second), 1, 1000000), show_count(FIELD(security.password_check_ms_per_second)), nullptr});
+    add({"security.password_check_burst_ms", "", "", "MS", "… saved up by a quiet instance", Shape::scalar,
+         integer<std::chrono::milliseconds>(FIELD(security.password_check_burst_ms), 1, 100000000), show_count(FIELD(security.password_check_burst_ms)), nullptr});
     add({"security.connections_per_address", "", "", "N", "open connections per source address", Shape::scalar,
          integer<std::size_t>(FIELD(security.connections_per_address), 1, 10000000), show_count(FIELD(security.connections_per_address)), nullptr});
     add({"security.messages_per_second", "", "", "N", "station CALLs per connection", Shape::scalar,

@@ -60,9 +60,9 @@ bool RateLimiter::try_take(Clock::time_point now) {
     return true;
 }
 
-WorkBudget::WorkBudget(std::chrono::microseconds per_second, std::chrono::seconds saved)
+WorkBudget::WorkBudget(std::chrono::microseconds per_second, std::chrono::microseconds burst)
     : per_second_us_(static_cast<double>(per_second.count())),
-      capacity_us_(per_second_us_ * static_cast<double>(saved.count())),
+      capacity_us_(static_cast<double>(burst.count())),
       balance_us_(capacity_us_) {}
 
 void WorkBudget::refill(Clock::time_point now) {

@@ -59,13 +59,13 @@ private:
 };
 
 /// CPU time for expensive work done on the I/O threads (password hashing): `per_second` of it
-/// each second, at most `saved` seconds' worth saved up (and that much to start with). Work may start while the budget is not
+/// each second, at most `burst` saved up (and that much to start with). Work may start while the budget is not
 /// overdrawn and is charged what it took afterwards, so its cost need not be known in advance
 /// (it depends on each hash's iteration count). Thread-safe.
 class WorkBudget {
 public:
     using Clock = std::chrono::steady_clock;
-    WorkBudget(std::chrono::microseconds per_second, std::chrono::seconds saved);
+    WorkBudget(std::chrono::microseconds per_second, std::chrono::microseconds burst);
     /// Whether work may start now.
     bool available(Clock::time_point now);
     /// Charges work that took `took`.

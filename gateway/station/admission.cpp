@@ -9,10 +9,6 @@ namespace gateway::station {
 
 using security::EventType;
 
-/// Password-check budget saved up while idle: a fresh instance, or one that has been quiet,
-/// takes this many seconds' worth of checks at once (the first wave of a cold fleet).
-constexpr std::chrono::seconds kPasswordBudgetSaved{10};
-
 Admission::Admission(const config::Config::Security& settings,
                      security::StationRegistry& registry, security::EventSink& events,
                      metrics::Metrics& metrics)
@@ -25,7 +21,7 @@ Admission::Admission(const config::Config::Security& settings,
       address_failures_({settings.failures_per_address, settings.failure_window,
                          std::chrono::seconds(1), settings.max_backoff, 100000}),
       upgrades_(settings.handshakes_per_second, settings.handshakes_per_second * 2),
-      password_checks_(settings.password_check_ms_per_second, kPasswordBudgetSaved) {}
+      password_checks_(settings.password_check_ms_per_second, settings.password_check_burst_ms) {}
 
 std::optional<Refusal> Admission::take_upgrade(const std::string& ip, Clock::time_point now) {
     if (upgrades_.try_take(now)) {
