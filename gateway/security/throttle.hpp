@@ -59,9 +59,10 @@ private:
 };
 
 /// CPU time for expensive work done on the I/O threads (password hashing): `per_second` of it
-/// each second, at most `burst` saved up (and that much to start with). Work may start while the budget is not
-/// overdrawn and is charged what it took afterwards, so its cost need not be known in advance
-/// (it depends on each hash's iteration count). Thread-safe.
+/// each second, at most `burst` saved up (and that much to start with). Work may start while
+/// the budget is not overdrawn and is charged what it took afterwards, so its cost need not be
+/// known in advance (it depends on each hash's iteration count); work started at the same time
+/// on several threads can overdraw it by one piece each. Thread-safe.
 class WorkBudget {
 public:
     using Clock = std::chrono::steady_clock;

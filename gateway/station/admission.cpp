@@ -107,7 +107,7 @@ std::optional<Refusal> Admission::admit(const Candidate& c, Clock::time_point no
         }
         const std::string& password = credentials.value().password;
         // PBKDF2 runs on this I/O thread: bounded, so that a fleet arriving with a cold cache
-        // (after a restart) cannot take the threads from the stations already connected.
+        // (after a restart) cannot take every core from the rest of the machine.
         const bool cached = registry_.verified_recently(station, password);
         if (!cached && !password_checks_.available(now)) {
             if (password_events_.try_take(now)) {
