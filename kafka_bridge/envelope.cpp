@@ -174,7 +174,7 @@ std::string dedup_key(std::string_view station_id, std::string_view action,
 std::string station_event(const SessionInfo& session, std::string_view action,
                           ocpp::EventClass event_class, std::string_view message_id,
                           std::string_view received_at, std::uint64_t sequence,
-                          const json& payload, const json& reply) {
+                          const json& payload, const json& reply, const json& decision) {
     // The payload is serialized once, for the dedup key and the record, and never copied.
     const std::string payload_text = payload.dump(-1, ' ', false, kDump);
     json event = session_fields(session);
@@ -185,6 +185,9 @@ std::string station_event(const SessionInfo& session, std::string_view action,
     event["eventClass"] = ocpp::event_class_name(event_class);
     event["receivedAt"] = received_at;
     event["sequence"] = sequence;
+    if (!decision.is_null()) {
+        event["decision"] = decision;
+    }
     std::string text = event.dump(-1, ' ', false, kDump);
     text.pop_back();  // the closing '}' of a non-empty object
     text += ",\"payload\":";

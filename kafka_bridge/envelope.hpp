@@ -20,11 +20,13 @@ struct SessionInfo {
     std::string session_id;
 };
 
-/// A station event (schemas/events/station-event.schema.json) as JSON text.
+/// A station event (schemas/events/station-event.schema.json) as JSON text. `decision`, when
+/// not null, says where the operator's part of the reply came from (the event's `decision`).
 std::string station_event(const SessionInfo& session, std::string_view action,
                           ocpp::EventClass event_class, std::string_view message_id,
                           std::string_view received_at, std::uint64_t sequence,
-                          const nlohmann::json& payload, const nlohmann::json& reply);
+                          const nlohmann::json& payload, const nlohmann::json& reply,
+                          const nlohmann::json& decision = nullptr);
 
 /// Equal for a station's resends of one message, SHA-256 (hex) over:
 /// - 2.0.1 TransactionEvent: station id, transactionId and seqNo (a resend with a refreshed

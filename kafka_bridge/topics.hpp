@@ -20,6 +20,8 @@ struct Topics {
     std::string presence = "ocpp.presence";
     /// Compacted: the station registry (identities, password hashes), applied live.
     std::string stations = "ocpp.stations";
+    /// Compacted: the operator's token table (authorization decisions), applied live.
+    std::string id_tokens = "ocpp.id-tokens";
     /// Internal: the owner instance's routing decision for each command (docs/commands.md).
     std::string command_routes = "ocpp.command-routes";
     /// Single-partition topic whose offsets number OCPP 1.6 transactions.

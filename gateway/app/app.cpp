@@ -173,7 +173,7 @@ std::optional<std::string> App::build_parts() {
             registry_.load_file(config_.security.stations_file);
         }
         listener_ = station::Listener::create(config_, *schemas_, *producers_, metrics_, io_,
-                                              registry_, *events_);
+                                              registry_, tokens_, *events_);
     } catch (const std::exception& e) {
         return std::string(e.what());
     }
@@ -187,10 +187,29 @@ std::optional<std::string> App::build_parts() {
             log::warn("station registry record {}@{} ignored: {}", m.partition, m.offset, *bad);
         }
     });
+    router_->follow(config_.topics.id_tokens, [this](const kafka_bridge::Message& m) { apply_token_record(m); });
     if (auto error = router_->start(60s)) {
         return "commands: " + *error;
     }
     return std::nullopt;
+}
+
+void App::apply_token_record(const kafka_bridge::Message& m) {
+    auto problem = tokens_.apply_record(m.key.value_or(""), m.value, std::chrono::system_clock::now());
+    if (!problem) {
+        return;
+    }
+    const auto now = Clock::now();
+    if (last_token_warning_ != Clock::time_point{} && now - last_token_warning_ < 60s) {
+        ++unlogged_token_problems_;
+        return;
+    }
+    log::warn("id-token record {}@{} skipped: {}{}", m.partition, m.offset, *problem,
+              unlogged_token_problems_ == 0
+                  ? std::string()
+                  : fmt::format(" ({} more skipped since the last warning)", unlogged_token_problems_));
+    last_token_warning_ = now;
+    unlogged_token_problems_ = 0;
 }
 
 std::optional<std::string> App::open() {
@@ -350,6 +369,12 @@ std::string App::render_metrics() const {
         below += t.below_target ? 1 : 0;
     }
     gauges["ocpp_kafka_topics_below_durability"] = below;
+    gauges["ocpp_id_tokens"] = static_cast<double>(tokens_.size());
+    gauges["ocpp_id_token_records_skipped_total"] = static_cast<double>(tokens_.rejected_records());
+    if (const auto last = tokens_.last_applied()) {
+        gauges["ocpp_id_token_last_record_age_seconds"] =
+            std::chrono::duration<double>(std::chrono::system_clock::now() - *last).count();
+    }
     for (const auto& [topic, status] : topic_watch_.status()) {
         gauges[fmt::format("ocpp_kafka_topic_missing{{topic=\"{}\"}}", topic)] = status.missing ? 1 : 0;
         gauges[fmt::format("ocpp_kafka_topic_recreated_total{{topic=\"{}\"}}", topic)] =

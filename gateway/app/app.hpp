@@ -17,6 +17,7 @@
 #include "gateway/app/topic_watch.hpp"
 #include "gateway/commands/router.hpp"
 #include "gateway/config/config.hpp"
+#include "gateway/decisions/token_table.hpp"
 #include "gateway/metrics/metrics.hpp"
 #include "gateway/security/events.hpp"
 #include "gateway/security/registry.hpp"
@@ -90,6 +91,8 @@ private:
     /// last time (TopicWatch).
     void check_topics();
     void drain();
+    /// One record of the id-token topic (tables thread).
+    void apply_token_record(const kafka_bridge::Message& m);
     std::string render_metrics() const;
     bool ready() const { return accepting_.load() && kafka_reachable_.load(); }
     /// io_threads, or one per core when 0.
@@ -111,6 +114,10 @@ private:
     asio::io_context io_{io_thread_count() == 1 ? 1 : ASIO_CONCURRENCY_HINT_DEFAULT};
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
     security::StationRegistry registry_;
+    decisions::TokenTable tokens_;
+    /// Unusable token records are logged the first time and then at most once a minute.
+    std::chrono::steady_clock::time_point last_token_warning_{};
+    std::uint64_t unlogged_token_problems_ = 0;
     std::unique_ptr<security::EventWriter> events_;
     std::unique_ptr<station::Listener> listener_;
     std::unique_ptr<commands::Router> router_;

@@ -42,6 +42,8 @@ std::vector<kafka_bridge::TopicSpec> required_topics(const config::Config& c,
     add(c.topics.presence, -1, {{"cleanup.policy", "compact"}});
     // The station registry: the last record per identity is its entry.
     add(c.topics.stations, -1, {{"cleanup.policy", "compact"}});
+    // The operator's tokens: the last record per token is its entry.
+    add(c.topics.id_tokens, -1, {{"cleanup.policy", "compact"}});
     // Routes serve duplicate detection for a day; every instance reads them at start-up.
     add(c.topics.command_routes, -1, {{"retention.ms", "86400000"}});
     return topics;

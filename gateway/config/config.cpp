@@ -79,6 +79,18 @@ void apply_node(Config& c, const Option& o, const YAML::Node& node) {
     }
 }
 
+/// What replaced a setting of an earlier release, for the error that names it.
+const char* replacement_of(const std::string& path) {
+    if (path == "reply.authorize.accept_all") {
+        return "use reply.authorize.unknown_tokens: Accepted for an open network (README "
+               "\"Authorization and boot decisions\")";
+    }
+    if (path == "reply.authorize.tokens") {
+        return "write the tokens to the id-token topic (README \"Authorization and boot decisions\")";
+    }
+    return nullptr;
+}
+
 /// Applies a YAML mapping at `path` (empty: the root): every key must be a setting or a
 /// section of settings.
 void apply_yaml(Config& c, const YAML::Node& map, const std::string& path) {
@@ -96,6 +108,8 @@ void apply_yaml(Config& c, const YAML::Node& map, const std::string& path) {
             if (!entry.second.IsNull()) {
                 apply_yaml(c, entry.second, full);
             }
+        } else if (const char* replaced = replacement_of(full)) {
+            fail("config " + full + ": no longer a setting; " + replaced);
         } else {
             fail("config " + full + ": unknown setting");
         }

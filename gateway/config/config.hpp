@@ -74,9 +74,14 @@ struct Config {
         std::array<ReplyMode, ocpp::kEventClassCount> modes{};  ///< all after_ack by default
         /// BootNotification interval (heartbeat period) sent to stations.
         std::chrono::seconds heartbeat_interval{300};
-        /// Authorize: accept every token, or only those listed.
-        bool authorize_accept_all = true;
-        std::set<std::string> authorized_tokens;
+        /// The status of a token the id-token topic has no record of: "Invalid" (default: a
+        /// network only lets in cards its operator knows), "Accepted" for open networks.
+        std::string unknown_token_status = "Invalid";
+        /// BootNotification status of a station whose registry entry names none (or that has
+        /// no entry): "Accepted", or "Pending" where the operator approves each station.
+        std::string boot_default_status = "Accepted";
+        /// Interval sent with Pending / Rejected: when the station should boot again.
+        std::chrono::seconds boot_retry_interval{60};
         /// DataTransfer status returned ("Accepted": the gateway has recorded it).
         std::string data_transfer_status = "Accepted";
     } reply;

@@ -1,5 +1,7 @@
 #include "gateway/config/options.hpp"
 
+#include "gateway/decisions/token_table.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <stdexcept>
@@ -191,10 +193,27 @@ std::vector<Option> build() {
          Shape::map, [](Config& c, const std::string& v, const std::string& where) { set_reply_mode(c, v, where); }, nullptr, nullptr});
     add({"reply.heartbeat_interval_s", "", "", "S", "BootNotification interval", Shape::scalar,
          integer<std::chrono::seconds>(FIELD(reply.heartbeat_interval), 1, 86400), show_count(FIELD(reply.heartbeat_interval)), nullptr});
-    add({"reply.authorize.accept_all", "", "", "BOOL", "accept every token", Shape::scalar,
-         boolean(FIELD(reply.authorize_accept_all)), nullptr, nullptr});
-    add({"reply.authorize.tokens", "", "", "TOKEN", "the accepted tokens without accept_all", Shape::list,
-         [](Config& c, const std::string& v, const std::string&) { c.reply.authorized_tokens.insert(v); }, nullptr, nullptr});
+    add({"reply.authorize.unknown_tokens", "", "--unknown-tokens", "STATUS",
+         "status of tokens the id-token topic does not list: Invalid or Accepted (open network)", Shape::scalar,
+         [](Config& c, const std::string& v, const std::string& where) {
+             if (!decisions::is_authorization_status(v)) {
+                 fail(where + ": \"" + v + "\" is not an OCPP authorization status "
+                                          "(Invalid, Accepted, Blocked, ...)");
+             }
+             c.reply.unknown_token_status = v;
+         },
+         show_text(FIELD(reply.unknown_token_status)), nullptr});
+    add({"reply.boot.default_status", "", "", "STATUS", "BootNotification status without one in the registry: Accepted or Pending",
+         Shape::scalar,
+         [](Config& c, const std::string& v, const std::string& where) {
+             if (v != "Accepted" && v != "Pending" && v != "Rejected") {
+                 fail(where + ": \"" + v + "\" is not Accepted, Pending or Rejected");
+             }
+             c.reply.boot_default_status = v;
+         },
+         show_text(FIELD(reply.boot_default_status)), nullptr});
+    add({"reply.boot.retry_interval_s", "", "", "S", "interval sent with Pending / Rejected", Shape::scalar,
+         integer<std::chrono::seconds>(FIELD(reply.boot_retry_interval), 1, 86400), show_count(FIELD(reply.boot_retry_interval)), nullptr});
     add({"reply.data_transfer_status", "", "", "STATUS", "DataTransfer answer", Shape::scalar,
          text(FIELD(reply.data_transfer_status)), nullptr, nullptr});
 
@@ -239,6 +258,7 @@ std::vector<Option> build() {
     add({"topics.presence", "", "", "TOPIC", "compacted: which instance holds which station", Shape::scalar, text(FIELD(topics.presence)), nullptr, nullptr});
     add({"topics.command_routes", "", "", "TOPIC", "internal: command decisions", Shape::scalar, text(FIELD(topics.command_routes)), nullptr, nullptr});
     add({"topics.stations", "", "", "TOPIC", "compacted station registry", Shape::scalar, text(FIELD(topics.stations)), nullptr, nullptr});
+    add({"topics.id_tokens", "", "", "TOPIC", "compacted token table (authorization)", Shape::scalar, text(FIELD(topics.id_tokens)), nullptr, nullptr});
 
     // Never a flag: command lines are visible to every local user.
     add({"admin.token", "OCPP_GATEWAY_ADMIN_TOKEN", "", "TOKEN", "bearer token for /v1 and /metrics", Shape::scalar,

@@ -95,6 +95,12 @@ void Metrics::command_result(std::string_view status) {
     ++command_results_[std::string(status)];
 }
 
+void Metrics::decision(std::string_view kind, std::string_view source, std::string_view status) {
+    auto labels = fmt::format("kind=\"{}\",source=\"{}\",status=\"{}\"", kind, source, status);
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++decisions_[labels];
+}
+
 void Metrics::command_duplicate() { ++command_duplicates_; }
 
 void Metrics::command_unusable() { ++commands_unusable_; }
@@ -133,6 +139,11 @@ std::string Metrics::render(const std::map<std::string, double>& gauges) const {
     header("ocpp_command_results_total", "counter", "Command results written by this instance, by status.");
     for (const auto& [status, n] : command_results_) {
         out += fmt::format("ocpp_command_results_total{{status=\"{}\"}} {}\n", status, n);
+    }
+    header("ocpp_decisions_total", "counter",
+           "Answers carrying the operator's decision, by kind (authorization, boot), source and status.");
+    for (const auto& [labels, n] : decisions_) {
+        out += fmt::format("ocpp_decisions_total{{{}}} {}\n", labels, n);
     }
     header("ocpp_handshakes_refused_total", "counter", "WebSocket upgrades refused, by reason.");
     for (const auto& [reason, n] : handshake_refused_) {

@@ -50,6 +50,10 @@ public:
     /// A command record without a usable commandId: sent to the dead-letter topic.
     void command_unusable();
 
+    /// An answer that carries the operator's decision (authorization, boot): its source
+    /// (table, policy, ...) and status. Labels come from the gateway's fixed sets.
+    void decision(std::string_view kind, std::string_view source, std::string_view status);
+
     /// Prometheus text exposition; `gauges` adds values read at scrape time.
     std::string render(const std::map<std::string, double>& gauges) const;
 
@@ -77,6 +81,7 @@ private:
     std::map<std::string, std::uint64_t> delivery_failures_;
     std::map<std::string, std::uint64_t> partitions_added_;
     std::map<std::string, std::uint64_t, std::less<>> command_results_;
+    std::map<std::string, std::uint64_t, std::less<>> decisions_;  // labels → count
     std::array<std::uint64_t, ocpp::kEventClassCount> immediate_undelivered_{};
     // Lock-free: updated once per record on the producer's poll thread.
     std::array<std::atomic<std::uint64_t>, kLatencyBuckets.size()> latency_buckets_{};

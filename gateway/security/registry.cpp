@@ -15,6 +15,14 @@
 #include "ocpp/identity.hpp"
 
 namespace gateway::security {
+namespace {
+
+// A day: the longest heartbeat interval the gateway itself can be configured with.
+constexpr long long kMaxInterval = 86400;
+
+bool is_boot_status(const std::string& s) { return s == "Accepted" || s == "Pending" || s == "Rejected"; }
+
+}  // namespace
 
 void StationRegistry::load_file(const std::string& path) {
     YAML::Node root;
@@ -41,7 +49,8 @@ void StationRegistry::load_file(const std::string& path) {
         }
         for (const auto& field : entry) {
             const auto name = field.first.as<std::string>();
-            if (name != "id" && name != "password_hash" && name != "enabled") {
+            if (name != "id" && name != "password_hash" && name != "enabled" && name != "boot" &&
+                name != "heartbeat_interval_s") {
                 throw std::runtime_error(where + " (" + c.station_id + "): unknown key `" + name + "`");
             }
         }
@@ -53,6 +62,19 @@ void StationRegistry::load_file(const std::string& path) {
         }
         if (entry["enabled"]) {
             c.enabled = entry["enabled"].as<bool>();
+        }
+        if (entry["boot"]) {
+            c.boot_status = entry["boot"].as<std::string>();
+            if (!is_boot_status(c.boot_status)) {
+                throw std::runtime_error(where + " (" + c.station_id + "): boot must be Accepted, Pending or Rejected");
+            }
+        }
+        if (entry["heartbeat_interval_s"]) {
+            const auto seconds = entry["heartbeat_interval_s"].as<long long>();
+            if (seconds < 1 || seconds > kMaxInterval) {
+                throw std::runtime_error(where + " (" + c.station_id + "): heartbeat_interval_s must be 1 to 86400");
+            }
+            c.heartbeat_interval = std::chrono::seconds(seconds);
         }
         if (!loaded.emplace(ocpp::ascii_lower(c.station_id), c).second) {
             throw std::runtime_error(where + ": " + c.station_id + " is listed twice");
@@ -97,6 +119,18 @@ std::optional<std::string> StationRegistry::apply_record(const std::string& key,
             return std::string("enabled must be true or false");
         }
         c.enabled = e->get<bool>();
+    }
+    if (const auto b = doc.find("boot"); b != doc.end() && !b->is_null()) {
+        if (!b->is_string() || !is_boot_status(b->get<std::string>())) {
+            return std::string("boot must be \"Accepted\", \"Pending\" or \"Rejected\"");
+        }
+        c.boot_status = b->get<std::string>();
+    }
+    if (const auto i = doc.find("heartbeatInterval"); i != doc.end() && !i->is_null()) {
+        if (!i->is_number_integer() || i->get<long long>() < 1 || i->get<long long>() > kMaxInterval) {
+            return std::string("heartbeatInterval must be an integer from 1 to 86400 (seconds)");
+        }
+        c.heartbeat_interval = std::chrono::seconds(i->get<long long>());
     }
     std::unique_lock<std::shared_mutex> lock(mutex_);
     stations_[ocpp::ascii_lower(key)] = std::move(c);

@@ -19,17 +19,24 @@ struct StationCredential {
     /// Empty: no password (only for listeners without Basic authentication).
     std::string password_hash;
     bool enabled = true;
+    /// BootNotification status for this station (Accepted, Pending, Rejected); empty: the
+    /// configured default.
+    std::string boot_status;
+    /// Heartbeat interval sent when Accepted; nothing: the configured one.
+    std::optional<std::chrono::seconds> heartbeat_interval;
 };
 
 /// Which identities may connect and how they prove it: from a file at start-up and from the
 /// compacted topic ocpp.stations (changes apply to new connections at once). Thread-safe.
 class StationRegistry {
 public:
-    /// Reads a YAML file: `stations: [{id: CS01, password_hash: "pbkdf2-sha256$…"}, …]`.
+    /// Reads a YAML file: `stations: [{id: CS01, password_hash: "pbkdf2-sha256$…",
+    /// boot: Pending, heartbeat_interval_s: 600}, …]`.
     /// Throws std::runtime_error with the file, entry and problem (start-up only).
     void load_file(const std::string& path);
     /// Applies a record of the stations topic (key: station id; value JSON
-    /// {"stationId", "passwordHash", "enabled"}; null: removed). Returns the problem in words
+    /// {"stationId", "passwordHash", "enabled", "boot", "heartbeatInterval"}; null: removed).
+    /// Returns the problem in words
     /// when the record is unusable (it is then ignored).
     std::optional<std::string> apply_record(const std::string& key,
                                             const std::optional<std::string>& value);

@@ -6,9 +6,14 @@ namespace gateway::session {
 namespace {
 
 using json = nlohmann::json;
+using decisions::Decision;
+using decisions::Source;
 using ocpp::ProtocolVersion;
 
-std::string status_text(bool accepted) { return accepted ? "Accepted" : "Invalid"; }
+constexpr std::string_view kAuthorization = "authorization";
+constexpr std::string_view kBoot = "boot";
+// 1.6 parentIdTag is an IdToken of at most 20 characters.
+constexpr std::size_t kMaxIdTag16 = 20;
 
 }  // namespace
 
@@ -16,85 +21,140 @@ bool ReplyPolicy::needs_transaction_id(ProtocolVersion v, std::string_view actio
     return v == ProtocolVersion::v16 && action == "StartTransaction";
 }
 
-bool ReplyPolicy::token_accepted(const std::string& token) const {
-    return settings_.authorize_accept_all || settings_.authorized_tokens.count(token) != 0;
-}
-
-json ReplyPolicy::id_tag_info(const json& payload) const {
-    const auto tag = payload.find("idTag");
-    const bool accepted = tag != payload.end() && tag->is_string() &&
-                          token_accepted(tag->get<std::string>());
-    return json{{"status", status_text(accepted)}};
-}
-
-json ReplyPolicy::id_token_info(const json& payload) const {
-    const auto token = payload.find("idToken");
-    bool accepted = false;
-    if (token != payload.end() && token->is_object()) {
-        const auto value = token->find("idToken");
-        const auto type = token->find("type");
-        // "NoAuthorization" tokens carry no identity to check (free charging).
-        accepted = (type != token->end() && *type == "NoAuthorization") ||
-                   (value != token->end() && value->is_string() &&
-                    token_accepted(value->get<std::string>()));
+Decision ReplyPolicy::decide_token(const std::string& token, std::string_view type,
+                                   std::int64_t now_ms,
+                                   std::optional<decisions::TokenEntry>& entry) const {
+    entry = tokens_ != nullptr ? tokens_->find(token, type) : std::nullopt;
+    if (!entry) {
+        return Decision{kAuthorization, Source::policy, settings_.unknown_token_status};
     }
-    return json{{"status", status_text(accepted)}};
+    if (entry->expires_at_ms && *entry->expires_at_ms <= now_ms) {
+        return Decision{kAuthorization, Source::table, "Expired"};
+    }
+    return Decision{kAuthorization, Source::table, entry->status};
 }
 
-json ReplyPolicy::reply(ProtocolVersion v, std::string_view action, const json& payload,
-                        std::optional<std::int64_t> transaction_id,
-                        const std::string& now) const {
-    using Builder = json (*)(const ReplyPolicy&, const Request&);
+json ReplyPolicy::id_tag_info(const Request& r, Answer& answer) const {
+    const auto tag = r.payload.find("idTag");
+    const std::string token = tag != r.payload.end() && tag->is_string() ? tag->get<std::string>() : "";
+    std::optional<decisions::TokenEntry> entry;
+    Decision decision = decide_token(token, "", r.now.unix_ms, entry);
+    json info{{"status", decisions::status_for_v16(decision.status)}};
+    if (entry && decision.status == entry->status) {
+        if (!entry->expires_at.empty()) {
+            info["expiryDate"] = entry->expires_at;
+        }
+        if (!entry->group_id_token.empty() && entry->group_id_token.size() <= kMaxIdTag16) {
+            info["parentIdTag"] = entry->group_id_token;
+        }
+    }
+    answer.decision = std::move(decision);
+    return info;
+}
+
+json ReplyPolicy::id_token_info(const Request& r, Answer& answer) const {
+    const auto token = r.payload.find("idToken");
+    std::string value;
+    std::string type;
+    if (token != r.payload.end() && token->is_object()) {
+        value = token->value("idToken", "");
+        type = token->value("type", "");
+    }
+    if (type == "NoAuthorization") {
+        // No identity to check: the station charges without authorization (free charging).
+        answer.decision = Decision{kAuthorization, Source::no_authorization, "Accepted"};
+        return json{{"status", "Accepted"}};
+    }
+    std::optional<decisions::TokenEntry> entry;
+    Decision decision = decide_token(value, type, r.now.unix_ms, entry);
+    json info{{"status", decision.status}};
+    if (entry && decision.status == entry->status) {
+        if (!entry->expires_at.empty()) {
+            info["cacheExpiryDateTime"] = entry->expires_at;
+        }
+        if (!entry->group_id_token.empty()) {
+            info["groupIdToken"] = json{{"idToken", entry->group_id_token}, {"type", entry->group_type}};
+        }
+        if (!entry->personal_message.is_null()) {
+            info["personalMessage"] = entry->personal_message;
+        }
+        if (!entry->language.empty()) {
+            info["language1"] = entry->language;
+        }
+    }
+    answer.decision = std::move(decision);
+    return info;
+}
+
+json ReplyPolicy::boot(const Request& r, Answer& answer) const {
+    std::optional<security::StationCredential> entry =
+        registry_ != nullptr ? registry_->find(r.station_id) : std::nullopt;
+    Decision decision{kBoot, Source::policy, settings_.boot_default_status};
+    auto interval = settings_.heartbeat_interval;
+    if (entry && !entry->boot_status.empty()) {
+        decision = Decision{kBoot, Source::registry, entry->boot_status};
+    }
+    if (decision.status != "Accepted") {
+        // Pending / Rejected: the interval is when the station should boot again.
+        interval = settings_.boot_retry_interval;
+    } else if (entry && entry->heartbeat_interval) {
+        interval = *entry->heartbeat_interval;
+    }
+    json reply{{"status", decision.status}, {"currentTime", r.now.text}, {"interval", interval.count()}};
+    answer.decision = std::move(decision);
+    return reply;
+}
+
+ReplyPolicy::Answer ReplyPolicy::reply(ProtocolVersion v, std::string_view action,
+                                       std::string_view station_id, const json& payload,
+                                       std::optional<std::int64_t> transaction_id,
+                                       const Now& now) const {
+    using Builder = json (*)(const ReplyPolicy&, const Request&, Answer&);
     // The one table of replies that carry something; every other station-initiated action
     // is a notification whose confirmation is an empty object.
     static const std::map<std::string_view, Builder> kReplies = {
-        {"BootNotification",
-         [](const ReplyPolicy& p, const Request& r) {
-             return json{{"status", "Accepted"},
-                         {"currentTime", r.now},
-                         {"interval", p.settings_.heartbeat_interval.count()}};
-         }},
-        {"Heartbeat", [](const ReplyPolicy&, const Request& r) { return json{{"currentTime", r.now}}; }},
+        {"BootNotification", [](const ReplyPolicy& p, const Request& r, Answer& a) { return p.boot(r, a); }},
+        {"Heartbeat",
+         [](const ReplyPolicy&, const Request& r, Answer&) { return json{{"currentTime", r.now.text}}; }},
         {"Authorize",
-         [](const ReplyPolicy& p, const Request& r) {
-             return r.version == ProtocolVersion::v16
-                        ? json{{"idTagInfo", p.id_tag_info(r.payload)}}
-                        : json{{"idTokenInfo", p.id_token_info(r.payload)}};
+         [](const ReplyPolicy& p, const Request& r, Answer& a) {
+             return r.version == ProtocolVersion::v16 ? json{{"idTagInfo", p.id_tag_info(r, a)}}
+                                                      : json{{"idTokenInfo", p.id_token_info(r, a)}};
          }},
         {"StartTransaction",
-         [](const ReplyPolicy& p, const Request& r) {
+         [](const ReplyPolicy& p, const Request& r, Answer& a) {
              return json{{"transactionId", r.transaction_id.value_or(0)},
-                         {"idTagInfo", p.id_tag_info(r.payload)}};
+                         {"idTagInfo", p.id_tag_info(r, a)}};
          }},
         {"StopTransaction",
-         [](const ReplyPolicy& p, const Request& r) {
-             return r.payload.contains("idTag") ? json{{"idTagInfo", p.id_tag_info(r.payload)}}
+         [](const ReplyPolicy& p, const Request& r, Answer& a) {
+             return r.payload.contains("idTag") ? json{{"idTagInfo", p.id_tag_info(r, a)}}
                                                 : json::object();
          }},
         {"TransactionEvent",
-         [](const ReplyPolicy& p, const Request& r) {
-             return r.payload.contains("idToken")
-                        ? json{{"idTokenInfo", p.id_token_info(r.payload)}}
-                        : json::object();
+         [](const ReplyPolicy& p, const Request& r, Answer& a) {
+             return r.payload.contains("idToken") ? json{{"idTokenInfo", p.id_token_info(r, a)}}
+                                                  : json::object();
          }},
         {"DataTransfer",
-         [](const ReplyPolicy& p, const Request&) {
+         [](const ReplyPolicy& p, const Request&, Answer&) {
              return json{{"status", p.settings_.data_transfer_status}};
          }},
         // Recorded and handed on through Kafka: the operator's back office acts on them.
-        {"SignCertificate", [](const ReplyPolicy&, const Request&) { return json{{"status", "Accepted"}}; }},
-        {"NotifyEVChargingNeeds", [](const ReplyPolicy&, const Request&) { return json{{"status", "Accepted"}}; }},
-        {"NotifyEVChargingSchedule", [](const ReplyPolicy&, const Request&) { return json{{"status", "Accepted"}}; }},
+        {"SignCertificate", [](const ReplyPolicy&, const Request&, Answer&) { return json{{"status", "Accepted"}}; }},
+        {"NotifyEVChargingNeeds", [](const ReplyPolicy&, const Request&, Answer&) { return json{{"status", "Accepted"}}; }},
+        {"NotifyEVChargingSchedule", [](const ReplyPolicy&, const Request&, Answer&) { return json{{"status", "Accepted"}}; }},
         // The gateway holds no certificate authority; stations fall back gracefully.
         {"Get15118EVCertificate",
-         [](const ReplyPolicy&, const Request&) { return json{{"status", "Failed"}, {"exiResponse", ""}}; }},
-        {"GetCertificateStatus", [](const ReplyPolicy&, const Request&) { return json{{"status", "Failed"}}; }},
+         [](const ReplyPolicy&, const Request&, Answer&) { return json{{"status", "Failed"}, {"exiResponse", ""}}; }},
+        {"GetCertificateStatus", [](const ReplyPolicy&, const Request&, Answer&) { return json{{"status", "Failed"}}; }},
     };
+    Answer answer;
     const auto it = kReplies.find(action);
-    if (it == kReplies.end()) {
-        return json::object();
-    }
-    return it->second(*this, Request{v, payload, transaction_id, now});
+    answer.reply = it == kReplies.end()
+                       ? json::object()
+                       : it->second(*this, Request{v, station_id, payload, transaction_id, now}, answer);
+    return answer;
 }
 
 }  // namespace gateway::session

@@ -139,8 +139,17 @@ void Session::publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> t
                       const std::string& received_at, InFlight token) {
     const ocpp::ActionInfo& action = *accepted.action;
     const ocpp::EventClass event_class = *action.event_class;
-    json reply = services_.replies.reply(info_.version, action.name, accepted.call.payload,
-                                         transaction_id, kafka_bridge::now_rfc3339());
+    const std::int64_t now_ms = kafka_bridge::unix_now_ms();
+    ReplyPolicy::Answer answer =
+        services_.replies.reply(info_.version, action.name, info_.station_id, accepted.call.payload,
+                                transaction_id, {kafka_bridge::format_time_ms(now_ms), now_ms});
+    json decision;
+    if (answer.decision) {
+        services_.metrics.decision(answer.decision->kind, decisions::source_name(answer.decision->source),
+                                   answer.decision->status);
+        decision = answer.decision->to_json();
+    }
+    json& reply = answer.reply;
     auto pending = std::make_shared<Pending>();
     pending->id = accepted.call.id;
     pending->action = std::string(action.name);
@@ -148,7 +157,7 @@ void Session::publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> t
     pending->token = std::move(token);
     const std::string value = kafka_bridge::station_event(
         info_, action.name, event_class, accepted.call.id.get(), received_at, ++sequence_,
-        accepted.call.payload, reply);
+        accepted.call.payload, reply, decision);
     pending->reply = std::move(reply);
     pending->record = kafka_bridge::Record{
         services_.config.topics.for_class(event_class),

@@ -31,7 +31,7 @@ public:
     WsListener(const config::Config& config, const ocpp::SchemaRegistry& schemas,
                kafka_bridge::ProducerSlot& producers, metrics::Metrics& metrics,
                asio::io_context& io, security::StationRegistry& registry,
-               security::EventSink& events);
+               const decisions::TokenTable& tokens, security::EventSink& events);
 
     void listen() override;
     void stop_listening() override;
@@ -87,10 +87,10 @@ template <class Server>
 WsListener<Server>::WsListener(const config::Config& config, const ocpp::SchemaRegistry& schemas,
                                kafka_bridge::ProducerSlot& producers, metrics::Metrics& metrics,
                                asio::io_context& io, security::StationRegistry& registry,
-                               security::EventSink& events)
+                               const decisions::TokenTable& tokens, security::EventSink& events)
     : config_(config),
       io_(io),
-      services_{config, schemas, producers, metrics, session::ReplyPolicy(config.reply), io,
+      services_{config, schemas, producers, metrics, session::ReplyPolicy(config.reply, &tokens, &registry), io,
                 events, {0}, {0}, nullptr},
       registry_(registry),
       admission_(config.security, registry, events, metrics) {
@@ -352,13 +352,14 @@ std::unique_ptr<Listener> Listener::create(const config::Config& config,
                                            kafka_bridge::ProducerSlot& producers,
                                            metrics::Metrics& metrics, asio::io_context& io,
                                            security::StationRegistry& registry,
+                                           const decisions::TokenTable& tokens,
                                            security::EventSink& events) {
     if (config.security.profile >= 2) {
         return std::make_unique<WsListener<WssServer>>(config, schemas, producers, metrics, io,
-                                                       registry, events);
+                                                       registry, tokens, events);
     }
     return std::make_unique<WsListener<WsServer>>(config, schemas, producers, metrics, io,
-                                                  registry, events);
+                                                  registry, tokens, events);
 }
 
 }  // namespace gateway::station

@@ -10,6 +10,7 @@
 #include "gateway/config/config.hpp"
 #include "gateway/metrics/metrics.hpp"
 #include "gateway/security/events.hpp"
+#include "gateway/decisions/token_table.hpp"
 #include "gateway/security/registry.hpp"
 #include "gateway/session/services.hpp"
 #include "kafka_bridge/producer_slot.hpp"
@@ -28,6 +29,7 @@ public:
                                             kafka_bridge::ProducerSlot& producers,
                                             metrics::Metrics& metrics, asio::io_context& io,
                                             security::StationRegistry& registry,
+                                            const decisions::TokenTable& tokens,
                                             security::EventSink& events);
     ~Listener() override = default;
 

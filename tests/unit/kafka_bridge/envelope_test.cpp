@@ -29,6 +29,22 @@ TEST_CASE("station events follow their schema", "[envelope]") {
     CHECK(value["sequence"] == 7);
     CHECK(value["eventClass"] == "status");
     CHECK(value["ocppVersion"] == "2.0.1");
+    CHECK_FALSE(value.contains("decision"));
+
+    SECTION("with the decision the reply carries") {
+        const json decision = {{"kind", "boot"}, {"source", "registry"}, {"status", "Accepted"}};
+        const std::string decided = kafka_bridge::station_event(
+            kSession, "BootNotification", ocpp::EventClass::status, "m-1",
+            kafka_bridge::now_rfc3339(), 8, payload, reply, decision);
+        INFO(decided);
+        CHECK(schema.violations(decided).empty());
+        CHECK(json::parse(decided)["decision"] == decision);
+        CHECK_FALSE(schema.violations(kafka_bridge::station_event(
+                                          kSession, "BootNotification", ocpp::EventClass::status, "m-1",
+                                          kafka_bridge::now_rfc3339(), 8, payload, reply,
+                                          {{"kind", "boot"}, {"source", "guess"}, {"status", "Accepted"}}))
+                         .empty());
+    }
 }
 
 TEST_CASE("event ids are unique, dedup keys follow content", "[envelope]") {

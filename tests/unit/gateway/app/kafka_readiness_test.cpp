@@ -45,7 +45,7 @@ TEST_CASE("every topic is created with the target's replication and min.insync.r
           "[app][durability]") {
     gateway::config::Config c;
     const auto topics = required_topics(c, {3, 2});
-    REQUIRE(topics.size() == c.topics.by_class.size() + 8);
+    REQUIRE(topics.size() == c.topics.by_class.size() + 9);
     for (const auto& t : topics) {
         INFO(t.name);
         CHECK(t.replication == 3);
@@ -58,4 +58,10 @@ TEST_CASE("every topic is created with the target's replication and min.insync.r
     REQUIRE(ids != topics.end());
     CHECK(ids->partitions == 1);
     CHECK(ids->config.at("retention.ms") == "86400000");
+    // The tables every instance reads whole keep their last record per key.
+    for (const auto* table : {&c.topics.presence, &c.topics.stations, &c.topics.id_tokens}) {
+        const auto t = std::find_if(topics.begin(), topics.end(), [&](const auto& s) { return s.name == *table; });
+        REQUIRE(t != topics.end());
+        CHECK(t->config.at("cleanup.policy") == "compact");
+    }
 }

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace gateway::decisions {
+
+/// Where the operator's part of an answer came from: recorded in the station event
+/// (`decision.source`) and counted, so billing and audits can tell a card the operator
+/// accepted from one an open-network policy let through.
+enum class Source : std::uint8_t {
+    table,             ///< the token's record on the id-token topic
+    policy,            ///< no record: the configured policy for unknown tokens / stations
+    no_authorization,  ///< a 2.0.1 NoAuthorization token: no identity to check
+    registry,          ///< the station's record in the station registry (boot)
+};
+
+std::string_view source_name(Source s);
+
+/// What was decided for one CALL: a status and its source.
+struct Decision {
+    /// What kind of question: "authorization" or "boot".
+    std::string_view kind;
+    Source source;
+    std::string status;
+
+    /// The station event's `decision` member.
+    nlohmann::json to_json() const {
+        return nlohmann::json{{"kind", kind}, {"source", source_name(source)}, {"status", status}};
+    }
+};
+
+}  // namespace gateway::decisions

@@ -1,0 +1,230 @@
+#include "gateway/decisions/token_table.hpp"
+
+#include <algorithm>
+#include <array>
+#include <mutex>
+
+#include "kafka_bridge/commands.hpp"
+#include "ocpp/types.hpp"
+
+namespace gateway::decisions {
+namespace {
+
+using json = nlohmann::json;
+
+// AuthorizationStatusEnumType of 2.0.1; the first five are 1.6's AuthorizationStatus.
+constexpr std::array<std::string_view, 10> kStatuses = {
+    "Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx",
+    "NoCredit", "NotAllowedTypeEVSE", "NotAtThisLocation", "NotAtThisTime", "Unknown"};
+constexpr std::size_t kV16Statuses = 5;
+
+constexpr std::array<std::string_view, 8> kTokenTypes = {
+    "Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local", "MacAddress", "NoAuthorization"};
+constexpr std::array<std::string_view, 4> kMessageFormats = {"ASCII", "HTML", "URI", "UTF8"};
+
+// Bounds of the reply fields the entry fills (IdTokenType.idToken, MessageContentType).
+constexpr std::size_t kMaxToken = 36;
+constexpr std::size_t kMaxMessage = 512;
+constexpr std::size_t kMaxLanguage = 8;
+
+template <std::size_t N>
+bool one_of(const std::array<std::string_view, N>& set, std::string_view v) {
+    return std::find(set.begin(), set.end(), v) != set.end();
+}
+
+/// The string field `name` of `doc` into `out`: absent is fine, anything but a string of at
+/// most `max` characters is a problem.
+std::optional<std::string> optional_text(const json& doc, const char* name, std::size_t max,
+                                         std::string& out) {
+    const auto it = doc.find(name);
+    if (it == doc.end() || it->is_null()) {
+        return std::nullopt;
+    }
+    if (!it->is_string()) {
+        return std::string(name) + " is not a string";
+    }
+    out = it->get<std::string>();
+    if (out.size() > max) {
+        return std::string(name) + " is longer than " + std::to_string(max) + " characters";
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> read_group(const json& doc, TokenEntry& e) {
+    const auto it = doc.find("groupIdToken");
+    if (it == doc.end() || it->is_null()) {
+        return std::nullopt;
+    }
+    if (it->is_string()) {
+        e.group_id_token = it->get<std::string>();
+        e.group_type = "Central";
+    } else if (it->is_object()) {
+        if (auto bad = optional_text(*it, "idToken", kMaxToken, e.group_id_token)) {
+            return "groupIdToken." + *bad;
+        }
+        if (auto bad = optional_text(*it, "type", kMaxToken, e.group_type)) {
+            return "groupIdToken." + *bad;
+        }
+        if (e.group_type.empty()) {
+            e.group_type = "Central";
+        }
+        if (!one_of(kTokenTypes, e.group_type)) {
+            return "groupIdToken.type \"" + e.group_type + "\" is not an OCPP token type";
+        }
+    } else {
+        return std::string("groupIdToken is neither a string nor {idToken, type}");
+    }
+    if (e.group_id_token.empty() || e.group_id_token.size() > kMaxToken) {
+        return std::string("groupIdToken.idToken must have 1 to 36 characters");
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> read_message(const json& doc, TokenEntry& e) {
+    const auto it = doc.find("personalMessage");
+    if (it == doc.end() || it->is_null()) {
+        return std::nullopt;
+    }
+    json message{{"format", "UTF8"}};
+    std::string content;
+    if (it->is_string()) {
+        content = it->get<std::string>();
+    } else if (it->is_object()) {
+        std::string format;
+        std::string language;
+        if (auto bad = optional_text(*it, "content", SIZE_MAX, content)) {
+            return "personalMessage." + *bad;
+        }
+        if (auto bad = optional_text(*it, "format", 16, format)) {
+            return "personalMessage." + *bad;
+        }
+        if (auto bad = optional_text(*it, "language", kMaxLanguage, language)) {
+            return "personalMessage." + *bad;
+        }
+        if (!format.empty()) {
+            if (!one_of(kMessageFormats, format)) {
+                return "personalMessage.format \"" + format + "\" is not ASCII, HTML, URI or UTF8";
+            }
+            message["format"] = format;
+        }
+        if (!language.empty()) {
+            message["language"] = language;
+        }
+    } else {
+        return std::string("personalMessage is neither a string nor {format, language, content}");
+    }
+    if (content.size() > kMaxMessage) {
+        return std::string("personalMessage is longer than 512 characters");
+    }
+    message["content"] = content;
+    e.personal_message = std::move(message);
+    return std::nullopt;
+}
+
+/// The entry a record's value describes, or the problem in words.
+std::optional<std::string> read_entry(const std::string& key, const std::string& value,
+                                      TokenEntry& e) {
+    const auto doc = json::parse(value, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) {
+        return std::string("value is not a JSON object");
+    }
+    if (auto bad = optional_text(doc, "idToken", kMaxToken, e.id_token)) {
+        return bad;
+    }
+    if (e.id_token.empty()) {
+        e.id_token = key;
+    } else if (ocpp::ascii_lower(e.id_token) != ocpp::ascii_lower(key)) {
+        return "idToken \"" + e.id_token + "\" is not the record's key";
+    }
+    if (auto bad = optional_text(doc, "type", kMaxToken, e.type)) {
+        return bad;
+    }
+    if (e.type == "*") {
+        e.type.clear();
+    }
+    if (!e.type.empty() && !one_of(kTokenTypes, e.type)) {
+        return "type \"" + e.type + "\" is not an OCPP token type (or \"*\")";
+    }
+    if (auto bad = optional_text(doc, "status", 32, e.status)) {
+        return bad;
+    }
+    if (!is_authorization_status(e.status)) {
+        return e.status.empty() ? std::string("status is missing")
+                                : "status \"" + e.status + "\" is not an OCPP authorization status";
+    }
+    if (auto bad = optional_text(doc, "expiresAt", 64, e.expires_at)) {
+        return bad;
+    }
+    if (!e.expires_at.empty()) {
+        e.expires_at_ms = kafka_bridge::parse_time_ms(e.expires_at);
+        if (!e.expires_at_ms) {
+            return "expiresAt \"" + e.expires_at + "\" is not an RFC 3339 date-time";
+        }
+        // The stations get it as the gateway writes times: UTC with milliseconds.
+        e.expires_at = kafka_bridge::format_time_ms(*e.expires_at_ms);
+    }
+    if (auto bad = read_group(doc, e)) {
+        return bad;
+    }
+    if (auto bad = read_message(doc, e)) {
+        return bad;
+    }
+    return optional_text(doc, "language", kMaxLanguage, e.language);
+}
+
+}  // namespace
+
+bool is_authorization_status(std::string_view status) { return one_of(kStatuses, status); }
+
+std::string_view status_for_v16(std::string_view status) {
+    const auto it = std::find(kStatuses.begin(), kStatuses.end(), status);
+    return it != kStatuses.end() && it < kStatuses.begin() + kV16Statuses ? *it : "Invalid";
+}
+
+std::optional<std::string> TokenTable::apply_record(const std::string& key,
+                                                    const std::optional<std::string>& value,
+                                                    std::chrono::system_clock::time_point now) {
+    last_applied_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    if (key.empty() || key.size() > kMaxToken) {
+        ++rejected_;
+        return "key \"" + key.substr(0, 64) + "\" is not a token (1 to 36 characters)";
+    }
+    if (!value) {
+        std::unique_lock<std::shared_mutex> lock(mutex_);
+        entries_.erase(ocpp::ascii_lower(key));
+        return std::nullopt;
+    }
+    TokenEntry entry;
+    if (auto bad = read_entry(key, *value, entry)) {
+        ++rejected_;
+        return bad;
+    }
+    std::unique_lock<std::shared_mutex> lock(mutex_);
+    entries_[ocpp::ascii_lower(key)] = std::move(entry);
+    return std::nullopt;
+}
+
+std::optional<TokenEntry> TokenTable::find(std::string_view token, std::string_view type) const {
+    const std::string key = ocpp::ascii_lower(token);
+    std::shared_lock<std::shared_mutex> lock(mutex_);
+    const auto it = entries_.find(key);
+    if (it == entries_.end() || (!type.empty() && !it->second.type.empty() && it->second.type != type)) {
+        return std::nullopt;
+    }
+    return it->second;
+}
+
+std::size_t TokenTable::size() const {
+    std::shared_lock<std::shared_mutex> lock(mutex_);
+    return entries_.size();
+}
+
+std::optional<std::chrono::system_clock::time_point> TokenTable::last_applied() const {
+    const auto ms = last_applied_ms_.load();
+    if (ms < 0) {
+        return std::nullopt;
+    }
+    return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
+}
+
+}  // namespace gateway::decisions

@@ -1,0 +1,71 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+
+namespace gateway::decisions {
+
+/// The OCPP 2.0.1 authorization statuses (AuthorizationStatusEnumType); OCPP 1.6 knows the
+/// first five. True when `status` is one of them, spelled exactly.
+bool is_authorization_status(std::string_view status);
+/// `status` as OCPP 1.6 can say it: the 2.0.1-only statuses (NoCredit, NotAtThisTime, ...)
+/// become Invalid, a refusal 1.6 stations all handle.
+std::string_view status_for_v16(std::string_view status);
+
+/// The operator's word on one token: the value of a record on the id-token topic
+/// (schemas/events/id-token.schema.json).
+struct TokenEntry {
+    std::string id_token;
+    /// 2.0.1 IdTokenEnumType the entry is limited to; empty: any type (and 1.6 idTags).
+    std::string type;
+    std::string status;
+    /// Past this (unix ms) the token answers Expired.
+    std::optional<std::int64_t> expires_at_ms;
+    std::string expires_at;  ///< the same, RFC 3339 as written
+    /// 2.0.1 groupIdToken {idToken, type} / 1.6 parentIdTag; empty id: none.
+    std::string group_id_token;
+    std::string group_type;
+    /// 2.0.1 personalMessage (MessageContentType); null: none.
+    nlohmann::json personal_message;
+    /// 2.0.1 language1.
+    std::string language;
+};
+
+/// The token table: the last record per token of the compacted id-token topic (key: the
+/// token as stations send it, 1.6 `idTag` / 2.0.1 `idToken.idToken`; a tombstone deletes).
+/// Tokens are compared without regard to letter case (OCPP: IdToken is case-insensitive).
+/// Written by one thread (the topic's reader), read by every I/O thread.
+class TokenTable {
+public:
+    /// Applies one record. Returns the problem in words when the record is unusable: it is
+    /// then skipped (the entry for its key, if any, stays as it was) and counted.
+    std::optional<std::string> apply_record(const std::string& key,
+                                            const std::optional<std::string>& value,
+                                            std::chrono::system_clock::time_point now);
+
+    /// The entry for `token` when it applies to `type` (a 2.0.1 IdTokenEnumType; empty for a
+    /// 1.6 idTag, which every entry applies to).
+    std::optional<TokenEntry> find(std::string_view token, std::string_view type) const;
+
+    std::size_t size() const;
+    /// Records skipped as unusable since start-up.
+    std::uint64_t rejected_records() const { return rejected_.load(); }
+    /// When the last record (usable or not) was applied; nothing before the first.
+    std::optional<std::chrono::system_clock::time_point> last_applied() const;
+
+private:
+    mutable std::shared_mutex mutex_;
+    std::unordered_map<std::string, TokenEntry> entries_;  // lower-case token
+    std::atomic<std::uint64_t> rejected_{0};
+    std::atomic<std::int64_t> last_applied_ms_{-1};
+};
+
+}  // namespace gateway::decisions

@@ -1,0 +1,88 @@
+#include <catch2/catch.hpp>
+
+#include "gateway/decisions/token_table.hpp"
+
+using gateway::decisions::TokenTable;
+using nlohmann::json;
+
+namespace {
+
+const auto kAt = std::chrono::system_clock::time_point(std::chrono::hours(24 * 365 * 56));
+
+}  // namespace
+
+TEST_CASE("a token record is an entry, a tombstone removes it", "[decisions]") {
+    TokenTable table;
+    CHECK_FALSE(table.last_applied());
+    REQUIRE_FALSE(table.apply_record(
+        "04A2B9C2E35A80",
+        json{{"idToken", "04A2B9C2E35A80"}, {"type", "ISO14443"}, {"status", "Accepted"},
+             {"expiresAt", "2027-01-01T01:00:00+01:00"}, {"groupIdToken", {{"idToken", "FLEET-1"}, {"type", "Local"}}},
+             {"personalMessage", "Welcome"}, {"language", "nl"}, {"tariff", "any field the back office adds"}}
+            .dump(),
+        kAt));
+    CHECK(table.size() == 1);
+    CHECK(table.last_applied() == kAt);
+    // Case-insensitive, as OCPP compares tokens.
+    const auto entry = table.find("04a2b9c2e35a80", "ISO14443");
+    REQUIRE(entry);
+    CHECK(entry->status == "Accepted");
+    CHECK(entry->expires_at == "2027-01-01T00:00:00.000Z");
+    CHECK(entry->group_id_token == "FLEET-1");
+    CHECK(entry->group_type == "Local");
+    CHECK(entry->personal_message == json{{"format", "UTF8"}, {"content", "Welcome"}});
+    CHECK(entry->language == "nl");
+    CHECK_FALSE(table.find("04A2B9C2E35A80", "eMAID"));
+    CHECK(table.find("04A2B9C2E35A80", ""));  // a 1.6 idTag
+
+    // "*" and no type both match any type; the idToken field may be left out.
+    REQUIRE_FALSE(table.apply_record("ANY1", json{{"type", "*"}, {"status", "Blocked"}}.dump(), kAt));
+    CHECK(table.find("any1", "eMAID")->status == "Blocked");
+    CHECK(table.find("ANY1", "eMAID")->id_token == "ANY1");
+
+    REQUIRE_FALSE(table.apply_record("04A2B9C2E35A80", std::nullopt, kAt));
+    CHECK_FALSE(table.find("04A2B9C2E35A80", ""));
+    CHECK(table.size() == 1);
+    CHECK(table.rejected_records() == 0);
+}
+
+TEST_CASE("unusable token records are skipped and counted, the entry stays", "[decisions]") {
+    TokenTable table;
+    REQUIRE_FALSE(table.apply_record("CARD", json{{"status", "Accepted"}}.dump(), kAt));
+    const std::vector<std::pair<std::string, std::string>> bad = {
+        {"CARD", "not json"},
+        {"CARD", "[1, 2]"},
+        {"CARD", R"({"status": "accepted"})"},
+        {"CARD", R"({"status": "Maybe"})"},
+        {"CARD", R"({"type": "ISO14443"})"},
+        {"CARD", R"({"status": 1})"},
+        {"CARD", R"({"status": "Blocked", "idToken": "OTHER"})"},
+        {"CARD", R"({"status": "Blocked", "type": "Barcode"})"},
+        {"CARD", R"({"status": "Blocked", "expiresAt": "tomorrow"})"},
+        {"CARD", R"({"status": "Blocked", "groupIdToken": 7})"},
+        {"CARD", R"({"status": "Blocked", "groupIdToken": {"idToken": ""}})"},
+        {"CARD", R"({"status": "Blocked", "personalMessage": {"format": "PDF", "content": "x"}})"},
+        {"CARD", R"({"status": "Blocked", "language": "far-too-long"})"},
+        {"", R"({"status": "Blocked"})"},
+        {std::string(37, 'A'), R"({"status": "Blocked"})"},
+    };
+    for (const auto& [key, value] : bad) {
+        CAPTURE(key, value);
+        const auto problem = table.apply_record(key, value, kAt);
+        REQUIRE(problem);
+        CHECK_FALSE(problem->empty());
+    }
+    CHECK(table.rejected_records() == bad.size());
+    CHECK(table.find("CARD", "")->status == "Accepted");
+    CHECK(table.size() == 1);
+}
+
+TEST_CASE("statuses 1.6 lacks are refused as Invalid there", "[decisions]") {
+    using gateway::decisions::status_for_v16;
+    CHECK(status_for_v16("Accepted") == "Accepted");
+    CHECK(status_for_v16("ConcurrentTx") == "ConcurrentTx");
+    CHECK(status_for_v16("NoCredit") == "Invalid");
+    CHECK(status_for_v16("NotAtThisTime") == "Invalid");
+    CHECK(gateway::decisions::is_authorization_status("NotAllowedTypeEVSE"));
+    CHECK_FALSE(gateway::decisions::is_authorization_status("accepted"));
+}
