@@ -106,6 +106,29 @@ TEST_CASE("bad configuration stops start-up with one clear message", "[config]")
     std::filesystem::remove(file);
 }
 
+TEST_CASE("the operator's decisions are configured and checked", "[config]") {
+    using Catch::Matchers::Contains;
+    const auto defaults = parse({}).config;
+    // A network lets in the cards its operator knows; stations join at once.
+    CHECK(defaults.reply.unknown_token_status == "Invalid");
+    CHECK(defaults.reply.boot_default_status == "Accepted");
+    CHECK(defaults.topics.id_tokens == "ocpp.id-tokens");
+    CHECK(parse({"--unknown-tokens", "Accepted"}).config.reply.unknown_token_status == "Accepted");
+    CHECK_THROWS_WITH(parse({"--unknown-tokens", "yes"}), Contains("not an OCPP authorization status"));
+    const auto file = write_yaml("decisions", "reply:\n  boot:\n    default_status: Pending\n    retry_interval_s: 30\n");
+    const auto c = parse({"--config", file}).config;
+    CHECK(c.reply.boot_default_status == "Pending");
+    CHECK(c.reply.boot_retry_interval == std::chrono::seconds(30));
+    const auto bad = write_yaml("decisions-bad", "reply:\n  boot:\n    default_status: Maybe\n");
+    CHECK_THROWS_WITH(parse({"--config", bad}), Contains("not Accepted, Pending or Rejected"));
+    // Settings of an earlier release say what replaced them.
+    const auto old = write_yaml("decisions-old", "reply:\n  authorize:\n    accept_all: true\n");
+    CHECK_THROWS_WITH(parse({"--config", old}), Contains("reply.authorize.unknown_tokens: Accepted"));
+    std::filesystem::remove(file);
+    std::filesystem::remove(bad);
+    std::filesystem::remove(old);
+}
+
 TEST_CASE("help and version", "[config]") {
     CHECK(parse({"--help"}).action == CommandLine::Action::help);
     CHECK(parse({"--version"}).action == CommandLine::Action::version);
