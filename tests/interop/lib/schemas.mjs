@@ -21,6 +21,7 @@ const SCHEMA_FILES = {
   presence: 'presence.schema.json',
   commandRoute: 'command-route.schema.json',
   securityEvent: 'security-event.schema.json',
+  idToken: 'id-token.schema.json',
 };
 
 function loadSchema(file) {
@@ -75,6 +76,8 @@ export const checkPresence = makeCheck('presence');
 export const checkCommandRoute = makeCheck('commandRoute');
 /** Returns {ok, errors, message} for a gateway-made security event (ocpp.security, header ocpp-source: gateway). */
 export const checkSecurityEvent = makeCheck('securityEvent');
+/** Returns {ok, errors, message} for a token table entry (ocpp.id-tokens, written by operators). */
+export const checkIdToken = makeCheck('idToken');
 
 const CHECKS = {
   stationEvent: checkStationEvent,
@@ -85,12 +88,13 @@ const CHECKS = {
   presence: checkPresence,
   commandRoute: checkCommandRoute,
   securityEvent: checkSecurityEvent,
+  idToken: checkIdToken,
 };
 
 /**
  * Throws an AssertionError-like Error naming the record when `value` does not
  * match the schema `kind` ('stationEvent' | 'connectionEvent' | 'deadLetter' |
- * 'command' | 'commandResult' | 'presence' | 'commandRoute' | 'securityEvent').
+ * 'command' | 'commandResult' | 'presence' | 'commandRoute' | 'securityEvent' | 'idToken').
  */
 export function assertSchema(kind, value, where = '') {
   const check = CHECKS[kind];

@@ -1,0 +1,173 @@
+// The operator's decisions over the wire (README "Authorization and boot decisions"): tokens
+// answered from the compacted topic ocpp.id-tokens on every instance, unknown tokens by each
+// instance's policy, unusable records skipped; boots answered from the station registry.
+// Stations are ocpp-rpc clients in strict mode, so every reply is checked against the official
+// response schema as well.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Kafka, logLevel } from 'kafkajs';
+
+import { startGateway, httpGet, randomHex, uniqueStationId, KAFKA_BROKERS } from '../lib/gateway.mjs';
+import { connectStation, closeStations } from '../lib/commands.mjs';
+import { TopicReader, TOPICS } from '../lib/kafka.mjs';
+import { assertSchema } from '../lib/schemas.mjs';
+import { metricValue } from '../lib/monitor.mjs';
+import { eventually } from '../lib/until.mjs';
+
+const TOKENS_TOPIC = 'ocpp.id-tokens';
+// The issue's promise: a record written by the back office is applied by every instance
+// within a second.
+const APPLY_WITHIN_MS = 1_000;
+
+describe('operator decisions: the token table on Kafka', () => {
+  let gwA;
+  let gwB;
+  let producer;
+  let reader;
+  const stations = [];
+  const tag = randomHex(4).toUpperCase();
+  const token = (name) => `${name}${tag}`;  // unique per run: the topic keeps earlier runs' records
+
+  const put = async (key, value) => {
+    if (value !== null) assertSchema('idToken', value, `token record ${key}`);
+    await producer.send({ topic: TOKENS_TOPIC, acks: -1, messages: [{ key, value: value === null ? null : JSON.stringify(value) }] });
+  };
+  const auth16 = async (client, idTag) => (await client.call('Authorize', { idTag })).idTagInfo;
+  const auth201 = async (client, idToken, type = 'ISO14443') =>
+    (await client.call('Authorize', { idToken: { idToken, type } })).idTokenInfo;
+  const metrics = async (gw) => (await httpGet(gw.adminUrl('/metrics'))).text;
+
+  before(async () => {
+    const kafka = new Kafka({ clientId: 'ocpp-interop-decisions', brokers: KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+    producer = kafka.producer();
+    await producer.connect();
+    gwA = await startGateway();
+    gwB = await startGateway({ extraArgs: ['--unknown-tokens', 'Accepted'] });
+    reader = await new TopicReader().connect();
+  });
+
+  after(async () => {
+    await closeStations(stations);
+    await Promise.all([gwA?.stop(), gwB?.stop()]);
+    await producer?.disconnect();
+    await reader?.close();
+  });
+
+  const station = async (gw, protocol) => {
+    const client = await connectStation({ port: gw.port, stationId: uniqueStationId('ITDEC'), protocol });
+    stations.push(client);
+    return client;
+  };
+
+  test('a token blocked on the topic is refused by the other instance within a second (1.6 and 2.0.1)', async () => {
+    const card = token('CARD');
+    await put(card, { idToken: card, type: 'ISO14443', status: 'Accepted', groupIdToken: 'FLEET-1' });
+    const a16 = await station(gwA, 'ocpp1.6');
+    const b16 = await station(gwB, 'ocpp1.6');
+    const b201 = await station(gwB, 'ocpp2.0.1');
+    await eventually(async () => (await auth16(a16, card)).status === 'Accepted', 10_000, 'the Accepted record on gateway A');
+    assert.deepEqual(await auth16(a16, card), { status: 'Accepted', parentIdTag: 'FLEET-1' });
+    await eventually(async () => (await auth201(b201, card)).status === 'Accepted', 10_000, 'the Accepted record on gateway B');
+    // Letter case does not matter (OCPP: IdToken is case-insensitive).
+    assert.equal((await auth16(b16, card.toLowerCase())).status, 'Accepted');
+
+    const before = await reader.snapshot([TOPICS.authorizations]);
+    await put(card, { idToken: card, type: 'ISO14443', status: 'Blocked' });
+    const written = Date.now();
+    let answer;
+    while (Date.now() - written < 5_000) {
+      answer = await auth16(b16, card);
+      if (answer.status === 'Blocked') break;
+    }
+    const took = Date.now() - written;
+    console.log(`applied on gateway B after ${took} ms`);
+    assert.equal(answer.status, 'Blocked', 'the Blocked record never reached gateway B');
+    assert.ok(took <= APPLY_WITHIN_MS, `gateway B answered Blocked ${took} ms after the record was written`);
+    assert.equal((await auth201(b201, card)).status, 'Blocked');
+    assert.equal((await auth16(a16, card)).status, 'Blocked');
+
+    // The event says where the answer came from, and validates.
+    const { records } = await reader.waitFor([TOPICS.authorizations],
+      (recs) => recs.some((r) => r.value?.reply?.idTagInfo?.status === 'Blocked'),
+      { from: before, key: b16.identity, what: 'the Blocked Authorize event' });
+    const event = records.find((r) => r.value?.reply?.idTagInfo?.status === 'Blocked').value;
+    assertSchema('stationEvent', event);
+    assert.deepEqual(event.decision, { kind: 'authorization', source: 'table', status: 'Blocked' });
+  });
+
+  test('an entry past expiresAt answers Expired; a typed entry only matches its type', async () => {
+    const old = token('OLD');
+    const emaid = token('EMAID');
+    await put(old, { status: 'Accepted', expiresAt: '2020-01-01T00:00:00Z' });
+    await put(emaid, { type: 'eMAID', status: 'Accepted', personalMessage: 'Welcome', language: 'en' });
+    const c201 = await station(gwA, 'ocpp2.0.1');
+    const c16 = await station(gwA, 'ocpp1.6');
+    await eventually(async () => (await auth201(c201, emaid, 'eMAID')).status === 'Accepted', 10_000, 'the eMAID record');
+    assert.deepEqual(await auth201(c201, emaid, 'eMAID'),
+      { status: 'Accepted', personalMessage: { format: 'UTF8', content: 'Welcome' }, language1: 'en' });
+    // The same value as an RFID card is another token: unknown here, so Invalid (gateway A's policy).
+    assert.equal((await auth201(c201, emaid, 'ISO14443')).status, 'Invalid');
+    await eventually(async () => (await auth16(c16, old)).status === 'Expired', 10_000, 'the expired record');
+    assert.equal((await auth201(c201, old)).status, 'Expired');
+  });
+
+  test('a tombstone deletes the entry: each instance then answers by its own unknown-token policy', async () => {
+    const gone = token('GONE');
+    await put(gone, { status: 'Blocked' });
+    const a = await station(gwA, 'ocpp1.6');
+    const b = await station(gwB, 'ocpp2.0.1');
+    await eventually(async () => (await auth16(a, gone)).status === 'Blocked', 10_000, 'the Blocked record on A');
+    await eventually(async () => (await auth201(b, gone)).status === 'Blocked', 10_000, 'the Blocked record on B');
+    await put(gone, null);
+    await eventually(async () => (await auth16(a, gone)).status === 'Invalid', 10_000, 'the tombstone on A (policy Invalid)');
+    await eventually(async () => (await auth201(b, gone)).status === 'Accepted', 10_000, 'the tombstone on B (policy Accepted)');
+    // Never seen at all: the same policies.
+    assert.equal((await auth16(a, token('NOBODY'))).status, 'Invalid');
+    assert.equal((await auth201(b, token('NOBODY'))).status, 'Accepted');
+    const m = await metrics(gwB);
+    assert.ok(metricValue(m, 'ocpp_decisions_total', { kind: 'authorization', source: 'policy', status: 'Accepted' }) >= 2);
+    assert.ok(metricValue(m, 'ocpp_decisions_total', { kind: 'authorization', source: 'table', status: 'Blocked' }) >= 1);
+  });
+
+  test('StartTransaction and TransactionEvent are answered from the table too', async () => {
+    const card = token('TX');
+    await put(card, { status: 'ConcurrentTx' });
+    const c16 = await station(gwA, 'ocpp1.6');
+    const c201 = await station(gwA, 'ocpp2.0.1');
+    await eventually(async () => (await auth16(c16, card)).status === 'ConcurrentTx', 10_000, 'the ConcurrentTx record');
+    const start = await c16.call('StartTransaction', { connectorId: 1, idTag: card, meterStart: 0, timestamp: new Date().toISOString() });
+    assert.equal(start.idTagInfo.status, 'ConcurrentTx');
+    assert.ok(Number.isInteger(start.transactionId));
+    const event = await c201.call('TransactionEvent', {
+      eventType: 'Started', timestamp: new Date().toISOString(), triggerReason: 'Authorized', seqNo: 0,
+      transactionInfo: { transactionId: `tx-${tag}` }, idToken: { idToken: card, type: 'ISO14443' },
+    });
+    assert.equal(event.idTokenInfo.status, 'ConcurrentTx');
+  });
+
+  test('unusable records are skipped and counted; the table goes on', async () => {
+    const card = token('BAD');
+    const a = await station(gwA, 'ocpp1.6');
+    await put(card, { status: 'Accepted' });
+    await eventually(async () => (await auth16(a, card)).status === 'Accepted', 10_000, 'the good record');
+    const skipped = async () => metricValue(await metrics(gwA), 'ocpp_id_token_records_skipped_total') ?? 0;
+    const before = await skipped();
+    await producer.send({ topic: TOKENS_TOPIC, acks: -1, messages: [
+      { key: card, value: 'not json' },
+      { key: card, value: JSON.stringify({ status: 'Maybe' }) },
+      { key: card, value: JSON.stringify({ status: 'Blocked', expiresAt: 1700000000 }) },
+      { key: card, value: JSON.stringify({ status: 'Blocked', idToken: 'SOMEONE-ELSE' }) },
+    ] });
+    await eventually(async () => (await skipped()) === before + 4, 10_000, 'four skipped records counted');
+    // None of them changed the entry, and a good record after them still applies.
+    assert.equal((await auth16(a, card)).status, 'Accepted');
+    await put(card, { status: 'Blocked' });
+    await eventually(async () => (await auth16(a, card)).status === 'Blocked', 10_000, 'the record after the bad ones');
+    assert.equal(gwA.exitInfo, null, 'gateway A is still running');
+    assert.match(gwA.output(), /id-token record \d+@\d+ skipped: /);
+    const m = await metrics(gwA);
+    assert.ok(metricValue(m, 'ocpp_id_tokens') >= 1);
+    assert.ok(metricValue(m, 'ocpp_id_token_last_record_age_seconds') < 60);
+  });
+});
