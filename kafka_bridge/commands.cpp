@@ -198,6 +198,7 @@ constexpr std::array<ErrorRow, kCommandErrorCount> kErrors = {{
     {CommandStatus::rejected, "InvalidPayload"},
     {CommandStatus::rejected, "InvalidCommand"},
     {CommandStatus::rejected, "QueueFull"},
+    {CommandStatus::rejected, "NotAccepted"},
     {CommandStatus::expired, "Expired"},
     {CommandStatus::superseded, "Superseded"},
 }};

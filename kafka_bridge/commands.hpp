@@ -88,10 +88,11 @@ enum class CommandError : std::uint8_t {
     invalid_payload,        ///< Rejected / InvalidPayload
     invalid_command,        ///< Rejected / InvalidCommand
     queue_full,             ///< Rejected / QueueFull
+    not_accepted,           ///< Rejected / NotAccepted (boot Pending or Rejected)
     expired,                ///< Expired / Expired
     superseded,             ///< Superseded / Superseded
 };
-inline constexpr std::size_t kCommandErrorCount = 10;
+inline constexpr std::size_t kCommandErrorCount = 11;
 CommandStatus command_error_status(CommandError e);
 std::string_view command_error_code(CommandError e);
 

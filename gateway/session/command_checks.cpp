@@ -1,5 +1,7 @@
 #include "gateway/session/command_checks.hpp"
 
+#include <set>
+
 #include "ocpp/actions.hpp"
 
 namespace gateway::session {
@@ -32,6 +34,32 @@ std::optional<CommandOutcome> check_command(const ocpp::SchemaRegistry& schemas,
         return o;
     }
     return std::nullopt;
+}
+
+std::optional<CommandOutcome> check_boot_state(ocpp::ProtocolVersion version, bool pending,
+                                               bool rejected, const Command& command) {
+    // OCPP 1.6 section 4.2: while Pending the central system may retrieve information and
+    // change the configuration; after Rejected it sends nothing. 2.0.1 (B02, B03) the same;
+    // a station the operator has not approved does not start or stop charging on command.
+    static const std::set<std::string, std::less<>> kPending16 = {
+        "GetConfiguration", "ChangeConfiguration", "GetLocalListVersion",
+        "GetDiagnostics",   "TriggerMessage",      "DataTransfer"};
+    static const std::set<std::string, std::less<>> kNotWhilePending201 = {
+        "RequestStartTransaction", "RequestStopTransaction"};
+    std::string why;
+    if (rejected) {
+        why = "the station's boot was answered Rejected: it is sent no commands until it boots "
+              "again and is accepted";
+    } else if (pending && (version == ocpp::ProtocolVersion::v16 ? kPending16.count(command.action) == 0
+                                                                  : kNotWhilePending201.count(command.action) != 0)) {
+        why = "the station's boot is Pending (not yet approved): " + command.action +
+              " is sent once it is accepted";
+    } else {
+        return std::nullopt;
+    }
+    auto o = CommandOutcome::failure(CommandError::not_accepted, std::move(why));
+    o.version = version;
+    return o;
 }
 
 CommandOutcome answer_outcome(const ocpp::SchemaRegistry& schemas, ocpp::ProtocolVersion version,

@@ -20,6 +20,14 @@ std::optional<CommandOutcome> check_command(const ocpp::SchemaRegistry& schemas,
                                             ocpp::ProtocolVersion version,
                                             const Command& command);
 
+/// Checks `command` against the station's boot state: nothing is sent to a station whose
+/// boot was answered Rejected, and while Pending only what lets the operator look at and
+/// configure it (OCPP 1.6: GetConfiguration, ChangeConfiguration, GetLocalListVersion,
+/// GetDiagnostics, TriggerMessage, DataTransfer; 2.0.1: everything but starting and stopping a
+/// transaction). Returns the Rejected outcome (NotAccepted), or nothing when it may be sent.
+std::optional<CommandOutcome> check_boot_state(ocpp::ProtocolVersion version, bool pending,
+                                               bool rejected, const Command& command);
+
 /// The outcome of the station's answer to a command's CALL.
 CommandOutcome answer_outcome(const ocpp::SchemaRegistry& schemas, ocpp::ProtocolVersion version,
                               const std::string& action, const nlohmann::json& response);

@@ -267,6 +267,12 @@ void Session::pump_commands() {
             sink->finish(*command, std::move(*rejected));
             continue;
         }
+        const BootState boot = boot_state_.load();
+        if (auto refused = check_boot_state(info_.version, boot == BootState::pending,
+                                            boot == BootState::rejected, *command)) {
+            sink->finish(*command, std::move(*refused));
+            continue;
+        }
         const ocpp::MessageId id(kafka_bridge::new_uuid());
         log::debug("station {}: command {} ({}) sent as CALL {}", info_.station_id,
                    command->command_id, command->action, id.get());

@@ -40,6 +40,9 @@ namespace gateway::session {
 /// close ─▶ CommandSink::finish, one result each.
 class Session : public std::enable_shared_from_this<Session> {
 public:
+    /// The status of the last BootNotification answer this connection sent.
+    enum class BootState : std::uint8_t { none, accepted, pending, rejected };
+
     /// `address` is the peer's endpoint (for connection records), `peer_ip` its bare IP (for
     /// security events).
     Session(Services& services, std::unique_ptr<StationLink> link, std::string station_id,
@@ -72,6 +75,7 @@ public:
     /// The offset of this connection's presence record; -1 until Kafka has it.
     std::int64_t epoch() const { return epoch_.load(); }
     void set_epoch(std::int64_t epoch) { epoch_ = epoch; }
+    BootState boot_state() const { return boot_state_.load(); }
 
 private:
     /// A station CALL being published: counted in flight until it is answered or given up.
@@ -83,6 +87,8 @@ private:
         kafka_bridge::Record record;
         std::chrono::steady_clock::time_point started;
         InFlight token;
+        /// A BootNotification's answer: the state the session is in once it is sent.
+        BootState boot = BootState::none;
     };
     /// An accepted StartTransaction waiting for its transaction id.
     struct Numbering {
@@ -105,6 +111,8 @@ private:
     void finish_call(const ocpp::MessageId& id);
     /// Answers InternalError: the call was not stored, the station must send it again.
     void fail_call(const ocpp::MessageId& id, const std::string& action);
+    /// Sends the CALLRESULT of a published call.
+    void answer(const Pending& pending);
     void retry_blocked_later();
 
     // Commands and lifecycle (session.cpp).
@@ -132,6 +140,7 @@ private:
     std::string since_;
     std::string peer_ip_;
     std::atomic<std::int64_t> epoch_{-1};
+    std::atomic<BootState> boot_state_{BootState::none};
     security::RateLimiter messages_;  // strand-only use; its own lock is uncontended
     bool rate_reported_ = false;      // one security event per session
 

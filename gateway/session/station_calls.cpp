@@ -155,6 +155,11 @@ void Session::publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> t
     pending->action = std::string(action.name);
     pending->event_class = event_class;
     pending->token = std::move(token);
+    if (answer.decision && answer.decision->kind == "boot") {
+        pending->boot = answer.decision->status == "Accepted" ? BootState::accepted
+                        : answer.decision->status == "Pending" ? BootState::pending
+                                                               : BootState::rejected;
+    }
     const std::string value = kafka_bridge::station_event(
         info_, action.name, event_class, accepted.call.id.get(), received_at, ++sequence_,
         accepted.call.payload, reply, decision);
@@ -197,7 +202,7 @@ void Session::produce(std::shared_ptr<Pending> pending) {
         });
     if (result.ok()) {
         if (mode == ReplyMode::immediate) {
-            send(ocpp::serialize(ocpp::CallResult{pending->id, pending->reply}));
+            answer(*pending);
             services_.metrics.message(info_.version, pending->action, Outcome::answered_early);
             finish_call(pending->id);
         }
@@ -217,6 +222,13 @@ void Session::produce(std::shared_ptr<Pending> pending) {
               result.error().to_string());
     pending->token.release();
     fail_call(pending->id, pending->action);
+}
+
+void Session::answer(const Pending& pending) {
+    send(ocpp::serialize(ocpp::CallResult{pending.id, pending.reply}));
+    if (pending.boot != BootState::none) {
+        boot_state_ = pending.boot;
+    }
 }
 
 void Session::fail_call(const ocpp::MessageId& id, const std::string& action) {
@@ -266,7 +278,7 @@ void Session::on_delivery(const std::shared_ptr<Pending>& pending, const kafka_b
         fail_call(pending->id, pending->action);
         return;
     }
-    send(ocpp::serialize(ocpp::CallResult{pending->id, pending->reply}));
+    answer(*pending);
     services_.metrics.message(info_.version, pending->action, Outcome::acknowledged);
     finish_call(pending->id);
 }

@@ -58,3 +58,32 @@ TEST_CASE("a station's answer is reported, with its violations when it breaks th
     CHECK_FALSE(bad.response_violations.empty());
 }
 
+
+TEST_CASE("a station not accepted at boot gets only what OCPP allows", "[commands]") {
+    using gateway::session::check_boot_state;
+    Command c;
+    c.command_id = "c";
+    c.station_id = "CS-1";
+    auto verdict = [&c](ProtocolVersion v, const char* action, bool pending, bool rejected) {
+        c.action = action;
+        return check_boot_state(v, pending, rejected, c);
+    };
+    // Accepted (or never booted on this connection): everything.
+    CHECK_FALSE(verdict(ProtocolVersion::v16, "RemoteStartTransaction", false, false));
+    CHECK_FALSE(verdict(ProtocolVersion::v201, "RequestStartTransaction", false, false));
+    // Pending: look and configure, no charging.
+    CHECK_FALSE(verdict(ProtocolVersion::v16, "ChangeConfiguration", true, false));
+    CHECK_FALSE(verdict(ProtocolVersion::v16, "TriggerMessage", true, false));
+    CHECK_FALSE(verdict(ProtocolVersion::v201, "SetVariables", true, false));
+    CHECK_FALSE(verdict(ProtocolVersion::v201, "GetBaseReport", true, false));
+    const auto start16 = verdict(ProtocolVersion::v16, "RemoteStartTransaction", true, false);
+    REQUIRE(start16);
+    CHECK(start16->status == CommandStatus::rejected);
+    CHECK(start16->error_code == "NotAccepted");
+    CHECK_FALSE(start16->sent);
+    CHECK(verdict(ProtocolVersion::v16, "Reset", true, false));
+    CHECK(verdict(ProtocolVersion::v201, "RequestStopTransaction", true, false));
+    // Rejected: nothing at all.
+    CHECK(verdict(ProtocolVersion::v16, "GetConfiguration", false, true));
+    CHECK(verdict(ProtocolVersion::v201, "GetVariables", false, true)->error_code == "NotAccepted");
+}
