@@ -8,6 +8,8 @@
 
 #include "gateway/app/kafka_readiness.hpp"
 #include "gateway/log/log.hpp"
+#include "gateway/session/session.hpp"
+#include "kafka_bridge/envelope.hpp"
 
 namespace gateway::app {
 namespace {
@@ -185,6 +187,10 @@ std::optional<std::string> App::build_parts() {
         }
         if (auto bad = registry_.apply_record(*m.key, m.value)) {
             log::warn("station registry record {}@{} ignored: {}", m.partition, m.offset, *bad);
+            return;
+        }
+        if (config_.reply.boot_trigger_on_approval) {
+            trigger_boot_if_approved(*m.key);
         }
     });
     router_->follow(config_.topics.id_tokens, [this](const kafka_bridge::Message& m) { apply_token_record(m); });
@@ -192,6 +198,38 @@ std::optional<std::string> App::build_parts() {
         return "commands: " + *error;
     }
     return std::nullopt;
+}
+
+void App::trigger_boot_if_approved(const std::string& station_id) {
+    const auto entry = registry_.find(station_id);
+    const std::string status = entry && !entry->boot_status.empty() ? entry->boot_status
+                                                                     : config_.reply.boot_default_status;
+    const auto session = listener_->find_station(station_id);
+    if (status != "Accepted" || !session || session->boot_state() != session::Session::BootState::pending) {
+        return;
+    }
+    // Through ocpp.commands like any operator command: routed to this instance, and its
+    // result is on ocpp.command-results for the operator to see.
+    const std::string command_id = "boot-approved-" + kafka_bridge::new_uuid();
+    const nlohmann::json record{{"commandId", command_id},
+                                {"stationId", session->station_id()},
+                                {"action", "TriggerMessage"},
+                                {"payload", {{"requestedMessage", "BootNotification"}}}};
+    log::info("station {} approved while Pending: asking it to boot again (command {})",
+              session->station_id(), command_id);
+    auto problem = router_->submit(record, nullptr, std::chrono::milliseconds(0),
+                                   [command_id](std::optional<std::string> error) {
+                                       if (error) {
+                                           log::warn("command {} (TriggerMessage BootNotification) not "
+                                                     "written: {}; the station boots again at its interval",
+                                                     command_id, *error);
+                                       }
+                                   });
+    if (problem) {
+        log::warn("command {} (TriggerMessage BootNotification) not queued: {}; the station boots "
+                  "again at its interval",
+                  command_id, *problem);
+    }
 }
 
 void App::apply_token_record(const kafka_bridge::Message& m) {

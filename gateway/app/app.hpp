@@ -91,6 +91,9 @@ private:
     /// last time (TopicWatch).
     void check_topics();
     void drain();
+    /// After a registry record (tables thread): a station connected here in Pending that is
+    /// now Accepted is asked to boot again (TriggerMessage BootNotification, as a command).
+    void trigger_boot_if_approved(const std::string& station_id);
     /// One record of the id-token topic (tables thread).
     void apply_token_record(const kafka_bridge::Message& m);
     std::string render_metrics() const;

@@ -82,6 +82,9 @@ struct Config {
         std::string boot_default_status = "Accepted";
         /// Interval sent with Pending / Rejected: when the station should boot again.
         std::chrono::seconds boot_retry_interval{60};
+        /// A station in Pending that the registry now accepts is sent TriggerMessage
+        /// (BootNotification) at once, instead of waiting out its retry interval.
+        bool boot_trigger_on_approval = true;
         /// DataTransfer status returned ("Accepted": the gateway has recorded it).
         std::string data_transfer_status = "Accepted";
     } reply;

@@ -214,6 +214,8 @@ std::vector<Option> build() {
          show_text(FIELD(reply.boot_default_status)), nullptr});
     add({"reply.boot.retry_interval_s", "", "", "S", "interval sent with Pending / Rejected", Shape::scalar,
          integer<std::chrono::seconds>(FIELD(reply.boot_retry_interval), 1, 86400), show_count(FIELD(reply.boot_retry_interval)), nullptr});
+    add({"reply.boot.trigger_on_approval", "", "", "BOOL", "TriggerMessage(BootNotification) to a Pending station once accepted",
+         Shape::scalar, boolean(FIELD(reply.boot_trigger_on_approval)), nullptr, nullptr});
     add({"reply.data_transfer_status", "", "", "STATUS", "DataTransfer answer", Shape::scalar,
          text(FIELD(reply.data_transfer_status)), nullptr, nullptr});
 

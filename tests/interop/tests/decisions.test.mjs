@@ -9,7 +9,11 @@ import assert from 'node:assert/strict';
 import { Kafka, logLevel } from 'kafkajs';
 
 import { startGateway, httpGet, randomHex, uniqueStationId, KAFKA_BROKERS } from '../lib/gateway.mjs';
-import { connectStation, closeStations } from '../lib/commands.mjs';
+import { readFileSync, writeFileSync } from 'node:fs';
+
+import {
+  connectStation, closeStations, CommandClient, isolatedCommands, assertResult, waitPresence, nextCall,
+} from '../lib/commands.mjs';
 import { TopicReader, TOPICS } from '../lib/kafka.mjs';
 import { assertSchema } from '../lib/schemas.mjs';
 import { metricValue } from '../lib/monitor.mjs';
@@ -169,5 +173,120 @@ describe('operator decisions: the token table on Kafka', () => {
     const m = await metrics(gwA);
     assert.ok(metricValue(m, 'ocpp_id_tokens') >= 1);
     assert.ok(metricValue(m, 'ocpp_id_token_last_record_age_seconds') < 60);
+  });
+});
+
+describe('operator decisions: boots from the station registry', () => {
+  // Its own registry topic: a record on the shared ocpp.stations would keep every other
+  // test's unregistered stations out of their gateways.
+  const iso = isolatedCommands();
+  const stationsTopic = `${iso.topics.commands.replace(/\.commands$/, '')}.stations`;
+  let gw;
+  let producer;
+  let cmd;
+  let reader;
+  const stations = [];
+
+  const register = (stationId, value) => producer.send({
+    topic: stationsTopic, acks: -1, messages: [{ key: stationId, value: JSON.stringify({ stationId, ...value }) }],
+  });
+  const boot16 = (client) => client.call('BootNotification', { chargePointVendor: 'Interop', chargePointModel: 'Boot' });
+  const boot201 = (client) => client.call('BootNotification', {
+    reason: 'PowerUp', chargingStation: { vendorName: 'Interop', model: 'Boot' },
+  });
+
+  before(async () => {
+    writeFileSync(iso.configFile, readFileSync(iso.configFile, 'utf8').replace('topics:\n', `topics:\n  stations: ${stationsTopic}\n`));
+    const kafka = new Kafka({ clientId: 'ocpp-interop-boot', brokers: KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+    producer = kafka.producer();
+    await producer.connect();
+    gw = await startGateway({ extraArgs: iso.extraArgs });
+    cmd = await new CommandClient({ topics: iso.topics }).start();
+    reader = await new TopicReader().connect();
+  });
+
+  after(async () => {
+    await closeStations(stations);
+    try {
+      if (gw) await gw.stop();
+    } finally {
+      await producer?.disconnect();
+      await cmd?.stop();
+      await reader?.close();
+      await iso.cleanup();
+    }
+  });
+
+  const connect = async (stationId, protocol, handlers = {}) => {
+    // The registry record must have arrived before the station is let in (profile 0 with a
+    // registry: registered identities only).
+    let client;
+    await eventually(async () => {
+      try {
+        client = await connectStation({ port: gw.port, stationId, protocol, handlers });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 10_000, `${stationId} let in after its registry record`);
+    stations.push(client);
+    await waitPresence(gw.adminPort, stationId);
+    return client;
+  };
+
+  test('Pending: configuration allowed, charging refused; approved: TriggerMessage, then Accepted (2.0.1)', async () => {
+    const stationId = uniqueStationId('ITBOOT');
+    await register(stationId, { boot: 'Pending' });
+    let client;
+    const handlers = {
+      GetVariables: (params) => ({ getVariableResult: params.getVariableData.map((d) => ({ attributeStatus: 'Accepted', component: d.component, variable: d.variable, attributeValue: '1' })) }),
+      TriggerMessage: (params, ctx) => {
+        // Booting again once the trigger is answered, as a station does.
+        ctx.afterReply(async () => { client.secondBoot = await boot201(client); });
+        return { status: 'Accepted' };
+      },
+    };
+    client = await connect(stationId, 'ocpp2.0.1', handlers);
+    const statusFrom = await reader.snapshot([TOPICS.status]);
+    const first = await boot201(client);
+    assert.equal(first.status, 'Pending');
+    assert.equal(first.interval, 60);
+    const { records } = await reader.waitFor([TOPICS.status], (recs) => recs.some((r) => r.value?.action === 'BootNotification'),
+      { from: statusFrom, key: stationId, what: 'the Pending boot event' });
+    const event = records.find((r) => r.value?.action === 'BootNotification').value;
+    assertSchema('stationEvent', event);
+    assert.deepEqual(event.decision, { kind: 'boot', source: 'registry', status: 'Pending' });
+
+    const look = await cmd.send({ stationId, action: 'GetVariables', payload: { getVariableData: [{ component: { name: 'OCPPCommCtrlr' }, variable: { name: 'HeartbeatInterval' } }] } });
+    assertResult(await cmd.waitResult(look, { timeoutMs: 20_000 }), { status: 'Completed', sent: true });
+    const charge = await cmd.send({ stationId, action: 'RequestStartTransaction', payload: { remoteStartId: 1, idToken: { idToken: 'X', type: 'Central' } } });
+    assertResult(await cmd.waitResult(charge, { timeoutMs: 20_000 }), { status: 'Rejected', sent: false, errorCode: 'NotAccepted' });
+
+    await register(stationId, { boot: 'Accepted', heartbeatInterval: 120 });
+    const trigger = await nextCall(client, (c) => c.action === 'TriggerMessage', { timeoutMs: 10_000, what: 'TriggerMessage after approval' });
+    assert.deepEqual(trigger.params, { requestedMessage: 'BootNotification' });
+    await eventually(async () => client.secondBoot !== undefined, 10_000, 'the second boot answered');
+    assert.equal(client.secondBoot.status, 'Accepted');
+    assert.equal(client.secondBoot.interval, 120);
+    // The trigger was a command like any other: one result, Completed.
+    await eventually(async () => cmd.records.some((r) => r.value?.stationId === stationId && r.value?.action === 'TriggerMessage'), 10_000, 'the TriggerMessage result');
+    const result = cmd.records.find((r) => r.value?.stationId === stationId && r.value?.action === 'TriggerMessage');
+    assertResult(result, { status: 'Completed', response: { status: 'Accepted' } });
+    // Now accepted: charging commands go through.
+    const later = await cmd.send({ stationId, action: 'RequestStartTransaction', payload: { remoteStartId: 2, idToken: { idToken: 'X', type: 'Central' } } });
+    const r = await cmd.waitResult(later, { timeoutMs: 20_000 });
+    assert.notEqual(r.error?.code, 'NotAccepted');
+  });
+
+  test('Rejected: the station is told so and sent nothing (1.6)', async () => {
+    const stationId = uniqueStationId('ITBOOT');
+    await register(stationId, { boot: 'Rejected' });
+    const client = await connect(stationId, 'ocpp1.6', { GetConfiguration: () => ({ configurationKey: [] }) });
+    const reply = await boot16(client);
+    assert.equal(reply.status, 'Rejected');
+    assert.equal(reply.interval, 60);
+    const look = await cmd.send({ stationId, action: 'GetConfiguration', payload: {} });
+    assertResult(await cmd.waitResult(look, { timeoutMs: 20_000 }), { status: 'Rejected', errorCode: 'NotAccepted' });
+    assert.equal(client.received.length, 0, 'the gateway sent the rejected station a CALL');
   });
 });
