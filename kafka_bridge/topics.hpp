@@ -22,6 +22,9 @@ struct Topics {
     std::string stations = "ocpp.stations";
     /// Compacted: the operator's token table (authorization decisions), applied live.
     std::string id_tokens = "ocpp.id-tokens";
+    /// Ask mode: token questions to the operator, and the operator's decisions.
+    std::string authorization_requests = "ocpp.authorization-requests";
+    std::string authorization_decisions = "ocpp.authorization-decisions";
     /// Internal: the owner instance's routing decision for each command (docs/commands.md).
     std::string command_routes = "ocpp.command-routes";
     /// Single-partition topic whose offsets number OCPP 1.6 transactions.

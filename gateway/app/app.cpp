@@ -194,6 +194,12 @@ std::optional<std::string> App::build_parts() {
         }
     });
     router_->follow(config_.topics.id_tokens, [this](const kafka_bridge::Message& m) { apply_token_record(m); });
+    if (config_.reply.ask != config::Config::Reply::Ask::never) {
+        listener_->set_ask_table(&asks_);
+        router_->follow(
+            config_.topics.authorization_decisions,
+            [this](const kafka_bridge::Message& m) { apply_decision_record(m); }, true);
+    }
     if (auto error = router_->start(60s)) {
         return "commands: " + *error;
     }
@@ -229,6 +235,22 @@ void App::trigger_boot_if_approved(const std::string& station_id) {
         log::warn("command {} (TriggerMessage BootNotification) not queued: {}; the station boots "
                   "again at its interval",
                   command_id, *problem);
+    }
+}
+
+void App::apply_decision_record(const kafka_bridge::Message& m) {
+    decisions::DecisionRecord decision;
+    auto problem = m.value ? decisions::parse_decision(*m.value, decision)
+                           : std::optional<std::string>("a tombstone is no decision");
+    if (!problem) {
+        asks_.answer(decision.request_id, std::move(decision.entry));
+        return;
+    }
+    ++decision_records_skipped_;
+    const auto now = Clock::now();
+    if (last_decision_warning_ == Clock::time_point{} || now - last_decision_warning_ >= 60s) {
+        log::warn("authorization decision {}@{} skipped: {}", m.partition, m.offset, *problem);
+        last_decision_warning_ = now;
     }
 }
 
@@ -408,6 +430,8 @@ std::string App::render_metrics() const {
     }
     gauges["ocpp_kafka_topics_below_durability"] = below;
     gauges["ocpp_id_tokens"] = static_cast<double>(tokens_.size());
+    gauges["ocpp_asks_waiting"] = static_cast<double>(asks_.waiting());
+    gauges["ocpp_ask_decisions_skipped_total"] = static_cast<double>(decision_records_skipped_.load());
     gauges["ocpp_id_token_records_skipped_total"] = static_cast<double>(tokens_.rejected_records());
     if (const auto last = tokens_.last_applied()) {
         gauges["ocpp_id_token_last_record_age_seconds"] =

@@ -17,6 +17,7 @@
 #include "gateway/app/topic_watch.hpp"
 #include "gateway/commands/router.hpp"
 #include "gateway/config/config.hpp"
+#include "gateway/decisions/asks.hpp"
 #include "gateway/decisions/token_table.hpp"
 #include "gateway/metrics/metrics.hpp"
 #include "gateway/security/events.hpp"
@@ -94,6 +95,8 @@ private:
     /// After a registry record (tables thread): a station connected here in Pending that is
     /// now Accepted is asked to boot again (TriggerMessage BootNotification, as a command).
     void trigger_boot_if_approved(const std::string& station_id);
+    /// One record of the authorization-decision topic (tables thread).
+    void apply_decision_record(const kafka_bridge::Message& m);
     /// One record of the id-token topic (tables thread).
     void apply_token_record(const kafka_bridge::Message& m);
     std::string render_metrics() const;
@@ -112,6 +115,8 @@ private:
     std::atomic<bool> kafka_reachable_{true};
     std::unique_ptr<ocpp::SchemaRegistry> schemas_;
     metrics::Metrics metrics_;
+    /// Ask mode's waiting questions: outlives the I/O threads whose timers use it.
+    decisions::AskTable asks_;
     /// The I/O threads' context; told when only one thread runs it, so that handlers it posts
     /// to itself stay on that thread's own queue instead of waking the reactor.
     asio::io_context io_{io_thread_count() == 1 ? 1 : ASIO_CONCURRENCY_HINT_DEFAULT};
@@ -121,6 +126,8 @@ private:
     /// Unusable token records are logged the first time and then at most once a minute.
     std::chrono::steady_clock::time_point last_token_warning_{};
     std::uint64_t unlogged_token_problems_ = 0;
+    std::chrono::steady_clock::time_point last_decision_warning_{};
+    std::atomic<std::uint64_t> decision_records_skipped_{0};
     std::unique_ptr<security::EventWriter> events_;
     std::unique_ptr<station::Listener> listener_;
     std::unique_ptr<commands::Router> router_;

@@ -44,6 +44,11 @@ std::vector<kafka_bridge::TopicSpec> required_topics(const config::Config& c,
     add(c.topics.stations, -1, {{"cleanup.policy", "compact"}});
     // The operator's tokens: the last record per token is its entry.
     add(c.topics.id_tokens, -1, {{"cleanup.policy", "compact"}});
+    if (c.reply.ask != config::Config::Reply::Ask::never) {
+        // Questions and answers matter for seconds; a day keeps them for audits and replays.
+        add(c.topics.authorization_requests, -1, {{"retention.ms", "86400000"}});
+        add(c.topics.authorization_decisions, -1, {{"retention.ms", "86400000"}});
+    }
     // Routes serve duplicate detection for a day; every instance reads them at start-up.
     add(c.topics.command_routes, -1, {{"retention.ms", "86400000"}});
     return topics;

@@ -73,7 +73,7 @@ std::optional<std::string> Router::start(std::chrono::milliseconds timeout) {
         {config_.topics.command_routes, Start::beginning},
         {config_.topics.command_results, Start::end}};
     for (const auto& [topic, apply] : followed_) {
-        topics.emplace_back(topic, Start::beginning);
+        topics.emplace_back(topic, live_only_.count(topic) != 0 ? Start::end : Start::beginning);
     }
     auto marks = tables_->assign_all(topics, timeout);
     if (!marks.ok()) {
@@ -110,7 +110,8 @@ std::optional<std::string> Router::catch_up(const kafka_bridge::Watermarks& mark
     // Presence, routes and followed tables up to where they ended a moment ago.
     std::map<PartitionKey, std::int64_t> remaining;
     for (const auto& [partition, mark] : marks) {
-        if (mark.second > mark.first && partition.first != config_.topics.command_results) {
+        if (mark.second > mark.first && partition.first != config_.topics.command_results &&
+            live_only_.count(partition.first) == 0) {
             remaining[partition] = mark.second;
         }
     }

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,8 +52,11 @@ public:
     /// error in words when Kafka does not serve within `timeout`.
     std::optional<std::string> start(std::chrono::milliseconds timeout);
     /// Also reads `topic` (a compacted table) from its beginning, before start() returns and
-    /// live afterwards, handing each record to `apply` on the tables thread. Call before start().
-    void follow(std::string topic, std::function<void(const kafka_bridge::Message&)> apply);
+    /// live afterwards, handing each record to `apply` on the tables thread; `live_only`: only
+    /// records written from start() on (answers to this instance's questions). Call before
+    /// start().
+    void follow(std::string topic, std::function<void(const kafka_bridge::Message&)> apply,
+                bool live_only = false);
     /// Announces the stop, joins the threads and leaves the group, waiting at most
     /// `leave_within` for Kafka. Idempotent.
     void stop(std::chrono::milliseconds leave_within = std::chrono::seconds(5));
@@ -153,6 +157,7 @@ private:
     /// remembered (duplicates) but not executed.
     std::map<PartitionKey, std::int64_t> live_from_;
     std::map<std::string, std::function<void(const kafka_bridge::Message&)>> followed_;
+    std::set<std::string> live_only_;
 
     mutable std::mutex mutex_;
     PresenceTable presence_;

@@ -144,8 +144,11 @@ void Router::conclude_orphans() {
     }
 }
 
-void Router::follow(std::string topic,
-                           std::function<void(const kafka_bridge::Message&)> apply) {
+void Router::follow(std::string topic, std::function<void(const kafka_bridge::Message&)> apply,
+                    bool live_only) {
+    if (live_only) {
+        live_only_.insert(topic);
+    }
     followed_[std::move(topic)] = std::move(apply);
 }
 

@@ -77,6 +77,21 @@ struct Config {
         /// The status of a token the id-token topic has no record of: "Invalid" (default: a
         /// network only lets in cards its operator knows), "Accepted" for open networks.
         std::string unknown_token_status = "Invalid";
+        /// Ask mode: which token questions the gateway puts to the operator's systems
+        /// (topics.authorization_requests → topics.authorization_decisions) before answering.
+        enum class Ask : std::uint8_t {
+            never,    ///< the table and the policy answer (default)
+            unknown,  ///< tokens the table does not list
+            always,   ///< every token; the table answers only when no decision comes in time
+        };
+        Ask ask = Ask::never;
+        /// The event classes whose token questions are asked (authorization: Authorize;
+        /// transaction: StartTransaction, StopTransaction, TransactionEvent).
+        std::set<ocpp::EventClass> ask_classes = {ocpp::EventClass::authorization,
+                                                  ocpp::EventClass::transaction};
+        /// How long a question waits for the decision: well below the stations' own call
+        /// timeout (often 10-30 s), so a slow back office still gets the station an answer.
+        std::chrono::milliseconds ask_deadline{2000};
         /// BootNotification status of a station whose registry entry names none (or that has
         /// no entry): "Accepted", or "Pending" where the operator approves each station.
         std::string boot_default_status = "Accepted";

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <stdexcept>
 
 namespace gateway::config {
@@ -203,6 +204,31 @@ std::vector<Option> build() {
              c.reply.unknown_token_status = v;
          },
          show_text(FIELD(reply.unknown_token_status)), nullptr});
+    add({"reply.authorize.ask", "", "--ask-tokens", "WHEN",
+         "put token questions to the operator (ask mode): never, unknown or always", Shape::scalar,
+         [](Config& c, const std::string& v, const std::string& where) {
+             using Ask = Config::Reply::Ask;
+             static const std::map<std::string, Ask> kWhen = {
+                 {"never", Ask::never}, {"unknown", Ask::unknown}, {"always", Ask::always}};
+             const auto it = kWhen.find(v);
+             if (it == kWhen.end()) {
+                 fail(where + ": \"" + v + "\" is not never, unknown or always");
+             }
+             c.reply.ask = it->second;
+         },
+         nullptr, nullptr});
+    add({"reply.authorize.ask_classes", "", "", "CLASS", "event classes whose token questions are asked: authorization, transaction",
+         Shape::list,
+         [](Config& c, const std::string& v, const std::string& where) {
+             if (v != "authorization" && v != "transaction") {
+                 fail(where + ": \"" + v + "\" is not authorization or transaction");
+             }
+             c.reply.ask_classes.insert(v == "authorization" ? ocpp::EventClass::authorization
+                                                             : ocpp::EventClass::transaction);
+         },
+         nullptr, [](Config& c) { c.reply.ask_classes.clear(); }});
+    add({"reply.authorize.ask_deadline_ms", "", "", "MS", "how long a question waits for the decision", Shape::scalar,
+         integer<std::chrono::milliseconds>(FIELD(reply.ask_deadline), 100, 30000), show_count(FIELD(reply.ask_deadline)), nullptr});
     add({"reply.boot.default_status", "", "", "STATUS", "BootNotification status without one in the registry: Accepted or Pending",
          Shape::scalar,
          [](Config& c, const std::string& v, const std::string& where) {
@@ -260,6 +286,8 @@ std::vector<Option> build() {
     add({"topics.presence", "", "", "TOPIC", "compacted: which instance holds which station", Shape::scalar, text(FIELD(topics.presence)), nullptr, nullptr});
     add({"topics.command_routes", "", "", "TOPIC", "internal: command decisions", Shape::scalar, text(FIELD(topics.command_routes)), nullptr, nullptr});
     add({"topics.stations", "", "", "TOPIC", "compacted station registry", Shape::scalar, text(FIELD(topics.stations)), nullptr, nullptr});
+    add({"topics.authorization_requests", "", "", "TOPIC", "ask mode: token questions to the operator", Shape::scalar, text(FIELD(topics.authorization_requests)), nullptr, nullptr});
+    add({"topics.authorization_decisions", "", "", "TOPIC", "ask mode: the operator's decisions", Shape::scalar, text(FIELD(topics.authorization_decisions)), nullptr, nullptr});
     add({"topics.id_tokens", "", "", "TOPIC", "compacted token table (authorization)", Shape::scalar, text(FIELD(topics.id_tokens)), nullptr, nullptr});
 
     // Never a flag: command lines are visible to every local user.

@@ -12,6 +12,10 @@ std::string_view source_name(Source s) {
             return "no-authorization";
         case Source::registry:
             return "registry";
+        case Source::ask:
+            return "ask";
+        case Source::timeout_fallback:
+            return "timeout-fallback";
     }
     return "policy";
 }

@@ -16,20 +16,36 @@ enum class Source : std::uint8_t {
     policy,            ///< no record: the configured policy for unknown tokens / stations
     no_authorization,  ///< a 2.0.1 NoAuthorization token: no identity to check
     registry,          ///< the station's record in the station registry (boot)
+    ask,               ///< the operator's decision record, asked for this call
+    timeout_fallback,  ///< asked, no decision in time: the table or the policy answered
 };
 
 std::string_view source_name(Source s);
 
 /// What was decided for one CALL: a status and its source.
 struct Decision {
+    Decision(std::string_view kind_, Source source_, std::string status_)
+        : kind(kind_), source(source_), status(std::move(status_)) {}
+
     /// What kind of question: "authorization" or "boot".
     std::string_view kind;
     Source source;
     std::string status;
+    /// Ask mode: the request's id (source ask or timeout_fallback).
+    std::string request_id;
+    /// timeout_fallback: what answered instead (table or policy).
+    Source fallback = Source::policy;
 
     /// The station event's `decision` member.
     nlohmann::json to_json() const {
-        return nlohmann::json{{"kind", kind}, {"source", source_name(source)}, {"status", status}};
+        nlohmann::json out{{"kind", kind}, {"source", source_name(source)}, {"status", status}};
+        if (!request_id.empty()) {
+            out["requestId"] = request_id;
+        }
+        if (source == Source::timeout_fallback) {
+            out["fallback"] = source_name(fallback);
+        }
+        return out;
     }
 };
 

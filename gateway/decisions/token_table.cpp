@@ -121,19 +121,16 @@ std::optional<std::string> read_message(const json& doc, TokenEntry& e) {
     return std::nullopt;
 }
 
-/// The entry a record's value describes, or the problem in words.
-std::optional<std::string> read_entry(const std::string& key, const std::string& value,
-                                      TokenEntry& e) {
-    const auto doc = json::parse(value, nullptr, false);
-    if (doc.is_discarded() || !doc.is_object()) {
-        return std::string("value is not a JSON object");
-    }
+}  // namespace
+
+std::optional<std::string> read_token_entry(const nlohmann::json& doc,
+                                            const std::optional<std::string>& key, TokenEntry& e) {
     if (auto bad = optional_text(doc, "idToken", kMaxToken, e.id_token)) {
         return bad;
     }
-    if (e.id_token.empty()) {
-        e.id_token = key;
-    } else if (ocpp::ascii_lower(e.id_token) != ocpp::ascii_lower(key)) {
+    if (key && e.id_token.empty()) {
+        e.id_token = *key;
+    } else if (key && ocpp::ascii_lower(e.id_token) != ocpp::ascii_lower(*key)) {
         return "idToken \"" + e.id_token + "\" is not the record's key";
     }
     if (auto bad = optional_text(doc, "type", kMaxToken, e.type)) {
@@ -172,8 +169,6 @@ std::optional<std::string> read_entry(const std::string& key, const std::string&
     return optional_text(doc, "language", kMaxLanguage, e.language);
 }
 
-}  // namespace
-
 bool is_authorization_status(std::string_view status) { return one_of(kStatuses, status); }
 
 std::string_view status_for_v16(std::string_view status) {
@@ -195,7 +190,14 @@ std::optional<std::string> TokenTable::apply_record(const std::string& key,
         return std::nullopt;
     }
     TokenEntry entry;
-    if (auto bad = read_entry(key, *value, entry)) {
+    const auto doc = json::parse(*value, nullptr, false);
+    std::optional<std::string> bad;
+    if (doc.is_discarded() || !doc.is_object()) {
+        bad = "value is not a JSON object";
+    } else {
+        bad = read_token_entry(doc, key, entry);
+    }
+    if (bad) {
         ++rejected_;
         return bad;
     }

@@ -39,6 +39,11 @@ struct TokenEntry {
     std::string language;
 };
 
+/// Reads the members of a token entry from `doc` (a JSON object); `key`, when given, is the
+/// record key the entry's idToken must match. Returns the problem in words.
+std::optional<std::string> read_token_entry(const nlohmann::json& doc,
+                                            const std::optional<std::string>& key, TokenEntry& e);
+
 /// The token table: the last record per token of the compacted id-token topic (key: the
 /// token as stations send it, 1.6 `idTag` / 2.0.1 `idToken.idToken`; a tombstone deletes).
 /// Tokens are compared without regard to letter case (OCPP: IdToken is case-insensitive).

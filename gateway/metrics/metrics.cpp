@@ -62,18 +62,37 @@ void Metrics::unmatched_response() {
     unmatched_responses_.fetch_add(1, std::memory_order_relaxed);
 }
 
-void Metrics::produce_ack_latency(std::chrono::steady_clock::duration d) {
+void Metrics::Histogram::observe(std::chrono::steady_clock::duration d) {
     const double seconds = std::chrono::duration<double>(d).count();
     for (std::size_t i = 0; i < kLatencyBuckets.size(); ++i) {
         if (seconds <= kLatencyBuckets[i]) {
-            latency_buckets_[i].fetch_add(1, std::memory_order_relaxed);
+            buckets[i].fetch_add(1, std::memory_order_relaxed);
         }
     }
-    latency_count_.fetch_add(1, std::memory_order_relaxed);
+    count.fetch_add(1, std::memory_order_relaxed);
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
-    latency_sum_ns_.fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(ns, 0)),
-                              std::memory_order_relaxed);
+    sum_ns.fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(ns, 0)), std::memory_order_relaxed);
 }
+
+void Metrics::Histogram::render(std::string& out, std::string_view name) const {
+    // Records land while this is read (a scrape is no snapshot): buckets are kept
+    // non-decreasing and within the count read first, as Prometheus expects of a histogram.
+    const auto n = count.load(std::memory_order_relaxed);
+    std::uint64_t below = 0;
+    for (std::size_t i = 0; i < kLatencyBuckets.size(); ++i) {
+        below = std::min(std::max(below, buckets[i].load(std::memory_order_relaxed)), n);
+        out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, kLatencyBuckets[i], below);
+    }
+    out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n", name, n);
+    out += fmt::format("{}_sum {}\n{}_count {}\n", name,
+                       static_cast<double>(sum_ns.load(std::memory_order_relaxed)) / 1e9, name, n);
+}
+
+void Metrics::produce_ack_latency(std::chrono::steady_clock::duration d) { produce_ack_.observe(d); }
+
+void Metrics::ask_answered(std::chrono::steady_clock::duration d) { ask_latency_.observe(d); }
+
+void Metrics::ask_timed_out() { ask_timeouts_.fetch_add(1, std::memory_order_relaxed); }
 
 void Metrics::delivery_failure(const std::string& topic) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -185,17 +204,13 @@ std::string Metrics::render(const std::map<std::string, double>& gauges) const {
                            immediate_undelivered_[i]);
     }
     header("ocpp_produce_ack_seconds", "histogram", "Time from produce to Kafka acknowledgement.");
-    // Records land while this is read (a scrape is no snapshot): buckets are kept
-    // non-decreasing and within the count read first, as Prometheus expects of a histogram.
-    const auto count = latency_count_.load(std::memory_order_relaxed);
-    std::uint64_t below = 0;
-    for (std::size_t i = 0; i < kLatencyBuckets.size(); ++i) {
-        below = std::min(std::max(below, latency_buckets_[i].load(std::memory_order_relaxed)), count);
-        out += fmt::format("ocpp_produce_ack_seconds_bucket{{le=\"{}\"}} {}\n", kLatencyBuckets[i], below);
-    }
-    out += fmt::format("ocpp_produce_ack_seconds_bucket{{le=\"+Inf\"}} {}\n", count);
-    out += fmt::format("ocpp_produce_ack_seconds_sum {}\nocpp_produce_ack_seconds_count {}\n",
-                       static_cast<double>(latency_sum_ns_.load(std::memory_order_relaxed)) / 1e9, count);
+    produce_ack_.render(out, "ocpp_produce_ack_seconds");
+    header("ocpp_ask_seconds", "histogram",
+           "Ask mode: time from a token question to the operator's decision (answered ones).");
+    ask_latency_.render(out, "ocpp_ask_seconds");
+    header("ocpp_ask_timeouts_total", "counter",
+           "Ask mode: questions without a decision by the deadline (answered from the table or policy).");
+    out += fmt::format("ocpp_ask_timeouts_total {}\n", ask_timeouts_.load(std::memory_order_relaxed));
     for (const auto& [name_and_labels, value] : gauges) {
         out += fmt::format("{} {}\n", name_and_labels, value);
     }

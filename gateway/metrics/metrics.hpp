@@ -37,6 +37,10 @@ public:
     void validation_failure(ocpp::ProtocolVersion v, const std::string& code);
     void dead_letter();
     void produce_ack_latency(std::chrono::steady_clock::duration d);
+    /// Ask mode: the operator's decision arrived after `d`.
+    void ask_answered(std::chrono::steady_clock::duration d);
+    /// Ask mode: no decision by the deadline (or the question could not be written).
+    void ask_timed_out();
     void delivery_failure(const std::string& topic);
     /// A partition that appeared in a table topic while running (now read as well).
     void partition_added(const std::string& topic);
@@ -63,6 +67,15 @@ private:
     static constexpr std::array<double, 12> kLatencyBuckets = {
         0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5};
 
+    /// A latency histogram; lock-free.
+    struct Histogram {
+        std::array<std::atomic<std::uint64_t>, kLatencyBuckets.size()> buckets{};
+        std::atomic<std::uint64_t> count{0};
+        std::atomic<std::uint64_t> sum_ns{0};
+        void observe(std::chrono::steady_clock::duration d);
+        void render(std::string& out, std::string_view name) const;
+    };
+
     std::array<std::atomic<std::int64_t>, 2> open_{};
     std::array<std::atomic<std::uint64_t>, 2> opened_total_{};
     std::atomic<std::uint64_t> dead_letters_{0};
@@ -83,10 +96,10 @@ private:
     std::map<std::string, std::uint64_t, std::less<>> command_results_;
     std::map<std::string, std::uint64_t, std::less<>> decisions_;  // labels → count
     std::array<std::uint64_t, ocpp::kEventClassCount> immediate_undelivered_{};
-    // Lock-free: updated once per record on the producer's poll thread.
-    std::array<std::atomic<std::uint64_t>, kLatencyBuckets.size()> latency_buckets_{};
-    std::atomic<std::uint64_t> latency_count_{0};
-    std::atomic<std::uint64_t> latency_sum_ns_{0};
+    // Updated once per record on the producer's poll thread.
+    Histogram produce_ack_;
+    Histogram ask_latency_;
+    std::atomic<std::uint64_t> ask_timeouts_{0};
 };
 
 }  // namespace gateway::metrics

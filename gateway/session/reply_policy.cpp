@@ -21,24 +21,73 @@ bool ReplyPolicy::needs_transaction_id(ProtocolVersion v, std::string_view actio
     return v == ProtocolVersion::v16 && action == "StartTransaction";
 }
 
-Decision ReplyPolicy::decide_token(const std::string& token, std::string_view type,
-                                   std::int64_t now_ms,
+std::optional<ReplyPolicy::Question> ReplyPolicy::question(ProtocolVersion v, std::string_view action,
+                                                          ocpp::EventClass event_class,
+                                                          const json& payload) const {
+    using Ask = config::Config::Reply::Ask;
+    if (settings_.ask == Ask::never || settings_.ask_classes.count(event_class) == 0) {
+        return std::nullopt;
+    }
+    Question q;
+    if (v == ProtocolVersion::v16) {
+        if (action != "Authorize" && action != "StartTransaction" && action != "StopTransaction") {
+            return std::nullopt;
+        }
+        q.token = payload.value("idTag", "");
+    } else {
+        if (action != "Authorize" && action != "TransactionEvent") {
+            return std::nullopt;
+        }
+        const auto token = payload.find("idToken");
+        if (token == payload.end() || !token->is_object()) {
+            return std::nullopt;
+        }
+        q.token = token->value("idToken", "");
+        q.type = token->value("type", "");
+        if (q.type == "NoAuthorization") {
+            return std::nullopt;
+        }
+    }
+    if (q.token.empty()) {
+        return std::nullopt;
+    }
+    const auto entry = tokens_ != nullptr ? tokens_->find(q.token, q.type) : std::nullopt;
+    if (entry) {
+        if (settings_.ask == Ask::unknown) {
+            return std::nullopt;
+        }
+        q.table_status = entry->status;
+    }
+    return q;
+}
+
+Decision ReplyPolicy::decide_token(const std::string& token, std::string_view type, const Request& r,
                                    std::optional<decisions::TokenEntry>& entry) const {
+    auto status_of = [&r](const decisions::TokenEntry& e) {
+        return e.expires_at_ms && *e.expires_at_ms <= r.now.unix_ms ? std::string("Expired") : e.status;
+    };
+    if (r.asked != nullptr && r.asked->decision) {
+        entry = r.asked->decision;
+        Decision d{kAuthorization, Source::ask, status_of(*entry)};
+        d.request_id = r.asked->request_id;
+        return d;
+    }
     entry = tokens_ != nullptr ? tokens_->find(token, type) : std::nullopt;
-    if (!entry) {
-        return Decision{kAuthorization, Source::policy, settings_.unknown_token_status};
+    Decision d = entry ? Decision{kAuthorization, Source::table, status_of(*entry)}
+                       : Decision{kAuthorization, Source::policy, settings_.unknown_token_status};
+    if (r.asked != nullptr) {
+        d.request_id = r.asked->request_id;
+        d.fallback = d.source;
+        d.source = Source::timeout_fallback;
     }
-    if (entry->expires_at_ms && *entry->expires_at_ms <= now_ms) {
-        return Decision{kAuthorization, Source::table, "Expired"};
-    }
-    return Decision{kAuthorization, Source::table, entry->status};
+    return d;
 }
 
 json ReplyPolicy::id_tag_info(const Request& r, Answer& answer) const {
     const auto tag = r.payload.find("idTag");
     const std::string token = tag != r.payload.end() && tag->is_string() ? tag->get<std::string>() : "";
     std::optional<decisions::TokenEntry> entry;
-    Decision decision = decide_token(token, "", r.now.unix_ms, entry);
+    Decision decision = decide_token(token, "", r, entry);
     json info{{"status", decisions::status_for_v16(decision.status)}};
     if (entry && decision.status == entry->status) {
         if (!entry->expires_at.empty()) {
@@ -66,7 +115,7 @@ json ReplyPolicy::id_token_info(const Request& r, Answer& answer) const {
         return json{{"status", "Accepted"}};
     }
     std::optional<decisions::TokenEntry> entry;
-    Decision decision = decide_token(value, type, r.now.unix_ms, entry);
+    Decision decision = decide_token(value, type, r, entry);
     json info{{"status", decision.status}};
     if (entry && decision.status == entry->status) {
         if (!entry->expires_at.empty()) {
@@ -108,7 +157,7 @@ json ReplyPolicy::boot(const Request& r, Answer& answer) const {
 ReplyPolicy::Answer ReplyPolicy::reply(ProtocolVersion v, std::string_view action,
                                        std::string_view station_id, const json& payload,
                                        std::optional<std::int64_t> transaction_id,
-                                       const Now& now) const {
+                                       const Now& now, const Asked* asked) const {
     using Builder = json (*)(const ReplyPolicy&, const Request&, Answer&);
     // The one table of replies that carry something; every other station-initiated action
     // is a notification whose confirmation is an empty object.
@@ -153,7 +202,7 @@ ReplyPolicy::Answer ReplyPolicy::reply(ProtocolVersion v, std::string_view actio
     const auto it = kReplies.find(action);
     answer.reply = it == kReplies.end()
                        ? json::object()
-                       : it->second(*this, Request{v, station_id, payload, transaction_id, now}, answer);
+                       : it->second(*this, Request{v, station_id, payload, transaction_id, now, asked}, answer);
     return answer;
 }
 

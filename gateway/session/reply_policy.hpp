@@ -49,11 +49,32 @@ public:
         std::optional<decisions::Decision> decision;
     };
 
+    /// A token question to put to the operator (ask mode).
+    struct Question {
+        std::string token;
+        std::string type;  ///< empty for a 1.6 idTag
+        /// The token's status in the table, if it has an entry.
+        std::optional<std::string> table_status;
+    };
+    /// The question to ask before answering `action`, or nothing when the table and the
+    /// policy answer it (ask mode off, another event class, no token, a token the table
+    /// lists while asking only for unknown ones, a NoAuthorization token).
+    std::optional<Question> question(ocpp::ProtocolVersion v, std::string_view action,
+                                     ocpp::EventClass event_class,
+                                     const nlohmann::json& payload) const;
+
+    /// What the operator answered to a question: its decision, or nothing in time.
+    struct Asked {
+        std::string request_id;
+        std::optional<decisions::TokenEntry> decision;
+    };
+
     /// The CALLRESULT payload for a valid `payload` of `action` from `station_id`.
-    /// `transaction_id` must be set when needs_transaction_id().
+    /// `transaction_id` must be set when needs_transaction_id(); `asked` when a question
+    /// was put to the operator.
     Answer reply(ocpp::ProtocolVersion v, std::string_view action, std::string_view station_id,
                  const nlohmann::json& payload, std::optional<std::int64_t> transaction_id,
-                 const Now& now) const;
+                 const Now& now, const Asked* asked = nullptr) const;
 
 private:
     struct Request {
@@ -62,11 +83,12 @@ private:
         const nlohmann::json& payload;
         std::optional<std::int64_t> transaction_id;
         const Now& now;
+        const Asked* asked;
     };
 
     /// The decision on a token (`type` empty for a 1.6 idTag) and the entry it came from.
     decisions::Decision decide_token(const std::string& token, std::string_view type,
-                                     std::int64_t now_ms,
+                                     const Request& r,
                                      std::optional<decisions::TokenEntry>& entry) const;
     nlohmann::json id_tag_info(const Request& r, Answer& answer) const;
     nlohmann::json id_token_info(const Request& r, Answer& answer) const;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gateway/config/config.hpp"
+#include "gateway/decisions/asks.hpp"
 #include "gateway/metrics/metrics.hpp"
 #include "gateway/security/events.hpp"
 #include "gateway/session/reply_policy.hpp"
@@ -86,6 +87,8 @@ struct Services {
     std::atomic<std::int64_t> closing{0};
     /// The command machinery; null when commands are off (tests).
     CommandSink* commands = nullptr;
+    /// Ask mode's questions waiting for the operator; null when ask mode is off.
+    decisions::AskTable* asks = nullptr;
 };
 
 }  // namespace gateway::session

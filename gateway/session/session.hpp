@@ -90,6 +90,16 @@ private:
         /// A BootNotification's answer: the state the session is in once it is sent.
         BootState boot = BootState::none;
     };
+    /// A call whose token question waits for the operator's decision (asks.cpp).
+    struct Asking {
+        ocpp::AcceptedCall call;
+        std::optional<std::int64_t> transaction_id;
+        std::string received_at;
+        InFlight token;
+        std::string request_id;
+        std::chrono::steady_clock::time_point asked_at;
+        asio::steady_timer deadline;
+    };
     /// An accepted StartTransaction waiting for its transaction id.
     struct Numbering {
         ocpp::AcceptedCall call;
@@ -102,7 +112,14 @@ private:
     void handle_call(ocpp::Call call, const std::string& raw, const std::string& received_at);
     void request_transaction_id(std::shared_ptr<Numbering> numbering);
     void publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> transaction_id,
-                 const std::string& received_at, InFlight token);
+                 const std::string& received_at, InFlight token,
+                 const ReplyPolicy::Asked* asked = nullptr);
+
+    // Ask mode (asks.cpp).
+    void ask(ocpp::AcceptedCall accepted, std::optional<std::int64_t> transaction_id,
+             const std::string& received_at, InFlight token, const ReplyPolicy::Question& question);
+    void on_asked(const std::shared_ptr<Asking>& asking,
+                  std::optional<decisions::TokenEntry> decision);
     void produce(std::shared_ptr<Pending> pending);
     void on_delivery(const std::shared_ptr<Pending>& pending, const kafka_bridge::Delivery& d,
                      config::ReplyMode mode);

@@ -136,13 +136,21 @@ void Session::request_transaction_id(std::shared_ptr<Numbering> numbering) {
 }
 
 void Session::publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> transaction_id,
-                      const std::string& received_at, InFlight token) {
+                      const std::string& received_at, InFlight token,
+                      const ReplyPolicy::Asked* asked) {
     const ocpp::ActionInfo& action = *accepted.action;
     const ocpp::EventClass event_class = *action.event_class;
+    if (asked == nullptr && services_.asks != nullptr) {
+        if (auto question = services_.replies.question(info_.version, action.name, event_class,
+                                                       accepted.call.payload)) {
+            ask(std::move(accepted), transaction_id, received_at, std::move(token), *question);
+            return;
+        }
+    }
     const std::int64_t now_ms = kafka_bridge::unix_now_ms();
     ReplyPolicy::Answer answer =
         services_.replies.reply(info_.version, action.name, info_.station_id, accepted.call.payload,
-                                transaction_id, {kafka_bridge::format_time_ms(now_ms), now_ms});
+                                transaction_id, {kafka_bridge::format_time_ms(now_ms), now_ms}, asked);
     json decision;
     if (answer.decision) {
         services_.metrics.decision(answer.decision->kind, decisions::source_name(answer.decision->source),

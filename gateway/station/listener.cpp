@@ -42,6 +42,7 @@ public:
         return sessions_.find_station(station_id);
     }
     void set_command_sink(session::CommandSink* sink) override { services_.commands = sink; }
+    void set_ask_table(decisions::AskTable* asks) override { services_.asks = asks; }
     std::int64_t in_flight() const override { return services_.in_flight.load(); }
     std::int64_t closing() const override { return services_.closing.load(); }
     std::optional<std::string> reload_tls_if_changed() override;
@@ -91,7 +92,7 @@ WsListener<Server>::WsListener(const config::Config& config, const ocpp::SchemaR
     : config_(config),
       io_(io),
       services_{config, schemas, producers, metrics, session::ReplyPolicy(config.reply, &tokens, &registry), io,
-                events, {0}, {0}, nullptr},
+                events, {0}, {0}, nullptr, nullptr},
       registry_(registry),
       admission_(config.security, registry, events, metrics) {
     if constexpr (kTls) {

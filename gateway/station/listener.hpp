@@ -44,6 +44,8 @@ public:
     virtual std::size_t session_count() const = 0;
     /// Connects the command machinery; call before listen().
     virtual void set_command_sink(session::CommandSink* sink) = 0;
+    /// Ask mode: where token questions wait for the operator's decision (before listen()).
+    virtual void set_ask_table(decisions::AskTable* asks) = 0;
     /// Station CALLs published and not yet answered.
     virtual std::int64_t in_flight() const = 0;
     /// Sessions closed whose Disconnected record is not yet queued.

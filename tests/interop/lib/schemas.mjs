@@ -22,6 +22,8 @@ const SCHEMA_FILES = {
   commandRoute: 'command-route.schema.json',
   securityEvent: 'security-event.schema.json',
   idToken: 'id-token.schema.json',
+  authorizationRequest: 'authorization-request.schema.json',
+  authorizationDecision: 'authorization-decision.schema.json',
 };
 
 function loadSchema(file) {
@@ -78,6 +80,10 @@ export const checkCommandRoute = makeCheck('commandRoute');
 export const checkSecurityEvent = makeCheck('securityEvent');
 /** Returns {ok, errors, message} for a token table entry (ocpp.id-tokens, written by operators). */
 export const checkIdToken = makeCheck('idToken');
+/** Returns {ok, errors, message} for a token question (ocpp.authorization-requests, ask mode). */
+export const checkAuthorizationRequest = makeCheck('authorizationRequest');
+/** Returns {ok, errors, message} for an operator's decision (ocpp.authorization-decisions, ask mode). */
+export const checkAuthorizationDecision = makeCheck('authorizationDecision');
 
 const CHECKS = {
   stationEvent: checkStationEvent,
@@ -89,12 +95,14 @@ const CHECKS = {
   commandRoute: checkCommandRoute,
   securityEvent: checkSecurityEvent,
   idToken: checkIdToken,
+  authorizationRequest: checkAuthorizationRequest,
+  authorizationDecision: checkAuthorizationDecision,
 };
 
 /**
  * Throws an AssertionError-like Error naming the record when `value` does not
  * match the schema `kind` ('stationEvent' | 'connectionEvent' | 'deadLetter' |
- * 'command' | 'commandResult' | 'presence' | 'commandRoute' | 'securityEvent' | 'idToken').
+ * 'command' | 'commandResult' | 'presence' | 'commandRoute' | 'securityEvent' | 'idToken' | 'authorizationRequest' | 'authorizationDecision').
  */
 export function assertSchema(kind, value, where = '') {
   const check = CHECKS[kind];

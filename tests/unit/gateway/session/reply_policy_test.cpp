@@ -149,3 +149,59 @@ TEST_CASE("boot is answered from the station registry", "[reply]") {
     CHECK(ReplyPolicy::needs_transaction_id(ProtocolVersion::v16, "StartTransaction"));
     CHECK_FALSE(ReplyPolicy::needs_transaction_id(ProtocolVersion::v201, "TransactionEvent"));
 }
+
+TEST_CASE("ask mode: which calls are asked, and what the answer says", "[reply]") {
+    using Ask = gateway::config::Config::Reply::Ask;
+    gateway::decisions::TokenTable tokens;
+    put(tokens, "KNOWN", {{"status", "Blocked"}});
+    gateway::config::Config::Reply settings;
+    auto tag = [](const char* id) { return json{{"idTag", id}}; };
+    auto token = [](const char* id, const char* type) { return json{{"idToken", {{"idToken", id}, {"type", type}}}}; };
+    const auto authorization = ocpp::EventClass::authorization;
+    const auto transaction = ocpp::EventClass::transaction;
+
+    SECTION("never, unknown, always") {
+        const ReplyPolicy off(settings, &tokens);
+        CHECK_FALSE(off.question(ProtocolVersion::v16, "Authorize", authorization, tag("NEW")));
+        settings.ask = Ask::unknown;
+        const ReplyPolicy unknown(settings, &tokens);
+        const auto q = unknown.question(ProtocolVersion::v201, "Authorize", authorization, token("NEW", "eMAID"));
+        REQUIRE(q);
+        CHECK(q->token == "NEW");
+        CHECK(q->type == "eMAID");
+        CHECK_FALSE(q->table_status);
+        CHECK_FALSE(unknown.question(ProtocolVersion::v16, "Authorize", authorization, tag("known")));
+        CHECK_FALSE(unknown.question(ProtocolVersion::v201, "Authorize", authorization, token("", "NoAuthorization")));
+        CHECK_FALSE(unknown.question(ProtocolVersion::v16, "StopTransaction", transaction, json::object()));
+        CHECK_FALSE(unknown.question(ProtocolVersion::v16, "Heartbeat", ocpp::EventClass::heartbeat, json::object()));
+        settings.ask = Ask::always;
+        const ReplyPolicy always(settings, &tokens);
+        const auto known = always.question(ProtocolVersion::v16, "StartTransaction", transaction, tag("KNOWN"));
+        REQUIRE(known);
+        CHECK(known->table_status == std::optional<std::string>("Blocked"));
+        settings.ask_classes = {authorization};
+        const ReplyPolicy only_authorize(settings, &tokens);
+        CHECK(only_authorize.question(ProtocolVersion::v16, "Authorize", authorization, tag("X")));
+        CHECK_FALSE(only_authorize.question(ProtocolVersion::v16, "StartTransaction", transaction, tag("X")));
+    }
+    SECTION("the operator's answer, or the fallback on time-out") {
+        const ReplyPolicy policy(settings, &tokens);
+        gateway::decisions::TokenEntry decision;
+        decision.status = "Accepted";
+        decision.group_id_token = "FLEET";
+        decision.group_type = "Central";
+        ReplyPolicy::Asked answered{"r-1", decision};
+        auto a = policy.reply(ProtocolVersion::v16, "Authorize", "CS01", tag("KNOWN"), {}, kNow, &answered);
+        CHECK(a.reply == json{{"idTagInfo", {{"status", "Accepted"}, {"parentIdTag", "FLEET"}}}});
+        CHECK(a.decision->to_json() ==
+              json{{"kind", "authorization"}, {"source", "ask"}, {"status", "Accepted"}, {"requestId", "r-1"}});
+        ReplyPolicy::Asked late{"r-2", std::nullopt};
+        auto known = policy.reply(ProtocolVersion::v201, "Authorize", "CS01", token("KNOWN", "ISO14443"), {}, kNow, &late);
+        CHECK(status_of(known, "idTokenInfo") == "Blocked");
+        CHECK(known.decision->to_json() == json{{"kind", "authorization"}, {"source", "timeout-fallback"},
+                                                {"status", "Blocked"}, {"requestId", "r-2"}, {"fallback", "table"}});
+        auto unknown = policy.reply(ProtocolVersion::v16, "Authorize", "CS01", tag("NEW"), {}, kNow, &late);
+        CHECK(status_of(unknown, "idTagInfo") == "Invalid");
+        CHECK(unknown.decision->to_json().at("fallback") == "policy");
+    }
+}
