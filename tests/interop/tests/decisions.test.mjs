@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import { Kafka, logLevel } from 'kafkajs';
 
 import { startGateway, httpGet, randomHex, uniqueStationId, KAFKA_BROKERS } from '../lib/gateway.mjs';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import {
   connectStation, closeStations, CommandClient, isolatedCommands, assertResult, waitPresence, nextCall,
@@ -288,5 +290,142 @@ describe('operator decisions: boots from the station registry', () => {
     const look = await cmd.send({ stationId, action: 'GetConfiguration', payload: {} });
     assertResult(await cmd.waitResult(look, { timeoutMs: 20_000 }), { status: 'Rejected', errorCode: 'NotAccepted' });
     assert.equal(client.received.length, 0, 'the gateway sent the rejected station a CALL');
+  });
+});
+
+describe('operator decisions: ask mode', () => {
+  const tag = randomHex(4);
+  const topics = { requests: `it-ask-${tag}.requests`, decisions: `it-ask-${tag}.decisions` };
+  const DEADLINE_MS = 800;
+  const DECISION_PARTITIONS = 3;
+  let dir;
+  let gwA;
+  let gwB;
+  let producer;
+  let admin;
+  let consumer;
+  let reader;
+  const stations = [];
+  const requests = [];         // every question read, in order
+  const answers = new Map();   // token -> {status, partition} or 'ignore'
+
+  before(async () => {
+    const kafka = new Kafka({ clientId: 'ocpp-interop-ask', brokers: KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+    admin = kafka.admin();
+    await admin.connect();
+    // Decisions on several partitions: whichever one a decision lands on, the instance that
+    // asked must get it.
+    await admin.createTopics({ topics: [{ topic: topics.decisions, numPartitions: DECISION_PARTITIONS }], waitForLeaders: true });
+    producer = kafka.producer();
+    await producer.connect();
+    dir = mkdtempSync(join(tmpdir(), 'ocpp-ask-'));
+    const configFile = join(dir, 'gateway.yaml');
+    writeFileSync(configFile, [
+      'reply:',
+      '  authorize:',
+      '    ask: unknown',
+      `    ask_deadline_ms: ${DEADLINE_MS}`,
+      'topics:',
+      `  authorization_requests: ${topics.requests}`,
+      `  authorization_decisions: ${topics.decisions}`,
+      '',
+    ].join('\n'));
+    gwA = await startGateway({ extraArgs: ['--config', configFile] });
+    gwB = await startGateway({ extraArgs: ['--config', configFile] });
+    // The operator's back office: answers each question as `answers` says, on the partition
+    // it says.
+    consumer = kafka.consumer({ groupId: `it-ask-${tag}-operator` });
+    await consumer.connect();
+    await consumer.subscribe({ topic: topics.requests, fromBeginning: true });
+    const joined = new Promise((resolve) => consumer.on(consumer.events.GROUP_JOIN, resolve));
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const request = JSON.parse(message.value.toString());
+        requests.push(request);
+        const answer = answers.get(request.idToken.idToken);
+        if (!answer || answer === 'ignore') return;
+        const decision = { requestId: request.requestId, status: answer.status };
+        assertSchema('authorizationDecision', decision);
+        await producer.send({ topic: topics.decisions, acks: -1, messages: [{ key: request.requestId, partition: answer.partition, value: JSON.stringify(decision) }] });
+      },
+    });
+    await joined;
+    reader = await new TopicReader().connect();
+  });
+
+  after(async () => {
+    await closeStations(stations);
+    await Promise.all([gwA?.stop(), gwB?.stop()]);
+    await consumer?.disconnect();
+    await producer?.disconnect();
+    await admin?.deleteTopics({ topics: Object.values(topics) }).catch(() => {});
+    await admin?.disconnect();
+    await reader?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const station = async (gw, protocol) => {
+    const client = await connectStation({ port: gw.port, stationId: uniqueStationId('ITASK'), protocol });
+    stations.push(client);
+    return client;
+  };
+  const eventFor = async (client, from, pred, what) => {
+    const { records } = await reader.waitFor([TOPICS.authorizations], (recs) => recs.some((r) => pred(r.value)),
+      { from, key: client.identity, what });
+    const event = records.find((r) => pred(r.value)).value;
+    assertSchema('stationEvent', event);
+    return event;
+  };
+
+  test('the operator answers: the station gets the decision, wherever it was written (two instances)', async () => {
+    const a = await station(gwA, 'ocpp1.6');
+    const b = await station(gwB, 'ocpp2.0.1');
+    const from = await reader.snapshot([TOPICS.authorizations]);
+    for (let p = 0; p < DECISION_PARTITIONS; p++) {
+      answers.set(`ASKA${p}${tag}`, { status: 'Blocked', partition: p });
+      answers.set(`ASKB${p}${tag}`, { status: 'NoCredit', partition: (p + 1) % DECISION_PARTITIONS });
+      const started = Date.now();
+      assert.equal((await a.call('Authorize', { idTag: `ASKA${p}${tag}` })).idTagInfo.status, 'Blocked');
+      assert.equal((await b.call('Authorize', { idToken: { idToken: `ASKB${p}${tag}`, type: 'ISO14443' } })).idTokenInfo.status, 'NoCredit');
+      assert.ok(Date.now() - started < 2 * DEADLINE_MS, 'answers came from the decisions, not after the deadlines');
+    }
+    const asked = requests.find((r) => r.idToken.idToken === `ASKB0${tag}`);
+    assertSchema('authorizationRequest', asked);
+    assert.equal(asked.gatewayId, gwB.gatewayId);
+    assert.deepEqual(asked.idToken, { idToken: `ASKB0${tag}`, type: 'ISO14443' });
+    const event = await eventFor(b, from, (v) => v?.payload?.idToken?.idToken === `ASKB0${tag}`, 'the asked Authorize event');
+    assert.deepEqual(event.decision, { kind: 'authorization', source: 'ask', status: 'NoCredit', requestId: asked.requestId });
+    const m = (await httpGet(gwB.adminUrl('/metrics'))).text;
+    assert.ok(metricValue(m, 'ocpp_ask_seconds_count') >= DECISION_PARTITIONS);
+  });
+
+  test('no decision by the deadline: the policy answers, and the event says so', async () => {
+    const a = await station(gwA, 'ocpp1.6');
+    const from = await reader.snapshot([TOPICS.authorizations]);
+    const silent = `ASKSILENT${tag}`;
+    answers.set(silent, 'ignore');
+    const before = metricValue((await httpGet(gwA.adminUrl('/metrics'))).text, 'ocpp_ask_timeouts_total');
+    const started = Date.now();
+    const info = (await a.call('Authorize', { idTag: silent })).idTagInfo;
+    const took = Date.now() - started;
+    assert.equal(info.status, 'Invalid');
+    assert.ok(took >= DEADLINE_MS - 50, `answered after ${took} ms, before the deadline`);
+    const event = await eventFor(a, from, (v) => v?.payload?.idTag === silent, 'the timed-out Authorize event');
+    assert.equal(event.decision.source, 'timeout-fallback');
+    assert.equal(event.decision.fallback, 'policy');
+    assert.equal(event.decision.requestId, requests.find((r) => r.idToken.idToken === silent)?.requestId);
+    const after = metricValue((await httpGet(gwA.adminUrl('/metrics'))).text, 'ocpp_ask_timeouts_total');
+    assert.equal(after, before + 1);
+    // A decision arriving after the deadline changes nothing and breaks nothing.
+    await producer.send({ topic: topics.decisions, acks: -1, messages: [{ key: 'late', value: JSON.stringify({ requestId: event.decision.requestId, status: 'Accepted' }) }] });
+    assert.equal((await a.call('Heartbeat', {})).currentTime !== undefined, true);
+  });
+
+  test('tokens the table lists are answered from it without asking (ask: unknown)', async () => {
+    const listed = `ASKLISTED${tag}`;
+    await producer.send({ topic: TOKENS_TOPIC, acks: -1, messages: [{ key: listed, value: JSON.stringify({ status: 'Accepted' }) }] });
+    const a = await station(gwA, 'ocpp1.6');
+    await eventually(async () => (await a.call('Authorize', { idTag: listed })).idTagInfo.status === 'Accepted', 10_000, 'the listed token');
+    assert.equal(requests.filter((r) => r.idToken.idToken === listed).length, 0, 'a listed token was asked');
   });
 });
