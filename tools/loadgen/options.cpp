@@ -74,7 +74,15 @@ std::optional<asio::ip::address> to_address(std::string_view text) {
 }  // namespace
 
 std::string_view mix_name(Mix m) {
-    return m == Mix::realistic ? "realistic" : "heartbeat";
+    switch (m) {
+        case Mix::realistic:
+            return "realistic";
+        case Mix::authorize:
+            return "authorize";
+        case Mix::heartbeat:
+            break;
+    }
+    return "heartbeat";
 }
 
 bool is_loopback(const asio::ip::address& a) {
@@ -268,8 +276,10 @@ ocpp::Result<CommandLine, std::string> parse_command_line(int argc, const char* 
                 o.mix = Mix::heartbeat;
             } else if (value == "realistic") {
                 o.mix = Mix::realistic;
+            } else if (value == "authorize") {
+                o.mix = Mix::authorize;
             } else {
-                return fmt::format("--mix: expected 'heartbeat' or 'realistic', got '{}'", value);
+                return fmt::format("--mix: expected 'heartbeat', 'realistic' or 'authorize', got '{}'", value);
             }
         } else if (name == "--rate") {
             auto v = positive(1e7);
@@ -430,10 +440,13 @@ Stations:
                             the ramp-up is not measured.
 
 Traffic:
-  --mix heartbeat|realistic heartbeat (default): Heartbeat only.
+  --mix heartbeat|realistic|authorize
+                            heartbeat (default): Heartbeat only.
                             realistic: MeterValues 60 %, StatusNotification 20 %,
                             Heartbeat 15 %, Authorize 5 %, valid payloads for each version,
                             current timestamps, MeterValues with 5 sampled values.
+                            authorize: Authorize only, station N with token 04A2 + N as 10
+                            hex digits (the tokens an operator's table would list).
   --rate R                  CALLs per second over all stations (default 1000)
   --warmup S                seconds of traffic before measuring (default 2)
   --duration S              measured seconds (default 10); with --idle, seconds to hold

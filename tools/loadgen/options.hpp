@@ -20,6 +20,7 @@ namespace loadgen {
 enum class Mix : std::uint8_t {
     heartbeat,  ///< Heartbeat only
     realistic,  ///< MeterValues, StatusNotification, Heartbeat, Authorize (see payloads.hpp)
+    authorize,  ///< Authorize only, each station its own token (payloads.hpp token_for)
 };
 
 std::string_view mix_name(Mix m);

@@ -72,8 +72,9 @@ void Worker<Config>::dispatch(Clock::time_point scheduled) {
         }
         return;
     }
-    const Action action =
-        options_.mix == Mix::heartbeat ? Action::heartbeat : pick_realistic(rng_);
+    const Action action = options_.mix == Mix::heartbeat   ? Action::heartbeat
+                          : options_.mix == Mix::authorize ? Action::authorize
+                                                           : pick_realistic(rng_);
     const bool sent = send_call(j, action, scheduled, measured, false);
     if (measured) {
         ++calls_.sent;
