@@ -128,10 +128,10 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-process.stderr.write('| path | rate/s | answered | errors+timeouts | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|---|---|\n');
+process.stderr.write('| path | rate/s | answered | errors+timeouts | ask time-outs | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|---|---|---|\n');
 for (const { path, rate, report, askTimeouts } of results) {
   const l = report.latency_ms;
   const c = report.calls;
   process.stdout.write(`${JSON.stringify({ path, rate, stations, duration, answered: c.call_results, callErrors: c.call_errors, timeouts: c.timeouts, skipped: c.skipped, latencyMs: l, askTimeouts })}\n`);
-  process.stderr.write(`| ${path} | ${rate} | ${c.call_results} | ${c.call_errors + c.timeouts} | ${l.p50} | ${l.p95} | ${l.p99} |\n`);
+  process.stderr.write(`| ${path} | ${rate} | ${c.call_results} | ${c.call_errors + c.timeouts} | ${askTimeouts ?? '—'} | ${l.p50} | ${l.p95} | ${l.p99} |\n`);
 }
