@@ -24,6 +24,7 @@ const SCHEMA_FILES = {
   idToken: 'id-token.schema.json',
   authorizationRequest: 'authorization-request.schema.json',
   authorizationDecision: 'authorization-decision.schema.json',
+  stationRegistry: 'station-registry.schema.json',
 };
 
 function loadSchema(file) {
@@ -84,6 +85,8 @@ export const checkIdToken = makeCheck('idToken');
 export const checkAuthorizationRequest = makeCheck('authorizationRequest');
 /** Returns {ok, errors, message} for an operator's decision (ocpp.authorization-decisions, ask mode). */
 export const checkAuthorizationDecision = makeCheck('authorizationDecision');
+/** Returns {ok, errors, message} for a station registry entry (ocpp.stations, written by operators). */
+export const checkStationRegistry = makeCheck('stationRegistry');
 
 const CHECKS = {
   stationEvent: checkStationEvent,
@@ -97,12 +100,13 @@ const CHECKS = {
   idToken: checkIdToken,
   authorizationRequest: checkAuthorizationRequest,
   authorizationDecision: checkAuthorizationDecision,
+  stationRegistry: checkStationRegistry,
 };
 
 /**
  * Throws an AssertionError-like Error naming the record when `value` does not
  * match the schema `kind` ('stationEvent' | 'connectionEvent' | 'deadLetter' |
- * 'command' | 'commandResult' | 'presence' | 'commandRoute' | 'securityEvent' | 'idToken' | 'authorizationRequest' | 'authorizationDecision').
+ * 'command' | 'commandResult' | 'presence' | 'commandRoute' | 'securityEvent' | 'idToken' | 'authorizationRequest' | 'authorizationDecision' | 'stationRegistry').
  */
 export function assertSchema(kind, value, where = '') {
   const check = CHECKS[kind];

@@ -189,9 +189,11 @@ describe('operator decisions: boots from the station registry', () => {
   let reader;
   const stations = [];
 
-  const register = (stationId, value) => producer.send({
-    topic: stationsTopic, acks: -1, messages: [{ key: stationId, value: JSON.stringify({ stationId, ...value }) }],
-  });
+  const register = (stationId, value) => {
+    const entry = { stationId, ...value };
+    assertSchema('stationRegistry', entry, `registry record ${stationId}`);
+    return producer.send({ topic: stationsTopic, acks: -1, messages: [{ key: stationId, value: JSON.stringify(entry) }] });
+  };
   const boot16 = (client) => client.call('BootNotification', { chargePointVendor: 'Interop', chargePointModel: 'Boot' });
   const boot201 = (client) => client.call('BootNotification', {
     reason: 'PowerUp', chargingStation: { vendorName: 'Interop', model: 'Boot' },

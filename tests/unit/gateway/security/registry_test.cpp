@@ -82,3 +82,29 @@ TEST_CASE("a bad registry file stops start-up with the entry and the problem", "
     CHECK(registry.empty());
 }
 
+
+TEST_CASE("registry entries carry the boot decision", "[security]") {
+    StationRegistry registry;
+    const auto file = write_file("registry-boot", "stations:\n"
+                                                  "  - {id: NEW1, boot: Pending}\n"
+                                                  "  - {id: FAST, heartbeat_interval_s: 30}\n");
+    registry.load_file(file);
+    CHECK(registry.find("new1")->boot_status == "Pending");
+    CHECK(registry.find("FAST")->boot_status.empty());
+    CHECK(registry.find("FAST")->heartbeat_interval == std::chrono::seconds(30));
+
+    REQUIRE_FALSE(registry.apply_record("NEW1", std::string(R"({"boot":"Accepted","heartbeatInterval":600})")));
+    CHECK(registry.find("NEW1")->boot_status == "Accepted");
+    CHECK(registry.find("NEW1")->heartbeat_interval == std::chrono::seconds(600));
+    for (const char* bad : {R"({"boot":"accepted"})", R"({"boot":true})", R"({"heartbeatInterval":0})",
+                            R"({"heartbeatInterval":"60"})", R"({"heartbeatInterval":86401})"}) {
+        CAPTURE(bad);
+        CHECK(registry.apply_record("NEW1", std::string(bad)));
+    }
+    CHECK(registry.find("NEW1")->boot_status == "Accepted");  // unusable records change nothing
+
+    const auto wrong = write_file("registry-boot-bad", "stations:\n  - {id: X1, boot: Maybe}\n");
+    CHECK_THROWS_WITH(registry.load_file(wrong), Catch::Matchers::Contains("boot must be Accepted, Pending or Rejected"));
+    std::filesystem::remove(file);
+    std::filesystem::remove(wrong);
+}
