@@ -3,12 +3,12 @@
 # gateway instances at the same steady rates, everything on this machine (loopback only).
 # Prints one JSON line per run. Uses the broker on 127.0.0.1:$BENCH_KAFKA_PORT if one answers
 # there, else starts one with deploy/kafka/kafka.sh (and stops it at the end).
-#   BENCH_KAFKA_PORT (39092), BENCH_RATES ("100 300" commands/s), BENCH_DURATION (30 s),
+#   BENCH_KAFKA_PORT (29092), BENCH_RATES ("100 300" commands/s), BENCH_DURATION (30 s),
 #   BENCH_STATIONS (100), BENCH_INSTANCES ("1 3"), BENCH_PATHS ("topic rest")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-kafka_port="${BENCH_KAFKA_PORT:-39092}"
+kafka_port="${BENCH_KAFKA_PORT:-29092}"
 rates="${BENCH_RATES:-100 300}"
 duration="${BENCH_DURATION:-30}"
 stations="${BENCH_STATIONS:-100}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Measures the gateway with ocpp-loadgen against a local Kafka broker, everything on this
 # machine (loopback only). Prints one JSON line per run; docs/benchmarks.md has the results.
-#   BENCH_KAFKA_PORT (49092), BENCH_PORT (19000), BENCH_DURATION (10 s), BENCH_STATIONS (500)
+#   BENCH_KAFKA_PORT (29892), BENCH_PORT (19000), BENCH_DURATION (10 s), BENCH_STATIONS (500)
 #   BENCH_RATES_HEARTBEAT, BENCH_RATES_REALISTIC: space-separated rates to try
 #   BENCH_IDLE: space-separated idle station counts for the memory runs ("" for none)
 #   BENCH_GATEWAY: the gateway executable (default build/bin/ocpp-gateway), to compare builds
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 idle_pids=()
 
 bin=build/bin
-kafka_port="${BENCH_KAFKA_PORT:-49092}"
+kafka_port="${BENCH_KAFKA_PORT:-29892}"
 port="${BENCH_PORT:-19000}"
 admin=$((port + 100))
 duration="${BENCH_DURATION:-10}"

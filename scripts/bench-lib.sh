@@ -1,8 +1,8 @@
 # Shared by scripts/bench-tls.sh and scripts/bench-storm.sh (sourced, not run): a private
 # broker, CPU readings from /proc, a gateway started and waited for, a PKI and a registry.
-#   BENCH_KAFKA_PORT (49092), BENCH_PORT (19000; admin on BENCH_PORT + 100)
+#   BENCH_KAFKA_PORT (29892), BENCH_PORT (19000; admin on BENCH_PORT + 100)
 bin=build/bin
-kafka_port="${BENCH_KAFKA_PORT:-49092}"
+kafka_port="${BENCH_KAFKA_PORT:-29892}"
 port="${BENCH_PORT:-19000}"
 admin=$((port + 100))
 bench_dir="$(mktemp -d /tmp/ocpp-bench.XXXXXX)"

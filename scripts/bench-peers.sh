@@ -5,7 +5,7 @@
 # target publishes each CALL to its event class's topic keyed by the station id and answers
 # after the Kafka acknowledgement (acks=all, idempotent). Prints one JSON line per run;
 # scripts/bench-summary.py turns them into tables (docs/benchmarks.md).
-#   BENCH_KAFKA_PORT (49092), BENCH_PORT (19000), BENCH_DURATION (10 s), BENCH_STATIONS (1000)
+#   BENCH_KAFKA_PORT (29892), BENCH_PORT (19000), BENCH_DURATION (10 s), BENCH_STATIONS (1000)
 #   BENCH_TARGETS: any of "gateway node python" (default all three), in that order
 #   BENCH_RATES: space-separated rates (default "500 1000 2000 4000 8000")
 #   BENCH_ROUNDS: times the whole set of targets is run, alternating (default 1)
@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bin=build/bin
-kafka_port="${BENCH_KAFKA_PORT:-49092}"
+kafka_port="${BENCH_KAFKA_PORT:-29892}"
 port="${BENCH_PORT:-19000}"
 admin=$((port + 100))
 duration="${BENCH_DURATION:-10}"

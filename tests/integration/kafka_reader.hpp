@@ -23,7 +23,7 @@ struct ReadRecord {
 
 inline std::string test_brokers() {
     const char* brokers = std::getenv("OCPP_TEST_KAFKA_BROKERS");
-    return brokers != nullptr ? brokers : "127.0.0.1:39092";
+    return brokers != nullptr ? brokers : "127.0.0.1:29092";
 }
 
 inline std::vector<ReadRecord> read_topic(const std::string& brokers, const std::string& topic,

@@ -1,7 +1,7 @@
 // Starting, probing and stopping the gateway executable under test.
 //
 //   OCPP_GATEWAY_BIN          path of the executable (default <repo>/build/bin/ocpp-gateway)
-//   OCPP_TEST_KAFKA_BROKERS   bootstrap servers passed to --kafka-brokers (default 127.0.0.1:39092)
+//   OCPP_TEST_KAFKA_BROKERS   bootstrap servers passed to --kafka-brokers (default 127.0.0.1:29092)
 //   OCPP_TEST_GATEWAY_ARGS    extra arguments appended to the command line (split on spaces)
 //   OCPP_TEST_GATEWAY_ECHO=1  copy the gateway's output to this process's stderr as it arrives
 //   OCPP_TEST_KEEP_LOGS=1     keep the gateway's log file even when everything passed
@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { REPO_ROOT } from './paths.mjs';
 
 export const GATEWAY_BIN = process.env.OCPP_GATEWAY_BIN || join(REPO_ROOT, 'build', 'bin', 'ocpp-gateway');
-export const KAFKA_BROKERS = process.env.OCPP_TEST_KAFKA_BROKERS || '127.0.0.1:39092';
+export const KAFKA_BROKERS = process.env.OCPP_TEST_KAFKA_BROKERS || '127.0.0.1:29092';
 
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;

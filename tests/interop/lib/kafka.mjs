@@ -10,13 +10,13 @@
 // holds. Both are bounded in time and use a throw-away consumer group with
 // no committed offsets.
 //
-//   OCPP_TEST_KAFKA_BROKERS   bootstrap servers (default 127.0.0.1:39092)
+//   OCPP_TEST_KAFKA_BROKERS   bootstrap servers (default 127.0.0.1:29092)
 //   OCPP_TEST_KAFKA_LOG       kafkajs log level: error | warn | info | debug (default: silent)
 
 import { Kafka, logLevel } from 'kafkajs';
 import { randomBytes } from 'node:crypto';
 
-export const KAFKA_BROKERS = process.env.OCPP_TEST_KAFKA_BROKERS || '127.0.0.1:39092';
+export const KAFKA_BROKERS = process.env.OCPP_TEST_KAFKA_BROKERS || '127.0.0.1:29092';
 
 export const TOPICS = Object.freeze({
   transactions: 'ocpp.transactions',
