@@ -6,6 +6,7 @@
 #include <string>
 
 #include "gateway/app/app.hpp"
+#include "gateway/app/topics_command.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/security/password.hpp"
 #include "kafka_bridge/producer.hpp"
@@ -65,6 +66,8 @@ int main(int argc, char** argv) {
             return 0;
         case Action::hash_password:
             return hash_password(cl.iterations);
+        case Action::topics:
+            return gateway::app::run_topics_command(cl.config, cl.topics_verb, stdout, stderr);
         case Action::run:
             break;
     }

@@ -67,6 +67,18 @@ struct TopicSpec {
     int partitions = -1;   ///< -1: the broker's default
     int replication = -1;  ///< -1: the broker's default
     std::map<std::string, std::string> config;
+    /// The partition count must be exactly `partitions` (a topic whose offsets number
+    /// something); otherwise more than `partitions` is fine.
+    bool exact_partitions = false;
+};
+
+/// A topic as the cluster has it (Producer::observe_topics).
+struct ObservedTopic {
+    bool exists = false;
+    int partitions = 0;
+    int replication = 0;  ///< fewest replicas of any partition
+    /// Every config the cluster reports for the topic, broker defaults included.
+    std::map<std::string, std::string> config;
 };
 
 /// How durably a topic keeps an acknowledged record (see Producer::topic_durability).
@@ -175,6 +187,24 @@ public:
     /// authorized) is left out. Errors: unreachable cluster, no answer within `timeout`.
     Result<std::map<std::string, TopicState>, Error> describe_topics(
         const std::vector<std::string>& topics, std::chrono::milliseconds timeout);
+
+    /// Partitions, replicas and configs of each of `topics` that exists (one metadata and one
+    /// DescribeConfigs request); never creates a topic. Errors: unreachable cluster, no answer
+    /// within `timeout`, configs not readable (authorization).
+    Result<std::map<std::string, ObservedTopic>, Error> observe_topics(
+        const std::vector<std::string>& topics, std::chrono::milliseconds timeout);
+
+    /// Raises `topic` to `total` partitions. Errors: as the cluster refuses (fewer than now,
+    /// authorization, policy), unreachable cluster.
+    Result<Ok, Error> add_partitions(const std::string& topic, int total,
+                                     std::chrono::milliseconds timeout);
+
+    /// Sets each of `settings` on `topic` (IncrementalAlterConfigs SET: other configs stay as
+    /// they are). Errors: as the cluster refuses, unreachable cluster, or a librdkafka
+    /// without IncrementalAlterConfigs (before 2.2).
+    Result<Ok, Error> set_topic_configs(const std::string& topic,
+                                        const std::map<std::string, std::string>& settings,
+                                        std::chrono::milliseconds timeout);
 
     /// Fault tests only: makes librdkafka raise a fatal idempotence error on this producer now,
     /// as a broker could (the replacement path then runs for real).

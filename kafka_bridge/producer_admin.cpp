@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <algorithm>
+#include <optional>
 #include <thread>
 
 #include "kafka_bridge/producer.hpp"
@@ -324,6 +325,209 @@ Result<std::map<std::string, TopicState>, Error> Producer::describe_topics(
     }
 #endif
     return states;
+}
+
+namespace {
+
+/// Runs one admin request on its own queue and waits for its result event (nullptr: no
+/// answer in time). The caller destroys the event.
+template <class Start>
+rd_kafka_event_t* admin_call(rd_kafka_t* handle, rd_kafka_admin_op_t op,
+                             std::chrono::milliseconds timeout, Start start) {
+    char errstr[512];
+    rd_kafka_queue_t* queue = rd_kafka_queue_new(handle);
+    rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(handle, op);
+    rd_kafka_AdminOptions_set_request_timeout(options, static_cast<int>(timeout.count()), errstr,
+                                              sizeof(errstr));
+    if (op == RD_KAFKA_ADMIN_OP_CREATEPARTITIONS) {
+        rd_kafka_AdminOptions_set_operation_timeout(options, static_cast<int>(timeout.count()),
+                                                    errstr, sizeof(errstr));
+    }
+    start(options, queue);
+    rd_kafka_event_t* event = rd_kafka_queue_poll(queue, static_cast<int>(timeout.count()) + 1000);
+    rd_kafka_AdminOptions_destroy(options);
+    rd_kafka_queue_destroy(queue);
+    return event;
+}
+
+Error no_answer(const char* request) {
+    return Error(RD_KAFKA_RESP_ERR__TIMED_OUT, std::string("no answer to ") + request, false, true);
+}
+
+/// The first error of a per-resource config result, if any.
+std::optional<Error> resource_error(const rd_kafka_ConfigResource_t* const* resources,
+                                    std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) {
+        if (const rd_kafka_resp_err_t err = rd_kafka_ConfigResource_error(resources[i]);
+            err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            const char* msg = rd_kafka_ConfigResource_error_string(resources[i]);
+            return from_code(err, std::string("topic ") + rd_kafka_ConfigResource_name(resources[i]) +
+                                      ": " + (msg != nullptr ? msg : rd_kafka_err2str(err)));
+        }
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+Result<std::map<std::string, ObservedTopic>, Error> Producer::observe_topics(
+    const std::vector<std::string>& topics, std::chrono::milliseconds timeout) {
+    std::map<std::string, ObservedTopic> observed;
+    {
+        // Every topic at once: one request, whatever the number of topics asked about.
+        const rd_kafka_metadata_t* metadata = nullptr;
+        const rd_kafka_resp_err_t err = rd_kafka_metadata(handle_.get(), 1, nullptr, &metadata,
+                                                          static_cast<int>(timeout.count()));
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            return from_code(err);
+        }
+        for (int i = 0; i < metadata->topic_cnt; ++i) {
+            const auto& t = metadata->topics[i];
+            if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR ||
+                std::find(topics.begin(), topics.end(), t.topic) == topics.end()) {
+                continue;
+            }
+            ObservedTopic o;
+            o.exists = true;
+            o.partitions = t.partition_cnt;
+            o.replication = t.partition_cnt > 0 ? t.partitions[0].replica_cnt : 0;
+            for (int p = 1; p < t.partition_cnt; ++p) {
+                o.replication = std::min(o.replication, t.partitions[p].replica_cnt);
+            }
+            observed[t.topic] = std::move(o);
+        }
+        rd_kafka_metadata_destroy(metadata);
+    }
+    if (observed.empty()) {
+        return observed;
+    }
+    std::vector<rd_kafka_ConfigResource_t*> resources;
+    for (const auto& [name, topic] : observed) {
+        resources.push_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name.c_str()));
+    }
+    rd_kafka_event_t* event = admin_call(
+        handle_.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout,
+        [&](rd_kafka_AdminOptions_t* options, rd_kafka_queue_t* queue) {
+            rd_kafka_DescribeConfigs(handle_.get(), resources.data(), resources.size(), options,
+                                     queue);
+        });
+    std::optional<Error> failed;
+    if (event == nullptr) {
+        failed = no_answer("DescribeConfigs");
+    } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        failed = from_code(rd_kafka_event_error(event), rd_kafka_event_error_string(event));
+    } else {
+        std::size_t count = 0;
+        const rd_kafka_ConfigResource_t** described = rd_kafka_DescribeConfigs_result_resources(
+            rd_kafka_event_DescribeConfigs_result(event), &count);
+        failed = resource_error(described, count);
+        for (std::size_t i = 0; i < count && !failed; ++i) {
+            auto& o = observed[rd_kafka_ConfigResource_name(described[i])];
+            std::size_t entries = 0;
+            const rd_kafka_ConfigEntry_t** configs =
+                rd_kafka_ConfigResource_configs(described[i], &entries);
+            for (std::size_t e = 0; e < entries; ++e) {
+                if (const char* value = rd_kafka_ConfigEntry_value(configs[e])) {
+                    o.config[rd_kafka_ConfigEntry_name(configs[e])] = value;
+                }
+            }
+        }
+    }
+    if (event != nullptr) {
+        rd_kafka_event_destroy(event);
+    }
+    for (auto* r : resources) {
+        rd_kafka_ConfigResource_destroy(r);
+    }
+    if (failed) {
+        return *failed;
+    }
+    return observed;
+}
+
+Result<Ok, Error> Producer::add_partitions(const std::string& topic, int total,
+                                           std::chrono::milliseconds timeout) {
+    char errstr[512];
+    rd_kafka_NewPartitions_t* request =
+        rd_kafka_NewPartitions_new(topic.c_str(), static_cast<std::size_t>(total), errstr,
+                                   sizeof(errstr));
+    if (request == nullptr) {
+        return config_error("topic " + topic + ": " + errstr);
+    }
+    rd_kafka_event_t* event = admin_call(
+        handle_.get(), RD_KAFKA_ADMIN_OP_CREATEPARTITIONS, timeout,
+        [&](rd_kafka_AdminOptions_t* options, rd_kafka_queue_t* queue) {
+            rd_kafka_CreatePartitions(handle_.get(), &request, 1, options, queue);
+        });
+    Result<Ok, Error> outcome = Ok{};
+    if (event == nullptr) {
+        outcome = no_answer("CreatePartitions");
+    } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        outcome = from_code(rd_kafka_event_error(event), rd_kafka_event_error_string(event));
+    } else {
+        std::size_t count = 0;
+        const rd_kafka_topic_result_t** results = rd_kafka_CreatePartitions_result_topics(
+            rd_kafka_event_CreatePartitions_result(event), &count);
+        for (std::size_t i = 0; i < count; ++i) {
+            if (const rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i])) {
+                const char* msg = rd_kafka_topic_result_error_string(results[i]);
+                outcome = from_code(err, "topic " + topic + ": " +
+                                             (msg != nullptr ? msg : rd_kafka_err2str(err)));
+            }
+        }
+    }
+    if (event != nullptr) {
+        rd_kafka_event_destroy(event);
+    }
+    rd_kafka_NewPartitions_destroy(request);
+    return outcome;
+}
+
+Result<Ok, Error> Producer::set_topic_configs(const std::string& topic,
+                                              const std::map<std::string, std::string>& settings,
+                                              std::chrono::milliseconds timeout) {
+#if RD_KAFKA_VERSION >= 0x020200ff
+    rd_kafka_ConfigResource_t* resource =
+        rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+    for (const auto& [name, value] : settings) {
+        if (rd_kafka_error_t* error = rd_kafka_ConfigResource_add_incremental_config(
+                resource, name.c_str(), RD_KAFKA_ALTER_CONFIG_OP_TYPE_SET, value.c_str())) {
+            Error e = from_code(rd_kafka_error_code(error),
+                                "topic " + topic + ": " + name + ": " + rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+            rd_kafka_ConfigResource_destroy(resource);
+            return e;
+        }
+    }
+    rd_kafka_event_t* event = admin_call(
+        handle_.get(), RD_KAFKA_ADMIN_OP_INCREMENTALALTERCONFIGS, timeout,
+        [&](rd_kafka_AdminOptions_t* options, rd_kafka_queue_t* queue) {
+            rd_kafka_IncrementalAlterConfigs(handle_.get(), &resource, 1, options, queue);
+        });
+    Result<Ok, Error> outcome = Ok{};
+    if (event == nullptr) {
+        outcome = no_answer("IncrementalAlterConfigs");
+    } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        outcome = from_code(rd_kafka_event_error(event), rd_kafka_event_error_string(event));
+    } else {
+        std::size_t count = 0;
+        const rd_kafka_ConfigResource_t** results = rd_kafka_IncrementalAlterConfigs_result_resources(
+            rd_kafka_event_IncrementalAlterConfigs_result(event), &count);
+        if (auto failed = resource_error(results, count)) {
+            outcome = *failed;
+        }
+    }
+    if (event != nullptr) {
+        rd_kafka_event_destroy(event);
+    }
+    rd_kafka_ConfigResource_destroy(resource);
+    return outcome;
+#else
+    (void)settings;
+    (void)timeout;
+    return config_error("topic " + topic + ": changing topic configs needs librdkafka 2.2 or "
+                        "later (IncrementalAlterConfigs); this build has " + librdkafka_version());
+#endif
 }
 
 }  // namespace kafka_bridge

@@ -1,12 +1,14 @@
 #include "gateway/app/kafka_readiness.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "gateway/log/log.hpp"
+#include "kafka_bridge/topic_plan.hpp"
 
 namespace gateway::app {
 
@@ -21,36 +23,38 @@ DurabilityTarget durability_target(const config::Config& c, int brokers) {
 
 std::vector<kafka_bridge::TopicSpec> required_topics(const config::Config& c,
                                                      DurabilityTarget target) {
+    const bool asking = c.reply.ask != config::Config::Reply::Ask::never;
     std::vector<kafka_bridge::TopicSpec> topics;
-    auto add = [&](const std::string& name, int partitions,
-                   std::map<std::string, std::string> settings) {
-        settings["min.insync.replicas"] = std::to_string(target.min_insync);
-        topics.push_back({name, partitions, target.replication, std::move(settings)});
-    };
-    for (const auto& name : c.topics.by_class) {
-        add(name, -1, {});
+    for (const auto& [role, name] : config::topic_roles(c)) {
+        if (!asking && (role == "authorization_requests" || role == "authorization_decisions")) {
+            continue;  // created only when ask mode is on
+        }
+        // Two roles on one topic (all classes on "ocpp.events", say): the first role's
+        // contract, event classes first, is the topic's.
+        if (std::any_of(topics.begin(), topics.end(), [&](const auto& t) { return t.name == name; })) {
+            continue;
+        }
+        const auto found = c.contract.find(role);
+        const config::TopicContract contract =
+            found != c.contract.end() ? found->second : config::TopicContract{};
+        kafka_bridge::TopicSpec spec;
+        spec.name = name;
+        spec.partitions = contract.partitions > 0 ? contract.partitions : -1;
+        spec.exact_partitions = role == "transaction_ids";
+        spec.replication = contract.replication > 0 ? contract.replication : target.replication;
+        spec.config["min.insync.replicas"] =
+            std::to_string(contract.min_insync > 0 ? contract.min_insync : target.min_insync);
+        if (contract.retention_ms) {
+            spec.config["retention.ms"] = std::to_string(*contract.retention_ms);
+        }
+        if (contract.retention_bytes) {
+            spec.config["retention.bytes"] = std::to_string(*contract.retention_bytes);
+        }
+        if (!contract.cleanup_policy.empty()) {
+            spec.config["cleanup.policy"] = contract.cleanup_policy;
+        }
+        topics.push_back(std::move(spec));
     }
-    add(c.topics.connections, -1, {});
-    add(c.topics.dead_letter, -1, {});
-    // Offsets number 1.6 transactions: one partition; records need not be kept, offsets are
-    // never reused even after retention deletes them.
-    add(c.topics.transaction_ids, 1, {{"retention.ms", "86400000"}});
-    add(c.topics.commands, -1, {});
-    add(c.topics.command_results, -1, {});
-    // The last record per station (and per instance) is the table; every instance reads it
-    // whole at start-up.
-    add(c.topics.presence, -1, {{"cleanup.policy", "compact"}});
-    // The station registry: the last record per identity is its entry.
-    add(c.topics.stations, -1, {{"cleanup.policy", "compact"}});
-    // The operator's tokens: the last record per token is its entry.
-    add(c.topics.id_tokens, -1, {{"cleanup.policy", "compact"}});
-    if (c.reply.ask != config::Config::Reply::Ask::never) {
-        // Questions and answers matter for seconds; a day keeps them for audits and replays.
-        add(c.topics.authorization_requests, -1, {{"retention.ms", "86400000"}});
-        add(c.topics.authorization_decisions, -1, {{"retention.ms", "86400000"}});
-    }
-    // Routes serve duplicate detection for a day; every instance reads them at start-up.
-    add(c.topics.command_routes, -1, {{"retention.ms", "86400000"}});
     return topics;
 }
 
@@ -71,7 +75,10 @@ void report_durability(kafka_bridge::Producer& producer,
         }
         TopicDurabilityReport r{topic.name, found.value().replication,
                                 found.value().min_insync_replicas, false};
-        r.below_target = r.replication < target.replication || r.min_insync < target.min_insync;
+        const auto wanted_insync = topic.config.find("min.insync.replicas");
+        r.below_target = r.replication < topic.replication ||
+                         (wanted_insync != topic.config.end() &&
+                          r.min_insync < std::atoi(wanted_insync->second.c_str()));
         if (r.below_target) {
             weak.push_back(fmt::format("{} (replicas {}, min.insync.replicas {})", r.topic,
                                        r.replication, r.min_insync));
@@ -91,6 +98,49 @@ void report_durability(kafka_bridge::Producer& producer,
                   "(replication 3, min.insync.replicas 2)",
                   target.replication, target.min_insync);
     }
+}
+
+/// Logs how the topics differ from the contract (what `ocpp-gateway topics apply` would
+/// change); false, with the differences in `problem`, when the configuration says to refuse.
+bool compare_with_contract(const config::Config& config, kafka_bridge::Producer& producer,
+                           const std::vector<kafka_bridge::TopicSpec>& topics,
+                           std::string& problem) {
+    const bool refuse = config.topic_drift == config::Config::Drift::refuse;
+    std::vector<std::string> names;
+    for (const auto& t : topics) {
+        names.push_back(t.name);
+    }
+    auto observed = producer.observe_topics(names, 10s);
+    if (!observed.ok()) {
+        if (refuse) {
+            problem = "cannot compare the topics with the contract (kafka.topic_drift: refuse): " +
+                      observed.error().to_string();
+            return false;
+        }
+        log::warn("cannot compare the topics with the contract ({}); not checked",
+                  observed.error().to_string());
+        return true;
+    }
+    const auto plan = kafka_bridge::plan_topics(topics, observed.value());
+    if (plan.meets()) {
+        return true;
+    }
+    std::vector<std::string> differences;
+    for (const auto& change : plan.changes) {
+        differences.push_back(change.describe());
+    }
+    differences.insert(differences.end(), plan.problems.begin(), plan.problems.end());
+    if (refuse) {
+        problem = fmt::format("{} topic difference(s) from the contract (kafka.topic_drift: "
+                              "refuse; `ocpp-gateway topics plan` lists them, `topics apply` "
+                              "fixes what it can): {}",
+                              differences.size(), fmt::join(differences, "; "));
+        return false;
+    }
+    log::warn("{} topic difference(s) from the contract; `ocpp-gateway topics apply` fixes what "
+              "it can: {}",
+              differences.size(), fmt::join(differences, "; "));
+    return true;
 }
 
 }  // namespace
@@ -132,6 +182,9 @@ Readiness wait_for_kafka(const config::Config& config, kafka_bridge::ProducerSlo
         problem = "topic " + config.topics.transaction_ids + " has " +
                   std::to_string(partitions.value()) +
                   " partitions; it must have exactly one (it numbers OCPP 1.6 transactions)";
+        return Readiness::unusable;
+    }
+    if (!compare_with_contract(config, *producers.current(), topics, problem)) {
         return Readiness::unusable;
     }
     report_durability(*producers.current(), topics, target, durability);

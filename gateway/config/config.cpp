@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <set>
 #include <stdexcept>
 #include <unistd.h>
 
@@ -180,6 +181,12 @@ void validate(Config& c) {
     if (c.listen.port == c.admin_listen.port && c.listen.host == c.admin_listen.host) {
         fail("config: listen and admin_listen must differ");
     }
+    for (const auto& [role, topic] : topic_roles(c)) {
+        if (role != "transaction_ids" && topic == c.topics.transaction_ids) {
+            fail("config topics." + role + ": " + topic + " is the transaction-id topic; that "
+                 "one must be a topic of its own (exactly one partition, offsets as numbers)");
+        }
+    }
     const std::set<std::string> levels = {"debug", "info", "warn", "error"};
     if (levels.count(c.log_level) == 0) {
         fail("config log_level: \"" + c.log_level + "\" is not one of debug, info, warn, error");
@@ -207,6 +214,9 @@ std::string help_text() {
 
 Usage: ocpp-gateway [options]
        ocpp-gateway hash-password [--iterations N] < password   (prints a registry hash)
+       ocpp-gateway topics plan|apply|check [options]   (the topics against their contract:
+           plan prints the differences, apply creates and raises, check exits 1 on any;
+           docs/contract.md)
 
 Options (flags override OCPP_GATEWAY_* environment variables, which override the file; every
 file key with its default is in deploy/gateway.example.yaml):
@@ -295,6 +305,24 @@ CommandLine parse_command_line(int argc, const char* const* argv,
     const std::vector<std::string> args(argv + 1, argv + argc);
     if (!args.empty() && args[0] == "hash-password") {
         return parse_hash_password(args);
+    }
+    if (!args.empty() && args[0] == "topics") {
+        const std::set<std::string> verbs = {"plan", "apply", "check"};
+        if (args.size() < 2 || verbs.count(args[1]) == 0) {
+            fail("topics: say plan, apply or check (then the gateway's own options: --config, "
+                 "--kafka-brokers, ...)");
+        }
+        // The rest are the gateway's options: the same configuration names the same topics.
+        std::vector<const char*> rest = {argv[0]};
+        for (int i = 3; i < argc; ++i) {
+            rest.push_back(argv[i]);
+        }
+        CommandLine cl = parse_command_line(static_cast<int>(rest.size()), rest.data(), env);
+        if (cl.action == CommandLine::Action::run) {
+            cl.action = CommandLine::Action::topics;
+            cl.topics_verb = args[1];
+        }
+        return cl;
     }
     CommandLine cl;
     // The file comes first, whatever the position of --config.

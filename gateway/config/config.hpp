@@ -31,6 +31,27 @@ struct Endpoint {
     std::string to_string() const;
 };
 
+/// What the event-class contract promises of one topic (docs/contract.md): the gateway
+/// creates the topic so, `ocpp-gateway topics plan|apply|check` compares the cluster with it.
+/// Zero / unset: not part of the contract (the cluster's default stands).
+struct TopicContract {
+    int partitions = 0;        ///< 0: the cluster's num.partitions; apply raises, never lowers
+    int replication = 0;       ///< 0: kafka.replication_factor
+    int min_insync = 0;        ///< 0: kafka.min_insync_replicas
+    std::optional<long long> retention_ms;     ///< -1: kept for ever
+    std::optional<long long> retention_bytes;  ///< per partition; -1: no size limit
+    std::string cleanup_policy;                ///< delete, compact or compact,delete
+};
+
+struct Config;
+
+/// The contract's defaults for an EV network, by role (docs/contract.md says why).
+std::map<std::string, TopicContract> default_contract();
+
+/// Every topic role with the topic `config` gives it, in the order of topics.* (event
+/// classes first).
+std::vector<std::pair<std::string, std::string>> topic_roles(const Config& config);
+
 /// Everything the gateway can be told. Each limit has a default and a reason.
 struct Config {
     std::string gateway_id;  ///< default: the host name
@@ -180,6 +201,13 @@ struct Config {
 
     kafka_bridge::ProducerConfig kafka;
     kafka_bridge::Topics topics;
+    /// The contract of each topic by role (the topics.* key: an event class, connections,
+    /// dead_letter, commands, ...); defaults and their reasons in default_contract().
+    std::map<std::string, TopicContract> contract = default_contract();
+    /// A topic that differs from its contract at start-up: warn (log what `ocpp-gateway
+    /// topics apply` would change) or refuse to start.
+    enum class Drift : std::uint8_t { warn, refuse };
+    Drift topic_drift = Drift::warn;
     /// Create missing topics at start-up (off where an operator manages topics).
     bool create_topics = true;
     /// Replication factor and min.insync.replicas the gateway creates its topics with and
@@ -198,8 +226,10 @@ struct Config {
 
 /// The result of reading the command line: a config to run, or a subcommand/exit.
 struct CommandLine {
-    enum class Action : std::uint8_t { run, help, version, hash_password };
+    enum class Action : std::uint8_t { run, help, version, hash_password, topics };
     Action action = Action::run;
+    /// topics: plan, apply or check.
+    std::string topics_verb;
     Config config;
     /// hash-password: PBKDF2 iterations of the hash to make.
     unsigned iterations = 100000;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <climits>
 #include <map>
 #include <stdexcept>
 
@@ -83,6 +84,42 @@ void set_reply_mode(Config& config, const std::string& assignment, const std::st
                     "data must never be acknowledged before it is stored)");
     }
     config.reply.modes[static_cast<std::size_t>(*c)] = m;
+}
+
+/// One "KEY=VALUE" of contract.ROLE (docs/contract.md).
+void set_contract(Config& config, const std::string& role, const std::string& assignment,
+                  const std::string& what) {
+    const auto [key, value] = split_assignment(assignment, what);
+    const std::string where = what + "." + key;
+    TopicContract& c = config.contract[role];
+    if (key == "partitions") {
+        c.partitions = static_cast<int>(parse_integer(value, where, 0, 100000));
+        if (role == "transaction_ids" && c.partitions != 1) {
+            fail(where + ": must be 1 (the topic's offsets number OCPP 1.6 transactions)");
+        }
+    } else if (key == "replication_factor") {
+        c.replication = static_cast<int>(parse_integer(value, where, 0, 32767));
+    } else if (key == "min_insync_replicas") {
+        c.min_insync = static_cast<int>(parse_integer(value, where, 0, 32767));
+    } else if (key == "retention_ms") {
+        c.retention_ms = parse_integer(value, where, -1, LLONG_MAX);
+    } else if (key == "retention_bytes") {
+        c.retention_bytes = parse_integer(value, where, -1, LLONG_MAX);
+    } else if (key == "cleanup_policy") {
+        const std::string v = value == "delete,compact" ? "compact,delete" : value;
+        if (v != "delete" && v != "compact" && v != "compact,delete") {
+            fail(where + ": \"" + value + "\" is not delete, compact or compact,delete");
+        }
+        if ((role == "presence" || role == "stations" || role == "id_tokens") &&
+            v.find("compact") == std::string::npos) {
+            fail(where + ": the " + role + " topic is a table read whole at start-up; it must "
+                                           "be compacted (compact or compact,delete)");
+        }
+        c.cleanup_policy = v;
+    } else {
+        fail(where + ": unknown; partitions, replication_factor, min_insync_replicas, "
+                     "retention_ms, retention_bytes or cleanup_policy");
+    }
 }
 
 // ---- setter builders: one per kind of value ------------------------------------------------
@@ -289,6 +326,23 @@ std::vector<Option> build() {
     add({"topics.authorization_requests", "", "", "TOPIC", "ask mode: token questions to the operator", Shape::scalar, text(FIELD(topics.authorization_requests)), nullptr, nullptr});
     add({"topics.authorization_decisions", "", "", "TOPIC", "ask mode: the operator's decisions", Shape::scalar, text(FIELD(topics.authorization_decisions)), nullptr, nullptr});
     add({"topics.id_tokens", "", "", "TOPIC", "compacted token table (authorization)", Shape::scalar, text(FIELD(topics.id_tokens)), nullptr, nullptr});
+
+    for (const auto& [role, topic] : topic_roles(Config{})) {
+        add({"contract." + role, "", "", "K: V",
+             "the topic's contract: partitions, replication_factor, min_insync_replicas, "
+             "retention_ms, retention_bytes, cleanup_policy (docs/contract.md)",
+             Shape::map,
+             [role = role](Config& c, const std::string& v, const std::string& where) { set_contract(c, role, v, where); },
+             nullptr, nullptr});
+    }
+    add({"kafka.topic_drift", "", "", "WHEN", "a topic unlike its contract at start-up: warn or refuse", Shape::scalar,
+         [](Config& c, const std::string& v, const std::string& where) {
+             if (v != "warn" && v != "refuse") {
+                 fail(where + ": \"" + v + "\" is neither warn nor refuse");
+             }
+             c.topic_drift = v == "warn" ? Config::Drift::warn : Config::Drift::refuse;
+         },
+         nullptr, nullptr});
 
     // Never a flag: command lines are visible to every local user.
     add({"admin.token", "OCPP_GATEWAY_ADMIN_TOKEN", "", "TOKEN", "bearer token for /v1 and /metrics", Shape::scalar,

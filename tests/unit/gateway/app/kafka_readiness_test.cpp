@@ -45,7 +45,7 @@ TEST_CASE("every topic is created with the target's replication and min.insync.r
           "[app][durability]") {
     gateway::config::Config c;
     const auto topics = required_topics(c, {3, 2});
-    REQUIRE(topics.size() == c.topics.by_class.size() + 9);
+    REQUIRE(topics.size() == c.topics.by_class.size() + 9);  // ask mode off: no ask topics
     for (const auto& t : topics) {
         INFO(t.name);
         CHECK(t.replication == 3);
@@ -64,4 +64,37 @@ TEST_CASE("every topic is created with the target's replication and min.insync.r
         REQUIRE(t != topics.end());
         CHECK(t->config.at("cleanup.policy") == "compact");
     }
+}
+
+TEST_CASE("the contract shapes the topics: its values, else the durability target", "[app][contract]") {
+    gateway::config::Config c;
+    c.contract["status"].partitions = 12;
+    c.contract["status"].replication = 5;
+    c.contract["status"].retention_bytes = 1000;
+    c.contract["heartbeat"] = {};  // out of the contract: the cluster's defaults stand
+    c.reply.ask = gateway::config::Config::Reply::Ask::unknown;
+    const auto topics = required_topics(c, {3, 2});
+    REQUIRE(topics.size() == c.topics.by_class.size() + 11);
+    auto find = [&](const std::string& name) {
+        const auto t = std::find_if(topics.begin(), topics.end(), [&](const auto& s) { return s.name == name; });
+        REQUIRE(t != topics.end());
+        return *t;
+    };
+    const auto status = find("ocpp.status");
+    CHECK(status.partitions == 12);
+    CHECK_FALSE(status.exact_partitions);
+    CHECK(status.replication == 5);
+    CHECK(status.config.at("retention.bytes") == "1000");
+    CHECK(status.config.at("retention.ms") == "604800000");
+    const auto heartbeats = find("ocpp.heartbeats");
+    CHECK(heartbeats.partitions == -1);
+    CHECK(heartbeats.replication == 3);
+    CHECK(heartbeats.config == std::map<std::string, std::string>{{"min.insync.replicas", "2"}});
+    CHECK(find(c.topics.transaction_ids).exact_partitions);
+    CHECK(find(c.topics.authorization_decisions).config.at("retention.ms") == "86400000");
+
+    // Two classes on one topic: the first class's contract is the topic's, listed once.
+    c.topics.for_class(ocpp::EventClass::heartbeat) = "ocpp.status";
+    const auto shared = required_topics(c, {3, 2});
+    CHECK(std::count_if(shared.begin(), shared.end(), [](const auto& s) { return s.name == "ocpp.status"; }) == 1);
 }

@@ -249,3 +249,67 @@ TEST_CASE("min.insync.replicas above the replication factor is refused", "[confi
     CHECK(ok.config.topic_replication == 3);
     CHECK(ok.config.topic_min_insync == 2);
 }
+
+TEST_CASE("topics is a subcommand that reads the gateway's own options", "[config][contract]") {
+    const auto file = write_yaml("contract-cmd", "topics:\n  status: it.status\n");
+    const auto cl = parse({"topics", "check", "--config", file, "--kafka-brokers", "k:9092"});
+    CHECK(cl.action == CommandLine::Action::topics);
+    CHECK(cl.topics_verb == "check");
+    CHECK(cl.config.topics.for_class(ocpp::EventClass::status) == "it.status");
+    CHECK(cl.config.kafka.brokers == "k:9092");
+    CHECK_THROWS_WITH(parse({"topics"}), Catch::Contains("plan, apply or check"));
+    CHECK_THROWS_WITH(parse({"topics", "delete"}), Catch::Contains("plan, apply or check"));
+    CHECK_THROWS_WITH(parse({"topics", "plan", "--bogus"}), Catch::Contains("unknown option"));
+    std::filesystem::remove(file);
+}
+
+TEST_CASE("the contract has a default per topic and takes changes key by key", "[config][contract]") {
+    using Catch::Contains;
+    const auto defaults = parse({}).config;
+    // Billing data kept longest, liveness shortest; tables compacted; one partition numbers
+    // 1.6 transactions.
+    CHECK(defaults.contract.at("transaction").retention_ms == 90LL * 86400000);
+    CHECK(defaults.contract.at("heartbeat").retention_ms == 86400000LL);
+    CHECK(*defaults.contract.at("heartbeat").retention_ms < *defaults.contract.at("metering").retention_ms);
+    CHECK(defaults.contract.at("stations").cleanup_policy == "compact");
+    CHECK_FALSE(defaults.contract.at("stations").retention_ms.has_value());
+    CHECK(defaults.contract.at("transaction_ids").partitions == 1);
+    for (const auto& [role, topic] : gateway::config::topic_roles(defaults)) {
+        INFO(role);
+        CHECK(defaults.contract.count(role) == 1);
+    }
+
+    const auto file = write_yaml("contract", "contract:\n  status: {partitions: 12, retention_bytes: 1073741824}\n"
+                                             "  transaction: {retention_ms: -1, min_insync_replicas: 2}\n");
+    const auto c = parse({"--config", file}).config;
+    CHECK(c.contract.at("status").partitions == 12);
+    CHECK(c.contract.at("status").retention_bytes == 1073741824LL);
+    CHECK(c.contract.at("status").retention_ms == defaults.contract.at("status").retention_ms);
+    CHECK(c.contract.at("transaction").retention_ms == -1);
+    CHECK(c.contract.at("transaction").min_insync == 2);
+    CHECK(c.contract.at("transaction").cleanup_policy == "delete");
+    std::filesystem::remove(file);
+
+    const std::vector<std::pair<std::string, std::string>> refused = {
+        {"contract:\n  status: {partitons: 3}\n", "contract.status.partitons: unknown"},
+        {"contract:\n  status: {partitions: many}\n", "not an integer"},
+        {"contract:\n  status: {retention_ms: -5}\n", "outside -1.."},
+        {"contract:\n  status: {cleanup_policy: forever}\n", "not delete, compact or compact,delete"},
+        {"contract:\n  stations: {cleanup_policy: delete}\n", "must be compacted"},
+        {"contract:\n  transaction_ids: {partitions: 3}\n", "must be 1"},
+        {"contract:\n  billing: {partitions: 3}\n", "contract.billing: unknown setting"},
+        {"topics:\n  status: ocpp.transaction-ids\n", "must be a topic of its own"},
+    };
+    for (const auto& [yaml, message] : refused) {
+        INFO(yaml);
+        const auto bad = write_yaml("contract-bad", yaml);
+        CHECK_THROWS_WITH(parse({"--config", bad}), Contains(message));
+        std::filesystem::remove(bad);
+    }
+    const auto drift = write_yaml("contract-drift", "kafka:\n  topic_drift: refuse\n");
+    CHECK(parse({"--config", drift}).config.topic_drift == gateway::config::Config::Drift::refuse);
+    const auto drift_bad = write_yaml("contract-drift-bad", "kafka:\n  topic_drift: ignore\n");
+    CHECK_THROWS_WITH(parse({"--config", drift_bad}), Contains("neither warn nor refuse"));
+    std::filesystem::remove(drift);
+    std::filesystem::remove(drift_bad);
+}

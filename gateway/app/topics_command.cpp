@@ -1,0 +1,129 @@
+#include "gateway/app/topics_command.hpp"
+
+#include <chrono>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "gateway/app/kafka_readiness.hpp"
+#include "kafka_bridge/producer.hpp"
+#include "kafka_bridge/topic_plan.hpp"
+
+namespace gateway::app {
+namespace {
+
+using namespace std::chrono_literals;
+using kafka_bridge::TopicChange;
+using kafka_bridge::TopicPlan;
+
+constexpr auto kTimeout = 15s;
+
+void print_plan(const TopicPlan& plan, std::size_t wanted, std::FILE* out) {
+    for (const auto& change : plan.changes) {
+        fmt::print(out, "{} {}\n", change.kind == TopicChange::Kind::create ? "+" : "~",
+                   change.describe());
+    }
+    for (const auto& problem : plan.problems) {
+        fmt::print(out, "! {}\n", problem);
+    }
+    fmt::print(out, "{} of {} topics meet the contract; {} change(s) for `topics apply`, {} "
+                    "difference(s) it cannot fix\n",
+               plan.met.size(), wanted, plan.changes.size(), plan.problems.size());
+}
+
+/// Carries out `plan`'s changes in order; prints each. Returns the failures.
+std::size_t apply(kafka_bridge::Producer& producer, const TopicPlan& plan, std::FILE* out,
+                  std::FILE* err) {
+    std::size_t failures = 0;
+    auto report = [&](const TopicChange& change, const kafka_bridge::Result<kafka_bridge::Ok,
+                                                                           kafka_bridge::Error>& r) {
+        if (r.ok()) {
+            fmt::print(out, "done: {}\n", change.describe());
+        } else {
+            ++failures;
+            fmt::print(err, "failed: {}: {}\n", change.describe(), r.error().to_string());
+        }
+    };
+    for (const auto& change : plan.changes) {
+        switch (change.kind) {
+            case TopicChange::Kind::create:
+                report(change, producer.ensure_topics({change.spec}, kTimeout));
+                break;
+            case TopicChange::Kind::add_partitions:
+                report(change, producer.add_partitions(change.topic, std::stoi(change.to), kTimeout));
+                break;
+            case TopicChange::Kind::set_config:
+                report(change, producer.set_topic_configs(change.topic, {{change.key, change.to}},
+                                                          kTimeout));
+                break;
+        }
+    }
+    return failures;
+}
+
+}  // namespace
+
+int run_topics_command(const config::Config& config, const std::string& verb, std::FILE* out,
+                       std::FILE* err) {
+    kafka_bridge::ProducerConfig settings = config.kafka;
+    // librdkafka's own lines only when they say something is wrong.
+    settings.log = [err](int level, const char* facility, const char* message) {
+        if (level <= 3) {
+            fmt::print(err, "librdkafka {}: {}\n", facility, message);
+        }
+    };
+    auto created = kafka_bridge::Producer::create(settings);
+    if (!created.ok()) {
+        fmt::print(err, "ocpp-gateway topics: {}\n", created.error().to_string());
+        return 2;
+    }
+    auto& producer = *created.value();
+    const auto brokers = producer.broker_count(kTimeout);
+    if (!brokers.ok()) {
+        fmt::print(err, "ocpp-gateway topics: cannot reach Kafka at {}: {}\n",
+                   config.kafka.brokers, brokers.error().to_string());
+        return 2;
+    }
+    const auto topics = required_topics(config, durability_target(config, brokers.value()));
+    std::vector<std::string> names;
+    for (const auto& t : topics) {
+        names.push_back(t.name);
+    }
+    auto observe = [&]() -> std::optional<TopicPlan> {
+        auto observed = producer.observe_topics(names, kTimeout);
+        if (!observed.ok()) {
+            fmt::print(err, "ocpp-gateway topics: cannot read the topics: {}\n",
+                       observed.error().to_string());
+            return std::nullopt;
+        }
+        return kafka_bridge::plan_topics(topics, observed.value());
+    };
+    auto plan = observe();
+    if (!plan) {
+        return 2;
+    }
+    if (verb != "apply") {
+        print_plan(*plan, topics.size(), out);
+        return verb == "check" && !plan->meets() ? 1 : 0;
+    }
+    if (apply(producer, *plan, out, err) > 0) {
+        return 2;
+    }
+    // Brokers apply created topics and changed configs from the metadata log a moment after
+    // the controller answered: ask again until they show, for a few seconds.
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    do {
+        plan = observe();
+        if (!plan) {
+            return 2;
+        }
+        if (plan->changes.empty()) {
+            break;
+        }
+        std::this_thread::sleep_for(200ms);  // a command-line tool polling a remote state
+    } while (std::chrono::steady_clock::now() < deadline);
+    print_plan(*plan, topics.size(), out);
+    return plan->meets() ? 0 : 1;
+}
+
+}  // namespace gateway::app
