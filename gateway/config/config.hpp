@@ -204,6 +204,24 @@ struct Config {
     /// The contract of each topic by role (the topics.* key: an event class, connections,
     /// dead_letter, commands, ...); defaults and their reasons in default_contract().
     std::map<std::string, TopicContract> contract = default_contract();
+    /// How late station events may reach Kafka, measured from the station's own timestamp
+    /// (contract.CLASS.freshness_budget_s; docs/contract.md), and when a station's clock is
+    /// taken to be off.
+    struct Freshness {
+        /// Per event class; 0: no budget (classes whose messages carry no timestamp).
+        /// transaction, metering, status, heartbeat, authorization, security, report,
+        /// data-transfer.
+        std::array<std::chrono::seconds, ocpp::kEventClassCount> budgets = {
+            std::chrono::seconds(30), std::chrono::seconds(60), std::chrono::seconds(5),
+            std::chrono::seconds(0),  std::chrono::seconds(0),  std::chrono::seconds(30),
+            std::chrono::seconds(60), std::chrono::seconds(0)};
+        /// A timestamp further ahead of the gateway's clock than this: the station's clock
+        /// is off (counted, reported once per connection; the message is still taken).
+        std::chrono::seconds clock_ahead{300};
+        /// Further behind than this: off too (a reset clock at 1970 or 2000). Events queued
+        /// through a long outage are late, not wrong: a week lets them through uncounted.
+        std::chrono::seconds clock_behind{7 * 86400};
+    } freshness;
     /// A topic that differs from its contract at start-up: warn (log what `ocpp-gateway
     /// topics apply` would change) or refuse to start.
     enum class Drift : std::uint8_t { warn, refuse };

@@ -105,6 +105,14 @@ void set_contract(Config& config, const std::string& role, const std::string& as
         c.retention_ms = parse_integer(value, where, -1, LLONG_MAX);
     } else if (key == "retention_bytes") {
         c.retention_bytes = parse_integer(value, where, -1, LLONG_MAX);
+    } else if (key == "freshness_budget_s") {
+        const auto cls = ocpp::parse_event_class(role);
+        if (!cls) {
+            fail(where + ": only event classes have a freshness budget (" + role +
+                 " records are the gateway's own)");
+        }
+        config.freshness.budgets[static_cast<std::size_t>(*cls)] =
+            std::chrono::seconds(parse_integer(value, where, 0, 30LL * 86400));
     } else if (key == "cleanup_policy") {
         const std::string v = value == "delete,compact" ? "compact,delete" : value;
         if (v != "delete" && v != "compact" && v != "compact,delete") {
@@ -118,7 +126,7 @@ void set_contract(Config& config, const std::string& role, const std::string& as
         c.cleanup_policy = v;
     } else {
         fail(where + ": unknown; partitions, replication_factor, min_insync_replicas, "
-                     "retention_ms, retention_bytes or cleanup_policy");
+                     "retention_ms, retention_bytes, cleanup_policy or freshness_budget_s");
     }
 }
 
@@ -330,11 +338,15 @@ std::vector<Option> build() {
     for (const auto& [role, topic] : topic_roles(Config{})) {
         add({"contract." + role, "", "", "K: V",
              "the topic's contract: partitions, replication_factor, min_insync_replicas, "
-             "retention_ms, retention_bytes, cleanup_policy (docs/contract.md)",
+             "retention_ms, retention_bytes, cleanup_policy, freshness_budget_s (docs/contract.md)",
              Shape::map,
              [role = role](Config& c, const std::string& v, const std::string& where) { set_contract(c, role, v, where); },
              nullptr, nullptr});
     }
+    add({"freshness.clock_ahead_s", "", "", "S", "station timestamps further ahead: its clock is off (counted, reported)", Shape::scalar,
+         integer<std::chrono::seconds>(FIELD(freshness.clock_ahead), 1, 365LL * 86400), show_count(FIELD(freshness.clock_ahead)), nullptr});
+    add({"freshness.clock_behind_s", "", "", "S", "… further behind", Shape::scalar,
+         integer<std::chrono::seconds>(FIELD(freshness.clock_behind), 1, 100LL * 365 * 86400), show_count(FIELD(freshness.clock_behind)), nullptr});
     add({"kafka.topic_drift", "", "", "WHEN", "a topic unlike its contract at start-up: warn or refuse", Shape::scalar,
          [](Config& c, const std::string& v, const std::string& where) {
              if (v != "warn" && v != "refuse") {

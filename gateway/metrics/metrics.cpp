@@ -62,30 +62,52 @@ void Metrics::unmatched_response() {
     unmatched_responses_.fetch_add(1, std::memory_order_relaxed);
 }
 
-void Metrics::Histogram::observe(std::chrono::steady_clock::duration d) {
-    const double seconds = std::chrono::duration<double>(d).count();
-    for (std::size_t i = 0; i < kLatencyBuckets.size(); ++i) {
-        if (seconds <= kLatencyBuckets[i]) {
+template <const std::array<double, 12>& Bounds>
+void Metrics::Histogram<Bounds>::observe_us(std::int64_t us) {
+    us = std::max<std::int64_t>(us, 0);
+    const double seconds = static_cast<double>(us) / 1e6;
+    for (std::size_t i = 0; i < Bounds.size(); ++i) {
+        if (seconds <= Bounds[i]) {
             buckets[i].fetch_add(1, std::memory_order_relaxed);
         }
     }
     count.fetch_add(1, std::memory_order_relaxed);
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
-    sum_ns.fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(ns, 0)), std::memory_order_relaxed);
+    sum_us.fetch_add(static_cast<std::uint64_t>(us), std::memory_order_relaxed);
 }
 
-void Metrics::Histogram::render(std::string& out, std::string_view name) const {
+template <const std::array<double, 12>& Bounds>
+void Metrics::Histogram<Bounds>::render(std::string& out, std::string_view name,
+                                        std::string_view labels) const {
     // Records land while this is read (a scrape is no snapshot): buckets are kept
     // non-decreasing and within the count read first, as Prometheus expects of a histogram.
     const auto n = count.load(std::memory_order_relaxed);
+    const std::string prefix = labels.empty() ? std::string() : std::string(labels) + ",";
     std::uint64_t below = 0;
-    for (std::size_t i = 0; i < kLatencyBuckets.size(); ++i) {
+    for (std::size_t i = 0; i < Bounds.size(); ++i) {
         below = std::min(std::max(below, buckets[i].load(std::memory_order_relaxed)), n);
-        out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, kLatencyBuckets[i], below);
+        out += fmt::format("{}_bucket{{{}le=\"{}\"}} {}\n", name, prefix, Bounds[i], below);
     }
-    out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n", name, n);
-    out += fmt::format("{}_sum {}\n{}_count {}\n", name,
-                       static_cast<double>(sum_ns.load(std::memory_order_relaxed)) / 1e9, name, n);
+    out += fmt::format("{}_bucket{{{}le=\"+Inf\"}} {}\n", name, prefix, n);
+    const std::string braces = labels.empty() ? std::string() : "{" + std::string(labels) + "}";
+    out += fmt::format("{}_sum{} {}\n{}_count{} {}\n", name, braces,
+                       static_cast<double>(sum_us.load(std::memory_order_relaxed)) / 1e6, name,
+                       braces, n);
+}
+
+void Metrics::event_stored(ocpp::EventClass c, std::int64_t received_ms,
+                           std::optional<std::int64_t> station_ms, bool over_budget) {
+    const auto i = static_cast<std::size_t>(c);
+    receipt_to_ack_[i].observe_us(received_ms * 1000);
+    if (station_ms) {
+        station_to_ack_[i].observe_us(*station_ms * 1000);
+    }
+    if (over_budget) {
+        over_budget_[i].fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
+void Metrics::station_clock_off(bool ahead) {
+    clock_off_[ahead ? 0 : 1].fetch_add(1, std::memory_order_relaxed);
 }
 
 void Metrics::produce_ack_latency(std::chrono::steady_clock::duration d) { produce_ack_.observe(d); }
@@ -205,6 +227,29 @@ std::string Metrics::render(const std::map<std::string, double>& gauges) const {
     }
     header("ocpp_produce_ack_seconds", "histogram", "Time from produce to Kafka acknowledgement.");
     produce_ack_.render(out, "ocpp_produce_ack_seconds");
+    header("ocpp_event_receipt_to_ack_seconds", "histogram",
+           "Station events: from receipt by the gateway to the Kafka acknowledgement, by event class.");
+    for (std::size_t i = 0; i < ocpp::kEventClassCount; ++i) {
+        receipt_to_ack_[i].render(out, "ocpp_event_receipt_to_ack_seconds",
+                                  fmt::format("event_class=\"{}\"", ocpp::event_class_name(static_cast<ocpp::EventClass>(i))));
+    }
+    header("ocpp_event_freshness_seconds", "histogram",
+           "Station events with a timestamp of their own: from that moment to the Kafka acknowledgement, by event class.");
+    for (std::size_t i = 0; i < ocpp::kEventClassCount; ++i) {
+        station_to_ack_[i].render(out, "ocpp_event_freshness_seconds",
+                                  fmt::format("event_class=\"{}\"", ocpp::event_class_name(static_cast<ocpp::EventClass>(i))));
+    }
+    header("ocpp_events_over_freshness_budget_total", "counter",
+           "Station events that reached Kafka later after their own timestamp than the class's freshness budget.");
+    for (std::size_t i = 0; i < ocpp::kEventClassCount; ++i) {
+        out += fmt::format("ocpp_events_over_freshness_budget_total{{event_class=\"{}\"}} {}\n",
+                           ocpp::event_class_name(static_cast<ocpp::EventClass>(i)),
+                           over_budget_[i].load(std::memory_order_relaxed));
+    }
+    header("ocpp_station_clock_off_total", "counter",
+           "Station events whose timestamp was further ahead of or behind the gateway's clock than tolerated.");
+    out += fmt::format("ocpp_station_clock_off_total{{direction=\"ahead\"}} {}\n", clock_off_[0].load(std::memory_order_relaxed));
+    out += fmt::format("ocpp_station_clock_off_total{{direction=\"behind\"}} {}\n", clock_off_[1].load(std::memory_order_relaxed));
     header("ocpp_ask_seconds", "histogram",
            "Ask mode: time from a token question to the operator's decision (answered ones).");
     ask_latency_.render(out, "ocpp_ask_seconds");

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string_view>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "ocpp/actions.hpp"
@@ -54,6 +55,16 @@ public:
     /// A command record without a usable commandId: sent to the dead-letter topic.
     void command_unusable();
 
+    /// A station event Kafka acknowledged: `received_ms` after the gateway received it, and
+    /// `station_ms` after the moment the station gave it (its own timestamp, when it has one;
+    /// negative when the station's clock is ahead). `over_budget`: later than the event
+    /// class's freshness budget.
+    void event_stored(ocpp::EventClass c, std::int64_t received_ms,
+                      std::optional<std::int64_t> station_ms, bool over_budget);
+    /// A station event whose timestamp is further ahead of / behind the gateway's clock than
+    /// the configured tolerance.
+    void station_clock_off(bool ahead);
+
     /// An answer that carries the operator's decision (authorization, boot): its source
     /// (table, policy, ...) and status. Labels come from the gateway's fixed sets.
     void decision(std::string_view kind, std::string_view source, std::string_view status);
@@ -66,15 +77,26 @@ public:
 private:
     static constexpr std::array<double, 12> kLatencyBuckets = {
         0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5};
+    /// Station clock to Kafka: seconds for live events, hours for a backlog sent after an
+    /// outage.
+    static constexpr std::array<double, 12> kFreshnessBuckets = {
+        0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600, 86400};
 
-    /// A latency histogram; lock-free.
+    /// A histogram over `Bounds` (seconds); lock-free.
+    template <const std::array<double, 12>& Bounds>
     struct Histogram {
-        std::array<std::atomic<std::uint64_t>, kLatencyBuckets.size()> buckets{};
+        std::array<std::atomic<std::uint64_t>, Bounds.size()> buckets{};
         std::atomic<std::uint64_t> count{0};
-        std::atomic<std::uint64_t> sum_ns{0};
-        void observe(std::chrono::steady_clock::duration d);
-        void render(std::string& out, std::string_view name) const;
+        std::atomic<std::uint64_t> sum_us{0};
+        void observe(std::chrono::steady_clock::duration d) {
+            observe_us(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+        }
+        void observe_us(std::int64_t us);
+        /// `labels`: "event_class=\"status\"" or empty.
+        void render(std::string& out, std::string_view name, std::string_view labels = {}) const;
     };
+    using LatencyHistogram = Histogram<kLatencyBuckets>;
+    using FreshnessHistogram = Histogram<kFreshnessBuckets>;
 
     std::array<std::atomic<std::int64_t>, 2> open_{};
     std::array<std::atomic<std::uint64_t>, 2> opened_total_{};
@@ -97,9 +119,13 @@ private:
     std::map<std::string, std::uint64_t, std::less<>> decisions_;  // labels → count
     std::array<std::uint64_t, ocpp::kEventClassCount> immediate_undelivered_{};
     // Updated once per record on the producer's poll thread.
-    Histogram produce_ack_;
-    Histogram ask_latency_;
+    LatencyHistogram produce_ack_;
+    LatencyHistogram ask_latency_;
     std::atomic<std::uint64_t> ask_timeouts_{0};
+    std::array<LatencyHistogram, ocpp::kEventClassCount> receipt_to_ack_;
+    std::array<FreshnessHistogram, ocpp::kEventClassCount> station_to_ack_;
+    std::array<std::atomic<std::uint64_t>, ocpp::kEventClassCount> over_budget_{};
+    std::array<std::atomic<std::uint64_t>, 2> clock_off_{};  // ahead, behind
 };
 
 }  // namespace gateway::metrics

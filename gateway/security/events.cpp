@@ -9,7 +9,8 @@ namespace {
 
 constexpr std::array<std::string_view, kEventTypeCount> kNames = {
     "AuthFailed",         "AuthThrottled", "UnknownStation", "DuplicateIdentity",
-    "DuplicateIdentityFlapping", "RateLimited", "LimitHit",  "CertificateRejected"};
+    "DuplicateIdentityFlapping", "RateLimited", "LimitHit",  "CertificateRejected",
+    "StationClockOff"};
 
 }  // namespace
 

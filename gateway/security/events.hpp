@@ -21,8 +21,9 @@ enum class EventType : std::uint8_t {
     rate_limited,
     limit_hit,
     certificate_rejected,
+    station_clock_off,
 };
-inline constexpr std::size_t kEventTypeCount = 8;
+inline constexpr std::size_t kEventTypeCount = 9;
 
 /// The wire name of `type` ("AuthFailed", …).
 std::string_view event_type_name(EventType type);

@@ -89,6 +89,9 @@ private:
         InFlight token;
         /// A BootNotification's answer: the state the session is in once it is sent.
         BootState boot = BootState::none;
+        /// Unix ms: when the gateway received the CALL, and the station's own timestamp.
+        std::int64_t received_ms = 0;
+        std::optional<std::int64_t> station_ms;
     };
     /// A call whose token question waits for the operator's decision (asks.cpp).
     struct Asking {
@@ -130,6 +133,11 @@ private:
     void fail_call(const ocpp::MessageId& id, const std::string& action);
     /// Sends the CALLRESULT of a published call.
     void answer(const Pending& pending);
+    /// Freshness of an acknowledged event (docs/contract.md); on the producer's thread.
+    static void record_freshness(Services& services, const Pending& pending);
+    /// Counts a station timestamp off the gateway's clock; raises StationClockOff once.
+    void check_station_clock(std::int64_t station_ms, std::int64_t received_ms,
+                             std::string_view action);
     void retry_blocked_later();
 
     // Commands and lifecycle (session.cpp).
@@ -167,6 +175,8 @@ private:
     std::uint64_t sequence_ = 0;
     std::uint64_t published_ = 0;
     bool closed_ = false;
+    /// A StationClockOff security event was raised for this connection.
+    bool clock_reported_ = false;
     std::atomic<bool> closing_{false};  // we sent a close: frames read from now on are dropped
     bool draining_ = false;
     bool superseded_ = false;

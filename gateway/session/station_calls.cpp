@@ -4,6 +4,8 @@
 
 #include "gateway/log/log.hpp"
 #include "gateway/session/session.hpp"
+#include "gateway/session/freshness.hpp"
+#include "kafka_bridge/commands.hpp"
 
 namespace gateway::session {
 namespace {
@@ -179,6 +181,11 @@ void Session::publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> t
         {{"ocpp-version", std::string(ocpp::version_label(info_.version))},
          {"ocpp-action", pending->action},
          {"content-type", "application/json"}}};
+    pending->received_ms = kafka_bridge::parse_time_ms(received_at).value_or(now_ms);
+    pending->station_ms = station_time_ms(accepted.call.payload);
+    if (pending->station_ms) {
+        check_station_clock(*pending->station_ms, pending->received_ms, action.name);
+    }
     pending->started = Clock::now();
     if (!blocked_.empty()) {
         blocked_.push_back(std::move(pending));  // keep the station's order
@@ -195,6 +202,9 @@ void Session::produce(std::shared_ptr<Pending> pending) {
     auto result = services_.producers.current()->produce(
         pending->record, [weak, pending, mode, &services](const kafka_bridge::Delivery& d) {
             services.metrics.produce_ack_latency(Clock::now() - pending->started);
+            if (d.ok()) {
+                record_freshness(services, *pending);
+            }
             if (auto self = weak.lock()) {
                 // Inline when the report is served on an I/O thread and the strand is free.
                 asio::dispatch(self->strand_, [self, pending, d, mode] {
@@ -230,6 +240,38 @@ void Session::produce(std::shared_ptr<Pending> pending) {
               result.error().to_string());
     pending->token.release();
     fail_call(pending->id, pending->action);
+}
+
+void Session::record_freshness(Services& services, const Pending& pending) {
+    const std::int64_t now = kafka_bridge::unix_now_ms();
+    std::optional<std::int64_t> late;
+    bool over_budget = false;
+    if (pending.station_ms) {
+        late = now - *pending.station_ms;
+        const auto budget = services.config.freshness.budgets[static_cast<std::size_t>(pending.event_class)];
+        over_budget = budget.count() > 0 && *late > std::chrono::milliseconds(budget).count();
+    }
+    services.metrics.event_stored(pending.event_class, now - pending.received_ms, late, over_budget);
+}
+
+void Session::check_station_clock(std::int64_t station_ms, std::int64_t received_ms,
+                                  std::string_view action) {
+    const auto clock = check_clock(station_ms, received_ms, services_.config.freshness);
+    if (clock == ClockCheck::fine) {
+        return;
+    }
+    const bool ahead = clock == ClockCheck::ahead;
+    services_.metrics.station_clock_off(ahead);
+    if (clock_reported_) {
+        return;
+    }
+    clock_reported_ = true;
+    services_.security_events.raise(
+        security::EventType::station_clock_off, info_.station_id, peer_ip_,
+        fmt::format("{} timestamp {} is {} s {} the gateway's clock (message taken)", action,
+                    kafka_bridge::format_time_ms(station_ms),
+                    (ahead ? station_ms - received_ms : received_ms - station_ms) / 1000,
+                    ahead ? "ahead of" : "behind"));
 }
 
 void Session::answer(const Pending& pending) {

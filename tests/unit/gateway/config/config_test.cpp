@@ -306,6 +306,15 @@ TEST_CASE("the contract has a default per topic and takes changes key by key", "
         CHECK_THROWS_WITH(parse({"--config", bad}), Contains(message));
         std::filesystem::remove(bad);
     }
+    CHECK(defaults.freshness.budgets[static_cast<std::size_t>(ocpp::EventClass::status)] == std::chrono::seconds(5));
+    CHECK(defaults.freshness.budgets[static_cast<std::size_t>(ocpp::EventClass::heartbeat)] == std::chrono::seconds(0));
+    const auto budget = write_yaml("contract-budget", "contract:\n  metering: {freshness_budget_s: 15}\n");
+    CHECK(parse({"--config", budget}).config.freshness.budgets[static_cast<std::size_t>(ocpp::EventClass::metering)] ==
+          std::chrono::seconds(15));
+    const auto budget_bad = write_yaml("contract-budget-bad", "contract:\n  commands: {freshness_budget_s: 15}\n");
+    CHECK_THROWS_WITH(parse({"--config", budget_bad}), Contains("only event classes have a freshness budget"));
+    std::filesystem::remove(budget);
+    std::filesystem::remove(budget_bad);
     const auto drift = write_yaml("contract-drift", "kafka:\n  topic_drift: refuse\n");
     CHECK(parse({"--config", drift}).config.topic_drift == gateway::config::Config::Drift::refuse);
     const auto drift_bad = write_yaml("contract-drift-bad", "kafka:\n  topic_drift: ignore\n");

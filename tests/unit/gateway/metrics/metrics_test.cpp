@@ -68,3 +68,27 @@ TEST_CASE("ack latencies fill a cumulative histogram", "[metrics]") {
     CHECK_THAT(text, Catch::Contains("ocpp_produce_ack_seconds_count 3\n"));
     CHECK_THAT(text, Catch::Contains("ocpp_produce_ack_seconds_sum 0.0088\n"));
 }
+
+TEST_CASE("freshness is exported per event class: receipt and station clock to the ack",
+          "[metrics][freshness]") {
+    Metrics m;
+    m.event_stored(ocpp::EventClass::status, 3, 7000, true);
+    m.event_stored(ocpp::EventClass::status, 1, 400, false);
+    m.event_stored(ocpp::EventClass::heartbeat, 2, std::nullopt, false);
+    // A station clock ahead gives a negative delay: counted in the lowest bucket, never below.
+    m.event_stored(ocpp::EventClass::metering, 2, -5000, false);
+    m.station_clock_off(true);
+    const std::string text = m.render({});
+    CHECK_THAT(text, Catch::Contains("ocpp_event_receipt_to_ack_seconds_count{event_class=\"status\"} 2\n"));
+    CHECK_THAT(text, Catch::Contains("ocpp_event_receipt_to_ack_seconds_bucket{event_class=\"status\",le=\"0.002\"} 1\n"));
+    CHECK_THAT(text, Catch::Contains("ocpp_event_receipt_to_ack_seconds_count{event_class=\"heartbeat\"} 1\n"));
+    CHECK_THAT(text, Catch::Contains("ocpp_event_freshness_seconds_bucket{event_class=\"status\",le=\"0.5\"} 1\n"));
+    CHECK_THAT(text, Catch::Contains("ocpp_event_freshness_seconds_bucket{event_class=\"status\",le=\"10\"} 2\n"));
+    CHECK_THAT(text, Catch::Contains("ocpp_event_freshness_seconds_sum{event_class=\"status\"} 7.4\n"));
+    CHECK_THAT(text, Catch::Contains("ocpp_event_freshness_seconds_count{event_class=\"heartbeat\"} 0\n"));
+    CHECK_THAT(text, Catch::Contains("ocpp_event_freshness_seconds_bucket{event_class=\"metering\",le=\"0.1\"} 1\n"));
+    CHECK_THAT(text, Catch::Contains("ocpp_events_over_freshness_budget_total{event_class=\"status\"} 1\n"));
+    CHECK_THAT(text, Catch::Contains("ocpp_events_over_freshness_budget_total{event_class=\"metering\"} 0\n"));
+    CHECK_THAT(text, Catch::Contains("ocpp_station_clock_off_total{direction=\"ahead\"} 1\n"));
+    CHECK_THAT(text, Catch::Contains("ocpp_station_clock_off_total{direction=\"behind\"} 0\n"));
+}
