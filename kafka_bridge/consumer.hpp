@@ -49,6 +49,18 @@ struct Message {
 using Watermarks =
     std::map<std::pair<std::string, std::int32_t>, std::pair<std::int64_t, std::int64_t>>;
 
+/// How far a consumer group is behind on one partition (Consumer::group_lag).
+struct PartitionLag {
+    std::string topic;
+    std::int32_t partition = -1;
+    std::int64_t committed = -1;  ///< the group's committed offset; -1: none
+    std::int64_t end = 0;         ///< the offset the next record will get
+    std::int64_t records = 0;     ///< records the group has not consumed
+    /// Timestamp of the oldest record the group has not consumed; -1: none (caught up) or
+    /// not read within the timeout.
+    std::int64_t oldest_unconsumed_ms = -1;
+};
+
 /// A Kafka consumer owning its librdkafka handle. Used from one thread.
 ///
 ///   group mode:  subscribe(topics) ─▶ poll() ─▶ … ─▶ store(offset) ─▶ committed in the background
@@ -89,6 +101,15 @@ public:
     /// the brokers. Returns false when it gave up (the group then notices the member is gone
     /// after its session timeout). Idempotent; the destructor calls it with the default.
     bool close(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+    /// Lag of consumer group `group` on every partition of `topics`: its committed offsets
+    /// (ListConsumerGroupOffsets; none: from the first record still stored), the end offsets,
+    /// and the timestamp of the first record it has not consumed, read by assigning this
+    /// consumer to those offsets (its previous assignment is dropped: use a consumer of its
+    /// own). Errors: unreachable cluster, unknown topic, refused (authorization).
+    Result<std::vector<PartitionLag>, Error> group_lag(const std::string& group,
+                                                       const std::vector<std::string>& topics,
+                                                       std::chrono::milliseconds timeout);
 
     std::optional<Error> last_error() const { return last_error_; }
 

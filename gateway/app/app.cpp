@@ -103,7 +103,13 @@ int App::run() {
     if (stopped_early_) {
         return 0;
     }
+    if (lag_) {
+        lag_->start();
+    }
     serve();
+    if (lag_) {
+        lag_->stop();
+    }
     drain();
     log::info("gateway {} stopped", config_.gateway_id);
     return 0;
@@ -203,6 +209,11 @@ std::optional<std::string> App::build_parts() {
     if (auto error = router_->start(60s)) {
         return "commands: " + *error;
     }
+    lag_ = std::make_unique<LagMonitor>(config_, [this] {
+        // One instance measures: the live one with the smallest id (this one when alone).
+        const auto alive = router_->alive_instances();
+        return alive.empty() || alive.front() == config_.gateway_id;
+    });
     return std::nullopt;
 }
 
@@ -450,6 +461,9 @@ std::string App::render_metrics() const {
                                ocpp::event_class_name(cls), config::reply_mode_name(mode))] =
                 config_.reply.modes[i] == mode ? 1 : 0;
         }
+    }
+    if (lag_) {
+        lag_->gauges(gauges);
     }
     return metrics_.render(gauges);
 }

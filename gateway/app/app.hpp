@@ -13,6 +13,7 @@
 #include "gateway/admin/admin_server.hpp"
 #include "gateway/app/delivery_pump.hpp"
 #include "gateway/app/kafka_readiness.hpp"
+#include "gateway/app/lag_monitor.hpp"
 #include "gateway/app/stop_signal.hpp"
 #include "gateway/app/topic_watch.hpp"
 #include "gateway/commands/router.hpp"
@@ -131,6 +132,8 @@ private:
     std::unique_ptr<security::EventWriter> events_;
     std::unique_ptr<station::Listener> listener_;
     std::unique_ptr<commands::Router> router_;
+    /// Downstream consumer lag (lag.groups); asks router_ who is elected to measure.
+    std::unique_ptr<LagMonitor> lag_;
     std::unique_ptr<admin::AdminServer> admin_;
     std::vector<std::thread> io_threads_;
     /// Delivery reports on the I/O threads; reset before the producer slot it points to.

@@ -77,4 +77,9 @@ json Router::stations() const {
     return json{{"stations", std::move(list)}};
 }
 
+std::vector<std::string> Router::alive_instances() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return presence_.alive_gateways(now_ms());
+}
+
 }  // namespace gateway::commands

@@ -86,6 +86,8 @@ public:
     std::optional<nlohmann::json> station(const std::string& station_id) const;
     /// Every station connected on a live instance.
     nlohmann::json stations() const;
+    /// The ids of the instances alive now (this one included), sorted.
+    std::vector<std::string> alive_instances() const;
 
 private:
     using PartitionKey = OffsetTracker::Partition;

@@ -222,6 +222,18 @@ struct Config {
         /// through a long outage are late, not wrong: a week lets them through uncounted.
         std::chrono::seconds clock_behind{7 * 86400};
     } freshness;
+    /// Downstream consumer groups held to a lag budget (docs/contract.md "Lag"): measured
+    /// by one instance, the live one with the smallest gateway id.
+    struct Lag {
+        struct Group {
+            std::string group;
+            std::vector<ocpp::EventClass> classes;
+            std::chrono::seconds budget{0};
+        };
+        std::vector<Group> groups;
+        /// How often the lag is measured.
+        std::chrono::seconds interval{15};
+    } lag;
     /// A topic that differs from its contract at start-up: warn (log what `ocpp-gateway
     /// topics apply` would change) or refuse to start.
     enum class Drift : std::uint8_t { warn, refuse };

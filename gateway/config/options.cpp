@@ -130,6 +130,30 @@ void set_contract(Config& config, const std::string& role, const std::string& as
     }
 }
 
+/// "GROUP:CLASS[,CLASS...]:BUDGET_S" of lag.groups.
+Config::Lag::Group parse_lag_group(const std::string& text, const std::string& where) {
+    const auto first = text.find(':');
+    const auto last = text.rfind(':');
+    if (first == std::string::npos || first == last || first == 0) {
+        fail(where + ": expected GROUP:CLASS[,CLASS...]:BUDGET_S, got \"" + text + "\"");
+    }
+    Config::Lag::Group g;
+    g.group = text.substr(0, first);
+    const std::string classes = text.substr(first + 1, last - first - 1);
+    for (std::size_t start = 0; start <= classes.size();) {
+        const auto comma = std::min(classes.find(',', start), classes.size());
+        const std::string name = classes.substr(start, comma - start);
+        const auto cls = ocpp::parse_event_class(name);
+        if (!cls) {
+            fail(where + ": \"" + name + "\" is not an event class (transaction, metering, status, ...)");
+        }
+        g.classes.push_back(*cls);
+        start = comma + 1;
+    }
+    g.budget = std::chrono::seconds(parse_integer(text.substr(last + 1), where + " budget", 1, 30LL * 86400));
+    return g;
+}
+
 // ---- setter builders: one per kind of value ------------------------------------------------
 
 /// A string field.
@@ -347,6 +371,12 @@ std::vector<Option> build() {
          integer<std::chrono::seconds>(FIELD(freshness.clock_ahead), 1, 365LL * 86400), show_count(FIELD(freshness.clock_ahead)), nullptr});
     add({"freshness.clock_behind_s", "", "", "S", "… further behind", Shape::scalar,
          integer<std::chrono::seconds>(FIELD(freshness.clock_behind), 1, 100LL * 365 * 86400), show_count(FIELD(freshness.clock_behind)), nullptr});
+    add({"lag.groups", "", "", "GROUP:CLASSES:BUDGET_S",
+         "downstream consumer groups and their lag budgets, e.g. billing:transaction,metering:30", Shape::list,
+         [](Config& c, const std::string& v, const std::string& where) { c.lag.groups.push_back(parse_lag_group(v, where)); },
+         nullptr, [](Config& c) { c.lag.groups.clear(); }});
+    add({"lag.interval_s", "", "", "S", "how often consumer lag is measured", Shape::scalar,
+         integer<std::chrono::seconds>(FIELD(lag.interval), 1, 3600), show_count(FIELD(lag.interval)), nullptr});
     add({"kafka.topic_drift", "", "", "WHEN", "a topic unlike its contract at start-up: warn or refuse", Shape::scalar,
          [](Config& c, const std::string& v, const std::string& where) {
              if (v != "warn" && v != "refuse") {

@@ -322,3 +322,29 @@ TEST_CASE("the contract has a default per topic and takes changes key by key", "
     std::filesystem::remove(drift);
     std::filesystem::remove(drift_bad);
 }
+
+TEST_CASE("lag groups name a consumer group, its classes and a budget", "[config][contract]") {
+    using Catch::Contains;
+    CHECK(parse({}).config.lag.groups.empty());
+    const auto file = write_yaml("lag", "lag:\n  groups: [\"billing:transaction,metering:30\", \"ops:status:5\"]\n  interval_s: 5\n");
+    const auto c = parse({"--config", file}).config;
+    REQUIRE(c.lag.groups.size() == 2);
+    CHECK(c.lag.groups[0].group == "billing");
+    CHECK(c.lag.groups[0].classes == std::vector<ocpp::EventClass>{ocpp::EventClass::transaction, ocpp::EventClass::metering});
+    CHECK(c.lag.groups[0].budget == std::chrono::seconds(30));
+    CHECK(c.lag.groups[1].classes == std::vector<ocpp::EventClass>{ocpp::EventClass::status});
+    CHECK(c.lag.interval == std::chrono::seconds(5));
+    std::filesystem::remove(file);
+    for (const auto& [entry, message] : std::vector<std::pair<std::string, std::string>>{
+             {"billing", "expected GROUP:CLASS"},
+             {"billing:30", "expected GROUP:CLASS"},
+             {"billing:sessions:30", "\"sessions\" is not an event class"},
+             {"billing:transaction,:30", "\"\" is not an event class"},
+             {"billing:transaction:soon", "not an integer"},
+             {":transaction:30", "expected GROUP:CLASS"}}) {
+        INFO(entry);
+        const auto bad = write_yaml("lag-bad", "lag:\n  groups: [\"" + entry + "\"]\n");
+        CHECK_THROWS_WITH(parse({"--config", bad}), Contains(message));
+        std::filesystem::remove(bad);
+    }
+}

@@ -1,0 +1,114 @@
+#include "gateway/app/lag_monitor.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "gateway/log/log.hpp"
+#include "kafka_bridge/commands.hpp"
+
+namespace gateway::app {
+
+using namespace std::chrono_literals;
+
+LagMonitor::LagMonitor(const config::Config& config, std::function<bool()> elected)
+    : config_(config), elected_(std::move(elected)) {}
+
+LagMonitor::~LagMonitor() { stop(); }
+
+void LagMonitor::start() {
+    if (config_.lag.groups.empty() || thread_.joinable()) {
+        return;
+    }
+    thread_ = std::thread([this] { run(); });
+}
+
+void LagMonitor::stop() {
+    stopping_ = true;
+    stop_.request();
+    if (thread_.joinable()) {
+        thread_.join();
+    }
+}
+
+void LagMonitor::run() {
+    kafka_bridge::ConsumerConfig settings;
+    settings.brokers = config_.kafka.brokers;
+    settings.properties = config_.kafka.properties;
+    settings.log = [](int level, const char* facility, const char* message) {
+        if (level <= 4) {
+            log::warn("librdkafka (lag) {}: {}", facility, message);
+        }
+    };
+    auto created = kafka_bridge::Consumer::create(settings);
+    if (!created.ok()) {
+        log::error("consumer lag not measured: {}", created.error().to_string());
+        return;
+    }
+    auto consumer = std::move(created.value());
+    do {
+        const bool elected = elected_();
+        if (elected != measuring_.load()) {
+            log::info("consumer lag: {} instance measures it", elected ? "this" : "another");
+            measuring_ = elected;
+            if (!elected) {
+                std::lock_guard<std::mutex> lock(mutex_);
+                values_.clear();
+            }
+        }
+        if (elected) {
+            measure(*consumer);
+        }
+    } while (!stop_.wait_for(config_.lag.interval));
+    consumer->close(2s);
+}
+
+void LagMonitor::measure(kafka_bridge::Consumer& consumer) {
+    std::map<std::string, double> values;
+    for (const auto& g : config_.lag.groups) {
+        values[fmt::format("ocpp_consumer_lag_budget_seconds{{group=\"{}\"}}", g.group)] =
+            static_cast<double>(g.budget.count());
+        for (const auto cls : g.classes) {
+            if (stopping_.load()) {
+                return;  // a drain does not wait for a slow cluster
+            }
+            const std::string& topic = config_.topics.for_class(cls);
+            auto lags = consumer.group_lag(g.group, {topic}, 3s);
+            if (!lags.ok()) {
+                ++errors_;
+                log::warn("consumer lag of group {} on {} not measured: {}", g.group, topic,
+                          lags.error().to_string());
+                continue;
+            }
+            const std::int64_t now = kafka_bridge::unix_now_ms();
+            std::int64_t records = 0;
+            double seconds = 0;
+            for (const auto& p : lags.value()) {
+                records += p.records;
+                if (p.records > 0 && p.oldest_unconsumed_ms >= 0) {
+                    seconds = std::max(seconds, static_cast<double>(now - p.oldest_unconsumed_ms) / 1000.0);
+                }
+            }
+            const std::string labels =
+                fmt::format("group=\"{}\",event_class=\"{}\"", g.group, ocpp::event_class_name(cls));
+            values[fmt::format("ocpp_consumer_lag_records{{{}}}", labels)] = static_cast<double>(records);
+            values[fmt::format("ocpp_consumer_lag_seconds{{{}}}", labels)] = seconds;
+        }
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    values_ = std::move(values);
+}
+
+void LagMonitor::gauges(std::map<std::string, double>& out) const {
+    if (config_.lag.groups.empty()) {
+        return;
+    }
+    out["ocpp_consumer_lag_measuring"] = measuring_.load() ? 1 : 0;
+    out["ocpp_consumer_lag_errors_total"] = static_cast<double>(errors_.load());
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& [name, value] : values_) {
+        out[name] = value;
+    }
+}
+
+}  // namespace gateway::app
