@@ -16,6 +16,9 @@ packages=(
     clang-14 libclang-rt-14-dev clang-tidy-14
     # The TLS tests: certificates made and handshakes checked from outside.
     openssl sslscan
+    # The alert rules and dashboard (deploy/monitoring/): promtool checks and unit-tests them,
+    # a real Prometheus watches an alert fire and clear.
+    prometheus
 )
 # Runtimes the build and the tests call: npm fetches the pinned OCPP schemas and the interop
 # clients, Java and Maven run the local Kafka broker. Installed from Debian only when absent.
