@@ -25,6 +25,7 @@ const SCHEMA_FILES = {
   authorizationRequest: 'authorization-request.schema.json',
   authorizationDecision: 'authorization-decision.schema.json',
   stationRegistry: 'station-registry.schema.json',
+  billingSession: 'billing-session.schema.json',
 };
 
 function loadSchema(file) {
@@ -87,6 +88,8 @@ export const checkAuthorizationRequest = makeCheck('authorizationRequest');
 export const checkAuthorizationDecision = makeCheck('authorizationDecision');
 /** Returns {ok, errors, message} for a station registry entry (ocpp.stations, written by operators). */
 export const checkStationRegistry = makeCheck('stationRegistry');
+/** Returns {ok, errors, message} for a session record of the reference billing consumer (billing.sessions). */
+export const checkBillingSession = makeCheck('billingSession');
 
 const CHECKS = {
   stationEvent: checkStationEvent,
@@ -101,12 +104,13 @@ const CHECKS = {
   authorizationRequest: checkAuthorizationRequest,
   authorizationDecision: checkAuthorizationDecision,
   stationRegistry: checkStationRegistry,
+  billingSession: checkBillingSession,
 };
 
 /**
  * Throws an AssertionError-like Error naming the record when `value` does not
  * match the schema `kind` ('stationEvent' | 'connectionEvent' | 'deadLetter' |
- * 'command' | 'commandResult' | 'presence' | 'commandRoute' | 'securityEvent' | 'idToken' | 'authorizationRequest' | 'authorizationDecision' | 'stationRegistry').
+ * 'command' | 'commandResult' | 'presence' | 'commandRoute' | 'securityEvent' | 'idToken' | 'authorizationRequest' | 'authorizationDecision' | 'stationRegistry' | 'billingSession').
  */
 export function assertSchema(kind, value, where = '') {
   const check = CHECKS[kind];

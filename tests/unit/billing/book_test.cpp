@@ -1,0 +1,176 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <random>
+
+#include "tools/billing/book.hpp"
+
+using billing::Applied;
+using billing::Book;
+using nlohmann::json;
+
+namespace {
+
+json event(const std::string& station, const std::string& version, const std::string& action,
+           const std::string& dedup, json payload, json reply = json::object()) {
+    return json{{"stationId", station}, {"ocppVersion", version}, {"action", action},
+                {"dedupKey", dedup},    {"payload", std::move(payload)}, {"reply", std::move(reply)}};
+}
+
+json meter16(int tx, const char* at, const char* wh, const char* unit = "Wh") {
+    return json{{"connectorId", 1}, {"transactionId", tx},
+                {"meterValue", {{{"timestamp", at}, {"sampledValue", {{{"value", wh}, {"unit", unit}}}}}}}};
+}
+
+/// A 1.6 session: start at 1000 Wh, two readings, stop at 4000 Wh; its start was sent twice
+/// (the station lost the first answer: transactions 7 and 9, one dedupKey) and one
+/// MeterValues twice.
+std::vector<json> session16() {
+    const json start{{"connectorId", 2}, {"idTag", "CARD1"}, {"meterStart", 1000}, {"timestamp", "2026-12-01T10:00:00Z"}};
+    return {
+        event("CP1", "1.6", "StartTransaction", "k-start", start, {{"transactionId", 7}}),
+        event("CP1", "1.6", "StartTransaction", "k-start", start, {{"transactionId", 9}}),
+        event("CP1", "1.6", "MeterValues", "k-m1", meter16(9, "2026-12-01T10:10:00Z", "2.5", "kWh")),
+        event("CP1", "1.6", "MeterValues", "k-m1", meter16(9, "2026-12-01T10:10:00Z", "2.5", "kWh")),
+        event("CP1", "1.6", "MeterValues", "k-m2", meter16(9, "2026-12-01T10:20:00Z", "3500")),
+        event("CP1", "1.6", "StopTransaction", "k-stop",
+              {{"transactionId", 9}, {"meterStop", 4000}, {"timestamp", "2026-12-01T10:30:00Z"}, {"reason", "EVDisconnected"}}),
+        event("CP1", "1.6", "Heartbeat", "k-hb", json::object()),
+        event("CP1", "1.6", "MeterValues", "k-idle", {{"connectorId", 1}, {"meterValue", json::array()}}),
+    };
+}
+
+std::vector<json> session201() {
+    auto te = [](const char* type, int seq, const char* at, double wh) {
+        return json{{"eventType", type}, {"timestamp", at}, {"triggerReason", "MeterValuePeriodic"}, {"seqNo", seq},
+                    {"transactionInfo", {{"transactionId", "TX-A"}}},
+                    {"idToken", {{"idToken", "CARD2"}, {"type", "ISO14443"}}},
+                    {"evse", {{"id", 1}, {"connectorId", 1}}},
+                    {"meterValue", {{{"timestamp", at}, {"sampledValue", {{{"value", wh}, {"unitOfMeasure", {{"unit", "kWh"}, {"multiplier", 0}}}}}}}}}};
+    };
+    json ended = te("Ended", 2, "2026-12-01T11:45:00Z", 12.5);
+    ended["transactionInfo"]["stoppedReason"] = "Local";
+    return {
+        event("CP2", "2.0.1", "TransactionEvent", "t-0", te("Started", 0, "2026-12-01T11:00:00Z", 10.0)),
+        event("CP2", "2.0.1", "TransactionEvent", "t-1", te("Updated", 1, "2026-12-01T11:30:00Z", 11.0)),
+        event("CP2", "2.0.1", "TransactionEvent", "t-1", te("Updated", 1, "2026-12-01T11:30:05Z", 11.0)),  // resend
+        event("CP2", "2.0.1", "TransactionEvent", "t-2", ended),
+    };
+}
+
+json without_key_order(const Book& book) {
+    json out = json::object();
+    for (const auto& [key, s] : book.sessions()) {
+        out[key] = s.to_json();
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("a 1.6 session is joined by transactionId, and a repeated start is one session", "[billing]") {
+    Book book;
+    std::vector<Applied> applied;
+    for (const auto& e : session16()) {
+        applied.push_back(book.apply(e));
+    }
+    CHECK(applied == std::vector<Applied>{Applied::changed, Applied::changed, Applied::changed, Applied::duplicate,
+                                          Applied::changed, Applied::changed, Applied::ignored, Applied::ignored});
+    REQUIRE(book.sessions().size() == 1);
+    const json s = book.sessions().begin()->second.to_json();
+    CHECK(s["sessionKey"] == "CP1|7");
+    CHECK(s["transactionIds"] == json::array({"7", "9"}));
+    CHECK(s["connectorId"] == 2);
+    CHECK(s["idToken"] == "CARD1");
+    CHECK(s["startedAt"] == "2026-12-01T10:00:00.000Z");
+    CHECK(s["stoppedAt"] == "2026-12-01T10:30:00.000Z");
+    CHECK(s["energyWh"] == 3000.0);
+    CHECK(s["status"] == "closed");
+    CHECK(s["stopReason"] == "EVDisconnected");
+    CHECK(s["events"] == 4);
+    // The record that replaces the session under transaction 9 deletes that key.
+    const auto removed = book.take_removed();
+    CHECK(removed == std::vector<std::string>{"CP1|9"});
+}
+
+TEST_CASE("a 2.0.1 session: TransactionEvents by transactionId, resends dropped", "[billing]") {
+    Book book;
+    for (const auto& e : session201()) {
+        book.apply(e);
+    }
+    REQUIRE(book.sessions().size() == 1);
+    const json s = book.sessions().at("CP2|TX-A").to_json();
+    CHECK(s["evseId"] == 1);
+    CHECK(s["idToken"] == "CARD2");
+    CHECK(s["energyWh"] == 2500.0);
+    CHECK(s["status"] == "closed");
+    CHECK(s["events"] == 3);
+}
+
+TEST_CASE("the result does not depend on the order events are read in", "[billing]") {
+    std::vector<json> all = session16();
+    const auto more = session201();
+    all.insert(all.end(), more.begin(), more.end());
+    Book in_order;
+    for (const auto& e : all) {
+        in_order.apply(e);
+    }
+    const json expected = without_key_order(in_order);
+    std::mt19937 random(12345);
+    for (int round = 0; round < 200; ++round) {
+        std::shuffle(all.begin(), all.end(), random);
+        Book book;
+        for (const auto& e : all) {
+            book.apply(e);
+        }
+        INFO("round " << round);
+        REQUIRE(without_key_order(book) == expected);
+    }
+}
+
+TEST_CASE("without its start a session is orphaned, with it open until stopped", "[billing]") {
+    Book book;
+    const auto events = session16();
+    book.apply(events[4]);  // a MeterValues of transaction 9 only
+    CHECK(book.sessions().at("CP1|9").status() == "orphaned");
+    book.apply(events[1]);
+    CHECK(book.sessions().at("CP1|9").status() == "open");
+    // The first start, seen last: the session moves under the smaller id, nothing is lost.
+    book.apply(events[0]);
+    REQUIRE(book.sessions().count("CP1|7") == 1);
+    CHECK(book.sessions().count("CP1|9") == 0);
+    CHECK(book.sessions().at("CP1|7").to_json()["energyWh"] == 2500.0);
+}
+
+TEST_CASE("state written and read back continues exactly where it was", "[billing]") {
+    const auto events = session16();
+    Book before;
+    for (std::size_t i = 0; i < 3; ++i) {
+        before.apply(events[i]);
+    }
+    // What the sessions topic holds: the record of each session, tombstones for merged ones.
+    Book after;
+    for (const auto& [key, s] : before.sessions()) {
+        auto copy = billing::Session::from_json(json::parse(s.to_json().dump()));
+        REQUIRE(copy);
+        after.restore(std::move(*copy));
+    }
+    after.restored();
+    Book whole;
+    for (const auto& e : events) {
+        whole.apply(e);
+    }
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        after.apply(events[i]);  // a replay from the start changes nothing it had
+    }
+    CHECK(without_key_order(after) == without_key_order(whole));
+}
+
+TEST_CASE("events billing cannot read are reported, not applied", "[billing]") {
+    Book book;
+    CHECK(book.apply(json::parse("[1,2]")) == Applied::unusable);
+    CHECK(book.apply(json{{"stationId", "CP"}}) == Applied::unusable);
+    CHECK(book.apply(event("CP", "1.6", "StartTransaction", "k", {{"connectorId", 1}}, {{"idTagInfo", json::object()}})) ==
+          Applied::unusable);
+    CHECK(book.sessions().empty());
+}

@@ -1,0 +1,415 @@
+#include "tools/billing/book.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kafka_bridge/commands.hpp"
+
+namespace billing {
+namespace {
+
+using json = nlohmann::json;
+
+const json* member(const json& j, const char* name) {
+    if (!j.is_object()) {
+        return nullptr;
+    }
+    const auto it = j.find(name);
+    return it != j.end() ? &*it : nullptr;
+}
+
+std::optional<std::string> text(const json& j, const char* name) {
+    const json* m = member(j, name);
+    return m != nullptr && m->is_string() ? std::optional(m->get<std::string>()) : std::nullopt;
+}
+
+std::optional<std::int64_t> integer(const json& j, const char* name) {
+    const json* m = member(j, name);
+    return m != nullptr && m->is_number_integer() ? std::optional(m->get<std::int64_t>()) : std::nullopt;
+}
+
+std::optional<double> number(const json& j, const char* name) {
+    const json* m = member(j, name);
+    return m != nullptr && m->is_number() ? std::optional(m->get<double>()) : std::nullopt;
+}
+
+std::optional<std::int64_t> time_of(const json& j, const char* name) {
+    const auto t = text(j, name);
+    return t ? kafka_bridge::parse_time_ms(*t) : std::nullopt;
+}
+
+void keep_earliest(std::optional<Reading>& slot, Reading r) {
+    if (!slot || r.at_ms < slot->at_ms || (r.at_ms == slot->at_ms && r.wh < slot->wh)) {
+        slot = r;
+    }
+}
+
+void keep_latest(std::optional<Reading>& slot, Reading r) {
+    if (!slot || r.at_ms > slot->at_ms || (r.at_ms == slot->at_ms && r.wh > slot->wh)) {
+        slot = r;
+    }
+}
+
+void add_reading(Session& s, Reading r) {
+    keep_earliest(s.first, r);
+    keep_latest(s.last, r);
+}
+
+/// Energy register readings of an OCPP meterValue array (both versions): samples of
+/// Energy.Active.Import.Register (the default measurand) without a phase, in Wh.
+void add_meter_values(Session& s, const json& meter_values) {
+    if (!meter_values.is_array()) {
+        return;
+    }
+    for (const auto& mv : meter_values) {
+        const auto at = time_of(mv, "timestamp");
+        const json* samples = member(mv, "sampledValue");
+        if (!at || samples == nullptr || !samples->is_array()) {
+            continue;
+        }
+        for (const auto& sv : *samples) {
+            if (text(sv, "measurand").value_or("Energy.Active.Import.Register") != "Energy.Active.Import.Register" ||
+                member(sv, "phase") != nullptr) {
+                continue;
+            }
+            double value = 0;
+            bool valid = false;
+            std::string unit = "Wh";
+            int multiplier = 0;
+            if (const auto v16 = text(sv, "value")) {  // 1.6: a string
+                try {
+                    std::size_t used = 0;
+                    value = std::stod(*v16, &used);
+                    valid = used == v16->size();
+                } catch (const std::exception&) {
+                    valid = false;
+                }
+                unit = text(sv, "unit").value_or("Wh");
+            } else if (const auto v201 = number(sv, "value")) {  // 2.0.1: a number
+                value = *v201;
+                valid = true;
+                if (const json* uom = member(sv, "unitOfMeasure")) {
+                    unit = text(*uom, "unit").value_or("Wh");
+                    multiplier = static_cast<int>(integer(*uom, "multiplier").value_or(0));
+                }
+            }
+            if (!valid || (unit != "Wh" && unit != "kWh")) {
+                continue;
+            }
+            const double wh = value * std::pow(10.0, multiplier) * (unit == "kWh" ? 1000.0 : 1.0);
+            add_reading(s, Reading{*at, wh});
+        }
+    }
+}
+
+std::string format(std::int64_t ms) { return kafka_bridge::format_time_ms(ms); }
+
+json reading_json(const std::optional<Reading>& r) {
+    if (!r) {
+        return nullptr;
+    }
+    return json{{"at", format(r->at_ms)}, {"wh", r->wh}};
+}
+
+std::optional<Reading> reading_from(const json& j, const char* name) {
+    const json* r = member(j, name);
+    if (r == nullptr || !r->is_object()) {
+        return std::nullopt;
+    }
+    const auto at = time_of(*r, "at");
+    const auto wh = number(*r, "wh");
+    if (!at || !wh) {
+        return std::nullopt;
+    }
+    return Reading{*at, *wh};
+}
+
+}  // namespace
+
+std::string Session::status() const {
+    return stopped_ms ? "closed" : started_ms ? "open" : "orphaned";
+}
+
+json Session::to_json() const {
+    json j{{"sessionKey", key},
+           {"stationId", station_id},
+           {"ocppVersion", ocpp_version},
+           {"transactionIds", json(std::vector<std::string>(transaction_ids.begin(), transaction_ids.end()))},
+           {"idToken", id_token},
+           {"startedAt", started_ms ? json(format(*started_ms)) : json(nullptr)},
+           {"stoppedAt", stopped_ms ? json(format(*stopped_ms)) : json(nullptr)},
+           {"meterStart", reading_json(first)},
+           {"meterStop", reading_json(last)},
+           {"energyWh", first && last ? last->wh - first->wh : 0.0},
+           {"status", status()},
+           {"stopReason", stop_reason},
+           {"events", dedup_keys.size()},
+           {"dedupKeys", json(std::vector<std::string>(dedup_keys.begin(), dedup_keys.end()))}};
+    j["connectorId"] = connector_id ? json(*connector_id) : json(nullptr);
+    j["evseId"] = evse_id ? json(*evse_id) : json(nullptr);
+    return j;
+}
+
+std::optional<Session> Session::from_json(const json& j) {
+    Session s;
+    const auto key = text(j, "sessionKey");
+    const auto station = text(j, "stationId");
+    const json* ids = member(j, "transactionIds");
+    const json* keys = member(j, "dedupKeys");
+    if (!key || !station || ids == nullptr || !ids->is_array() || ids->empty() || keys == nullptr ||
+        !keys->is_array()) {
+        return std::nullopt;
+    }
+    s.key = *key;
+    s.station_id = *station;
+    s.ocpp_version = text(j, "ocppVersion").value_or("");
+    for (const auto& id : *ids) {
+        if (!id.is_string()) {
+            return std::nullopt;
+        }
+        s.transaction_ids.insert(id.get<std::string>());
+    }
+    for (const auto& k : *keys) {
+        if (!k.is_string()) {
+            return std::nullopt;
+        }
+        s.dedup_keys.insert(k.get<std::string>());
+    }
+    if (const auto c = integer(j, "connectorId")) {
+        s.connector_id = static_cast<int>(*c);
+    }
+    if (const auto e = integer(j, "evseId")) {
+        s.evse_id = static_cast<int>(*e);
+    }
+    s.id_token = text(j, "idToken").value_or("");
+    s.started_ms = time_of(j, "startedAt");
+    s.stopped_ms = time_of(j, "stoppedAt");
+    s.first = reading_from(j, "meterStart");
+    s.last = reading_from(j, "meterStop");
+    s.stop_reason = text(j, "stopReason").value_or("");
+    return s;
+}
+
+Session& Book::session_for(const std::string& station, const std::string& transaction_id,
+                           const std::string& version) {
+    const std::string id_key = station + "|" + transaction_id;
+    if (const auto it = by_transaction_.find(id_key); it != by_transaction_.end()) {
+        return sessions_.at(it->second);
+    }
+    Session s;
+    s.key = id_key;
+    s.station_id = station;
+    s.ocpp_version = version;
+    s.transaction_ids.insert(transaction_id);
+    by_transaction_[id_key] = id_key;
+    return sessions_.emplace(id_key, std::move(s)).first->second;
+}
+
+void Book::index(const Session& s) {
+    for (const auto& id : s.transaction_ids) {
+        by_transaction_[s.station_id + "|" + id] = s.key;
+    }
+    for (const auto& k : s.dedup_keys) {
+        by_dedup_key_[k] = s.key;
+    }
+}
+
+void Book::merge(const std::string& from, const std::string& into) {
+    Session gone = std::move(sessions_.at(from));
+    sessions_.erase(from);
+    Session& s = sessions_.at(into);
+    s.transaction_ids.insert(gone.transaction_ids.begin(), gone.transaction_ids.end());
+    s.dedup_keys.insert(gone.dedup_keys.begin(), gone.dedup_keys.end());
+    if (gone.started_ms && (!s.started_ms || *gone.started_ms < *s.started_ms)) {
+        s.started_ms = gone.started_ms;
+    }
+    if (gone.stopped_ms && (!s.stopped_ms || *gone.stopped_ms > *s.stopped_ms)) {
+        s.stopped_ms = gone.stopped_ms;
+    }
+    if (gone.first) {
+        keep_earliest(s.first, *gone.first);
+    }
+    if (gone.last) {
+        keep_latest(s.last, *gone.last);
+    }
+    if (!s.connector_id) {
+        s.connector_id = gone.connector_id;
+    }
+    if (!s.evse_id) {
+        s.evse_id = gone.evse_id;
+    }
+    if (s.id_token.empty()) {
+        s.id_token = gone.id_token;
+    }
+    if (s.stop_reason.empty()) {
+        s.stop_reason = gone.stop_reason;
+    }
+    index(s);
+    changed_.erase(from);
+    removed_.insert(from);
+    removed_.erase(into);
+    changed_.insert(into);
+}
+
+Applied Book::apply(const json& event) {
+    const auto station = text(event, "stationId");
+    const auto version = text(event, "ocppVersion");
+    const auto action = text(event, "action");
+    const auto dedup = text(event, "dedupKey");
+    const json* payload = member(event, "payload");
+    const json* reply = member(event, "reply");
+    if (!station || !version || !action || !dedup || payload == nullptr || !payload->is_object()) {
+        return Applied::unusable;
+    }
+    std::optional<std::string> transaction_id;
+    if (*version == "1.6") {
+        if (*action == "StartTransaction") {
+            if (reply == nullptr) {
+                return Applied::unusable;
+            }
+            const auto id = integer(*reply, "transactionId");
+            if (!id) {
+                return Applied::unusable;
+            }
+            transaction_id = std::to_string(*id);
+        } else if (*action == "MeterValues" || *action == "StopTransaction") {
+            if (const auto id = integer(*payload, "transactionId")) {
+                transaction_id = std::to_string(*id);
+            }
+        }
+    } else if (*action == "TransactionEvent") {
+        if (const json* info = member(*payload, "transactionInfo")) {
+            transaction_id = text(*info, "transactionId");
+        }
+    }
+    if (!transaction_id) {
+        return Applied::ignored;
+    }
+    const std::string id_key = *station + "|" + *transaction_id;
+    if (const auto seen = by_dedup_key_.find(*dedup); seen != by_dedup_key_.end()) {
+        // A resend. Only a repeated 1.6 StartTransaction brings something new: the other
+        // transaction id the station was given for the same start.
+        const auto mine = by_transaction_.find(id_key);
+        if (*action != "StartTransaction" || (mine != by_transaction_.end() && mine->second == seen->second)) {
+            return Applied::duplicate;
+        }
+        const std::string other = seen->second;
+        const std::string here = session_for(*station, *transaction_id, *version).key;
+        // One session, under the smaller transaction id (the start that came first).
+        const bool here_first = IdOrder{}(*sessions_.at(here).transaction_ids.begin(),
+                                          *sessions_.at(other).transaction_ids.begin());
+        if (here_first) {
+            merge(other, here);
+        } else {
+            merge(here, other);
+        }
+        return Applied::changed;
+    }
+    Session& s = session_for(*station, *transaction_id, *version);
+    if (*action == "StartTransaction") {
+        const auto at = time_of(*payload, "timestamp");
+        if (at && (!s.started_ms || *at < *s.started_ms)) {
+            s.started_ms = at;
+        }
+        if (const auto c = integer(*payload, "connectorId")) {
+            s.connector_id = static_cast<int>(*c);
+        }
+        s.id_token = text(*payload, "idTag").value_or(s.id_token);
+        if (const auto wh = number(*payload, "meterStart"); wh && at) {
+            add_reading(s, Reading{*at, *wh});
+        }
+    } else if (*action == "MeterValues") {
+        if (!s.connector_id) {
+            if (const auto c = integer(*payload, "connectorId")) {
+                s.connector_id = static_cast<int>(*c);
+            }
+        }
+        if (const json* mv = member(*payload, "meterValue")) {
+            add_meter_values(s, *mv);
+        }
+    } else if (*action == "StopTransaction") {
+        const auto at = time_of(*payload, "timestamp");
+        if (at && (!s.stopped_ms || *at > *s.stopped_ms)) {
+            s.stopped_ms = at;
+        }
+        if (const auto wh = number(*payload, "meterStop"); wh && at) {
+            add_reading(s, Reading{*at, *wh});
+        }
+        if (const json* data = member(*payload, "transactionData")) {
+            add_meter_values(s, *data);
+        }
+        s.stop_reason = text(*payload, "reason").value_or("Local");  // 1.6: absent means Local
+        if (s.id_token.empty()) {
+            s.id_token = text(*payload, "idTag").value_or("");
+        }
+    } else {  // TransactionEvent
+        const auto at = time_of(*payload, "timestamp");
+        const auto type = text(*payload, "eventType").value_or("");
+        if (type == "Started" && at && (!s.started_ms || *at < *s.started_ms)) {
+            s.started_ms = at;
+        }
+        if (type == "Ended") {
+            if (at && (!s.stopped_ms || *at > *s.stopped_ms)) {
+                s.stopped_ms = at;
+            }
+            if (const json* info = member(*payload, "transactionInfo")) {
+                s.stop_reason = text(*info, "stoppedReason").value_or("Local");
+            }
+        }
+        if (const json* token = member(*payload, "idToken"); token != nullptr && s.id_token.empty()) {
+            s.id_token = text(*token, "idToken").value_or("");
+        }
+        if (const json* evse = member(*payload, "evse")) {
+            if (const auto id = integer(*evse, "id")) {
+                s.evse_id = static_cast<int>(*id);
+            }
+            if (const auto c = integer(*evse, "connectorId")) {
+                s.connector_id = static_cast<int>(*c);
+            }
+        }
+        if (const json* mv = member(*payload, "meterValue")) {
+            add_meter_values(s, *mv);
+        }
+    }
+    s.dedup_keys.insert(*dedup);
+    by_dedup_key_[*dedup] = s.key;
+    changed_.insert(s.key);
+    removed_.erase(s.key);
+    return Applied::changed;
+}
+
+void Book::restore(Session session) {
+    const std::string key = session.key;
+    sessions_[key] = std::move(session);
+}
+
+void Book::forget(const std::string& key) { sessions_.erase(key); }
+
+void Book::restored() {
+    by_transaction_.clear();
+    by_dedup_key_.clear();
+    for (const auto& [key, s] : sessions_) {
+        index(s);
+    }
+    changed_.clear();
+    removed_.clear();
+}
+
+std::vector<const Session*> Book::take_changed() {
+    std::vector<const Session*> out;
+    for (const auto& key : changed_) {
+        if (const auto it = sessions_.find(key); it != sessions_.end()) {
+            out.push_back(&it->second);
+        }
+    }
+    changed_.clear();
+    return out;
+}
+
+std::vector<std::string> Book::take_removed() {
+    std::vector<std::string> out(removed_.begin(), removed_.end());
+    removed_.clear();
+    return out;
+}
+
+}  // namespace billing

@@ -1,0 +1,104 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace billing {
+
+/// One meter register reading: when, and the register in Wh.
+struct Reading {
+    std::int64_t at_ms = 0;
+    double wh = 0;
+};
+
+/// Transaction ids in numeric order when they are numbers (1.6), else as text.
+struct IdOrder {
+    bool operator()(const std::string& a, const std::string& b) const {
+        return a.size() != b.size() ? a.size() < b.size() : a < b;
+    }
+};
+
+/// One charging session as billing sees it (schemas/events/billing-session.schema.json).
+struct Session {
+    std::string key;  ///< "stationId|transactionId" of its canonical transaction
+    std::string station_id;
+    std::string ocpp_version;
+    std::set<std::string, IdOrder> transaction_ids;  ///< the first is the canonical one
+    std::optional<int> connector_id;        ///< 1.6 connectorId, 2.0.1 evse.connectorId
+    std::optional<int> evse_id;             ///< 2.0.1 evse.id
+    std::string id_token;
+    std::optional<std::int64_t> started_ms;  ///< the start event's timestamp
+    std::optional<std::int64_t> stopped_ms;  ///< the stop event's timestamp
+    std::optional<Reading> first;  ///< earliest register reading (meterStart in 1.6)
+    std::optional<Reading> last;   ///< latest register reading (meterStop in 1.6)
+    std::string stop_reason;
+    std::set<std::string> dedup_keys;  ///< every event applied, by dedupKey
+
+    /// closed: a stop seen; open: a start seen; orphaned: neither (events of a transaction
+    /// whose start billing never saw).
+    std::string status() const;
+    nlohmann::json to_json() const;
+    static std::optional<Session> from_json(const nlohmann::json& j);
+};
+
+/// What applying one station event did.
+enum class Applied : std::uint8_t {
+    changed,    ///< a session changed (or was created)
+    duplicate,  ///< its dedupKey was applied before: nothing changed
+    ignored,    ///< not a billing event (no transaction, another action)
+    unusable,   ///< not a station event billing can read
+};
+
+/// Every charging session, built from the station events of the transaction and meter-value
+/// topics in any order: each merge keeps minima and maxima by timestamp and unions of sets,
+/// so the result does not depend on the order events are read in (the two topics are read
+/// side by side, and a replay after a crash reads them again).
+///
+/// 1.6: StartTransaction, MeterValues (with transactionId) and StopTransaction joined by
+/// transactionId; a StartTransaction repeated by a station that lost the answer has a new
+/// transactionId and the same dedupKey: the two ids are one session, under the smaller id.
+/// 2.0.1: TransactionEvents joined by transactionId; resends share station + transactionId +
+/// seqNo and so their dedupKey.
+class Book {
+public:
+    Applied apply(const nlohmann::json& event);
+    /// Puts back a session read from the sessions topic (state after a restart); a later
+    /// record of the same key replaces it.
+    void restore(Session session);
+    /// A tombstone on the sessions topic: the session was merged into another.
+    void forget(const std::string& key);
+    /// After the last restore()/forget(): indexes the sessions by transaction id and
+    /// dedupKey (records come from several partitions in any order; only the end state
+    /// is consistent).
+    void restored();
+
+    /// Sessions changed since the last call, and keys merged into another session since
+    /// then (to be deleted on the sessions topic); both cleared.
+    std::vector<const Session*> take_changed();
+    std::vector<std::string> take_removed();
+
+    const std::map<std::string, Session>& sessions() const { return sessions_; }
+
+private:
+    Session& session_for(const std::string& station, const std::string& transaction_id,
+                         const std::string& version);
+    /// Merges the session under `from` into the one under `into`.
+    void merge(const std::string& from, const std::string& into);
+    void index(const Session& s);
+
+    std::map<std::string, Session> sessions_;
+    /// "station|transactionId" of every id (aliases too) → key of its session.
+    std::map<std::string, std::string> by_transaction_;
+    /// dedupKey → key of the session it was applied to.
+    std::map<std::string, std::string> by_dedup_key_;
+    std::set<std::string> changed_;
+    std::set<std::string> removed_;
+};
+
+}  // namespace billing
