@@ -126,6 +126,14 @@ std::optional<Reading> reading_from(const json& j, const char* name) {
 
 }  // namespace
 
+bool Session::operator==(const Session& o) const {
+    return key == o.key && station_id == o.station_id && ocpp_version == o.ocpp_version &&
+           transaction_ids == o.transaction_ids && connector_id == o.connector_id &&
+           evse_id == o.evse_id && id_token == o.id_token && started_ms == o.started_ms &&
+           stopped_ms == o.stopped_ms && first == o.first && last == o.last &&
+           stop_reason == o.stop_reason && start_keys == o.start_keys && seq_nos == o.seq_nos;
+}
+
 std::string Session::status() const {
     return stopped_ms ? "closed" : started_ms ? "open" : "orphaned";
 }
@@ -143,8 +151,17 @@ json Session::to_json() const {
            {"energyWh", first && last ? last->wh - first->wh : 0.0},
            {"status", status()},
            {"stopReason", stop_reason},
-           {"events", dedup_keys.size()},
-           {"dedupKeys", json(std::vector<std::string>(dedup_keys.begin(), dedup_keys.end()))}};
+           {"startDedupKeys", json(std::vector<std::string>(start_keys.begin(), start_keys.end()))}};
+    json ranges = json::array();
+    for (auto it = seq_nos.begin(); it != seq_nos.end();) {
+        std::int64_t from = *it;
+        std::int64_t to = *it;
+        for (++it; it != seq_nos.end() && *it == to + 1; ++it) {
+            to = *it;
+        }
+        ranges.push_back({from, to});
+    }
+    j["seqNos"] = std::move(ranges);
     j["connectorId"] = connector_id ? json(*connector_id) : json(nullptr);
     j["evseId"] = evse_id ? json(*evse_id) : json(nullptr);
     return j;
@@ -155,7 +172,7 @@ std::optional<Session> Session::from_json(const json& j) {
     const auto key = text(j, "sessionKey");
     const auto station = text(j, "stationId");
     const json* ids = member(j, "transactionIds");
-    const json* keys = member(j, "dedupKeys");
+    const json* keys = member(j, "startDedupKeys");
     if (!key || !station || ids == nullptr || !ids->is_array() || ids->empty() || keys == nullptr ||
         !keys->is_array()) {
         return std::nullopt;
@@ -173,7 +190,18 @@ std::optional<Session> Session::from_json(const json& j) {
         if (!k.is_string()) {
             return std::nullopt;
         }
-        s.dedup_keys.insert(k.get<std::string>());
+        s.start_keys.insert(k.get<std::string>());
+    }
+    if (const json* ranges = member(j, "seqNos"); ranges != nullptr && ranges->is_array()) {
+        for (const auto& r : *ranges) {
+            if (!r.is_array() || r.size() != 2 || !r[0].is_number_integer() || !r[1].is_number_integer() ||
+                r[1].get<std::int64_t>() - r[0].get<std::int64_t>() > 1000000) {
+                return std::nullopt;
+            }
+            for (auto n = r[0].get<std::int64_t>(); n <= r[1].get<std::int64_t>(); ++n) {
+                s.seq_nos.insert(n);
+            }
+        }
     }
     if (const auto c = integer(j, "connectorId")) {
         s.connector_id = static_cast<int>(*c);
@@ -209,8 +237,8 @@ void Book::index(const Session& s) {
     for (const auto& id : s.transaction_ids) {
         by_transaction_[s.station_id + "|" + id] = s.key;
     }
-    for (const auto& k : s.dedup_keys) {
-        by_dedup_key_[k] = s.key;
+    for (const auto& k : s.start_keys) {
+        by_start_key_[k] = s.key;
     }
 }
 
@@ -219,7 +247,8 @@ void Book::merge(const std::string& from, const std::string& into) {
     sessions_.erase(from);
     Session& s = sessions_.at(into);
     s.transaction_ids.insert(gone.transaction_ids.begin(), gone.transaction_ids.end());
-    s.dedup_keys.insert(gone.dedup_keys.begin(), gone.dedup_keys.end());
+    s.start_keys.insert(gone.start_keys.begin(), gone.start_keys.end());
+    s.seq_nos.insert(gone.seq_nos.begin(), gone.seq_nos.end());
     if (gone.started_ms && (!s.started_ms || *gone.started_ms < *s.started_ms)) {
         s.started_ms = gone.started_ms;
     }
@@ -286,24 +315,29 @@ Applied Book::apply(const json& event) {
         return Applied::ignored;
     }
     const std::string id_key = *station + "|" + *transaction_id;
-    if (const auto seen = by_dedup_key_.find(*dedup); seen != by_dedup_key_.end()) {
-        // A resend. Only a repeated 1.6 StartTransaction brings something new: the other
-        // transaction id the station was given for the same start.
-        const auto mine = by_transaction_.find(id_key);
-        if (*action != "StartTransaction" || (mine != by_transaction_.end() && mine->second == seen->second)) {
-            return Applied::duplicate;
+    if (*action == "StartTransaction") {
+        if (const auto seen = by_start_key_.find(*dedup); seen != by_start_key_.end()) {
+            const auto mine = by_transaction_.find(id_key);
+            if (mine != by_transaction_.end() && mine->second == seen->second) {
+                return Applied::duplicate;
+            }
+            // The station repeated its start after losing the answer, and was given another
+            // transaction id: one session, under the smaller id (the start that came first).
+            const std::string other = seen->second;
+            const std::string here = session_for(*station, *transaction_id, *version).key;
+            if (IdOrder{}(*sessions_.at(here).transaction_ids.begin(),
+                          *sessions_.at(other).transaction_ids.begin())) {
+                merge(other, here);
+            } else {
+                merge(here, other);
+            }
+            return Applied::changed;
         }
-        const std::string other = seen->second;
-        const std::string here = session_for(*station, *transaction_id, *version).key;
-        // One session, under the smaller transaction id (the start that came first).
-        const bool here_first = IdOrder{}(*sessions_.at(here).transaction_ids.begin(),
-                                          *sessions_.at(other).transaction_ids.begin());
-        if (here_first) {
-            merge(other, here);
-        } else {
-            merge(here, other);
-        }
-        return Applied::changed;
+    }
+    const bool known = by_transaction_.count(id_key) > 0;
+    std::optional<Session> before;
+    if (known) {
+        before = sessions_.at(by_transaction_.at(id_key));
     }
     Session& s = session_for(*station, *transaction_id, *version);
     if (*action == "StartTransaction") {
@@ -343,6 +377,11 @@ Applied Book::apply(const json& event) {
             s.id_token = text(*payload, "idTag").value_or("");
         }
     } else {  // TransactionEvent
+        if (const auto seq = integer(*payload, "seqNo")) {
+            if (!s.seq_nos.insert(*seq).second) {
+                return Applied::duplicate;  // that seqNo of this transaction was applied
+            }
+        }
         const auto at = time_of(*payload, "timestamp");
         const auto type = text(*payload, "eventType").value_or("");
         if (type == "Started" && at && (!s.started_ms || *at < *s.started_ms)) {
@@ -371,8 +410,13 @@ Applied Book::apply(const json& event) {
             add_meter_values(s, *mv);
         }
     }
-    s.dedup_keys.insert(*dedup);
-    by_dedup_key_[*dedup] = s.key;
+    if (*action == "StartTransaction") {
+        s.start_keys.insert(*dedup);
+        by_start_key_[*dedup] = s.key;
+    }
+    if (before && *before == s) {
+        return Applied::duplicate;
+    }
     changed_.insert(s.key);
     removed_.erase(s.key);
     return Applied::changed;
@@ -387,7 +431,7 @@ void Book::forget(const std::string& key) { sessions_.erase(key); }
 
 void Book::restored() {
     by_transaction_.clear();
-    by_dedup_key_.clear();
+    by_start_key_.clear();
     for (const auto& [key, s] : sessions_) {
         index(s);
     }

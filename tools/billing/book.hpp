@@ -15,6 +15,7 @@ namespace billing {
 struct Reading {
     std::int64_t at_ms = 0;
     double wh = 0;
+    bool operator==(const Reading& o) const { return at_ms == o.at_ms && wh == o.wh; }
 };
 
 /// Transaction ids in numeric order when they are numbers (1.6), else as text.
@@ -38,7 +39,15 @@ struct Session {
     std::optional<Reading> first;  ///< earliest register reading (meterStart in 1.6)
     std::optional<Reading> last;   ///< latest register reading (meterStop in 1.6)
     std::string stop_reason;
-    std::set<std::string> dedup_keys;  ///< every event applied, by dedupKey
+    /// dedupKeys of its 1.6 StartTransaction events: a repeated start (a station that lost
+    /// the answer) is recognised by it, also after a restart. Other resends need no memory:
+    /// applying one again changes nothing.
+    std::set<std::string> start_keys;
+    /// 2.0.1: the seqNos of the TransactionEvents applied (what their dedupKey is made of;
+    /// a resend repeats the seqNo, perhaps with a new timestamp). Written as ranges.
+    std::set<std::int64_t> seq_nos;
+
+    bool operator==(const Session& o) const;
 
     /// closed: a stop seen; open: a start seen; orphaned: neither (events of a transaction
     /// whose start billing never saw).
@@ -50,7 +59,7 @@ struct Session {
 /// What applying one station event did.
 enum class Applied : std::uint8_t {
     changed,    ///< a session changed (or was created)
-    duplicate,  ///< its dedupKey was applied before: nothing changed
+    duplicate,  ///< nothing new: a resend (its content was applied before)
     ignored,    ///< not a billing event (no transaction, another action)
     unusable,   ///< not a station event billing can read
 };
@@ -63,8 +72,11 @@ enum class Applied : std::uint8_t {
 /// 1.6: StartTransaction, MeterValues (with transactionId) and StopTransaction joined by
 /// transactionId; a StartTransaction repeated by a station that lost the answer has a new
 /// transactionId and the same dedupKey: the two ids are one session, under the smaller id.
-/// 2.0.1: TransactionEvents joined by transactionId; resends share station + transactionId +
-/// seqNo and so their dedupKey.
+/// 2.0.1: TransactionEvents joined by transactionId, a resend recognised by its seqNo (its
+/// dedupKey is station + transactionId + seqNo). A 1.6 MeterValues or StopTransaction resent
+/// has the same payload and so the same dedupKey, and applying it again changes nothing: it
+/// is a duplicate by that. The state stays one small record per session however long the
+/// session, with no set of every dedupKey ever seen.
 class Book {
 public:
     Applied apply(const nlohmann::json& event);
@@ -95,8 +107,8 @@ private:
     std::map<std::string, Session> sessions_;
     /// "station|transactionId" of every id (aliases too) → key of its session.
     std::map<std::string, std::string> by_transaction_;
-    /// dedupKey → key of the session it was applied to.
-    std::map<std::string, std::string> by_dedup_key_;
+    /// dedupKey of a 1.6 StartTransaction → key of its session.
+    std::map<std::string, std::string> by_start_key_;
     std::set<std::string> changed_;
     std::set<std::string> removed_;
 };
