@@ -25,7 +25,9 @@ std::vector<kafka_bridge::TopicSpec> required_topics(const config::Config& c,
                                                      DurabilityTarget target) {
     const bool asking = c.reply.ask != config::Config::Reply::Ask::never;
     std::vector<kafka_bridge::TopicSpec> topics;
-    for (const auto& [role, name] : config::topic_roles(c)) {
+    for (const auto& role_and_topic : config::topic_roles(c)) {
+        const std::string& role = role_and_topic.first;
+        const std::string& name = role_and_topic.second;
         if (!asking && (role == "authorization_requests" || role == "authorization_decisions")) {
             continue;  // created only when ask mode is on
         }
