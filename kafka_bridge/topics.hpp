@@ -34,6 +34,19 @@ struct Topics {
         return by_class[static_cast<std::size_t>(c)];
     }
     std::string& for_class(ocpp::EventClass c) { return by_class[static_cast<std::size_t>(c)]; }
+
+    /// Calls `f` with every topic name (to rename them all at once).
+    template <class F>
+    void for_each(F f) {
+        for (auto& name : by_class) {
+            f(name);
+        }
+        for (std::string* name : {&connections, &dead_letter, &commands, &command_results, &presence,
+                                  &stations, &id_tokens, &authorization_requests,
+                                  &authorization_decisions, &command_routes, &transaction_ids}) {
+            f(*name);
+        }
+    }
 };
 
 }  // namespace kafka_bridge

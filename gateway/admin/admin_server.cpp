@@ -28,10 +28,11 @@ void reply_error(const HttpServer::connection_ptr& con, int code, const std::str
 }
 
 AdminServer::AdminServer(const config::Config& config, asio::io_context& io, std::function<bool()> ready,
-                         std::function<std::string()> metrics, commands::Router* commands,
+                         std::function<std::string()> metrics,
+                         std::map<std::string, commands::Router*> commands,
                          std::function<std::optional<std::string>()> inject_fatal)
     : config_(config), io_(io), ready_(std::move(ready)), metrics_(std::move(metrics)),
-      commands_(commands), inject_fatal_(std::move(inject_fatal)) {
+      commands_(std::move(commands)), inject_fatal_(std::move(inject_fatal)) {
     http_.init_asio(&io);
     http_.set_reuse_addr(true);
     http_.set_max_http_body_size(256 * 1024);  // an OCPP payload: the station frame limit

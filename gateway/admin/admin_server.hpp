@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -41,11 +42,14 @@ void reply_error(const HttpServer::connection_ptr& con, int code, const std::str
 class AdminServer {
 public:
     /// `ready` says whether the gateway should receive stations; `metrics` renders the
-    /// Prometheus page; `commands` serves /v1 (null: /v1 answers 404).
+    /// Prometheus page; `commands` serves /v1 (empty: /v1 answers 404), one router per tenant
+    /// (by name; "" when the gateway serves no tenants: then /v1/stations, else
+    /// /v1/tenants/{tenant}/stations).
     /// `inject_fatal` (testing only, with admin.test_hooks): serves POST /test/kafka-fatal and
     /// returns the problem in words when it could not inject.
     AdminServer(const config::Config& config, asio::io_context& io, std::function<bool()> ready,
-                std::function<std::string()> metrics, commands::Router* commands = nullptr,
+                std::function<std::string()> metrics,
+                std::map<std::string, commands::Router*> commands = {},
                 std::function<std::optional<std::string>()> inject_fatal = nullptr);
 
     /// Opens the listener. Throws std::runtime_error when the address cannot be bound.
@@ -58,15 +62,15 @@ private:
     bool authorized(const Connection& con) const;
     void serve_v1(const Connection& con, const std::string& method, const std::string& path,
                   const std::string& query);
-    void post_call(const Connection& con, const std::string& station, const std::string& action,
-                   const std::string& query);
+    void post_call(const Connection& con, commands::Router& router, const std::string& station,
+                   const std::string& action, const std::string& query);
 
     const config::Config& config_;
     asio::io_context& io_;
     HttpServer http_;
     std::function<bool()> ready_;
     std::function<std::string()> metrics_;
-    commands::Router* commands_;
+    std::map<std::string, commands::Router*> commands_;
     std::function<std::optional<std::string>()> inject_fatal_;
 };
 

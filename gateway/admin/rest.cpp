@@ -34,11 +34,11 @@ bool valid_action_name(const std::string& action) {
 
 void AdminServer::serve_v1(const Connection& con, const std::string& method,
                            const std::string& path, const std::string& query) {
-    if (commands_ == nullptr) {
+    if (commands_.empty()) {
         reply_error(con, 404, "operator commands are not enabled on this instance");
         return;
     }
-    // /v1/stations, /v1/stations/{id}, /v1/stations/{id}/calls/{action}
+    // [/tenants/{tenant}] /stations, /stations/{id}, /stations/{id}/calls/{action}
     std::vector<std::string> parts;
     for (std::size_t start = 4; start <= path.size();) {
         const auto slash = path.find('/', start);
@@ -48,10 +48,28 @@ void AdminServer::serve_v1(const Connection& con, const std::string& method,
         }
         start = slash + 1;
     }
+    const bool tenanted = !config_.tenants.empty();
+    const std::string base = tenanted ? "/v1/tenants/{tenant}/stations" : "/v1/stations";
+    std::string tenant;
+    if (tenanted) {
+        if (parts.size() < 3 || parts[0] != "tenants") {
+            reply_error(con, 404, "this gateway serves tenants: GET " + base + ", GET " + base +
+                                      "/{id}, POST " + base + "/{id}/calls/{action}");
+            return;
+        }
+        tenant = parts[1];
+        parts.erase(parts.begin(), parts.begin() + 2);
+    }
+    const auto router = commands_.find(tenant);
+    if (router == commands_.end()) {
+        reply_error(con, 404, "unknown tenant \"" + tenant + "\"");
+        return;
+    }
+    commands::Router& commands = *router->second;
     if (parts.empty() || parts[0] != "stations" || parts.size() == 3 || parts.size() > 4 ||
         (parts.size() == 4 && parts[2] != "calls")) {
-        reply_error(con, 404, "unknown path: GET /v1/stations, GET /v1/stations/{id}, "
-                              "POST /v1/stations/{id}/calls/{action}");
+        reply_error(con, 404, "unknown path: GET " + base + ", GET " + base + "/{id}, POST " + base +
+                                  "/{id}/calls/{action}");
         return;
     }
     const std::string wanted = parts.size() == 4 ? "POST" : "GET";
@@ -61,7 +79,7 @@ void AdminServer::serve_v1(const Connection& con, const std::string& method,
         return;
     }
     if (parts.size() == 1) {
-        reply_json(con, 200, commands_->stations());
+        reply_json(con, 200, commands.stations());
         return;
     }
     const auto station = http::percent_decode(parts[1]);
@@ -71,7 +89,7 @@ void AdminServer::serve_v1(const Connection& con, const std::string& method,
         return;
     }
     if (parts.size() == 2) {
-        if (auto view = commands_->station(*station)) {
+        if (auto view = commands.station(*station)) {
             reply_json(con, 200, *view);
         } else {
             reply_json(con, 404, json{{"stationId", *station}, {"connected", false},
@@ -79,11 +97,12 @@ void AdminServer::serve_v1(const Connection& con, const std::string& method,
         }
         return;
     }
-    post_call(con, *station, parts[3], query);
+    post_call(con, commands, *station, parts[3], query);
 }
 
-void AdminServer::post_call(const Connection& con, const std::string& station,
-                            const std::string& action, const std::string& query) {
+void AdminServer::post_call(const Connection& con, commands::Router& router,
+                            const std::string& station, const std::string& action,
+                            const std::string& query) {
     if (!valid_action_name(action)) {
         reply_error(con, 400, "bad action name \"" + action + "\"");
         return;
@@ -172,7 +191,7 @@ void AdminServer::post_call(const Connection& con, const std::string& station,
         auto on_written = [answer, refused, command_id](std::optional<std::string> error) {
             answer(error ? 503 : 202, error ? refused(*error) : json{{"commandId", command_id}});
         };
-        if (auto error = commands_->submit(record, nullptr, std::chrono::milliseconds(0),
+        if (auto error = router.submit(record, nullptr, std::chrono::milliseconds(0),
                                            std::move(on_written))) {
             answer(503, refused(*error));
         }
@@ -207,7 +226,7 @@ void AdminServer::post_call(const Connection& con, const std::string& station,
             answer(503, refused(*error));
         }
     };
-    if (auto error = commands_->submit(record, on_result, bound, std::move(on_written))) {
+    if (auto error = router.submit(record, on_result, bound, std::move(on_written))) {
         answer(503, refused(*error));
     }
 }

@@ -78,8 +78,10 @@ void stop_on_signals(StopSignal& stop) {
 App::~App() {
     // Whatever start() reached: nothing may call into Kafka or the sessions once the
     // producer slot is gone (it is destroyed first, see the class comment).
-    if (router_) {
-        router_->stop();
+    for (auto& tenant : tenants_) {
+        if (tenant->router) {
+            tenant->router->stop();
+        }
     }
     work_.reset();
     io_.stop();
@@ -103,12 +105,12 @@ int App::run() {
     if (stopped_early_) {
         return 0;
     }
-    if (lag_) {
-        lag_->start();
+    for (auto& tenant : tenants_) {
+        tenant->lag->start();
     }
     serve();
-    if (lag_) {
-        lag_->stop();
+    for (auto& tenant : tenants_) {
+        tenant->lag->stop();
     }
     drain();
     log::info("gateway {} stopped", config_.gateway_id);
@@ -176,52 +178,85 @@ std::optional<std::string> App::connect_kafka() {
 std::optional<std::string> App::build_parts() {
     work_.emplace(asio::make_work_guard(io_));
     events_ = std::make_unique<security::EventWriter>(config_, *producers_, metrics_);
+    if (config_.tenants.empty()) {
+        tenants_.push_back(std::make_unique<Tenant>());
+        tenants_.back()->config = config_;
+    }
+    for (const auto& t : config_.tenants) {
+        tenants_.push_back(std::make_unique<Tenant>());
+        tenants_.back()->config = config::tenant_config(config_, t);
+        tenants_.back()->name = t.name;
+        tenants_.back()->max_stations = t.max_stations;
+    }
+    std::vector<station::TenantParts> parts;
+    for (auto& tenant : tenants_) {
+        tenant->events = std::make_unique<security::EventWriter>(tenant->config, *producers_, metrics_);
+        parts.push_back(station::TenantParts{tenant->config, tenant->name, tenant->max_stations,
+                                             tenant->registry, tenant->tokens, *tenant->events});
+    }
     try {
         if (!config_.security.stations_file.empty()) {
-            registry_.load_file(config_.security.stations_file);
+            tenants_.front()->registry.load_file(config_.security.stations_file);  // no tenants
         }
-        listener_ = station::Listener::create(config_, *schemas_, *producers_, metrics_, io_,
-                                              registry_, tokens_, *events_);
+        listener_ = station::Listener::create(config_, *schemas_, *producers_, metrics_, io_, parts, *events_);
     } catch (const std::exception& e) {
         return std::string(e.what());
     }
-    router_ = std::make_unique<commands::Router>(config_, *schemas_, *producers_, metrics_, *listener_);
-    listener_->set_command_sink(router_.get());
-    router_->follow(config_.topics.stations, [this](const kafka_bridge::Message& m) {
-        if (!m.key) {
-            return;
-        }
-        if (auto bad = registry_.apply_record(*m.key, m.value)) {
-            log::warn("station registry record {}@{} ignored: {}", m.partition, m.offset, *bad);
-            return;
-        }
-        if (config_.reply.boot_trigger_on_approval) {
-            trigger_boot_if_approved(*m.key);
-        }
-    });
-    router_->follow(config_.topics.id_tokens, [this](const kafka_bridge::Message& m) { apply_token_record(m); });
     if (config_.reply.ask != config::Config::Reply::Ask::never) {
         listener_->set_ask_table(&asks_);
-        router_->follow(
-            config_.topics.authorization_decisions,
-            [this](const kafka_bridge::Message& m) { apply_decision_record(m); }, true);
     }
-    if (auto error = router_->start(60s)) {
-        return "commands: " + *error;
+    for (std::size_t i = 0; i < tenants_.size(); ++i) {
+        if (auto problem = start_tenant(i)) {
+            return problem;
+        }
     }
-    lag_ = std::make_unique<LagMonitor>(config_, [this] {
-        // One instance measures: the live one with the smallest id (this one when alone).
-        const auto alive = router_->alive_instances();
-        return alive.empty() || alive.front() == config_.gateway_id;
-    });
     return std::nullopt;
 }
 
-void App::trigger_boot_if_approved(const std::string& station_id) {
-    const auto entry = registry_.find(station_id);
+std::optional<std::string> App::start_tenant(std::size_t index) {
+    Tenant& tenant = *tenants_[index];
+    tenant.router = std::make_unique<commands::Router>(tenant.config, *schemas_, *producers_, metrics_,
+                                                       listener_->stations_of(index));
+    listener_->set_command_sink(index, tenant.router.get());
+    tenant.router->follow(tenant.config.topics.stations, [this, &tenant, index](const kafka_bridge::Message& m) {
+        if (!m.key) {
+            return;
+        }
+        if (auto bad = tenant.registry.apply_record(*m.key, m.value)) {
+            log::warn("station registry record {}:{}@{} ignored: {}", m.topic, m.partition, m.offset, *bad);
+            return;
+        }
+        if (config_.reply.boot_trigger_on_approval) {
+            trigger_boot_if_approved(tenant, index, *m.key);
+        }
+    });
+    tenant.router->follow(tenant.config.topics.id_tokens,
+                          [this, &tenant](const kafka_bridge::Message& m) { apply_token_record(tenant, m); });
+    if (config_.reply.ask != config::Config::Reply::Ask::never) {
+        tenant.router->follow(
+            tenant.config.topics.authorization_decisions,
+            [this](const kafka_bridge::Message& m) { apply_decision_record(m); }, true);
+    }
+    if (auto error = tenant.router->start(60s)) {
+        return (tenant.name.empty() ? "commands: " : "tenant " + tenant.name + ": commands: ") + *error;
+    }
+    commands::Router& router = *tenant.router;
+    tenant.lag = std::make_unique<LagMonitor>(
+        tenant.config,
+        [this, &router] {
+            // One instance measures: the live one with the smallest id (this one when alone).
+            const auto alive = router.alive_instances();
+            return alive.empty() || alive.front() == config_.gateway_id;
+        },
+        tenant.name);
+    return std::nullopt;
+}
+
+void App::trigger_boot_if_approved(Tenant& tenant, std::size_t index, const std::string& station_id) {
+    const auto entry = tenant.registry.find(station_id);
     const std::string status = entry && !entry->boot_status.empty() ? entry->boot_status
                                                                      : config_.reply.boot_default_status;
-    const auto session = listener_->find_station(station_id);
+    const auto session = listener_->stations_of(index).find_station(station_id);
     if (status != "Accepted" || !session || session->boot_state() != session::Session::BootState::pending) {
         return;
     }
@@ -234,14 +269,14 @@ void App::trigger_boot_if_approved(const std::string& station_id) {
                                 {"payload", {{"requestedMessage", "BootNotification"}}}};
     log::info("station {} approved while Pending: asking it to boot again (command {})",
               session->station_id(), command_id);
-    auto problem = router_->submit(record, nullptr, std::chrono::milliseconds(0),
-                                   [command_id](std::optional<std::string> error) {
-                                       if (error) {
-                                           log::warn("command {} (TriggerMessage BootNotification) not "
-                                                     "written: {}; the station boots again at its interval",
-                                                     command_id, *error);
-                                       }
-                                   });
+    auto problem = tenant.router->submit(record, nullptr, std::chrono::milliseconds(0),
+                                         [command_id](std::optional<std::string> error) {
+                                             if (error) {
+                                                 log::warn("command {} (TriggerMessage BootNotification) not "
+                                                           "written: {}; the station boots again at its interval",
+                                                           command_id, *error);
+                                             }
+                                         });
     if (problem) {
         log::warn("command {} (TriggerMessage BootNotification) not queued: {}; the station boots "
                   "again at its interval",
@@ -265,22 +300,22 @@ void App::apply_decision_record(const kafka_bridge::Message& m) {
     }
 }
 
-void App::apply_token_record(const kafka_bridge::Message& m) {
-    auto problem = tokens_.apply_record(m.key.value_or(""), m.value, std::chrono::system_clock::now());
+void App::apply_token_record(Tenant& tenant, const kafka_bridge::Message& m) {
+    auto problem = tenant.tokens.apply_record(m.key.value_or(""), m.value, std::chrono::system_clock::now());
     if (!problem) {
         return;
     }
     const auto now = Clock::now();
-    if (last_token_warning_ != Clock::time_point{} && now - last_token_warning_ < 60s) {
-        ++unlogged_token_problems_;
+    if (tenant.last_token_warning != Clock::time_point{} && now - tenant.last_token_warning < 60s) {
+        ++tenant.unlogged_token_problems;
         return;
     }
-    log::warn("id-token record {}@{} skipped: {}{}", m.partition, m.offset, *problem,
-              unlogged_token_problems_ == 0
+    log::warn("id-token record {}:{}@{} skipped: {}{}", m.topic, m.partition, m.offset, *problem,
+              tenant.unlogged_token_problems == 0
                   ? std::string()
-                  : fmt::format(" ({} more skipped since the last warning)", unlogged_token_problems_));
-    last_token_warning_ = now;
-    unlogged_token_problems_ = 0;
+                  : fmt::format(" ({} more skipped since the last warning)", tenant.unlogged_token_problems));
+    tenant.last_token_warning = now;
+    tenant.unlogged_token_problems = 0;
 }
 
 std::optional<std::string> App::open() {
@@ -296,9 +331,13 @@ std::optional<std::string> App::open() {
             return std::nullopt;
         };
     }
+    std::map<std::string, commands::Router*> routers;
+    for (auto& tenant : tenants_) {
+        routers[tenant->name] = tenant->router.get();
+    }
     admin_ = std::make_unique<admin::AdminServer>(
         config_, io_, [this] { return ready(); }, [this] { return render_metrics(); },
-        router_.get(), std::move(inject_fatal));
+        std::move(routers), std::move(inject_fatal));
     try {
         admin_->listen();
         listener_->listen();
@@ -314,13 +353,20 @@ std::optional<std::string> App::open() {
         io_threads_.emplace_back([this] { io_.run(); });
     }
     for (std::size_t i = 0; i < ocpp::kEventClassCount; ++i) {
-        log::info("event class {} → topic {}, reply {}",
+        log::info("event class {} → topic {}{}, reply {}",
                   ocpp::event_class_name(static_cast<ocpp::EventClass>(i)),
-                  config_.topics.by_class[i], config::reply_mode_name(config_.reply.modes[i]));
+                  config_.tenants.empty() ? "" : "PREFIX+", config_.topics.by_class[i],
+                  config::reply_mode_name(config_.reply.modes[i]));
     }
-    log::info("stations connect to {}://{}{}/{{stationId}} (security profile {}); admin on http://{}",
+    for (const auto& t : config_.tenants) {
+        log::info("tenant {}: stations at {}/{}/{{stationId}}, topics {}*{}", t.name, config_.path_prefix,
+                  t.name, t.topic_prefix,
+                  t.max_stations > 0 ? fmt::format(", at most {} stations here", t.max_stations) : "");
+    }
+    log::info("stations connect to {}://{}{}{}/{{stationId}} (security profile {}); admin on http://{}",
               config_.security.profile >= 2 ? "wss" : "ws", config_.listen.to_string(),
-              config_.path_prefix, config_.security.profile, config_.admin_listen.to_string());
+              config_.path_prefix, config_.tenants.empty() ? "" : "/{tenant}", config_.security.profile,
+              config_.admin_listen.to_string());
     return std::nullopt;
 }
 
@@ -347,7 +393,7 @@ void App::serve() {
         auto producer = producers_->current();
         // One small topic's metadata: a broker answering is all this needs to know.
         const bool reachable =
-            producer->check_cluster(2s, config_.topics.transaction_ids).ok() &&
+            producer->check_cluster(2s, tenants_.front()->config.topics.transaction_ids).ok() &&
             !producer->fatal_error();
         if (reachable != kafka_reachable_.load()) {
             log::warn("Kafka {}", reachable ? "reachable again" : "unreachable: not ready");
@@ -407,7 +453,9 @@ void App::drain() {
         return std::clamp(left, std::chrono::milliseconds(1000), cap);
     };
     // Liveness "Stopped", group left: this instance's command partitions move at once.
-    router_->stop(remaining(5s));
+    for (auto& tenant : tenants_) {
+        tenant->router->stop(remaining(5s));
+    }
     // Connection records written while closing.
     if (auto flushed = producers_->current()->flush(remaining(10s)); !flushed.ok()) {
         log::warn("flush: {}", flushed.error().to_string());
@@ -440,13 +488,28 @@ std::string App::render_metrics() const {
         below += t.below_target ? 1 : 0;
     }
     gauges["ocpp_kafka_topics_below_durability"] = below;
-    gauges["ocpp_id_tokens"] = static_cast<double>(tokens_.size());
     gauges["ocpp_asks_waiting"] = static_cast<double>(asks_.waiting());
     gauges["ocpp_ask_decisions_skipped_total"] = static_cast<double>(decision_records_skipped_.load());
-    gauges["ocpp_id_token_records_skipped_total"] = static_cast<double>(tokens_.rejected_records());
-    if (const auto last = tokens_.last_applied()) {
-        gauges["ocpp_id_token_last_record_age_seconds"] =
-            std::chrono::duration<double>(std::chrono::system_clock::now() - *last).count();
+    for (const auto& tenant : tenants_) {
+        const std::string labels =
+            tenant->name.empty() ? std::string() : fmt::format("{{tenant=\"{}\"}}", tenant->name);
+        gauges["ocpp_id_tokens" + labels] = static_cast<double>(tenant->tokens.size());
+        gauges["ocpp_id_token_records_skipped_total" + labels] =
+            static_cast<double>(tenant->tokens.rejected_records());
+        if (const auto last = tenant->tokens.last_applied()) {
+            gauges["ocpp_id_token_last_record_age_seconds" + labels] =
+                std::chrono::duration<double>(std::chrono::system_clock::now() - *last).count();
+        }
+        tenant->lag->gauges(gauges);
+    }
+    if (!config_.tenants.empty()) {
+        for (const auto& t : listener_->tenant_stats()) {
+            const std::string labels = fmt::format("{{tenant=\"{}\"}}", t.name);
+            gauges["ocpp_tenant_stations" + labels] = static_cast<double>(t.stations);
+            gauges["ocpp_tenant_messages_received_total" + labels] = static_cast<double>(t.messages);
+            gauges["ocpp_tenant_connections_total" + labels] = static_cast<double>(t.connections);
+            gauges["ocpp_tenant_handshakes_refused_total" + labels] = static_cast<double>(t.refused);
+        }
     }
     for (const auto& [topic, status] : topic_watch_.status()) {
         gauges[fmt::format("ocpp_kafka_topic_missing{{topic=\"{}\"}}", topic)] = status.missing ? 1 : 0;
@@ -461,9 +524,6 @@ std::string App::render_metrics() const {
                                ocpp::event_class_name(cls), config::reply_mode_name(mode))] =
                 config_.reply.modes[i] == mode ? 1 : 0;
         }
-    }
-    if (lag_) {
-        lag_->gauges(gauges);
     }
     return metrics_.render(gauges);
 }

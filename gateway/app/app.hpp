@@ -95,11 +95,14 @@ private:
     void drain();
     /// After a registry record (tables thread): a station connected here in Pending that is
     /// now Accepted is asked to boot again (TriggerMessage BootNotification, as a command).
-    void trigger_boot_if_approved(const std::string& station_id);
+    struct Tenant;
+    void trigger_boot_if_approved(Tenant& tenant, std::size_t index, const std::string& station_id);
     /// One record of the authorization-decision topic (tables thread).
     void apply_decision_record(const kafka_bridge::Message& m);
-    /// One record of the id-token topic (tables thread).
-    void apply_token_record(const kafka_bridge::Message& m);
+    /// One record of a tenant's id-token topic (its tables thread).
+    void apply_token_record(Tenant& tenant, const kafka_bridge::Message& m);
+    /// Reads a tenant's tables and starts its command router.
+    std::optional<std::string> start_tenant(std::size_t index);
     std::string render_metrics() const;
     bool ready() const { return accepting_.load() && kafka_reachable_.load(); }
     /// io_threads, or one per core when 0.
@@ -122,18 +125,30 @@ private:
     /// to itself stay on that thread's own queue instead of waking the reactor.
     asio::io_context io_{io_thread_count() == 1 ? 1 : ASIO_CONCURRENCY_HINT_DEFAULT};
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-    security::StationRegistry registry_;
-    decisions::TokenTable tokens_;
-    /// Unusable token records are logged the first time and then at most once a minute.
-    std::chrono::steady_clock::time_point last_token_warning_{};
-    std::uint64_t unlogged_token_problems_ = 0;
     std::chrono::steady_clock::time_point last_decision_warning_{};
     std::atomic<std::uint64_t> decision_records_skipped_{0};
+    /// Security events no tenant can be named for (the gateway's own topics).
     std::unique_ptr<security::EventWriter> events_;
+    /// What the gateway keeps for one tenant: the only one, named "", without tenants.
+    struct Tenant {
+        /// tenant_config() of the gateway's, or the gateway's own without tenants.
+        config::Config config;
+        std::string name;
+        std::size_t max_stations = 0;
+        security::StationRegistry registry;
+        decisions::TokenTable tokens;
+        /// Unusable token records are logged the first time and then at most once a minute.
+        std::chrono::steady_clock::time_point last_token_warning{};
+        std::uint64_t unlogged_token_problems = 0;
+        std::unique_ptr<security::EventWriter> events;
+        std::unique_ptr<commands::Router> router;
+        /// Downstream consumer lag (lag.groups) on its topics; asks its router who is
+        /// elected to measure.
+        std::unique_ptr<LagMonitor> lag;
+    };
+    /// Routers are stopped (~App, drain) before the listener they look sessions up in goes.
+    std::vector<std::unique_ptr<Tenant>> tenants_;
     std::unique_ptr<station::Listener> listener_;
-    std::unique_ptr<commands::Router> router_;
-    /// Downstream consumer lag (lag.groups); asks router_ who is elected to measure.
-    std::unique_ptr<LagMonitor> lag_;
     std::unique_ptr<admin::AdminServer> admin_;
     std::vector<std::thread> io_threads_;
     /// Delivery reports on the I/O threads; reset before the producer slot it points to.

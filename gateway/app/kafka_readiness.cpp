@@ -21,15 +21,20 @@ DurabilityTarget durability_target(const config::Config& c, int brokers) {
     return t;
 }
 
-std::vector<kafka_bridge::TopicSpec> required_topics(const config::Config& c,
-                                                     DurabilityTarget target) {
+namespace {
+
+/// Adds the topics of `c` (only that of `only_role` when given) to `topics`, each once.
+void add_topics(const config::Config& c, DurabilityTarget target, std::vector<kafka_bridge::TopicSpec>& topics,
+                const char* only_role = nullptr) {
     const bool asking = c.reply.ask != config::Config::Reply::Ask::never;
-    std::vector<kafka_bridge::TopicSpec> topics;
     for (const auto& role_and_topic : config::topic_roles(c)) {
         const std::string& role = role_and_topic.first;
         const std::string& name = role_and_topic.second;
         if (!asking && (role == "authorization_requests" || role == "authorization_decisions")) {
             continue;  // created only when ask mode is on
+        }
+        if (only_role != nullptr && role != only_role) {
+            continue;
         }
         // Two roles on one topic (all classes on "ocpp.events", say): the first role's
         // contract, event classes first, is the topic's.
@@ -56,6 +61,22 @@ std::vector<kafka_bridge::TopicSpec> required_topics(const config::Config& c,
             spec.config["cleanup.policy"] = contract.cleanup_policy;
         }
         topics.push_back(std::move(spec));
+    }
+}
+
+}  // namespace
+
+std::vector<kafka_bridge::TopicSpec> required_topics(const config::Config& c,
+                                                     DurabilityTarget target) {
+    std::vector<kafka_bridge::TopicSpec> topics;
+    if (c.tenants.empty()) {
+        add_topics(c, target, topics);
+        return topics;
+    }
+    // The gateway's own security topic takes the events no tenant can be named for.
+    add_topics(c, target, topics, "security");
+    for (const auto& tenant : c.tenants) {
+        add_topics(config::tenant_config(c, tenant), target, topics);
     }
     return topics;
 }
@@ -179,12 +200,16 @@ Readiness wait_for_kafka(const config::Config& config, kafka_bridge::ProducerSlo
             return Readiness::unusable;
         }
     }
-    const auto partitions = producers.current()->partition_count(config.topics.transaction_ids, 10s);
-    if (partitions.ok() && partitions.value() != 1) {
-        problem = "topic " + config.topics.transaction_ids + " has " +
-                  std::to_string(partitions.value()) +
-                  " partitions; it must have exactly one (it numbers OCPP 1.6 transactions)";
-        return Readiness::unusable;
+    for (const auto& topic : topics) {
+        if (!topic.exact_partitions) {
+            continue;
+        }
+        const auto partitions = producers.current()->partition_count(topic.name, 10s);
+        if (partitions.ok() && partitions.value() != 1) {
+            problem = "topic " + topic.name + " has " + std::to_string(partitions.value()) +
+                      " partitions; it must have exactly one (it numbers OCPP 1.6 transactions)";
+            return Readiness::unusable;
+        }
     }
     if (!compare_with_contract(config, *producers.current(), topics, problem)) {
         return Readiness::unusable;

@@ -29,7 +29,8 @@ struct TopicDurabilityReport {
     bool below_target = false;
 };
 
-/// Every topic the gateway writes or reads, with the settings it creates them with.
+/// Every topic the gateway writes or reads (every tenant's, with tenants), with the settings
+/// it creates them with.
 std::vector<kafka_bridge::TopicSpec> required_topics(const config::Config& config,
                                                      DurabilityTarget target = {});
 

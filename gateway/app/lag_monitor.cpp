@@ -11,8 +11,10 @@ namespace gateway::app {
 
 using namespace std::chrono_literals;
 
-LagMonitor::LagMonitor(const config::Config& config, std::function<bool()> elected)
-    : config_(config), elected_(std::move(elected)) {}
+LagMonitor::LagMonitor(const config::Config& config, std::function<bool()> elected, std::string tenant)
+    : config_(config),
+      elected_(std::move(elected)),
+      tenant_label_(tenant.empty() ? std::string() : fmt::format("tenant=\"{}\",", tenant)) {}
 
 LagMonitor::~LagMonitor() { stop(); }
 
@@ -66,7 +68,7 @@ void LagMonitor::run() {
 void LagMonitor::measure(kafka_bridge::Consumer& consumer) {
     std::map<std::string, double> values;
     for (const auto& g : config_.lag.groups) {
-        values[fmt::format("ocpp_consumer_lag_budget_seconds{{group=\"{}\"}}", g.group)] =
+        values[fmt::format("ocpp_consumer_lag_budget_seconds{{{}group=\"{}\"}}", tenant_label_, g.group)] =
             static_cast<double>(g.budget.count());
         for (const auto cls : g.classes) {
             if (stopping_.load()) {
@@ -90,7 +92,7 @@ void LagMonitor::measure(kafka_bridge::Consumer& consumer) {
                 }
             }
             const std::string labels =
-                fmt::format("group=\"{}\",event_class=\"{}\"", g.group, ocpp::event_class_name(cls));
+                fmt::format("{}group=\"{}\",event_class=\"{}\"", tenant_label_, g.group, ocpp::event_class_name(cls));
             values[fmt::format("ocpp_consumer_lag_records{{{}}}", labels)] = static_cast<double>(records);
             values[fmt::format("ocpp_consumer_lag_seconds{{{}}}", labels)] = seconds;
         }
@@ -103,8 +105,10 @@ void LagMonitor::gauges(std::map<std::string, double>& out) const {
     if (config_.lag.groups.empty()) {
         return;
     }
-    out["ocpp_consumer_lag_measuring"] = measuring_.load() ? 1 : 0;
-    out["ocpp_consumer_lag_errors_total"] = static_cast<double>(errors_.load());
+    const std::string labels =
+        tenant_label_.empty() ? std::string() : "{" + tenant_label_.substr(0, tenant_label_.size() - 1) + "}";
+    out["ocpp_consumer_lag_measuring" + labels] = measuring_.load() ? 1 : 0;
+    out["ocpp_consumer_lag_errors_total" + labels] = static_cast<double>(errors_.load());
     std::lock_guard<std::mutex> lock(mutex_);
     for (const auto& [name, value] : values_) {
         out[name] = value;

@@ -23,10 +23,13 @@ namespace gateway::app {
 /// Exported (gauges()): ocpp_consumer_lag_records{group,event_class},
 /// ocpp_consumer_lag_seconds{group,event_class} (age of the oldest unconsumed record, 0 when
 /// caught up), ocpp_consumer_lag_budget_seconds{group}, ocpp_consumer_lag_measuring (1 on
-/// the instance measuring), ocpp_consumer_lag_errors_total.
+/// the instance measuring), ocpp_consumer_lag_errors_total; each with a tenant label too when
+/// it measures a tenant's topics.
 class LagMonitor {
 public:
-    LagMonitor(const config::Config& config, std::function<bool()> elected);
+    /// `tenant`: the tenant whose topics `config` names (a `tenant` label on every gauge);
+    /// empty without tenants.
+    LagMonitor(const config::Config& config, std::function<bool()> elected, std::string tenant = {});
     ~LagMonitor();
     LagMonitor(const LagMonitor&) = delete;
     LagMonitor& operator=(const LagMonitor&) = delete;
@@ -42,6 +45,8 @@ private:
 
     const config::Config& config_;
     std::function<bool()> elected_;
+    /// `tenant="NAME",` or nothing.
+    std::string tenant_label_;
     StopSignal stop_;
     std::thread thread_;
     mutable std::mutex mutex_;

@@ -133,6 +133,41 @@ void apply_environment(Config& c, const std::map<std::string, std::string>& env)
     }
 }
 
+/// Tenants apart: distinct names, no topic shared, nothing that would let one tenant's
+/// station in as another's.
+void validate_tenants(const Config& c) {
+    if (c.tenants.empty()) {
+        return;
+    }
+    if (!c.security.stations_file.empty()) {
+        fail("config: security.stations_file cannot be used with tenants (it would admit its "
+             "stations in every tenant); each tenant's registry is its own stations topic");
+    }
+    if (!c.allowed_stations.empty()) {
+        fail("config: stations.allow cannot be used with tenants (it would admit its "
+             "stations in every tenant); each tenant's registry is its own stations topic");
+    }
+    std::map<std::string, std::string> owner;  // topic → tenant
+    for (const auto& [role, topic] : topic_roles(c)) {
+        if (role == "security") {
+            owner[topic] = "(the gateway's own security events)";
+        }
+    }
+    std::set<std::string> names;
+    for (const auto& tenant : c.tenants) {
+        if (!names.insert(tenant.name).second) {
+            fail("config tenants: " + tenant.name + " is listed twice");
+        }
+        for (const auto& [role, topic] : topic_roles(tenant_config(c, tenant))) {
+            auto [it, fresh] = owner.emplace(topic, tenant.name);
+            if (!fresh) {
+                fail("config tenants: topic " + topic + " (" + role + ") of tenant " + tenant.name +
+                     " is also a topic of " + it->second + "; give each tenant a prefix of its own");
+            }
+        }
+    }
+}
+
 void validate(Config& c) {
     if (c.gateway_id.empty()) {
         char host[HOST_NAME_MAX + 1] = {};
@@ -187,6 +222,7 @@ void validate(Config& c) {
                  "one must be a topic of its own (exactly one partition, offsets as numbers)");
         }
     }
+    validate_tenants(c);
     const std::set<std::string> levels = {"debug", "info", "warn", "error"};
     if (levels.count(c.log_level) == 0) {
         fail("config log_level: \"" + c.log_level + "\" is not one of debug, info, warn, error");

@@ -44,6 +44,7 @@ struct TopicContract {
 };
 
 struct Config;
+struct Tenant;
 
 /// The contract's defaults for an EV network, by role (docs/contract.md says why).
 std::map<std::string, TopicContract> default_contract();
@@ -51,6 +52,19 @@ std::map<std::string, TopicContract> default_contract();
 /// Every topic role with the topic `config` gives it, in the order of topics.* (event
 /// classes first).
 std::vector<std::pair<std::string, std::string>> topic_roles(const Config& config);
+
+/// What the gateway does for `tenant`: `base` with every topic named with the tenant's prefix
+/// and a consumer group of its own for its commands.
+Config tenant_config(const Config& base, const Tenant& tenant);
+
+/// An operator or region served by the same gateways with topics of its own (docs/contract.md
+/// "Tenants"): its stations connect to `{path_prefix}/{tenant}/{stationId}`, and everything
+/// written or read for them is on the topics named with its prefix.
+struct Tenant {
+    std::string name;              ///< 1–32 of a-z 0-9 _ -: the URL segment
+    std::string topic_prefix;      ///< put before every topic name; default "NAME."
+    std::size_t max_stations = 0;  ///< its stations connected to one instance; 0: no own limit
+};
 
 /// Everything the gateway can be told. Each limit has a default and a reason.
 struct Config {
@@ -201,6 +215,10 @@ struct Config {
 
     kafka_bridge::ProducerConfig kafka;
     kafka_bridge::Topics topics;
+    /// Empty: one operator, stations at `{path_prefix}/{stationId}` on `topics`. Otherwise
+    /// every station belongs to one of these, and `topics` are only the names the prefixes
+    /// go before (tenant_config()).
+    std::vector<Tenant> tenants;
     /// The contract of each topic by role (the topics.* key: an event class, connections,
     /// dead_letter, commands, ...); defaults and their reasons in default_contract().
     std::map<std::string, TopicContract> contract = default_contract();

@@ -85,4 +85,12 @@ std::vector<std::pair<std::string, std::string>> topic_roles(const Config& confi
     return roles;
 }
 
+Config tenant_config(const Config& base, const Tenant& tenant) {
+    Config c = base;
+    c.tenants.clear();
+    c.topics.for_each([&tenant](std::string& name) { name = tenant.topic_prefix + name; });
+    c.commands.group += "." + tenant.name;
+    return c;
+}
+
 }  // namespace gateway::config

@@ -154,6 +154,39 @@ Config::Lag::Group parse_lag_group(const std::string& text, const std::string& w
     return g;
 }
 
+/// "NAME[:TOPIC_PREFIX[:MAX_STATIONS]]" of tenants.
+Tenant parse_tenant(const std::string& text, const std::string& where) {
+    Tenant t;
+    const auto first = text.find(':');
+    t.name = text.substr(0, first);
+    const bool name_ok = !t.name.empty() && t.name.size() <= 32 &&
+                         std::all_of(t.name.begin(), t.name.end(), [](char ch) {
+                             return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
+                         });
+    if (!name_ok) {
+        fail(where + ": tenant name \"" + t.name + "\" must be 1-32 of a-z, 0-9, _ and - (it is a URL segment)");
+    }
+    t.topic_prefix = t.name + ".";
+    if (first == std::string::npos) {
+        return t;
+    }
+    const auto second = text.find(':', first + 1);
+    t.topic_prefix = text.substr(first + 1, second == std::string::npos ? std::string::npos : second - first - 1);
+    const bool prefix_ok = !t.topic_prefix.empty() && t.topic_prefix.size() <= 100 &&
+                           std::all_of(t.topic_prefix.begin(), t.topic_prefix.end(), [](char ch) {
+                               return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '.' ||
+                                      ch == '_' || ch == '-';
+                           });
+    if (!prefix_ok) {
+        fail(where + ": topic prefix \"" + t.topic_prefix + "\" of tenant " + t.name +
+             " must be 1-100 of a-z, A-Z, 0-9, '.', '_' and '-' (Kafka topic characters)");
+    }
+    if (second != std::string::npos) {
+        t.max_stations = static_cast<std::size_t>(parse_integer(text.substr(second + 1), where + " max_stations", 0, 10000000));
+    }
+    return t;
+}
+
 // ---- setter builders: one per kind of value ------------------------------------------------
 
 /// A string field.
@@ -371,6 +404,12 @@ std::vector<Option> build() {
          integer<std::chrono::seconds>(FIELD(freshness.clock_ahead), 1, 365LL * 86400), show_count(FIELD(freshness.clock_ahead)), nullptr});
     add({"freshness.clock_behind_s", "", "", "S", "… further behind", Shape::scalar,
          integer<std::chrono::seconds>(FIELD(freshness.clock_behind), 1, 100LL * 365 * 86400), show_count(FIELD(freshness.clock_behind)), nullptr});
+    add({"tenants", "", "", "NAME[:PREFIX[:MAX]]",
+         "operators or regions with topics of their own: stations at PATH/NAME/ID, topics PREFIX+topic "
+         "(default NAME.), at most MAX of its stations per instance (docs/contract.md)",
+         Shape::list,
+         [](Config& c, const std::string& v, const std::string& where) { c.tenants.push_back(parse_tenant(v, where)); },
+         nullptr, [](Config& c) { c.tenants.clear(); }});
     add({"lag.groups", "", "", "GROUP:CLASSES:BUDGET_S",
          "downstream consumer groups and their lag budgets, e.g. billing:transaction,metering:30", Shape::list,
          [](Config& c, const std::string& v, const std::string& where) { c.lag.groups.push_back(parse_lag_group(v, where)); },

@@ -89,6 +89,11 @@ struct Services {
     CommandSink* commands = nullptr;
     /// Ask mode's questions waiting for the operator; null when ask mode is off.
     decisions::AskTable* asks = nullptr;
+    /// The tenant these sessions belong to (`config` is its tenant_config()); empty without
+    /// tenants.
+    std::string tenant{};
+    /// WebSocket messages received from these sessions (the tenant's metrics).
+    std::atomic<std::uint64_t> messages_received{0};
 };
 
 }  // namespace gateway::session

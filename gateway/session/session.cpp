@@ -49,6 +49,7 @@ void Session::start() {
 }
 
 void Session::on_message(bool text, std::string payload) {
+    services_.messages_received.fetch_add(1, std::memory_order_relaxed);
     if (!text) {
         close(CloseCode::unsupported_data, "OCPP-J uses text frames only");
         return;

@@ -69,6 +69,8 @@ public:
     void deliver(kafka_bridge::Command command);
 
     const std::string& station_id() const { return info_.station_id; }
+    /// Its tenant's name; empty when the gateway serves no tenants.
+    const std::string& tenant() const { return services_.tenant; }
     const std::string& session_id() const { return info_.session_id; }
     ocpp::ProtocolVersion version() const { return info_.version; }
     const std::string& since() const { return since_; }

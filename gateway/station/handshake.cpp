@@ -1,5 +1,7 @@
 #include "gateway/station/handshake.hpp"
 
+#include <algorithm>
+
 #include "gateway/station/path.hpp"
 
 namespace gateway::station {
@@ -7,11 +9,29 @@ namespace gateway::station {
 ocpp::Result<Handshake, Refusal> read_handshake(const config::Config& config,
                                                 std::string_view resource,
                                                 const std::vector<std::string>& subprotocols) {
-    auto path = parse_station_path(resource, config.path_prefix);
-    if (!path.ok()) {
-        return Refusal{path.error().status, path.error().reason, 0};
+    std::size_t tenant = 0;
+    std::optional<ocpp::StationId> identity;
+    if (config.tenants.empty()) {
+        auto path = parse_station_path(resource, config.path_prefix);
+        if (!path.ok()) {
+            return Refusal{path.error().status, path.error().reason, 0};
+        }
+        identity = std::move(path.value());
+    } else {
+        auto path = parse_tenant_station_path(resource, config.path_prefix);
+        if (!path.ok()) {
+            return Refusal{path.error().status, path.error().reason, 0};
+        }
+        const auto& tenants = config.tenants;
+        const auto it = std::find_if(tenants.begin(), tenants.end(),
+                                     [&path](const auto& t) { return t.name == path.value().tenant; });
+        if (it == tenants.end()) {
+            return Refusal{404, "unknown_tenant", 0};
+        }
+        tenant = static_cast<std::size_t>(it - tenants.begin());
+        identity = std::move(path.value().station_id);
     }
-    ocpp::StationId station_id = std::move(path.value());
+    ocpp::StationId station_id = std::move(*identity);
     if (!config.allowed_stations.empty() &&
         config.allowed_stations.count(ocpp::ascii_lower(station_id.get())) == 0) {
         return Refusal{404, "unknown_station", 0};
@@ -21,10 +41,10 @@ ocpp::Result<Handshake, Refusal> read_handshake(const config::Config& config,
     using Outcome = ocpp::Negotiation::Outcome;
     switch (negotiation.outcome) {
         case Outcome::selected:
-            return Handshake{std::move(station_id), *negotiation.version,
+            return Handshake{std::move(station_id), tenant, *negotiation.version,
                              std::string(ocpp::subprotocol(*negotiation.version))};
         case Outcome::defaulted:
-            return Handshake{std::move(station_id), *negotiation.version, std::nullopt};
+            return Handshake{std::move(station_id), tenant, *negotiation.version, std::nullopt};
         case Outcome::missing_refused:
             return Refusal{400, "no_subprotocol", 0};
         case Outcome::none_supported:

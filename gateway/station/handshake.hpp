@@ -22,13 +22,16 @@ struct Refusal {
 /// What an acceptable upgrade request asks for.
 struct Handshake {
     ocpp::StationId station_id;
+    /// Its tenant: an index into config.tenants (0 when the gateway serves no tenants).
+    std::size_t tenant = 0;
     ocpp::ProtocolVersion version;
     /// The subprotocol to select; nothing when the station sent none (version defaulted).
     std::optional<std::string> subprotocol;
 };
 
 /// Reads an upgrade request: the request target (`prefix/{stationId}`, percent-decoded
-/// identity; 404 unknown_path, 400 bad_identity), the allow-list (404 unknown_station) and
+/// identity; 404 unknown_path, 400 bad_identity; `prefix/{tenant}/{stationId}` when tenants
+/// are configured, 404 unknown_tenant), the allow-list (404 unknown_station) and
 /// the offered subprotocols, the station's order of preference winning (400 no_subprotocol,
 /// unsupported_subprotocol). Pure.
 ocpp::Result<Handshake, Refusal> read_handshake(const config::Config& config,

@@ -30,21 +30,40 @@ public:
 
     WsListener(const config::Config& config, const ocpp::SchemaRegistry& schemas,
                kafka_bridge::ProducerSlot& producers, metrics::Metrics& metrics,
-               asio::io_context& io, security::StationRegistry& registry,
-               const decisions::TokenTable& tokens, security::EventSink& events);
+               asio::io_context& io, const std::vector<TenantParts>& tenants,
+               security::EventSink& events);
 
     void listen() override;
     void stop_listening() override;
     void drain_all() override;
     void close_all(const std::string& reason) override;
     std::size_t session_count() const override { return sessions_.size(); }
-    std::shared_ptr<Session> find_station(const std::string& station_id) const override {
-        return sessions_.find_station(station_id);
+    const session::SessionLookup& stations_of(std::size_t tenant) const override {
+        return sides_.at(tenant)->lookup;
     }
-    void set_command_sink(session::CommandSink* sink) override { services_.commands = sink; }
-    void set_ask_table(decisions::AskTable* asks) override { services_.asks = asks; }
-    std::int64_t in_flight() const override { return services_.in_flight.load(); }
-    std::int64_t closing() const override { return services_.closing.load(); }
+    std::vector<TenantStats> tenant_stats() const override;
+    void set_command_sink(std::size_t tenant, session::CommandSink* sink) override {
+        sides_.at(tenant)->services.commands = sink;
+    }
+    void set_ask_table(decisions::AskTable* asks) override {
+        for (auto& side : sides_) {
+            side->services.asks = asks;
+        }
+    }
+    std::int64_t in_flight() const override {
+        std::int64_t n = 0;
+        for (const auto& side : sides_) {
+            n += side->services.in_flight.load();
+        }
+        return n;
+    }
+    std::int64_t closing() const override {
+        std::int64_t n = 0;
+        for (const auto& side : sides_) {
+            n += side->services.closing.load();
+        }
+        return n;
+    }
     std::optional<std::string> reload_tls_if_changed() override;
 
 private:
@@ -57,51 +76,97 @@ private:
     static std::pair<int, std::string> close_reason(const Connection& con);
     static std::string peer_ip(const Connection& con);
 
-    const config::Config& config_;
-    asio::io_context& io_;
-    Server ws_;
-    Acceptor<Server> acceptor_{io_, ws_};
+    /// The sessions of one tenant, as the command machinery looks them up.
+    class Lookup final : public session::SessionLookup {
+    public:
+        Lookup(const SessionTable<Session>& table, std::string tenant)
+            : table_(table), tenant_(std::move(tenant)) {}
+        std::shared_ptr<Session> find_station(const std::string& station_id) const override {
+            return table_.find_station(station_id, tenant_);
+        }
+
+    private:
+        const SessionTable<Session>& table_;
+        std::string tenant_;
+    };
+
+    /// One tenant's side: what its sessions share, its admission rules and figures.
+    struct Side {
+        Side(const TenantParts& parts, const ocpp::SchemaRegistry& schemas,
+             kafka_bridge::ProducerSlot& producers, metrics::Metrics& metrics,
+             asio::io_context& io, const SessionTable<Session>& table)
+            : services{parts.config, schemas, producers, metrics,
+                       session::ReplyPolicy(parts.config.reply, &parts.tokens, &parts.registry), io,
+                       parts.events, {0}, {0}, nullptr, nullptr, parts.name},
+              registry(parts.registry),
+              admission(parts.config.security, parts.registry, parts.events, metrics),
+              max_stations(parts.max_stations),
+              lookup(table, parts.name) {}
+        session::Services services;
+        security::StationRegistry& registry;
+        Admission admission;
+        std::size_t max_stations;
+        Lookup lookup;
+        std::atomic<std::uint64_t> connections{0};
+        std::atomic<std::uint64_t> refused{0};
+    };
+
+    Side& side_of(const std::string& tenant) const {
+        for (const auto& side : sides_) {
+            if (side->services.tenant == tenant) {
+                return *side;
+            }
+        }
+        throw std::logic_error("no tenant " + tenant);  // sessions are only made for sides_
+    }
+
     /// The station id its records are written under: identities match without regard to
     /// letter case, so a station keeps one key (one partition, one order) whichever case it
     /// connects with: the registry's spelling, else the one the cluster knows it by, else as
     /// typed.
-    std::string record_key(const std::string& typed) const {
-        if (auto entry = registry_.find(typed)) {
+    static std::string record_key(const Side& side, const std::string& typed) {
+        if (auto entry = side.registry.find(typed)) {
             return entry->station_id;
         }
-        if (services_.commands != nullptr) {
-            if (auto known = services_.commands->known_spelling(typed)) {
+        if (side.services.commands != nullptr) {
+            if (auto known = side.services.commands->known_spelling(typed)) {
                 return *known;
             }
         }
         return typed;
     }
 
-    session::Services services_;
-    security::StationRegistry& registry_;
-    Admission admission_;
+    const config::Config& config_;
+    asio::io_context& io_;
+    metrics::Metrics& metrics_;
+    /// Security events no tenant can be named for.
+    security::EventSink& events_;
+    Server ws_;
+    Acceptor<Server> acceptor_{io_, ws_};
+    /// The upgrade rate, before any tenant is known: the gateway's (its registry unused).
+    security::StationRegistry no_registry_;
+    Admission upgrades_{config_.security, no_registry_, events_, metrics_};
     SessionTable<Session> sessions_;
+    std::vector<std::unique_ptr<Side>> sides_;
     std::unique_ptr<security::TlsContext> tls_;  // TLS listeners only
 };
 
 template <class Server>
 WsListener<Server>::WsListener(const config::Config& config, const ocpp::SchemaRegistry& schemas,
                                kafka_bridge::ProducerSlot& producers, metrics::Metrics& metrics,
-                               asio::io_context& io, security::StationRegistry& registry,
-                               const decisions::TokenTable& tokens, security::EventSink& events)
-    : config_(config),
-      io_(io),
-      services_{config, schemas, producers, metrics, session::ReplyPolicy(config.reply, &tokens, &registry), io,
-                events, {0}, {0}, nullptr, nullptr},
-      registry_(registry),
-      admission_(config.security, registry, events, metrics) {
+                               asio::io_context& io, const std::vector<TenantParts>& tenants,
+                               security::EventSink& events)
+    : config_(config), io_(io), metrics_(metrics), events_(events) {
+    for (const auto& parts : tenants) {
+        sides_.push_back(std::make_unique<Side>(parts, schemas, producers, metrics, io, sessions_));
+    }
     if constexpr (kTls) {
         tls_ = std::make_unique<security::TlsContext>(
             config.tls, config.security.profile,
             [this](const std::string& address, const std::string& detail) {
-                services_.metrics.handshake_refused("certificate_rejected");
+                metrics_.handshake_refused("certificate_rejected");
                 log::info("TLS client from {} refused: {}", address, detail);
-                services_.security_events.raise(EventType::certificate_rejected, "", address, detail);
+                events_.raise(EventType::certificate_rejected, "", address, detail);
             });
         ws_.set_tls_init_handler([this](websocketpp::connection_hdl) { return tls_->current(); });
         // After accept, before the TLS handshake: the address for certificate events.
@@ -149,8 +214,8 @@ void WsListener<Server>::set_handlers() {
             con->set_status(websocketpp::http::status_code::upgrade_required);
             con->replace_header("Connection", "close");
             con->replace_header("Upgrade", "websocket");
-            con->set_body("OCPP stations connect with a WebSocket upgrade to " +
-                          config_.path_prefix + "/{stationId}\n");
+            con->set_body("OCPP stations connect with a WebSocket upgrade to " + config_.path_prefix +
+                          (config_.tenants.empty() ? "" : "/{tenant}") + "/{stationId}\n");
         }
     });
 }
@@ -177,7 +242,7 @@ std::optional<Refusal> WsListener<Server>::check(const websocketpp::connection_h
                                                  const Connection& con, const std::string& ip,
                                                  std::optional<Handshake>& handshake) {
     const auto now = Admission::Clock::now();
-    if (auto refused = admission_.take_upgrade(ip, now)) {
+    if (auto refused = upgrades_.take_upgrade(ip, now)) {
         return refused;
     }
     auto read = read_handshake(config_, con->get_resource(), con->get_requested_subprotocols());
@@ -185,21 +250,26 @@ std::optional<Refusal> WsListener<Server>::check(const websocketpp::connection_h
         return read.error();
     }
     handshake = std::move(read.value());
+    Side& side = *sides_.at(handshake->tenant);
+    const std::string& tenant = side.services.tenant;
     // Counted from here until it is refused, fails or closes (see SessionTable::reserve).
-    const std::size_t others = sessions_.reserve(hdl, ip) - 1;
+    const std::size_t others = sessions_.reserve(hdl, ip, tenant) - 1;
     Admission::Candidate candidate{*handshake, ip, con->get_request_header("Authorization"),
-                                   others, sessions_.has_station(handshake->station_id.get()),
+                                   others, sessions_.has_station(handshake->station_id.get(), tenant),
                                    nullptr};
     if constexpr (kTls) {
         candidate.certificate_problem = [this, &con, &handshake] {
             return tls_->check_client(con->get_socket().native_handle(), handshake->station_id.get());
         };
     }
-    if (auto refused = admission_.admit(candidate, now)) {
+    if (auto refused = side.admission.admit(candidate, now)) {
         return refused;
     }
     if (sessions_.size_with_reserved() > config_.limits.max_connections) {
         return Refusal{503, "too_many_connections", 0};
+    }
+    if (side.max_stations > 0 && sessions_.tenant_size(tenant) > side.max_stations) {
+        return Refusal{503, "tenant_full", 0};
     }
     return std::nullopt;
 }
@@ -214,7 +284,10 @@ bool WsListener<Server>::on_validate(websocketpp::connection_hdl hdl) {
     std::optional<Handshake> handshake;
     if (auto refused = check(hdl, con, peer_ip(con), handshake)) {
         sessions_.release(hdl);
-        services_.metrics.handshake_refused(refused->reason);
+        metrics_.handshake_refused(refused->reason);
+        if (handshake) {
+            ++sides_.at(handshake->tenant)->refused;
+        }
         con->set_status(static_cast<websocketpp::http::status_code::value>(refused->status));
         con->replace_header("Connection", "close");
         if (refused->status == 401) {
@@ -265,11 +338,13 @@ void WsListener<Server>::on_open(websocketpp::connection_hdl hdl) {
     }
     const Handshake& h = handshake.value();
     const std::string ip = peer_ip(con);
-    auto session = std::make_shared<Session>(services_, std::make_unique<Link<Server>>(con),
-                                             record_key(h.station_id.get()), h.version,
+    Side& side = *sides_.at(h.tenant);
+    auto session = std::make_shared<Session>(side.services, std::make_unique<Link<Server>>(con),
+                                             record_key(side, h.station_id.get()), h.version,
                                              h.subprotocol, con->get_remote_endpoint(), ip);
     const auto replaced = sessions_.add(hdl, session, ip);
-    services_.metrics.connection_opened(h.version);
+    metrics_.connection_opened(h.version);
+    ++side.connections;
     // Per-connection handlers reach the session without the table lookup (and its lock) on
     // every frame; a weak handle, so the connection does not keep its session alive.
     std::weak_ptr<Session> weak = session;
@@ -288,7 +363,7 @@ void WsListener<Server>::on_open(websocketpp::connection_hdl hdl) {
     if (replaced) {
         log::warn("station {} connected again; closing its previous session", h.station_id.get());
         replaced->supersede("replaced by a newer connection of the same station");
-        services_.security_events.raise(EventType::duplicate_identity, h.station_id.get(), ip,
+        side.services.security_events.raise(EventType::duplicate_identity, h.station_id.get(), ip,
                                         "an authenticated newer connection replaced the existing one");
     }
 }
@@ -319,9 +394,21 @@ void WsListener<Server>::on_close(websocketpp::connection_hdl hdl) {
     const auto [code, reason] = ec ? std::pair<int, std::string>{websocketpp::close::status::abnormal_close,
                                                                  "connection lost"}
                                    : close_reason(con);
-    services_.metrics.connection_closed(session->version());
-    ++services_.closing;  // counted down once the Disconnected record is queued
+    metrics_.connection_closed(session->version());
+    ++side_of(session->tenant()).services.closing;  // counted down once the Disconnected record is queued
     session->on_closed(code, reason);
+}
+
+template <class Server>
+std::vector<TenantStats> WsListener<Server>::tenant_stats() const {
+    std::vector<TenantStats> stats;
+    for (const auto& side : sides_) {
+        const std::string& name = side->services.tenant;
+        stats.push_back(TenantStats{name, sessions_.tenant_size(name),
+                                    side->services.messages_received.load(std::memory_order_relaxed),
+                                    side->connections.load(), side->refused.load()});
+    }
+    return stats;
 }
 
 template <class Server>
@@ -352,15 +439,14 @@ std::unique_ptr<Listener> Listener::create(const config::Config& config,
                                            const ocpp::SchemaRegistry& schemas,
                                            kafka_bridge::ProducerSlot& producers,
                                            metrics::Metrics& metrics, asio::io_context& io,
-                                           security::StationRegistry& registry,
-                                           const decisions::TokenTable& tokens,
+                                           const std::vector<TenantParts>& tenants,
                                            security::EventSink& events) {
     if (config.security.profile >= 2) {
         return std::make_unique<WsListener<WssServer>>(config, schemas, producers, metrics, io,
-                                                       registry, tokens, events);
+                                                       tenants, events);
     }
     return std::make_unique<WsListener<WsServer>>(config, schemas, producers, metrics, io,
-                                                  registry, tokens, events);
+                                                  tenants, events);
 }
 
 }  // namespace gateway::station

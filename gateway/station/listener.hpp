@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "gateway/config/config.hpp"
 #include "gateway/metrics/metrics.hpp"
@@ -18,20 +19,49 @@
 
 namespace gateway::station {
 
-/// The station-facing WebSocket listener: handshake rules (endpoint, identity, subprotocol),
-/// admission (registry, credentials, limits), one Session per connection, duplicate
-/// identities, drain. Plain (profiles 0, 1) or TLS (profiles 2, 3), chosen by create().
-class Listener : public session::SessionLookup {
+/// What one tenant brings to the listener: its configuration (tenant_config(), whose topics
+/// its sessions write), registry, token table and security events. Without tenants there is
+/// one, named "", with the gateway's own configuration.
+struct TenantParts {
+    const config::Config& config;
+    std::string name;
+    std::size_t max_stations = 0;  ///< its stations on this instance; 0: no limit of its own
+    security::StationRegistry& registry;
+    const decisions::TokenTable& tokens;
+    security::EventSink& events;
+};
+
+/// A tenant's figures for /metrics.
+struct TenantStats {
+    std::string name;
+    std::size_t stations = 0;        ///< connected now (and upgrades being decided)
+    std::uint64_t messages = 0;      ///< WebSocket messages received
+    std::uint64_t connections = 0;   ///< connections opened
+    std::uint64_t refused = 0;       ///< upgrades refused once the tenant was known
+};
+
+/// The station-facing WebSocket listener: handshake rules (endpoint, tenant, identity,
+/// subprotocol), admission (registry, credentials, limits), one Session per connection,
+/// duplicate identities, drain. Plain (profiles 0, 1) or TLS (profiles 2, 3), chosen by
+/// create().
+class Listener {
 public:
-    /// Throws std::runtime_error for unusable TLS settings (files, keys, suites).
+    /// `config` is the gateway's; `tenants` as many as config.tenants, in their order (one
+    /// when there are none); `events` takes the security events no tenant can be named for
+    /// (a certificate refused before the request was read). Throws std::runtime_error for
+    /// unusable TLS settings (files, keys, suites).
     static std::unique_ptr<Listener> create(const config::Config& config,
                                             const ocpp::SchemaRegistry& schemas,
                                             kafka_bridge::ProducerSlot& producers,
                                             metrics::Metrics& metrics, asio::io_context& io,
-                                            security::StationRegistry& registry,
-                                            const decisions::TokenTable& tokens,
+                                            const std::vector<TenantParts>& tenants,
                                             security::EventSink& events);
-    ~Listener() override = default;
+    virtual ~Listener() = default;
+
+    /// The open sessions of tenant `tenant` (an index into the tenants given to create()).
+    virtual const session::SessionLookup& stations_of(std::size_t tenant) const = 0;
+    /// Per tenant, in their order.
+    virtual std::vector<TenantStats> tenant_stats() const = 0;
 
     /// Opens the listener. Throws std::runtime_error when the address cannot be bound.
     virtual void listen() = 0;
@@ -42,8 +72,8 @@ public:
     /// Closes every session now with 1001 (going away).
     virtual void close_all(const std::string& reason) = 0;
     virtual std::size_t session_count() const = 0;
-    /// Connects the command machinery; call before listen().
-    virtual void set_command_sink(session::CommandSink* sink) = 0;
+    /// Connects a tenant's command machinery; call before listen().
+    virtual void set_command_sink(std::size_t tenant, session::CommandSink* sink) = 0;
     /// Ask mode: where token questions wait for the operator's decision (before listen()).
     virtual void set_ask_table(decisions::AskTable* asks) = 0;
     /// Station CALLs published and not yet answered.

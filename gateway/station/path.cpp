@@ -32,4 +32,22 @@ ocpp::Result<ocpp::StationId, PathRefusal> parse_station_path(std::string_view r
     return std::move(identity.value());
 }
 
+ocpp::Result<TenantStation, PathRefusal> parse_tenant_station_path(std::string_view resource,
+                                                                   std::string_view prefix) {
+    if (resource.size() <= prefix.size() || resource.compare(0, prefix.size(), prefix) != 0 ||
+        resource[prefix.size()] != '/') {
+        return PathRefusal{404, "unknown_path"};
+    }
+    const auto end = resource.find_first_of("/?", prefix.size() + 1);
+    if (end == std::string_view::npos || resource[end] != '/' || end == prefix.size() + 1) {
+        return PathRefusal{404, "unknown_path"};
+    }
+    auto identity = parse_station_path(resource, resource.substr(0, end));
+    if (!identity.ok()) {
+        return identity.error();
+    }
+    return TenantStation{std::string(resource.substr(prefix.size() + 1, end - prefix.size() - 1)),
+                         std::move(identity.value())};
+}
+
 }  // namespace gateway::station

@@ -20,4 +20,15 @@ struct PathRefusal {
 ocpp::Result<ocpp::StationId, PathRefusal> parse_station_path(std::string_view resource,
                                                           std::string_view prefix);
 
+/// A station's place in a gateway serving tenants: `prefix/{tenant}/{id}`.
+struct TenantStation {
+    std::string tenant;  ///< as in the URL (not decoded: tenant names need no escaping)
+    ocpp::StationId station_id;
+};
+
+/// The tenant and station identity in a request target `prefix/{tenant}/{id}`: the tenant one
+/// non-empty path segment, the identity as parse_station_path() reads it. Pure.
+ocpp::Result<TenantStation, PathRefusal> parse_tenant_station_path(std::string_view resource,
+                                                                   std::string_view prefix);
+
 }  // namespace gateway::station

@@ -11,25 +11,29 @@
 
 namespace gateway::station {
 
-/// The open sessions of one listener: by connection handle, by identity (case-insensitive)
-/// and the count per peer address. The only owner of these maps. Thread-safe.
+/// The open sessions of one listener: by connection handle, by tenant and identity
+/// (case-insensitive), and the count per peer address and per tenant. The only owner of these
+/// maps. Thread-safe.
 ///
-/// `SessionT` needs `station_id()`; the handle is websocketpp's connection_hdl (a weak
-/// pointer to the connection).
+/// `SessionT` needs `station_id()` and `tenant()` (empty without tenants: one station of an
+/// identity per tenant); the handle is websocketpp's connection_hdl (a weak pointer to the
+/// connection).
 template <class SessionT>
 class SessionTable {
 public:
     using Handle = std::weak_ptr<void>;
     using Ptr = std::shared_ptr<SessionT>;
 
-    /// Counts the upgrade of `handle` from `ip` against its address before it is decided, so
-    /// that upgrades racing each other (or a connection whose open is still being reported)
-    /// cannot exceed a per-address limit. Returns the connections of `ip` counted now,
-    /// this one included. Undone by add() (it becomes the session's), release() or remove().
-    std::size_t reserve(const Handle& handle, const std::string& ip) {
+    /// Counts the upgrade of `handle` from `ip` for `tenant` against its address and tenant
+    /// before it is decided, so that upgrades racing each other (or a connection whose open is
+    /// still being reported) cannot exceed a limit. Returns the connections of `ip` counted
+    /// now, this one included. Undone by add() (it becomes the session's), release() or
+    /// remove().
+    std::size_t reserve(const Handle& handle, const std::string& ip, const std::string& tenant = {}) {
         std::lock_guard<std::mutex> lock(mutex_);
-        if (reserved_.emplace(handle, ip).second) {
+        if (reserved_.emplace(handle, Place{ip, tenant}).second) {
             ++per_address_[ip];
+            ++per_tenant_[tenant];
         }
         return per_address_[ip];
     }
@@ -47,7 +51,8 @@ public:
         release_locked(handle);
         by_handle_[handle] = Entry{session, ip};
         ++per_address_[ip];
-        auto& slot = by_identity_[ocpp::ascii_lower(session->station_id())];
+        ++per_tenant_[session->tenant()];
+        auto& slot = by_identity_[identity_key(session->tenant(), session->station_id())];
         Ptr replaced = slot.lock();
         slot = std::move(session);
         return replaced;
@@ -63,11 +68,9 @@ public:
         }
         Entry entry = std::move(it->second);
         by_handle_.erase(it);
-        if (auto count = per_address_.find(entry.ip);
-            count != per_address_.end() && --count->second == 0) {
-            per_address_.erase(count);
-        }
-        const auto id = by_identity_.find(ocpp::ascii_lower(entry.session->station_id()));
+        count_down(per_address_, entry.ip);
+        count_down(per_tenant_, entry.session->tenant());
+        const auto id = by_identity_.find(identity_key(entry.session->tenant(), entry.session->station_id()));
         if (id != by_identity_.end() && id->second.lock() == entry.session) {
             by_identity_.erase(id);
         }
@@ -80,14 +83,23 @@ public:
         return it == by_handle_.end() ? nullptr : it->second.session;
     }
 
-    /// The current session of `station_id` (case-insensitive), if any.
-    Ptr find_station(const std::string& station_id) const {
+    /// The current session of `station_id` (case-insensitive) of `tenant`, if any.
+    Ptr find_station(const std::string& station_id, const std::string& tenant = {}) const {
         std::lock_guard<std::mutex> lock(mutex_);
-        const auto it = by_identity_.find(ocpp::ascii_lower(station_id));
+        const auto it = by_identity_.find(identity_key(tenant, station_id));
         return it == by_identity_.end() ? nullptr : it->second.lock();
     }
 
-    bool has_station(const std::string& station_id) const { return find_station(station_id) != nullptr; }
+    bool has_station(const std::string& station_id, const std::string& tenant = {}) const {
+        return find_station(station_id, tenant) != nullptr;
+    }
+
+    /// Open sessions and upgrades being decided of `tenant`.
+    std::size_t tenant_size(const std::string& tenant) const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const auto it = per_tenant_.find(tenant);
+        return it == per_tenant_.end() ? 0 : it->second;
+    }
 
     /// Open sessions.
     std::size_t size() const {
@@ -124,22 +136,36 @@ private:
         if (it == reserved_.end()) {
             return;
         }
-        if (auto count = per_address_.find(it->second);
-            count != per_address_.end() && --count->second == 0) {
-            per_address_.erase(count);
-        }
+        count_down(per_address_, it->second.ip);
+        count_down(per_tenant_, it->second.tenant);
         reserved_.erase(it);
+    }
+
+    static void count_down(std::map<std::string, std::size_t>& counts, const std::string& key) {
+        if (auto count = counts.find(key); count != counts.end() && --count->second == 0) {
+            counts.erase(count);
+        }
+    }
+
+    /// Tenant names have no '/', identities neither: "tenant/identity" names one station.
+    static std::string identity_key(const std::string& tenant, const std::string& station_id) {
+        return tenant.empty() ? ocpp::ascii_lower(station_id) : tenant + "/" + ocpp::ascii_lower(station_id);
     }
 
     struct Entry {
         Ptr session;
         std::string ip;
     };
+    struct Place {
+        std::string ip;
+        std::string tenant;
+    };
     mutable std::mutex mutex_;
     std::map<Handle, Entry, std::owner_less<Handle>> by_handle_;
-    std::map<std::string, std::weak_ptr<SessionT>> by_identity_;  // lower-case identity
-    std::map<Handle, std::string, std::owner_less<Handle>> reserved_;  // upgrade → address
-    std::map<std::string, std::size_t> per_address_;                    // sessions and reserved
+    std::map<std::string, std::weak_ptr<SessionT>> by_identity_;  // identity_key()
+    std::map<Handle, Place, std::owner_less<Handle>> reserved_;  // upgrade → address, tenant
+    std::map<std::string, std::size_t> per_address_;              // sessions and reserved
+    std::map<std::string, std::size_t> per_tenant_;               // sessions and reserved
 };
 
 }  // namespace gateway::station

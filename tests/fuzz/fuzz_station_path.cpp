@@ -2,6 +2,8 @@
 //   accepted → 1..48 characters, no ':', a valid identity (ocpp::identity_error), and the
 //              identity written back under the prefix parses to itself;
 //   refused  → 404 "unknown_path" or 400 "bad_identity".
+// The same input read as `/ocpp/{tenant}/{id}`: a tenant is one non-empty segment without '/'
+// or '?', and the identity is what parse_station_path reads after it.
 #include <string>
 
 #include "fuzz_support.hpp"
@@ -11,6 +13,20 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     constexpr std::string_view kPrefix = "/ocpp";
     const std::string_view resource = fuzz::as_text(data, size);
+    if (auto tenanted = gateway::station::parse_tenant_station_path(resource, kPrefix); tenanted.ok()) {
+        const std::string& tenant = tenanted.value().tenant;
+        fuzz::require(!tenant.empty() && tenant.find_first_of("/?") == std::string::npos,
+                      "a tenant is one path segment");
+        auto plain = gateway::station::parse_station_path(
+            resource, std::string(kPrefix) + "/" + tenant);
+        fuzz::require(plain.ok() && plain.value().get() == tenanted.value().station_id.get(),
+                      "the identity after the tenant reads as a plain path's");
+    } else {
+        const auto& refusal = tenanted.error();
+        fuzz::require((refusal.status == 404 && refusal.reason == "unknown_path") ||
+                          (refusal.status == 400 && refusal.reason == "bad_identity"),
+                      "a tenanted refusal is 404 unknown_path or 400 bad_identity");
+    }
     auto result = gateway::station::parse_station_path(resource, kPrefix);
     if (!result.ok()) {
         const auto& refusal = result.error();

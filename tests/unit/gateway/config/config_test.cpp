@@ -348,3 +348,50 @@ TEST_CASE("lag groups name a consumer group, its classes and a budget", "[config
         std::filesystem::remove(bad);
     }
 }
+
+TEST_CASE("tenants get topics of their own and nothing that lets one in as another", "[config][contract]") {
+    using Catch::Contains;
+    CHECK(parse({}).config.tenants.empty());
+    const auto file = write_yaml("tenants", "tenants: [\"north\", \"south:eu.south.:500\"]\n"
+                                            "commands:\n  group: gw\n");
+    const auto c = parse({"--config", file}).config;
+    std::filesystem::remove(file);
+    REQUIRE(c.tenants.size() == 2);
+    CHECK(c.tenants[0].name == "north");
+    CHECK(c.tenants[0].topic_prefix == "north.");
+    CHECK(c.tenants[0].max_stations == 0);
+    CHECK(c.tenants[1].topic_prefix == "eu.south.");
+    CHECK(c.tenants[1].max_stations == 500);
+
+    const auto north = gateway::config::tenant_config(c, c.tenants[0]);
+    CHECK(north.tenants.empty());
+    CHECK(north.commands.group == "gw.north");
+    // Every topic the gateway has, with the prefix: none left shared.
+    const auto base_roles = gateway::config::topic_roles(c);
+    const auto north_roles = gateway::config::topic_roles(north);
+    REQUIRE(north_roles.size() == base_roles.size());
+    for (std::size_t i = 0; i < base_roles.size(); ++i) {
+        CHECK(north_roles[i].second == "north." + base_roles[i].second);
+    }
+    CHECK(north.topics.transaction_ids == "north.ocpp.transaction-ids");
+
+    for (const auto& [text, message] : std::vector<std::pair<std::string, std::string>>{
+             {"tenants: [\"North\"]", "must be 1-32 of a-z"},
+             {"tenants: [\"a/b\"]", "must be 1-32 of a-z"},
+             {"tenants: [\"\"]", "must be 1-32 of a-z"},
+             {"tenants: [\"north:\"]", "topic prefix \"\" of tenant north"},
+             {"tenants: [\"north:a b.\"]", "topic prefix \"a b.\""},
+             {"tenants: [\"north::x\"]", "topic prefix \"\""},
+             {"tenants: [\"north:n.:many\"]", "not an integer"},
+             {"tenants: [\"north\", \"north:other.\"]", "north is listed twice"},
+             {"tenants: [\"north:x.\", \"south:x.\"]", "is also a topic of north"},
+             // "a." before "b.ocpp.status" and "a.b." before "ocpp.status" name one topic.
+             {"tenants: [\"a:a.\", \"b:a.b.\"]\ntopics:\n  heartbeat: b.ocpp.status\n", "is also a topic of"},
+             {"tenants: [\"north\"]\nsecurity:\n  stations_file: /tmp/s.yaml\n", "stations_file cannot be used with tenants"},
+             {"tenants: [\"north\"]\nstations:\n  allow: [CS1]\n", "stations.allow cannot be used with tenants"}}) {
+        INFO(text);
+        const auto bad = write_yaml("tenants-bad", text + "\n");
+        CHECK_THROWS_WITH(parse({"--config", bad}), Contains(message));
+        std::filesystem::remove(bad);
+    }
+}

@@ -52,7 +52,7 @@ struct Fixture {
 };
 
 Handshake handshake(const std::string& id) {
-    return Handshake{ocpp::StationId(id), ocpp::ProtocolVersion::v201, std::string("ocpp2.0.1")};
+    return Handshake{ocpp::StationId(id), 0, ocpp::ProtocolVersion::v201, std::string("ocpp2.0.1")};
 }
 
 std::string basic(const std::string& user, const std::string& password) {

@@ -47,3 +47,35 @@ TEST_CASE("station identities are read from the request target", "[station]") {
     CHECK(parse_station_path("/ocpp/" + std::string(5000, '%'), "/ocpp").error().status == 400);
 }
 
+
+TEST_CASE("a tenant and a station identity are read from the request target", "[station]") {
+    struct Case {
+        const char* resource;
+        int status;  // 0: accepted
+        const char* tenant;
+        const char* identity;
+    };
+    const Case cases[] = {
+        {"/ocpp/north/CS01", 0, "north", "CS01"},
+        {"/ocpp/north/CS%2D01?x=1", 0, "north", "CS-01"},
+        {"/ocpp/CS01", 404, "", ""},          // no tenant segment
+        {"/ocpp/CS01?a/b", 404, "", ""},      // the '/' is in the query
+        {"/ocpp//CS01", 404, "", ""},         // empty tenant
+        {"/ocpp/north/", 404, "", ""},
+        {"/ocpp/north/a/b", 404, "", ""},
+        {"/ocppX/north/CS01", 404, "", ""},
+        {"/ocpp/north/CS:01", 400, "", ""},
+    };
+    for (const auto& c : cases) {
+        INFO(c.resource);
+        const auto r = gateway::station::parse_tenant_station_path(c.resource, "/ocpp");
+        if (c.status == 0) {
+            REQUIRE(r.ok());
+            CHECK(r.value().tenant == c.tenant);
+            CHECK(r.value().station_id.get() == c.identity);
+        } else {
+            REQUIRE_FALSE(r.ok());
+            CHECK(r.error().status == c.status);
+        }
+    }
+}

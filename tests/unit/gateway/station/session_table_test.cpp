@@ -9,7 +9,9 @@ namespace {
 
 struct FakeSession {
     std::string id;
+    std::string tenant_name{};
     const std::string& station_id() const { return id; }
+    const std::string& tenant() const { return tenant_name; }
 };
 
 using Table = gateway::station::SessionTable<FakeSession>;
@@ -104,4 +106,34 @@ TEST_CASE("the session table stays consistent under concurrent upgrades and clos
     CHECK(table.size_with_reserved() == 0);
     CHECK(table.connections_from("10.0.0.0") == 0);
     CHECK(table.connections_from("10.0.0.1") == 0);
+}
+
+TEST_CASE("one identity in two tenants is two stations, each counted in its tenant", "[station]") {
+    Table table;
+    auto h1 = std::make_shared<int>(1);
+    auto h2 = std::make_shared<int>(2);
+    auto h3 = std::make_shared<int>(3);
+    auto north = std::make_shared<FakeSession>(FakeSession{"CP-1", "north"});
+    auto south = std::make_shared<FakeSession>(FakeSession{"cp-1", "south"});
+    CHECK(table.reserve(h1, "10.0.0.1", "north") == 1);
+    CHECK(table.tenant_size("north") == 1);
+    CHECK(table.add(h1, north, "10.0.0.1") == nullptr);
+    CHECK(table.add(h2, south, "10.0.0.1") == nullptr);  // replaces nothing: another tenant
+    CHECK(table.tenant_size("north") == 1);
+    CHECK(table.tenant_size("south") == 1);
+    CHECK(table.find_station("CP-1", "north") == north);
+    CHECK(table.find_station("CP-1", "south") == south);
+    CHECK(table.find_station("CP-1") == nullptr);  // no tenant is a tenant of its own
+    // Within a tenant the newer connection still replaces the older one.
+    auto north2 = std::make_shared<FakeSession>(FakeSession{"cp-1", "north"});
+    CHECK(table.add(h3, north2, "10.0.0.2") == north);
+    CHECK(table.tenant_size("north") == 2);  // until the replaced one closes
+    CHECK(table.remove(h1) == north);
+    CHECK(table.tenant_size("north") == 1);
+    CHECK(table.find_station("CP-1", "north") == north2);
+    CHECK(table.find_station("CP-1", "south") == south);
+    table.remove(h2);
+    table.remove(h3);
+    CHECK(table.tenant_size("north") == 0);
+    CHECK(table.tenant_size("south") == 0);
 }
