@@ -354,14 +354,15 @@ function adminRequest(port, method, path, { token, headers = {}, body, timeoutMs
  * POST /v1/stations/{id}/calls/{action} with `payload` as the JSON body
  * (`rawBody`, a string, is sent instead when given). `query` values are
  * added as query parameters (e.g. {wait: 'false', timeoutMs: 5000,
- * commandId: 'x'}); `headers` adds request headers (e.g. Idempotency-Key).
+ * commandId: 'x'}); `headers` adds request headers (e.g. Idempotency-Key);
+ * `base` replaces `/v1` (a tenant's: `/v1/tenants/{tenant}`).
  * Resolves {status, body, text, headers}.
  */
-export async function restCall(adminPort, stationId, action, payload, { query = {}, token, timeoutMs = 60_000, rawBody, headers = {} } = {}) {
+export async function restCall(adminPort, stationId, action, payload, { query = {}, token, timeoutMs = 60_000, rawBody, headers = {}, base = '/v1' } = {}) {
   const qs = new URLSearchParams();
   for (const [k, v] of Object.entries(query)) if (v !== undefined) qs.append(k, String(v));
   const q = qs.toString();
-  const path = `/v1/stations/${encodeURIComponent(stationId)}/calls/${encodeURIComponent(action)}${q ? `?${q}` : ''}`;
+  const path = `${base}/stations/${encodeURIComponent(stationId)}/calls/${encodeURIComponent(action)}${q ? `?${q}` : ''}`;
   const body = rawBody !== undefined ? rawBody : JSON.stringify(payload);
   return adminRequest(adminPort, 'POST', path, { token, headers, body, timeoutMs });
 }
