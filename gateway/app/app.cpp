@@ -88,6 +88,10 @@ App::~App() {
     for (auto& t : io_threads_) {
         t.join();
     }
+    for (auto& tenant : tenants_) {
+        tenant->own_poller.stop();
+        tenant->own_producers.reset();
+    }
     delivery_pump_.reset();
     if (admin_) {
         admin_->stop_listening();
@@ -131,6 +135,16 @@ std::optional<std::string> App::start() {
 }
 
 std::optional<std::string> App::connect_kafka() {
+    if (config_.tenants.empty()) {
+        tenants_.push_back(std::make_unique<Tenant>());
+        tenants_.back()->config = config_;
+    }
+    for (const auto& t : config_.tenants) {
+        tenants_.push_back(std::make_unique<Tenant>());
+        tenants_.back()->config = config::tenant_config(config_, t);
+        tenants_.back()->name = t.name;
+        tenants_.back()->max_stations = t.max_stations;
+    }
     try {
         schemas_ = std::make_unique<ocpp::SchemaRegistry>(config_.schema_overrides);
     } catch (const std::exception& e) {
@@ -165,6 +179,54 @@ std::optional<std::string> App::connect_kafka() {
     std::string problem;
     switch (wait_for_kafka(config_, *producers_, stop_, problem, topic_durability_)) {
         case Readiness::ready:
+            break;
+        case Readiness::stopped:
+            stopped_early_ = true;
+            return std::nullopt;
+        case Readiness::unusable:
+            return problem;
+    }
+    for (auto& tenant : tenants_) {
+        tenant->producers = producers_.get();
+        const bool own = std::any_of(config_.tenants.begin(), config_.tenants.end(), [&](const auto& t) {
+            return t.name == tenant->name && config::has_own_cluster(config_, t);
+        });
+        if (own) {
+            if (auto failed = connect_tenant_cluster(*tenant)) {
+                return failed;
+            }
+            if (stopped_early_) {
+                return std::nullopt;
+            }
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> App::connect_tenant_cluster(Tenant& tenant) {
+    tenant.config.kafka.log = log_kafka;
+    auto created = kafka_bridge::Producer::create(tenant.config.kafka);
+    if (!created.ok()) {
+        return "tenant " + tenant.name + ": kafka: " + created.error().message();
+    }
+    tenant.own_producers = std::make_unique<kafka_bridge::ProducerSlot>(tenant.config.kafka,
+                                                                        std::move(created.value()));
+    tenant.producers = tenant.own_producers.get();
+    kafka_bridge::ProducerSlot& slot = *tenant.own_producers;
+    tenant.own_poller.start([&slot, name = tenant.name](const std::atomic<bool>& running) {
+        while (running.load()) {
+            if (auto error = slot.poll_and_recover(50ms)) {
+                log::error("Kafka producer of tenant {} failed ({}); {}", name, error->to_string(),
+                           error->is_fatal() ? "replaced it with a new one" : "could not create a new one");
+            }
+        }
+    });
+    log::info("tenant {}: connecting to its own Kafka at {}", tenant.name, tenant.config.kafka.brokers);
+    std::string problem;
+    std::vector<TopicDurabilityReport> durability;
+    switch (wait_for_kafka(tenant.config, slot, stop_, problem, durability)) {
+        case Readiness::ready:
+            topic_durability_.insert(topic_durability_.end(), durability.begin(), durability.end());
             return std::nullopt;
         case Readiness::stopped:
             stopped_early_ = true;
@@ -172,33 +234,24 @@ std::optional<std::string> App::connect_kafka() {
         case Readiness::unusable:
             break;
     }
-    return problem;
+    return "tenant " + tenant.name + ": " + problem;
 }
 
 std::optional<std::string> App::build_parts() {
     work_.emplace(asio::make_work_guard(io_));
     events_ = std::make_unique<security::EventWriter>(config_, *producers_, metrics_);
-    if (config_.tenants.empty()) {
-        tenants_.push_back(std::make_unique<Tenant>());
-        tenants_.back()->config = config_;
-    }
-    for (const auto& t : config_.tenants) {
-        tenants_.push_back(std::make_unique<Tenant>());
-        tenants_.back()->config = config::tenant_config(config_, t);
-        tenants_.back()->name = t.name;
-        tenants_.back()->max_stations = t.max_stations;
-    }
     std::vector<station::TenantParts> parts;
     for (auto& tenant : tenants_) {
-        tenant->events = std::make_unique<security::EventWriter>(tenant->config, *producers_, metrics_);
-        parts.push_back(station::TenantParts{tenant->config, tenant->name, tenant->max_stations,
-                                             tenant->registry, tenant->tokens, *tenant->events});
+        tenant->events = std::make_unique<security::EventWriter>(tenant->config, *tenant->producers, metrics_);
+        parts.push_back(station::TenantParts{tenant->config, *tenant->producers, tenant->name,
+                                             tenant->max_stations, tenant->registry, tenant->tokens,
+                                             *tenant->events});
     }
     try {
         if (!config_.security.stations_file.empty()) {
             tenants_.front()->registry.load_file(config_.security.stations_file);  // no tenants
         }
-        listener_ = station::Listener::create(config_, *schemas_, *producers_, metrics_, io_, parts, *events_);
+        listener_ = station::Listener::create(config_, *schemas_, metrics_, io_, parts, *events_);
     } catch (const std::exception& e) {
         return std::string(e.what());
     }
@@ -215,7 +268,7 @@ std::optional<std::string> App::build_parts() {
 
 std::optional<std::string> App::start_tenant(std::size_t index) {
     Tenant& tenant = *tenants_[index];
-    tenant.router = std::make_unique<commands::Router>(tenant.config, *schemas_, *producers_, metrics_,
+    tenant.router = std::make_unique<commands::Router>(tenant.config, *schemas_, *tenant.producers, metrics_,
                                                        listener_->stations_of(index));
     listener_->set_command_sink(index, tenant.router.get());
     tenant.router->follow(tenant.config.topics.stations, [this, &tenant, index](const kafka_bridge::Message& m) {
@@ -399,6 +452,19 @@ void App::serve() {
             log::warn("Kafka {}", reachable ? "reachable again" : "unreachable: not ready");
         }
         kafka_reachable_ = reachable;
+        for (auto& tenant : tenants_) {
+            if (!tenant->own_producers) {
+                continue;
+            }
+            auto own = tenant->own_producers->current();
+            const bool up = own->check_cluster(2s, tenant->config.topics.transaction_ids).ok() &&
+                            !own->fatal_error();
+            if (up != tenant->reachable.load()) {
+                log::warn("Kafka of tenant {} {}", tenant->name,
+                          up ? "reachable again" : "unreachable: its stations' records fail");
+            }
+            tenant->reachable = up;
+        }
         if (auto problem = listener_->reload_tls_if_changed()) {
             log::error("TLS files changed but cannot be used ({}); the previous certificates "
                        "stay in use",
@@ -460,6 +526,14 @@ void App::drain() {
     if (auto flushed = producers_->current()->flush(remaining(10s)); !flushed.ok()) {
         log::warn("flush: {}", flushed.error().to_string());
     }
+    for (auto& tenant : tenants_) {
+        if (!tenant->own_producers) {
+            continue;
+        }
+        if (auto flushed = tenant->own_producers->current()->flush(remaining(10s)); !flushed.ok()) {
+            log::warn("flush (tenant {}): {}", tenant->name, flushed.error().to_string());
+        }
+    }
     work_.reset();
     io_.stop();
     for (auto& t : io_threads_) {
@@ -501,6 +575,11 @@ std::string App::render_metrics() const {
                 std::chrono::duration<double>(std::chrono::system_clock::now() - *last).count();
         }
         tenant->lag->gauges(gauges);
+        if (tenant->own_producers) {
+            gauges["ocpp_tenant_kafka_queue_depth" + labels] =
+                static_cast<double>(tenant->own_producers->current()->queue_depth());
+            gauges["ocpp_tenant_kafka_reachable" + labels] = tenant->reachable.load() ? 1 : 0;
+        }
     }
     if (!config_.tenants.empty()) {
         for (const auto& t : listener_->tenant_stats()) {

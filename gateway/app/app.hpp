@@ -82,8 +82,11 @@ private:
     /// Builds and opens everything; the problem in words when the gateway cannot start,
     /// nothing when it runs (or a stop came first: then `stopped_early_`).
     std::optional<std::string> start();
-    /// Schemas, the producer and its poller; waits for Kafka and the topics.
+    /// Schemas, the producer and its poller; waits for Kafka and the topics (every cluster's).
     std::optional<std::string> connect_kafka();
+    struct Tenant;
+    /// A tenant's own cluster: its producer and poller; waits for it and its topics.
+    std::optional<std::string> connect_tenant_cluster(Tenant& tenant);
     /// Registry, station listener (not yet listening), command router (started).
     std::optional<std::string> build_parts();
     /// Admin and station listeners open, I/O threads run.
@@ -95,7 +98,6 @@ private:
     void drain();
     /// After a registry record (tables thread): a station connected here in Pending that is
     /// now Accepted is asked to boot again (TriggerMessage BootNotification, as a command).
-    struct Tenant;
     void trigger_boot_if_approved(Tenant& tenant, std::size_t index, const std::string& station_id);
     /// One record of the authorization-decision topic (tables thread).
     void apply_decision_record(const kafka_bridge::Message& m);
@@ -135,6 +137,14 @@ private:
         config::Config config;
         std::string name;
         std::size_t max_stations = 0;
+        /// A tenant with a Kafka cluster of its own: its producers and their poller (delivery
+        /// reports on that thread). Reset in ~App with the I/O threads gone, before the
+        /// listener whose sessions its last reports reach.
+        std::unique_ptr<kafka_bridge::ProducerSlot> own_producers;
+        Worker own_poller;
+        std::atomic<bool> reachable{true};
+        /// The producers of its cluster: the gateway's or own_producers.
+        kafka_bridge::ProducerSlot* producers = nullptr;
         security::StationRegistry registry;
         decisions::TokenTable tokens;
         /// Unusable token records are logged the first time and then at most once a minute.

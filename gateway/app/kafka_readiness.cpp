@@ -76,9 +76,21 @@ std::vector<kafka_bridge::TopicSpec> required_topics(const config::Config& c,
     // The gateway's own security topic takes the events no tenant can be named for.
     add_topics(c, target, topics, "security");
     for (const auto& tenant : c.tenants) {
-        add_topics(config::tenant_config(c, tenant), target, topics);
+        if (!config::has_own_cluster(c, tenant)) {
+            add_topics(config::tenant_config(c, tenant), target, topics);
+        }
     }
     return topics;
+}
+
+std::vector<Cluster> clusters(const config::Config& config) {
+    std::vector<Cluster> out{Cluster{"", config}};
+    for (const auto& tenant : config.tenants) {
+        if (config::has_own_cluster(config, tenant)) {
+            out.push_back(Cluster{tenant.name, config::tenant_config(config, tenant)});
+        }
+    }
+    return out;
 }
 
 namespace {

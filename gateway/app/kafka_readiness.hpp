@@ -29,10 +29,19 @@ struct TopicDurabilityReport {
     bool below_target = false;
 };
 
-/// Every topic the gateway writes or reads (every tenant's, with tenants), with the settings
-/// it creates them with.
+/// Every topic the gateway writes or reads on the cluster of `config.kafka` (with tenants:
+/// those of every tenant without a cluster of its own), with the settings it creates them with.
 std::vector<kafka_bridge::TopicSpec> required_topics(const config::Config& config,
                                                      DurabilityTarget target = {});
+
+/// A Kafka cluster the gateway uses and what it uses it for: `config.kafka` its address and
+/// required_topics(config) its topics.
+struct Cluster {
+    std::string tenant;  ///< the tenant with a cluster of its own; empty: the gateway's
+    config::Config config;
+};
+/// The gateway's cluster first, then one per tenant with a cluster of its own.
+std::vector<Cluster> clusters(const config::Config& config);
 
 /// What waiting for Kafka ended with.
 enum class Readiness { ready, stopped, unusable };

@@ -1,5 +1,6 @@
 #include "gateway/app/topics_command.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -61,10 +62,9 @@ std::size_t apply(kafka_bridge::Producer& producer, const TopicPlan& plan, std::
     return failures;
 }
 
-}  // namespace
-
-int run_topics_command(const config::Config& config, const std::string& verb, std::FILE* out,
-                       std::FILE* err) {
+/// run_topics_command on one cluster.
+int run_on_cluster(const config::Config& config, const std::string& verb, std::FILE* out,
+                   std::FILE* err) {
     kafka_bridge::ProducerConfig settings = config.kafka;
     // librdkafka's own lines only when they say something is wrong.
     settings.log = [err](int level, const char* facility, const char* message) {
@@ -124,6 +124,23 @@ int run_topics_command(const config::Config& config, const std::string& verb, st
     } while (std::chrono::steady_clock::now() < deadline);
     print_plan(*plan, topics.size(), out);
     return plan->meets() ? 0 : 1;
+}
+
+}  // namespace
+
+int run_topics_command(const config::Config& config, const std::string& verb, std::FILE* out,
+                       std::FILE* err) {
+    const auto all = clusters(config);
+    int code = 0;
+    for (const auto& cluster : all) {
+        if (all.size() > 1) {
+            fmt::print(out, "{}Kafka at {}{}:\n", &cluster == &all.front() ? "" : "\n",
+                       cluster.config.kafka.brokers,
+                       cluster.tenant.empty() ? std::string() : " (tenant " + cluster.tenant + ")");
+        }
+        code = std::max(code, run_on_cluster(cluster.config, verb, out, err));
+    }
+    return code;
 }
 
 }  // namespace gateway::app

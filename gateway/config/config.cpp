@@ -136,6 +136,20 @@ void apply_environment(Config& c, const std::map<std::string, std::string>& env)
 /// Tenants apart: distinct names, no topic shared, nothing that would let one tenant's
 /// station in as another's.
 void validate_tenants(const Config& c) {
+    auto is_tenant = [&c](const std::string& name) {
+        return std::any_of(c.tenants.begin(), c.tenants.end(), [&name](const Tenant& t) { return t.name == name; });
+    };
+    for (const auto& [name, brokers] : c.tenant_brokers) {
+        if (!is_tenant(name)) {
+            fail("config tenant_kafka.brokers: " + name + " is not a tenant (tenants: [...])");
+        }
+    }
+    for (const auto& [name, properties] : c.tenant_kafka_properties) {
+        if (c.tenant_brokers.count(name) == 0) {
+            fail("config tenant_kafka.properties: " + name + " has no cluster of its own "
+                 "(tenant_kafka.brokers." + name + ")");
+        }
+    }
     if (c.tenants.empty()) {
         return;
     }

@@ -53,9 +53,12 @@ std::map<std::string, TopicContract> default_contract();
 /// classes first).
 std::vector<std::pair<std::string, std::string>> topic_roles(const Config& config);
 
-/// What the gateway does for `tenant`: `base` with every topic named with the tenant's prefix
-/// and a consumer group of its own for its commands.
+/// What the gateway does for `tenant`: `base` with every topic named with the tenant's prefix,
+/// a consumer group of its own for its commands, and its own Kafka cluster if it has one.
 Config tenant_config(const Config& base, const Tenant& tenant);
+
+/// Whether `tenant` has a Kafka cluster of its own (tenant_kafka.brokers).
+bool has_own_cluster(const Config& config, const Tenant& tenant);
 
 /// An operator or region served by the same gateways with topics of its own (docs/contract.md
 /// "Tenants"): its stations connect to `{path_prefix}/{tenant}/{stationId}`, and everything
@@ -219,6 +222,11 @@ struct Config {
     /// every station belongs to one of these, and `topics` are only the names the prefixes
     /// go before (tenant_config()).
     std::vector<Tenant> tenants;
+    /// Tenants on a Kafka cluster of their own, by name: its bootstrap brokers, and its
+    /// librdkafka properties (which replace kafka.properties for it: credentials stay with
+    /// their cluster).
+    std::map<std::string, std::string> tenant_brokers;
+    std::map<std::string, std::map<std::string, std::string>> tenant_kafka_properties;
     /// The contract of each topic by role (the topics.* key: an event class, connections,
     /// dead_letter, commands, ...); defaults and their reasons in default_contract().
     std::map<std::string, TopicContract> contract = default_contract();

@@ -90,7 +90,20 @@ Config tenant_config(const Config& base, const Tenant& tenant) {
     c.tenants.clear();
     c.topics.for_each([&tenant](std::string& name) { name = tenant.topic_prefix + name; });
     c.commands.group += "." + tenant.name;
+    if (const auto own = base.tenant_brokers.find(tenant.name); own != base.tenant_brokers.end()) {
+        c.kafka.brokers = own->second;
+        const auto properties = base.tenant_kafka_properties.find(tenant.name);
+        c.kafka.properties = properties != base.tenant_kafka_properties.end()
+                                 ? properties->second
+                                 : std::map<std::string, std::string>{};
+    }
+    c.tenant_brokers.clear();
+    c.tenant_kafka_properties.clear();
     return c;
+}
+
+bool has_own_cluster(const Config& config, const Tenant& tenant) {
+    return config.tenant_brokers.count(tenant.name) != 0;
 }
 
 }  // namespace gateway::config

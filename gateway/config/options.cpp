@@ -410,6 +410,28 @@ std::vector<Option> build() {
          Shape::list,
          [](Config& c, const std::string& v, const std::string& where) { c.tenants.push_back(parse_tenant(v, where)); },
          nullptr, [](Config& c) { c.tenants.clear(); }});
+    add({"tenant_kafka.brokers", "", "", "NAME: BROKERS",
+         "a tenant on a Kafka cluster of its own: its bootstrap brokers", Shape::map,
+         [](Config& c, const std::string& v, const std::string& where) {
+             auto [name, brokers] = split_assignment(v, where);
+             if (brokers.empty()) {
+                 fail(where + "." + name + ": no brokers");
+             }
+             c.tenant_brokers[name] = brokers;
+         },
+         nullptr, nullptr});
+    add({"tenant_kafka.properties", "", "", "NAME.K: V",
+         "librdkafka properties of a tenant's own cluster (instead of kafka.properties), e.g. south.security.protocol: SASL_SSL",
+         Shape::map,
+         [](Config& c, const std::string& v, const std::string& where) {
+             auto [key, value] = split_assignment(v, where);
+             const auto dot = key.find('.');
+             if (dot == std::string::npos || dot == 0 || dot + 1 == key.size()) {
+                 fail(where + ": \"" + key + "\" is not TENANT.PROPERTY");
+             }
+             c.tenant_kafka_properties[key.substr(0, dot)][key.substr(dot + 1)] = value;
+         },
+         nullptr, nullptr});
     add({"lag.groups", "", "", "GROUP:CLASSES:BUDGET_S",
          "downstream consumer groups and their lag budgets, e.g. billing:transaction,metering:30", Shape::list,
          [](Config& c, const std::string& v, const std::string& where) { c.lag.groups.push_back(parse_lag_group(v, where)); },

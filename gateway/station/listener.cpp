@@ -29,8 +29,7 @@ public:
     using Connection = typename Server::connection_ptr;
 
     WsListener(const config::Config& config, const ocpp::SchemaRegistry& schemas,
-               kafka_bridge::ProducerSlot& producers, metrics::Metrics& metrics,
-               asio::io_context& io, const std::vector<TenantParts>& tenants,
+               metrics::Metrics& metrics, asio::io_context& io, const std::vector<TenantParts>& tenants,
                security::EventSink& events);
 
     void listen() override;
@@ -92,10 +91,9 @@ private:
 
     /// One tenant's side: what its sessions share, its admission rules and figures.
     struct Side {
-        Side(const TenantParts& parts, const ocpp::SchemaRegistry& schemas,
-             kafka_bridge::ProducerSlot& producers, metrics::Metrics& metrics,
+        Side(const TenantParts& parts, const ocpp::SchemaRegistry& schemas, metrics::Metrics& metrics,
              asio::io_context& io, const SessionTable<Session>& table)
-            : services{parts.config, schemas, producers, metrics,
+            : services{parts.config, schemas, parts.producers, metrics,
                        session::ReplyPolicy(parts.config.reply, &parts.tokens, &parts.registry), io,
                        parts.events, {0}, {0}, nullptr, nullptr, parts.name},
               registry(parts.registry),
@@ -153,12 +151,12 @@ private:
 
 template <class Server>
 WsListener<Server>::WsListener(const config::Config& config, const ocpp::SchemaRegistry& schemas,
-                               kafka_bridge::ProducerSlot& producers, metrics::Metrics& metrics,
-                               asio::io_context& io, const std::vector<TenantParts>& tenants,
+                               metrics::Metrics& metrics, asio::io_context& io,
+                               const std::vector<TenantParts>& tenants,
                                security::EventSink& events)
     : config_(config), io_(io), metrics_(metrics), events_(events) {
     for (const auto& parts : tenants) {
-        sides_.push_back(std::make_unique<Side>(parts, schemas, producers, metrics, io, sessions_));
+        sides_.push_back(std::make_unique<Side>(parts, schemas, metrics, io, sessions_));
     }
     if constexpr (kTls) {
         tls_ = std::make_unique<security::TlsContext>(
@@ -437,16 +435,13 @@ std::optional<std::string> WsListener<Server>::reload_tls_if_changed() {
 
 std::unique_ptr<Listener> Listener::create(const config::Config& config,
                                            const ocpp::SchemaRegistry& schemas,
-                                           kafka_bridge::ProducerSlot& producers,
                                            metrics::Metrics& metrics, asio::io_context& io,
                                            const std::vector<TenantParts>& tenants,
                                            security::EventSink& events) {
     if (config.security.profile >= 2) {
-        return std::make_unique<WsListener<WssServer>>(config, schemas, producers, metrics, io,
-                                                       tenants, events);
+        return std::make_unique<WsListener<WssServer>>(config, schemas, metrics, io, tenants, events);
     }
-    return std::make_unique<WsListener<WsServer>>(config, schemas, producers, metrics, io,
-                                                  tenants, events);
+    return std::make_unique<WsListener<WsServer>>(config, schemas, metrics, io, tenants, events);
 }
 
 }  // namespace gateway::station

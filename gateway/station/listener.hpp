@@ -24,6 +24,8 @@ namespace gateway::station {
 /// one, named "", with the gateway's own configuration.
 struct TenantParts {
     const config::Config& config;
+    /// The producers of its cluster (the gateway's, or its own).
+    kafka_bridge::ProducerSlot& producers;
     std::string name;
     std::size_t max_stations = 0;  ///< its stations on this instance; 0: no limit of its own
     security::StationRegistry& registry;
@@ -52,7 +54,6 @@ public:
     /// unusable TLS settings (files, keys, suites).
     static std::unique_ptr<Listener> create(const config::Config& config,
                                             const ocpp::SchemaRegistry& schemas,
-                                            kafka_bridge::ProducerSlot& producers,
                                             metrics::Metrics& metrics, asio::io_context& io,
                                             const std::vector<TenantParts>& tenants,
                                             security::EventSink& events);

@@ -171,7 +171,7 @@ describe('operator decisions: the token table on Kafka', () => {
     await put(card, { status: 'Blocked' });
     await eventually(async () => (await auth16(a, card)).status === 'Blocked', 10_000, 'the record after the bad ones');
     assert.equal(gwA.exitInfo, null, 'gateway A is still running');
-    assert.match(gwA.output(), /id-token record \d+@\d+ skipped: /);
+    assert.match(gwA.output(), /id-token record ocpp\.id-tokens:\d+@\d+ skipped: /);
     const m = await metrics(gwA);
     assert.ok(metricValue(m, 'ocpp_id_tokens') >= 1);
     assert.ok(metricValue(m, 'ocpp_id_token_last_record_age_seconds') < 60);

@@ -3,7 +3,8 @@
 // the topics named with its prefix: its events, connections, registry, commands and results.
 // The same identity in two tenants is two stations: each is let in by its own tenant's
 // registry (security profile 1 here, with a different password in each), neither replaces
-// the other, and a command for one never reaches the other.
+// the other, and a command for one never reaches the other. A tenant may have a Kafka cluster
+// of its own (a private broker here): its topics, records and commands are there.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +20,7 @@ import { startGateway, uniqueStationId, withGatewayLog, randomHex, httpGet, GATE
 import { TopicReader } from '../lib/kafka.mjs';
 import { CommandClient, restCall, restGet, assertResult } from '../lib/commands.mjs';
 import { assertSchema } from '../lib/schemas.mjs';
+import { PrivateBroker } from '../lib/broker.mjs';
 
 const tag = randomHex(4);
 const PREFIX = { north: `it-ten-${tag}.north.`, south: `it-ten-${tag}.south.`, small: `it-ten-${tag}.small.` };
@@ -267,5 +269,103 @@ describe('tenants kept apart', () => {
     assert.ok(metric(text, 'ocpp_tenant_handshakes_refused_total', 'tenant="north"') >= 1, 'north refusals (wrong password)');
     assert.ok(metric(text, 'ocpp_tenant_connections_total', 'tenant="south"') >= 2, 'south connections');
     assert.ok(metric(text, 'ocpp_tenant_messages_received_total', 'tenant="north"') >= 3, 'north messages');
+  }));
+});
+
+describe('a tenant on a Kafka cluster of its own', () => {
+  let broker;
+  let gw;
+  let dir;
+  let configFile;
+  let sharedAdmin;
+  let ownAdmin;
+  let ownReader;
+  const own = `it-ten-${tag}.away.`;
+  const home = `it-ten-${tag}.home.`;
+  const id = uniqueStationId('ITAWAY');
+  const stations = [];
+  const logOnFailure = (fn) => withGatewayLog(() => gw, fn);
+
+  before(async () => {
+    broker = await PrivateBroker.create('ocpp-interop-tenant-kafka-');
+    await broker.start();
+    dir = mkdtempSync(join(tmpdir(), 'ocpp-tenants-own-'));
+    configFile = join(dir, 'gateway.yaml');
+    writeFileSync(configFile, [
+      `tenants: ["home:${home}", "away:${own}"]`,
+      'tenant_kafka:',
+      `  brokers: {away: "${broker.brokers}"}`,
+      'commands:',
+      `  group: it-ten-own-${tag}`,
+      '',
+    ].join('\n'));
+    gw = await startGateway({ extraArgs: ['--config', configFile] });
+    sharedAdmin = new Kafka({ clientId: 'ocpp-interop-tenants', brokers: KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING }).admin();
+    await sharedAdmin.connect();
+    ownAdmin = new Kafka({ clientId: 'ocpp-interop-tenants', brokers: [broker.brokers], logLevel: logLevel.NOTHING }).admin();
+    await ownAdmin.connect();
+    ownReader = await new TopicReader({ brokers: broker.brokers }).connect();
+  });
+
+  after(async () => {
+    await Promise.all(stations.map((s) => s.close({ force: true }).catch(() => {})));
+    try {
+      if (gw) await gw.stop();
+    } finally {
+      await ownReader?.close();
+      await ownAdmin?.disconnect();
+      if (sharedAdmin) {
+        const mine = (await sharedAdmin.listTopics().catch(() => [])).filter((t) => t.startsWith(home));
+        if (mine.length) await sharedAdmin.deleteTopics({ topics: mine, timeout: 10_000 }).catch(() => {});
+        await sharedAdmin.disconnect();
+      }
+      await broker?.destroy();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('its topics are on its cluster only, the other tenant\'s on the gateway\'s', logOnFailure(async () => {
+    const onShared = await sharedAdmin.listTopics();
+    const onOwn = await ownAdmin.listTopics();
+    assert.ok(onOwn.includes(`${own}ocpp.transactions`) && onOwn.includes(`${own}ocpp.commands`), 'away topics on its cluster');
+    assert.deepEqual(onShared.filter((t) => t.startsWith(own)), [], 'away topics on the shared cluster');
+    assert.ok(onShared.includes(`${home}ocpp.transactions`), 'home topics on the shared cluster');
+    assert.deepEqual(onOwn.filter((t) => t.startsWith(home) || t.startsWith('ocpp.')), [], 'other topics on the away cluster');
+  }));
+
+  test('its station\'s events are answered after its cluster took them, and its commands come from there', logOnFailure(async () => {
+    const from = await ownReader.snapshot([`${own}ocpp.status`]);
+    const station = await openStation(gw.port, 'away', id, undefined);
+    stations.push(station);
+    await station.call('BootNotification', { chargePointVendor: 'Acme', chargePointModel: 'Away-1' });
+    await station.call('StatusNotification', { connectorId: 1, errorCode: 'NoError', status: 'Available' });
+    const { records } = await ownReader.waitFor([`${own}ocpp.status`], (recs) => recs.some((r) => r.value?.action === 'StatusNotification'),
+      { from, key: id, timeoutMs: 15_000, what: 'away StatusNotification on its own cluster' });
+    assertSchema('stationEvent', records.find((r) => r.value?.action === 'StatusNotification').value);
+
+    const commands = new CommandClient({ brokers: broker.brokers, topics: { commands: `${own}ocpp.commands`, results: `${own}ocpp.command-results` } });
+    await commands.start();
+    try {
+      const commandId = await commands.send({ stationId: id, action: 'ChangeAvailability', payload: { connectorId: 0, type: 'Inoperative' } });
+      assertResult(await commands.waitResult(commandId, { timeoutMs: 30_000 }),
+        { commandId, stationId: id, action: 'ChangeAvailability', status: 'Completed', response: { status: 'Accepted' } });
+    } finally {
+      await commands.stop();
+    }
+    assert.deepEqual(station.calls.map((c) => c.method), ['ChangeAvailability']);
+
+    const text = (await httpGet(`http://127.0.0.1:${gw.adminPort}/metrics`)).text;
+    assert.equal(metric(text, 'ocpp_tenant_kafka_reachable', 'tenant="away"'), 1);
+  }));
+
+  test('`topics check` holds both clusters to the contract', logOnFailure(async () => {
+    const run = await new Promise((resolve) => {
+      execFile(GATEWAY_BIN, ['topics', 'check', '--config', configFile, '--kafka-brokers', KAFKA_BROKERS],
+        { timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }));
+    });
+    assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, new RegExp(`Kafka at ${KAFKA_BROKERS}:`));
+    assert.match(run.stdout, new RegExp(`Kafka at ${broker.brokers} \\(tenant away\\):`));
+    assert.equal((run.stdout.match(/topics meet the contract/g) ?? []).length, 2);
   }));
 });

@@ -395,3 +395,33 @@ TEST_CASE("tenants get topics of their own and nothing that lets one in as anoth
         std::filesystem::remove(bad);
     }
 }
+
+TEST_CASE("a tenant may have a Kafka cluster of its own, with its own credentials", "[config][contract]") {
+    using Catch::Contains;
+    const auto file = write_yaml("tenant-kafka", "tenants: [\"north\", \"south\"]\n"
+                                                 "kafka:\n  brokers: shared:9092\n  properties: {sasl.username: gw}\n"
+                                                 "tenant_kafka:\n  brokers: {south: \"eu-1:9092,eu-2:9092\"}\n"
+                                                 "  properties: {south.sasl.username: south-gw, south.security.protocol: SASL_SSL}\n");
+    const auto c = parse({"--config", file}).config;
+    std::filesystem::remove(file);
+    const auto north = gateway::config::tenant_config(c, c.tenants[0]);
+    const auto south = gateway::config::tenant_config(c, c.tenants[1]);
+    CHECK_FALSE(gateway::config::has_own_cluster(c, c.tenants[0]));
+    CHECK(gateway::config::has_own_cluster(c, c.tenants[1]));
+    CHECK(north.kafka.brokers == "shared:9092");
+    CHECK(north.kafka.properties.at("sasl.username") == "gw");
+    CHECK(south.kafka.brokers == "eu-1:9092,eu-2:9092");
+    // The shared cluster's credentials do not follow a tenant to its own cluster.
+    CHECK(south.kafka.properties == std::map<std::string, std::string>{{"sasl.username", "south-gw"},
+                                                                      {"security.protocol", "SASL_SSL"}});
+    for (const auto& [text, message] : std::vector<std::pair<std::string, std::string>>{
+             {"tenants: [\"north\"]\ntenant_kafka:\n  brokers: {west: \"b:9092\"}\n", "west is not a tenant"},
+             {"tenants: [\"north\"]\ntenant_kafka:\n  properties: {north.acks: all}\n", "north has no cluster of its own"},
+             {"tenants: [\"north\"]\ntenant_kafka:\n  brokers: {north: \"b:9092\"}\n  properties: {acks: all}\n", "is not TENANT.PROPERTY"},
+             {"tenant_kafka:\n  brokers: {north: \"b:9092\"}\n", "north is not a tenant"}}) {
+        INFO(text);
+        const auto bad = write_yaml("tenant-kafka-bad", text);
+        CHECK_THROWS_WITH(parse({"--config", bad}), Contains(message));
+        std::filesystem::remove(bad);
+    }
+}
