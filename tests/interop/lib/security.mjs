@@ -371,3 +371,38 @@ export class ChargingStation {
   }
 }
 
+/**
+ * Connects a strict 1.6 station to `ws://127.0.0.1:{port}{path}/{identity}` (HTTP Basic
+ * with `password` when given) and sends one Heartbeat; resolves 'ok' or the handshake's (or
+ * the call's) error message. The connection is closed either way.
+ */
+export async function tryConnect(port, identity, password, path = '/ocpp') {
+  const client = new RPCClient({
+    endpoint: `ws://127.0.0.1:${port}${path}`, identity, password,
+    protocols: ['ocpp1.6'], strictMode: true, reconnect: false,
+  });
+  try {
+    await client.connect();
+    await client.call('Heartbeat', {});
+    return 'ok';
+  } catch (err) {
+    return err.message;
+  } finally {
+    await client.close({ force: true }).catch(() => {});
+  }
+}
+
+/**
+ * Retries `attempt` (e.g. a tryConnect waiting for a registry record to be applied) until it
+ * resolves `want` or `timeoutMs` passes; resolves the last answer.
+ */
+export async function answerWithin(attempt, want, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    last = await attempt();
+    if (last === want) return last;
+    await new Promise((r) => setTimeout(r, 200));  // poll interval between connection attempts
+  }
+  return last;
+}

@@ -6,11 +6,11 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { Kafka, logLevel } from 'kafkajs';
-import { RPCClient } from 'ocpp-rpc';
 
 import { startGateway, uniqueStationId, withGatewayLog, GATEWAY_BIN, KAFKA_BROKERS } from '../lib/gateway.mjs';
 import { TopicReader, TOPICS } from '../lib/kafka.mjs';
 import { assertSchema } from '../lib/schemas.mjs';
+import { tryConnect, answerWithin } from '../lib/security.mjs';
 
 const STATIONS_TOPIC = 'ocpp.stations';
 const SECURITY_TOPIC = TOPICS.security ?? 'ocpp.security';
@@ -26,34 +26,7 @@ function hashPassword(password) {
   return hash;
 }
 
-/** Connects and sends one Heartbeat; resolves 'ok' or the handshake's error message. */
-async function tryConnect(port, identity, password) {
-  const client = new RPCClient({
-    endpoint: `ws://127.0.0.1:${port}/ocpp`, identity, password,
-    protocols: ['ocpp1.6'], strictMode: true, reconnect: false,
-  });
-  try {
-    await client.connect();
-    await client.call('Heartbeat', {});
-    return 'ok';
-  } catch (err) {
-    return err.message;
-  } finally {
-    await client.close({ force: true }).catch(() => {});
-  }
-}
-
-/** Retries `attempt` until it returns `want` or the timeout passes; returns the last answer. */
-async function eventually(attempt, want, timeoutMs = APPLY_TIMEOUT_MS) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < deadline) {
-    last = await attempt();
-    if (last === want) return last;
-    await new Promise((r) => setTimeout(r, 200));  // poll interval between connection attempts
-  }
-  return last;
-}
+const eventually = (attempt, want) => answerWithin(attempt, want, APPLY_TIMEOUT_MS);
 
 describe('station registry on Kafka (security profile 1)', () => {
   let gw;

@@ -21,22 +21,13 @@ import { TopicReader } from '../lib/kafka.mjs';
 import { CommandClient, restCall, restGet, assertResult } from '../lib/commands.mjs';
 import { assertSchema } from '../lib/schemas.mjs';
 import { PrivateBroker } from '../lib/broker.mjs';
+import { tryConnect, answerWithin, hashPassword } from '../lib/security.mjs';
 
 const tag = randomHex(4);
 const PREFIX = { north: `it-ten-${tag}.north.`, south: `it-ten-${tag}.south.`, small: `it-ten-${tag}.small.` };
 const topicOf = (tenant, name) => `${PREFIX[tenant]}ocpp.${name}`;
 // How long a registry record may take to reach the gateway (it follows the topic live).
 const APPLY_TIMEOUT_MS = 10_000;
-
-async function hashPassword(password) {
-  const child = execFile(GATEWAY_BIN, ['hash-password', '--iterations', '2000']);
-  child.stdin.end(`${password}\n`);
-  let out = '';
-  child.stdout.on('data', (d) => { out += d; });
-  const code = await new Promise((resolve) => child.on('exit', resolve));
-  assert.equal(code, 0, 'hash-password failed');
-  return out.trim();
-}
 
 /** A 1.6 station of `tenant` (strict both ways) that answers every CALL from the gateway. */
 async function openStation(port, tenant, identity, password) {
@@ -55,34 +46,9 @@ async function openStation(port, tenant, identity, password) {
   return client;
 }
 
-/** Connects and sends one Heartbeat; resolves 'ok' or the handshake's error message. */
-async function tryConnect(port, path, identity, password) {
-  const client = new RPCClient({
-    endpoint: `ws://127.0.0.1:${port}${path}`, identity, password,
-    protocols: ['ocpp1.6'], strictMode: true, reconnect: false,
-  });
-  try {
-    await client.connect();
-    await client.call('Heartbeat', {});
-    return 'ok';
-  } catch (err) {
-    return err.message;
-  } finally {
-    await client.close({ force: true }).catch(() => {});
-  }
-}
-
-/** Retries `attempt` until it returns `want` or the registry had time to apply; the last answer. */
-async function eventually(attempt, want) {
-  const deadline = Date.now() + APPLY_TIMEOUT_MS;
-  let last;
-  while (Date.now() < deadline) {
-    last = await attempt();
-    if (last === want) return last;
-    await new Promise((r) => setTimeout(r, 200));  // poll interval between connection attempts
-  }
-  return last;
-}
+const eventually = (attempt, want) => answerWithin(attempt, want, APPLY_TIMEOUT_MS);
+/** tryConnect to `path` (the tenant's: `/ocpp/{tenant}`). */
+const tryConnectAt = (port, path, identity, password) => tryConnect(port, identity, password, path);
 
 function metric(text, name, labels) {
   const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}} `));
@@ -120,8 +86,7 @@ describe('tenants kept apart', () => {
     await admin.connect();
     reader = await new TopicReader().connect();
     baseFrom = await reader.snapshot(['ocpp.status', 'ocpp.connections']);
-    const hashes = Object.fromEntries(await Promise.all(
-      Object.entries(password).map(async ([t, p]) => [t, await hashPassword(p)])));
+    const hashes = Object.fromEntries(Object.entries(password).map(([t, p]) => [t, hashPassword(p)]));
     const record = (stationId, tenant) => ({ key: stationId, value: JSON.stringify({ stationId, passwordHash: hashes[tenant] }) });
     await producer.send({ topic: topicOf('north', 'stations'), messages: [record(id, 'north'), record(otherNorth, 'north')] });
     await producer.send({ topic: topicOf('south', 'stations'), messages: [record(id, 'south')] });
@@ -154,12 +119,12 @@ describe('tenants kept apart', () => {
   }));
 
   test('each tenant lets the identity in with its own registry entry only', logOnFailure(async () => {
-    assert.equal(await eventually(() => tryConnect(gw.port, '/ocpp/north', id, password.north), 'ok'), 'ok');
-    assert.equal(await eventually(() => tryConnect(gw.port, '/ocpp/south', id, password.south), 'ok'), 'ok');
-    assert.match(await tryConnect(gw.port, '/ocpp/north', id, password.south), /Unauthorized/);
-    assert.match(await tryConnect(gw.port, '/ocpp/south', id, password.north), /Unauthorized/);
-    assert.match(await tryConnect(gw.port, '/ocpp/west', id, password.north), /Not Found/, 'unknown tenant');
-    assert.match(await tryConnect(gw.port, '/ocpp', id, password.north), /Not Found/, 'no tenant in the URL');
+    assert.equal(await eventually(() => tryConnectAt(gw.port, '/ocpp/north', id, password.north), 'ok'), 'ok');
+    assert.equal(await eventually(() => tryConnectAt(gw.port, '/ocpp/south', id, password.south), 'ok'), 'ok');
+    assert.match(await tryConnectAt(gw.port, '/ocpp/north', id, password.south), /Unauthorized/);
+    assert.match(await tryConnectAt(gw.port, '/ocpp/south', id, password.north), /Unauthorized/);
+    assert.match(await tryConnectAt(gw.port, '/ocpp/west', id, password.north), /Not Found/, 'unknown tenant');
+    assert.match(await tryConnectAt(gw.port, '/ocpp', id, password.north), /Not Found/, 'no tenant in the URL');
   }));
 
   test('the same identity in two tenants: two stations, each on its own topics', logOnFailure(async () => {
@@ -249,11 +214,11 @@ describe('tenants kept apart', () => {
       }
     }
     stations.push(first);
-    assert.match(await tryConnect(gw.port, '/ocpp/small', small[1], password.small), /Service Unavailable/);
+    assert.match(await tryConnectAt(gw.port, '/ocpp/small', small[1], password.small), /Service Unavailable/);
     // Other tenants are not held to it.
-    assert.equal(await tryConnect(gw.port, '/ocpp/north', otherNorth, password.north), 'ok');
+    assert.equal(await tryConnectAt(gw.port, '/ocpp/north', otherNorth, password.north), 'ok');
     await first.close();
-    assert.equal(await eventually(() => tryConnect(gw.port, '/ocpp/small', small[1], password.small), 'ok'), 'ok');
+    assert.equal(await eventually(() => tryConnectAt(gw.port, '/ocpp/small', small[1], password.small), 'ok'), 'ok');
 
     // Once the short-lived connections above are closed: the north and south stations of
     // this file are open, nothing of small.
