@@ -67,6 +67,51 @@ std::string base64(std::string_view data) {
     return out;
 }
 
+/// Appends `s` as a JSON string, as nlohmann's dump() writes it: '"', '\\' and control
+/// characters escaped, everything else as is; text that is not UTF-8 goes through dump() for
+/// its U+FFFD replacement.
+void append_json_string(std::string& out, std::string_view s) {
+    if (!valid_utf8(s)) {
+        out += json(std::string(s)).dump(-1, ' ', false, kDump);
+        return;
+    }
+    out.push_back('"');
+    for (const char ch : s) {
+        switch (ch) {
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\b':
+                out += "\\b";
+                break;
+            case '\f':
+                out += "\\f";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            default:
+                if (static_cast<unsigned char>(ch) < 0x20) {
+                    char escaped[8];
+                    std::snprintf(escaped, sizeof(escaped), "\\u%04x", static_cast<unsigned>(ch));
+                    out += escaped;
+                } else {
+                    out.push_back(ch);
+                }
+        }
+    }
+    out.push_back('"');
+}
+
 json session_fields(const SessionInfo& s) {
     return json{{"stationId", s.station_id},
                 {"gatewayId", s.gateway_id},
@@ -175,25 +220,43 @@ std::string station_event(const SessionInfo& session, std::string_view action,
                           ocpp::EventClass event_class, std::string_view message_id,
                           std::string_view received_at, std::uint64_t sequence,
                           const json& payload, const json& reply, const json& decision) {
-    // The payload is serialized once, for the dedup key and the record, and never copied.
+    // Written directly, keys in the order nlohmann's sorted objects had them; the payload is
+    // serialized once, for the dedup key and the record, and never copied.
     const std::string payload_text = payload.dump(-1, ' ', false, kDump);
-    json event = session_fields(session);
-    event["eventId"] = new_uuid();
-    event["dedupKey"] = dedup_key_of(session.station_id, action, message_id, payload, payload_text);
-    event["action"] = action;
-    event["messageId"] = message_id;
-    event["eventClass"] = ocpp::event_class_name(event_class);
-    event["receivedAt"] = received_at;
-    event["sequence"] = sequence;
+    const std::string reply_text = reply.dump(-1, ' ', false, kDump);
+    std::string text;
+    text.reserve(384 + payload_text.size() + reply_text.size() + message_id.size());
+    text += "{\"action\":";
+    append_json_string(text, action);
     if (!decision.is_null()) {
-        event["decision"] = decision;
+        text += ",\"decision\":";
+        text += decision.dump(-1, ' ', false, kDump);
     }
-    std::string text = event.dump(-1, ' ', false, kDump);
-    text.pop_back();  // the closing '}' of a non-empty object
+    text += ",\"dedupKey\":\"";
+    text += dedup_key_of(session.station_id, action, message_id, payload, payload_text);
+    text += '"';
+    text += ",\"eventClass\":\"";
+    text += ocpp::event_class_name(event_class);
+    text += "\",\"eventId\":\"";
+    text += new_uuid();
+    text += "\",\"gatewayId\":";
+    append_json_string(text, session.gateway_id);
+    text += ",\"messageId\":";
+    append_json_string(text, message_id);
+    text += ",\"ocppVersion\":\"";
+    text += ocpp::version_label(session.version);
+    text += "\",\"receivedAt\":";
+    append_json_string(text, received_at);
+    text += ",\"sequence\":";
+    text += std::to_string(sequence);
+    text += ",\"sessionId\":";
+    append_json_string(text, session.session_id);
+    text += ",\"stationId\":";
+    append_json_string(text, session.station_id);
     text += ",\"payload\":";
     text += payload_text;
     text += ",\"reply\":";
-    text += reply.dump(-1, ' ', false, kDump);
+    text += reply_text;
     text.push_back('}');
     return text;
 }

@@ -163,3 +163,37 @@ TEST_CASE("gateway security events follow their schema", "[envelope]") {
         CHECK(value["stationId"] == (station.empty() ? json(nullptr) : json(station)));
     }
 }
+
+TEST_CASE("station events are written as nlohmann would write the same object", "[envelope]") {
+    // The record is written directly, without a JSON tree: byte for byte what dumping the tree
+    // gave, whatever the strings hold (quotes, backslashes, control characters, non-ASCII,
+    // bytes that are not UTF-8).
+    const json payload = {{"idTag", "ABC"}, {"meterStart", 5}};
+    const json reply = {{"idTagInfo", {{"status", "Accepted"}}}, {"transactionId", 12}};
+    const json decision = {{"kind", "authorize"}, {"source", "table"}, {"status", "Accepted"}};
+    const std::vector<std::string> message_ids = {
+        "m-1", "q\"uote", "back\\slash", std::string("nul\0x", 5), "tab\tnl\ncr\r\x01\x1f\x7f",
+        "\xc3\xa9t\xc3\xa9 \xe2\x82\xac", "bad \xff\xfe utf8", "trunc \xe2\x82"};
+    for (const auto& id : message_ids) {
+        for (const bool decided : {false, true}) {
+            INFO(json(id).dump(-1, ' ', true, json::error_handler_t::replace));
+            const std::string record = kafka_bridge::station_event(
+                kSession, "StartTransaction", ocpp::EventClass::transaction, id,
+                "2026-01-01T00:00:00.000Z", 42, payload, reply, decided ? decision : json());
+            const json parsed = json::parse(record);
+            json tree = {{"stationId", kSession.station_id}, {"gatewayId", kSession.gateway_id},
+                         {"sessionId", kSession.session_id}, {"ocppVersion", "2.0.1"},
+                         {"eventId", parsed.at("eventId")},
+                         {"dedupKey", kafka_bridge::dedup_key(kSession.station_id, "StartTransaction", id, payload)},
+                         {"action", "StartTransaction"}, {"messageId", id}, {"eventClass", "transaction"},
+                         {"receivedAt", "2026-01-01T00:00:00.000Z"}, {"sequence", 42}};
+            if (decided) {
+                tree["decision"] = decision;
+            }
+            std::string expected = tree.dump(-1, ' ', false, json::error_handler_t::replace);
+            expected.pop_back();
+            expected += ",\"payload\":" + payload.dump() + ",\"reply\":" + reply.dump() + "}";
+            CHECK(record == expected);
+        }
+    }
+}
