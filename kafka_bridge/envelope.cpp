@@ -219,13 +219,12 @@ std::string dedup_key(std::string_view station_id, std::string_view action,
 std::string station_event(const SessionInfo& session, std::string_view action,
                           ocpp::EventClass event_class, std::string_view message_id,
                           std::string_view received_at, std::uint64_t sequence,
-                          const json& payload, const json& reply, const json& decision) {
+                          const json& payload, std::string_view reply_json, const json& decision) {
     // Written directly, keys in the order nlohmann's sorted objects had them; the payload is
     // serialized once, for the dedup key and the record, and never copied.
     const std::string payload_text = payload.dump(-1, ' ', false, kDump);
-    const std::string reply_text = reply.dump(-1, ' ', false, kDump);
     std::string text;
-    text.reserve(384 + payload_text.size() + reply_text.size() + message_id.size());
+    text.reserve(384 + payload_text.size() + reply_json.size() + message_id.size());
     text += "{\"action\":";
     append_json_string(text, action);
     if (!decision.is_null()) {
@@ -256,7 +255,7 @@ std::string station_event(const SessionInfo& session, std::string_view action,
     text += ",\"payload\":";
     text += payload_text;
     text += ",\"reply\":";
-    text += reply_text;
+    text += reply_json;
     text.push_back('}');
     return text;
 }

@@ -20,12 +20,13 @@ struct SessionInfo {
     std::string session_id;
 };
 
-/// A station event (schemas/events/station-event.schema.json) as JSON text. `decision`, when
+/// A station event (schemas/events/station-event.schema.json) as JSON text; `reply_json` is
+/// the reply as JSON text (written once, for the record and the CALLRESULT). `decision`, when
 /// not null, says where the operator's part of the reply came from (the event's `decision`).
 std::string station_event(const SessionInfo& session, std::string_view action,
                           ocpp::EventClass event_class, std::string_view message_id,
                           std::string_view received_at, std::uint64_t sequence,
-                          const nlohmann::json& payload, const nlohmann::json& reply,
+                          const nlohmann::json& payload, std::string_view reply_json,
                           const nlohmann::json& decision = nullptr);
 
 /// Equal for a station's resends of one message, SHA-256 (hex) over:

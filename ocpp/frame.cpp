@@ -212,6 +212,15 @@ std::string serialize(const CallResult& result) {
     return frame.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+std::string serialize_call_result(const MessageId& id, std::string_view payload_json) {
+    std::string frame = "[3,";
+    frame += json(id.get()).dump(-1, ' ', false, json::error_handler_t::replace);
+    frame.push_back(',');
+    frame += payload_json;
+    frame.push_back(']');
+    return frame;
+}
+
 std::string serialize(const CallError& error) {
     json frame = json::array({static_cast<int>(MessageType::call_error), error.id.get(),
                               error.code, truncate_utf8(error.description), error.details});

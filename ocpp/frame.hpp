@@ -81,6 +81,9 @@ Result<Frame, FrameError> parse_frame(std::string_view text, const FrameLimits& 
 /// The frame as OCPP-J text.
 std::string serialize(const Call& call);
 std::string serialize(const CallResult& result);
+/// A CALLRESULT whose payload is already JSON text (as serialize(CallResult) writes it, without
+/// copying a payload tree).
+std::string serialize_call_result(const MessageId& id, std::string_view payload_json);
 std::string serialize(const CallError& error);
 
 /// A CALLERROR for `id` with the version's spelling of `code`; the description is cut to 255

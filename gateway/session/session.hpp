@@ -85,7 +85,7 @@ private:
         ocpp::MessageId id;
         std::string action;
         ocpp::EventClass event_class;
-        nlohmann::json reply;
+        std::string reply;  ///< JSON text
         kafka_bridge::Record record;
         std::chrono::steady_clock::time_point started;
         InFlight token;

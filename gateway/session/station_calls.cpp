@@ -159,7 +159,7 @@ void Session::publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> t
                                    answer.decision->status);
         decision = answer.decision->to_json();
     }
-    json& reply = answer.reply;
+    std::string reply = answer.reply.dump(-1, ' ', false, json::error_handler_t::replace);
     auto pending = std::make_shared<Pending>();
     pending->id = accepted.call.id;
     pending->action = std::string(action.name);
@@ -275,7 +275,7 @@ void Session::check_station_clock(std::int64_t station_ms, std::int64_t received
 }
 
 void Session::answer(const Pending& pending) {
-    send(ocpp::serialize(ocpp::CallResult{pending.id, pending.reply}));
+    send(ocpp::serialize_call_result(pending.id, pending.reply));
     if (pending.boot != BootState::none) {
         boot_state_ = pending.boot;
     }

@@ -20,7 +20,7 @@ TEST_CASE("station events follow their schema", "[envelope]") {
     const json reply = {{"status", "Accepted"}, {"interval", 300}, {"currentTime", "2026-01-01T00:00:00Z"}};
     const std::string record = kafka_bridge::station_event(
         kSession, "BootNotification", ocpp::EventClass::status, "m-1",
-        kafka_bridge::now_rfc3339(), 7, payload, reply);
+        kafka_bridge::now_rfc3339(), 7, payload, reply.dump());
     INFO(record);
     CHECK(schema.violations(record).empty());
     const auto value = json::parse(record);
@@ -35,13 +35,13 @@ TEST_CASE("station events follow their schema", "[envelope]") {
         const json decision = {{"kind", "boot"}, {"source", "registry"}, {"status", "Accepted"}};
         const std::string decided = kafka_bridge::station_event(
             kSession, "BootNotification", ocpp::EventClass::status, "m-1",
-            kafka_bridge::now_rfc3339(), 8, payload, reply, decision);
+            kafka_bridge::now_rfc3339(), 8, payload, reply.dump(), decision);
         INFO(decided);
         CHECK(schema.violations(decided).empty());
         CHECK(json::parse(decided)["decision"] == decision);
         CHECK_FALSE(schema.violations(kafka_bridge::station_event(
                                           kSession, "BootNotification", ocpp::EventClass::status, "m-1",
-                                          kafka_bridge::now_rfc3339(), 8, payload, reply,
+                                          kafka_bridge::now_rfc3339(), 8, payload, reply.dump(),
                                           {{"kind", "boot"}, {"source", "guess"}, {"status", "Accepted"}}))
                          .empty());
     }
@@ -179,7 +179,7 @@ TEST_CASE("station events are written as nlohmann would write the same object", 
             INFO(json(id).dump(-1, ' ', true, json::error_handler_t::replace));
             const std::string record = kafka_bridge::station_event(
                 kSession, "StartTransaction", ocpp::EventClass::transaction, id,
-                "2026-01-01T00:00:00.000Z", 42, payload, reply, decided ? decision : json());
+                "2026-01-01T00:00:00.000Z", 42, payload, reply.dump(), decided ? decision : json());
             const json parsed = json::parse(record);
             json tree = {{"stationId", kSession.station_id}, {"gatewayId", kSession.gateway_id},
                          {"sessionId", kSession.session_id}, {"ocppVersion", "2.0.1"},

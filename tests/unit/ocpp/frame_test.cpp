@@ -159,3 +159,17 @@ TEST_CASE("serialization produces OCPP-J frames that parse back", "[frame]") {
         CHECK(std::get<ocpp::CallError>(parsed.value()).description == v16.description);
     }
 }
+
+TEST_CASE("a CALLRESULT from payload text is the frame serialize() writes", "[frame]") {
+    const nlohmann::json payloads[] = {nlohmann::json::object(),
+                                       {{"currentTime", "2026-01-01T00:00:00Z"}},
+                                       {{"idTagInfo", {{"status", "Accepted"}}}, {"transactionId", 7}}};
+    for (const char* id : {"1", "q\"uote\\", "tab\tid", "\xc3\xa9", "bad\xff"}) {
+        for (const auto& payload : payloads) {
+            INFO(id << " " << payload.dump());
+            const ocpp::MessageId message_id(id);
+            CHECK(ocpp::serialize_call_result(message_id, payload.dump()) ==
+                  ocpp::serialize(ocpp::CallResult{message_id, payload}));
+        }
+    }
+}
