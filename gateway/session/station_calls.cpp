@@ -170,14 +170,14 @@ void Session::publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> t
                         : answer.decision->status == "Pending" ? BootState::pending
                                                                : BootState::rejected;
     }
-    const std::string value = kafka_bridge::station_event(
+    std::string value = kafka_bridge::station_event(
         info_, action.name, event_class, accepted.call.id.get(), received_at, ++sequence_,
         accepted.call.payload, reply, decision);
     pending->reply = std::move(reply);
     pending->record = kafka_bridge::Record{
         services_.config.topics.for_class(event_class),
         info_.station_id,
-        value,
+        std::move(value),
         {{"ocpp-version", std::string(ocpp::version_label(info_.version))},
          {"ocpp-action", pending->action},
          {"content-type", "application/json"}}};
