@@ -18,7 +18,7 @@ struct ConfDeleter {
     void operator()(rd_kafka_conf_t* conf) const { rd_kafka_conf_destroy(conf); }
 };
 
-std::optional<std::string> conf_get(rd_kafka_conf_t* conf, const char* name) {
+std::optional<std::string> conf_get(const rd_kafka_conf_t* conf, const char* name) {
     char buffer[512];
     std::size_t size = sizeof(buffer);
     if (rd_kafka_conf_get(conf, name, buffer, &size) != RD_KAFKA_CONF_OK) {
@@ -72,9 +72,9 @@ Result<std::unique_ptr<Producer>, Error> Producer::create(const ProducerConfig& 
         {"bootstrap.servers", config.brokers},
         {"enable.idempotence", "true"},
         {"acks", "all"},
-        {"max.in.flight.requests.per.connection", "5"},
+        {"max.in.flight.requests.per.connection", config.adaptive_batching ? "1" : "5"},
         {"message.timeout.ms", std::to_string(config.delivery_timeout.count())},
-        {"linger.ms", std::to_string(config.linger.count())},
+        {"linger.ms", config.adaptive_batching ? "0" : std::to_string(config.linger.count())},
         {"queue.buffering.max.messages", std::to_string(config.max_queued_messages)},
         {"partitioner", "murmur2_random"},  // same key → partition mapping as Java clients
         // Retry a lost broker within a second: a station waits for its answer meanwhile.
@@ -263,6 +263,10 @@ Result<Ok, Error> Producer::inject_fatal_error(const std::string& reason) {
 std::optional<Error> Producer::fatal_error() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return fatal_error_;
+}
+
+std::optional<std::string> Producer::property(const std::string& name) const {
+    return conf_get(rd_kafka_conf(handle_.get()), name.c_str());
 }
 
 std::size_t Producer::queue_depth() const {

@@ -31,6 +31,11 @@ struct ProducerConfig {
     std::chrono::milliseconds delivery_timeout{20000};
     /// Time a record may wait to be batched: low, since stations wait for the ack.
     std::chrono::milliseconds linger{2};
+    /// Adaptive batching instead of `linger`: one produce request in flight per broker and no
+    /// linger, so a record goes out at once when nothing is in flight and the records arriving
+    /// meanwhile travel together in the next request (sub-millisecond at low rates, more
+    /// requests for the broker; docs/benchmarks.md "Adaptive batching").
+    bool adaptive_batching = false;
     /// Records held locally before produce() reports backpressure: bounds memory when the
     /// cluster is slow or away (about 100 MB at 1 KB records).
     int max_queued_messages = 100000;
@@ -146,6 +151,8 @@ public:
 
     /// Records queued or in flight, not yet reported.
     std::size_t queue_depth() const;
+    /// The librdkafka property `name` as this producer runs with it, if it has one.
+    std::optional<std::string> property(const std::string& name) const;
 
     /// The most recent error librdkafka reported for the cluster connection (for /readyz).
     std::optional<Error> last_transport_error() const;

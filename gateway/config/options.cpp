@@ -351,6 +351,17 @@ std::vector<Option> build() {
          Shape::scalar, text(FIELD(kafka.brokers)), show_text(FIELD(kafka.brokers)), nullptr});
     add({"kafka.delivery_timeout_ms", "", "", "MS", "below the stations' own message timeout", Shape::scalar,
          integer<std::chrono::milliseconds>(FIELD(kafka.delivery_timeout), 1000, 300000), show_count(FIELD(kafka.delivery_timeout)), nullptr});
+    add({"kafka.batching", "", "", "HOW",
+         "linger (wait kafka.linger_ms to batch) or adaptive (no wait, one request in flight per broker: "
+         "lower latency, more broker requests)",
+         Shape::scalar,
+         [](Config& c, const std::string& v, const std::string& where) {
+             if (v != "linger" && v != "adaptive") {
+                 fail(where + ": \"" + v + "\" is neither linger nor adaptive");
+             }
+             c.kafka.adaptive_batching = v == "adaptive";
+         },
+         [](const Config& c) { return std::string(c.kafka.adaptive_batching ? "adaptive" : "linger"); }, nullptr});
     add({"kafka.linger_ms", "", "", "MS", "producer batching delay", Shape::scalar,
          integer<std::chrono::milliseconds>(FIELD(kafka.linger), 0, 1000), show_count(FIELD(kafka.linger)), nullptr});
     add({"kafka.max_queued_messages", "", "", "N", "producer queue bound (backpressure)", Shape::scalar,

@@ -4,6 +4,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include <atomic>
 #include <chrono>
 #include <set>
 
@@ -416,3 +417,33 @@ TEST_CASE("a record whose write may have landed is failed, never written again, 
     CHECK_FALSE(producer->fatal_error());
 }
 #endif  // OCPP_RDKAFKA_UNKNOWN_OUTCOME_PATCH
+
+TEST_CASE("adaptive batching: no linger, one request in flight, every record acknowledged once", "[producer]") {
+    ProducerConfig config;
+    config.linger = std::chrono::milliseconds(7);
+    CHECK(mock_producer(config)->property("linger.ms") == "7");
+    CHECK(mock_producer(config)->property("max.in.flight.requests.per.connection") == "5");
+    config.adaptive_batching = true;  // kafka.linger_ms no longer applies
+    auto producer = mock_producer(config);
+    CHECK(producer->property("linger.ms") == "0");
+    CHECK(producer->property("max.in.flight.requests.per.connection") == "1");
+    CHECK(producer->property("enable.idempotence") == "true");
+    REQUIRE(rd_kafka_mock_topic_create(cluster_of(*producer), "ocpp.test", 3, 1) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+    Collected collected;
+    for (int i = 0; i < 100; ++i) {
+        REQUIRE(producer->produce(record("ocpp.test", i),
+                                  [&collected](const Delivery& d) { collected.deliveries.push_back(d); })
+                    .ok());
+    }
+    CHECK(wait_for(*producer, collected, 100) == 100);
+    std::set<std::pair<int, long>> positions;
+    for (const auto& d : collected.deliveries) {
+        CHECK(d.ok());
+        positions.emplace(d.partition, static_cast<long>(d.offset));
+    }
+    CHECK(positions.size() == 100);
+    // A property the operator sets still wins.
+    config.properties["linger.ms"] = "1";
+    CHECK(mock_producer(config)->property("linger.ms") == "1");
+}

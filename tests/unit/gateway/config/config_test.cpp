@@ -425,3 +425,14 @@ TEST_CASE("a tenant may have a Kafka cluster of its own, with its own credential
         std::filesystem::remove(bad);
     }
 }
+
+TEST_CASE("the producer batches by linger or adaptively", "[config]") {
+    using Catch::Contains;
+    CHECK_FALSE(parse({}).config.kafka.adaptive_batching);
+    const auto file = write_yaml("batching", "kafka:\n  batching: adaptive\n");
+    CHECK(parse({"--config", file}).config.kafka.adaptive_batching);
+    std::filesystem::remove(file);
+    const auto bad = write_yaml("batching-bad", "kafka:\n  batching: nagle\n");
+    CHECK_THROWS_WITH(parse({"--config", bad}), Contains("\"nagle\" is neither linger nor adaptive"));
+    std::filesystem::remove(bad);
+}
