@@ -206,6 +206,7 @@ struct SchemaRegistry::Entry {
     struct Compiled {
         std::unique_ptr<CompiledSchema> fast;      // when the schema fits the subset
         std::unique_ptr<valijson::Schema> general; // otherwise
+        nlohmann::json document;                    // as written, for repairs (ocpp/repair.hpp)
     };
     std::unique_ptr<Compiled> request;
     std::unique_ptr<Compiled> response;
@@ -307,6 +308,7 @@ void SchemaRegistry::load(ProtocolVersion v, const json& schemas, const std::str
         } catch (const std::exception& e) {
             throw std::runtime_error(origin + ": schema " + id + " does not compile: " + e.what());
         }
+        compiled->document = original;
         auto& entry = target[action];
         if (!entry) {
             entry = std::make_unique<Entry>();
@@ -335,6 +337,17 @@ bool SchemaRegistry::has(ProtocolVersion v, std::string_view action, SchemaKind 
     }
     return kind == SchemaKind::request ? it->second->request != nullptr
                                        : it->second->response != nullptr;
+}
+
+const json* SchemaRegistry::document(ProtocolVersion v, std::string_view action,
+                                     SchemaKind kind) const {
+    const Table& t = table(v);
+    const auto it = t.find(action);
+    if (it == t.end()) {
+        return nullptr;
+    }
+    const auto& compiled = kind == SchemaKind::request ? it->second->request : it->second->response;
+    return compiled ? &compiled->document : nullptr;
 }
 
 std::vector<std::string> SchemaRegistry::action_names(ProtocolVersion v) const {

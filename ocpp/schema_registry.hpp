@@ -58,6 +58,8 @@ public:
     SchemaRegistry& operator=(const SchemaRegistry&) = delete;
 
     bool has(ProtocolVersion v, std::string_view action, SchemaKind kind) const;
+    /// The schema document in force (official or override); null when there is none.
+    const nlohmann::json* document(ProtocolVersion v, std::string_view action, SchemaKind kind) const;
     /// Names of the actions with schemas for `v`, sorted.
     std::vector<std::string> action_names(ProtocolVersion v) const;
     /// Number of schemas taken from the override directory.
