@@ -39,6 +39,82 @@ bool is_section(const std::string& path) {
                        [&](const Option& o) { return o.path.compare(0, prefix.size(), prefix) == 0; });
 }
 
+/// One entry of tolerance.profiles (README "Tolerance profiles").
+ToleranceProfile parse_tolerance_profile(const YAML::Node& node, const std::string& where) {
+    if (!node.IsMap()) {
+        fail(where + ": expected a mapping {name, match, allow, assume_offset}");
+    }
+    ToleranceProfile profile;
+    bool has_offset = false;
+    for (const auto& entry : node) {
+        const std::string key = entry.first.as<std::string>();
+        const std::string at = where + "." + key;
+        if (key == "name") {
+            profile.name = scalar(entry.second, at);
+        } else if (key == "match") {
+            if (!entry.second.IsMap() || entry.second.size() == 0) {
+                fail(at + ": expected a mapping of vendor, model, firmware and/or id "
+                          "(id: \"*\" matches every station)");
+            }
+            for (const auto& m : entry.second) {
+                const std::string field = m.first.as<std::string>();
+                std::string* target = field == "vendor"     ? &profile.vendor
+                                      : field == "model"    ? &profile.model
+                                      : field == "firmware" ? &profile.firmware
+                                      : field == "id"       ? &profile.id
+                                                            : nullptr;
+                if (target == nullptr) {
+                    fail(at + "." + field + ": unknown; match by vendor, model, firmware or id");
+                }
+                *target = scalar(m.second, at + "." + field);
+                if (target->empty()) {
+                    fail(at + "." + field + ": empty pattern (leave it out to match anything)");
+                }
+            }
+        } else if (key == "allow") {
+            if (!entry.second.IsSequence() || entry.second.size() == 0) {
+                fail(at + ": expected a list of repairs");
+            }
+            for (const auto& item : entry.second) {
+                const std::string name = scalar(item, at);
+                const auto rule = ocpp::parse_repair_rule(name);
+                if (!rule) {
+                    std::string known;
+                    for (std::size_t i = 0; i < ocpp::kRepairRuleCount; ++i) {
+                        known += (i == 0 ? "" : ", ") +
+                                 std::string(ocpp::repair_rule_name(static_cast<ocpp::RepairRule>(i)));
+                    }
+                    fail(at + ": unknown repair \"" + name + "\" (known: " + known + ")");
+                }
+                profile.policy.allow(*rule);
+            }
+        } else if (key == "assume_offset") {
+            const std::string text = scalar(entry.second, at);
+            const auto offset = ocpp::parse_utc_offset(text);
+            if (!offset) {
+                fail(at + ": \"" + text + "\" is not a UTC offset (+HH:MM, -HH:MM or Z)");
+            }
+            profile.policy.assume_offset_minutes = *offset;
+            has_offset = true;
+        } else {
+            fail(at + ": unknown; a profile has name, match, allow and assume_offset");
+        }
+    }
+    if (profile.name.empty()) {
+        fail(where + ": every profile needs a name");
+    }
+    if (profile.vendor.empty() && profile.model.empty() && profile.firmware.empty() && profile.id.empty()) {
+        fail(where + " (" + profile.name + "): needs match (id: \"*\" matches every station)");
+    }
+    if (profile.policy.allowed == 0) {
+        fail(where + " (" + profile.name + "): needs allow, the repairs it permits");
+    }
+    if (has_offset && !profile.policy.allows(ocpp::RepairRule::timestamp_without_offset)) {
+        fail(where + " (" + profile.name + "): assume_offset is only read by timestamp-without-offset");
+    }
+    return profile;
+}
+
 void apply_node(Config& c, const Option& o, const YAML::Node& node) {
     const std::string where = "config " + o.path;
     switch (o.shape) {
@@ -75,6 +151,22 @@ void apply_node(Config& c, const Option& o, const YAML::Node& node) {
                 }
                 c.tls.certificates.push_back({scalar(entry["cert"], o.path + ".cert"),
                                               scalar(entry["key"], o.path + ".key")});
+            }
+            return;
+        case Shape::profiles:
+            if (!node.IsSequence()) {
+                fail(where + ": expected a list of profiles");
+            }
+            o.clear(c);
+            for (std::size_t i = 0; i < node.size(); ++i) {
+                ToleranceProfile profile =
+                    parse_tolerance_profile(node[i], where + "[" + std::to_string(i) + "]");
+                for (const auto& earlier : c.tolerance) {
+                    if (earlier.name == profile.name) {
+                        fail(where + ": two profiles are named \"" + profile.name + "\"");
+                    }
+                }
+                c.tolerance.push_back(std::move(profile));
             }
             return;
     }

@@ -13,6 +13,7 @@
 #include "kafka_bridge/topics.hpp"
 #include "ocpp/actions.hpp"
 #include "ocpp/frame.hpp"
+#include "ocpp/repair.hpp"
 #include "ocpp/version.hpp"
 
 namespace gateway::config {
@@ -67,6 +68,18 @@ struct Tenant {
     std::string name;              ///< 1–32 of a-z 0-9 _ -: the URL segment
     std::string topic_prefix;      ///< put before every topic name; default "NAME."
     std::size_t max_stations = 0;  ///< its stations connected to one instance; 0: no own limit
+};
+
+/// Repairs allowed for the stations a profile matches (README "Tolerance profiles"). Every
+/// pattern is a case-insensitive glob (`*`, `?`); an empty one matches anything. Vendor,
+/// model and firmware come from the station's BootNotification.
+struct ToleranceProfile {
+    std::string name;
+    std::string vendor;
+    std::string model;
+    std::string firmware;
+    std::string id;
+    ocpp::RepairPolicy policy;
 };
 
 /// Everything the gateway can be told. Each limit has a default and a reason.
@@ -260,6 +273,8 @@ struct Config {
         /// How often the lag is measured.
         std::chrono::seconds interval{15};
     } lag;
+    /// Tolerance profiles, first match wins; none: every station is held to the schemas.
+    std::vector<ToleranceProfile> tolerance;
     /// A topic that differs from its contract at start-up: warn (log what `ocpp-gateway
     /// topics apply` would change) or refuse to start.
     enum class Drift : std::uint8_t { warn, refuse };

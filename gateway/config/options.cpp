@@ -443,6 +443,8 @@ std::vector<Option> build() {
              c.tenant_kafka_properties[key.substr(0, dot)][key.substr(dot + 1)] = value;
          },
          nullptr, nullptr});
+    add({"tolerance.profiles", "", "", "", "[{name, match, allow, assume_offset}]: repairs per station model",
+         Shape::profiles, nullptr, nullptr, [](Config& c) { c.tolerance.clear(); }});
     add({"lag.groups", "", "", "GROUP:CLASSES:BUDGET_S",
          "downstream consumer groups and their lag budgets, e.g. billing:transaction,metering:30", Shape::list,
          [](Config& c, const std::string& v, const std::string& where) { c.lag.groups.push_back(parse_lag_group(v, where)); },

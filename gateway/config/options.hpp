@@ -19,6 +19,7 @@ struct Option {
         list,          ///< YAML list; a repeatable flag adds one item
         map,           ///< YAML mapping; a repeatable flag gives KEY=VALUE
         certificates,  ///< YAML list of {cert, key}; flags --tls-cert / --tls-key
+        profiles,      ///< YAML list of tolerance profiles {name, match, allow, assume_offset}
     };
     std::string path;        ///< YAML path ("limits.max_connections"); empty: flag only
     std::string_view env;    ///< OCPP_GATEWAY_* variable; empty: none

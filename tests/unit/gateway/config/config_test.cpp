@@ -436,3 +436,50 @@ TEST_CASE("the producer batches by linger or adaptively", "[config]") {
     CHECK_THROWS_WITH(parse({"--config", bad}), Contains("\"nagle\" is neither linger nor adaptive"));
     std::filesystem::remove(bad);
 }
+
+TEST_CASE("tolerance profiles name what they match and the repairs they allow", "[config][tolerance]") {
+    using Catch::Contains;
+    CHECK(parse({}).config.tolerance.empty());
+    const auto file = write_yaml("tolerance",
+                                 "tolerance:\n  profiles:\n"
+                                 "    - name: growatt-local-time\n"
+                                 "      match: {vendor: Growatt, model: \"*\", firmware: \"1.*\"}\n"
+                                 "      allow: [timestamp-without-offset, enum-case]\n"
+                                 "      assume_offset: \"+01:00\"\n"
+                                 "    - name: old-depot\n"
+                                 "      match: {id: \"CP-OLD-*\"}\n"
+                                 "      allow: [unknown-properties]\n");
+    const auto c = parse({"--config", file}).config;
+    std::filesystem::remove(file);
+    REQUIRE(c.tolerance.size() == 2);
+    CHECK(c.tolerance[0].name == "growatt-local-time");
+    CHECK(c.tolerance[0].vendor == "Growatt");
+    CHECK(c.tolerance[0].firmware == "1.*");
+    CHECK(c.tolerance[0].id.empty());
+    CHECK(c.tolerance[0].policy.allows(ocpp::RepairRule::timestamp_without_offset));
+    CHECK(c.tolerance[0].policy.allows(ocpp::RepairRule::enum_case));
+    CHECK_FALSE(c.tolerance[0].policy.allows(ocpp::RepairRule::unknown_properties));
+    CHECK(c.tolerance[0].policy.assume_offset_minutes == 60);
+    CHECK(c.tolerance[1].id == "CP-OLD-*");
+    CHECK(c.tolerance[1].policy.assume_offset_minutes == 0);
+    for (const auto& [profile, message] : std::vector<std::pair<std::string, std::string>>{
+             {"{match: {id: a}, allow: [enum-case]}", "every profile needs a name"},
+             {"{name: p, allow: [enum-case]}", "needs match"},
+             {"{name: p, match: {}, allow: [enum-case]}", "expected a mapping of vendor"},
+             {"{name: p, match: {serial: x}, allow: [enum-case]}", "match.serial: unknown"},
+             {"{name: p, match: {id: a}}", "needs allow"},
+             {"{name: p, match: {id: a}, allow: [lenient]}", "unknown repair \"lenient\" (known: timestamp-without-offset,"},
+             {"{name: p, match: {id: a}, allow: [enum-case], assume_offset: \"+01:00\"}", "only read by timestamp-without-offset"},
+             {"{name: p, match: {id: a}, allow: [timestamp-without-offset], assume_offset: CET}", "\"CET\" is not a UTC offset"},
+             {"{name: p, match: {id: a}, allow: [enum-case], strict: no}", "strict: unknown"}}) {
+        INFO(profile);
+        const auto bad = write_yaml("tolerance-bad", "tolerance:\n  profiles: [" + profile + "]\n");
+        CHECK_THROWS_WITH(parse({"--config", bad}), Contains(message));
+        std::filesystem::remove(bad);
+    }
+    const auto twice = write_yaml("tolerance-twice",
+                                  "tolerance:\n  profiles: [{name: p, match: {id: a}, allow: [enum-case]},"
+                                  " {name: p, match: {id: b}, allow: [enum-case]}]\n");
+    CHECK_THROWS_WITH(parse({"--config", twice}), Contains("two profiles are named \"p\""));
+    std::filesystem::remove(twice);
+}

@@ -45,7 +45,8 @@ TEST_CASE("every setting is spelled once: no path, variable or flag twice", "[co
         INFO(o.path << " " << o.flag);
         CHECK((!o.path.empty() || !o.flag.empty()));
         CHECK_FALSE(o.help.empty());
-        CHECK((o.set != nullptr || o.shape == Option::Shape::certificates));
+        CHECK((o.set != nullptr || o.shape == Option::Shape::certificates ||
+               o.shape == Option::Shape::profiles));
         if (!o.path.empty()) {
             CHECK(paths.insert(o.path).second);
         }
