@@ -219,7 +219,8 @@ std::string dedup_key(std::string_view station_id, std::string_view action,
 std::string station_event(const SessionInfo& session, std::string_view action,
                           ocpp::EventClass event_class, std::string_view message_id,
                           std::string_view received_at, std::uint64_t sequence,
-                          const json& payload, std::string_view reply_json, const json& decision) {
+                          const json& payload, std::string_view reply_json, const json& decision,
+                          const ocpp::Repaired* repaired) {
     // Written directly, keys in the order nlohmann's sorted objects had them; the payload is
     // serialized once, for the dedup key and the record, and never copied.
     const std::string payload_text = payload.dump(-1, ' ', false, kDump);
@@ -252,6 +253,28 @@ std::string station_event(const SessionInfo& session, std::string_view action,
     append_json_string(text, session.session_id);
     text += ",\"stationId\":";
     append_json_string(text, session.station_id);
+    if (repaired != nullptr) {
+        text += ",\"tolerance\":{\"profile\":";
+        append_json_string(text, repaired->profile);
+        text += ",\"raw\":";
+        append_json_string(text, repaired->raw);
+        text += ",\"repairs\":[";
+        for (std::size_t i = 0; i < repaired->repairs.size(); ++i) {
+            const ocpp::Repair& r = repaired->repairs[i];
+            text += i == 0 ? "{\"rule\":\"" : ",{\"rule\":\"";
+            text += ocpp::repair_rule_name(r.rule);
+            text += "\",\"path\":";
+            append_json_string(text, r.path);
+            text += ",\"from\":";
+            text += r.from.dump(-1, ' ', false, kDump);
+            if (r.to) {
+                text += ",\"to\":";
+                text += r.to->dump(-1, ' ', false, kDump);
+            }
+            text.push_back('}');
+        }
+        text += "]}";
+    }
     text += ",\"payload\":";
     text += payload_text;
     text += ",\"reply\":";
@@ -303,6 +326,12 @@ std::string dead_letter(const SessionInfo& session, const DeadLetter& letter,
     record["errorCode"] = letter.error_code ? json(*letter.error_code) : json(nullptr);
     record["messageId"] = letter.message_id;
     record["action"] = letter.action ? json(*letter.action) : json(nullptr);
+    if (!letter.tolerance_profile.empty()) {
+        record["toleranceProfile"] = letter.tolerance_profile;
+    }
+    if (letter.station_model) {
+        record["stationModel"] = *letter.station_model;
+    }
     return record.dump(-1, ' ', false, kDump);
 }
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ocpp/actions.hpp"
+#include "ocpp/repair.hpp"
 #include "ocpp/version.hpp"
 
 namespace kafka_bridge {
@@ -22,12 +23,14 @@ struct SessionInfo {
 
 /// A station event (schemas/events/station-event.schema.json) as JSON text; `reply_json` is
 /// the reply as JSON text (written once, for the record and the CALLRESULT). `decision`, when
-/// not null, says where the operator's part of the reply came from (the event's `decision`).
+/// not null, says where the operator's part of the reply came from (the event's `decision`);
+/// `repaired`, when not null, what a tolerance profile changed (the event's `tolerance`).
 std::string station_event(const SessionInfo& session, std::string_view action,
                           ocpp::EventClass event_class, std::string_view message_id,
                           std::string_view received_at, std::uint64_t sequence,
                           const nlohmann::json& payload, std::string_view reply_json,
-                          const nlohmann::json& decision = nullptr);
+                          const nlohmann::json& decision = nullptr,
+                          const ocpp::Repaired* repaired = nullptr);
 
 /// Equal for a station's resends of one message, SHA-256 (hex) over:
 /// - 2.0.1 TransactionEvent: station id, transactionId and seqNo (a resend with a refreshed
@@ -64,6 +67,10 @@ struct DeadLetter {
     std::optional<std::string> error_code;  ///< the CALLERROR code sent, if one was
     std::string message_id;
     std::optional<std::string> action;
+    /// The tolerance profile whose repairs were not enough; empty: none applied.
+    std::string tolerance_profile{};
+    /// Vendor, model and firmware from the station's BootNotification, when known.
+    std::optional<nlohmann::json> station_model{};
 };
 
 /// Longest raw frame copied into a dead-letter record.

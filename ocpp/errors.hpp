@@ -41,6 +41,12 @@ enum class Errc : std::uint8_t {
     internal_error,
 };
 
+/// Whether `e` is a payload breaking its schema (the faults a tolerance profile may repair).
+inline bool is_schema_violation(Errc e) {
+    return e == Errc::type_violation || e == Errc::occurrence_violation ||
+           e == Errc::property_violation || e == Errc::format_violation;
+}
+
 const std::error_category& error_category();
 std::error_code make_error_code(Errc e);
 

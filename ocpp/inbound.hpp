@@ -1,10 +1,12 @@
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "ocpp/actions.hpp"
 #include "ocpp/frame.hpp"
+#include "ocpp/repair.hpp"
 #include "ocpp/result.hpp"
 #include "ocpp/schema_registry.hpp"
 
@@ -14,6 +16,8 @@ namespace ocpp {
 struct AcceptedCall {
     Call call;
     const ActionInfo* action;  ///< never null; its event_class is set
+    /// Set when a tolerance profile's repairs made the payload valid; null otherwise.
+    std::shared_ptr<const Repaired> repaired{};
 };
 
 /// Why a station CALL is refused, ready to become a CALLERROR.

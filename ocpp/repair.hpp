@@ -55,6 +55,13 @@ struct Repair {
     std::optional<nlohmann::json> to;  ///< the value now there; none: the property was removed
 };
 
+/// A station message accepted after repairs: what the published event says about it.
+struct Repaired {
+    std::string profile;  ///< the tolerance profile that allowed them
+    std::string raw;      ///< the frame as the station sent it
+    std::vector<Repair> repairs;
+};
+
 /// Applies the repairs `policy` allows wherever `schema` (a whole schema document: local
 /// `$ref`s resolve against it) refuses part of `payload`, in place; returns every change,
 /// depth first, an object's properties in name order. Valid parts are never touched. The

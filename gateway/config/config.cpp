@@ -103,6 +103,11 @@ ToleranceProfile parse_tolerance_profile(const YAML::Node& node, const std::stri
     if (profile.name.empty()) {
         fail(where + ": every profile needs a name");
     }
+    if (profile.name.size() > 64 ||
+        profile.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+            std::string::npos) {
+        fail(where + ".name: \"" + profile.name + "\" must be 1-64 of A-Z a-z 0-9 . _ - (it is a metric label)");
+    }
     if (profile.vendor.empty() && profile.model.empty() && profile.firmware.empty() && profile.id.empty()) {
         fail(where + " (" + profile.name + "): needs match (id: \"*\" matches every station)");
     }

@@ -142,6 +142,17 @@ void Metrics::decision(std::string_view kind, std::string_view source, std::stri
     ++decisions_[labels];
 }
 
+void Metrics::tolerance_repair(std::string_view profile, std::string_view rule) {
+    auto labels = fmt::format("profile=\"{}\",rule=\"{}\"", profile, rule);
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++tolerance_repairs_[labels];
+}
+
+void Metrics::tolerance_refused(std::string_view profile) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++tolerance_refused_[std::string(profile)];
+}
+
 void Metrics::command_duplicate() { ++command_duplicates_; }
 
 void Metrics::command_unusable() { ++commands_unusable_; }
@@ -185,6 +196,16 @@ std::string Metrics::render(const std::map<std::string, double>& gauges) const {
            "Answers carrying the operator's decision, by kind (authorization, boot), source and status.");
     for (const auto& [labels, n] : decisions_) {
         out += fmt::format("ocpp_decisions_total{{{}}} {}\n", labels, n);
+    }
+    header("ocpp_tolerance_repairs_total", "counter",
+           "Repairs made to station messages accepted under a tolerance profile, by profile and rule.");
+    for (const auto& [labels, n] : tolerance_repairs_) {
+        out += fmt::format("ocpp_tolerance_repairs_total{{{}}} {}\n", labels, n);
+    }
+    header("ocpp_tolerance_refused_total", "counter",
+           "Station messages refused although a tolerance profile applied: its repairs were not enough.");
+    for (const auto& [profile, n] : tolerance_refused_) {
+        out += fmt::format("ocpp_tolerance_refused_total{{profile=\"{}\"}} {}\n", profile, n);
     }
     header("ocpp_handshakes_refused_total", "counter", "WebSocket upgrades refused, by reason.");
     for (const auto& [reason, n] : handshake_refused_) {

@@ -68,6 +68,10 @@ public:
     /// An answer that carries the operator's decision (authorization, boot): its source
     /// (table, policy, ...) and status. Labels come from the gateway's fixed sets.
     void decision(std::string_view kind, std::string_view source, std::string_view status);
+    /// Tolerance profiles: one repair made to an accepted message, and a message the
+    /// profile's repairs could not make valid. Profile names come from the configuration.
+    void tolerance_repair(std::string_view profile, std::string_view rule);
+    void tolerance_refused(std::string_view profile);
 
     /// Prometheus text exposition; `gauges` adds values read at scrape time.
     std::string render(const std::map<std::string, double>& gauges) const;
@@ -117,6 +121,8 @@ private:
     std::map<std::string, std::uint64_t> partitions_added_;
     std::map<std::string, std::uint64_t, std::less<>> command_results_;
     std::map<std::string, std::uint64_t, std::less<>> decisions_;  // labels → count
+    std::map<std::string, std::uint64_t, std::less<>> tolerance_repairs_;  // labels → count
+    std::map<std::string, std::uint64_t, std::less<>> tolerance_refused_;  // profile → count
     std::array<std::uint64_t, ocpp::kEventClassCount> immediate_undelivered_{};
     // Updated once per record on the producer's poll thread.
     LatencyHistogram produce_ack_;

@@ -16,6 +16,7 @@
 #include "gateway/metrics/metrics.hpp"
 #include "gateway/security/events.hpp"
 #include "gateway/session/reply_policy.hpp"
+#include "gateway/session/tolerance.hpp"
 #include "kafka_bridge/commands.hpp"
 #include "kafka_bridge/producer_slot.hpp"
 #include "ocpp/schema_registry.hpp"
@@ -94,6 +95,8 @@ struct Services {
     std::string tenant{};
     /// WebSocket messages received from these sessions (the tenant's metrics).
     std::atomic<std::uint64_t> messages_received{0};
+    /// What each station booted as, for tolerance profiles (kept only when there are any).
+    BootModels boot_models{};
 };
 
 }  // namespace gateway::session

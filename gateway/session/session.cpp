@@ -33,6 +33,14 @@ void Session::start() {
     asio::post(strand_, [self = shared_from_this()] {
         self->opened_at_ = Clock::now();
         self->last_activity_ = self->opened_at_;
+        if (!self->services_.config.tolerance.empty()) {
+            // A station that booted here before keeps its profile without booting again.
+            if (auto model = self->services_.boot_models.find(self->info_.station_id)) {
+                self->model_ = std::make_unique<StationModel>(std::move(*model));
+            }
+            self->tolerance_ = match_profile(self->services_.config.tolerance, self->info_.station_id,
+                                             self->model_ ? *self->model_ : StationModel{});
+        }
         kafka_bridge::ConnectionEvent event{kafka_bridge::ConnectionEvent::Type::connected,
                                             self->address_, self->subprotocol_,
                                             self->services_.config.security.profile, {}, 0, 0, 0};

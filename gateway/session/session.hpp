@@ -130,6 +130,12 @@ private:
                      config::ReplyMode mode);
     void reject(const ocpp::Rejection& rejection, const std::string& raw,
                 const std::string& received_at, std::optional<std::string> action);
+    /// Tolerance profiles (tolerance.cpp): takes the model a BootNotification names and
+    /// matches the profiles again.
+    void learn_model(const nlohmann::json& boot_payload);
+    /// The call in `raw`, repaired as this station's profile allows, when that makes it
+    /// valid; nullopt otherwise (the caller sends `rejection`).
+    std::optional<ocpp::AcceptedCall> repair(const std::string& raw, const ocpp::Rejection& rejection);
     void finish_call(const ocpp::MessageId& id);
     /// Answers InternalError: the call was not stored, the station must send it again.
     void fail_call(const ocpp::MessageId& id, const std::string& action);
@@ -185,6 +191,10 @@ private:
     // Waiting for room in the producer queue; a list, since an empty std::deque allocates over
     // half a kilobyte and every idle station would pay it.
     std::list<std::shared_ptr<Pending>> blocked_;
+    /// The tolerance profile this station matches (null: strict) and what it booted as
+    /// (null until known); only with tolerance profiles configured.
+    const config::ToleranceProfile* tolerance_ = nullptr;
+    std::unique_ptr<StationModel> model_;
     std::chrono::steady_clock::time_point opened_at_;
     std::chrono::steady_clock::time_point last_activity_;
 };

@@ -81,20 +81,26 @@ void Session::handle_call(ocpp::Call call, const std::string& raw, const std::st
         case ocpp::RpcState::Incoming::retry:
             break;
     }
+    if (!services_.config.tolerance.empty() && action == "BootNotification") {
+        learn_model(call.payload);
+    }
     const ocpp::MessageId id = call.id;
-    auto accepted = ocpp::accept_station_call(info_.version, std::move(call), services_.schemas);
-    if (!accepted.ok()) {
+    auto checked = ocpp::accept_station_call(info_.version, std::move(call), services_.schemas);
+    std::optional<ocpp::AcceptedCall> accepted;
+    if (checked.ok()) {
+        accepted = std::move(checked.value());
+    } else if (accepted = repair(raw, checked.error()); !accepted) {
         rpc_.complete_incoming(id);
-        reject(accepted.error(), raw, received_at, action);
+        reject(checked.error(), raw, received_at, action);
         return;
     }
     InFlight token(services_.in_flight);
-    if (ReplyPolicy::needs_transaction_id(info_.version, accepted.value().action->name)) {
+    if (ReplyPolicy::needs_transaction_id(info_.version, accepted->action->name)) {
         request_transaction_id(std::make_shared<Numbering>(
-            Numbering{std::move(accepted.value()), std::move(token), received_at}));
+            Numbering{std::move(*accepted), std::move(token), received_at}));
         return;
     }
-    publish(std::move(accepted.value()), std::nullopt, received_at, std::move(token));
+    publish(std::move(*accepted), std::nullopt, received_at, std::move(token));
 }
 
 void Session::request_transaction_id(std::shared_ptr<Numbering> numbering) {
@@ -172,7 +178,7 @@ void Session::publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> t
     }
     std::string value = kafka_bridge::station_event(
         info_, action.name, event_class, accepted.call.id.get(), received_at, ++sequence_,
-        accepted.call.payload, reply, decision);
+        accepted.call.payload, reply, decision, accepted.repaired.get());
     pending->reply = std::move(reply);
     pending->record = kafka_bridge::Record{
         services_.config.topics.for_class(event_class),
@@ -181,6 +187,9 @@ void Session::publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> t
         {{"ocpp-version", std::string(ocpp::version_label(info_.version))},
          {"ocpp-action", pending->action},
          {"content-type", "application/json"}}};
+    if (accepted.repaired) {
+        pending->record.headers.emplace_back("ocpp-tolerance", accepted.repaired->profile);
+    }
     pending->received_ms = kafka_bridge::parse_time_ms(received_at).value_or(now_ms);
     pending->station_ms = station_time_ms(accepted.call.payload);
     if (pending->station_ms) {
@@ -353,6 +362,12 @@ void Session::reject(const ocpp::Rejection& rejection, const std::string& raw,
     services_.metrics.dead_letter();
     kafka_bridge::DeadLetter letter{raw, rejection.description, code, rejection.message_id,
                                     std::move(action)};
+    if (tolerance_ != nullptr && ocpp::is_schema_violation(rejection.errc)) {
+        letter.tolerance_profile = tolerance_->name;
+    }
+    if (model_) {
+        letter.station_model = model_->to_json();
+    }
     publish_side_record(services_.config.topics.dead_letter,
                         kafka_bridge::dead_letter(info_, letter, received_at));
 }

@@ -45,6 +45,25 @@ TEST_CASE("station events follow their schema", "[envelope]") {
                                           {{"kind", "boot"}, {"source", "guess"}, {"status", "Accepted"}}))
                          .empty());
     }
+    SECTION("with the repairs a tolerance profile made, and the raw frame") {
+        const std::string raw =
+            R"([2,"m-1","BootNotification",{"reason":"power_up","chargingStation":{"model":"M","vendorName":"V","x":"\u00e9\"\n"}}])";
+        ocpp::Repaired repaired{"old-firmware", raw,
+                                {{ocpp::RepairRule::enum_case, "/reason", "power_up", json("PowerUp")},
+                                 {ocpp::RepairRule::unknown_properties, "/chargingStation/x", "\u00e9\"\n", std::nullopt}}};
+        const std::string tolerated = kafka_bridge::station_event(
+            kSession, "BootNotification", ocpp::EventClass::status, "m-1",
+            kafka_bridge::now_rfc3339(), 9, payload, reply.dump(), nullptr, &repaired);
+        INFO(tolerated);
+        CHECK(schema.violations(tolerated).empty());
+        const auto t = json::parse(tolerated);
+        CHECK(t["payload"] == payload);
+        CHECK(t["tolerance"]["profile"] == "old-firmware");
+        CHECK(t["tolerance"]["raw"] == raw);
+        CHECK(t["tolerance"]["repairs"] ==
+              json::parse(R"([{"rule":"enum-case","path":"/reason","from":"power_up","to":"PowerUp"},)"
+                          R"({"rule":"unknown-properties","path":"/chargingStation/x","from":"\u00e9\"\n"}])"));
+    }
 }
 
 TEST_CASE("event ids are unique, dedup keys follow content", "[envelope]") {
@@ -124,6 +143,14 @@ TEST_CASE("dead letters keep the raw frame, base64 when it is not UTF-8", "[enve
     auto value = json::parse(record);
     CHECK(value["raw"] == "[2,\"a\",\"Nope\",{}]");
     CHECK(value["rawEncoding"] == "utf-8");
+    CHECK_FALSE(value.contains("toleranceProfile"));
+
+    text.tolerance_profile = "old-firmware";
+    text.station_model = json{{"vendor", "V"}, {"model", "M"}, {"firmware", "1.2"}};
+    record = kafka_bridge::dead_letter(kSession, text, kafka_bridge::now_rfc3339());
+    CHECK(schema.violations(record).empty());
+    CHECK(json::parse(record)["toleranceProfile"] == "old-firmware");
+    CHECK(json::parse(record)["stationModel"]["firmware"] == "1.2");
 
     const std::string bytes = "[2,\"b\",\"X\",{\"v\":\"\xff\xfe\"}]";
     kafka_bridge::DeadLetter binary{bytes, "invalid JSON", std::nullopt, "-1", std::nullopt};

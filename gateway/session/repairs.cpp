@@ -1,0 +1,62 @@
+// Tolerance profiles in a Session: which profile the station matches, and the repair of a
+// CALL its schema refused (README "Tolerance profiles").
+#include "gateway/log/log.hpp"
+#include "gateway/session/session.hpp"
+
+namespace gateway::session {
+
+void Session::learn_model(const nlohmann::json& boot_payload) {
+    StationModel model = boot_model(info_.version, boot_payload);
+    if (!model.known()) {
+        return;
+    }
+    services_.boot_models.remember(info_.station_id, model);
+    model_ = std::make_unique<StationModel>(std::move(model));
+    const config::ToleranceProfile* before = tolerance_;
+    tolerance_ = match_profile(services_.config.tolerance, info_.station_id, *model_);
+    if (tolerance_ != before) {
+        log::info("station {}: {} {} firmware {}: tolerance profile {}", info_.station_id,
+                  model_->vendor, model_->model, model_->firmware,
+                  tolerance_ != nullptr ? tolerance_->name : std::string("none (strict)"));
+    }
+}
+
+std::optional<ocpp::AcceptedCall> Session::repair(const std::string& raw,
+                                                  const ocpp::Rejection& rejection) {
+    if (tolerance_ == nullptr || !ocpp::is_schema_violation(rejection.errc)) {
+        return std::nullopt;
+    }
+    // The first reading was consumed by the validation; reading the frame again costs only
+    // the messages that need it.
+    ocpp::FrameLimits limits;
+    limits.max_frame_bytes = services_.config.limits.max_message_bytes;
+    limits.max_depth = services_.config.limits.max_json_depth;
+    auto frame = ocpp::parse_frame(raw, limits);
+    auto* call = frame.ok() ? std::get_if<ocpp::Call>(&frame.value()) : nullptr;
+    if (call == nullptr) {
+        return std::nullopt;
+    }
+    const nlohmann::json* schema =
+        services_.schemas.document(info_.version, call->action, ocpp::SchemaKind::request);
+    if (schema == nullptr) {
+        return std::nullopt;
+    }
+    std::vector<ocpp::Repair> repairs = ocpp::repair_payload(*schema, call->payload, tolerance_->policy);
+    if (repairs.empty()) {
+        services_.metrics.tolerance_refused(tolerance_->name);
+        return std::nullopt;
+    }
+    auto accepted = ocpp::accept_station_call(info_.version, std::move(*call), services_.schemas);
+    if (!accepted.ok()) {
+        services_.metrics.tolerance_refused(tolerance_->name);
+        return std::nullopt;
+    }
+    for (const auto& r : repairs) {
+        services_.metrics.tolerance_repair(tolerance_->name, ocpp::repair_rule_name(r.rule));
+    }
+    accepted.value().repaired = std::make_shared<const ocpp::Repaired>(
+        ocpp::Repaired{tolerance_->name, raw, std::move(repairs)});
+    return std::move(accepted.value());
+}
+
+}  // namespace gateway::session

@@ -1,0 +1,92 @@
+#include "gateway/session/tolerance.hpp"
+
+#include "ocpp/types.hpp"
+
+namespace gateway::session {
+namespace {
+
+std::string string_at(const nlohmann::json& object, const char* key) {
+    if (!object.is_object()) {
+        return {};
+    }
+    const auto it = object.find(key);
+    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+}  // namespace
+
+nlohmann::json StationModel::to_json() const {
+    return {{"vendor", vendor}, {"model", model}, {"firmware", firmware}};
+}
+
+StationModel boot_model(ocpp::ProtocolVersion v, const nlohmann::json& payload) {
+    if (v == ocpp::ProtocolVersion::v16) {
+        return {string_at(payload, "chargePointVendor"), string_at(payload, "chargePointModel"),
+                string_at(payload, "firmwareVersion")};
+    }
+    static const nlohmann::json kNone;
+    const auto station = payload.is_object() ? payload.find("chargingStation") : payload.end();
+    const nlohmann::json& s = payload.is_object() && station != payload.end() ? *station : kNone;
+    return {string_at(s, "vendorName"), string_at(s, "model"), string_at(s, "firmwareVersion")};
+}
+
+bool glob_match(std::string_view pattern, std::string_view text) {
+    // Iterative matching with one backtrack point: linear in practice, no recursion.
+    std::size_t p = 0;
+    std::size_t t = 0;
+    std::size_t star = std::string_view::npos;
+    std::size_t resume = 0;
+    while (t < text.size()) {
+        if (p < pattern.size() && (pattern[p] == '?' || lower(pattern[p]) == lower(text[t]))) {
+            ++p;
+            ++t;
+        } else if (p < pattern.size() && pattern[p] == '*') {
+            star = p++;
+            resume = t;
+        } else if (star != std::string_view::npos) {
+            p = star + 1;
+            t = ++resume;
+        } else {
+            return false;
+        }
+    }
+    while (p < pattern.size() && pattern[p] == '*') {
+        ++p;
+    }
+    return p == pattern.size();
+}
+
+const config::ToleranceProfile* match_profile(const std::vector<config::ToleranceProfile>& profiles,
+                                              std::string_view station_id, const StationModel& model) {
+    for (const auto& profile : profiles) {
+        const bool needs_model = !profile.vendor.empty() || !profile.model.empty() || !profile.firmware.empty();
+        if (needs_model && !model.known()) {
+            continue;
+        }
+        if ((profile.id.empty() || glob_match(profile.id, station_id)) &&
+            (profile.vendor.empty() || glob_match(profile.vendor, model.vendor)) &&
+            (profile.model.empty() || glob_match(profile.model, model.model)) &&
+            (profile.firmware.empty() || glob_match(profile.firmware, model.firmware))) {
+            return &profile;
+        }
+    }
+    return nullptr;
+}
+
+void BootModels::remember(const std::string& station_id, StationModel model) {
+    const std::lock_guard lock(mutex_);
+    models_[ocpp::ascii_lower(station_id)] = std::move(model);
+}
+
+std::optional<StationModel> BootModels::find(const std::string& station_id) const {
+    const std::lock_guard lock(mutex_);
+    const auto it = models_.find(ocpp::ascii_lower(station_id));
+    if (it == models_.end()) {
+        return std::nullopt;
+    }
+    return it->second;
+}
+
+}  // namespace gateway::session

@@ -1,0 +1,54 @@
+#pragma once
+
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gateway/config/config.hpp"
+#include "ocpp/version.hpp"
+
+namespace gateway::session {
+
+/// What a station's BootNotification says it is.
+struct StationModel {
+    std::string vendor;
+    std::string model;
+    std::string firmware;
+
+    bool known() const { return !vendor.empty() || !model.empty(); }
+    /// {vendor, model, firmware} for records (dead letters).
+    nlohmann::json to_json() const;
+};
+
+/// The vendor, model and firmware a BootNotification payload names: 1.6 chargePointVendor,
+/// chargePointModel, firmwareVersion; 2.0.1 chargingStation.vendorName, .model,
+/// .firmwareVersion. Read before validation (a profile may be what makes the boot valid);
+/// a field that is missing or not a string stays empty.
+StationModel boot_model(ocpp::ProtocolVersion v, const nlohmann::json& payload);
+
+/// `pattern` with `*` (any run) and `?` (one character), ignoring ASCII letter case.
+bool glob_match(std::string_view pattern, std::string_view text);
+
+/// The first profile matching the station; null: strict. A profile naming vendor, model or
+/// firmware matches only a station whose model is known.
+const config::ToleranceProfile* match_profile(const std::vector<config::ToleranceProfile>& profiles,
+                                              std::string_view station_id, const StationModel& model);
+
+/// The model each station last booted as on this instance, so that a station reconnecting
+/// without a BootNotification keeps its profile. Thread-safe.
+class BootModels {
+public:
+    void remember(const std::string& station_id, StationModel model);
+    std::optional<StationModel> find(const std::string& station_id) const;
+
+private:
+    mutable std::mutex mutex_;
+    std::unordered_map<std::string, StationModel> models_;  // by lower-case identity
+};
+
+}  // namespace gateway::session
