@@ -1,0 +1,254 @@
+// Tolerance profiles over the wire (README "Tolerance profiles"): for each repair the gateway
+// knows, the same broken message is refused from a station no profile matches and accepted
+// from one a profile matches, and the published event carries the repaired payload (valid
+// against the official schema, checked here with ocpp-rpc's own validators), the raw frame
+// and the list of repairs. A fault the profile does not allow is still refused, and its
+// dead-letter record names the profile. Profiles match by vendor, model and firmware from the
+// BootNotification (kept across a reconnection without a boot) or by station id.
+//
+// The stations are ocpp-rpc clients with strict mode off: they send what firmware sends.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RPCClient } from 'ocpp-rpc';
+
+import { startGateway, uniqueStationId, withGatewayLog, randomHex, httpGet } from '../lib/gateway.mjs';
+import { TopicReader, TOPICS } from '../lib/kafka.mjs';
+import { assertSchema } from '../lib/schemas.mjs';
+import { metricValue } from '../lib/monitor.mjs';
+
+const require = createRequire(import.meta.url);
+const officialValidators = require('ocpp-rpc/lib/standard-validators.js');
+
+/** Throws with the violations when `payload` breaks the official request schema of `action`. */
+function assertOfficial(protocol, action, payload) {
+  const validator = officialValidators.find((v) => v.subprotocol === protocol);
+  validator.validate(`urn:${action}.req`, payload);
+}
+
+const tag = randomHex(4).toUpperCase();
+const VENDOR = `ITVendor${tag}`;
+const PROFILE = { local: `it-local-${tag}`, depot: `it-depot-${tag}`, v201: `it-v201-${tag}` };
+const DEPOT = `ITTOLDEPOT${tag}`;
+const V201 = `ITTOL201${tag}`;
+
+async function openStation(port, identity, protocol) {
+  const client = new RPCClient({
+    endpoint: `ws://127.0.0.1:${port}/ocpp`, identity, protocols: [protocol],
+    strictMode: false, reconnect: false, callTimeoutMs: 15_000, pingIntervalMs: 0,
+  });
+  await client.connect();
+  return client;
+}
+
+/** The CALLERROR code of a call that must be refused. */
+async function refusedWith(client, action, payload) {
+  try {
+    const reply = await client.call(action, payload);
+    assert.fail(`${action} was answered ${JSON.stringify(reply)}; a CALLERROR was expected`);
+  } catch (err) {
+    if (err.rpcErrorCode === undefined) throw err;
+    return err.rpcErrorCode;
+  }
+}
+
+const hoursAgoLocal = (hours, offsetHours) => {
+  // "YYYY-MM-DDTHH:MM:SS" in a clock `offsetHours` east of UTC, without the offset.
+  const t = new Date(Date.now() - hours * 3_600_000 + offsetHours * 3_600_000);
+  return t.toISOString().slice(0, 19);
+};
+
+describe('tolerance profiles', () => {
+  let gw;
+  let dir;
+  let reader;
+  let from;
+  const stations = [];
+  const logOnFailure = (fn) => withGatewayLog(() => gw, fn);
+  const open = async (identity, protocol = 'ocpp1.6') => {
+    const client = await openStation(gw.port, identity, protocol);
+    stations.push(client);
+    return client;
+  };
+  const boot = (client, model, firmware) => client.call('BootNotification',
+    { chargePointVendor: VENDOR, chargePointModel: model, firmwareVersion: firmware });
+  /** The station event of `messageId` on `topic`. */
+  const eventOf = async (topic, stationId, action, predicate = () => true) => {
+    const { result } = await reader.waitFor([topic],
+      (recs) => recs.find((r) => r.value?.action === action && predicate(r.value)),
+      { from, key: stationId, what: `${action} of ${stationId} on ${topic}` });
+    assertSchema('stationEvent', result.value, `${action} of ${stationId}`);
+    return result;
+  };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ocpp-tolerance-'));
+    const configFile = join(dir, 'gateway.yaml');
+    writeFileSync(configFile, [
+      'tolerance:',
+      '  profiles:',
+      `    - name: ${PROFILE.local}`,
+      `      match: {vendor: "${VENDOR.toLowerCase()}", model: "Old*", firmware: "1.*"}`,
+      '      allow: [timestamp-without-offset, enum-case]',
+      '      assume_offset: "+01:00"',
+      `    - name: ${PROFILE.depot}`,
+      `      match: {id: "${DEPOT}-*"}`,
+      '      allow: [unknown-properties, number-as-string, string-as-number, empty-optional]',
+      `    - name: ${PROFILE.v201}`,
+      `      match: {id: "${V201}-*"}`,
+      '      allow: [enum-case, unknown-properties]',
+      '',
+    ].join('\n'));
+    gw = await startGateway({ extraArgs: ['--config', configFile] });
+    reader = await new TopicReader().connect();
+    from = await reader.snapshot([TOPICS.status, TOPICS.meterValues, TOPICS.heartbeats, TOPICS.deadLetter]);
+  });
+
+  after(async () => {
+    for (const s of stations) await s.close({ force: true }).catch(() => {});
+    await gw?.stop();
+    await reader?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a timestamp without offset and enum spellings: refused strict, repaired for the matching model', () => logOnFailure(async () => {
+    const strictId = uniqueStationId('ITTOLSTRICT');
+    const oldId = uniqueStationId('ITTOLOLD');
+    const newId = uniqueStationId('ITTOLNEW');
+    const strict = await open(strictId);
+    const old = await open(oldId);
+    const newer = await open(newId);
+    await strict.call('BootNotification', { chargePointVendor: 'OtherVendor', chargePointModel: 'OldCharger', firmwareVersion: '1.4' });
+    await boot(old, 'OldCharger', '1.4.2');
+    await boot(newer, 'OldCharger', '2.0');    // firmware outside the profile: strict
+
+    const local = hoursAgoLocal(1, 1);
+    const meter = { connectorId: 1, meterValue: [{ timestamp: local,
+      sampledValue: [{ value: '1234.5', unit: 'KWH', measurand: 'energy_active_import_register' }] }] };
+    const status = { connectorId: 1, errorCode: 'no_error', status: 'CHARGING' };
+    const SCHEMA_CODES = ['TypeConstraintViolation', 'FormationViolation', 'PropertyConstraintViolation', 'OccurenceConstraintViolation'];
+    for (const client of [strict, newer]) {
+      assert.ok(SCHEMA_CODES.includes(await refusedWith(client, 'MeterValues', meter)));
+      assert.equal(await refusedWith(client, 'StatusNotification', status), 'PropertyConstraintViolation');
+    }
+    assert.deepEqual(await old.call('MeterValues', meter), {});
+    assert.deepEqual(await old.call('StatusNotification', status), {});
+
+    const m = await eventOf(TOPICS.meterValues, oldId, 'MeterValues');
+    assertOfficial('ocpp1.6', 'MeterValues', m.value.payload);
+    const utc = new Date(Date.parse(`${local}+01:00`)).toISOString().replace('.000Z', 'Z');
+    assert.equal(m.value.payload.meterValue[0].timestamp, utc);
+    assert.deepEqual(m.value.payload.meterValue[0].sampledValue[0],
+      { value: '1234.5', unit: 'kWh', measurand: 'Energy.Active.Import.Register' });
+    assert.equal(m.value.tolerance.profile, PROFILE.local);
+    assert.deepEqual(JSON.parse(m.value.tolerance.raw)[3], meter);
+    assert.deepEqual(m.value.tolerance.repairs, [
+      { rule: 'enum-case', path: '/meterValue/0/sampledValue/0/measurand', from: 'energy_active_import_register', to: 'Energy.Active.Import.Register' },
+      { rule: 'enum-case', path: '/meterValue/0/sampledValue/0/unit', from: 'KWH', to: 'kWh' },
+      { rule: 'timestamp-without-offset', path: '/meterValue/0/timestamp', from: local, to: utc },
+    ]);
+    assert.equal(m.headers['ocpp-tolerance'], PROFILE.local);
+
+    const s = await eventOf(TOPICS.status, oldId, 'StatusNotification');
+    assertOfficial('ocpp1.6', 'StatusNotification', s.value.payload);
+    assert.equal(s.value.payload.status, 'Charging');
+    assert.equal(s.value.payload.errorCode, 'NoError');
+
+    // Nothing of the refused stations was published; both were dead-lettered without a profile.
+    const { records } = await reader.waitFor([TOPICS.deadLetter],
+      (recs) => recs.filter((r) => r.key === strictId || r.key === newId).length >= 4 ? recs : null,
+      { from, what: 'dead letters of the strict stations' });
+    for (const r of records.filter((x) => x.key === strictId || x.key === newId)) {
+      assertSchema('deadLetter', r.value, `dead letter of ${r.key}`);
+      assert.equal(r.value.toleranceProfile, undefined);
+    }
+    const newerLetter = records.find((r) => r.key === newId);
+    assert.deepEqual(newerLetter.value.stationModel, { vendor: VENDOR, model: 'OldCharger', firmware: '2.0' });
+  }));
+
+  test('a station reconnecting without a boot keeps its profile', () => logOnFailure(async () => {
+    const id = uniqueStationId('ITTOLRECON');
+    const first = await open(id);
+    await boot(first, 'OldCharger', '1.0');
+    await first.close();
+    const second = await open(id);
+    const status = { connectorId: 2, errorCode: 'NoError', status: 'finishing' };
+    assert.deepEqual(await second.call('StatusNotification', status), {});
+    const s = await eventOf(TOPICS.status, id, 'StatusNotification', (v) => v.payload.connectorId === 2);
+    assert.equal(s.value.payload.status, 'Finishing');
+    assert.equal(s.value.tolerance.profile, PROFILE.local);
+  }));
+
+  test('profiles matched by id: unknown properties, numbers, strings and empty optionals', () => logOnFailure(async () => {
+    const strictId = uniqueStationId('ITTOLPLAIN');
+    const depotId = `${DEPOT}-${randomHex(3)}`;
+    const strict = await open(strictId);
+    const depot = await open(depotId);
+    const cases = [
+      { rule: 'unknown-properties', action: 'StatusNotification', topic: TOPICS.status,
+        payload: { connectorId: 3, errorCode: 'NoError', status: 'Available', vendorUptime: 1234 },
+        repairs: [{ rule: 'unknown-properties', path: '/vendorUptime', from: 1234 }] },
+      { rule: 'number-as-string', action: 'StatusNotification', topic: TOPICS.status,
+        payload: { connectorId: '4', errorCode: 'NoError', status: 'Available' },
+        repairs: [{ rule: 'number-as-string', path: '/connectorId', from: '4', to: 4 }] },
+      { rule: 'string-as-number', action: 'MeterValues', topic: TOPICS.meterValues,
+        payload: { connectorId: 5, meterValue: [{ timestamp: new Date().toISOString(), sampledValue: [{ value: 17.25 }] }] },
+        repairs: [{ rule: 'string-as-number', path: '/meterValue/0/sampledValue/0/value', from: 17.25, to: '17.25' }] },
+      { rule: 'empty-optional', action: 'StatusNotification', topic: TOPICS.status,
+        payload: { connectorId: 6, errorCode: 'NoError', status: 'Available', timestamp: '' },
+        repairs: [{ rule: 'empty-optional', path: '/timestamp', from: '' }] },
+    ];
+    for (const c of cases) {
+      const code = await refusedWith(strict, c.action, c.payload);
+      assert.ok(['TypeConstraintViolation', 'FormationViolation', 'PropertyConstraintViolation'].includes(code), `${c.rule}: ${code}`);
+      assert.deepEqual(await depot.call(c.action, c.payload), {}, c.rule);
+      const connector = typeof c.payload.connectorId === 'string' ? Number(c.payload.connectorId) : c.payload.connectorId;
+      const e = await eventOf(c.topic, depotId, c.action, (v) => v.payload.connectorId === connector);
+      assertOfficial('ocpp1.6', c.action, e.value.payload);
+      assert.equal(e.value.tolerance.profile, PROFILE.depot, c.rule);
+      assert.deepEqual(e.value.tolerance.repairs, c.repairs, c.rule);
+      assert.deepEqual(JSON.parse(e.value.tolerance.raw)[3], c.payload, c.rule);
+    }
+  }));
+
+  test('a fault the profile does not allow is refused, and the dead letter names the profile', () => logOnFailure(async () => {
+    const depotId = `${DEPOT}-${randomHex(3)}`;
+    const depot = await open(depotId);
+    const payload = { connectorId: 7, errorCode: 'NoError', status: 'Available', timestamp: hoursAgoLocal(0, 0) };
+    assert.equal(await refusedWith(depot, 'StatusNotification', payload), 'FormationViolation');
+    const { result } = await reader.waitFor([TOPICS.deadLetter], (recs) => recs.find((r) => r.key === depotId),
+      { from, what: `dead letter of ${depotId}` });
+    assertSchema('deadLetter', result.value, 'dead letter under a profile');
+    assert.equal(result.value.toleranceProfile, PROFILE.depot);
+    assert.equal(result.value.errorCode, 'FormationViolation');
+    assert.deepEqual(JSON.parse(result.value.raw)[3], payload);
+  }));
+
+  test('OCPP 2.0.1: nested objects are repaired through their definitions', () => logOnFailure(async () => {
+    const id = `${V201}-${randomHex(3)}`;
+    const station = await open(id, 'ocpp2.0.1');
+    const strict = await open(uniqueStationId('ITTOL201S'), 'ocpp2.0.1');
+    const payload = { timestamp: new Date().toISOString(), connectorStatus: 'available', evseId: 1, connectorId: 1,
+      customData: { vendorId: 'x', anything: 1 }, colour: 'green' };
+    assert.equal(await refusedWith(strict, 'StatusNotification', payload), 'PropertyConstraintViolation');
+    assert.deepEqual(await station.call('StatusNotification', payload), {});
+    const e = await eventOf(TOPICS.status, id, 'StatusNotification');
+    assertOfficial('ocpp2.0.1', 'StatusNotification', e.value.payload);
+    assert.equal(e.value.payload.connectorStatus, 'Available');
+    assert.equal(e.value.payload.colour, undefined);
+    assert.deepEqual(e.value.payload.customData, { vendorId: 'x', anything: 1 });  // customData is open
+    assert.deepEqual(e.value.tolerance.repairs.map((r) => r.rule).sort(), ['enum-case', 'unknown-properties']);
+  }));
+
+  test('repairs are counted per profile and rule', () => logOnFailure(async () => {
+    const text = (await httpGet(gw.adminUrl('/metrics'))).text;
+    assert.ok(metricValue(text, 'ocpp_tolerance_repairs_total', { profile: PROFILE.local, rule: 'enum-case' }) >= 4);
+    assert.ok(metricValue(text, 'ocpp_tolerance_repairs_total', { profile: PROFILE.local, rule: 'timestamp-without-offset' }) >= 1);
+    assert.equal(metricValue(text, 'ocpp_tolerance_repairs_total', { profile: PROFILE.depot, rule: 'empty-optional' }), 1);
+    assert.equal(metricValue(text, 'ocpp_tolerance_refused_total', { profile: PROFILE.depot }), 1);
+  }));
+});
