@@ -1,4 +1,5 @@
-// ocpp::SchemaRegistry::validate and ocpp::accept_station_call on hostile payloads.
+// ocpp::SchemaRegistry::validate, ocpp::accept_station_call and the tolerance profiles'
+// repairs (ocpp::repair_payload) on hostile payloads.
 // Input: an OCPP-J frame; when it is a CALL its action and payload are checked for both
 // versions. Anything else is read as [selector byte][JSON payload]: bit 0 of the selector picks
 // the version, the other bits an action of ocpp::actions(version), and the payload is
@@ -11,6 +12,7 @@
 #include "ocpp/frame.hpp"
 #include "ocpp/inbound.hpp"
 #include "ocpp/json_reader.hpp"
+#include "ocpp/repair.hpp"
 #include "ocpp/schema_registry.hpp"
 
 namespace {
@@ -49,6 +51,41 @@ void validate(ProtocolVersion v, std::string_view action, SchemaKind kind, const
     fuzz::require(fuzz::valid_utf8(result.summary()), "the violation summary is UTF-8");
 }
 
+// Every repair at once, with an offset taken from the payload's size (any of -12:00..+12:00).
+void repair(ProtocolVersion v, const ocpp::Call& call) {
+    const json* schema = registry().document(v, call.action, SchemaKind::request);
+    fuzz::require(schema != nullptr, "a station action has a request schema document");
+    json untouched = call.payload;
+    fuzz::require(ocpp::repair_payload(*schema, untouched, ocpp::RepairPolicy{}).empty() &&
+                      untouched == call.payload,
+                  "a policy that allows nothing changes nothing");
+    ocpp::RepairPolicy all;
+    for (std::size_t i = 0; i < ocpp::kRepairRuleCount; ++i) {
+        all.allow(static_cast<ocpp::RepairRule>(i));
+    }
+    all.assume_offset_minutes = static_cast<int>(call.payload.size() % 49) * 30 - 720;
+    json payload = call.payload;
+    const auto repairs = ocpp::repair_payload(*schema, payload, all);
+    for (const auto& r : repairs) {
+        fuzz::require(r.path.empty() || r.path.front() == '/', "a repair path is a JSON pointer");
+        const json::json_pointer at(r.path);
+        if (r.to) {
+            fuzz::require(payload.contains(at) && payload.at(at) == *r.to, "a repair's `to` is what the payload holds");
+        } else {
+            fuzz::require(!payload.contains(at), "a removed property is gone");
+        }
+    }
+    fuzz::require(repairs.empty() == (payload == call.payload), "the payload changed exactly when repairs are listed");
+    // The repaired payload is validated again and either accepted or refused like any other.
+    auto again = ocpp::accept_station_call(v, ocpp::Call{call.id, call.action, payload}, registry());
+    if (!again.ok()) {
+        fuzz::require(is_schema_errc(again.error().errc), "a repaired payload still failing fails its schema");
+    } else {
+        fuzz::require(registry().validate(v, call.action, SchemaKind::request, payload).ok(),
+                      "an accepted repaired payload is schema-valid");
+    }
+}
+
 void accept(ProtocolVersion v, const ocpp::Call& call) {
     auto outcome = ocpp::accept_station_call(v, call, registry());
     const ocpp::ActionInfo* info = ocpp::find_action(v, call.action);
@@ -78,6 +115,7 @@ void accept(ProtocolVersion v, const ocpp::Call& call) {
                       "central-only action → NotSupported");
     } else {
         fuzz::require(is_schema_errc(rejection.errc), "a known station action fails its schema");
+        repair(v, call);
     }
     // What the gateway sends back must be a frame a station can read.
     const std::string text = ocpp::serialize(rejection.to_call_error(v));
