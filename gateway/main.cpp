@@ -6,6 +6,7 @@
 #include <string>
 
 #include "gateway/app/app.hpp"
+#include "gateway/app/tolerance_command.hpp"
 #include "gateway/app/topics_command.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/security/password.hpp"
@@ -67,7 +68,9 @@ int main(int argc, char** argv) {
         case Action::hash_password:
             return hash_password(cl.iterations);
         case Action::topics:
-            return gateway::app::run_topics_command(cl.config, cl.topics_verb, stdout, stderr);
+            return gateway::app::run_topics_command(cl.config, cl.verb, stdout, stderr);
+        case Action::tolerance:
+            return gateway::app::run_tolerance_command(cl.config, cl.verb, stdout, stderr);
         case Action::run:
             break;
     }

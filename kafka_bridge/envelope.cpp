@@ -332,6 +332,9 @@ std::string dead_letter(const SessionInfo& session, const DeadLetter& letter,
     if (letter.station_model) {
         record["stationModel"] = *letter.station_model;
     }
+    if (letter.would_repair) {
+        record["wouldRepair"] = *letter.would_repair;
+    }
     return record.dump(-1, ' ', false, kDump);
 }
 

@@ -71,6 +71,9 @@ struct DeadLetter {
     std::string tolerance_profile{};
     /// Vendor, model and firmware from the station's BootNotification, when known.
     std::optional<nlohmann::json> station_model{};
+    /// Schema violations: {rules: the repairs that would apply, valid: whether they would
+    /// make the payload valid} (README "Tolerance profiles").
+    std::optional<nlohmann::json> would_repair{};
 };
 
 /// Longest raw frame copied into a dead-letter record.

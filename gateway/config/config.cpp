@@ -364,6 +364,8 @@ Usage: ocpp-gateway [options]
        ocpp-gateway topics plan|apply|check [options]   (the topics against their contract:
            plan prints the differences, apply creates and raises, check exits 1 on any;
            docs/contract.md)
+       ocpp-gateway tolerance suggest [options]   (tolerance profiles for the station models
+           in the dead-letter topic; README "Tolerance profiles")
 
 Options (flags override OCPP_GATEWAY_* environment variables, which override the file; every
 file key with its default is in deploy/gateway.example.yaml):
@@ -453,10 +455,18 @@ CommandLine parse_command_line(int argc, const char* const* argv,
     if (!args.empty() && args[0] == "hash-password") {
         return parse_hash_password(args);
     }
-    if (!args.empty() && args[0] == "topics") {
-        const std::set<std::string> verbs = {"plan", "apply", "check"};
-        if (args.size() < 2 || verbs.count(args[1]) == 0) {
-            fail("topics: say plan, apply or check (then the gateway's own options: --config, "
+    // Subcommands that act on the cluster with the gateway's own configuration.
+    const std::map<std::string, std::pair<CommandLine::Action, std::vector<std::string>>> tools = {
+        {"topics", {CommandLine::Action::topics, {"plan", "apply", "check"}}},
+        {"tolerance", {CommandLine::Action::tolerance, {"suggest"}}}};
+    if (const auto tool = args.empty() ? tools.end() : tools.find(args[0]); tool != tools.end()) {
+        const auto& [action, verbs] = tool->second;
+        if (args.size() < 2 || std::find(verbs.begin(), verbs.end(), args[1]) == verbs.end()) {
+            std::string list;
+            for (std::size_t i = 0; i < verbs.size(); ++i) {
+                list += (i == 0 ? "" : i + 1 == verbs.size() ? " or " : ", ") + verbs[i];
+            }
+            fail(tool->first + ": say " + list + " (then the gateway's own options: --config, "
                  "--kafka-brokers, ...)");
         }
         // The rest are the gateway's options: the same configuration names the same topics.
@@ -466,8 +476,8 @@ CommandLine parse_command_line(int argc, const char* const* argv,
         }
         CommandLine cl = parse_command_line(static_cast<int>(rest.size()), rest.data(), env);
         if (cl.action == CommandLine::Action::run) {
-            cl.action = CommandLine::Action::topics;
-            cl.topics_verb = args[1];
+            cl.action = action;
+            cl.verb = args[1];
         }
         return cl;
     }

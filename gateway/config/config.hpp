@@ -297,10 +297,10 @@ struct Config {
 
 /// The result of reading the command line: a config to run, or a subcommand/exit.
 struct CommandLine {
-    enum class Action : std::uint8_t { run, help, version, hash_password, topics };
+    enum class Action : std::uint8_t { run, help, version, hash_password, topics, tolerance };
     Action action = Action::run;
-    /// topics: plan, apply or check.
-    std::string topics_verb;
+    /// topics: plan, apply or check; tolerance: suggest.
+    std::string verb;
     Config config;
     /// hash-password: PBKDF2 iterations of the hash to make.
     unsigned iterations = 100000;

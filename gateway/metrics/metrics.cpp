@@ -153,6 +153,39 @@ void Metrics::tolerance_refused(std::string_view profile) {
     ++tolerance_refused_[std::string(profile)];
 }
 
+namespace {
+
+/// A station-given string as a label value: printable ASCII other than `"` and `\\` (others
+/// become `_`), at most 64 bytes; "unknown" when empty.
+std::string label_value(std::string_view text) {
+    if (text.empty()) {
+        return "unknown";
+    }
+    std::string out;
+    for (const char c : text.substr(0, 64)) {
+        out.push_back(c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? c : '_');
+    }
+    return out;
+}
+
+}  // namespace
+
+void Metrics::schema_violation(std::string_view vendor, std::string_view model, std::string_view kind) {
+    std::string v = label_value(vendor);
+    std::string m = label_value(model);
+    std::lock_guard<std::mutex> lock(mutex_);
+    const std::string pair = v + '\n' + m;
+    if (violation_models_.count(pair) == 0) {
+        if (violation_models_.size() >= kMaxModels) {
+            v = "other";
+            m = "other";
+        } else {
+            violation_models_.emplace(pair, true);
+        }
+    }
+    ++schema_violations_[fmt::format("vendor=\"{}\",model=\"{}\",kind=\"{}\"", v, m, kind)];
+}
+
 void Metrics::command_duplicate() { ++command_duplicates_; }
 
 void Metrics::command_unusable() { ++commands_unusable_; }
@@ -206,6 +239,12 @@ std::string Metrics::render(const std::map<std::string, double>& gauges) const {
            "Station messages refused although a tolerance profile applied: its repairs were not enough.");
     for (const auto& [profile, n] : tolerance_refused_) {
         out += fmt::format("ocpp_tolerance_refused_total{{profile=\"{}\"}} {}\n", profile, n);
+    }
+    header("ocpp_schema_violations_total", "counter",
+           "Station messages refused for their schema, by station vendor and model (BootNotification) "
+           "and the repair that would apply (\"unrepairable\": none would make it valid).");
+    for (const auto& [labels, n] : schema_violations_) {
+        out += fmt::format("ocpp_schema_violations_total{{{}}} {}\n", labels, n);
     }
     header("ocpp_handshakes_refused_total", "counter", "WebSocket upgrades refused, by reason.");
     for (const auto& [reason, n] : handshake_refused_) {

@@ -72,6 +72,13 @@ public:
     /// profile's repairs could not make valid. Profile names come from the configuration.
     void tolerance_repair(std::string_view profile, std::string_view rule);
     void tolerance_refused(std::string_view profile);
+    /// A station message refused for its schema, by the station's vendor and model (from its
+    /// BootNotification; empty: unknown) and `kind`: a repair that would apply to it, or
+    /// "unrepairable" when no allowed repair would make it valid. Vendor and model are
+    /// station input: printable ASCII, cut to 64 bytes, and only the first kMaxModels pairs
+    /// get labels of their own (later ones count as "other").
+    void schema_violation(std::string_view vendor, std::string_view model, std::string_view kind);
+    static constexpr std::size_t kMaxModels = 100;
 
     /// Prometheus text exposition; `gauges` adds values read at scrape time.
     std::string render(const std::map<std::string, double>& gauges) const;
@@ -123,6 +130,8 @@ private:
     std::map<std::string, std::uint64_t, std::less<>> decisions_;  // labels → count
     std::map<std::string, std::uint64_t, std::less<>> tolerance_repairs_;  // labels → count
     std::map<std::string, std::uint64_t, std::less<>> tolerance_refused_;  // profile → count
+    std::map<std::string, std::uint64_t, std::less<>> schema_violations_;  // labels → count
+    std::map<std::string, bool, std::less<>> violation_models_;           // vendor/model pairs labelled
     std::array<std::uint64_t, ocpp::kEventClassCount> immediate_undelivered_{};
     // Updated once per record on the producer's poll thread.
     LatencyHistogram produce_ack_;

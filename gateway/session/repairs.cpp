@@ -1,9 +1,36 @@
 // Tolerance profiles in a Session: which profile the station matches, and the repair of a
 // CALL its schema refused (README "Tolerance profiles").
+#include <set>
+
 #include "gateway/log/log.hpp"
 #include "gateway/session/session.hpp"
 
 namespace gateway::session {
+namespace {
+
+/// The CALL in `raw` read again: the first reading was consumed by the validation, and
+/// reading it twice costs only the messages that need it.
+std::optional<ocpp::Call> reread_call(const std::string& raw, const config::Config& config) {
+    ocpp::FrameLimits limits;
+    limits.max_frame_bytes = config.limits.max_message_bytes;
+    limits.max_depth = config.limits.max_json_depth;
+    auto frame = ocpp::parse_frame(raw, limits);
+    auto* call = frame.ok() ? std::get_if<ocpp::Call>(&frame.value()) : nullptr;
+    if (call == nullptr) {
+        return std::nullopt;
+    }
+    return std::move(*call);
+}
+
+ocpp::RepairPolicy every_repair() {
+    ocpp::RepairPolicy all;
+    for (std::size_t i = 0; i < ocpp::kRepairRuleCount; ++i) {
+        all.allow(static_cast<ocpp::RepairRule>(i));
+    }
+    return all;
+}
+
+}  // namespace
 
 void Session::learn_model(const nlohmann::json& boot_payload) {
     StationModel model = boot_model(info_.version, boot_payload);
@@ -26,14 +53,8 @@ std::optional<ocpp::AcceptedCall> Session::repair(const std::string& raw,
     if (tolerance_ == nullptr || !ocpp::is_schema_violation(rejection.errc)) {
         return std::nullopt;
     }
-    // The first reading was consumed by the validation; reading the frame again costs only
-    // the messages that need it.
-    ocpp::FrameLimits limits;
-    limits.max_frame_bytes = services_.config.limits.max_message_bytes;
-    limits.max_depth = services_.config.limits.max_json_depth;
-    auto frame = ocpp::parse_frame(raw, limits);
-    auto* call = frame.ok() ? std::get_if<ocpp::Call>(&frame.value()) : nullptr;
-    if (call == nullptr) {
+    auto call = reread_call(raw, services_.config);
+    if (!call) {
         return std::nullopt;
     }
     const nlohmann::json* schema =
@@ -57,6 +78,33 @@ std::optional<ocpp::AcceptedCall> Session::repair(const std::string& raw,
     accepted.value().repaired = std::make_shared<const ocpp::Repaired>(
         ocpp::Repaired{tolerance_->name, raw, std::move(repairs)});
     return std::move(accepted.value());
+}
+
+void Session::diagnose(const std::string& raw, kafka_bridge::DeadLetter& letter) {
+    auto call = reread_call(raw, services_.config);
+    const nlohmann::json* schema =
+        call ? services_.schemas.document(info_.version, call->action, ocpp::SchemaKind::request) : nullptr;
+    if (schema == nullptr) {
+        return;
+    }
+    static const ocpp::RepairPolicy kEveryRepair = every_repair();
+    const auto repairs = ocpp::repair_payload(*schema, call->payload, kEveryRepair);
+    std::set<std::string_view> rules;
+    for (const auto& r : repairs) {
+        rules.insert(ocpp::repair_rule_name(r.rule));
+    }
+    const bool valid = !repairs.empty() &&
+                       services_.schemas.validate(info_.version, call->action, ocpp::SchemaKind::request,
+                                                  call->payload, 1).ok();
+    letter.would_repair = nlohmann::json{{"rules", rules}, {"valid", valid}};
+    const std::string_view vendor = model_ ? std::string_view(model_->vendor) : std::string_view();
+    const std::string_view model = model_ ? std::string_view(model_->model) : std::string_view();
+    for (const auto rule : rules) {
+        services_.metrics.schema_violation(vendor, model, rule);
+    }
+    if (!valid) {
+        services_.metrics.schema_violation(vendor, model, "unrepairable");
+    }
 }
 
 }  // namespace gateway::session

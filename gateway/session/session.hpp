@@ -136,6 +136,9 @@ private:
     /// The call in `raw`, repaired as this station's profile allows, when that makes it
     /// valid; nullopt otherwise (the caller sends `rejection`).
     std::optional<ocpp::AcceptedCall> repair(const std::string& raw, const ocpp::Rejection& rejection);
+    /// For a CALL refused for its schema: which repairs would apply and whether they would
+    /// make it valid (the dead letter's wouldRepair, the per-model violation counts).
+    void diagnose(const std::string& raw, kafka_bridge::DeadLetter& letter);
     void finish_call(const ocpp::MessageId& id);
     /// Answers InternalError: the call was not stored, the station must send it again.
     void fail_call(const ocpp::MessageId& id, const std::string& action);

@@ -362,8 +362,11 @@ void Session::reject(const ocpp::Rejection& rejection, const std::string& raw,
     services_.metrics.dead_letter();
     kafka_bridge::DeadLetter letter{raw, rejection.description, code, rejection.message_id,
                                     std::move(action)};
-    if (tolerance_ != nullptr && ocpp::is_schema_violation(rejection.errc)) {
-        letter.tolerance_profile = tolerance_->name;
+    if (ocpp::is_schema_violation(rejection.errc)) {
+        if (tolerance_ != nullptr) {
+            letter.tolerance_profile = tolerance_->name;
+        }
+        diagnose(raw, letter);
     }
     if (model_) {
         letter.station_model = model_->to_json();

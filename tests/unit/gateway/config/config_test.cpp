@@ -254,7 +254,7 @@ TEST_CASE("topics is a subcommand that reads the gateway's own options", "[confi
     const auto file = write_yaml("contract-cmd", "topics:\n  status: it.status\n");
     const auto cl = parse({"topics", "check", "--config", file, "--kafka-brokers", "k:9092"});
     CHECK(cl.action == CommandLine::Action::topics);
-    CHECK(cl.topics_verb == "check");
+    CHECK(cl.verb == "check");
     CHECK(cl.config.topics.for_class(ocpp::EventClass::status) == "it.status");
     CHECK(cl.config.kafka.brokers == "k:9092");
     CHECK_THROWS_WITH(parse({"topics"}), Catch::Contains("plan, apply or check"));
@@ -482,4 +482,13 @@ TEST_CASE("tolerance profiles name what they match and the repairs they allow", 
                                   " {name: p, match: {id: b}, allow: [enum-case]}]\n");
     CHECK_THROWS_WITH(parse({"--config", twice}), Contains("two profiles are named \"p\""));
     std::filesystem::remove(twice);
+}
+
+TEST_CASE("tolerance suggest is a subcommand that reads the gateway's own options", "[config][tolerance]") {
+    const auto cl = parse({"tolerance", "suggest", "--kafka-brokers", "k:9092"});
+    CHECK(cl.action == CommandLine::Action::tolerance);
+    CHECK(cl.verb == "suggest");
+    CHECK(cl.config.kafka.brokers == "k:9092");
+    CHECK_THROWS_WITH(parse({"tolerance"}), Catch::Contains("tolerance: say suggest"));
+    CHECK_THROWS_WITH(parse({"tolerance", "apply"}), Catch::Contains("tolerance: say suggest"));
 }

@@ -1,0 +1,49 @@
+#include <catch2/catch.hpp>
+
+#include "gateway/app/tolerance_command.hpp"
+
+using gateway::app::ToleranceSuggestion;
+using nlohmann::json;
+
+namespace {
+
+json letter(const char* station, const json& model, const json& rules, bool valid) {
+    json record = {{"stationId", station}, {"errorCode", "FormationViolation"}};
+    if (!model.is_null()) {
+        record["stationModel"] = model;
+    }
+    record["wouldRepair"] = {{"rules", rules}, {"valid", valid}};
+    return record;
+}
+
+}  // namespace
+
+TEST_CASE("a suggestion allows exactly the repairs that make a model's refusals valid", "[tolerance]") {
+    ToleranceSuggestion s;
+    const json thor = {{"vendor", "Growatt"}, {"model", "THOR 22*"}, {"firmware", "1.2"}};
+    s.add(letter("CP-1", thor, {"timestamp-without-offset"}, true));
+    s.add(letter("CP-2", thor, {"enum-case", "timestamp-without-offset"}, true));
+    s.add(letter("CP-2", thor, {"unknown-properties"}, false));  // not enough: not allowed for it
+    s.add(letter("CP-9", {{"vendor", "ABB"}, {"model", "Terra"}, {"firmware", "3"}}, json::array(), false));
+    s.add(letter("CP-7", nullptr, {"enum-case"}, true));
+    s.add(json{{"stationId", "CP-3"}, {"reason", "invalid JSON"}});  // not a schema refusal
+    s.add(json::array());
+    CHECK(s.refusals() == 5);
+    const std::string yaml = s.yaml("ocpp.dead-letter");
+    INFO(yaml);
+    CHECK_THAT(yaml, Catch::Contains("# 5 schema refusals read from ocpp.dead-letter."));
+    CHECK_THAT(yaml, Catch::Contains("# \"Growatt\" \"THOR 22*\" (firmware 1.2; 2 station(s)): 3 refused, 2 repairable by "
+                                     "enum-case 1, timestamp-without-offset 2; 1 no profile can repair"));
+    CHECK_THAT(yaml, Catch::Contains("    - name: growatt-thor-22\n"
+                                     "      match: {vendor: \"Growatt\", model: \"THOR 22?\"}\n"
+                                     "      allow: [enum-case, timestamp-without-offset]\n"
+                                     "      assume_offset: \"+00:00\""));
+    CHECK_THAT(yaml, Catch::Contains("# \"ABB\" \"Terra\" (firmware 3; 1 station(s)): 1 refused, 0 repairable; 1 no profile can repair"));
+    CHECK_THAT(yaml, !Catch::Contains("name: abb-terra"));
+    CHECK_THAT(yaml, Catch::Contains("# 1 refused from stations whose model is not known (no BootNotification seen): CP-7"));
+}
+
+TEST_CASE("a fleet with nothing to repair gets no profile", "[tolerance]") {
+    ToleranceSuggestion s;
+    CHECK(s.yaml("t") == "# 0 schema refusals read from t.\n# No refusals that a tolerance profile could repair.\n");
+}
