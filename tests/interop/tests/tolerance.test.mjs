@@ -11,12 +11,14 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RPCClient } from 'ocpp-rpc';
 
-import { startGateway, uniqueStationId, withGatewayLog, randomHex, httpGet } from '../lib/gateway.mjs';
+import { startGateway, uniqueStationId, withGatewayLog, randomHex, httpGet, GATEWAY_BIN, KAFKA_BROKERS } from '../lib/gateway.mjs';
 import { TopicReader, TOPICS } from '../lib/kafka.mjs';
 import { assertSchema } from '../lib/schemas.mjs';
 import { metricValue } from '../lib/monitor.mjs';
@@ -250,5 +252,108 @@ describe('tolerance profiles', () => {
     assert.ok(metricValue(text, 'ocpp_tolerance_repairs_total', { profile: PROFILE.local, rule: 'timestamp-without-offset' }) >= 1);
     assert.equal(metricValue(text, 'ocpp_tolerance_repairs_total', { profile: PROFILE.depot, rule: 'empty-optional' }), 1);
     assert.equal(metricValue(text, 'ocpp_tolerance_refused_total', { profile: PROFILE.depot }), 1);
+  }));
+});
+
+describe('learning what a fleet needs: violation counts and tolerance suggest', () => {
+  const fleetTag = randomHex(4);
+  const deadLetter = `it-tol-${fleetTag}.dead-letter`;
+  const vendors = { a: `ITFleetA${fleetTag}`, b: `ITFleetB${fleetTag}`, c: `ITFleetC${fleetTag}` };
+  // Three models: local timestamps and lower-case enums (repairable), connector ids as strings
+  // (repairable), a required field missing (no repair helps).
+  const fleet = [
+    ...[0, 1, 2].map((i) => ({ vendor: vendors.a, model: 'Alpha', firmware: `1.${i}`, id: uniqueStationId('ITFLA') })),
+    ...[0, 1].map(() => ({ vendor: vendors.b, model: 'Beta', firmware: '7', id: uniqueStationId('ITFLB') })),
+    { vendor: vendors.c, model: 'Gamma', firmware: '0.1', id: uniqueStationId('ITFLC') },
+  ];
+  const messagesOf = (station) => {
+    if (station.vendor === vendors.a) {
+      return [
+        ['MeterValues', { connectorId: 1, meterValue: [{ timestamp: hoursAgoLocal(0, 0), sampledValue: [{ value: '5', unit: 'kwh' }] }] }],
+        ['StatusNotification', { connectorId: 1, errorCode: 'NoError', status: 'available' }],
+      ];
+    }
+    if (station.vendor === vendors.b) return [['StatusNotification', { connectorId: '2', errorCode: 'NoError', status: 'Available' }]];
+    return [['StatusNotification', { connectorId: 1, errorCode: 'NoError' }]];
+  };
+  let dir;
+  let configFile;
+  let strictGw;
+  let tolerantGw;
+  const clients = [];
+  const logOnFailure = (fn) => withGatewayLog(() => tolerantGw ?? strictGw, fn);
+
+  /** Connects the whole fleet to `gw`, boots it and sends every station's messages. */
+  const runFleet = async (gw) => {
+    const outcomes = [];
+    for (const s of fleet) {
+      const client = await openStation(gw.port, s.id, 'ocpp1.6');
+      clients.push(client);
+      await client.call('BootNotification', { chargePointVendor: s.vendor, chargePointModel: s.model, firmwareVersion: s.firmware });
+      for (const [action, payload] of messagesOf(s)) {
+        try {
+          await client.call(action, payload);
+          outcomes.push({ station: s, action, accepted: true });
+        } catch (err) {
+          if (err.rpcErrorCode === undefined) throw err;
+          outcomes.push({ station: s, action, accepted: false, code: err.rpcErrorCode });
+        }
+      }
+      await client.close();
+    }
+    return outcomes;
+  };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ocpp-tolerance-fleet-'));
+    configFile = join(dir, 'gateway.yaml');
+    writeFileSync(configFile, `topics:\n  dead_letter: ${deadLetter}\n`);
+    strictGw = await startGateway({ extraArgs: ['--config', configFile] });
+  });
+
+  after(async () => {
+    for (const c of clients) await c.close({ force: true }).catch(() => {});
+    await strictGw?.stop();
+    await tolerantGw?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a strict gateway refuses the fleet and counts the violations per model', () => logOnFailure(async () => {
+    const outcomes = await runFleet(strictGw);
+    assert.deepEqual(outcomes.filter((o) => o.accepted), []);
+    const text = (await httpGet(strictGw.adminUrl('/metrics'))).text;
+    const count = (vendor, model, kind) => metricValue(text, 'ocpp_schema_violations_total', { vendor, model, kind });
+    assert.equal(count(vendors.a, 'Alpha', 'enum-case'), 6);
+    assert.equal(count(vendors.a, 'Alpha', 'timestamp-without-offset'), 3);
+    assert.equal(count(vendors.a, 'Alpha', 'unrepairable'), null);
+    assert.equal(count(vendors.b, 'Beta', 'number-as-string'), 2);
+    assert.equal(count(vendors.c, 'Gamma', 'unrepairable'), 1);
+  }));
+
+  test('tolerance suggest reads the dead letters and proposes a profile per repairable model', () => logOnFailure(async () => {
+    // The station has its CALLERROR before its dead letter is stored: wait for all nine.
+    const reader = await new TopicReader().connect();
+    try {
+      await reader.waitFor([deadLetter], (recs) => recs.length >= 9 || null, { what: `9 dead letters on ${deadLetter}` });
+    } finally {
+      await reader.close();
+    }
+    const { stdout } = await promisify(execFile)(GATEWAY_BIN,
+      ['tolerance', 'suggest', '--config', configFile, '--kafka-brokers', KAFKA_BROKERS], { timeout: 60_000 });
+    assert.match(stdout, new RegExp(`^# 9 schema refusals read from ${deadLetter.replace(/\./g, '\\.')}\\.$`, 'm'));
+    assert.match(stdout, new RegExp(`match: \\{vendor: "${vendors.a}", model: "Alpha"\\}\\n      allow: \\[enum-case, timestamp-without-offset\\]`));
+    assert.match(stdout, new RegExp(`match: \\{vendor: "${vendors.b}", model: "Beta"\\}\\n      allow: \\[number-as-string\\]`));
+    assert.match(stdout, new RegExp(`# "${vendors.c}" "Gamma" \\(firmware 0\\.1; 1 station\\(s\\)\\): 1 refused, 0 repairable`));
+    assert.doesNotMatch(stdout, /model: "Gamma"/);
+
+    // The suggestion, pasted into the configuration, lets the same fleet in.
+    writeFileSync(configFile, `topics:\n  dead_letter: ${deadLetter}\n${stdout}`);
+    await strictGw.stop();
+    strictGw = null;
+    tolerantGw = await startGateway({ extraArgs: ['--config', configFile] });
+    const outcomes = await runFleet(tolerantGw);
+    const summary = outcomes.map((o) => `${o.station.vendor}/${o.action}:${o.accepted}`);
+    assert.deepEqual(outcomes.filter((o) => o.station.vendor !== vendors.c && !o.accepted), [], summary.join(' '));
+    assert.deepEqual(outcomes.filter((o) => o.station.vendor === vendors.c).map((o) => o.accepted), [false]);
   }));
 });
