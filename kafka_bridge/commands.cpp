@@ -256,6 +256,9 @@ std::string command_result(const std::string& command_id, const std::string& sta
         if (!o.response_violations.empty()) {
             r["responseViolations"] = violations_json(o.response_violations);
         }
+        if (o.response_repairs) {
+            r["responseRepairs"] = *o.response_repairs;
+        }
     } else {
         json error = {{"code", o.error_code}, {"description", o.error_description}};
         if (o.error_details) {

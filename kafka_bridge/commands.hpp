@@ -108,6 +108,9 @@ struct CommandOutcome {
     CommandStatus status = CommandStatus::completed;
     std::optional<nlohmann::json> response;            ///< Completed
     std::vector<ocpp::Violation> response_violations;  ///< Completed with an invalid answer
+    /// Completed with an invalid answer from a station under a tolerance profile whose
+    /// repairs apply: {profile, repairs, repaired, valid} (the answer itself is unchanged).
+    std::optional<nlohmann::json> response_repairs;
     std::string error_code;                            ///< every other status
     std::string error_description;
     std::optional<nlohmann::json> error_details;

@@ -258,22 +258,9 @@ std::string station_event(const SessionInfo& session, std::string_view action,
         append_json_string(text, repaired->profile);
         text += ",\"raw\":";
         append_json_string(text, repaired->raw);
-        text += ",\"repairs\":[";
-        for (std::size_t i = 0; i < repaired->repairs.size(); ++i) {
-            const ocpp::Repair& r = repaired->repairs[i];
-            text += i == 0 ? "{\"rule\":\"" : ",{\"rule\":\"";
-            text += ocpp::repair_rule_name(r.rule);
-            text += "\",\"path\":";
-            append_json_string(text, r.path);
-            text += ",\"from\":";
-            text += r.from.dump(-1, ' ', false, kDump);
-            if (r.to) {
-                text += ",\"to\":";
-                text += r.to->dump(-1, ' ', false, kDump);
-            }
-            text.push_back('}');
-        }
-        text += "]}";
+        text += ",\"repairs\":";
+        text += ocpp::repairs_json(repaired->repairs).dump(-1, ' ', false, kDump);
+        text.push_back('}');
     }
     text += ",\"payload\":";
     text += payload_text;

@@ -346,6 +346,18 @@ std::vector<Repair> repair_payload(const json& schema, json& payload, const Repa
     return repairer.take();
 }
 
+nlohmann::json repairs_json(const std::vector<Repair>& repairs) {
+    json out = json::array();
+    for (const auto& r : repairs) {
+        json item = {{"rule", repair_rule_name(r.rule)}, {"path", r.path}, {"from", r.from}};
+        if (r.to) {
+            item["to"] = *r.to;
+        }
+        out.push_back(std::move(item));
+    }
+    return out;
+}
+
 std::optional<int> parse_utc_offset(std::string_view text) {
     if (text == "Z" || text == "z") {
         return 0;

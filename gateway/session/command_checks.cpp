@@ -63,7 +63,8 @@ std::optional<CommandOutcome> check_boot_state(ocpp::ProtocolVersion version, bo
 }
 
 CommandOutcome answer_outcome(const ocpp::SchemaRegistry& schemas, ocpp::ProtocolVersion version,
-                              const std::string& action, const nlohmann::json& response) {
+                              const std::string& action, const nlohmann::json& response,
+                              const config::ToleranceProfile* tolerance) {
     CommandOutcome o;
     o.status = CommandStatus::completed;
     o.version = version;
@@ -72,6 +73,18 @@ CommandOutcome answer_outcome(const ocpp::SchemaRegistry& schemas, ocpp::Protoco
     if (schemas.has(version, action, ocpp::SchemaKind::response)) {
         o.response_violations =
             schemas.validate(version, action, ocpp::SchemaKind::response, response, 16).violations;
+    }
+    const nlohmann::json* schema = schemas.document(version, action, ocpp::SchemaKind::response);
+    if (!o.response_violations.empty() && tolerance != nullptr && schema != nullptr) {
+        nlohmann::json repaired = response;
+        const auto repairs = ocpp::repair_payload(*schema, repaired, tolerance->policy);
+        if (!repairs.empty()) {
+            const bool valid = schemas.validate(version, action, ocpp::SchemaKind::response, repaired, 1).ok();
+            o.response_repairs = nlohmann::json{{"profile", tolerance->name},
+                                                {"repairs", ocpp::repairs_json(repairs)},
+                                                {"repaired", std::move(repaired)},
+                                                {"valid", valid}};
+        }
     }
     return o;
 }

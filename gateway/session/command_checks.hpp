@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gateway/config/config.hpp"
 #include "kafka_bridge/commands.hpp"
 #include "ocpp/schema_registry.hpp"
 #include "ocpp/version.hpp"
@@ -28,8 +29,11 @@ std::optional<CommandOutcome> check_command(const ocpp::SchemaRegistry& schemas,
 std::optional<CommandOutcome> check_boot_state(ocpp::ProtocolVersion version, bool pending,
                                                bool rejected, const Command& command);
 
-/// The outcome of the station's answer to a command's CALL.
+/// The outcome of the station's answer to a command's CALL. An answer that breaks its schema
+/// is reported with its violations; when `tolerance` (the station's profile) is given and its
+/// repairs apply, also with what they would make of it (responseRepairs).
 CommandOutcome answer_outcome(const ocpp::SchemaRegistry& schemas, ocpp::ProtocolVersion version,
-                              const std::string& action, const nlohmann::json& response);
+                              const std::string& action, const nlohmann::json& response,
+                              const config::ToleranceProfile* tolerance = nullptr);
 
 }  // namespace gateway::session

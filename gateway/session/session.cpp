@@ -205,8 +205,8 @@ void Session::handle_response(const ocpp::MessageId& id, const ocpp::Frame& fram
     if (auto done = commands_.answered(id, kind)) {
         command_timer_.cancel();
         if (const auto* result = std::get_if<ocpp::CallResult>(&frame)) {
-            auto outcome = answer_outcome(services_.schemas, info_.version,
-                                                        done->command.action, result->payload);
+            auto outcome = answer_outcome(services_.schemas, info_.version, done->command.action,
+                                          result->payload, tolerance_);
             finish_command(std::move(*done), std::move(outcome));
         } else {
             const auto& error = std::get<ocpp::CallError>(frame);

@@ -22,6 +22,7 @@ import { startGateway, uniqueStationId, withGatewayLog, randomHex, httpGet, GATE
 import { TopicReader, TOPICS } from '../lib/kafka.mjs';
 import { assertSchema } from '../lib/schemas.mjs';
 import { metricValue } from '../lib/monitor.mjs';
+import { restCall } from '../lib/commands.mjs';
 
 const require = createRequire(import.meta.url);
 const officialValidators = require('ocpp-rpc/lib/standard-validators.js');
@@ -244,6 +245,25 @@ describe('tolerance profiles', () => {
     assert.equal(e.value.payload.colour, undefined);
     assert.deepEqual(e.value.payload.customData, { vendorId: 'x', anything: 1 });  // customData is open
     assert.deepEqual(e.value.tolerance.repairs.map((r) => r.rule).sort(), ['enum-case', 'unknown-properties']);
+  }));
+
+  test("a command's invalid answer is reported as sent, with what the profile's repairs make of it", () => logOnFailure(async () => {
+    const id = uniqueStationId('ITTOLCMD');
+    const station = await open(id);
+    station.handle('ChangeConfiguration', () => ({ status: 'accepted' }));
+    await boot(station, 'OldCharger', '1.9');
+    const r = await restCall(gw.adminPort, id, 'ChangeConfiguration', { key: 'HeartbeatInterval', value: '60' }, { timeoutMs: 20_000 });
+    assert.equal(r.status, 200, r.text);
+    assertSchema('commandResult', r.body, 'command result with responseRepairs');
+    assert.equal(r.body.status, 'Completed');
+    assert.deepEqual(r.body.response, { status: 'accepted' });
+    assert.ok(r.body.responseViolations.length >= 1);
+    assert.deepEqual(r.body.responseRepairs, {
+      profile: PROFILE.local,
+      repairs: [{ rule: 'enum-case', path: '/status', from: 'accepted', to: 'Accepted' }],
+      repaired: { status: 'Accepted' },
+      valid: true,
+    });
   }));
 
   test('repairs are counted per profile and rule', () => logOnFailure(async () => {

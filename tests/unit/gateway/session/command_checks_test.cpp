@@ -56,6 +56,26 @@ TEST_CASE("a station's answer is reported, with its violations when it breaks th
     CHECK(bad.status == CommandStatus::completed);
     CHECK(bad.response == json{{"status", "Maybe"}});
     CHECK_FALSE(bad.response_violations.empty());
+    CHECK_FALSE(bad.response_repairs);
+}
+
+TEST_CASE("an invalid answer under a tolerance profile also says what its repairs make of it", "[commands][tolerance]") {
+    gateway::config::ToleranceProfile profile;
+    profile.name = "old-firmware";
+    profile.policy.allow(ocpp::RepairRule::enum_case);
+    const auto lower = answer_outcome(registry(), ProtocolVersion::v16, "Reset", {{"status", "accepted"}}, &profile);
+    CHECK(lower.response == json{{"status", "accepted"}});  // reported as sent
+    CHECK_FALSE(lower.response_violations.empty());         // and still held to the schema
+    REQUIRE(lower.response_repairs);
+    CHECK((*lower.response_repairs)["profile"] == "old-firmware");
+    CHECK((*lower.response_repairs)["repaired"] == json{{"status", "Accepted"}});
+    CHECK((*lower.response_repairs)["valid"] == true);
+    CHECK((*lower.response_repairs)["repairs"] ==
+          json::parse(R"([{"rule":"enum-case","path":"/status","from":"accepted","to":"Accepted"}])"));
+    // Nothing the profile allows applies: no report.
+    CHECK_FALSE(answer_outcome(registry(), ProtocolVersion::v16, "Reset", {{"status", "Maybe"}}, &profile).response_repairs);
+    // A valid answer is never repaired.
+    CHECK_FALSE(answer_outcome(registry(), ProtocolVersion::v16, "Reset", {{"status", "Accepted"}}, &profile).response_repairs);
 }
 
 
