@@ -29,6 +29,8 @@ struct Topics {
     std::string command_routes = "ocpp.command-routes";
     /// Single-partition topic whose offsets number OCPP 1.6 transactions.
     std::string transaction_ids = "ocpp.transaction-ids";
+    /// Per station model, the schema refusals of the last report interval (tolerance).
+    std::string violations = "ocpp.schema-violations";
 
     const std::string& for_class(ocpp::EventClass c) const {
         return by_class[static_cast<std::size_t>(c)];
@@ -43,7 +45,8 @@ struct Topics {
         }
         for (std::string* name : {&connections, &dead_letter, &commands, &command_results, &presence,
                                   &stations, &id_tokens, &authorization_requests,
-                                  &authorization_decisions, &command_routes, &transaction_ids}) {
+                                  &authorization_decisions, &command_routes, &transaction_ids,
+                                  &violations}) {
             f(*name);
         }
     }

@@ -245,7 +245,7 @@ std::optional<std::string> App::build_parts() {
         tenant->events = std::make_unique<security::EventWriter>(tenant->config, *tenant->producers, metrics_);
         parts.push_back(station::TenantParts{tenant->config, *tenant->producers, tenant->name,
                                              tenant->max_stations, tenant->registry, tenant->tokens,
-                                             *tenant->events});
+                                             *tenant->events, tenant->violations});
     }
     try {
         if (!config_.security.stations_file.empty()) {
@@ -436,12 +436,21 @@ void App::serve() {
         check_topics();
         next_topic_check = Clock::now() + topic_period;
     }
-    const std::chrono::seconds tick =
+    const auto report_period = config_.tolerance_report_interval;
+    auto next_report = Clock::now() + report_period;
+    std::chrono::seconds tick =
         topic_period.count() > 0 ? std::min(topic_period, std::chrono::seconds(3)) : 3s;
+    if (report_period.count() > 0) {
+        tick = std::min(tick, report_period);
+    }
     while (!stop_.wait_for(tick)) {
         if (topic_period.count() > 0 && Clock::now() >= next_topic_check) {
             check_topics();
             next_topic_check = Clock::now() + topic_period;
+        }
+        if (report_period.count() > 0 && Clock::now() >= next_report) {
+            report_violations();
+            next_report = Clock::now() + report_period;
         }
         auto producer = producers_->current();
         // One small topic's metadata: a broker answering is all this needs to know.
@@ -471,6 +480,30 @@ void App::serve() {
                        *problem);
         }
     }
+}
+
+void App::report_violations() {
+    const std::string to = kafka_bridge::now_rfc3339();
+    for (auto& tenant : tenants_) {
+        for (const auto& row : tenant->violations.take()) {
+            kafka_bridge::Record record{tenant->config.topics.violations, row.key(),
+                                        row.to_record(config_.gateway_id, last_violation_report_, to),
+                                        {{"content-type", "application/json"}}};
+            auto& metrics = metrics_;
+            auto queued = tenant->producers->current()->produce(
+                record, [&metrics, topic = record.topic](const kafka_bridge::Delivery& d) {
+                    if (!d.ok()) {
+                        metrics.delivery_failure(topic);
+                    }
+                });
+            if (!queued.ok()) {
+                metrics_.delivery_failure(record.topic);
+                log::warn("schema refusals of {} {} not reported: {}", row.vendor, row.model,
+                          queued.error().to_string());
+            }
+        }
+    }
+    last_violation_report_ = to;
 }
 
 void App::check_topics() {
@@ -522,7 +555,10 @@ void App::drain() {
     for (auto& tenant : tenants_) {
         tenant->router->stop(remaining(5s));
     }
-    // Connection records written while closing.
+    // The refusals counted since the last report; then connection records written while closing.
+    if (config_.tolerance_report_interval.count() > 0) {
+        report_violations();
+    }
     if (auto flushed = producers_->current()->flush(remaining(10s)); !flushed.ok()) {
         log::warn("flush: {}", flushed.error().to_string());
     }

@@ -24,6 +24,7 @@
 #include "gateway/security/events.hpp"
 #include "gateway/security/registry.hpp"
 #include "gateway/station/listener.hpp"
+#include "kafka_bridge/envelope.hpp"
 #include "kafka_bridge/producer_slot.hpp"
 #include "ocpp/schema_registry.hpp"
 
@@ -95,6 +96,8 @@ private:
     /// Asks the cluster about every topic of the gateway and reports what changed since the
     /// last time (TopicWatch).
     void check_topics();
+    /// Writes each tenant's schema refusals per station model since the last report.
+    void report_violations();
     void drain();
     /// After a registry record (tables thread): a station connected here in Pending that is
     /// now Accepted is asked to boot again (TriggerMessage BootNotification, as a command).
@@ -112,6 +115,8 @@ private:
 
     config::Config config_;
     StopSignal stop_;
+    /// When report_violations() last ran (the start of the interval the next one covers).
+    std::string last_violation_report_ = kafka_bridge::now_rfc3339();
     bool stopped_early_ = false;
     /// How durable each topic was found at start-up (written before the admin listener opens).
     std::vector<TopicDurabilityReport> topic_durability_;
@@ -151,6 +156,8 @@ private:
         std::chrono::steady_clock::time_point last_token_warning{};
         std::uint64_t unlogged_token_problems = 0;
         std::unique_ptr<security::EventWriter> events;
+        /// Its schema refusals per station model since the last report (topics.violations).
+        session::ViolationTally violations;
         std::unique_ptr<commands::Router> router;
         /// Downstream consumer lag (lag.groups) on its topics; asks its router who is
         /// elected to measure.

@@ -33,6 +33,9 @@ void add_topics(const config::Config& c, DurabilityTarget target, std::vector<ka
         if (!asking && (role == "authorization_requests" || role == "authorization_decisions")) {
             continue;  // created only when ask mode is on
         }
+        if (role == "violations" && c.tolerance_report_interval.count() == 0) {
+            continue;  // never written
+        }
         if (only_role != nullptr && role != only_role) {
             continue;
         }

@@ -275,6 +275,9 @@ struct Config {
     } lag;
     /// Tolerance profiles, first match wins; none: every station is held to the schemas.
     std::vector<ToleranceProfile> tolerance;
+    /// How often each instance writes the schema refusals per station model of the last
+    /// interval to topics.violations (only models with refusals); 0: never.
+    std::chrono::seconds tolerance_report_interval{60};
     /// A topic that differs from its contract at start-up: warn (log what `ocpp-gateway
     /// topics apply` would change) or refuse to start.
     enum class Drift : std::uint8_t { warn, refuse };

@@ -57,6 +57,8 @@ std::map<std::string, TopicContract> default_contract() {
     // be kept, offsets are never reused after retention deletes them.
     c["transaction_ids"] = kept_for(1);
     c["transaction_ids"].partitions = 1;
+    // What firmware breaks the schemas, per model: a month, like the dead letters behind it.
+    c["violations"] = kept_for(30);
     return c;
 }
 
@@ -79,6 +81,7 @@ std::vector<std::pair<std::string, std::string>> topic_roles(const Config& confi
              {"authorization_requests", &t.authorization_requests},
              {"authorization_decisions", &t.authorization_decisions},
              {"transaction_ids", &t.transaction_ids},
+             {"violations", &t.violations},
          }) {
         roles.emplace_back(role, *name);
     }

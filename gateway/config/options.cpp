@@ -401,6 +401,7 @@ std::vector<Option> build() {
     add({"topics.stations", "", "", "TOPIC", "compacted station registry", Shape::scalar, text(FIELD(topics.stations)), nullptr, nullptr});
     add({"topics.authorization_requests", "", "", "TOPIC", "ask mode: token questions to the operator", Shape::scalar, text(FIELD(topics.authorization_requests)), nullptr, nullptr});
     add({"topics.authorization_decisions", "", "", "TOPIC", "ask mode: the operator's decisions", Shape::scalar, text(FIELD(topics.authorization_decisions)), nullptr, nullptr});
+    add({"topics.violations", "", "", "TOPIC", "schema refusals per station model (tolerance)", Shape::scalar, text(FIELD(topics.violations)), nullptr, nullptr});
     add({"topics.id_tokens", "", "", "TOPIC", "compacted token table (authorization)", Shape::scalar, text(FIELD(topics.id_tokens)), nullptr, nullptr});
 
     for (const auto& [role, topic] : topic_roles(Config{})) {
@@ -443,6 +444,9 @@ std::vector<Option> build() {
              c.tenant_kafka_properties[key.substr(0, dot)][key.substr(dot + 1)] = value;
          },
          nullptr, nullptr});
+    add({"tolerance.report_interval_s", "", "", "S", "how often refusals per station model go to topics.violations; 0: never",
+         Shape::scalar, integer<std::chrono::seconds>(FIELD(tolerance_report_interval), 0, 86400),
+         show_count(FIELD(tolerance_report_interval)), nullptr});
     add({"tolerance.profiles", "", "", "", "[{name, match, allow, assume_offset}]: repairs per station model",
          Shape::profiles, nullptr, nullptr, [](Config& c) { c.tolerance.clear(); }});
     add({"lag.groups", "", "", "GROUP:CLASSES:BUDGET_S",

@@ -97,6 +97,9 @@ void Session::diagnose(const std::string& raw, kafka_bridge::DeadLetter& letter)
                        services_.schemas.validate(info_.version, call->action, ocpp::SchemaKind::request,
                                                   call->payload, 1).ok();
     letter.would_repair = nlohmann::json{{"rules", rules}, {"valid", valid}};
+    if (services_.violations != nullptr) {
+        services_.violations->count(model_.get(), rules, valid);
+    }
     const std::string_view vendor = model_ ? std::string_view(model_->vendor) : std::string_view();
     const std::string_view model = model_ ? std::string_view(model_->model) : std::string_view();
     for (const auto rule : rules) {

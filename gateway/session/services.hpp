@@ -97,6 +97,8 @@ struct Services {
     std::atomic<std::uint64_t> messages_received{0};
     /// What each station booted as, for tolerance profiles (kept only when there are any).
     BootModels boot_models{};
+    /// Schema refusals per station model for the periodic report; null: not reported.
+    ViolationTally* violations = nullptr;
 };
 
 }  // namespace gateway::session

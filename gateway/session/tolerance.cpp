@@ -89,4 +89,60 @@ std::optional<StationModel> BootModels::find(const std::string& station_id) cons
     return it->second;
 }
 
+void ViolationTally::count(const StationModel* model, const std::set<std::string_view>& rules, bool valid) {
+    std::pair<std::string, std::string> key;
+    if (model != nullptr) {
+        key = {model->vendor, model->model};
+    }
+    const std::lock_guard lock(mutex_);
+    if (rows_.count(key) == 0 && rows_.size() >= kMaxModels) {
+        key = {"other", "other"};
+    }
+    Row& row = rows_[key];
+    if (row.refused == 0) {
+        row.vendor = key.first;
+        row.model = key.second;
+    }
+    ++row.refused;
+    if (model != nullptr && !model->firmware.empty() && row.firmware.size() < kMaxFirmware) {
+        row.firmware.insert(model->firmware);
+    }
+    if (valid) {
+        ++row.repairable;
+    } else {
+        ++row.kinds["unrepairable"];
+    }
+    for (const auto rule : rules) {
+        ++row.kinds[std::string(rule)];
+    }
+}
+
+std::vector<ViolationTally::Row> ViolationTally::take() {
+    std::map<std::pair<std::string, std::string>, Row> rows;
+    {
+        const std::lock_guard lock(mutex_);
+        rows.swap(rows_);
+    }
+    std::vector<Row> out;
+    out.reserve(rows.size());
+    for (auto& [key, row] : rows) {
+        out.push_back(std::move(row));
+    }
+    return out;
+}
+
+std::string ViolationTally::Row::to_record(std::string_view gateway_id, std::string_view from,
+                                           std::string_view to) const {
+    return nlohmann::json{{"gatewayId", gateway_id},
+                          {"from", from},
+                          {"to", to},
+                          {"vendor", vendor},
+                          {"model", model},
+                          {"firmware", firmware},
+                          {"refused", refused},
+                          {"repairable", repairable},
+                          {"kinds", kinds}}
+        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace gateway::session

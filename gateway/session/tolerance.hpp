@@ -1,6 +1,9 @@
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <mutex>
+#include <set>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,6 +52,37 @@ public:
 private:
     mutable std::mutex mutex_;
     std::unordered_map<std::string, StationModel> models_;  // by lower-case identity
+};
+
+/// Schema refusals per station model since the last take(): what each instance writes to
+/// topics.violations every tolerance.report_interval_s. Thread-safe.
+class ViolationTally {
+public:
+    struct Row {
+        std::string vendor;  ///< empty with model: the station never booted here
+        std::string model;
+        std::set<std::string> firmware;  ///< at most kMaxFirmware
+        std::uint64_t refused = 0;
+        std::uint64_t repairable = 0;  ///< the repairs, all allowed, would make them valid
+        std::map<std::string, std::uint64_t> kinds;  ///< repair rule (or "unrepairable") → count
+
+        /// The record (schemas/events/schema-violations.schema.json) for [from, to].
+        std::string to_record(std::string_view gateway_id, std::string_view from, std::string_view to) const;
+        std::string key() const { return vendor + "/" + model; }
+    };
+    /// Models counted apart per interval; the rest share vendor and model "other".
+    static constexpr std::size_t kMaxModels = 1000;
+    static constexpr std::size_t kMaxFirmware = 20;
+
+    /// One refusal of a station of `model` (null: not known); `rules` the repairs that would
+    /// apply, `valid` whether all of them would make it valid.
+    void count(const StationModel* model, const std::set<std::string_view>& rules, bool valid);
+    /// The rows since the last take(), emptied.
+    std::vector<Row> take();
+
+private:
+    std::mutex mutex_;
+    std::map<std::pair<std::string, std::string>, Row> rows_;
 };
 
 }  // namespace gateway::session

@@ -99,7 +99,9 @@ private:
               registry(parts.registry),
               admission(parts.config.security, parts.registry, parts.events, metrics),
               max_stations(parts.max_stations),
-              lookup(table, parts.name) {}
+              lookup(table, parts.name) {
+            services.violations = &parts.violations;
+        }
         session::Services services;
         security::StationRegistry& registry;
         Admission admission;

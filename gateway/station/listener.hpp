@@ -11,6 +11,7 @@
 #include "gateway/config/config.hpp"
 #include "gateway/metrics/metrics.hpp"
 #include "gateway/security/events.hpp"
+#include "gateway/session/tolerance.hpp"
 #include "gateway/decisions/token_table.hpp"
 #include "gateway/security/registry.hpp"
 #include "gateway/session/services.hpp"
@@ -31,6 +32,8 @@ struct TenantParts {
     security::StationRegistry& registry;
     const decisions::TokenTable& tokens;
     security::EventSink& events;
+    /// Its schema refusals per station model, for the periodic report.
+    session::ViolationTally& violations;
 };
 
 /// A tenant's figures for /metrics.

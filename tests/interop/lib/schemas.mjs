@@ -26,6 +26,7 @@ const SCHEMA_FILES = {
   authorizationDecision: 'authorization-decision.schema.json',
   stationRegistry: 'station-registry.schema.json',
   billingSession: 'billing-session.schema.json',
+  schemaViolations: 'schema-violations.schema.json',
 };
 
 function loadSchema(file) {
@@ -90,6 +91,8 @@ export const checkAuthorizationDecision = makeCheck('authorizationDecision');
 export const checkStationRegistry = makeCheck('stationRegistry');
 /** Returns {ok, errors, message} for a session record of the reference billing consumer (billing.sessions). */
 export const checkBillingSession = makeCheck('billingSession');
+/** Returns {ok, errors, message} for a report of schema refusals per station model (ocpp.schema-violations). */
+export const checkSchemaViolations = makeCheck('schemaViolations');
 
 const CHECKS = {
   stationEvent: checkStationEvent,
@@ -105,12 +108,13 @@ const CHECKS = {
   authorizationDecision: checkAuthorizationDecision,
   stationRegistry: checkStationRegistry,
   billingSession: checkBillingSession,
+  schemaViolations: checkSchemaViolations,
 };
 
 /**
  * Throws an AssertionError-like Error naming the record when `value` does not
  * match the schema `kind` ('stationEvent' | 'connectionEvent' | 'deadLetter' |
- * 'command' | 'commandResult' | 'presence' | 'commandRoute' | 'securityEvent' | 'idToken' | 'authorizationRequest' | 'authorizationDecision' | 'stationRegistry' | 'billingSession').
+ * 'command' | 'commandResult' | 'presence' | 'commandRoute' | 'securityEvent' | 'idToken' | 'authorizationRequest' | 'authorizationDecision' | 'stationRegistry' | 'billingSession' | 'schemaViolations').
  */
 export function assertSchema(kind, value, where = '') {
   const check = CHECKS[kind];

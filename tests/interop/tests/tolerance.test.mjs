@@ -275,9 +275,10 @@ describe('tolerance profiles', () => {
   }));
 });
 
-describe('learning what a fleet needs: violation counts and tolerance suggest', () => {
+describe('learning what a fleet needs: violation counts, reports and tolerance suggest', () => {
   const fleetTag = randomHex(4);
   const deadLetter = `it-tol-${fleetTag}.dead-letter`;
+  const violations = `it-tol-${fleetTag}.schema-violations`;
   const vendors = { a: `ITFleetA${fleetTag}`, b: `ITFleetB${fleetTag}`, c: `ITFleetC${fleetTag}` };
   // Three models: local timestamps and lower-case enums (repairable), connector ids as strings
   // (repairable), a required field missing (no repair helps).
@@ -327,7 +328,7 @@ describe('learning what a fleet needs: violation counts and tolerance suggest', 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ocpp-tolerance-fleet-'));
     configFile = join(dir, 'gateway.yaml');
-    writeFileSync(configFile, `topics:\n  dead_letter: ${deadLetter}\n`);
+    writeFileSync(configFile, `topics:\n  dead_letter: ${deadLetter}\n  violations: ${violations}\ntolerance:\n  report_interval_s: 1\n`);
     strictGw = await startGateway({ extraArgs: ['--config', configFile] });
   });
 
@@ -348,6 +349,36 @@ describe('learning what a fleet needs: violation counts and tolerance suggest', 
     assert.equal(count(vendors.a, 'Alpha', 'unrepairable'), null);
     assert.equal(count(vendors.b, 'Beta', 'number-as-string'), 2);
     assert.equal(count(vendors.c, 'Gamma', 'unrepairable'), 1);
+
+    // The same per model on the violations topic, summed over the one-second reports.
+    const reader = await new TopicReader().connect();
+    const sums = {};
+    try {
+      await reader.waitFor([violations], (recs) => {
+        for (const k of Object.keys(sums)) delete sums[k];
+        for (const r of recs) {
+          assertSchema('schemaViolations', r.value, `report ${r.key}`);
+          assert.equal(r.key, `${r.value.vendor}/${r.value.model}`);
+          const sum = (sums[r.key] ??= { refused: 0, repairable: 0, kinds: {}, firmware: new Set() });
+          sum.refused += r.value.refused;
+          sum.repairable += r.value.repairable;
+          for (const [k, n] of Object.entries(r.value.kinds)) sum.kinds[k] = (sum.kinds[k] ?? 0) + n;
+          for (const f of r.value.firmware) sum.firmware.add(f);
+        }
+        const total = Object.values(sums).reduce((n, x) => n + x.refused, 0);
+        return total >= 9 || null;
+      }, { what: `9 refusals reported on ${violations}` });
+    } finally {
+      await reader.close();
+    }
+    assert.deepEqual(Object.keys(sums).sort(), [`${vendors.a}/Alpha`, `${vendors.b}/Beta`, `${vendors.c}/Gamma`]);
+    const a = sums[`${vendors.a}/Alpha`];
+    assert.deepEqual({ refused: a.refused, repairable: a.repairable, kinds: a.kinds, firmware: [...a.firmware].sort() },
+      { refused: 6, repairable: 6, kinds: { 'enum-case': 6, 'timestamp-without-offset': 3 }, firmware: ['1.0', '1.1', '1.2'] });
+    const b = sums[`${vendors.b}/Beta`];
+    assert.deepEqual({ refused: b.refused, repairable: b.repairable, kinds: b.kinds }, { refused: 2, repairable: 2, kinds: { 'number-as-string': 2 } });
+    const c = sums[`${vendors.c}/Gamma`];
+    assert.deepEqual({ refused: c.refused, repairable: c.repairable, kinds: c.kinds }, { refused: 1, repairable: 0, kinds: { unrepairable: 1 } });
   }));
 
   test('tolerance suggest reads the dead letters and proposes a profile per repairable model', () => logOnFailure(async () => {
@@ -367,7 +398,7 @@ describe('learning what a fleet needs: violation counts and tolerance suggest', 
     assert.doesNotMatch(stdout, /model: "Gamma"/);
 
     // The suggestion, pasted into the configuration, lets the same fleet in.
-    writeFileSync(configFile, `topics:\n  dead_letter: ${deadLetter}\n${stdout}`);
+    writeFileSync(configFile, `topics:\n  dead_letter: ${deadLetter}\n  violations: ${violations}\n${stdout}`);
     await strictGw.stop();
     strictGw = null;
     tolerantGw = await startGateway({ extraArgs: ['--config', configFile] });

@@ -45,7 +45,9 @@ TEST_CASE("every topic is created with the target's replication and min.insync.r
           "[app][durability]") {
     gateway::config::Config c;
     const auto topics = required_topics(c, {3, 2});
-    REQUIRE(topics.size() == c.topics.by_class.size() + 9);  // ask mode off: no ask topics
+    REQUIRE(topics.size() == c.topics.by_class.size() + 10);  // ask mode off: no ask topics
+    c.tolerance_report_interval = std::chrono::seconds(0);
+    CHECK(required_topics(c, {3, 2}).size() == topics.size() - 1);  // no refusal reports: no topic
     for (const auto& t : topics) {
         INFO(t.name);
         CHECK(t.replication == 3);
@@ -74,7 +76,7 @@ TEST_CASE("the contract shapes the topics: its values, else the durability targe
     c.contract["heartbeat"] = {};  // out of the contract: the cluster's defaults stand
     c.reply.ask = gateway::config::Config::Reply::Ask::unknown;
     const auto topics = required_topics(c, {3, 2});
-    REQUIRE(topics.size() == c.topics.by_class.size() + 11);
+    REQUIRE(topics.size() == c.topics.by_class.size() + 12);
     auto find = [&](const std::string& name) {
         const auto t = std::find_if(topics.begin(), topics.end(), [&](const auto& s) { return s.name == name; });
         REQUIRE(t != topics.end());
