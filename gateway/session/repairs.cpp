@@ -39,6 +39,9 @@ void Session::learn_model(const nlohmann::json& boot_payload) {
     }
     services_.boot_models.remember(info_.station_id, model);
     model_ = std::make_unique<StationModel>(std::move(model));
+    if (services_.config.tolerance.empty()) {
+        return;
+    }
     const config::ToleranceProfile* before = tolerance_;
     tolerance_ = match_profile(services_.config.tolerance, info_.station_id, *model_);
     if (tolerance_ != before) {

@@ -95,7 +95,7 @@ struct Services {
     std::string tenant{};
     /// WebSocket messages received from these sessions (the tenant's metrics).
     std::atomic<std::uint64_t> messages_received{0};
-    /// What each station booted as, for tolerance profiles (kept only when there are any).
+    /// What each station booted as: its tolerance profile and the per-model refusal counts.
     BootModels boot_models{};
     /// Schema refusals per station model for the periodic report; null: not reported.
     ViolationTally* violations = nullptr;

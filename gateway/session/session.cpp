@@ -33,11 +33,11 @@ void Session::start() {
     asio::post(strand_, [self = shared_from_this()] {
         self->opened_at_ = Clock::now();
         self->last_activity_ = self->opened_at_;
+        // A station that booted here before keeps its model (and profile) without booting again.
+        if (auto model = self->services_.boot_models.find(self->info_.station_id)) {
+            self->model_ = std::make_unique<StationModel>(std::move(*model));
+        }
         if (!self->services_.config.tolerance.empty()) {
-            // A station that booted here before keeps its profile without booting again.
-            if (auto model = self->services_.boot_models.find(self->info_.station_id)) {
-                self->model_ = std::make_unique<StationModel>(std::move(*model));
-            }
             self->tolerance_ = match_profile(self->services_.config.tolerance, self->info_.station_id,
                                              self->model_ ? *self->model_ : StationModel{});
         }

@@ -130,7 +130,7 @@ private:
                      config::ReplyMode mode);
     void reject(const ocpp::Rejection& rejection, const std::string& raw,
                 const std::string& received_at, std::optional<std::string> action);
-    /// Tolerance profiles (tolerance.cpp): takes the model a BootNotification names and
+    /// Tolerance profiles (repairs.cpp): takes the model a BootNotification names and
     /// matches the profiles again.
     void learn_model(const nlohmann::json& boot_payload);
     /// The call in `raw`, repaired as this station's profile allows, when that makes it
@@ -195,7 +195,7 @@ private:
     // half a kilobyte and every idle station would pay it.
     std::list<std::shared_ptr<Pending>> blocked_;
     /// The tolerance profile this station matches (null: strict) and what it booted as
-    /// (null until known); only with tolerance profiles configured.
+    /// (null until known).
     const config::ToleranceProfile* tolerance_ = nullptr;
     std::unique_ptr<StationModel> model_;
     std::chrono::steady_clock::time_point opened_at_;

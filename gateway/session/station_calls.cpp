@@ -81,7 +81,7 @@ void Session::handle_call(ocpp::Call call, const std::string& raw, const std::st
         case ocpp::RpcState::Incoming::retry:
             break;
     }
-    if (!services_.config.tolerance.empty() && action == "BootNotification") {
+    if (action == "BootNotification") {
         learn_model(call.payload);
     }
     const ocpp::MessageId id = call.id;

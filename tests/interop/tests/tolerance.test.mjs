@@ -118,7 +118,7 @@ describe('tolerance profiles', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  test('a timestamp without offset and enum spellings: refused strict, repaired for the matching model', () => logOnFailure(async () => {
+  test('a timestamp without offset and enum spellings: refused strict, repaired for the matching model', logOnFailure(async () => {
     const strictId = uniqueStationId('ITTOLSTRICT');
     const oldId = uniqueStationId('ITTOLOLD');
     const newId = uniqueStationId('ITTOLNEW');
@@ -173,7 +173,7 @@ describe('tolerance profiles', () => {
     assert.deepEqual(newerLetter.value.stationModel, { vendor: VENDOR, model: 'OldCharger', firmware: '2.0' });
   }));
 
-  test('a station reconnecting without a boot keeps its profile', () => logOnFailure(async () => {
+  test('a station reconnecting without a boot keeps its profile', logOnFailure(async () => {
     const id = uniqueStationId('ITTOLRECON');
     const first = await open(id);
     await boot(first, 'OldCharger', '1.0');
@@ -186,7 +186,7 @@ describe('tolerance profiles', () => {
     assert.equal(s.value.tolerance.profile, PROFILE.local);
   }));
 
-  test('profiles matched by id: unknown properties, numbers, strings and empty optionals', () => logOnFailure(async () => {
+  test('profiles matched by id: unknown properties, numbers, strings and empty optionals', logOnFailure(async () => {
     const strictId = uniqueStationId('ITTOLPLAIN');
     const depotId = `${DEPOT}-${randomHex(3)}`;
     const strict = await open(strictId);
@@ -218,7 +218,7 @@ describe('tolerance profiles', () => {
     }
   }));
 
-  test('a fault the profile does not allow is refused, and the dead letter names the profile', () => logOnFailure(async () => {
+  test('a fault the profile does not allow is refused, and the dead letter names the profile', logOnFailure(async () => {
     const depotId = `${DEPOT}-${randomHex(3)}`;
     const depot = await open(depotId);
     const payload = { connectorId: 7, errorCode: 'NoError', status: 'Available', timestamp: hoursAgoLocal(0, 0) };
@@ -231,7 +231,7 @@ describe('tolerance profiles', () => {
     assert.deepEqual(JSON.parse(result.value.raw)[3], payload);
   }));
 
-  test('OCPP 2.0.1: nested objects are repaired through their definitions', () => logOnFailure(async () => {
+  test('OCPP 2.0.1: nested objects are repaired through their definitions', logOnFailure(async () => {
     const id = `${V201}-${randomHex(3)}`;
     const station = await open(id, 'ocpp2.0.1');
     const strict = await open(uniqueStationId('ITTOL201S'), 'ocpp2.0.1');
@@ -247,7 +247,7 @@ describe('tolerance profiles', () => {
     assert.deepEqual(e.value.tolerance.repairs.map((r) => r.rule).sort(), ['enum-case', 'unknown-properties']);
   }));
 
-  test("a command's invalid answer is reported as sent, with what the profile's repairs make of it", () => logOnFailure(async () => {
+  test("a command's invalid answer is reported as sent, with what the profile's repairs make of it", logOnFailure(async () => {
     const id = uniqueStationId('ITTOLCMD');
     const station = await open(id);
     station.handle('ChangeConfiguration', () => ({ status: 'accepted' }));
@@ -266,7 +266,7 @@ describe('tolerance profiles', () => {
     });
   }));
 
-  test('repairs are counted per profile and rule', () => logOnFailure(async () => {
+  test('repairs are counted per profile and rule', logOnFailure(async () => {
     const text = (await httpGet(gw.adminUrl('/metrics'))).text;
     assert.ok(metricValue(text, 'ocpp_tolerance_repairs_total', { profile: PROFILE.local, rule: 'enum-case' }) >= 4);
     assert.ok(metricValue(text, 'ocpp_tolerance_repairs_total', { profile: PROFILE.local, rule: 'timestamp-without-offset' }) >= 1);
@@ -339,7 +339,7 @@ describe('learning what a fleet needs: violation counts, reports and tolerance s
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  test('a strict gateway refuses the fleet and counts the violations per model', () => logOnFailure(async () => {
+  test('a strict gateway refuses the fleet and counts the violations per model', logOnFailure(async () => {
     const outcomes = await runFleet(strictGw);
     assert.deepEqual(outcomes.filter((o) => o.accepted), []);
     const text = (await httpGet(strictGw.adminUrl('/metrics'))).text;
@@ -381,7 +381,7 @@ describe('learning what a fleet needs: violation counts, reports and tolerance s
     assert.deepEqual({ refused: c.refused, repairable: c.repairable, kinds: c.kinds }, { refused: 1, repairable: 0, kinds: { unrepairable: 1 } });
   }));
 
-  test('tolerance suggest reads the dead letters and proposes a profile per repairable model', () => logOnFailure(async () => {
+  test('tolerance suggest reads the dead letters and proposes a profile per repairable model', logOnFailure(async () => {
     // The station has its CALLERROR before its dead letter is stored: wait for all nine.
     const reader = await new TopicReader().connect();
     try {
