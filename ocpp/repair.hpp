@@ -73,7 +73,4 @@ std::vector<Repair> repair_payload(const nlohmann::json& schema, nlohmann::json&
 /// `repairs` as [{rule, path, from, to}] (`to` left out for a removed property).
 nlohmann::json repairs_json(const std::vector<Repair>& repairs);
 
-/// Reads "+HH:MM", "-HH:MM" or "Z" as minutes east of UTC.
-std::optional<int> parse_utc_offset(std::string_view text);
-
 }  // namespace ocpp

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "gateway/config/options.hpp"
+#include "ocpp/rfc3339.hpp"
 
 namespace gateway::config {
 namespace {

@@ -9,6 +9,7 @@
 #include "ocpp/embedded_schemas.hpp"
 #include "ocpp/rfc3339.hpp"
 #include "ocpp/inbound.hpp"
+#include "ocpp/repair.hpp"
 #include "support.hpp"
 
 namespace {
@@ -125,6 +126,44 @@ BENCHMARK_CAPTURE(stock_valijson, v201_MeterValues_5_samples, ProtocolVersion::v
                   "MeterValues");
 BENCHMARK_CAPTURE(stock_valijson, v16_MeterValues_5_samples, ProtocolVersion::v16,
                   "MeterValues");
+// What a station under a tolerance profile costs when its MeterValues breaks the schema (a
+// timestamp without offset, a unit and a measurand in vendor spelling): the refused first
+// reading, the frame read again, the repairs, the second validation. Compare with
+// parse_and_validate/v16_MeterValues_5_samples, the same message sent valid.
+void repair_and_accept(benchmark::State& state) {
+    nlohmann::json payload = nlohmann::json::parse(test_support::read_file(
+        test_support::fixtures_dir() / "ocpp1.6" / "requests" / "MeterValues.json"));
+    for (auto& mv : payload["meterValue"]) {
+        mv["timestamp"] = mv["timestamp"].get<std::string>().substr(0, 19);
+        for (auto& sv : mv["sampledValue"]) {
+            sv["unit"] = "KWH";
+            sv["measurand"] = "energy_active_import_register";
+        }
+    }
+    const std::string text = ocpp::serialize(ocpp::Call{ocpp::MessageId("bench-0001"), "MeterValues", payload});
+    ocpp::RepairPolicy policy;
+    policy.allow(ocpp::RepairRule::timestamp_without_offset);
+    policy.allow(ocpp::RepairRule::enum_case);
+    const nlohmann::json& schema =
+        *registry().document(ProtocolVersion::v16, "MeterValues", ocpp::SchemaKind::request);
+    for (auto _ : state) {
+        auto first = ocpp::parse_frame(text);
+        auto refused = ocpp::accept_station_call(ProtocolVersion::v16,
+                                                 std::move(std::get<ocpp::Call>(first.value())), registry());
+        auto again = ocpp::parse_frame(text);
+        auto& call = std::get<ocpp::Call>(again.value());
+        auto repairs = ocpp::repair_payload(schema, call.payload, policy);
+        auto accepted = ocpp::accept_station_call(ProtocolVersion::v16, std::move(call), registry());
+        if (refused.ok() || repairs.empty() || !accepted.ok()) {
+            state.SkipWithError("the broken message was not refused, or not repaired");
+            break;
+        }
+        benchmark::DoNotOptimize(accepted);
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+
 BENCHMARK(rfc3339);
+BENCHMARK(repair_and_accept);
 
 BENCHMARK_MAIN();

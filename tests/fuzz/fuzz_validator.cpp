@@ -28,11 +28,6 @@ const ocpp::SchemaRegistry& registry() {
     return instance;
 }
 
-bool is_schema_errc(ocpp::Errc e) {
-    return e == ocpp::Errc::type_violation || e == ocpp::Errc::occurrence_violation ||
-           e == ocpp::Errc::property_violation || e == ocpp::Errc::format_violation;
-}
-
 void validate(ProtocolVersion v, std::string_view action, SchemaKind kind, const json& payload) {
     const auto result = registry().validate(v, action, kind, payload, kMaxViolations);
     fuzz::require(result.violations.size() <= kMaxViolations, "at most max_violations");
@@ -43,7 +38,7 @@ void validate(ProtocolVersion v, std::string_view action, SchemaKind kind, const
         return;
     }
     for (const auto& violation : result.violations) {
-        fuzz::require(is_schema_errc(violation.errc),
+        fuzz::require(ocpp::is_schema_violation(violation.errc),
                       "a schema violation is type, occurrence, property or format");
         fuzz::require(!violation.path.empty() && violation.path.front() == '/',
                       "a violation path is a JSON pointer");
@@ -79,7 +74,7 @@ void repair(ProtocolVersion v, const ocpp::Call& call) {
     // The repaired payload is validated again and either accepted or refused like any other.
     auto again = ocpp::accept_station_call(v, ocpp::Call{call.id, call.action, payload}, registry());
     if (!again.ok()) {
-        fuzz::require(is_schema_errc(again.error().errc), "a repaired payload still failing fails its schema");
+        fuzz::require(ocpp::is_schema_violation(again.error().errc), "a repaired payload still failing fails its schema");
     } else {
         fuzz::require(registry().validate(v, call.action, SchemaKind::request, payload).ok(),
                       "an accepted repaired payload is schema-valid");
@@ -114,7 +109,7 @@ void accept(ProtocolVersion v, const ocpp::Call& call) {
         fuzz::require(rejection.errc == ocpp::Errc::action_not_allowed,
                       "central-only action → NotSupported");
     } else {
-        fuzz::require(is_schema_errc(rejection.errc), "a known station action fails its schema");
+        fuzz::require(ocpp::is_schema_violation(rejection.errc), "a known station action fails its schema");
         repair(v, call);
     }
     // What the gateway sends back must be a frame a station can read.

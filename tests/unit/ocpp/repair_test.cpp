@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "ocpp/repair.hpp"
+#include "ocpp/rfc3339.hpp"
 #include "ocpp/schema_registry.hpp"
 #include "support.hpp"
 
