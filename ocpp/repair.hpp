@@ -43,6 +43,9 @@ struct RepairPolicy {
     /// For timestamp_without_offset: minutes east of UTC the station's clock runs at.
     int assume_offset_minutes = 0;
 
+    /// Every repair (for diagnosing what would help), at UTC.
+    static RepairPolicy everything() { return RepairPolicy{(1U << kRepairRuleCount) - 1U, 0}; }
+
     bool allows(RepairRule rule) const { return (allowed >> static_cast<unsigned>(rule)) & 1U; }
     void allow(RepairRule rule) { allowed |= 1U << static_cast<unsigned>(rule); }
 };

@@ -298,6 +298,14 @@ struct Config {
     std::string log_level = "info";
 };
 
+/// The codec limits of station frames (limits.max_message_bytes, limits.max_json_depth).
+inline ocpp::FrameLimits frame_limits(const Config& c) {
+    ocpp::FrameLimits limits;
+    limits.max_frame_bytes = c.limits.max_message_bytes;
+    limits.max_depth = c.limits.max_json_depth;
+    return limits;
+}
+
 /// The result of reading the command line: a config to run, or a subcommand/exit.
 struct CommandLine {
     enum class Action : std::uint8_t { run, help, version, hash_password, topics, tolerance };

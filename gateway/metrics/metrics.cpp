@@ -180,7 +180,7 @@ void Metrics::schema_violation(std::string_view vendor, std::string_view model, 
             v = "other";
             m = "other";
         } else {
-            violation_models_.emplace(pair, true);
+            violation_models_.insert(pair);
         }
     }
     ++schema_violations_[fmt::format("vendor=\"{}\",model=\"{}\",kind=\"{}\"", v, m, kind)];

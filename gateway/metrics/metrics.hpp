@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string_view>
 #include <mutex>
@@ -131,7 +132,7 @@ private:
     std::map<std::string, std::uint64_t, std::less<>> tolerance_repairs_;  // labels → count
     std::map<std::string, std::uint64_t, std::less<>> tolerance_refused_;  // profile → count
     std::map<std::string, std::uint64_t, std::less<>> schema_violations_;  // labels → count
-    std::map<std::string, bool, std::less<>> violation_models_;           // vendor/model pairs labelled
+    std::set<std::string, std::less<>> violation_models_;                  // vendor/model pairs labelled
     std::array<std::uint64_t, ocpp::kEventClassCount> immediate_undelivered_{};
     // Updated once per record on the producer's poll thread.
     LatencyHistogram produce_ack_;

@@ -11,23 +11,12 @@ namespace {
 /// The CALL in `raw` read again: the first reading was consumed by the validation, and
 /// reading it twice costs only the messages that need it.
 std::optional<ocpp::Call> reread_call(const std::string& raw, const config::Config& config) {
-    ocpp::FrameLimits limits;
-    limits.max_frame_bytes = config.limits.max_message_bytes;
-    limits.max_depth = config.limits.max_json_depth;
-    auto frame = ocpp::parse_frame(raw, limits);
+    auto frame = ocpp::parse_frame(raw, config::frame_limits(config));
     auto* call = frame.ok() ? std::get_if<ocpp::Call>(&frame.value()) : nullptr;
     if (call == nullptr) {
         return std::nullopt;
     }
     return std::move(*call);
-}
-
-ocpp::RepairPolicy every_repair() {
-    ocpp::RepairPolicy all;
-    for (std::size_t i = 0; i < ocpp::kRepairRuleCount; ++i) {
-        all.allow(static_cast<ocpp::RepairRule>(i));
-    }
-    return all;
 }
 
 }  // namespace
@@ -90,8 +79,7 @@ void Session::diagnose(const std::string& raw, kafka_bridge::DeadLetter& letter)
     if (schema == nullptr) {
         return;
     }
-    static const ocpp::RepairPolicy kEveryRepair = every_repair();
-    const auto repairs = ocpp::repair_payload(*schema, call->payload, kEveryRepair);
+    const auto repairs = ocpp::repair_payload(*schema, call->payload, ocpp::RepairPolicy::everything());
     std::set<std::string_view> rules;
     for (const auto& r : repairs) {
         rules.insert(ocpp::repair_rule_name(r.rule));

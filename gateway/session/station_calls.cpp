@@ -28,10 +28,7 @@ void Session::handle_text(std::string text) {
     }
     last_activity_ = Clock::now();
     const std::string received_at = kafka_bridge::now_rfc3339();
-    ocpp::FrameLimits limits;
-    limits.max_frame_bytes = services_.config.limits.max_message_bytes;
-    limits.max_depth = services_.config.limits.max_json_depth;
-    auto frame = ocpp::parse_frame(text, limits);
+    auto frame = ocpp::parse_frame(text, config::frame_limits(services_.config));
     if (!frame.ok()) {
         reject(ocpp::reject_frame(info_.version, frame.error()), text, received_at, std::nullopt);
         return;

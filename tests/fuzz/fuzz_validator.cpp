@@ -54,10 +54,7 @@ void repair(ProtocolVersion v, const ocpp::Call& call) {
     fuzz::require(ocpp::repair_payload(*schema, untouched, ocpp::RepairPolicy{}).empty() &&
                       untouched == call.payload,
                   "a policy that allows nothing changes nothing");
-    ocpp::RepairPolicy all;
-    for (std::size_t i = 0; i < ocpp::kRepairRuleCount; ++i) {
-        all.allow(static_cast<ocpp::RepairRule>(i));
-    }
+    ocpp::RepairPolicy all = ocpp::RepairPolicy::everything();
     all.assume_offset_minutes = static_cast<int>(call.payload.size() % 49) * 30 - 720;
     json payload = call.payload;
     const auto repairs = ocpp::repair_payload(*schema, payload, all);
