@@ -2,7 +2,8 @@
 # Runs the gateway in the foreground against a local Apache Kafka broker: builds what is
 # missing, starts the broker (deploy/kafka), then the gateway. Ctrl-C stops the gateway; the
 # broker keeps running for the next start (deploy/kafka/kafka.sh stop ends it).
-#   KAFKA_PORT (9092), GATEWAY_LISTEN (0.0.0.0:9000), GATEWAY_ADMIN (127.0.0.1:9100);
+#   KAFKA_PORT (9092), GATEWAY_LISTEN (127.0.0.1:9000: this machine only; another address
+#   needs a security profile or security.profile0_exposed), GATEWAY_ADMIN (127.0.0.1:9100);
 #   extra arguments go to ocpp-gateway (e.g. --config deploy/gateway.example.yaml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +19,7 @@ if [ ! -x "$build_dir/bin/ocpp-gateway" ]; then
 fi
 deploy/kafka/kafka.sh start
 
-listen="${GATEWAY_LISTEN:-0.0.0.0:9000}"
+listen="${GATEWAY_LISTEN:-127.0.0.1:9000}"
 echo
 echo "Stations connect to ws://${listen}/ocpp/{stationId} (subprotocol ocpp1.6 or ocpp2.0.1)"
 echo "Admin: http://${GATEWAY_ADMIN:-127.0.0.1:9100}/metrics   Demo: $build_dir/bin/ocpp-loadgen --session --url ws://127.0.0.1:${listen##*:}/ocpp"

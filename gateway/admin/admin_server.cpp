@@ -27,11 +27,13 @@ void reply_error(const HttpServer::connection_ptr& con, int code, const std::str
     reply_json(con, code, json{{"error", message}});
 }
 
-AdminServer::AdminServer(const config::Config& config, asio::io_context& io, std::function<bool()> ready,
+AdminServer::AdminServer(const config::Config& config, config::AdminPolicy policy, asio::io_context& io,
+                         std::function<bool()> ready,
                          std::function<std::string()> metrics,
                          std::map<std::string, commands::Router*> commands,
                          std::function<std::optional<std::string>()> inject_fatal)
-    : config_(config), io_(io), ready_(std::move(ready)), metrics_(std::move(metrics)),
+    : config_(config), policy_(policy), io_(io), ready_(std::move(ready)),
+      metrics_(std::move(metrics)),
       commands_(std::move(commands)), inject_fatal_(std::move(inject_fatal)) {
     http_.init_asio(&io);
     http_.set_reuse_addr(true);
@@ -65,10 +67,27 @@ void AdminServer::stop_listening() {
     http_.stop_listening(ec);
 }
 
-bool AdminServer::authorized(const Connection& con) const {
-    if (config_.admin_token.empty()) {
-        return true;
+std::uint16_t AdminServer::port() {
+    websocketpp::lib::asio::error_code ec;
+    const auto endpoint = http_.get_local_endpoint(ec);
+    return ec ? 0 : endpoint.port();
+}
+
+bool AdminServer::admitted(const Connection& con, config::AdminAccess access) const {
+    if (access == config::AdminAccess::refused) {
+        reply_error(con, 403, "the command API is off: admin_listen " + config_.admin_listen.to_string() +
+                                  " is not a loopback address and admin.token is not set");
+        return false;
     }
+    if (access == config::AdminAccess::token && !token_matches(con)) {
+        con->replace_header("WWW-Authenticate", "Bearer");
+        reply_error(con, 401, "a valid bearer token is required (Authorization: Bearer <token>)");
+        return false;
+    }
+    return true;
+}
+
+bool AdminServer::token_matches(const Connection& con) const {
     const std::string& header = con->get_request_header("Authorization");
     constexpr std::string_view kBearer = "Bearer ";
     if (header.size() <= kBearer.size() || header.compare(0, kBearer.size(), kBearer) != 0) {
@@ -95,9 +114,10 @@ void AdminServer::on_http(websocketpp::connection_hdl hdl) {
     const std::string& method = con->get_request().get_method();
     const bool v1 = path.rfind("/v1/", 0) == 0;
     const bool test_hook = inject_fatal_ && path == "/test/kafka-fatal";
-    if ((v1 || test_hook || path == "/metrics") && !authorized(con)) {
-        con->replace_header("WWW-Authenticate", "Bearer");
-        reply_error(con, 401, "a valid bearer token is required (Authorization: Bearer <token>)");
+    if ((v1 || test_hook) && !admitted(con, policy_.commands)) {
+        return;
+    }
+    if (path == "/metrics" && !admitted(con, policy_.metrics)) {
         return;
     }
     if (v1) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -39,6 +40,7 @@ void reply_error(const HttpServer::connection_ptr& con, int code, const std::str
 
 /// The admin HTTP listener: /healthz, /readyz, /metrics and the REST API of operator
 /// commands (docs/commands.md): POST /v1/stations/{id}/calls/{action}, GET /v1/stations[/{id}].
+/// Access follows config::admin_policy(): health always open, /metrics and /v1 by the token.
 class AdminServer {
 public:
     /// `ready` says whether the gateway should receive stations; `metrics` renders the
@@ -47,7 +49,9 @@ public:
     /// /v1/tenants/{tenant}/stations).
     /// `inject_fatal` (testing only, with admin.test_hooks): serves POST /test/kafka-fatal and
     /// returns the problem in words when it could not inject.
-    AdminServer(const config::Config& config, asio::io_context& io, std::function<bool()> ready,
+    /// `policy`: who may use /v1 and /metrics (config::admin_policy(config)).
+    AdminServer(const config::Config& config, config::AdminPolicy policy, asio::io_context& io,
+                std::function<bool()> ready,
                 std::function<std::string()> metrics,
                 std::map<std::string, commands::Router*> commands = {},
                 std::function<std::optional<std::string>()> inject_fatal = nullptr);
@@ -55,17 +59,22 @@ public:
     /// Opens the listener. Throws std::runtime_error when the address cannot be bound.
     void listen();
     void stop_listening();
+    /// The bound port (admin_listen's, or the one the system chose for port 0); 0 before listen().
+    std::uint16_t port();
 
 private:
     using Connection = HttpServer::connection_ptr;
     void on_http(websocketpp::connection_hdl hdl);
-    bool authorized(const Connection& con) const;
+    /// Whether `con` may go on under `access`; if not, its 401/403 answer is set.
+    bool admitted(const Connection& con, config::AdminAccess access) const;
+    bool token_matches(const Connection& con) const;
     void serve_v1(const Connection& con, const std::string& method, const std::string& path,
                   const std::string& query);
     void post_call(const Connection& con, commands::Router& router, const std::string& station,
                    const std::string& action, const std::string& query);
 
     const config::Config& config_;
+    const config::AdminPolicy policy_;
     asio::io_context& io_;
     HttpServer http_;
     std::function<bool()> ready_;

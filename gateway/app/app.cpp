@@ -389,7 +389,7 @@ std::optional<std::string> App::open() {
         routers[tenant->name] = tenant->router.get();
     }
     admin_ = std::make_unique<admin::AdminServer>(
-        config_, io_, [this] { return ready(); }, [this] { return render_metrics(); },
+        config_, config::admin_policy(config_), io_, [this] { return ready(); }, [this] { return render_metrics(); },
         std::move(routers), std::move(inject_fatal));
     try {
         admin_->listen();
@@ -415,6 +415,17 @@ std::optional<std::string> App::open() {
         log::info("tenant {}: stations at {}/{}/{{stationId}}, topics {}*{}", t.name, config_.path_prefix,
                   t.name, t.topic_prefix,
                   t.max_stations > 0 ? fmt::format(", at most {} stations here", t.max_stations) : "");
+    }
+    for (const auto& listener : config::unauthenticated_exposures(config_)) {
+        if (listener == "stations") {
+            log::warn("security profile 0 on {} (security.profile0_exposed): anyone who reaches "
+                      "the port can connect as any station and write its events",
+                      config_.listen.to_string());
+        } else {
+            log::warn("admin listener on {} without admin.token (admin.exposed_without_token): "
+                      "/metrics open to anyone who reaches the port, /v1 refused",
+                      config_.admin_listen.to_string());
+        }
     }
     log::info("stations connect to {}://{}{}{}/{{stationId}} (security profile {}); admin on http://{}",
               config_.security.profile >= 2 ? "wss" : "ws", config_.listen.to_string(),
@@ -590,6 +601,11 @@ std::string App::render_metrics() const {
     gauges["ocpp_kafka_producer_replacements_total"] = static_cast<double>(producers_->replacements());
     gauges["ocpp_calls_in_flight"] = static_cast<double>(listener_->in_flight());
     gauges["ocpp_ready"] = ready() ? 1 : 0;
+    const auto exposed = config::unauthenticated_exposures(config_);
+    for (const char* listener : {"stations", "admin"}) {
+        gauges[fmt::format("ocpp_listener_exposed_without_authentication{{listener=\"{}\"}}", listener)] =
+            std::count(exposed.begin(), exposed.end(), listener) > 0 ? 1 : 0;
+    }
     double below = 0;
     for (const auto& t : topic_durability_) {
         gauges[fmt::format("ocpp_kafka_topic_replicas{{topic=\"{}\"}}", t.topic)] = t.replication;

@@ -6,6 +6,7 @@
 #include <climits>
 #include <set>
 #include <stdexcept>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include "gateway/config/options.hpp"
@@ -346,7 +347,65 @@ void validate(Config& c) {
     }
 }
 
+/// Refuses a listener that lets anyone in from the network unless the configuration says so.
+void refuse_unacknowledged_exposure(const Config& c) {
+    if (c.security.profile == 0 && !is_loopback(c.listen.host) && !c.security.profile0_exposed) {
+        fail("listen " + c.listen.to_string() + " is not a loopback address and security "
+             "profile 0 authenticates nobody: anyone who reaches the port could connect as any "
+             "station and write billing events. Choose security.profile 1, 2 or 3 "
+             "(--security-profile), listen on 127.0.0.1, or acknowledge it with "
+             "security.profile0_exposed: true");
+    }
+    if (c.admin_token.empty() && !is_loopback(c.admin_listen.host) && !c.admin_exposed_without_token) {
+        fail("admin_listen " + c.admin_listen.to_string() + " is not a loopback address and "
+             "admin.token is not set: anyone who reaches the port could send commands to "
+             "stations. Set admin.token (or OCPP_GATEWAY_ADMIN_TOKEN), listen on 127.0.0.1, or, "
+             "where the network protects the port, set admin.exposed_without_token: true "
+             "(health and /metrics only; /v1 then answers 403)");
+    }
+}
+
 }  // namespace
+
+bool is_loopback(std::string_view host) {
+    const std::string text(host);
+    unsigned char v4[4] = {};
+    if (inet_pton(AF_INET, text.c_str(), v4) == 1) {
+        return v4[0] == 127;
+    }
+    unsigned char v6[16] = {};
+    if (inet_pton(AF_INET6, text.c_str(), v6) != 1) {
+        return false;
+    }
+    const bool ten_zeros = std::all_of(v6, v6 + 10, [](unsigned char b) { return b == 0; });
+    if (ten_zeros && v6[10] == 0xff && v6[11] == 0xff) {
+        return v6[12] == 127;  // IPv4-mapped
+    }
+    return ten_zeros && std::all_of(v6 + 10, v6 + 15, [](unsigned char b) { return b == 0; }) &&
+           v6[15] == 1;
+}
+
+AdminPolicy admin_policy(const Config& c) {
+    AdminPolicy policy;
+    if (!c.admin_token.empty()) {
+        policy.commands = AdminAccess::token;
+        policy.metrics = c.admin_metrics_without_token ? AdminAccess::open : AdminAccess::token;
+    } else if (!is_loopback(c.admin_listen.host)) {
+        policy.commands = AdminAccess::refused;
+    }
+    return policy;
+}
+
+std::vector<std::string> unauthenticated_exposures(const Config& c) {
+    std::vector<std::string> exposed;
+    if (c.security.profile == 0 && !is_loopback(c.listen.host)) {
+        exposed.emplace_back("stations");
+    }
+    if (c.admin_token.empty() && !is_loopback(c.admin_listen.host)) {
+        exposed.emplace_back("admin");
+    }
+    return exposed;
+}
 
 std::string_view reply_mode_name(ReplyMode m) {
     return m == ReplyMode::after_ack ? "after-ack" : "immediate";
@@ -448,40 +507,10 @@ void load_file(Config& c, const std::string& file) {
     }
 }
 
-}  // namespace
-
-CommandLine parse_command_line(int argc, const char* const* argv,
-                               const std::map<std::string, std::string>& env) {
-    const std::vector<std::string> args(argv + 1, argv + argc);
-    if (!args.empty() && args[0] == "hash-password") {
-        return parse_hash_password(args);
-    }
-    // Subcommands that act on the cluster with the gateway's own configuration.
-    const std::map<std::string, std::pair<CommandLine::Action, std::vector<std::string>>> tools = {
-        {"topics", {CommandLine::Action::topics, {"plan", "apply", "check"}}},
-        {"tolerance", {CommandLine::Action::tolerance, {"suggest"}}}};
-    if (const auto tool = args.empty() ? tools.end() : tools.find(args[0]); tool != tools.end()) {
-        const auto& [action, verbs] = tool->second;
-        if (args.size() < 2 || std::find(verbs.begin(), verbs.end(), args[1]) == verbs.end()) {
-            std::string list;
-            for (std::size_t i = 0; i < verbs.size(); ++i) {
-                list += (i == 0 ? "" : i + 1 == verbs.size() ? " or " : ", ") + verbs[i];
-            }
-            fail(tool->first + ": say " + list + " (then the gateway's own options: --config, "
-                 "--kafka-brokers, ...)");
-        }
-        // The rest are the gateway's options: the same configuration names the same topics.
-        std::vector<const char*> rest = {argv[0]};
-        for (int i = 3; i < argc; ++i) {
-            rest.push_back(argv[i]);
-        }
-        CommandLine cl = parse_command_line(static_cast<int>(rest.size()), rest.data(), env);
-        if (cl.action == CommandLine::Action::run) {
-            cl.action = action;
-            cl.verb = args[1];
-        }
-        return cl;
-    }
+/// The configuration of `args` (the arguments after the program name, or after a
+/// subcommand's verb): defaults, file, environment, flags, checked.
+CommandLine parse_options(const std::vector<std::string>& args,
+                          const std::map<std::string, std::string>& env) {
     CommandLine cl;
     // The file comes first, whatever the position of --config.
     std::string config_file;
@@ -518,6 +547,43 @@ CommandLine parse_command_line(int argc, const char* const* argv,
         o->set(c, value_of(args, i, flag), flag);
     }
     validate(c);
+    return cl;
+}
+
+}  // namespace
+
+CommandLine parse_command_line(int argc, const char* const* argv,
+                               const std::map<std::string, std::string>& env) {
+    const std::vector<std::string> args(argv + 1, argv + argc);
+    if (!args.empty() && args[0] == "hash-password") {
+        return parse_hash_password(args);
+    }
+    // Subcommands that act on the cluster with the gateway's own configuration.
+    const std::map<std::string, std::pair<CommandLine::Action, std::vector<std::string>>> tools = {
+        {"topics", {CommandLine::Action::topics, {"plan", "apply", "check"}}},
+        {"tolerance", {CommandLine::Action::tolerance, {"suggest"}}}};
+    if (const auto tool = args.empty() ? tools.end() : tools.find(args[0]); tool != tools.end()) {
+        const auto& [action, verbs] = tool->second;
+        if (args.size() < 2 || std::find(verbs.begin(), verbs.end(), args[1]) == verbs.end()) {
+            std::string list;
+            for (std::size_t i = 0; i < verbs.size(); ++i) {
+                list += (i == 0 ? "" : i + 1 == verbs.size() ? " or " : ", ") + verbs[i];
+            }
+            fail(tool->first + ": say " + list + " (then the gateway's own options: --config, "
+                 "--kafka-brokers, ...)");
+        }
+        // The rest are the gateway's options: the same configuration names the same topics.
+        CommandLine cl = parse_options({args.begin() + 2, args.end()}, env);
+        if (cl.action == CommandLine::Action::run) {
+            cl.action = action;
+            cl.verb = args[1];
+        }
+        return cl;
+    }
+    CommandLine cl = parse_options(args, env);
+    if (cl.action == CommandLine::Action::run) {
+        refuse_unacknowledged_exposure(cl.config);
+    }
     return cl;
 }
 

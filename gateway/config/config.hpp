@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kafka_bridge/producer.hpp"
@@ -85,7 +86,9 @@ struct ToleranceProfile {
 /// Everything the gateway can be told. Each limit has a default and a reason.
 struct Config {
     std::string gateway_id;  ///< default: the host name
-    Endpoint listen{"0.0.0.0", 9000};
+    /// Both listeners default to loopback: reaching them from the network is a decision
+    /// (README "Security": what the defaults protect).
+    Endpoint listen{"127.0.0.1", 9000};
     Endpoint admin_listen{"127.0.0.1", 9100};
     /// URL path before the station id: ws://host:port/ocpp/{stationId}.
     std::string path_prefix = "/ocpp";
@@ -180,6 +183,9 @@ struct Config {
         /// OCPP security profile of the station listener: 0 no authentication (identities
         /// from the registry only, when it has any), 1 HTTP Basic over ws://.
         int profile = 0;
+        /// Profile 0 on a non-loopback address lets anyone who reaches the port connect as
+        /// any station: the gateway starts so only when this acknowledges it.
+        bool profile0_exposed = false;
         /// YAML registry of stations and password hashes; more arrive on topics.stations.
         std::string stations_file;
         /// Failed authentications before an identity / a source address is refused with 429:
@@ -223,8 +229,14 @@ struct Config {
         /// Profile 3, optional: the organization (O) station certificates must carry.
         std::string organization;
     } tls;
-    /// Bearer token for /v1 and /metrics on the admin listener; empty: no token needed.
+    /// Bearer token for /v1 and /metrics on the admin listener; empty: no token needed on
+    /// loopback, and a non-loopback admin listener refuses to start (admin_policy()).
     std::string admin_token;
+    /// /metrics without the token (a scraper that cannot send one); /v1 still needs it.
+    bool admin_metrics_without_token = false;
+    /// A non-loopback admin listener without a token starts only with this, and then serves
+    /// health and /metrics alone: /v1 answers 403 (the network is trusted to protect the port).
+    bool admin_exposed_without_token = false;
     /// Testing only: POST /test/kafka-fatal on the admin listener injects a fatal producer
     /// error (the fault suite's producer-replacement case). Never in production.
     bool admin_test_hooks = false;
@@ -306,6 +318,31 @@ inline ocpp::FrameLimits frame_limits(const Config& c) {
     return limits;
 }
 
+/// Whether `host` (an IP address as configured) is reachable from this machine only:
+/// 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. Unspecified addresses (0.0.0.0, ::), other
+/// addresses and anything that is not an address are not.
+bool is_loopback(std::string_view host);
+
+/// Who may use a part of the admin listener (/healthz and /readyz are always open).
+enum class AdminAccess : std::uint8_t {
+    open,     ///< anyone who reaches the port
+    token,    ///< Authorization: Bearer admin.token
+    refused,  ///< nobody: 403 (no token on a non-loopback listener)
+};
+struct AdminPolicy {
+    AdminAccess commands = AdminAccess::open;  ///< /v1 (and the test hooks)
+    AdminAccess metrics = AdminAccess::open;   ///< /metrics
+};
+/// The admin listener's rules: with a token, /v1 needs it and so does /metrics unless
+/// admin.metrics_without_token; without one, everything is open on loopback, and on any other
+/// address (admin.exposed_without_token) /v1 is refused and /metrics open.
+AdminPolicy admin_policy(const Config& c);
+
+/// The listeners on a non-loopback address that authenticate nobody ("stations": security
+/// profile 0; "admin": no admin.token) — each one acknowledged in the configuration, or
+/// parse_command_line() refuses to run.
+std::vector<std::string> unauthenticated_exposures(const Config& c);
+
 /// The result of reading the command line: a config to run, or a subcommand/exit.
 struct CommandLine {
     enum class Action : std::uint8_t { run, help, version, hash_password, topics, tolerance };
@@ -319,7 +356,9 @@ struct CommandLine {
 
 /// Builds the configuration: defaults, then the YAML file (--config), then environment
 /// variables (OCPP_GATEWAY_*), then flags. Throws std::runtime_error with one clear message
-/// for anything invalid (start-up only).
+/// for anything invalid (start-up only), including a listener exposed without authentication
+/// that the configuration does not acknowledge (unauthenticated_exposures(); not for the
+/// subcommands, which listen on nothing).
 CommandLine parse_command_line(int argc, const char* const* argv,
                                const std::map<std::string, std::string>& env);
 

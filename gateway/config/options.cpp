@@ -467,12 +467,20 @@ std::vector<Option> build() {
     // Never a flag: command lines are visible to every local user.
     add({"admin.token", "OCPP_GATEWAY_ADMIN_TOKEN", "", "TOKEN", "bearer token for /v1 and /metrics", Shape::scalar,
          text(FIELD(admin_token)), nullptr, nullptr});
+    add({"admin.metrics_without_token", "", "", "BOOL", "serve /metrics without admin.token (/v1 still needs it)", Shape::scalar,
+         boolean(FIELD(admin_metrics_without_token)), nullptr, nullptr});
+    add({"admin.exposed_without_token", "", "", "BOOL",
+         "allow a non-loopback admin_listen without admin.token: health and /metrics only, /v1 answers 403", Shape::scalar,
+         boolean(FIELD(admin_exposed_without_token)), nullptr, nullptr});
     add({"admin.test_hooks", "", "", "BOOL", "testing only: POST /test/kafka-fatal injects a producer fatal error", Shape::scalar,
          boolean(FIELD(admin_test_hooks)), nullptr, nullptr});
 
     add({"security.profile", "OCPP_GATEWAY_SECURITY_PROFILE", "--security-profile", "N",
          "0 none, 1 Basic over ws://, 2 TLS + Basic, 3 TLS + client certificates", Shape::scalar,
          integer<int>(FIELD(security.profile), 0, 3), show_count(FIELD(security.profile)), nullptr});
+    add({"security.profile0_exposed", "", "", "BOOL",
+         "acknowledge profile 0 on a non-loopback listen address (anyone may connect as any station)", Shape::scalar,
+         boolean(FIELD(security.profile0_exposed)), nullptr, nullptr});
     add({"security.stations_file", "OCPP_GATEWAY_STATIONS_FILE", "--stations-file", "FILE", "station registry (ids, password hashes)",
          Shape::scalar, text(FIELD(security.stations_file)), nullptr, nullptr});
     add({"security.failures_per_identity", "", "", "N", "failed authentications per identity → 429", Shape::scalar,

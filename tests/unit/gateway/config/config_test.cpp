@@ -47,7 +47,7 @@ TEST_CASE("defaults are sane", "[config]") {
 TEST_CASE("file < environment < flags", "[config]") {
     const auto file = write_yaml("precedence", R"(
 gateway_id: from-file
-listen: 0.0.0.0:7000
+listen: 127.0.0.2:7000
 kafka:
   brokers: file:9092
   properties:
@@ -82,6 +82,76 @@ limits:
     CHECK(cl.config.listen.port == 7001);
     CHECK(cl.config.kafka.properties.at("linger.ms") == "0");
     std::filesystem::remove(file);
+}
+
+TEST_CASE("loopback addresses are told from the rest", "[config]") {
+    using gateway::config::is_loopback;
+    for (const char* host : {"127.0.0.1", "127.1.2.3", "::1", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"}) {
+        INFO(host);
+        CHECK(is_loopback(host));
+    }
+    for (const char* host : {"0.0.0.0", "::", "10.0.0.1", "192.168.1.5", "128.0.0.1", "::2", "fe80::1",
+                             "::ffff:10.0.0.1", "::ffff:0.0.0.0", "::127.0.0.1", "localhost", "", "127.0.0.1 "}) {
+        INFO(host);
+        CHECK_FALSE(is_loopback(host));
+    }
+}
+
+TEST_CASE("a listener open to the network without authentication must be acknowledged", "[config]") {
+    using Catch::Contains;
+    using gateway::config::AdminAccess;
+    using gateway::config::admin_policy;
+    using gateway::config::unauthenticated_exposures;
+    using Exposures = std::vector<std::string>;
+
+    // The defaults bind loopback: nothing to acknowledge, everything open to this machine.
+    const auto defaults = parse({}).config;
+    CHECK(defaults.listen.to_string() == "127.0.0.1:9000");
+    CHECK(unauthenticated_exposures(defaults).empty());
+    CHECK(admin_policy(defaults).commands == AdminAccess::open);
+    CHECK(admin_policy(defaults).metrics == AdminAccess::open);
+
+    // Stations: profile 0 on any other address is refused, naming the address and the ways out.
+    for (const char* listen : {"0.0.0.0:9000", "[::]:9000", "10.1.2.3:9000"}) {
+        INFO(listen);
+        CHECK_THROWS_WITH(parse({"--listen", listen}),
+                          Contains(std::string("listen ") + listen) && Contains("security.profile0_exposed: true") &&
+                              Contains("--security-profile"));
+    }
+    const auto acknowledged = write_yaml("profile0-exposed", "listen: 0.0.0.0:9000\nsecurity:\n  profile0_exposed: true\n");
+    CHECK(unauthenticated_exposures(parse({"--config", acknowledged}).config) == Exposures{"stations"});
+    const auto basic = parse({"--listen", "0.0.0.0:9000", "--security-profile", "1"}).config;
+    CHECK(unauthenticated_exposures(basic).empty());
+
+    // Admin: another address needs the token; with it, /v1 and /metrics ask for it.
+    CHECK_THROWS_WITH(parse({"--admin-listen", "0.0.0.0:9100"}),
+                      Contains("admin_listen 0.0.0.0:9100") && Contains("admin.token") &&
+                          Contains("admin.exposed_without_token: true"));
+    const auto with_token =
+        parse({"--admin-listen", "0.0.0.0:9100"}, {{"OCPP_GATEWAY_ADMIN_TOKEN", "s3cret"}}).config;
+    CHECK(unauthenticated_exposures(with_token).empty());
+    CHECK(admin_policy(with_token).commands == AdminAccess::token);
+    CHECK(admin_policy(with_token).metrics == AdminAccess::token);
+    const auto scrape = write_yaml("metrics-open", "admin:\n  token: s3cret\n  metrics_without_token: true\n");
+    const auto scraped = parse({"--config", scrape, "--admin-listen", "0.0.0.0:9100"}).config;
+    CHECK(admin_policy(scraped).commands == AdminAccess::token);
+    CHECK(admin_policy(scraped).metrics == AdminAccess::open);
+    // A token on loopback is asked for as well.
+    CHECK(admin_policy(parse({"--config", scrape}).config).commands == AdminAccess::token);
+
+    // The opt-out starts the listener for health and metrics; /v1 is never served tokenless.
+    const auto open = write_yaml("admin-exposed", "admin:\n  exposed_without_token: true\n");
+    const auto exposed = parse({"--config", open, "--admin-listen", "[::]:9100"}).config;
+    CHECK(unauthenticated_exposures(exposed) == Exposures{"admin"});
+    CHECK(admin_policy(exposed).commands == AdminAccess::refused);
+    CHECK(admin_policy(exposed).metrics == AdminAccess::open);
+
+    // Subcommands listen on nothing: the same configuration serves them.
+    CHECK(parse({"topics", "plan", "--listen", "0.0.0.0:9000", "--admin-listen", "0.0.0.0:9100"}).action ==
+          CommandLine::Action::topics);
+    for (const auto& f : {acknowledged, scrape, open}) {
+        std::filesystem::remove(f);
+    }
 }
 
 TEST_CASE("bad configuration stops start-up with one clear message", "[config]") {
