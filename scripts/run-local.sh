@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+scripts/setup.sh run
 export KAFKA_PORT="${KAFKA_PORT:-9092}"
 build_dir="${BUILD_DIR:-build}"
 

@@ -1,7 +1,18 @@
 #!/usr/bin/env bash
-# Installs everything the project needs on a fresh Debian bookworm machine. Idempotent and
-# non-interactive; needs root (or sudo). Skips apt entirely when everything is present.
+# Installs what the project needs on a Debian bookworm machine; scripts/run-local.sh and
+# scripts/test.sh call it first, so a fresh machine needs nothing else.
+#   scripts/setup.sh [test|run]   test (default): everything the test command uses;
+#                                 run: only what building and running the gateway needs
+# Idempotent and non-interactive; skips apt entirely when everything is present. Installing
+# needs root: as root (or with password-less sudo) it installs, otherwise it names the
+# packages and the one command to run, and fails.
 set -euo pipefail
+
+scope="${1:-test}"
+case "$scope" in
+    test|run) ;;
+    *) echo "setup: unknown scope \"$scope\" (test or run)" >&2; exit 2 ;;
+esac
 
 packages=(
     build-essential cmake ninja-build pkg-config git curl ca-certificates
@@ -11,6 +22,8 @@ packages=(
     # package): its compression and SASL libraries, xz for the source package, patch for the
     # project's patches on top (scripts/librdkafka-patches/).
     libsasl2-dev libzstd-dev liblz4-dev zlib1g-dev xz-utils patch
+)
+[ "$scope" = run ] || packages+=(
     # The fuzz build (CMake preset `fuzz`): clang with libFuzzer and the sanitizer runtimes;
     # clang-tidy for the static checks of the test command.
     clang-14 libclang-rt-14-dev clang-tidy-14
@@ -39,10 +52,16 @@ if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || { echo "setup: run as root (needs apt-get)" >&2; exit 1; }
+if [ "$(id -u)" -eq 0 ]; then
+    sudo=""
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
     sudo="sudo"
+else
+    echo "setup: missing Debian packages: ${missing[*]}" >&2
+    echo "setup: install them as root, then run this again:" >&2
+    echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    echo "  (or, as root: scripts/setup.sh $scope)" >&2
+    exit 1
 fi
 echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
