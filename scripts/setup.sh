@@ -32,6 +32,8 @@ packages=(
     # The alert rules and dashboard (deploy/monitoring/): promtool checks and unit-tests them,
     # a real Prometheus watches an alert fire and clear.
     prometheus
+    # The systemd unit (deploy/systemd/): systemd-analyze verifies it and scores its hardening.
+    systemd
 )
 # Runtimes the build and the tests call: npm fetches the pinned OCPP schemas and the interop
 # clients, Java and Maven run the local Kafka broker. Installed from Debian only when absent.

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "gateway/app/kafka_readiness.hpp"
+#include "gateway/app/systemd_notify.hpp"
 #include "gateway/log/log.hpp"
 #include "gateway/session/session.hpp"
 #include "kafka_bridge/envelope.hpp"
@@ -56,6 +57,12 @@ template <class F>
 void wait_until(F done, Clock::time_point deadline) {
     while (!done() && Clock::now() < deadline) {
         std::this_thread::sleep_for(20ms);
+    }
+}
+
+void tell_service_manager(const std::string& state) {
+    if (const auto problem = notify_service_manager(state); !problem.empty()) {
+        log::warn("{}", problem);
     }
 }
 
@@ -112,10 +119,13 @@ int App::run() {
     for (auto& tenant : tenants_) {
         tenant->lag->start();
     }
+    // Listening, with Kafka and its topics checked: a Type=notify unit is started now.
+    tell_service_manager("READY=1\nSTATUS=serving stations on " + config_.listen.to_string());
     serve();
     for (auto& tenant : tenants_) {
         tenant->lag->stop();
     }
+    tell_service_manager("STOPPING=1\nSTATUS=draining");
     drain();
     log::info("gateway {} stopped", config_.gateway_id);
     return 0;
