@@ -71,6 +71,17 @@ int main(int argc, char** argv) {
             return gateway::app::run_topics_command(cl.config, cl.verb, stdout, stderr);
         case Action::tolerance:
             return gateway::app::run_tolerance_command(cl.config, cl.verb, stdout, stderr);
+        case Action::check_config: {
+            const auto& c = cl.config;
+            std::printf("configuration OK: stations on %s (security profile %d), admin on %s, Kafka at %s\n",
+                        c.listen.to_string().c_str(), c.security.profile, c.admin_listen.to_string().c_str(),
+                        c.kafka.brokers.c_str());
+            for (const auto& listener : gateway::config::unauthenticated_exposures(c)) {
+                std::printf("acknowledged: the %s listener takes connections from the network without authentication\n",
+                            listener.c_str());
+            }
+            return 0;
+        }
         case Action::run:
             break;
     }

@@ -426,6 +426,8 @@ Usage: ocpp-gateway [options]
            docs/contract.md)
        ocpp-gateway tolerance suggest [options]   (tolerance profiles for the station models
            in the dead-letter topic; README "Tolerance profiles")
+       ocpp-gateway check-config [options]   (reads the configuration as a start would,
+           prints what it would serve, exit 2 with the problem; touches nothing)
 
 Options (flags override OCPP_GATEWAY_* environment variables, which override the file; every
 file key with its default is in deploy/gateway.example.yaml):
@@ -580,9 +582,13 @@ CommandLine parse_command_line(int argc, const char* const* argv,
         }
         return cl;
     }
-    CommandLine cl = parse_options(args, env);
+    const bool check_only = !args.empty() && args[0] == "check-config";
+    CommandLine cl = parse_options(check_only ? std::vector<std::string>(args.begin() + 1, args.end()) : args, env);
     if (cl.action == CommandLine::Action::run) {
         refuse_unacknowledged_exposure(cl.config);
+        if (check_only) {
+            cl.action = CommandLine::Action::check_config;
+        }
     }
     return cl;
 }

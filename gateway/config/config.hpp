@@ -345,7 +345,7 @@ std::vector<std::string> unauthenticated_exposures(const Config& c);
 
 /// The result of reading the command line: a config to run, or a subcommand/exit.
 struct CommandLine {
-    enum class Action : std::uint8_t { run, help, version, hash_password, topics, tolerance };
+    enum class Action : std::uint8_t { run, help, version, hash_password, topics, tolerance, check_config };
     Action action = Action::run;
     /// topics: plan, apply or check; tolerance: suggest.
     std::string verb;

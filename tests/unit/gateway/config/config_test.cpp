@@ -146,6 +146,11 @@ TEST_CASE("a listener open to the network without authentication must be acknowl
     CHECK(admin_policy(exposed).commands == AdminAccess::refused);
     CHECK(admin_policy(exposed).metrics == AdminAccess::open);
 
+    // check-config reads the configuration as a start would, exposure rules included.
+    CHECK(parse({"check-config"}).action == CommandLine::Action::check_config);
+    CHECK(parse({"check-config", "--config", acknowledged}).action == CommandLine::Action::check_config);
+    CHECK_THROWS_WITH(parse({"check-config", "--listen", "0.0.0.0:9000"}), Contains("security.profile0_exposed"));
+
     // Subcommands listen on nothing: the same configuration serves them.
     CHECK(parse({"topics", "plan", "--listen", "0.0.0.0:9000", "--admin-listen", "0.0.0.0:9100"}).action ==
           CommandLine::Action::topics);
