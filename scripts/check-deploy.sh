@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Checks the Kubernetes base (deploy/kubernetes/) the way a cluster would take it: every
+# Checks what operators deploy. The Kubernetes base (deploy/kubernetes/) the way a cluster
+# would take it: every
 # resource against the official Kubernetes schemas (PyPI kubernetes-validate, strict: unknown
 # fields refused) for the oldest and newest Kubernetes it claims, the kustomization listing
 # exactly the files there, and the gateway configuration in its ConfigMap read by the gateway
-# itself (check-config, as a pod would start).
+# itself (check-config, as a pod would start). The container files (deploy/container/): the
+# compose gateway's configuration and Prometheus's, and what compose.yaml refers to.
 #   scripts/check-deploy.sh GATEWAY_BIN
 #   OCPP_CACHE_DIR: where the validator's venv is kept (~/.cache/ocpp-gateway)
 set -euo pipefail
@@ -62,5 +64,39 @@ if ! OCPP_GATEWAY_ADMIN_TOKEN=from-the-secret "$gateway" check-config --config "
     echo "check-deploy: the gateway refuses the ConfigMap's configuration" >&2
     status=1
 fi
+# The container files: the compose gateway's configuration read by the gateway, Prometheus's
+# configuration checked by promtool, and every file compose.yaml mounts or builds present.
+container=deploy/container
+if ! OCPP_GATEWAY_ADMIN_TOKEN=from-compose OCPP_GATEWAY_KAFKA_BROKERS=kafka:9092 \
+    "$gateway" check-config --config "$container/compose-gateway.yaml"; then
+    echo "check-deploy: the gateway refuses $container/compose-gateway.yaml" >&2
+    status=1
+fi
+if command -v promtool >/dev/null; then
+    prometheus="$(mktemp /tmp/ocpp-deploy-prometheus.XXXXXX.yml)"
+    trap 'rm -f "$config" "$prometheus"' EXIT
+    sed "s|/etc/prometheus/alerts.yaml|$PWD/deploy/monitoring/alerts.yaml|" "$container/prometheus.yml" > "$prometheus"
+    promtool check config "$prometheus" >/dev/null || { echo "check-deploy: promtool refuses $container/prometheus.yml" >&2; status=1; }
+fi
+"$venv/bin/python" - "$container" <<'PY' || status=1
+import os, sys, yaml
+base = sys.argv[1]
+compose = yaml.safe_load(open(os.path.join(base, "compose.yaml")))
+missing = []
+for name, service in compose["services"].items():
+    build = service.get("build")
+    if build:
+        context = os.path.join(base, build["context"])
+        if not os.path.isfile(os.path.join(context, build["dockerfile"])):
+            missing.append(f"{name}: build {build['dockerfile']}")
+    for volume in service.get("volumes", []):
+        source = volume.split(":")[0]
+        if source.startswith(".") and not os.path.exists(os.path.join(base, source)):
+            missing.append(f"{name}: volume {source}")
+if missing:
+    print("check-deploy: compose.yaml refers to files that are not there: " + ", ".join(missing), file=sys.stderr)
+    sys.exit(1)
+PY
+
 [ "$status" -eq 0 ] && echo "check-deploy: ${#resources[@]} manifest files valid for Kubernetes ${kubernetes_versions[*]}"
 exit "$status"
