@@ -19,6 +19,8 @@ namespace {
 
 // A day: the longest heartbeat interval the gateway itself can be configured with.
 constexpr long long kMaxInterval = 86400;
+constexpr long long kMinPongMs = 100;     // limits.pong_timeout_ms has the same range
+constexpr long long kMaxPongMs = 600000;
 
 bool is_boot_status(const std::string& s) { return s == "Accepted" || s == "Pending" || s == "Rejected"; }
 
@@ -50,7 +52,7 @@ void StationRegistry::load_file(const std::string& path) {
         for (const auto& field : entry) {
             const auto name = field.first.as<std::string>();
             if (name != "id" && name != "password_hash" && name != "enabled" && name != "boot" &&
-                name != "heartbeat_interval_s") {
+                name != "heartbeat_interval_s" && name != "ping_interval_s" && name != "pong_timeout_ms") {
                 throw std::runtime_error(where + " (" + c.station_id + "): unknown key `" + name + "`");
             }
         }
@@ -75,6 +77,20 @@ void StationRegistry::load_file(const std::string& path) {
                 throw std::runtime_error(where + " (" + c.station_id + "): heartbeat_interval_s must be 1 to 86400");
             }
             c.heartbeat_interval = std::chrono::seconds(seconds);
+        }
+        if (entry["ping_interval_s"]) {
+            const auto seconds = entry["ping_interval_s"].as<long long>();
+            if (seconds < 0 || seconds > kMaxInterval) {
+                throw std::runtime_error(where + " (" + c.station_id + "): ping_interval_s must be 0 (no pings) to 86400");
+            }
+            c.ping_interval = std::chrono::seconds(seconds);
+        }
+        if (entry["pong_timeout_ms"]) {
+            const auto ms = entry["pong_timeout_ms"].as<long long>();
+            if (ms < kMinPongMs || ms > kMaxPongMs) {
+                throw std::runtime_error(where + " (" + c.station_id + "): pong_timeout_ms must be 100 to 600000");
+            }
+            c.pong_timeout = std::chrono::milliseconds(ms);
         }
         if (!loaded.emplace(ocpp::ascii_lower(c.station_id), c).second) {
             throw std::runtime_error(where + ": " + c.station_id + " is listed twice");
@@ -132,6 +148,18 @@ std::optional<std::string> StationRegistry::apply_record(const std::string& key,
         }
         c.heartbeat_interval = std::chrono::seconds(i->get<long long>());
     }
+    if (const auto p = doc.find("pingInterval"); p != doc.end() && !p->is_null()) {
+        if (!p->is_number_integer() || p->get<long long>() < 0 || p->get<long long>() > kMaxInterval) {
+            return std::string("pingInterval must be an integer from 0 (no pings) to 86400 (seconds)");
+        }
+        c.ping_interval = std::chrono::seconds(p->get<long long>());
+    }
+    if (const auto p = doc.find("pongTimeout"); p != doc.end() && !p->is_null()) {
+        if (!p->is_number_integer() || p->get<long long>() < kMinPongMs || p->get<long long>() > kMaxPongMs) {
+            return std::string("pongTimeout must be an integer from 100 to 600000 (milliseconds)");
+        }
+        c.pong_timeout = std::chrono::milliseconds(p->get<long long>());
+    }
     std::unique_lock<std::shared_mutex> lock(mutex_);
     stations_[ocpp::ascii_lower(key)] = std::move(c);
     return std::nullopt;
@@ -145,6 +173,20 @@ bool StationRegistry::empty() const {
 std::size_t StationRegistry::size() const {
     std::shared_lock<std::shared_mutex> lock(mutex_);
     return stations_.size();
+}
+
+Keepalive keepalive_for(const std::optional<StationCredential>& entry, Keepalive defaults) {
+    Keepalive k = defaults;
+    if (entry && entry->ping_interval) {
+        k.ping_interval = *entry->ping_interval;
+    }
+    if (entry && entry->pong_timeout) {
+        k.pong_timeout = *entry->pong_timeout;
+    }
+    if (k.ping_interval.count() > 0 && k.pong_timeout >= k.ping_interval) {
+        k.pong_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(k.ping_interval) / 2;
+    }
+    return k;
 }
 
 std::optional<StationCredential> StationRegistry::find(std::string_view station_id) const {

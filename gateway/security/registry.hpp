@@ -24,18 +24,33 @@ struct StationCredential {
     std::string boot_status;
     /// Heartbeat interval sent when Accepted; nothing: the configured one.
     std::optional<std::chrono::seconds> heartbeat_interval;
+    /// WebSocket keep-alive of this station's connections; nothing: limits.ping_interval_s /
+    /// limits.pong_timeout_ms. A ping interval of 0: no pings (stations that cannot answer
+    /// them); a short one: stations whose network drops idle sockets after 30–45 s.
+    std::optional<std::chrono::seconds> ping_interval;
+    std::optional<std::chrono::milliseconds> pong_timeout;
 };
+
+/// The keep-alive of one connection.
+struct Keepalive {
+    std::chrono::seconds ping_interval{0};  ///< 0: no pings
+    std::chrono::milliseconds pong_timeout{0};
+};
+/// `defaults` with what `entry` overrides; a pong timeout that is not shorter than the ping
+/// interval is cut to half of it (a pong must be able to arrive before the next ping).
+Keepalive keepalive_for(const std::optional<StationCredential>& entry, Keepalive defaults);
 
 /// Which identities may connect and how they prove it: from a file at start-up and from the
 /// compacted topic ocpp.stations (changes apply to new connections at once). Thread-safe.
 class StationRegistry {
 public:
     /// Reads a YAML file: `stations: [{id: CS01, password_hash: "pbkdf2-sha256$…",
-    /// boot: Pending, heartbeat_interval_s: 600}, …]`.
+    /// boot: Pending, heartbeat_interval_s: 600, ping_interval_s: 20, pong_timeout_ms: 5000}, …]`.
     /// Throws std::runtime_error with the file, entry and problem (start-up only).
     void load_file(const std::string& path);
     /// Applies a record of the stations topic (key: station id; value JSON
-    /// {"stationId", "passwordHash", "enabled", "boot", "heartbeatInterval"}; null: removed).
+    /// {"stationId", "passwordHash", "enabled", "boot", "heartbeatInterval", "pingInterval",
+    /// "pongTimeout"}; null: removed).
     /// Returns the problem in words
     /// when the record is unusable (it is then ignored).
     std::optional<std::string> apply_record(const std::string& key,

@@ -21,6 +21,7 @@ Session::Session(Services& services, std::unique_ptr<StationLink> link, std::str
       address_(std::move(address)),
       strand_(services.io),
       keepalive_(services.io),
+      ping_interval_(services.config.limits.ping_interval),
       retry_(services.io),
       command_timer_(services.io),
       since_(kafka_bridge::now_rfc3339()),
@@ -150,11 +151,10 @@ void Session::end_commands(int code, const std::string& reason) {
 
 void Session::schedule_keepalive() {
     const auto& limits = services_.config.limits;
-    if (limits.ping_interval.count() == 0 && limits.idle_timeout.count() == 0) {
+    if (ping_interval_.count() == 0 && limits.idle_timeout.count() == 0) {
         return;
     }
-    const auto period = limits.ping_interval.count() > 0 ? limits.ping_interval
-                                                         : limits.idle_timeout;
+    const auto period = ping_interval_.count() > 0 ? ping_interval_ : limits.idle_timeout;
     keepalive_.expires_after(period);
     keepalive_.async_wait(asio::bind_executor(
         strand_, [self = shared_from_this()](const std::error_code& ec) {
@@ -166,7 +166,7 @@ void Session::schedule_keepalive() {
                 self->close(CloseCode::going_away, "idle timeout");
                 return;
             }
-            if (l.ping_interval.count() > 0) {
+            if (self->ping_interval_.count() > 0) {
                 self->link_->ping();
             }
             self->schedule_keepalive();

@@ -49,6 +49,9 @@ public:
             ocpp::ProtocolVersion version, std::optional<std::string> subprotocol,
             std::string address, std::string peer_ip);
 
+    /// Before start(): this connection's ping interval (the station's registry entry may set
+    /// one; 0: no pings). Otherwise limits.ping_interval_s.
+    void set_ping_interval(std::chrono::seconds interval) { ping_interval_ = interval; }
     /// Publishes Connected and starts the keep-alive timer.
     void start();
     /// A WebSocket message arrived (any thread); `text` false for a binary message.
@@ -171,6 +174,7 @@ private:
     std::string address_;
     asio::io_context::strand strand_;
     asio::steady_timer keepalive_;
+    std::chrono::seconds ping_interval_;
     asio::steady_timer retry_;
     asio::steady_timer command_timer_;
     std::string since_;

@@ -359,6 +359,11 @@ void WsListener<Server>::on_open(websocketpp::connection_hdl hdl) {
             s->on_pong();
         }
     });
+    const auto& limits = side.services.config.limits;
+    const auto keepalive = security::keepalive_for(side.registry.find(h.station_id.get()),
+                                                   {limits.ping_interval, limits.pong_timeout});
+    con->set_pong_timeout(static_cast<long>(keepalive.pong_timeout.count()));
+    session->set_ping_interval(keepalive.ping_interval);
     session->start();
     if (replaced) {
         log::warn("station {} connected again; closing its previous session", h.station_id.get());

@@ -23,13 +23,15 @@ export function hashPassword(password, iterations = 1000) {
     .toString('utf8').trim();
 }
 
-/** Writes a station registry YAML: entries [{id, hash?, enabled?}]. */
+/** Writes a station registry YAML: entries [{id, hash?, enabled?, pingIntervalS?, pongTimeoutMs?}]. */
 export function writeRegistry(file, entries) {
   const lines = ['stations:'];
   for (const e of entries) {
     lines.push(`  - id: "${e.id}"`);
     if (e.hash) lines.push(`    password_hash: "${e.hash}"`);
     if (e.enabled === false) lines.push('    enabled: false');
+    if (e.pingIntervalS !== undefined) lines.push(`    ping_interval_s: ${e.pingIntervalS}`);
+    if (e.pongTimeoutMs !== undefined) lines.push(`    pong_timeout_ms: ${e.pongTimeoutMs}`);
   }
   writeFileSync(file, lines.join('\n') + '\n');
   return file;

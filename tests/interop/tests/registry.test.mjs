@@ -5,12 +5,16 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import WebSocket from 'ws';
 
 import { startGateway, uniqueStationId, withGatewayLog, GATEWAY_BIN, KAFKA_BROKERS } from '../lib/gateway.mjs';
 import { TopicReader, TOPICS } from '../lib/kafka.mjs';
 import { assertSchema } from '../lib/schemas.mjs';
-import { tryConnect, answerWithin } from '../lib/security.mjs';
+import { tryConnect, answerWithin, writeRegistry } from '../lib/security.mjs';
 
 const STATIONS_TOPIC = 'ocpp.stations';
 const SECURITY_TOPIC = TOPICS.security ?? 'ocpp.security';
@@ -103,5 +107,67 @@ describe('station registry on Kafka (security profile 1)', () => {
     const types = events.map((e) => e.type);
     assert.ok(types.includes('UnknownStation'), `types: ${types}`);
     assert.ok(types.includes('AuthFailed'), `types: ${types}`);
+  }));
+});
+
+// Per-station keep-alive from the registry (here its file; the topic's pingInterval and
+// pongTimeout are read the same way, unit-tested): a station that cannot answer pings gets
+// none, one behind a NAT that drops idle sockets gets them often, the rest the configured ones.
+describe('station keep-alive from the registry', () => {
+  let gw;
+  let dir;
+  const logOnFailure = (fn) => withGatewayLog(() => gw, fn);
+  const quiet = uniqueStationId('ITKAQ');
+  const fast = uniqueStationId('ITKAF');
+  const plain = uniqueStationId('ITKAP');
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ocpp-keepalive-'));
+    const registry = writeRegistry(join(dir, 'stations.yaml'), [
+      { id: quiet, pingIntervalS: 0 },
+      { id: fast, pingIntervalS: 1, pongTimeoutMs: 300 },
+      { id: plain },
+    ]);
+    const config = join(dir, 'gateway.yaml');
+    writeFileSync(config, 'limits:\n  ping_interval_s: 2\n  pong_timeout_ms: 1000\n');
+    gw = await startGateway({ extraArgs: ['--config', config, '--stations-file', registry] });
+  });
+
+  after(async () => {
+    if (gw) await gw.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A station that counts the gateway's pings; `autoPong` false: it never answers them. */
+  function station(id, { autoPong = true } = {}) {
+    const ws = new WebSocket(gw.wsUrl(id), ['ocpp1.6'], { autoPong });
+    const s = { ws, pings: 0, closed: null };
+    ws.on('ping', () => { s.pings += 1; });
+    s.opened = new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('unexpected-response', (_, res) => reject(new Error(`HTTP ${res.statusCode}`))); ws.once('error', reject); });
+    s.closing = new Promise((resolve) => ws.once('close', (code, reason) => { s.closed = { code, reason: reason.toString(), at: Date.now() }; resolve(s.closed); }));
+    return s;
+  }
+
+  test('no pings, frequent pings with a short pong timeout, and the defaults, side by side', logOnFailure(async () => {
+    const q = station(quiet);
+    const p = station(plain);
+    const f = station(fast, { autoPong: false });
+    await Promise.all([q.opened, p.opened, f.opened]);
+    const opened = Date.now();
+    // The silent one is cut after its first unanswered ping: 1 s interval + 0.3 s for the pong.
+    const cut = await Promise.race([f.closing, new Promise((resolve) => setTimeout(() => resolve(null), 5_000))]);
+    assert.ok(cut, 'the station that does not answer pings was not closed within 5 s');
+    assert.equal(cut.code, 1001, `close ${cut.code} ${cut.reason}`);
+    assert.ok(f.pings >= 1, 'closed without having been pinged');
+    assert.ok(cut.at - opened < 3_000, `closed ${cut.at - opened} ms after opening: not its own 1 s / 0.3 s keep-alive`);
+    // Past the configured 2 s interval: the plain station has been pinged, the quiet one not.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, opened + 3_500 - Date.now())));
+    assert.equal(q.pings, 0, 'the station with ping_interval_s 0 was pinged');
+    assert.ok(p.pings >= 1, 'the station without an override was not pinged at the configured interval');
+    assert.equal(q.closed, null, 'the unpinged station was closed');
+    assert.equal(p.closed, null, 'the station answering pings was closed');
+    q.ws.close();
+    p.ws.close();
+    await Promise.all([q.closing, p.closing]);
   }));
 });

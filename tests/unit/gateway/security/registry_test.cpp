@@ -108,3 +108,46 @@ TEST_CASE("registry entries carry the boot decision", "[security]") {
     std::filesystem::remove(file);
     std::filesystem::remove(wrong);
 }
+
+TEST_CASE("registry entries override the keep-alive of their stations", "[security]") {
+    using namespace std::chrono_literals;
+    StationRegistry registry;
+    const auto file = write_file("registry-keepalive", "stations:\n"
+                                                       "  - {id: QUIET, ping_interval_s: 0}\n"
+                                                       "  - {id: NAT, ping_interval_s: 20, pong_timeout_ms: 5000}\n"
+                                                       "  - {id: PLAIN}\n");
+    registry.load_file(file);
+    const Keepalive defaults{60s, 30000ms};
+    const auto quiet = keepalive_for(registry.find("quiet"), defaults);
+    CHECK(quiet.ping_interval == 0s);
+    CHECK(quiet.pong_timeout == 30000ms);
+    const auto nat = keepalive_for(registry.find("NAT"), defaults);
+    CHECK(nat.ping_interval == 20s);
+    CHECK(nat.pong_timeout == 5000ms);
+    const auto plain = keepalive_for(registry.find("PLAIN"), defaults);
+    CHECK(plain.ping_interval == 60s);
+    CHECK(plain.pong_timeout == 30000ms);
+    CHECK(keepalive_for(std::nullopt, defaults).ping_interval == 60s);
+    // A short ping interval under the default pong timeout: the pong gets half the interval.
+    REQUIRE_FALSE(registry.apply_record("NAT", std::string(R"({"pingInterval":10})")));
+    CHECK(keepalive_for(registry.find("NAT"), defaults).pong_timeout == 5000ms);
+    CHECK(keepalive_for(registry.find("NAT"), defaults).ping_interval == 10s);
+
+    REQUIRE_FALSE(registry.apply_record("NAT", std::string(R"({"pingInterval":25,"pongTimeout":2500})")));
+    CHECK(registry.find("NAT")->ping_interval == 25s);
+    CHECK(registry.find("NAT")->pong_timeout == 2500ms);
+    for (const char* bad : {R"({"pingInterval":-1})", R"({"pingInterval":86401})", R"({"pingInterval":"30"})",
+                            R"({"pongTimeout":99})", R"({"pongTimeout":600001})", R"({"pongTimeout":1.5})"}) {
+        CAPTURE(bad);
+        CHECK(registry.apply_record("NAT", std::string(bad)));
+    }
+    CHECK(registry.find("NAT")->ping_interval == 25s);  // unusable records change nothing
+
+    for (const auto& [text, message] :
+         {std::pair<std::string, std::string>{"stations:\n  - {id: X1, ping_interval_s: -5}\n", "ping_interval_s must be 0"},
+          {"stations:\n  - {id: X1, pong_timeout_ms: 50}\n", "pong_timeout_ms must be 100 to 600000"}}) {
+        INFO(text);
+        CHECK_THROWS_WITH(registry.load_file(write_file("registry-keepalive-bad", text)), Catch::Contains(message));
+    }
+    std::filesystem::remove(file);
+}
