@@ -3,6 +3,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstring>
 #include <climits>
 #include <set>
 #include <stdexcept>
@@ -366,6 +369,60 @@ void refuse_unacknowledged_exposure(const Config& c) {
 }
 
 }  // namespace
+
+bool Network::contains(const asio::ip::address& a) const {
+    asio::ip::address candidate = a;
+    if (candidate.is_v6() && candidate.to_v6().is_v4_mapped() && address.is_v4()) {
+        candidate = asio::ip::make_address_v4(asio::ip::v4_mapped, candidate.to_v6());
+    }
+    if (candidate.is_v4() != address.is_v4()) {
+        return false;
+    }
+    const auto bytes_of = [](const asio::ip::address& x) {
+        std::array<unsigned char, 16> out{};
+        if (x.is_v4()) {
+            const auto b = x.to_v4().to_bytes();
+            std::memcpy(out.data(), b.data(), b.size());
+        } else {
+            const auto b = x.to_v6().to_bytes();
+            std::memcpy(out.data(), b.data(), b.size());
+        }
+        return out;
+    };
+    const auto want = bytes_of(address);
+    const auto have = bytes_of(candidate);
+    unsigned bits = prefix;
+    for (std::size_t i = 0; bits > 0; ++i, bits = bits >= 8 ? bits - 8 : 0) {
+        const unsigned mask = bits >= 8 ? 0xFFu : (0xFFu << (8 - bits)) & 0xFFu;
+        if ((want[i] & mask) != (have[i] & mask)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::string Network::to_string() const {
+    return address.to_string() + "/" + std::to_string(prefix);
+}
+
+std::optional<Network> parse_network(std::string_view text) {
+    const auto slash = text.find('/');
+    std::error_code ec;
+    const auto address = asio::ip::make_address(std::string(text.substr(0, slash)), ec);
+    if (ec) {
+        return std::nullopt;
+    }
+    const unsigned max = address.is_v4() ? 32 : 128;
+    unsigned prefix = max;
+    if (slash != std::string_view::npos) {
+        const auto digits = text.substr(slash + 1);
+        const auto [end, pec] = std::from_chars(digits.data(), digits.data() + digits.size(), prefix);
+        if (digits.empty() || pec != std::errc() || end != digits.data() + digits.size() || prefix > max) {
+            return std::nullopt;
+        }
+    }
+    return Network{address, prefix};
+}
 
 bool is_loopback(std::string_view host) {
     const std::string text(host);

@@ -1,5 +1,10 @@
 #pragma once
 
+#ifndef ASIO_STANDALONE
+#define ASIO_STANDALONE
+#endif
+#include <asio/ip/address.hpp>
+
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -26,6 +31,17 @@ enum class ReplyMode : std::uint8_t {
 };
 
 std::string_view reply_mode_name(ReplyMode m);
+
+/// A network in CIDR notation (10.0.0.0/8, 2001:db8::/32; a bare address is /32 or /128).
+struct Network {
+    asio::ip::address address;
+    unsigned prefix = 0;
+    /// IPv4-mapped IPv6 addresses count as the IPv4 address they map.
+    bool contains(const asio::ip::address& a) const;
+    std::string to_string() const;
+};
+/// Parses `text`; nullopt when it is not an address with an optional prefix length.
+std::optional<Network> parse_network(std::string_view text);
 
 struct Endpoint {
     std::string host;
@@ -216,6 +232,14 @@ struct Config {
         /// newcomer is refused (429): two devices with one stolen identity flip-flopping.
         unsigned max_replacements_per_minute = 6;
     } security;
+    /// PROXY protocol (v1 and v2) on the station listener, for load balancers in front.
+    struct ProxyProtocol {
+        /// Peers whose connections must start with a PROXY header (the load balancers);
+        /// empty: off, nobody's bytes are read as one.
+        std::vector<Network> trusted;
+        /// How long a trusted peer has to send the header.
+        std::chrono::milliseconds timeout{5000};
+    } proxy_protocol;
     /// TLS of the station listener (profiles 2 and 3).
     struct Tls {
         struct Pair {

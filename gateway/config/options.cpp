@@ -481,6 +481,18 @@ std::vector<Option> build() {
     add({"security.profile0_exposed", "", "", "BOOL",
          "acknowledge profile 0 on a non-loopback listen address (anyone may connect as any station)", Shape::scalar,
          boolean(FIELD(security.profile0_exposed)), nullptr, nullptr});
+    add({"proxy_protocol.trusted", "", "", "CIDR",
+         "load balancers whose connections start with a PROXY header (v1/v2), e.g. 10.0.0.0/8", Shape::list,
+         [](Config& c, const std::string& v, const std::string& where) {
+             auto network = parse_network(v);
+             if (!network) {
+                 fail(where + ": \"" + v + "\" is not an address or a network (10.0.0.0/8, 2001:db8::/32)");
+             }
+             c.proxy_protocol.trusted.push_back(*network);
+         },
+         nullptr, [](Config& c) { c.proxy_protocol.trusted.clear(); }});
+    add({"proxy_protocol.timeout_ms", "", "", "MS", "time a trusted proxy has to send the PROXY header", Shape::scalar,
+         integer<std::chrono::milliseconds>(FIELD(proxy_protocol.timeout), 100, 60000), show_count(FIELD(proxy_protocol.timeout)), nullptr});
     add({"security.stations_file", "OCPP_GATEWAY_STATIONS_FILE", "--stations-file", "FILE", "station registry (ids, password hashes)",
          Shape::scalar, text(FIELD(security.stations_file)), nullptr, nullptr});
     add({"security.failures_per_identity", "", "", "N", "failed authentications per identity → 429", Shape::scalar,

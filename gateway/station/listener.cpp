@@ -73,7 +73,10 @@ private:
     void on_open(websocketpp::connection_hdl hdl);
     void on_close(websocketpp::connection_hdl hdl);
     static std::pair<int, std::string> close_reason(const Connection& con);
+    /// The station's address (a trusted proxy's PROXY header, else the peer's) without and
+    /// with its port.
     static std::string peer_ip(const Connection& con);
+    static std::string peer_endpoint(const Connection& con);
 
     /// The sessions of one tenant, as the command machinery looks them up.
     class Lookup final : public session::SessionLookup {
@@ -183,6 +186,16 @@ WsListener<Server>::WsListener(const config::Config& config, const ocpp::SchemaR
                 SSL_set_quiet_shutdown(ssl, 1);
             }
         });
+    }
+    if (!config.proxy_protocol.trusted.empty()) {
+        auto proxy = std::make_shared<ProxySettings>();
+        proxy->trusted = config.proxy_protocol.trusted;
+        proxy->timeout = config.proxy_protocol.timeout;
+        proxy->refused = [this](const std::string& peer, const std::string& problem) {
+            metrics_.handshake_refused("proxy_header");
+            log::debug("connection from proxy {} closed: {}", peer, problem);
+        };
+        ws_.set_proxy_settings(std::move(proxy));
     }
     ws_.init_asio(&io_);
     ws_.set_max_message_size(config.limits.max_message_bytes);
@@ -297,7 +310,7 @@ bool WsListener<Server>::on_validate(websocketpp::connection_hdl hdl) {
             con->replace_header("Retry-After", std::to_string(refused->retry_after));
         }
         con->set_body(refused->reason + "\n");
-        log::debug("handshake from {} for {} refused: {} {}", con->get_remote_endpoint(),
+        log::debug("handshake from {} for {} refused: {} {}", peer_endpoint(con),
                    con->get_resource(), refused->status, refused->reason);
         return false;
     }
@@ -311,7 +324,19 @@ bool WsListener<Server>::on_validate(websocketpp::connection_hdl hdl) {
 }
 
 template <class Server>
+std::string WsListener<Server>::peer_endpoint(const Connection& con) {
+    if (const auto& source = con->proxied()) {
+        const auto ip = source->address.to_string();
+        return (source->address.is_v6() ? "[" + ip + "]" : ip) + ":" + std::to_string(source->port);
+    }
+    return con->get_remote_endpoint();
+}
+
+template <class Server>
 std::string WsListener<Server>::peer_ip(const Connection& con) {
+    if (const auto& source = con->proxied()) {
+        return source->address.to_string();
+    }
     std::error_code ec;
     const auto endpoint = con->get_raw_socket().remote_endpoint(ec);
     if (ec) {
@@ -341,7 +366,7 @@ void WsListener<Server>::on_open(websocketpp::connection_hdl hdl) {
     Side& side = *sides_.at(h.tenant);
     auto session = std::make_shared<Session>(side.services, std::make_unique<Link<Server>>(con),
                                              record_key(side, h.station_id.get()), h.version,
-                                             h.subprotocol, con->get_remote_endpoint(), ip);
+                                             h.subprotocol, peer_endpoint(con), ip);
     const auto replaced = sessions_.add(hdl, session, ip);
     metrics_.connection_opened(h.version);
     ++side.connections;

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "gateway/session/services.hpp"
-#include "gateway/station/lingering_close.hpp"
+#include "gateway/station/station_socket.hpp"
 
 namespace gateway::station {
 
@@ -22,9 +22,9 @@ struct WsConfig : websocketpp::config::asio {
     /// are mostly well under 4 KiB, and with tens of thousands of idle stations this buffer
     /// is most of the memory per station. Larger frames are simply read in several parts.
     static const std::size_t connection_read_buffer_size = 4096;
-    /// Closed connections linger (lingering_close.hpp).
+    /// Closed connections linger; PROXY headers from trusted proxies (station_socket.hpp).
     struct transport_config : websocketpp::config::asio::transport_config {
-        using socket_type = LingeringPlainSocket;
+        using socket_type = PlainStationSocket;
     };
     using transport_type = websocketpp::transport::asio::endpoint<transport_config>;
 };
@@ -36,7 +36,7 @@ struct WssConfig : websocketpp::config::asio_tls {
     static const websocketpp::log::level alog_level = websocketpp::log::alevel::none;
     static const std::size_t connection_read_buffer_size = 4096;
     struct transport_config : websocketpp::config::asio_tls::transport_config {
-        using socket_type = LingeringTlsSocket;
+        using socket_type = TlsStationSocket;
     };
     using transport_type = websocketpp::transport::asio::endpoint<transport_config>;
 };

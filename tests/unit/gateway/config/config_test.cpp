@@ -159,6 +159,21 @@ TEST_CASE("a listener open to the network without authentication must be acknowl
     }
 }
 
+TEST_CASE("trusted proxies are networks", "[config]") {
+    const auto file = write_yaml("proxies", "proxy_protocol:\n  trusted: [10.0.0.0/8, \"::1\", 192.168.7.1]\n  timeout_ms: 800\n");
+    const auto c = parse({"--config", file}).config;
+    REQUIRE(c.proxy_protocol.trusted.size() == 3);
+    CHECK(c.proxy_protocol.trusted[0].to_string() == "10.0.0.0/8");
+    CHECK(c.proxy_protocol.trusted[1].to_string() == "::1/128");
+    CHECK(c.proxy_protocol.trusted[2].to_string() == "192.168.7.1/32");
+    CHECK(c.proxy_protocol.timeout == std::chrono::milliseconds(800));
+    CHECK(parse({}).config.proxy_protocol.trusted.empty());
+    const auto bad = write_yaml("proxies-bad", "proxy_protocol:\n  trusted: [10.0.0.0/33]\n");
+    CHECK_THROWS_WITH(parse({"--config", bad}), Catch::Contains("\"10.0.0.0/33\" is not an address or a network"));
+    std::filesystem::remove(file);
+    std::filesystem::remove(bad);
+}
+
 TEST_CASE("bad configuration stops start-up with one clear message", "[config]") {
     using Catch::Contains;
     CHECK_THROWS_WITH(parse({"--listen", "9000"}), Contains("HOST:PORT"));
