@@ -34,6 +34,8 @@ packages=(
     prometheus
     # The systemd unit (deploy/systemd/): systemd-analyze verifies it and scores its hardening.
     systemd
+    # A real load balancer in front of two gateways (PROXY protocol, failover).
+    haproxy
 )
 # Runtimes the build and the tests call: npm fetches the pinned OCPP schemas and the interop
 # clients, Java and Maven run the local Kafka broker. Installed from Debian only when absent.

@@ -79,7 +79,7 @@ function parseHead(text) {
  *   {timedOut: true}                   nothing within timeoutMs
  */
 export function rawUpgrade({ host = '127.0.0.1', port, path, protocols = ['ocpp1.6'], headers = {}, rawHeaderLines = [],
-  tls = null, localAddress, timeoutMs = 10_000, keepOpen = false }) {
+  tls = null, localAddress, timeoutMs = 10_000, keepOpen = false, prefix = '' }) {
   return new Promise((resolve) => {
     const lines = [
       `GET ${path} HTTP/1.1`,
@@ -92,7 +92,8 @@ export function rawUpgrade({ host = '127.0.0.1', port, path, protocols = ['ocpp1
     if (protocols != null) lines.push(`Sec-WebSocket-Protocol: ${protocols.join(', ')}`);
     for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
     lines.push(...rawHeaderLines);
-    const request = lines.join('\r\n') + '\r\n\r\n';
+    // `prefix`: bytes before the request (a PROXY protocol header).
+    const request = prefix + lines.join('\r\n') + '\r\n\r\n';
     let buf = Buffer.alloc(0);
     let settled = false;
     let socket;

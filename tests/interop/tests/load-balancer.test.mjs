@@ -1,0 +1,206 @@
+// Behind a real load balancer: Debian's HAProxy in TCP mode in front of two gateway instances,
+// sending PROXY protocol v2 (proxy_protocol.trusted: the proxy's address). The gateway knows
+// each station by its own address (connection records, per-address limits), believes a PROXY
+// header only from the trusted proxy, closes the proxy's connections that lack one, reads a
+// v1 header too, and a station whose instance stops comes back through the proxy on the other.
+// Stations use their own loopback source addresses (127.0.0.x) so that they differ from the
+// proxy's (127.0.0.1).
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { RPCClient } from 'ocpp-rpc';
+
+import { startGateway, freePorts, uniqueStationId, withGatewayLog, httpGet } from '../lib/gateway.mjs';
+import { TopicReader, TOPICS } from '../lib/kafka.mjs';
+import { rawUpgrade } from '../lib/security.mjs';
+import { restGet } from '../lib/commands.mjs';
+
+const HAPROXY = process.env.OCPP_HAPROXY_BIN || 'haproxy';
+
+describe('behind HAProxy with the PROXY protocol', () => {
+  let dir;
+  let gws = [];
+  let haproxy;
+  let haproxyOutput = '';
+  let proxyPort;
+  let reader;
+  let from;
+  const logOnFailure = (fn) => withGatewayLog(() => gws.find((g) => g.failed) ?? gws[0], async (t) => {
+    try {
+      return await fn(t);
+    } catch (err) {
+      err.message += `\n--- haproxy ---\n${haproxyOutput.slice(-4000)}`;
+      throw err;
+    }
+  });
+
+  /** An OCPP 1.6 station through the proxy from `localAddress`; booted. */
+  async function station(id, localAddress) {
+    const client = new RPCClient({
+      endpoint: `ws://127.0.0.1:${proxyPort}/ocpp`, identity: id, protocols: ['ocpp1.6'],
+      strictMode: true, reconnect: false, wsOpts: { localAddress },
+    });
+    await client.connect();
+    const boot = await client.call('BootNotification', { chargePointVendor: 'Interop', chargePointModel: 'LB-1' });
+    assert.equal(boot.status, 'Accepted');
+    return client;
+  }
+
+  /** The instance whose presence says `id` is connected to it. */
+  async function instanceOf(id) {
+    for (let i = 0; i < 50; i++) {
+      for (const gw of gws) {
+        const res = await restGet(gw.adminPort, `/v1/stations/${encodeURIComponent(id)}`);
+        if (res.status === 200 && res.body?.connected && res.body.gatewayId === gw.gatewayId) return gw;
+      }
+      await delay(100);
+    }
+    return null;
+  }
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ocpp-lb-'));
+    const config = join(dir, 'gateway.yaml');
+    writeFileSync(config, [
+      'proxy_protocol:',
+      '  trusted: [127.0.0.1]',
+      'security:',
+      '  connections_per_address: 2',
+      '',
+    ].join('\n'));
+    gws = [await startGateway({ extraArgs: ['--config', config] }), await startGateway({ extraArgs: ['--config', config] })];
+    [proxyPort] = await freePorts(1);
+    const cfg = join(dir, 'haproxy.cfg');
+    // Source hashing: one station address always reaches the same instance while it is up.
+    writeFileSync(cfg, [
+      'global',
+      '  maxconn 2000',
+      'defaults',
+      '  mode tcp',
+      '  timeout connect 2s',
+      '  timeout client 120s',
+      '  timeout server 120s',
+      'frontend stations',
+      `  bind 127.0.0.1:${proxyPort}`,
+      '  default_backend gateways',
+      'backend gateways',
+      '  balance source',
+      '  option httpchk',
+      '  http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host localhost',
+      ...gws.map((gw, i) => `  server gw${i} 127.0.0.1:${gw.port} send-proxy-v2 check port ${gw.adminPort} inter 300 fall 1 rise 2`),
+      '',
+    ].join('\n'));
+    haproxy = spawn(HAPROXY, ['-f', cfg, '-db'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    haproxy.stdout.on('data', (d) => { haproxyOutput += d; });
+    haproxy.stderr.on('data', (d) => { haproxyOutput += d; });
+    // Up once a station gets through.
+    let lastError;
+    for (let i = 0; i < 50; i++) {
+      const probe = await rawUpgrade({ port: proxyPort, path: `/ocpp/${uniqueStationId('ITLBP')}`, localAddress: '127.0.0.2', timeoutMs: 2_000 });
+      if (probe.status === 101) break;
+      lastError = JSON.stringify(probe);
+      await delay(200);
+      if (i === 49) throw new Error(`HAProxy never passed a station through: ${lastError}\n${haproxyOutput}`);
+    }
+    reader = await new TopicReader().connect();
+    from = await reader.snapshot([TOPICS.connections]);
+  });
+
+  after(async () => {
+    haproxy?.kill('SIGTERM');
+    for (const gw of gws) {
+      if (gw.running) await gw.stop();
+    }
+    await reader?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a station through the proxy is known by its own address and port', logOnFailure(async () => {
+    const id = uniqueStationId('ITLBA');
+    const client = await station(id, '127.0.0.7');
+    const localPort = client._ws._socket.localPort;
+    try {
+      const { records } = await reader.waitFor([TOPICS.connections], (recs) => recs.some((r) => r.value?.type === 'Connected'),
+        { from, key: id, timeoutMs: 10_000, what: `Connected record of ${id}` });
+      const connected = records.find((r) => r.value?.type === 'Connected');
+      assert.equal(connected.value.address, `127.0.0.7:${localPort}`, 'the station\'s address, not the proxy\'s');
+    } finally {
+      await client.close({ force: true });
+    }
+  }));
+
+  test('per-address limits count each station address, not the proxy\'s', logOnFailure(async () => {
+    const clients = [];
+    try {
+      clients.push(await station(uniqueStationId('ITLBL'), '127.0.0.8'));
+      clients.push(await station(uniqueStationId('ITLBL'), '127.0.0.8'));
+      // The third from the same address: over connections_per_address (2).
+      const third = await rawUpgrade({ port: proxyPort, path: `/ocpp/${uniqueStationId('ITLBL')}`, localAddress: '127.0.0.8' });
+      assert.equal(third.status, 503, `third connection from 127.0.0.8: ${JSON.stringify(third.statusLine ?? third)}`);
+      // Another address through the same proxy is still let in.
+      clients.push(await station(uniqueStationId('ITLBL'), '127.0.0.9'));
+    } finally {
+      await Promise.all(clients.map((c) => c.close({ force: true })));
+    }
+  }));
+
+  test('a PROXY header is believed from the trusted proxy only', logOnFailure(async () => {
+    const gw = gws[0];
+    // v1 from the trusted address (127.0.0.1), straight to the gateway: the header's address counts.
+    const v1id = uniqueStationId('ITLBV');
+    const v1 = await rawUpgrade({ port: gw.port, path: `/ocpp/${v1id}`, localAddress: '127.0.0.1', keepOpen: true,
+      prefix: `PROXY TCP4 203.0.113.9 127.0.0.1 40000 ${gw.port}\r\n` });
+    assert.equal(v1.status, 101, `v1 header from the trusted proxy: ${JSON.stringify(v1.statusLine ?? v1)}`);
+    const { records } = await reader.waitFor([TOPICS.connections], (recs) => recs.some((r) => r.value?.type === 'Connected'),
+      { from, key: v1id, timeoutMs: 10_000, what: `Connected record of ${v1id}` });
+    assert.equal(records.find((r) => r.value?.type === 'Connected').value.address, '203.0.113.9:40000');
+    v1.socket.destroy();
+
+    // The same header from an address that is not trusted is not a header: the request is not HTTP.
+    const spoofed = await rawUpgrade({ port: gw.port, path: `/ocpp/${uniqueStationId('ITLBS')}`, localAddress: '127.0.0.5',
+      prefix: `PROXY TCP4 203.0.113.66 127.0.0.1 40000 ${gw.port}\r\n` });
+    assert.ok(spoofed.status === 400 || spoofed.closed, `spoofed header: ${JSON.stringify(spoofed.statusLine ?? spoofed)}`);
+    assert.notEqual(spoofed.status, 101);
+    // Without one, that address is served directly as usual.
+    const direct = await rawUpgrade({ port: gw.port, path: `/ocpp/${uniqueStationId('ITLBD')}`, localAddress: '127.0.0.5' });
+    assert.equal(direct.status, 101, 'a direct station from an untrusted address');
+
+    // The trusted proxy's connection without a header is closed unanswered, and counted.
+    const before = await httpGet(gw.adminUrl('/metrics'));
+    const count = (text) => Number(/^ocpp_handshakes_refused_total\{reason="proxy_header"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+    const bare = await rawUpgrade({ port: gw.port, path: `/ocpp/${uniqueStationId('ITLBN')}`, localAddress: '127.0.0.1' });
+    assert.equal(bare.status ?? null, null, `no header from the trusted proxy: ${JSON.stringify(bare.statusLine ?? bare)}`);
+    assert.ok(bare.closed, 'the connection was closed');
+    const after = await httpGet(gw.adminUrl('/metrics'));
+    assert.equal(count(after.text), count(before.text) + 1, 'ocpp_handshakes_refused_total{reason="proxy_header"}');
+  }));
+
+  test('a station whose instance stops comes back through the proxy on the other', logOnFailure(async () => {
+    const id = uniqueStationId('ITLBF');
+    const first = await station(id, '127.0.0.11');
+    const home = await instanceOf(id);
+    assert.ok(home, 'no instance reports the station connected');
+    const closed = new Promise((resolve) => first.once('close', resolve));
+    await home.stop();
+    await closed;
+    const other = gws.find((g) => g !== home);
+    // The proxy's health check (every 300 ms on /readyz) takes the stopped instance out.
+    let again;
+    for (let i = 0; i < 30 && !again; i++) {
+      again = await station(id, '127.0.0.11').catch(() => null);
+      if (!again) await delay(200);
+    }
+    assert.ok(again, 'the station could not reconnect through the proxy');
+    try {
+      assert.equal((await instanceOf(id))?.gatewayId, other.gatewayId, 'the station is on the other instance');
+      const hb = await again.call('Heartbeat', {});
+      assert.equal(typeof hb.currentTime, 'string');
+    } finally {
+      await again.close({ force: true });
+    }
+  }));
+});
