@@ -295,7 +295,22 @@ void validate(Config& c) {
             fail("TLS certificate " + pair.cert + " has no key (--tls-key after --tls-cert)");
         }
     }
-    if (c.security.profile >= 2 && c.tls.certificates.empty()) {
+    if (c.tls.offload) {
+        if (c.security.profile < 2) {
+            fail("tls.offload is for security profiles 2 and 3 (TLS at the load balancer); profile " +
+                 std::to_string(c.security.profile) + " has no TLS");
+        }
+        if (c.tls.offload_from.empty()) {
+            fail("tls.offload needs tls.offload_from: the addresses of the load balancers that terminate "
+                 "TLS (connections from anywhere else would bypass it)");
+        }
+        if (!c.tls.certificates.empty()) {
+            fail("tls.offload: the load balancer holds the TLS certificates; tls.certificates must be empty");
+        }
+        if (c.security.profile == 3 && c.tls.client_cert_header.empty()) {
+            fail("tls.offload with profile 3 needs tls.client_cert_header (the header carrying the station's certificate)");
+        }
+    } else if (c.security.profile >= 2 && c.tls.certificates.empty()) {
         fail("security profile " + std::to_string(c.security.profile) +
              " needs a TLS certificate and key (tls.certificates or --tls-cert/--tls-key)");
     }

@@ -252,6 +252,12 @@ struct Config {
         std::string ca_file;
         /// Profile 3, optional: the organization (O) station certificates must carry.
         std::string organization;
+        /// Profiles 2 and 3 with TLS terminated at a load balancer: the listener speaks ws://
+        /// and takes connections only from `offload_from` (the terminators' addresses);
+        /// profile 3 reads the station's certificate from `client_cert_header`, which they set.
+        bool offload = false;
+        std::vector<Network> offload_from;
+        std::string client_cert_header = "X-SSL-Client-Cert";
     } tls;
     /// Bearer token for /v1 and /metrics on the admin listener; empty: no token needed on
     /// loopback, and a non-loopback admin listener refuses to start (admin_policy()).

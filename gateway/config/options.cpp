@@ -534,6 +534,19 @@ std::vector<Option> build() {
          text(FIELD(tls.ca_file)), nullptr, nullptr});
     add({"tls.organization", "", "", "O", "required O of station certificates (profile 3)", Shape::scalar,
          text(FIELD(tls.organization)), nullptr, nullptr});
+    add({"tls.offload", "", "", "BOOL", "profiles 2/3 with TLS terminated at the load balancers of tls.offload_from", Shape::scalar,
+         boolean(FIELD(tls.offload)), nullptr, nullptr});
+    add({"tls.offload_from", "", "", "CIDR", "the load balancers that terminate TLS; other peers are refused (403)", Shape::list,
+         [](Config& c, const std::string& v, const std::string& where) {
+             auto network = parse_network(v);
+             if (!network) {
+                 fail(where + ": \"" + v + "\" is not an address or a network (10.0.0.0/8, 2001:db8::/32)");
+             }
+             c.tls.offload_from.push_back(*network);
+         },
+         nullptr, [](Config& c) { c.tls.offload_from.clear(); }});
+    add({"tls.client_cert_header", "", "", "NAME", "profile 3 offloaded: header with the station certificate (PEM, URL-encoded PEM, base64 DER)",
+         Shape::scalar, text(FIELD(tls.client_cert_header)), show_text(FIELD(tls.client_cert_header)), nullptr});
 
     add({"commands.group", "OCPP_GATEWAY_COMMANDS_GROUP", "--commands-group", "NAME", "consumer group reading ocpp.commands",
          Shape::scalar, text(FIELD(commands.group)), show_text(FIELD(commands.group)), nullptr});

@@ -1,5 +1,7 @@
 #include "gateway/security/tls.hpp"
 
+#include "gateway/security/x509.hpp"
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -25,45 +27,6 @@ std::string openssl_error() {
         out += buffer;
     }
     return out.empty() ? "unknown OpenSSL error" : out;
-}
-
-std::optional<std::string> name_entry(X509_NAME* name, int nid) {
-    if (name == nullptr) {
-        return std::nullopt;
-    }
-    const int index = X509_NAME_get_index_by_NID(name, nid, -1);
-    if (index < 0) {
-        return std::nullopt;
-    }
-    ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index));
-    unsigned char* utf8 = nullptr;
-    const int length = ASN1_STRING_to_UTF8(&utf8, data);
-    if (length < 0) {
-        return std::nullopt;
-    }
-    std::string out(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(length));
-    OPENSSL_free(utf8);
-    return out;
-}
-
-// The key of a certificate is too weak for OCPP (RSA < 2048, EC < 224): why, or nothing.
-std::optional<std::string> weak_key(X509* cert) {
-    EVP_PKEY* key = X509_get0_pubkey(cert);
-    if (key == nullptr) {
-        return "certificate without a public key";
-    }
-    const int bits = EVP_PKEY_get_bits(key);
-    const int type = EVP_PKEY_get_base_id(key);
-    if (type == EVP_PKEY_RSA && bits < 2048) {
-        return "RSA key of " + std::to_string(bits) + " bits (at least 2048 required)";
-    }
-    if (type == EVP_PKEY_EC && bits < 224) {
-        return "EC key of " + std::to_string(bits) + " bits (at least 224 required)";
-    }
-    if (type != EVP_PKEY_RSA && type != EVP_PKEY_EC) {
-        return "key type not allowed (RSA or EC only)";
-    }
-    return std::nullopt;
 }
 
 int peer_index() {
@@ -263,24 +226,7 @@ std::optional<std::string> TlsContext::check_client(void* raw, const std::string
         return std::string("client certificate not verified");
     }
     // Verified at the session's full handshake; a resumed session may be older than that.
-    if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0) {
-        return std::string("client certificate expired");
-    }
-    if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0) {
-        return std::string("client certificate not yet valid");
-    }
-    const auto cn = name_entry(X509_get_subject_name(cert), NID_commonName);
-    if (!cn || ocpp::ascii_lower(*cn) != ocpp::ascii_lower(identity)) {
-        return "client certificate CN " + (cn ? "\"" + *cn + "\"" : std::string("(none)")) +
-               " is not the station identity";
-    }
-    if (!settings_.organization.empty()) {
-        const auto org = name_entry(X509_get_subject_name(cert), NID_organizationName);
-        if (!org || *org != settings_.organization) {
-            return "client certificate organization is not \"" + settings_.organization + "\"";
-        }
-    }
-    return std::nullopt;
+    return station_certificate_problem(cert, identity, settings_.organization);
 }
 
 }  // namespace gateway::security

@@ -1,9 +1,11 @@
 #include "gateway/station/listener.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <type_traits>
 
 #include "gateway/log/log.hpp"
+#include "gateway/security/forwarded_certificate.hpp"
 #include "gateway/security/tls.hpp"
 #include "gateway/session/session.hpp"
 #include "gateway/station/acceptor.hpp"
@@ -77,6 +79,8 @@ private:
     /// with its port.
     static std::string peer_ip(const Connection& con);
     static std::string peer_endpoint(const Connection& con);
+    /// Whether `con`'s TCP peer is one of tls.offload_from (the PROXY header aside).
+    bool from_tls_offloader(const Connection& con) const;
 
     /// The sessions of one tenant, as the command machinery looks them up.
     class Lookup final : public session::SessionLookup {
@@ -152,6 +156,8 @@ private:
     SessionTable<Session> sessions_;
     std::vector<std::unique_ptr<Side>> sides_;
     std::unique_ptr<security::TlsContext> tls_;  // TLS listeners only
+    /// Profile 3 with tls.offload: the station certificates the load balancer forwards.
+    std::unique_ptr<security::ForwardedCertificates> forwarded_;
 };
 
 template <class Server>
@@ -186,6 +192,9 @@ WsListener<Server>::WsListener(const config::Config& config, const ocpp::SchemaR
                 SSL_set_quiet_shutdown(ssl, 1);
             }
         });
+    }
+    if (config.tls.offload && config.security.profile == 3) {
+        forwarded_ = std::make_unique<security::ForwardedCertificates>(config.tls);
     }
     if (!config.proxy_protocol.trusted.empty()) {
         auto proxy = std::make_shared<ProxySettings>();
@@ -255,6 +264,10 @@ std::optional<Refusal> WsListener<Server>::check(const websocketpp::connection_h
                                                  const Connection& con, const std::string& ip,
                                                  std::optional<Handshake>& handshake) {
     const auto now = Admission::Clock::now();
+    if (config_.tls.offload && !from_tls_offloader(con)) {
+        // TLS is the load balancer's: a connection around it has had none.
+        return Refusal{403, "not_from_tls_offloader", 0};
+    }
     if (auto refused = upgrades_.take_upgrade(ip, now)) {
         return refused;
     }
@@ -274,6 +287,13 @@ std::optional<Refusal> WsListener<Server>::check(const websocketpp::connection_h
         candidate.certificate_problem = [this, &con, &handshake] {
             return tls_->check_client(con->get_socket().native_handle(), handshake->station_id.get());
         };
+    } else {
+        if (forwarded_) {
+            candidate.certificate_problem = [this, &con, &handshake] {
+                return forwarded_->check(con->get_request_header(config_.tls.client_cert_header),
+                                         handshake->station_id.get());
+            };
+        }
     }
     if (auto refused = side.admission.admit(candidate, now)) {
         return refused;
@@ -321,6 +341,17 @@ bool WsListener<Server>::on_validate(websocketpp::connection_hdl hdl) {
         sessions_.release(hdl);
     }
     return !ec;
+}
+
+template <class Server>
+bool WsListener<Server>::from_tls_offloader(const Connection& con) const {
+    std::error_code ec;
+    const auto endpoint = con->get_raw_socket().remote_endpoint(ec);
+    if (ec) {
+        return false;
+    }
+    return std::any_of(config_.tls.offload_from.begin(), config_.tls.offload_from.end(),
+                       [&](const config::Network& n) { return n.contains(endpoint.address()); });
 }
 
 template <class Server>
@@ -470,7 +501,7 @@ std::unique_ptr<Listener> Listener::create(const config::Config& config,
                                            metrics::Metrics& metrics, asio::io_context& io,
                                            const std::vector<TenantParts>& tenants,
                                            security::EventSink& events) {
-    if (config.security.profile >= 2) {
+    if (config.security.profile >= 2 && !config.tls.offload) {
         return std::make_unique<WsListener<WssServer>>(config, schemas, metrics, io, tenants, events);
     }
     return std::make_unique<WsListener<WsServer>>(config, schemas, metrics, io, tenants, events);

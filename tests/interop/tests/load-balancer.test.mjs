@@ -8,7 +8,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -16,7 +16,8 @@ import { RPCClient } from 'ocpp-rpc';
 
 import { startGateway, freePorts, uniqueStationId, withGatewayLog, httpGet } from '../lib/gateway.mjs';
 import { TopicReader, TOPICS } from '../lib/kafka.mjs';
-import { rawUpgrade } from '../lib/security.mjs';
+import { rawUpgrade, writeRegistry } from '../lib/security.mjs';
+import { standardPki, asn1Time } from '../lib/pki.mjs';
 import { restGet } from '../lib/commands.mjs';
 
 const HAPROXY = process.env.OCPP_HAPROXY_BIN || 'haproxy';
@@ -202,5 +203,119 @@ describe('behind HAProxy with the PROXY protocol', () => {
     } finally {
       await again.close({ force: true });
     }
+  }));
+});
+
+// Security profile 3 with TLS terminated at HAProxy (HTTP mode, verifying nothing itself):
+// it forwards the station's certificate as base64 DER in X-SSL-Client-Cert, and the gateway
+// (tls.offload, trusting the header from 127.0.0.1 only) verifies it as its own TLS would.
+describe('TLS terminated at HAProxy, client certificate forwarded (profile 3)', () => {
+  let dir;
+  let pki;
+  let gw;
+  let haproxy;
+  let haproxyOutput = '';
+  let tlsPort;
+  const ids = { good: uniqueStationId('ITOFG'), other: uniqueStationId('ITOFO'), foreign: uniqueStationId('ITOFF'),
+    expired: uniqueStationId('ITOFE'), none: uniqueStationId('ITOFN') };
+  const certs = {};
+  const logOnFailure = (fn) => withGatewayLog(() => gw, async (t) => {
+    try {
+      return await fn(t);
+    } catch (err) {
+      err.message += `\n--- haproxy ---\n${haproxyOutput.slice(-4000)}`;
+      throw err;
+    }
+  });
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ocpp-offload-'));
+    const std = standardPki();
+    pki = std.pki;
+    certs.good = pki.leaf('good', ids.good, { issuer: std.ca });
+    certs.other = pki.leaf('other', `${ids.other}-not-me`, { issuer: std.ca });
+    const stranger = pki.ca('stranger', 'Some other CA');
+    certs.foreign = pki.leaf('foreign', ids.foreign, { issuer: stranger });
+    certs.expired = pki.leafWithDates('expired', ids.expired, { issuer: std.ca, startDate: asn1Time(-10), endDate: asn1Time(-1) });
+    const registry = writeRegistry(join(dir, 'stations.yaml'), Object.values(ids).map((id) => ({ id })));
+    const config = join(dir, 'gateway.yaml');
+    writeFileSync(config, [
+      'security:',
+      '  profile: 3',
+      'tls:',
+      '  offload: true',
+      '  offload_from: [127.0.0.1]',
+      '  client_cert_header: X-SSL-Client-Cert',
+      `  ca_file: ${std.ca.cert}`,
+      '',
+    ].join('\n'));
+    gw = await startGateway({ extraArgs: ['--config', config, '--stations-file', registry] });
+    [tlsPort] = await freePorts(1);
+    const bundle = join(dir, 'server.pem');
+    writeFileSync(bundle, Buffer.concat([readFileSync(std.serverEc.cert), readFileSync(std.serverEc.key)]));
+    const cfg = join(dir, 'haproxy.cfg');
+    writeFileSync(cfg, [
+      'global',
+      '  maxconn 200',
+      'defaults',
+      '  mode http',
+      '  timeout connect 2s',
+      '  timeout client 60s',
+      '  timeout server 60s',
+      '  timeout tunnel 120s',
+      'frontend stations',
+      // Asks for a client certificate and passes on whatever it gets: the gateway decides.
+      `  bind 127.0.0.1:${tlsPort} ssl crt ${bundle} ca-file ${std.ca.cert} verify optional ca-ignore-err all crt-ignore-err all`,
+      '  http-request del-header X-SSL-Client-Cert',
+      '  http-request set-header X-SSL-Client-Cert %[ssl_c_der,base64] if { ssl_c_used }',
+      '  default_backend gateway',
+      'backend gateway',
+      `  server gw 127.0.0.1:${gw.port}`,
+      '',
+    ].join('\n'));
+    haproxy = spawn(HAPROXY, ['-f', cfg, '-db'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    haproxy.stdout.on('data', (d) => { haproxyOutput += d; });
+    haproxy.stderr.on('data', (d) => { haproxyOutput += d; });
+    for (let i = 0; i < 50; i++) {
+      const probe = await upgrade(ids.good, certs.good);
+      if (probe.status === 101) return;
+      await delay(200);
+    }
+    throw new Error(`HAProxy never passed a TLS station through\n${haproxyOutput}`);
+  });
+
+  after(async () => {
+    haproxy?.kill('SIGTERM');
+    if (gw) await gw.stop();
+    pki?.remove();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A wss:// upgrade through HAProxy as `id`, presenting `cert` (or none). */
+  function upgrade(id, cert) {
+    const tls = { ca: readFileSync(join(pki.dir, 'ca.crt')), servername: 'localhost', rejectUnauthorized: true };
+    if (cert) Object.assign(tls, { cert: readFileSync(cert.cert), key: readFileSync(cert.key) });
+    return rawUpgrade({ port: tlsPort, path: `/ocpp/${id}`, tls, timeoutMs: 5_000 });
+  }
+
+  test('the station\'s own certificate lets it in; others are refused by the gateway', logOnFailure(async () => {
+    assert.equal((await upgrade(ids.good, certs.good)).status, 101, 'a certificate naming the station');
+    for (const [name, id, cert] of [['a certificate naming someone else', ids.other, certs.other],
+      ['a certificate from another CA', ids.foreign, certs.foreign],
+      ['an expired certificate', ids.expired, certs.expired],
+      ['no certificate', ids.none, null]]) {
+      const res = await upgrade(id, cert);
+      assert.equal(res.status, 401, `${name}: ${JSON.stringify(res.statusLine ?? res)}`);
+    }
+  }));
+
+  test('the header from anyone but the TLS terminator is not believed: refused', logOnFailure(async () => {
+    // Straight to the gateway from 127.0.0.5 with the good certificate's DER in the header.
+    const der = readFileSync(certs.good.cert, 'utf8').replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '');
+    const forged = await rawUpgrade({ port: gw.port, path: `/ocpp/${ids.good}`, localAddress: '127.0.0.5',
+      headers: { 'X-SSL-Client-Cert': der } });
+    assert.equal(forged.status, 403, `a forwarded certificate from an untrusted address: ${JSON.stringify(forged.statusLine ?? forged)}`);
+    const metrics = await httpGet(gw.adminUrl('/metrics'));
+    assert.match(metrics.text, /^ocpp_handshakes_refused_total\{reason="not_from_tls_offloader"\} [1-9]/m);
   }));
 });

@@ -174,6 +174,35 @@ TEST_CASE("trusted proxies are networks", "[config]") {
     std::filesystem::remove(bad);
 }
 
+TEST_CASE("TLS offloaded to load balancers is a configuration of its own", "[config]") {
+    using Catch::Contains;
+    const auto ok = write_yaml("offload", "security:\n  profile: 3\ntls:\n  offload: true\n  offload_from: [10.0.0.0/8]\n"
+                                          "  ca_file: /etc/ssl/stations.pem\nlisten: 0.0.0.0:9000\n");
+    const auto c = parse({"--config", ok}).config;
+    CHECK(c.tls.offload);
+    REQUIRE(c.tls.offload_from.size() == 1);
+    CHECK(c.tls.client_cert_header == "X-SSL-Client-Cert");
+    CHECK(gateway::config::unauthenticated_exposures(c).empty());
+    const std::pair<std::string, std::string> cases[] = {
+        {"tls:\n  offload: true\n  offload_from: [10.0.0.1]\n", "profiles 2 and 3"},
+        {"security:\n  profile: 2\ntls:\n  offload: true\n", "needs tls.offload_from"},
+        {"security:\n  profile: 2\ntls:\n  offload: true\n  offload_from: [10.0.0.1]\n  certificates: [{cert: a.pem, key: a.key}]\n",
+         "tls.certificates must be empty"},
+        {"security:\n  profile: 3\ntls:\n  offload: true\n  offload_from: [10.0.0.1]\n  ca_file: ca.pem\n  client_cert_header: \"\"\n",
+         "client_cert_header"},
+        {"security:\n  profile: 3\ntls:\n  offload: true\n  offload_from: [10.0.0.1]\n", "tls.ca_file"},
+        {"security:\n  profile: 2\ntls:\n  offload: true\n  offload_from: [not-an-address]\n", "is not an address"},
+    };
+    for (const auto& [text, message] : cases) {
+        INFO(text);
+        CHECK_THROWS_WITH(parse({"--config", write_yaml("offload-bad", text)}), Contains(message));
+    }
+    // Profile 2 behind the terminator needs no certificate of its own.
+    CHECK(parse({"--config", write_yaml("offload-2", "security:\n  profile: 2\ntls:\n  offload: true\n  offload_from: [10.0.0.1]\n")})
+              .config.tls.offload);
+    std::filesystem::remove(ok);
+}
+
 TEST_CASE("bad configuration stops start-up with one clear message", "[config]") {
     using Catch::Contains;
     CHECK_THROWS_WITH(parse({"--listen", "9000"}), Contains("HOST:PORT"));
