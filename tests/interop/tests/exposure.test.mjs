@@ -54,7 +54,7 @@ describe('listeners exposed without authentication', () => {
     const run = await runGateway(['topics', 'plan', '--listen', '0.0.0.0:9000', '--admin-listen', '0.0.0.0:9100',
       '--kafka-brokers', KAFKA_BROKERS]);
     assert.equal(run.code, 0, `topics plan: exit ${run.code}\n${run.stdout}\n${run.stderr}`);
-    assert.match(run.stdout, /ocpp\./, 'the plan names the contract topics');
+    assert.match(run.stdout, /\d+ of \d+ topics meet the contract/, 'the plan of the contract topics');
   });
 
   test('a token with admin.metrics_without_token: /metrics open, /v1 still behind the token', async () => {
