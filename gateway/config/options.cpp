@@ -227,6 +227,17 @@ template <class Get>
 Setter endpoint(Get get) {
     return [get](Config& c, const std::string& v, const std::string& where) { get(c) = parse_endpoint(v, where); };
 }
+/// Appends a network (CIDR) to the list `get` names.
+template <class Get>
+Setter network(Get get) {
+    return [get](Config& c, const std::string& v, const std::string& where) {
+        auto parsed = parse_network(v);
+        if (!parsed) {
+            fail(where + ": \"" + v + "\" is not an address or a network (10.0.0.0/8, 2001:db8::/32)");
+        }
+        get(c).push_back(*parsed);
+    };
+}
 template <class Get>
 Show show_endpoint(Get get) {
     return [get](const Config& c) { return get(const_cast<Config&>(c)).to_string(); };
@@ -483,14 +494,7 @@ std::vector<Option> build() {
          boolean(FIELD(security.profile0_exposed)), nullptr, nullptr});
     add({"proxy_protocol.trusted", "", "", "CIDR",
          "load balancers whose connections start with a PROXY header (v1/v2), e.g. 10.0.0.0/8", Shape::list,
-         [](Config& c, const std::string& v, const std::string& where) {
-             auto network = parse_network(v);
-             if (!network) {
-                 fail(where + ": \"" + v + "\" is not an address or a network (10.0.0.0/8, 2001:db8::/32)");
-             }
-             c.proxy_protocol.trusted.push_back(*network);
-         },
-         nullptr, [](Config& c) { c.proxy_protocol.trusted.clear(); }});
+         network(FIELD(proxy_protocol.trusted)), nullptr, [](Config& c) { c.proxy_protocol.trusted.clear(); }});
     add({"proxy_protocol.timeout_ms", "", "", "MS", "time a trusted proxy has to send the PROXY header", Shape::scalar,
          integer<std::chrono::milliseconds>(FIELD(proxy_protocol.timeout), 100, 60000), show_count(FIELD(proxy_protocol.timeout)), nullptr});
     add({"security.stations_file", "OCPP_GATEWAY_STATIONS_FILE", "--stations-file", "FILE", "station registry (ids, password hashes)",
@@ -537,14 +541,7 @@ std::vector<Option> build() {
     add({"tls.offload", "", "", "BOOL", "profiles 2/3 with TLS terminated at the load balancers of tls.offload_from", Shape::scalar,
          boolean(FIELD(tls.offload)), nullptr, nullptr});
     add({"tls.offload_from", "", "", "CIDR", "the load balancers that terminate TLS; other peers are refused (403)", Shape::list,
-         [](Config& c, const std::string& v, const std::string& where) {
-             auto network = parse_network(v);
-             if (!network) {
-                 fail(where + ": \"" + v + "\" is not an address or a network (10.0.0.0/8, 2001:db8::/32)");
-             }
-             c.tls.offload_from.push_back(*network);
-         },
-         nullptr, [](Config& c) { c.tls.offload_from.clear(); }});
+         network(FIELD(tls.offload_from)), nullptr, [](Config& c) { c.tls.offload_from.clear(); }});
     add({"tls.client_cert_header", "", "", "NAME", "profile 3 offloaded: header with the station certificate (PEM, URL-encoded PEM, base64 DER)",
          Shape::scalar, text(FIELD(tls.client_cert_header)), show_text(FIELD(tls.client_cert_header)), nullptr});
 
