@@ -373,6 +373,10 @@ AdminPolicy admin_policy(const Config& c);
 /// parse_command_line() refuses to run.
 std::vector<std::string> unauthenticated_exposures(const Config& c);
 
+/// Throws std::runtime_error with one message naming the ways out when a listener of `c` is
+/// among unauthenticated_exposures() without its acknowledgement.
+void refuse_unacknowledged_exposure(const Config& c);
+
 /// The result of reading the command line: a config to run, or a subcommand/exit.
 struct CommandLine {
     enum class Action : std::uint8_t { run, help, version, hash_password, topics, tolerance, check_config };
