@@ -51,10 +51,10 @@ describe('behind HAProxy with the PROXY protocol', () => {
     return client;
   }
 
-  /** The instance whose presence says `id` is connected to it. */
+  /** The running instance whose presence says `id` is connected to it (a stopped one cannot answer). */
   async function instanceOf(id) {
     for (let i = 0; i < 50; i++) {
-      for (const gw of gws) {
+      for (const gw of gws.filter((g) => g.running)) {
         const res = await restGet(gw.adminPort, `/v1/stations/${encodeURIComponent(id)}`);
         if (res.status === 200 && res.body?.connected && res.body.gatewayId === gw.gatewayId) return gw;
       }
