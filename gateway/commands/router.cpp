@@ -292,6 +292,11 @@ void Router::decide(Command command, std::function<void()> taken) {
         }
     }
     if (!holder) {
+        // The table lags this instance's own records by a fetch: a station that connected here
+        // a moment ago is here.
+        holder = held_here(command.station_id);
+    }
+    if (!holder) {
         conclude(command, std::move(absent), std::move(taken));
         return;
     }

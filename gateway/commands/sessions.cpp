@@ -37,6 +37,23 @@ kafka_bridge::Presence Router::presence_of(const session::Session& session, bool
     return p;
 }
 
+std::optional<kafka_bridge::Presence> Router::held_here(const std::string& station_id) const {
+    auto session = stations_.find_station(station_id);
+    if (!session || session->epoch() < 0) {
+        return std::nullopt;  // none here, or its record is not in Kafka yet
+    }
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const auto last = presence_.last(station_id);
+        if (last && last->epoch > session->epoch()) {
+            return std::nullopt;  // a newer connection (elsewhere) or its end was read already
+        }
+    }
+    kafka_bridge::Presence p = presence_of(*session, true);
+    p.epoch = session->epoch();
+    return p;
+}
+
 void Router::session_opened(const std::shared_ptr<session::Session>& session) {
     const kafka_bridge::Presence p = presence_of(*session, true);
     std::weak_ptr<session::Session> weak = session;

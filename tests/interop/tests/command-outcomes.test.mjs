@@ -79,6 +79,21 @@ describe('operator command outcomes', () => {
     }
   });
 
+  // First in the file: the gateway has just started, when its presence table lags the most.
+  test('a command written the moment its station connected reaches it, whether or not the presence table has read the station back', { timeout: TEST_TIMEOUT_MS }, logOnFailure(async () => {
+    const fresh = await Promise.all(['ITNOW1', 'ITNOW2', 'ITNOW3', 'ITNOW4', 'ITNOW5'].map(async (prefix) => {
+      const stationId = uniqueStationId(prefix);
+      const client = await connectStation({ port: gw.port, stationId, protocol: 'ocpp1.6', handlers: { ClearCache: () => ({ status: 'Accepted' }) } });
+      stations.push(client);
+      client.stationId = stationId;
+      await client.call('BootNotification', { chargePointVendor: 'Interop', chargePointModel: 'Now-1' });
+      return client;
+    }));
+    const ids = await Promise.all(fresh.map((st) => cmd.send({ stationId: st.stationId, action: 'ClearCache', payload: {} })));
+    const results = await Promise.all(ids.map((id) => result(id)));
+    results.forEach((r, i) => assertResult(r, { ...base(fresh[i], 'ClearCache', '1.6'), commandId: ids[i], status: 'Completed', response: { status: 'Accepted' } }));
+  }));
+
   test('a station that never answers: Timeout, sent, NoResponse after timeoutMs', { timeout: TEST_TIMEOUT_MS }, logOnFailure(async () => {
     const st = await newStation('ITTO', 'ocpp1.6', { GetConfiguration: () => new Promise(() => {}) });
     const window = { from: Date.now() };
