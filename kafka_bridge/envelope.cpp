@@ -243,6 +243,9 @@ std::string station_event(const SessionInfo& session, std::string_view action,
     append_json_string(text, session.gateway_id);
     text += ",\"messageId\":";
     append_json_string(text, message_id);
+    if (reply_json.empty()) {
+        text += ",\"messageType\":\"SEND\"";
+    }
     text += ",\"ocppVersion\":\"";
     text += ocpp::version_label(session.version);
     text += "\",\"receivedAt\":";
@@ -264,8 +267,10 @@ std::string station_event(const SessionInfo& session, std::string_view action,
     }
     text += ",\"payload\":";
     text += payload_text;
-    text += ",\"reply\":";
-    text += reply_json;
+    if (!reply_json.empty()) {
+        text += ",\"reply\":";
+        text += reply_json;
+    }
     text.push_back('}');
     return text;
 }

@@ -25,6 +25,7 @@ struct SessionInfo {
 /// the reply as JSON text (written once, for the record and the CALLRESULT). `decision`, when
 /// not null, says where the operator's part of the reply came from (the event's `decision`);
 /// `repaired`, when not null, what a tolerance profile changed (the event's `tolerance`).
+/// An empty `reply_json` is a 2.1 SEND: no reply, and `messageType` "SEND".
 std::string station_event(const SessionInfo& session, std::string_view action,
                           ocpp::EventClass event_class, std::string_view message_id,
                           std::string_view received_at, std::uint64_t sequence,

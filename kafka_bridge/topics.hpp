@@ -12,6 +12,7 @@ struct Topics {
     std::array<std::string, ocpp::kEventClassCount> by_class = {
         "ocpp.transactions", "ocpp.meter-values", "ocpp.status",   "ocpp.heartbeats",
         "ocpp.authorizations", "ocpp.security",   "ocpp.reports",  "ocpp.data-transfer",
+        "ocpp.der",
     };
     std::string connections = "ocpp.connections";
     std::string dead_letter = "ocpp.dead-letter";

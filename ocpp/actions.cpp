@@ -125,9 +125,50 @@ std::vector<ActionInfo> v201_table() {
     };
 }
 
+// OCPP 2.1: every action of 2.0.1, and these. New event classes only where none fits: DER
+// control (grid operations, not billing) gets its own; battery swaps and settlements are
+// billable, so transaction; periodic event streams carry measured values, so metering; the
+// tariff actions are all the central system's (commands), so they need none.
+std::vector<ActionInfo> v21_table() {
+    std::vector<ActionInfo> table = v201_table();
+    const std::vector<ActionInfo> added = {
+    {"AFRRSignal",                        I::central, std::nullopt},
+    {"AdjustPeriodicEventStream",         I::central, std::nullopt},
+    {"BatterySwap",                       I::station, E::transaction},
+    {"ChangeTransactionTariff",           I::central, std::nullopt},
+    {"ClearDERControl",                   I::central, std::nullopt},
+    {"ClearTariffs",                      I::central, std::nullopt},
+    {"ClosePeriodicEventStream",          I::station, E::metering},
+    {"GetCertificateChainStatus",         I::station, E::security},
+    {"GetDERControl",                     I::central, std::nullopt},
+    {"GetPeriodicEventStream",            I::central, std::nullopt},
+    {"GetTariffs",                        I::central, std::nullopt},
+    {"NotifyAllowedEnergyTransfer",       I::central, std::nullopt},
+    {"NotifyDERAlarm",                    I::station, E::der},
+    {"NotifyDERStartStop",                I::station, E::der},
+    {"NotifyPeriodicEventStream",         I::station, E::metering, Rpc::send},
+    {"NotifyPriorityCharging",            I::station, E::transaction},
+    {"NotifySettlement",                  I::station, E::transaction},
+    {"NotifyWebPaymentStarted",           I::central, std::nullopt},
+    {"OpenPeriodicEventStream",           I::station, E::metering},
+    {"PullDynamicScheduleUpdate",         I::station, E::report},
+    {"ReportDERControl",                  I::station, E::der},
+    {"RequestBatterySwap",                I::central, std::nullopt},
+    {"SetDERControl",                     I::central, std::nullopt},
+    {"SetDefaultTariff",                  I::central, std::nullopt},
+    {"UpdateDynamicSchedule",             I::central, std::nullopt},
+    {"UsePriorityCharging",               I::central, std::nullopt},
+    {"VatNumberValidation",               I::station, E::authorization},
+    };
+    table.insert(table.end(), added.begin(), added.end());
+    std::sort(table.begin(), table.end(),
+              [](const ActionInfo& a, const ActionInfo& b) { return a.name < b.name; });
+    return table;
+}
+
 constexpr std::array<std::string_view, kEventClassCount> kEventClassNames = {
     "transaction", "metering", "status", "heartbeat",
-    "authorization", "security", "report", "data-transfer",
+    "authorization", "security", "report", "data-transfer", "der",
 };
 // clang-format on
 
@@ -137,7 +178,13 @@ const std::vector<ActionInfo>& actions(ProtocolVersion version) {
     // Built on first use: a static initializer that throws could not be caught.
     static const std::vector<ActionInfo> v16 = v16_table();
     static const std::vector<ActionInfo> v201 = v201_table();
-    return version == ProtocolVersion::v16 ? v16 : v201;
+    static const std::vector<ActionInfo> v21 = v21_table();
+    switch (version) {
+        case ProtocolVersion::v16: return v16;
+        case ProtocolVersion::v201: return v201;
+        case ProtocolVersion::v21: return v21;
+    }
+    return v16;
 }
 
 const ActionInfo* find_action(ProtocolVersion version, std::string_view name) {

@@ -22,15 +22,21 @@ enum class EventClass : std::uint8_t {
     security,
     report,
     data_transfer,
+    der,  ///< OCPP 2.1 distributed energy resource control: alarms, start/stop, reports
 };
 
-inline constexpr std::size_t kEventClassCount = 8;
+inline constexpr std::size_t kEventClassCount = 9;
+
+/// How the station sends an action: as a CALL that is answered, or (OCPP 2.1) as a SEND
+/// (message type 6) that is not.
+enum class Rpc : std::uint8_t { call, send };
 
 struct ActionInfo {
     std::string_view name;
     Initiator initiator;
     /// Set for every action a station may initiate; unset for central-only actions.
     std::optional<EventClass> event_class;
+    Rpc rpc = Rpc::call;
 
     bool station_may_send() const { return initiator != Initiator::central; }
     bool central_may_send() const { return initiator != Initiator::station; }
@@ -42,7 +48,7 @@ const std::vector<ActionInfo>& actions(ProtocolVersion version);
 const ActionInfo* find_action(ProtocolVersion version, std::string_view name);
 
 /// "transaction", "metering", "status", "heartbeat", "authorization", "security", "report",
-/// "data-transfer".
+/// "data-transfer", "der".
 std::string_view event_class_name(EventClass c);
 std::optional<EventClass> parse_event_class(std::string_view name);
 

@@ -5,4 +5,5 @@
 namespace ocpp::embedded {
 extern const char* const ocpp16;
 extern const char* const ocpp201;
+extern const char* const ocpp21;
 }  // namespace ocpp::embedded

@@ -100,8 +100,8 @@ CallErrorCode call_error_code(Errc e, ProtocolVersion v) {
 
 std::string_view wire_name(CallErrorCode code, ProtocolVersion v) {
     const CodeRow& row = kCodeNames[static_cast<std::size_t>(code)];
-    if (v == ProtocolVersion::v201) {
-        return row.v201;
+    if (v != ProtocolVersion::v16) {
+        return row.v201;  // 2.1 spells every code as 2.0.1 does
     }
     if (!row.v16.empty()) {
         return row.v16;

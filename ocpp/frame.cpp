@@ -62,6 +62,11 @@ Prefix scan_prefix(std::string_view text) {
     return prefix;
 }
 
+FrameError with_rpc(FrameError error, bool rpc21) {
+    error.rpc21 = rpc21;
+    return error;
+}
+
 FrameError error_from_prefix(Errc errc, std::string_view text, std::string detail) {
     FrameError error{errc, std::string(kUnreadableMessageId), std::nullopt, std::move(detail)};
     Prefix prefix = scan_prefix(text);
@@ -86,40 +91,50 @@ bool FrameError::answerable() const {
     if (!message_type) {
         return true;
     }
-    return *message_type != static_cast<std::int64_t>(MessageType::call_result) &&
-           *message_type != static_cast<std::int64_t>(MessageType::call_error);
+    const auto type = *message_type;
+    if (type == static_cast<std::int64_t>(MessageType::call_result) ||
+        type == static_cast<std::int64_t>(MessageType::call_error)) {
+        return false;
+    }
+    return !rpc21 || (type != static_cast<std::int64_t>(MessageType::send) &&
+                      type != static_cast<std::int64_t>(MessageType::call_result_error));
 }
 
-Result<Frame, FrameError> parse_frame(std::string_view text, const FrameLimits& limits) {
+Result<Frame, FrameError> parse_frame(std::string_view text, const FrameLimits& limits,
+                                      ProtocolVersion version) {
+    const bool rpc21 = version == ProtocolVersion::v21;
     if (text.size() > limits.max_frame_bytes) {
-        return error_from_prefix(Errc::too_large, text,
-                                 "frame of " + std::to_string(text.size()) +
-                                     " bytes exceeds the limit of " +
-                                     std::to_string(limits.max_frame_bytes));
+        return with_rpc(error_from_prefix(Errc::too_large, text,
+                                          "frame of " + std::to_string(text.size()) +
+                                              " bytes exceeds the limit of " +
+                                              std::to_string(limits.max_frame_bytes)),
+                        rpc21);
     }
 
     auto parsed = read_json(text, limits.max_depth);
     if (!parsed.ok()) {
         switch (parsed.error().kind) {
             case JsonError::Kind::too_deep:
-                return error_from_prefix(Errc::too_deep, text,
-                                         "nesting deeper than " + std::to_string(limits.max_depth));
+                return with_rpc(error_from_prefix(Errc::too_deep, text,
+                                                  "nesting deeper than " + std::to_string(limits.max_depth)),
+                                rpc21);
             case JsonError::Kind::out_of_range:
-                return error_from_prefix(Errc::number_out_of_range, text,
-                                         "number does not fit a double");
+                return with_rpc(error_from_prefix(Errc::number_out_of_range, text,
+                                                  "number does not fit a double"),
+                                rpc21);
             case JsonError::Kind::syntax:
                 break;
         }
-        return error_from_prefix(Errc::not_json, text, "invalid JSON");
+        return with_rpc(error_from_prefix(Errc::not_json, text, "invalid JSON"), rpc21);
     }
     json doc = std::move(parsed.value());
 
     if (!doc.is_array() || doc.empty()) {
         return FrameError{Errc::not_array, std::string(kUnreadableMessageId), std::nullopt,
-                          "frame is not a non-empty JSON array"};
+                          "frame is not a non-empty JSON array", rpc21};
     }
 
-    FrameError error{Errc::bad_message_type, std::string(kUnreadableMessageId), std::nullopt, {}};
+    FrameError error{Errc::bad_message_type, std::string(kUnreadableMessageId), std::nullopt, {}, rpc21};
     if (doc.size() > position::kMessageId && valid_message_id(doc[position::kMessageId])) {
         error.message_id = doc[position::kMessageId].get<std::string>();
     }
@@ -138,22 +153,21 @@ Result<Frame, FrameError> parse_frame(std::string_view text, const FrameLimits& 
         return error;
     };
 
-    switch (type_number) {
-        case static_cast<std::int64_t>(MessageType::call):
-        case static_cast<std::int64_t>(MessageType::call_result):
-        case static_cast<std::int64_t>(MessageType::call_error):
-            break;
-        default:
-            return fail(Errc::unknown_message_type,
-                        "message type " + std::to_string(type_number) + " is not 2, 3 or 4");
+    const std::int64_t last_type = static_cast<std::int64_t>(rpc21 ? MessageType::send : MessageType::call_error);
+    if (type_number < static_cast<std::int64_t>(MessageType::call) || type_number > last_type) {
+        return fail(Errc::unknown_message_type,
+                    "message type " + std::to_string(type_number) +
+                        (rpc21 ? " is not 2, 3, 4, 5 or 6" : " is not 2, 3 or 4"));
     }
 
     const auto kind = static_cast<MessageType>(type_number);
     const std::size_t arity = doc.size();
-    const bool arity_ok = (kind == MessageType::call && arity == 4) ||
+    const bool call_like = kind == MessageType::call || kind == MessageType::send;
+    const bool error_like = kind == MessageType::call_error || kind == MessageType::call_result_error;
+    const bool arity_ok = (call_like && arity == 4) ||
                           (kind == MessageType::call_result && arity == 3) ||
                           // Firmware in the field sometimes omits the CALLERROR details.
-                          (kind == MessageType::call_error && (arity == 5 || arity == 4));
+                          (error_like && (arity == 5 || arity == 4));
     if (!arity_ok) {
         return fail(Errc::wrong_arity,
                     "frame of type " + std::to_string(type_number) + " has " +
@@ -165,14 +179,21 @@ Result<Frame, FrameError> parse_frame(std::string_view text, const FrameLimits& 
     MessageId id(error.message_id);
 
     switch (kind) {
-        case MessageType::call: {
+        case MessageType::call:
+        case MessageType::send: {
             json& action = doc[position::kCallAction];
             if (!action.is_string() || action.get_ref<const std::string&>().empty()) {
                 return fail(Errc::bad_action, "action is not a non-empty string");
             }
             json& payload = doc[position::kCallPayload];
             if (!payload.is_object()) {
-                return fail(Errc::payload_not_object, "CALL payload is not a JSON object");
+                return fail(Errc::payload_not_object,
+                            std::string(kind == MessageType::call ? "CALL" : "SEND") +
+                                " payload is not a JSON object");
+            }
+            if (kind == MessageType::send) {
+                return Frame{Send{std::move(id), std::move(action.get_ref<std::string&>()),
+                                  std::move(payload)}};
             }
             return Frame{Call{std::move(id), std::move(action.get_ref<std::string&>()),
                               std::move(payload)}};
@@ -184,13 +205,19 @@ Result<Frame, FrameError> parse_frame(std::string_view text, const FrameLimits& 
             }
             return Frame{CallResult{std::move(id), std::move(payload)}};
         }
-        case MessageType::call_error: {
+        case MessageType::call_error:
+        case MessageType::call_result_error: {
             json& code = doc[position::kErrorCode];
             json& description = doc[position::kErrorDescription];
             json details = arity == 5 ? std::move(doc[position::kErrorDetails]) : json::object();
             if (!code.is_string() || !description.is_string() || !details.is_object()) {
                 return fail(Errc::bad_error_fields,
                             "CALLERROR code and description must be strings, details an object");
+            }
+            if (kind == MessageType::call_result_error) {
+                return Frame{CallResultError{std::move(id), std::move(code.get_ref<std::string&>()),
+                                             std::move(description.get_ref<std::string&>()),
+                                             std::move(details)}};
             }
             return Frame{CallError{std::move(id), std::move(code.get_ref<std::string&>()),
                                    std::move(description.get_ref<std::string&>()),
@@ -223,6 +250,18 @@ std::string serialize_call_result(const MessageId& id, std::string_view payload_
 
 std::string serialize(const CallError& error) {
     json frame = json::array({static_cast<int>(MessageType::call_error), error.id.get(),
+                              error.code, truncate_utf8(error.description), error.details});
+    return frame.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string serialize(const Send& send) {
+    json frame = json::array({static_cast<int>(MessageType::send), send.id.get(), send.action,
+                              send.payload});
+    return frame.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string serialize(const CallResultError& error) {
+    json frame = json::array({static_cast<int>(MessageType::call_result_error), error.id.get(),
                               error.code, truncate_utf8(error.description), error.details});
     return frame.dump(-1, ' ', false, json::error_handler_t::replace);
 }

@@ -16,7 +16,14 @@
 
 namespace ocpp {
 
-enum class MessageType : std::uint8_t { call = 2, call_result = 3, call_error = 4 };
+/// 5 and 6 exist only in OCPP 2.1 (RPC framework 2.0): elsewhere they are unknown types.
+enum class MessageType : std::uint8_t {
+    call = 2,
+    call_result = 3,
+    call_error = 4,
+    call_result_error = 5,  ///< the answer to a CALLRESULT that could not be processed
+    send = 6,               ///< a CALL that is never answered
+};
 
 /// Positions of the elements of an OCPP-J frame.
 namespace position {
@@ -48,7 +55,22 @@ struct CallError {
     nlohmann::json details = nlohmann::json::object();
 };
 
-using Frame = std::variant<Call, CallResult, CallError>;
+/// OCPP 2.1: a CALL without an answer.
+struct Send {
+    MessageId id;
+    std::string action;
+    nlohmann::json payload;
+};
+
+/// OCPP 2.1: a CALLERROR about a CALLRESULT (its id), never answered.
+struct CallResultError {
+    MessageId id;
+    std::string code;
+    std::string description;
+    nlohmann::json details = nlohmann::json::object();
+};
+
+using Frame = std::variant<Call, CallResult, CallError, Send, CallResultError>;
 
 /// Why a text is not a usable frame, with what could still be read of it.
 struct FrameError {
@@ -59,9 +81,11 @@ struct FrameError {
     std::optional<std::int64_t> message_type;
     /// Human-readable detail (ASCII, never echoes the offending input).
     std::string detail;
+    /// Read as OCPP 2.1, where SEND and CALLRESULTERROR exist (and are never answered).
+    bool rpc21 = false;
 
     /// A CALLERROR answers only CALLs and unreadable or unknown frames, never a CALLRESULT
-    /// or CALLERROR of the peer.
+    /// or CALLERROR of the peer (nor, in 2.1, a SEND or CALLRESULTERROR).
     bool answerable() const;
 };
 
@@ -76,7 +100,9 @@ struct FrameLimits {
 };
 
 /// Parses one OCPP-J text message. Never throws. Errors carry the id when it can be read.
-Result<Frame, FrameError> parse_frame(std::string_view text, const FrameLimits& limits = {});
+/// Message types 5 and 6 are read only for `version` 2.1.
+Result<Frame, FrameError> parse_frame(std::string_view text, const FrameLimits& limits = {},
+                                      ProtocolVersion version = ProtocolVersion::v16);
 
 /// The frame as OCPP-J text.
 std::string serialize(const Call& call);
@@ -85,6 +111,8 @@ std::string serialize(const CallResult& result);
 /// copying a payload tree).
 std::string serialize_call_result(const MessageId& id, std::string_view payload_json);
 std::string serialize(const CallError& error);
+std::string serialize(const Send& send);
+std::string serialize(const CallResultError& error);
 
 /// A CALLERROR for `id` with the version's spelling of `code`; the description is cut to 255
 /// bytes.

@@ -27,14 +27,21 @@ struct Rejection {
     CallErrorCode code;       ///< the version-correct CALLERROR code
     std::string description;  ///< cut to 255 bytes
     bool answerable = true;   ///< false for a broken CALLRESULT / CALLERROR: send nothing back
+    /// OCPP 2.1: answered with a CALLRESULTERROR (type 5), about a CALLRESULT of the station.
+    bool about_result = false;
 
     CallError to_call_error(ProtocolVersion v) const;
+    /// The frame that answers it: CALLERROR, or CALLRESULTERROR when `about_result`.
+    std::string answer(ProtocolVersion v) const;
 };
 
-/// Checks a CALL from a station: the action exists in `v`, the station may initiate it, and
-/// the payload matches the request schema. Returns the call or the CALLERROR to send.
+/// Checks a CALL (or, `as` send, a 2.1 SEND) from a station: the action exists in `v`, the
+/// station may initiate it, it comes as the message type the action uses, and the payload
+/// matches the request schema. Returns the call or the CALLERROR to send (a SEND's rejection
+/// is not answerable).
 Result<AcceptedCall, Rejection> accept_station_call(ProtocolVersion v, Call call,
-                                                    const SchemaRegistry& schemas);
+                                                    const SchemaRegistry& schemas,
+                                                    Rpc as = Rpc::call);
 
 /// The rejection for a frame the codec refused.
 Rejection reject_frame(ProtocolVersion v, const FrameError& error);

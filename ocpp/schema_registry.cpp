@@ -190,6 +190,29 @@ std::string json_pointer(const std::vector<std::string>& context) {
     return path.empty() ? "/" : path;
 }
 
+// "urn:BootNotification.req" (1.6, 2.0.1) or "urn:BootNotificationRequest" (2.1) → the action
+// and true for a request; "urn:NotifyPeriodicEventStream" (a 2.1 SEND's message) → a request.
+std::optional<std::pair<std::string, bool>> schema_name(const std::string& id) {
+    if (id.rfind("urn:", 0) != 0 || id.size() <= 4) {
+        return std::nullopt;
+    }
+    const std::string name = id.substr(4);
+    auto ends_with = [&name](std::string_view tail) {
+        return name.size() > tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    for (const auto& [tail, request] : {std::pair<std::string_view, bool>{".req", true}, {".conf", false},
+                                        {"Request", true}, {"Response", false}}) {
+        if (ends_with(tail)) {
+            return std::make_pair(name.substr(0, name.size() - tail.size()), request);
+        }
+    }
+    if (name.find('.') == std::string::npos && find_action(ProtocolVersion::v21, name) != nullptr &&
+        find_action(ProtocolVersion::v21, name)->rpc == Rpc::send) {
+        return std::make_pair(name, true);
+    }
+    return std::nullopt;
+}
+
 std::string read_file(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
@@ -229,6 +252,7 @@ SchemaRegistry::SchemaRegistry(const std::filesystem::path& override_dir, Engine
     : engine_(engine) {
     load(ProtocolVersion::v16, json::parse(embedded::ocpp16), "embedded ocpp1.6", false);
     load(ProtocolVersion::v201, json::parse(embedded::ocpp201), "embedded ocpp2.0.1", false);
+    load(ProtocolVersion::v21, json::parse(embedded::ocpp21), "embedded ocpp2.1", false);
     if (override_dir.empty()) {
         return;
     }
@@ -268,27 +292,27 @@ void SchemaRegistry::load(ProtocolVersion v, const json& schemas, const std::str
     if (!schemas.is_array()) {
         throw std::runtime_error(origin + ": expected an array of schemas");
     }
-    Table& target = v == ProtocolVersion::v16 ? v16_ : v201_;
+    Table& target = tables_[static_cast<std::size_t>(v)];
     for (const auto& original : schemas) {
         const auto id_it = original.find("$id");
         if (!original.is_object() || id_it == original.end() || !id_it->is_string()) {
             throw std::runtime_error(origin + ": a schema without a string \"$id\"");
         }
         const std::string id = id_it->get<std::string>();
-        // "urn:BootNotification.req" → action "BootNotification", kind request.
-        const std::size_t dot = id.rfind('.');
-        if (id.rfind("urn:", 0) != 0 || dot == std::string::npos || dot <= 4) {
+        const auto named = schema_name(id);
+        if (!named) {
             throw std::runtime_error(origin + ": $id \"" + id +
-                                     "\" is not of the form urn:<Action>.req|conf");
+                                     "\" is not of the form urn:<Action>.req|conf or "
+                                     "urn:<Action>Request|Response");
         }
-        const std::string action = id.substr(4, dot - 4);
-        const std::string suffix = id.substr(dot + 1);
-        if (suffix != "req" && suffix != "conf") {
-            throw std::runtime_error(origin + ": $id \"" + id + "\" must end in .req or .conf");
-        }
-        if (find_action(v, action) == nullptr) {
+        const auto& [action, request] = *named;
+        const ActionInfo* info = find_action(v, action);
+        if (info == nullptr) {
             throw std::runtime_error(origin + ": \"" + action + "\" is not an OCPP " +
                                      std::string(version_label(v)) + " action");
+        }
+        if (!request && info->rpc == Rpc::send) {
+            throw std::runtime_error(origin + ": " + action + " is sent with SEND and has no response");
         }
         auto compiled = std::make_unique<Entry::Compiled>();
         try {
@@ -313,7 +337,6 @@ void SchemaRegistry::load(ProtocolVersion v, const json& schemas, const std::str
         if (!entry) {
             entry = std::make_unique<Entry>();
         }
-        const bool request = suffix == "req";
         (request ? entry->request : entry->response) = std::move(compiled);
         if (is_override) {
             bool& flag = request ? entry->request_overridden : entry->response_overridden;
@@ -326,7 +349,7 @@ void SchemaRegistry::load(ProtocolVersion v, const json& schemas, const std::str
 }
 
 const SchemaRegistry::Table& SchemaRegistry::table(ProtocolVersion v) const {
-    return v == ProtocolVersion::v16 ? v16_ : v201_;
+    return tables_[static_cast<std::size_t>(v)];
 }
 
 bool SchemaRegistry::has(ProtocolVersion v, std::string_view action, SchemaKind kind) const {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -48,8 +49,9 @@ public:
     enum class Engine : std::uint8_t { compiled, general };
 
     /// Compiles the embedded official schemas; then, when `override_dir` is given, the
-    /// operator's schemas from `<dir>/ocpp1.6/*.json` and `<dir>/ocpp2.0.1/*.json` (a schema
-    /// object or an array of them, `$id` "urn:<Action>.req|conf") replace the official ones.
+    /// operator's schemas from `<dir>/<subprotocol>/*.json` (ocpp1.6, ocpp2.0.1, ocpp2.1; a
+    /// schema object or an array of them, `$id` "urn:<Action>.req|conf" or
+    /// "urn:<Action>Request|Response") replace the official ones.
     /// Throws std::runtime_error with a precise message on any bad schema (start-up only).
     explicit SchemaRegistry(const std::filesystem::path& override_dir = {},
                             Engine engine = Engine::compiled);
@@ -78,8 +80,7 @@ private:
               bool is_override);
     const Table& table(ProtocolVersion v) const;
 
-    Table v16_;
-    Table v201_;
+    std::array<Table, kAllVersions.size()> tables_;
     std::size_t override_count_ = 0;
     Engine engine_;
 };

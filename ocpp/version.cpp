@@ -11,9 +11,10 @@ struct VersionNames {
     std::string_view label;
 };
 
-constexpr std::array<VersionNames, 2> kNames = {{
+constexpr std::array<VersionNames, 3> kNames = {{
     {ProtocolVersion::v16, "ocpp1.6", "1.6"},
     {ProtocolVersion::v201, "ocpp2.0.1", "2.0.1"},
+    {ProtocolVersion::v21, "ocpp2.1", "2.1"},
 }};
 
 const VersionNames& names(ProtocolVersion v) {

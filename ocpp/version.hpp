@@ -9,18 +9,18 @@
 
 namespace ocpp {
 
-enum class ProtocolVersion : std::uint8_t { v16, v201 };
+enum class ProtocolVersion : std::uint8_t { v16, v201, v21 };
 
-inline constexpr std::array<ProtocolVersion, 2> kAllVersions = {ProtocolVersion::v16,
-                                                                ProtocolVersion::v201};
+inline constexpr std::array<ProtocolVersion, 3> kAllVersions = {
+    ProtocolVersion::v16, ProtocolVersion::v201, ProtocolVersion::v21};
 
-/// WebSocket subprotocol token: "ocpp1.6" or "ocpp2.0.1".
+/// WebSocket subprotocol token: "ocpp1.6", "ocpp2.0.1" or "ocpp2.1".
 std::string_view subprotocol(ProtocolVersion v);
-/// Version label used in records and logs: "1.6" or "2.0.1".
+/// Version label used in records and logs: "1.6", "2.0.1" or "2.1".
 std::string_view version_label(ProtocolVersion v);
 /// The version for a subprotocol token (exact, case-sensitive per RFC 6455), if supported.
 std::optional<ProtocolVersion> from_subprotocol(std::string_view token);
-/// The version for a label ("1.6", "2.0.1") or a subprotocol token.
+/// The version for a label ("1.6", "2.0.1", "2.1") or a subprotocol token.
 std::optional<ProtocolVersion> parse_version(std::string_view text);
 
 /// Splits a Sec-WebSocket-Protocol header value into its tokens, in the station's order.

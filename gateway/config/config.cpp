@@ -408,7 +408,7 @@ file key with its default is in deploy/gateway.example.yaml):
   flag: command lines are visible to every local user), OCPP_GATEWAY_KAFKA_PROP_<NAME>.
   --help, --version
 
-Stations connect to ws://HOST:PORT/ocpp/{stationId} with subprotocol ocpp1.6 or ocpp2.0.1.
+Stations connect to ws://HOST:PORT/ocpp/{stationId} with subprotocol ocpp1.6, ocpp2.0.1 or ocpp2.1.
 )";
     return out;
 }

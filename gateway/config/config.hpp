@@ -111,8 +111,8 @@ struct Config {
     /// I/O threads; 0 = one per core.
     unsigned io_threads = 0;
 
-    std::vector<ocpp::ProtocolVersion> versions = {ocpp::ProtocolVersion::v16,
-                                                   ocpp::ProtocolVersion::v201};
+    std::vector<ocpp::ProtocolVersion> versions = {
+        ocpp::ProtocolVersion::v16, ocpp::ProtocolVersion::v201, ocpp::ProtocolVersion::v21};
     /// Version assumed when a station sends no Sec-WebSocket-Protocol header (older 1.6
     /// firmware often omits it); nullopt refuses such stations with HTTP 400.
     std::optional<ocpp::ProtocolVersion> missing_subprotocol = ocpp::ProtocolVersion::v16;
@@ -291,11 +291,11 @@ struct Config {
     struct Freshness {
         /// Per event class; 0: no budget (classes whose messages carry no timestamp).
         /// transaction, metering, status, heartbeat, authorization, security, report,
-        /// data-transfer.
+        /// data-transfer, der.
         std::array<std::chrono::seconds, ocpp::kEventClassCount> budgets = {
             std::chrono::seconds(30), std::chrono::seconds(60), std::chrono::seconds(5),
             std::chrono::seconds(0),  std::chrono::seconds(0),  std::chrono::seconds(30),
-            std::chrono::seconds(60), std::chrono::seconds(0)};
+            std::chrono::seconds(60), std::chrono::seconds(0),  std::chrono::seconds(30)};
         /// A timestamp further ahead of the gateway's clock than this: the station's clock
         /// is off (counted, reported once per connection; the message is still taken).
         std::chrono::seconds clock_ahead{300};

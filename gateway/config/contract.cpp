@@ -38,6 +38,8 @@ std::map<std::string, TopicContract> default_contract() {
     c["security"] = kept_for(90);
     c["report"] = kept_for(7);
     c["data-transfer"] = kept_for(7);
+    // OCPP 2.1 DER alarms and control reports: a month, for the grid operator's questions.
+    c["der"] = kept_for(30);
     // Connects and disconnects: a week of operations history.
     c["connections"] = kept_for(7);
     // Refused frames: a month to find the firmware that sends them and fix or tolerate it.

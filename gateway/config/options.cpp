@@ -51,7 +51,7 @@ bool parse_bool(const std::string& text, const std::string& what) {
 ocpp::ProtocolVersion parse_version_or_fail(const std::string& text, const std::string& what) {
     const auto v = ocpp::parse_version(text);
     if (!v) {
-        fail(what + ": unknown OCPP version \"" + text + "\" (use ocpp1.6 or ocpp2.0.1)");
+        fail(what + ": unknown OCPP version \"" + text + "\" (use ocpp1.6, ocpp2.0.1 or ocpp2.1)");
     }
     return *v;
 }
@@ -272,7 +272,7 @@ std::vector<Option> build() {
          Shape::list,
          [](Config& c, const std::string& v, const std::string& where) { c.versions.push_back(parse_version_or_fail(v, where)); },
          nullptr, [](Config& c) { c.versions.clear(); }});
-    add({"ocpp.missing_subprotocol", "", "--missing-subprotocol", "V", "ocpp1.6, ocpp2.0.1 or refuse, for stations that send none",
+    add({"ocpp.missing_subprotocol", "", "--missing-subprotocol", "V", "ocpp1.6, ocpp2.0.1, ocpp2.1 or refuse, for stations that send none",
          Shape::scalar,
          [](Config& c, const std::string& v, const std::string& where) {
              c.missing_subprotocol = v == "refuse" ? std::nullopt : std::optional(parse_version_or_fail(v, where));

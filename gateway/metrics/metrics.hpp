@@ -110,8 +110,8 @@ private:
     using LatencyHistogram = Histogram<kLatencyBuckets>;
     using FreshnessHistogram = Histogram<kFreshnessBuckets>;
 
-    std::array<std::atomic<std::int64_t>, 2> open_{};
-    std::array<std::atomic<std::uint64_t>, 2> opened_total_{};
+    std::array<std::atomic<std::int64_t>, ocpp::kAllVersions.size()> open_{};
+    std::array<std::atomic<std::uint64_t>, ocpp::kAllVersions.size()> opened_total_{};
     std::atomic<std::uint64_t> dead_letters_{0};
     std::atomic<std::uint64_t> backpressure_waits_{0};
     std::atomic<std::uint64_t> unmatched_responses_{0};
@@ -123,7 +123,7 @@ private:
     /// Per version: a counter per outcome for each catalog action (by its index in
     /// ocpp::actions(v)), then one row for unknown actions.
     using OutcomeCounts = std::array<std::atomic<std::uint64_t>, 4>;
-    std::array<std::unique_ptr<OutcomeCounts[]>, 2> messages_;
+    std::array<std::unique_ptr<OutcomeCounts[]>, ocpp::kAllVersions.size()> messages_;
     std::map<std::string, std::uint64_t> validation_;   // labels → count
     std::map<std::string, std::uint64_t> delivery_failures_;
     std::map<std::string, std::uint64_t> partitions_added_;

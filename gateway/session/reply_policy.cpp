@@ -197,6 +197,35 @@ ReplyPolicy::Answer ReplyPolicy::reply(ProtocolVersion v, std::string_view actio
         {"Get15118EVCertificate",
          [](const ReplyPolicy&, const Request&, Answer&) { return json{{"status", "Failed"}, {"exiResponse", ""}}; }},
         {"GetCertificateStatus", [](const ReplyPolicy&, const Request&, Answer&) { return json{{"status", "Failed"}}; }},
+        // OCPP 2.1. Certificate chains: as GetCertificateStatus, each asked-for certificate.
+        {"GetCertificateChainStatus",
+         [](const ReplyPolicy&, const Request& r, Answer&) {
+             json statuses = json::array();
+             for (const auto& asked : r.payload.value("certificateStatusRequests", json::array())) {
+                 statuses.push_back({{"certificateHashData", asked.value("certificateHashData", json::object())},
+                                     {"source", asked.value("source", "OCSP")},
+                                     {"status", "Failed"},
+                                     {"nextUpdate", r.now.text}});
+             }
+             return json{{"certificateStatus", std::move(statuses)}};
+         }},
+        // The stream's data arrives as SEND messages, recorded like any other event.
+        {"OpenPeriodicEventStream", [](const ReplyPolicy&, const Request&, Answer&) { return json{{"status", "Accepted"}}; }},
+        // Schedules come from the operator (UpdateDynamicSchedule as a command), not the gateway.
+        {"PullDynamicScheduleUpdate",
+         [](const ReplyPolicy&, const Request&, Answer&) {
+             return json{{"status", "Rejected"},
+                         {"statusInfo", {{"reasonCode", "NoSchedule"},
+                                         {"additionalInfo", "schedules are sent by the operator"}}}};
+         }},
+        // The gateway validates no VAT numbers: the station falls back to its own handling.
+        {"VatNumberValidation",
+         [](const ReplyPolicy&, const Request& r, Answer&) {
+             return json{{"vatNumber", r.payload.value("vatNumber", "")},
+                         {"status", "Rejected"},
+                         {"statusInfo", {{"reasonCode", "NotSupported"},
+                                         {"additionalInfo", "VAT numbers are not validated"}}}};
+         }},
     };
     Answer answer;
     const auto it = kReplies.find(action);

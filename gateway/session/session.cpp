@@ -207,6 +207,13 @@ void Session::handle_response(const ocpp::MessageId& id, const ocpp::Frame& fram
         if (const auto* result = std::get_if<ocpp::CallResult>(&frame)) {
             auto outcome = answer_outcome(services_.schemas, info_.version, done->command.action,
                                           result->payload, tolerance_);
+            if (info_.version == ocpp::ProtocolVersion::v21 && !outcome.response_violations.empty()) {
+                // 2.1 tells the station its answer broke the schema; the result says how.
+                const auto& first = outcome.response_violations.front();
+                send(ocpp::Rejection{first.errc, id.get(), ocpp::call_error_code(first.errc, info_.version),
+                                     ocpp::truncate_utf8(first.path + ": " + first.message), true, true}
+                         .answer(info_.version));
+            }
             finish_command(std::move(*done), std::move(outcome));
         } else {
             const auto& error = std::get<ocpp::CallError>(frame);
@@ -223,6 +230,10 @@ void Session::handle_response(const ocpp::MessageId& id, const ocpp::Frame& fram
                                   ? "answer to a call that already timed out"
                                   : "answer to no call the gateway sent",
                               false};
+    if (info_.version == ocpp::ProtocolVersion::v21 && std::holds_alternative<ocpp::CallResult>(frame)) {
+        rejection.answerable = true;  // 2.1: a CALLRESULTERROR says so
+        rejection.about_result = true;
+    }
     reject(rejection, raw, received_at, std::nullopt);
 }
 

@@ -97,6 +97,8 @@ private:
         /// Unix ms: when the gateway received the CALL, and the station's own timestamp.
         std::int64_t received_ms = 0;
         std::optional<std::int64_t> station_ms;
+        /// A 2.1 SEND: recorded, never answered.
+        bool send = false;
     };
     /// A call whose token question waits for the operator's decision (asks.cpp).
     struct Asking {
@@ -118,6 +120,14 @@ private:
     // Station calls (station_calls.cpp).
     void handle_text(std::string text);
     void handle_call(ocpp::Call call, const std::string& raw, const std::string& received_at);
+    /// OCPP 2.1: a SEND is checked and published like a CALL, and never answered.
+    void handle_send(ocpp::Send send, const std::string& raw, const std::string& received_at);
+    /// OCPP 2.1: the station could not process one of the gateway's CALLRESULTs.
+    void handle_result_error(const ocpp::CallResultError& error, const std::string& raw,
+                             const std::string& received_at);
+    /// Whether one more message fits the station's rate; counts and reports one that does not.
+    bool within_rate(const ocpp::MessageId& id, const std::string& action, bool answerable,
+                     const std::string& raw, const std::string& received_at);
     void request_transaction_id(std::shared_ptr<Numbering> numbering);
     void publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> transaction_id,
                  const std::string& received_at, InFlight token,
@@ -145,6 +155,9 @@ private:
     void finish_call(const ocpp::MessageId& id);
     /// Answers InternalError: the call was not stored, the station must send it again.
     void fail_call(const ocpp::MessageId& id, const std::string& action);
+    /// The end of a published message: its CALL settled, or (SEND) just counted.
+    void fail_pending(const Pending& pending);
+    void finish_pending(const Pending& pending);
     /// Sends the CALLRESULT of a published call.
     void answer(const Pending& pending);
     /// Freshness of an acknowledged event (docs/contract.md); on the producer's thread.

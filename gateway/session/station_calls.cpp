@@ -28,34 +28,75 @@ void Session::handle_text(std::string text) {
     }
     last_activity_ = Clock::now();
     const std::string received_at = kafka_bridge::now_rfc3339();
-    auto frame = ocpp::parse_frame(text, config::frame_limits(services_.config));
+    auto frame = ocpp::parse_frame(text, config::frame_limits(services_.config), info_.version);
     if (!frame.ok()) {
         reject(ocpp::reject_frame(info_.version, frame.error()), text, received_at, std::nullopt);
         return;
     }
-    auto* call = std::get_if<ocpp::Call>(&frame.value());
-    if (call == nullptr) {
-        const auto* result = std::get_if<ocpp::CallResult>(&frame.value());
-        handle_response(result != nullptr ? result->id : std::get<ocpp::CallError>(frame.value()).id,
-                        frame.value(), text, received_at);
-        return;
-    }
-    if (!messages_.try_take(last_activity_)) {
-        // Faster than any real station: refused, not queued. The station may send it again.
-        reject(ocpp::Rejection{ocpp::Errc::rate_limited, call->id.get(),
-                               ocpp::call_error_code(ocpp::Errc::rate_limited, info_.version),
-                               fmt::format("more than {} messages per second; slow down",
-                                           services_.config.security.messages_per_second),
-                               true},
-               text, received_at, call->action);
-        if (!rate_reported_) {
-            rate_reported_ = true;
-            services_.security_events.raise(security::EventType::rate_limited, info_.station_id,
-                                            peer_ip_, "station message rate over the limit; calls refused");
+    if (auto* call = std::get_if<ocpp::Call>(&frame.value())) {
+        if (within_rate(call->id, call->action, true, text, received_at)) {
+            handle_call(std::move(*call), text, received_at);
         }
         return;
     }
-    handle_call(std::move(*call), text, received_at);
+    if (auto* send = std::get_if<ocpp::Send>(&frame.value())) {
+        if (within_rate(send->id, send->action, false, text, received_at)) {
+            handle_send(std::move(*send), text, received_at);
+        }
+        return;
+    }
+    if (const auto* error = std::get_if<ocpp::CallResultError>(&frame.value())) {
+        handle_result_error(*error, text, received_at);
+        return;
+    }
+    const auto* result = std::get_if<ocpp::CallResult>(&frame.value());
+    handle_response(result != nullptr ? result->id : std::get<ocpp::CallError>(frame.value()).id,
+                    frame.value(), text, received_at);
+}
+
+bool Session::within_rate(const ocpp::MessageId& id, const std::string& action, bool answerable,
+                          const std::string& raw, const std::string& received_at) {
+    if (messages_.try_take(last_activity_)) {
+        return true;
+    }
+    // Faster than any real station: refused, not queued. The station may send it again.
+    reject(ocpp::Rejection{ocpp::Errc::rate_limited, id.get(),
+                           ocpp::call_error_code(ocpp::Errc::rate_limited, info_.version),
+                           fmt::format("more than {} messages per second; slow down",
+                                       services_.config.security.messages_per_second),
+                           answerable},
+           raw, received_at, action);
+    if (!rate_reported_) {
+        rate_reported_ = true;
+        services_.security_events.raise(security::EventType::rate_limited, info_.station_id,
+                                        peer_ip_, "station message rate over the limit; calls refused");
+    }
+    return false;
+}
+
+void Session::handle_send(ocpp::Send send, const std::string& raw, const std::string& received_at) {
+    const std::string action = send.action;
+    auto checked = ocpp::accept_station_call(
+        info_.version, ocpp::Call{std::move(send.id), std::move(send.action), std::move(send.payload)},
+        services_.schemas, ocpp::Rpc::send);
+    if (!checked.ok()) {
+        reject(checked.error(), raw, received_at, action);
+        return;
+    }
+    publish(std::move(checked.value()), std::nullopt, received_at, InFlight(services_.in_flight));
+}
+
+void Session::handle_result_error(const ocpp::CallResultError& error, const std::string& raw,
+                                  const std::string& received_at) {
+    // Nothing is pending any more: the station only says it could not use an answer. Recorded
+    // where refused messages go, so that the operator sees it.
+    log::warn("station {}: could not process the answer to its message {}: {} {}", info_.station_id,
+              error.id.get(), error.code, error.description);
+    reject(ocpp::Rejection{ocpp::Errc::internal_error, error.id.get(), ocpp::CallErrorCode::GenericError,
+                           ocpp::truncate_utf8("the station could not process the gateway's answer: " +
+                                               error.code + " " + error.description),
+                           false},
+           raw, received_at, std::nullopt);
 }
 
 void Session::handle_call(ocpp::Call call, const std::string& raw, const std::string& received_at) {
@@ -173,6 +214,9 @@ void Session::publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> t
                         : answer.decision->status == "Pending" ? BootState::pending
                                                                : BootState::rejected;
     }
+    if (action.rpc == ocpp::Rpc::send) {
+        reply.clear();  // never sent: the record says SEND instead
+    }
     std::string value = kafka_bridge::station_event(
         info_, action.name, event_class, accepted.call.id.get(), received_at, ++sequence_,
         accepted.call.payload, reply, decision, accepted.repaired.get());
@@ -189,6 +233,7 @@ void Session::publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> t
     }
     pending->received_ms = kafka_bridge::parse_time_ms(received_at).value_or(now_ms);
     pending->station_ms = station_time_ms(accepted.call.payload);
+    pending->send = action.rpc == ocpp::Rpc::send;
     if (pending->station_ms) {
         check_station_clock(*pending->station_ms, pending->received_ms, action.name);
     }
@@ -228,7 +273,7 @@ void Session::produce(std::shared_ptr<Pending> pending) {
         if (mode == ReplyMode::immediate) {
             answer(*pending);
             services_.metrics.message(info_.version, pending->action, Outcome::answered_early);
-            finish_call(pending->id);
+            finish_pending(*pending);
         }
         return;
     }
@@ -245,7 +290,7 @@ void Session::produce(std::shared_ptr<Pending> pending) {
     log::warn("station {}: {} not published: {}", info_.station_id, pending->action,
               result.error().to_string());
     pending->token.release();
-    fail_call(pending->id, pending->action);
+    fail_pending(*pending);
 }
 
 void Session::record_freshness(Services& services, const Pending& pending) {
@@ -281,6 +326,9 @@ void Session::check_station_clock(std::int64_t station_ms, std::int64_t received
 }
 
 void Session::answer(const Pending& pending) {
+    if (pending.send) {
+        return;
+    }
     send(ocpp::serialize_call_result(pending.id, pending.reply));
     if (pending.boot != BootState::none) {
         boot_state_ = pending.boot;
@@ -331,12 +379,31 @@ void Session::on_delivery(const std::shared_ptr<Pending>& pending, const kafka_b
         // Never a success for an unacknowledged record: the station retries.
         log::warn("station {}: {} not acknowledged by Kafka: {}", info_.station_id,
                   pending->action, d.error->to_string());
-        fail_call(pending->id, pending->action);
+        fail_pending(*pending);
         return;
     }
     answer(*pending);
     services_.metrics.message(info_.version, pending->action, Outcome::acknowledged);
-    finish_call(pending->id);
+    finish_pending(*pending);
+}
+
+void Session::fail_pending(const Pending& pending) {
+    if (!pending.send) {
+        fail_call(pending.id, pending.action);
+        return;
+    }
+    // A SEND has no answer to carry the failure: the station does not send it again.
+    log::warn("station {}: SEND {} {} not stored", info_.station_id, pending.action, pending.id.get());
+    services_.metrics.message(info_.version, pending.action, Outcome::failed);
+    close_if_drained();
+}
+
+void Session::finish_pending(const Pending& pending) {
+    if (pending.send) {
+        close_if_drained();  // never in the station's calls in flight
+        return;
+    }
+    finish_call(pending.id);
 }
 
 void Session::finish_call(const ocpp::MessageId& id) {
@@ -348,10 +415,9 @@ void Session::reject(const ocpp::Rejection& rejection, const std::string& raw,
                      const std::string& received_at, std::optional<std::string> action) {
     std::optional<std::string> code;
     if (rejection.answerable) {
-        const ocpp::CallError error = rejection.to_call_error(info_.version);
-        code = error.code;
-        send(ocpp::serialize(error));
-        services_.metrics.validation_failure(info_.version, error.code);
+        code = std::string(ocpp::wire_name(rejection.code, info_.version));
+        send(rejection.answer(info_.version));
+        services_.metrics.validation_failure(info_.version, *code);
         if (action) {
             services_.metrics.message(info_.version, *action, Outcome::rejected);
         }

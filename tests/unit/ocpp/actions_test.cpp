@@ -28,13 +28,16 @@ TEST_CASE("the catalog is complete against the official schemas", "[actions]") {
     const ocpp::SchemaRegistry registry;
     CHECK(ocpp::actions(ProtocolVersion::v16).size() == 39);
     CHECK(ocpp::actions(ProtocolVersion::v201).size() == 64);
+    // 2.1: the 64 of 2.0.1, 26 new CALLs and one SEND (NotifyPeriodicEventStream).
+    CHECK(ocpp::actions(ProtocolVersion::v21).size() == 91);
     for (const auto v : ocpp::kAllVersions) {
         std::vector<std::string> catalog;
         for (const auto& info : ocpp::actions(v)) {
             catalog.emplace_back(info.name);
             CAPTURE(info.name);
             CHECK(registry.has(v, info.name, ocpp::SchemaKind::request));
-            CHECK(registry.has(v, info.name, ocpp::SchemaKind::response));
+            // A SEND is never answered: it has no response schema.
+            CHECK(registry.has(v, info.name, ocpp::SchemaKind::response) == (info.rpc == ocpp::Rpc::call));
         }
         CHECK(registry.action_names(v) == catalog);
     }
@@ -50,26 +53,29 @@ TEST_CASE("station-initiated actions, and only they, have an event class", "[act
 }
 
 TEST_CASE("event classes follow the contract table", "[actions]") {
-    // DESIGN §4: event class → station-initiated actions, across both versions.
+    // DESIGN §4: event class → station-initiated actions, across all versions.
     const std::map<EventClass, std::set<std::string>> contract = {
-        {EventClass::transaction, {"StartTransaction", "StopTransaction", "TransactionEvent"}},
-        {EventClass::metering, {"MeterValues"}},
+        {EventClass::transaction, {"StartTransaction", "StopTransaction", "TransactionEvent",
+                                   "BatterySwap", "NotifyPriorityCharging", "NotifySettlement"}},
+        {EventClass::metering, {"MeterValues", "OpenPeriodicEventStream", "NotifyPeriodicEventStream",
+                                "ClosePeriodicEventStream"}},
         {EventClass::status,
          {"BootNotification", "StatusNotification", "FirmwareStatusNotification",
           "DiagnosticsStatusNotification", "LogStatusNotification",
           "SignedFirmwareStatusNotification", "PublishFirmwareStatusNotification",
           "NotifyEvent"}},
         {EventClass::heartbeat, {"Heartbeat"}},
-        {EventClass::authorization, {"Authorize"}},
+        {EventClass::authorization, {"Authorize", "VatNumberValidation"}},
         {EventClass::security,
          {"SecurityEventNotification", "SignCertificate", "Get15118EVCertificate",
-          "GetCertificateStatus"}},
+          "GetCertificateStatus", "GetCertificateChainStatus"}},
         {EventClass::report,
          {"NotifyReport", "NotifyMonitoringReport", "NotifyCustomerInformation",
           "NotifyDisplayMessages", "ReportChargingProfiles", "NotifyChargingLimit",
           "ClearedChargingLimit", "NotifyEVChargingNeeds", "NotifyEVChargingSchedule",
-          "ReservationStatusUpdate"}},
+          "ReservationStatusUpdate", "PullDynamicScheduleUpdate"}},
         {EventClass::data_transfer, {"DataTransfer"}},
+        {EventClass::der, {"NotifyDERAlarm", "NotifyDERStartStop", "ReportDERControl"}},
     };
     std::map<EventClass, std::set<std::string>> actual;
     for (const auto v : ocpp::kAllVersions) {
@@ -88,5 +94,6 @@ TEST_CASE("event class names round-trip", "[actions]") {
         CHECK(ocpp::parse_event_class(ocpp::event_class_name(c)) == c);
     }
     CHECK(ocpp::event_class_name(EventClass::data_transfer) == "data-transfer");
+    CHECK(ocpp::event_class_name(EventClass::der) == "der");
     CHECK_FALSE(ocpp::parse_event_class("billing"));
 }

@@ -3,6 +3,8 @@
 #include <string>
 
 #include "ocpp/frame.hpp"
+#include "ocpp/inbound.hpp"
+#include "support.hpp"
 
 using ocpp::Errc;
 using ocpp::parse_frame;
@@ -172,4 +174,76 @@ TEST_CASE("a CALLRESULT from payload text is the frame serialize() writes", "[fr
                   ocpp::serialize(ocpp::CallResult{message_id, payload}));
         }
     }
+}
+
+TEST_CASE("SEND and CALLRESULTERROR exist only in OCPP 2.1", "[frame]") {
+    using ocpp::ProtocolVersion;
+    const std::string send = R"([6,"s1","NotifyPeriodicEventStream",{"id":1,"pending":0,"basetime":"2026-01-01T00:00:00Z","data":[{"t":0,"v":"1"}]}])";
+    const std::string result_error = R"([5,"r1","FormatViolation","bad answer",{}])";
+    for (const auto v : {ProtocolVersion::v16, ProtocolVersion::v201}) {
+        CAPTURE(ocpp::subprotocol(v));
+        for (const auto& text : {send, result_error}) {
+            auto parsed = parse_frame(text, {}, v);
+            REQUIRE_FALSE(parsed.ok());
+            CHECK(parsed.error().errc == ocpp::Errc::unknown_message_type);
+            const auto rejection = ocpp::reject_frame(v, parsed.error());
+            CHECK(rejection.answerable);  // as any unknown type, with the version's spelling
+            CHECK(rejection.to_call_error(v).code ==
+                  (v == ProtocolVersion::v16 ? "ProtocolError" : "MessageTypeNotSupported"));
+        }
+    }
+    auto parsed_send = parse_frame(send, {}, ProtocolVersion::v21);
+    REQUIRE(parsed_send.ok());
+    const auto& s = std::get<ocpp::Send>(parsed_send.value());
+    CHECK(s.action == "NotifyPeriodicEventStream");
+    CHECK(ocpp::serialize(s).rfind("[6,\"s1\",", 0) == 0);
+    auto parsed_error = parse_frame(result_error, {}, ProtocolVersion::v21);
+    REQUIRE(parsed_error.ok());
+    CHECK(std::get<ocpp::CallResultError>(parsed_error.value()).code == "FormatViolation");
+    // 7 is unknown in 2.1 too.
+    auto seven = parse_frame(R"([7,"x","Heartbeat",{}])", {}, ProtocolVersion::v21);
+    REQUIRE_FALSE(seven.ok());
+    CHECK(seven.error().errc == ocpp::Errc::unknown_message_type);
+}
+
+TEST_CASE("2.1: broken SEND and CALLRESULTERROR frames are never answered, a broken CALLRESULT gets a CALLRESULTERROR", "[frame]") {
+    using ocpp::ProtocolVersion;
+    const auto v = ProtocolVersion::v21;
+    auto bad_send = parse_frame(R"([6,"s2","NotifyPeriodicEventStream","not an object"])", {}, v);
+    REQUIRE_FALSE(bad_send.ok());
+    CHECK_FALSE(ocpp::reject_frame(v, bad_send.error()).answerable);
+    auto bad_result_error = parse_frame(R"([5,"r2",17,"x",{}])", {}, v);
+    REQUIRE_FALSE(bad_result_error.ok());
+    CHECK_FALSE(ocpp::reject_frame(v, bad_result_error.error()).answerable);
+    auto bad_result = parse_frame(R"([3,"c3","not an object"])", {}, v);
+    REQUIRE_FALSE(bad_result.ok());
+    const auto rejection = ocpp::reject_frame(v, bad_result.error());
+    CHECK(rejection.answerable);
+    CHECK(rejection.about_result);
+    auto answer = parse_frame(rejection.answer(v), {}, v);
+    REQUIRE(answer.ok());
+    const auto& e = std::get<ocpp::CallResultError>(answer.value());
+    CHECK(e.id.get() == "c3");
+    CHECK(e.code == "FormatViolation");
+    // The same broken CALLRESULT on 2.0.1 stays unanswered.
+    auto old = parse_frame(R"([3,"c3","not an object"])", {}, ProtocolVersion::v201);
+    REQUIRE_FALSE(old.ok());
+    CHECK_FALSE(ocpp::reject_frame(ProtocolVersion::v201, old.error()).answerable);
+}
+
+TEST_CASE("2.1: NotifyPeriodicEventStream only as SEND, other actions only as CALL", "[frame]") {
+    using ocpp::ProtocolVersion;
+    const auto v = ProtocolVersion::v21;
+    const auto payload = nlohmann::json::parse(R"({"id":1,"pending":0,"basetime":"2026-01-01T00:00:00Z","data":[{"t":0,"v":"1"}]})");
+    const auto& schemas = test_support::official_schemas();
+    CHECK(ocpp::accept_station_call(v, {ocpp::MessageId("a"), "NotifyPeriodicEventStream", payload}, schemas, ocpp::Rpc::send).ok());
+    auto as_call = ocpp::accept_station_call(v, {ocpp::MessageId("b"), "NotifyPeriodicEventStream", payload}, schemas);
+    REQUIRE_FALSE(as_call.ok());
+    CHECK(as_call.error().answerable);
+    CHECK(as_call.error().to_call_error(v).code == "NotSupported");
+    auto heartbeat_sent = ocpp::accept_station_call(v, {ocpp::MessageId("c"), "Heartbeat", nlohmann::json::object()}, schemas, ocpp::Rpc::send);
+    REQUIRE_FALSE(heartbeat_sent.ok());
+    CHECK_FALSE(heartbeat_sent.error().answerable);  // nothing answers a SEND
+    // Not a 2.0.1 action at all.
+    CHECK_FALSE(ocpp::accept_station_call(ProtocolVersion::v201, {ocpp::MessageId("d"), "NotifyPeriodicEventStream", payload}, schemas).ok());
 }

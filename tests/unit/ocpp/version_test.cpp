@@ -11,7 +11,10 @@ TEST_CASE("subprotocol names and labels", "[version]") {
     CHECK(ocpp::version_label(ProtocolVersion::v201) == "2.0.1");
     CHECK(ocpp::from_subprotocol("ocpp2.0.1") == ProtocolVersion::v201);
     CHECK_FALSE(ocpp::from_subprotocol("OCPP1.6").has_value());
-    CHECK_FALSE(ocpp::from_subprotocol("ocpp2.1").has_value());
+    CHECK(ocpp::from_subprotocol("ocpp2.1") == ProtocolVersion::v21);
+    CHECK(ocpp::version_label(ProtocolVersion::v21) == "2.1");
+    CHECK(ocpp::parse_version("2.1") == ProtocolVersion::v21);
+    CHECK_FALSE(ocpp::from_subprotocol("ocpp2.1.0").has_value());
     CHECK(ocpp::parse_version("1.6") == ProtocolVersion::v16);
     CHECK(ocpp::parse_version("ocpp1.6") == ProtocolVersion::v16);
     CHECK_FALSE(ocpp::parse_version("2.0").has_value());

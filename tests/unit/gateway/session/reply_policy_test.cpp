@@ -36,8 +36,8 @@ TEST_CASE("every station-initiated action gets a schema-valid reply", "[reply]")
     for (const ReplyPolicy* policy : {&plain, &from_table}) {
         for (const auto v : ocpp::kAllVersions) {
             for (const auto& info : ocpp::actions(v)) {
-                if (!info.station_may_send()) {
-                    continue;
+                if (!info.station_may_send() || info.rpc == ocpp::Rpc::send) {
+                    continue;  // a SEND is never answered
                 }
                 CAPTURE(ocpp::subprotocol(v), info.name);
                 const auto payload = json::parse(test_support::read_file(
