@@ -32,11 +32,12 @@ export const TOPIC_EVENT_CLASS = Object.freeze({
   [TOPICS.security]: 'security',
   [TOPICS.reports]: 'report',
   [TOPICS.dataTransfer]: 'data-transfer',
+  [TOPICS.der]: 'der',
 });
 
-/** "1.6" / "2.0.1" for a subprotocol name. */
+/** "1.6" / "2.0.1" / "2.1" for a subprotocol name. */
 export function versionOf(subprotocol) {
-  return { 'ocpp1.6': '1.6', 'ocpp2.0.1': '2.0.1' }[subprotocol];
+  return { 'ocpp1.6': '1.6', 'ocpp2.0.1': '2.0.1', 'ocpp2.1': '2.1' }[subprotocol];
 }
 
 /** RFC 3339 UTC with milliseconds, as the station-event schema describes receivedAt. */

@@ -27,6 +27,7 @@ export const TOPICS = Object.freeze({
   security: 'ocpp.security',
   reports: 'ocpp.reports',
   dataTransfer: 'ocpp.data-transfer',
+  der: 'ocpp.der',
   connections: 'ocpp.connections',
   deadLetter: 'ocpp.dead-letter',
 });

@@ -242,8 +242,8 @@ describe('broken and hostile input', () => {
       { name: 'empty identity /ocpp/', path: '/ocpp/', protocols: ['ocpp1.6'], status: 404 },
       { name: 'identity of 49 characters', path: `/ocpp/IT${hex}${'x'.repeat(49 - 2 - hex.length)}`, protocols: ['ocpp1.6'], status: 400 },
       { name: 'identity containing ":"', path: `/ocpp/IT:${hex}`, protocols: ['ocpp1.6'], status: 400 },
-      { name: 'only unknown subprotocols (ocpp2.1)', path: `/ocpp/IT${hex}`, protocols: ['ocpp2.1'], status: 400 },
-      { name: 'only unknown subprotocols (several)', path: `/ocpp/IT${hex}`, protocols: ['ocpp1.5', 'ocpp2.1', 'mqtt'], status: 400 },
+      { name: 'only unknown subprotocols (ocpp2.2)', path: `/ocpp/IT${hex}`, protocols: ['ocpp2.2'], status: 400 },
+      { name: 'only unknown subprotocols (several)', path: `/ocpp/IT${hex}`, protocols: ['ocpp1.5', 'ocpp2.1.0', 'OCPP2.1', 'mqtt'], status: 400 },
     ];
     assert.equal(cases[2].path.length - '/ocpp/'.length, 49);
     for (const c of cases) {
@@ -256,7 +256,9 @@ describe('broken and hostile input', () => {
       { name: 'identity of 48 characters', id: `ITLEN-${hex}`.padEnd(48, 'x'), protocols: ['ocpp1.6'], protocol: 'ocpp1.6' },
       { name: 'station prefers 2.0.1', id: uniqueStationId('ITPREF'), protocols: ['ocpp2.0.1', 'ocpp1.6'], protocol: 'ocpp2.0.1' },
       { name: 'station prefers 1.6', id: uniqueStationId('ITPREF'), protocols: ['ocpp1.6', 'ocpp2.0.1'], protocol: 'ocpp1.6' },
-      { name: 'unknown first, then 1.6', id: uniqueStationId('ITPREF'), protocols: ['ocpp2.1', 'ocpp1.6'], protocol: 'ocpp1.6' },
+      { name: 'unknown first, then 1.6', id: uniqueStationId('ITPREF'), protocols: ['ocpp2.2', 'ocpp1.6'], protocol: 'ocpp1.6' },
+      { name: 'station prefers 2.1', id: uniqueStationId('ITPREF'), protocols: ['ocpp2.1', 'ocpp2.0.1', 'ocpp1.6'], protocol: 'ocpp2.1' },
+      { name: 'station prefers 2.0.1 over 2.1', id: uniqueStationId('ITPREF'), protocols: ['ocpp2.0.1', 'ocpp2.1'], protocol: 'ocpp2.0.1' },
     ];
     assert.equal(accepted[0].id.length, 48);
     for (const c of accepted) {

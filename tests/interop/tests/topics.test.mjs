@@ -13,7 +13,7 @@ import { eventually } from '../lib/until.mjs';
 
 const ROLES = [
   'transaction', 'metering', 'status', 'heartbeat', 'authorization', 'security', 'report',
-  'data-transfer', 'connections', 'dead_letter', 'commands', 'command_results', 'presence',
+  'data-transfer', 'der', 'connections', 'dead_letter', 'commands', 'command_results', 'presence',
   'stations', 'id_tokens', 'command_routes', 'transaction_ids', 'violations',
 ];
 const DAY_MS = 86_400_000;
