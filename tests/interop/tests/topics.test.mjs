@@ -65,7 +65,7 @@ describe('topics plan, apply and check hold the cluster to the contract', () => 
     const plan = await topics('plan', configs.plain);
     assert.equal(plan.code, 0, plan.stderr);
     for (const topic of all) assert.match(plan.stdout, new RegExp(`^\\+ create ${topic.replace('.', '\\.')} \\(`, 'm'));
-    assert.match(plan.stdout, /0 of 18 topics meet the contract; 18 change\(s\)/);
+    assert.match(plan.stdout, /0 of 19 topics meet the contract; 19 change\(s\)/);
     const check = await topics('check', configs.plain);
     assert.equal(check.code, 1, 'check must fail while topics are missing');
     assert.equal(check.stdout, plan.stdout);
@@ -76,7 +76,7 @@ describe('topics plan, apply and check hold the cluster to the contract', () => 
   test('apply creates every topic as the contract says; check then passes', async () => {
     const apply = await topics('apply', configs.plain);
     assert.equal(apply.code, 0, apply.stdout + apply.stderr);
-    assert.match(apply.stdout, /18 of 18 topics meet the contract; 0 change\(s\)/);
+    assert.match(apply.stdout, /19 of 19 topics meet the contract; 0 change\(s\)/);
     assert.equal(await config(name('transaction'), 'retention.ms'), String(90 * DAY_MS));
     assert.equal(await config(name('heartbeat'), 'retention.ms'), String(DAY_MS));
     assert.equal(await config(name('stations'), 'cleanup.policy'), 'compact');
@@ -96,7 +96,7 @@ describe('topics plan, apply and check hold the cluster to the contract', () => 
     assert.equal(check.code, 1);
     assert.match(check.stdout, new RegExp(`^~ ${name('status').replace('.', '\\.')}: partitions ${before} -> ${before + 2}$`, 'm'));
     assert.match(check.stdout, new RegExp(`^~ ${name('status').replace('.', '\\.')}: retention\\.ms 1000 -> ${7 * DAY_MS}$`, 'm'));
-    assert.match(check.stdout, /17 of 18 topics meet the contract; 2 change\(s\)/);
+    assert.match(check.stdout, /18 of 19 topics meet the contract; 2 change\(s\)/);
     const apply = await topics('apply', raised);
     assert.equal(apply.code, 0, apply.stdout + apply.stderr);
     assert.equal(await partitions(name('status')), before + 2);
