@@ -2,8 +2,9 @@
 message both ways against the official 2.1 schemas), driven by tests/ocpp21.test.mjs.
 
 Connects with subprotocol ocpp2.1, runs one charging session (boot, status, authorize,
-transaction started / updated / ended with meter values, settlement), prints one JSON line per
-answer it got, then serves the operator's commands (printed as they arrive) until stdin closes.
+transaction started / updated / ended with meter values, settlement; unless --no-session),
+prints one JSON line per answer it got, then serves the operator's commands (printed as they
+arrive) until stdin closes. --answers DIR answers each action with a file DIR/<Action>.json.
 """
 import argparse
 import asyncio
@@ -12,6 +13,7 @@ import sys
 from datetime import datetime, timezone
 
 import websockets
+from ocpp.charge_point import camel_to_snake_case
 from ocpp.routing import on
 from ocpp.v21 import ChargePoint, call, call_result
 
@@ -25,6 +27,13 @@ def emit(**fields):
 
 
 class Station(ChargePoint):
+    async def route_message(self, raw_msg):
+        # Every CALL as it came over the wire (the library's handlers see snake_case keys).
+        frame = json.loads(raw_msg)
+        if frame[0] == 2:
+            emit(event="call", action=frame[2], payload=frame[3])
+        await super().route_message(raw_msg)
+
     @on("RequestStartTransaction")
     async def on_request_start(self, id_token, remote_start_id, **kwargs):
         emit(event="command", action="RequestStartTransaction", idToken=id_token, remoteStartId=remote_start_id)
@@ -39,6 +48,26 @@ class Station(ChargePoint):
     async def on_reset(self, type, **kwargs):
         emit(event="command", action="Reset", type=type)
         return call_result.Reset(status="Scheduled")
+
+
+def answer_from_files(directory):
+    """Adds a handler to Station for every DIR/<Action>.json: it prints the CALL and answers
+    with the file's payload."""
+    import pathlib
+
+    for path in sorted(pathlib.Path(directory).glob("*.json")):
+        action = path.stem
+        response = json.loads(path.read_text())
+
+        def make(action, response):
+            async def handler(self, **kwargs):
+                emit(event="command", action=action)
+                return getattr(call_result, action)(**camel_to_snake_case(response))
+            # The library finds handlers by the function's name as an attribute of the class.
+            handler.__name__ = f"on_file_{action}"
+            return on(action)(handler)
+
+        setattr(Station, f"on_file_{action}", make(action, response))
 
 
 async def session(cp, transaction_id):
@@ -76,14 +105,21 @@ async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
     parser.add_argument("--id", required=True)
-    parser.add_argument("--transaction-id", required=True)
+    parser.add_argument("--transaction-id")
+    parser.add_argument("--no-session", action="store_true")
+    parser.add_argument("--answers")
     args = parser.parse_args()
+    if args.answers:
+        answer_from_files(args.answers)
     async with websockets.connect(f"{args.url}/{args.id}", subprotocols=["ocpp2.1"]) as ws:
         emit(event="connected", subprotocol=ws.subprotocol)
         cp = Station(args.id, ws)
         serving = asyncio.create_task(cp.start())
         try:
-            await session(cp, args.transaction_id)
+            if args.no_session:
+                emit(event="ready")
+            else:
+                await session(cp, args.transaction_id)
             # Serve commands until the test closes stdin.
             await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
         finally:

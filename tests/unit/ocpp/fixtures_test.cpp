@@ -134,3 +134,23 @@ TEST_CASE("tricky but valid frames are accepted", "[fixtures]") {
         }
     }
 }
+
+TEST_CASE("every central-system action new in 2.1 has a valid command fixture", "[fixtures]") {
+    const auto dir = fixtures_dir() / "ocpp2.1" / "commands";
+    std::set<std::string> expected;
+    for (const auto& info : ocpp::actions(ProtocolVersion::v21)) {
+        if (info.central_may_send() && ocpp::find_action(ProtocolVersion::v201, info.name) == nullptr) {
+            expected.emplace(info.name);
+        }
+    }
+    CHECK(expected.size() == 15);
+    CHECK(stems(dir) == expected);
+    for (const auto& file : test_support::json_files(dir)) {
+        CAPTURE(file.string());
+        const auto result = test_support::official_schemas().validate(
+            ProtocolVersion::v21, file.stem().string(), ocpp::SchemaKind::request,
+            json::parse(test_support::read_file(file)));
+        INFO(result.summary());
+        CHECK(result.ok());
+    }
+}
