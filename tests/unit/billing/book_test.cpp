@@ -40,7 +40,7 @@ std::vector<json> session16() {
     };
 }
 
-std::vector<json> session201() {
+std::vector<json> session201(const char* version = "2.0.1") {
     auto te = [](const char* type, int seq, const char* at, double wh) {
         return json{{"eventType", type}, {"timestamp", at}, {"triggerReason", "MeterValuePeriodic"}, {"seqNo", seq},
                     {"transactionInfo", {{"transactionId", "TX-A"}}},
@@ -51,10 +51,10 @@ std::vector<json> session201() {
     json ended = te("Ended", 2, "2026-12-01T11:45:00Z", 12.5);
     ended["transactionInfo"]["stoppedReason"] = "Local";
     return {
-        event("CP2", "2.0.1", "TransactionEvent", "t-0", te("Started", 0, "2026-12-01T11:00:00Z", 10.0)),
-        event("CP2", "2.0.1", "TransactionEvent", "t-1", te("Updated", 1, "2026-12-01T11:30:00Z", 11.0)),
-        event("CP2", "2.0.1", "TransactionEvent", "t-1", te("Updated", 1, "2026-12-01T11:30:05Z", 11.0)),  // resend
-        event("CP2", "2.0.1", "TransactionEvent", "t-2", ended),
+        event("CP2", version, "TransactionEvent", "t-0", te("Started", 0, "2026-12-01T11:00:00Z", 10.0)),
+        event("CP2", version, "TransactionEvent", "t-1", te("Updated", 1, "2026-12-01T11:30:00Z", 11.0)),
+        event("CP2", version, "TransactionEvent", "t-1", te("Updated", 1, "2026-12-01T11:30:05Z", 11.0)),  // resend
+        event("CP2", version, "TransactionEvent", "t-2", ended),
     };
 }
 
@@ -93,10 +93,12 @@ TEST_CASE("a 1.6 session is joined by transactionId, and a repeated start is one
     CHECK(removed == std::vector<std::string>{"CP1|9"});
 }
 
-TEST_CASE("a 2.0.1 session: TransactionEvents by transactionId, resends dropped", "[billing]") {
+TEST_CASE("a 2.0.1 or 2.1 session: TransactionEvents by transactionId, resends dropped", "[billing]") {
+    const char* version = GENERATE("2.0.1", "2.1");
+    CAPTURE(version);
     Book book;
     std::vector<Applied> applied;
-    for (const auto& e : session201()) {
+    for (const auto& e : session201(version)) {
         applied.push_back(book.apply(e));
     }
     CHECK(applied == std::vector<Applied>{Applied::changed, Applied::changed, Applied::duplicate, Applied::changed});
