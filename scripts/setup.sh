@@ -36,6 +36,9 @@ packages=(
     systemd
     # A real load balancer in front of two gateways (PROXY protocol, failover).
     haproxy
+    # Virtual environments for the Python tools the tests install from PyPI (the OCPP 2.1
+    # interop client, the Kubernetes manifest validator).
+    python3-venv
 )
 # Runtimes the build and the tests call: npm fetches the pinned OCPP schemas and the interop
 # clients, Java and Maven run the local Kafka broker. Installed from Debian only when absent.
