@@ -19,7 +19,7 @@ Session::Session(Services& services, std::unique_ptr<StationLink> link, std::str
       info_{std::move(station_id), version, services.config.gateway_id, kafka_bridge::new_uuid()},
       subprotocol_(std::move(subprotocol)),
       address_(std::move(address)),
-      strand_(services.io),
+      strand_(asio::make_strand(services.io)),
       keepalive_(services.io),
       ping_interval_(services.config.limits.ping_interval),
       retry_(services.io),
@@ -63,7 +63,11 @@ void Session::on_message(bool text, std::string payload) {
         close(CloseCode::unsupported_data, "OCPP-J uses text frames only");
         return;
     }
-    asio::post(strand_, [self = shared_from_this(), text = std::move(payload)]() mutable {
+    // Deferred, not posted: this runs on the I/O thread that read the frame, and a post would
+    // wake another I/O thread to handle it; deferred, the frame is handled by this thread as
+    // soon as the read handler returns (the other thread stays asleep unless it is idle
+    // anyway and picks the work up).
+    asio::defer(strand_, [self = shared_from_this(), text = std::move(payload)]() mutable {
         self->handle_text(std::move(text));
     });
 }

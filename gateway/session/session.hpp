@@ -10,7 +10,9 @@
 
 #include <asio/bind_executor.hpp>
 #include <asio/dispatch.hpp>
-#include <asio/io_context_strand.hpp>
+#include <asio/defer.hpp>
+#include <asio/io_context.hpp>
+#include <asio/strand.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 
@@ -185,7 +187,9 @@ private:
     kafka_bridge::SessionInfo info_;
     std::optional<std::string> subprotocol_;
     std::string address_;
-    asio::io_context::strand strand_;
+    /// One per session (io_context::strand hashes sessions onto a fixed pool of locks, so
+    /// unrelated stations could wait for each other).
+    asio::strand<asio::io_context::executor_type> strand_;
     asio::steady_timer keepalive_;
     std::chrono::seconds ping_interval_;
     asio::steady_timer retry_;

@@ -7,12 +7,39 @@
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
 
+#include <asio/defer.hpp>
 #include <string>
 
 #include "gateway/session/services.hpp"
 #include "gateway/station/station_socket.hpp"
 
 namespace gateway::station {
+
+/// websocketpp's asio connection, one thing changed: the hand-over of its own work to the
+/// connection's strand (a frame to write, a close to start) is deferred instead of posted.
+/// Called on an I/O thread (a session answering), a post wakes another I/O thread to write
+/// the frame; deferred, the thread that asked writes it once its current handler returns.
+/// From any other thread it is a post, as before.
+template <class TransportConfig>
+class DeferringConnection : public websocketpp::transport::asio::connection<TransportConfig> {
+    using Base = websocketpp::transport::asio::connection<TransportConfig>;
+
+public:
+    using Base::Base;
+
+    websocketpp::lib::error_code dispatch(websocketpp::transport::dispatch_handler handler) {
+        auto strand = this->get_strand();
+        asio::defer(strand->context().get_executor(), strand->wrap(std::move(handler)));
+        return {};
+    }
+};
+
+/// websocketpp's asio transport with DeferringConnection for its connections.
+template <class TransportConfig>
+class DeferringEndpoint : public websocketpp::transport::asio::endpoint<TransportConfig> {
+public:
+    using transport_con_type = DeferringConnection<TransportConfig>;
+};
 
 /// websocketpp settings: asio without TLS; message size and timeouts are set per endpoint.
 struct WsConfig : websocketpp::config::asio {
@@ -26,7 +53,7 @@ struct WsConfig : websocketpp::config::asio {
     struct transport_config : websocketpp::config::asio::transport_config {
         using socket_type = PlainStationSocket;
     };
-    using transport_type = websocketpp::transport::asio::endpoint<transport_config>;
+    using transport_type = DeferringEndpoint<transport_config>;
 };
 using WsServer = websocketpp::server<WsConfig>;
 
@@ -38,7 +65,7 @@ struct WssConfig : websocketpp::config::asio_tls {
     struct transport_config : websocketpp::config::asio_tls::transport_config {
         using socket_type = TlsStationSocket;
     };
-    using transport_type = websocketpp::transport::asio::endpoint<transport_config>;
+    using transport_type = DeferringEndpoint<transport_config>;
 };
 using WssServer = websocketpp::server<WssConfig>;
 
