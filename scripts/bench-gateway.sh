@@ -11,6 +11,9 @@
 #   BENCH_IDLE_WINDOW: seconds the broker's CPU is measured alone and then beside idle
 #                  gateways (default 30; 0: skip); every load run also reports the broker's CPU
 #   BENCH_IDLE_INSTANCES: idle gateways for that measurement (default 1)
+#   BENCH_SWITCHES: "1" also counts the gateway's context switches over each load run
+#                  (`perf stat -e context-switches`; wake-ups of its threads), per message in
+#                  scripts/bench-summary.py
 #   BENCH_PIN: "1" pins the broker and the load generator to core 0 and the gateway to core 1
 #                  (taskset), so the gateway's own ceiling shows apart from the broker's
 set -euo pipefail
@@ -119,12 +122,22 @@ for mix in heartbeat realistic; do
     for rate in $rates; do
         cpu_before=$(cpu_s)
         broker_before=$(cpu_s "$broker_pid")
+        if [ "${BENCH_SWITCHES:-0}" = 1 ]; then
+            perf stat -e context-switches -x, -o "$log.switches" -p "$gw" &
+            perf_pid=$!
+        fi
         report=$("${pin_rest[@]}" "$bin/ocpp-loadgen" --url "$url" --id-prefix "B${mix:0:1}$rate-" \
             --stations "$stations" --mix "$mix" --rate "$rate" --duration "$duration" \
             --warmup 3 --threads 1 --json)
-        printf '{"mix":"%s","rate":%s,"report":%s,"gateway_cpu_s":%s,"broker_cpu_s":%s}\n' "$mix" "$rate" "$report" \
+        switches=""
+        if [ "${BENCH_SWITCHES:-0}" = 1 ]; then
+            kill -INT "$perf_pid"; wait "$perf_pid" || true
+            switches=$(awk -F, '$3 == "context-switches" {print $1}' "$log.switches")
+            switches=",\"gateway_context_switches\":${switches:-null}"
+        fi
+        printf '{"mix":"%s","rate":%s,"report":%s,"gateway_cpu_s":%s,"broker_cpu_s":%s%s}\n' "$mix" "$rate" "$report" \
             "$(awk -v a="$(cpu_s)" -v b="$cpu_before" 'BEGIN {printf "%.2f", a - b}')" \
-            "$(awk -v a="$(cpu_s "$broker_pid")" -v b="$broker_before" 'BEGIN {printf "%.2f", a - b}')"
+            "$(awk -v a="$(cpu_s "$broker_pid")" -v b="$broker_before" 'BEGIN {printf "%.2f", a - b}')" "$switches"
     done
 done
 stop_gateway

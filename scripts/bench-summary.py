@@ -28,12 +28,15 @@ for line in text.splitlines():
 with_sections = any(r["section"] for r in rows)
 lead = "| build " if with_sections else ""
 load = [row for row in rows if "mix" in row]
+# BENCH_SWITCHES=1: the gateway's context switches over each load run.
+switches = any("gateway_context_switches" in row for row in rows)
 if load:
     print(lead + "| mix | offered /s | achieved /s | answered | errors | timeouts | skipped | p50 ms | "
           "p95 ms | p99 ms | p99.9 ms | max ms | " +
           ("CPU µs/msg | " if any("target" in r for r in rows) else "gateway CPU µs/msg | ") +
-          "broker CPU µs/msg |")
-    print(("|---" if with_sections else "") + "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "broker CPU µs/msg |" + (" gateway switches/msg |" if switches else ""))
+    print(("|---" if with_sections else "") + "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" +
+          ("---|" if switches else ""))
 for row in rows:
     if "mix" not in row:
         continue
@@ -46,7 +49,9 @@ for row in rows:
     first = f"| {row['section']} " if with_sections else ""
     print(f"{first}| {row['mix']} | {row['rate']} | {r['achieved_msgs_per_s']:.0f} | {c['call_results']} | "
           f"{c['call_errors']} | {c['timeouts']} | {c['skipped']} | {l['p50']:.2f} | {l['p95']:.2f} | "
-          f"{l['p99']:.2f} | {l['p99.9']:.2f} | {l['max']:.2f} | {per_msg} | {broker_per_msg} |")
+          f"{l['p99']:.2f} | {l['p99.9']:.2f} | {l['max']:.2f} | {per_msg} | {broker_per_msg} |" +
+          (f" {row['gateway_context_switches'] / max(c['call_results'], 1):.2f} |"
+           if row.get("gateway_context_switches") is not None else " — |" if switches else ""))
 quiet = [row for row in rows if "idle_window_s" in row]
 if quiet:
     if load:
