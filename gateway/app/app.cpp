@@ -41,16 +41,6 @@ void raise_fd_limit(std::size_t connections) {
     }
 }
 
-void log_kafka(int level, const char* facility, const char* message) {
-    const auto l = level <= 3   ? log::Level::error
-                   : level <= 4 ? log::Level::warn
-                   : level <= 6 ? log::Level::info
-                                : log::Level::debug;
-    if (log::enabled(l)) {
-        log::write(l, fmt::format("kafka {}: {}", facility, message));
-    }
-}
-
 /// Waits until `done()` or `deadline`, checking every 20 ms (counts the I/O threads bring
 /// to zero).
 template <class F>
@@ -213,40 +203,6 @@ std::optional<std::string> App::connect_kafka() {
     return std::nullopt;
 }
 
-std::optional<std::string> App::connect_tenant_cluster(Tenant& tenant) {
-    tenant.config.kafka.log = log_kafka;
-    auto created = kafka_bridge::Producer::create(tenant.config.kafka);
-    if (!created.ok()) {
-        return "tenant " + tenant.name + ": kafka: " + created.error().message();
-    }
-    tenant.own_producers = std::make_unique<kafka_bridge::ProducerSlot>(tenant.config.kafka,
-                                                                        std::move(created.value()));
-    tenant.producers = tenant.own_producers.get();
-    kafka_bridge::ProducerSlot& slot = *tenant.own_producers;
-    tenant.own_poller.start([&slot, name = tenant.name](const std::atomic<bool>& running) {
-        while (running.load()) {
-            if (auto error = slot.poll_and_recover(50ms)) {
-                log::error("Kafka producer of tenant {} failed ({}); {}", name, error->to_string(),
-                           error->is_fatal() ? "replaced it with a new one" : "could not create a new one");
-            }
-        }
-    });
-    log::info("tenant {}: connecting to its own Kafka at {}", tenant.name, tenant.config.kafka.brokers);
-    std::string problem;
-    std::vector<TopicDurabilityReport> durability;
-    switch (wait_for_kafka(tenant.config, slot, stop_, problem, durability)) {
-        case Readiness::ready:
-            topic_durability_.insert(topic_durability_.end(), durability.begin(), durability.end());
-            return std::nullopt;
-        case Readiness::stopped:
-            stopped_early_ = true;
-            return std::nullopt;
-        case Readiness::unusable:
-            break;
-    }
-    return "tenant " + tenant.name + ": " + problem;
-}
-
 std::optional<std::string> App::build_parts() {
     work_.emplace(asio::make_work_guard(io_));
     events_ = std::make_unique<security::EventWriter>(config_, *producers_, metrics_);
@@ -274,111 +230,6 @@ std::optional<std::string> App::build_parts() {
         }
     }
     return std::nullopt;
-}
-
-std::optional<std::string> App::start_tenant(std::size_t index) {
-    Tenant& tenant = *tenants_[index];
-    tenant.router = std::make_unique<commands::Router>(tenant.config, *schemas_, *tenant.producers, metrics_,
-                                                       listener_->stations_of(index));
-    listener_->set_command_sink(index, tenant.router.get());
-    tenant.router->follow(tenant.config.topics.stations, [this, &tenant, index](const kafka_bridge::Message& m) {
-        if (!m.key) {
-            return;
-        }
-        if (auto bad = tenant.registry.apply_record(*m.key, m.value)) {
-            log::warn("station registry record {}:{}@{} ignored: {}", m.topic, m.partition, m.offset, *bad);
-            return;
-        }
-        if (config_.reply.boot_trigger_on_approval) {
-            trigger_boot_if_approved(tenant, index, *m.key);
-        }
-    });
-    tenant.router->follow(tenant.config.topics.id_tokens,
-                          [this, &tenant](const kafka_bridge::Message& m) { apply_token_record(tenant, m); });
-    if (config_.reply.ask != config::Config::Reply::Ask::never) {
-        tenant.router->follow(
-            tenant.config.topics.authorization_decisions,
-            [this](const kafka_bridge::Message& m) { apply_decision_record(m); }, true);
-    }
-    if (auto error = tenant.router->start(60s)) {
-        return (tenant.name.empty() ? "commands: " : "tenant " + tenant.name + ": commands: ") + *error;
-    }
-    commands::Router& router = *tenant.router;
-    tenant.lag = std::make_unique<LagMonitor>(
-        tenant.config,
-        [this, &router] {
-            // One instance measures: the live one with the smallest id (this one when alone).
-            const auto alive = router.alive_instances();
-            return alive.empty() || alive.front() == config_.gateway_id;
-        },
-        tenant.name);
-    return std::nullopt;
-}
-
-void App::trigger_boot_if_approved(Tenant& tenant, std::size_t index, const std::string& station_id) {
-    const auto entry = tenant.registry.find(station_id);
-    const std::string status = entry && !entry->boot_status.empty() ? entry->boot_status
-                                                                     : config_.reply.boot_default_status;
-    const auto session = listener_->stations_of(index).find_station(station_id);
-    if (status != "Accepted" || !session || session->boot_state() != session::Session::BootState::pending) {
-        return;
-    }
-    // Through ocpp.commands like any operator command: routed to this instance, and its
-    // result is on ocpp.command-results for the operator to see.
-    const std::string command_id = "boot-approved-" + kafka_bridge::new_uuid();
-    const nlohmann::json record{{"commandId", command_id},
-                                {"stationId", session->station_id()},
-                                {"action", "TriggerMessage"},
-                                {"payload", {{"requestedMessage", "BootNotification"}}}};
-    log::info("station {} approved while Pending: asking it to boot again (command {})",
-              session->station_id(), command_id);
-    auto problem = tenant.router->submit(record, nullptr, std::chrono::milliseconds(0),
-                                         [command_id](std::optional<std::string> error) {
-                                             if (error) {
-                                                 log::warn("command {} (TriggerMessage BootNotification) not "
-                                                           "written: {}; the station boots again at its interval",
-                                                           command_id, *error);
-                                             }
-                                         });
-    if (problem) {
-        log::warn("command {} (TriggerMessage BootNotification) not queued: {}; the station boots "
-                  "again at its interval",
-                  command_id, *problem);
-    }
-}
-
-void App::apply_decision_record(const kafka_bridge::Message& m) {
-    decisions::DecisionRecord decision;
-    auto problem = m.value ? decisions::parse_decision(*m.value, decision)
-                           : std::optional<std::string>("a tombstone is no decision");
-    if (!problem) {
-        asks_.answer(decision.request_id, std::move(decision.entry));
-        return;
-    }
-    ++decision_records_skipped_;
-    const auto now = Clock::now();
-    if (last_decision_warning_ == Clock::time_point{} || now - last_decision_warning_ >= 60s) {
-        log::warn("authorization decision {}@{} skipped: {}", m.partition, m.offset, *problem);
-        last_decision_warning_ = now;
-    }
-}
-
-void App::apply_token_record(Tenant& tenant, const kafka_bridge::Message& m) {
-    auto problem = tenant.tokens.apply_record(m.key.value_or(""), m.value, std::chrono::system_clock::now());
-    if (!problem) {
-        return;
-    }
-    const auto now = Clock::now();
-    if (tenant.last_token_warning != Clock::time_point{} && now - tenant.last_token_warning < 60s) {
-        ++tenant.unlogged_token_problems;
-        return;
-    }
-    log::warn("id-token record {}:{}@{} skipped: {}{}", m.topic, m.partition, m.offset, *problem,
-              tenant.unlogged_token_problems == 0
-                  ? std::string()
-                  : fmt::format(" ({} more skipped since the last warning)", tenant.unlogged_token_problems));
-    tenant.last_token_warning = now;
-    tenant.unlogged_token_problems = 0;
 }
 
 std::optional<std::string> App::open() {

@@ -233,4 +233,14 @@ Readiness wait_for_kafka(const config::Config& config, kafka_bridge::ProducerSlo
     return Readiness::ready;
 }
 
+void log_kafka(int level, const char* facility, const char* message) {
+    const auto l = level <= 3   ? log::Level::error
+                   : level <= 4 ? log::Level::warn
+                   : level <= 6 ? log::Level::info
+                                : log::Level::debug;
+    if (log::enabled(l)) {
+        log::write(l, fmt::format("kafka {}: {}", facility, message));
+    }
+}
+
 }  // namespace gateway::app

@@ -55,4 +55,7 @@ Readiness wait_for_kafka(const config::Config& config, kafka_bridge::ProducerSlo
                          StopSignal& stop, std::string& problem,
                          std::vector<TopicDurabilityReport>& durability);
 
+/// librdkafka's log lines in the gateway's log (syslog levels mapped to the gateway's).
+void log_kafka(int level, const char* facility, const char* message);
+
 }  // namespace gateway::app
