@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <set>
+#include <vector>
 
 #include "kafka_bridge/producer.hpp"
 #include "kafka_bridge/producer_slot.hpp"
@@ -415,6 +416,42 @@ TEST_CASE("a record whose write may have landed is failed, never written again, 
     REQUIRE_FALSE(b->ok());
     CHECK(b->possibly_persisted);
     CHECK_FALSE(producer->fatal_error());
+}
+
+TEST_CASE("a record refused by a leader that lost its leadership may have landed: reported so",
+          "[producer][epoch]") {
+    // With acks, NOT_LEADER_OR_FOLLOWER can come after the old leader appended the batch (the
+    // new leader may hold it), so the record's outcome is unknown, not "not persisted": at an
+    // epoch bump it must be failed rather than renumbered. The mock cluster refuses without
+    // appending; what is checked is the status the refusal leaves on the record.
+    ProducerConfig config;
+    config.linger = 0ms;
+    config.delivery_timeout = 1500ms;
+    auto producer = mock_producer(config);
+    auto* cluster = cluster_of(*producer);
+    REQUIRE(rd_kafka_mock_topic_create(cluster, "ocpp.leader-change", 1, 1) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+    Collected warm;
+    REQUIRE(producer->produce(record("ocpp.leader-change", 0), [&](const Delivery& d) {
+                warm.deliveries.push_back(d);
+            }).ok());
+    REQUIRE(wait_for(*producer, warm, 1) == 1);
+    REQUIRE(warm.deliveries.front().ok());
+
+    // Every produce request from now on is refused as "not the leader" until the record's
+    // delivery timeout passes.
+    std::vector<rd_kafka_resp_err_t> refusals(500, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+    rd_kafka_mock_push_request_errors_array(cluster, kProduceApiKey, refusals.size(), refusals.data());
+    Collected refused;
+    REQUIRE(producer->produce(record("ocpp.leader-change", 1), [&](const Delivery& d) {
+                refused.deliveries.push_back(d);
+            }).ok());
+    REQUIRE(wait_for(*producer, refused, 1, 20s) == 1);
+    const Delivery& d = refused.deliveries.front();
+    REQUIRE_FALSE(d.ok());
+    INFO(d.error->to_string());
+    CHECK(d.possibly_persisted);
+    CHECK(high_watermark(cluster, "ocpp.leader-change") == 1);
 }
 #endif  // OCPP_RDKAFKA_UNKNOWN_OUTCOME_PATCH
 
