@@ -150,14 +150,33 @@ port_open() { # true if something accepts TCP connections on 127.0.0.1:$1
     timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null
 }
 
-is_our_broker() { # pid -> true if it is a live kafka.Kafka using our server.properties
-    local pid=$1 cmd
+process_alive() { # pid -> true while the process exists and has not exited (zombies are gone)
+    local pid=$1 stat
+    [[ -n $pid ]] || return 1
+    { stat=$(<"/proc/$pid/stat"); } 2>/dev/null || return 1
+    stat=${stat##*) }
+    [[ -n $stat && ${stat:0:1} != [ZX] ]]
+}
+
+is_our_broker() { # pid -> true if it is a live java running kafka.Kafka with our server.properties
+    # The executable must be java itself: the launch goes nohup -> setsid -> java by exec, and
+    # the wrappers' command lines carry the same arguments; in the middle of an exec the
+    # command line reads empty for a moment, so a launched broker is checked with
+    # process_alive once is_our_broker has seen it.
+    local pid=$1 cmd exe
     [[ -n $pid && -r /proc/$pid/cmdline ]] || return 1
+    exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+    [[ ${exe##*/} == java ]] || return 1
     cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
     [[ $cmd == *" kafka.Kafka $PROPS "* ]]
 }
 
 BROKER_PID=
+launched_alive() { # true while the node launched by this script still runs (see is_our_broker)
+    [[ -n $BROKER_PID ]] && process_alive "$BROKER_PID" && return 0
+    find_pid
+}
+
 find_pid() { # sets BROKER_PID, true if the broker for this data dir is running
     BROKER_PID=
     local pid
@@ -331,7 +350,7 @@ wait_ready() {
     local deadline=$((SECONDS + KAFKA_START_TIMEOUT)) left budget
     : >"$KAFKA_DATA/readiness.log"
     while :; do
-        if ! is_our_broker "$BROKER_PID"; then
+        if ! process_alive "$BROKER_PID"; then
             show_log_tail
             rm -f "$PID_FILE"
             die "the broker process ($BROKER_PID) exited during startup"
@@ -368,9 +387,10 @@ launch_broker() { # starts the prepared node (BROKER_ARGS) in the background; se
     "${launcher[@]}" "$JAVA" "${BROKER_ARGS[@]}" >>"$OUT_FILE" 2>&1 </dev/null 9>&- &
     BROKER_PID=$!
     echo "$BROKER_PID" >"$PID_FILE"
-    # setsid forks when it happens to be a process group leader; then $! is not java. On a
-    # loaded machine (other JVMs starting or stopping) the JVM can take many seconds to
-    # appear: wait up to 30 s, looking for it by its command line too.
+    # $! is nohup until it has exec'd setsid and then java; is_our_broker holds only from the
+    # moment java runs. setsid forks when it happens to be a process group leader; then $! is
+    # not java. On a loaded machine (other JVMs starting or stopping) the JVM can take many
+    # seconds to appear: wait up to 30 s, looking for it by its command line too.
     local deadline=$((SECONDS + 30))
     until is_our_broker "$BROKER_PID"; do
         if find_pid; then
@@ -426,18 +446,18 @@ cmd_foreground() {
 }
 
 terminate() { # pid: SIGTERM, wait up to KAFKA_STOP_TIMEOUT seconds, then SIGKILL
-    # (is_our_broker rather than kill -0: an exited but not yet reaped broker counts as gone)
+    # (process_alive rather than kill -0: an exited but not yet reaped broker counts as gone)
     local pid=$1 deadline=$((SECONDS + KAFKA_STOP_TIMEOUT))
     log "stopping kafka (pid $pid)"
     kill -TERM "$pid" 2>/dev/null || true
-    while is_our_broker "$pid" && ((SECONDS < deadline)); do
+    while process_alive "$pid" && ((SECONDS < deadline)); do
         sleep 0.2
     done
-    if is_our_broker "$pid"; then
+    if process_alive "$pid"; then
         log "kafka (pid $pid) still running after ${KAFKA_STOP_TIMEOUT}s; sending SIGKILL"
         kill -KILL "$pid" 2>/dev/null || true
         for _ in 1 2 3 4 5 6 7 8 9 10; do
-            is_our_broker "$pid" || break
+            process_alive "$pid" || break
             sleep 0.2
         done
     fi
@@ -478,6 +498,7 @@ LAYOUT_FILE="$KAFKA_DATA/cluster.env"
 NODES=0
 PORTS=()
 CONTROLLER_PORTS=()
+NODE_PIDS=()         # node number -> the pid started or found by this run
 
 split_ports() { # "a,b c" -> words
     local v=${1//,/ }
@@ -569,10 +590,12 @@ wait_cluster_ready() { # every node runs, is registered, and a record is produce
     while :; do
         for ((i = 1; i <= NODES; i++)); do
             use_node "$i"
-            if ! find_pid; then
+            BROKER_PID=${NODE_PIDS[i]:-}
+            if ! launched_alive; then
                 show_log_tail
                 die "node $i exited during startup"
             fi
+            NODE_PIDS[i]=$BROKER_PID
         done
         if ((SECONDS >= deadline)); then
             for ((i = 1; i <= NODES; i++)); do use_node "$i"; show_log_tail; done
@@ -599,6 +622,7 @@ cmd_cluster() {
             for ((i = 1; i <= NODES; i++)); do
                 use_node "$i"
                 node_start_one
+                NODE_PIDS[i]=$BROKER_PID
             done
             wait_cluster_ready
             echo "kafka cluster running ($NODES nodes, bootstrap $BOOTSTRAP, replication $REPLICATION, min.insync.replicas $MIN_ISR, data $KAFKA_DATA; ready after $((SECONDS - t0))s)"
@@ -663,7 +687,7 @@ cmd_node() { # node I start|stop|kill|pause|resume|pid
             # listener only after the controller unfenced it.
             local deadline=$((SECONDS + KAFKA_START_TIMEOUT))
             until [[ " $(registered_brokers "$HOST:$NODE_PORT")" == *" $i "* ]]; do
-                find_pid || { show_log_tail; die "node $i exited during startup"; }
+                launched_alive || { show_log_tail; die "node $i exited during startup"; }
                 ((SECONDS < deadline)) || die "node $i was not registered within ${KAFKA_START_TIMEOUT}s"
                 sleep 0.5
             done
@@ -677,7 +701,7 @@ cmd_node() { # node I start|stop|kill|pause|resume|pid
         kill)
             find_pid || die "node $i is not running"
             kill -KILL "$BROKER_PID"
-            for _ in $(seq 1 50); do is_our_broker "$BROKER_PID" || break; sleep 0.1; done
+            for _ in $(seq 1 50); do process_alive "$BROKER_PID" || break; sleep 0.1; done
             rm -f "$PID_FILE"
             echo "node $i killed"
             ;;
