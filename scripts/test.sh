@@ -17,6 +17,8 @@
 #   SKIP_TIDY        1: skip clang-tidy (.clang-tidy) over the project's sources
 #   SKIP_FUZZ        1: skip the fuzz build and runs
 #   FUZZ_SECONDS     seconds each fuzz target runs (default: 60)
+#   OVERLAP          0: run the ASan build, the fuzz build and clang-tidy after the tests
+#                    stage instead of beside it (at idle CPU and I/O priority; default 1)
 #   FAULTS_MATRIX    1: run the fault suite (ctest `faults`, part of the tests stage against
 #                    the pinned Kafka 4.1) again against each of FAULTS_KAFKA_VERSIONS
 #                    (default: 3.9.1 4.4.0), about 7 minutes each; reports in
@@ -43,8 +45,12 @@ end_stage() {
     timings+="${timings:+, }$stage $((SECONDS - stage_start)) s"
     stage=""
 }
+side_pid=""
 report_timings() {
     local status=$?
+    if [ -n "$side_pid" ]; then  # builds beside a stage that failed: stop them
+        kill -TERM -- "-$side_pid" 2>/dev/null || true
+    fi
     if [ -n "$stage" ]; then
         timings+="${timings:+, }$stage $((SECONDS - stage_start)) s (failed)"
     fi
@@ -52,6 +58,52 @@ report_timings() {
     return "$status"
 }
 trap report_timings EXIT
+
+want_asan() { [ "${SKIP_SANITIZERS:-0}" != 1 ]; }
+want_tidy() { [ "${SKIP_TIDY:-0}" != 1 ]; }
+want_fuzz() { [ "${SKIP_FUZZ:-0}" != 1 ]; }
+
+# Compile steps that need nothing but the sources (and build/'s compile commands): the ASan
+# build, clang-tidy and the fuzz build. Each writes its output to side_logs/<step>.log, its
+# time to side_logs/times, and exits non-zero on failure.
+side_logs="$build_dir/side"
+asan_build() {
+    cmake --preset asan -DOCPP_RDKAFKA_PREFIX="$OCPP_RDKAFKA_PREFIX" &&
+        cmake --build build-asan -j "$jobs"
+}
+tidy_check() {
+    command -v run-clang-tidy-14 >/dev/null ||
+        { echo "test.sh: run-clang-tidy-14 missing: run scripts/setup.sh (or SKIP_TIDY=1)" >&2; return 1; }
+    local tidy_log="$build_dir/clang-tidy.log"
+    run-clang-tidy-14 -p "$build_dir" -j "$jobs" -quiet -extra-arg=-fno-color-diagnostics \
+        "$PWD/(ocpp|kafka_bridge|gateway|tools)/.*\.cpp\$" > "$tidy_log" 2>&1 || true
+    if grep -E "(warning|error): .*\[[a-z]" "$tidy_log"; then
+        echo "test.sh: clang-tidy found the problems above (full log: $tidy_log)" >&2
+        return 1
+    fi
+}
+fuzz_build() {
+    command -v clang++-14 >/dev/null ||
+        { echo "test.sh: clang++-14 missing: run scripts/setup.sh (or SKIP_FUZZ=1)" >&2; return 1; }
+    cmake --preset fuzz -DOCPP_RDKAFKA_PREFIX="$OCPP_RDKAFKA_PREFIX" &&
+        cmake --build build-fuzz -j "$jobs" --target fuzzers
+}
+side_steps() {  # the steps wanted, in the order later stages need them
+    want_asan && echo asan-build
+    want_tidy && echo tidy
+    want_fuzz && echo fuzz-build
+    return 0
+}
+run_side_step() {  # step name
+    local t=$SECONDS
+    echo "$1" > "$side_logs/current"
+    case $1 in
+        asan-build) asan_build ;;
+        tidy) tidy_check ;;
+        fuzz-build) fuzz_build ;;
+    esac > "$side_logs/$1.log" 2>&1
+    echo "$1 $((SECONDS - t)) s" >> "$side_logs/times"
+}
 
 begin_stage librdkafka "pinned librdkafka (scripts/build-librdkafka.sh, cached)"
 OCPP_RDKAFKA_PREFIX="$(scripts/build-librdkafka.sh)"
@@ -64,10 +116,55 @@ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 cmake --build "$build_dir" -j "$jobs"
 end_stage
 
+# The tests stage mostly waits (brokers starting and stopping, outages held for their length,
+# stations reconnecting), so the side steps run meanwhile as a job of their own, at the lowest
+# CPU and I/O priority (SCHED_IDLE, ionice idle): a test process always gets a core first.
+rm -rf "$side_logs"
+mkdir -p "$side_logs"
+if [ "${OVERLAP:-1}" = 1 ] && [ -n "$(side_steps)" ]; then
+    echo "==> beside the tests, at idle priority: $(side_steps | tr '\n' ' ')(logs in $side_logs/)"
+    set -m  # the job gets a process group of its own, stopped as a whole if a stage fails
+    (
+        chrt --idle -p 0 "$BASHPID" >/dev/null 2>&1 || renice -n 19 -p "$BASHPID" >/dev/null 2>&1 || true
+        ionice -c 3 -p "$BASHPID" >/dev/null 2>&1 || true
+        for step in $(side_steps); do
+            run_side_step "$step"
+        done
+    ) &
+    side_pid=$!
+    set +m
+fi
+
 begin_stage tests "tests ($build_dir)"
 # shellcheck disable=SC2086
 ctest --test-dir "$build_dir" --output-on-failure --timeout 600 ${CTEST_ARGS:-}
 end_stage
+
+# The side steps: what is left of them now runs with both cores to itself (or all of them,
+# one after the other, with OVERLAP=0).
+finish_side_steps() {
+    local status=0 step
+    if [ -n "$side_pid" ]; then
+        wait "$side_pid" || status=$?
+        side_pid=""
+    else
+        for step in $(side_steps); do
+            run_side_step "$step" || { status=$?; break; }
+        done
+    fi
+    if [ "$status" != 0 ]; then
+        step=$(cat "$side_logs/current" 2>/dev/null || echo "?")
+        tail -n 60 "$side_logs/$step.log" 2>/dev/null || true
+        echo "test.sh: $step failed (full log: $side_logs/$step.log)" >&2
+        return 1
+    fi
+}
+if [ -n "$(side_steps)" ]; then
+    begin_stage side "side steps: $(side_steps | tr '\n' ' ')"
+    finish_side_steps || exit 1
+    end_stage
+    timings+=" ($(paste -sd, "$side_logs/times" | sed 's/,/, /g'))"
+fi
 
 if [ "${FAULTS_MATRIX:-0}" = 1 ]; then
     for version in ${FAULTS_KAFKA_VERSIONS:-3.9.1 4.4.0}; do
@@ -81,12 +178,7 @@ fi
 # Any sanitizer report fails its test: every UBSan check aborts (-fno-sanitize-recover=all,
 # halt_on_error), ASan aborts on the first error and exits non-zero on leaks, and the gateway
 # the interop tests start is checked for a clean exit.
-if [ "${SKIP_SANITIZERS:-0}" != 1 ]; then
-    begin_stage asan-build "ASan + UBSan build (build-asan)"
-    cmake --preset asan -DOCPP_RDKAFKA_PREFIX="$OCPP_RDKAFKA_PREFIX"
-    cmake --build build-asan -j "$jobs"
-    end_stage
-
+if want_asan; then
     begin_stage asan-tests "tests under ASan + UBSan (build-asan)"
     asan_exclude=("-E" "${ASAN_EXCLUDE-^interop\$}")
     [ -n "${asan_exclude[1]}" ] || asan_exclude=()
@@ -131,29 +223,8 @@ if [ "${SKIP_TSAN:-0}" != 1 ]; then
 fi
 
 # The checks of .clang-tidy (moved-from use, dangling handles, ignored results, ...) over every
-# source file of the project, with the compile commands of the build above.
-if [ "${SKIP_TIDY:-0}" != 1 ]; then
-    begin_stage tidy "clang-tidy (.clang-tidy) over ocpp/, kafka_bridge/, gateway/, tools/"
-    command -v run-clang-tidy-14 >/dev/null ||
-        { echo "test.sh: run-clang-tidy-14 missing: run scripts/setup.sh (or SKIP_TIDY=1)" >&2; exit 1; }
-    tidy_log="$build_dir/clang-tidy.log"
-    run-clang-tidy-14 -p "$build_dir" -j "$jobs" -quiet -extra-arg=-fno-color-diagnostics \
-        "$PWD/(ocpp|kafka_bridge|gateway|tools)/.*\.cpp\$" > "$tidy_log" 2>&1 || true
-    if grep -E "(warning|error): .*\[[a-z]" "$tidy_log"; then
-        echo "test.sh: clang-tidy found the problems above (full log: $tidy_log)" >&2
-        exit 1
-    fi
-    end_stage
-fi
-
-if [ "${SKIP_FUZZ:-0}" != 1 ]; then
-    begin_stage fuzz-build "fuzz build (build-fuzz)"
-    command -v clang++-14 >/dev/null ||
-        { echo "test.sh: clang++-14 missing: run scripts/setup.sh (or SKIP_FUZZ=1)" >&2; exit 1; }
-    cmake --preset fuzz -DOCPP_RDKAFKA_PREFIX="$OCPP_RDKAFKA_PREFIX"
-    cmake --build build-fuzz -j "$jobs" --target fuzzers
-    end_stage
-
+# source file of the project ran beside the tests (tidy_check), as did the fuzz build.
+if want_fuzz; then
     begin_stage fuzz-runs "fuzz runs (${FUZZ_SECONDS:-60} s per target)"
     FUZZ_BUILD_DIR=build-fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}" tests/fuzz/run.sh
     end_stage
