@@ -153,7 +153,7 @@ port_open() { # true if something accepts TCP connections on 127.0.0.1:$1
 process_alive() { # pid -> true while the process exists and has not exited (zombies are gone)
     local pid=$1 stat
     [[ -n $pid ]] || return 1
-    { stat=$(<"/proc/$pid/stat"); } 2>/dev/null || return 1
+    read -r stat 2>/dev/null <"/proc/$pid/stat" || return 1
     stat=${stat##*) }
     [[ -n $stat && ${stat:0:1} != [ZX] ]]
 }
