@@ -106,22 +106,26 @@ std::optional<Refusal> Admission::admit(const Candidate& c, Clock::time_point no
                           "Basic user differs from the URL identity");
         }
         const std::string& password = credentials.value().password;
-        // PBKDF2 runs on this I/O thread: bounded, so that a fleet arriving with a cold cache
-        // (after a restart) cannot take every core from the rest of the machine.
-        const bool cached = registry_.verified_recently(station, password);
-        if (!cached && !password_checks_.available(now)) {
-            if (password_events_.try_take(now)) {
-                events_.raise(EventType::limit_hit, station, c.ip,
-                              fmt::format("password check budget ({} ms of CPU per second) "
-                                          "exhausted: refused with 503",
-                                          settings_.password_check_ms_per_second.count()));
-            }
-            return Refusal{503, "password_budget", 1};
+        // PBKDF2 is bounded by a CPU budget, so that a fleet arriving with a cold cache (after
+        // a restart) cannot take every core from the rest of the machine. Usually the check
+        // ran before the request was read, off the I/O threads (password_check()); when it
+        // could not (the cache lost the entry meanwhile), it runs here.
+        if (c.precheck_over_budget) {
+            return over_budget(c, now);
         }
-        const auto started = Clock::now();
-        const auto verdict = registry_.verify(station, password, c.handshake.version);
-        if (!cached) {
-            password_checks_.charge(Clock::now() - started, now);
+        const bool cached = c.prechecked || registry_.verified_recently(station, password);
+        if (!cached && !password_checks_.available(now)) {
+            return over_budget(c, now);
+        }
+        security::StationRegistry::Verdict verdict{};
+        if (c.prechecked) {
+            verdict = *c.prechecked;
+        } else {
+            const auto started = Clock::now();
+            verdict = registry_.verify(station, password, c.handshake.version);
+            if (!cached) {
+                password_checks_.charge(Clock::now() - started, now);
+            }
         }
         if (verdict != security::StationRegistry::Verdict::ok) {
             return refuse(c, now, 401, "unauthorized", EventType::auth_failed,
@@ -132,6 +136,53 @@ std::optional<Refusal> Admission::admit(const Candidate& c, Clock::time_point no
         identity_failures_.success("id:" + identity);
     }
     return check_flapping(c, now);
+}
+
+std::optional<Refusal> Admission::over_budget(const Candidate& c, Clock::time_point now) {
+    if (password_events_.try_take(now)) {
+        events_.raise(EventType::limit_hit, c.handshake.station_id.get(), c.ip,
+                      fmt::format("password check budget ({} ms of CPU per second) "
+                                  "exhausted: refused with 503",
+                                  settings_.password_check_ms_per_second.count()));
+    }
+    return Refusal{503, "password_budget", 1};
+}
+
+std::optional<Admission::PasswordCheck> Admission::password_check(const Handshake& handshake,
+                                                                  const std::string& ip,
+                                                                  const std::string& authorization,
+                                                                  Clock::time_point now) {
+    if ((settings_.profile != 1 && settings_.profile != 2) || authorization.empty()) {
+        return std::nullopt;
+    }
+    const std::string& station = handshake.station_id.get();
+    const std::string identity = ocpp::ascii_lower(station);
+    auto credentials = security::parse_basic_authorization(authorization);
+    if (!credentials.ok() || ocpp::ascii_lower(credentials.value().user) != identity) {
+        return std::nullopt;
+    }
+    if (identity_failures_.retry_after("id:" + identity, now).count() > 0 ||
+        address_failures_.retry_after("ip:" + ip, now).count() > 0) {
+        return std::nullopt;
+    }
+    const auto credential = registry_.find(station);
+    if (!credential || !credential->enabled) {
+        return std::nullopt;
+    }
+    std::string password = std::move(credentials.value().password);
+    if (registry_.verified_recently(station, password) || !password_checks_.available(now)) {
+        return std::nullopt;
+    }
+    return PasswordCheck([this, station, password = std::move(password), version = handshake.version](
+                             Clock::time_point now) -> std::optional<security::StationRegistry::Verdict> {
+        if (!password_checks_.available(now)) {
+            return std::nullopt;  // spent by the checks that ran before this one
+        }
+        const auto started = Clock::now();
+        const auto verdict = registry_.verify(station, password, version);
+        password_checks_.charge(Clock::now() - started, now);
+        return verdict;
+    });
 }
 
 std::optional<Refusal> Admission::check_flapping(const Candidate& c, Clock::time_point now) {

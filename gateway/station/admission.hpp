@@ -51,15 +51,32 @@ public:
         bool identity_connected = false;
         /// Profile 3: the client certificate's problem for this identity, or nothing.
         std::function<std::optional<std::string>()> certificate_problem;
+        /// The verdict of password_check()'s check, run for this very request (station,
+        /// Authorization header, version) before it was read; nothing when none ran.
+        std::optional<security::StationRegistry::Verdict> prechecked;
+        /// That check could not run within the budget or in time: 503 password_budget.
+        bool precheck_over_budget = false;
     };
     /// Nothing when `candidate` may connect, else why not.
     std::optional<Refusal> admit(const Candidate& candidate, Clock::time_point now);
+
+    /// A password check run before admit(), off the I/O threads, given the time it starts: its
+    /// verdict, or nothing when the budget was spent by then.
+    using PasswordCheck = std::function<std::optional<security::StationRegistry::Verdict>(Clock::time_point)>;
+    /// For a request not yet decided: the PBKDF2 check admit() would run for it, or nothing
+    /// when admit() needs none or decides without one (no Basic credentials to check, a
+    /// throttled key, an unknown or disabled identity, a cached password, a spent budget).
+    /// The check charges the budget when it runs. Its verdict goes to admit() as
+    /// Candidate::prechecked.
+    std::optional<PasswordCheck> password_check(const Handshake& handshake, const std::string& ip,
+                                                const std::string& authorization, Clock::time_point now);
 
 private:
     std::optional<Refusal> refuse(const Candidate& c, Clock::time_point now, int status,
                                   std::string reason, security::EventType type,
                                   std::string detail);
     std::optional<Refusal> check_flapping(const Candidate& c, Clock::time_point now);
+    std::optional<Refusal> over_budget(const Candidate& c, Clock::time_point now);
 
     const config::Config::Security& settings_;
     security::StationRegistry& registry_;

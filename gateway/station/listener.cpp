@@ -1,7 +1,9 @@
 #include "gateway/station/listener.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <stdexcept>
+#include <thread>
 #include <type_traits>
 
 #include "gateway/log/log.hpp"
@@ -11,6 +13,7 @@
 #include "gateway/station/acceptor.hpp"
 #include "gateway/station/admission.hpp"
 #include "gateway/station/handshake.hpp"
+#include "gateway/station/password_pool.hpp"
 #include "gateway/station/session_table.hpp"
 #include "gateway/station/transport.hpp"
 
@@ -21,6 +24,11 @@ using security::EventType;
 using session::Session;
 
 constexpr int kListenBacklog = 1024;
+/// The longest a password check may wait in the pool: the request head, the TLS handshake
+/// and the check all fall under websocketpp's 5 s post-init timeout, after which nobody
+/// waits for the answer. A check that would start later is refused at once (503
+/// password_budget, Retry-After 1).
+constexpr std::chrono::milliseconds kPasswordQueueWait{3000};
 
 /// The listener over websocketpp server type `Server` (WsServer or WssServer): websocketpp's
 /// callbacks, handing each decision to read_handshake, Admission and the SessionTable.
@@ -68,6 +76,20 @@ public:
     std::optional<std::string> reload_tls_if_changed() override;
 
 private:
+    /// Password checks before the request is decided (station_socket.hpp, "A look at the
+    /// upgrade request first"), run on password_pool_.
+    class Preview final : public UpgradePreview {
+    public:
+        explicit Preview(WsListener& owner) : owner_(owner) {}
+        void preview(const Head& head, std::function<void(std::optional<PasswordPrecheck>)> done) override {
+            owner_.preview(head, std::move(done));
+        }
+
+    private:
+        WsListener& owner_;
+    };
+    void preview(const UpgradePreview::Head& head, std::function<void(std::optional<PasswordPrecheck>)> done);
+
     void set_handlers();
     bool on_validate(websocketpp::connection_hdl hdl);
     std::optional<Refusal> check(const websocketpp::connection_hdl& hdl, const Connection& con,
@@ -158,6 +180,9 @@ private:
     std::unique_ptr<security::TlsContext> tls_;  // TLS listeners only
     /// Profile 3 with tls.offload: the station certificates the load balancer forwards.
     std::unique_ptr<security::ForwardedCertificates> forwarded_;
+    /// Profiles 1 and 2: where password checks run (after sides_, whose Admissions its jobs
+    /// use: it stops first).
+    std::unique_ptr<PasswordPool> password_pool_;
 };
 
 template <class Server>
@@ -195,6 +220,21 @@ WsListener<Server>::WsListener(const config::Config& config, const ocpp::SchemaR
     }
     if (config.tls.offload && config.security.profile == 3) {
         forwarded_ = std::make_unique<security::ForwardedCertificates>(config.tls);
+    }
+    // Basic credentials anywhere: their PBKDF2 checks run on threads of their own, as many
+    // as the largest budget (ms of CPU per second) can keep busy.
+    std::chrono::milliseconds budget{0};
+    for (const auto& parts : tenants) {
+        const auto& security = parts.config.security;
+        if (security.profile == 1 || security.profile == 2) {
+            budget = std::max(budget, security.password_check_ms_per_second);
+        }
+    }
+    if (budget.count() > 0) {
+        const auto cores = std::max<std::size_t>(1, std::thread::hardware_concurrency());
+        const auto threads = std::clamp<std::size_t>(static_cast<std::size_t>((budget.count() + 999) / 1000), 1, cores);
+        password_pool_ = std::make_unique<PasswordPool>(threads, kPasswordQueueWait);
+        ws_.set_preview(std::make_shared<Preview>(*this));
     }
     if (!config.proxy_protocol.trusted.empty()) {
         auto proxy = std::make_shared<ProxySettings>();
@@ -282,7 +322,13 @@ std::optional<Refusal> WsListener<Server>::check(const websocketpp::connection_h
     const std::size_t others = sessions_.reserve(hdl, ip, tenant) - 1;
     Admission::Candidate candidate{*handshake, ip, con->get_request_header("Authorization"),
                                    others, sessions_.has_station(handshake->station_id.get(), tenant),
-                                   nullptr};
+                                   nullptr, std::nullopt, false};
+    if (const auto& pre = con->precheck();
+        pre && pre->station == handshake->station_id.get() && pre->tenant == handshake->tenant &&
+        pre->version == handshake->version && pre->authorization == candidate.authorization) {
+        candidate.prechecked = pre->verdict;
+        candidate.precheck_over_budget = !pre->verdict;
+    }
     if constexpr (kTls) {
         candidate.certificate_problem = [this, &con, &handshake] {
             return tls_->check_client(con->get_socket().native_handle(), handshake->station_id.get());
@@ -305,6 +351,33 @@ std::optional<Refusal> WsListener<Server>::check(const websocketpp::connection_h
         return Refusal{503, "tenant_full", 0};
     }
     return std::nullopt;
+}
+
+template <class Server>
+void WsListener<Server>::preview(const UpgradePreview::Head& head,
+                                 std::function<void(std::optional<PasswordPrecheck>)> done) {
+    auto read = read_handshake(config_, head.resource, head.subprotocols);
+    if (!read.ok()) {
+        done(std::nullopt);
+        return;
+    }
+    const Handshake& handshake = read.value();
+    auto check = sides_.at(handshake.tenant)->admission.password_check(handshake, head.peer_ip, head.authorization,
+                                                                     Admission::Clock::now());
+    if (!check) {
+        done(std::nullopt);
+        return;
+    }
+    PasswordPrecheck precheck{handshake.station_id.get(), handshake.tenant, head.authorization, handshake.version,
+                              std::nullopt};
+    auto finish = std::make_shared<std::function<void(std::optional<PasswordPrecheck>)>>(std::move(done));
+    const bool queued = password_pool_->submit([check = std::move(*check), precheck, finish]() mutable {
+        precheck.verdict = check(Admission::Clock::now());
+        (*finish)(std::move(precheck));
+    });
+    if (!queued) {
+        (*finish)(std::move(precheck));  // no verdict: over the budget
+    }
 }
 
 template <class Server>
@@ -365,19 +438,7 @@ std::string WsListener<Server>::peer_endpoint(const Connection& con) {
 
 template <class Server>
 std::string WsListener<Server>::peer_ip(const Connection& con) {
-    if (const auto& source = con->proxied()) {
-        return source->address.to_string();
-    }
-    std::error_code ec;
-    const auto endpoint = con->get_raw_socket().remote_endpoint(ec);
-    if (ec) {
-        return "unknown";
-    }
-    auto address = endpoint.address();
-    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-        address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
-    }
-    return address.to_string();
+    return station_address(con->proxied(), con->get_raw_socket());
 }
 
 template <class Server>

@@ -17,6 +17,47 @@ bool ProxySettings::trusts(const asio::ip::address& peer) const {
     return false;
 }
 
+std::string station_address(const std::optional<proxy::Source>& proxied,
+                            const asio::basic_socket<asio::ip::tcp, asio::any_io_executor>& socket) {
+    if (proxied) {
+        return proxied->address.to_string();
+    }
+    std::error_code ec;
+    const auto endpoint = socket.remote_endpoint(ec);
+    if (ec) {
+        return "unknown";
+    }
+    auto address = endpoint.address();
+    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+        address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+    }
+    return address.to_string();
+}
+
+std::vector<std::string> split_subprotocols(const std::string& header) {
+    std::vector<std::string> protocols;
+    std::size_t start = 0;
+    while (start <= header.size()) {
+        std::size_t end = header.find(',', start);
+        if (end == std::string::npos) {
+            end = header.size();
+        }
+        std::size_t first = start;
+        std::size_t last = end;
+        while (first < last && (header[first] == ' ' || header[first] == '\t')) {
+            ++first;
+        }
+        while (last > first && (header[last - 1] == ' ' || header[last - 1] == '\t')) {
+            --last;
+        }
+        if (last > first) {
+            protocols.push_back(header.substr(first, last - first));
+        }
+        start = end + 1;
+    }
+    return protocols;
+}
+
 namespace detail {
 namespace {
 

@@ -4,9 +4,13 @@
 #define ASIO_STANDALONE
 #endif
 #include <websocketpp/transport/asio/security/none.hpp>
+#include <websocketpp/http/request.hpp>
+#include <websocketpp/processors/processor.hpp>
 #include <websocketpp/transport/asio/security/tls.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -17,7 +21,9 @@
 #include <vector>
 
 #include "gateway/config/config.hpp"
+#include "gateway/security/registry.hpp"
 #include "gateway/station/proxy_protocol.hpp"
+#include "ocpp/version.hpp"
 
 namespace gateway::station {
 
@@ -38,6 +44,15 @@ namespace gateway::station {
 /// a PROXY header (v1 or v2), read before TLS and HTTP; the station's address it carries is
 /// the connection's address from then on (proxied()). A trusted proxy's connection without a
 /// valid header within the timeout is closed; anyone else's bytes are never read as one.
+///
+/// **A look at the upgrade request first.** websocketpp reads the upgrade request and decides
+/// it (the listener's validate handler) in one go on the connection's I/O thread, and that
+/// decision may need a PBKDF2 password check: tens of milliseconds in which the thread serves
+/// nobody else. With an UpgradePreview set, the socket reads the request's head itself once
+/// TLS is up, shows it to the preview (which may run the password check on other threads)
+/// and only then lets websocketpp go on, handing it the bytes it read first
+/// (DeferringConnection). The result rides with the connection (precheck()); the decision
+/// itself stays in the validate handler.
 inline constexpr std::chrono::milliseconds kLingerTime{2000};
 inline constexpr std::size_t kLingerBytes = 16 * 1024 * 1024;
 
@@ -52,6 +67,44 @@ struct ProxySettings {
 
     bool trusts(const asio::ip::address& peer) const;
 };
+
+/// A password check run for a connection before websocketpp read its upgrade request, and
+/// what it was run for: the validate handler uses it only for that same request.
+struct PasswordPrecheck {
+    std::string station;        ///< the identity, as the request target names it
+    std::size_t tenant = 0;     ///< its tenant (Handshake::tenant)
+    std::string authorization;  ///< the Authorization header
+    ocpp::ProtocolVersion version{};  ///< the version it was checked for (1.6 treats hex specially)
+    /// Its verdict; nothing when it could not run in time (refused as over the budget).
+    std::optional<security::StationRegistry::Verdict> verdict;
+};
+
+/// What the listener does with an upgrade request's head before websocketpp reads it.
+class UpgradePreview {
+public:
+    virtual ~UpgradePreview() = default;
+    struct Head {
+        std::string peer_ip;  ///< as station_address() gives it
+        std::string resource;
+        std::vector<std::string> subprotocols;  ///< offered, in the station's order
+        std::string authorization;
+    };
+    /// Calls `done` exactly once, at once or later from any thread: with a password check's
+    /// result, or with nothing when the request needs none now.
+    virtual void preview(const Head& head, std::function<void(std::optional<PasswordPrecheck>)> done) = 0;
+};
+
+/// The request heads a preview waits for: websocketpp's own limit on an upgrade request's
+/// headers; a longer one is left to websocketpp to refuse.
+inline constexpr std::size_t kMaxRequestHead = 16000;
+
+/// The station's address: the one a trusted proxy's PROXY header gave, else the TCP peer's
+/// (IPv4-mapped IPv6 addresses as IPv4); "unknown" when the socket has none any more.
+std::string station_address(const std::optional<proxy::Source>& proxied,
+                            const asio::basic_socket<asio::ip::tcp, asio::any_io_executor>& socket);
+
+/// The subprotocols of a Sec-WebSocket-Protocol header, in order, without blanks.
+std::vector<std::string> split_subprotocols(const std::string& header);
 
 namespace detail {
 
@@ -84,6 +137,24 @@ public:
     /// (or the proxy's own, LOCAL).
     const std::optional<proxy::Source>& proxied() const { return proxied_; }
     void set_proxy_settings(std::shared_ptr<const ProxySettings> settings) { proxy_ = std::move(settings); }
+    void set_preview(std::shared_ptr<UpgradePreview> preview) { preview_ = std::move(preview); }
+    /// The password check the preview ran for this connection, if any.
+    const std::optional<PasswordPrecheck>& precheck() const { return precheck_; }
+
+    /// Moves up to `len` bytes the preview read and websocketpp has not yet been given into
+    /// `buf`; returns how many (0 once all were given).
+    std::size_t take_preread(char* buf, std::size_t len) {
+        const std::size_t n = std::min(len, preread_.size() - preread_taken_);
+        if (n > 0) {
+            std::memcpy(buf, preread_.data() + preread_taken_, n);
+            preread_taken_ += n;
+        }
+        if (preread_taken_ == preread_.size() && !preread_.empty()) {
+            std::string().swap(preread_);  // its memory too: idle stations are many
+            preread_taken_ = 0;
+        }
+        return n;
+    }
 
 protected:
     websocketpp::lib::error_code init_asio(typename Base::io_service_ptr service, typename Base::strand_ptr strand,
@@ -119,6 +190,23 @@ protected:
             });
     }
 
+    /// After the policy's own (the TLS handshake), with a preview: the request head is read
+    /// and previewed before websocketpp reads the request.
+    void post_init(detail::InitHandler callback) {
+        if (!preview_) {
+            Base::post_init(std::move(callback));
+            return;
+        }
+        auto self = this->get_shared();
+        Base::post_init([this, self, callback = std::move(callback)](const websocketpp::lib::error_code& ec) mutable {
+            if (ec) {
+                callback(ec);
+                return;
+            }
+            read_head(std::move(callback));
+        });
+    }
+
     /// Replaces the policy's shutdown (both directions for plain sockets), which would discard
     /// what the station is still sending and reset the connection.
     void async_shutdown(detail::ShutdownHandler done) {
@@ -134,9 +222,66 @@ protected:
     }
 
 private:
+    /// Reads until the blank line that ends the head (or kMaxRequestHead bytes), then previews.
+    /// Under websocketpp's post-init timeout, which cancels the read or ignores a late resume.
+    void read_head(detail::InitHandler callback) {
+        constexpr std::size_t kChunk = 2048;
+        const std::size_t had = preread_.size();
+        preread_.resize(had + kChunk);
+        auto self = this->get_shared();
+        this->get_socket().async_read_some(
+            asio::buffer(&preread_[had], kChunk),
+            strand_->wrap([this, self, had, callback = std::move(callback)](const asio::error_code& ec,
+                                                                            std::size_t n) mutable {
+                preread_.resize(had + n);
+                if (ec) {
+                    callback(ec);
+                    return;
+                }
+                const std::size_t from = had > 3 ? had - 3 : 0;
+                if (preread_.find("\r\n\r\n", from) == std::string::npos && preread_.size() < kMaxRequestHead) {
+                    read_head(std::move(callback));
+                    return;
+                }
+                preview(std::move(callback));
+            }));
+    }
+
+    void preview(detail::InitHandler callback) {
+        UpgradePreview::Head head;
+        try {
+            websocketpp::http::parser::request request;
+            request.consume(preread_.data(), preread_.size());
+            if (!request.ready() || !websocketpp::processor::is_websocket_handshake(request)) {
+                callback(websocketpp::lib::error_code());  // websocketpp reads on and decides
+                return;
+            }
+            head.resource = request.get_uri();
+            head.authorization = request.get_header("Authorization");
+            head.subprotocols = split_subprotocols(request.get_header("Sec-WebSocket-Protocol"));
+        } catch (const std::exception&) {
+            callback(websocketpp::lib::error_code());  // not HTTP websocketpp accepts: it says so
+            return;
+        }
+        head.peer_ip = station_address(proxied_, this->get_next_layer());
+        auto self = this->get_shared();
+        auto strand = strand_;
+        preview_->preview(head, [this, self, strand, callback = std::move(callback)](
+                                    std::optional<PasswordPrecheck> result) mutable {
+            strand->post([this, self, result = std::move(result), callback = std::move(callback)]() mutable {
+                precheck_ = std::move(result);
+                callback(websocketpp::lib::error_code());
+            });
+        });
+    }
+
     typename Base::strand_ptr strand_;
     std::shared_ptr<const ProxySettings> proxy_;
     std::optional<proxy::Source> proxied_;
+    std::shared_ptr<UpgradePreview> preview_;
+    std::optional<PasswordPrecheck> precheck_;
+    std::string preread_;            // the request as far as the preview read it
+    std::size_t preread_taken_ = 0;  // how much of it websocketpp has been given
 };
 
 /// A socket policy for websocketpp transport configs (`socket_type` of a transport_config):
@@ -149,15 +294,19 @@ public:
 
     /// Every connection made from now on reads PROXY headers as `settings` say.
     void set_proxy_settings(std::shared_ptr<const ProxySettings> settings) { proxy_ = std::move(settings); }
+    /// Every connection made from now on shows its request head to `preview` first.
+    void set_preview(std::shared_ptr<UpgradePreview> preview) { preview_ = std::move(preview); }
 
 protected:
     websocketpp::lib::error_code init(socket_con_ptr scon) {
         scon->set_proxy_settings(proxy_);
+        scon->set_preview(preview_);
         return BaseEndpoint::init(scon);
     }
 
 private:
     std::shared_ptr<const ProxySettings> proxy_;
+    std::shared_ptr<UpgradePreview> preview_;
 };
 
 using PlainStationSocket = StationSocketPolicy<websocketpp::transport::asio::basic_socket::endpoint,

@@ -15,11 +15,12 @@
 
 namespace gateway::station {
 
-/// websocketpp's asio connection, one thing changed: the hand-over of its own work to the
+/// websocketpp's asio connection, two things changed. The hand-over of its own work to the
 /// connection's strand (a frame to write, a close to start) is deferred instead of posted.
 /// Called on an I/O thread (a session answering), a post wakes another I/O thread to write
 /// the frame; deferred, the thread that asked writes it once its current handler returns.
-/// From any other thread it is a post, as before.
+/// From any other thread it is a post, as before. And its reads return first what the socket
+/// read ahead of it (StationSocket's look at the upgrade request).
 template <class TransportConfig>
 class DeferringConnection : public websocketpp::transport::asio::connection<TransportConfig> {
     using Base = websocketpp::transport::asio::connection<TransportConfig>;
@@ -31,6 +32,21 @@ public:
         auto strand = this->get_strand();
         asio::defer(strand->context().get_executor(), strand->wrap(std::move(handler)));
         return {};
+    }
+
+    /// The bytes the socket read ahead for an UpgradePreview (station_socket.hpp) come first.
+    void async_read_at_least(std::size_t num_bytes, char* buf, std::size_t len,
+                             websocketpp::transport::read_handler handler) {
+        const std::size_t n = this->take_preread(buf, len);
+        if (n == 0) {
+            Base::async_read_at_least(num_bytes, buf, len, std::move(handler));
+        } else if (n >= num_bytes) {
+            this->get_strand()->post([handler = std::move(handler), n] { handler(websocketpp::lib::error_code(), n); });
+        } else {
+            Base::async_read_at_least(num_bytes - n, buf + n, len - n,
+                                      [handler = std::move(handler), n](const websocketpp::lib::error_code& ec,
+                                                                        std::size_t more) { handler(ec, n + more); });
+        }
     }
 };
 

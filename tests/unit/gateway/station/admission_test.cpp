@@ -66,7 +66,7 @@ TEST_CASE("admission checks credentials and refuses with the right status", "[st
     Admission admission(f.settings, f.registry, f.events, f.metrics);
     const auto cs1 = handshake("CS-1");
     auto admit = [&](const Handshake& h, std::string auth, std::string ip = "10.0.0.1") {
-        return admission.admit(Admission::Candidate{h, std::move(ip), std::move(auth), 0, false, nullptr}, f.t0);
+        return admission.admit(Admission::Candidate{h, std::move(ip), std::move(auth), 0, false, nullptr, std::nullopt, false}, f.t0);
     };
     CHECK_FALSE(admit(cs1, basic("CS-1", "pw")));
     CHECK_FALSE(admit(cs1, basic("cs-1", "pw")));  // identities compare case-insensitively
@@ -83,7 +83,7 @@ TEST_CASE("failed authentications throttle the identity with a growing back-off"
     Admission admission(f.settings, f.registry, f.events, f.metrics);
     const auto cs1 = handshake("CS-1");
     auto at = [&](std::chrono::seconds later, const std::string& password) {
-        return admission.admit(Admission::Candidate{cs1, "10.0.0.1", basic("CS-1", password), 0, false, nullptr},
+        return admission.admit(Admission::Candidate{cs1, "10.0.0.1", basic("CS-1", password), 0, false, nullptr, std::nullopt, false},
                                f.t0 + later);
     };
     CHECK(at(0s, "bad")->status == 401);
@@ -117,7 +117,7 @@ TEST_CASE("admission limits upgrades, connections per address and flapping ident
 
     const auto cs1 = handshake("CS-1");
     auto candidate = [&](std::size_t from_ip, bool connected) {
-        return Admission::Candidate{cs1, "10.0.0.1", "", from_ip, connected, nullptr};
+        return Admission::Candidate{cs1, "10.0.0.1", "", from_ip, connected, nullptr, std::nullopt, false};
     };
     CHECK(admission.admit(candidate(2, false), f.t0)->reason == "too_many_from_address");
     CHECK_FALSE(admission.admit(candidate(1, true), f.t0));
@@ -136,7 +136,7 @@ TEST_CASE("profile 3 refuses a client certificate that does not fit the identity
     Admission admission(f.settings, f.registry, f.events, f.metrics);
     const auto cs1 = handshake("CS-1");
     Admission::Candidate c{cs1, "10.0.0.1", "", 0, false,
-                           [] { return std::optional<std::string>("certificate CN is CS-2"); }};
+                           [] { return std::optional<std::string>("certificate CN is CS-2"); }, std::nullopt, false};
     const auto refused = admission.admit(c, f.t0);
     REQUIRE(refused);
     CHECK(refused->status == 401);
@@ -161,7 +161,7 @@ TEST_CASE("password checks the cache cannot answer share a CPU budget", "[statio
     const auto a = handshake("CS-A");
     const auto b = handshake("CS-B");
     auto admit = [&](const Handshake& h, const std::string& id, Admission::Clock::time_point at) {
-        return admission.admit(Admission::Candidate{h, "10.0.0.1", basic(id, "pw"), 0, false, nullptr}, at);
+        return admission.admit(Admission::Candidate{h, "10.0.0.1", basic(id, "pw"), 0, false, nullptr, std::nullopt, false}, at);
     };
     CHECK_FALSE(admit(a, "CS-A", f.t0));  // 10 ms saved up: PBKDF2 runs, overdraws it
     const auto refused = admit(b, "CS-B", f.t0);
@@ -174,4 +174,70 @@ TEST_CASE("password checks the cache cannot answer share a CPU budget", "[statio
     CHECK(f.events.count(EventType::limit_hit) == 1);  // reported once, not per refusal
     CHECK(f.events.count(EventType::auth_failed) == 0);  // a 503 is not a failed password
     CHECK_FALSE(admit(b, "CS-B", f.t0 + 10min));  // refilled
+}
+
+TEST_CASE("a password check run before the request is decided stands in for admit's own", "[station]") {
+    Fixture f;
+    Admission admission(f.settings, f.registry, f.events, f.metrics);
+    const auto cs1 = handshake("CS-1");
+    auto candidate = [&](const std::string& password, std::optional<security::StationRegistry::Verdict> verdict,
+                         bool over_budget = false) {
+        return Admission::Candidate{cs1, "10.0.0.1", basic("CS-1", password), 0, false, nullptr, verdict, over_budget};
+    };
+
+    // Nothing to run ahead: no credentials, another user, an unknown or disabled identity.
+    CHECK_FALSE(admission.password_check(cs1, "10.0.0.1", "", f.t0));
+    CHECK_FALSE(admission.password_check(cs1, "10.0.0.1", "Bearer x", f.t0));
+    CHECK_FALSE(admission.password_check(cs1, "10.0.0.1", basic("CS-2", "pw"), f.t0));
+    CHECK_FALSE(admission.password_check(handshake("CS-9"), "10.0.0.1", basic("CS-9", "pw"), f.t0));
+    CHECK_FALSE(admission.password_check(handshake("CS-OFF"), "10.0.0.1", basic("CS-OFF", "pw"), f.t0));
+
+    // A cold password: the check runs elsewhere, gives the verdict, and fills the cache.
+    auto right = admission.password_check(cs1, "10.0.0.1", basic("cs-1", "pw"), f.t0);
+    REQUIRE(right);
+    CHECK((*right)(f.t0) == security::StationRegistry::Verdict::ok);
+    CHECK(f.registry.verified_recently("CS-1", "pw"));
+    CHECK_FALSE(admission.password_check(cs1, "10.0.0.1", basic("CS-1", "pw"), f.t0));  // cached now
+
+    auto wrong = admission.password_check(cs1, "10.0.0.1", basic("CS-1", "bad"), f.t0);
+    REQUIRE(wrong);
+    const auto verdict = (*wrong)(f.t0);
+    CHECK(verdict == security::StationRegistry::Verdict::bad_credentials);
+
+    // admit() takes the verdict given instead of checking again, so a wrong password is
+    // refused (and counted as a failure) without a second PBKDF2 on the I/O thread.
+    const auto refused = admission.admit(candidate("bad", verdict), f.t0);
+    REQUIRE(refused);
+    CHECK(refused->status == 401);
+    CHECK(f.events.count(EventType::auth_failed) == 1);
+    CHECK_FALSE(admission.admit(candidate("pw", security::StationRegistry::Verdict::ok), f.t0));
+    // A check that could not run in time is refused like a spent budget.
+    const auto busy = admission.admit(candidate("pw", std::nullopt, true), f.t0);
+    REQUIRE(busy);
+    CHECK(busy->status == 503);
+    CHECK(busy->reason == "password_budget");
+    CHECK(busy->retry_after == 1);
+}
+
+TEST_CASE("password checks run ahead charge the budget and stop when it is spent", "[station]") {
+    Fixture f;
+    // 1 ms of CPU per second, nothing saved up: one check (about a millisecond at 1,000
+    // iterations, PBKDF2-HMAC-SHA256) spends it.
+    f.settings.password_check_ms_per_second = 1ms;
+    f.settings.password_check_burst_ms = 1ms;
+    const auto hash = security::hash_password("pw", 20000);
+    for (const char* id : {"CS-A", "CS-B"}) {
+        REQUIRE_FALSE(f.registry.apply_record(id, std::string(R"({"stationId":")") + id +
+                                                      R"(","passwordHash":")" + hash + "\"}"));
+    }
+    Admission admission(f.settings, f.registry, f.events, f.metrics);
+    auto first = admission.password_check(handshake("CS-A"), "10.0.0.1", basic("CS-A", "pw"), f.t0);
+    auto second = admission.password_check(handshake("CS-B"), "10.0.0.1", basic("CS-B", "pw"), f.t0);
+    REQUIRE(first);
+    REQUIRE(second);  // both asked before either ran: the budget was not spent yet
+    CHECK((*first)(f.t0) == security::StationRegistry::Verdict::ok);
+    CHECK_FALSE((*second)(f.t0));  // the first spent it: no verdict, admit() answers 503
+    CHECK_FALSE(f.registry.verified_recently("CS-B", "pw"));
+    // Nothing more is run ahead while it is spent.
+    CHECK_FALSE(admission.password_check(handshake("CS-B"), "10.0.0.1", basic("CS-B", "pw"), f.t0));
 }
