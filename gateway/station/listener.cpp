@@ -323,7 +323,7 @@ std::optional<Refusal> WsListener<Server>::check(const websocketpp::connection_h
     Admission::Candidate candidate{*handshake, ip, con->get_request_header("Authorization"),
                                    others, sessions_.has_station(handshake->station_id.get(), tenant),
                                    nullptr, std::nullopt, false};
-    if (const auto& pre = con->precheck();
+    if (const auto pre = con->take_precheck();
         pre && pre->station == handshake->station_id.get() && pre->tenant == handshake->tenant &&
         pre->version == handshake->version && pre->authorization == candidate.authorization) {
         candidate.prechecked = pre->verdict;

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -138,8 +139,9 @@ public:
     const std::optional<proxy::Source>& proxied() const { return proxied_; }
     void set_proxy_settings(std::shared_ptr<const ProxySettings> settings) { proxy_ = std::move(settings); }
     void set_preview(std::shared_ptr<UpgradePreview> preview) { preview_ = std::move(preview); }
-    /// The password check the preview ran for this connection, if any.
-    const std::optional<PasswordPrecheck>& precheck() const { return precheck_; }
+    /// The password check the preview ran for this connection, if any; handed over once (the
+    /// connection holds nothing of it afterwards).
+    std::optional<PasswordPrecheck> take_precheck() { return std::exchange(precheck_, std::nullopt); }
 
     /// Moves up to `len` bytes the preview read and websocketpp has not yet been given into
     /// `buf`; returns how many (0 once all were given).
