@@ -221,18 +221,15 @@ WsListener<Server>::WsListener(const config::Config& config, const ocpp::SchemaR
     if (config.tls.offload && config.security.profile == 3) {
         forwarded_ = std::make_unique<security::ForwardedCertificates>(config.tls);
     }
-    // Basic credentials anywhere: their PBKDF2 checks run on threads of their own, as many
-    // as the largest budget (ms of CPU per second) can keep busy.
-    std::chrono::milliseconds budget{0};
-    for (const auto& parts : tenants) {
-        const auto& security = parts.config.security;
-        if (security.profile == 1 || security.profile == 2) {
-            budget = std::max(budget, security.password_check_ms_per_second);
-        }
-    }
-    if (budget.count() > 0) {
-        const auto cores = std::max<std::size_t>(1, std::thread::hardware_concurrency());
-        const auto threads = std::clamp<std::size_t>(static_cast<std::size_t>((budget.count() + 999) / 1000), 1, cores);
+    // Basic credentials anywhere: their PBKDF2 checks run on threads of their own, one per
+    // core. The budget is what bounds their CPU (its saved-up part lets a cold fleet use every
+    // core for a while, as the I/O threads could when they computed the checks); idle, the
+    // threads cost nothing.
+    const bool basic_auth = std::any_of(tenants.begin(), tenants.end(), [](const TenantParts& parts) {
+        return parts.config.security.profile == 1 || parts.config.security.profile == 2;
+    });
+    if (basic_auth) {
+        const auto threads = std::max<std::size_t>(1, std::thread::hardware_concurrency());
         password_pool_ = std::make_unique<PasswordPool>(threads, kPasswordQueueWait);
         ws_.set_preview(std::make_shared<Preview>(*this));
     }
