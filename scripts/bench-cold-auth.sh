@@ -10,7 +10,8 @@
 # Prints one JSON line per run.
 #   BENCH_COLD_STATIONS (600), BENCH_PBKDF2_ITERATIONS (100000), BENCH_BUDGETS ("default lifted";
 #   a number sets the budget in ms per second),
-#   BENCH_ROUNDS (1); BENCH_KAFKA_PORT, BENCH_PORT: see scripts/bench-lib.sh
+#   BENCH_ROUNDS (1); BENCH_GATEWAY_YAML: extra top-level YAML (e.g. "io_threads: 1");
+#   BENCH_KAFKA_PORT, BENCH_PORT, BENCH_GATEWAY: see scripts/bench-lib.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/bench-lib.sh
@@ -43,7 +44,8 @@ for round in $(seq 1 "$rounds"); do
         [0-9]*) yaml="$yaml
   password_check_ms_per_second: $budget" ;;
         esac
-        start_gateway "$yaml" --security-profile 1
+        start_gateway "$yaml
+${BENCH_GATEWAY_YAML:-}" --security-profile 1
         progress="$bench_dir/keepers.err"
         : >"$progress"
         "$bin/ocpp-loadgen" --url "ws://127.0.0.1:$port/ocpp" --password "$password" \

@@ -10,6 +10,8 @@
 #   BENCH_GATEWAY_YAML: extra top-level YAML for the gateway's configuration (e.g. "io_threads: 1")
 #   BENCH_IDLE_WINDOW: seconds the broker's CPU is measured alone and then beside idle
 #                  gateways (default 30; 0: skip); every load run also reports the broker's CPU
+# Every load run reports the gateway's and the broker's CPU twice: over the whole run (ramp-up,
+# warm-up, closing; an upper bound) and over the measured window alone (*_window_cpu_s).
 #   BENCH_IDLE_INSTANCES: idle gateways for that measurement (default 1)
 #   BENCH_SWITCHES: "1" also counts the gateway's context switches over each load run
 #                  (`perf stat -e context-switches`; wake-ups of its threads), per message in
@@ -126,18 +128,33 @@ for mix in heartbeat realistic; do
             perf stat -e context-switches -x, -o "$log.switches" -p "$gw" &
             perf_pid=$!
         fi
-        report=$("${pin_rest[@]}" "$bin/ocpp-loadgen" --url "$url" --id-prefix "B${mix:0:1}$rate-" \
+        "${pin_rest[@]}" "$bin/ocpp-loadgen" --url "$url" --id-prefix "B${mix:0:1}$rate-" \
             --stations "$stations" --mix "$mix" --rate "$rate" --duration "$duration" \
-            --warmup 3 --threads 1 --json)
+            --warmup 3 --threads 1 --json >"$log.report" 2>"$log.progress" &
+        lg=$!
+        # CPU over the measured window alone as well: from the generator's traffic mark, past
+        # its 3 s warm-up, for the window's length (a few milliseconds off its own clock).
+        until grep -q '^traffic:' "$log.progress"; do
+            kill -0 "$lg" 2>/dev/null || break
+            sleep 0.02
+        done
+        sleep 3
+        window_gw0=$(cpu_s); window_b0=$(cpu_s "$broker_pid")
+        sleep "$duration"
+        window_gw1=$(cpu_s); window_b1=$(cpu_s "$broker_pid")
+        wait "$lg"
+        report=$(cat "$log.report")
         switches=""
         if [ "${BENCH_SWITCHES:-0}" = 1 ]; then
             kill -INT "$perf_pid"; wait "$perf_pid" || true
             switches=$(awk -F, '$3 == "context-switches" {print $1}' "$log.switches")
             switches=",\"gateway_context_switches\":${switches:-null}"
         fi
-        printf '{"mix":"%s","rate":%s,"report":%s,"gateway_cpu_s":%s,"broker_cpu_s":%s%s}\n' "$mix" "$rate" "$report" \
+        printf '{"mix":"%s","rate":%s,"report":%s,"gateway_cpu_s":%s,"broker_cpu_s":%s,"gateway_window_cpu_s":%s,"broker_window_cpu_s":%s%s}\n' "$mix" "$rate" "$report" \
             "$(awk -v a="$(cpu_s)" -v b="$cpu_before" 'BEGIN {printf "%.2f", a - b}')" \
-            "$(awk -v a="$(cpu_s "$broker_pid")" -v b="$broker_before" 'BEGIN {printf "%.2f", a - b}')" "$switches"
+            "$(awk -v a="$(cpu_s "$broker_pid")" -v b="$broker_before" 'BEGIN {printf "%.2f", a - b}')" \
+            "$(awk -v a="$window_gw1" -v b="$window_gw0" 'BEGIN {printf "%.2f", a - b}')" \
+            "$(awk -v a="$window_b1" -v b="$window_b0" 'BEGIN {printf "%.2f", a - b}')" "$switches"
     done
 done
 stop_gateway

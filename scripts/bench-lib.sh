@@ -1,7 +1,9 @@
 # Shared by scripts/bench-tls.sh and scripts/bench-storm.sh (sourced, not run): a private
 # broker, CPU readings from /proc, a gateway started and waited for, a PKI and a registry.
 #   BENCH_KAFKA_PORT (29892), BENCH_PORT (19000; admin on BENCH_PORT + 100)
+#   BENCH_GATEWAY: the gateway executable (default build/bin/ocpp-gateway), to compare builds
 bin=build/bin
+gateway_bin="${BENCH_GATEWAY:-$bin/ocpp-gateway}"
 kafka_port="${BENCH_KAFKA_PORT:-29892}"
 port="${BENCH_PORT:-19000}"
 admin=$((port + 100))
@@ -42,7 +44,7 @@ start_gateway() { start_instance 0 "$@"; }
 start_instance() {
     local n="$1" yaml="$2"; shift 2
     printf '%s\n' "$yaml" >"$bench_dir/gateway-$n.yaml"
-    "$bin/ocpp-gateway" --config "$bench_dir/gateway-$n.yaml" --listen "127.0.0.1:$((port + n))" \
+    "$gateway_bin" --config "$bench_dir/gateway-$n.yaml" --listen "127.0.0.1:$((port + n))" \
         --admin-listen "127.0.0.1:$((admin + n))" --kafka-brokers "127.0.0.1:$kafka_port" \
         --gateway-id "bench-$n" --log-level warn "$@" >>"$log" 2>&1 &
     gw=$!

@@ -46,6 +46,11 @@ for row in rows:
     per_msg = f"{cpu * 1e6 / max(c['call_results'], 1):.0f}" if cpu is not None else "—"
     broker = row.get("broker_cpu_s")
     broker_per_msg = f"{broker * 1e6 / max(c['call_results'], 1):.0f}" if broker is not None else "—"
+    # Runs that also measured the window alone: "whole run / window".
+    if row.get("gateway_window_cpu_s") is not None:
+        per_msg += f" / {row['gateway_window_cpu_s'] * 1e6 / max(c['call_results'], 1):.0f}"
+    if row.get("broker_window_cpu_s") is not None:
+        broker_per_msg += f" / {row['broker_window_cpu_s'] * 1e6 / max(c['call_results'], 1):.0f}"
     first = f"| {row['section']} " if with_sections else ""
     print(f"{first}| {row['mix']} | {row['rate']} | {r['achieved_msgs_per_s']:.0f} | {c['call_results']} | "
           f"{c['call_errors']} | {c['timeouts']} | {c['skipped']} | {l['p50']:.2f} | {l['p95']:.2f} | "

@@ -1,5 +1,9 @@
 #include "gateway/station/password_pool.hpp"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdint>
 
@@ -63,6 +67,12 @@ PasswordPool::Clock::duration PasswordPool::expected_wait() const {
 }
 
 void PasswordPool::work() {
+    // Below the I/O threads: on a busy machine they get a core first, and the checks take
+    // what is left (the budget bounds them from above). Linux gives each thread its own nice
+    // value; elsewhere, or without the right, the checks run at normal priority.
+#ifdef SYS_gettid
+    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kNice);
+#endif
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
         wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });

@@ -39,6 +39,9 @@ public:
     /// How long a job submitted now would wait, as submit() judges it.
     Clock::duration expected_wait() const;
 
+    /// The workers' nice value (Linux): lower priority than the I/O threads.
+    static constexpr int kNice = 10;
+
 private:
     Clock::duration expected_wait_locked() const;  // under mutex_
     void work();
