@@ -34,30 +34,6 @@ std::string station_address(const std::optional<proxy::Source>& proxied,
     return address.to_string();
 }
 
-std::vector<std::string> split_subprotocols(const std::string& header) {
-    std::vector<std::string> protocols;
-    std::size_t start = 0;
-    while (start <= header.size()) {
-        std::size_t end = header.find(',', start);
-        if (end == std::string::npos) {
-            end = header.size();
-        }
-        std::size_t first = start;
-        std::size_t last = end;
-        while (first < last && (header[first] == ' ' || header[first] == '\t')) {
-            ++first;
-        }
-        while (last > first && (header[last - 1] == ' ' || header[last - 1] == '\t')) {
-            --last;
-        }
-        if (last > first) {
-            protocols.push_back(header.substr(first, last - first));
-        }
-        start = end + 1;
-    }
-    return protocols;
-}
-
 namespace detail {
 namespace {
 

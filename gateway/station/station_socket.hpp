@@ -104,9 +104,6 @@ inline constexpr std::size_t kMaxRequestHead = 16000;
 std::string station_address(const std::optional<proxy::Source>& proxied,
                             const asio::basic_socket<asio::ip::tcp, asio::any_io_executor>& socket);
 
-/// The subprotocols of a Sec-WebSocket-Protocol header, in order, without blanks.
-std::vector<std::string> split_subprotocols(const std::string& header);
-
 namespace detail {
 
 using ShutdownHandler = websocketpp::transport::asio::socket::shutdown_handler;
@@ -260,7 +257,7 @@ private:
             }
             head.resource = request.get_uri();
             head.authorization = request.get_header("Authorization");
-            head.subprotocols = split_subprotocols(request.get_header("Sec-WebSocket-Protocol"));
+            head.subprotocols = ocpp::parse_subprotocol_header(request.get_header("Sec-WebSocket-Protocol"));
         } catch (const std::exception&) {
             callback(websocketpp::lib::error_code());  // not HTTP websocketpp accepts: it says so
             return;
