@@ -52,8 +52,8 @@ namespace gateway::station {
 /// nobody else. With an UpgradePreview set, the socket reads the request's head itself once
 /// TLS is up, shows it to the preview (which may run the password check on other threads)
 /// and only then lets websocketpp go on, handing it the bytes it read first
-/// (DeferringConnection). The result rides with the connection (precheck()); the decision
-/// itself stays in the validate handler.
+/// (DeferringConnection). The result rides with the connection (take_precheck()); the
+/// decision itself stays in the validate handler.
 inline constexpr std::chrono::milliseconds kLingerTime{2000};
 inline constexpr std::size_t kLingerBytes = 16 * 1024 * 1024;
 
@@ -248,18 +248,21 @@ private:
 
     void preview(detail::InitHandler callback) {
         UpgradePreview::Head head;
+        bool upgrade = false;
         try {
             websocketpp::http::parser::request request;
             request.consume(preread_.data(), preread_.size());
-            if (!request.ready() || !websocketpp::processor::is_websocket_handshake(request)) {
-                callback(websocketpp::lib::error_code());  // websocketpp reads on and decides
-                return;
+            upgrade = request.ready() && websocketpp::processor::is_websocket_handshake(request);
+            if (upgrade) {
+                head.resource = request.get_uri();
+                head.authorization = request.get_header("Authorization");
+                head.subprotocols = ocpp::parse_subprotocol_header(request.get_header("Sec-WebSocket-Protocol"));
             }
-            head.resource = request.get_uri();
-            head.authorization = request.get_header("Authorization");
-            head.subprotocols = ocpp::parse_subprotocol_header(request.get_header("Sec-WebSocket-Protocol"));
         } catch (const std::exception&) {
-            callback(websocketpp::lib::error_code());  // not HTTP websocketpp accepts: it says so
+            upgrade = false;  // not HTTP websocketpp accepts: it reads the same bytes and says so
+        }
+        if (!upgrade) {
+            callback(websocketpp::lib::error_code());  // websocketpp reads on and decides
             return;
         }
         head.peer_ip = station_address(proxied_, this->get_next_layer());
