@@ -80,11 +80,7 @@ App::~App() {
             tenant->router->stop();
         }
     }
-    work_.reset();
-    io_.stop();
-    for (auto& t : io_threads_) {
-        t.join();
-    }
+    stop_io_threads();
     for (auto& tenant : tenants_) {
         tenant->own_poller.stop();
         tenant->own_producers.reset();
@@ -204,7 +200,9 @@ std::optional<std::string> App::connect_kafka() {
 }
 
 std::optional<std::string> App::build_parts() {
-    work_.emplace(asio::make_work_guard(io_));
+    for (auto& io : contexts_) {
+        work_.push_back(asio::make_work_guard(*io));
+    }
     events_ = std::make_unique<security::EventWriter>(config_, *producers_, metrics_);
     std::vector<station::TenantParts> parts;
     for (auto& tenant : tenants_) {
@@ -217,7 +215,11 @@ std::optional<std::string> App::build_parts() {
         if (!config_.security.stations_file.empty()) {
             tenants_.front()->registry.load_file(config_.security.stations_file);  // no tenants
         }
-        listener_ = station::Listener::create(config_, *schemas_, metrics_, io_, parts, *events_);
+        std::vector<asio::io_context*> contexts;
+        for (auto& io : contexts_) {
+            contexts.push_back(io.get());
+        }
+        listener_ = station::Listener::create(config_, *schemas_, metrics_, contexts, parts, *events_);
     } catch (const std::exception& e) {
         return std::string(e.what());
     }
@@ -263,8 +265,8 @@ std::optional<std::string> App::open() {
     if (const std::error_code ec = delivery_pump_->start()) {
         log::warn("delivery reports stay on their own thread (no eventfd: {})", ec.message());
     }
-    for (unsigned i = 0, threads = io_thread_count(); i < threads; ++i) {
-        io_threads_.emplace_back([this] { io_.run(); });
+    for (auto& io : contexts_) {
+        io_threads_.emplace_back([&io = *io] { io.run(); });
     }
     for (std::size_t i = 0; i < ocpp::kEventClassCount; ++i) {
         log::info("event class {} → topic {}{}, reply {}",
@@ -298,6 +300,25 @@ std::optional<std::string> App::open() {
 unsigned App::io_thread_count() const {
     return config_.io_threads > 0 ? config_.io_threads
                                   : std::max(1U, std::thread::hardware_concurrency());
+}
+
+std::vector<std::unique_ptr<asio::io_context>> App::make_contexts(unsigned count) {
+    std::vector<std::unique_ptr<asio::io_context>> contexts;
+    for (unsigned i = 0; i < count; ++i) {
+        contexts.push_back(std::make_unique<asio::io_context>(1));
+    }
+    return contexts;
+}
+
+void App::stop_io_threads() {
+    work_.clear();
+    for (auto& io : contexts_) {
+        io->stop();
+    }
+    for (auto& t : io_threads_) {
+        t.join();
+    }
+    io_threads_.clear();
 }
 
 void App::serve() {
@@ -442,12 +463,7 @@ void App::drain() {
             log::warn("flush (tenant {}): {}", tenant->name, flushed.error().to_string());
         }
     }
-    work_.reset();
-    io_.stop();
-    for (auto& t : io_threads_) {
-        t.join();
-    }
-    io_threads_.clear();
+    stop_io_threads();
     delivery_pump_.reset();  // what Kafka still reports is served by the poller
     // Only now, with no I/O thread left: websocketpp's accept loop may be re-arming the
     // acceptor on an I/O thread at any moment, and closing it underneath crashes asio.

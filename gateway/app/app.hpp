@@ -112,6 +112,9 @@ private:
     bool ready() const { return accepting_.load() && kafka_reachable_.load(); }
     /// io_threads, or one per core when 0.
     unsigned io_thread_count() const;
+    static std::vector<std::unique_ptr<asio::io_context>> make_contexts(unsigned count);
+    /// Stops the I/O threads (what their queues still hold is not run) and waits for them.
+    void stop_io_threads();
 
     config::Config config_;
     StopSignal stop_;
@@ -128,10 +131,15 @@ private:
     metrics::Metrics metrics_;
     /// Ask mode's waiting questions: outlives the I/O threads whose timers use it.
     decisions::AskTable asks_;
-    /// The I/O threads' context; told when only one thread runs it, so that handlers it posts
-    /// to itself stay on that thread's own queue instead of waking the reactor.
-    asio::io_context io_{io_thread_count() == 1 ? 1 : ASIO_CONCURRENCY_HINT_DEFAULT};
-    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+    /// One context per I/O thread, each told that one thread runs it (handlers it posts to
+    /// itself stay on that thread's own queue instead of waking the reactor). The listener
+    /// deals connections out to them; the first also serves the accept loop, the admin
+    /// listener and the delivery reports. A thread never takes over another's work, so a
+    /// message is read, handled and answered on one thread (docs/benchmarks.md, "One
+    /// io_context per I/O thread").
+    std::vector<std::unique_ptr<asio::io_context>> contexts_ = make_contexts(io_thread_count());
+    asio::io_context& io_ = *contexts_.front();
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
     std::chrono::steady_clock::time_point last_decision_warning_{};
     std::atomic<std::uint64_t> decision_records_skipped_{0};
     /// Security events no tenant can be named for (the gateway's own topics).

@@ -16,7 +16,7 @@ void Session::ask(ocpp::AcceptedCall accepted, std::optional<std::int64_t> trans
     const auto& config = services_.config;
     auto asking = std::make_shared<Asking>(Asking{std::move(accepted), transaction_id, received_at,
                                                   std::move(token), kafka_bridge::new_uuid(),
-                                                  Clock::now(), asio::steady_timer(services_.io)});
+                                                  Clock::now(), asio::steady_timer(strand_.get_inner_executor())});
     decisions::AskRequest request;
     request.request_id = asking->request_id;
     request.station_id = info_.station_id;

@@ -1,7 +1,5 @@
 #pragma once
 
-#include <asio/io_context.hpp>
-
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -79,7 +77,6 @@ struct Services {
     kafka_bridge::ProducerSlot& producers;
     metrics::Metrics& metrics;
     ReplyPolicy replies;
-    asio::io_context& io;
     /// Gateway-made security events.
     security::EventSink& security_events;
     /// CALLs published and not yet answered, across sessions (for draining).

@@ -11,19 +11,19 @@ using kafka_bridge::CommandOutcome;
 
 }  // namespace
 
-Session::Session(Services& services, std::unique_ptr<StationLink> link, std::string station_id,
-                 ocpp::ProtocolVersion version, std::optional<std::string> subprotocol,
-                 std::string address, std::string peer_ip)
+Session::Session(Services& services, asio::io_context& io, std::unique_ptr<StationLink> link,
+                 std::string station_id, ocpp::ProtocolVersion version,
+                 std::optional<std::string> subprotocol, std::string address, std::string peer_ip)
     : services_(services),
       link_(std::move(link)),
       info_{std::move(station_id), version, services.config.gateway_id, kafka_bridge::new_uuid()},
       subprotocol_(std::move(subprotocol)),
       address_(std::move(address)),
-      strand_(asio::make_strand(services.io)),
-      keepalive_(services.io),
+      strand_(asio::make_strand(io)),
+      keepalive_(io),
       ping_interval_(services.config.limits.ping_interval),
-      retry_(services.io),
-      command_timer_(services.io),
+      retry_(io),
+      command_timer_(io),
       since_(kafka_bridge::now_rfc3339()),
       peer_ip_(std::move(peer_ip)),
       messages_(services.config.security.messages_per_second, services.config.security.message_burst),

@@ -45,11 +45,12 @@ public:
     /// The status of the last BootNotification answer this connection sent.
     enum class BootState : std::uint8_t { none, accepted, pending, rejected };
 
-    /// `address` is the peer's endpoint (for connection records), `peer_ip` its bare IP (for
-    /// security events).
-    Session(Services& services, std::unique_ptr<StationLink> link, std::string station_id,
-            ocpp::ProtocolVersion version, std::optional<std::string> subprotocol,
-            std::string address, std::string peer_ip);
+    /// `io` is the context of the connection's I/O thread (the session's strand and timers
+    /// live there too); `address` is the peer's endpoint (for connection records), `peer_ip`
+    /// its bare IP (for security events).
+    Session(Services& services, asio::io_context& io, std::unique_ptr<StationLink> link,
+            std::string station_id, ocpp::ProtocolVersion version,
+            std::optional<std::string> subprotocol, std::string address, std::string peer_ip);
 
     /// Before start(): this connection's ping interval (the station's registry entry may set
     /// one; 0: no pings). Otherwise limits.ping_interval_s.

@@ -39,8 +39,8 @@ public:
     using Connection = typename Server::connection_ptr;
 
     WsListener(const config::Config& config, const ocpp::SchemaRegistry& schemas,
-               metrics::Metrics& metrics, asio::io_context& io, const std::vector<TenantParts>& tenants,
-               security::EventSink& events);
+               metrics::Metrics& metrics, const std::vector<asio::io_context*>& contexts,
+               const std::vector<TenantParts>& tenants, security::EventSink& events);
 
     void listen() override;
     void stop_listening() override;
@@ -121,9 +121,9 @@ private:
     /// One tenant's side: what its sessions share, its admission rules and figures.
     struct Side {
         Side(const TenantParts& parts, const ocpp::SchemaRegistry& schemas, metrics::Metrics& metrics,
-             asio::io_context& io, const SessionTable<Session>& table)
+             const SessionTable<Session>& table)
             : services{parts.config, schemas, parts.producers, metrics,
-                       session::ReplyPolicy(parts.config.reply, &parts.tokens, &parts.registry), io,
+                       session::ReplyPolicy(parts.config.reply, &parts.tokens, &parts.registry),
                        parts.events, {0}, {0}, nullptr, nullptr, parts.name},
               registry(parts.registry),
               admission(parts.config.security, parts.registry, parts.events, metrics),
@@ -187,12 +187,12 @@ private:
 
 template <class Server>
 WsListener<Server>::WsListener(const config::Config& config, const ocpp::SchemaRegistry& schemas,
-                               metrics::Metrics& metrics, asio::io_context& io,
+                               metrics::Metrics& metrics, const std::vector<asio::io_context*>& contexts,
                                const std::vector<TenantParts>& tenants,
                                security::EventSink& events)
-    : config_(config), io_(io), metrics_(metrics), events_(events) {
+    : config_(config), io_(*contexts.at(0)), metrics_(metrics), events_(events) {
     for (const auto& parts : tenants) {
-        sides_.push_back(std::make_unique<Side>(parts, schemas, metrics, io, sessions_));
+        sides_.push_back(std::make_unique<Side>(parts, schemas, metrics, sessions_));
     }
     if constexpr (kTls) {
         tls_ = std::make_unique<security::TlsContext>(
@@ -244,6 +244,9 @@ WsListener<Server>::WsListener(const config::Config& config, const ocpp::SchemaR
         ws_.set_proxy_settings(std::move(proxy));
     }
     ws_.init_asio(&io_);
+    if (contexts.size() > 1) {
+        ws_.set_contexts(contexts);
+    }
     ws_.set_max_message_size(config.limits.max_message_bytes);
     ws_.set_max_http_body_size(0);
     ws_.set_open_handshake_timeout(static_cast<long>(config.limits.handshake_timeout.count()));
@@ -453,7 +456,8 @@ void WsListener<Server>::on_open(websocketpp::connection_hdl hdl) {
     const Handshake& h = handshake.value();
     const std::string ip = peer_ip(con);
     Side& side = *sides_.at(h.tenant);
-    auto session = std::make_shared<Session>(side.services, std::make_unique<Link<Server>>(con),
+    auto session = std::make_shared<Session>(side.services, con->get_strand()->context(),
+                                             std::make_unique<Link<Server>>(con),
                                              record_key(side, h.station_id.get()), h.version,
                                              h.subprotocol, peer_endpoint(con), ip);
     const auto replaced = sessions_.add(hdl, session, ip);
@@ -556,13 +560,14 @@ std::optional<std::string> WsListener<Server>::reload_tls_if_changed() {
 
 std::unique_ptr<Listener> Listener::create(const config::Config& config,
                                            const ocpp::SchemaRegistry& schemas,
-                                           metrics::Metrics& metrics, asio::io_context& io,
+                                           metrics::Metrics& metrics,
+                                           const std::vector<asio::io_context*>& contexts,
                                            const std::vector<TenantParts>& tenants,
                                            security::EventSink& events) {
     if (config.security.profile >= 2 && !config.tls.offload) {
-        return std::make_unique<WsListener<WssServer>>(config, schemas, metrics, io, tenants, events);
+        return std::make_unique<WsListener<WssServer>>(config, schemas, metrics, contexts, tenants, events);
     }
-    return std::make_unique<WsListener<WsServer>>(config, schemas, metrics, io, tenants, events);
+    return std::make_unique<WsListener<WsServer>>(config, schemas, metrics, contexts, tenants, events);
 }
 
 }  // namespace gateway::station

@@ -53,11 +53,14 @@ class Listener {
 public:
     /// `config` is the gateway's; `tenants` as many as config.tenants, in their order (one
     /// when there are none); `events` takes the security events no tenant can be named for
-    /// (a certificate refused before the request was read). Throws std::runtime_error for
-    /// unusable TLS settings (files, keys, suites).
+    /// (a certificate refused before the request was read). `contexts`: the I/O threads' own
+    /// contexts, at least one, each run by one thread; connections are dealt out to them in
+    /// turn and stay on theirs, and the first also runs the accept loop. Throws
+    /// std::runtime_error for unusable TLS settings (files, keys, suites).
     static std::unique_ptr<Listener> create(const config::Config& config,
                                             const ocpp::SchemaRegistry& schemas,
-                                            metrics::Metrics& metrics, asio::io_context& io,
+                                            metrics::Metrics& metrics,
+                                            const std::vector<asio::io_context*>& contexts,
                                             const std::vector<TenantParts>& tenants,
                                             security::EventSink& events);
     virtual ~Listener() = default;

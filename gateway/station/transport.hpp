@@ -8,7 +8,10 @@
 #include <websocketpp/server.hpp>
 
 #include <asio/defer.hpp>
+#include <asio/io_context.hpp>
+#include <atomic>
 #include <string>
+#include <vector>
 
 #include "gateway/session/services.hpp"
 #include "gateway/station/station_socket.hpp"
@@ -27,6 +30,9 @@ class DeferringConnection : public websocketpp::transport::asio::connection<Tran
 
 public:
     using Base::Base;
+
+    /// For DeferringEndpoint, which chooses the context.
+    websocketpp::lib::error_code init_on(asio::io_context* io) { return this->init_asio(io); }
 
     websocketpp::lib::error_code dispatch(websocketpp::transport::dispatch_handler handler) {
         auto strand = this->get_strand();
@@ -50,11 +56,58 @@ public:
     }
 };
 
-/// websocketpp's asio transport with DeferringConnection for its connections.
+/// websocketpp's asio transport with DeferringConnection for its connections, which it
+/// spreads over several io_contexts (one per I/O thread): each new connection goes to the
+/// next one in turn, and everything it does from then on (reads, writes, timers, its
+/// session) runs on that context's thread. Without set_contexts(), init_asio()'s context.
 template <class TransportConfig>
 class DeferringEndpoint : public websocketpp::transport::asio::endpoint<TransportConfig> {
+    using Base = websocketpp::transport::asio::endpoint<TransportConfig>;
+
 public:
     using transport_con_type = DeferringConnection<TransportConfig>;
+
+    /// Before the first connection. The contexts outlive the endpoint's connections.
+    void set_contexts(std::vector<asio::io_context*> contexts) { contexts_ = std::move(contexts); }
+
+    void set_tcp_pre_init_handler(websocketpp::transport::asio::tcp_init_handler h) {
+        pre_init_ = h;
+        Base::set_tcp_pre_init_handler(std::move(h));
+    }
+    void set_tcp_post_init_handler(websocketpp::transport::asio::tcp_init_handler h) {
+        post_init_ = h;
+        Base::set_tcp_post_init_handler(std::move(h));
+    }
+
+protected:
+    /// Base::init with the context chosen here (websocketpp's endpoint calls it by this
+    /// class's name; it gives every connection its own single context).
+    websocketpp::lib::error_code init(typename Base::transport_con_ptr tcon) {
+        if (contexts_.empty()) {
+            return Base::init(tcon);
+        }
+        using SocketEndpoint = typename TransportConfig::socket_type;
+        auto ec = SocketEndpoint::init(
+            websocketpp::lib::static_pointer_cast<typename SocketEndpoint::socket_con_type>(tcon));
+        if (ec) {
+            return ec;
+        }
+        asio::io_context* io = contexts_[next_.fetch_add(1, std::memory_order_relaxed) % contexts_.size()];
+        // Every connection of this endpoint is one of ours (transport_con_type).
+        ec = static_cast<transport_con_type&>(*tcon).init_on(io);
+        if (ec) {
+            return ec;
+        }
+        tcon->set_tcp_pre_init_handler(pre_init_);
+        tcon->set_tcp_post_init_handler(post_init_);
+        return {};
+    }
+
+private:
+    std::vector<asio::io_context*> contexts_;
+    std::atomic<std::size_t> next_{0};
+    websocketpp::transport::asio::tcp_init_handler pre_init_;
+    websocketpp::transport::asio::tcp_init_handler post_init_;
 };
 
 /// websocketpp settings: asio without TLS; message size and timeouts are set per endpoint.
