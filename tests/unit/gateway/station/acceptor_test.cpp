@@ -117,3 +117,54 @@ TEST_CASE("a station port already in use is refused with the address and the rea
                       Catch::Contains("cannot listen on " + where + ": ") &&
                           Catch::Contains("in use"));
 }
+
+TEST_CASE("connections are dealt out to the I/O threads' own contexts in turn and stay there", "[station]") {
+    // The gateway runs one io_context per I/O thread: the accept loop lives on the first, each
+    // connection on the context it was given, so its handlers all run on one thread.
+    asio::io_context first(1);
+    asio::io_context second(1);
+    auto work_first = asio::make_work_guard(first);
+    auto work_second = asio::make_work_guard(second);
+    WsServer server;
+    server.init_asio(&first);
+    server.set_contexts({&first, &second});
+
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::vector<const asio::io_context*> contexts;   // of each connection, in accept order
+    std::vector<std::thread::id> threads;            // where its first handler ran
+    server.set_tcp_pre_init_handler([&](websocketpp::connection_hdl hdl) {
+        auto con = server.get_con_from_hdl(hdl);
+        std::lock_guard lock(mutex);
+        contexts.push_back(&con->get_strand()->context());
+        threads.push_back(std::this_thread::get_id());
+        changed.notify_all();
+    });
+    Acceptor<WsServer> acceptor(first, server);
+    acceptor.listen(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), 64, "127.0.0.1:0");
+    std::thread first_thread([&] { first.run(); });
+    std::thread second_thread([&] { second.run(); });
+    const auto first_id = first_thread.get_id();
+    const auto second_id = second_thread.get_id();
+
+    constexpr int kConnections = 10;
+    for (int i = 0; i < kConnections; ++i) {
+        REQUIRE_FALSE(connect_once(acceptor.local_endpoint()));
+        std::unique_lock lock(mutex);  // one at a time: the order of accepts is the order here
+        REQUIRE(changed.wait_for(lock, 10s, [&] { return static_cast<int>(contexts.size()) > i; }));
+    }
+    acceptor.stop();
+    work_first.reset();
+    work_second.reset();
+    first.stop();
+    second.stop();
+    first_thread.join();
+    second_thread.join();
+
+    for (int i = 0; i < kConnections; ++i) {
+        INFO("connection " << i);
+        const bool even = i % 2 == 0;
+        CHECK(contexts[i] == (even ? &first : &second));
+        CHECK(threads[i] == (even ? first_id : second_id));
+    }
+}
