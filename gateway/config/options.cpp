@@ -261,7 +261,7 @@ std::vector<Option> build() {
     add({"path_prefix", "", "", "PATH", "URL path before the station id",
          Shape::scalar, text(FIELD(path_prefix)), show_text(FIELD(path_prefix)), nullptr});
     // One I/O thread per core by default; more than 256 only adds contention.
-    add({"io_threads", "", "", "N", "I/O threads, 0: one per core",
+    add({"io_threads", "", "", "N", "I/O threads (each keeps its own connections), 0: one per core",
          Shape::scalar, integer<unsigned>(FIELD(io_threads), 0, 256), show_count(FIELD(io_threads)), nullptr});
     add({"drain_timeout_s", "", "", "S", "SIGTERM: time for in-flight acks and replies",
          Shape::scalar, integer<std::chrono::seconds>(FIELD(drain_timeout), 0, 3600), show_count(FIELD(drain_timeout)), nullptr});
