@@ -65,6 +65,7 @@ void stop_on_signals(StopSignal& stop) {
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     std::thread([signals, &stop] {
+        log::name_thread("ocpp-signals");
         int received = 0;
         sigwait(&signals, &received);
         log::info("signal {} received: draining", received);
@@ -156,6 +157,7 @@ std::optional<std::string> App::connect_kafka() {
     }
     producers_ = std::make_unique<kafka_bridge::ProducerSlot>(kafka, std::move(created.value()));
     poller_.start([this](const std::atomic<bool>& running) {
+        log::name_thread("ocpp-kafka-poll");
         while (running.load()) {
             if (auto error = producers_->poll_and_recover(50ms)) {
                 log::error("Kafka producer failed ({}); {}", error->to_string(),
@@ -265,8 +267,11 @@ std::optional<std::string> App::open() {
     if (const std::error_code ec = delivery_pump_->start()) {
         log::warn("delivery reports stay on their own thread (no eventfd: {})", ec.message());
     }
-    for (auto& io : contexts_) {
-        io_threads_.emplace_back([&io = *io] { io.run(); });
+    for (std::size_t i = 0; i < contexts_.size(); ++i) {
+        io_threads_.emplace_back([&io = *contexts_[i], i] {
+            log::name_thread("ocpp-io-" + std::to_string(i));
+            io.run();
+        });
     }
     for (std::size_t i = 0; i < ocpp::kEventClassCount; ++i) {
         log::info("event class {} → topic {}{}, reply {}",

@@ -22,7 +22,10 @@ void LagMonitor::start() {
     if (config_.lag.groups.empty() || thread_.joinable()) {
         return;
     }
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+        log::name_thread("ocpp-lag");
+        run();
+    });
 }
 
 void LagMonitor::stop() {

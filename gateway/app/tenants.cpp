@@ -28,6 +28,7 @@ std::optional<std::string> App::connect_tenant_cluster(Tenant& tenant) {
     tenant.producers = tenant.own_producers.get();
     kafka_bridge::ProducerSlot& slot = *tenant.own_producers;
     tenant.own_poller.start([&slot, name = tenant.name](const std::atomic<bool>& running) {
+        log::name_thread("ocpp-kafka-poll");
         while (running.load()) {
             if (auto error = slot.poll_and_recover(50ms)) {
                 log::error("Kafka producer of tenant {} failed ({}); {}", name, error->to_string(),

@@ -100,8 +100,14 @@ std::optional<std::string> Router::start(std::chrono::milliseconds timeout) {
         return subscribed.error().to_string();
     }
     running_ = true;
-    tables_thread_ = std::thread([this] { tables_loop(); });
-    intake_thread_ = std::thread([this] { intake_loop(); });
+    tables_thread_ = std::thread([this] {
+        log::name_thread("ocpp-cmd-tables");
+        tables_loop();
+    });
+    intake_thread_ = std::thread([this] {
+        log::name_thread("ocpp-cmd-intake");
+        intake_loop();
+    });
     return std::nullopt;
 }
 

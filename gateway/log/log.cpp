@@ -1,7 +1,10 @@
 #include "gateway/log/log.hpp"
 
+#include <pthread.h>
+
 #include <cstdio>
 #include <mutex>
+#include <string>
 
 #include "kafka_bridge/envelope.hpp"
 
@@ -28,6 +31,11 @@ void set_level(std::string_view name) {
 }
 
 bool enabled(Level level) { return level >= g_level.load(std::memory_order_relaxed); }
+
+void name_thread(std::string_view name) {
+    const std::string kept(name.substr(0, 15));
+    pthread_setname_np(pthread_self(), kept.c_str());
+}
 
 void write(Level level, std::string_view message) {
     const std::string line = fmt::format("{} {:5} {}\n", kafka_bridge::now_rfc3339(),

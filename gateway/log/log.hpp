@@ -15,6 +15,9 @@ void set_level(std::string_view name);
 bool enabled(Level level);
 /// Writes one line to stderr: time, level, message. Thread-safe.
 void write(Level level, std::string_view message);
+/// Names the calling thread where operators look (`top -H`, `ps -L`, perf, gdb); Linux keeps
+/// the first 15 characters.
+void name_thread(std::string_view name);
 
 template <typename... Args>
 void debug(fmt::format_string<Args...> f, Args&&... args) {

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "gateway/log/log.hpp"
+
 namespace gateway::station {
 
 PasswordPool::PasswordPool(std::size_t threads, Clock::duration max_wait, Clock::duration first_guess)
@@ -15,7 +17,10 @@ PasswordPool::PasswordPool(std::size_t threads, Clock::duration max_wait, Clock:
     threads = std::max<std::size_t>(threads, 1);
     threads_.reserve(threads);
     for (std::size_t i = 0; i < threads; ++i) {
-        threads_.emplace_back([this] { work(); });
+        threads_.emplace_back([this] {
+            log::name_thread("ocpp-password");
+            work();
+        });
     }
 }
 
