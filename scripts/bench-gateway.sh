@@ -16,6 +16,9 @@
 #   BENCH_SWITCHES: "1" also counts the gateway's context switches over each load run
 #                  (`perf stat -e context-switches`; wake-ups of its threads), per message in
 #                  scripts/bench-summary.py
+#   BENCH_THREADS: "1" also reports the gateway's CPU and context switches per thread over
+#                  the measured window (from /proc; threads of one name added up), per message
+#                  in scripts/bench-summary.py
 #   BENCH_PIN: "1" pins the broker and the load generator to core 0 and the gateway to core 1
 #                  (taskset), so the gateway's own ceiling shows apart from the broker's
 set -euo pipefail
@@ -78,6 +81,33 @@ rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$gw/status"; }
 # User + system CPU seconds a process (default: the gateway) has used so far.
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/${1:-$gw}/stat"; }
 broker_pid=$(cat "$data/kafka.pid")
+# Per thread of the gateway, one line each: name, CPU ticks (user + system), context switches.
+threads_snapshot() {
+    local t
+    for t in /proc/"$gw"/task/*; do
+        awk -v name="$(cat "$t/comm" 2>/dev/null)" '{sub(/^.*\) /, ""); printf "%s\t%d", name, $12 + $13}' \
+            "$t/stat" 2>/dev/null || continue
+        awk '/ctxt_switches/ {n += $2} END {printf "\t%d\n", n}' "$t/status" 2>/dev/null || printf '\t0\n'
+    done
+}
+# The difference of two snapshots as a JSON object {name: {"cpu_s", "switches"}}.
+threads_json() {
+    python3 - "$1" "$2" "$(getconf CLK_TCK)" <<'PY'
+import json, sys
+def read(path):
+    totals = {}
+    for line in open(path):
+        parts = line.rstrip("\n").split("\t")
+        if len(parts) == 3:
+            cpu, sw = totals.get(parts[0], (0, 0))
+            totals[parts[0]] = (cpu + int(parts[1]), sw + int(parts[2]))
+    return totals
+before, after, hz = read(sys.argv[1]), read(sys.argv[2]), int(sys.argv[3])
+print(json.dumps({name: {"cpu_s": round((cpu - before.get(name, (0, 0))[0]) / hz, 2),
+                         "switches": sw - before.get(name, (0, 0))[1]}
+                  for name, (cpu, sw) in sorted(after.items())}))
+PY
+}
 
 # The hard file-descriptor limit caps idle runs (each station is a socket in both processes).
 echo "file descriptors: $(ulimit -Hn)" >&2
@@ -140,8 +170,10 @@ for mix in heartbeat realistic; do
         done
         sleep 3
         window_gw0=$(cpu_s); window_b0=$(cpu_s "$broker_pid")
+        [ "${BENCH_THREADS:-0}" = 1 ] && threads_snapshot >"$log.threads0"
         sleep "$duration"
         window_gw1=$(cpu_s); window_b1=$(cpu_s "$broker_pid")
+        [ "${BENCH_THREADS:-0}" = 1 ] && threads_snapshot >"$log.threads1"
         wait "$lg"
         report=$(cat "$log.report")
         switches=""
@@ -149,6 +181,9 @@ for mix in heartbeat realistic; do
             kill -INT "$perf_pid"; wait "$perf_pid" || true
             switches=$(awk -F, '$3 == "context-switches" {print $1}' "$log.switches")
             switches=",\"gateway_context_switches\":${switches:-null}"
+        fi
+        if [ "${BENCH_THREADS:-0}" = 1 ]; then
+            switches+=",\"gateway_threads\":$(threads_json "$log.threads0" "$log.threads1")"
         fi
         printf '{"mix":"%s","rate":%s,"report":%s,"gateway_cpu_s":%s,"broker_cpu_s":%s,"gateway_window_cpu_s":%s,"broker_window_cpu_s":%s%s}\n' "$mix" "$rate" "$report" \
             "$(awk -v a="$(cpu_s)" -v b="$cpu_before" 'BEGIN {printf "%.2f", a - b}')" \

@@ -57,6 +57,20 @@ for row in rows:
           f"{l['p99']:.2f} | {l['p99.9']:.2f} | {l['max']:.2f} | {per_msg} | {broker_per_msg} |" +
           (f" {row['gateway_context_switches'] / max(c['call_results'], 1):.2f} |"
            if row.get("gateway_context_switches") is not None else " — |" if switches else ""))
+# BENCH_THREADS=1: the gateway's threads over the measured window, per message answered in it.
+threaded = [row for row in rows if row.get("gateway_threads")]
+if threaded:
+    print()
+    print(lead + "| mix | offered /s | thread | CPU µs/msg (window) | switches/msg (window) |")
+    print(("|---" if with_sections else "") + "|---|---|---|---|---|")
+for row in threaded:
+    answered = max(row["report"]["calls"]["call_results"], 1)
+    first = f"| {row['section']} " if with_sections else ""
+    for name, t in row["gateway_threads"].items():
+        if t["cpu_s"] * 1e6 / answered < 0.5 and t["switches"] / answered < 0.005:
+            continue  # idle threads (the command consumers, the poller) clutter the table
+        print(f"{first}| {row['mix']} | {row['rate']} | {name} | {t['cpu_s'] * 1e6 / answered:.0f} | "
+              f"{t['switches'] / answered:.2f} |")
 quiet = [row for row in rows if "idle_window_s" in row]
 if quiet:
     if load:
