@@ -288,19 +288,17 @@ void Router::decide(Command command, std::function<void()> taken) {
                  std::move(taken));
         return;
     }
-    std::optional<kafka_bridge::Presence> holder;
+    // The table lags this instance's own records by a fetch, or by the acknowledgement of the
+    // Connected record itself: a station that connected here a moment ago is here, also when
+    // the table still names an older connection elsewhere.
+    std::optional<kafka_bridge::Presence> holder = held_here(command.station_id);
     CommandOutcome absent;
-    {
+    if (!holder) {
         std::lock_guard<std::mutex> lock(mutex_);
         holder = presence_.holder(command.station_id, now_ms);
         if (!holder) {
             absent = not_connected(command, now_ms);
         }
-    }
-    if (!holder) {
-        // The table lags this instance's own records by a fetch: a station that connected here
-        // a moment ago is here.
-        holder = held_here(command.station_id);
     }
     if (!holder) {
         conclude(command, std::move(absent), std::move(taken));

@@ -101,8 +101,9 @@ private:
     /// Remembers `command_id`; false (counted, logged) when it was taken before.
     bool first_sighting(const std::string& command_id);
     kafka_bridge::Presence presence_of(const session::Session& session, bool connected) const;
-    /// This instance as the station's holder when the table has not read back its own
-    /// Connected record yet: a connection here whose record Kafka took, and no newer record.
+    /// This instance as the station's holder: a connection here whose Connected record is
+    /// still unacknowledged (it lands after everything read), or acknowledged with no newer
+    /// record read since. The table may not have read it back yet.
     std::optional<kafka_bridge::Presence> held_here(const std::string& station_id) const;
     void decide(kafka_bridge::Command command, std::function<void()> taken);
     void redecide(kafka_bridge::Command command);

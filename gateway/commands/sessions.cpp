@@ -39,18 +39,23 @@ kafka_bridge::Presence Router::presence_of(const session::Session& session, bool
 
 std::optional<kafka_bridge::Presence> Router::held_here(const std::string& station_id) const {
     auto session = stations_.find_station(station_id);
-    if (!session || session->epoch() < 0) {
-        return std::nullopt;  // none here, or its record is not in Kafka yet
+    if (!session) {
+        return std::nullopt;
     }
-    {
+    const std::int64_t epoch = session->epoch();
+    // Without an epoch the Connected record is still on its way: Kafka appends it after every
+    // record the table has read, so no connection read so far is newer than this one. A record
+    // written in the meantime by a newer connection elsewhere supersedes this session when the
+    // acknowledgement comes, and the command is handed back to follow the station.
+    if (epoch >= 0) {
         std::lock_guard<std::mutex> lock(mutex_);
         const auto last = presence_.last(station_id);
-        if (last && last->epoch > session->epoch()) {
+        if (last && last->epoch > epoch) {
             return std::nullopt;  // a newer connection (elsewhere) or its end was read already
         }
     }
     kafka_bridge::Presence p = presence_of(*session, true);
-    p.epoch = session->epoch();
+    p.epoch = epoch;
     return p;
 }
 
