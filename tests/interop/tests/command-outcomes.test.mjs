@@ -12,13 +12,14 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import rpc from 'ocpp-rpc';
 
 import { startGateway, uniqueStationId, withGatewayLog, httpGet } from '../lib/gateway.mjs';
 import { TopicReader, TOPICS } from '../lib/kafka.mjs';
+import { RawStation } from '../lib/raw-station.mjs';
 import { FIXTURES_DIR } from '../lib/paths.mjs';
 import { assertSchema } from '../lib/schemas.mjs';
 import {
@@ -503,5 +504,60 @@ describe('operator command outcomes', () => {
     for (const id of new Set(resultIds)) {
       assert.equal(routes.filter((r) => r.value.commandId === id).length, 1, `command ${id}: one route record`);
     }
+  }));
+});
+
+// A station's Connected record and a command written a moment later can be acknowledged in one
+// produce round trip, and the command's fetch can return before this instance has heard that
+// acknowledgement. Here the gateway's producer holds every record for a second (linger), so the
+// command (written to Kafka by the operator, not through this producer) is always decided first.
+describe('a command decided before the Connected record of its station is acknowledged', () => {
+  const LINGER_MS = 1000;
+  const iso = isolatedCommands();
+  let gw;
+  let cmd;
+  const open = [];
+  const logOnFailure = (fn) => withGatewayLog(() => gw, fn);
+
+  before(async () => {
+    appendFileSync(iso.configFile, `kafka:\n  batching: linger\n  linger_ms: ${LINGER_MS}\n`);
+    gw = await startGateway({ extraArgs: iso.extraArgs });
+    cmd = await new CommandClient({ topics: iso.topics }).start();
+  });
+
+  after(async () => {
+    for (const s of open) s.terminate();
+    try {
+      if (gw) await gw.stop();
+    } finally {
+      await cmd?.stop();
+      await iso.cleanup();
+    }
+  });
+
+  test('reaches the station connected here', { timeout: TEST_TIMEOUT_MS }, logOnFailure(async () => {
+    // The operator's producer and the gateway's command intake warmed up first.
+    const warm = await cmd.send({ stationId: uniqueStationId('ITNOWHERE'), action: 'ClearCache', payload: {} });
+    assertResult(await cmd.waitResult(warm, { timeoutMs: RESULT_WAIT_MS }), { commandId: warm, status: 'NotConnected' });
+
+    const stationId = uniqueStationId('ITUNACKED');
+    const s = await RawStation.connect(gw.wsUrl(stationId), ['ocpp1.6']);
+    open.push(s);
+    const connectedAt = Date.now();
+    // Answered by the station's session without Kafka: the session exists.
+    s.sendText(JSON.stringify([2, 'probe-1', 'NoSuchAction', {}]));
+    const probe = await s.next(10_000, 'CALLERROR of probe-1');
+    assert.deepEqual(probe.json.slice(0, 3), [4, 'probe-1', 'NotImplemented']);
+
+    const commandId = await cmd.send({ stationId, action: 'ClearCache', payload: {} });
+    const call = await s.next(RESULT_WAIT_MS, 'the ClearCache CALL');
+    assert.deepEqual([call.json[0], call.json[2]], [2, 'ClearCache'], call.text);
+    s.sendText(JSON.stringify([3, call.json[1], { status: 'Accepted' }]));
+    const r = await cmd.waitResult(commandId, { timeoutMs: RESULT_WAIT_MS });
+    assertResult(r, { commandId, stationId, action: 'ClearCache', gatewayId: gw.gatewayId, ocppVersion: '1.6', status: 'Completed', response: { status: 'Accepted' } });
+    // The case meant: taken before the Connected record could have been written.
+    const receivedAt = Date.parse(r.receivedAt);
+    assert.ok(receivedAt < connectedAt + LINGER_MS / 2, `the command was taken ${receivedAt - connectedAt} ms after the connection opened`);
+    assert.equal(cmd.resultsFor(commandId).length, 1, 'one result');
   }));
 });
