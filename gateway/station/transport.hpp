@@ -115,9 +115,11 @@ struct WsConfig : websocketpp::config::asio {
     static const websocketpp::log::level elog_level = websocketpp::log::elevel::none;
     static const websocketpp::log::level alog_level = websocketpp::log::alevel::none;
     /// Read buffer held by every connection (websocketpp's default is 16 KiB): OCPP frames
-    /// are mostly well under 4 KiB, and with tens of thousands of idle stations this buffer
-    /// is most of the memory per station. Larger frames are simply read in several parts.
-    static const std::size_t connection_read_buffer_size = 4096;
+    /// are mostly under 2 KiB, and with tens of thousands of idle stations this buffer is the
+    /// largest part of the memory per station. Larger frames are simply read in several parts
+    /// (docs/benchmarks.md, "Idle stations: memory": 1–2 KiB less per station than 4 KiB,
+    /// CPU per message unchanged within noise).
+    static const std::size_t connection_read_buffer_size = 2048;
     /// Closed connections linger; PROXY headers from trusted proxies (station_socket.hpp).
     struct transport_config : websocketpp::config::asio::transport_config {
         using socket_type = PlainStationSocket;
@@ -130,7 +132,7 @@ using WsServer = websocketpp::server<WsConfig>;
 struct WssConfig : websocketpp::config::asio_tls {
     static const websocketpp::log::level elog_level = websocketpp::log::elevel::none;
     static const websocketpp::log::level alog_level = websocketpp::log::alevel::none;
-    static const std::size_t connection_read_buffer_size = 4096;
+    static const std::size_t connection_read_buffer_size = 2048;
     struct transport_config : websocketpp::config::asio_tls::transport_config {
         using socket_type = TlsStationSocket;
     };
