@@ -102,8 +102,8 @@ private:
     bool first_sighting(const std::string& command_id);
     kafka_bridge::Presence presence_of(const session::Session& session, bool connected) const;
     /// This instance as the station's holder: a connection here whose Connected record is
-    /// still unacknowledged (it lands after everything read), or acknowledged with no newer
-    /// record read since. The table may not have read it back yet.
+    /// not acknowledged yet, or is and no newer record was read since. The table may not have
+    /// read it back yet.
     std::optional<kafka_bridge::Presence> held_here(const std::string& station_id) const;
     void decide(kafka_bridge::Command command, std::function<void()> taken);
     void redecide(kafka_bridge::Command command);

@@ -43,10 +43,10 @@ std::optional<kafka_bridge::Presence> Router::held_here(const std::string& stati
         return std::nullopt;
     }
     const std::int64_t epoch = session->epoch();
-    // Without an epoch the Connected record is still on its way: Kafka appends it after every
-    // record the table has read, so no connection read so far is newer than this one. A record
-    // written in the meantime by a newer connection elsewhere supersedes this session when the
-    // acknowledgement comes, and the command is handed back to follow the station.
+    // Without an epoch the Connected record, or its acknowledgement, is still on its way: the
+    // connection is taken as the station's newest. Should a newer one elsewhere have been
+    // recorded meanwhile, the acknowledgement supersedes this session (session_opened) and the
+    // command is handed back to follow the station.
     if (epoch >= 0) {
         std::lock_guard<std::mutex> lock(mutex_);
         const auto last = presence_.last(station_id);
