@@ -39,11 +39,13 @@ inline constexpr std::size_t kMaxMessageIdLength = 36;
 /// Message id used in a CALLERROR when the offending frame's id could not be read.
 inline constexpr std::string_view kUnreadableMessageId = "-1";
 
+/// `c` in lower case if it is an ASCII letter (whatever the process's locale).
+constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
 /// `s` with ASCII letters in lower case: station identities compare case-insensitively.
 inline std::string ascii_lower(std::string_view s) {
     std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(out.begin(), out.end(), out.begin(), [](char c) { return ascii_lower(c); });
     return out;
 }
 

@@ -1,8 +1,11 @@
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,7 +38,8 @@ public:
                std::int64_t offset, std::int64_t timestamp_ms, Change* change = nullptr);
 
     /// The station's current connection, if it has one on an instance that is alive at
-    /// `now_ms` (unix ms).
+    /// `now_ms` (unix ms). What the table gives back of a record is what it was, except
+    /// `at` (when the record was written), which it does not keep.
     std::optional<Presence> holder(std::string_view station_id, std::int64_t now_ms) const;
     /// The last record about the station, connected or not, regardless of liveness.
     std::optional<Presence> last(std::string_view station_id) const;
@@ -48,14 +52,47 @@ public:
     std::vector<Presence> held_by(const std::string& gateway_id) const;
 
 private:
-    struct Liveness {
+    /// A station's last record as the table keeps it: every instance holds one per station of
+    /// the whole fleet, so instance ids are interned and times and v4 session ids are packed
+    /// (about a quarter of a `Presence`). A record whose session id or `since` would not come
+    /// back byte for byte from the packed form keeps both as text in `odd`.
+    struct Odd {
+        std::string session_id;
+        std::string since;
+    };
+    struct Entry {
+        std::int64_t epoch = -1;
+        std::int64_t since_ms = kNoTime;
+        std::uint32_t instance = 0;
+        bool connected = false;
+        std::uint8_t version = 0;  ///< 0: none; else the ProtocolVersion + 1
+        bool has_session = false;  ///< `session` holds a v4 session id
+        std::array<std::uint8_t, 16> session{};
+        std::unique_ptr<Odd> odd;
+    };
+    struct Instance {
+        std::string id;
         bool alive = false;
         std::int64_t last_ms = 0;
     };
+    /// Station ids are case-insensitive: one entry per station, under the id's last spelling.
+    struct CaseInsensitiveLess {
+        using is_transparent = void;
+        bool operator()(std::string_view a, std::string_view b) const;
+    };
+    static constexpr std::int64_t kNoTime = std::numeric_limits<std::int64_t>::min();
+
+    std::uint32_t intern(std::string_view gateway_id);
+    bool alive(std::uint32_t instance, std::int64_t now_ms) const;
+    Entry pack(const Presence& p);
+    Presence unpack(const std::string& station_id, const Entry& e) const;
+
     std::chrono::milliseconds instance_timeout_;
     std::string self_;
-    std::map<std::string, Presence, std::less<>> stations_;  // by lower-case id
-    std::map<std::string, Liveness, std::less<>> gateways_;
+    std::map<std::string, Entry, CaseInsensitiveLess> stations_;
+    std::vector<Instance> instances_;  // by interned index
+    std::map<std::string, std::uint32_t, std::less<>> instance_index_;
+    std::uint32_t self_index_ = std::numeric_limits<std::uint32_t>::max();  ///< once interned
 };
 
 }  // namespace gateway::commands

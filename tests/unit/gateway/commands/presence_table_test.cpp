@@ -2,6 +2,7 @@
 
 #include "event_schemas.hpp"
 #include "gateway/commands/presence_table.hpp"
+#include "kafka_bridge/envelope.hpp"
 
 using nlohmann::json;
 using ocpp::ProtocolVersion;
@@ -105,4 +106,65 @@ TEST_CASE("this instance is alive to itself while its liveness records are held 
     // Alive peers are listed with it, in order.
     REQUIRE(table.apply(gateway_key("gw-a"), gateway_record("gw-a", true, "2026-05-28T10:00:15.000Z"), 3, later));
     CHECK(table.alive_gateways(later) == std::vector<std::string>{"gw-a", "gw-self"});
+}
+
+TEST_CASE("the presence table gives back each record as it was, packed or not", "[commands]") {
+    PresenceTable table(std::chrono::milliseconds(10000));
+    const std::int64_t t0 = kRecordTime;
+    std::int64_t offset = 0;
+    auto round_trip = [&](const std::string& station_id, const std::string& session_id,
+                          const std::string& since) {
+        Presence p;
+        p.station_id = station_id;
+        p.gateway_id = "gw-a";
+        p.connected = true;
+        p.epoch = 7;
+        p.session_id = session_id;
+        p.version = ProtocolVersion::v201;
+        p.since = since;
+        p.at = "2026-05-28T10:00:01.000Z";
+        REQUIRE(table.apply(presence_key(station_id), presence_record(p), ++offset, t0));
+        const auto back = table.last(station_id);
+        REQUIRE(back);
+        CHECK(back->station_id == station_id);
+        CHECK(back->gateway_id == "gw-a");
+        CHECK(back->connected);
+        CHECK(back->epoch == 7);
+        CHECK(back->session_id == session_id);
+        CHECK(back->version == ProtocolVersion::v201);
+        CHECK(back->since == since);
+        CHECK(back->at.empty());  // not kept
+    };
+    // What instances write: a v4 session id and a time with milliseconds.
+    round_trip("CS-1", new_uuid(), "2026-05-28T10:00:00.123Z");
+    // What the packed form would not give back byte for byte is kept as text.
+    round_trip("CS-2", "3F2504E0-4F89-41D3-9A0C-0305E82C3301", "2026-05-28T10:00:00.123Z");
+    round_trip("CS-3", "s", "2026-05-28T10:00:00Z");
+    round_trip("CS-4", "3f2504e0-4f89-41d3-9a0c-0305e82c3301", "2026-05-28T12:00:00.000+02:00");
+    round_trip("CS-5", "3f2504e0_4f89_41d3_9a0c_0305e82c3301", "");
+    round_trip("CS-6", "", "not a time");
+    round_trip("CS-7", "3f2504e0-4f89-41d3-9a0c-0305e82c33zz", "2026-05-28T10:00:00.999Z");
+
+    // One entry per station whatever the spelling; it answers to every spelling and takes
+    // the newest.
+    round_trip("cs-1", new_uuid(), "2026-05-28T10:05:00.000Z");
+    CHECK(table.last("CS-1")->station_id == "cs-1");
+    CHECK(table.held_by("gw-a").size() == 7);
+    CHECK(table.held_by("gw-unknown").empty());
+
+    // A Disconnected record for a station the table never saw is its first entry.
+    Presence gone;
+    gone.station_id = "CS-8";
+    gone.gateway_id = "gw-b";
+    gone.epoch = 3;
+    REQUIRE(table.apply(presence_key("CS-8"), presence_record(gone), ++offset, t0));
+    REQUIRE(table.last("cs-8"));
+    CHECK_FALSE(table.last("cs-8")->connected);
+    CHECK(table.last("cs-8")->epoch == 3);
+
+    // A record refused for its epoch leaves no entry behind.
+    CHECK_FALSE(table.apply(presence_key("CS-9"),
+                            std::string(R"({"stationId":"CS-9","gatewayId":"gw-a","state":"Connected","epoch":"x"})"),
+                            ++offset, t0));
+    CHECK_FALSE(table.last("CS-9"));
 }
