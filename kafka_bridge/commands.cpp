@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <ctime>
+
+#include <fmt/format.h>
 
 #include "ocpp/actions.hpp"
 #include "ocpp/rfc3339.hpp"
@@ -55,18 +56,67 @@ std::int64_t unix_now_ms() {
         .count();
 }
 
+namespace {
+
+// Civil dates to and from days since 1970-01-01 in the proleptic Gregorian calendar, by
+// 400-year eras (146,097 days each) of years that start on 1 March, so the leap day ends the
+// year. Pure arithmetic: gmtime_r and timegm take glibc's time-zone lock on every call, and a
+// station message needs several.
+constexpr std::int64_t kDaysPerEra = 146097;
+
+std::int64_t days_from_civil(std::int64_t year, int month, int day) {
+    year -= month <= 2 ? 1 : 0;
+    const std::int64_t era = (year >= 0 ? year : year - 399) / 400;
+    const std::int64_t year_of_era = year - era * 400;                         // [0, 399]
+    const int shifted_month = month > 2 ? month - 3 : month + 9;                // March is 0
+    const std::int64_t day_of_year = (153 * shifted_month + 2) / 5 + day - 1;  // [0, 365]
+    const std::int64_t day_of_era =  // [0, 146096]
+        year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    return era * kDaysPerEra + day_of_era - 719468;  // 0000-03-01 is 719,468 days before 1970
+}
+
+struct CivilDate {
+    std::int64_t year;
+    int month;
+    int day;
+};
+
+CivilDate civil_from_days(std::int64_t days) {
+    days += 719468;
+    const std::int64_t era = (days >= 0 ? days : days - (kDaysPerEra - 1)) / kDaysPerEra;
+    const std::int64_t day_of_era = days - era * kDaysPerEra;  // [0, 146096]
+    const std::int64_t year_of_era =  // [0, 399]
+        (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / (kDaysPerEra - 1)) /
+        365;
+    const std::int64_t day_of_year =  // [0, 365]
+        day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    const std::int64_t shifted_month = (5 * day_of_year + 2) / 153;  // March is 0
+    const int day = static_cast<int>(day_of_year - (153 * shifted_month + 2) / 5 + 1);
+    const int month = static_cast<int>(shifted_month < 10 ? shifted_month + 3 : shifted_month - 9);
+    return {year_of_era + era * 400 + (month <= 2 ? 1 : 0), month, day};
+}
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+    return a / b - (a % b != 0 && (a < 0) != (b < 0) ? 1 : 0);
+}
+
+void put_digits(char* out, std::int64_t value, int width) {
+    for (int i = width - 1; i >= 0; --i) {
+        out[i] = static_cast<char>('0' + value % 10);
+        value /= 10;
+    }
+}
+
+}  // namespace
+
 std::optional<std::int64_t> parse_time_ms(std::string_view s) {
     if (!ocpp::is_rfc3339_date_time(s)) {
         return std::nullopt;
     }
-    std::tm tm{};
-    tm.tm_year = digits(s, 0, 4) - 1900;
-    tm.tm_mon = digits(s, 5, 2) - 1;
-    tm.tm_mday = digits(s, 8, 2);
-    tm.tm_hour = digits(s, 11, 2);
-    tm.tm_min = digits(s, 14, 2);
-    tm.tm_sec = std::min(digits(s, 17, 2), 59);
-    std::int64_t ms = static_cast<std::int64_t>(timegm(&tm)) * 1000;
+    const std::int64_t days = days_from_civil(digits(s, 0, 4), digits(s, 5, 2), digits(s, 8, 2));
+    const std::int64_t seconds = days * 86400 + digits(s, 11, 2) * 3600 + digits(s, 14, 2) * 60 +
+                                 std::min(digits(s, 17, 2), 59);  // a leap second counts as :59
+    std::int64_t ms = seconds * 1000;
     std::size_t pos = 19;
     if (pos < s.size() && s[pos] == '.') {
         int scale = 100;
@@ -83,14 +133,24 @@ std::optional<std::int64_t> parse_time_ms(std::string_view s) {
 }
 
 std::string format_time_ms(std::int64_t unix_ms) {
-    const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
-    std::tm tm{};
-    gmtime_r(&seconds, &tm);
-    char buffer[96];
-    std::snprintf(buffer, sizeof(buffer), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(unix_ms % 1000));
-    return buffer;
+    const std::int64_t days = floor_div(unix_ms, 86400000);
+    const std::int64_t ms_of_day = unix_ms - days * 86400000;
+    const CivilDate date = civil_from_days(days);
+    if (date.year < 0 || date.year > 9999) {
+        // Outside what RFC 3339 can write; not a time any record carries.
+        return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", date.year, date.month,
+                           date.day, ms_of_day / 3600000, ms_of_day / 60000 % 60,
+                           ms_of_day / 1000 % 60, ms_of_day % 1000);
+    }
+    std::string out = "0000-00-00T00:00:00.000Z";
+    put_digits(&out[0], date.year, 4);
+    put_digits(&out[5], date.month, 2);
+    put_digits(&out[8], date.day, 2);
+    put_digits(&out[11], ms_of_day / 3600000, 2);
+    put_digits(&out[14], ms_of_day / 60000 % 60, 2);
+    put_digits(&out[17], ms_of_day / 1000 % 60, 2);
+    put_digits(&out[20], ms_of_day % 1000, 3);
+    return out;
 }
 
 ocpp::Result<Command, CommandProblem> parse_command(const std::optional<std::string>& key,

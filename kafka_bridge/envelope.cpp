@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include "kafka_bridge/commands.hpp"
 #include "ocpp/errors.hpp"
 
 #include <chrono>
@@ -137,18 +138,7 @@ std::string new_uuid() {
     return buffer;
 }
 
-std::string now_rfc3339() {
-    const auto now = std::chrono::system_clock::now();
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
-    const std::time_t seconds = static_cast<std::time_t>(ms.count() / 1000);
-    std::tm tm{};
-    gmtime_r(&seconds, &tm);
-    char buffer[96];
-    std::snprintf(buffer, sizeof(buffer), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(ms.count() % 1000));
-    return buffer;
-}
+std::string now_rfc3339() { return format_time_ms(unix_now_ms()); }
 
 std::string sha256_hex(std::string_view data) {
     unsigned char digest[EVP_MAX_MD_SIZE];

@@ -101,7 +101,9 @@ PresenceTable::Entry PresenceTable::pack(const Presence& p) {
     e.epoch = p.epoch;
     e.instance = intern(p.gateway_id);
     e.connected = p.connected;
-    e.version = p.version ? static_cast<std::uint8_t>(static_cast<std::uint8_t>(*p.version) + 1) : 0;
+    if (p.version) {
+        e.version = static_cast<std::uint8_t>(static_cast<std::uint8_t>(*p.version) + 1);
+    }
     bool packed = true;
     if (!p.session_id.empty()) {
         e.has_session = pack_uuid(p.session_id, e.session);

@@ -4,7 +4,10 @@
 #include "kafka_bridge/commands.hpp"
 #include "kafka_bridge/envelope.hpp"
 
+#include <cstdio>
+#include <ctime>
 #include <set>
+#include <vector>
 
 using nlohmann::json;
 using ocpp::ProtocolVersion;
@@ -189,6 +192,43 @@ TEST_CASE("RFC 3339 times convert to Unix milliseconds and back", "[commands]") 
     CHECK_FALSE(parse_time_ms("2026-02-30T10:00:00Z"));
     CHECK_FALSE(parse_time_ms("2026-05-28 10:00:00"));
     CHECK(format_time_ms(*parse_time_ms("2026-05-28T10:00:00.123Z")) == "2026-05-28T10:00:00.123Z");
+}
+
+TEST_CASE("RFC 3339 times agree with the C library's calendar from year 0 to 9999", "[commands]") {
+    // Every day boundary of the leap-year rules, then a spread of times over the whole range.
+    std::vector<std::int64_t> times = {0, -1, 86'399'999, 86'400'000, 951'782'400'000,
+                                       951'868'799'999, 4'107'542'400'000, 4'107'628'800'000};
+    constexpr std::int64_t kYear0 = -62'167'219'200'000;     // 0000-01-01T00:00:00.000Z
+    constexpr std::int64_t kYear10000 = 253'402'300'800'000;  // 10000-01-01T00:00:00.000Z
+    std::uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 200'000; ++i) {
+        x ^= x << 13U;
+        x ^= x >> 7U;
+        x ^= x << 17U;
+        const auto span = static_cast<std::uint64_t>(kYear10000 - kYear0);
+        times.push_back(kYear0 + static_cast<std::int64_t>(x % span));
+    }
+    times.push_back(kYear0);
+    times.push_back(kYear10000 - 1);
+    for (const std::int64_t t : times) {
+        const std::int64_t day_ms = ((t % 86'400'000) + 86'400'000) % 86'400'000;
+        const std::time_t seconds = static_cast<std::time_t>((t - day_ms) / 1000) + day_ms / 1000;
+        std::tm tm{};
+        REQUIRE(gmtime_r(&seconds, &tm) != nullptr);
+        char expected[64];
+        std::snprintf(expected, sizeof(expected), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                      tm.tm_sec, static_cast<int>(day_ms % 1000));
+        const std::string text = format_time_ms(t);
+        REQUIRE(text == expected);
+        REQUIRE(parse_time_ms(text) == t);
+    }
+    // A leap second counts as the second before it; offsets move across days and years.
+    CHECK(parse_time_ms("2016-12-31T23:59:60Z") == parse_time_ms("2016-12-31T23:59:59Z"));
+    CHECK(format_time_ms(*parse_time_ms("2000-01-01T00:30:00.000+01:00")) ==
+          "1999-12-31T23:30:00.000Z");
+    CHECK(format_time_ms(*parse_time_ms("2024-02-29T23:00:00.250-02:00")) ==
+          "2024-03-01T01:00:00.250Z");
 }
 
 TEST_CASE("command records without a usable id go to the dead-letter topic in its schema", "[commands]") {
