@@ -203,13 +203,18 @@ for n in $idle_counts; do
         --connect-rate 2000 --threads 2 --source-addresses 127.0.0.1-127.0.0.4 --json \
         >"$log.idle" &
     lg=$!
+    # The peak includes the connection burst; the last sample is the stations held idle (the
+    # generator holds them 5 s after the last one booted).
     peak=0
+    last=0
     while kill -0 "$lg" 2>/dev/null; do
         r=$(rss_kib); [ "$r" -gt "$peak" ] && peak=$r
+        last=$r
         sleep 0.5
     done
     wait "$lg" || true
-    printf '{"idle_stations":%s,"rss_before_kib":%s,"rss_peak_kib":%s,"per_station_bytes":%s,"loadgen":%s}\n' \
-        "$n" "$before" "$peak" "$(( (peak - before) * 1024 / n ))" "$(cat "$log.idle")"
+    printf '{"idle_stations":%s,"rss_before_kib":%s,"rss_peak_kib":%s,"per_station_bytes":%s,"rss_idle_kib":%s,"idle_per_station_bytes":%s,"loadgen":%s}\n' \
+        "$n" "$before" "$peak" "$(( (peak - before) * 1024 / n ))" "$last" \
+        "$(( (last - before) * 1024 / n ))" "$(cat "$log.idle")"
     stop_gateway
 done

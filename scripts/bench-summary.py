@@ -88,13 +88,18 @@ for row in quiet:
 idle = [row for row in rows if "idle_stations" in row]
 if idle:
     print()
-    print("| idle stations | connected | gateway RSS before | RSS with stations | per station |")
-    print("|---|---|---|---|---|")
+    print("| idle stations | connected | gateway RSS before | peak RSS (burst) | per station, peak | "
+          "RSS held idle | per station, idle |")
+    print("|---|---|---|---|---|---|---|")
 for row in idle:
     conn = row["loadgen"]["connections"]
+    n = max(conn["connected"], 1)
+    held = row.get("rss_idle_kib")  # older reports have the peak alone
     print(f"| {row['idle_stations']} | {conn['connected']} | {row['rss_before_kib'] / 1024:.1f} MiB | "
           f"{row['rss_peak_kib'] / 1024:.1f} MiB | "
-          f"{(row['rss_peak_kib'] - row['rss_before_kib']) / max(conn['connected'], 1):.1f} KiB |")
+          f"{(row['rss_peak_kib'] - row['rss_before_kib']) / n:.1f} KiB | "
+          + (f"{held / 1024:.1f} MiB | {(held - row['rss_before_kib']) / n:.1f} KiB |"
+             if held is not None else "— | — |"))
 storms = [row for row in rows if "storm_target" in row]
 if storms:
     print()
