@@ -7,7 +7,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <random>
 
 namespace kafka_bridge {
