@@ -201,20 +201,46 @@ for n in $idle_counts; do
     ulimit -S -n $((n + 1024)) 2>/dev/null || true   # -S: never lower the hard limit
     "$bin/ocpp-loadgen" --url "$url" --id-prefix "I$n-" --stations "$n" --idle --duration 5 \
         --connect-rate 2000 --threads 2 --source-addresses 127.0.0.1-127.0.0.4 --json \
-        >"$log.idle" &
+        >"$log.idle" 2>"$log.idle.progress" &
     lg=$!
-    # The peak includes the connection burst; the last sample is the stations held idle (the
-    # generator holds them 5 s after the last one booted).
+    # Three phases, read apart by the generator's marks on stderr: the connection burst, the
+    # hold (every station connected and booted, nothing sent for 5 s) and the teardown (every
+    # station disconnecting at once, each connection lingering until the station's side has
+    # closed: the RSS rises again). What a station costs is the hold's memory: its last sample
+    # is the one reported; the peak is the burst's and the hold's; the teardown's apart.
     peak=0
-    last=0
+    held=0
+    teardown=0
+    phase=burst
     while kill -0 "$lg" 2>/dev/null; do
-        r=$(rss_kib); [ "$r" -gt "$peak" ] && peak=$r
-        last=$r
+        r=$(rss_kib)
+        if [ "$phase" = burst ] && grep -q '^all stations connected' "$log.idle.progress"; then
+            phase=hold
+        fi
+        if [ "$phase" = hold ] && grep -q '^idle hold over' "$log.idle.progress"; then
+            phase=teardown
+        fi
+        case $phase in
+            burst) [ "$r" -gt "$peak" ] && peak=$r ;;
+            hold) [ "$r" -gt "$peak" ] && peak=$r; held=$r ;;
+            teardown) [ "$r" -gt "$teardown" ] && teardown=$r ;;
+        esac
         sleep 0.5
     done
     wait "$lg" || true
-    printf '{"idle_stations":%s,"rss_before_kib":%s,"rss_peak_kib":%s,"per_station_bytes":%s,"rss_idle_kib":%s,"idle_per_station_bytes":%s,"loadgen":%s}\n' \
-        "$n" "$before" "$peak" "$(( (peak - before) * 1024 / n ))" "$last" \
-        "$(( (last - before) * 1024 / n ))" "$(cat "$log.idle")"
+    # The generator is gone; the gateway's side of the teardown (a lingering close is at most
+    # 2 s) goes on a little longer.
+    for _ in 1 2 3 4 5 6; do
+        r=$(rss_kib); [ "$r" -gt "$teardown" ] && teardown=$r
+        sleep 0.5
+    done
+    cat "$log.idle.progress" >&2
+    if [ "$held" -eq 0 ]; then
+        echo "idle run of $n stations: the generator never reached its hold; see above" >&2
+        exit 1
+    fi
+    printf '{"idle_stations":%s,"rss_before_kib":%s,"rss_peak_kib":%s,"per_station_bytes":%s,"rss_idle_kib":%s,"idle_per_station_bytes":%s,"rss_teardown_peak_kib":%s,"loadgen":%s}\n' \
+        "$n" "$before" "$peak" "$(( (peak - before) * 1024 / n ))" "$held" \
+        "$(( (held - before) * 1024 / n ))" "$teardown" "$(cat "$log.idle")"
     stop_gateway
 done

@@ -89,8 +89,8 @@ idle = [row for row in rows if "idle_stations" in row]
 if idle:
     print()
     print("| idle stations | connected | gateway RSS before | peak RSS (burst) | per station, peak | "
-          "RSS held idle | per station, idle |")
-    print("|---|---|---|---|---|---|---|")
+          "RSS held idle | per station, idle | peak RSS (all disconnecting) |")
+    print("|---|---|---|---|---|---|---|---|")
 for row in idle:
     conn = row["loadgen"]["connections"]
     n = max(conn["connected"], 1)
@@ -99,7 +99,9 @@ for row in idle:
           f"{row['rss_peak_kib'] / 1024:.1f} MiB | "
           f"{(row['rss_peak_kib'] - row['rss_before_kib']) / n:.1f} KiB | "
           + (f"{held / 1024:.1f} MiB | {(held - row['rss_before_kib']) / n:.1f} KiB |"
-             if held is not None else "— | — |"))
+             if held is not None else "— | — |")
+          + (f" {row['rss_teardown_peak_kib'] / 1024:.1f} MiB |"
+             if row.get("rss_teardown_peak_kib") else " — |"))
 storms = [row for row in rows if "storm_target" in row]
 if storms:
     print()
