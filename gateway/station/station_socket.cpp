@@ -50,7 +50,10 @@ auto on_strand(StrandPtr strand, Handler handler) {
     };
 }
 
-/// One lingering socket: a read loop and a deadline, whichever ends first ends both.
+/// One lingering socket: a read loop and a deadline, whichever ends first ends both. It holds
+/// no buffer while it waits: it waits for the socket to become readable and then reads what
+/// arrived into one on the stack, so a thousand connections closing at once (a load balancer
+/// draining, a gateway stopping) cost a thousand small objects, not a thousand read buffers.
 class Linger : public std::enable_shared_from_this<Linger> {
 public:
     Linger(asio::ip::tcp::socket& socket, std::shared_ptr<void> owner, StrandPtr strand, ShutdownHandler done)
@@ -58,26 +61,51 @@ public:
           timer_(socket.get_executor()) {}
 
     void start() {
+        asio::error_code ec;
+        socket_.non_blocking(true, ec);  // the reads below return at once, never block
+        if (ec) {
+            finish();
+            return;
+        }
         timer_.expires_after(kLingerTime);
         timer_.async_wait(on_strand(strand_, [self = shared_from_this()](const asio::error_code& ec) {
             if (!ec) {
                 self->finish();
             }
         }));
-        read();
+        wait();
     }
 
 private:
-    void read() {
-        socket_.async_read_some(
-            asio::buffer(buffer_), on_strand(strand_, [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
-                self->read_ += n;
-                if (ec || self->finished_ || self->read_ >= kLingerBytes) {
-                    self->finish();  // end of stream (the station closed its side), or enough
-                } else {
-                    self->read();
-                }
-            }));
+    void wait() {
+        socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                           on_strand(strand_, [self = shared_from_this()](const asio::error_code& ec) {
+                               if (ec || self->finished_) {
+                                   self->finish();
+                               } else {
+                                   self->drain();
+                               }
+                           }));
+    }
+
+    /// Discards what has arrived, a bounded amount per wake-up so that one fast sender does not
+    /// hold the I/O thread; ends at the end of the stream (the station closed its side), on an
+    /// error, or once kLingerBytes are read.
+    void drain() {
+        std::array<char, 16 * 1024> discard;
+        for (int round = 0; round < 8; ++round) {
+            asio::error_code ec;
+            const std::size_t n = socket_.read_some(asio::buffer(discard), ec);
+            read_ += n;
+            if (ec == asio::error::would_block || ec == asio::error::try_again) {
+                break;
+            }
+            if (ec || read_ >= kLingerBytes) {
+                finish();
+                return;
+            }
+        }
+        wait();
     }
 
     void finish() {
@@ -87,7 +115,7 @@ private:
         finished_ = true;
         asio::error_code ignored;
         timer_.cancel();
-        socket_.close(ignored);  // also ends the read still pending, if any
+        socket_.close(ignored);  // also ends the wait still pending, if any
         auto done = std::move(done_);
         done(asio::error_code());
         owner_.reset();
@@ -98,7 +126,6 @@ private:
     StrandPtr strand_;
     ShutdownHandler done_;
     asio::steady_timer timer_;
-    std::array<char, 4096> buffer_{};
     std::size_t read_ = 0;
     bool finished_ = false;
 };
