@@ -35,7 +35,6 @@ for n in $(seq 0 $((instances - 1))); do
     pids+=("$gw")
     urls+=(--url "ws://127.0.0.1:$((port + n))/ocpp")
 done
-rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 rss_before=(); for p in "${pids[@]}"; do rss_before+=("$(rss_kib "$p")"); done
 
 # Idle: everything connected and booted, held while memory is read.

@@ -24,6 +24,8 @@ trap bench_cleanup EXIT
 # User + system CPU seconds process $1 has used so far; a - b to two decimals.
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 diff2() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a - b}'; }
+# Resident memory of process $1, KiB.
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 bench_machine() {
     echo "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024/1024)}' /proc/meminfo) GiB," \

@@ -85,7 +85,7 @@ for row in quiet:
     print(f"| {row['section'] or '—'} | {w} s | {n} | {pct(row['broker_alone_cpu_s'])} | "
           f"{pct(row['broker_with_idle_gateway_cpu_s'])} | {pct(extra)} | "
           f"{pct(row['idle_gateway_cpu_s'] / n)} |")
-idle = [row for row in rows if "idle_stations" in row]
+idle = [row for row in rows if "idle_stations" in row and "idle_target" not in row]
 if idle:
     print()
     print("| idle stations | connected | gateway RSS before | peak RSS (burst) | per station, peak | "
@@ -102,6 +102,18 @@ for row in idle:
              if held is not None else "— | — |")
           + (f" {row['rss_teardown_peak_kib'] / 1024:.1f} MiB |"
              if row.get("rss_teardown_peak_kib") else " — |"))
+idle_tls = [row for row in rows if "idle_target" in row]
+if idle_tls:
+    print()
+    print("| target | round | idle stations | connected | gateway RSS before | RSS held idle | "
+          "per station |")
+    print("|---|---|---|---|---|---|---|")
+for row in idle_tls:
+    conn = row["report"]["connections"]
+    n = max(conn["connected"], 1)
+    print(f"| {row['idle_target']} | {row['round']} | {row['idle_stations']} | {conn['connected']} | "
+          f"{row['rss_before_kib'] / 1024:.1f} MiB | {row['rss_idle_kib'] / 1024:.1f} MiB | "
+          f"{(row['rss_idle_kib'] - row['rss_before_kib']) / n:.1f} KiB |")
 storms = [row for row in rows if "storm_target" in row]
 if storms:
     print()

@@ -9,8 +9,12 @@
 #     so the rate achieved is its capacity): reconnections per second and the gateway's CPU
 #     per reconnection (TCP, TLS, upgrade, Basic check from the cache, BootNotification and one
 #     StatusNotification through Kafka), with and without TLS session resumption.
+#  3. Idle memory: first, on the freshly started gateway, BENCH_IDLE_STATIONS stations connect,
+#     boot and stay idle; the gateway's RSS is read during the hold (the generator marks it on
+#     stderr) and reported per station. Rows carry "idle_target".
 #   BENCH_RATES ("2000 5000"), BENCH_STATIONS (1000), BENCH_DURATION (10 s), BENCH_ROUNDS (2)
-#   BENCH_STORM_STATIONS (3000), BENCH_STORM_RATE (5000)
+#   BENCH_STORM_STATIONS (3000; 0: no storms), BENCH_STORM_RATE (5000)
+#   BENCH_IDLE_STATIONS (5000; 0: no idle runs). BENCH_RATES="" runs no load.
 #   BENCH_PBKDF2_ITERATIONS (1000): the registry's hash cost. Low so ramp-ups are quick; no
 #     measured number includes a PBKDF2 computation (the measured windows and storms come
 #     after every station has connected once, and successful checks are cached).
@@ -19,7 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/bench-lib.sh
 
-rates="${BENCH_RATES:-2000 5000}"
+rates="${BENCH_RATES-2000 5000}"
 stations="${BENCH_STATIONS:-1000}"
 duration="${BENCH_DURATION:-10}"
 rounds="${BENCH_ROUNDS:-2}"
@@ -27,7 +31,9 @@ storm_stations="${BENCH_STORM_STATIONS:-3000}"
 storm_rate="${BENCH_STORM_RATE:-5000}"
 iterations="${BENCH_PBKDF2_ITERATIONS:-1000}"
 password=bench-Station-pw
+idle_stations="${BENCH_IDLE_STATIONS:-5000}"
 most=$((stations > storm_stations ? stations : storm_stations))
+most=$((most > idle_stations ? most : idle_stations))
 
 bench_machine
 bench_pki
@@ -55,13 +61,35 @@ start_target() {
     fi
 }
 loadgen() { wait_drained; "$bin/ocpp-loadgen" --url "$url" "${tls[@]}" --password "$password" --id-prefix B "$@"; }
+ulimit -S -n $((most + 1024)) 2>/dev/null || true   # -S: never lower the hard limit
+
+# idle_run TARGET ROUND: the memory an idle station holds (gateway just started).
+idle_run() {
+    local before held progress="$bench_dir/idle.err"
+    before=$(rss_kib "$gw")
+    : >"$progress"
+    loadgen --stations "$idle_stations" --connect-rate 2000 --connect-retries 5 --threads 2 --idle --duration 6 \
+        --source-addresses 127.0.0.1-127.0.0.4 --json >"$bench_dir/idle.json" 2>"$progress" &
+    local lg=$!
+    wait_for_mark "$progress" '^all stations connected' "$lg"
+    sleep 3     # into the 6 s hold: the ramp-up's last records are acknowledged
+    held=$(rss_kib "$gw")
+    wait "$lg"
+    printf '{"idle_target":"%s","round":%s,"idle_stations":%s,"rss_before_kib":%s,"rss_idle_kib":%s,"report":%s}\n' \
+        "$1" "$2" "$idle_stations" "$before" "$held" "$(cat "$bench_dir/idle.json")"
+}
 
 for round in $(seq 1 "$rounds"); do
     for target in ws wss-rsa wss-ecdsa; do
         start_target "$target"
+        if [ "$idle_stations" -gt 0 ]; then
+            idle_run "$target" "$round"
+        fi
         # Unmeasured warm-up: every station connects once (PBKDF2, then cached), broker JIT.
-        loadgen --stations "$most" --connect-rate 1000 --mix realistic --rate 1000 \
-            --duration 3 --warmup 1 --json >/dev/null
+        if [ -n "$rates" ] || [ "$storm_stations" -gt 0 ]; then
+            loadgen --stations "$most" --connect-rate 1000 --mix realistic --rate 1000 \
+                --duration 3 --warmup 1 --json >/dev/null
+        fi
         for rate in $rates; do
             g0=$(cpu_s "$gw"); b0=$(cpu_s "$broker_pid")
             report=$(loadgen --stations "$stations" --connect-rate 1000 --mix realistic \
@@ -72,6 +100,9 @@ for round in $(seq 1 "$rounds"); do
         done
         resume_options=(no)
         [ "$target" != ws ] && resume_options=(no yes)
+        if [ "$storm_stations" -eq 0 ]; then
+            resume_options=()
+        fi
         for resume in "${resume_options[@]}"; do
             extra=()
             [ "$resume" = yes ] && extra=(--tls-resume)
