@@ -9,6 +9,7 @@
 #include "gateway/app/kafka_readiness.hpp"
 #include "gateway/app/systemd_notify.hpp"
 #include "gateway/log/log.hpp"
+#include "gateway/metrics/process.hpp"
 #include "gateway/session/session.hpp"
 #include "kafka_bridge/envelope.hpp"
 
@@ -538,7 +539,11 @@ std::string App::render_metrics() const {
                 config_.reply.modes[i] == mode ? 1 : 0;
         }
     }
-    return metrics_.render(gauges);
+    std::string out = metrics_.render(gauges);
+    if (const auto process = metrics::read_process_stats()) {
+        out += metrics::render_process(*process);
+    }
+    return out;
 }
 
 }  // namespace gateway::app

@@ -79,8 +79,9 @@ describe('monitoring: dashboard, alert rules and a real Prometheus', () => {
     // Wait for a lag measurement so the lag gauges are there too.
     let text = '';
     await eventually(async () => (text = (await httpGet(gw.adminUrl('/metrics'))).text).includes('ocpp_consumer_lag_seconds{'), 15_000, 'a lag measurement');
-    const exported = new Set(text.split('\n').map((l) => /^(?:# TYPE )?(ocpp_[a-z0-9_]+)/.exec(l)?.[1]).filter(Boolean));
-    const named = [...readFileSync(join(MONITORING, 'alerts.yaml'), 'utf8').matchAll(/ocpp_[a-z0-9_]+/g), ...exprs.flatMap((e) => [...e.expr.matchAll(/ocpp_[a-z0-9_]+/g)])]
+    const exported = new Set(text.split('\n').map((l) => /^(?:# TYPE )?((?:ocpp|process)_[a-z0-9_]+)/.exec(l)?.[1]).filter(Boolean));
+    const metric = /(?:ocpp|process)_[a-z0-9_]+/g;
+    const named = [...readFileSync(join(MONITORING, 'alerts.yaml'), 'utf8').matchAll(metric), ...exprs.flatMap((e) => [...e.expr.matchAll(metric)])]
       .map((m) => m[0].replace(/_(bucket|count|sum)$/, ''));
     for (const name of new Set(named)) assert.ok(exported.has(name), `${name} is not exported by the gateway`);
   });
