@@ -170,8 +170,9 @@ void Router::stop(std::chrono::milliseconds leave_within) {
     heartbeat(false);
     store_taken();  // what was acknowledged since the intake thread's last round
     if (!intake_->close(leave_within)) {
-        log::warn("commands: could not leave the consumer group within {} ms (Kafka unreachable?); "
-                  "this instance's command partitions move after the group session timeout",
+        log::warn("commands: could not leave the consumer group within {} ms (Kafka unreachable, "
+                  "or the group still forming, as right after a start); this instance's command "
+                  "partitions move after the group session timeout",
                   leave_within.count());
     }
     tables_->close(1s);
