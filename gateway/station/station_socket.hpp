@@ -6,7 +6,6 @@
 #include <websocketpp/transport/asio/security/none.hpp>
 #include <websocketpp/http/request.hpp>
 #include <websocketpp/processors/processor.hpp>
-#include <websocketpp/transport/asio/security/tls.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -24,12 +23,13 @@
 #include "gateway/config/config.hpp"
 #include "gateway/security/registry.hpp"
 #include "gateway/station/proxy_protocol.hpp"
+#include "gateway/station/tls_socket.hpp"
 #include "ocpp/version.hpp"
 
 namespace gateway::station {
 
-/// websocketpp socket policies for station connections (plain and TLS): websocketpp's own,
-/// plus two things it lacks.
+/// websocketpp socket policies for station connections (plain and TLS): websocketpp's own
+/// plain one and TlsSocketConnection (tls_socket.hpp), plus what websocketpp lacks.
 ///
 /// **Lingering close.** websocketpp ends a connection right after writing its close frame
 /// when the station broke a rule (1009 for an oversize frame, 1002, 1007, 1008), shutting the
@@ -123,8 +123,8 @@ void read_proxy_header(asio::ip::tcp::socket& socket, std::shared_ptr<void> owne
 
 }  // namespace detail
 
-/// One station connection's socket: `Base` is websocketpp's basic_socket or tls_socket
-/// connection.
+/// One station connection's socket: `Base` is websocketpp's basic_socket connection or
+/// TlsSocketConnection.
 template <class Base>
 class StationSocket : public Base {
 public:
@@ -209,7 +209,7 @@ protected:
     /// Replaces the policy's shutdown (both directions for plain sockets), which would discard
     /// what the station is still sending and reset the connection.
     void async_shutdown(detail::ShutdownHandler done) {
-        if constexpr (std::is_same_v<Base, websocketpp::transport::asio::tls_socket::connection>) {
+        if constexpr (std::is_same_v<Base, TlsSocketConnection>) {
             // After the TLS shutdown (quiet: no close_notify exchange), the TCP socket lingers.
             auto self = this->get_shared();
             Base::async_shutdown([this, self, done = std::move(done)](const asio::error_code&) mutable {
@@ -313,7 +313,6 @@ private:
 
 using PlainStationSocket = StationSocketPolicy<websocketpp::transport::asio::basic_socket::endpoint,
                                                websocketpp::transport::asio::basic_socket::connection>;
-using TlsStationSocket = StationSocketPolicy<websocketpp::transport::asio::tls_socket::endpoint,
-                                             websocketpp::transport::asio::tls_socket::connection>;
+using TlsStationSocket = StationSocketPolicy<TlsSocketEndpoint, TlsSocketConnection>;
 
 }  // namespace gateway::station

@@ -1,0 +1,202 @@
+#pragma once
+
+#ifndef ASIO_STANDALONE
+#define ASIO_STANDALONE
+#endif
+#include <asio/async_result.hpp>
+#include <asio/buffer.hpp>
+#include <asio/compose.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
+#include <asio/ssl/context.hpp>
+#include <asio/ssl/stream_base.hpp>
+#include <openssl/ssl.h>
+
+#include <cstddef>
+#include <cstring>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+namespace gateway::station {
+
+/// A TLS connection on a TCP socket: the asio async-stream interface websocketpp writes to
+/// (async_handshake, async_read_some, async_write_some, async_shutdown), with OpenSSL reading
+/// and writing the socket itself.
+///
+/// asio's own `ssl::stream` puts two 17 KiB buffers of its own and a BIO pair with two more
+/// between OpenSSL and the socket, and holds all four for the connection's life: about 70 KiB
+/// per idle station (docs/benchmarks.md, "Idle stations over TLS: memory"). Here OpenSSL's
+/// record buffers are the only ones, and it releases them whenever they are empty
+/// (`SSL_MODE_RELEASE_BUFFERS`): an idle connection holds its `SSL` object and nothing more.
+/// A read waits for the socket to become readable, not with a buffer posted.
+///
+/// Every operation tries OpenSSL first and waits for the socket only when OpenSSL asks for
+/// it (a read may need to write and a write to read). Completions never run inside the call
+/// that starts them. One read and one write may be outstanding at once, as on a socket; all
+/// of a stream's handlers must run on one thread at a time (websocketpp's strand, or a
+/// context with one thread).
+///
+/// Errors, as asio's stream gives them (websocketpp tells them apart the same way):
+/// `asio::error::eof` when the peer closed TLS (close_notify), `asio::ssl::error::
+/// stream_truncated` when it closed TCP without, OpenSSL's error in `asio::error::
+/// get_ssl_category()` for a protocol failure, the socket's errno otherwise,
+/// `asio::error::operation_aborted` when cancelled.
+class TlsStream {
+public:
+    using next_layer_type = asio::ip::tcp::socket;
+    using lowest_layer_type = next_layer_type::lowest_layer_type;
+    using executor_type = next_layer_type::executor_type;
+    using native_handle_type = SSL*;
+
+    /// A stream on a closed socket of `io`, with a fresh `SSL` of `context`. Throws
+    /// std::system_error when OpenSSL cannot make one (out of memory).
+    TlsStream(asio::io_context& io, asio::ssl::context& context);
+    ~TlsStream();
+    TlsStream(const TlsStream&) = delete;
+    TlsStream& operator=(const TlsStream&) = delete;
+
+    executor_type get_executor() noexcept { return socket_.get_executor(); }
+    next_layer_type& next_layer() noexcept { return socket_; }
+    lowest_layer_type& lowest_layer() noexcept { return socket_.lowest_layer(); }
+    SSL* native_handle() noexcept { return ssl_; }
+
+    /// Completes with an error_code once the handshake is done or failed.
+    template <class Handler>
+    auto async_handshake(asio::ssl::stream_base::handshake_type type, Handler&& handler) {
+        set_role(type);
+        return start<void(asio::error_code)>(Kind::handshake, asio::const_buffer(), std::forward<Handler>(handler));
+    }
+
+    /// Completes with (error_code, bytes read): at least one byte unless an error, or 0 for
+    /// an empty buffer sequence.
+    template <class Buffers, class Handler>
+    auto async_read_some(const Buffers& buffers, Handler&& handler) {
+        return start<void(asio::error_code, std::size_t)>(Kind::read, buffers, std::forward<Handler>(handler));
+    }
+
+    /// Completes with (error_code, bytes written). Small buffers that follow each other (a
+    /// frame's header and its payload) go into one TLS record and one send.
+    template <class Buffers, class Handler>
+    auto async_write_some(const Buffers& buffers, Handler&& handler) {
+        return start<void(asio::error_code, std::size_t)>(Kind::write, buffers, std::forward<Handler>(handler));
+    }
+
+    /// Sends close_notify unless the SSL is set to a quiet shutdown; completes with an
+    /// error_code.
+    template <class Handler>
+    auto async_shutdown(Handler&& handler) {
+        return start<void(asio::error_code)>(Kind::shutdown, asio::const_buffer(), std::forward<Handler>(handler));
+    }
+
+    /// Consecutive buffers up to this many bytes in all are written as one record.
+    static constexpr std::size_t kGatherBytes = 4096;
+
+private:
+    enum class Kind { handshake, read, write, shutdown };
+    enum class Want { nothing, read, write };
+    struct Step {
+        Want want = Want::nothing;
+        asio::error_code ec;
+        std::size_t bytes = 0;
+    };
+
+    /// One OpenSSL call of an operation: done (ec, bytes) or waiting for the socket.
+    Step step(Kind kind, void* data, std::size_t size);
+    void set_role(asio::ssl::stream_base::handshake_type type);
+    /// This thread's buffer for gathering writes (gather_buffers).
+    static char* gather_space();
+
+    /// The bytes to read into or write: the first non-empty buffer, or for a write whose
+    /// first buffer is small and followed by others, as many consecutive buffers as fit
+    /// copied into this thread's gather space. The same buffers give the same bytes, which
+    /// is what OpenSSL needs when a write is retried.
+    template <class Buffers>
+    static std::pair<void*, std::size_t> bytes_of(Kind kind, const Buffers& buffers) {
+        auto it = asio::buffer_sequence_begin(buffers);
+        const auto end = asio::buffer_sequence_end(buffers);
+        while (it != end && asio::const_buffer(*it).size() == 0) {
+            ++it;
+        }
+        if (it == end) {
+            return {nullptr, 0};
+        }
+        const asio::const_buffer first(*it);
+        if (kind != Kind::write || first.size() >= kGatherBytes) {
+            return {const_cast<void*>(first.data()), first.size()};
+        }
+        char* gather = gather_space();
+        std::size_t size = 0;
+        for (; it != end; ++it) {
+            const asio::const_buffer b(*it);
+            if (size + b.size() > kGatherBytes) {
+                break;
+            }
+            std::memcpy(gather + size, b.data(), b.size());
+            size += b.size();
+        }
+        if (size == first.size()) {  // nothing followed that fitted: no copy needed
+            return {const_cast<void*>(first.data()), first.size()};
+        }
+        return {gather, size};
+    }
+
+    /// The operation as a composed asio operation: OpenSSL, then a wait when it asks for one,
+    /// until done; a result ready at once is posted, not passed to the handler from within
+    /// the call that started the operation.
+    template <class Buffers, bool kBytes>
+    struct Op {
+        TlsStream* stream;
+        Kind kind;
+        Buffers buffers;
+        bool started = false;
+        bool posted = false;
+        Step result{};
+
+        template <class Self>
+        void operator()(Self& self, asio::error_code waited = {}) {
+            if (!posted) {
+                if (waited) {
+                    result = Step{Want::nothing, waited, 0};
+                } else {
+                    const auto [data, size] = bytes_of(kind, buffers);
+                    result = stream->step(kind, data, size);
+                    if (result.want != Want::nothing) {
+                        started = true;
+                        stream->socket_.async_wait(result.want == Want::read ? asio::socket_base::wait_read
+                                                                             : asio::socket_base::wait_write,
+                                                   std::move(self));
+                        return;
+                    }
+                }
+                if (!started) {
+                    started = true;
+                    posted = true;
+                    asio::post(stream->socket_.get_executor(), std::move(self));
+                    return;
+                }
+            }
+            if constexpr (kBytes) {
+                self.complete(result.ec, result.bytes);
+            } else {
+                self.complete(result.ec);
+            }
+        }
+    };
+
+    /// Starts `kind` as an operation completing with (error_code, bytes) or (error_code).
+    template <class Signature, class Buffers, class Handler>
+    auto start(Kind kind, const Buffers& buffers, Handler&& handler) {
+        constexpr bool kBytes = std::is_same_v<Signature, void(asio::error_code, std::size_t)>;
+        return asio::async_compose<Handler, Signature>(Op<Buffers, kBytes>{this, kind, buffers}, handler, socket_);
+    }
+
+    friend struct SocketBio;
+
+    asio::ip::tcp::socket socket_;
+    SSL* ssl_ = nullptr;
+    int last_errno_ = 0;  // the socket call's that OpenSSL reported as SSL_ERROR_SYSCALL
+};
+
+}  // namespace gateway::station
