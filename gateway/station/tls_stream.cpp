@@ -106,6 +106,9 @@ TlsStream::TlsStream(asio::io_context& io, asio::ssl::context& context) : socket
     // address (gathered into the thread's gather space).
     SSL_set_mode(ssl_, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    // One recv for what has arrived, not one for each record's header and one for its body;
+    // what it read beyond the record waits in OpenSSL's buffer, where every read looks first.
+    SSL_set_read_ahead(ssl_, 1);
 }
 
 TlsStream::~TlsStream() { SSL_free(ssl_); }
