@@ -13,7 +13,9 @@
 #include <asio/ssl/stream_base.hpp>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <cstddef>
+#include <iterator>
 #include <cstring>
 #include <system_error>
 #include <type_traits>
@@ -90,8 +92,9 @@ public:
         return start<void(asio::error_code)>(Kind::shutdown, asio::const_buffer(), std::forward<Handler>(handler));
     }
 
-    /// Consecutive buffers up to this many bytes in all are written as one record.
-    static constexpr std::size_t kGatherBytes = 4096;
+    /// A write of several buffers sends up to this many of their bytes as one record: TLS's
+    /// largest, so every frame up to 16 KiB is one record and one send.
+    static constexpr std::size_t kGatherBytes = 16384;
 
 private:
     enum class Kind { handshake, read, write, shutdown };
@@ -109,9 +112,9 @@ private:
     static char* gather_space();
 
     /// The bytes to read into or write: the first non-empty buffer, or for a write whose
-    /// first buffer is small and followed by others, as many consecutive buffers as fit
-    /// copied into this thread's gather space. The same buffers give the same bytes, which
-    /// is what OpenSSL needs when a write is retried.
+    /// first buffer is smaller than a record and followed by others, the buffers' bytes up to
+    /// a record's worth copied into this thread's gather space. The same buffers give the same
+    /// bytes, which is what OpenSSL needs when a write is retried.
     template <class Buffers>
     static std::pair<void*, std::size_t> bytes_of(Kind kind, const Buffers& buffers) {
         auto it = asio::buffer_sequence_begin(buffers);
@@ -123,21 +126,16 @@ private:
             return {nullptr, 0};
         }
         const asio::const_buffer first(*it);
-        if (kind != Kind::write || first.size() >= kGatherBytes) {
+        if (kind != Kind::write || first.size() >= kGatherBytes || std::next(it) == end) {
             return {const_cast<void*>(first.data()), first.size()};
         }
         char* gather = gather_space();
         std::size_t size = 0;
-        for (; it != end; ++it) {
+        for (; it != end && size < kGatherBytes; ++it) {
             const asio::const_buffer b(*it);
-            if (size + b.size() > kGatherBytes) {
-                break;
-            }
-            std::memcpy(gather + size, b.data(), b.size());
-            size += b.size();
-        }
-        if (size == first.size()) {  // nothing followed that fitted: no copy needed
-            return {const_cast<void*>(first.data()), first.size()};
+            const std::size_t n = std::min(b.size(), kGatherBytes - size);
+            std::memcpy(gather + size, b.data(), n);
+            size += n;
         }
         return {gather, size};
     }
