@@ -28,8 +28,10 @@ struct SocketBio {
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
             BIO_set_retry_read(bio);
+        } else if (n == 0) {
+            s.peer_closed_ = true;  // BIO_eof: OpenSSL then reports an unexpected EOF
         } else {
-            s.last_errno_ = n < 0 ? errno : 0;  // 0: the peer closed TCP
+            s.last_errno_ = errno;
         }
         *done = 0;
         return 0;
@@ -52,8 +54,15 @@ struct SocketBio {
         return 0;
     }
 
-    static long control(BIO*, int command, long, void*) {
-        return command == BIO_CTRL_FLUSH ? 1 : 0;  // nothing is buffered here
+    static long control(BIO* bio, int command, long, void*) {
+        switch (command) {
+            case BIO_CTRL_FLUSH:
+                return 1;  // nothing is buffered here
+            case BIO_CTRL_EOF:
+                return stream(bio).peer_closed_ ? 1 : 0;
+            default:
+                return 0;
+        }
     }
 
     static int create(BIO* bio) {
@@ -175,7 +184,7 @@ TlsStream::Step TlsStream::step(Kind kind, void* data, std::size_t size) {
     }
     const unsigned long code = ERR_get_error();
     ERR_clear_error();
-    if (ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+    if (ERR_GET_LIB(code) == ERR_LIB_SSL && ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
         return {Want::nothing, asio::ssl::error::stream_truncated, 0};
     }
     if (code == 0) {  // no OpenSSL error queued: a failure without a reason

@@ -38,7 +38,10 @@ namespace gateway::station {
 /// it (a read may need to write and a write to read). Completions never run inside the call
 /// that starts them. One read and one write may be outstanding at once, as on a socket; all
 /// of a stream's handlers must run on one thread at a time (websocketpp's strand, or a
-/// context with one thread).
+/// context with one thread), and the stream must outlive them (websocketpp's handlers hold
+/// the connection that owns it). After a write fails or is cancelled, OpenSSL may still hold
+/// part of a record: the stream is then good for reading and shutting down, not for writing
+/// other bytes (websocketpp never writes again after an error).
 ///
 /// Errors, as asio's stream gives them (websocketpp tells them apart the same way):
 /// `asio::error::eof` when the peer closed TLS (close_notify), `asio::ssl::error::
@@ -75,6 +78,7 @@ public:
     /// an empty buffer sequence.
     template <class Buffers, class Handler>
     auto async_read_some(const Buffers& buffers, Handler&& handler) {
+        static_assert(asio::is_mutable_buffer_sequence<Buffers>::value, "reads need writable buffers");
         return start<void(asio::error_code, std::size_t)>(Kind::read, buffers, std::forward<Handler>(handler));
     }
 
@@ -194,7 +198,8 @@ private:
 
     asio::ip::tcp::socket socket_;
     SSL* ssl_ = nullptr;
-    int last_errno_ = 0;  // the socket call's that OpenSSL reported as SSL_ERROR_SYSCALL
+    int last_errno_ = 0;       // the socket call's that OpenSSL reported as SSL_ERROR_SYSCALL
+    bool peer_closed_ = false;  // a recv returned 0
 };
 
 }  // namespace gateway::station

@@ -5,6 +5,7 @@
 #include <asio/ssl/error.hpp>
 #include <asio/ssl/stream.hpp>
 #include <asio/write.hpp>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -182,16 +183,52 @@ TEST_CASE("TlsStream: small buffers written together go out as one record", "[st
         CHECK(first == header + large.substr(0, TlsStream::kGatherBytes - header.size()));
         CHECK(pair.client_records == 1);
     }
-    SECTION("a first buffer of a record or more is written as it is") {
-        const std::string large = pattern(TlsStream::kGatherBytes + 1);
-        std::vector<asio::const_buffer> two{asio::buffer(large), asio::buffer(payload)};
-        wrote.reset();
-        pair.server().async_write_some(two, [&](const asio::error_code& ec, std::size_t n) { wrote.emplace(ec, n); });
-        REQUIRE(pair.run_until([&] { return wrote.has_value(); }));
-        CHECK_FALSE(wrote->first);
-        CHECK(wrote->second >= TlsStream::kGatherBytes);  // one record's worth, at least
-        CHECK(wrote->second <= large.size());
+}
+
+TEST_CASE("TlsStream: a gathered write that meets a full socket is retried with the same bytes",
+          "[station][tls]") {
+    Pair pair;
+    pair.handshake();
+    // Frames of a 2-byte header and a 1000-byte payload, written one after the other while
+    // the client reads nothing: the socket's buffers fill, a gathered record waits for
+    // writable and is written again from the gather space.
+    constexpr int kFrames = 20000;
+    const std::string header = "\x81\x7e";
+    const std::string payload = pattern(1000);
+    int written = 0;
+    std::optional<asio::error_code> failed;
+    std::function<void()> write_next = [&] {
+        std::vector<asio::const_buffer> frame{asio::buffer(header), asio::buffer(payload)};
+        asio::async_write(pair.server(), frame, [&](const asio::error_code& ec, std::size_t) {
+            if (ec) {
+                failed = ec;
+                return;
+            }
+            if (++written < kFrames) {
+                write_next();
+            }
+        });
+    };
+    write_next();
+    pair.io.restart();  // out of work since the handshake
+    while (pair.io.poll() > 0) {  // until the writes wait for the socket
     }
+    REQUIRE_FALSE(failed.has_value());
+    REQUIRE(written < kFrames);  // the socket filled up before all were written
+    REQUIRE(written > 0);
+
+    std::string received(kFrames * (header.size() + payload.size()), '\0');
+    std::optional<asio::error_code> read;
+    asio::async_read(pair.client, asio::buffer(received), [&](const asio::error_code& ec, std::size_t) { read = ec; });
+    REQUIRE(pair.run_until([&] { return (written == kFrames || failed) && read; }));
+    REQUIRE_FALSE(failed.has_value());
+    CHECK_FALSE(*read);
+    bool all_equal = true;
+    for (std::size_t at = 0; at < received.size(); at += header.size() + payload.size()) {
+        all_equal = all_equal && received.compare(at, header.size(), header) == 0 &&
+                    received.compare(at + header.size(), payload.size(), payload) == 0;
+    }
+    CHECK(all_equal);
 }
 
 TEST_CASE("TlsStream: completions never run inside the call that starts them", "[station][tls]") {
@@ -244,7 +281,8 @@ TEST_CASE("TlsStream: how a connection ends, as asio's stream reports it", "[sta
     }
     SECTION("a read waiting when the socket is cancelled: aborted") {
         std::optional<asio::error_code> result;
-        pair.server().async_read_some(asio::buffer(std::array<char, 16>{}),
+        std::array<char, 16> buffer{};
+        pair.server().async_read_some(asio::buffer(buffer),
                                     [&](const asio::error_code& ec, std::size_t) { result = ec; });
         pair.io.poll();
         REQUIRE_FALSE(result.has_value());
@@ -269,5 +307,5 @@ TEST_CASE("TlsStream: a peer that does not speak TLS fails the handshake with Op
     asio::write(pair.client.next_layer(), asio::buffer(http));
     REQUIRE(pair.run_until([&] { return result.has_value(); }));
     CHECK(result->category() == asio::error::get_ssl_category());
-    CHECK_FALSE(result->message().empty());
+    CHECK(ERR_GET_REASON(static_cast<unsigned long>(result->value())) == SSL_R_HTTP_REQUEST);
 }
