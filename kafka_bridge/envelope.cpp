@@ -4,10 +4,14 @@
 
 #include "kafka_bridge/commands.hpp"
 #include "ocpp/errors.hpp"
+#include "ocpp/json_writer.hpp"
 
 #include <chrono>
-#include <cstdio>
+#include <initializer_list>
+#include <memory>
+#include <new>
 #include <random>
+#include <stdexcept>
 
 namespace kafka_bridge {
 namespace {
@@ -15,48 +19,7 @@ namespace {
 using json = nlohmann::json;
 
 constexpr auto kDump = json::error_handler_t::replace;
-
-bool valid_utf8(std::string_view s) {
-    std::size_t i = 0;
-    while (i < s.size()) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        std::size_t n = 0;
-        std::uint32_t cp = 0;
-        if (c < 0x80) {
-            ++i;
-            continue;
-        }
-        if ((c & 0xE0U) == 0xC0U) {
-            n = 1;
-            cp = c & 0x1FU;
-        } else if ((c & 0xF0U) == 0xE0U) {
-            n = 2;
-            cp = c & 0x0FU;
-        } else if ((c & 0xF8U) == 0xF0U) {
-            n = 3;
-            cp = c & 0x07U;
-        } else {
-            return false;
-        }
-        if (i + n >= s.size()) {
-            return false;  // truncated sequence
-        }
-        for (std::size_t k = 1; k <= n; ++k) {
-            const auto cc = static_cast<unsigned char>(s[i + k]);
-            if ((cc & 0xC0U) != 0x80U) {
-                return false;
-            }
-            cp = (cp << 6U) | (cc & 0x3FU);
-        }
-        const bool overlong = (n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
-                              (n == 3 && cp < 0x10000);
-        if (overlong || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-            return false;
-        }
-        i += n + 1;
-    }
-    return true;
-}
+constexpr char kHexDigits[] = "0123456789abcdef";
 
 std::string base64(std::string_view data) {
     std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
@@ -67,50 +30,8 @@ std::string base64(std::string_view data) {
     return out;
 }
 
-/// Appends `s` as a JSON string, as nlohmann's dump() writes it: '"', '\\' and control
-/// characters escaped, everything else as is; text that is not UTF-8 goes through dump() for
-/// its U+FFFD replacement.
-void append_json_string(std::string& out, std::string_view s) {
-    if (!valid_utf8(s)) {
-        out += json(std::string(s)).dump(-1, ' ', false, kDump);
-        return;
-    }
-    out.push_back('"');
-    for (const char ch : s) {
-        switch (ch) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\b':
-                out += "\\b";
-                break;
-            case '\f':
-                out += "\\f";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                if (static_cast<unsigned char>(ch) < 0x20) {
-                    char escaped[8];
-                    std::snprintf(escaped, sizeof(escaped), "\\u%04x", static_cast<unsigned>(ch));
-                    out += escaped;
-                } else {
-                    out.push_back(ch);
-                }
-        }
-    }
-    out.push_back('"');
-}
+using ocpp::append_json_string;
+using ocpp::valid_utf8;
 
 json session_fields(const SessionInfo& s) {
     return json{{"stationId", s.station_id},
@@ -129,29 +50,63 @@ std::string new_uuid() {
     std::uint64_t lo = rng();
     hi = (hi & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
     lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // variant 10
-    char buffer[37];
-    std::snprintf(buffer, sizeof(buffer), "%08x-%04x-%04x-%04x-%012llx",
-                  static_cast<unsigned>(hi >> 32U), static_cast<unsigned>((hi >> 16U) & 0xFFFFU),
-                  static_cast<unsigned>(hi & 0xFFFFU), static_cast<unsigned>(lo >> 48U),
-                  static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFULL));
-    return buffer;
+    // 8-4-4-4-12 lowercase hex digits, most significant first.
+    std::string out(36, '-');
+    std::size_t at = 0;
+    const auto put = [&out, &at](std::uint64_t bits, int digits) {
+        for (int shift = (digits - 1) * 4; shift >= 0; shift -= 4) {
+            out[at++] = kHexDigits[(bits >> static_cast<unsigned>(shift)) & 0x0FU];
+        }
+    };
+    put(hi >> 32U, 8);
+    ++at;
+    put(hi >> 16U, 4);
+    ++at;
+    put(hi, 4);
+    ++at;
+    put(lo >> 48U, 4);
+    ++at;
+    put(lo, 12);
+    return out;
 }
 
 std::string now_rfc3339() { return format_time_ms(unix_now_ms()); }
 
-std::string sha256_hex(std::string_view data) {
+namespace {
+
+// SHA-256 of the pieces one after the other, in hex. The digest is fetched once and each
+// thread keeps a context: EVP_sha256() in EVP_Digest made OpenSSL 3 look the implementation
+// up by name, under a lock, and allocate a context for every record's dedup key.
+std::string sha256_hex_of(std::initializer_list<std::string_view> pieces) {
+    static const EVP_MD* const md = [] {
+        const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
+        return fetched != nullptr ? fetched : EVP_sha256();
+    }();
+    thread_local const std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+    if (!ctx) {
+        throw std::bad_alloc();
+    }
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int length = 0;
-    EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(length * 2);
+    bool ok = EVP_DigestInit_ex2(ctx.get(), md, nullptr) == 1;
+    for (const std::string_view piece : pieces) {
+        ok = ok && EVP_DigestUpdate(ctx.get(), piece.data(), piece.size()) == 1;
+    }
+    ok = ok && EVP_DigestFinal_ex(ctx.get(), digest, &length) == 1;
+    if (!ok) {
+        throw std::runtime_error("OpenSSL could not compute a SHA-256 digest");
+    }
+    std::string out(2 * std::size_t{length}, '0');
     for (unsigned int i = 0; i < length; ++i) {
-        out.push_back(kHex[digest[i] >> 4U]);
-        out.push_back(kHex[digest[i] & 0x0FU]);
+        out[2 * i] = kHexDigits[digest[i] >> 4U];
+        out[2 * i + 1] = kHexDigits[digest[i] & 0x0FU];
     }
     return out;
 }
+
+}  // namespace
+
+std::string sha256_hex(std::string_view data) { return sha256_hex_of({data}); }
 
 namespace {
 
@@ -180,9 +135,9 @@ std::string dedup_key_of(std::string_view station_id, std::string_view action,
         const auto seq = payload.find("seqNo");
         if (info != payload.end() && info->is_object() && info->contains("transactionId") &&
             seq != payload.end()) {
-            material += (*info)["transactionId"].dump(-1, ' ', false, kDump);
+            ocpp::append_json(material, (*info)["transactionId"]);
             material.push_back('\n');
-            material += seq->dump(-1, ' ', false, kDump);
+            ocpp::append_json(material, *seq);
             return sha256_hex(material);
         }
     }
@@ -192,17 +147,15 @@ std::string dedup_key_of(std::string_view station_id, std::string_view action,
         material.append(message_id);
         material.push_back('\n');
     }
-    material += payload_text;
-    return sha256_hex(material);
+    return sha256_hex_of({material, payload_text});
 }
 
 }  // namespace
 
 std::string dedup_key(std::string_view station_id, std::string_view action,
                       std::string_view message_id, const json& payload) {
-    // nlohmann keeps object keys sorted, so dump() is canonical for equal content.
-    return dedup_key_of(station_id, action, message_id, payload,
-                        payload.dump(-1, ' ', false, kDump));
+    // nlohmann keeps object keys sorted, so the compact text is canonical for equal content.
+    return dedup_key_of(station_id, action, message_id, payload, ocpp::write_json(payload));
 }
 
 std::string station_event(const SessionInfo& session, std::string_view action,
@@ -212,14 +165,14 @@ std::string station_event(const SessionInfo& session, std::string_view action,
                           const ocpp::Repaired* repaired) {
     // Written directly, keys in the order nlohmann's sorted objects had them; the payload is
     // serialized once, for the dedup key and the record, and never copied.
-    const std::string payload_text = payload.dump(-1, ' ', false, kDump);
+    const std::string payload_text = ocpp::write_json(payload);
     std::string text;
     text.reserve(384 + payload_text.size() + reply_json.size() + message_id.size());
     text += "{\"action\":";
     append_json_string(text, action);
     if (!decision.is_null()) {
         text += ",\"decision\":";
-        text += decision.dump(-1, ' ', false, kDump);
+        ocpp::append_json(text, decision);
     }
     text += ",\"dedupKey\":\"";
     text += dedup_key_of(session.station_id, action, message_id, payload, payload_text);

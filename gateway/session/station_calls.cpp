@@ -6,6 +6,7 @@
 #include "gateway/session/session.hpp"
 #include "gateway/session/freshness.hpp"
 #include "kafka_bridge/commands.hpp"
+#include "ocpp/json_writer.hpp"
 
 namespace gateway::session {
 namespace {
@@ -203,7 +204,7 @@ void Session::publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> t
                                    answer.decision->status);
         decision = answer.decision->to_json();
     }
-    std::string reply = answer.reply.dump(-1, ' ', false, json::error_handler_t::replace);
+    std::string reply = ocpp::write_json(answer.reply);
     auto pending = std::make_shared<Pending>();
     pending->id = accepted.call.id;
     pending->action = std::string(action.name);

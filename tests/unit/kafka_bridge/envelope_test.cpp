@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <string>
+
 #include "event_schemas.hpp"
 #include "kafka_bridge/envelope.hpp"
 #include "ocpp/rfc3339.hpp"
@@ -81,6 +83,29 @@ TEST_CASE("event ids are unique, dedup keys follow content", "[envelope]") {
     CHECK(kafka_bridge::dedup_key("CP-1", "StatusNotification", "m1", a) !=
           kafka_bridge::dedup_key("CP-2", "StatusNotification", "m1", a));
     CHECK(kafka_bridge::new_uuid() != kafka_bridge::new_uuid());
+
+    SECTION("a key is the SHA-256 of id, action and the compact payload: stable across versions") {
+        // Computed apart (Python's hashlib over the same text): a resend that reaches an
+        // instance of another version must get the same key.
+        CHECK(kafka_bridge::dedup_key("CP-1", "StatusNotification", "m1", a) ==
+              "746c70e05071a31b3fe9a98a72dd1d766f579701121e7e896ea5d3a3c26fef73");
+        CHECK(kafka_bridge::dedup_key("CP-1", "Heartbeat", "m1", json::object()) ==
+              "f0d703752e6638dd23923c00f5ea4505ee58ecf81086a69a50d25c215bd4c72f");
+        CHECK(kafka_bridge::sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    }
+
+    SECTION("event ids are version 4 UUIDs in lowercase hex") {
+        for (int i = 0; i < 100; ++i) {
+            const std::string id = kafka_bridge::new_uuid();
+            REQUIRE(id.size() == 36);
+            for (std::size_t k = 0; k < id.size(); ++k) {
+                const bool dash = k == 8 || k == 13 || k == 18 || k == 23;
+                CHECK((dash ? id[k] == '-' : std::string("0123456789abcdef").find(id[k]) != std::string::npos));
+            }
+            CHECK(id[14] == '4');
+            CHECK(std::string("89ab").find(id[19]) != std::string::npos);
+        }
+    }
 
     SECTION("meter values carry their timestamps inside: the payload alone decides") {
         const json mv = json::parse(
