@@ -98,20 +98,34 @@ bool valid_utf8(std::string_view text) {
 }
 
 void append_json_string(std::string& out, std::string_view text) {
-    if (!valid_utf8(text)) {
+    // One pass without branches tells the common case (printable ASCII, nothing to escape)
+    // from the rest.
+    bool ascii = true;
+    bool plain = true;
+    for (const char ch : text) {
+        const auto c = static_cast<unsigned char>(ch);
+        ascii &= c < 0x80;
+        plain &= c >= 0x20 && c != '"' && c != '\\';
+    }
+    if (!ascii && !valid_utf8(text)) {
         // nlohmann's U+FFFD replacement, rare enough to take its way.
         out += json(std::string(text)).dump(-1, ' ', false, kReplace);
         return;
     }
     out.push_back('"');
-    std::size_t plain = 0;  // where the run of characters not yet appended starts
+    if (plain) {
+        out.append(text);
+        out.push_back('"');
+        return;
+    }
+    std::size_t run = 0;  // where the characters not yet appended start
     for (std::size_t i = 0; i < text.size(); ++i) {
         const auto c = static_cast<unsigned char>(text[i]);
         if (c >= 0x20 && c != '"' && c != '\\') {
             continue;
         }
-        out.append(text.data() + plain, i - plain);
-        plain = i + 1;
+        out.append(text.data() + run, i - run);
+        run = i + 1;
         out.push_back('\\');
         if (const char e = short_escape(c); e != 0) {
             out.push_back(e);
@@ -121,7 +135,7 @@ void append_json_string(std::string& out, std::string_view text) {
             out.push_back(kHex[c & 0x0FU]);
         }
     }
-    out.append(text.data() + plain, text.size() - plain);
+    out.append(text.data() + run, text.size() - run);
     out.push_back('"');
 }
 

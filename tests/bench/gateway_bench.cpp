@@ -4,17 +4,24 @@
 //    applied per second (the start-up read of ocpp.presence).
 //  - The RFC 3339 times every station message formats and parses, against the C library's
 //    gmtime_r/timegm (one thread and two).
+//  - What every station message's record costs: the record whole (a Heartbeat, a MeterValues
+//    with five samples), and its pieces against what they were — the payload's text against
+//    nlohmann's dump(), the dedup key's SHA-256 against EVP_Digest(EVP_sha256()), the event
+//    id against snprintf.
 #include <benchmark/benchmark.h>
 #include <malloc.h>
+#include <openssl/evp.h>
 
 #include <cstdio>
 #include <ctime>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "gateway/commands/presence_table.hpp"
 #include "kafka_bridge/envelope.hpp"
+#include "ocpp/json_writer.hpp"
 #include "ocpp/rfc3339.hpp"
 
 namespace {
@@ -141,6 +148,100 @@ void BM_ParseTime(benchmark::State& state) {
     }
 }
 
+// A MeterValues of 2.0.1 as a station sends it every minute: five measurands of one reading.
+nlohmann::json meter_values() {
+    nlohmann::json samples = nlohmann::json::array();
+    for (const char* measurand : {"Energy.Active.Import.Register", "Power.Active.Import", "Current.Import",
+                                  "Voltage", "SoC"}) {
+        samples.push_back({{"value", 23145.75}, {"measurand", measurand}, {"unitOfMeasure", {{"unit", "Wh"}}},
+                           {"context", "Sample.Periodic"}});
+    }
+    return {{"evseId", 1},
+            {"meterValue", nlohmann::json::array({{{"timestamp", "2026-03-01T10:15:30.123Z"},
+                                                   {"sampledValue", samples}}})}};
+}
+
+const kafka_bridge::SessionInfo kBenchSession{"DE*OPR*E0000042", ocpp::ProtocolVersion::v201,
+                                              "ocpp-gateway-7f9c4d-1", "0b7e4bb5-6a55-4d4c-9d0e-3f1f0c8a2b11"};
+
+void BM_StationEvent_Heartbeat(benchmark::State& state) {
+    const nlohmann::json payload = nlohmann::json::object();
+    const std::string reply = R"({"currentTime":"2026-03-01T10:15:30.123Z"})";
+    std::uint64_t sequence = 0;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(kafka_bridge::station_event(
+            kBenchSession, "Heartbeat", ocpp::EventClass::heartbeat, "m-000123", "2026-03-01T10:15:30.123Z",
+            ++sequence, payload, reply, nlohmann::json()));
+    }
+}
+
+void BM_StationEvent_MeterValues(benchmark::State& state) {
+    const nlohmann::json payload = meter_values();
+    std::uint64_t sequence = 0;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(kafka_bridge::station_event(
+            kBenchSession, "MeterValues", ocpp::EventClass::metering, "m-000123", "2026-03-01T10:15:30.123Z",
+            ++sequence, payload, "{}", nlohmann::json()));
+    }
+}
+
+void BM_PayloadText_nlohmann(benchmark::State& state) {
+    const nlohmann::json payload = meter_values();
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    }
+}
+
+void BM_PayloadText(benchmark::State& state) {
+    const nlohmann::json payload = meter_values();
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(ocpp::write_json(payload));
+    }
+}
+
+// The dedup key's material for a MeterValues: station, action, the payload's text.
+std::string key_material() {
+    return std::string(kBenchSession.station_id) + "\nMeterValues\n" + ocpp::write_json(meter_values());
+}
+
+// What sha256_hex was: OpenSSL 3 looks SHA-256 up by name on every call.
+void BM_Sha256_EVP_Digest(benchmark::State& state) {
+    const std::string material = key_material();
+    for (auto _ : state) {
+        unsigned char digest[EVP_MAX_MD_SIZE];
+        unsigned int length = 0;
+        EVP_Digest(material.data(), material.size(), digest, &length, EVP_sha256(), nullptr);
+        benchmark::DoNotOptimize(digest);
+    }
+}
+
+void BM_Sha256(benchmark::State& state) {
+    const std::string material = key_material();
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(kafka_bridge::sha256_hex(material));
+    }
+}
+
+// What new_uuid was: the same random bits, formatted by snprintf.
+void BM_Uuid_snprintf(benchmark::State& state) {
+    std::mt19937_64 rng(7);
+    for (auto _ : state) {
+        const std::uint64_t hi = rng();
+        const std::uint64_t lo = rng();
+        char buffer[37];
+        std::snprintf(buffer, sizeof(buffer), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32U),
+                      static_cast<unsigned>((hi >> 16U) & 0xFFFFU), static_cast<unsigned>(hi & 0xFFFFU),
+                      static_cast<unsigned>(lo >> 48U), static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFULL));
+        benchmark::DoNotOptimize(std::string(buffer));
+    }
+}
+
+void BM_Uuid(benchmark::State& state) {
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(kafka_bridge::new_uuid());
+    }
+}
+
 }  // namespace
 
 BENCHMARK(BM_PresenceTable)->Arg(100000)->Unit(benchmark::kMillisecond);
@@ -148,5 +249,13 @@ BENCHMARK(BM_FormatTime_libc)->Threads(1)->Threads(2);
 BENCHMARK(BM_FormatTime)->Threads(1)->Threads(2);
 BENCHMARK(BM_ParseTime_libc)->Threads(1)->Threads(2);
 BENCHMARK(BM_ParseTime)->Threads(1)->Threads(2);
+BENCHMARK(BM_StationEvent_Heartbeat);
+BENCHMARK(BM_StationEvent_MeterValues);
+BENCHMARK(BM_PayloadText_nlohmann);
+BENCHMARK(BM_PayloadText);
+BENCHMARK(BM_Sha256_EVP_Digest)->Threads(1)->Threads(2);
+BENCHMARK(BM_Sha256)->Threads(1)->Threads(2);
+BENCHMARK(BM_Uuid_snprintf);
+BENCHMARK(BM_Uuid);
 
 BENCHMARK_MAIN();
