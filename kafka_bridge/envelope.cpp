@@ -18,7 +18,6 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr auto kDump = json::error_handler_t::replace;
 constexpr char kHexDigits[] = "0123456789abcdef";
 
 std::string base64(std::string_view data) {
@@ -204,7 +203,7 @@ std::string station_event(const SessionInfo& session, std::string_view action,
         text += ",\"raw\":";
         append_json_string(text, repaired->raw);
         text += ",\"repairs\":";
-        text += ocpp::repairs_json(repaired->repairs).dump(-1, ' ', false, kDump);
+        ocpp::append_json(text, ocpp::repairs_json(repaired->repairs));
         text.push_back('}');
     }
     text += ",\"payload\":";
@@ -232,7 +231,7 @@ std::string connection_event(const SessionInfo& session, const ConnectionEvent& 
         event["durationMs"] = e.duration_ms;
         event["messages"] = e.messages;
     }
-    return event.dump(-1, ' ', false, kDump);
+    return ocpp::write_json(event);
 }
 
 namespace {
@@ -269,7 +268,7 @@ std::string dead_letter(const SessionInfo& session, const DeadLetter& letter,
     if (letter.would_repair) {
         record["wouldRepair"] = *letter.would_repair;
     }
-    return record.dump(-1, ' ', false, kDump);
+    return ocpp::write_json(record);
 }
 
 std::string command_dead_letter(const CommandLetter& letter, std::string_view gateway_id,
@@ -284,7 +283,7 @@ std::string command_dead_letter(const CommandLetter& letter, std::string_view ga
                    {"key", letter.key ? json(*letter.key) : json(nullptr)},
                    {"reason", letter.reason}};
     put_raw(record, letter.raw);
-    return record.dump(-1, ' ', false, kDump);
+    return ocpp::write_json(record);
 }
 
 std::string security_event(const SecurityEvent& event, std::string_view gateway_id,
@@ -297,7 +296,7 @@ std::string security_event(const SecurityEvent& event, std::string_view gateway_
                    {"gatewayId", gateway_id},
                    {"at", at}};
     record["stationId"] = event.station_id.empty() ? json(nullptr) : json(event.station_id);
-    return record.dump(-1, ' ', false, kDump);
+    return ocpp::write_json(record);
 }
 
 }  // namespace kafka_bridge

@@ -1,6 +1,7 @@
 #include "ocpp/frame.hpp"
 
 #include "ocpp/json_reader.hpp"
+#include "ocpp/json_writer.hpp"
 
 #include <stdexcept>
 
@@ -230,18 +231,18 @@ Result<Frame, FrameError> parse_frame(std::string_view text, const FrameLimits& 
 std::string serialize(const Call& call) {
     json frame = json::array({static_cast<int>(MessageType::call), call.id.get(), call.action,
                               call.payload});
-    return frame.dump(-1, ' ', false, json::error_handler_t::replace);
+    return write_json(frame);
 }
 
 std::string serialize(const CallResult& result) {
     json frame =
         json::array({static_cast<int>(MessageType::call_result), result.id.get(), result.payload});
-    return frame.dump(-1, ' ', false, json::error_handler_t::replace);
+    return write_json(frame);
 }
 
 std::string serialize_call_result(const MessageId& id, std::string_view payload_json) {
     std::string frame = "[3,";
-    frame += json(id.get()).dump(-1, ' ', false, json::error_handler_t::replace);
+    append_json_string(frame, id.get());
     frame.push_back(',');
     frame += payload_json;
     frame.push_back(']');
@@ -251,19 +252,19 @@ std::string serialize_call_result(const MessageId& id, std::string_view payload_
 std::string serialize(const CallError& error) {
     json frame = json::array({static_cast<int>(MessageType::call_error), error.id.get(),
                               error.code, truncate_utf8(error.description), error.details});
-    return frame.dump(-1, ' ', false, json::error_handler_t::replace);
+    return write_json(frame);
 }
 
 std::string serialize(const Send& send) {
     json frame = json::array({static_cast<int>(MessageType::send), send.id.get(), send.action,
                               send.payload});
-    return frame.dump(-1, ' ', false, json::error_handler_t::replace);
+    return write_json(frame);
 }
 
 std::string serialize(const CallResultError& error) {
     json frame = json::array({static_cast<int>(MessageType::call_result_error), error.id.get(),
                               error.code, truncate_utf8(error.description), error.details});
-    return frame.dump(-1, ' ', false, json::error_handler_t::replace);
+    return write_json(frame);
 }
 
 CallError make_call_error(std::string_view id, CallErrorCode code, ProtocolVersion version,
