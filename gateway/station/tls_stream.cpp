@@ -6,8 +6,10 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstring>
 #include <system_error>
 
 namespace gateway::station {
@@ -130,9 +132,22 @@ void TlsStream::set_role(asio::ssl::stream_base::handshake_type type) {
     }
 }
 
-char* TlsStream::gather_space() {
+std::pair<void*, std::size_t> TlsStream::bytes_of(Kind kind, const Pieces& pieces) {
+    if (pieces.count == 0) {
+        return {nullptr, 0};
+    }
+    const asio::const_buffer first = pieces.buffers[0];
+    if (kind != Kind::write || pieces.count == 1 || first.size() >= kGatherBytes) {
+        return {const_cast<void*>(first.data()), first.size()};
+    }
     thread_local std::array<char, kGatherBytes> space;
-    return space.data();
+    std::size_t size = 0;
+    for (std::size_t i = 0; i < pieces.count && size < kGatherBytes; ++i) {
+        const std::size_t n = std::min(pieces.buffers[i].size(), kGatherBytes - size);
+        std::memcpy(space.data() + size, pieces.buffers[i].data(), n);
+        size += n;
+    }
+    return {space.data(), size};
 }
 
 TlsStream::Step TlsStream::step(Kind kind, void* data, std::size_t size) {

@@ -13,10 +13,8 @@
 #include <asio/ssl/stream_base.hpp>
 #include <openssl/ssl.h>
 
-#include <algorithm>
+#include <array>
 #include <cstddef>
-#include <iterator>
-#include <cstring>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -99,6 +97,9 @@ public:
     /// A write of several buffers sends up to this many of their bytes as one record: TLS's
     /// largest, so every frame up to 16 KiB is one record and one send.
     static constexpr std::size_t kGatherBytes = 16384;
+    /// ... from at most this many buffers (websocketpp writes a frame as two: header and
+    /// payload; several queued frames as two each).
+    static constexpr std::size_t kGatherPieces = 8;
 
 private:
     enum class Kind { handshake, read, write, shutdown };
@@ -108,50 +109,49 @@ private:
         asio::error_code ec;
         std::size_t bytes = 0;
     };
+    /// The buffers an operation works on, all it keeps of the caller's sequence: for a read
+    /// the first non-empty one, for a write up to kGatherPieces non-empty ones (fewer when
+    /// they hold kGatherBytes already). A write of more completes with what it took, as a
+    /// socket's write_some may.
+    struct Pieces {
+        std::array<asio::const_buffer, kGatherPieces> buffers{};
+        std::size_t count = 0;
+    };
 
     /// One OpenSSL call of an operation: done (ec, bytes) or waiting for the socket.
     Step step(Kind kind, void* data, std::size_t size);
     void set_role(asio::ssl::stream_base::handshake_type type);
-    /// This thread's buffer for gathering writes (gather_buffers).
-    static char* gather_space();
 
-    /// The bytes to read into or write: the first non-empty buffer, or for a write whose
-    /// first buffer is smaller than a record and followed by others, the buffers' bytes up to
-    /// a record's worth copied into this thread's gather space. The same buffers give the same
-    /// bytes, which is what OpenSSL needs when a write is retried.
     template <class Buffers>
-    static std::pair<void*, std::size_t> bytes_of(Kind kind, const Buffers& buffers) {
-        auto it = asio::buffer_sequence_begin(buffers);
-        const auto end = asio::buffer_sequence_end(buffers);
-        while (it != end && asio::const_buffer(*it).size() == 0) {
-            ++it;
-        }
-        if (it == end) {
-            return {nullptr, 0};
-        }
-        const asio::const_buffer first(*it);
-        if (kind != Kind::write || first.size() >= kGatherBytes || std::next(it) == end) {
-            return {const_cast<void*>(first.data()), first.size()};
-        }
-        char* gather = gather_space();
-        std::size_t size = 0;
-        for (; it != end && size < kGatherBytes; ++it) {
+    static Pieces pieces_of(Kind kind, const Buffers& buffers) {
+        Pieces pieces;
+        const std::size_t most = kind == Kind::write ? kGatherPieces : 1;
+        std::size_t bytes = 0;
+        for (auto it = asio::buffer_sequence_begin(buffers), end = asio::buffer_sequence_end(buffers);
+             it != end && pieces.count < most && bytes < kGatherBytes; ++it) {
             const asio::const_buffer b(*it);
-            const std::size_t n = std::min(b.size(), kGatherBytes - size);
-            std::memcpy(gather + size, b.data(), n);
-            size += n;
+            if (b.size() > 0) {
+                pieces.buffers[pieces.count++] = b;
+                bytes += b.size();
+            }
         }
-        return {gather, size};
+        return pieces;
     }
+
+    /// The bytes to read into or write: the first piece, or for a write whose first piece is
+    /// smaller than a record and followed by others, the pieces' bytes up to a record's worth
+    /// copied into this thread's gather space. The same pieces give the same bytes, which is
+    /// what OpenSSL needs when a write is retried.
+    static std::pair<void*, std::size_t> bytes_of(Kind kind, const Pieces& pieces);
 
     /// The operation as a composed asio operation: OpenSSL, then a wait when it asks for one,
     /// until done; a result ready at once is posted, not passed to the handler from within
     /// the call that started the operation.
-    template <class Buffers, bool kBytes>
+    template <bool kBytes>
     struct Op {
         TlsStream* stream;
         Kind kind;
-        Buffers buffers;
+        Pieces pieces;
         bool started = false;
         bool posted = false;
         Step result{};
@@ -162,7 +162,7 @@ private:
                 if (waited) {
                     result = Step{Want::nothing, waited, 0};
                 } else {
-                    const auto [data, size] = bytes_of(kind, buffers);
+                    const auto [data, size] = bytes_of(kind, pieces);
                     result = stream->step(kind, data, size);
                     if (result.want != Want::nothing) {
                         started = true;
@@ -191,7 +191,8 @@ private:
     template <class Signature, class Buffers, class Handler>
     auto start(Kind kind, const Buffers& buffers, Handler&& handler) {
         constexpr bool kBytes = std::is_same_v<Signature, void(asio::error_code, std::size_t)>;
-        return asio::async_compose<Handler, Signature>(Op<Buffers, kBytes>{this, kind, buffers}, handler, socket_);
+        return asio::async_compose<Handler, Signature>(Op<kBytes>{this, kind, pieces_of(kind, buffers)}, handler,
+                                                       socket_);
     }
 
     friend struct SocketBio;

@@ -183,6 +183,46 @@ TEST_CASE("TlsStream: small buffers written together go out as one record", "[st
         CHECK(first == header + large.substr(0, TlsStream::kGatherBytes - header.size()));
         CHECK(pair.client_records == 1);
     }
+
+    SECTION("more buffers than one write gathers: it takes the first ones, async_write the rest") {
+        // Three frames more than a write gathers, each a header and a payload, with an empty
+        // buffer among them (skipped, not counted).
+        std::vector<std::string> parts;
+        for (std::size_t i = 0; i < TlsStream::kGatherPieces + 3; ++i) {
+            parts.push_back(i % 2 == 0 ? "\x81\x03" : pattern(3 + i));
+        }
+        std::vector<asio::const_buffer> many{asio::const_buffer()};
+        std::string all;
+        for (const auto& part : parts) {
+            many.push_back(asio::buffer(part));
+            all += part;
+        }
+        wrote.reset();
+        pair.server().async_write_some(many, [&](const asio::error_code& ec, std::size_t n) { wrote.emplace(ec, n); });
+        REQUIRE(pair.run_until([&] { return wrote.has_value(); }));
+        CHECK_FALSE(wrote->first);
+        std::size_t first_pieces = 0;
+        for (std::size_t i = 0; i < TlsStream::kGatherPieces; ++i) {
+            first_pieces += parts[i].size();
+        }
+        CHECK(wrote->second == first_pieces);
+
+        // One write at a time: the whole text as one buffer, then the pieces again.
+        std::optional<asio::error_code> whole;
+        std::optional<asio::error_code> rest;
+        asio::async_write(pair.server(), asio::buffer(all), [&](const asio::error_code& ec, std::size_t) {
+            whole = ec;
+            asio::async_write(pair.server(), many, [&](const asio::error_code& e, std::size_t) { rest = e; });
+        });
+        std::string got(first_pieces + 2 * all.size(), '\0');
+        read.reset();
+        asio::async_read(pair.client, asio::buffer(got), [&](const asio::error_code& ec, std::size_t) { read = ec; });
+        REQUIRE(pair.run_until([&] { return whole && rest && read; }));
+        CHECK_FALSE(*whole);
+        CHECK_FALSE(*rest);
+        CHECK_FALSE(*read);
+        CHECK(got == all.substr(0, first_pieces) + all + all);
+    }
 }
 
 TEST_CASE("TlsStream: a gathered write that meets a full socket is retried with the same bytes",
