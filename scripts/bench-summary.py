@@ -47,8 +47,9 @@ for row in rows:
     broker = row.get("broker_cpu_s")
     broker_per_msg = f"{broker * 1e6 / max(c['call_results'], 1):.0f}" if broker is not None else "—"
     # Runs that also measured the window alone: "whole run / window".
-    if row.get("gateway_window_cpu_s") is not None:
-        per_msg += f" / {row['gateway_window_cpu_s'] * 1e6 / max(c['call_results'], 1):.0f}"
+    window = row.get("gateway_window_cpu_s", row.get("target_window_cpu_s"))
+    if window is not None:
+        per_msg += f" / {window * 1e6 / max(c['call_results'], 1):.0f}"
     if row.get("broker_window_cpu_s") is not None:
         broker_per_msg += f" / {row['broker_window_cpu_s'] * 1e6 / max(c['call_results'], 1):.0f}"
     first = f"| {row['section']} " if with_sections else ""

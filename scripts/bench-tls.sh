@@ -3,7 +3,8 @@
 # authentication over ws://), everything on this machine (loopback only). Prints one JSON line
 # per run; scripts/bench-summary.py turns them into the tables of docs/benchmarks.md.
 #  1. Per message: the realistic mix at BENCH_RATES over BENCH_STATIONS stations; gateway and
-#     broker CPU per message. Rows carry "target": ws, wss-rsa, wss-ecdsa.
+#     broker CPU per message, over the whole run (the stations' connections included) and over
+#     the measured window alone. Rows carry "target": ws, wss-rsa, wss-ecdsa.
 #  2. Handshakes: BENCH_STORM_STATIONS stations connected, then every connection reset at once
 #     and all of them back at BENCH_STORM_RATE per second (above what the gateway can take,
 #     so the rate achieved is its capacity): reconnections per second and the gateway's CPU
@@ -92,11 +93,23 @@ for round in $(seq 1 "$rounds"); do
         fi
         for rate in $rates; do
             g0=$(cpu_s "$gw"); b0=$(cpu_s "$broker_pid")
-            report=$(loadgen --stations "$stations" --connect-rate 1000 --mix realistic \
-                --rate "$rate" --duration "$duration" --warmup 3 --json)
-            printf '{"target":"%s","round":%s,"mix":"realistic","rate":%s,"report":%s,"target_cpu_s":%s,"broker_cpu_s":%s}\n' \
-                "$target" "$round" "$rate" "$report" "$(diff2 "$(cpu_s "$gw")" "$g0")" \
-                "$(diff2 "$(cpu_s "$broker_pid")" "$b0")"
+            progress="$bench_dir/rate.err"
+            : >"$progress"
+            loadgen --stations "$stations" --connect-rate 1000 --mix realistic \
+                --rate "$rate" --duration "$duration" --warmup 3 --json >"$bench_dir/rate.json" 2>"$progress" &
+            lg=$!
+            # Also over the measured window alone: from the generator's traffic mark, past its
+            # 3 s warm-up, for the window's length. The whole run includes every station's
+            # connection (its TLS handshake when there is one), the window none.
+            wait_for_mark "$progress" '^traffic:' "$lg"
+            sleep 3
+            gw0=$(cpu_s "$gw"); bw0=$(cpu_s "$broker_pid")
+            sleep "$duration"
+            gw1=$(cpu_s "$gw"); bw1=$(cpu_s "$broker_pid")
+            wait "$lg"
+            printf '{"target":"%s","round":%s,"mix":"realistic","rate":%s,"report":%s,"target_cpu_s":%s,"broker_cpu_s":%s,"target_window_cpu_s":%s,"broker_window_cpu_s":%s}\n' \
+                "$target" "$round" "$rate" "$(cat "$bench_dir/rate.json")" "$(diff2 "$(cpu_s "$gw")" "$g0")" \
+                "$(diff2 "$(cpu_s "$broker_pid")" "$b0")" "$(diff2 "$gw1" "$gw0")" "$(diff2 "$bw1" "$bw0")"
         done
         resume_options=(no)
         [ "$target" != ws ] && resume_options=(no yes)
