@@ -1,12 +1,14 @@
 // ocpp::read_json against nlohmann::json::parse, whose results it promises to reproduce
 // (ocpp/json_reader.hpp): same verdict and the same value, except that read_json refuses
 // nesting deeper than its limit, nlohmann skips a leading UTF-8 byte order mark and stops
-// reading at a NUL byte.
+// reading at a NUL byte. And ocpp::write_json against nlohmann's dump() on what was read: the
+// same bytes (ocpp/json_writer.hpp).
 #include <string>
 
 #include "fuzz_support.hpp"
 #include "ocpp/frame.hpp"
 #include "ocpp/json_reader.hpp"
+#include "ocpp/json_writer.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view text = fuzz::as_text(data, size);
@@ -36,5 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const nlohmann::json& value = ours.value();
     fuzz::require(value == reference, "read_json and nlohmann read equal values");
     fuzz::require(value.dump() == reference.dump(), "read_json and nlohmann read the same text");
+    fuzz::require(ocpp::write_json(value) == value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                  "write_json writes what nlohmann's dump writes");
     return 0;
 }
