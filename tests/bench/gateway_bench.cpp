@@ -161,8 +161,11 @@ nlohmann::json meter_values() {
                                                    {"sampledValue", samples}}})}};
 }
 
-const kafka_bridge::SessionInfo kBenchSession{"DE*OPR*E0000042", ocpp::ProtocolVersion::v201,
-                                              "ocpp-gateway-7f9c4d-1", "0b7e4bb5-6a55-4d4c-9d0e-3f1f0c8a2b11"};
+const kafka_bridge::SessionInfo& bench_session() {
+    static const kafka_bridge::SessionInfo session{"DE*OPR*E0000042", ocpp::ProtocolVersion::v201,
+                                                   "ocpp-gateway-7f9c4d-1", "0b7e4bb5-6a55-4d4c-9d0e-3f1f0c8a2b11"};
+    return session;
+}
 
 void BM_StationEvent_Heartbeat(benchmark::State& state) {
     const nlohmann::json payload = nlohmann::json::object();
@@ -170,7 +173,7 @@ void BM_StationEvent_Heartbeat(benchmark::State& state) {
     std::uint64_t sequence = 0;
     for (auto _ : state) {
         benchmark::DoNotOptimize(kafka_bridge::station_event(
-            kBenchSession, "Heartbeat", ocpp::EventClass::heartbeat, "m-000123", "2026-03-01T10:15:30.123Z",
+            bench_session(), "Heartbeat", ocpp::EventClass::heartbeat, "m-000123", "2026-03-01T10:15:30.123Z",
             ++sequence, payload, reply, nlohmann::json()));
     }
 }
@@ -180,7 +183,7 @@ void BM_StationEvent_MeterValues(benchmark::State& state) {
     std::uint64_t sequence = 0;
     for (auto _ : state) {
         benchmark::DoNotOptimize(kafka_bridge::station_event(
-            kBenchSession, "MeterValues", ocpp::EventClass::metering, "m-000123", "2026-03-01T10:15:30.123Z",
+            bench_session(), "MeterValues", ocpp::EventClass::metering, "m-000123", "2026-03-01T10:15:30.123Z",
             ++sequence, payload, "{}", nlohmann::json()));
     }
 }
@@ -201,7 +204,7 @@ void BM_PayloadText(benchmark::State& state) {
 
 // The dedup key's material for a MeterValues: station, action, the payload's text.
 std::string key_material() {
-    return std::string(kBenchSession.station_id) + "\nMeterValues\n" + ocpp::write_json(meter_values());
+    return std::string(bench_session().station_id) + "\nMeterValues\n" + ocpp::write_json(meter_values());
 }
 
 // What sha256_hex was: OpenSSL 3 looks SHA-256 up by name on every call.
