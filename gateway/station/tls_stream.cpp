@@ -24,11 +24,14 @@ struct SocketBio {
         BIO_clear_retry_flags(bio);
         TlsStream& s = stream(bio);
         const ssize_t n = ::recv(s.socket_.native_handle(), data, size, MSG_DONTWAIT);
+        s.drained_ = false;
         if (n > 0) {
             *done = static_cast<std::size_t>(n);
+            s.drained_ = *done < size;  // less than asked for: nothing more had arrived
             return 1;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            s.drained_ = errno != EINTR;
             BIO_set_retry_read(bio);
         } else if (n == 0) {
             s.peer_closed_ = true;  // BIO_eof: OpenSSL then reports an unexpected EOF

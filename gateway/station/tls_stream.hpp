@@ -32,14 +32,15 @@ namespace gateway::station {
 /// (`SSL_MODE_RELEASE_BUFFERS`): an idle connection holds its `SSL` object and nothing more.
 /// A read waits for the socket to become readable, not with a buffer posted.
 ///
-/// Every operation tries OpenSSL first and waits for the socket only when OpenSSL asks for
-/// it (a read may need to write and a write to read). Completions never run inside the call
-/// that starts them. One read and one write may be outstanding at once, as on a socket; all
-/// of a stream's handlers must run on one thread at a time (websocketpp's strand, or a
-/// context with one thread), and the stream must outlive them (websocketpp's handlers hold
-/// the connection that owns it). After a write fails or is cancelled, OpenSSL may still hold
-/// part of a record: the stream is then good for reading and shutting down, not for writing
-/// other bytes (websocketpp never writes again after an error).
+/// Every operation tries OpenSSL first and waits for the socket only when OpenSSL asks for it
+/// (a read may need to write and a write to read) — except a read when OpenSSL holds no bytes
+/// and its last recv emptied the socket: that one waits first. Completions never run inside the
+/// call that starts them. One read and one write may be outstanding at once, as on a socket;
+/// all of a stream's handlers must run on one thread at a time (websocketpp's strand, or a
+/// context with one thread), and the stream must outlive them (websocketpp's handlers hold the
+/// connection that owns it). After a write fails or is cancelled, OpenSSL may still hold part
+/// of a record: the stream is then good for reading and shutting down, not for writing other
+/// bytes (websocketpp never writes again after an error).
 ///
 /// Errors, as asio's stream gives them (websocketpp tells them apart the same way):
 /// `asio::error::eof` when the peer closed TLS (close_notify), `asio::ssl::error::
@@ -158,6 +159,15 @@ private:
 
         template <class Self>
         void operator()(Self& self, asio::error_code waited = {}) {
+            if (!started && kind == Kind::read && pieces.count != 0 && stream->drained_ &&
+                SSL_has_pending(stream->ssl_) == 0) {
+                // OpenSSL holds nothing and the socket had nothing more at the last look:
+                // wait first instead of a recv that would find nothing (the wait sees data
+                // that arrived since).
+                started = true;
+                stream->socket_.async_wait(asio::socket_base::wait_read, std::move(self));
+                return;
+            }
             if (!posted) {
                 if (waited) {
                     result = Step{Want::nothing, waited, 0};
@@ -201,6 +211,7 @@ private:
     SSL* ssl_ = nullptr;
     int last_errno_ = 0;       // the socket call's that OpenSSL reported as SSL_ERROR_SYSCALL
     bool peer_closed_ = false;  // a recv returned 0
+    bool drained_ = false;      // the last recv found the socket empty or emptied it
 };
 
 }  // namespace gateway::station

@@ -271,6 +271,57 @@ TEST_CASE("TlsStream: a gathered write that meets a full socket is retried with 
     CHECK(all_equal);
 }
 
+TEST_CASE("TlsStream: a read after the socket was emptied waits first and sees what came meanwhile",
+          "[station][tls]") {
+    Pair pair;
+    pair.handshake();
+    const auto client_write = [&pair](const std::string& text) {
+        std::optional<asio::error_code> sent;
+        asio::async_write(pair.client, asio::buffer(text), [&](const asio::error_code& ec, std::size_t) { sent = ec; });
+        REQUIRE(pair.run_until([&] { return sent.has_value(); }));
+        REQUIRE_FALSE(*sent);
+    };
+    client_write("one");
+    auto [ec, got] = pair.server_read(100);  // less than asked for: the socket is empty now
+    REQUIRE_FALSE(ec);
+    REQUIRE(got == "one");
+
+    SECTION("a record that arrived before the read started") {
+        client_write("two");  // on loopback, in the server's socket once the write completed
+        auto [e, text] = pair.server_read(100);
+        CHECK_FALSE(e);
+        CHECK(text == "two");
+    }
+
+    SECTION("a record that arrives while the read waits") {
+        std::string buffer(100, '\0');
+        std::optional<std::pair<asio::error_code, std::size_t>> result;
+        pair.server().async_read_some(asio::buffer(buffer),
+                                      [&](const asio::error_code& e, std::size_t n) { result.emplace(e, n); });
+        pair.io.restart();
+        pair.io.poll();
+        REQUIRE_FALSE(result.has_value());
+        client_write("three");
+        REQUIRE(pair.run_until([&] { return result.has_value(); }));
+        CHECK_FALSE(result->first);
+        CHECK(buffer.substr(0, result->second) == "three");
+    }
+
+    SECTION("two records at once: the second is read from OpenSSL's buffer without waiting") {
+        client_write("four");
+        client_write("five");
+        auto [e1, first] = pair.server_read(100);
+        REQUIRE_FALSE(e1);
+        std::string all = first;
+        if (all.size() < 8) {
+            auto [e2, second] = pair.server_read(100);
+            REQUIRE_FALSE(e2);
+            all += second;
+        }
+        CHECK(all == "fourfive");
+    }
+}
+
 TEST_CASE("TlsStream: completions never run inside the call that starts them", "[station][tls]") {
     Pair pair;
     pair.handshake();
