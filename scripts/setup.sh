@@ -18,7 +18,7 @@ packages=(
     build-essential cmake ninja-build pkg-config git curl ca-certificates
     libwebsocketpp-dev libasio-dev nlohmann-json3-dev libvalijson-dev
     libssl-dev libfmt-dev libyaml-cpp-dev catch2 libbenchmark-dev
-    # The allocator ocpp-gateway can link instead of glibc's (-DOCPP_ALLOCATOR=jemalloc).
+    # ocpp-gateway's allocator (glibc's malloc instead with -DOCPP_ALLOCATOR=system).
     libjemalloc-dev
     # The pinned librdkafka (scripts/build-librdkafka.sh builds Debian trixie's 2.8.0 source
     # package): its compression and SASL libraries, xz for the source package, patch for the
