@@ -6,7 +6,10 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <vector>
+
+#include <stdlib.h>
 
 #include "ocpp/schema_registry.hpp"
 
@@ -19,6 +22,40 @@ inline const ocpp::SchemaRegistry& official_schemas() {
 }
 
 inline std::filesystem::path fixtures_dir() { return OCPP_FIXTURES_DIR; }
+
+/// A directory of this test process's own under the system temp directory, for the files its
+/// tests write; removed with its contents when the process exits.
+inline const std::filesystem::path& scratch_dir() {
+    struct Directory {
+        std::filesystem::path path;
+        Directory() {
+            std::string pattern = (std::filesystem::temp_directory_path() / "ocpp-test-XXXXXX").string();
+            if (::mkdtemp(pattern.data()) == nullptr) {
+                throw std::runtime_error("cannot create a scratch directory: " + pattern);
+            }
+            path = pattern;
+        }
+        Directory(const Directory&) = delete;
+        Directory& operator=(const Directory&) = delete;
+        ~Directory() {
+            std::error_code ignored;
+            std::filesystem::remove_all(path, ignored);
+        }
+    };
+    static const Directory directory;
+    return directory.path;
+}
+
+/// Writes `text` to `<scratch_dir>/<name>` and returns the file's path.
+inline std::string write_scratch_file(const std::string& name, const std::string& text) {
+    const auto path = scratch_dir() / name;
+    std::ofstream out(path, std::ios::binary);
+    out << text;
+    if (!out.flush()) {
+        throw std::runtime_error("cannot write " + path.string());
+    }
+    return path.string();
+}
 
 inline std::string read_file(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);

@@ -262,9 +262,11 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
         for (const s of stations) s.abort();
         for (const s of stations) for (const c of s.connections) await c.client.close({ force: true }).catch(() => {});
         for (const gw of gateways) {
+          gw.failed = row.failed;
           if (gw.running) {
-            gw.failed = row.failed;
             await gw.stop().catch((err) => { if (!row.failed) throw err; });
+          } else {
+            await gw.discard();  // killed by the scenario
           }
         }
       }

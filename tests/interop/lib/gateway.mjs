@@ -252,10 +252,25 @@ export class Gateway {
     if (!clean) {
       throw new Error(`gateway did not shut down cleanly after SIGTERM (exit code ${info.code}, signal ${info.signal})\n--- gateway output ---\n${this.outputTail()}`);
     }
+    this._removeLog();
+    return info;
+  }
+
+  /**
+   * For a gateway a test ended on purpose (killed, say): kills it if it still runs, waits for
+   * the exit, closes the log and removes it unless a test failed. Never throws.
+   */
+  async discard() {
+    this.kill();
+    await this.exited;
+    await this._output.close();
+    this._removeLog();
+  }
+
+  _removeLog() {
     if (!this.failed && process.env.OCPP_TEST_KEEP_LOGS !== '1') {
       rmSync(dirname(this.logPath), { recursive: true, force: true });
     }
-    return info;
   }
 
   /** Last resort for cleanup paths: kill at once, never throws. */

@@ -3,8 +3,6 @@
 #include <filesystem>
 #include <fstream>
 
-#include <unistd.h>
-
 #include "ocpp/schema_registry.hpp"
 #include "support.hpp"
 
@@ -97,9 +95,7 @@ TEST_CASE("an action without a schema is reported, not thrown", "[schema]") {
 }
 
 TEST_CASE("operators' schemas override the official ones", "[schema]") {
-    const auto dir = std::filesystem::temp_directory_path() /
-                     ("ocpp-schema-override-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir);
+    const auto dir = test_support::scratch_dir() / "schema-override";
     std::filesystem::create_directories(dir / "ocpp1.6");
     {
         std::ofstream out(dir / "ocpp1.6" / "datatransfer.json");

@@ -1,11 +1,9 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
-#include <fstream>
-
-#include <unistd.h>
 
 #include "gateway/config/config.hpp"
+#include "support.hpp"
 
 using gateway::config::CommandLine;
 using gateway::config::parse_command_line;
@@ -21,10 +19,7 @@ CommandLine parse(std::vector<std::string> args, std::map<std::string, std::stri
 }
 
 std::string write_yaml(const std::string& name, const std::string& text) {
-    const auto path = std::filesystem::temp_directory_path() /
-                      (name + "-" + std::to_string(::getpid()) + ".yaml");
-    std::ofstream(path) << text;
-    return path.string();
+    return test_support::write_scratch_file(name + ".yaml", text);
 }
 
 }  // namespace

@@ -1,12 +1,10 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
-#include <fstream>
-
-#include <unistd.h>
 
 #include "gateway/security/password.hpp"
 #include "gateway/security/registry.hpp"
+#include "support.hpp"
 
 using namespace gateway::security;
 using ocpp::ProtocolVersion;
@@ -17,10 +15,7 @@ namespace {
 constexpr unsigned kFast = 1000;
 
 std::string write_file(const std::string& name, const std::string& text) {
-    const auto path = std::filesystem::temp_directory_path() /
-                      (name + "-" + std::to_string(::getpid()) + ".yaml");
-    std::ofstream(path) << text;
-    return path.string();
+    return test_support::write_scratch_file(name + ".yaml", text);
 }
 
 }  // namespace
