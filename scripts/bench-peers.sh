@@ -6,7 +6,12 @@
 # after the Kafka acknowledgement (acks=all, idempotent). Prints one JSON line per run;
 # scripts/bench-summary.py turns them into tables (docs/benchmarks.md).
 #   BENCH_KAFKA_PORT (29892), BENCH_PORT (19000), BENCH_DURATION (10 s), BENCH_STATIONS (1000)
-#   BENCH_TARGETS: any of "gateway node python" (default all three), in that order
+#   BENCH_TARGETS: any of "gateway gateway-adaptive node python" (default "gateway node
+#                  python"), run in the order given; gateway-adaptive is the gateway with
+#                  `kafka.batching: adaptive`
+# Every run reports the target's and the broker's CPU twice: over the whole run (the stations'
+# connections and the generator's warm-up included) and over the measured window alone
+# (*_window_cpu_s), which scripts/bench-summary.py prints as "run / window".
 #   BENCH_RATES: space-separated rates (default "500 1000 2000 4000 8000")
 #   BENCH_ROUNDS: times the whole set of targets is run, alternating (default 1)
 #   OCPP_CACHE_DIR: where the peers' npm cache and Python venv are kept (~/.cache/ocpp-gateway)
@@ -44,7 +49,7 @@ export KAFKA_PORT="$kafka_port" KAFKA_DATA="$data"
 cleanup() {
     [ -n "${target_pid:-}" ] && kill "$target_pid" 2>/dev/null && wait "$target_pid" 2>/dev/null
     deploy/kafka/kafka.sh stop >/dev/null 2>&1 || true
-    rm -rf "$data"
+    rm -rf "$data" "$log.report" "$log.progress"
 }
 trap cleanup EXIT
 deploy/kafka/kafka.sh start >&2
@@ -56,16 +61,21 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024/1024)}' /pro
 
 start_target() {
     case "$1" in
-    gateway)
+    gateway | gateway-adaptive)
+        local batching=""
+        [ "$1" = gateway-adaptive ] && batching=$'kafka:\n  batching: adaptive\n'
         "$bin/ocpp-gateway" --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" \
             --kafka-brokers "127.0.0.1:$kafka_port" --gateway-id bench --log-level warn \
-            --config <(printf 'security:\n  connections_per_address: %s\n' "$((stations + 1000))") \
+            --config <(printf 'security:\n  connections_per_address: %s\n%s' "$((stations + 1000))" "$batching") \
             >"$log" 2>&1 & ;;
     node)
         node "$peers/node/bridge.mjs" --port "$port" --brokers "127.0.0.1:$kafka_port" >"$log" 2>&1 & ;;
     python)
         "$venv/bin/python" "$peers/python/bridge.py" --port "$port" \
             --brokers "127.0.0.1:$kafka_port" >"$log" 2>&1 & ;;
+    *)
+        echo "bench-peers.sh: unknown target '$1' (BENCH_TARGETS: gateway gateway-adaptive node python)" >&2
+        exit 2 ;;
     esac
     target_pid=$!
     for _ in $(seq 1 300); do
@@ -93,12 +103,24 @@ for round in $(seq 1 "$rounds"); do
             --connect-rate 500 --mix realistic --rate 500 --duration 5 --warmup 2 --json >/dev/null
         for rate in $rates; do
             t0=$(cpu_s "$target_pid"); b0=$(cpu_s "$broker_pid")
-            report=$("$bin/ocpp-loadgen" --url "$url" --id-prefix "P$round-$rate-" \
+            "$bin/ocpp-loadgen" --url "$url" --id-prefix "P$round-$rate-" \
                 --stations "$stations" --connect-rate 500 --mix realistic --rate "$rate" \
-                --duration "$duration" --warmup 3 --json)
-            printf '{"target":"%s","round":%s,"mix":"realistic","rate":%s,"report":%s,"target_cpu_s":%s,"broker_cpu_s":%s}\n' \
-                "$target" "$round" "$rate" "$report" "$(diff2 "$(cpu_s "$target_pid")" "$t0")" \
-                "$(diff2 "$(cpu_s "$broker_pid")" "$b0")"
+                --duration "$duration" --warmup 3 --json >"$log.report" 2>"$log.progress" &
+            lg=$!
+            # The measured window: from the generator's traffic mark, past its 3 s warm-up,
+            # for the window's length (as scripts/bench-gateway.sh measures it).
+            until grep -q '^traffic:' "$log.progress"; do
+                kill -0 "$lg" 2>/dev/null || break
+                sleep 0.02
+            done
+            sleep 3
+            w0=$(cpu_s "$target_pid"); wb0=$(cpu_s "$broker_pid")
+            sleep "$duration"
+            w1=$(cpu_s "$target_pid"); wb1=$(cpu_s "$broker_pid")
+            wait "$lg" || { echo "ocpp-loadgen failed:" >&2; cat "$log.progress" >&2; exit 1; }
+            printf '{"target":"%s","round":%s,"mix":"realistic","rate":%s,"report":%s,"target_cpu_s":%s,"broker_cpu_s":%s,"target_window_cpu_s":%s,"broker_window_cpu_s":%s}\n' \
+                "$target" "$round" "$rate" "$(cat "$log.report")" "$(diff2 "$(cpu_s "$target_pid")" "$t0")" \
+                "$(diff2 "$(cpu_s "$broker_pid")" "$b0")" "$(diff2 "$w1" "$w0")" "$(diff2 "$wb1" "$wb0")"
         done
         stop_target
     done
