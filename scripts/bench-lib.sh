@@ -1,5 +1,5 @@
-# Shared by scripts/bench-tls.sh and scripts/bench-storm.sh (sourced, not run): a private
-# broker, CPU readings from /proc, a gateway started and waited for, a PKI and a registry.
+# Shared by the scripts/bench-*.sh that source it (not run): a private broker, CPU readings
+# from /proc, a gateway started and waited for, a PKI and a registry.
 #   BENCH_KAFKA_PORT (29892), BENCH_PORT (19000; admin on BENCH_PORT + 100)
 #   BENCH_GATEWAY: the gateway executable (default build/bin/ocpp-gateway), to compare builds
 bin=build/bin

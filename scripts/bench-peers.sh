@@ -5,7 +5,8 @@
 # target publishes each CALL to its event class's topic keyed by the station id and answers
 # after the Kafka acknowledgement (acks=all, idempotent). Prints one JSON line per run;
 # scripts/bench-summary.py turns them into tables (docs/benchmarks.md).
-#   BENCH_KAFKA_PORT (29892), BENCH_PORT (19000), BENCH_DURATION (10 s), BENCH_STATIONS (1000)
+#   BENCH_KAFKA_PORT, BENCH_PORT, BENCH_GATEWAY: see scripts/bench-lib.sh
+#   BENCH_DURATION (10 s), BENCH_STATIONS (1000)
 #   BENCH_TARGETS: any of "gateway gateway-adaptive node python" (default "gateway node
 #                  python"), run in the order given; gateway-adaptive is the gateway with
 #                  `kafka.batching: adaptive`
@@ -18,10 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bin=build/bin
-kafka_port="${BENCH_KAFKA_PORT:-29892}"
-port="${BENCH_PORT:-19000}"
-admin=$((port + 100))
+. scripts/bench-lib.sh
 duration="${BENCH_DURATION:-10}"
 stations="${BENCH_STATIONS:-1000}"
 targets="${BENCH_TARGETS:-gateway node python}"
@@ -29,8 +27,7 @@ rates="${BENCH_RATES:-500 1000 2000 4000 8000}"
 rounds="${BENCH_ROUNDS:-1}"
 cache="${OCPP_CACHE_DIR:-$HOME/.cache/ocpp-gateway}"
 peers=tests/bench/peers
-data="$(mktemp -d /tmp/ocpp-bench-kafka.XXXXXX)"
-log="$(mktemp /tmp/ocpp-bench-peer.XXXXXX.log)"
+log="$bench_dir/target.log"
 
 # The peers' dependencies, pinned (package-lock.json, requirements.txt), installed once.
 case " $targets " in *" node "*)
@@ -45,26 +42,15 @@ case " $targets " in *" python "*)
     fi ;;
 esac
 
-export KAFKA_PORT="$kafka_port" KAFKA_DATA="$data"
-cleanup() {
-    [ -n "${target_pid:-}" ] && kill "$target_pid" 2>/dev/null && wait "$target_pid" 2>/dev/null
-    deploy/kafka/kafka.sh stop >/dev/null 2>&1 || true
-    rm -rf "$data" "$log.report" "$log.progress"
-}
-trap cleanup EXIT
-deploy/kafka/kafka.sh start >&2
-broker_pid=$(cat "$data/kafka.pid")
-cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
-diff2() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a - b}'; }
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024/1024)}' /proc/meminfo) GiB," \
-     "$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}')" >&2
+bench_broker
+bench_machine
 
 start_target() {
     case "$1" in
     gateway | gateway-adaptive)
         local batching=""
         [ "$1" = gateway-adaptive ] && batching=$'kafka:\n  batching: adaptive\n'
-        "$bin/ocpp-gateway" --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" \
+        "$gateway_bin" --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" \
             --kafka-brokers "127.0.0.1:$kafka_port" --gateway-id bench --log-level warn \
             --config <(printf 'security:\n  connections_per_address: %s\n%s' "$((stations + 1000))" "$batching") \
             >"$log" 2>&1 & ;;
@@ -78,17 +64,18 @@ start_target() {
         exit 2 ;;
     esac
     target_pid=$!
+    gws+=("$target_pid")  # stopped at exit (scripts/bench-lib.sh)
     for _ in $(seq 1 300); do
         # Listening (the gateway also waits for Kafka and its topics before it listens).
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
         kill -0 "$target_pid" 2>/dev/null || break
         sleep 0.1
     done
-    echo "$1 did not start; log: $log" >&2
+    echo "$1 did not start; its output:" >&2
     cat "$log" >&2
     exit 1
 }
-stop_target() { kill "$target_pid"; wait "$target_pid" 2>/dev/null || true; target_pid=""; }
+stop_target() { gw="$target_pid"; stop_gateway; target_pid=""; }
 
 # The gateway creates the topics every target writes to.
 start_target gateway
@@ -109,10 +96,7 @@ for round in $(seq 1 "$rounds"); do
             lg=$!
             # The measured window: from the generator's traffic mark, past its 3 s warm-up,
             # for the window's length (as scripts/bench-gateway.sh measures it).
-            until grep -q '^traffic:' "$log.progress"; do
-                kill -0 "$lg" 2>/dev/null || break
-                sleep 0.02
-            done
+            wait_for_mark "$log.progress" '^traffic:' "$lg"
             sleep 3
             w0=$(cpu_s "$target_pid"); wb0=$(cpu_s "$broker_pid")
             sleep "$duration"
