@@ -90,6 +90,34 @@ wait_for_mark() {
     done
 }
 
+# measured_run PID DURATION OUT COMMAND...: runs COMMAND, a load generator given `--warmup 3
+# --json`, in the background (its report in OUT.json, its progress in OUT.err) and sets
+# $run_cpu to the CPU fields of a record: process PID's and the broker's CPU seconds over the
+# whole run (target_cpu_s, broker_cpu_s) and over the measured window alone
+# (target_window_cpu_s, broker_window_cpu_s): from the generator's traffic mark, past its 3 s
+# warm-up, for DURATION seconds. Returns non-zero, with the generator's output, if it fails.
+measured_run() {
+    local pid="$1" duration="$2" out="$3" t0 b0 w0 wb0 w1 wb1 lg
+    shift 3
+    t0=$(cpu_s "$pid"); b0=$(cpu_s "$broker_pid")
+    : >"$out.err"
+    "$@" >"$out.json" 2>"$out.err" &
+    lg=$!
+    wait_for_mark "$out.err" '^traffic:' "$lg"
+    sleep 3
+    w0=$(cpu_s "$pid"); wb0=$(cpu_s "$broker_pid")
+    sleep "$duration"
+    w1=$(cpu_s "$pid"); wb1=$(cpu_s "$broker_pid")
+    if ! wait "$lg"; then
+        echo "the load generator failed:" >&2
+        cat "$out.err" >&2
+        return 1
+    fi
+    run_cpu=$(printf '"target_cpu_s":%s,"broker_cpu_s":%s,"target_window_cpu_s":%s,"broker_window_cpu_s":%s' \
+        "$(diff2 "$(cpu_s "$pid")" "$t0")" "$(diff2 "$(cpu_s "$broker_pid")" "$b0")" \
+        "$(diff2 "$w1" "$w0")" "$(diff2 "$wb1" "$wb0")")
+}
+
 # A CA and two server certificates for 127.0.0.1 / localhost (RSA 2048 and ECDSA P-256), made
 # with the openssl CLI in $bench_dir/pki: ca.pem, server-rsa.{pem,key}, server-ec.{pem,key}.
 bench_pki() {

@@ -89,22 +89,11 @@ for round in $(seq 1 "$rounds"); do
         "$bin/ocpp-loadgen" --url "$url" --id-prefix "W$round-" --stations "$stations" \
             --connect-rate 500 --mix realistic --rate 500 --duration 5 --warmup 2 --json >/dev/null
         for rate in $rates; do
-            t0=$(cpu_s "$target_pid"); b0=$(cpu_s "$broker_pid")
-            "$bin/ocpp-loadgen" --url "$url" --id-prefix "P$round-$rate-" \
-                --stations "$stations" --connect-rate 500 --mix realistic --rate "$rate" \
-                --duration "$duration" --warmup 3 --json >"$log.report" 2>"$log.progress" &
-            lg=$!
-            # The measured window: from the generator's traffic mark, past its 3 s warm-up,
-            # for the window's length (as scripts/bench-gateway.sh measures it).
-            wait_for_mark "$log.progress" '^traffic:' "$lg"
-            sleep 3
-            w0=$(cpu_s "$target_pid"); wb0=$(cpu_s "$broker_pid")
-            sleep "$duration"
-            w1=$(cpu_s "$target_pid"); wb1=$(cpu_s "$broker_pid")
-            wait "$lg" || { echo "ocpp-loadgen failed:" >&2; cat "$log.progress" >&2; exit 1; }
-            printf '{"target":"%s","round":%s,"mix":"realistic","rate":%s,"report":%s,"target_cpu_s":%s,"broker_cpu_s":%s,"target_window_cpu_s":%s,"broker_window_cpu_s":%s}\n' \
-                "$target" "$round" "$rate" "$(cat "$log.report")" "$(diff2 "$(cpu_s "$target_pid")" "$t0")" \
-                "$(diff2 "$(cpu_s "$broker_pid")" "$b0")" "$(diff2 "$w1" "$w0")" "$(diff2 "$wb1" "$wb0")"
+            measured_run "$target_pid" "$duration" "$log.run" "$bin/ocpp-loadgen" --url "$url" \
+                --id-prefix "P$round-$rate-" --stations "$stations" --connect-rate 500 \
+                --mix realistic --rate "$rate" --duration "$duration" --warmup 3 --json
+            printf '{"target":"%s","round":%s,"mix":"realistic","rate":%s,"report":%s,%s}\n' \
+                "$target" "$round" "$rate" "$(cat "$log.run.json")" "$run_cpu"
         done
         stop_target
     done

@@ -92,24 +92,12 @@ for round in $(seq 1 "$rounds"); do
                 --duration 3 --warmup 1 --json >/dev/null
         fi
         for rate in $rates; do
-            g0=$(cpu_s "$gw"); b0=$(cpu_s "$broker_pid")
-            progress="$bench_dir/rate.err"
-            : >"$progress"
-            loadgen --stations "$stations" --connect-rate 1000 --mix realistic \
-                --rate "$rate" --duration "$duration" --warmup 3 --json >"$bench_dir/rate.json" 2>"$progress" &
-            lg=$!
-            # Also over the measured window alone: from the generator's traffic mark, past its
-            # 3 s warm-up, for the window's length. The whole run includes every station's
-            # connection (its TLS handshake when there is one), the window none.
-            wait_for_mark "$progress" '^traffic:' "$lg"
-            sleep 3
-            gw0=$(cpu_s "$gw"); bw0=$(cpu_s "$broker_pid")
-            sleep "$duration"
-            gw1=$(cpu_s "$gw"); bw1=$(cpu_s "$broker_pid")
-            wait "$lg"
-            printf '{"target":"%s","round":%s,"mix":"realistic","rate":%s,"report":%s,"target_cpu_s":%s,"broker_cpu_s":%s,"target_window_cpu_s":%s,"broker_window_cpu_s":%s}\n' \
-                "$target" "$round" "$rate" "$(cat "$bench_dir/rate.json")" "$(diff2 "$(cpu_s "$gw")" "$g0")" \
-                "$(diff2 "$(cpu_s "$broker_pid")" "$b0")" "$(diff2 "$gw1" "$gw0")" "$(diff2 "$bw1" "$bw0")"
+            # The whole run includes every station's connection (its TLS handshake when there
+            # is one), the measured window none.
+            measured_run "$gw" "$duration" "$bench_dir/rate" loadgen --stations "$stations" \
+                --connect-rate 1000 --mix realistic --rate "$rate" --duration "$duration" --warmup 3 --json
+            printf '{"target":"%s","round":%s,"mix":"realistic","rate":%s,"report":%s,%s}\n' \
+                "$target" "$round" "$rate" "$(cat "$bench_dir/rate.json")" "$run_cpu"
         done
         resume_options=(no)
         [ "$target" != ws ] && resume_options=(no yes)
