@@ -18,7 +18,8 @@
 #   SKIP_FUZZ        1: skip the fuzz build and runs
 #   FUZZ_SECONDS     seconds each fuzz target runs (default: 60)
 #   OVERLAP          0: run the ASan build, the fuzz build and clang-tidy after the tests
-#                    stage instead of beside it (at idle CPU and I/O priority; default 1)
+#                    stage instead of beside it, and the TSan build after the sanitizer tests
+#                    instead of beside them (at idle CPU and I/O priority; default 1)
 #   FAULTS_MATRIX    1: run the fault suite (ctest `faults`, part of the tests stage against
 #                    the pinned Kafka 4.1) again against each of FAULTS_KAFKA_VERSIONS
 #                    (default: 3.9.1 4.4.0), about 7 minutes each; reports in
@@ -88,6 +89,16 @@ fuzz_build() {
     cmake --preset fuzz -DOCPP_RDKAFKA_PREFIX="$OCPP_RDKAFKA_PREFIX" &&
         cmake --build build-fuzz -j "$jobs" --target fuzzers
 }
+want_tsan() { [ "${SKIP_TSAN:-0}" != 1 ]; }
+# The ThreadSanitizer build of the unit and component tests, against a copy of the pinned
+# librdkafka instrumented for ThreadSanitizer (built once and cached like the other).
+tsan_build() {
+    local tsan_rdkafka
+    tsan_rdkafka="$(OCPP_RDKAFKA_SANITIZE=thread scripts/build-librdkafka.sh)" &&
+        cmake --preset tsan -DOCPP_RDKAFKA_PREFIX="$tsan_rdkafka" &&
+        cmake --build build-tsan -j "$jobs" --target ocpp_unit_tests gateway_unit_tests \
+            kafka_bridge_component_tests
+}
 side_steps() {  # the steps wanted, in the order later stages need them
     want_asan && echo asan-build
     want_tidy && echo tidy
@@ -101,6 +112,7 @@ run_side_step() {  # step name
         asan-build) asan_build ;;
         tidy) tidy_check ;;
         fuzz-build) fuzz_build ;;
+        tsan-build) tsan_build ;;
     esac > "$side_logs/$1.log" 2>&1
     echo "$1 $((SECONDS - t)) s" >> "$side_logs/times"
 }
@@ -121,18 +133,24 @@ end_stage
 # CPU and I/O priority (SCHED_IDLE, ionice idle): a test process always gets a core first.
 rm -rf "$side_logs"
 mkdir -p "$side_logs"
-if [ "${OVERLAP:-1}" = 1 ] && [ -n "$(side_steps)" ]; then
-    echo "==> beside the tests, at idle priority: $(side_steps | tr '\n' ' ')(logs in $side_logs/)"
+start_side_job() {  # what it runs beside (for the log), then the steps
+    local beside="$1"
+    shift
+    echo "==> beside $beside, at idle priority: $*(logs in $side_logs/)"
     set -m  # the job gets a process group of its own, stopped as a whole if a stage fails
     (
         chrt --idle -p 0 "$BASHPID" >/dev/null 2>&1 || renice -n 19 -p "$BASHPID" >/dev/null 2>&1 || true
         ionice -c 3 -p "$BASHPID" >/dev/null 2>&1 || true
-        for step in $(side_steps); do
+        for step in "$@"; do
             run_side_step "$step"
         done
     ) &
     side_pid=$!
     set +m
+}
+if [ "${OVERLAP:-1}" = 1 ] && [ -n "$(side_steps)" ]; then
+    # shellcheck disable=SC2046
+    start_side_job "the tests" $(side_steps)
 fi
 
 begin_stage tests "tests ($build_dir)"
@@ -175,6 +193,14 @@ if [ "${FAULTS_MATRIX:-0}" = 1 ]; then
     done
 fi
 
+# The ThreadSanitizer build needs nothing the sanitizer tests make: it runs beside them, as
+# the side steps ran beside the tests.
+tsan_beside=0
+if want_tsan && want_asan && [ "${OVERLAP:-1}" = 1 ]; then
+    start_side_job "the sanitizer tests" tsan-build
+    tsan_beside=1
+fi
+
 # Any sanitizer report fails its test: every UBSan check aborts (-fno-sanitize-recover=all,
 # halt_on_error), ASan aborts on the first error and exits non-zero on leaks, and the gateway
 # the interop tests start is checked for a clean exit.
@@ -207,13 +233,15 @@ fi
 # and their callbacks against librdkafka's mock cluster), against a copy of the pinned
 # librdkafka instrumented for ThreadSanitizer (without it, TSan cannot see librdkafka's own
 # synchronization and reports its buffers handed between threads as races).
-if [ "${SKIP_TSAN:-0}" != 1 ]; then
+if want_tsan; then
     begin_stage tsan-build "ThreadSanitizer build (build-tsan: unit and component tests)"
-    tsan_rdkafka="$(OCPP_RDKAFKA_SANITIZE=thread scripts/build-librdkafka.sh)"
-    cmake --preset tsan -DOCPP_RDKAFKA_PREFIX="$tsan_rdkafka"
-    cmake --build build-tsan -j "$jobs" --target ocpp_unit_tests gateway_unit_tests \
-        kafka_bridge_component_tests
+    if [ "$tsan_beside" = 1 ]; then
+        finish_side_steps || exit 1
+    else
+        run_side_step tsan-build || { tail -n 60 "$side_logs/tsan-build.log"; exit 1; }
+    fi
     end_stage
+    timings+=" ($(sed -n 's/^tsan-build //p' "$side_logs/times"))"
 
     begin_stage tsan-tests "unit and component tests under ThreadSanitizer (build-tsan)"
     TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" \
