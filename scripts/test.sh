@@ -105,16 +105,17 @@ side_steps() {  # the steps wanted, in the order later stages need them
     want_fuzz && echo fuzz-build
     return 0
 }
-run_side_step() {  # step name
-    local t=$SECONDS
+run_side_step() {  # step name; its status is the step's
+    local t=$SECONDS status=0
     echo "$1" > "$side_logs/current"
     case $1 in
         asan-build) asan_build ;;
         tidy) tidy_check ;;
         fuzz-build) fuzz_build ;;
         tsan-build) tsan_build ;;
-    esac > "$side_logs/$1.log" 2>&1
+    esac > "$side_logs/$1.log" 2>&1 || status=$?
     echo "$1 $((SECONDS - t)) s" >> "$side_logs/times"
+    return "$status"
 }
 
 begin_stage librdkafka "pinned librdkafka (scripts/build-librdkafka.sh, cached)"
