@@ -137,7 +137,7 @@ mkdir -p "$side_logs"
 start_side_job() {  # what it runs beside (for the log), then the steps
     local beside="$1"
     shift
-    echo "==> beside $beside, at idle priority: $*(logs in $side_logs/)"
+    echo "==> beside $beside, at idle priority: $* (logs in $side_logs/)"
     set -m  # the job gets a process group of its own, stopped as a whole if a stage fails
     (
         chrt --idle -p 0 "$BASHPID" >/dev/null 2>&1 || renice -n 19 -p "$BASHPID" >/dev/null 2>&1 || true
