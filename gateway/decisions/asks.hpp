@@ -16,9 +16,9 @@ namespace gateway::decisions {
 /// Ask mode (README "Authorization and boot decisions"): a token question written to the
 /// request topic, waiting for the operator's decision on the decision topic.
 ///
-///   session strand:  add(id, cb) ─▶ produce request ─▶ timer(deadline) ─┐
+///   session thread:  add(id, cb) ─▶ produce request ─▶ timer(deadline) ─┐
 ///   tables thread:   decision record ─▶ answer(id, entry) ─▶ cb(entry)   │ whichever
-///   session strand:  timer fires ─▶ expire(id) ─▶ cb(nothing)  ◀─────────┘ comes first
+///   session thread:  timer fires ─▶ expire(id) ─▶ cb(nothing)  ◀─────────┘ comes first
 ///
 /// Every instance reads every decision; one that asked nothing under its id ignores it, so
 /// the decision may be written to any partition. Each callback runs exactly once.

@@ -16,7 +16,7 @@ void Session::ask(ocpp::AcceptedCall accepted, std::optional<std::int64_t> trans
     const auto& config = services_.config;
     auto asking = std::make_shared<Asking>(Asking{std::move(accepted), transaction_id, received_at,
                                                   std::move(token), kafka_bridge::new_uuid(),
-                                                  Clock::now(), asio::steady_timer(strand_.get_inner_executor())});
+                                                  Clock::now(), asio::steady_timer(executor_)});
     decisions::AskRequest request;
     request.request_id = asking->request_id;
     request.station_id = info_.station_id;
@@ -32,12 +32,12 @@ void Session::ask(ocpp::AcceptedCall accepted, std::optional<std::int64_t> trans
     request.requested_at = kafka_bridge::format_time_ms(now_ms);
     request.deadline = kafka_bridge::format_time_ms(now_ms + config.reply.ask_deadline.count());
 
-    // Whichever comes first, the decision (tables thread) or the deadline (this strand),
+    // Whichever comes first, the decision (tables thread) or the deadline (this I/O thread),
     // takes the callback; the other finds nothing.
     std::weak_ptr<Session> weak = weak_from_this();
     services_.asks->add(asking->request_id, [weak, asking](std::optional<decisions::TokenEntry> decision) {
         if (auto self = weak.lock()) {
-            asio::dispatch(self->strand_, [self, asking, decision = std::move(decision)]() mutable {
+            asio::dispatch(self->executor_, [self, asking, decision = std::move(decision)]() mutable {
                 self->on_asked(asking, std::move(decision));
             });
         }

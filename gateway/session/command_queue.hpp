@@ -14,7 +14,7 @@ namespace gateway::session {
 
 /// The operator commands of one session, as pure state: FIFO, at most `limit` waiting, one
 /// CALL outstanding. The outstanding CALL is the session's RpcState outgoing call; this
-/// queue only remembers which command it belongs to. Not thread-safe (the session's strand).
+/// queue only remembers which command it belongs to. Not thread-safe (the session's I/O thread).
 ///
 ///   push ─▶ waiting ─▶ next_to_send ─▶ sent(id) ─▶ outstanding ─┬─ answered(id) ─▶ result
 ///                 └─ expired before sending ─▶ Expired          ├─ expire(now)  ─▶ Timeout

@@ -19,7 +19,7 @@ Session::Session(Services& services, asio::io_context& io, std::unique_ptr<Stati
       info_{std::move(station_id), version, services.config.gateway_id, kafka_bridge::new_uuid()},
       subprotocol_(std::move(subprotocol)),
       address_(std::move(address)),
-      strand_(asio::make_strand(io)),
+      executor_(io.get_executor()),
       keepalive_(io),
       ping_interval_(services.config.limits.ping_interval),
       retry_(io),
@@ -31,7 +31,7 @@ Session::Session(Services& services, asio::io_context& io, std::unique_ptr<Stati
       commands_(rpc_, services.config.commands.queue_limit) {}
 
 void Session::start() {
-    asio::post(strand_, [self = shared_from_this()] {
+    asio::post(executor_, [self = shared_from_this()] {
         self->opened_at_ = Clock::now();
         self->last_activity_ = self->opened_at_;
         // A station that booted here before keeps its model (and profile) without booting again.
@@ -67,17 +67,17 @@ void Session::on_message(bool text, std::string payload) {
     // wake another I/O thread to handle it; deferred, the frame is handled by this thread as
     // soon as the read handler returns (the other thread stays asleep unless it is idle
     // anyway and picks the work up).
-    asio::defer(strand_, [self = shared_from_this(), text = std::move(payload)]() mutable {
+    asio::defer(executor_, [self = shared_from_this(), text = std::move(payload)]() mutable {
         self->handle_text(std::move(text));
     });
 }
 
 void Session::on_pong() {
-    asio::post(strand_, [self = shared_from_this()] { self->last_activity_ = Clock::now(); });
+    asio::post(executor_, [self = shared_from_this()] { self->last_activity_ = Clock::now(); });
 }
 
 void Session::drain() {
-    asio::post(strand_, [self = shared_from_this()] {
+    asio::post(executor_, [self = shared_from_this()] {
         self->draining_ = true;
         self->close_if_drained();
     });
@@ -97,7 +97,7 @@ void Session::close(CloseCode code, std::string reason) {
 }
 
 void Session::on_closed(int code, std::string reason) {
-    asio::post(strand_, [self = shared_from_this(), code, reason = std::move(reason)] {
+    asio::post(executor_, [self = shared_from_this(), code, reason = std::move(reason)] {
         if (self->closed_) {
             --self->services_.closing;
             return;
@@ -161,7 +161,7 @@ void Session::schedule_keepalive() {
     const auto period = ping_interval_.count() > 0 ? ping_interval_ : limits.idle_timeout;
     keepalive_.expires_after(period);
     keepalive_.async_wait(asio::bind_executor(
-        strand_, [self = shared_from_this()](const std::error_code& ec) {
+        executor_, [self = shared_from_this()](const std::error_code& ec) {
             if (ec || self->closed_) {
                 return;
             }
@@ -242,7 +242,7 @@ void Session::handle_response(const ocpp::MessageId& id, const ocpp::Frame& fram
 }
 
 void Session::supersede(std::string reason) {
-    asio::post(strand_, [self = shared_from_this(), reason = std::move(reason)]() mutable {
+    asio::post(executor_, [self = shared_from_this(), reason = std::move(reason)]() mutable {
         if (self->closed_) {
             return;
         }
@@ -252,7 +252,7 @@ void Session::supersede(std::string reason) {
 }
 
 void Session::deliver(kafka_bridge::Command command) {
-    asio::post(strand_, [self = shared_from_this(), command = std::move(command)]() mutable {
+    asio::post(executor_, [self = shared_from_this(), command = std::move(command)]() mutable {
         auto* sink = self->services_.commands;
         if (self->closed_ || self->closing_) {
             sink->hand_back({std::move(command)});
@@ -305,7 +305,7 @@ void Session::pump_commands() {
         commands_.sent(std::move(*command), id, kafka_bridge::now_rfc3339(), Clock::now());
         command_timer_.expires_after(timeout);
         command_timer_.async_wait(asio::bind_executor(
-            strand_, [self = shared_from_this(), id](const std::error_code& ec) {
+            executor_, [self = shared_from_this(), id](const std::error_code& ec) {
                 if (!ec) {
                     self->on_command_timeout(id);
                 }

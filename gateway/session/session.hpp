@@ -12,7 +12,6 @@
 #include <asio/dispatch.hpp>
 #include <asio/defer.hpp>
 #include <asio/io_context.hpp>
-#include <asio/strand.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 
@@ -27,8 +26,9 @@
 
 namespace gateway::session {
 
-/// One station connection. Everything it owns is touched only on its strand; other threads
-/// get in by posting (transport callbacks, Kafka delivery reports, the command router).
+/// One station connection. Everything it owns is touched only on its I/O thread (executor_:
+/// the connection's context, which has that one thread); other threads get in by posting
+/// (Kafka delivery reports, the command router, the decision tables).
 ///
 /// Station calls (station_calls.cpp):
 ///
@@ -45,8 +45,8 @@ public:
     /// The status of the last BootNotification answer this connection sent.
     enum class BootState : std::uint8_t { none, accepted, pending, rejected };
 
-    /// `io` is the context of the connection's I/O thread (the session's strand and timers
-    /// live there too); `address` is the peer's endpoint (for connection records), `peer_ip`
+    /// `io` is the context of the connection's I/O thread, run by that thread alone (the
+    /// session's handlers and timers live there too); `address` is the peer's endpoint (for connection records), `peer_ip`
     /// its bare IP (for security events).
     Session(Services& services, asio::io_context& io, std::unique_ptr<StationLink> link,
             std::string station_id, ocpp::ProtocolVersion version,
@@ -188,9 +188,10 @@ private:
     kafka_bridge::SessionInfo info_;
     std::optional<std::string> subprotocol_;
     std::string address_;
-    /// One per session (io_context::strand hashes sessions onto a fixed pool of locks, so
-    /// unrelated stations could wait for each other).
-    asio::strand<asio::io_context::executor_type> strand_;
+    /// The context of the connection's I/O thread. Each context has exactly one thread, so
+    /// what runs here runs one at a time without a strand (a strand's lock and extra hand-over
+    /// cost a fifth of a heartbeat's CPU: docs/benchmarks.md, "Without strands").
+    asio::io_context::executor_type executor_;
     asio::steady_timer keepalive_;
     std::chrono::seconds ping_interval_;
     asio::steady_timer retry_;
@@ -199,10 +200,10 @@ private:
     std::string peer_ip_;
     std::atomic<std::int64_t> epoch_{-1};
     std::atomic<BootState> boot_state_{BootState::none};
-    security::RateLimiter messages_;  // strand-only use; its own lock is uncontended
+    security::RateLimiter messages_;  // I/O-thread-only use; its own lock is uncontended
     bool rate_reported_ = false;      // one security event per session
 
-    // Strand-only state.
+    // I/O-thread-only state.
     ocpp::RpcState rpc_;
     CommandQueue commands_;
     std::uint64_t sequence_ = 0;

@@ -162,8 +162,8 @@ void Session::request_transaction_id(std::shared_ptr<Numbering> numbering) {
             if (!self) {
                 return;
             }
-            // Inline when the report is served on an I/O thread and the strand is free.
-            asio::dispatch(self->strand_, [self, numbering, d] {
+            // Inline when the report is served on the session's own I/O thread.
+            asio::dispatch(self->executor_, [self, numbering, d] {
                 if (d.ok() && d.partition == 0 && d.offset + 1 <= INT32_MAX) {
                     self->publish(std::move(numbering->call), d.offset + 1, numbering->received_at,
                                   std::move(numbering->token));
@@ -258,8 +258,8 @@ void Session::produce(std::shared_ptr<Pending> pending) {
                 record_freshness(services, *pending);
             }
             if (auto self = weak.lock()) {
-                // Inline when the report is served on an I/O thread and the strand is free.
-                asio::dispatch(self->strand_, [self, pending, d, mode] {
+                // Inline when the report is served on the session's own I/O thread.
+                asio::dispatch(self->executor_, [self, pending, d, mode] {
                     self->on_delivery(pending, d, mode);
                 });
                 return;
@@ -346,7 +346,7 @@ void Session::fail_call(const ocpp::MessageId& id, const std::string& action) {
 
 void Session::retry_blocked_later() {
     retry_.expires_after(kBackpressureRetry);
-    retry_.async_wait(asio::bind_executor(strand_, [self = shared_from_this()](const std::error_code& ec) {
+    retry_.async_wait(asio::bind_executor(executor_, [self = shared_from_this()](const std::error_code& ec) {
         if (ec || self->closed_) {
             return;
         }

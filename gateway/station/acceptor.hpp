@@ -101,13 +101,13 @@ private:
 
     void on_accept(const typename Server::connection_ptr& con, const std::error_code& ec) {
         if (!ec) {
-            // The connection's own handlers run on its strand from here on.
-            con->get_strand()->post([con] { con->start(); });
+            // The connection's own handlers run on its context's one thread from here on.
+            asio::post(con->context().get_executor(), [con] { con->start(); });
             accept_next();
             return;
         }
         // Never started: websocketpp frees a connection only this way.
-        con->get_strand()->post([con, ec] { con->terminate(ec); });
+        asio::post(con->context().get_executor(), [con, ec] { con->terminate(ec); });
         if (stopped_ || ec == asio::error::operation_aborted) {
             return;
         }

@@ -456,7 +456,7 @@ void WsListener<Server>::on_open(websocketpp::connection_hdl hdl) {
     const Handshake& h = handshake.value();
     const std::string ip = peer_ip(con);
     Side& side = *sides_.at(h.tenant);
-    auto session = std::make_shared<Session>(side.services, con->get_strand()->context(),
+    auto session = std::make_shared<Session>(side.services, con->context(),
                                              std::make_unique<Link<Server>>(con),
                                              record_key(side, h.station_id.get()), h.version,
                                              h.subprotocol, peer_endpoint(con), ip);

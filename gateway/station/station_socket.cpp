@@ -37,27 +37,14 @@ std::string station_address(const std::optional<proxy::Source>& proxied,
 namespace detail {
 namespace {
 
-/// `handler` as a completion handler that runs on `strand` (without one, with a single I/O
-/// thread, every handler runs on that thread already).
-template <class Handler>
-auto on_strand(StrandPtr strand, Handler handler) {
-    return [strand = std::move(strand), handler = std::move(handler)](auto... args) mutable {
-        if (strand) {
-            asio::dispatch(*strand, [handler = std::move(handler), args...]() mutable { handler(args...); });
-        } else {
-            handler(args...);
-        }
-    };
-}
-
 /// One lingering socket: a read loop and a deadline, whichever ends first ends both. It holds
 /// no buffer while it waits: it waits for the socket to become readable and then reads what
 /// arrived into one on the stack, so a thousand connections closing at once (a load balancer
 /// draining, a gateway stopping) cost a thousand small objects, not a thousand read buffers.
 class Linger : public std::enable_shared_from_this<Linger> {
 public:
-    Linger(asio::ip::tcp::socket& socket, std::shared_ptr<void> owner, StrandPtr strand, ShutdownHandler done)
-        : socket_(socket), owner_(std::move(owner)), strand_(std::move(strand)), done_(std::move(done)),
+    Linger(asio::ip::tcp::socket& socket, std::shared_ptr<void> owner, ShutdownHandler done)
+        : socket_(socket), owner_(std::move(owner)), done_(std::move(done)),
           timer_(socket.get_executor()) {}
 
     void start() {
@@ -68,24 +55,23 @@ public:
             return;
         }
         timer_.expires_after(kLingerTime);
-        timer_.async_wait(on_strand(strand_, [self = shared_from_this()](const asio::error_code& ec) {
+        timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
             if (!ec) {
                 self->finish();
             }
-        }));
+        });
         wait();
     }
 
 private:
     void wait() {
-        socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                           on_strand(strand_, [self = shared_from_this()](const asio::error_code& ec) {
-                               if (ec || self->finished_) {
-                                   self->finish();
-                               } else {
-                                   self->drain();
-                               }
-                           }));
+        socket_.async_wait(asio::ip::tcp::socket::wait_read, [self = shared_from_this()](const asio::error_code& ec) {
+            if (ec || self->finished_) {
+                self->finish();
+            } else {
+                self->drain();
+            }
+        });
     }
 
     /// Discards what has arrived, a bounded amount per wake-up so that one fast sender does not
@@ -123,7 +109,6 @@ private:
 
     asio::ip::tcp::socket& socket_;
     std::shared_ptr<void> owner_;
-    StrandPtr strand_;
     ShutdownHandler done_;
     asio::steady_timer timer_;
     std::size_t read_ = 0;
@@ -137,17 +122,17 @@ class HeaderReader : public std::enable_shared_from_this<HeaderReader> {
 public:
     using Done = std::function<void(std::variant<proxy::Source, proxy::Error>)>;
 
-    HeaderReader(asio::ip::tcp::socket& socket, std::shared_ptr<void> owner, StrandPtr strand, Done done)
-        : socket_(socket), owner_(std::move(owner)), strand_(std::move(strand)), done_(std::move(done)),
+    HeaderReader(asio::ip::tcp::socket& socket, std::shared_ptr<void> owner, Done done)
+        : socket_(socket), owner_(std::move(owner)), done_(std::move(done)),
           timer_(socket.get_executor()) {}
 
     void start(std::chrono::milliseconds timeout) {
         timer_.expires_after(timeout);
-        timer_.async_wait(on_strand(strand_, [self = shared_from_this()](const asio::error_code& ec) {
+        timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
             if (!ec) {
                 self->finish(proxy::Error{"no whole PROXY header in time"});
             }
-        }));
+        });
         read(12);
     }
 
@@ -156,13 +141,13 @@ private:
         const std::size_t have = header_.size();
         header_.resize(have + more);
         asio::async_read(socket_, asio::buffer(&header_[have], more),
-                         on_strand(strand_, [self = shared_from_this()](const asio::error_code& ec, std::size_t) {
+                         [self = shared_from_this()](const asio::error_code& ec, std::size_t) {
                              if (ec) {
                                  self->finish(proxy::Error{"connection ended in the PROXY header"});
                              } else {
                                  self->next();
                              }
-                         }));
+                         });
     }
 
     void next() {
@@ -212,7 +197,6 @@ private:
 
     asio::ip::tcp::socket& socket_;
     std::shared_ptr<void> owner_;
-    StrandPtr strand_;
     Done done_;
     asio::steady_timer timer_;
     std::string header_;
@@ -221,14 +205,12 @@ private:
 
 }  // namespace
 
-void read_proxy_header(asio::ip::tcp::socket& socket, std::shared_ptr<void> owner, const StrandPtr& strand,
-                       std::chrono::milliseconds timeout,
+void read_proxy_header(asio::ip::tcp::socket& socket, std::shared_ptr<void> owner, std::chrono::milliseconds timeout,
                        std::function<void(std::variant<proxy::Source, proxy::Error>)> done) {
-    std::make_shared<HeaderReader>(socket, std::move(owner), strand, std::move(done))->start(timeout);
+    std::make_shared<HeaderReader>(socket, std::move(owner), std::move(done))->start(timeout);
 }
 
-void linger(asio::ip::tcp::socket& socket, std::shared_ptr<void> owner, const StrandPtr& strand,
-            ShutdownHandler done) {
+void linger(asio::ip::tcp::socket& socket, std::shared_ptr<void> owner, ShutdownHandler done) {
     asio::error_code ec;
     // The FIN goes after the close frame; reading stays open.
     socket.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
@@ -238,7 +220,7 @@ void linger(asio::ip::tcp::socket& socket, std::shared_ptr<void> owner, const St
         done(asio::error_code());
         return;
     }
-    std::make_shared<Linger>(socket, std::move(owner), strand, std::move(done))->start();
+    std::make_shared<Linger>(socket, std::move(owner), std::move(done))->start();
 }
 
 }  // namespace detail

@@ -108,16 +108,15 @@ namespace detail {
 
 using ShutdownHandler = websocketpp::transport::asio::socket::shutdown_handler;
 using InitHandler = websocketpp::transport::asio::socket::init_handler;
-using StrandPtr = std::shared_ptr<asio::io_context::strand>;
 
-/// Shuts `socket` down for sending, reads and discards as above, closes it, then calls `done`
-/// (on `strand` when there is one). `owner` keeps the socket alive meanwhile.
-void linger(asio::ip::tcp::socket& socket, std::shared_ptr<void> owner, const StrandPtr& strand,
-            ShutdownHandler done);
+/// Shuts `socket` down for sending, reads and discards as above, closes it, then calls `done`.
+/// `owner` keeps the socket alive meanwhile. Handlers run on the socket's context, which has
+/// one thread (transport.hpp).
+void linger(asio::ip::tcp::socket& socket, std::shared_ptr<void> owner, ShutdownHandler done);
 
 /// Reads exactly one PROXY header (v1 or v2) from `socket` within `timeout` and calls `done`
-/// with it (on `strand` when there is one); nothing after the header is read.
-void read_proxy_header(asio::ip::tcp::socket& socket, std::shared_ptr<void> owner, const StrandPtr& strand,
+/// with it; nothing after the header is read. Same threading as linger().
+void read_proxy_header(asio::ip::tcp::socket& socket, std::shared_ptr<void> owner,
                        std::chrono::milliseconds timeout,
                        std::function<void(std::variant<proxy::Source, proxy::Error>)> done);
 
@@ -156,12 +155,6 @@ public:
     }
 
 protected:
-    websocketpp::lib::error_code init_asio(typename Base::io_service_ptr service, typename Base::strand_ptr strand,
-                                           bool is_server) {
-        strand_ = strand;
-        return Base::init_asio(service, strand, is_server);
-    }
-
     void pre_init(detail::InitHandler callback) {
         asio::error_code ec;
         auto& socket = this->get_next_layer();
@@ -172,7 +165,7 @@ protected:
         }
         auto self = this->get_shared();
         detail::read_proxy_header(
-            socket, self, strand_, proxy_->timeout,
+            socket, self, proxy_->timeout,
             [this, self, peer, callback = std::move(callback)](std::variant<proxy::Source, proxy::Error> header) mutable {
                 if (auto* error = std::get_if<proxy::Error>(&header)) {
                     if (proxy_->refused) {
@@ -213,10 +206,10 @@ protected:
             // After the TLS shutdown (quiet: no close_notify exchange), the TCP socket lingers.
             auto self = this->get_shared();
             Base::async_shutdown([this, self, done = std::move(done)](const asio::error_code&) mutable {
-                detail::linger(this->get_next_layer(), self, strand_, std::move(done));
+                detail::linger(this->get_next_layer(), self, std::move(done));
             });
         } else {
-            detail::linger(this->get_next_layer(), this->get_shared(), strand_, std::move(done));
+            detail::linger(this->get_next_layer(), this->get_shared(), std::move(done));
         }
     }
 
@@ -230,8 +223,7 @@ private:
         auto self = this->get_shared();
         this->get_socket().async_read_some(
             asio::buffer(&preread_[had], kChunk),
-            strand_->wrap([this, self, had, callback = std::move(callback)](const asio::error_code& ec,
-                                                                            std::size_t n) mutable {
+            [this, self, had, callback = std::move(callback)](const asio::error_code& ec, std::size_t n) mutable {
                 preread_.resize(had + n);
                 if (ec) {
                     callback(ec);
@@ -243,7 +235,7 @@ private:
                     return;
                 }
                 preview(std::move(callback));
-            }));
+            });
     }
 
     void preview(detail::InitHandler callback) {
@@ -267,17 +259,17 @@ private:
         }
         head.peer_ip = station_address(proxied_, this->get_next_layer());
         auto self = this->get_shared();
-        auto strand = strand_;
-        preview_->preview(head, [this, self, strand, callback = std::move(callback)](
+        // The verdict comes from the password pool's thread: back to the connection's own.
+        auto executor = this->get_next_layer().get_executor();
+        preview_->preview(head, [this, self, executor, callback = std::move(callback)](
                                     std::optional<PasswordPrecheck> result) mutable {
-            strand->post([this, self, result = std::move(result), callback = std::move(callback)]() mutable {
+            asio::post(executor, [this, self, result = std::move(result), callback = std::move(callback)]() mutable {
                 precheck_ = std::move(result);
                 callback(websocketpp::lib::error_code());
             });
         });
     }
 
-    typename Base::strand_ptr strand_;
     std::shared_ptr<const ProxySettings> proxy_;
     std::optional<proxy::Source> proxied_;
     std::shared_ptr<UpgradePreview> preview_;

@@ -67,7 +67,8 @@ public:
     static websocketpp::lib::error_code translate_ec(websocketpp::lib::error_code ec) { return ec; }
 
 protected:
-    websocketpp::lib::error_code init_asio(io_service_ptr service, strand_ptr strand, bool is_server) {
+    /// websocketpp runs without strands here (WsConfig): `strand` is always null.
+    websocketpp::lib::error_code init_asio(io_service_ptr service, strand_ptr /*strand*/, bool is_server) {
         namespace socket = websocketpp::transport::asio::socket;
         if (!is_server) {
             return socket::make_error_code(socket::error::security);  // no client side here
@@ -84,7 +85,6 @@ protected:
         } catch (const std::exception&) {
             return socket::make_error_code(socket::error::invalid_tls_context);
         }
-        strand_ = std::move(strand);
         return {};
     }
 
@@ -99,11 +99,7 @@ protected:
             self->ec_ = ec ? socket::make_error_code(socket::error::tls_handshake_failed) : websocketpp::lib::error_code();
             callback(self->ec_);
         };
-        if (strand_) {
-            socket_->async_handshake(asio::ssl::stream_base::server, strand_->wrap(std::move(done)));
-        } else {
-            socket_->async_handshake(asio::ssl::stream_base::server, std::move(done));
-        }
+        socket_->async_handshake(asio::ssl::stream_base::server, std::move(done));
     }
 
     void set_handle(websocketpp::connection_hdl hdl) { hdl_ = std::move(hdl); }
@@ -116,15 +112,10 @@ protected:
     }
 
     void async_shutdown(websocketpp::transport::asio::socket::shutdown_handler callback) {
-        if (strand_) {
-            socket_->async_shutdown(strand_->wrap(std::move(callback)));
-        } else {
-            socket_->async_shutdown(std::move(callback));
-        }
+        socket_->async_shutdown(std::move(callback));
     }
 
 private:
-    strand_ptr strand_;
     context_ptr context_;  // the SSL_CTX outlives the connection's SSL
     std::unique_ptr<socket_type> socket_;
     websocketpp::lib::error_code ec_;

@@ -36,8 +36,8 @@ namespace gateway::station {
 /// (a read may need to write and a write to read) — except a read when OpenSSL holds no bytes
 /// and its last recv emptied the socket: that one waits first. Completions never run inside the
 /// call that starts them. One read and one write may be outstanding at once, as on a socket;
-/// all of a stream's handlers must run on one thread at a time (websocketpp's strand, or a
-/// context with one thread), and the stream must outlive them (websocketpp's handlers hold the
+/// all of a stream's handlers must run on one thread at a time (a context with one thread, as
+/// every connection's), and the stream must outlive them (websocketpp's handlers hold the
 /// connection that owns it). After a write fails or is cancelled, OpenSSL may still hold part
 /// of a record: the stream is then good for reading and shutting down, not for writing other
 /// bytes (websocketpp never writes again after an error).

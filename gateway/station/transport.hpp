@@ -8,6 +8,8 @@
 #include <websocketpp/server.hpp>
 
 #include <asio/defer.hpp>
+#include <asio/post.hpp>
+#include <websocketpp/concurrency/none.hpp>
 #include <asio/io_context.hpp>
 #include <atomic>
 #include <string>
@@ -19,7 +21,7 @@
 namespace gateway::station {
 
 /// websocketpp's asio connection, two things changed. The hand-over of its own work to the
-/// connection's strand (a frame to write, a close to start) is deferred instead of posted.
+/// connection's context (a frame to write, a close to start) is deferred instead of posted.
 /// Called on an I/O thread (a session answering), a post wakes another I/O thread to write
 /// the frame; deferred, the thread that asked writes it once its current handler returns.
 /// From any other thread it is a post, as before. And its reads return first what the socket
@@ -35,9 +37,16 @@ public:
     websocketpp::lib::error_code init_on(asio::io_context* io) { return this->init_asio(io); }
 
     websocketpp::lib::error_code dispatch(websocketpp::transport::dispatch_handler handler) {
-        auto strand = this->get_strand();
-        asio::defer(strand->context().get_executor(), strand->wrap(std::move(handler)));
+        asio::defer(context().get_executor(), std::move(handler));
         return {};
+    }
+
+    /// The context this connection runs on, which has exactly one thread: everything posted
+    /// here runs one at a time (websocketpp runs without strands and locks, see WsConfig).
+    /// Whoever calls into the connection from another thread posts here first.
+    asio::io_context& context() {
+        return static_cast<asio::io_context&>(
+            asio::query(this->get_raw_socket().get_executor(), asio::execution::context));
     }
 
     /// The bytes the socket read ahead for an UpgradePreview (station_socket.hpp) come first.
@@ -47,7 +56,8 @@ public:
         if (n == 0) {
             Base::async_read_at_least(num_bytes, buf, len, std::move(handler));
         } else if (n >= num_bytes) {
-            this->get_strand()->post([handler = std::move(handler), n] { handler(websocketpp::lib::error_code(), n); });
+            asio::post(context().get_executor(),
+                       [handler = std::move(handler), n] { handler(websocketpp::lib::error_code(), n); });
         } else {
             Base::async_read_at_least(num_bytes - n, buf + n, len - n,
                                       [handler = std::move(handler), n](const websocketpp::lib::error_code& ec,
@@ -112,6 +122,7 @@ private:
 
 /// websocketpp settings: asio without TLS; message size and timeouts are set per endpoint.
 struct WsConfig : websocketpp::config::asio {
+    using concurrency_type = websocketpp::concurrency::none;
     static const websocketpp::log::level elog_level = websocketpp::log::elevel::none;
     static const websocketpp::log::level alog_level = websocketpp::log::alevel::none;
     /// Read buffer held by every connection (websocketpp's default is 16 KiB): OCPP frames
@@ -123,6 +134,8 @@ struct WsConfig : websocketpp::config::asio {
     /// Closed connections linger; PROXY headers from trusted proxies (station_socket.hpp).
     struct transport_config : websocketpp::config::asio::transport_config {
         using socket_type = PlainStationSocket;
+        using concurrency_type = websocketpp::concurrency::none;
+        static const bool enable_multithreading = false;
     };
     using transport_type = DeferringEndpoint<transport_config>;
 };
@@ -130,11 +143,14 @@ using WsServer = websocketpp::server<WsConfig>;
 
 /// The same over TLS (security profiles 2 and 3).
 struct WssConfig : websocketpp::config::asio_tls {
+    using concurrency_type = websocketpp::concurrency::none;
     static const websocketpp::log::level elog_level = websocketpp::log::elevel::none;
     static const websocketpp::log::level alog_level = websocketpp::log::alevel::none;
     static const std::size_t connection_read_buffer_size = 2048;
     struct transport_config : websocketpp::config::asio_tls::transport_config {
         using socket_type = TlsStationSocket;
+        using concurrency_type = websocketpp::concurrency::none;
+        static const bool enable_multithreading = false;
     };
     using transport_type = DeferringEndpoint<transport_config>;
 };

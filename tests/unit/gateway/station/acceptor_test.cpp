@@ -17,10 +17,15 @@ using gateway::station::Acceptor;
 using gateway::station::WsServer;
 using namespace std::chrono_literals;
 
-/// One station port on two I/O threads, as the gateway runs it.
+/// One station port whose accept loop may run on either of two threads, closed from a third.
+/// Its connections run on a context of their own with one thread, as each connection of the
+/// gateway does (websocketpp runs without strands: a connection's handlers need one thread).
 struct Port {
     asio::io_context io;
     asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
+    asio::io_context connections{1};
+    asio::executor_work_guard<asio::io_context::executor_type> connections_work{connections.get_executor()};
+    std::thread connections_thread;
     WsServer server;
     std::optional<Acceptor<WsServer>> acceptor;
     std::vector<std::thread> threads;
@@ -31,6 +36,8 @@ struct Port {
 
     Port() {
         server.init_asio(&io);
+        server.set_contexts({&connections});
+        connections_thread = std::thread([this] { connections.run(); });
         server.set_tcp_pre_init_handler([this](websocketpp::connection_hdl) {
             std::lock_guard lock(mutex);
             ++accepted;
@@ -45,6 +52,9 @@ struct Port {
         for (auto& t : threads) {
             t.join();
         }
+        connections_work.reset();
+        connections.stop();
+        connections_thread.join();
     }
 
     void run(int n) {
@@ -136,7 +146,7 @@ TEST_CASE("connections are dealt out to the I/O threads' own contexts in turn an
     server.set_tcp_pre_init_handler([&](websocketpp::connection_hdl hdl) {
         auto con = server.get_con_from_hdl(hdl);
         std::lock_guard lock(mutex);
-        contexts.push_back(&con->get_strand()->context());
+        contexts.push_back(&con->context());
         threads.push_back(std::this_thread::get_id());
         changed.notify_all();
     });
