@@ -90,10 +90,14 @@ void Session::close_if_drained() {
 }
 
 void Session::close(CloseCode code, std::string reason) {
-    // Frames that arrive from now on are dropped unanswered (handle_text): the station sends
-    // them again after reconnecting.
-    closing_ = true;
-    link_->close(code, reason);
+    // The connection is touched on its own I/O thread only (websocketpp runs without locks):
+    // inline there, posted from anywhere else (the drain's deadline, on the main thread).
+    asio::dispatch(executor_, [self = shared_from_this(), code, reason = std::move(reason)] {
+        // Frames that arrive from now on are dropped unanswered (handle_text): the station
+        // sends them again after reconnecting.
+        self->closing_ = true;
+        self->link_->close(code, reason);
+    });
 }
 
 void Session::on_closed(int code, std::string reason) {

@@ -21,11 +21,13 @@ using namespace std::chrono_literals;
 /// Its connections run on a context of their own with one thread, as each connection of the
 /// gateway does (websocketpp runs without strands: a connection's handlers need one thread).
 struct Port {
-    asio::io_context io;
-    asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
+    // Declared first, destroyed last: handlers left in `io` hold connections whose sockets
+    // belong to this context.
     asio::io_context connections{1};
     asio::executor_work_guard<asio::io_context::executor_type> connections_work{connections.get_executor()};
     std::thread connections_thread;
+    asio::io_context io;
+    asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
     WsServer server;
     std::optional<Acceptor<WsServer>> acceptor;
     std::vector<std::thread> threads;
