@@ -10,10 +10,11 @@ namespace gateway::app {
 class StopSignal {
 public:
     void request() {
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            stop_ = true;
-        }
+        // Notified under the lock: a waiter that sees stop_ may go on to destroy this object
+        // (the gateway's main thread ends the process), so nothing here may touch it after the
+        // lock is released.
+        std::lock_guard<std::mutex> lock(mutex_);
+        stop_ = true;
         cv_.notify_all();
     }
     /// Waits up to `d`; returns true when stop was requested.
