@@ -11,11 +11,11 @@
 
 import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { accessSync, constants as fsConstants, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants as fsConstants, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { REPO_ROOT } from './paths.mjs';
 
 export const GATEWAY_BIN = process.env.OCPP_GATEWAY_BIN || join(REPO_ROOT, 'build', 'bin', 'ocpp-gateway');
@@ -36,17 +36,57 @@ export function uniqueStationId(prefix) {
   return `${prefix}-${randomHex(6)}`;
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort() {
+/**
+ * Where listening ports are drawn from: below the kernel's ephemeral range. A port the kernel
+ * hands out for `listen(0)` lies in that range, which every outgoing connection draws from too
+ * (the gateway's own to Kafka among them), so between the probe here and the gateway's bind a
+ * connect() could take it ("cannot listen on …: Address already in use"). Ports in 29000 and
+ * above are left to the fixed ones of the test and benchmark brokers. Null when the ephemeral
+ * range starts too low to leave room; then the kernel picks, as before.
+ */
+const PORT_POOL = (() => {
+  let ephemeralFrom = 32768;
+  try {
+    const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(first) && first > 0) ephemeralFrom = first;
+  } catch {
+    // not Linux: keep the usual default
+  }
+  const from = 20000;
+  const to = Math.min(ephemeralFrom - 1, 28999);
+  return to - from >= 1000 ? { from, to } : null;
+})();
+/** Ports this process has handed out: never twice, so parallel starts cannot meet. */
+const handedOut = new Set();
+
+/** Listens on `port` (0: any) of 127.0.0.1 and closes again: the port, or null when taken. */
+function probePort(port) {
   return new Promise((resolvePort, reject) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close((err) => (err ? reject(err) : resolvePort(port)));
+    srv.once('error', (err) => (err.code === 'EADDRINUSE' || err.code === 'EACCES' ? resolvePort(null) : reject(err)));
+    srv.listen(port, '127.0.0.1', () => {
+      const bound = srv.address().port;
+      srv.close((err) => (err ? reject(err) : resolvePort(bound)));
     });
   });
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (see PORT_POOL). */
+export async function freePort() {
+  if (PORT_POOL) {
+    for (let attempt = 0; attempt < 200; attempt++) {
+      const port = randomInt(PORT_POOL.from, PORT_POOL.to + 1);
+      if (handedOut.has(port)) continue;
+      if ((await probePort(port)) !== null) {
+        handedOut.add(port);
+        return port;
+      }
+    }
+  }
+  const port = await probePort(0);
+  if (port === null) throw new Error('no free loopback port');
+  return port;
 }
 
 /** `count` distinct free ports. */
