@@ -2,7 +2,6 @@
 
 #include <array>
 
-#include <asio/bind_executor.hpp>
 #include <asio/read.hpp>
 #include <asio/steady_timer.hpp>
 

@@ -3,13 +3,13 @@
 #ifndef ASIO_STANDALONE
 #define ASIO_STANDALONE
 #endif
+#include <websocketpp/concurrency/none.hpp>
 #include <websocketpp/config/asio.hpp>
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
 
 #include <asio/defer.hpp>
 #include <asio/post.hpp>
-#include <websocketpp/concurrency/none.hpp>
 #include <asio/io_context.hpp>
 #include <atomic>
 #include <string>
