@@ -11,7 +11,9 @@
 #   BENCH_IDLE_WINDOW: seconds the broker's CPU is measured alone and then beside idle
 #                  gateways (default 30; 0: skip); every load run also reports the broker's CPU
 # Every load run reports the gateway's and the broker's CPU twice: over the whole run (ramp-up,
-# warm-up, closing; an upper bound) and over the measured window alone (*_window_cpu_s).
+# warm-up, closing; an upper bound) and over the measured window alone (*_window_cpu_s), and
+# over the window also the load generator's CPU and how busy each core was (cores_busy_window,
+# fractions: with BENCH_PIN, whether the gateway's core or the other one was the limit).
 #   BENCH_IDLE_INSTANCES: idle gateways for that measurement (default 1)
 #   BENCH_SWITCHES: "1" also counts the gateway's context switches over each load run
 #                  (`perf stat -e context-switches`; wake-ups of its threads), per message in
@@ -80,6 +82,13 @@ stop_gateway() { kill "$gw"; wait "$gw" || true; gw=""; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$gw/status"; }
 # User + system CPU seconds a process (default: the gateway) has used so far.
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/${1:-$gw}/stat"; }
+# Per core, one line each: busy ticks and all ticks so far (/proc/stat: user, nice, system,
+# irq and softirq are busy; idle, iowait and steal are not; guest time is inside user already).
+cores_snapshot() { awk '/^cpu[0-9]/ {print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
+# The share of each core that was busy between two snapshots, as a JSON array of fractions.
+cores_busy_json() {
+    paste -d' ' "$1" "$2" | awk '{printf "%s%.2f", (NR > 1 ? "," : "["), ($3 - $1) / (($4 - $2) > 0 ? ($4 - $2) : 1)} END {print "]"}'
+}
 broker_pid=$(cat "$data/kafka.pid")
 # Per thread of the gateway, one line each: name, CPU ticks (user + system), context switches.
 threads_snapshot() {
@@ -169,10 +178,12 @@ for mix in heartbeat realistic; do
             sleep 0.02
         done
         sleep 3
-        window_gw0=$(cpu_s); window_b0=$(cpu_s "$broker_pid")
+        window_gw0=$(cpu_s); window_b0=$(cpu_s "$broker_pid"); window_lg0=$(cpu_s "$lg" 2>/dev/null || echo null)
+        cores_snapshot >"$log.cores0"
         [ "${BENCH_THREADS:-0}" = 1 ] && threads_snapshot >"$log.threads0"
         sleep "$duration"
-        window_gw1=$(cpu_s); window_b1=$(cpu_s "$broker_pid")
+        window_gw1=$(cpu_s); window_b1=$(cpu_s "$broker_pid"); window_lg1=$(cpu_s "$lg" 2>/dev/null || echo null)
+        cores_snapshot >"$log.cores1"
         [ "${BENCH_THREADS:-0}" = 1 ] && threads_snapshot >"$log.threads1"
         wait "$lg"
         report=$(cat "$log.report")
@@ -185,11 +196,13 @@ for mix in heartbeat realistic; do
         if [ "${BENCH_THREADS:-0}" = 1 ]; then
             switches+=",\"gateway_threads\":$(threads_json "$log.threads0" "$log.threads1")"
         fi
-        printf '{"mix":"%s","rate":%s,"report":%s,"gateway_cpu_s":%s,"broker_cpu_s":%s,"gateway_window_cpu_s":%s,"broker_window_cpu_s":%s%s}\n' "$mix" "$rate" "$report" \
+        printf '{"mix":"%s","rate":%s,"report":%s,"gateway_cpu_s":%s,"broker_cpu_s":%s,"gateway_window_cpu_s":%s,"broker_window_cpu_s":%s,"generator_window_cpu_s":%s,"cores_busy_window":%s%s}\n' "$mix" "$rate" "$report" \
             "$(awk -v a="$(cpu_s)" -v b="$cpu_before" 'BEGIN {printf "%.2f", a - b}')" \
             "$(awk -v a="$(cpu_s "$broker_pid")" -v b="$broker_before" 'BEGIN {printf "%.2f", a - b}')" \
             "$(awk -v a="$window_gw1" -v b="$window_gw0" 'BEGIN {printf "%.2f", a - b}')" \
-            "$(awk -v a="$window_b1" -v b="$window_b0" 'BEGIN {printf "%.2f", a - b}')" "$switches"
+            "$(awk -v a="$window_b1" -v b="$window_b0" 'BEGIN {printf "%.2f", a - b}')" \
+            "$(awk -v a="$window_lg1" -v b="$window_lg0" 'BEGIN {if (a == "null" || b == "null") print "null"; else printf "%.2f", a - b}')" \
+            "$(cores_busy_json "$log.cores0" "$log.cores1")" "$switches"
     done
 done
 stop_gateway

@@ -72,6 +72,23 @@ for row in threaded:
             continue  # idle threads (the command consumers, the poller) clutter the table
         print(f"{first}| {row['mix']} | {row['rate']} | {name} | {t['cpu_s'] * 1e6 / answered:.0f} | "
               f"{t['switches'] / answered:.2f} |")
+# Where the machine's CPU went over the measured window: each process as a share of one core,
+# and how busy each core was (with BENCH_PIN the gateway has core 1, the rest core 0).
+split = [row for row in rows if row.get("cores_busy_window")]
+if split:
+    print()
+    cores = max(len(row["cores_busy_window"]) for row in split)
+    print(lead + "| mix | offered /s | achieved /s | gateway, % of a core | broker, % of a core | "
+          "generator, % of a core | " + " | ".join(f"core {i} busy" for i in range(cores)) + " |")
+    print(("|---" if with_sections else "") + "|---|---|---|---|---|---|" + "---|" * cores)
+for row in split:
+    window = row["report"]["window_s"]
+    share = lambda v: "—" if v is None else f"{100 * v / window:.0f} %"
+    first = f"| {row['section']} " if with_sections else ""
+    print(f"{first}| {row['mix']} | {row['rate']} | {row['report']['achieved_msgs_per_s']:.0f} | "
+          f"{share(row.get('gateway_window_cpu_s'))} | {share(row.get('broker_window_cpu_s'))} | "
+          f"{share(row.get('generator_window_cpu_s'))} | "
+          + " | ".join(f"{100 * b:.0f} %" for b in row["cores_busy_window"]) + " |")
 quiet = [row for row in rows if "idle_window_s" in row]
 if quiet:
     if load:
