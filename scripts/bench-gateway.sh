@@ -6,6 +6,7 @@
 #   BENCH_IDLE: space-separated idle station counts for the memory runs ("" for none)
 #   BENCH_GATEWAY: the gateway executable (default build/bin/ocpp-gateway), to compare builds
 #                  in one session with the same load generator
+#   BENCH_LOADGEN: the load generator executable (default build/bin/ocpp-loadgen)
 #   BENCH_GATEWAY_ARGS: extra gateway arguments (e.g. "--kafka-property linger.ms=0")
 #   BENCH_GATEWAY_YAML: extra top-level YAML for the gateway's configuration (e.g. "io_threads: 1")
 #   BENCH_IDLE_WINDOW: seconds the broker's CPU is measured alone and then beside idle
@@ -42,6 +43,7 @@ idle_instances="${BENCH_IDLE_INSTANCES:-1}"
 gateway_args=(${BENCH_GATEWAY_ARGS:-})
 extra_yaml="${BENCH_GATEWAY_YAML:-}"
 gateway_bin="${BENCH_GATEWAY:-$bin/ocpp-gateway}"
+loadgen_bin="${BENCH_LOADGEN:-$bin/ocpp-loadgen}"
 data="$(mktemp -d /tmp/ocpp-bench-kafka.XXXXXX)"
 log="$(mktemp /tmp/ocpp-bench-gateway.XXXXXX.log)"
 
@@ -155,7 +157,7 @@ start_gateway --config <(printf 'security:\n  connections_per_address: %s\n%s\n'
     "${gateway_args[@]}"
 url="ws://127.0.0.1:$port/ocpp"
 # Unmeasured warm-up: the broker's JIT, topic partitions and log segments.
-"$bin/ocpp-loadgen" --url "$url" --id-prefix W- --stations "$stations" --mix realistic \
+"$loadgen_bin" --url "$url" --id-prefix W- --stations "$stations" --mix realistic \
     --rate 3000 --duration 10 --warmup 2 --threads 1 --json >/dev/null
 for mix in heartbeat realistic; do
     rates="$rates_heartbeat"
@@ -167,7 +169,7 @@ for mix in heartbeat realistic; do
             perf stat -e context-switches -x, -o "$log.switches" -p "$gw" &
             perf_pid=$!
         fi
-        "${pin_rest[@]}" "$bin/ocpp-loadgen" --url "$url" --id-prefix "B${mix:0:1}$rate-" \
+        "${pin_rest[@]}" "$loadgen_bin" --url "$url" --id-prefix "B${mix:0:1}$rate-" \
             --stations "$stations" --mix "$mix" --rate "$rate" --duration "$duration" \
             --warmup 3 --threads 1 --json >"$log.report" 2>"$log.progress" &
         lg=$!
@@ -212,7 +214,7 @@ for n in $idle_counts; do
     start_gateway --config <(printf 'limits:\n  max_connections: %s\nsecurity:\n  connections_per_address: %s\n  handshakes_per_second: 100000\n' "$((n + 1000))" "$((n + 1000))")
     before=$(rss_kib)
     ulimit -S -n $((n + 1024)) 2>/dev/null || true   # -S: never lower the hard limit
-    "$bin/ocpp-loadgen" --url "$url" --id-prefix "I$n-" --stations "$n" --idle --duration 5 \
+    "$loadgen_bin" --url "$url" --id-prefix "I$n-" --stations "$n" --idle --duration 5 \
         --connect-rate 2000 --threads 2 --source-addresses 127.0.0.1-127.0.0.4 --json \
         >"$log.idle" 2>"$log.idle.progress" &
     lg=$!
