@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "ocpp/json_writer.hpp"
+
 namespace loadgen {
 
 using ocpp::ProtocolVersion;
@@ -159,6 +161,109 @@ json status_notification(ProtocolVersion v, std::uint32_t step, const std::strin
             {"connectorStatus", kStatus201[step % kStatus201.size()]},
             {"evseId", 1},
             {"connectorId", 1}};
+}
+
+namespace {
+
+// A number as write_json writes it (nlohmann's shortest round-trip form, "7000.0" for 7000).
+void append_number(std::string& out, double v) { ocpp::append_json(out, json(v)); }
+
+void append_sample16(std::string& out, const std::string& value, const char* measurand,
+                     const char* unit, const char* phase, bool raw_format) {
+    out += R"({"context":"Sample.Periodic",)";
+    if (raw_format) {
+        out += R"("format":"Raw",)";
+    }
+    out += R"("location":"Outlet","measurand":")";
+    out += measurand;
+    out += "\",";
+    if (phase != nullptr) {
+        out += R"("phase":")";
+        out += phase;
+        out += "\",";
+    }
+    out += R"("unit":")";
+    out += unit;
+    out += R"(","value":)";
+    ocpp::append_json_string(out, value);
+    out += '}';
+}
+
+void append_sample201(std::string& out, double value, const char* measurand, const char* unit,
+                      const char* phase) {
+    out += R"({"context":"Sample.Periodic","location":"Outlet","measurand":")";
+    out += measurand;
+    out += "\",";
+    if (phase != nullptr) {
+        out += R"("phase":")";
+        out += phase;
+        out += "\",";
+    }
+    out += R"("unitOfMeasure":{"unit":")";
+    out += unit;
+    out += R"("},"value":)";
+    append_number(out, value);
+    out += '}';
+}
+
+}  // namespace
+
+void append_meter_values(std::string& out, ProtocolVersion v, const Meter& m,
+                         const std::string& timestamp) {
+    if (v == ProtocolVersion::v16) {
+        out += R"({"connectorId":1,"meterValue":[{"sampledValue":[)";
+        append_sample16(out, one_decimal(m.energy_wh), "Energy.Active.Import.Register", "Wh", nullptr, true);
+        out += ',';
+        append_sample16(out, one_decimal(m.power_w), "Power.Active.Import", "W", nullptr, false);
+        out += ',';
+        append_sample16(out, two_decimals(m.current_a[0]), "Current.Import", "A", "L1", false);
+        out += ',';
+        append_sample16(out, two_decimals(m.current_a[1]), "Current.Import", "A", "L2", false);
+        out += ',';
+        append_sample16(out, two_decimals(m.current_a[2]), "Current.Import", "A", "L3", false);
+    } else {
+        out += R"({"evseId":1,"meterValue":[{"sampledValue":[)";
+        append_sample201(out, round_to(m.energy_wh, 10), "Energy.Active.Import.Register", "Wh", nullptr);
+        out += ',';
+        append_sample201(out, round_to(m.power_w, 10), "Power.Active.Import", "W", nullptr);
+        out += ',';
+        append_sample201(out, round_to(m.current_a[0], 100), "Current.Import", "A", "L1");
+        out += ',';
+        append_sample201(out, round_to(m.current_a[1], 100), "Current.Import", "A", "L2");
+        out += ',';
+        append_sample201(out, round_to(m.current_a[2], 100), "Current.Import", "A", "L3");
+    }
+    out += R"(],"timestamp":)";
+    ocpp::append_json_string(out, timestamp);
+    out += "}]}";
+}
+
+void append_status_notification(std::string& out, ProtocolVersion v, std::uint32_t step,
+                                const std::string& timestamp) {
+    if (v == ProtocolVersion::v16) {
+        out += R"({"connectorId":1,"errorCode":"NoError","status":")";
+        out += kStatus16[step % kStatus16.size()];
+        out += '"';
+    } else {
+        out += R"({"connectorId":1,"connectorStatus":")";
+        out += kStatus201[step % kStatus201.size()];
+        out += R"(","evseId":1)";
+    }
+    out += R"(,"timestamp":)";
+    ocpp::append_json_string(out, timestamp);
+    out += '}';
+}
+
+void append_authorize(std::string& out, ProtocolVersion v, std::string_view token) {
+    if (v == ProtocolVersion::v16) {
+        out += R"({"idTag":)";
+        ocpp::append_json_string(out, token);
+        out += '}';
+        return;
+    }
+    out += R"({"idToken":{"idToken":)";
+    ocpp::append_json_string(out, token);
+    out += R"(,"type":"ISO14443"}})";
 }
 
 std::string token_for(std::size_t station_number) {

@@ -81,6 +81,16 @@ nlohmann::json meter_values(ocpp::ProtocolVersion v, const Meter& m, const std::
 nlohmann::json status_notification(ocpp::ProtocolVersion v, std::uint32_t step,
                                    const std::string& timestamp);
 
+// The payloads the generator sends most, written as JSON text directly: byte for byte what
+// ocpp::write_json writes for the trees above (nlohmann's key order, its number format), without
+// building and freeing a tree per message (docs/benchmarks.md, "A cheaper load generator").
+
+void append_meter_values(std::string& out, ocpp::ProtocolVersion v, const Meter& m,
+                         const std::string& timestamp);
+void append_status_notification(std::string& out, ocpp::ProtocolVersion v, std::uint32_t step,
+                                const std::string& timestamp);
+void append_authorize(std::string& out, ocpp::ProtocolVersion v, std::string_view token);
+
 /// A station's RFID token derived from its number (at most 20 characters).
 std::string token_for(std::size_t station_number);
 

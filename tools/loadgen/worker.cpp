@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "ocpp/frame.hpp"
+#include "ocpp/json_writer.hpp"
 
 namespace loadgen {
 
@@ -385,21 +386,35 @@ void Worker<Config>::settle(std::uint32_t j, bool ready) {
 // CALLs ------------------------------------------------------------------------------------
 
 template <typename Config>
-nlohmann::json Worker<Config>::payload_for(Station& st, Action action) {
+std::string Worker<Config>::frame_for(Station& st, Action action, const std::string& id) {
+    if (action == Action::boot_notification) {  // once per connection: the tree will do
+        return ocpp::serialize(ocpp::Call{ocpp::MessageId(id), std::string(action_name(action)),
+                                          boot_notification(st.version, st.id)});
+    }
+    std::string frame = "[2,";
+    ocpp::append_json_string(frame, id);
+    frame += ",\"";
+    frame += action_name(action);
+    frame += "\",";
     switch (action) {
         case Action::heartbeat:
-            return heartbeat();
+            frame += "{}";
+            break;
         case Action::meter_values:
             st.meter.advance(rng_);
-            return meter_values(st.version, st.meter, utc_now());
+            append_meter_values(frame, st.version, st.meter, utc_now());
+            break;
         case Action::status_notification:
-            return status_notification(st.version, st.status_step++, utc_now());
+            append_status_notification(frame, st.version, st.status_step++, utc_now());
+            break;
         case Action::authorize:
-            return authorize(st.version, token_for(st.number));
+            append_authorize(frame, st.version, token_for(st.number));
+            break;
         case Action::boot_notification:
-            return boot_notification(st.version, st.id);
+            break;
     }
-    return nlohmann::json::object();
+    frame += ']';
+    return frame;
 }
 
 template <typename Config>
@@ -407,9 +422,8 @@ bool Worker<Config>::send_call(std::uint32_t j, Action action, Clock::time_point
                        bool boot) {
     Station& st = stations_[j];
     ++st.seq;
-    const ocpp::Call call{ocpp::MessageId(std::to_string(st.seq)), std::string(action_name(action)),
-                          payload_for(st, action)};
-    const auto ec = st.con->send(ocpp::serialize(call), websocketpp::frame::opcode::text);
+    const auto ec = st.con->send(frame_for(st, action, std::to_string(st.seq)),
+                                 websocketpp::frame::opcode::text);
     if (ec) {
         ++connections_.errors[short_text(fmt::format("send failed: {}", ec.message()))];
         if (boot) {

@@ -141,7 +141,8 @@ private:
     void boot_failed(std::uint32_t j, Clock::time_point now);
     bool send_call(std::uint32_t j, Action action, Clock::time_point scheduled, bool measured,
                    bool boot);
-    nlohmann::json payload_for(Station& st, Action action);
+    /// The CALL frame's text, `id` its message id.
+    std::string frame_for(Station& st, Action action, const std::string& id);
     void send_tick();
     void dispatch(Clock::time_point scheduled);
     Clock::time_point send_time(std::uint64_t i) const;
