@@ -168,13 +168,9 @@ namespace {
 // A number as write_json writes it (nlohmann's shortest round-trip form, "7000.0" for 7000).
 void append_number(std::string& out, double v) { ocpp::append_json(out, json(v)); }
 
-void append_sample16(std::string& out, const std::string& value, const char* measurand,
-                     const char* unit, const char* phase, bool raw_format) {
-    out += R"({"context":"Sample.Periodic",)";
-    if (raw_format) {
-        out += R"("format":"Raw",)";
-    }
-    out += R"("location":"Outlet","measurand":")";
+// `"measurand":"…",` and, for one phase, `"phase":"…",` (adjacent in the keys' order).
+void append_measurand(std::string& out, const char* measurand, const char* phase) {
+    out += R"("measurand":")";
     out += measurand;
     out += "\",";
     if (phase != nullptr) {
@@ -182,6 +178,16 @@ void append_sample16(std::string& out, const std::string& value, const char* mea
         out += phase;
         out += "\",";
     }
+}
+
+void append_sample16(std::string& out, const std::string& value, const char* measurand,
+                     const char* unit, const char* phase, bool raw_format) {
+    out += R"({"context":"Sample.Periodic",)";
+    if (raw_format) {
+        out += R"("format":"Raw",)";
+    }
+    out += R"("location":"Outlet",)";
+    append_measurand(out, measurand, phase);
     out += R"("unit":")";
     out += unit;
     out += R"(","value":)";
@@ -191,14 +197,8 @@ void append_sample16(std::string& out, const std::string& value, const char* mea
 
 void append_sample201(std::string& out, double value, const char* measurand, const char* unit,
                       const char* phase) {
-    out += R"({"context":"Sample.Periodic","location":"Outlet","measurand":")";
-    out += measurand;
-    out += "\",";
-    if (phase != nullptr) {
-        out += R"("phase":")";
-        out += phase;
-        out += "\",";
-    }
+    out += R"({"context":"Sample.Periodic","location":"Outlet",)";
+    append_measurand(out, measurand, phase);
     out += R"("unitOfMeasure":{"unit":")";
     out += unit;
     out += R"("},"value":)";
