@@ -82,8 +82,9 @@ nlohmann::json status_notification(ocpp::ProtocolVersion v, std::uint32_t step,
                                    const std::string& timestamp);
 
 // The payloads the generator sends most, written as JSON text directly: byte for byte what
-// ocpp::write_json writes for the trees above (nlohmann's key order, its number format), without
-// building and freeing a tree per message (docs/benchmarks.md, "A cheaper load generator").
+// ocpp::write_json writes for the trees above (meter values with their defaults: connector or
+// EVSE 1, no transaction id; nlohmann's key order, its number format), without building and
+// freeing a tree per message (docs/benchmarks.md, "A cheaper load generator").
 
 void append_meter_values(std::string& out, ocpp::ProtocolVersion v, const Meter& m,
                          const std::string& timestamp);
