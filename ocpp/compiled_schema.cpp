@@ -101,6 +101,7 @@ std::string format_number(double d) {
 struct CompiledSchema::Node {
     unsigned types = 0;  // 0: any
     std::vector<json> enumeration;
+    bool string_enumeration = false;  // every allowed value is a string: compared as strings
     std::optional<json> constant;
     std::optional<std::size_t> min_length;
     std::optional<std::size_t> max_length;
@@ -110,8 +111,15 @@ struct CompiledSchema::Node {
     bool exclusive_maximum = false;
     std::optional<double> multiple_of;
     bool date_time = false;
-    std::vector<std::pair<std::string, const Node*>> properties;  // sorted by name
+    struct Property {
+        std::string name;
+        const Node* schema;
+        bool required;
+    };
+    std::vector<Property> properties;  // sorted by name
     std::vector<std::string> required;
+    std::size_t required_properties = 0;  // properties whose name is in `required`
+    bool required_all_properties = true;  // every name in `required` is among `properties`
     bool additional_allowed = true;
     const Node* additional = nullptr;  // schema for additional properties
     const Node* items = nullptr;
@@ -202,6 +210,9 @@ private:
                 }
             } else if (key == "enum") {
                 node.enumeration.assign(value.begin(), value.end());
+                node.string_enumeration =
+                    std::all_of(node.enumeration.begin(), node.enumeration.end(),
+                                [](const json& e) { return e.is_string(); });
             } else if (key == "const") {
                 node.constant = value;
             } else if (key == "minLength") {
@@ -227,10 +238,10 @@ private:
                 node.date_time = value == "date-time";
             } else if (key == "properties") {
                 for (const auto& [name, sub] : value.items()) {
-                    node.properties.emplace_back(name, compile(sub));
+                    node.properties.push_back(Node::Property{name, compile(sub), false});
                 }
                 std::sort(node.properties.begin(), node.properties.end(),
-                          [](const auto& a, const auto& b) { return a.first < b.first; });
+                          [](const auto& a, const auto& b) { return a.name < b.name; });
             } else if (key == "required") {
                 for (const auto& r : value) {
                     node.required.push_back(r.get<std::string>());
@@ -257,6 +268,23 @@ private:
                 unsupported_ = true;
             }
         }
+        mark_required(node);
+    }
+
+    // Flags the properties that are required, so that a valid object is checked in one pass.
+    static void mark_required(Node& node) {
+        node.required_properties = 0;
+        node.required_all_properties = true;
+        for (auto& property : node.properties) {
+            property.required = std::find(node.required.begin(), node.required.end(),
+                                          property.name) != node.required.end();
+            node.required_properties += property.required ? 1 : 0;
+        }
+        for (const auto& name : node.required) {
+            const bool known = std::any_of(node.properties.begin(), node.properties.end(),
+                                           [&](const Node::Property& p) { return p.name == name; });
+            node.required_all_properties = node.required_all_properties && known;
+        }
     }
 
     const json& root_;
@@ -267,7 +295,8 @@ private:
 
 namespace {
 
-// Walks a value against a node. `path` grows and shrinks in place: no copies per property.
+// Walks a value against a node. Where it is in the value is a stack of the keys and indexes
+// passed on the way down; the path's text is written only for a violation.
 class Walker {
 public:
     Walker(std::vector<Violation>& out, std::size_t max) : out_(out), max_(max) {}
@@ -285,9 +314,7 @@ public:
             add(Errc::type_violation, "value of type " + type_name(v) + " is not allowed here");
             return;  // further checks would only repeat the type problem
         }
-        if (!node.enumeration.empty() &&
-            std::find(node.enumeration.begin(), node.enumeration.end(), v) ==
-                node.enumeration.end()) {
+        if (!node.enumeration.empty() && !allowed(node, v)) {
             add(Errc::property_violation, "value is not one of the allowed values");
         }
         if (node.constant && *node.constant != v) {
@@ -353,34 +380,69 @@ private:
         }
     }
 
+    static bool allowed(const Node& node, const json& v) {
+        if (!node.string_enumeration) {
+            return std::find(node.enumeration.begin(), node.enumeration.end(), v) !=
+                   node.enumeration.end();
+        }
+        if (!v.is_string()) {
+            return false;
+        }
+        const auto& s = v.get_ref<const std::string&>();
+        return std::any_of(node.enumeration.begin(), node.enumeration.end(),
+                           [&](const json& e) { return e.get_ref<const std::string&>() == s; });
+    }
+
     void visit_object(const Node& node, const json& v) {
+        const std::size_t mark = out_.size();
+        const std::size_t required_seen = visit_members(node, v);
+        if (required_seen == node.required_properties && node.required_all_properties) {
+            return;
+        }
+        // Something required may be missing. Missing properties are reported first: when one
+        // is, the members' violations are set aside and found again after them.
+        bool missing = false;
         for (const auto& name : node.required) {
             if (v.find(name) == v.end()) {
+                if (!missing) {
+                    out_.resize(mark);
+                    missing = true;
+                }
                 add(Errc::occurrence_violation, "required property '" + name + "' is missing");
                 if (full()) {
                     return;
                 }
             }
         }
-        // Both sequences are sorted by name: one merge pass.
+        if (missing) {
+            visit_members(node, v);
+        }
+    }
+
+    // Visits each member against its property's schema (or the additional one); returns how
+    // many required properties were among them. Both sequences are sorted by name: one merge.
+    std::size_t visit_members(const Node& node, const json& v) {
+        std::size_t required_seen = 0;
         auto p = node.properties.begin();
+        const auto end = node.properties.end();
         for (auto it = v.begin(); it != v.end() && !full(); ++it) {
             const std::string& key = it.key();
-            while (p != node.properties.end() && p->first < key) {
+            int order = 1;
+            while (p != end && (order = p->name.compare(key)) < 0) {
                 ++p;
             }
-            const std::size_t mark = path_.size();
-            path_ += '/';
-            append_escaped(key);
-            if (p != node.properties.end() && p->first == key) {
-                visit(*p->second, it.value());
+            where_.push_back(Step{&key, 0});
+            if (p != end && order == 0) {
+                required_seen += p->required ? 1 : 0;
+                visit(*p->schema, it.value());
             } else if (node.additional != nullptr) {
                 visit(*node.additional, it.value());
             } else if (!node.additional_allowed) {
                 add(Errc::property_violation, "property is not allowed here");
             }
-            path_.resize(mark);
+            where_.pop_back();
         }
+        return required_seen;
     }
 
     void visit_array(const Node& node, const json& v) {
@@ -396,35 +458,51 @@ private:
             return;
         }
         for (std::size_t i = 0; i < v.size() && !full(); ++i) {
-            const std::size_t mark = path_.size();
-            path_ += '/';
-            path_ += std::to_string(i);
+            where_.push_back(Step{nullptr, i});
             visit(*node.items, v[i]);
-            path_.resize(mark);
+            where_.pop_back();
         }
     }
 
-    void append_escaped(const std::string& key) {
-        for (const char c : key) {
-            if (c == '~') {
-                path_ += "~0";
-            } else if (c == '/') {
-                path_ += "~1";
-            } else {
-                path_ += c;
+    // A JSON Pointer (RFC 6901) to where the walk is; "/" for the root.
+    std::string path() const {
+        if (where_.empty()) {
+            return "/";
+        }
+        std::string out;
+        for (const Step& step : where_) {
+            out += '/';
+            if (step.key == nullptr) {
+                out += std::to_string(step.index);
+                continue;
+            }
+            for (const char c : *step.key) {
+                if (c == '~') {
+                    out += "~0";
+                } else if (c == '/') {
+                    out += "~1";
+                } else {
+                    out += c;
+                }
             }
         }
+        return out;
     }
 
     void add(Errc errc, std::string message) {
         if (!full()) {
-            out_.push_back(Violation{errc, path_.empty() ? "/" : path_, std::move(message)});
+            out_.push_back(Violation{errc, path(), std::move(message)});
         }
     }
 
+    struct Step {
+        const std::string* key;  // an object's member, or nullptr for an array's item
+        std::size_t index;
+    };
+
     std::vector<Violation>& out_;
     std::size_t max_;
-    std::string path_;
+    std::vector<Step> where_;
 };
 
 }  // namespace
