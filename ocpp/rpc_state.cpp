@@ -4,18 +4,23 @@
 
 namespace ocpp {
 
-bool RpcState::contains(const std::vector<MessageId>& ids, const MessageId& id) {
-    return std::find(ids.begin(), ids.end(), id) != ids.end();
+bool RpcState::RecentIds::contains(const MessageId& id) const {
+    const std::size_t hash = std::hash<MessageId>{}(id);
+    return std::any_of(entries_.begin(), entries_.end(),
+                       [&](const Entry& e) { return e.hash == hash && e.id == id; });
 }
 
-void RpcState::remember(std::vector<MessageId>& ids, MessageId id) const {
-    if (limits_.remembered_ids == 0) {
+void RpcState::RecentIds::remember(const MessageId& id, std::size_t capacity) {
+    if (capacity == 0) {
         return;
     }
-    if (ids.size() >= limits_.remembered_ids) {
-        ids.erase(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(ids.size() - limits_.remembered_ids + 1));
+    Entry entry{std::hash<MessageId>{}(id), id};
+    if (entries_.size() < capacity) {
+        entries_.push_back(std::move(entry));
+        return;
     }
-    ids.push_back(std::move(id));
+    entries_[oldest_] = std::move(entry);
+    oldest_ = (oldest_ + 1) % entries_.size();
 }
 
 RpcState::Incoming RpcState::on_incoming_call(const MessageId& id) {
@@ -26,7 +31,7 @@ RpcState::Incoming RpcState::on_incoming_call(const MessageId& id) {
         return Incoming::too_many_in_flight;
     }
     incoming_.push_back(id);
-    return contains(completed_incoming_, id) ? Incoming::retry : Incoming::accepted;
+    return completed_incoming_.contains(id) ? Incoming::retry : Incoming::accepted;
 }
 
 bool RpcState::complete_incoming(const MessageId& id) {
@@ -35,8 +40,8 @@ bool RpcState::complete_incoming(const MessageId& id) {
         return false;
     }
     incoming_.erase(it);
-    if (!contains(completed_incoming_, id)) {
-        remember(completed_incoming_, id);
+    if (!completed_incoming_.contains(id)) {
+        completed_incoming_.remember(id, limits_.remembered_ids);
     }
     return true;
 }
@@ -56,7 +61,7 @@ RpcState::Response RpcState::on_response(const MessageId& id) {
         outgoing_.reset();
         return r;
     }
-    if (contains(expired_outgoing_, id)) {
+    if (expired_outgoing_.contains(id)) {
         return {Response::Kind::late, {}};
     }
     return {Response::Kind::unknown, {}};
@@ -67,7 +72,7 @@ std::optional<std::pair<MessageId, std::string>> RpcState::expire(TimePoint now)
         return std::nullopt;
     }
     std::pair<MessageId, std::string> timed_out{outgoing_->id, std::move(outgoing_->action)};
-    remember(expired_outgoing_, outgoing_->id);
+    expired_outgoing_.remember(outgoing_->id, limits_.remembered_ids);
     outgoing_.reset();
     return timed_out;
 }

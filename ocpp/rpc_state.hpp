@@ -80,16 +80,29 @@ private:
         TimePoint deadline;
     };
 
-    static bool contains(const std::vector<MessageId>& ids, const MessageId& id);
-    void remember(std::vector<MessageId>& ids, MessageId id) const;
+    /// The last ids seen, up to a capacity; once full, the oldest is overwritten. Each is kept
+    /// with its hash, so that looking up a new id (the usual case) compares no text.
+    class RecentIds {
+    public:
+        bool contains(const MessageId& id) const;
+        void remember(const MessageId& id, std::size_t capacity);
+
+    private:
+        struct Entry {
+            std::size_t hash;
+            MessageId id;
+        };
+        // A vector, not a deque: a connection holds one RpcState for as long as it is open,
+        // and an empty std::deque already allocates over half a kilobyte (idle memory).
+        std::vector<Entry> entries_;
+        std::size_t oldest_ = 0;  // the entry the next id replaces once the capacity is reached
+    };
 
     Limits limits_;
     std::vector<MessageId> incoming_;
-    // Vectors, not deques: a connection holds one RpcState for as long as it is open, and an
-    // empty std::deque already allocates over half a kilobyte (idle memory per station).
-    std::vector<MessageId> completed_incoming_;  // oldest first
+    RecentIds completed_incoming_;
     std::optional<Outstanding> outgoing_;
-    std::vector<MessageId> expired_outgoing_;
+    RecentIds expired_outgoing_;
 };
 
 }  // namespace ocpp

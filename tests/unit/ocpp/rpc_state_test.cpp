@@ -43,6 +43,30 @@ TEST_CASE("remembered ids are bounded", "[rpc]") {
     CHECK(rpc.on_incoming_call(MessageId("3")) == RpcState::Incoming::retry);
 }
 
+TEST_CASE("remembered ids stay the last ones however often the oldest is replaced", "[rpc]") {
+    RpcState::Limits limits;
+    limits.remembered_ids = 3;
+    RpcState rpc(limits);
+    for (int i = 1; i <= 8; ++i) {
+        const MessageId id(std::to_string(i));
+        REQUIRE(rpc.on_incoming_call(id) == RpcState::Incoming::accepted);
+        REQUIRE(rpc.complete_incoming(id));
+    }
+    // A retry is served again without being remembered twice: 6, 7 and 8 are still the three.
+    REQUIRE(rpc.on_incoming_call(MessageId("7")) == RpcState::Incoming::retry);
+    REQUIRE(rpc.complete_incoming(MessageId("7")));
+    // Then each new id replaces the oldest remembered one: 1 replaces 6, and so on.
+    for (const int i : {6, 7, 8, 1, 2, 3, 4, 5}) {
+        const MessageId id(std::to_string(i));
+        INFO("id " << i);
+        CHECK(rpc.on_incoming_call(id) ==
+              (i >= 6 ? RpcState::Incoming::retry : RpcState::Incoming::accepted));
+        REQUIRE(rpc.complete_incoming(id));
+    }
+    CHECK(rpc.on_incoming_call(MessageId("2")) == RpcState::Incoming::accepted);  // replaced by 5
+    CHECK(rpc.on_incoming_call(MessageId("5")) == RpcState::Incoming::retry);
+}
+
 TEST_CASE("one outgoing CALL at a time, matched by id", "[rpc]") {
     RpcState rpc;
     const auto t0 = RpcState::TimePoint{} + 1000s;
