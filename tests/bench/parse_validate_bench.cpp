@@ -1,4 +1,8 @@
-// Parse + validate throughput of typical station messages, one core.
+// Parse + validate throughput of typical station messages, and the RPC bookkeeping around
+// them, one core.
+#include <cstdio>
+#include <vector>
+
 #include <benchmark/benchmark.h>
 
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
@@ -10,6 +14,7 @@
 #include "ocpp/rfc3339.hpp"
 #include "ocpp/inbound.hpp"
 #include "ocpp/repair.hpp"
+#include "ocpp/rpc_state.hpp"
 #include "support.hpp"
 
 namespace {
@@ -163,7 +168,42 @@ void repair_and_accept(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations());
 }
 
+// A connection's bookkeeping for one station CALL (taken in, then answered) once it has
+// answered enough CALLs to remember the most ids it keeps: every new id is looked up among
+// them twice. Ids of UUID form (most firmware) or a counter (ocpp-loadgen's), all one length.
+void rpc_bookkeeping(benchmark::State& state, bool uuids) {
+    const auto id_of = [uuids](std::uint64_t n) {
+        char buf[40];
+        if (uuids) {
+            std::snprintf(buf, sizeof buf, "6f1c2d3e-4a5b-4c6d-8e7f-%012llx",
+                          static_cast<unsigned long long>(n));
+        } else {
+            std::snprintf(buf, sizeof buf, "%08llu", static_cast<unsigned long long>(n));
+        }
+        return ocpp::MessageId(buf);
+    };
+    constexpr std::uint64_t kIds = 4096;
+    std::vector<ocpp::MessageId> ids;
+    for (std::uint64_t n = 0; n < kIds; ++n) {
+        ids.push_back(id_of(n));
+    }
+    ocpp::RpcState rpc;
+    std::uint64_t n = 0;
+    for (; n < 64; ++n) {
+        rpc.on_incoming_call(ids[n]);
+        rpc.complete_incoming(ids[n]);
+    }
+    for (auto _ : state) {
+        const auto& id = ids[n++ % kIds];
+        benchmark::DoNotOptimize(rpc.on_incoming_call(id));
+        benchmark::DoNotOptimize(rpc.complete_incoming(id));
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+
 BENCHMARK(rfc3339);
 BENCHMARK(repair_and_accept);
+BENCHMARK_CAPTURE(rpc_bookkeeping, uuid_ids, true);
+BENCHMARK_CAPTURE(rpc_bookkeeping, counter_ids, false);
 
 BENCHMARK_MAIN();
