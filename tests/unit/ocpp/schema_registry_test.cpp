@@ -76,6 +76,34 @@ TEST_CASE("nested violations report the innermost cause", "[schema]") {
     CHECK(r.violations.front().errc == Errc::occurrence_violation);
 }
 
+TEST_CASE("a missing property comes first, before what is wrong with the others", "[schema]") {
+    // chargePointModel missing; chargePointVendor of the wrong type; an unknown member.
+    const auto payload = json::parse(R"({"chargePointVendor":5,"x~/y":1})");
+    const auto& schemas = test_support::official_schemas();
+    auto r = schemas.validate(ProtocolVersion::v16, "BootNotification", SchemaKind::request, payload);
+    REQUIRE(r.violations.size() == 3);
+    CHECK(r.violations[0].errc == Errc::occurrence_violation);
+    CHECK(r.violations[0].path == "/");
+    CHECK_THAT(r.violations[0].message, Catch::Contains("chargePointModel"));
+    CHECK(r.violations[1].errc == Errc::type_violation);
+    CHECK(r.violations[1].path == "/chargePointVendor");
+    CHECK(r.violations[2].errc == Errc::property_violation);
+    CHECK(r.violations[2].path == "/x~0~1y");  // RFC 6901 escapes
+
+    // With room for one, the missing property is the one.
+    r = schemas.validate(ProtocolVersion::v16, "BootNotification", SchemaKind::request, payload, 1);
+    REQUIRE(r.violations.size() == 1);
+    CHECK(r.violations[0].errc == Errc::occurrence_violation);
+
+    // Nothing missing: the members' violations alone, in order, at any depth.
+    r = check(ProtocolVersion::v201, "MeterValues", SchemaKind::request,
+              R"({"evseId":1,"meterValue":[{"timestamp":"2026-03-01T10:00:00Z",
+                  "sampledValue":[{"value":1},{"value":"2","measurand":"Nope"}]}]})");
+    REQUIRE(r.violations.size() == 2);
+    CHECK(r.violations[0].path == "/meterValue/0/sampledValue/1/measurand");
+    CHECK(r.violations[1].path == "/meterValue/0/sampledValue/1/value");
+}
+
 TEST_CASE("multipleOf 0.1 accepts decimal charging limits", "[schema]") {
     const char* ok = R"({"status":"Accepted","connectorId":1,"scheduleStart":"2026-03-01T10:00:00Z",
         "chargingSchedule":{"chargingRateUnit":"A","minChargingRate":6.1,
