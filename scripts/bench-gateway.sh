@@ -23,6 +23,11 @@
 #   BENCH_THREADS: "1" also reports the gateway's CPU and context switches per thread over
 #                  the measured window (from /proc; threads of one name added up), per message
 #                  in scripts/bench-summary.py
+#   BENCH_SYSCALLS: "1" also counts the gateway's system calls over the measured window, in
+#                  all and by kind (`perf stat` on the syscall tracepoints; needs root or a
+#                  low perf_event_paranoid), per message in scripts/bench-summary.py: counts do
+#                  not vary with a noisy machine as CPU times do. Counting slows every system
+#                  call down: the CPU and latency of such runs are not comparable with others
 #   BENCH_PIN: "1" pins the broker and the load generator to core 0 and the gateway to core 1
 #                  (taskset), so the gateway's own ceiling shows apart from the broker's
 set -euo pipefail
@@ -122,6 +127,22 @@ print(json.dumps({name: {"cpu_s": round((cpu - before.get(name, (0, 0))[0]) / hz
 PY
 }
 
+# The system calls counted with BENCH_SYSCALLS: all of them, and the kinds the gateway and
+# librdkafka make per message.
+syscall_kinds="recvfrom sendmsg epoll_wait epoll_ctl read write futex poll recvmsg"
+syscall_events="raw_syscalls:sys_enter,context-switches"
+for k in $syscall_kinds; do syscall_events+=",syscalls:sys_enter_$k"; done
+# perf stat's CSV (count, unit, event, ...) and the seconds it counted for, as a JSON object
+# {"window_s": seconds, "all": N, "context-switches": N, "<kind>": N, ...}. The seconds are the
+# wall clock's around perf (a few hundredths too many: its start-up); the run time perf writes
+# per counter is the time the gateway's threads ran, not the window.
+syscalls_json() {
+    awk -F, -v window="$2" '!/^#/ && NF > 3 {
+        name = $3; sub(/^(raw_)?syscalls:sys_enter_?/, "", name); if (name == "") name = "all"
+        out = out sprintf(",\"%s\":%s", name, ($1 ~ /^[0-9]+$/ ? $1 : "null"))
+    } END { printf "{\"window_s\":%.3f%s}", window, out }' "$1"
+}
+
 # The hard file-descriptor limit caps idle runs (each station is a socket in both processes).
 echo "file descriptors: $(ulimit -Hn)" >&2
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024/1024)}' /proc/meminfo) GiB," \
@@ -193,10 +214,19 @@ for mix in heartbeat realistic; do
         window_gw0=$(cpu_s); window_b0=$(cpu_s "$broker_pid"); window_lg0=$(cpu_s "$lg" 2>/dev/null || echo null)
         cores_snapshot >"$log.cores0"
         [ "${BENCH_THREADS:-0}" = 1 ] && threads_snapshot >"$log.threads0"
+        if [ "${BENCH_SYSCALLS:-0}" = 1 ]; then
+            syscalls_t0=$(date +%s.%N)
+            perf stat -x, -o "$log.syscalls" -e "$syscall_events" -p "$gw" &
+            syscalls_pid=$!
+        fi
         sleep "$duration"
         window_gw1=$(cpu_s); window_b1=$(cpu_s "$broker_pid"); window_lg1=$(cpu_s "$lg" 2>/dev/null || echo null)
         cores_snapshot >"$log.cores1"
         [ "${BENCH_THREADS:-0}" = 1 ] && threads_snapshot >"$log.threads1"
+        if [ "${BENCH_SYSCALLS:-0}" = 1 ]; then
+            kill -INT "$syscalls_pid"; wait "$syscalls_pid" || true
+            syscalls_s=$(awk -v a="$(date +%s.%N)" -v b="$syscalls_t0" 'BEGIN {printf "%.3f", a - b}')
+        fi
         wait "$lg"
         report=$(cat "$log.report")
         switches=""
@@ -207,6 +237,9 @@ for mix in heartbeat realistic; do
         fi
         if [ "${BENCH_THREADS:-0}" = 1 ]; then
             switches+=",\"gateway_threads\":$(threads_json "$log.threads0" "$log.threads1")"
+        fi
+        if [ "${BENCH_SYSCALLS:-0}" = 1 ]; then
+            switches+=",\"gateway_syscalls_window\":$(syscalls_json "$log.syscalls" "$syscalls_s")"
         fi
         printf '{"mix":"%s","rate":%s,"report":%s,"gateway_cpu_s":%s,"broker_cpu_s":%s,"gateway_window_cpu_s":%s,"broker_window_cpu_s":%s,"generator_window_cpu_s":%s,"cores_busy_window":%s%s}\n' "$mix" "$rate" "$report" \
             "$(awk -v a="$(cpu_s)" -v b="$cpu_before" 'BEGIN {printf "%.2f", a - b}')" \

@@ -72,6 +72,24 @@ for row in threaded:
             continue  # idle threads (the command consumers, the poller) clutter the table
         print(f"{first}| {row['mix']} | {row['rate']} | {name} | {t['cpu_s'] * 1e6 / answered:.0f} | "
               f"{t['switches'] / answered:.2f} |")
+# BENCH_SYSCALLS=1: the gateway's system calls over the measured window, per message answered
+# in it (the generator's achieved rate times the counters' own run time).
+counted = [row for row in rows if row.get("gateway_syscalls_window")]
+kinds = []
+for row in counted:
+    kinds += [k for k in row["gateway_syscalls_window"] if k not in ("window_s", "all") and k not in kinds]
+if counted:
+    print()
+    print(lead + "| mix | offered /s | achieved /s | system calls/msg | " +
+          " | ".join(f"{k}/msg" for k in kinds) + " |")
+    print(("|---" if with_sections else "") + "|---|---|---|---|" + "---|" * len(kinds))
+for row in counted:
+    sc = row["gateway_syscalls_window"]
+    messages = max(row["report"]["achieved_msgs_per_s"] * sc["window_s"], 1)
+    each = lambda v: "—" if v is None else f"{v / messages:.2f}"
+    first = f"| {row['section']} " if with_sections else ""
+    print(f"{first}| {row['mix']} | {row['rate']} | {row['report']['achieved_msgs_per_s']:.0f} | "
+          f"{each(sc.get('all'))} | " + " | ".join(each(sc.get(k)) for k in kinds) + " |")
 # Where the machine's CPU went over the measured window: each process as a share of one core,
 # and how busy each core was (with BENCH_PIN the gateway has core 1, the rest core 0).
 split = [row for row in rows if row.get("cores_busy_window")]
