@@ -132,6 +132,11 @@ PY
 syscall_kinds="recvfrom sendmsg epoll_wait epoll_ctl read write futex poll recvmsg"
 syscall_events="raw_syscalls:sys_enter,context-switches"
 for k in $syscall_kinds; do syscall_events+=",syscalls:sys_enter_$k"; done
+if [ "${BENCH_SYSCALLS:-0}" = 1 ] && ! perf stat -e "$syscall_events" true >/dev/null 2>&1; then
+    echo "BENCH_SYSCALLS=1 needs perf and its syscall tracepoints (root, or" \
+        "kernel.perf_event_paranoid -1 and tracefs readable)" >&2
+    exit 2
+fi
 # perf stat's CSV (count, unit, event, ...) and the seconds it counted for, as a JSON object
 # {"window_s": seconds, "all": N, "context-switches": N, "<kind>": N, ...}. The seconds are the
 # wall clock's around perf (a few hundredths too many: its start-up); the run time perf writes
