@@ -5,16 +5,20 @@
 namespace ocpp {
 
 bool RpcState::RecentIds::contains(const MessageId& id) const {
-    const std::size_t hash = std::hash<MessageId>{}(id);
+    return find(std::hash<MessageId>{}(id), id);
+}
+
+bool RpcState::RecentIds::find(std::size_t hash, const MessageId& id) const {
     return std::any_of(entries_.begin(), entries_.end(),
                        [&](const Entry& e) { return e.hash == hash && e.id == id; });
 }
 
 void RpcState::RecentIds::remember(const MessageId& id, std::size_t capacity) {
-    if (capacity == 0) {
+    const std::size_t hash = std::hash<MessageId>{}(id);
+    if (capacity == 0 || find(hash, id)) {
         return;
     }
-    Entry entry{std::hash<MessageId>{}(id), id};
+    Entry entry{hash, id};
     if (entries_.size() < capacity) {
         entries_.push_back(std::move(entry));
         return;
@@ -40,9 +44,7 @@ bool RpcState::complete_incoming(const MessageId& id) {
         return false;
     }
     incoming_.erase(it);
-    if (!completed_incoming_.contains(id)) {
-        completed_incoming_.remember(id, limits_.remembered_ids);
-    }
+    completed_incoming_.remember(id, limits_.remembered_ids);
     return true;
 }
 

@@ -85,9 +85,12 @@ private:
     class RecentIds {
     public:
         bool contains(const MessageId& id) const;
+        /// Remembers `id` unless it already is (one hash for both).
         void remember(const MessageId& id, std::size_t capacity);
 
     private:
+        bool find(std::size_t hash, const MessageId& id) const;
+
         struct Entry {
             std::size_t hash;
             MessageId id;
