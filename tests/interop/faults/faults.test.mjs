@@ -138,7 +138,7 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
     const sendFailures = [];
     let sending = false;
     let commandLoop = null;
-    let load = null;                 // the load generator's run: {prefix, done: Promise<report>}
+    let load = null;                 // the load generator's run: {prefix, done: Promise<report>, trafficStarted}
     const monitors = [];
     const stations = [];
     const row = { fault: name, failed: true };
@@ -194,7 +194,12 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
             await Promise.all(pending);
           })();
         }
-        if (LOADGEN_BIN && loadSeconds > 0) load = startLoad(gateways[0], loadSeconds);
+        if (LOADGEN_BIN && loadSeconds > 0) {
+          load = startLoad(gateways[0], loadSeconds);
+          // Its stations boot before the fault, as the checked ones did: a fault that began
+          // during their boots (a busy machine) left them unbooted until its ramp-up gave up.
+          await load.trafficStarted;
+        }
         const faultStart = Date.now();
         const faultEnd = await fault({ gateways, stations });
         t.diagnostic(`${name}: fault from +${faultStart - trafficStart} ms to +${faultEnd - trafficStart} ms`);
@@ -342,8 +347,18 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
       '--id-prefix', prefix, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
+    let markTraffic;
+    // Resolves when every station has booted and the generator has begun its traffic (its
+    // "traffic:" line); rejects with its output when it ends before that.
+    const trafficStarted = new Promise((resolve, reject) => { markTraffic = { resolve, reject }; });
     child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
+    child.stderr.on('data', (d) => {
+      err += d;
+      if (/^traffic:/m.test(err)) markTraffic.resolve();
+    });
+    child.on('exit', (code) => {
+      markTraffic.reject(new Error(`ocpp-loadgen exited ${code} before its traffic began: ${err.slice(-2000)}`));
+    });
     const done = new Promise((resolve, reject) => {
       child.on('error', reject);
       child.on('exit', (code) => {
@@ -352,7 +367,7 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
       });
     });
     done.catch(() => {});
-    return { prefix, done, child };
+    return { prefix, done, child, trafficStarted };
   }
 
   /**
