@@ -28,6 +28,13 @@
 #                  low perf_event_paranoid), per message in scripts/bench-summary.py: counts do
 #                  not vary with a noisy machine as CPU times do. Counting slows every system
 #                  call down: the CPU and latency of such runs are not comparable with others
+#   BENCH_PROFILE: "1" also samples the gateway over each measured window (`perf record`, 999
+#                  samples a second, no call graphs) and reports its CPU by library and its
+#                  busiest functions, in µs per message in scripts/bench-summary.py: where the
+#                  time goes, before and after a change (BENCH_PROFILE_TOP functions, default
+#                  12; the samples are kept only while the run lasts). Sampling is not free
+#                  (on the KVM guest of docs/benchmarks.md, 15-30 % more gateway CPU per
+#                  message): compare profiled runs with profiled runs
 #   BENCH_PIN: "1" pins the broker and the load generator to core 0 and the gateway to core 1
 #                  (taskset), so the gateway's own ceiling shows apart from the broker's
 set -euo pipefail
@@ -148,6 +155,33 @@ syscalls_json() {
     } END { printf "{\"window_s\":%.3f%s}", window, out }' "$1"
 }
 
+if [ "${BENCH_PROFILE:-0}" = 1 ] && ! perf record -q -F 999 -o /dev/null true >/dev/null 2>&1; then
+    echo "BENCH_PROFILE=1 needs perf able to sample (root, or kernel.perf_event_paranoid <= 1)" >&2
+    exit 2
+fi
+# perf record's samples as a JSON object {"samples": N, "dso": {library: percent, ...},
+# "top": [[function, library, percent], ...]} (percent of the gateway's samples).
+profile_json() {
+    python3 - "$1" "${BENCH_PROFILE_TOP:-12}" <<'PY'
+import json, subprocess, sys
+def report(sort):
+    out = subprocess.run(["perf", "report", "-i", sys.argv[1], "--stdio", "--no-children", "-q",
+                          "--sort", sort, "-t", "\t"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        fields = [f.strip() for f in line.split("\t")]
+        if len(fields) >= 2 and fields[0].endswith("%"):
+            yield [float(fields[0].rstrip("%"))] + fields[1:]
+samples = subprocess.run(["perf", "report", "-i", sys.argv[1], "--stats"],
+                         capture_output=True, text=True).stdout
+count = next((int(l.split(":")[1].split()[0]) for l in samples.splitlines()
+              if l.strip().startswith("SAMPLE events:")), None)
+dso = {name: pct for pct, name, *_ in report("dso")}
+top = [[sym.removeprefix("[k] ").removeprefix("[.] "), name, pct]
+       for pct, name, sym, *_ in report("dso,sym")][: int(sys.argv[2])]
+print(json.dumps({"samples": count, "dso": dso, "top": top}))
+PY
+}
+
 # The hard file-descriptor limit caps idle runs (each station is a socket in both processes).
 echo "file descriptors: $(ulimit -Hn)" >&2
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024/1024)}' /proc/meminfo) GiB," \
@@ -224,6 +258,10 @@ for mix in heartbeat realistic; do
             perf stat -x, -o "$log.syscalls" -e "$syscall_events" -p "$gw" &
             syscalls_pid=$!
         fi
+        if [ "${BENCH_PROFILE:-0}" = 1 ]; then
+            perf record -q -F 999 -o "$log.perf" -p "$gw" 2>/dev/null &
+            profile_pid=$!
+        fi
         sleep "$duration"
         window_gw1=$(cpu_s); window_b1=$(cpu_s "$broker_pid"); window_lg1=$(cpu_s "$lg" 2>/dev/null || echo null)
         cores_snapshot >"$log.cores1"
@@ -231,6 +269,9 @@ for mix in heartbeat realistic; do
         if [ "${BENCH_SYSCALLS:-0}" = 1 ]; then
             kill -INT "$syscalls_pid"; wait "$syscalls_pid" || true
             syscalls_s=$(awk -v a="$(date +%s.%N)" -v b="$syscalls_t0" 'BEGIN {printf "%.3f", a - b}')
+        fi
+        if [ "${BENCH_PROFILE:-0}" = 1 ]; then
+            kill -INT "$profile_pid"; wait "$profile_pid" || true
         fi
         wait "$lg"
         report=$(cat "$log.report")
@@ -245,6 +286,10 @@ for mix in heartbeat realistic; do
         fi
         if [ "${BENCH_SYSCALLS:-0}" = 1 ]; then
             switches+=",\"gateway_syscalls_window\":$(syscalls_json "$log.syscalls" "$syscalls_s")"
+        fi
+        if [ "${BENCH_PROFILE:-0}" = 1 ]; then
+            switches+=",\"gateway_profile_window\":$(profile_json "$log.perf")"
+            rm -f "$log.perf"
         fi
         printf '{"mix":"%s","rate":%s,"report":%s,"gateway_cpu_s":%s,"broker_cpu_s":%s,"gateway_window_cpu_s":%s,"broker_window_cpu_s":%s,"generator_window_cpu_s":%s,"cores_busy_window":%s%s}\n' "$mix" "$rate" "$report" \
             "$(awk -v a="$(cpu_s)" -v b="$cpu_before" 'BEGIN {printf "%.2f", a - b}')" \

@@ -90,6 +90,54 @@ for row in counted:
     first = f"| {row['section']} " if with_sections else ""
     print(f"{first}| {row['mix']} | {row['rate']} | {row['report']['achieved_msgs_per_s']:.0f} | "
           f"{each(sc.get('all'))} | " + " | ".join(each(sc.get(k)) for k in kinds) + " |")
+# BENCH_PROFILE=1: where the gateway's CPU went over the measured window, by library and by
+# function, as shares of its samples and in µs per message answered (the share of its window CPU).
+def short(symbol):
+    """A C++ name with its template arguments elided: hybi13<…>::consume."""
+    operators = ("operator<=>", "operator<<=", "operator>>=", "operator<<", "operator>>",
+                 "operator<=", "operator>=", "operator->", "operator<", "operator>")
+    for i, op in enumerate(operators):  # their angle brackets are no template's
+        symbol = symbol.replace(op, f"\0{i}\0")
+    out, depth = [], 0
+    for ch in symbol:
+        if ch == "<":
+            depth += 1
+            if depth == 1:
+                out.append("<…")
+            continue
+        if ch == ">" and depth > 0:
+            depth -= 1
+            if depth == 0:
+                out.append(">")
+            continue
+        if depth == 0:
+            out.append(ch)
+    text = "".join(out)
+    for i, op in enumerate(operators):
+        text = text.replace(f"\0{i}\0", op)
+    return text.replace("|", "\\|")
+
+
+profiled = [row for row in rows if row.get("gateway_profile_window")]
+for title, columns in (("library", "| library | % of samples | µs/msg (window) |"),
+                       ("function", "| function | library | % of samples | µs/msg (window) |")):
+    if not profiled:
+        break
+    print()
+    print(lead + "| mix | offered /s " + columns)
+    print(("|---" if with_sections else "") + "|---|---|" + "---|" * columns.count("|", 1))
+    for row in profiled:
+        p = row["gateway_profile_window"]
+        per_msg = row["gateway_window_cpu_s"] * 1e6 / max(row["report"]["calls"]["call_results"], 1)
+        first = f"| {row['section']} " if with_sections else ""
+        lead_cells = f"{first}| {row['mix']} | {row['rate']} "
+        if title == "library":
+            for name, pct in p["dso"].items():
+                if pct >= 0.5:
+                    print(f"{lead_cells}| {name} | {pct:.1f} | {pct / 100 * per_msg:.1f} |")
+        else:
+            for symbol, name, pct in p["top"]:
+                print(f"{lead_cells}| `{short(symbol)}` | {name} | {pct:.1f} | {pct / 100 * per_msg:.1f} |")
 # Where the machine's CPU went over the measured window: each process as a share of one core,
 # and how busy each core was (with BENCH_PIN the gateway has core 1, the rest core 0).
 split = [row for row in rows if row.get("cores_busy_window")]
