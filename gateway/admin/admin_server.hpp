@@ -10,6 +10,7 @@
 #ifndef ASIO_STANDALONE
 #define ASIO_STANDALONE
 #endif
+#include "gateway/http/websocket_utf8.hpp"  // before websocketpp instantiates its processor
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
 

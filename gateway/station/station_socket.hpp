@@ -3,6 +3,7 @@
 #ifndef ASIO_STANDALONE
 #define ASIO_STANDALONE
 #endif
+#include "gateway/http/websocket_utf8.hpp"  // before websocketpp instantiates its processor
 #include <websocketpp/transport/asio/security/none.hpp>
 #include <websocketpp/http/request.hpp>
 #include <websocketpp/processors/processor.hpp>

@@ -8,6 +8,8 @@
 //    with five samples), and its pieces against what they were — the payload's text against
 //    nlohmann's dump(), the dedup key's SHA-256 against EVP_Digest(EVP_sha256()), the event
 //    id against snprintf.
+//  - The UTF-8 check of every text frame: websocketpp's automaton against the gateway's ASCII
+//    fast path in front of it (gateway/http/websocket_utf8.hpp), on a MeterValues frame.
 #include <benchmark/benchmark.h>
 #include <malloc.h>
 #include <openssl/evp.h>
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "gateway/commands/presence_table.hpp"
+#include "gateway/http/websocket_utf8.hpp"
 #include "kafka_bridge/envelope.hpp"
 #include "ocpp/json_writer.hpp"
 #include "ocpp/rfc3339.hpp"
@@ -245,6 +248,36 @@ void BM_Uuid(benchmark::State& state) {
     }
 }
 
+// The text of a MeterValues CALL frame as a station sends it, with or without one non-ASCII
+// character at its end (a vendor's unit of measure, say).
+std::string meter_values_frame(bool non_ascii) {
+    std::string text = R"([2,"m-000123","MeterValues",)" + ocpp::write_json(meter_values()) + "]";
+    if (non_ascii) {
+        text.insert(text.rfind('"'), "\xC2\xB0");  // U+00B0, at the end of the last string
+    }
+    return text;
+}
+
+// websocketpp's processor passes std::string's iterator (the gateway's specialization); the
+// const iterator reaches websocketpp's own template, the automaton byte by byte.
+void BM_TextFrameUtf8_websocketpp(benchmark::State& state) {
+    const std::string text = meter_values_frame(state.range(0) != 0);
+    for (auto _ : state) {
+        websocketpp::utf8_validator::validator v;
+        benchmark::DoNotOptimize(v.decode(text.cbegin(), text.cend()) && v.complete());
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
+}
+
+void BM_TextFrameUtf8(benchmark::State& state) {
+    std::string text = meter_values_frame(state.range(0) != 0);
+    for (auto _ : state) {
+        websocketpp::utf8_validator::validator v;
+        benchmark::DoNotOptimize(v.decode(text.begin(), text.end()) && v.complete());
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
+}
+
 }  // namespace
 
 BENCHMARK(BM_PresenceTable)->Arg(100000)->Unit(benchmark::kMillisecond);
@@ -260,5 +293,8 @@ BENCHMARK(BM_Sha256_EVP_Digest)->Threads(1)->Threads(2);
 BENCHMARK(BM_Sha256)->Threads(1)->Threads(2);
 BENCHMARK(BM_Uuid_snprintf);
 BENCHMARK(BM_Uuid);
+
+BENCHMARK(BM_TextFrameUtf8_websocketpp)->Arg(0)->Arg(1);
+BENCHMARK(BM_TextFrameUtf8)->Arg(0)->Arg(1);
 
 BENCHMARK_MAIN();
