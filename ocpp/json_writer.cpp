@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 namespace ocpp {
 namespace {
@@ -54,6 +55,55 @@ void append_double(std::string& out, double value) {
     out.append(digits.data(), end);
 }
 
+// Text eight bytes at a time: whether a word holds a byte that a JSON string cannot carry as
+// it is (a control character, a quote, a backslash) or one past ASCII.
+
+constexpr std::uint64_t kEveryByte = 0x0101010101010101ULL;
+constexpr std::uint64_t kHighBits = 0x8080808080808080ULL;
+
+/// Non-zero when some byte of `word` is below `n` (n ≤ 0x80). Whether there is one is exact;
+/// which bytes past the first it marks is not.
+constexpr std::uint64_t bytes_below(std::uint64_t word, std::uint64_t n) {
+    return (word - kEveryByte * n) & ~word & kHighBits;
+}
+
+/// Non-zero when some byte of `word` is `c`.
+constexpr std::uint64_t bytes_equal(std::uint64_t word, unsigned char c) {
+    return bytes_below(word ^ (kEveryByte * c), 1);
+}
+
+/// Non-zero when some byte of `word` is a control character, '"', '\\' or past ASCII.
+constexpr std::uint64_t special_bytes(std::uint64_t word) {
+    return (word & kHighBits) | bytes_below(word, 0x20) | bytes_equal(word, '"') | bytes_equal(word, '\\');
+}
+
+/// How many of the `n` bytes at `p` are whole words with no special byte, from the start: a
+/// multiple of eight, the text plain up to there.
+std::size_t plain_words(const char* p, std::size_t n) {
+    std::size_t i = 0;
+    for (; i + sizeof(std::uint64_t) <= n; i += sizeof(std::uint64_t)) {
+        std::uint64_t word = 0;
+        std::memcpy(&word, p + i, sizeof word);
+        if (special_bytes(word) != 0) {
+            break;
+        }
+    }
+    return i;
+}
+
+// True when `text` is ASCII with nothing to escape (no control character, quote or
+// backslash): nearly every string of a station's message, written as it is. Eight bytes at a
+// time.
+bool plain_ascii(std::string_view text) {
+    for (std::size_t i = plain_words(text.data(), text.size()); i < text.size(); ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x80 || c < 0x20 || c == '"' || c == '\\') {
+            return false;
+        }
+    }
+    return true;
+}
+
 }  // namespace
 
 bool valid_utf8(std::string_view text) {
@@ -98,8 +148,14 @@ bool valid_utf8(std::string_view text) {
 }
 
 void append_json_string(std::string& out, std::string_view text) {
-    // One pass without branches tells the common case (printable ASCII, nothing to escape)
-    // from the rest.
+    if (plain_ascii(text)) {
+        out.reserve(out.size() + text.size() + 2);
+        out.push_back('"');
+        out.append(text);
+        out.push_back('"');
+        return;
+    }
+    // One pass without branches tells what the text holds.
     bool ascii = true;
     bool plain = true;
     for (const char ch : text) {

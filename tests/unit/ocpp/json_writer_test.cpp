@@ -137,6 +137,22 @@ TEST_CASE("random trees are written as nlohmann's dump writes them", "[json]") {
     }
 }
 
+TEST_CASE("a byte to escape or past ASCII is found wherever it stands", "[json]") {
+    // Plain text is checked eight bytes at a time: every position of a word and of the tail.
+    const std::vector<std::string> odd = {"\"", "\\", std::string(1, '\0'), "\x1f", "\n", "\x7f", "\xc3\xa9", "\xff"};
+    for (std::size_t length = 0; length <= 25; ++length) {
+        agree(std::string(length, 'x'));
+        for (std::size_t at = 0; at <= length; ++at) {
+            for (const auto& c : odd) {
+                std::string text(length, 'x');
+                text.insert(at, c);
+                agree(text);
+            }
+        }
+    }
+    agree(std::string(64, ' ') + "~");  // the printable range's ends
+}
+
 TEST_CASE("append_json adds to what is there", "[json]") {
     std::string out = "{\"payload\":";
     ocpp::append_json(out, json{{"a", 1}});
