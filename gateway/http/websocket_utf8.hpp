@@ -12,6 +12,10 @@
 // instantiates that processor: every header of the gateway that includes websocketpp's
 // server, connection or processors (station/ and admin/) includes this one first.
 
+#ifdef WEBSOCKETPP_PROCESSOR_HYBI13_HPP
+#error "gateway/http/websocket_utf8.hpp must be included before websocketpp's processors"
+#endif
+
 #include <websocketpp/utf8_validator.hpp>
 
 #include <cstddef>
