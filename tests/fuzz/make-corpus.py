@@ -23,13 +23,15 @@ VERSIONS = ("ocpp1.6", "ocpp2.0.1")
 # Seeds above this size would only be cut to -max_len by libFuzzer.
 MAX_SEED_BYTES = 64 * 1024
 
-TARGETS = ("fuzz_frame", "fuzz_json", "fuzz_validator", "fuzz_station_path", "fuzz_basic_auth")
+TARGETS = ("fuzz_frame", "fuzz_json", "fuzz_validator", "fuzz_station_path", "fuzz_basic_auth",
+           "fuzz_websocket_utf8")
 DICT_KIND = {
     "fuzz_frame": "json",
     "fuzz_json": "json",
     "fuzz_validator": "json",
     "fuzz_station_path": "path",
     "fuzz_basic_auth": "basic_auth",
+    "fuzz_websocket_utf8": "json",
 }
 
 
@@ -271,6 +273,35 @@ def write_corpus(directory, seeds):
     return len(seen)
 
 
+def utf8_edge_cases():
+    """Texts for fuzz_websocket_utf8 (its input: a cut count, the cuts, then the text):
+    sequences of every length, the forms RFC 3629 forbids, and cuts inside a sequence."""
+    run = b"x" * 13  # an ASCII run across a word and a tail
+    texts = {
+        "two-byte": run + "\u00e9".encode() + run,
+        "three-byte": run + "\u20ac".encode() + run,
+        "four-byte": run + "\U0001f50c".encode() + run,
+        "last-code-point": run + b"\xf4\x8f\xbf\xbf",
+        "overlong-nul": run + b"\xc0\x80",
+        "overlong-three": run + b"\xe0\x80\xaf",
+        "surrogate": run + b"\xed\xa0\x80" + run,
+        "past-last": run + b"\xf4\x90\x80\x80",
+        "lone-continuation": run + b"\x80" + run,
+        "truncated": run + b"\xe2\x82",
+        "cut-by-ascii": b"\xc3" + run,
+        "ff": b"\xff",
+    }
+    out = {}
+    for name, text in texts.items():
+        out["utf8-" + name] = b"\x00" + text
+        # Two cuts: one inside the text's first non-ASCII sequence, one at its middle.
+        first = next((i for i, b in enumerate(text) if b >= 0x80), 0)
+        inside = min(len(text), first + 1)
+        at = min(255, -(-inside * 255 // max(1, len(text))))  # rounded up: the fuzzer rounds down
+        out["utf8-cut-" + name] = bytes([2, at, 128]) + text
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fixtures", type=pathlib.Path, required=True)
@@ -289,6 +320,8 @@ def main():
         "fuzz_validator": dict(frames, **payloads),
         "fuzz_station_path": path_edge_cases(),
         "fuzz_basic_auth": basic_auth_edge_cases(),
+        "fuzz_websocket_utf8": dict({"frame-" + k: b"\x00" + v for k, v in frames.items()},
+                                    **utf8_edge_cases()),
     }
     # Validator payload seeds for the edge cases too, for one action of each version.
     for name, data in frame_edge_cases().items():

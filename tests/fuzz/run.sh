@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 build_dir="${FUZZ_BUILD_DIR:-build-fuzz}"
 seconds="${FUZZ_SECONDS:-60}"
 parallel="${FUZZ_PARALLEL:-2}"
-targets=(${FUZZ_TARGETS:-fuzz_frame fuzz_json fuzz_validator fuzz_station_path fuzz_basic_auth})
+targets=(${FUZZ_TARGETS:-fuzz_frame fuzz_json fuzz_validator fuzz_station_path fuzz_basic_auth fuzz_websocket_utf8})
 fuzz_dir="$build_dir/tests/fuzz"
 
 # Largest input each target tries: frames well past the interesting structure (the 256 KiB
