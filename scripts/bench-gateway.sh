@@ -29,9 +29,9 @@
 #                  not vary with a noisy machine as CPU times do. Counting slows every system
 #                  call down: the CPU and latency of such runs are not comparable with others
 #   BENCH_PROFILE: "1" also samples the gateway over each measured window (`perf record`, 999
-#                  samples a second, no call graphs) and reports its CPU by library and its
-#                  busiest functions, in µs per message in scripts/bench-summary.py: where the
-#                  time goes, before and after a change (BENCH_PROFILE_TOP functions, default
+#                  samples a second, no call graphs) and reports its CPU by library, by thread
+#                  and its busiest functions, in µs per message in scripts/bench-summary.py:
+#                  where the time goes, before and after a change (BENCH_PROFILE_TOP functions, default
 #                  12; the samples are kept only while the run lasts). Sampling is not free
 #                  (on the KVM guest of docs/benchmarks.md, 15-30 % more gateway CPU per
 #                  message): compare profiled runs with profiled runs
@@ -160,7 +160,8 @@ if [ "${BENCH_PROFILE:-0}" = 1 ] && ! perf record -q -F 999 -o /dev/null true >/
     exit 2
 fi
 # perf record's samples as a JSON object {"samples": N, "dso": {library: percent, ...},
-# "top": [[function, library, percent], ...]} (percent of the gateway's samples).
+# "threads": {thread name: percent, ...}, "top": [[function, library, percent], ...]}
+# (percent of the gateway's samples).
 profile_json() {
     python3 - "$1" "${BENCH_PROFILE_TOP:-12}" <<'PY'
 import json, subprocess, sys
@@ -176,9 +177,10 @@ samples = subprocess.run(["perf", "report", "-i", sys.argv[1], "--stats"],
 count = next((int(l.split(":")[1].split()[0]) for l in samples.splitlines()
               if l.strip().startswith("SAMPLE events:")), None)
 dso = {name: pct for pct, name, *_ in report("dso")}
+threads = {name: pct for pct, name, *_ in report("comm")}
 top = [[sym.removeprefix("[k] ").removeprefix("[.] "), name, pct]
        for pct, name, sym, *_ in report("dso,sym")][: int(sys.argv[2])]
-print(json.dumps({"samples": count, "dso": dso, "top": top}))
+print(json.dumps({"samples": count, "dso": dso, "threads": threads, "top": top}))
 PY
 }
 

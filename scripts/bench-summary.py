@@ -120,9 +120,12 @@ def short(symbol):
 
 profiled = [row for row in rows if row.get("gateway_profile_window")]
 for title, columns in (("library", "| library | % of samples | µs/msg (window) |"),
+                       ("thread", "| thread | % of samples | µs/msg (window) |"),
                        ("function", "| function | library | % of samples | µs/msg (window) |")):
     if not profiled:
         break
+    if title == "thread" and not any(r["gateway_profile_window"].get("threads") for r in profiled):
+        continue  # profiled before the split by thread
     print()
     print(lead + "| mix | offered /s " + columns)
     print(("|---" if with_sections else "") + "|---|---|" + "---|" * columns.count("|", 1))
@@ -131,8 +134,8 @@ for title, columns in (("library", "| library | % of samples | µs/msg (window) 
         per_msg = row["gateway_window_cpu_s"] * 1e6 / max(row["report"]["calls"]["call_results"], 1)
         first = f"| {row['section']} " if with_sections else ""
         lead_cells = f"{first}| {row['mix']} | {row['rate']} "
-        if title == "library":
-            for name, pct in p["dso"].items():
+        if title in ("library", "thread"):
+            for name, pct in p.get("dso" if title == "library" else "threads", {}).items():
                 if pct >= 0.5:
                     print(f"{lead_cells}| {name} | {pct:.1f} | {pct / 100 * per_msg:.1f} |")
         else:
