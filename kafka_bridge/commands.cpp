@@ -356,6 +356,12 @@ std::string command_route(const CommandRoute& route) {
     if (route.result) {
         doc["result"] = json::parse(*route.result);
     }
+    if (route.target_run > 0) {
+        doc["targetRun"] = route.target_run;
+    }
+    if (route.origin_run > 0) {
+        doc["originRun"] = route.origin_run;
+    }
     return doc.dump();
 }
 
@@ -394,6 +400,15 @@ ocpp::Result<CommandRoute, std::string> parse_command_route(std::string_view val
             }
             route.result = it->dump();
         }
+        for (const auto& [name, run] : {std::pair<const char*, std::int64_t*>{"targetRun", &route.target_run},
+                                        {"originRun", &route.origin_run}}) {
+            if (const auto it = doc.find(name); it != doc.end()) {
+                if (!it->is_number_integer() || it->get<std::int64_t>() < 1) {
+                    return std::string(name) + " must be a positive integer";
+                }
+                *run = it->get<std::int64_t>();
+            }
+        }
         return route;
     } catch (const json::exception& e) {
         return std::string(e.what());
@@ -420,12 +435,16 @@ std::string presence_record(const Presence& p) {
     return r.dump();
 }
 
-std::string gateway_record(std::string_view gateway_id, bool alive, std::string_view at) {
-    return json{{"kind", "gateway"},
-                {"gatewayId", gateway_id},
-                {"state", alive ? "Alive" : "Stopped"},
-                {"at", at}}
-        .dump();
+std::string gateway_record(std::string_view gateway_id, bool alive, std::string_view at,
+                           std::int64_t run) {
+    json r = {{"kind", "gateway"},
+              {"gatewayId", gateway_id},
+              {"state", alive ? "Alive" : "Stopped"},
+              {"at", at}};
+    if (run > 0) {
+        r["run"] = run;
+    }
+    return r.dump();
 }
 
 }  // namespace kafka_bridge

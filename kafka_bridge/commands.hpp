@@ -137,6 +137,11 @@ struct CommandRoute {
     /// Decided at intake: the result record (JSON text) the origin writes once this route
     /// is the decision.
     std::optional<std::string> result;
+    /// The runs (gateway_record) of the target and of the origin this decision was made for;
+    /// 0: not known (the target's liveness not yet read, or a record without them). A run of
+    /// the same instance id that is not this one never acts on the route.
+    std::int64_t target_run = 0;
+    std::int64_t origin_run = 0;
 };
 
 /// A route record as JSON text.
@@ -162,7 +167,10 @@ std::string presence_key(std::string_view station_id);
 /// Liveness records of instances use this key; ':' never occurs in a station id.
 std::string gateway_key(std::string_view gateway_id);
 std::string presence_record(const Presence& p);
-std::string gateway_record(std::string_view gateway_id, bool alive, std::string_view at);
+/// An instance's liveness record. `run` tells the runs of one instance id apart (a process
+/// restarted under the same id has a larger one); 0 leaves it out.
+std::string gateway_record(std::string_view gateway_id, bool alive, std::string_view at,
+                           std::int64_t run = 0);
 
 /// Unix milliseconds of an RFC 3339 date-time, or nothing when it is not one.
 std::optional<std::int64_t> parse_time_ms(std::string_view rfc3339);

@@ -162,6 +162,8 @@ bool PresenceTable::apply(const std::string& key, const std::optional<std::strin
         }
         g.alive = doc["state"] == "Alive";
         g.last_ms = timestamp_ms;
+        const auto run = doc.find("run");
+        g.run = run != doc.end() && run->is_number_integer() ? run->get<std::int64_t>() : 0;
         return true;
     }
     if (!value) {
@@ -227,6 +229,14 @@ bool PresenceTable::gateway_alive(const std::string& gateway_id, std::int64_t no
     }
     const auto it = instance_index_.find(gateway_id);
     return it != instance_index_.end() && alive(it->second, now_ms);
+}
+
+std::int64_t PresenceTable::gateway_run(const std::string& gateway_id) const {
+    if (!self_.empty() && gateway_id == self_ && self_run_ > 0) {
+        return self_run_;
+    }
+    const auto it = instance_index_.find(gateway_id);
+    return it == instance_index_.end() ? 0 : instances_[it->second].run;
 }
 
 std::vector<std::string> PresenceTable::alive_gateways(std::int64_t now_ms) const {

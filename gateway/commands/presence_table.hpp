@@ -44,6 +44,10 @@ public:
     /// The last record about the station, connected or not, regardless of liveness.
     std::optional<Presence> last(std::string_view station_id) const;
     bool gateway_alive(const std::string& gateway_id, std::int64_t now_ms) const;
+    /// The run of the instance's last liveness record (0: none known); for this instance,
+    /// its own run once set_self_run() was called.
+    std::int64_t gateway_run(const std::string& gateway_id) const;
+    void set_self_run(std::int64_t run) { self_run_ = run; }
     /// The instances alive at `now_ms`, sorted by id.
     std::vector<std::string> alive_gateways(std::int64_t now_ms) const;
     /// Every station connected on a live instance.
@@ -74,6 +78,7 @@ private:
         std::string id;
         bool alive = false;
         std::int64_t last_ms = 0;
+        std::int64_t run = 0;
     };
     /// Station ids are case-insensitive: one entry per station, under the id's last spelling.
     struct CaseInsensitiveLess {
@@ -93,6 +98,7 @@ private:
     std::vector<Instance> instances_;  // by interned index
     std::map<std::string, std::uint32_t, std::less<>> instance_index_;
     std::uint32_t self_index_ = std::numeric_limits<std::uint32_t>::max();  ///< once interned
+    std::int64_t self_run_ = 0;
 };
 
 }  // namespace gateway::commands

@@ -85,6 +85,13 @@ std::optional<std::string> Router::start(std::chrono::milliseconds timeout) {
     if (auto behind = catch_up(marks.value(), Clock::now() + timeout)) {
         return behind;
     }
+    {
+        // Larger than the run of this id's last liveness record, and than any before it as
+        // long as clocks do not go back between runs (the record may be compacted away).
+        std::lock_guard<std::mutex> lock(mutex_);
+        run_ = std::max(presence_.gateway_run(config_.gateway_id) + 1, now_ms());
+        presence_.set_self_run(run_);
+    }
     heartbeat(true);
     end_previous_connections();
 
@@ -356,7 +363,13 @@ void Router::redecide(Command command) {
 
 void Router::route(const Command& command, const std::string& target,
                           std::function<void()> taken, std::optional<std::string> result) {
-    std::string record = kafka_bridge::command_route({command, target, result});
+    kafka_bridge::CommandRoute decision{command, target, result};
+    decision.origin_run = run_;
+    if (!target.empty()) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        decision.target_run = presence_.gateway_run(target);
+    }
+    std::string record = kafka_bridge::command_route(decision);
     produce(config_.topics.command_routes, kafka_bridge::presence_key(command.station_id),
             std::move(record), [this, command, target, taken, result](bool ok) mutable {
                 if (ok) {

@@ -159,6 +159,9 @@ private:
     std::thread intake_thread_;
     std::thread tables_thread_;
     std::atomic<bool> running_{false};
+    /// This run of the instance (kafka_bridge::gateway_record): larger than any earlier run of
+    /// the same gatewayId; set at start once the presence table is read.
+    std::atomic<std::int64_t> run_{0};
     /// Route records below these offsets were written before this instance started: they are
     /// remembered (duplicates) but not executed.
     std::map<PartitionKey, std::int64_t> live_from_;
@@ -180,7 +183,15 @@ private:
         std::string target;
         std::optional<std::chrono::steady_clock::time_point> target_gone_since;
         std::optional<std::string> result;
+        /// The runs of `target` and of the origin the route was decided for (0: not known).
+        /// A later run of the same id does not finish the command: that counts as gone.
+        std::int64_t target_run = 0;
+        std::int64_t origin_run = 0;
     };
+    /// Whether `gateway_id` has been restarted since `run` (under mutex_).
+    bool restarted_since(const std::string& gateway_id, std::int64_t run) const {
+        return run > 0 && presence_.gateway_run(gateway_id) > run;
+    }
     std::map<std::string, Routed> routed_;
     /// Commands whose result was read: a route read after its result (other partitions are
     /// not ordered with it) is not watched.

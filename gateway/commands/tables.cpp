@@ -101,16 +101,26 @@ void Router::conclude_orphans() {
                 it = routed_.erase(it);
                 continue;
             }
-            if (presence_.gateway_alive(r.target, now_ms)) {
+            // A run of the target's id started since the decision is not the run that holds
+            // the command: it never finishes it (apply_route), so the target counts as gone.
+            if (presence_.gateway_alive(r.target, now_ms) && !restarted_since(r.target, r.target_run)) {
                 r.target_gone_since.reset();
             } else if (!r.target_gone_since) {
                 r.target_gone_since = now;
             } else if (now - *r.target_gone_since >= config_.commands.instance_timeout) {
                 const bool origin_alive = r.command.origin != r.target &&
-                                          presence_.gateway_alive(r.command.origin, now_ms);
-                const std::string writer = origin_alive     ? r.command.origin
-                                           : alive.empty() ? std::string()
-                                                           : alive.front();
+                                          presence_.gateway_alive(r.command.origin, now_ms) &&
+                                          !restarted_since(r.command.origin, r.origin_run);
+                // Neither does a later run watch it (it read the route before it started).
+                std::string fallback;
+                for (const auto& id : alive) {
+                    if (!(id == r.target && restarted_since(id, r.target_run)) &&
+                        !(id == r.command.origin && restarted_since(id, r.origin_run))) {
+                        fallback = id;
+                        break;
+                    }
+                }
+                const std::string writer = origin_alive ? r.command.origin : fallback;
                 if (writer == config_.gateway_id) {
                     orphans.push_back(std::move(r));
                     it = routed_.erase(it);
@@ -166,7 +176,7 @@ void Router::dispatch(const kafka_bridge::Message& message) {
 
 void Router::heartbeat(bool alive) {
     produce(config_.topics.presence, kafka_bridge::gateway_key(config_.gateway_id),
-            kafka_bridge::gateway_record(config_.gateway_id, alive, kafka_bridge::now_rfc3339()),
+            kafka_bridge::gateway_record(config_.gateway_id, alive, kafka_bridge::now_rfc3339(), run_),
             nullptr);
 }
 
@@ -241,17 +251,27 @@ void Router::apply_route(const kafka_bridge::Message& message) {
             Command kept = command;
             kept.payload = json::object();  // not needed for the result
             const std::string& writer = route.target.empty() ? command.origin : route.target;
-            routed_[command.command_id] = Routed{std::move(kept), writer, std::nullopt, route.result};
+            const std::int64_t writer_run = route.target.empty() ? route.origin_run : route.target_run;
+            routed_[command.command_id] =
+                Routed{std::move(kept), writer, std::nullopt, route.result, writer_run, route.origin_run};
         }
     }
+    // A route for an earlier run of this instance's id (a restart in place) is left to the
+    // others, who end it as they would for a run that is gone.
+    const auto this_run = [this](std::int64_t run) { return run == 0 || run == run_; };
     if (route.target.empty()) {
-        if (mine && route.result) {
+        if (mine && route.result && this_run(route.origin_run)) {
             const std::string status = result_status(*route.result);
             publish_result(command, status, std::move(*route.result));
         }
         return;
     }
     if (route.target != config_.gateway_id) {
+        return;
+    }
+    if (!this_run(route.target_run)) {
+        log::info("command {} for {} was routed to an earlier run of {}; left to the other instances",
+                  command.command_id, command.station_id, config_.gateway_id);
         return;
     }
     log::debug("command {} for {} (hop {}, decided by {}): delivering here", command.command_id,

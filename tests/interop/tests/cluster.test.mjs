@@ -253,7 +253,8 @@ describe('operator commands across three gateway instances', () => {
   let client;
   const runId = randomHex(4);
   let seq = 0;
-  let killed = null;          // the instance of (c), once killed
+  const killed = new Set();   // the instances killed on purpose, (c) and (d)
+  let gatewayArgs = [];
   let configDir = null;
   const allCmds = [];         // every command sent, for the last duplicate check
 
@@ -367,6 +368,7 @@ describe('operator commands across three gateway instances', () => {
     writeFileSync(configFile, `commands:\n  group_session_timeout_ms: ${GROUP_SESSION_TIMEOUT_MS}\n`);
     // Debug logs: every command CALL a session sends is logged, for failure reports.
     const args = ['--config', configFile, '--instance-timeout-ms', String(INSTANCE_TIMEOUT_MS), '--log-level', 'debug'];
+    gatewayArgs = args;
     for (let i = 0; i < INSTANCES; i++) {
       gateways.push(await startGateway({ gatewayId: `it-cl${i}-${runId}`, extraArgs: args }));
     }
@@ -385,7 +387,7 @@ describe('operator commands across three gateway instances', () => {
     for (const s of stations) await s.closeAll();
     const errors = [];
     for (const gw of gateways) {
-      if (gw === killed) {
+      if (killed.has(gw)) {
         await gw.discard();  // killed on purpose
         continue;
       }
@@ -541,7 +543,7 @@ describe('operator commands across three gateway instances', () => {
     // What the orphan had seen when the kill was sent: counted, not timed (a CALL handled in
     // the same millisecond as the kill came before it).
     const orphanSeenAtKill = orphan.seen.length;
-    killed = victim;
+    killed.add(victim);
     victim.child.kill('SIGKILL');
     await victim.exited;
     for (const s of onVictim) s.hang = false;   // new connections answer again
@@ -632,5 +634,51 @@ describe('operator commands across three gateway instances', () => {
       if (r.gatewayId === victim.gatewayId) inFlightProblems.push(`${c.commandId}: result from the killed instance`);
     }
     assert.deepEqual(inFlightProblems, [], `commands outstanding on ${victim.gatewayId} when it was killed (each needs exactly one result)`);
+  }));
+  test('d: an instance killed and started again under the same gatewayId: the command its first run held ends NotConnected once, written by another instance', logOnFailure(async (t) => {
+    const first = gateways.find((g) => !killed.has(g) && stations.some((s) => s.gateway === g));
+    assert.ok(first, 'no live instance holds a station');
+    const held = stations.find((s) => s.gateway === first);
+    held.onLost = null;  // it stays away: the command cannot finish anywhere
+    held.hang = true;
+    const since = held.seen.length;
+    const cmd = newCommand(held, 'topic');
+    const runCmd = (async () => {
+      cmd.sentAt = Date.now();
+      try {
+        await client.send({ commandId: cmd.commandId, stationId: held.identity, action: cmd.action, payload: cmd.payload, timeoutMs: 120_000 });
+        cmd.result = await client.waitResult(cmd.commandId, { timeoutMs: FAILOVER_TIMEOUT_MS });
+      } catch (err) {
+        cmd.error = err.message;
+      }
+      cmd.doneAt = Date.now();
+    })();
+    const deadline = Date.now() + RESULT_TIMEOUT_MS;
+    while (held.seen.length === since && Date.now() < deadline) await sleep(20);
+    assert.equal(held.seen.length - since, 1, `${held.identity} did not get the CALL of ${cmd.commandId}`);
+    assert.equal(cmd.result, null, 'the command ended before the kill although the station never answers');
+
+    // Killed, and at once a new process under the same id (a container restarted in place):
+    // to the others the id never stops being alive.
+    killed.add(first);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const restartedAt = Date.now();
+    const second = await startGateway({ gatewayId: first.gatewayId, extraArgs: gatewayArgs });
+    gateways.push(second);
+    held.hang = false;
+    t.diagnostic(`${first.gatewayId} started again ${Date.now() - restartedAt} ms after the kill`);
+
+    await runCmd;
+    t.diagnostic(`${cmd.commandId}: ${cmd.error ?? `${cmd.result.status}/${cmd.result.error?.code} sent=${cmd.result.sent} by ${cmd.result.gatewayId}`} ${cmd.doneAt - restartedAt} ms after the restart`);
+    assert.ok(!cmd.error, `no result for the command the first run held: ${cmd.error}`);
+    assertResult(cmd.result, { commandId: cmd.commandId, stationId: held.identity, action: cmd.action, status: 'NotConnected' });
+    assert.equal(cmd.result.error?.code, 'GatewayUnavailable', JSON.stringify(cmd.result.error));
+    assert.equal(cmd.result.sent, true, 'the station had received the CALL');
+    assert.notEqual(cmd.result.gatewayId, first.gatewayId, 'written by the id whose first run held it');
+    assert.ok(cmd.doneAt - restartedAt < INSTANCE_TIMEOUT_MS + RESULT_TIMEOUT_MS, `ended ${cmd.doneAt - restartedAt} ms after the restart`);
+    assert.equal(held.seen.length - since, 1, 'the station got the CALL again');
+    await sleep(OBSERVE_MS);
+    checkOneResultEach([cmd], 'the command held by the first run');
   }));
 });

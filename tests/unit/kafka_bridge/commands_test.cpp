@@ -155,6 +155,45 @@ TEST_CASE("a route record carries the whole command", "[commands]") {
     CHECK_FALSE(parse_command_route(bad.dump()).ok());
 }
 
+TEST_CASE("a route names the runs of its target and origin, when known", "[commands]") {
+    const test_support::EventSchema schema("command-route.schema.json");
+    Command c;
+    c.command_id = "c-11";
+    c.station_id = "CS-1";
+    c.action = "Reset";
+    c.payload = {{"type", "Soft"}};
+    c.expires_at_ms = kRecordTime;
+    c.received_at = "2026-05-28T10:00:00.000Z";
+    c.origin = "gw-a";
+    CommandRoute route{c, "gw-b", std::nullopt};
+    route.target_run = 1'780'000'000'123;
+    route.origin_run = 7;
+    const std::string record = command_route(route);
+    INFO(record);
+    CHECK(schema.violations(record).empty());
+    const auto back = parse_command_route(record);
+    REQUIRE(back.ok());
+    CHECK(back.value().target_run == 1'780'000'000'123);
+    CHECK(back.value().origin_run == 7);
+    // Unknown runs are left out, and read back as 0 (records of earlier versions too).
+    const std::string without = command_route(CommandRoute{c, "gw-b", std::nullopt});
+    CHECK(json::parse(without).count("targetRun") == 0);
+    CHECK(json::parse(without).count("originRun") == 0);
+    REQUIRE(parse_command_route(without).ok());
+    CHECK(parse_command_route(without).value().target_run == 0);
+    CHECK(parse_command_route(without).value().origin_run == 0);
+    for (const json& wrong : {json(0), json(-4), json(1.5), json("7")}) {
+        auto bad = json::parse(record);
+        bad["targetRun"] = wrong;
+        const auto refused = parse_command_route(bad.dump());
+        REQUIRE_FALSE(refused.ok());
+        CHECK(refused.error() == "targetRun must be a positive integer");
+        bad = json::parse(record);
+        bad["originRun"] = wrong;
+        CHECK_FALSE(parse_command_route(bad.dump()).ok());
+    }
+}
+
 TEST_CASE("a route decided at intake carries its result record", "[commands]") {
     const test_support::EventSchema schema("command-route.schema.json");
     Command c;

@@ -15,6 +15,36 @@ constexpr std::int64_t kRecordTime = 1'780'000'000'000;  // 2026-05-28
 
 }  // namespace
 
+TEST_CASE("the presence table tells the runs of an instance id apart", "[commands]") {
+    const test_support::EventSchema schema("presence.schema.json");
+    PresenceTable table(std::chrono::milliseconds(10000), "gw-self");
+    const std::int64_t t0 = kRecordTime;
+    CHECK(table.gateway_run("gw-a") == 0);  // never seen
+    const std::string first = gateway_record("gw-a", true, "2026-05-28T10:00:00.000Z", 1'780'000'000'000);
+    CHECK(schema.violations(first).empty());
+    REQUIRE(table.apply(gateway_key("gw-a"), first, 0, t0));
+    CHECK(table.gateway_run("gw-a") == 1'780'000'000'000);
+    // Restarted in place: the same id, a larger run, alive throughout.
+    REQUIRE(table.apply(gateway_key("gw-a"),
+                        gateway_record("gw-a", true, "2026-05-28T10:00:03.000Z", 1'780'000'003'000), 1, t0));
+    CHECK(table.gateway_run("gw-a") == 1'780'000'003'000);
+    CHECK(table.gateway_alive("gw-a", t0 + 1000));
+    // A record without a run (an earlier version of the gateway): not known.
+    const std::string legacy = gateway_record("gw-a", true, "2026-05-28T10:00:04.000Z");
+    CHECK(json::parse(legacy).count("run") == 0);
+    REQUIRE(table.apply(gateway_key("gw-a"), legacy, 2, t0));
+    CHECK(table.gateway_run("gw-a") == 0);
+    // This instance's own run is the one it set, whatever the records of earlier runs said.
+    REQUIRE(table.apply(gateway_key("gw-self"), gateway_record("gw-self", true, "2026-05-28T10:00:00.000Z", 5), 3, t0));
+    CHECK(table.gateway_run("gw-self") == 5);
+    table.set_self_run(6);
+    CHECK(table.gateway_run("gw-self") == 6);
+    // A run that is not a positive integer is refused by the schema.
+    auto bad = json::parse(first);
+    bad["run"] = 0;
+    CHECK_FALSE(schema.violations(bad.dump()).empty());
+}
+
 TEST_CASE("the presence table follows connections, epochs and instance liveness", "[commands]") {
     const test_support::EventSchema schema("presence.schema.json");
     PresenceTable table(std::chrono::milliseconds(10000));
