@@ -24,6 +24,19 @@ ocpp::Result<Command, CommandProblem> parse(const std::string& value,
 }
 
 
+/// A Soft Reset for CS-1 decided by gw-a, as a route carries it.
+Command routed_reset(const std::string& command_id) {
+    Command c;
+    c.command_id = command_id;
+    c.station_id = "CS-1";
+    c.action = "Reset";
+    c.payload = {{"type", "Soft"}};
+    c.expires_at_ms = kRecordTime;
+    c.received_at = "2026-05-28T10:00:00.000Z";
+    c.origin = "gw-a";
+    return c;
+}
+
 }  // namespace
 
 TEST_CASE("a command record is read with its defaults", "[commands]") {
@@ -157,14 +170,7 @@ TEST_CASE("a route record carries the whole command", "[commands]") {
 
 TEST_CASE("a route names the runs of its target and origin, when known", "[commands]") {
     const test_support::EventSchema schema("command-route.schema.json");
-    Command c;
-    c.command_id = "c-11";
-    c.station_id = "CS-1";
-    c.action = "Reset";
-    c.payload = {{"type", "Soft"}};
-    c.expires_at_ms = kRecordTime;
-    c.received_at = "2026-05-28T10:00:00.000Z";
-    c.origin = "gw-a";
+    const Command c = routed_reset("c-11");
     CommandRoute route{c, "gw-b", std::nullopt};
     route.target_run = 1'780'000'000'123;
     route.origin_run = 7;
@@ -196,14 +202,7 @@ TEST_CASE("a route names the runs of its target and origin, when known", "[comma
 
 TEST_CASE("a route decided at intake carries its result record", "[commands]") {
     const test_support::EventSchema schema("command-route.schema.json");
-    Command c;
-    c.command_id = "c-10";
-    c.station_id = "CS-1";
-    c.action = "Reset";
-    c.payload = {{"type", "Soft"}};
-    c.expires_at_ms = kRecordTime;
-    c.received_at = "2026-05-28T10:00:00.000Z";
-    c.origin = "gw-a";
+    const Command c = routed_reset("c-10");
     CommandOutcome o;
     o.status = CommandStatus::not_connected;
     o.error_code = "StationNotConnected";
