@@ -162,8 +162,11 @@ bool PresenceTable::apply(const std::string& key, const std::optional<std::strin
         }
         g.alive = doc["state"] == "Alive";
         g.last_ms = timestamp_ms;
-        const auto run = doc.find("run");
-        g.run = run != doc.end() && run->is_number_integer() ? run->get<std::int64_t>() : 0;
+        // The latest run of the id: a late record of an earlier run, or one without a run
+        // (an earlier version), does not make it older.
+        if (const auto run = doc.find("run"); run != doc.end() && run->is_number_integer()) {
+            g.run = std::max(g.run, run->get<std::int64_t>());
+        }
         return true;
     }
     if (!value) {

@@ -58,6 +58,8 @@ Router::Router(const config::Config& config, const ocpp::SchemaRegistry& schemas
 Router::~Router() { stop(); }
 
 std::optional<std::string> Router::start(std::chrono::milliseconds timeout) {
+    // Before the live marks below: route records written from here on are this run's to watch.
+    const std::int64_t started_ms = now_ms();
     // The default fetch wait for the tables too: right after assign_all, partitions whose start
     // offset is still being looked up join the fetch only when the one in flight returns, so a
     // longer wait leaves a new instance blind to presence records for that long.
@@ -86,10 +88,11 @@ std::optional<std::string> Router::start(std::chrono::milliseconds timeout) {
         return behind;
     }
     {
-        // Larger than the run of this id's last liveness record, and than any before it as
-        // long as clocks do not go back between runs (the record may be compacted away).
+        // When this run started, unless a run of this id recorded a later time (a clock that
+        // went back): larger than every earlier run's, also once their records are compacted
+        // away. The other instances compare it with route records' timestamps too.
         std::lock_guard<std::mutex> lock(mutex_);
-        run_ = std::max(presence_.gateway_run(config_.gateway_id) + 1, now_ms());
+        run_ = std::max(presence_.gateway_run(config_.gateway_id) + 1, started_ms);
         presence_.set_self_run(run_);
     }
     heartbeat(true);

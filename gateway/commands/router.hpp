@@ -187,11 +187,17 @@ private:
         /// A later run of the same id does not finish the command: that counts as gone.
         std::int64_t target_run = 0;
         std::int64_t origin_run = 0;
+        /// The route record's timestamp (Unix ms; -1: none).
+        std::int64_t routed_ms = -1;
     };
     /// Whether `gateway_id` has been restarted since `run` (under mutex_).
     bool restarted_since(const std::string& gateway_id, std::int64_t run) const {
         return run > 0 && presence_.gateway_run(gateway_id) > run;
     }
+    /// Whether instance `gateway_id` can write the result of `r` for a target that is gone
+    /// (`restarted_only`: gone only because a later run of its id is alive): it watches the
+    /// route and sees the target gone (under mutex_).
+    bool can_conclude(const std::string& gateway_id, const Routed& r, bool restarted_only) const;
     std::map<std::string, Routed> routed_;
     /// Commands whose result was read: a route read after its result (other partitions are
     /// not ordered with it) is not watched.

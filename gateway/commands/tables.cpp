@@ -108,14 +108,13 @@ void Router::conclude_orphans() {
             } else if (!r.target_gone_since) {
                 r.target_gone_since = now;
             } else if (now - *r.target_gone_since >= config_.commands.instance_timeout) {
+                const bool restarted_only = presence_.gateway_alive(r.target, now_ms);
                 const bool origin_alive = r.command.origin != r.target &&
                                           presence_.gateway_alive(r.command.origin, now_ms) &&
-                                          !restarted_since(r.command.origin, r.origin_run);
-                // Neither does a later run watch it (it read the route before it started).
+                                          can_conclude(r.command.origin, r, restarted_only);
                 std::string fallback;
                 for (const auto& id : alive) {
-                    if (!(id == r.target && restarted_since(id, r.target_run)) &&
-                        !(id == r.command.origin && restarted_since(id, r.origin_run))) {
+                    if (can_conclude(id, r, restarted_only)) {
                         fallback = id;
                         break;
                     }
@@ -152,6 +151,22 @@ void Router::conclude_orphans() {
                   r.command.command_id, r.command.station_id, r.target);
         finish(r.command, std::move(o));
     }
+}
+
+bool Router::can_conclude(const std::string& gateway_id, const Routed& r, bool restarted_only) const {
+    // Every watcher decides from the same records (liveness runs, the route's timestamp), so
+    // all pick the same writer.
+    if ((gateway_id == r.target && restarted_since(gateway_id, r.target_run)) ||
+        (gateway_id == r.command.origin && restarted_since(gateway_id, r.origin_run))) {
+        return false;  // a later run of the target or origin: the route is not its own
+    }
+    const std::int64_t run = presence_.gateway_run(gateway_id);
+    if (run == 0) {
+        // An earlier version, without runs: it sees a target restarted in place as alive.
+        return !restarted_only;
+    }
+    // A run started after the route was written does not watch it.
+    return r.routed_ms < 0 || run <= r.routed_ms;
 }
 
 void Router::follow(std::string topic, std::function<void(const kafka_bridge::Message&)> apply,
@@ -252,8 +267,9 @@ void Router::apply_route(const kafka_bridge::Message& message) {
             kept.payload = json::object();  // not needed for the result
             const std::string& writer = route.target.empty() ? command.origin : route.target;
             const std::int64_t writer_run = route.target.empty() ? route.origin_run : route.target_run;
-            routed_[command.command_id] =
-                Routed{std::move(kept), writer, std::nullopt, route.result, writer_run, route.origin_run};
+            Routed routed{std::move(kept), writer, std::nullopt, route.result,
+                          writer_run, route.origin_run, message.timestamp_ms};
+            routed_[command.command_id] = std::move(routed);
         }
     }
     // A route for an earlier run of this instance's id (a restart in place) is left to the

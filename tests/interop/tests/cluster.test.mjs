@@ -667,7 +667,11 @@ describe('operator commands across three gateway instances', () => {
     const second = await startGateway({ gatewayId: first.gatewayId, extraArgs: gatewayArgs });
     gateways.push(second);
     held.hang = false;
-    t.diagnostic(`${first.gatewayId} started again ${Date.now() - restartedAt} ms after the kill`);
+    const restartMs = Date.now() - restartedAt;
+    t.diagnostic(`${first.gatewayId} started again ${restartMs} ms after the kill`);
+    // Only a run that is back before the first run's liveness has been gone for a whole
+    // instance timeout looks alive throughout; a slower start would test a plain crash.
+    assert.ok(restartMs < INSTANCE_TIMEOUT_MS + 3_000, `the second run took ${restartMs} ms to start: too slow for a restart in place`);
 
     await runCmd;
     t.diagnostic(`${cmd.commandId}: ${cmd.error ?? `${cmd.result.status}/${cmd.result.error?.code} sent=${cmd.result.sent} by ${cmd.result.gatewayId}`} ${cmd.doneAt - restartedAt} ms after the restart`);

@@ -29,13 +29,19 @@ TEST_CASE("the presence table tells the runs of an instance id apart", "[command
                         gateway_record("gw-a", true, "2026-05-28T10:00:03.000Z", 1'780'000'003'000), 1, t0));
     CHECK(table.gateway_run("gw-a") == 1'780'000'003'000);
     CHECK(table.gateway_alive("gw-a", t0 + 1000));
-    // A record without a run (an earlier version of the gateway): not known.
+    // A late record of the earlier run, or one without a run (an earlier version of the
+    // gateway), does not make the id's run older.
+    REQUIRE(table.apply(gateway_key("gw-a"), first, 2, t0));
+    CHECK(table.gateway_run("gw-a") == 1'780'000'003'000);
     const std::string legacy = gateway_record("gw-a", true, "2026-05-28T10:00:04.000Z");
     CHECK(json::parse(legacy).count("run") == 0);
-    REQUIRE(table.apply(gateway_key("gw-a"), legacy, 2, t0));
-    CHECK(table.gateway_run("gw-a") == 0);
+    REQUIRE(table.apply(gateway_key("gw-a"), legacy, 3, t0));
+    CHECK(table.gateway_run("gw-a") == 1'780'000'003'000);
+    // An id known only from records without runs has none.
+    REQUIRE(table.apply(gateway_key("gw-old"), legacy, 4, t0));
+    CHECK(table.gateway_run("gw-old") == 0);
     // This instance's own run is the one it set, whatever the records of earlier runs said.
-    REQUIRE(table.apply(gateway_key("gw-self"), gateway_record("gw-self", true, "2026-05-28T10:00:00.000Z", 5), 3, t0));
+    REQUIRE(table.apply(gateway_key("gw-self"), gateway_record("gw-self", true, "2026-05-28T10:00:00.000Z", 5), 5, t0));
     CHECK(table.gateway_run("gw-self") == 5);
     table.set_self_run(6);
     CHECK(table.gateway_run("gw-self") == 6);
