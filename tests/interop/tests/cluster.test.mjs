@@ -23,6 +23,11 @@
 //    them; a station that does not reconnect gets NotConnected once the dead
 //    instance's liveness record is stale. No command of the whole file has a
 //    second result after the failover.
+// d. An instance is killed while one of its stations holds an unanswered
+//    CALL and started again at once under the same gatewayId (a container
+//    restarted in place): to the others the id never stops being alive, yet
+//    the command its first run held ends NotConnected (GatewayUnavailable,
+//    sent: true) once, written by another instance.
 //
 // The instances use the default consumer group, like every gateway on the
 // broker: another test's gateway running at the same time is part of the
