@@ -124,7 +124,18 @@ void Session::on_closed(int code, std::string reason) {
             self->services_.config.topics.connections,
             kafka_bridge::connection_event(self->info_, event, kafka_bridge::now_rfc3339()));
         // Records still blocked on a full queue were never published and never answered (their
-        // tokens leave the in-flight count here): the station will send them again.
+        // tokens leave the in-flight count here): the station will send a CALL again, not a
+        // SEND, so those are counted as failed.
+        if (const std::size_t sends = self->blocked_sends(); sends > 0) {
+            log::warn("station {}: {} SENDs waiting for room in the producer queue not stored "
+                      "(the station left)", self->info_.station_id, sends);
+            for (const auto& pending : self->blocked_) {
+                if (pending->send) {
+                    self->services_.metrics.message(self->info_.version, pending->action,
+                                                    metrics::Metrics::Outcome::failed);
+                }
+            }
+        }
         self->blocked_.clear();
         log::debug("station {} disconnected ({} {}), session {}", self->info_.station_id, code,
                    reason, self->info_.session_id);

@@ -160,6 +160,12 @@ private:
     void fail_call(const ocpp::MessageId& id, const std::string& action);
     /// The end of a published message: its CALL settled, or (SEND) just counted.
     void fail_pending(const Pending& pending);
+    /// Counts a record Kafka did not take whose station will not send it again: answered at
+    /// once (immediate mode) or a SEND. Callable without the session (it may be gone).
+    static void count_lost(Services& services, ocpp::ProtocolVersion version,
+                           const Pending& pending, config::ReplyMode mode);
+    /// The SENDs among the records waiting for room in the producer queue.
+    std::size_t blocked_sends() const;
     void finish_pending(const Pending& pending);
     /// Sends the CALLRESULT of a published call.
     void answer(const Pending& pending);

@@ -1,5 +1,6 @@
 // The station → Kafka path of a Session: every CALL a station sends is parsed, validated,
 // answered by the reply policy, published, and answered once Kafka has it.
+#include <algorithm>
 #include <climits>
 
 #include "gateway/log/log.hpp"
@@ -19,6 +20,11 @@ using Outcome = metrics::Metrics::Outcome;
 
 // How long a session waits before retrying a record the full producer queue refused.
 constexpr auto kBackpressureRetry = 10ms;
+// SENDs a session keeps waiting for room in the producer queue. CALLs are bounded by
+// max_pending_calls (the station waits for their answers); a SEND is never answered, so a
+// station streaming them through a long Kafka outage would otherwise grow its session without
+// limit. One more is dropped, counted and logged.
+constexpr std::size_t kMaxBlockedSends = 32;
 
 }  // namespace
 
@@ -240,10 +246,22 @@ void Session::publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> t
     }
     pending->started = Clock::now();
     if (!blocked_.empty()) {
+        if (pending->send && blocked_sends() >= kMaxBlockedSends) {
+            log::warn("station {}: SEND {} {} dropped: {} SENDs already wait for room in the "
+                      "producer queue", info_.station_id, pending->action, pending->id.get(),
+                      kMaxBlockedSends);
+            services_.metrics.message(info_.version, pending->action, Outcome::failed);
+            return;
+        }
         blocked_.push_back(std::move(pending));  // keep the station's order
         return;
     }
     produce(std::move(pending));
+}
+
+std::size_t Session::blocked_sends() const {
+    return static_cast<std::size_t>(std::count_if(
+        blocked_.begin(), blocked_.end(), [](const auto& p) { return p->send; }));
 }
 
 void Session::produce(std::shared_ptr<Pending> pending) {
@@ -251,8 +269,9 @@ void Session::produce(std::shared_ptr<Pending> pending) {
         services_.config.reply.modes[static_cast<std::size_t>(pending->event_class)];
     std::weak_ptr<Session> weak = weak_from_this();
     auto& services = services_;
+    const ocpp::ProtocolVersion version = info_.version;
     auto result = services_.producers.current()->produce(
-        pending->record, [weak, pending, mode, &services](const kafka_bridge::Delivery& d) {
+        pending->record, [weak, pending, mode, &services, version](const kafka_bridge::Delivery& d) {
             services.metrics.produce_ack_latency(Clock::now() - pending->started);
             if (d.ok()) {
                 record_freshness(services, *pending);
@@ -264,10 +283,12 @@ void Session::produce(std::shared_ptr<Pending> pending) {
                 });
                 return;
             }
-            // The station left before the ack: nobody to answer. Nothing is lost: the record
-            // is stored (or, on failure, never answered, so the station sends it again).
+            // The station left before the ack: nobody to answer. A stored record is done; an
+            // unanswered CALL that failed is sent again by its station. Counted as the session
+            // would: an answered one (immediate) or a SEND will not come again.
             if (!d.ok()) {
                 services.metrics.delivery_failure(pending->record.topic);
+                count_lost(services, version, *pending, mode);
             }
         });
     if (result.ok()) {
@@ -372,7 +393,7 @@ void Session::on_delivery(const std::shared_ptr<Pending>& pending, const kafka_b
     }
     if (mode == ReplyMode::immediate) {
         if (!d.ok()) {
-            services_.metrics.immediate_undelivered(pending->event_class);
+            count_lost(services_, info_.version, *pending, mode);
         }
         return;  // already answered
     }
@@ -386,6 +407,21 @@ void Session::on_delivery(const std::shared_ptr<Pending>& pending, const kafka_b
     answer(*pending);
     services_.metrics.message(info_.version, pending->action, Outcome::acknowledged);
     finish_pending(*pending);
+}
+
+void Session::count_lost(Services& services, ocpp::ProtocolVersion version, const Pending& pending,
+                         ReplyMode mode) {
+    if (mode == ReplyMode::immediate) {
+        services.metrics.immediate_undelivered(pending.event_class);
+        log::warn("station {}: {} {} was answered but Kafka did not acknowledge it",
+                  pending.record.key, pending.action, pending.id.get());
+        return;
+    }
+    if (pending.send) {
+        log::warn("station {}: SEND {} {} not stored", pending.record.key, pending.action,
+                  pending.id.get());
+        services.metrics.message(version, pending.action, Outcome::failed);
+    }
 }
 
 void Session::fail_pending(const Pending& pending) {
