@@ -109,9 +109,11 @@ Result<Ok, Error> Consumer::subscribe(const std::vector<std::string>& topics) {
 }
 
 Result<Watermarks, Error> Consumer::assign_all(
-    const std::vector<std::pair<std::string, Start>>& topics, std::chrono::milliseconds timeout) {
+    const std::vector<std::pair<std::string, Start>>& topics, std::chrono::milliseconds timeout,
+    std::int64_t since_ms) {
     Watermarks ends;
     PartitionList list(rd_kafka_topic_partition_list_new(8));
+    PartitionList by_time(rd_kafka_topic_partition_list_new(4));
     const int timeout_ms = static_cast<int>(timeout.count());
     for (const auto& [topic, start] : topics) {
         rd_kafka_topic_t* rkt = rd_kafka_topic_new(handle_.get(), topic.c_str(), nullptr);
@@ -143,10 +145,33 @@ Result<Watermarks, Error> Consumer::assign_all(
             if (werr != RD_KAFKA_RESP_ERR_NO_ERROR) {
                 return from_code(werr, "offsets of " + topic + "/" + std::to_string(p));
             }
-            ends[{topic, p}] = {low, high};
+            ends[{topic, p}] = {start == Start::beginning ? low : high, high};
             auto* tp = rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p);
             // From the end: the offset queried, so nothing written since is missed.
             tp->offset = start == Start::beginning ? RD_KAFKA_OFFSET_BEGINNING : high;
+            if (start == Start::since) {
+                rd_kafka_topic_partition_list_add(by_time.get(), topic.c_str(), p)->offset = since_ms;
+            }
+        }
+    }
+    if (by_time->cnt > 0) {
+        // Replaces each timestamp with the first offset at or after it (-1: none, the end).
+        const auto err = rd_kafka_offsets_for_times(handle_.get(), by_time.get(), timeout_ms);
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            return from_code(err, "offsets by time");
+        }
+        for (int i = 0; i < by_time->cnt; ++i) {
+            const auto& found = by_time->elems[i];
+            if (found.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                return from_code(found.err, std::string("offset by time of ") + found.topic + "/" +
+                                                std::to_string(found.partition));
+            }
+            auto& mark = ends[{found.topic, found.partition}];
+            if (found.offset >= 0 && found.offset < mark.second) {
+                mark.first = found.offset;
+                rd_kafka_topic_partition_list_find(list.get(), found.topic, found.partition)->offset =
+                    found.offset;
+            }
         }
     }
     if (const auto err = rd_kafka_assign(handle_.get(), list.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {

@@ -45,7 +45,8 @@ struct Message {
     std::int64_t timestamp_ms = -1;    ///< the record's timestamp, -1 when it has none
 };
 
-/// Per partition: the first offset still stored and the offset the next record will get.
+/// Per partition: the offset reading starts at (Consumer::assign_all; elsewhere the first
+/// offset still stored) and the offset the next record will get.
 using Watermarks =
     std::map<std::pair<std::string, std::int32_t>, std::pair<std::int64_t, std::int64_t>>;
 
@@ -64,7 +65,7 @@ struct PartitionLag {
 /// A Kafka consumer owning its librdkafka handle. Used from one thread.
 ///
 ///   group mode:  subscribe(topics) ─▶ poll() ─▶ … ─▶ store(offset) ─▶ committed in the background
-///   table mode:  assign_all({topic, beginning|end}…) ─▶ poll() … past the watermarks
+///   table mode:  assign_all({topic, beginning|end|since}…) ─▶ poll() … past the watermarks
 class Consumer {
 public:
     static Result<std::unique_ptr<Consumer>, Error> create(const ConsumerConfig& config);
@@ -76,12 +77,15 @@ public:
     /// so records written before the first instance started are not skipped.
     Result<Ok, Error> subscribe(const std::vector<std::string>& topics);
 
-    enum class Start : std::uint8_t { beginning, end };
-    /// Table mode: reads every partition of each topic, from its beginning or its end.
-    /// Returns each partition's watermarks at assignment, so the caller knows when it has
-    /// caught up.
+    /// `since`: from the first record whose timestamp is at or after assign_all's `since_ms`
+    /// (the end when there is none).
+    enum class Start : std::uint8_t { beginning, end, since };
+    /// Table mode: reads every partition of each topic, from its beginning, its end, or a
+    /// time. Returns for each partition the offset reading starts at and the end offset at
+    /// assignment, so the caller knows when it has caught up.
     Result<Watermarks, Error> assign_all(const std::vector<std::pair<std::string, Start>>& topics,
-                                         std::chrono::milliseconds timeout);
+                                         std::chrono::milliseconds timeout,
+                                         std::int64_t since_ms = 0);
 
     /// Table mode: partitions that appeared since assign_all (a topic's partition count grew),
     /// added to the assignment from their beginning. Returns them (empty: none appeared).

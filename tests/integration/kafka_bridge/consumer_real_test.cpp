@@ -1,0 +1,115 @@
+// The table consumer against a real Apache Kafka broker: reading from a time (the mock cluster
+// answers no offset lookups by timestamp).
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <thread>
+
+#include "integration/kafka_reader.hpp"
+#include "kafka_bridge/consumer.hpp"
+#include "kafka_bridge/producer.hpp"
+
+using kafka_bridge::Consumer;
+using kafka_bridge::ConsumerConfig;
+using kafka_bridge::Message;
+using kafka_bridge::Producer;
+using kafka_bridge::ProducerConfig;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+/// Writes `values` (keys cycle over five stations) and waits until each is acknowledged.
+void write(Producer& producer, const std::string& topic, const std::vector<std::string>& values) {
+    std::size_t acked = 0;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        REQUIRE(producer
+                    .produce({topic, "CP-" + std::to_string(i % 5), values[i], {}},
+                             [&acked](const kafka_bridge::Delivery& d) {
+                                 REQUIRE(d.ok());
+                                 ++acked;
+                             })
+                    .ok());
+    }
+    REQUIRE(producer.flush(30s).ok());
+    producer.poll(0ms);
+    REQUIRE(acked == values.size());
+}
+
+std::unique_ptr<Consumer> table_consumer() {
+    ConsumerConfig config;
+    config.brokers = test_support::test_brokers();
+    auto created = Consumer::create(config);
+    REQUIRE(created.ok());
+    return std::move(created.value());
+}
+
+/// Reads until `count` messages arrived or 15 s passed.
+std::vector<Message> read(Consumer& consumer, std::size_t count) {
+    std::vector<Message> out;
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    while (out.size() < count && std::chrono::steady_clock::now() < deadline) {
+        if (auto m = consumer.poll(50ms)) {
+            out.push_back(std::move(*m));
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("a table reader from a time starts at the first record written at or after it",
+          "[consumer][kafka]") {
+    ProducerConfig config;
+    config.brokers = test_support::test_brokers();
+    auto created = Producer::create(config);
+    REQUIRE(created.ok());
+    Producer& producer = *created.value();
+    const std::string topic =
+        "ocpp.it.since." + std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+    REQUIRE(producer.ensure_topics({{topic, 2, -1, {}}}, 30s).ok());
+    REQUIRE(producer.wait_partitions_ready(topic, 30s).ok());
+
+    write(producer, topic, {"old-0", "old-1", "old-2", "old-3", "old-4", "old-5"});
+    // Records get their timestamps when produced: the next ones are at or after `since`.
+    const std::int64_t since = now_ms() + 1;
+    while (now_ms() < since) {
+        std::this_thread::yield();
+    }
+    write(producer, topic, {"new-0", "new-1", "new-2"});
+
+    auto consumer = table_consumer();
+    auto marks = consumer->assign_all({{topic, Consumer::Start::since}}, 10s, since);
+    REQUIRE(marks.ok());
+    REQUIRE(marks.value().size() == 2);
+    std::int64_t to_read = 0;
+    for (const auto& [partition, mark] : marks.value()) {
+        CHECK(mark.first <= mark.second);
+        to_read += mark.second - mark.first;
+    }
+    CHECK(to_read == 3);
+    const auto messages = read(*consumer, 3);
+    REQUIRE(messages.size() == 3);
+    for (const auto& m : messages) {
+        CHECK(m.value->rfind("new-", 0) == 0);
+        CHECK(m.timestamp_ms >= since);
+    }
+    CHECK_FALSE(consumer->poll(300ms));  // a bounded look for a fourth, not a synchronisation
+
+    // A time after every record: each partition is read from its end.
+    auto later = table_consumer();
+    auto none = later->assign_all({{topic, Consumer::Start::since}}, 10s, now_ms() + 60000);
+    REQUIRE(none.ok());
+    for (const auto& [partition, mark] : none.value()) {
+        CHECK(mark.first == mark.second);
+    }
+    write(producer, topic, {"after-0"});
+    const auto after = read(*later, 1);
+    REQUIRE(after.size() == 1);
+    CHECK(*after[0].value == "after-0");
+}
