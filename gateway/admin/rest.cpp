@@ -1,5 +1,7 @@
 // REST v1 of the admin listener (docs/commands.md): operator commands and station lookup.
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <memory>
 
 #include <nlohmann/json.hpp>
@@ -21,6 +23,32 @@ using status = websocketpp::http::status_code::value;
 constexpr std::chrono::minutes kMaxRestWait{15};
 // Margin for the result record to travel back after the command's last deadline.
 constexpr std::chrono::seconds kRestWaitMargin{10};
+
+bool same_station(const std::string& a, const std::string& b) {
+    // Station ids are matched regardless of letter case (docs/commands.md).
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
+               return std::tolower(x) == std::tolower(y);
+           });
+}
+
+/// The problem with answering a call for `station`/`action` with `result` (a result record of
+/// the same commandId), or nothing when it is that call's: a commandId used again for another
+/// station or action.
+std::optional<std::string> other_command(const json& result, const std::string& station,
+                                         const std::string& action) {
+    const auto text = [&result](const char* field) {
+        const auto it = result.find(field);
+        return it != result.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    const std::string result_station = text("stationId");
+    const std::string result_action = text("action");
+    if (same_station(result_station, station) && result_action == action) {
+        return std::nullopt;
+    }
+    return "commandId " + text("commandId") + " was used for " + result_action + " to station " +
+           result_station + "; its result is in \"result\" (use a new commandId)";
+}
 
 bool valid_action_name(const std::string& action) {
     if (action.empty() || action.size() > 64) {
@@ -203,10 +231,21 @@ void AdminServer::post_call(const Connection& con, commands::Router& router,
         expires_at ? std::max<std::int64_t>(0, *expires_at - now) : config_.commands.max_age.count();
     const auto bound = std::min<std::chrono::milliseconds>(
         std::chrono::milliseconds(queue_ms + timeout_ms) + kRestWaitMargin, kMaxRestWait);
-    auto on_result = [con, &io, answered, command_id, bound](std::optional<std::string> result) {
-        asio::post(io, [con, answered, result = std::move(result), command_id, bound] {
+    auto on_result = [con, &io, answered, command_id, bound, station,
+                      action](std::optional<std::string> result) {
+        asio::post(io, [con, answered, result = std::move(result), command_id, bound, station,
+                        action] {
             if (answered->exchange(true)) {
                 return;  // Kafka refused the record and the caller has its 503
+            }
+            const json parsed = result ? json::parse(*result, nullptr, false) : json();
+            if (result && parsed.is_object()) {
+                if (auto other = other_command(parsed, station, action)) {
+                    reply_json(con, 409, json{{"commandId", command_id}, {"error", *other},
+                                              {"result", parsed}});
+                    con->send_http_response();
+                    return;
+                }
             }
             if (result) {
                 con->set_status(websocketpp::http::status_code::ok);

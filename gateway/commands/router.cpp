@@ -22,6 +22,11 @@ using kafka_bridge::CommandStatus;
 // Commands ids remembered for duplicate detection: a day's worth, like the routes topic.
 constexpr std::size_t kSeenCapacity = 1'000'000;
 constexpr auto kSeenWindow = std::chrono::milliseconds(kafka_bridge::kMaxCommandLifetimeMs);
+// Results kept for repeated REST calls: an hour of them (read back from the result topic at
+// start-up), at most 20,000 and 16 MiB.
+constexpr auto kResultsWindow = std::chrono::hours(1);
+constexpr std::size_t kResultsKept = 20'000;
+constexpr std::size_t kResultsBytes = std::size_t{16} << 20;
 
 
 /// The settings of the router's consumers: the gateway's Kafka settings without the
@@ -53,6 +58,7 @@ Router::Router(const config::Config& config, const ocpp::SchemaRegistry& schemas
       presence_(config.commands.instance_timeout, config.gateway_id),
       seen_(kSeenCapacity, kSeenWindow),
       decided_(kSeenCapacity, kSeenWindow),
+      results_(kResultsKept, kResultsBytes, kResultsWindow),
       resulted_(kSeenCapacity, kSeenWindow) {}
 
 Router::~Router() { stop(); }
@@ -73,11 +79,13 @@ std::optional<std::string> Router::start(std::chrono::milliseconds timeout) {
     std::vector<std::pair<std::string, Start>> topics = {
         {config_.topics.presence, Start::beginning},
         {config_.topics.command_routes, Start::beginning},
-        {config_.topics.command_results, Start::end}};
+        {config_.topics.command_results, Start::since}};
     for (const auto& [topic, apply] : followed_) {
         topics.emplace_back(topic, live_only_.count(topic) != 0 ? Start::end : Start::beginning);
     }
-    auto marks = tables_->assign_all(topics, timeout);
+    auto marks = tables_->assign_all(
+        topics, timeout,
+        kafka_bridge::unix_now_ms() - std::chrono::milliseconds(kResultsWindow).count());
     if (!marks.ok()) {
         return marks.error().to_string();
     }
@@ -123,11 +131,11 @@ std::optional<std::string> Router::start(std::chrono::milliseconds timeout) {
 
 std::optional<std::string> Router::catch_up(const kafka_bridge::Watermarks& marks,
                                             Clock::time_point deadline) {
-    // Presence, routes and followed tables up to where they ended a moment ago.
+    // Presence, routes, the last hour's results and followed tables up to where they ended a
+    // moment ago.
     std::map<PartitionKey, std::int64_t> remaining;
     for (const auto& [partition, mark] : marks) {
-        if (mark.second > mark.first && partition.first != config_.topics.command_results &&
-            live_only_.count(partition.first) == 0) {
+        if (mark.second > mark.first && live_only_.count(partition.first) == 0) {
             remaining[partition] = mark.second;
         }
     }
@@ -148,7 +156,8 @@ std::optional<std::string> Router::catch_up(const kafka_bridge::Watermarks& mark
             remaining.erase(it);
         }
     }
-    log::info("commands: read {} table records; {} command ids remembered", read, seen_.size());
+    log::info("commands: read {} table records; {} command ids remembered, {} recent results",
+              read, seen_.size(), results_.size());
     return std::nullopt;
 }
 

@@ -19,6 +19,7 @@
 #include "gateway/config/config.hpp"
 #include "gateway/metrics/metrics.hpp"
 #include "gateway/commands/presence_table.hpp"
+#include "gateway/commands/recent_results.hpp"
 #include "gateway/commands/seen_commands.hpp"
 #include "gateway/session/services.hpp"
 #include "kafka_bridge/commands.hpp"
@@ -38,7 +39,7 @@ namespace gateway::commands {
 ///                   are dropped. The decision's origin writes a decided result; its target
 ///                   delivers to the session.
 ///   tables topics:  ocpp.presence, ocpp.command-routes (from the beginning), ocpp.command-results
-///                   (from the end, for REST waiters); liveness records of this instance.
+///                   (from an hour back, for REST callers); liveness records of this instance.
 ///   sessions:       finish() ─▶ result record; hand_back() ─▶ newer connection or NotConnected.
 class Router : public session::CommandSink {
 public:
@@ -77,8 +78,10 @@ public:
     using WrittenCallback = std::function<void(std::optional<std::string>)>;
     /// Writes `record` (a command, already checked) to ocpp.commands; `on_written` learns
     /// whether Kafka took it, and when `on_result` is set it is called once the result appears
-    /// or `wait` has passed. Returns an error in words when the record could not be queued
-    /// (then neither callback is called).
+    /// or `wait` has passed. A command whose result this instance read within the last
+    /// kResultsWindow is not written again: `on_result` gets that result at once (and
+    /// `on_written` is not called). Returns an error in words when the record could not be
+    /// queued (then neither callback is called).
     std::optional<std::string> submit(const nlohmann::json& record, ResultCallback on_result,
                                       std::chrono::milliseconds wait, WrittenCallback on_written);
 
@@ -174,6 +177,8 @@ private:
     /// Route records read (command id and hop): the first one of each is the decision.
     SeenCommands decided_;
     Waiters waiters_;
+    /// Results read lately: a repeated REST call is answered with the first one's result.
+    RecentResults results_;
     /// Every command routed since this instance started, until its result appears: when its
     /// target goes away, one live instance writes the result the target never will.
     struct Routed {

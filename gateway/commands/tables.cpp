@@ -314,6 +314,8 @@ void Router::apply_result(const kafka_bridge::Message& message) {
         const std::string id = doc["commandId"].get<std::string>();
         routed_.erase(id);
         resulted_.insert(id, now_ms());
+        results_.insert(id, *message.value,
+                        message.timestamp_ms >= 0 ? message.timestamp_ms : kafka_bridge::unix_now_ms());
         waiting = waiters_.take(id);
     }
     for (auto& callback : waiting) {

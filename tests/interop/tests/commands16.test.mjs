@@ -220,6 +220,25 @@ describe('operator commands to an OCPP 1.6 station', () => {
     assert.deepEqual(await cmd.waitResult(commandId, { timeoutMs: RESULT_WAIT_MS }), res.body, 'REST body = record on the topic');
     assert.equal(config.get('HeartbeatInterval').value, '120', 'the station applied the change');
 
+    // The same call again (a caller that lost the answer): the first one's result, not a
+    // second delivery (the last test counts the station's CALLs) — also from an instance
+    // started after the result was written. The commandId with another action: 409.
+    const again = await restCall(gw.adminPort, stationId, 'ChangeConfiguration', payload, { query: { commandId, timeoutMs: 10_000 }, timeoutMs: 5_000 });
+    assert.equal(again.status, 200, `repeated call: ${again.text}`);
+    assert.deepEqual(again.body, res.body, 'the repeated call gets the first result');
+    const later = await startGateway({ extraArgs: iso.extraArgs });
+    try {
+      const there = await restCall(later.adminPort, stationId, 'ChangeConfiguration', payload, { query: { commandId }, timeoutMs: 5_000 });
+      assert.equal(there.status, 200, `repeated call on an instance started later: ${there.text}`);
+      assert.deepEqual(there.body, res.body);
+    } finally {
+      await later.stop();
+    }
+    const other = await restCall(gw.adminPort, stationId, 'GetConfiguration', {}, { query: { commandId }, timeoutMs: 5_000 });
+    assert.equal(other.status, 409, `commandId used again for another action: ${other.text}`);
+    assert.match(other.body.error, /was used for ChangeConfiguration to station/);
+    assert.deepEqual(other.body.result, res.body);
+
     const keyed = `it-cc-idem-${stationId}`;
     const unknown = { key: 'NoSuchKey', value: '1' };
     const res2 = await restCall(gw.adminPort, stationId, 'ChangeConfiguration', unknown, { headers: { 'Idempotency-Key': keyed }, timeoutMs: RESULT_WAIT_MS });
