@@ -38,4 +38,36 @@ std::vector<std::pair<OffsetTracker::Partition, std::int64_t>> OffsetTracker::co
     return out;
 }
 
+void OpenReads::open(const std::string& command_id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    open_.try_emplace(command_id);
+}
+
+bool OpenReads::join(const std::string& command_id, Callback taken) {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (const auto it = open_.find(command_id); it != open_.end()) {
+            it->second.push_back(std::move(taken));
+            return true;
+        }
+    }
+    taken();
+    return false;
+}
+
+std::vector<OpenReads::Callback> OpenReads::close(const std::string& command_id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<Callback> held;
+    if (const auto it = open_.find(command_id); it != open_.end()) {
+        held = std::move(it->second);
+        open_.erase(it);
+    }
+    return held;
+}
+
+std::size_t OpenReads::size() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return open_.size();
+}
+
 }  // namespace gateway::commands

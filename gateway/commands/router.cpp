@@ -234,7 +234,9 @@ void Router::store_taken() {
 void Router::take(const kafka_bridge::Message& message) {
     const PartitionKey partition{message.topic, message.partition};
     const std::int64_t offset = message.offset;
-    auto taken = [this, partition, offset] { offsets_.acknowledged(partition, offset); };
+    std::function<void()> taken = [this, partition, offset] {
+        offsets_.acknowledged(partition, offset);
+    };
     const std::string received_at = kafka_bridge::now_rfc3339();
     auto parsed = kafka_bridge::parse_command(message.key, message.value.value_or(""),
                                               message.timestamp_ms, received_at, defaults_);
@@ -256,8 +258,7 @@ void Router::take(const kafka_bridge::Message& message) {
         command.received_at = received_at;
         command.origin = config_.gateway_id;
         command.expires_at_ms = now_ms();
-        if (!first_sighting(command.command_id)) {
-            taken();
+        if (!first_sighting(command.command_id, taken)) {
             return;
         }
         conclude(command, CommandOutcome::failure(CommandError::invalid_command, problem.reason),
@@ -266,20 +267,35 @@ void Router::take(const kafka_bridge::Message& message) {
     }
     Command command = std::move(parsed.value());
     command.origin = config_.gateway_id;
-    if (!first_sighting(command.command_id)) {
-        taken();
+    if (!first_sighting(command.command_id, taken)) {
         return;
     }
-    decide(std::move(command), taken);
+    decide(std::move(command), std::move(taken));
 }
 
-bool Router::first_sighting(const std::string& command_id) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (seen_.insert(command_id, now_ms())) {
+bool Router::first_sighting(const std::string& command_id, std::function<void()>& taken) {
+    bool first = false;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        first = seen_.insert(command_id, now_ms());
+    }
+    if (first) {
+        open_reads_.open(command_id);
+        taken = [this, command_id, first_taken = std::move(taken)] {
+            first_taken();
+            for (auto& held : open_reads_.close(command_id)) {
+                held();
+            }
+        };
         return true;
     }
     metrics_.command_duplicate();
-    log::info("command {} seen before: not delivered again", command_id);
+    if (open_reads_.join(command_id, std::move(taken))) {
+        log::info("command {} read again before its first read was acknowledged: not delivered "
+                  "again, committed with the first", command_id);
+    } else {
+        log::info("command {} seen before: not delivered again", command_id);
+    }
     return false;
 }
 

@@ -101,8 +101,10 @@ private:
     void intake_loop();
     void tables_loop();
     void take(const kafka_bridge::Message& message);
-    /// Remembers `command_id`; false (counted, logged) when it was taken before.
-    bool first_sighting(const std::string& command_id);
+    /// Remembers `command_id`; false (counted, logged) when it was taken before. The first
+    /// time, `taken` is wrapped to release the later reads held meanwhile (OpenReads); a later
+    /// read's `taken` runs with the first one's.
+    bool first_sighting(const std::string& command_id, std::function<void()>& taken);
     kafka_bridge::Presence presence_of(const session::Session& session, bool connected) const;
     /// This instance as the station's holder: a connection here whose Connected record is
     /// not acknowledged yet, or is and no newer record was read since. The table may not have
@@ -209,6 +211,7 @@ private:
     SeenCommands resulted_;
 
     OffsetTracker offsets_;
+    OpenReads open_reads_;
 
     struct Retry {
         std::chrono::steady_clock::time_point at;

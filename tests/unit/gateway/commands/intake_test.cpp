@@ -5,6 +5,7 @@
 #include "gateway/commands/intake.hpp"
 
 using gateway::commands::OffsetTracker;
+using gateway::commands::OpenReads;
 
 namespace {
 
@@ -72,4 +73,34 @@ TEST_CASE("acknowledgements from delivery threads reach the intake thread's comm
     a.join();
     b.join();
     CHECK(committed == kRecords);
+}
+
+TEST_CASE("a command read again is committed with its first read, not before", "[commands]") {
+    // The partition came back after a rebalance: offset 7 is read a second time while the
+    // first read's route is not acknowledged yet.
+    OffsetTracker t;
+    OpenReads reads;
+    t.read(kP0, 7);
+    reads.open("c-1");
+    t.read(kP0, 7);
+    CHECK(reads.join("c-1", [&t] { t.acknowledged(kP0, 7); }));
+    CHECK(t.committable().empty());  // the second read waits for the first
+    for (auto& held : reads.close("c-1")) {
+        held();
+    }
+    CHECK(t.committable() == Commit{{kP0, 8}});
+    CHECK(reads.size() == 0);
+}
+
+TEST_CASE("a command read again after its first read was acknowledged is committed at once",
+          "[commands]") {
+    OpenReads reads;
+    reads.open("c-1");
+    CHECK(reads.close("c-1").empty());
+    int ran = 0;
+    CHECK_FALSE(reads.join("c-1", [&ran] { ++ran; }));
+    CHECK(ran == 1);
+    CHECK_FALSE(reads.join("never-opened", [&ran] { ++ran; }));
+    CHECK(ran == 2);
+    CHECK(reads.size() == 0);
 }
