@@ -84,7 +84,8 @@ void Session::drain() {
 }
 
 void Session::close_if_drained() {
-    if (draining_ && !closed_ && !closing_ && rpc_.incoming_in_flight() == 0 && blocked_.empty()) {
+    if (draining_ && !closed_ && !closing_ && rpc_.incoming_in_flight() == 0 && blocked_.empty() &&
+        held_.empty()) {
         close(CloseCode::going_away, "gateway shutting down");
     }
 }
@@ -127,16 +128,24 @@ void Session::on_closed(int code, std::string reason) {
         // tokens leave the in-flight count here): the station will send a CALL again, not a
         // SEND, so those are counted as failed.
         if (const std::size_t sends = self->blocked_sends(); sends > 0) {
-            log::warn("station {}: {} SENDs waiting for room in the producer queue not stored "
-                      "(the station left)", self->info_.station_id, sends);
+            log::warn("station {}: {} SENDs waiting for room in the producer queue or behind a "
+                      "token question not stored (the station left)", self->info_.station_id, sends);
+            auto& metrics = self->services_.metrics;
             for (const auto& pending : self->blocked_) {
                 if (pending->send) {
-                    self->services_.metrics.message(self->info_.version, pending->action,
-                                                    metrics::Metrics::Outcome::failed);
+                    metrics.message(self->info_.version, pending->action,
+                                    metrics::Metrics::Outcome::failed);
+                }
+            }
+            for (const auto& held : self->held_) {
+                if (held.call.action->rpc == ocpp::Rpc::send) {
+                    metrics.message(self->info_.version, held.call.action->name,
+                                    metrics::Metrics::Outcome::failed);
                 }
             }
         }
         self->blocked_.clear();
+        self->held_.clear();
         log::debug("station {} disconnected ({} {}), session {}", self->info_.station_id, code,
                    reason, self->info_.session_id);
         self->end_commands(code, reason);

@@ -113,6 +113,13 @@ private:
         std::chrono::steady_clock::time_point asked_at;
         asio::steady_timer deadline;
     };
+    /// A call read while a token question is open: published after it, in the station's order.
+    struct Held {
+        ocpp::AcceptedCall call;
+        std::optional<std::int64_t> transaction_id;
+        std::string received_at;
+        InFlight token;
+    };
     /// An accepted StartTransaction waiting for its transaction id.
     struct Numbering {
         ocpp::AcceptedCall call;
@@ -164,7 +171,8 @@ private:
     /// once (immediate mode) or a SEND. Callable without the session (it may be gone).
     static void count_lost(Services& services, ocpp::ProtocolVersion version,
                            const Pending& pending, config::ReplyMode mode);
-    /// The SENDs among the records waiting for room in the producer queue.
+    /// The SENDs among the records waiting for room in the producer queue or behind a token
+    /// question.
     std::size_t blocked_sends() const;
     void finish_pending(const Pending& pending);
     /// Sends the CALLRESULT of a published call.
@@ -223,6 +231,10 @@ private:
     // Waiting for room in the producer queue; a list, since an empty std::deque allocates over
     // half a kilobyte and every idle station would pay it.
     std::list<std::shared_ptr<Pending>> blocked_;
+    /// A token question is open (asks.cpp): calls read meanwhile wait in `held_`, so that
+    /// their records follow the asked call's (max_pending_calls > 1).
+    bool asking_ = false;
+    std::list<Held> held_;
     /// The tolerance profile this station matches (null: strict) and what it booted as
     /// (null until known).
     const config::ToleranceProfile* tolerance_ = nullptr;

@@ -193,9 +193,14 @@ void Session::publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> t
                       const ReplyPolicy::Asked* asked) {
     const ocpp::ActionInfo& action = *accepted.action;
     const ocpp::EventClass event_class = *action.event_class;
+    if (asked == nullptr && asking_) {
+        held_.push_back(Held{std::move(accepted), transaction_id, received_at, std::move(token)});
+        return;
+    }
     if (asked == nullptr && services_.asks != nullptr) {
         if (auto question = services_.replies.question(info_.version, action.name, event_class,
                                                        accepted.call.payload)) {
+            asking_ = true;
             ask(std::move(accepted), transaction_id, received_at, std::move(token), *question);
             return;
         }
@@ -260,8 +265,10 @@ void Session::publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> t
 }
 
 std::size_t Session::blocked_sends() const {
-    return static_cast<std::size_t>(std::count_if(
-        blocked_.begin(), blocked_.end(), [](const auto& p) { return p->send; }));
+    return static_cast<std::size_t>(
+        std::count_if(blocked_.begin(), blocked_.end(), [](const auto& p) { return p->send; }) +
+        std::count_if(held_.begin(), held_.end(),
+                      [](const Held& h) { return h.call.action->rpc == ocpp::Rpc::send; }));
 }
 
 void Session::produce(std::shared_ptr<Pending> pending) {

@@ -20,6 +20,7 @@ import { TopicReader, TOPICS } from '../lib/kafka.mjs';
 import { assertSchema } from '../lib/schemas.mjs';
 import { metricValue } from '../lib/monitor.mjs';
 import { eventually } from '../lib/until.mjs';
+import { RawStation } from '../lib/raw-station.mjs';
 
 const TOKENS_TOPIC = 'ocpp.id-tokens';
 // The issue's promise: a record written by the back office is applied by every instance
@@ -327,6 +328,8 @@ describe('operator decisions: ask mode', () => {
       '  authorize:',
       '    ask: unknown',
       `    ask_deadline_ms: ${DEADLINE_MS}`,
+      'limits:',
+      '  max_pending_calls: 2',
       'topics:',
       `  authorization_requests: ${topics.requests}`,
       `  authorization_decisions: ${topics.decisions}`,
@@ -421,6 +424,40 @@ describe('operator decisions: ask mode', () => {
     // A decision arriving after the deadline changes nothing and breaks nothing.
     await producer.send({ topic: topics.decisions, acks: -1, messages: [{ key: 'late', value: JSON.stringify({ requestId: event.decision.requestId, status: 'Accepted' }) }] });
     assert.equal((await a.call('Heartbeat', {})).currentTime !== undefined, true);
+  });
+
+  test('a call read while a token question is open is published and answered after the asked one', async () => {
+    // Two CALLs in flight (max_pending_calls 2): a transaction's Started event, whose token is
+    // asked about and not answered before the deadline, then its Updated event, asked nothing.
+    const id = uniqueStationId('ITASKORD');
+    const raw = await RawStation.connect(gwA.wsUrl(id), ['ocpp2.0.1']);
+    try {
+      const boot = await raw.call('BootNotification', { reason: 'PowerUp', chargingStation: { model: 'M', vendorName: 'V' } });
+      assert.equal(boot.reply.json?.[0], 3, boot.reply.text);
+      const from = await reader.snapshot([TOPICS.transactions]);
+      const silent = `ASKORDER${tag}`;
+      answers.set(silent, 'ignore');
+      const transactionInfo = { transactionId: `tx-${id}` };
+      const at = new Date().toISOString();
+      await raw.sendCall('TransactionEvent', {
+        eventType: 'Started', timestamp: at, triggerReason: 'Authorized', seqNo: 0, transactionInfo,
+        evse: { id: 1, connectorId: 1 }, idToken: { idToken: silent, type: 'ISO14443' },
+      }, 'started');
+      await raw.sendCall('TransactionEvent', {
+        eventType: 'Updated', timestamp: at, triggerReason: 'MeterValuePeriodic', seqNo: 1, transactionInfo,
+      }, 'updated');
+      const first = await raw.next(10_000, 'the first answer');
+      const second = await raw.next(10_000, 'the second answer');
+      assert.deepEqual([first.json?.[0], first.json?.[1], second.json?.[0], second.json?.[1]], [3, 'started', 3, 'updated'],
+        `answers in the station's order: ${first.text} then ${second.text}`);
+      assert.ok(second.at - first.at < DEADLINE_MS, 'the Updated event waited for the question, not a deadline of its own');
+      const { records } = await reader.waitFor([TOPICS.transactions], (recs) => recs.length >= 2,
+        { from, key: id, what: 'both transaction events' });
+      assert.deepEqual(records.map((r) => r.value.messageId), ['started', 'updated'], 'records in the station\'s order');
+      assert.equal(records[0].value.decision.source, 'timeout-fallback');
+    } finally {
+      raw.terminate();
+    }
   });
 
   test('tokens the table lists are answered from it without asking (ask: unknown)', async () => {
