@@ -180,6 +180,26 @@ Result<Watermarks, Error> Consumer::assign_all(
     return ends;
 }
 
+Result<std::map<std::int32_t, std::int64_t>, Error> Consumer::end_offsets(
+    const std::string& topic, std::chrono::milliseconds timeout) {
+    const auto it = assigned_.find(topic);
+    if (it == assigned_.end()) {
+        return from_code(RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC, "topic " + topic + " is not assigned");
+    }
+    std::map<std::int32_t, std::int64_t> ends;
+    for (int p = 0; p < it->second; ++p) {
+        std::int64_t low = 0;
+        std::int64_t high = 0;
+        const auto err = rd_kafka_query_watermark_offsets(handle_.get(), topic.c_str(), p, &low,
+                                                          &high, static_cast<int>(timeout.count()));
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            return from_code(err, "offsets of " + topic + "/" + std::to_string(p));
+        }
+        ends[p] = high;
+    }
+    return ends;
+}
+
 Result<std::vector<std::pair<std::string, std::int32_t>>, Error> Consumer::assign_new_partitions(
     std::chrono::milliseconds timeout) {
     std::vector<std::pair<std::string, std::int32_t>> added;

@@ -87,6 +87,11 @@ public:
                                          std::chrono::milliseconds timeout,
                                          std::int64_t since_ms = 0);
 
+    /// Table mode: the offset the next record of each partition of `topic` (an assigned one)
+    /// will get, asked of the brokers now. Errors: not assigned, or not answered in `timeout`.
+    Result<std::map<std::int32_t, std::int64_t>, Error> end_offsets(const std::string& topic,
+                                                                    std::chrono::milliseconds timeout);
+
     /// Table mode: partitions that appeared since assign_all (a topic's partition count grew),
     /// added to the assignment from their beginning. Returns them (empty: none appeared).
     /// Errors: the metadata could not be read within `timeout`, or the assignment failed.

@@ -12,6 +12,7 @@ namespace {
 
 using kafka_bridge::Command;
 using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
 
 // A record of the router's own that Kafka did not take is written again after this long
 // (librdkafka has retried it for the whole delivery timeout by then).
@@ -45,10 +46,109 @@ void Router::produce(const std::string& topic, const std::string& key, std::stri
 
 void Router::publish_result(const Command& command, std::string_view status,
                                    std::string record) {
+    if (maybe_ended_elsewhere(command)) {
+        hold_result(command, std::string(status), std::move(record));
+        return;
+    }
     metrics_.command_result(std::string(status));
     log::debug("command {} for {} ({}): {}", command.command_id, command.station_id,
                command.action, status);
     write_result(command, std::move(record));
+}
+
+void Router::alive_acknowledged() {
+    const std::int64_t now = kafka_bridge::unix_now_ms();
+    const std::int64_t before = alive_acked_ms_.exchange(now);
+    const std::int64_t gap = now - before;
+    if (before > 0 && gap >= config_.commands.instance_timeout.count()) {
+        gap_ended_ms_ = now;
+        log::warn("commands: no liveness record of this instance was acknowledged for {} ms: the "
+                  "others may have ended commands it held; a result for one of those is written "
+                  "only if the result topic has none",
+                  gap);
+    }
+}
+
+bool Router::maybe_ended_elsewhere(const Command& command) const {
+    const std::int64_t now = kafka_bridge::unix_now_ms();
+    if (now - alive_acked_ms_.load() >= config_.commands.instance_timeout.count()) {
+        return true;  // cut off now
+    }
+    const std::int64_t gap_ended = gap_ended_ms_.load();
+    if (gap_ended == 0) {
+        return false;
+    }
+    // Cut off after the command came in (the intake's clock: hosts are NTP-synced).
+    return gap_ended >= kafka_bridge::parse_time_ms(command.received_at).value_or(0);
+}
+
+void Router::hold_result(const Command& command, std::string status, std::string record) {
+    log::info("command {} for {}: result held until this instance is seen alive and has read "
+              "the result topic to its end",
+              command.command_id, command.station_id);
+    std::lock_guard<std::mutex> lock(held_mutex_);
+    held_incoming_.push_back(
+        HeldResult{command, std::move(status), std::move(record), alive_acked_ms_.load(), {}});
+}
+
+void Router::check_held_results() {
+    {
+        std::lock_guard<std::mutex> lock(held_mutex_);
+        std::move(held_incoming_.begin(), held_incoming_.end(), std::back_inserter(held_results_));
+        held_incoming_.clear();
+    }
+    if (held_results_.empty()) {
+        return;
+    }
+    // Once a liveness record sent after the result was held is acknowledged, the others see
+    // this instance alive and stop ending its commands (up to their reading lag); a result one
+    // of them wrote before that is below the end offsets asked now.
+    const std::int64_t acked = alive_acked_ms_.load();
+    std::optional<std::map<std::int32_t, std::int64_t>> ends;
+    for (auto& held : held_results_) {
+        if (!held.ends.empty() || acked <= held.acked_before_ms) {
+            continue;
+        }
+        if (!ends) {
+            auto asked = tables_->end_offsets(config_.topics.command_results, 2s);
+            if (!asked.ok()) {
+                log::debug("commands: end of {}: {}", config_.topics.command_results,
+                           asked.error().to_string());
+                break;
+            }
+            ends = std::move(asked.value());
+        }
+        held.ends = *ends;
+    }
+    for (auto it = held_results_.begin(); it != held_results_.end();) {
+        const bool read_to_end =
+            !it->ends.empty() &&
+            std::all_of(it->ends.begin(), it->ends.end(), [this](const auto& end) {
+                const auto read = results_read_.find(end.first);
+                return read != results_read_.end() ? read->second >= end.second : end.second == 0;
+            });
+        if (!read_to_end) {
+            ++it;
+            continue;
+        }
+        bool ended = false;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            ended = resulted_.contains(it->command.command_id);
+        }
+        if (ended) {
+            metrics_.command_result_withheld();
+            log::warn("command {} for {}: ended by another instance while this one was cut off "
+                      "from Kafka; this instance's result is not written: {}",
+                      it->command.command_id, it->command.station_id, it->record);
+        } else {
+            if (!it->status.empty()) {
+                metrics_.command_result(it->status);
+            }
+            write_result(it->command, std::move(it->record));
+        }
+        it = held_results_.erase(it);
+    }
 }
 
 void Router::write_result(const Command& command, std::string record) {
@@ -65,7 +165,13 @@ void Router::write_result(const Command& command, std::string record) {
                         std::lock_guard<std::mutex> lock(mutex_);
                         landed = resulted_.contains(command.command_id);
                     }
-                    if (!landed) {
+                    if (landed) {
+                        return;
+                    }
+                    // Cut off for long enough, the others may have ended it meanwhile.
+                    if (maybe_ended_elsewhere(command)) {
+                        hold_result(command, "", record);  // counted when first written
+                    } else {
                         write_result(command, record);
                     }
                 });

@@ -91,6 +91,9 @@ std::optional<std::string> Router::start(std::chrono::milliseconds timeout) {
     }
     for (const auto& [partition, mark] : marks.value()) {
         live_from_[partition] = mark.second;
+        if (partition.first == config_.topics.command_results) {
+            results_read_[partition.second] = mark.first;
+        }
     }
     if (auto behind = catch_up(marks.value(), Clock::now() + timeout)) {
         return behind;
@@ -103,6 +106,7 @@ std::optional<std::string> Router::start(std::chrono::milliseconds timeout) {
         run_ = std::max(presence_.gateway_run(config_.gateway_id) + 1, started_ms);
         presence_.set_self_run(run_);
     }
+    alive_acked_ms_ = kafka_bridge::unix_now_ms();  // nothing held yet: the start counts
     heartbeat(true);
     end_previous_connections();
 
@@ -202,6 +206,16 @@ void Router::stop(std::chrono::milliseconds leave_within) {
         }
         retries_.clear();
     }
+    {
+        std::lock_guard<std::mutex> lock(held_mutex_);
+        std::move(held_incoming_.begin(), held_incoming_.end(), std::back_inserter(held_results_));
+        held_incoming_.clear();
+    }
+    for (const auto& held : held_results_) {
+        log::error("stopping with the result of command {} not written (held after this instance "
+                   "was cut off from Kafka): {}", held.command.command_id, held.record);
+    }
+    held_results_.clear();
     std::vector<ResultCallback> waiting;
     {
         std::lock_guard<std::mutex> lock(mutex_);

@@ -120,6 +120,16 @@ private:
                               const kafka_bridge::CommandOutcome& outcome) const;
     void publish_result(const kafka_bridge::Command& command, std::string_view status,
                         std::string record);
+    /// A liveness record of this instance was acknowledged (producer thread).
+    void alive_acknowledged();
+    /// Whether the others may have ended `command` for this instance: it has been cut off
+    /// from Kafka (no liveness record acknowledged for an instance timeout) since the command
+    /// came in.
+    bool maybe_ended_elsewhere(const kafka_bridge::Command& command) const;
+    /// Writes a result only once this instance is seen alive again and has read the result
+    /// topic to its end without finding one for the command (check_held_results).
+    void hold_result(const kafka_bridge::Command& command, std::string status, std::string record);
+    void check_held_results();  // tables thread
     void dispatch(const kafka_bridge::Message& message);
     void apply_presence(const kafka_bridge::Message& message);
     void apply_route(const kafka_bridge::Message& message);
@@ -212,6 +222,26 @@ private:
 
     OffsetTracker offsets_;
     OpenReads open_reads_;
+
+    /// Liveness records acknowledged (Unix ms): the last one, and the end of the last gap of
+    /// an instance timeout or more between two (this instance cut off from Kafka, or stalled:
+    /// the others may have taken it for gone and ended its commands).
+    std::atomic<std::int64_t> alive_acked_ms_{0};
+    std::atomic<std::int64_t> gap_ended_ms_{0};
+    struct HeldResult {
+        Command command;
+        std::string status;  ///< empty: a retry, already counted
+        std::string record;
+        /// The last liveness acknowledgement when it was held: it waits for a later one.
+        std::int64_t acked_before_ms = 0;
+        /// The result topic's end offsets once asked; written or withheld when read up to them.
+        std::map<std::int32_t, std::int64_t> ends;
+    };
+    std::mutex held_mutex_;
+    std::vector<HeldResult> held_incoming_;  // under held_mutex_
+    std::vector<HeldResult> held_results_;   // tables thread
+    /// Next offset of each result partition the tables thread will read (tables thread).
+    std::map<std::int32_t, std::int64_t> results_read_;
 
     struct Retry {
         std::chrono::steady_clock::time_point at;

@@ -43,6 +43,7 @@ void Router::tables_loop() {
         }
         expire_waiters();
         run_due_retries();
+        check_held_results();
         if (Clock::now() >= next_orphan_check) {
             conclude_orphans();
             next_orphan_check = Clock::now() + 1s;
@@ -178,6 +179,10 @@ void Router::follow(std::string topic, std::function<void(const kafka_bridge::Me
 }
 
 void Router::dispatch(const kafka_bridge::Message& message) {
+    if (message.topic == config_.topics.command_results) {
+        auto& read = results_read_[message.partition];
+        read = std::max(read, message.offset + 1);
+    }
     if (message.topic == config_.topics.presence) {
         apply_presence(message);
     } else if (message.topic == config_.topics.command_routes) {
@@ -192,7 +197,11 @@ void Router::dispatch(const kafka_bridge::Message& message) {
 void Router::heartbeat(bool alive) {
     produce(config_.topics.presence, kafka_bridge::gateway_key(config_.gateway_id),
             kafka_bridge::gateway_record(config_.gateway_id, alive, kafka_bridge::now_rfc3339(), run_),
-            nullptr);
+            [this, alive](bool ok) {
+                if (ok && alive) {
+                    alive_acknowledged();
+                }
+            });
 }
 
 void Router::apply_presence(const kafka_bridge::Message& message) {

@@ -190,6 +190,8 @@ void Metrics::command_duplicate() { ++command_duplicates_; }
 
 void Metrics::command_unusable() { ++commands_unusable_; }
 
+void Metrics::command_result_withheld() { ++command_results_withheld_; }
+
 std::string Metrics::render(const std::map<std::string, double>& gauges) const {
     std::string out;
     auto header = [&out](std::string_view name, std::string_view type, std::string_view help) {
@@ -219,6 +221,11 @@ std::string Metrics::render(const std::map<std::string, double>& gauges) const {
     header("ocpp_commands_unusable_total", "counter",
            "Command records without a usable commandId (sent to the dead-letter topic).");
     out += fmt::format("ocpp_commands_unusable_total {}\n", commands_unusable_.load());
+    header("ocpp_command_results_withheld_total", "counter",
+           "Results not written: another instance had ended the command while this one was cut "
+           "off from Kafka.");
+    out += fmt::format("ocpp_command_results_withheld_total {}\n",
+                       command_results_withheld_.load());
 
     std::lock_guard<std::mutex> lock(mutex_);
     header("ocpp_command_results_total", "counter", "Command results written by this instance, by status.");

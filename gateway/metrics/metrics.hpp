@@ -55,6 +55,9 @@ public:
     void command_duplicate();
     /// A command record without a usable commandId: sent to the dead-letter topic.
     void command_unusable();
+    /// A result not written: another instance had ended the command while this one was cut
+    /// off from Kafka.
+    void command_result_withheld();
 
     /// A station event Kafka acknowledged: `received_ms` after the gateway received it, and
     /// `station_ms` after the moment the station gave it (its own timestamp, when it has one;
@@ -117,6 +120,7 @@ private:
     std::atomic<std::uint64_t> unmatched_responses_{0};
     std::atomic<std::uint64_t> command_duplicates_{0};
     std::atomic<std::uint64_t> commands_unusable_{0};
+    std::atomic<std::uint64_t> command_results_withheld_{0};
 
     mutable std::mutex mutex_;
     std::map<std::string, std::uint64_t> handshake_refused_;

@@ -28,6 +28,11 @@
 //    restarted in place): to the others the id never stops being alive, yet
 //    the command its first run held ends NotConnected (GatewayUnavailable,
 //    sent: true) once, written by another instance.
+// e. An instance is frozen (SIGSTOP) while one of its stations holds an
+//    unanswered CALL, as a long stall or a cut to Kafka would leave it: the
+//    others end the command GatewayUnavailable. The station answers, the
+//    instance is thawed and reads the answer, but writes no second result
+//    (it counts the one it withheld).
 //
 // The instances use the default consumer group, like every gateway on the
 // broker: another test's gateway running at the same time is part of the
@@ -135,6 +140,7 @@ class SimStation {
     this.connections = [];
     this.onLost = null;        // (conn) => void, when the current connection closes
     this.hang = false;         // true: CALLs from the gateway are never answered
+    this.hold = null;          // a promise: CALLs are answered once it resolves
   }
 
   get gateway() {
@@ -171,6 +177,7 @@ class SimStation {
       }
       const reply = answer(this.protocol, method, params);
       if (reply === undefined) throw createRPCError('NotImplemented', `${method} is not handled by this test station`);
+      if (this.hold) return this.hold.then(() => reply);
       return reply;
     });
     const previous = this.conn;
@@ -689,5 +696,59 @@ describe('operator commands across three gateway instances', () => {
     assert.equal(held.seen.length - since, 1, 'the station got the CALL again');
     await sleep(OBSERVE_MS);
     checkOneResultEach([cmd], 'the command held by the first run');
+  }));
+
+  test('e: an instance frozen while its station holds a CALL: the others end the command, and the thawed instance writes no second result', logOnFailure(async (t) => {
+    const frozen = gateways.find((g) => !killed.has(g) && stations.some((s) => s.gateway === g));
+    assert.ok(frozen, 'no live instance holds a station');
+    const held = stations.find((s) => s.gateway === frozen);
+    let release;
+    held.hold = new Promise((resolve) => { release = resolve; });
+    const since = held.seen.length;
+    const cmd = newCommand(held, 'topic');
+    const runCmd = (async () => {
+      cmd.sentAt = Date.now();
+      try {
+        await client.send({ commandId: cmd.commandId, stationId: held.identity, action: cmd.action, payload: cmd.payload, timeoutMs: 120_000 });
+        cmd.result = await client.waitResult(cmd.commandId, { timeoutMs: FAILOVER_TIMEOUT_MS });
+      } catch (err) {
+        cmd.error = err.message;
+      }
+      cmd.doneAt = Date.now();
+    })();
+    const deadline = Date.now() + RESULT_TIMEOUT_MS;
+    while (held.seen.length === since && Date.now() < deadline) await sleep(20);
+    assert.equal(held.seen.length - since, 1, `${held.identity} did not get the CALL of ${cmd.commandId}`);
+
+    frozen.child.kill('SIGSTOP');
+    const frozenAt = Date.now();
+    try {
+      await runCmd;
+      t.diagnostic(`${cmd.commandId}: ${cmd.error ?? `${cmd.result.status}/${cmd.result.error?.code} by ${cmd.result.gatewayId}`} ${cmd.doneAt - frozenAt} ms after the freeze`);
+      assert.ok(!cmd.error, `no result while ${frozen.gatewayId} was frozen: ${cmd.error}`);
+      assertResult(cmd.result, { commandId: cmd.commandId, stationId: held.identity, action: cmd.action, status: 'NotConnected' });
+      assert.equal(cmd.result.error?.code, 'GatewayUnavailable', JSON.stringify(cmd.result.error));
+      assert.notEqual(cmd.result.gatewayId, frozen.gatewayId);
+      // The station answers now: its CALLRESULT waits for the frozen instance (before or
+      // after the thaw, the instance was cut off since the command came in).
+      release();
+    } finally {
+      frozen.child.kill('SIGCONT');
+    }
+    const thawedAt = Date.now();
+    const withheld = async () => {
+      const r = await fetch(`http://127.0.0.1:${frozen.adminPort}/metrics`).then((x) => x.text()).catch(() => '');
+      return /^ocpp_command_results_withheld_total (\d+)$/m.exec(r)?.[1];
+    };
+    for (;;) {
+      if (Number(await withheld()) >= 1) break;
+      assert.ok(Date.now() - thawedAt < RESULT_TIMEOUT_MS, `${frozen.gatewayId} withheld no result within ${RESULT_TIMEOUT_MS} ms of the thaw; `
+        + `result records: ${JSON.stringify(client.resultsFor(cmd.commandId).map((r) => `${r.value?.status}@${r.value?.gatewayId}`))}`);
+      await sleep(100);
+    }
+    t.diagnostic(`${frozen.gatewayId} withheld its result ${Date.now() - thawedAt} ms after the thaw`);
+    assert.match(frozen.output(), new RegExp(`command ${cmd.commandId} for ${held.identity}: ended by another instance while this one was cut off`));
+    held.hold = null;
+    checkOneResultEach([cmd], 'the command held by the frozen instance');
   }));
 });
