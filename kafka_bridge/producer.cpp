@@ -126,26 +126,6 @@ Result<std::unique_ptr<Producer>, Error> Producer::create(const ProducerConfig& 
     }
     static_cast<void>(conf.release());  // owned by rk now
     producer->handle_.reset(rk);
-    // Created before the first record of the topic: librdkafka takes a topic's settings when
-    // it first creates it and keeps them while a handle is held.
-    for (const auto& [topic, timeout] : config.topic_timeouts) {
-        if (timeout < std::chrono::seconds(1)) {
-            return config_error("the timeout of topic " + topic + " must be at least 1000 ms");
-        }
-        rd_kafka_topic_conf_t* topic_conf = rd_kafka_topic_conf_new();
-        if (rd_kafka_topic_conf_set(topic_conf, "message.timeout.ms",
-                                    std::to_string(timeout.count()).c_str(), errstr,
-                                    sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-            rd_kafka_topic_conf_destroy(topic_conf);
-            return config_error("message.timeout.ms of topic " + topic + ": " + errstr);
-        }
-        rd_kafka_topic_t* handle = rd_kafka_topic_new(rk, topic.c_str(), topic_conf);  // owns topic_conf
-        if (handle == nullptr) {
-            return config_error("topic " + topic + ": " +
-                                rd_kafka_err2str(rd_kafka_last_error()));
-        }
-        producer->topics_.push_back(handle);
-    }
     return producer;
 }
 
@@ -159,9 +139,6 @@ Producer::~Producer() {
                                       RD_KAFKA_PURGE_F_NON_BLOCKING);
     for (int round = 0; round < 50 && rd_kafka_outq_len(handle_.get()) > 0; ++round) {
         rd_kafka_poll(handle_.get(), 100);
-    }
-    for (rd_kafka_topic_t* topic : topics_) {
-        rd_kafka_topic_destroy(topic);
     }
 }
 

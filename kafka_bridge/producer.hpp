@@ -16,7 +16,6 @@
 #include "ocpp/result.hpp"
 
 struct rd_kafka_s;
-struct rd_kafka_topic_s;
 
 namespace kafka_bridge {
 
@@ -37,10 +36,6 @@ struct ProducerConfig {
     /// meanwhile travel together in the next request (sub-millisecond at low rates, more
     /// requests for the broker; docs/benchmarks.md "Adaptive batching").
     bool adaptive_batching = false;
-    /// Topics whose records are given up sooner than `delivery_timeout` (librdkafka's topic
-    /// property message.timeout.ms): a record of such a topic is on Kafka within its timeout
-    /// or reported failed. Minimum 1 s (librdkafka checks timeouts once a second).
-    std::map<std::string, std::chrono::milliseconds> topic_timeouts;
     /// Records held locally before produce() reports backpressure: bounds memory when the
     /// cluster is slow or away (about 100 MB at 1 KB records).
     int max_queued_messages = 100000;
@@ -238,9 +233,6 @@ private:
     static void on_error(rd_kafka_s* rk, int err, const char* reason, void* opaque);
 
     std::unique_ptr<rd_kafka_s, HandleDeleter> handle_;
-    /// Handles of the topics with their own timeout, held so that librdkafka keeps their
-    /// settings; released before the handle.
-    std::vector<rd_kafka_topic_s*> topics_;
     std::function<void(int, const char*, const char*)> log_;
     std::atomic<bool> fatal_{false};
     mutable std::mutex mutex_;

@@ -152,10 +152,6 @@ std::optional<std::string> App::connect_kafka() {
     // librdkafka's own stderr printer.
     config_.kafka.log = log_kafka;
     kafka_bridge::ProducerConfig kafka = config_.kafka;
-    for (const auto& tenant : tenants_) {
-        kafka.topic_timeouts[tenant->config.topics.command_results] =
-            commands::Router::result_timeout(tenant->config);
-    }
     auto created = kafka_bridge::Producer::create(kafka);
     if (!created.ok()) {
         return "kafka: " + created.error().message();

@@ -19,8 +19,6 @@ using Clock = std::chrono::steady_clock;
 
 std::optional<std::string> App::connect_tenant_cluster(Tenant& tenant) {
     tenant.config.kafka.log = log_kafka;
-    tenant.config.kafka.topic_timeouts[tenant.config.topics.command_results] =
-        commands::Router::result_timeout(tenant.config);
     auto created = kafka_bridge::Producer::create(tenant.config.kafka);
     if (!created.ok()) {
         return "tenant " + tenant.name + ": kafka: " + created.error().message();

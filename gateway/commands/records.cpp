@@ -56,11 +56,6 @@ void Router::publish_result(const Command& command, std::string_view status,
     write_result(command, std::move(record));
 }
 
-std::chrono::milliseconds Router::result_timeout(const config::Config& config) {
-    const std::chrono::milliseconds half = config.commands.instance_timeout / 2;
-    return std::max<std::chrono::milliseconds>(1s, std::min(half, config.kafka.delivery_timeout));
-}
-
 void Router::alive_acknowledged() {
     const std::int64_t now = kafka_bridge::unix_now_ms();
     const std::int64_t before = alive_acked_ms_.exchange(now);

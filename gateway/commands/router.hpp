@@ -58,12 +58,6 @@ public:
     /// start().
     void follow(std::string topic, std::function<void(const kafka_bridge::Message&)> apply,
                 bool live_only = false);
-    /// How long the producer may try a result record (kafka_bridge::ProducerConfig::
-    /// topic_timeouts; set by the owner of the producer): half an instance timeout, so that a
-    /// result queued just before this instance is cut off from Kafka is written before the
-    /// others can take it for gone and end the command, or fails and is held (at least 1 s,
-    /// at most the delivery timeout).
-    static std::chrono::milliseconds result_timeout(const config::Config& config);
     /// Announces the stop, joins the threads and leaves the group, waiting at most
     /// `leave_within` for Kafka. Idempotent.
     void stop(std::chrono::milliseconds leave_within = std::chrono::seconds(5));

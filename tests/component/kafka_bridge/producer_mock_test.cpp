@@ -197,58 +197,6 @@ TEST_CASE("with every broker down, records fail after the delivery timeout, neve
     }
 }
 
-TEST_CASE("a topic with a timeout of its own gives its records up sooner", "[producer]") {
-    ProducerConfig config;
-    config.delivery_timeout = 60s;
-    config.topic_timeouts["ocpp.soon"] = 1500ms;
-    auto producer = mock_producer(config);
-    auto* cluster = cluster_of(*producer);
-    for (const char* topic : {"ocpp.soon", "ocpp.later"}) {
-        REQUIRE(rd_kafka_mock_topic_create(cluster, topic, 1, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
-    }
-    Collected warm;
-    for (const char* topic : {"ocpp.soon", "ocpp.later"}) {
-        REQUIRE(producer->produce(record(topic, 0), [&](const Delivery& d) {
-                    warm.deliveries.push_back(d);
-                }).ok());
-    }
-    REQUIRE(wait_for(*producer, warm, 2) == 2);
-    REQUIRE(warm.deliveries[0].ok());
-    REQUIRE(warm.deliveries[1].ok());
-    for (int broker = 1; broker <= 3; ++broker) {
-        rd_kafka_mock_broker_set_down(cluster, broker);
-    }
-    Collected soon;
-    Collected later;
-    REQUIRE(producer->produce(record("ocpp.soon", 1), [&](const Delivery& d) {
-                soon.deliveries.push_back(d);
-            }).ok());
-    REQUIRE(producer->produce(record("ocpp.later", 1), [&](const Delivery& d) {
-                later.deliveries.push_back(d);
-            }).ok());
-    const auto started = std::chrono::steady_clock::now();
-    REQUIRE(wait_for(*producer, soon, 1, 10s) == 1);
-    CHECK(std::chrono::steady_clock::now() - started < 5s);
-    CHECK(soon.deliveries.front().error->code() == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT);
-    CHECK(later.deliveries.empty());  // 60 s: still waiting for the brokers
-
-    for (int broker = 1; broker <= 3; ++broker) {
-        rd_kafka_mock_broker_set_up(cluster, broker);
-    }
-    REQUIRE(wait_for(*producer, later, 1, 20s) == 1);
-    CHECK(later.deliveries.front().ok());
-}
-
-TEST_CASE("a topic timeout below a second is refused", "[producer]") {
-    ProducerConfig config;
-    config.brokers = "";
-    config.properties["test.mock.num.brokers"] = "1";
-    config.topic_timeouts["ocpp.soon"] = 500ms;
-    auto created = Producer::create(config);
-    REQUIRE_FALSE(created.ok());
-    CHECK(created.error().message().find("at least 1000 ms") != std::string::npos);
-}
-
 TEST_CASE("a full local queue is reported as backpressure", "[producer]") {
     ProducerConfig config;
     config.max_queued_messages = 5;
