@@ -186,16 +186,26 @@ Result<std::map<std::int32_t, std::int64_t>, Error> Consumer::end_offsets(
     if (it == assigned_.end()) {
         return from_code(RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC, "topic " + topic + " is not assigned");
     }
-    std::map<std::int32_t, std::int64_t> ends;
+    // One request per leader for all partitions, bounded by `timeout` as a whole: the latest
+    // offset is the offset "by time" of RD_KAFKA_OFFSET_END.
+    PartitionList list(rd_kafka_topic_partition_list_new(it->second));
     for (int p = 0; p < it->second; ++p) {
-        std::int64_t low = 0;
-        std::int64_t high = 0;
-        const auto err = rd_kafka_query_watermark_offsets(handle_.get(), topic.c_str(), p, &low,
-                                                          &high, static_cast<int>(timeout.count()));
-        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            return from_code(err, "offsets of " + topic + "/" + std::to_string(p));
+        rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = RD_KAFKA_OFFSET_END;
+    }
+    const auto err = rd_kafka_offsets_for_times(handle_.get(), list.get(),
+                                                static_cast<int>(timeout.count()));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return from_code(err, "end offsets of " + topic);
+    }
+    std::map<std::int32_t, std::int64_t> ends;
+    for (int i = 0; i < list->cnt; ++i) {
+        const auto& found = list->elems[i];
+        if (found.err != RD_KAFKA_RESP_ERR_NO_ERROR || found.offset < 0) {
+            return from_code(found.err != RD_KAFKA_RESP_ERR_NO_ERROR ? found.err
+                                                                     : RD_KAFKA_RESP_ERR__BAD_MSG,
+                             "end offset of " + topic + "/" + std::to_string(found.partition));
         }
-        ends[p] = high;
+        ends[found.partition] = found.offset;
     }
     return ends;
 }

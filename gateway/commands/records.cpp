@@ -57,11 +57,17 @@ void Router::publish_result(const Command& command, std::string_view status,
 }
 
 void Router::alive_acknowledged() {
+    // Only the producer's poll thread gets here. The gap is stored before the acknowledgement:
+    // a result finished in between must not see the fresh one without the gap.
     const std::int64_t now = kafka_bridge::unix_now_ms();
-    const std::int64_t before = alive_acked_ms_.exchange(now);
+    const std::int64_t before = alive_acked_ms_.load();
     const std::int64_t gap = now - before;
-    if (before > 0 && gap >= config_.commands.instance_timeout.count()) {
+    const bool was_cut_off = before > 0 && gap >= config_.commands.instance_timeout.count();
+    if (was_cut_off) {
         gap_ended_ms_ = now;
+    }
+    alive_acked_ms_ = now;
+    if (was_cut_off) {
         log::warn("commands: no liveness record of this instance was acknowledged for {} ms: the "
                   "others may have ended commands it held; a result for one of those is written "
                   "only if the result topic has none",
@@ -110,7 +116,12 @@ void Router::check_held_results() {
             continue;
         }
         if (!ends) {
-            auto asked = tables_->end_offsets(config_.topics.command_results, 2s);
+            // Asked at most once a second: this thread also writes the liveness records.
+            if (Clock::now() < next_end_query_) {
+                break;
+            }
+            next_end_query_ = Clock::now() + 1s;
+            auto asked = tables_->end_offsets(config_.topics.command_results, 1s);
             if (!asked.ok()) {
                 log::debug("commands: end of {}: {}", config_.topics.command_results,
                            asked.error().to_string());
@@ -136,7 +147,11 @@ void Router::check_held_results() {
             std::lock_guard<std::mutex> lock(mutex_);
             ended = resulted_.contains(it->command.command_id);
         }
-        if (ended) {
+        if (ended && it->status.empty() && written_by_self(it->command.command_id)) {
+            // A retry whose earlier attempt landed after all: written once, nothing withheld.
+            log::info("command {} for {}: its result is on the topic already",
+                      it->command.command_id, it->command.station_id);
+        } else if (ended) {
             metrics_.command_result_withheld();
             log::warn("command {} for {}: ended by another instance while this one was cut off "
                       "from Kafka; this instance's result is not written: {}",
@@ -149,6 +164,20 @@ void Router::check_held_results() {
         }
         it = held_results_.erase(it);
     }
+}
+
+bool Router::written_by_self(const std::string& command_id) const {
+    std::optional<std::string> found;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        found = results_.find(command_id, kafka_bridge::unix_now_ms());
+    }
+    if (!found) {
+        return false;
+    }
+    const auto doc = nlohmann::json::parse(*found, nullptr, false);
+    const auto it = doc.is_object() ? doc.find("gatewayId") : doc.end();
+    return it != doc.end() && it->is_string() && it->get<std::string>() == config_.gateway_id;
 }
 
 void Router::write_result(const Command& command, std::string record) {

@@ -34,6 +34,7 @@ std::optional<std::string> Router::submit(const json& record, ResultCallback on_
                                           std::chrono::milliseconds wait,
                                           WrittenCallback on_written) {
     const std::string command_id = record.at("commandId").get<std::string>();
+    std::optional<std::uint64_t> waiter;
     if (on_result) {
         std::optional<std::string> known;
         {
@@ -42,7 +43,7 @@ std::optional<std::string> Router::submit(const json& record, ResultCallback on_
             // Record timestamps are their writers' clocks, not the router's (test) clock.
             known = results_.find(command_id, kafka_bridge::unix_now_ms());
             if (!known) {
-                waiters_.add(command_id, Clock::now() + wait, std::move(on_result));
+                waiter = waiters_.add(command_id, Clock::now() + wait, std::move(on_result));
             }
         }
         if (known) {
@@ -66,8 +67,10 @@ std::optional<std::string> Router::submit(const json& record, ResultCallback on_
             }
         });
     if (!queued.ok()) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        waiters_.remove(command_id);
+        if (waiter) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            waiters_.remove(command_id, *waiter);  // another call waiting for the same id stays
+        }
         return queued.error().to_string();
     }
     return std::nullopt;

@@ -146,7 +146,8 @@ std::optional<std::string> Router::catch_up(const kafka_bridge::Watermarks& mark
     std::size_t read = 0;
     while (!remaining.empty()) {
         if (Clock::now() > deadline) {
-            return "the presence and route topics could not be read to their end in time (" +
+            return "the presence, route and recent result topics could not be read to their "
+                   "end in time (" +
                    std::to_string(remaining.size()) + " partitions behind)";
         }
         auto message = tables_->poll(100ms);

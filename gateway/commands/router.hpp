@@ -130,6 +130,8 @@ private:
     /// topic to its end without finding one for the command (check_held_results).
     void hold_result(const kafka_bridge::Command& command, std::string status, std::string record);
     void check_held_results();  // tables thread
+    /// Whether the result read for `command_id` (within the recent window) is this instance's.
+    bool written_by_self(const std::string& command_id) const;
     void dispatch(const kafka_bridge::Message& message);
     void apply_presence(const kafka_bridge::Message& message);
     void apply_route(const kafka_bridge::Message& message);
@@ -242,6 +244,7 @@ private:
     std::vector<HeldResult> held_results_;   // tables thread
     /// Next offset of each result partition the tables thread will read (tables thread).
     std::map<std::int32_t, std::int64_t> results_read_;
+    std::chrono::steady_clock::time_point next_end_query_{};  // tables thread
 
     struct Retry {
         std::chrono::steady_clock::time_point at;

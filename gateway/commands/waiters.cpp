@@ -1,9 +1,28 @@
 #include "gateway/commands/waiters.hpp"
 
+#include <algorithm>
+
 namespace gateway::commands {
 
-void Waiters::add(const std::string& command_id, Clock::time_point deadline, Callback callback) {
-    waiting_[command_id].push_back(Waiter{deadline, std::move(callback)});
+std::uint64_t Waiters::add(const std::string& command_id, Clock::time_point deadline,
+                           Callback callback) {
+    const std::uint64_t number = ++next_number_;
+    waiting_[command_id].push_back(Waiter{deadline, std::move(callback), number});
+    return number;
+}
+
+void Waiters::remove(const std::string& command_id, std::uint64_t number) {
+    const auto it = waiting_.find(command_id);
+    if (it == waiting_.end()) {
+        return;
+    }
+    auto& list = it->second;
+    list.erase(std::remove_if(list.begin(), list.end(),
+                              [number](const Waiter& w) { return w.number == number; }),
+               list.end());
+    if (list.empty()) {
+        waiting_.erase(it);
+    }
 }
 
 std::vector<Waiters::Callback> Waiters::take(const std::string& command_id) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -17,8 +18,10 @@ public:
     /// time or the instance stops.
     using Callback = std::function<void(std::optional<std::string>)>;
 
-    void add(const std::string& command_id, Clock::time_point deadline, Callback callback);
-    void remove(const std::string& command_id) { waiting_.erase(command_id); }
+    /// Returns the waiter's number, for remove().
+    std::uint64_t add(const std::string& command_id, Clock::time_point deadline, Callback callback);
+    /// Drops waiter `number` of `command_id` (others waiting for the same command stay).
+    void remove(const std::string& command_id, std::uint64_t number);
     /// The callbacks waiting for `command_id`, removed.
     std::vector<Callback> take(const std::string& command_id);
     /// The callbacks whose deadline is at or before `now`, removed.
@@ -30,7 +33,9 @@ private:
     struct Waiter {
         Clock::time_point deadline;
         Callback callback;
+        std::uint64_t number = 0;
     };
+    std::uint64_t next_number_ = 0;
     std::map<std::string, std::vector<Waiter>> waiting_;
 };
 

@@ -127,7 +127,7 @@ void Session::on_closed(int code, std::string reason) {
         // Records still blocked on a full queue were never published and never answered (their
         // tokens leave the in-flight count here): the station will send a CALL again, not a
         // SEND, so those are counted as failed.
-        if (const std::size_t sends = self->blocked_sends(); sends > 0) {
+        if (const std::size_t sends = self->blocked_sends() + self->held_sends(); sends > 0) {
             log::warn("station {}: {} SENDs waiting for room in the producer queue or behind a "
                       "token question not stored (the station left)", self->info_.station_id, sends);
             auto& metrics = self->services_.metrics;

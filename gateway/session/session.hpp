@@ -171,9 +171,10 @@ private:
     /// once (immediate mode) or a SEND. Callable without the session (it may be gone).
     static void count_lost(Services& services, ocpp::ProtocolVersion version,
                            const Pending& pending, config::ReplyMode mode);
-    /// The SENDs among the records waiting for room in the producer queue or behind a token
-    /// question.
+    /// The SENDs among the records waiting for room in the producer queue (blocked_sends) and
+    /// behind a token question (held_sends); at most kMaxBlockedSends each.
     std::size_t blocked_sends() const;
+    std::size_t held_sends() const;
     void finish_pending(const Pending& pending);
     /// Sends the CALLRESULT of a published call.
     void answer(const Pending& pending);

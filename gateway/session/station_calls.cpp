@@ -23,7 +23,8 @@ constexpr auto kBackpressureRetry = 10ms;
 // SENDs a session keeps waiting for room in the producer queue. CALLs are bounded by
 // max_pending_calls (the station waits for their answers); a SEND is never answered, so a
 // station streaming them through a long Kafka outage would otherwise grow its session without
-// limit. One more is dropped, counted and logged.
+// limit. One more is dropped, counted and logged. The same bound holds, separately, for SENDs
+// waiting behind an open token question (ask mode).
 constexpr std::size_t kMaxBlockedSends = 32;
 
 }  // namespace
@@ -194,6 +195,13 @@ void Session::publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> t
     const ocpp::ActionInfo& action = *accepted.action;
     const ocpp::EventClass event_class = *action.event_class;
     if (asked == nullptr && asking_) {
+        if (action.rpc == ocpp::Rpc::send && held_sends() >= kMaxBlockedSends) {
+            log::warn("station {}: SEND {} {} dropped: {} SENDs already wait behind a token "
+                      "question", info_.station_id, action.name, accepted.call.id.get(),
+                      kMaxBlockedSends);
+            services_.metrics.message(info_.version, action.name, Outcome::failed);
+            return;
+        }
         held_.push_back(Held{std::move(accepted), transaction_id, received_at, std::move(token)});
         return;
     }
@@ -266,9 +274,12 @@ void Session::publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> t
 
 std::size_t Session::blocked_sends() const {
     return static_cast<std::size_t>(
-        std::count_if(blocked_.begin(), blocked_.end(), [](const auto& p) { return p->send; }) +
-        std::count_if(held_.begin(), held_.end(),
-                      [](const Held& h) { return h.call.action->rpc == ocpp::Rpc::send; }));
+        std::count_if(blocked_.begin(), blocked_.end(), [](const auto& p) { return p->send; }));
+}
+
+std::size_t Session::held_sends() const {
+    return static_cast<std::size_t>(std::count_if(
+        held_.begin(), held_.end(), [](const Held& h) { return h.call.action->rpc == ocpp::Rpc::send; }));
 }
 
 void Session::produce(std::shared_ptr<Pending> pending) {
