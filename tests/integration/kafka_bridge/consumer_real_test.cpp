@@ -93,6 +93,14 @@ TEST_CASE("a table reader from a time starts at the first record written at or a
         to_read += mark.second - mark.first;
     }
     CHECK(to_read == 3);
+    // The end offsets asked now are the ends at assignment: nothing was written since.
+    auto ends = consumer->end_offsets(topic, 10s);
+    REQUIRE(ends.ok());
+    REQUIRE(ends.value().size() == 2);
+    for (const auto& [partition, mark] : marks.value()) {
+        CHECK(ends.value().at(partition.second) == mark.second);
+    }
+    CHECK_FALSE(consumer->end_offsets("ocpp.it.not-assigned", 1s).ok());
     const auto messages = read(*consumer, 3);
     REQUIRE(messages.size() == 3);
     for (const auto& m : messages) {
