@@ -37,19 +37,22 @@ std::optional<std::string> Router::submit(const json& record, ResultCallback on_
     std::optional<std::uint64_t> waiter;
     if (on_result) {
         std::optional<std::string> known;
+        ResultCallback answer_now;
         {
             // One lock for the look-up and the waiter: a result read in between reaches either.
             std::lock_guard<std::mutex> lock(mutex_);
             // Record timestamps are their writers' clocks, not the router's (test) clock.
             known = results_.find(command_id, kafka_bridge::unix_now_ms());
-            if (!known) {
+            if (known) {
+                answer_now = std::move(on_result);
+            } else {
                 waiter = waiters_.add(command_id, Clock::now() + wait, std::move(on_result));
             }
         }
-        if (known) {
+        if (answer_now) {
             log::info("command {} has a result already: answered with it, not sent again",
                       command_id);
-            on_result(std::move(known));
+            answer_now(std::move(known));
             return std::nullopt;
         }
     }
