@@ -7,12 +7,12 @@
 #include <chrono>
 #include <map>
 
+#include "consumer_support.hpp"
 #include "kafka_bridge/consumer.hpp"
 #include "kafka_bridge/producer.hpp"
 
 using kafka_bridge::Consumer;
 using kafka_bridge::ConsumerConfig;
-using kafka_bridge::Message;
 using kafka_bridge::Producer;
 using kafka_bridge::ProducerConfig;
 using namespace std::chrono_literals;
@@ -68,17 +68,6 @@ struct Mock {
     }
 };
 
-// Reads until `count` messages arrived or 15 s passed.
-std::vector<Message> read(Consumer& consumer, std::size_t count) {
-    std::vector<Message> out;
-    const auto deadline = std::chrono::steady_clock::now() + 15s;
-    while (out.size() < count && std::chrono::steady_clock::now() < deadline) {
-        if (auto m = consumer.poll(50ms)) {
-            out.push_back(std::move(*m));
-        }
-    }
-    return out;
-}
 
 std::vector<std::pair<std::string, std::string>> numbered(int from, int to) {
     std::vector<std::pair<std::string, std::string>> out;
@@ -105,7 +94,7 @@ TEST_CASE("a table reader reads every partition from the beginning up to the wat
         total += mark.second;
     }
     CHECK(total == 12);
-    const auto messages = read(*consumer, 12);
+    const auto messages = test_support::read_messages(*consumer, 12);
     REQUIRE(messages.size() == 12);
     std::map<std::string, int> values;
     for (const auto& m : messages) {
@@ -125,7 +114,7 @@ TEST_CASE("a reader from the end sees only what is written after it started", "[
     auto consumer = mock.consumer();
     REQUIRE(consumer->assign_all({{"results", Consumer::Start::end}}, 10s).ok());
     mock.write("results", numbered(100, 103));
-    const auto messages = read(*consumer, 3);
+    const auto messages = test_support::read_messages(*consumer, 3);
     REQUIRE(messages.size() == 3);
     for (const auto& m : messages) {
         CHECK(m.value->rfind("v10", 0) == 0);
@@ -141,7 +130,7 @@ TEST_CASE("a group member commits what it stored and the next member goes on fro
     {
         auto first = mock.consumer(std::string("g1"));
         REQUIRE(first->subscribe({"commands"}).ok());
-        const auto messages = read(*first, 5);
+        const auto messages = test_support::read_messages(*first, 5);
         REQUIRE(messages.size() == 5);
         CHECK(*messages.front().value == "v0");
         // Only the first three are handled.
@@ -150,7 +139,7 @@ TEST_CASE("a group member commits what it stored and the next member goes on fro
     }
     auto second = mock.consumer(std::string("g1"));
     REQUIRE(second->subscribe({"commands"}).ok());
-    const auto rest = read(*second, 2);
+    const auto rest = test_support::read_messages(*second, 2);
     REQUIRE(rest.size() == 2);
     CHECK(*rest[0].value == "v3");
     CHECK(*rest[1].value == "v4");

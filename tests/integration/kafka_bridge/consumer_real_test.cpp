@@ -6,12 +6,12 @@
 #include <thread>
 
 #include "integration/kafka_reader.hpp"
+#include "consumer_support.hpp"
 #include "kafka_bridge/consumer.hpp"
 #include "kafka_bridge/producer.hpp"
 
 using kafka_bridge::Consumer;
 using kafka_bridge::ConsumerConfig;
-using kafka_bridge::Message;
 using kafka_bridge::Producer;
 using kafka_bridge::ProducerConfig;
 using namespace std::chrono_literals;
@@ -47,18 +47,6 @@ std::unique_ptr<Consumer> table_consumer() {
     auto created = Consumer::create(config);
     REQUIRE(created.ok());
     return std::move(created.value());
-}
-
-/// Reads until `count` messages arrived or 15 s passed.
-std::vector<Message> read(Consumer& consumer, std::size_t count) {
-    std::vector<Message> out;
-    const auto deadline = std::chrono::steady_clock::now() + 15s;
-    while (out.size() < count && std::chrono::steady_clock::now() < deadline) {
-        if (auto m = consumer.poll(50ms)) {
-            out.push_back(std::move(*m));
-        }
-    }
-    return out;
 }
 
 }  // namespace
@@ -101,7 +89,7 @@ TEST_CASE("a table reader from a time starts at the first record written at or a
         CHECK(ends.value().at(partition.second) == mark.second);
     }
     CHECK_FALSE(consumer->end_offsets("ocpp.it.not-assigned", 1s).ok());
-    const auto messages = read(*consumer, 3);
+    const auto messages = test_support::read_messages(*consumer, 3);
     REQUIRE(messages.size() == 3);
     for (const auto& m : messages) {
         CHECK(m.value->rfind("new-", 0) == 0);
@@ -117,7 +105,7 @@ TEST_CASE("a table reader from a time starts at the first record written at or a
         CHECK(mark.first == mark.second);
     }
     write(producer, topic, {"after-0"});
-    const auto after = read(*later, 1);
+    const auto after = test_support::read_messages(*later, 1);
     REQUIRE(after.size() == 1);
     CHECK(*after[0].value == "after-0");
 }

@@ -358,6 +358,30 @@ describe('operator commands across three gateway instances', () => {
 
   const sinceNow = (list) => new Map(list.map((s) => [s, s.seen.length]));
 
+  /**
+   * A command to `station` (which does not answer at once), sent through the topic: resolves
+   * once the station has its CALL, with the command, the station's count of CALLs before it
+   * and `runCmd`, which settles with the result (or the error) on the command.
+   */
+  const commandHeldBy = async (station) => {
+    const since = station.seen.length;
+    const cmd = newCommand(station, 'topic');
+    const runCmd = (async () => {
+      cmd.sentAt = Date.now();
+      try {
+        await client.send({ commandId: cmd.commandId, stationId: station.identity, action: cmd.action, payload: cmd.payload, timeoutMs: 120_000 });
+        cmd.result = await client.waitResult(cmd.commandId, { timeoutMs: FAILOVER_TIMEOUT_MS });
+      } catch (err) {
+        cmd.error = err.message;
+      }
+      cmd.doneAt = Date.now();
+    })();
+    const deadline = Date.now() + RESULT_TIMEOUT_MS;
+    while (station.seen.length === since && Date.now() < deadline) await sleep(20);
+    assert.equal(station.seen.length - since, 1, `${station.identity} did not get the CALL of ${cmd.commandId}`);
+    return { cmd, since, runCmd };
+  };
+
   const logOnFailure = (fn) => async (t) => {
     try {
       return await fn(t);
@@ -653,21 +677,7 @@ describe('operator commands across three gateway instances', () => {
     const held = stations.find((s) => s.gateway === first);
     held.onLost = null;  // it stays away: the command cannot finish anywhere
     held.hang = true;
-    const since = held.seen.length;
-    const cmd = newCommand(held, 'topic');
-    const runCmd = (async () => {
-      cmd.sentAt = Date.now();
-      try {
-        await client.send({ commandId: cmd.commandId, stationId: held.identity, action: cmd.action, payload: cmd.payload, timeoutMs: 120_000 });
-        cmd.result = await client.waitResult(cmd.commandId, { timeoutMs: FAILOVER_TIMEOUT_MS });
-      } catch (err) {
-        cmd.error = err.message;
-      }
-      cmd.doneAt = Date.now();
-    })();
-    const deadline = Date.now() + RESULT_TIMEOUT_MS;
-    while (held.seen.length === since && Date.now() < deadline) await sleep(20);
-    assert.equal(held.seen.length - since, 1, `${held.identity} did not get the CALL of ${cmd.commandId}`);
+    const { cmd, since, runCmd } = await commandHeldBy(held);
     assert.equal(cmd.result, null, 'the command ended before the kill although the station never answers');
 
     // Killed, and at once a new process under the same id (a container restarted in place):
@@ -704,21 +714,7 @@ describe('operator commands across three gateway instances', () => {
     const held = stations.find((s) => s.gateway === frozen);
     let release;
     held.hold = new Promise((resolve) => { release = resolve; });
-    const since = held.seen.length;
-    const cmd = newCommand(held, 'topic');
-    const runCmd = (async () => {
-      cmd.sentAt = Date.now();
-      try {
-        await client.send({ commandId: cmd.commandId, stationId: held.identity, action: cmd.action, payload: cmd.payload, timeoutMs: 120_000 });
-        cmd.result = await client.waitResult(cmd.commandId, { timeoutMs: FAILOVER_TIMEOUT_MS });
-      } catch (err) {
-        cmd.error = err.message;
-      }
-      cmd.doneAt = Date.now();
-    })();
-    const deadline = Date.now() + RESULT_TIMEOUT_MS;
-    while (held.seen.length === since && Date.now() < deadline) await sleep(20);
-    assert.equal(held.seen.length - since, 1, `${held.identity} did not get the CALL of ${cmd.commandId}`);
+    const { cmd, runCmd } = await commandHeldBy(held);
 
     frozen.child.kill('SIGSTOP');
     const frozenAt = Date.now();
