@@ -1,6 +1,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
+#include <utility>
 #include <vector>
 
 #include "kafka_bridge/consumer.hpp"

@@ -57,8 +57,10 @@ void Router::publish_result(const Command& command, std::string_view status,
 }
 
 void Router::alive_acknowledged() {
-    // Only the producer's poll thread gets here. The gap is stored before the acknowledgement:
-    // a result finished in between must not see the fresh one without the gap.
+    // Delivery reports come one at a time (two threads only for a moment while the delivery
+    // pump hands over, which can move the acknowledgement back by milliseconds). The gap is
+    // stored before the acknowledgement: a result finished in between must not see the fresh
+    // one without the gap.
     const std::int64_t now = kafka_bridge::unix_now_ms();
     const std::int64_t before = alive_acked_ms_.load();
     const std::int64_t gap = now - before;
@@ -116,12 +118,13 @@ void Router::check_held_results() {
             continue;
         }
         if (!ends) {
-            // Asked at most once a second: this thread also writes the liveness records.
+            // Asked at most once a second, and 5 s after a failure (a leader being elected):
+            // this thread also reads the tables and writes the liveness records.
             if (Clock::now() < next_end_query_) {
                 break;
             }
-            next_end_query_ = Clock::now() + 1s;
             auto asked = tables_->end_offsets(config_.topics.command_results, 1s);
+            next_end_query_ = Clock::now() + (asked.ok() ? 1s : 5s);
             if (!asked.ok()) {
                 log::debug("commands: end of {}: {}", config_.topics.command_results,
                            asked.error().to_string());
@@ -166,6 +169,10 @@ void Router::check_held_results() {
     }
 }
 
+// From the recent results, which keep the first result of a command: when ours was pushed out
+// (count or size), a retry of ours is counted as withheld although it is on the topic; when
+// another instance's landed before ours, the log calls ours not written. Both are rare and
+// neither writes a second result.
 bool Router::written_by_self(const std::string& command_id) const {
     std::optional<std::string> found;
     {

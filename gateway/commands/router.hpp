@@ -120,7 +120,7 @@ private:
                               const kafka_bridge::CommandOutcome& outcome) const;
     void publish_result(const kafka_bridge::Command& command, std::string_view status,
                         std::string record);
-    /// A liveness record of this instance was acknowledged (producer thread).
+    /// A liveness record of this instance was acknowledged (the thread serving delivery reports).
     void alive_acknowledged();
     /// Whether the others may have ended `command` for this instance: it has been cut off
     /// from Kafka (no liveness record acknowledged for an instance timeout) since the command

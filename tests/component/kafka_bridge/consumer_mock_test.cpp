@@ -68,7 +68,6 @@ struct Mock {
     }
 };
 
-
 std::vector<std::pair<std::string, std::string>> numbered(int from, int to) {
     std::vector<std::pair<std::string, std::string>> out;
     for (int i = from; i < to; ++i) {
