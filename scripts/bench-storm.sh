@@ -11,6 +11,9 @@
 #   BENCH_ADMISSION ("default lifted"; a number sets security.handshakes_per_second),
 #   BENCH_PBKDF2_ITERATIONS (1000, see bench-tls.sh)
 #   BENCH_KAFKA_PORT, BENCH_PORT: see scripts/bench-lib.sh
+#   BENCH_PROFILE: "1" also samples the gateway from the drop to the end of the storm (`perf
+#                  record`, 999 samples a second) and prints its busiest libraries and
+#                  functions to stderr (BENCH_PROFILE_TOP lines, default 40)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/bench-lib.sh
@@ -53,9 +56,25 @@ for profile in $profiles; do
         lg=$!
         wait_for_mark "$progress" '^storm: dropping' "$lg"
         g0=$(cpu_s "$gw"); b0=$(cpu_s "$broker_pid")
+        if [ "${BENCH_PROFILE:-0}" = 1 ]; then
+            perf record -q -F 999 -o "$bench_dir/storm.perf" -p "$gw" 2>/dev/null &
+            perf_pid=$!
+        fi
         status=0
         wait "$lg" || status=$?
         g1=$(cpu_s "$gw"); b1=$(cpu_s "$broker_pid")
+        if [ "${BENCH_PROFILE:-0}" = 1 ]; then
+            kill -INT "$perf_pid"
+            wait "$perf_pid" || true
+            {
+                echo "profile $profile, admission $admission: the gateway's samples by library"
+                perf report -i "$bench_dir/storm.perf" --stdio --no-children -q --sort dso |
+                    head -n 12 || true
+                echo "and by function"
+                perf report -i "$bench_dir/storm.perf" --stdio --no-children -q \
+                    --sort dso,symbol | head -n "${BENCH_PROFILE_TOP:-40}" | cut -c 1-160 || true
+            } >&2
+        fi
         rss=$(awk '/VmHWM/ {print $2}' "/proc/$gw/status")
         topics=$(node tests/bench/count-records.mjs "127.0.0.1:$kafka_port" "$prefix" ocpp.status)
         printf '{"storm_target":"profile %s, admission %s","round":1,"resume":"-","reconnect_rate":%s,"loadgen_status":%s,"report":%s,"target_cpu_s":%s,"broker_cpu_s":%s,"gateway_peak_rss_kib":%s,"on_topics":%s}\n' \
