@@ -232,6 +232,8 @@ private:
     // Waiting for room in the producer queue; a list, since an empty std::deque allocates over
     // half a kilobyte and every idle station would pay it.
     std::list<std::shared_ptr<Pending>> blocked_;
+    /// 1.6 StartTransactions whose transaction-id record waits for room in the queue.
+    std::list<std::shared_ptr<Numbering>> blocked_numbering_;
     /// A token question is open (asks.cpp): calls read meanwhile wait in `held_`, so that
     /// their records follow the asked call's (max_pending_calls > 1).
     bool asking_ = false;

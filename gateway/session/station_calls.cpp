@@ -171,6 +171,12 @@ void Session::request_transaction_id(std::shared_ptr<Numbering> numbering) {
             }
             // Inline when the report is served on the session's own I/O thread.
             asio::dispatch(self->executor_, [self, numbering, d] {
+                if (self->closed_) {
+                    // The station left before it had its number: it sends the call again
+                    // and gets another. Publishing this one would record a transaction id
+                    // the station was never told.
+                    return;
+                }
                 if (d.ok() && d.partition == 0 && d.offset + 1 <= INT32_MAX) {
                     self->publish(std::move(numbering->call), d.offset + 1, numbering->received_at,
                                   std::move(numbering->token));
@@ -183,10 +189,19 @@ void Session::request_transaction_id(std::shared_ptr<Numbering> numbering) {
                 self->fail_call(numbering->call.call.id, numbering->call.call.action);
             });
         });
-    if (!result.ok()) {
-        log::warn("station {}: no transaction id: {}", info_.station_id, result.error().to_string());
-        fail_call(call.id, call.action);
+    if (result.ok()) {
+        return;
     }
+    if (result.error().is_backpressure()) {
+        // The producer queue is full: the call waits for its number like any other record
+        // waits for room (retry_blocked_later), bounded by max_pending_calls as they are.
+        blocked_numbering_.push_back(std::move(numbering));
+        services_.metrics.backpressure_wait();
+        retry_blocked_later();
+        return;
+    }
+    log::warn("station {}: no transaction id: {}", info_.station_id, result.error().to_string());
+    fail_call(call.id, call.action);
 }
 
 void Session::publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> transaction_id,
@@ -396,6 +411,18 @@ void Session::retry_blocked_later() {
             self->produce(std::move(next));
             if (self->blocked_.size() > before) {
                 return;  // still full: produce() scheduled another retry
+            }
+        }
+        while (!self->blocked_numbering_.empty()) {
+            auto next = std::move(self->blocked_numbering_.front());
+            self->blocked_numbering_.pop_front();
+            const std::size_t before = self->blocked_numbering_.size();
+            self->request_transaction_id(std::move(next));
+            if (self->blocked_numbering_.size() > before) {
+                // Still full: back at the head, in the station's order; a retry is scheduled.
+                auto& list = self->blocked_numbering_;
+                list.splice(list.begin(), list, std::prev(list.end()));
+                return;
             }
         }
     }));

@@ -1,0 +1,110 @@
+// A 1.6 StartTransaction that arrives while the producer queue is full waits for room, as
+// every other record does, instead of being refused at once.
+//
+// The gateway runs against a broker of its own, keeps at most 5 records in its producer
+// queue and gives Kafka two minutes per record. A 2.1 station and a 1.6 station boot; the
+// broker is stopped; the 2.1 station sends more SENDs than the queue holds, so that records
+// wait for room. The 1.6 station then sends StartTransaction, whose transaction number is
+// itself a record. It must be held (one more call in flight) and, once the broker is back,
+// answered with a transaction id, not with the InternalError of a call that was not stored.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { startGateway, uniqueStationId, withGatewayLog, httpGet } from '../lib/gateway.mjs';
+import { PrivateBroker } from '../lib/broker.mjs';
+import { RawStation } from '../lib/raw-station.mjs';
+import { metricValue } from '../lib/monitor.mjs';
+
+const QUEUE = 5;
+const SENDS = 20;
+// Long enough that nothing fails while the broker is down and restarting.
+const DELIVERY_TIMEOUT_MS = 120_000;
+// The broker's restart (about 10 s here) plus librdkafka's reconnect back-off (at most 10 s).
+const ANSWERED_WITHIN_MS = 90_000;
+
+const periodic = (i) => ({ id: 7, pending: 0, basetime: new Date().toISOString(), data: [{ t: i, v: String(i) }] });
+
+describe('a StartTransaction while the producer queue is full', { timeout: 240_000 }, () => {
+  let broker;
+  let gw;
+  let dir;
+  const stations = [];
+  const logOnFailure = (fn) => withGatewayLog(() => gw, fn);
+
+  before(async () => {
+    broker = await PrivateBroker.create();
+    await broker.start();
+    dir = mkdtempSync(join(tmpdir(), 'ocpp-full-queue-'));
+    const config = join(dir, 'gateway.yaml');
+    writeFileSync(config, [
+      'kafka:',
+      `  delivery_timeout_ms: ${DELIVERY_TIMEOUT_MS}`,
+      `  max_queued_messages: ${QUEUE}`,
+      'security:',
+      '  messages_per_second: 1000',
+      '',
+    ].join('\n'));
+    gw = await startGateway({ brokers: broker.brokers, extraArgs: ['--config', config] });
+  });
+
+  after(async () => {
+    for (const s of stations) s.terminate();
+    if (gw?.running) gw.kill();
+    await broker?.destroy().catch(() => {});
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const metrics = async () => (await httpGet(gw.adminUrl('/metrics'))).text;
+  const inFlight = (text) => metricValue(text, 'ocpp_calls_in_flight', null);
+  const waitInFlight = async (n, what) => {
+    const deadline = Date.now() + 10_000;
+    let text = await metrics();
+    while (inFlight(text) !== n) {
+      assert.ok(Date.now() < deadline, `${what}: ${inFlight(text)} calls in flight, not ${n}:\n${text}`);
+      await new Promise((r) => setTimeout(r, 100));
+      text = await metrics();
+    }
+    return text;
+  };
+
+  test('waits for room and is answered with a transaction id once Kafka is back', logOnFailure(async (t) => {
+    const streamer = await RawStation.connect(gw.wsUrl(uniqueStationId('ITFULL21')), ['ocpp2.1']);
+    stations.push(streamer);
+    const boot21 = await streamer.call('BootNotification', {
+      reason: 'PowerUp', chargingStation: { model: 'M', vendorName: 'V' },
+    });
+    assert.equal(boot21.reply.json?.[0], 3, `2.1 BootNotification answered ${boot21.reply.text}`);
+    const charger = await RawStation.connect(gw.wsUrl(uniqueStationId('ITFULL16')), ['ocpp1.6']);
+    stations.push(charger);
+    const boot16 = await charger.call('BootNotification', { chargePointVendor: 'V', chargePointModel: 'M' });
+    assert.equal(boot16.reply.json?.[0], 3, `1.6 BootNotification answered ${boot16.reply.text}`);
+
+    await broker.stop();
+    for (let i = 0; i < SENDS; i++) {
+      streamer.sendText(JSON.stringify([6, `send-${i}`, 'NotifyPeriodicEventStream', periodic(i)]));
+    }
+    // Every SEND is in flight: some in the queue, the rest waiting for room in it.
+    const text = await waitInFlight(SENDS, 'the SENDs');
+    assert.ok(metricValue(text, 'ocpp_backpressure_waits_total', null) > 0, 'the producer queue is full');
+
+    const start = charger.call('StartTransaction', {
+      connectorId: 1, idTag: 'TAG-FULL', meterStart: 0, timestamp: new Date().toISOString(),
+    }, { timeoutMs: ANSWERED_WITHIN_MS });
+    // Held, not refused: one more call in flight while the queue stays full.
+    await waitInFlight(SENDS + 1, 'the StartTransaction');
+    await broker.start();
+    const { reply } = await start;
+    assert.equal(reply.json?.[0], 3, `StartTransaction answered ${reply.text}`);
+    const id = reply.json[2]?.transactionId;
+    assert.ok(Number.isInteger(id) && id > 0, `a transaction id: ${reply.text}`);
+    const after = await metrics();
+    assert.equal(metricValue(after, 'ocpp_messages_total',
+      { version: '1.6', action: 'StartTransaction', outcome: 'failed' }) ?? 0, 0,
+    'no StartTransaction counted as failed');
+    t.diagnostic(`transaction ${id}; backpressure waits ${metricValue(after, 'ocpp_backpressure_waits_total', null)}`);
+  }));
+});
