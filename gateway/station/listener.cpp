@@ -1,6 +1,7 @@
 #include "gateway/station/listener.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <stdexcept>
 #include <thread>
@@ -176,6 +177,9 @@ private:
     security::StationRegistry no_registry_;
     Admission upgrades_{config_.security, no_registry_, events_, metrics_};
     SessionTable<Session> sessions_;
+    /// Set when the drain begins (stop_listening): upgrades still under way are refused, and
+    /// one that opened anyway (validated just before) is drained at once.
+    std::atomic<bool> draining_{false};
     std::vector<std::unique_ptr<Side>> sides_;
     std::unique_ptr<security::TlsContext> tls_;  // TLS listeners only
     /// Profile 3 with tls.offload: the station certificates the load balancer forwards.
@@ -296,6 +300,7 @@ void WsListener<Server>::listen() {
 
 template <class Server>
 void WsListener<Server>::stop_listening() {
+    draining_ = true;  // before the acceptor closes: whoever sees it closed sees this
     acceptor_.stop();
 }
 
@@ -304,6 +309,10 @@ std::optional<Refusal> WsListener<Server>::check(const websocketpp::connection_h
                                                  const Connection& con, const std::string& ip,
                                                  std::optional<Handshake>& handshake) {
     const auto now = Admission::Clock::now();
+    if (draining_) {
+        // Accepted before the drain began, upgrading after: the station goes elsewhere.
+        return Refusal{503, "draining", 1};
+    }
     if (config_.tls.offload && !from_tls_offloader(con)) {
         // TLS is the load balancer's: a connection around it has had none.
         return Refusal{403, "not_from_tls_offloader", 0};
@@ -461,6 +470,11 @@ void WsListener<Server>::on_open(websocketpp::connection_hdl hdl) {
                                              record_key(side, h.station_id.get()), h.version,
                                              h.subprotocol, peer_endpoint(con), ip);
     const auto replaced = sessions_.add(hdl, session, ip);
+    // Validated just before the drain began and opened after drain_all() went through the
+    // table: drained here (it is in the table first, so one of the two always sees it).
+    if (draining_) {
+        session->drain();
+    }
     metrics_.connection_opened(h.version);
     ++side.connections;
     // Per-connection handlers reach the session without the table lookup (and its lock) on
