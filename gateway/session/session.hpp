@@ -125,6 +125,8 @@ private:
         ocpp::AcceptedCall call;
         InFlight token;
         std::string received_at;
+        /// Since when it waits for its number (a full queue fails it after the delivery timeout).
+        std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
     };
 
     // Station calls (station_calls.cpp).

@@ -404,9 +404,21 @@ void Session::retry_blocked_later() {
         if (ec || self->closed_) {
             return;
         }
+        // A record that waited the delivery timeout for room fails as one Kafka did not take
+        // in time would: the station hears within that bound (docs/reliability.md). The list
+        // is in arrival order, so only its head can be due.
+        const auto timeout = self->services_.config.kafka.delivery_timeout;
         while (!self->blocked_.empty()) {
             auto next = std::move(self->blocked_.front());
             self->blocked_.pop_front();
+            if (Clock::now() - next->started >= timeout) {
+                log::warn("station {}: {} {} waited {} ms for room in the producer queue; not "
+                          "stored", self->info_.station_id, next->action, next->id.get(),
+                          timeout.count());
+                next->token.release();
+                self->fail_pending(*next);
+                continue;
+            }
             const std::size_t before = self->blocked_.size();
             self->produce(std::move(next));
             if (self->blocked_.size() > before) {
@@ -416,6 +428,14 @@ void Session::retry_blocked_later() {
         while (!self->blocked_numbering_.empty()) {
             auto next = std::move(self->blocked_numbering_.front());
             self->blocked_numbering_.pop_front();
+            if (Clock::now() - next->since >= timeout) {
+                const ocpp::Call& call = next->call.call;
+                log::warn("station {}: no transaction id: {} {} waited {} ms for room in the "
+                          "producer queue", self->info_.station_id, call.action, call.id.get(),
+                          timeout.count());
+                self->fail_call(call.id, call.action);
+                continue;
+            }
             const std::size_t before = self->blocked_numbering_.size();
             self->request_transaction_id(std::move(next));
             if (self->blocked_numbering_.size() > before) {

@@ -108,3 +108,73 @@ describe('a StartTransaction while the producer queue is full', { timeout: 240_0
     t.diagnostic(`transaction ${id}; backpressure waits ${metricValue(after, 'ocpp_backpressure_waits_total', null)}`);
   }));
 });
+
+// A record that waits for room in a full queue fails once it has waited the delivery timeout,
+// as one Kafka did not take in time does: the station hears within twice the delivery timeout
+// (waiting for room, then in the queue), not after every record ahead of it had its turn.
+describe('a CALL behind a full producer queue while Kafka is down', { timeout: 240_000 }, () => {
+  const DELIVERY_MS = 3_000;
+  // The queue plus the 32 SENDs a session keeps waiting: a CALL behind them would otherwise
+  // wait for seven rounds of timed-out records (over 20 s).
+  const AHEAD = QUEUE + 32;
+  let broker;
+  let gw;
+  let dir;
+  let station;
+  const logOnFailure = (fn) => withGatewayLog(() => gw, fn);
+
+  before(async () => {
+    broker = await PrivateBroker.create();
+    await broker.start();
+    dir = mkdtempSync(join(tmpdir(), 'ocpp-full-queue-'));
+    const config = join(dir, 'gateway.yaml');
+    writeFileSync(config, [
+      'kafka:',
+      `  delivery_timeout_ms: ${DELIVERY_MS}`,
+      `  max_queued_messages: ${QUEUE}`,
+      'security:',
+      '  messages_per_second: 1000',
+      '',
+    ].join('\n'));
+    gw = await startGateway({ brokers: broker.brokers, extraArgs: ['--config', config] });
+  });
+
+  after(async () => {
+    station?.terminate();
+    if (gw?.running) gw.kill();
+    await broker?.destroy().catch(() => {});
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('is answered InternalError within twice the delivery timeout', logOnFailure(async (t) => {
+    station = await RawStation.connect(gw.wsUrl(uniqueStationId('ITFULLDL')), ['ocpp2.1']);
+    const boot = await station.call('BootNotification', {
+      reason: 'PowerUp', chargingStation: { model: 'M', vendorName: 'V' },
+    });
+    assert.equal(boot.reply.json?.[0], 3, `BootNotification answered ${boot.reply.text}`);
+
+    await broker.stop();
+    for (let i = 0; i < AHEAD; i++) {
+      station.sendText(JSON.stringify([6, `send-${i}`, 'NotifyPeriodicEventStream', periodic(i)]));
+    }
+    const sent = Date.now();
+    const beat = await station.call('Heartbeat', {}, { timeoutMs: 60_000 });
+    const tookMs = Date.now() - sent;
+    t.diagnostic(`Heartbeat answered after ${tookMs} ms: ${beat.reply.text}`);
+    assert.equal(beat.reply.json?.[0], 4, `a CALLERROR: ${beat.reply.text}`);
+    assert.equal(beat.reply.json?.[2], 'InternalError');
+    // librdkafka looks at timeouts once a second.
+    assert.ok(tookMs <= 2 * DELIVERY_MS + 2_000, `answered after ${tookMs} ms`);
+    // The SENDs ahead of it: those in librdkafka's queue fail by its own timeout.
+    const sendsFailed = async () => metricValue((await httpGet(gw.adminUrl('/metrics'))).text,
+      'ocpp_messages_total', { version: '2.1', action: 'NotifyPeriodicEventStream', outcome: 'failed' }) ?? 0;
+    const deadline = Date.now() + 2 * DELIVERY_MS + 2_000;
+    let failed = await sendsFailed();
+    while (failed < AHEAD) {
+      assert.ok(Date.now() < deadline, `${failed} of ${AHEAD} SENDs counted as not stored`);
+      await new Promise((r) => setTimeout(r, 100));
+      failed = await sendsFailed();
+    }
+    assert.equal(failed, AHEAD, 'each SEND counted once');
+  }));
+});
