@@ -7,11 +7,11 @@
 // a synchronous `kafka.sh stop` is attempted from the exit handler.
 
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './paths.mjs';
-import { freePorts } from './gateway.mjs';
+import { freePorts, startGateway } from './gateway.mjs';
 
 export const KAFKA_SH = join(REPO_ROOT, 'deploy', 'kafka', 'kafka.sh');
 
@@ -208,4 +208,30 @@ export class PrivateCluster {
   async destroy({ keepData = false } = {}) {
     return stopAndRemove(this, keepData);
   }
+}
+
+/**
+ * A gateway against a private broker of its own, for tests that stop the broker under it:
+ * `yaml` are the lines of its configuration file, `extraArgs` further arguments. Resolves
+ * { broker, gateway, destroy() }; destroy() kills the gateway and removes the broker.
+ */
+export async function gatewayOnOwnBroker(yaml, extraArgs = []) {
+  const broker = await PrivateBroker.create();
+  const dir = mkdtempSync(join(tmpdir(), 'ocpp-own-broker-'));
+  let gateway;
+  const destroy = async () => {
+    if (gateway?.running) gateway.kill();
+    await broker.destroy().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await broker.start();
+    const config = join(dir, 'gateway.yaml');
+    writeFileSync(config, [...yaml, ''].join('\n'));
+    gateway = await startGateway({ brokers: broker.brokers, extraArgs: ['--config', config, ...extraArgs] });
+  } catch (err) {
+    await destroy();
+    throw err;
+  }
+  return { broker, gateway, destroy };
 }

@@ -10,12 +10,8 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
-import { startGateway, uniqueStationId, withGatewayLog, httpGet } from '../lib/gateway.mjs';
-import { PrivateBroker } from '../lib/broker.mjs';
+import { uniqueStationId, withGatewayLog, httpGet } from '../lib/gateway.mjs';
+import { gatewayOnOwnBroker } from '../lib/broker.mjs';
 import { RawStation } from '../lib/raw-station.mjs';
 import { metricValue } from '../lib/monitor.mjs';
 
@@ -26,36 +22,32 @@ const DELIVERY_TIMEOUT_MS = 120_000;
 // The broker's restart (about 10 s here) plus librdkafka's reconnect back-off (at most 10 s).
 const ANSWERED_WITHIN_MS = 90_000;
 
+/** The gateway's configuration: the queue of QUEUE records, `deliveryMs` per record. */
+const gatewayYaml = (deliveryMs) => [
+  'kafka:',
+  `  delivery_timeout_ms: ${deliveryMs}`,
+  `  max_queued_messages: ${QUEUE}`,
+  'security:',
+  '  messages_per_second: 1000',
+];
+
 const periodic = (i) => ({ id: 7, pending: 0, basetime: new Date().toISOString(), data: [{ t: i, v: String(i) }] });
 
 describe('a StartTransaction while the producer queue is full', { timeout: 240_000 }, () => {
+  let own;
   let broker;
   let gw;
-  let dir;
   const stations = [];
   const logOnFailure = (fn) => withGatewayLog(() => gw, fn);
 
   before(async () => {
-    broker = await PrivateBroker.create();
-    await broker.start();
-    dir = mkdtempSync(join(tmpdir(), 'ocpp-full-queue-'));
-    const config = join(dir, 'gateway.yaml');
-    writeFileSync(config, [
-      'kafka:',
-      `  delivery_timeout_ms: ${DELIVERY_TIMEOUT_MS}`,
-      `  max_queued_messages: ${QUEUE}`,
-      'security:',
-      '  messages_per_second: 1000',
-      '',
-    ].join('\n'));
-    gw = await startGateway({ brokers: broker.brokers, extraArgs: ['--config', config] });
+    own = await gatewayOnOwnBroker(gatewayYaml(DELIVERY_TIMEOUT_MS));
+    ({ broker, gateway: gw } = own);
   });
 
   after(async () => {
     for (const s of stations) s.terminate();
-    if (gw?.running) gw.kill();
-    await broker?.destroy().catch(() => {});
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await own?.destroy();
   });
 
   const metrics = async () => (await httpGet(gw.adminUrl('/metrics'))).text;
@@ -117,33 +109,20 @@ describe('a CALL behind a full producer queue while Kafka is down', { timeout: 2
   // The queue plus the 32 SENDs a session keeps waiting: a CALL behind them would otherwise
   // wait for seven rounds of timed-out records (over 20 s).
   const AHEAD = QUEUE + 32;
+  let own;
   let broker;
   let gw;
-  let dir;
   let station;
   const logOnFailure = (fn) => withGatewayLog(() => gw, fn);
 
   before(async () => {
-    broker = await PrivateBroker.create();
-    await broker.start();
-    dir = mkdtempSync(join(tmpdir(), 'ocpp-full-queue-'));
-    const config = join(dir, 'gateway.yaml');
-    writeFileSync(config, [
-      'kafka:',
-      `  delivery_timeout_ms: ${DELIVERY_MS}`,
-      `  max_queued_messages: ${QUEUE}`,
-      'security:',
-      '  messages_per_second: 1000',
-      '',
-    ].join('\n'));
-    gw = await startGateway({ brokers: broker.brokers, extraArgs: ['--config', config] });
+    own = await gatewayOnOwnBroker(gatewayYaml(DELIVERY_MS));
+    ({ broker, gateway: gw } = own);
   });
 
   after(async () => {
     station?.terminate();
-    if (gw?.running) gw.kill();
-    await broker?.destroy().catch(() => {});
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await own?.destroy();
   });
 
   test('is answered InternalError within twice the delivery timeout', logOnFailure(async (t) => {

@@ -10,12 +10,8 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
-import { startGateway, uniqueStationId, withGatewayLog, httpGet } from '../lib/gateway.mjs';
-import { PrivateBroker } from '../lib/broker.mjs';
+import { uniqueStationId, withGatewayLog, httpGet } from '../lib/gateway.mjs';
+import { gatewayOnOwnBroker } from '../lib/broker.mjs';
 import { RawStation } from '../lib/raw-station.mjs';
 import { metricValue } from '../lib/monitor.mjs';
 
@@ -29,36 +25,26 @@ const COUNTED_WITHIN_MS = DELIVERY_TIMEOUT_MS + 15_000;
 const periodic = (i) => ({ id: 7, pending: 0, basetime: new Date().toISOString(), data: [{ t: i, v: String(i) }] });
 
 describe('a station that leaves while Kafka is down', { timeout: 120_000 }, () => {
+  let own;
   let broker;
   let gw;
-  let dir;
   let station;
   const logOnFailure = (fn) => withGatewayLog(() => gw, fn);
 
   before(async () => {
-    broker = await PrivateBroker.create();
-    await broker.start();
-    dir = mkdtempSync(join(tmpdir(), 'ocpp-station-left-'));
-    const config = join(dir, 'gateway.yaml');
-    writeFileSync(config, [
+    own = await gatewayOnOwnBroker([
       'kafka:',
       `  delivery_timeout_ms: ${DELIVERY_TIMEOUT_MS}`,
       `  max_queued_messages: ${QUEUE}`,
       'security:',
       '  messages_per_second: 1000',
-      '',
-    ].join('\n'));
-    gw = await startGateway({
-      brokers: broker.brokers,
-      extraArgs: ['--config', config, '--reply-mode', 'heartbeat=immediate'],
-    });
+    ], ['--reply-mode', 'heartbeat=immediate']);
+    ({ broker, gateway: gw } = own);
   });
 
   after(async () => {
     station?.terminate();
-    if (gw?.running) gw.kill();
-    await broker?.destroy().catch(() => {});
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await own?.destroy();
   });
 
   const metrics = async () => (await httpGet(gw.adminUrl('/metrics'))).text;
