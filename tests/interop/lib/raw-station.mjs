@@ -168,6 +168,26 @@ export class RawStation {
 }
 
 /** One final, masked client frame (RFC 6455 section 5.2). */
+const BOOTS = {
+  'ocpp1.6': { chargePointVendor: 'V', chargePointModel: 'M' },
+  'ocpp2.0.1': { reason: 'PowerUp', chargingStation: { model: 'M', vendorName: 'V' } },
+  'ocpp2.1': { reason: 'PowerUp', chargingStation: { model: 'M', vendorName: 'V' } },
+};
+
+/**
+ * Connects a RawStation with `protocol` and boots it; throws unless the BootNotification is
+ * answered with a CALLRESULT within `timeoutMs`.
+ */
+export async function bootedRawStation(url, protocol, { timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
+  const station = await RawStation.connect(url, [protocol]);
+  const { reply } = await station.call('BootNotification', BOOTS[protocol], { timeoutMs });
+  if (reply.json?.[0] !== 3) {
+    station.terminate();
+    throw new Error(`${protocol} BootNotification answered ${reply.text}`);
+  }
+  return station;
+}
+
 export function maskedFrame(opcode, payload) {
   const len = payload.length;
   let header;

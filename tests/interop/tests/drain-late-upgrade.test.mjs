@@ -17,7 +17,7 @@ import { connect } from 'node:net';
 import { execFileSync } from 'node:child_process';
 
 import { startGateway, uniqueStationId, withGatewayLog, httpGet } from '../lib/gateway.mjs';
-import { RawStation } from '../lib/raw-station.mjs';
+import { bootedRawStation } from '../lib/raw-station.mjs';
 import { metricValue } from '../lib/monitor.mjs';
 
 const LINGER_MS = 5_000;
@@ -61,10 +61,8 @@ describe('an upgrade under way when the drain begins', { timeout: 120_000 }, () 
   });
 
   test('is refused with 503 and the gateway exits without waiting for its drain timeout', logOnFailure(async (t) => {
-    station = await RawStation.connect(gw.wsUrl(uniqueStationId('ITDRAINL')), ['ocpp1.6']);
-    const boot = await station.call('BootNotification', { chargePointVendor: 'V', chargePointModel: 'M' },
+    station = await bootedRawStation(gw.wsUrl(uniqueStationId('ITDRAINL')), 'ocpp1.6',
       { timeoutMs: LINGER_MS + 10_000 });
-    assert.equal(boot.reply.json?.[0], 3, `BootNotification answered ${boot.reply.text}`);
 
     late = await opened(gw.port);
     let response = '';

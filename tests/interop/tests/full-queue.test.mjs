@@ -12,7 +12,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { uniqueStationId, withGatewayLog, httpGet } from '../lib/gateway.mjs';
 import { gatewayOnOwnBroker } from '../lib/broker.mjs';
-import { RawStation } from '../lib/raw-station.mjs';
+import { bootedRawStation } from '../lib/raw-station.mjs';
 import { metricValue } from '../lib/monitor.mjs';
 
 const QUEUE = 5;
@@ -64,16 +64,10 @@ describe('a StartTransaction while the producer queue is full', { timeout: 240_0
   };
 
   test('waits for room and is answered with a transaction id once Kafka is back', logOnFailure(async (t) => {
-    const streamer = await RawStation.connect(gw.wsUrl(uniqueStationId('ITFULL21')), ['ocpp2.1']);
+    const streamer = await bootedRawStation(gw.wsUrl(uniqueStationId('ITFULL21')), 'ocpp2.1');
     stations.push(streamer);
-    const boot21 = await streamer.call('BootNotification', {
-      reason: 'PowerUp', chargingStation: { model: 'M', vendorName: 'V' },
-    });
-    assert.equal(boot21.reply.json?.[0], 3, `2.1 BootNotification answered ${boot21.reply.text}`);
-    const charger = await RawStation.connect(gw.wsUrl(uniqueStationId('ITFULL16')), ['ocpp1.6']);
+    const charger = await bootedRawStation(gw.wsUrl(uniqueStationId('ITFULL16')), 'ocpp1.6');
     stations.push(charger);
-    const boot16 = await charger.call('BootNotification', { chargePointVendor: 'V', chargePointModel: 'M' });
-    assert.equal(boot16.reply.json?.[0], 3, `1.6 BootNotification answered ${boot16.reply.text}`);
 
     await broker.stop();
     for (let i = 0; i < SENDS; i++) {
@@ -126,11 +120,7 @@ describe('a CALL behind a full producer queue while Kafka is down', { timeout: 2
   });
 
   test('is answered InternalError within twice the delivery timeout', logOnFailure(async (t) => {
-    station = await RawStation.connect(gw.wsUrl(uniqueStationId('ITFULLDL')), ['ocpp2.1']);
-    const boot = await station.call('BootNotification', {
-      reason: 'PowerUp', chargingStation: { model: 'M', vendorName: 'V' },
-    });
-    assert.equal(boot.reply.json?.[0], 3, `BootNotification answered ${boot.reply.text}`);
+    station = await bootedRawStation(gw.wsUrl(uniqueStationId('ITFULLDL')), 'ocpp2.1');
 
     await broker.stop();
     for (let i = 0; i < AHEAD; i++) {

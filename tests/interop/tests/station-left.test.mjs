@@ -12,7 +12,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { uniqueStationId, withGatewayLog, httpGet } from '../lib/gateway.mjs';
 import { gatewayOnOwnBroker } from '../lib/broker.mjs';
-import { RawStation } from '../lib/raw-station.mjs';
+import { bootedRawStation } from '../lib/raw-station.mjs';
 import { metricValue } from '../lib/monitor.mjs';
 
 const DELIVERY_TIMEOUT_MS = 3_000;
@@ -50,11 +50,7 @@ describe('a station that leaves while Kafka is down', { timeout: 120_000 }, () =
   const metrics = async () => (await httpGet(gw.adminUrl('/metrics'))).text;
 
   test('the answered Heartbeat and every SEND are counted as not stored', logOnFailure(async (t) => {
-    station = await RawStation.connect(gw.wsUrl(uniqueStationId('ITLEFT')), ['ocpp2.1']);
-    const boot = await station.call('BootNotification', {
-      reason: 'PowerUp', chargingStation: { model: 'M', vendorName: 'V' },
-    });
-    assert.equal(boot.reply.json?.[0], 3, `BootNotification answered ${boot.reply.text}`);
+    station = await bootedRawStation(gw.wsUrl(uniqueStationId('ITLEFT')), 'ocpp2.1');
 
     await broker.stop();
     const beat = await station.call('Heartbeat', {}, { timeoutMs: 2_000 });
