@@ -26,6 +26,11 @@ iterations="${BENCH_PBKDF2_ITERATIONS:-1000}"
 password=bench-Station-pw
 rate=$(awk -v n="$stations" -v s="$within" 'BEGIN {printf "%.0f", n / s}')
 
+if [ "${BENCH_PROFILE:-0}" = 1 ] && ! perf record -q -F 999 -o /dev/null true >/dev/null 2>&1; then
+    echo "BENCH_PROFILE=1 needs perf able to sample (root, or kernel.perf_event_paranoid <= 1)" >&2
+    exit 2
+fi
+
 bench_machine
 bench_broker
 [ -d tests/interop/node_modules/kafkajs ] || npm ci --prefix tests/interop --no-audit --no-fund >&2
@@ -64,7 +69,7 @@ for profile in $profiles; do
         wait "$lg" || status=$?
         g1=$(cpu_s "$gw"); b1=$(cpu_s "$broker_pid")
         if [ "${BENCH_PROFILE:-0}" = 1 ]; then
-            kill -INT "$perf_pid"
+            kill -INT "$perf_pid" 2>/dev/null || true
             wait "$perf_pid" || true
             {
                 echo "profile $profile, admission $admission: the gateway's samples by library"

@@ -38,6 +38,8 @@ packages=(
     systemd
     # A real load balancer in front of two gateways (PROXY protocol, failover).
     haproxy
+    # `ss`: a drain test checks that the gateway holds a socket it accepted.
+    iproute2
     # Virtual environments for the Python tools the tests install from PyPI (the OCPP 2.1
     # interop client, the Kubernetes manifest validator).
     python3-venv

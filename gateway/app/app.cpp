@@ -435,7 +435,12 @@ void App::drain() {
     listener_->stop_listening();
     // Each session answers the calls it has read, then closes with 1001.
     listener_->drain_all();
-    auto sessions_gone = [this] { return listener_->session_count() == 0 && listener_->closing() == 0; };
+    // An upgrade validated just before the drain began opens after drain_all() and is
+    // drained then (WsListener::on_open): waited for as well.
+    auto sessions_gone = [this] {
+        return listener_->session_count() == 0 && listener_->upgrading() == 0 &&
+               listener_->closing() == 0;
+    };
     wait_until(sessions_gone, deadline);
     if (const auto left = listener_->session_count(); left > 0) {
         log::warn("drain timeout: closing {} sessions with {} calls still waiting for Kafka; "

@@ -141,6 +141,8 @@ private:
     bool within_rate(const ocpp::MessageId& id, const std::string& action, bool answerable,
                      const std::string& raw, const std::string& received_at);
     void request_transaction_id(std::shared_ptr<Numbering> numbering);
+    /// Writes the transaction-id record (or, the queue full, waits in blocked_numbering_).
+    void produce_numbering(std::shared_ptr<Numbering> numbering);
     void publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> transaction_id,
                  const std::string& received_at, InFlight token,
                  const ReplyPolicy::Asked* asked = nullptr);

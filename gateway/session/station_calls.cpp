@@ -150,6 +150,15 @@ void Session::handle_call(ocpp::Call call, const std::string& raw, const std::st
 }
 
 void Session::request_transaction_id(std::shared_ptr<Numbering> numbering) {
+    if (!blocked_numbering_.empty()) {
+        // Earlier ones wait for room in the queue (retry_blocked_later is due): in order.
+        blocked_numbering_.push_back(std::move(numbering));
+        return;
+    }
+    produce_numbering(std::move(numbering));
+}
+
+void Session::produce_numbering(std::shared_ptr<Numbering> numbering) {
     // The offset of a record on the single-partition transaction-id topic numbers the
     // transaction: unique across instances and restarts with Kafka as the only state.
     const ocpp::Call& call = numbering->call.call;
@@ -171,10 +180,10 @@ void Session::request_transaction_id(std::shared_ptr<Numbering> numbering) {
             }
             // Inline when the report is served on the session's own I/O thread.
             asio::dispatch(self->executor_, [self, numbering, d] {
-                if (self->closed_) {
-                    // The station left before it had its number: it sends the call again
-                    // and gets another. Publishing this one would record a transaction id
-                    // the station was never told.
+                if (self->closed_ || self->closing_) {
+                    // The station left (or is being closed) before it had its number: the
+                    // answer could not reach it, and it sends the call again and gets another.
+                    // Publishing this one would record a transaction id it was never told.
                     return;
                 }
                 if (d.ok() && d.partition == 0 && d.offset + 1 <= INT32_MAX) {
@@ -408,6 +417,15 @@ void Session::retry_blocked_later() {
         // in time would: the station hears within that bound (docs/reliability.md). The list
         // is in arrival order, so only its head can be due.
         const auto timeout = self->services_.config.kafka.delivery_timeout;
+        while (!self->blocked_numbering_.empty() &&
+               Clock::now() - self->blocked_numbering_.front()->since >= timeout) {
+            const ocpp::Call& call = self->blocked_numbering_.front()->call.call;
+            log::warn("station {}: no transaction id: {} {} waited {} ms for room in the "
+                      "producer queue", self->info_.station_id, call.action, call.id.get(),
+                      timeout.count());
+            self->fail_call(call.id, call.action);
+            self->blocked_numbering_.pop_front();
+        }
         while (!self->blocked_.empty()) {
             auto next = std::move(self->blocked_.front());
             self->blocked_.pop_front();
@@ -428,16 +446,8 @@ void Session::retry_blocked_later() {
         while (!self->blocked_numbering_.empty()) {
             auto next = std::move(self->blocked_numbering_.front());
             self->blocked_numbering_.pop_front();
-            if (Clock::now() - next->since >= timeout) {
-                const ocpp::Call& call = next->call.call;
-                log::warn("station {}: no transaction id: {} {} waited {} ms for room in the "
-                          "producer queue", self->info_.station_id, call.action, call.id.get(),
-                          timeout.count());
-                self->fail_call(call.id, call.action);
-                continue;
-            }
             const std::size_t before = self->blocked_numbering_.size();
-            self->request_transaction_id(std::move(next));
+            self->produce_numbering(std::move(next));
             if (self->blocked_numbering_.size() > before) {
                 // Still full: back at the head, in the station's order; a retry is scheduled.
                 auto& list = self->blocked_numbering_;

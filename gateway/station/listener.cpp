@@ -48,6 +48,7 @@ public:
     void drain_all() override;
     void close_all(const std::string& reason) override;
     std::size_t session_count() const override { return sessions_.size(); }
+    std::size_t upgrading() const override { return sessions_.reserved(); }
     const session::SessionLookup& stations_of(std::size_t tenant) const override {
         return sides_.at(tenant)->lookup;
     }
@@ -470,11 +471,6 @@ void WsListener<Server>::on_open(websocketpp::connection_hdl hdl) {
                                              record_key(side, h.station_id.get()), h.version,
                                              h.subprotocol, peer_endpoint(con), ip);
     const auto replaced = sessions_.add(hdl, session, ip);
-    // Validated just before the drain began and opened after drain_all() went through the
-    // table: drained here (it is in the table first, so one of the two always sees it).
-    if (draining_) {
-        session->drain();
-    }
     metrics_.connection_opened(h.version);
     ++side.connections;
     // Per-connection handlers reach the session without the table lookup (and its lock) on
@@ -497,6 +493,12 @@ void WsListener<Server>::on_open(websocketpp::connection_hdl hdl) {
     con->set_pong_timeout(static_cast<long>(keepalive.pong_timeout.count()));
     session->set_ping_interval(keepalive.ping_interval);
     session->start();
+    // Validated just before the drain began and opened after drain_all() went through the
+    // table: drained here (it is in the table first, so one of the two always sees it; the
+    // drain waits for upgrades under way too, upgrading()).
+    if (draining_) {
+        session->drain();
+    }
     if (replaced) {
         log::warn("station {} connected again; closing its previous session", h.station_id.get());
         replaced->supersede("replaced by a newer connection of the same station");

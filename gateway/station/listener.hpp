@@ -79,6 +79,8 @@ public:
     /// Closes every session now with 1001 (going away).
     virtual void close_all(const std::string& reason) = 0;
     virtual std::size_t session_count() const = 0;
+    /// Upgrades accepted by validation and not yet open (or refused, or failed).
+    virtual std::size_t upgrading() const = 0;
     /// Connects a tenant's command machinery; call before listen().
     virtual void set_command_sink(std::size_t tenant, session::CommandSink* sink) = 0;
     /// Ask mode: where token questions wait for the operator's decision (before listen()).

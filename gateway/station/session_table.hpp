@@ -107,6 +107,12 @@ public:
         return by_handle_.size();
     }
 
+    /// Upgrades being decided or accepted and not yet open.
+    std::size_t reserved() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return reserved_.size();
+    }
+
     /// Open sessions and upgrades being decided.
     std::size_t size_with_reserved() const {
         std::lock_guard<std::mutex> lock(mutex_);

@@ -167,7 +167,6 @@ export class RawStation {
   }
 }
 
-/** One final, masked client frame (RFC 6455 section 5.2). */
 const BOOTS = {
   'ocpp1.6': { chargePointVendor: 'V', chargePointModel: 'M' },
   'ocpp2.0.1': { reason: 'PowerUp', chargingStation: { model: 'M', vendorName: 'V' } },
@@ -188,6 +187,7 @@ export async function bootedRawStation(url, protocol, { timeoutMs = DEFAULT_TIME
   return station;
 }
 
+/** One final, masked client frame (RFC 6455 section 5.2). */
 export function maskedFrame(opcode, payload) {
   const len = payload.length;
   let header;
