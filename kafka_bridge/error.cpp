@@ -8,6 +8,8 @@ namespace kafka_bridge {
 
 bool Error::is_backpressure() const { return code_ == RD_KAFKA_RESP_ERR__QUEUE_FULL; }
 
+bool Error::is_too_large() const { return code_ == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE; }
+
 std::string Error::name() const {
     return rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(code_));
 }

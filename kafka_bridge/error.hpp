@@ -20,6 +20,9 @@ public:
     bool is_retriable() const { return retriable_; }
     /// The local queue is full: stop producing until delivery reports drain it.
     bool is_backpressure() const;
+    /// The record is larger than the client or the broker takes (message.max.bytes, the
+    /// topic's max.message.bytes): sending it again cannot help.
+    bool is_too_large() const;
     /// librdkafka's symbolic name for the code, e.g. "_MSG_TIMED_OUT".
     std::string name() const;
     /// "name: message".

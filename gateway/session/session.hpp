@@ -168,9 +168,11 @@ private:
     void diagnose(const std::string& raw, kafka_bridge::DeadLetter& letter);
     void finish_call(const ocpp::MessageId& id);
     /// Answers InternalError: the call was not stored, the station must send it again.
-    void fail_call(const ocpp::MessageId& id, const std::string& action);
+    void fail_call(const ocpp::MessageId& id, const std::string& action,
+                   const char* description = "could not store the message; try again");
     /// The end of a published message: its CALL settled, or (SEND) just counted.
-    void fail_pending(const Pending& pending);
+    /// `error` (when known) says why: a record too large for Kafka is answered as such.
+    void fail_pending(const Pending& pending, const kafka_bridge::Error* error = nullptr);
     /// Counts a record Kafka did not take whose station will not send it again: answered at
     /// once (immediate mode) or a SEND. Callable without the session (it may be gone).
     static void count_lost(Services& services, ocpp::ProtocolVersion version,

@@ -354,7 +354,7 @@ void Session::produce(std::shared_ptr<Pending> pending) {
     log::warn("station {}: {} not published: {}", info_.station_id, pending->action,
               result.error().to_string());
     pending->token.release();
-    fail_pending(*pending);
+    fail_pending(*pending, &result.error());
 }
 
 void Session::record_freshness(Services& services, const Pending& pending) {
@@ -399,10 +399,10 @@ void Session::answer(const Pending& pending) {
     }
 }
 
-void Session::fail_call(const ocpp::MessageId& id, const std::string& action) {
+void Session::fail_call(const ocpp::MessageId& id, const std::string& action,
+                        const char* description) {
     send(ocpp::serialize(ocpp::make_call_error(id.get(), ocpp::CallErrorCode::InternalError,
-                                               info_.version,
-                                               "could not store the message; try again")));
+                                               info_.version, description)));
     services_.metrics.message(info_.version, action, Outcome::failed);
     finish_call(id);
 }
@@ -476,7 +476,7 @@ void Session::on_delivery(const std::shared_ptr<Pending>& pending, const kafka_b
         // Never a success for an unacknowledged record: the station retries.
         log::warn("station {}: {} not acknowledged by Kafka: {}", info_.station_id,
                   pending->action, d.error->to_string());
-        fail_pending(*pending);
+        fail_pending(*pending, &*d.error);
         return;
     }
     answer(*pending);
@@ -499,9 +499,20 @@ void Session::count_lost(Services& services, ocpp::ProtocolVersion version, cons
     }
 }
 
-void Session::fail_pending(const Pending& pending) {
+void Session::fail_pending(const Pending& pending, const kafka_bridge::Error* error) {
+    const bool too_large = error != nullptr && error->is_too_large();
+    if (too_large) {
+        // Not a passing fault: the station's resends fail the same way. Said to the station
+        // and to the operator (limits.max_message_bytes against Kafka's limits, README).
+        log::error("station {}: {} {} is a record of {} bytes, more than Kafka takes "
+                   "(message.max.bytes, the topic's max.message.bytes); not stored",
+                   info_.station_id, pending.action, pending.id.get(),
+                   pending.record.value.size());
+    }
     if (!pending.send) {
-        fail_call(pending.id, pending.action);
+        fail_call(pending.id, pending.action,
+                  too_large ? "the message is too large for Kafka; it cannot be stored"
+                            : "could not store the message; try again");
         return;
     }
     // A SEND has no answer to carry the failure: the station does not send it again.

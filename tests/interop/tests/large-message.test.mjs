@@ -1,0 +1,44 @@
+// A frame the gateway takes (limits.max_message_bytes raised to 2 MiB) but whose record is
+// larger than Kafka takes (librdkafka's message.max.bytes, 1,000,000 by default; the broker's
+// topics about 1 MiB) is answered with a CALLERROR that says so: resending cannot help, and
+// "try again" would have the station resend it for ever. The gateway logs it as an error.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { uniqueStationId, withGatewayLog } from '../lib/gateway.mjs';
+import { gatewayOnOwnBroker } from '../lib/broker.mjs';
+import { bootedRawStation } from '../lib/raw-station.mjs';
+
+const FRAME_LIMIT = 2 * 1024 * 1024;
+const DATA_BYTES = 1_500_000;
+
+describe('a message too large for Kafka', { timeout: 60_000 }, () => {
+  let own;
+  let gw;
+  let station;
+  const logOnFailure = (fn) => withGatewayLog(() => gw, fn);
+
+  // A broker of its own: the topics' limits are the broker's defaults, whatever the shared
+  // broker's tests did to theirs.
+  before(async () => {
+    own = await gatewayOnOwnBroker(['limits:', `  max_message_bytes: ${FRAME_LIMIT}`]);
+    gw = own.gateway;
+  });
+
+  after(async () => {
+    station?.terminate();
+    await own?.destroy();
+  });
+
+  test('is answered InternalError saying it cannot be stored, and a small one still is', logOnFailure(async () => {
+    station = await bootedRawStation(gw.wsUrl(uniqueStationId('ITLARGE')), 'ocpp1.6');
+    const { reply } = await station.call('DataTransfer', { vendorId: 'V', data: 'x'.repeat(DATA_BYTES) });
+    assert.equal(reply.json?.[0], 4, `a CALLERROR: ${reply.text.slice(0, 200)}`);
+    assert.equal(reply.json[2], 'InternalError');
+    assert.match(reply.json[3], /too large for Kafka/, `the description: ${reply.json[3]}`);
+    assert.match(gw.output(), /DataTransfer \S+ is a record of \d+ bytes, more than Kafka takes/);
+
+    const small = await station.call('DataTransfer', { vendorId: 'V', data: 'x'.repeat(1_000) });
+    assert.equal(small.reply.json?.[0], 3, `a small DataTransfer is stored: ${small.reply.text}`);
+  }));
+});
