@@ -27,6 +27,13 @@ constexpr auto kBackpressureRetry = 10ms;
 // waiting behind an open token question (ask mode).
 constexpr std::size_t kMaxBlockedSends = 32;
 
+// A record the producer refused for now waits in the session and is offered again
+// (retry_blocked_later): its queue is full, or it failed fatally and the ProducerSlot is
+// replacing it (tens of milliseconds; the next attempt reaches the new producer).
+bool refused_for_now(const kafka_bridge::Error& error) {
+    return error.is_backpressure() || error.is_fatal();
+}
+
 }  // namespace
 
 void Session::handle_text(std::string text) {
@@ -201,9 +208,10 @@ void Session::produce_numbering(std::shared_ptr<Numbering> numbering) {
     if (result.ok()) {
         return;
     }
-    if (result.error().is_backpressure()) {
-        // The producer queue is full: the call waits for its number like any other record
-        // waits for room (retry_blocked_later), bounded by max_pending_calls as they are.
+    if (refused_for_now(result.error())) {
+        // The producer queue is full (or the producer is being replaced): the call waits for
+        // its number like any other record waits for room (retry_blocked_later), bounded by
+        // max_pending_calls as they are.
         blocked_numbering_.push_back(std::move(numbering));
         services_.metrics.backpressure_wait();
         retry_blocked_later();
@@ -341,10 +349,11 @@ void Session::produce(std::shared_ptr<Pending> pending) {
         }
         return;
     }
-    if (result.error().is_backpressure()) {
-        // The producer queue is full: the record waits here and is retried shortly. The
-        // station may have at most max_pending_calls such records; further CALLs are refused
-        // with a CALLERROR meanwhile, so memory stays bounded.
+    if (refused_for_now(result.error())) {
+        // The producer queue is full, or the producer is being replaced after a fatal error:
+        // the record waits here and is retried shortly. The station may have at most
+        // max_pending_calls such records; further CALLs are refused with a CALLERROR
+        // meanwhile, so memory stays bounded.
         blocked_.push_front(std::move(pending));
         services_.metrics.backpressure_wait();
         retry_blocked_later();
@@ -420,8 +429,8 @@ void Session::retry_blocked_later() {
         while (!self->blocked_numbering_.empty() &&
                Clock::now() - self->blocked_numbering_.front()->since >= timeout) {
             const ocpp::Call& call = self->blocked_numbering_.front()->call.call;
-            log::warn("station {}: no transaction id: {} {} waited {} ms for room in the "
-                      "producer queue", self->info_.station_id, call.action, call.id.get(),
+            log::warn("station {}: no transaction id: {} {} waited {} ms for the producer to "
+                      "take its number", self->info_.station_id, call.action, call.id.get(),
                       timeout.count());
             self->fail_call(call.id, call.action);
             self->blocked_numbering_.pop_front();
@@ -430,7 +439,7 @@ void Session::retry_blocked_later() {
             auto next = std::move(self->blocked_.front());
             self->blocked_.pop_front();
             if (Clock::now() - next->started >= timeout) {
-                log::warn("station {}: {} {} waited {} ms for room in the producer queue; not "
+                log::warn("station {}: {} {} waited {} ms for the producer to take it; not "
                           "stored", self->info_.station_id, next->action, next->id.get(),
                           timeout.count());
                 next->token.release();

@@ -1,0 +1,58 @@
+// After a fatal producer error the gateway replaces its producer (ProducerSlot). A CALL that
+// arrives between the error and the replacement (up to the polling thread's 50 ms, then the
+// new producer's creation) waits for the new producer and is stored there: the station gets
+// its ordinary answer, not InternalError. The error is injected through admin.test_hooks'
+// POST /test/kafka-fatal (librdkafka's own test hook), with no record in flight, so no
+// InternalError is expected at all.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startGateway, uniqueStationId, withGatewayLog, httpGet } from '../lib/gateway.mjs';
+import { metricValue } from '../lib/monitor.mjs';
+import { bootedRawStation } from '../lib/raw-station.mjs';
+
+const ROUNDS = 3;
+const CALLS_PER_ROUND = 40;  // back to back: each waits for its answer (~2-5 ms)
+
+describe('a producer replaced after a fatal error', { timeout: 90_000 }, () => {
+  let dir;
+  let gw;
+  let station;
+  const logOnFailure = (fn) => withGatewayLog(() => gw, fn);
+
+  before(async () => {
+    // admin.test_hooks exists only in a configuration file.
+    dir = mkdtempSync(join(tmpdir(), 'ocpp-replaced-'));
+    const config = join(dir, 'gateway.yaml');
+    writeFileSync(config, 'admin:\n  test_hooks: true\n');
+    gw = await startGateway({ extraArgs: ['--config', config] });
+  });
+
+  after(async () => {
+    station?.terminate();
+    await gw?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const replacements = async () =>
+    metricValue((await httpGet(gw.adminUrl('/metrics'))).text, 'ocpp_kafka_producer_replacements_total') ?? 0;
+
+  test('CALLs sent while it is replaced wait for the new producer and are stored', logOnFailure(async () => {
+    station = await bootedRawStation(gw.wsUrl(uniqueStationId('ITFATAL')), 'ocpp1.6');
+    for (let round = 1; round <= ROUNDS; round += 1) {
+      const res = await fetch(gw.adminUrl('/test/kafka-fatal'), { method: 'POST' });
+      assert.equal(res.status, 200, await res.text());
+      // From here on the old producer refuses every record; the next calls fall in the window
+      // before the replacement.
+      for (let i = 0; i < CALLS_PER_ROUND; i += 1) {
+        const { reply } = await station.call('DataTransfer', { vendorId: 'V', messageId: `r${round}`, data: String(i) });
+        assert.equal(reply.json?.[0], 3,
+          `round ${round}, call ${i + 1}: a CALLRESULT, not ${reply.text.slice(0, 200)}`);
+      }
+      assert.equal(await replacements(), round, `the producer was replaced ${round} time(s)`);
+    }
+  }));
+});
