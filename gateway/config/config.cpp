@@ -280,6 +280,26 @@ void validate_tenants(const Config& c) {
     }
 }
 
+/// A message the listener takes must fit in a record the producer takes: with a frame limit
+/// above librdkafka's message.max.bytes, every message between the two would be read, then
+/// refused as too large for Kafka (README "Handshake"). `where` names the properties' key.
+void check_record_room(const Config& c, const std::map<std::string, std::string>& properties,
+                       const std::string& where) {
+    constexpr long long kLibrdkafkaDefault = 1000000;  // librdkafka's message.max.bytes
+    long long producer_limit = kLibrdkafkaDefault;
+    if (const auto it = properties.find("message.max.bytes"); it != properties.end()) {
+        producer_limit = parse_integer(it->second, where + " message.max.bytes", 1000, 1000000000);
+    }
+    const auto frame_limit = static_cast<long long>(c.limits.max_message_bytes);
+    if (frame_limit > producer_limit) {
+        fail("config limits.max_message_bytes (" + std::to_string(frame_limit) +
+             ") is larger than the Kafka producer's message.max.bytes (" +
+             std::to_string(producer_limit) + "): messages between the two would be read and "
+             "then refused as too large for Kafka. Raise " + where + " message.max.bytes (and "
+             "the topics' max.message.bytes on the brokers), or lower the limit");
+    }
+}
+
 void validate(Config& c) {
     if (c.gateway_id.empty()) {
         char host[HOST_NAME_MAX + 1] = {};
@@ -350,6 +370,10 @@ void validate(Config& c) {
         }
     }
     validate_tenants(c);
+    check_record_room(c, c.kafka.properties, "kafka.properties");
+    for (const auto& [name, properties] : c.tenant_kafka_properties) {
+        check_record_room(c, properties, "tenant_kafka.properties." + name);
+    }
     const std::set<std::string> levels = {"debug", "info", "warn", "error"};
     if (levels.count(c.log_level) == 0) {
         fail("config log_level: \"" + c.log_level + "\" is not one of debug, info, warn, error");

@@ -1,7 +1,8 @@
-// A frame the gateway takes (limits.max_message_bytes raised to 2 MiB) but whose record is
-// larger than Kafka takes (librdkafka's message.max.bytes, 1,000,000 by default; the broker's
-// topics about 1 MiB) is answered with a CALLERROR that says so: resending cannot help, and
-// "try again" would have the station resend it for ever. The gateway logs it as an error.
+// A frame the gateway takes (limits.max_message_bytes raised to 2 MiB, and the producer's
+// message.max.bytes with it, as start-up requires) but whose record is larger than the broker
+// takes (the topics' max.message.bytes, about 1 MiB by default, not raised) is answered with a
+// CALLERROR that says so: resending cannot help, and "try again" would have the station resend
+// it for ever. The gateway logs it as an error.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +22,8 @@ describe('a message too large for Kafka', { timeout: 60_000 }, () => {
   // A broker of its own: the topics' limits are the broker's defaults, whatever the shared
   // broker's tests did to theirs.
   before(async () => {
-    own = await gatewayOnOwnBroker(['limits:', `  max_message_bytes: ${FRAME_LIMIT}`]);
+    own = await gatewayOnOwnBroker(['limits:', `  max_message_bytes: ${FRAME_LIMIT}`,
+                                    'kafka:', '  properties:', `    message.max.bytes: ${2 * FRAME_LIMIT}`]);
     gw = own.gateway;
   });
 

@@ -220,6 +220,26 @@ TEST_CASE("bad configuration stops start-up with one clear message", "[config]")
     std::filesystem::remove(file);
 }
 
+TEST_CASE("a frame limit above what the producer takes stops start-up", "[config]") {
+    using Catch::Contains;
+    // Above librdkafka's default message.max.bytes (1,000,000): refused, naming both settings.
+    const auto big = write_yaml("frame-limit", "limits:\n  max_message_bytes: 2000000\n");
+    CHECK_THROWS_WITH(parse({"--config", big}),
+                      Contains("limits.max_message_bytes (2000000)") &&
+                          Contains("message.max.bytes (1000000)"));
+    // Raised together with the producer's limit: taken.
+    const auto c = parse({"--config", big, "--kafka-property", "message.max.bytes=3000000"}).config;
+    CHECK(c.limits.max_message_bytes == 2000000);
+    CHECK_THROWS_WITH(parse({"--config", big, "--kafka-property", "message.max.bytes=1500000"}),
+                      Contains("message.max.bytes (1500000)"));
+    CHECK_THROWS_WITH(parse({"--kafka-property", "message.max.bytes=lots"}),
+                      Contains("kafka.properties message.max.bytes"));
+    // At the default limit (256 KiB) a smaller producer limit is refused as well.
+    CHECK_THROWS_WITH(parse({"--kafka-property", "message.max.bytes=100000"}),
+                      Contains("limits.max_message_bytes (262144)"));
+    std::filesystem::remove(big);
+}
+
 TEST_CASE("the operator's decisions are configured and checked", "[config]") {
     using Catch::Matchers::Contains;
     const auto defaults = parse({}).config;
