@@ -26,6 +26,8 @@ constexpr auto kSeenWindow = std::chrono::milliseconds(kafka_bridge::kMaxCommand
 // start-up), at most 20,000 and 16 MiB.
 constexpr auto kResultsWindow = std::chrono::hours(1);
 constexpr std::size_t kResultsKept = 20'000;
+static_assert(Router::kLateWatch < kResultsWindow,
+              "a route watched from start-up must have its result within the results read back");
 constexpr std::size_t kResultsBytes = std::size_t{16} << 20;
 
 
@@ -66,6 +68,7 @@ Router::~Router() { stop(); }
 std::optional<std::string> Router::start(std::chrono::milliseconds timeout) {
     // Before the live marks below: route records written from here on are this run's to watch.
     const std::int64_t started_ms = now_ms();
+    late_watch_from_ms_ = started_ms - std::chrono::milliseconds(kLateWatch).count();
     // The default fetch wait for the tables too: right after assign_all, partitions whose start
     // offset is still being looked up join the fetch only when the one in flight returns, so a
     // longer wait leaves a new instance blind to presence records for that long.

@@ -43,6 +43,12 @@ namespace gateway::commands {
 ///   sessions:       finish() ─▶ result record; hand_back() ─▶ newer connection or NotConnected.
 class Router : public session::CommandSink {
 public:
+    /// Route records written this long before an instance started are watched by it too
+    /// (read back at start-up; their results, if any, are among the hour of results read
+    /// back): should their executing instance be gone, it may be the only one left to end
+    /// them (conclude_orphans). The same on every instance: they agree who writes.
+    static constexpr std::chrono::minutes kLateWatch{55};
+
     Router(const config::Config& config, const ocpp::SchemaRegistry& schemas,
            kafka_bridge::ProducerSlot& producers, metrics::Metrics& metrics,
            const session::SessionLookup& stations);
@@ -182,6 +188,8 @@ private:
     /// Route records below these offsets were written before this instance started: they are
     /// remembered (duplicates) but not executed.
     std::map<PartitionKey, std::int64_t> live_from_;
+    /// Route records read at start-up written since then (Unix ms) are watched (kLateWatch).
+    std::int64_t late_watch_from_ms_ = 0;
     std::map<std::string, std::function<void(const kafka_bridge::Message&)>> followed_;
     std::set<std::string> live_only_;
 
@@ -217,6 +225,10 @@ private:
     /// (`restarted_only`: gone only because a later run of its id is alive): it watches the
     /// route and sees the target gone (under mutex_).
     bool can_conclude(const std::string& gateway_id, const Routed& r, bool restarted_only) const;
+    /// Whether instance `gateway_id` read the route of `r` back at start-up and watches it
+    /// (kLateWatch): a writer when no instance watched it from before it was written (under
+    /// mutex_).
+    bool watches_late(const std::string& gateway_id, const Routed& r) const;
     std::map<std::string, Routed> routed_;
     /// Commands whose result was read: a route read after its result (other partitions are
     /// not ordered with it) is not watched.

@@ -95,16 +95,21 @@ void Router::conclude_orphans() {
         const auto alive = presence_.alive_gateways(now_ms);
         for (auto it = routed_.begin(); it != routed_.end();) {
             Routed& r = it->second;
-            if (now_ms > r.command.expires_at_ms + r.command.timeout.count() + 300000) {
-                // Its target is alive but wrote no result long after every deadline.
+            // A run of the target's id started since the decision is not the run that holds
+            // the command: it never finishes it (apply_route), so the target counts as gone.
+            const bool target_alive =
+                presence_.gateway_alive(r.target, now_ms) && !restarted_since(r.target, r.target_run);
+            const bool overdue = now_ms > r.command.expires_at_ms + r.command.timeout.count() + 300000;
+            if ((target_alive && overdue) ||
+                (r.routed_ms >= 0 && now_ms - r.routed_ms > kafka_bridge::kMaxCommandLifetimeMs)) {
+                // Its target is alive but wrote no result long after every deadline (or
+                // nobody wrote one for a day, the routes topic's retention).
                 log::warn("command {}: no result from instance {}; no longer watched",
                           r.command.command_id, r.target);
                 it = routed_.erase(it);
                 continue;
             }
-            // A run of the target's id started since the decision is not the run that holds
-            // the command: it never finishes it (apply_route), so the target counts as gone.
-            if (presence_.gateway_alive(r.target, now_ms) && !restarted_since(r.target, r.target_run)) {
+            if (target_alive) {
                 r.target_gone_since.reset();
             } else if (!r.target_gone_since) {
                 r.target_gone_since = now;
@@ -118,6 +123,17 @@ void Router::conclude_orphans() {
                     if (can_conclude(id, r, restarted_only)) {
                         fallback = id;
                         break;
+                    }
+                }
+                if (!origin_alive && fallback.empty()) {
+                    // No instance watched it from before it was written (every one started
+                    // since, a single instance restarted after a crash among them): one that
+                    // read it back at start-up writes.
+                    for (const auto& id : alive) {
+                        if (watches_late(id, r)) {
+                            fallback = id;
+                            break;
+                        }
                     }
                 }
                 const std::string writer = origin_alive ? r.command.origin : fallback;
@@ -168,6 +184,13 @@ bool Router::can_conclude(const std::string& gateway_id, const Routed& r, bool r
     }
     // A run started after the route was written does not watch it.
     return r.routed_ms < 0 || run <= r.routed_ms;
+}
+
+bool Router::watches_late(const std::string& gateway_id, const Routed& r) const {
+    const std::int64_t run = presence_.gateway_run(gateway_id);
+    // Its run is its start time: it read back the routes written since kLateWatch before.
+    return run > 0 && r.routed_ms >= 0 &&
+           r.routed_ms >= run - std::chrono::milliseconds(kLateWatch).count();
 }
 
 void Router::follow(std::string topic, std::function<void(const kafka_bridge::Message&)> apply,
@@ -266,12 +289,12 @@ void Router::apply_route(const kafka_bridge::Message& message) {
             }
             return;
         }
-        if (!live) {
-            return;  // written before this instance started: remembered, not acted on
-        }
-        // Every instance watches the decision until the result appears: when the instance
-        // that must write it goes away, one other instance writes it instead.
-        if (!resulted_.contains(command.command_id)) {
+        // Written before this instance started: remembered, not acted on, but watched when
+        // recent (kLateWatch), as every route written since is: every instance watches the
+        // decision until the result appears, so that when the instance that must write it
+        // goes away, another one writes it instead.
+        const bool watched = live || (message.timestamp_ms >= late_watch_from_ms_);
+        if (watched && !resulted_.contains(command.command_id)) {
             Command kept = command;
             kept.payload = json::object();  // not needed for the result
             const std::string& writer = route.target.empty() ? command.origin : route.target;
@@ -279,6 +302,9 @@ void Router::apply_route(const kafka_bridge::Message& message) {
             Routed routed{std::move(kept), writer, std::nullopt, route.result,
                           writer_run, route.origin_run, message.timestamp_ms};
             routed_[command.command_id] = std::move(routed);
+        }
+        if (!live) {
+            return;
         }
     }
     // A route for an earlier run of this instance's id (a restart in place) is left to the

@@ -17,6 +17,11 @@
 // c. A decision made at intake (here: NotConnected) whose origin went away
 //    before writing the result: after the instance timeout the live instance
 //    writes the decided result, once.
+// d. The only instance is killed (SIGKILL) while its station holds a command
+//    it has not answered, and started again under the same gatewayId: nobody
+//    watched the command from before it was routed, so the new run, which
+//    read the route back at start-up, ends it NotConnected
+//    (GatewayUnavailable, sent: true), once.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,7 +30,7 @@ import { randomUUID } from 'node:crypto';
 import { startGateway, uniqueStationId, withGatewayLog } from '../lib/gateway.mjs';
 import { TopicReader } from '../lib/kafka.mjs';
 import {
-  CommandClient, isolatedCommands, assertResult, connectStation, waitPresence, callsOf, closeStations,
+  CommandClient, isolatedCommands, assertResult, connectStation, waitPresence, callsOf, closeStations, nextCall,
 } from '../lib/commands.mjs';
 
 const RESULT_WAIT_MS = 20_000;
@@ -36,6 +41,7 @@ const INSTANCE_TIMEOUT_MS = 3_000;
 const OBSERVE_MS = 3_000;
 
 const delay = (ms) => new Promise((r) => setTimeout(r, ms));
+const gatewayArgs = (iso) => [...iso.extraArgs, '--instance-timeout-ms', String(INSTANCE_TIMEOUT_MS)];
 
 /** A route record as another instance would write it (schemas/events/command-route.schema.json). */
 function routeRecord({ commandId, stationId, action, payload, target, origin, result }) {
@@ -71,7 +77,7 @@ describe('one decision per command', () => {
   const sendRoute = (route) => cmd.produce(iso.topics.routes, route.stationId.toLowerCase(), JSON.stringify(route));
 
   before(async () => {
-    gw = await startGateway({ extraArgs: [...iso.extraArgs, '--instance-timeout-ms', String(INSTANCE_TIMEOUT_MS)] });
+    gw = await startGateway({ extraArgs: gatewayArgs(iso) });
     cmd = await new CommandClient({ topics: iso.topics }).start();
     reader = await new TopicReader().connect();
   });
@@ -140,5 +146,25 @@ describe('one decision per command', () => {
     assert.ok(tookMs >= INSTANCE_TIMEOUT_MS, `written after ${tookMs} ms, before the origin could be known gone`);
     await delay(OBSERVE_MS);
     assert.equal(cmd.resultsFor(commandId).length, 1);
+  }));
+
+  // Last: it replaces the gateway of the tests above with a second run of it.
+  test('d: the only instance killed with a command outstanding ends it once it runs again', { timeout: TEST_TIMEOUT_MS }, logOnFailure(async (t) => {
+    // The station takes the Reset and never answers it.
+    const st = await newStation('ITDECKILL', { Reset: () => new Promise(() => {}) });
+    const commandId = `it-dec-${randomUUID()}`;
+    await cmd.send({ commandId, stationId: st.stationId, action: 'Reset', payload: { type: 'Soft' }, timeoutMs: 120_000 });
+    await nextCall(st, (c) => c.action === 'Reset', { what: 'the Reset at the station' });
+    const { gatewayId } = gw;
+    gw.child.kill('SIGKILL');
+    await gw.exited;
+    const restartedAt = Date.now();
+    gw = await startGateway({ gatewayId, extraArgs: gatewayArgs(iso) });
+    const r = await cmd.waitResult(commandId, { timeoutMs: RESULT_WAIT_MS });
+    t.diagnostic(`ended ${Date.now() - restartedAt} ms after the restart began`);
+    assertResult(r, { commandId, stationId: st.stationId, action: 'Reset', status: 'NotConnected', sent: true, gatewayId });
+    assert.equal(r.error?.code, 'GatewayUnavailable', JSON.stringify(r.error));
+    await delay(OBSERVE_MS);
+    assert.equal(cmd.resultsFor(commandId).length, 1, `results: ${JSON.stringify(cmd.resultsFor(commandId).map((x) => x.value))}`);
   }));
 });
