@@ -53,12 +53,12 @@ Result<Ok, Error> check_idempotence(rd_kafka_conf_t* conf) {
     return Ok{};
 }
 
-}  // namespace
+using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
 
-void Producer::HandleDeleter::operator()(rd_kafka_s* handle) const { rd_kafka_destroy(handle); }
-
-Result<std::unique_ptr<Producer>, Error> Producer::create(const ProducerConfig& config) {
-    std::unique_ptr<rd_kafka_conf_t, ConfDeleter> conf(rd_kafka_conf_new());
+// The producer's librdkafka configuration: the gateway's settings, then the user's
+// properties, checked against what the producer relies on.
+Result<ConfPtr, Error> producer_conf(const ProducerConfig& config) {
+    ConfPtr conf(rd_kafka_conf_new());
     char errstr[512];
     auto set = [&](const std::string& name, const std::string& value) -> Result<Ok, Error> {
         if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), errstr, sizeof(errstr)) !=
@@ -97,6 +97,28 @@ Result<std::unique_ptr<Producer>, Error> Producer::create(const ProducerConfig& 
     if (auto r = check_idempotence(conf.get()); !r.ok()) {
         return r.error();
     }
+    return conf;
+}
+
+}  // namespace
+
+void Producer::HandleDeleter::operator()(rd_kafka_s* handle) const { rd_kafka_destroy(handle); }
+
+Result<Ok, Error> Producer::check_settings(const ProducerConfig& config) {
+    auto conf = producer_conf(config);
+    if (!conf.ok()) {
+        return conf.error();
+    }
+    return Ok{};
+}
+
+Result<std::unique_ptr<Producer>, Error> Producer::create(const ProducerConfig& config) {
+    auto built = producer_conf(config);
+    if (!built.ok()) {
+        return built.error();
+    }
+    ConfPtr conf = std::move(built.value());
+    char errstr[512];
 
     std::unique_ptr<Producer> producer(new Producer());
     rd_kafka_conf_set_opaque(conf.get(), producer.get());

@@ -300,6 +300,22 @@ void check_record_room(const Config& c, const std::map<std::string, std::string>
     }
 }
 
+/// What the Kafka producer of `kafka` would refuse at start-up (an unknown property, a bad
+/// value, idempotence weakened), said now: check-config finds it too. `where` names the
+/// properties' key.
+void check_kafka_settings(const kafka_bridge::ProducerConfig& kafka, const std::string& where) {
+    std::string brokers = kafka.brokers;
+    brokers.erase(std::remove(brokers.begin(), brokers.end(), ' '), brokers.end());
+    if (brokers.empty() || brokers.front() == ',' || brokers.back() == ',' ||
+        brokers.find(",,") != std::string::npos) {
+        fail("config: kafka brokers \"" + kafka.brokers + "\" has an empty entry; expected "
+             "HOST:PORT[,HOST:PORT...]");
+    }
+    if (auto checked = kafka_bridge::Producer::check_settings(kafka); !checked.ok()) {
+        fail("config " + where + ": " + checked.error().message());
+    }
+}
+
 void validate(Config& c) {
     if (c.gateway_id.empty()) {
         char host[HOST_NAME_MAX + 1] = {};
@@ -371,8 +387,15 @@ void validate(Config& c) {
     }
     validate_tenants(c);
     check_record_room(c, c.kafka.properties, "kafka.properties");
+    check_kafka_settings(c.kafka, "kafka.properties");
     for (const auto& [name, properties] : c.tenant_kafka_properties) {
         check_record_room(c, properties, "tenant_kafka.properties." + name);
+    }
+    for (const auto& tenant : c.tenants) {
+        if (has_own_cluster(c, tenant)) {
+            check_kafka_settings(tenant_config(c, tenant).kafka,
+                                 "tenant_kafka.properties." + tenant.name);
+        }
     }
     const std::set<std::string> levels = {"debug", "info", "warn", "error"};
     if (levels.count(c.log_level) == 0) {

@@ -240,6 +240,20 @@ TEST_CASE("a frame limit above what the producer takes stops start-up", "[config
     std::filesystem::remove(big);
 }
 
+TEST_CASE("Kafka settings the producer would refuse stop start-up", "[config]") {
+    using Catch::Contains;
+    // What librdkafka refuses, said before anything connects (check-config reads the same).
+    CHECK_THROWS_WITH(parse({"--kafka-property", "bogus.prop=1"}),
+                      Contains("config kafka.properties: Kafka property bogus.prop") &&
+                          Contains("No such configuration property"));
+    CHECK_THROWS_WITH(parse({"--kafka-property", "linger.ms=soon"}), Contains("linger.ms"));
+    CHECK_THROWS_WITH(parse({"--kafka-property", "acks=1"}), Contains("acks must be all"));
+    CHECK_THROWS_WITH(parse({"--kafka-brokers", ",,,"}), Contains("has an empty entry"));
+    CHECK_THROWS_WITH(parse({"--kafka-brokers", "a:9092,,b:9092"}), Contains("has an empty entry"));
+    CHECK(parse({"--kafka-brokers", "a:9092, b:9092", "--kafka-property", "fetch.wait.max.ms=10"})
+              .config.kafka.brokers == "a:9092, b:9092");
+}
+
 TEST_CASE("the operator's decisions are configured and checked", "[config]") {
     using Catch::Matchers::Contains;
     const auto defaults = parse({}).config;
