@@ -355,7 +355,10 @@ void Router::decide(Command command, std::function<void()> taken) {
         }
     }
     if (!holder) {
-        conclude(command, std::move(absent), std::move(taken));
+        // An action no OCPP version has is refused, not "not connected": the operator hears
+        // of the typo now, not once the station is back.
+        auto unknown = session::check_action_exists(schemas_, command);
+        conclude(command, unknown ? std::move(*unknown) : std::move(absent), std::move(taken));
         return;
     }
     if (holder->version) {

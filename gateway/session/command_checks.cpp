@@ -36,6 +36,21 @@ std::optional<CommandOutcome> check_command(const ocpp::SchemaRegistry& schemas,
     return std::nullopt;
 }
 
+std::optional<CommandOutcome> check_action_exists(const ocpp::SchemaRegistry& schemas,
+                                                  const Command& command) {
+    for (const ocpp::ProtocolVersion version : ocpp::kAllVersions) {
+        const ocpp::ActionInfo* info = ocpp::find_action(version, command.action);
+        if (info != nullptr && info->central_may_send() &&
+            schemas.has(version, command.action, ocpp::SchemaKind::request)) {
+            return std::nullopt;
+        }
+    }
+    return CommandOutcome::failure(
+        CommandError::unknown_action,
+        "\"" + command.action + "\" is not an action the central system sends in any OCPP "
+        "version (1.6, 2.0.1, 2.1)");
+}
+
 std::optional<CommandOutcome> check_boot_state(ocpp::ProtocolVersion version, bool pending,
                                                bool rejected, const Command& command) {
     // OCPP 1.6 section 4.2: while Pending the central system may retrieve information and

@@ -21,6 +21,12 @@ std::optional<CommandOutcome> check_command(const ocpp::SchemaRegistry& schemas,
                                             ocpp::ProtocolVersion version,
                                             const Command& command);
 
+/// Checks that `command`'s action is one the central system sends in some OCPP version, before
+/// the station's version is known (it may be offline). Returns the Rejected outcome
+/// (UnknownAction), or nothing when some version has it.
+std::optional<CommandOutcome> check_action_exists(const ocpp::SchemaRegistry& schemas,
+                                                  const Command& command);
+
 /// Checks `command` against the station's boot state: nothing is sent to a station whose
 /// boot was answered Rejected, and while Pending only what lets the operator look at and
 /// configure it (OCPP 1.6: GetConfiguration, ChangeConfiguration, GetLocalListVersion,

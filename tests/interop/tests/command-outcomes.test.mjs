@@ -134,6 +134,11 @@ describe('operator command outcomes', () => {
     const r = await result(id);
     window.to = Date.now();
     assertResult(r, { commandId: id, stationId, action: 'Reset', status: 'NotConnected', sent: false, gatewayId: gw.gatewayId, errorCode: 'StationNotConnected', window });
+    // An action no OCPP version has is refused as such, connected or not.
+    const typo = await cmd.send({ stationId, action: 'Resett', payload: { type: 'Soft' } });
+    const t = await result(typo);
+    assertResult(t, { commandId: typo, stationId, action: 'Resett', status: 'Rejected', sent: false, gatewayId: gw.gatewayId, errorCode: 'UnknownAction' });
+    assert.match(t.error.description, /not an action the central system sends in any OCPP version/);
   }));
 
   test('expired while queued behind a slow command: Expired, never sent', { timeout: TEST_TIMEOUT_MS }, logOnFailure(async () => {

@@ -6,6 +6,7 @@ using nlohmann::json;
 using ocpp::ProtocolVersion;
 using namespace kafka_bridge;
 using gateway::session::answer_outcome;
+using gateway::session::check_action_exists;
 using gateway::session::check_command;
 
 namespace {
@@ -16,6 +17,26 @@ const ocpp::SchemaRegistry& registry() {
 }
 
 }  // namespace
+
+TEST_CASE("an action no OCPP version has the central system send is refused before the version is known", "[commands]") {
+    Command c;
+    c.command_id = "c";
+    c.station_id = "CS-1";
+    c.payload = json::object();
+    for (const char* known : {"RemoteStartTransaction", "RequestStartTransaction", "Reset",
+                              "AFRRSignal"}) {
+        c.action = known;
+        CHECK_FALSE(check_action_exists(registry(), c));  // in 1.6, 2.0.1 or 2.1 only
+    }
+    for (const char* unknown : {"Resett", "Heartbeat", "reset", ""}) {
+        c.action = unknown;
+        const auto refused = check_action_exists(registry(), c);
+        REQUIRE(refused);
+        CHECK(refused->status == CommandStatus::rejected);
+        CHECK(refused->error_code == "UnknownAction");
+        CHECK_FALSE(refused->version);
+    }
+}
 
 TEST_CASE("a command is checked against the station's version", "[commands]") {
     Command c;
