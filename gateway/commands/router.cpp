@@ -68,7 +68,10 @@ Router::~Router() { stop(); }
 std::optional<std::string> Router::start(std::chrono::milliseconds timeout) {
     // Before the live marks below: route records written from here on are this run's to watch.
     const std::int64_t started_ms = now_ms();
-    late_watch_from_ms_ = started_ms - std::chrono::milliseconds(kLateWatch).count();
+    // Record timestamps are their writers' clocks (as for the results read back below), not
+    // the router's (test) clock.
+    late_watch_from_ms_ =
+        kafka_bridge::unix_now_ms() - std::chrono::milliseconds(kLateWatch).count();
     // The default fetch wait for the tables too: right after assign_all, partitions whose start
     // offset is still being looked up join the fetch only when the one in flight returns, so a
     // longer wait leaves a new instance blind to presence records for that long.

@@ -147,7 +147,8 @@ private:
     void expire_waiters();
     /// Ends with NotConnected the commands whose target instance is gone, when this instance
     /// is the one to do it: the route's origin if it is alive, else the live instance with the
-    /// smallest id.
+    /// smallest id among those that watched the route from before it was written, else the
+    /// earliest run among those that read it back at start-up (watches_late).
     void conclude_orphans();
     /// This instance's wall clock (unix ms) as the router uses it.
     std::int64_t now_ms() const {
@@ -201,8 +202,9 @@ private:
     Waiters waiters_;
     /// Results read lately: a repeated REST call is answered with the first one's result.
     RecentResults results_;
-    /// Every command routed since this instance started, until its result appears: when its
-    /// target goes away, one live instance writes the result the target never will.
+    /// Every command routed since this instance started (or within kLateWatch before), until
+    /// its result appears: when its target goes away, one live instance writes the result the
+    /// target never will.
     struct Routed {
         Command command;
         /// The instance that must write the result: the route's target, or its origin when the

@@ -84,9 +84,11 @@ void Router::pick_up_new_partitions() {
 void Router::conclude_orphans() {
     // A result written by the target just before it went away may still be on its way: the
     // target must have been gone for a whole instance timeout before anyone answers for it.
-    // Every instance watches every route; one writes: the route's origin while it is alive,
-    // else the live instance with the smallest id. The others keep watching until the result
-    // appears, so a writer that dies meanwhile is replaced.
+    // Every instance watches every route (read since it started, or back to kLateWatch before);
+    // one writes: the route's origin while it is alive, else the live instance with the
+    // smallest id among those that watched it from before it was written, else the earliest
+    // run among those that read it back at start-up. The others keep watching until the
+    // result appears, so a writer that dies meanwhile is replaced.
     const auto now = Clock::now();
     const std::int64_t now_ms = this->now_ms();
     std::vector<Routed> orphans;
@@ -99,11 +101,10 @@ void Router::conclude_orphans() {
             // the command: it never finishes it (apply_route), so the target counts as gone.
             const bool target_alive =
                 presence_.gateway_alive(r.target, now_ms) && !restarted_since(r.target, r.target_run);
-            const bool overdue = now_ms > r.command.expires_at_ms + r.command.timeout.count() + 300000;
-            if ((target_alive && overdue) ||
-                (r.routed_ms >= 0 && now_ms - r.routed_ms > kafka_bridge::kMaxCommandLifetimeMs)) {
-                // Its target is alive but wrote no result long after every deadline (or
-                // nobody wrote one for a day, the routes topic's retention).
+            const std::int64_t deadline = r.command.expires_at_ms + r.command.timeout.count();
+            if (now_ms > deadline + (target_alive ? 300000 : kafka_bridge::kMaxCommandLifetimeMs)) {
+                // Its target is alive but wrote no result long after every deadline (or it is
+                // gone and nobody wrote one for a day, the routes topic's retention).
                 log::warn("command {}: no result from instance {}; no longer watched",
                           r.command.command_id, r.target);
                 it = routed_.erase(it);
@@ -127,12 +128,16 @@ void Router::conclude_orphans() {
                 }
                 if (!origin_alive && fallback.empty()) {
                     // No instance watched it from before it was written (every one started
-                    // since, a single instance restarted after a crash among them): one that
-                    // read it back at start-up writes.
+                    // since, a single instance restarted after a crash among them): the
+                    // earliest run of those that read it back at start-up writes. An instance
+                    // that starts later never takes over from it (while its write may still
+                    // be on the way); one that crashes and starts again loses the turn.
+                    std::int64_t earliest = 0;
                     for (const auto& id : alive) {
-                        if (watches_late(id, r)) {
+                        const std::int64_t run = presence_.gateway_run(id);
+                        if (watches_late(id, r) && (earliest == 0 || run < earliest)) {
+                            earliest = run;
                             fallback = id;
-                            break;
                         }
                     }
                 }

@@ -63,6 +63,7 @@ describe('one decision per command', () => {
   let cmd;
   let reader;
   const stations = [];
+  const settled = [];  // commands of cases a-c: one result each, also after case d's restart
   const logOnFailure = (fn) => withGatewayLog(() => gw, fn);
 
   async function newStation(prefix, handlers) {
@@ -110,6 +111,7 @@ describe('one decision per command', () => {
     await delay(OBSERVE_MS);
     assert.deepEqual(callsOf(st, 'Reset').map((c) => c.params.type), ['Soft', 'Hard'], 'the command reached the station once, then the marker');
     assert.equal(cmd.resultsFor(commandId).length, 1, `results: ${JSON.stringify(cmd.resultsFor(commandId).map((x) => x.value))}`);
+    settled.push(commandId, markerId);
   }));
 
   test('b: another owner\'s route that landed first is the decision; the command record read later does not run again', { timeout: TEST_TIMEOUT_MS }, logOnFailure(async () => {
@@ -126,6 +128,7 @@ describe('one decision per command', () => {
     await delay(OBSERVE_MS);
     assert.deepEqual(callsOf(st, 'Reset').map((c) => c.params.type), ['Soft', 'Hard']);
     assert.equal(cmd.resultsFor(commandId).length, 1, `results: ${JSON.stringify(cmd.resultsFor(commandId).map((x) => x.value))}`);
+    settled.push(commandId, markerId);
   }));
 
   test('c: a result decided at intake by an instance that went away is written once by a live one', { timeout: TEST_TIMEOUT_MS }, logOnFailure(async () => {
@@ -146,6 +149,7 @@ describe('one decision per command', () => {
     assert.ok(tookMs >= INSTANCE_TIMEOUT_MS, `written after ${tookMs} ms, before the origin could be known gone`);
     await delay(OBSERVE_MS);
     assert.equal(cmd.resultsFor(commandId).length, 1);
+    settled.push(commandId);
   }));
 
   // Last: it replaces the gateway of the tests above with a second run of it.
@@ -166,5 +170,11 @@ describe('one decision per command', () => {
     assert.equal(r.error?.code, 'GatewayUnavailable', JSON.stringify(r.error));
     await delay(OBSERVE_MS);
     assert.equal(cmd.resultsFor(commandId).length, 1, `results: ${JSON.stringify(cmd.resultsFor(commandId).map((x) => x.value))}`);
+    // The new run read the earlier commands' routes back too, with their results: none of
+    // them is ended a second time.
+    assert.ok(settled.length >= 5, `the earlier cases settled ${settled.length} commands`);
+    for (const id of settled) {
+      assert.equal(cmd.resultsFor(id).length, 1, `${id}: ${JSON.stringify(cmd.resultsFor(id).map((x) => x.value))}`);
+    }
   }));
 });
