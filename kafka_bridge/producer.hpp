@@ -118,8 +118,10 @@ public:
     /// idempotence (acks other than all/-1, enable.idempotence=false,
     /// max.in.flight.requests.per.connection > 5).
     static Result<std::unique_ptr<Producer>, Error> create(const ProducerConfig& config);
-    /// The checks create() makes of `config` before it connects (every property known to
-    /// librdkafka with a valid value, idempotence kept), without creating a producer.
+    /// The checks create() makes of `config` while it builds librdkafka's configuration
+    /// (every property known to librdkafka with a valid value, idempotence kept), without
+    /// creating a producer; what librdkafka checks only when a producer starts (SSL files,
+    /// SASL set-up, combinations of settings) is not among them.
     static Result<Ok, Error> check_settings(const ProducerConfig& config);
     ~Producer();
     Producer(const Producer&) = delete;

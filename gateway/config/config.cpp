@@ -300,19 +300,20 @@ void check_record_room(const Config& c, const std::map<std::string, std::string>
     }
 }
 
-/// What the Kafka producer of `kafka` would refuse at start-up (an unknown property, a bad
-/// value, idempotence weakened), said now: check-config finds it too. `where` names the
-/// properties' key.
-void check_kafka_settings(const kafka_bridge::ProducerConfig& kafka, const std::string& where) {
-    std::string brokers = kafka.brokers;
-    brokers.erase(std::remove(brokers.begin(), brokers.end(), ' '), brokers.end());
-    if (brokers.empty() || brokers.front() == ',' || brokers.back() == ',' ||
-        brokers.find(",,") != std::string::npos) {
-        fail("config: kafka brokers \"" + kafka.brokers + "\" has an empty entry; expected "
+/// What the Kafka producer of `kafka` would refuse when it is made (a property librdkafka does
+/// not know or a value it refuses, idempotence weakened), said now: check-config finds it too.
+/// Combinations librdkafka checks only when it starts (SSL files, SASL set-up) are left to the
+/// start. `brokers_key` and `properties_key` name the settings.
+void check_kafka_settings(const kafka_bridge::ProducerConfig& kafka, const std::string& brokers_key,
+                          const std::string& properties_key) {
+    // librdkafka skips empty entries (a trailing comma is fine); a list of nothing but
+    // separators leaves it nowhere to connect, retrying for ever.
+    if (kafka.brokers.find_first_not_of(", ") == std::string::npos) {
+        fail("config " + brokers_key + ": \"" + kafka.brokers + "\" names no broker; expected "
              "HOST:PORT[,HOST:PORT...]");
     }
     if (auto checked = kafka_bridge::Producer::check_settings(kafka); !checked.ok()) {
-        fail("config " + where + ": " + checked.error().message());
+        fail("config " + properties_key + ": " + checked.error().message());
     }
 }
 
@@ -387,14 +388,14 @@ void validate(Config& c) {
     }
     validate_tenants(c);
     check_record_room(c, c.kafka.properties, "kafka.properties");
-    check_kafka_settings(c.kafka, "kafka.properties");
-    for (const auto& [name, properties] : c.tenant_kafka_properties) {
-        check_record_room(c, properties, "tenant_kafka.properties." + name);
-    }
+    check_kafka_settings(c.kafka, "kafka brokers", "kafka.properties");
     for (const auto& tenant : c.tenants) {
         if (has_own_cluster(c, tenant)) {
-            check_kafka_settings(tenant_config(c, tenant).kafka,
-                                 "tenant_kafka.properties." + tenant.name);
+            // Its own properties replace kafka.properties (librdkafka's defaults without them).
+            const auto kafka = tenant_config(c, tenant).kafka;
+            const std::string key = "tenant_kafka.properties." + tenant.name;
+            check_record_room(c, kafka.properties, key);
+            check_kafka_settings(kafka, "tenant_kafka.brokers." + tenant.name, key);
         }
     }
     const std::set<std::string> levels = {"debug", "info", "warn", "error"};
