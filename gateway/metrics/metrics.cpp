@@ -209,7 +209,8 @@ std::string Metrics::render(const std::map<std::string, double>& gauges) const {
     header("ocpp_dead_letters_total", "counter", "Frames refused and written to the dead-letter topic.");
     out += fmt::format("ocpp_dead_letters_total {}\n", dead_letters_.load());
     header("ocpp_backpressure_waits_total", "counter",
-           "Times a record waited for room in the full producer queue.");
+           "Times a station's record was refused for now and waits to be offered again: the "
+           "producer queue is full, or the producer is being replaced after a fatal error.");
     out += fmt::format("ocpp_backpressure_waits_total {}\n", backpressure_waits_.load());
     header("ocpp_unmatched_responses_total", "counter",
            "CALLRESULT/CALLERROR frames from stations that answered nothing outstanding.");

@@ -37,12 +37,12 @@ describe('a producer replaced after a fatal error', { timeout: 90_000 }, () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const replacements = async () =>
-    metricValue((await httpGet(gw.adminUrl('/metrics'))).text, 'ocpp_kafka_producer_replacements_total') ?? 0;
+  const metric = async (name) => metricValue((await httpGet(gw.adminUrl('/metrics'))).text, name) ?? 0;
 
   test('CALLs sent while it is replaced wait for the new producer and are stored', logOnFailure(async () => {
     station = await bootedRawStation(gw.wsUrl(uniqueStationId('ITFATAL')), 'ocpp1.6');
     for (let round = 1; round <= ROUNDS; round += 1) {
+      const waitsBefore = await metric('ocpp_backpressure_waits_total');
       const res = await fetch(gw.adminUrl('/test/kafka-fatal'), { method: 'POST' });
       assert.equal(res.status, 200, await res.text());
       // From here on the old producer refuses every record; the next calls fall in the window
@@ -52,7 +52,10 @@ describe('a producer replaced after a fatal error', { timeout: 90_000 }, () => {
         assert.equal(reply.json?.[0], 3,
           `round ${round}, call ${i + 1}: a CALLRESULT, not ${reply.text.slice(0, 200)}`);
       }
-      assert.equal(await replacements(), round, `the producer was replaced ${round} time(s)`);
+      assert.equal(await metric('ocpp_kafka_producer_replacements_total'), round, `the producer was replaced ${round} time(s)`);
+      // The first call after the injection met the failed producer and waited: the window
+      // was hit in this round, not missed.
+      assert.ok(await metric('ocpp_backpressure_waits_total') > waitsBefore, `round ${round}: no call waited for the new producer`);
     }
   }));
 });
