@@ -361,6 +361,9 @@ void Router::decide(Command command, std::function<void()> taken) {
         // An action no OCPP version has is refused, not "not connected": the operator hears
         // of the typo now, not once the station is back.
         auto unknown = session::check_action_exists(schemas_, command);
+        if (unknown) {
+            unknown->version = absent.version;  // the last one known, as NotConnected says
+        }
         conclude(command, unknown ? std::move(*unknown) : std::move(absent), std::move(taken));
         return;
     }

@@ -45,10 +45,13 @@ std::optional<CommandOutcome> check_action_exists(const ocpp::SchemaRegistry& sc
             return std::nullopt;
         }
     }
-    return CommandOutcome::failure(
-        CommandError::unknown_action,
-        "\"" + command.action + "\" is not an action the central system sends in any OCPP "
-        "version (1.6, 2.0.1, 2.1)");
+    std::string versions;
+    for (const ocpp::ProtocolVersion version : ocpp::kAllVersions) {
+        versions += (versions.empty() ? "" : ", ") + std::string(ocpp::version_label(version));
+    }
+    return CommandOutcome::failure(CommandError::unknown_action,
+                                   "\"" + command.action + "\" is not an action the central "
+                                   "system sends in any OCPP version (" + versions + ")");
 }
 
 std::optional<CommandOutcome> check_boot_state(ocpp::ProtocolVersion version, bool pending,
