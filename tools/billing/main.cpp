@@ -150,7 +150,8 @@ void set(rd_kafka_conf_t* conf, const char* k, const char* v) {
 }
 
 /// Creates the compacted sessions topic when it does not exist.
-void ensure_sessions_topic(rd_kafka_t* producer, const std::string& topic) {
+void ensure_sessions_topic(rd_kafka_t* producer, const std::string& topic,
+                           const std::string& brokers) {
     char errstr[512];
     rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), -1, -1, errstr, sizeof(errstr));
     if (nt == nullptr) {
@@ -161,7 +162,8 @@ void ensure_sessions_topic(rd_kafka_t* producer, const std::string& topic) {
     rd_kafka_CreateTopics(producer, &nt, 1, nullptr, queue);
     rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
     if (event == nullptr) {
-        die("no answer to CreateTopics");
+        die("no answer from Kafka at " + brokers + " within 30 s while creating " + topic +
+            " (is the broker reachable? --brokers)");
     }
     std::size_t count = 0;
     const rd_kafka_topic_result_t** results =
@@ -257,7 +259,7 @@ int main(int argc, char** argv) {
     set(pconf, "enable.idempotence", "true");
     set(pconf, "linger.ms", "5");
     rd_kafka_t* producer = make(RD_KAFKA_PRODUCER, pconf);
-    ensure_sessions_topic(producer, o.sessions_topic);
+    ensure_sessions_topic(producer, o.sessions_topic, o.brokers);
     // Fences an earlier instance with the same transactional id and aborts what it left
     // open, so the sessions topic holds only committed batches when it is read back.
     check(rd_kafka_init_transactions(producer, 60000), "init_transactions");
