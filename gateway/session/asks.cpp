@@ -80,13 +80,10 @@ void Session::on_asked(const std::shared_ptr<Asking>& asking,
     const ReplyPolicy::Asked asked{asking->request_id, std::move(decision)};
     publish(std::move(asking->call), asking->transaction_id, asking->received_at,
             std::move(asking->token), &asked);
-    // The calls read meanwhile, in order, until one of them asks again.
+    // The calls read meanwhile, in order, until one of them asks again (or waits for its
+    // transaction number).
     asking_ = false;
-    while (!asking_ && !held_.empty()) {
-        Held next = std::move(held_.front());
-        held_.pop_front();
-        publish(std::move(next.call), next.transaction_id, next.received_at, std::move(next.token));
-    }
+    release_held();
 }
 
 }  // namespace gateway::session

@@ -145,7 +145,7 @@ void Session::on_closed(int code, std::string reason) {
             }
         }
         self->blocked_.clear();
-        self->blocked_numbering_.clear();  // unanswered CALLs: the station sends them again
+        self->blocked_numbering_.reset();  // an unanswered CALL: the station sends it again
         self->held_.clear();
         log::debug("station {} disconnected ({} {}), session {}", self->info_.station_id, code,
                    reason, self->info_.session_id);

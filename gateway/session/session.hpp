@@ -140,9 +140,17 @@ private:
     /// Whether one more message fits the station's rate; counts and reports one that does not.
     bool within_rate(const ocpp::MessageId& id, const std::string& action, bool answerable,
                      const std::string& raw, const std::string& received_at);
+    /// Asks Kafka for the number of a 1.6 StartTransaction; the calls read until it is
+    /// published wait in held_ (numbering_).
     void request_transaction_id(std::shared_ptr<Numbering> numbering);
     /// Writes the transaction-id record (or, the queue full, waits in blocked_numbering_).
     void produce_numbering(std::shared_ptr<Numbering> numbering);
+    /// The StartTransaction waiting for its number could not get one (answered with a
+    /// CALLERROR): the calls held behind it go on.
+    void numbering_failed(const ocpp::Call& call);
+    /// Publishes the calls held behind an asked or numbered call, in order, until one of
+    /// them asks or waits for its number in turn.
+    void release_held();
     void publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> transaction_id,
                  const std::string& received_at, InFlight token,
                  const ReplyPolicy::Asked* asked = nullptr);
@@ -238,11 +246,14 @@ private:
     // Waiting for room in the producer queue; a list, since an empty std::deque allocates over
     // half a kilobyte and every idle station would pay it.
     std::list<std::shared_ptr<Pending>> blocked_;
-    /// 1.6 StartTransactions whose transaction-id record waits for room in the queue.
-    std::list<std::shared_ptr<Numbering>> blocked_numbering_;
-    /// A token question is open (asks.cpp): calls read meanwhile wait in `held_`, so that
-    /// their records follow the asked call's (max_pending_calls > 1).
+    /// The 1.6 StartTransaction whose transaction-id record waits for room in the queue (one
+    /// at most: numbers are asked for one at a time, see numbering_).
+    std::shared_ptr<Numbering> blocked_numbering_;
+    /// A token question is open (asks.cpp), or a 1.6 StartTransaction waits for its
+    /// transaction number: calls read meanwhile wait in `held_`, so that their records follow
+    /// that call's (max_pending_calls > 1). release_held() goes on once it is published.
     bool asking_ = false;
+    bool numbering_ = false;
     std::list<Held> held_;
     /// The tolerance profile this station matches (null: strict) and what it booted as
     /// (null until known).

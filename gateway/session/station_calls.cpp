@@ -149,6 +149,11 @@ void Session::handle_call(ocpp::Call call, const std::string& raw, const std::st
     }
     InFlight token(services_.in_flight);
     if (ReplyPolicy::needs_transaction_id(info_.version, accepted->action->name)) {
+        if (asking_ || numbering_) {
+            // Numbered in turn, once the call ahead is published (release_held).
+            held_.push_back(Held{std::move(*accepted), std::nullopt, received_at, std::move(token)});
+            return;
+        }
         request_transaction_id(std::make_shared<Numbering>(
             Numbering{std::move(*accepted), std::move(token), received_at}));
         return;
@@ -157,12 +162,30 @@ void Session::handle_call(ocpp::Call call, const std::string& raw, const std::st
 }
 
 void Session::request_transaction_id(std::shared_ptr<Numbering> numbering) {
-    if (!blocked_numbering_.empty()) {
-        // Earlier ones wait for room in the queue (retry_blocked_later is due): in order.
-        blocked_numbering_.push_back(std::move(numbering));
-        return;
-    }
+    // Calls read until this one is published wait behind it (publish), so that their records
+    // follow its record as the station sent them (max_pending_calls > 1).
+    numbering_ = true;
     produce_numbering(std::move(numbering));
+}
+
+void Session::numbering_failed(const ocpp::Call& call) {
+    fail_call(call.id, call.action);
+    numbering_ = false;
+    release_held();
+}
+
+void Session::release_held() {
+    while (!asking_ && !numbering_ && !held_.empty()) {
+        Held next = std::move(held_.front());
+        held_.pop_front();
+        if (!next.transaction_id &&
+            ReplyPolicy::needs_transaction_id(info_.version, next.call.action->name)) {
+            request_transaction_id(std::make_shared<Numbering>(
+                Numbering{std::move(next.call), std::move(next.token), next.received_at}));
+            continue;  // numbering_: the rest wait for this one
+        }
+        publish(std::move(next.call), next.transaction_id, next.received_at, std::move(next.token));
+    }
 }
 
 void Session::produce_numbering(std::shared_ptr<Numbering> numbering) {
@@ -194,15 +217,17 @@ void Session::produce_numbering(std::shared_ptr<Numbering> numbering) {
                     return;
                 }
                 if (d.ok() && d.partition == 0 && d.offset + 1 <= INT32_MAX) {
+                    self->numbering_ = false;
                     self->publish(std::move(numbering->call), d.offset + 1, numbering->received_at,
                                   std::move(numbering->token));
+                    self->release_held();
                     return;
                 }
                 log::error("station {}: no transaction id: {}", self->info_.station_id,
                            d.ok() ? std::string("transaction-id topic must have one partition "
                                                 "and fewer than 2^31 records")
                                   : d.error->to_string());
-                self->fail_call(numbering->call.call.id, numbering->call.call.action);
+                self->numbering_failed(numbering->call.call);
             });
         });
     if (result.ok()) {
@@ -212,13 +237,13 @@ void Session::produce_numbering(std::shared_ptr<Numbering> numbering) {
         // The producer queue is full (or the producer is being replaced): the call waits for
         // its number like any other record waits for room (retry_blocked_later), bounded by
         // max_pending_calls as they are.
-        blocked_numbering_.push_back(std::move(numbering));
+        blocked_numbering_ = std::move(numbering);
         services_.metrics.backpressure_wait();
         retry_blocked_later();
         return;
     }
     log::warn("station {}: no transaction id: {}", info_.station_id, result.error().to_string());
-    fail_call(call.id, call.action);
+    numbering_failed(call);
 }
 
 void Session::publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> transaction_id,
@@ -226,7 +251,7 @@ void Session::publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> t
                       const ReplyPolicy::Asked* asked) {
     const ocpp::ActionInfo& action = *accepted.action;
     const ocpp::EventClass event_class = *action.event_class;
-    if (asked == nullptr && asking_) {
+    if (asked == nullptr && (asking_ || numbering_)) {
         if (action.rpc == ocpp::Rpc::send && held_sends() >= kMaxBlockedSends) {
             log::warn("station {}: SEND {} {} dropped: {} SENDs already wait behind a token "
                       "question", info_.station_id, action.name, accepted.call.id.get(),
@@ -426,14 +451,14 @@ void Session::retry_blocked_later() {
         // in time would: the station hears within that bound (docs/reliability.md). The list
         // is in arrival order, so only its head can be due.
         const auto timeout = self->services_.config.kafka.delivery_timeout;
-        while (!self->blocked_numbering_.empty() &&
-               Clock::now() - self->blocked_numbering_.front()->since >= timeout) {
-            const ocpp::Call& call = self->blocked_numbering_.front()->call.call;
+        if (self->blocked_numbering_ &&
+            Clock::now() - self->blocked_numbering_->since >= timeout) {
+            const auto due = std::move(self->blocked_numbering_);
+            const ocpp::Call& call = due->call.call;
             log::warn("station {}: no transaction id: {} {} waited {} ms for the producer to "
                       "take its number", self->info_.station_id, call.action, call.id.get(),
                       timeout.count());
-            self->fail_call(call.id, call.action);
-            self->blocked_numbering_.pop_front();
+            self->numbering_failed(call);
         }
         while (!self->blocked_.empty()) {
             auto next = std::move(self->blocked_.front());
@@ -452,17 +477,10 @@ void Session::retry_blocked_later() {
                 return;  // still full: produce() scheduled another retry
             }
         }
-        while (!self->blocked_numbering_.empty()) {
-            auto next = std::move(self->blocked_numbering_.front());
-            self->blocked_numbering_.pop_front();
-            const std::size_t before = self->blocked_numbering_.size();
+        if (self->blocked_numbering_) {
+            // After the records ahead of it: if still refused, it is kept and retried again.
+            auto next = std::move(self->blocked_numbering_);
             self->produce_numbering(std::move(next));
-            if (self->blocked_numbering_.size() > before) {
-                // Still full: back at the head, in the station's order; a retry is scheduled.
-                auto& list = self->blocked_numbering_;
-                list.splice(list.begin(), list, std::prev(list.end()));
-                return;
-            }
         }
     }));
 }

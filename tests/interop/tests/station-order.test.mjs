@@ -1,0 +1,60 @@
+// A station's records keep its order when it has more than one CALL in flight
+// (limits.max_pending_calls 2). A 1.6 StartTransaction gets its transaction id from a record of
+// its own (the transaction-id topic) before its event is published; a StatusNotification sent
+// right behind it must not be published in between: its record's `sequence` (the session's
+// order of published events) comes after the StartTransaction's, and the answers come in the
+// station's order.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startGateway, uniqueStationId, withGatewayLog } from '../lib/gateway.mjs';
+import { TopicReader, TOPICS } from '../lib/kafka.mjs';
+import { bootedRawStation } from '../lib/raw-station.mjs';
+
+describe('a station with two CALLs in flight', { timeout: 60_000 }, () => {
+  let dir;
+  let gw;
+  let reader;
+  let station;
+  const logOnFailure = (fn) => withGatewayLog(() => gw, fn);
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ocpp-order-'));
+    const config = join(dir, 'gateway.yaml');
+    writeFileSync(config, 'limits:\n  max_pending_calls: 2\n');
+    gw = await startGateway({ extraArgs: ['--config', config] });
+    reader = await new TopicReader().connect();
+  });
+
+  after(async () => {
+    station?.terminate();
+    await gw?.stop();
+    await reader?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a StatusNotification behind a StartTransaction waiting for its number is published after it', logOnFailure(async () => {
+    const id = uniqueStationId('ITORDER');
+    station = await bootedRawStation(gw.wsUrl(id), 'ocpp1.6');
+    const from = await reader.snapshot([TOPICS.transactions, TOPICS.status]);
+    const at = new Date().toISOString();
+    await station.sendCall('StartTransaction', { connectorId: 1, idTag: 'ORDER', meterStart: 0, timestamp: at }, 'start');
+    await station.sendCall('StatusNotification', { connectorId: 1, errorCode: 'NoError', status: 'Charging', timestamp: at }, 'status');
+    const first = await station.next(10_000, 'the first answer');
+    const second = await station.next(10_000, 'the second answer');
+    assert.deepEqual([first.json?.[0], first.json?.[1], second.json?.[0], second.json?.[1]], [3, 'start', 3, 'status'],
+      `answers in the station's order: ${first.text} then ${second.text}`);
+    assert.ok(Number.isInteger(first.json[2].transactionId), first.text);
+
+    const { records } = await reader.waitFor([TOPICS.transactions, TOPICS.status],
+      (recs) => recs.length >= 2, { from, key: id, what: 'both records' });
+    const byMessage = Object.fromEntries(records.map((r) => [r.value.messageId, r.value]));
+    assert.ok(byMessage.start && byMessage.status, `records: ${JSON.stringify(records.map((r) => r.value.messageId))}`);
+    assert.equal(byMessage.start.sessionId, byMessage.status.sessionId);
+    assert.ok(byMessage.start.sequence < byMessage.status.sequence,
+      `sequence ${byMessage.start.sequence} (StartTransaction) before ${byMessage.status.sequence} (StatusNotification)`);
+  }));
+});
