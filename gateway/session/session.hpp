@@ -113,12 +113,15 @@ private:
         std::chrono::steady_clock::time_point asked_at;
         asio::steady_timer deadline;
     };
-    /// A call read while a token question is open: published after it, in the station's order.
+    /// A call read while a token question is open or a transaction number is asked for:
+    /// published after that call, in the station's order (release_held).
     struct Held {
         ocpp::AcceptedCall call;
         std::optional<std::int64_t> transaction_id;
         std::string received_at;
         InFlight token;
+        /// When it was read (a StartTransaction's wait for room counts from here).
+        std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
     };
     /// An accepted StartTransaction waiting for its transaction id.
     struct Numbering {

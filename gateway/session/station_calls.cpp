@@ -180,8 +180,8 @@ void Session::release_held() {
         held_.pop_front();
         if (!next.transaction_id &&
             ReplyPolicy::needs_transaction_id(info_.version, next.call.action->name)) {
-            request_transaction_id(std::make_shared<Numbering>(
-                Numbering{std::move(next.call), std::move(next.token), next.received_at}));
+            request_transaction_id(std::make_shared<Numbering>(Numbering{
+                std::move(next.call), std::move(next.token), next.received_at, next.since}));
             continue;  // numbering_: the rest wait for this one
         }
         publish(std::move(next.call), next.transaction_id, next.received_at, std::move(next.token));
@@ -448,8 +448,7 @@ void Session::retry_blocked_later() {
             return;
         }
         // A record that waited the delivery timeout for room fails as one Kafka did not take
-        // in time would: the station hears within that bound (docs/reliability.md). The list
-        // is in arrival order, so only its head can be due.
+        // in time would: the station hears within that bound (docs/reliability.md).
         const auto timeout = self->services_.config.kafka.delivery_timeout;
         if (self->blocked_numbering_ &&
             Clock::now() - self->blocked_numbering_->since >= timeout) {
