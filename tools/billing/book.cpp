@@ -97,6 +97,9 @@ void add_meter_values(Session& s, const json& meter_values) {
                 continue;
             }
             const double wh = value * std::pow(10.0, multiplier) * (unit == "kWh" ? 1000.0 : 1.0);
+            if (!std::isfinite(wh)) {
+                continue;  // "NaN", "inf" or an overflowing multiplier: no energy to bill
+            }
             add_reading(s, Reading{*at, wh});
         }
     }
@@ -194,12 +197,20 @@ std::optional<Session> Session::from_json(const json& j) {
     }
     if (const json* ranges = member(j, "seqNos"); ranges != nullptr && ranges->is_array()) {
         for (const auto& r : *ranges) {
-            if (!r.is_array() || r.size() != 2 || !r[0].is_number_integer() || !r[1].is_number_integer() ||
-                r[1].get<std::int64_t>() - r[0].get<std::int64_t>() > 1000000) {
+            if (!r.is_array() || r.size() != 2 || !r[0].is_number_integer() || !r[1].is_number_integer()) {
                 return std::nullopt;
             }
-            for (auto n = r[0].get<std::int64_t>(); n <= r[1].get<std::int64_t>(); ++n) {
+            const auto low = r[0].get<std::int64_t>();
+            const auto high = r[1].get<std::int64_t>();
+            // Unsigned difference: no overflow whatever the station's numbers (up to 2^63 - 1).
+            if (high < low || static_cast<std::uint64_t>(high) - static_cast<std::uint64_t>(low) > 1000000) {
+                return std::nullopt;
+            }
+            for (auto n = low;; ++n) {
                 s.seq_nos.insert(n);
+                if (n == high) {
+                    break;
+                }
             }
         }
     }

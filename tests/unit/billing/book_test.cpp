@@ -1,7 +1,9 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <random>
+#include <set>
 
 #include "tools/billing/book.hpp"
 
@@ -177,4 +179,38 @@ TEST_CASE("events billing cannot read are reported, not applied", "[billing]") {
     CHECK(book.apply(event("CP", "1.6", "StartTransaction", "k", {{"connectorId", 1}}, {{"idTagInfo", json::object()}})) ==
           Applied::unusable);
     CHECK(book.sessions().empty());
+}
+
+TEST_CASE("readings that are not finite are skipped, and the largest seqNo is written and read back", "[billing]") {
+    Book book;
+    const json start{{"connectorId", 1}, {"idTag", "CARD"}, {"meterStart", 1000}, {"timestamp", "2026-12-01T10:00:00Z"}};
+    book.apply(event("CP3", "1.6", "StartTransaction", "s", start, {{"transactionId", 5}}));
+    // Schema-valid strings std::stod reads as NaN and infinity, and one out of its range, timed
+    // before the start and after the stop: taken, they would be the session's first or last
+    // reading.
+    book.apply(event("CP3", "1.6", "MeterValues", "m1", meter16(5, "2026-12-01T10:40:00Z", "NaN")));
+    book.apply(event("CP3", "1.6", "MeterValues", "m2", meter16(5, "2026-12-01T09:50:00Z", "inf")));
+    book.apply(event("CP3", "1.6", "MeterValues", "m3", meter16(5, "2026-12-01T10:45:00Z", "1e999")));
+    book.apply(event("CP3", "1.6", "StopTransaction", "e",
+                     {{"transactionId", 5}, {"meterStop", 4000}, {"timestamp", "2026-12-01T10:30:00Z"}}));
+    REQUIRE(book.sessions().size() == 1);
+    const json record = book.sessions().begin()->second.to_json();
+    CHECK(record["energyWh"] == 3000.0);
+    CHECK(record["meterStart"]["wh"] == 1000.0);
+    CHECK(record["meterStop"]["wh"] == 4000.0);
+
+    // 2.0.1: a multiplier that overflows a double.
+    const json huge{{"eventType", "Started"}, {"timestamp", "2026-12-01T11:00:00Z"}, {"triggerReason", "Authorized"},
+                    {"seqNo", INT64_MAX}, {"transactionInfo", {{"transactionId", "TX-MAX"}}},
+                    {"meterValue", {{{"timestamp", "2026-12-01T11:00:00Z"},
+                                     {"sampledValue", {{{"value", 5.0}, {"unitOfMeasure", {{"unit", "Wh"}, {"multiplier", 400}}}}}}}}}};
+    Book other;
+    CHECK(other.apply(event("CP4", "2.0.1", "TransactionEvent", "t", huge)) == Applied::changed);
+    REQUIRE(other.sessions().size() == 1);
+    const json written = other.sessions().begin()->second.to_json();
+    CHECK(written["meterStart"].is_null());
+    // The record of a seqNo of 2^63 - 1 reads back (a restart), once.
+    auto copy = billing::Session::from_json(json::parse(written.dump()));
+    REQUIRE(copy);
+    CHECK(copy->seq_nos == std::set<std::int64_t>{INT64_MAX});
 }
