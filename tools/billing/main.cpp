@@ -42,7 +42,7 @@ Usage: ocpp-billing [options]
 
 Reads the transaction and meter-value topics (read_committed), joins each charging session
 (1.6 Start/MeterValues/Stop by transactionId, 2.0.1 TransactionEvents by transactionId),
-drops resends by dedupKey, and writes one record per session (schemas/events/billing-session.
+merges resends idempotently, and writes one record per session (schemas/events/billing-session.
 schema.json) to a compacted topic, exactly once (Kafka transactions, offsets in the
 transaction). One instance per group: a second one with the same transactional id fences the
 first.
