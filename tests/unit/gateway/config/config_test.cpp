@@ -3,26 +3,12 @@
 #include <filesystem>
 
 #include "gateway/config/config.hpp"
-#include "support.hpp"
+#include "unit/gateway/config/parse.hpp"
 
 using gateway::config::CommandLine;
-using gateway::config::parse_command_line;
 
-namespace {
-
-CommandLine parse(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
-    std::vector<const char*> argv = {"ocpp-gateway"};
-    for (const auto& a : args) {
-        argv.push_back(a.c_str());
-    }
-    return parse_command_line(static_cast<int>(argv.size()), argv.data(), env);
-}
-
-std::string write_yaml(const std::string& name, const std::string& text) {
-    return test_support::write_scratch_file(name + ".yaml", text);
-}
-
-}  // namespace
+using config_test::parse;
+using config_test::write_yaml;
 
 TEST_CASE("defaults are sane", "[config]") {
     const auto cl = parse({});
@@ -218,66 +204,6 @@ TEST_CASE("bad configuration stops start-up with one clear message", "[config]")
     file = write_yaml("broken", "listen: [unterminated\n");
     CHECK_THROWS_WITH(parse({"--config", file}), Contains("config file"));
     std::filesystem::remove(file);
-}
-
-TEST_CASE("a frame limit above what the producer takes stops start-up", "[config]") {
-    using Catch::Contains;
-    // Above librdkafka's default message.max.bytes (1,000,000): refused, naming both settings.
-    const auto big = write_yaml("frame-limit", "limits:\n  max_message_bytes: 2000000\n");
-    CHECK_THROWS_WITH(parse({"--config", big}),
-                      Contains("limits.max_message_bytes (2000000)") &&
-                          Contains("message.max.bytes (1000000)"));
-    // Raised together with the producer's limit: taken.
-    const auto c = parse({"--config", big, "--kafka-property", "message.max.bytes=3000000"}).config;
-    CHECK(c.limits.max_message_bytes == 2000000);
-    CHECK_THROWS_WITH(parse({"--config", big, "--kafka-property", "message.max.bytes=1500000"}),
-                      Contains("message.max.bytes (1500000)"));
-    CHECK_THROWS_WITH(parse({"--kafka-property", "message.max.bytes=lots"}),
-                      Contains("kafka.properties message.max.bytes"));
-    // At the default limit (256 KiB) a smaller producer limit is refused as well.
-    CHECK_THROWS_WITH(parse({"--kafka-property", "message.max.bytes=100000"}),
-                      Contains("limits.max_message_bytes (262144)"));
-    // A tenant on a cluster of its own without properties has librdkafka's default limit,
-    // however far kafka.properties raised it.
-    const auto tenant = write_yaml("frame-limit-tenant",
-                                   "limits:\n  max_message_bytes: 2000000\n"
-                                   "kafka:\n  properties: {message.max.bytes: 3000000}\n"
-                                   "tenants: [\"north\", \"south\"]\n"
-                                   "tenant_kafka:\n  brokers: {south: \"eu-1:9092\"}\n");
-    CHECK_THROWS_WITH(parse({"--config", tenant}),
-                      Contains("message.max.bytes (1000000)") &&
-                          Contains("Raise tenant_kafka.properties.south message.max.bytes"));
-    std::filesystem::remove(big);
-    std::filesystem::remove(tenant);
-}
-
-TEST_CASE("Kafka settings the producer would refuse stop start-up", "[config]") {
-    using Catch::Contains;
-    // What librdkafka refuses, said before anything connects (check-config reads the same).
-    CHECK_THROWS_WITH(parse({"--kafka-property", "bogus.prop=1"}),
-                      Contains("config kafka.properties: Kafka property bogus.prop") &&
-                          Contains("No such configuration property"));
-    CHECK_THROWS_WITH(parse({"--kafka-property", "linger.ms=soon"}),
-                      Contains("Kafka property linger.ms: Invalid value"));
-    CHECK_THROWS_WITH(parse({"--kafka-property", "acks=1"}), Contains("acks must be all"));
-    CHECK_THROWS_WITH(parse({"--kafka-brokers", ",,,"}),
-                      Contains("config kafka brokers: \",,,\" names no broker"));
-    // librdkafka skips empty entries; a consumer-only property is no error either.
-    CHECK(parse({"--kafka-brokers", "a:9092,,b:9092,", "--kafka-property", "fetch.wait.max.ms=10"})
-              .config.kafka.brokers == "a:9092,,b:9092,");
-    // A tenant's own cluster is checked with its own properties (they replace kafka.properties).
-    const auto tenants = write_yaml("tenant-kafka-checked",
-                                    "tenants: [\"north\", \"south\"]\n"
-                                    "tenant_kafka:\n  brokers: {south: \" , \"}\n");
-    CHECK_THROWS_WITH(parse({"--config", tenants}), Contains("config tenant_kafka.brokers.south"));
-    const auto tenant_prop = write_yaml("tenant-kafka-prop",
-                                        "tenants: [\"north\", \"south\"]\n"
-                                        "tenant_kafka:\n  brokers: {south: \"eu-1:9092\"}\n"
-                                        "  properties: {south.bogus.prop: 1}\n");
-    CHECK_THROWS_WITH(parse({"--config", tenant_prop}),
-                      Contains("config tenant_kafka.properties.south: Kafka property bogus.prop"));
-    std::filesystem::remove(tenants);
-    std::filesystem::remove(tenant_prop);
 }
 
 TEST_CASE("the operator's decisions are configured and checked", "[config]") {
