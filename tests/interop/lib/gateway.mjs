@@ -11,7 +11,7 @@
 
 import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { accessSync, constants as fsConstants, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants as fsConstants, createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -371,6 +371,32 @@ export async function startGateway({ gatewayId = `it-gw-${randomHex(4)}`, broker
     err.message += `\ncommand: ${GATEWAY_BIN} ${args.join(' ')}\n--- gateway output ---\n${tail}`;
     throw err;
   }
+  return gw;
+}
+
+/**
+ * startGateway() with a configuration file of `yaml` lines (settings such as admin.test_hooks
+ * exist only in a file). Returns the gateway, with `stopAndClean()` that stops it and removes
+ * the file.
+ */
+export async function startGatewayWithConfig(yaml, options = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'ocpp-config-'));
+  const config = join(dir, 'gateway.yaml');
+  writeFileSync(config, [...yaml, ''].join('\n'));
+  let gw;
+  try {
+    gw = await startGateway({ ...options, extraArgs: ['--config', config, ...(options.extraArgs ?? [])] });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  gw.stopAndClean = async () => {
+    try {
+      await gw.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
   return gw;
 }
 

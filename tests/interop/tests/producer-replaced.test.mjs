@@ -7,10 +7,7 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startGateway, uniqueStationId, withGatewayLog, httpGet } from '../lib/gateway.mjs';
+import { startGatewayWithConfig, uniqueStationId, withGatewayLog, httpGet } from '../lib/gateway.mjs';
 import { metricValue } from '../lib/monitor.mjs';
 import { bootedRawStation } from '../lib/raw-station.mjs';
 
@@ -18,23 +15,18 @@ const ROUNDS = 5;
 const CALLS_PER_ROUND = 40;  // back to back: each waits for its answer (~2-5 ms)
 
 describe('a producer replaced after a fatal error', { timeout: 90_000 }, () => {
-  let dir;
   let gw;
   let station;
   const logOnFailure = (fn) => withGatewayLog(() => gw, fn);
 
   before(async () => {
     // admin.test_hooks exists only in a configuration file.
-    dir = mkdtempSync(join(tmpdir(), 'ocpp-replaced-'));
-    const config = join(dir, 'gateway.yaml');
-    writeFileSync(config, 'admin:\n  test_hooks: true\n');
-    gw = await startGateway({ extraArgs: ['--config', config] });
+    gw = await startGatewayWithConfig(['admin:', '  test_hooks: true']);
   });
 
   after(async () => {
     station?.terminate();
-    await gw?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await gw?.stopAndClean();
   });
 
   const metric = async (name) => metricValue((await httpGet(gw.adminUrl('/metrics'))).text, name) ?? 0;

@@ -7,33 +7,25 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startGateway, uniqueStationId, withGatewayLog } from '../lib/gateway.mjs';
+import { startGatewayWithConfig, uniqueStationId, withGatewayLog } from '../lib/gateway.mjs';
 import { TopicReader, TOPICS } from '../lib/kafka.mjs';
 import { bootedRawStation } from '../lib/raw-station.mjs';
 
 describe('a station with two CALLs in flight', { timeout: 60_000 }, () => {
-  let dir;
   let gw;
   let reader;
   let station;
   const logOnFailure = (fn) => withGatewayLog(() => gw, fn);
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'ocpp-order-'));
-    const config = join(dir, 'gateway.yaml');
-    writeFileSync(config, 'limits:\n  max_pending_calls: 2\n');
-    gw = await startGateway({ extraArgs: ['--config', config] });
+    gw = await startGatewayWithConfig(['limits:', '  max_pending_calls: 2']);
     reader = await new TopicReader().connect();
   });
 
   after(async () => {
     station?.terminate();
-    await gw?.stop();
+    await gw?.stopAndClean();
     await reader?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   test('a StatusNotification behind a StartTransaction waiting for its number is published after it', logOnFailure(async () => {
