@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <iterator>
 
 #include "kafka_bridge/commands.hpp"
 
@@ -127,7 +129,52 @@ std::optional<Reading> reading_from(const json& j, const char* name) {
     return Reading{*at, *wh};
 }
 
+/// Whether a range ending at `last` and one starting at `first` overlap or touch.
+bool touches(std::int64_t last, std::int64_t first) {
+    return last >= first || (first != INT64_MIN && last == first - 1);
+}
+
 }  // namespace
+
+bool SeqNos::insert(std::int64_t n) {
+    if (contains(n)) {
+        return false;
+    }
+    insert_range(n, n);
+    return true;
+}
+
+bool SeqNos::insert_range(std::int64_t low, std::int64_t high) {
+    if (high < low) {
+        return false;
+    }
+    auto it = ranges_.upper_bound(low);
+    if (it != ranges_.begin()) {
+        const auto before = std::prev(it);
+        if (touches(before->second, low)) {
+            low = before->first;
+            high = std::max(high, before->second);
+            it = ranges_.erase(before);
+        }
+    }
+    while (it != ranges_.end() && touches(high, it->first)) {
+        high = std::max(high, it->second);
+        it = ranges_.erase(it);
+    }
+    ranges_.emplace_hint(it, low, high);
+    return true;
+}
+
+void SeqNos::insert_all(const SeqNos& other) {
+    for (const auto& [low, high] : other.ranges_) {
+        insert_range(low, high);
+    }
+}
+
+bool SeqNos::contains(std::int64_t n) const {
+    auto it = ranges_.upper_bound(n);
+    return it != ranges_.begin() && std::prev(it)->second >= n;
+}
 
 bool Session::operator==(const Session& o) const {
     return key == o.key && station_id == o.station_id && ocpp_version == o.ocpp_version &&
@@ -156,12 +203,7 @@ json Session::to_json() const {
            {"stopReason", stop_reason},
            {"startDedupKeys", json(std::vector<std::string>(start_keys.begin(), start_keys.end()))}};
     json ranges = json::array();
-    for (auto it = seq_nos.begin(); it != seq_nos.end();) {
-        std::int64_t from = *it;
-        std::int64_t to = *it;
-        for (++it; it != seq_nos.end() && *it == to + 1; ++it) {
-            to = *it;
-        }
+    for (const auto& [from, to] : seq_nos.ranges()) {
         ranges.push_back({from, to});
     }
     j["seqNos"] = std::move(ranges);
@@ -200,17 +242,8 @@ std::optional<Session> Session::from_json(const json& j) {
             if (!r.is_array() || r.size() != 2 || !r[0].is_number_integer() || !r[1].is_number_integer()) {
                 return std::nullopt;
             }
-            const auto low = r[0].get<std::int64_t>();
-            const auto high = r[1].get<std::int64_t>();
-            // Unsigned difference: no overflow whatever the station's numbers (up to 2^63 - 1).
-            if (high < low || static_cast<std::uint64_t>(high) - static_cast<std::uint64_t>(low) > 1000000) {
+            if (!s.seq_nos.insert_range(r[0].get<std::int64_t>(), r[1].get<std::int64_t>())) {
                 return std::nullopt;
-            }
-            for (auto n = low;; ++n) {
-                s.seq_nos.insert(n);
-                if (n == high) {
-                    break;
-                }
             }
         }
     }
@@ -259,7 +292,7 @@ void Book::merge(const std::string& from, const std::string& into) {
     Session& s = sessions_.at(into);
     s.transaction_ids.insert(gone.transaction_ids.begin(), gone.transaction_ids.end());
     s.start_keys.insert(gone.start_keys.begin(), gone.start_keys.end());
-    s.seq_nos.insert(gone.seq_nos.begin(), gone.seq_nos.end());
+    s.seq_nos.insert_all(gone.seq_nos);
     if (gone.started_ms && (!s.started_ms || *gone.started_ms < *s.started_ms)) {
         s.started_ms = gone.started_ms;
     }
@@ -291,7 +324,13 @@ void Book::merge(const std::string& from, const std::string& into) {
     changed_.insert(into);
 }
 
-Applied Book::apply(const json& event) {
+Applied Book::apply(const json& event, std::string* note) {
+    const auto unusable = [note](const char* why) {
+        if (note != nullptr) {
+            *note = why;
+        }
+        return Applied::unusable;
+    };
     const auto station = text(event, "stationId");
     const auto version = text(event, "ocppVersion");
     const auto action = text(event, "action");
@@ -299,17 +338,18 @@ Applied Book::apply(const json& event) {
     const json* payload = member(event, "payload");
     const json* reply = member(event, "reply");
     if (!station || !version || !action || !dedup || payload == nullptr || !payload->is_object()) {
-        return Applied::unusable;
+        return unusable("not a station event: stationId, ocppVersion, action and dedupKey (strings) "
+                        "and payload (an object) are required");
     }
     std::optional<std::string> transaction_id;
     if (*version == "1.6") {
         if (*action == "StartTransaction") {
             if (reply == nullptr) {
-                return Applied::unusable;
+                return unusable("a 1.6 StartTransaction without the answer the station got (reply)");
             }
             const auto id = integer(*reply, "transactionId");
             if (!id) {
-                return Applied::unusable;
+                return unusable("a 1.6 StartTransaction whose answer (reply) has no transactionId");
             }
             transaction_id = std::to_string(*id);
         } else if (*action == "MeterValues" || *action == "StopTransaction") {
@@ -388,13 +428,24 @@ Applied Book::apply(const json& event) {
             s.id_token = text(*payload, "idTag").value_or("");
         }
     } else {  // TransactionEvent
-        if (const auto seq = integer(*payload, "seqNo")) {
-            if (!s.seq_nos.insert(*seq).second) {
-                return Applied::duplicate;  // that seqNo of this transaction was applied
-            }
-        }
         const auto at = time_of(*payload, "timestamp");
         const auto type = text(*payload, "eventType").value_or("");
+        if (const auto seq = integer(*payload, "seqNo"); seq && !s.seq_nos.insert(*seq)) {
+            // That seqNo of this transaction was applied: a resend, dropped (its timestamp may
+            // have been refreshed). But an Ended for a session not ended, or a Started for one
+            // not started, is no resend of anything applied: the station numbered its events
+            // again (firmware that restarts seqNo after a reboot). Dropping it would leave the
+            // session open for ever.
+            const bool first_end = type == "Ended" && !s.stopped_ms;
+            const bool first_start = type == "Started" && !s.started_ms;
+            if (!first_end && !first_start) {
+                return Applied::duplicate;
+            }
+            if (note != nullptr) {
+                *note = "seqNo " + std::to_string(*seq) + " repeated by the first " + type +
+                        " event of the transaction: applied (the station numbered its events again)";
+            }
+        }
         if (type == "Started" && at && (!s.started_ms || *at < *s.started_ms)) {
             s.started_ms = at;
         }

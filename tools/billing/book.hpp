@@ -25,6 +25,24 @@ struct IdOrder {
     }
 };
 
+/// A set of 2.0.1 seqNos kept as ranges: a session of any length is one entry (a few when
+/// events are missing or read out of order).
+class SeqNos {
+public:
+    /// Adds n; false when it was there.
+    bool insert(std::int64_t n);
+    /// Adds every number from low to high; false (nothing added) when high < low.
+    bool insert_range(std::int64_t low, std::int64_t high);
+    void insert_all(const SeqNos& other);
+    bool contains(std::int64_t n) const;
+    /// first → last of each range, in order, disjoint and not adjacent.
+    const std::map<std::int64_t, std::int64_t>& ranges() const { return ranges_; }
+    bool operator==(const SeqNos& o) const { return ranges_ == o.ranges_; }
+
+private:
+    std::map<std::int64_t, std::int64_t> ranges_;
+};
+
 /// One charging session as billing sees it (schemas/events/billing-session.schema.json).
 struct Session {
     std::string key;  ///< "stationId|transactionId" of its canonical transaction
@@ -45,7 +63,7 @@ struct Session {
     std::set<std::string> start_keys;
     /// 2.0.1: the seqNos of the TransactionEvents applied (what their dedupKey is made of;
     /// a resend repeats the seqNo, perhaps with a new timestamp). Written as ranges.
-    std::set<std::int64_t> seq_nos;
+    SeqNos seq_nos;
 
     bool operator==(const Session& o) const;
 
@@ -73,13 +91,17 @@ enum class Applied : std::uint8_t {
 /// transactionId; a StartTransaction repeated by a station that lost the answer has a new
 /// transactionId and the same dedupKey: the two ids are one session, under the smaller id.
 /// 2.0.1: TransactionEvents joined by transactionId, a resend recognised by its seqNo (its
-/// dedupKey is station + transactionId + seqNo). A 1.6 MeterValues or StopTransaction resent
+/// dedupKey is station + transactionId + seqNo); an Ended (Started) whose seqNo was seen, for a
+/// session not ended (started) yet, is no resend and is applied. A 1.6 MeterValues or StopTransaction resent
 /// has the same payload and so the same dedupKey, and applying it again changes nothing: it
 /// is a duplicate by that. The state stays one small record per session however long the
 /// session, with no set of every dedupKey ever seen.
 class Book {
 public:
-    Applied apply(const nlohmann::json& event);
+    /// Applies one station event. `note`, when given, is set to why an event is unusable,
+    /// and to what was done with one that is odd but applied (a repeated seqNo that cannot
+    /// be a resend); it is left alone otherwise.
+    Applied apply(const nlohmann::json& event, std::string* note = nullptr);
     /// Puts back a session read from the sessions topic (state after a restart); a later
     /// record of the same key replaces it.
     void restore(Session session);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <random>
 #include <set>
 
@@ -174,10 +175,19 @@ TEST_CASE("state written and read back continues exactly where it was", "[billin
 
 TEST_CASE("events billing cannot read are reported, not applied", "[billing]") {
     Book book;
-    CHECK(book.apply(json::parse("[1,2]")) == Applied::unusable);
-    CHECK(book.apply(json{{"stationId", "CP"}}) == Applied::unusable);
-    CHECK(book.apply(event("CP", "1.6", "StartTransaction", "k", {{"connectorId", 1}}, {{"idTagInfo", json::object()}})) ==
-          Applied::unusable);
+    std::string note;
+    CHECK(book.apply(json::parse("[1,2]"), &note) == Applied::unusable);
+    CHECK(note.find("not a station event") != std::string::npos);
+    note.clear();
+    CHECK(book.apply(json{{"stationId", "CP"}}, &note) == Applied::unusable);
+    CHECK(note.find("not a station event") != std::string::npos);
+    CHECK(book.apply(event("CP", "1.6", "StartTransaction", "k", {{"connectorId", 1}}, {{"idTagInfo", json::object()}}),
+                     &note) == Applied::unusable);
+    CHECK(note == "a 1.6 StartTransaction whose answer (reply) has no transactionId");
+    json no_reply = event("CP", "1.6", "StartTransaction", "k", {{"connectorId", 1}});
+    no_reply.erase("reply");
+    CHECK(book.apply(no_reply, &note) == Applied::unusable);
+    CHECK(note == "a 1.6 StartTransaction without the answer the station got (reply)");
     CHECK(book.sessions().empty());
 }
 
@@ -212,5 +222,100 @@ TEST_CASE("readings that are not finite are skipped, and the largest seqNo is wr
     // The record of a seqNo of 2^63 - 1 reads back (a restart), once.
     auto copy = billing::Session::from_json(json::parse(written.dump()));
     REQUIRE(copy);
-    CHECK(copy->seq_nos == std::set<std::int64_t>{INT64_MAX});
+    CHECK(copy->seq_nos.contains(INT64_MAX));
+    CHECK(copy->seq_nos.ranges() == std::map<std::int64_t, std::int64_t>{{INT64_MAX, INT64_MAX}});
+}
+
+TEST_CASE("seqNos are kept as ranges, joined where they meet", "[billing]") {
+    billing::SeqNos seqs;
+    CHECK(seqs.insert(5));
+    CHECK_FALSE(seqs.insert(5));
+    CHECK(seqs.insert(7));
+    CHECK(seqs.ranges() == std::map<std::int64_t, std::int64_t>{{5, 5}, {7, 7}});
+    CHECK(seqs.insert(6));  // fills the gap: one range
+    CHECK(seqs.ranges() == std::map<std::int64_t, std::int64_t>{{5, 7}});
+    CHECK(seqs.insert_range(0, 3));
+    CHECK(seqs.insert_range(2, 20));  // overlaps both sides of the gap at 4
+    CHECK(seqs.ranges() == std::map<std::int64_t, std::int64_t>{{0, 20}});
+    CHECK_FALSE(seqs.insert_range(9, 8));
+    CHECK(seqs.contains(0));
+    CHECK(seqs.contains(20));
+    CHECK_FALSE(seqs.contains(21));
+    CHECK_FALSE(seqs.contains(-1));
+    // The ends of the number line: no overflow when a range touches them.
+    billing::SeqNos ends;
+    CHECK(ends.insert(INT64_MAX));
+    CHECK(ends.insert(INT64_MAX - 1));
+    CHECK(ends.insert(INT64_MIN));
+    CHECK(ends.insert(INT64_MIN + 1));
+    CHECK(ends.ranges() ==
+          std::map<std::int64_t, std::int64_t>{{INT64_MIN, INT64_MIN + 1}, {INT64_MAX - 1, INT64_MAX}});
+    CHECK(ends.insert_range(INT64_MIN, INT64_MAX));
+    CHECK(ends.ranges() == std::map<std::int64_t, std::int64_t>{{INT64_MIN, INT64_MAX}});
+}
+
+TEST_CASE("a long 2.0.1 session stays one range, and a wide range reads back", "[billing]") {
+    Book book;
+    auto te = [](const char* type, std::int64_t seq) {
+        return json{{"eventType", type}, {"timestamp", "2026-12-01T11:00:00Z"}, {"triggerReason", "MeterValuePeriodic"},
+                    {"seqNo", seq}, {"transactionInfo", {{"transactionId", "TX-LONG"}}}};
+    };
+    CHECK(book.apply(event("CP5", "2.0.1", "TransactionEvent", "l", te("Started", 0))) == Applied::changed);
+    for (std::int64_t seq = 1; seq < 20000; ++seq) {
+        book.apply(event("CP5", "2.0.1", "TransactionEvent", "l", te("Updated", seq)));
+    }
+    const auto& session = book.sessions().at("CP5|TX-LONG");
+    CHECK(session.seq_nos.ranges() == std::map<std::int64_t, std::int64_t>{{0, 19999}});
+    CHECK(session.to_json()["seqNos"] == json::array({json::array({0, 19999})}));
+    // A record with a range of a billion numbers (what a station numbering from a large
+    // start, or a gap filled later, could leave) is read back as it is.
+    json record = session.to_json();
+    record["seqNos"] = json::array({json::array({0, 1000000000}), json::array({1000000005, 1000000005})});
+    const auto copy = billing::Session::from_json(record);
+    REQUIRE(copy);
+    CHECK(copy->seq_nos.contains(999999999));
+    CHECK_FALSE(copy->seq_nos.contains(1000000001));
+    CHECK(copy->to_json()["seqNos"] == record["seqNos"]);
+    // A range written backwards is no record of this consumer.
+    record["seqNos"] = json::array({json::array({3, 2})});
+    CHECK_FALSE(billing::Session::from_json(record));
+}
+
+TEST_CASE("a station that numbers its events again after a reboot: its Ended is applied", "[billing]") {
+    auto te = [](const char* type, int seq, const char* at, double kwh) {
+        json e{{"eventType", type}, {"timestamp", at}, {"triggerReason", "MeterValuePeriodic"}, {"seqNo", seq},
+               {"transactionInfo", {{"transactionId", "TX-R"}}},
+               {"meterValue", {{{"timestamp", at}, {"sampledValue", {{{"value", kwh}, {"unitOfMeasure", {{"unit", "kWh"}}}}}}}}}};
+        if (std::string(type) == "Ended") {
+            e["transactionInfo"]["stoppedReason"] = "EVDisconnected";
+        }
+        return e;
+    };
+    Book book;
+    std::string note;
+    CHECK(book.apply(event("CP6", "2.0.1", "TransactionEvent", "r0", te("Started", 0, "2026-12-01T12:00:00Z", 1.0)), &note) ==
+          Applied::changed);
+    CHECK(book.apply(event("CP6", "2.0.1", "TransactionEvent", "r1", te("Updated", 1, "2026-12-01T12:10:00Z", 2.0)), &note) ==
+          Applied::changed);
+    CHECK(note.empty());
+    // After the reboot the station counts from 0 again: an Updated with a seqNo seen is taken
+    // for a resend (as a resend with a refreshed timestamp must be) ...
+    CHECK(book.apply(event("CP6", "2.0.1", "TransactionEvent", "r0", te("Updated", 0, "2026-12-01T12:20:00Z", 3.0)), &note) ==
+          Applied::duplicate);
+    CHECK(note.empty());
+    // ... but its Ended cannot be one: the session was open.
+    CHECK(book.apply(event("CP6", "2.0.1", "TransactionEvent", "r1", te("Ended", 1, "2026-12-01T12:30:00Z", 4.0)), &note) ==
+          Applied::changed);
+    CHECK(note.find("seqNo 1 repeated by the first Ended event") != std::string::npos);
+    const json record = book.sessions().at("CP6|TX-R").to_json();
+    CHECK(record["status"] == "closed");
+    CHECK(record["stoppedAt"] == "2026-12-01T12:30:00.000Z");
+    CHECK(record["stopReason"] == "EVDisconnected");
+    CHECK(record["energyWh"] == 3000.0);
+    // The same Ended resent later (refreshed timestamp) is a resend: nothing moves.
+    note.clear();
+    CHECK(book.apply(event("CP6", "2.0.1", "TransactionEvent", "r1", te("Ended", 1, "2026-12-01T12:35:00Z", 4.0)), &note) ==
+          Applied::duplicate);
+    CHECK(note.empty());
+    CHECK(book.sessions().at("CP6|TX-R").to_json()["stoppedAt"] == "2026-12-01T12:30:00.000Z");
 }
