@@ -5,16 +5,20 @@
 // restart is the sessions topic itself.
 #include <librdkafka/rdkafka.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "kafka_bridge/producer.hpp"
 #include "tools/billing/book.hpp"
 
 namespace {
@@ -54,20 +58,39 @@ first.
   --sessions-topic T         compacted output, created when missing [billing.sessions]
   --transactional-id ID      [ocpp-billing-<group>]
   --property K=V             any librdkafka property (SASL, TLS, ...), repeatable
-  --print                    print each session record written for a closed session
+  --batch N                  records read into one transaction at most [500]
+  --print                    print each session record of a closed session once its
+                             transaction is committed
   --help
+Options take their value as the next argument or after '=' (--group=billing); a value that
+starts with "--" must be given after '='.
 Exit codes: 0 stopped (SIGTERM/SIGINT), 2 bad options, 3 Kafka failed (restart: state and
 offsets are where the last committed transaction left them).
 )";
 
 bool parse(int argc, char** argv, Options& o) {
     for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
+        std::string a = argv[i];
+        std::optional<std::string> inline_value;  // --name=value
+        if (const auto eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
+            inline_value = a.substr(eq + 1);
+            a.resize(eq);
+        }
         auto value = [&](std::string& out) {
+            if (inline_value) {
+                out = *inline_value;
+                inline_value.reset();
+                return;
+            }
             if (i + 1 >= argc) {
                 throw std::runtime_error(a + " needs a value");
             }
-            out = argv[++i];
+            const std::string next = argv[i + 1];
+            if (next.rfind("--", 0) == 0) {
+                throw std::runtime_error(a + " needs a value, got the option \"" + next + "\" (a value that starts with \"--\" goes after '=': " + a + "=" + next + ")");
+            }
+            out = next;
+            ++i;
         };
         if (a == "--help" || a == "-h") {
             std::fputs(kUsage, stdout);
@@ -92,10 +115,27 @@ bool parse(int argc, char** argv, Options& o) {
                 throw std::runtime_error("--property: expected K=V, got \"" + kv + "\"");
             }
             o.properties[kv.substr(0, eq)] = kv.substr(eq + 1);
+        } else if (a == "--batch") {
+            std::string n;
+            value(n);
+            std::size_t used = 0;
+            int batch = 0;
+            try {
+                batch = std::stoi(n, &used);
+            } catch (const std::exception&) {
+                used = 0;
+            }
+            if (used == 0 || used != n.size() || batch < 1 || batch > 100000) {
+                throw std::runtime_error("--batch: expected a number of records from 1 to 100000, got \"" + n + "\"");
+            }
+            o.batch = batch;
         } else if (a == "--print") {
             o.print_closed = true;
         } else {
             throw std::runtime_error("unknown option \"" + a + "\" (see --help)");
+        }
+        if (inline_value) {
+            throw std::runtime_error(a + " takes no value");
         }
     }
     if (o.transactional_id.empty()) {
@@ -149,86 +189,165 @@ void set(rd_kafka_conf_t* conf, const char* k, const char* v) {
     }
 }
 
-/// Creates the compacted sessions topic when it does not exist.
-void ensure_sessions_topic(rd_kafka_t* producer, const std::string& topic,
-                           const std::string& brokers) {
-    char errstr[512];
-    rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), -1, -1, errstr, sizeof(errstr));
-    if (nt == nullptr) {
-        die(errstr);
-    }
-    rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
-    rd_kafka_queue_t* queue = rd_kafka_queue_new(producer);
-    rd_kafka_CreateTopics(producer, &nt, 1, nullptr, queue);
-    rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
-    if (event == nullptr) {
-        die("no answer from Kafka at " + brokers + " within 30 s while creating " + topic +
-            " (is the broker reachable? --brokers)");
-    }
-    std::size_t count = 0;
-    const rd_kafka_topic_result_t** results =
-        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count);
-    for (std::size_t i = 0; i < count; ++i) {
-        const auto err = rd_kafka_topic_result_error(results[i]);
-        if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-            die("creating " + topic + ": " + rd_kafka_err2str(err));
+/// Log lines about single records (unusable ones, odd ones applied), at most 20 a minute: a
+/// flood of bad records must not bury everything else. What was held back is counted and said
+/// in the next minute's first line.
+class RecordLog {
+public:
+    void line(const std::string& text) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now - window_ >= std::chrono::minutes(1)) {
+            if (held_back_ > 0) {
+                std::fprintf(stderr, "ocpp-billing: %zu more such record line(s) held back in the last minute\n",
+                             held_back_);
+            }
+            window_ = now;
+            written_ = 0;
+            held_back_ = 0;
+        }
+        if (written_ < 20) {
+            ++written_;
+            std::fprintf(stderr, "ocpp-billing: %s\n", text.c_str());
+        } else {
+            ++held_back_;
         }
     }
-    if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        die(std::string("creating ") + topic + ": " + rd_kafka_event_error_string(event));
+
+private:
+    std::chrono::steady_clock::time_point window_{};
+    std::size_t written_ = 0;
+    std::size_t held_back_ = 0;
+};
+
+std::string where(const rd_kafka_message_t* m) {
+    return fmt::format("{} partition {} offset {}", m->rkt != nullptr ? rd_kafka_topic_name(m->rkt) : "?",
+                       m->partition, m->offset);
+}
+
+/// Creates the sessions topic (compacted) when it does not exist, refuses one that is not
+/// compacted, and waits until its partitions can be read. Returns its partition count.
+int prepare_sessions_topic(const Options& o) {
+    kafka_bridge::ProducerConfig config;
+    config.brokers = o.brokers;
+    config.properties = o.properties;
+    config.log = [](int level, const char* facility, const char* message) {
+        if (level <= 4) {  // warnings and worse
+            std::fprintf(stderr, "ocpp-billing: kafka %s: %s\n", facility, message);
+        }
+    };
+    auto created = kafka_bridge::Producer::create(config);
+    if (!created.ok()) {
+        die("Kafka settings: " + created.error().to_string());
     }
-    rd_kafka_event_destroy(event);
-    rd_kafka_queue_destroy(queue);
-    rd_kafka_NewTopic_destroy(nt);
+    kafka_bridge::Producer& admin = *created.value();
+    const std::chrono::seconds timeout(30);
+    const std::string& topic = o.sessions_topic;
+    kafka_bridge::TopicSpec spec;
+    spec.name = topic;
+    spec.config["cleanup.policy"] = "compact";
+    if (auto r = admin.ensure_topics({spec}, timeout); !r.ok()) {
+        die("creating " + topic + " at " + o.brokers + ": " + r.error().to_string() +
+            " (is the broker reachable? --brokers)");
+    }
+    // A topic made by hand or by the broker's auto-creation may delete records: the billing
+    // records, and the state a restart reads back, would go after its retention.
+    if (auto observed = admin.observe_topics({topic}, timeout); !observed.ok()) {
+        std::fprintf(stderr, "ocpp-billing: could not read the configuration of %s (%s); its cleanup.policy is not checked\n",
+                     topic.c_str(), observed.error().to_string().c_str());
+    } else if (const auto it = observed.value().find(topic); it != observed.value().end()) {
+        const auto policy = it->second.config.find("cleanup.policy");
+        const std::string value = policy != it->second.config.end() ? policy->second : "";
+        if (value.find("compact") == std::string::npos) {
+            die(topic + " has cleanup.policy=" + (value.empty() ? "(none)" : value) +
+                ": the sessions topic must be compacted, or the broker deletes the billing records and the "
+                "state read back at a restart after its retention. Set it with kafka-configs.sh --alter "
+                "--entity-type topics --entity-name " + topic +
+                " --add-config cleanup.policy=compact, or name another topic with --sessions-topic");
+        }
+        if (value.find("delete") != std::string::npos) {
+            const auto retention = it->second.config.find("retention.ms");
+            std::fprintf(stderr, "ocpp-billing: %s has cleanup.policy=%s: sessions unchanged for retention.ms (%s) are deleted\n",
+                         topic.c_str(), value.c_str(),
+                         retention != it->second.config.end() ? retention->second.c_str() : "the broker's default");
+        }
+    }
+    if (auto r = admin.wait_partitions_ready(topic, timeout); !r.ok()) {
+        die("the partitions of " + topic + " are not ready: " + r.error().to_string());
+    }
+    auto partitions = admin.partition_count(topic, timeout);
+    if (!partitions.ok() || partitions.value() < 1) {
+        die("the partitions of " + topic + ": " +
+            (partitions.ok() ? std::string("none") : partitions.error().to_string()));
+    }
+    return partitions.value();
 }
 
 /// The state: every session record on the sessions topic, up to its last committed
-/// transaction (read_committed stops at the last stable offset).
-void restore(const Options& o, billing::Book& book) {
+/// transaction (read_committed stops at the last stable offset). A record this version cannot
+/// read stops the start: going on would write that session again from the events alone.
+void restore(const Options& o, int partitions, billing::Book& book) {
     rd_kafka_conf_t* conf = base_conf(o);
     set(conf, "group.id", (o.group + "-restore").c_str());
     set(conf, "enable.auto.commit", "false");
     set(conf, "isolation.level", "read_committed");
     set(conf, "enable.partition.eof", "true");
     rd_kafka_t* consumer = make(RD_KAFKA_CONSUMER, conf);
-    const rd_kafka_metadata_t* metadata = nullptr;
-    rd_kafka_topic_t* t = rd_kafka_topic_new(consumer, o.sessions_topic.c_str(), nullptr);
-    if (const auto err = rd_kafka_metadata(consumer, 0, t, &metadata, 30000)) {
-        die(std::string("metadata of ") + o.sessions_topic + ": " + rd_kafka_err2str(err));
-    }
-    rd_kafka_topic_destroy(t);
-    const int partitions = metadata->topic_cnt == 1 ? metadata->topics[0].partition_cnt : 0;
-    rd_kafka_metadata_destroy(metadata);
+    rd_kafka_poll_set_consumer(consumer);
     rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
     for (int p = 0; p < partitions; ++p) {
         rd_kafka_topic_partition_list_add(list, o.sessions_topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
     }
-    rd_kafka_assign(consumer, list);
+    if (const auto err = rd_kafka_assign(consumer, list)) {
+        die("restoring: assigning " + o.sessions_topic + ": " + rd_kafka_err2str(err));
+    }
     rd_kafka_topic_partition_list_destroy(list);
-    int at_end = 0;
+    // Errors librdkafka retries (a broker away, a leader moving) are waited out, but not for
+    // ever: a minute without a record or the end of a partition stops the start.
+    constexpr auto kStalled = std::chrono::seconds(60);
+    auto progress = std::chrono::steady_clock::now();
+    std::string last_error;
+    std::set<std::int32_t> at_end;
     std::size_t records = 0;
-    while (at_end < partitions) {
+    while (static_cast<int>(at_end.size()) < partitions) {
         rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 1000);
         if (g_stop != 0) {
             std::exit(0);
         }
         if (m == nullptr) {
+            if (std::chrono::steady_clock::now() - progress > kStalled) {
+                die(fmt::format("restoring {}: no progress for {} s ({} of {} partitions read){}", o.sessions_topic,
+                                kStalled.count(), at_end.size(), partitions,
+                                last_error.empty() ? "" : "; last error: " + last_error));
+            }
             continue;
         }
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            ++at_end;
+            at_end.insert(m->partition);
+            progress = std::chrono::steady_clock::now();
+        } else if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+            char reason[512];
+            rd_kafka_fatal_error(consumer, reason, sizeof(reason));
+            die(std::string("restoring: ") + reason);
         } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            std::fprintf(stderr, "ocpp-billing: restoring: %s\n", rd_kafka_message_errstr(m));
+            last_error = rd_kafka_message_errstr(m);
+            std::fprintf(stderr, "ocpp-billing: restoring: %s\n", last_error.c_str());
         } else if (m->payload == nullptr) {
+            progress = std::chrono::steady_clock::now();
             std::string key(static_cast<const char*>(m->key), m->key_len);
             book.forget(key);  // a session merged into another
         } else {
+            progress = std::chrono::steady_clock::now();
             const auto j = json::parse(static_cast<const char*>(m->payload),
                                        static_cast<const char*>(m->payload) + m->len, nullptr, false);
-            if (auto s = billing::Session::from_json(j)) {
-                book.restore(std::move(*s));
-                ++records;
+            auto s = billing::Session::from_json(j);
+            if (!s) {
+                die("restoring: the record at " + where(m) +
+                    " is not a session record this version reads; not starting, since going on would write "
+                    "its session again without it. Delete it (a tombstone for its key) if it does not "
+                    "belong there, or check --sessions-topic");
             }
+            book.restore(std::move(*s));
+            ++records;
         }
         rd_kafka_message_destroy(m);
     }
@@ -258,14 +377,14 @@ int main(int argc, char** argv) {
     set(pconf, "transactional.id", o.transactional_id.c_str());
     set(pconf, "enable.idempotence", "true");
     set(pconf, "linger.ms", "5");
+    const int session_partitions = prepare_sessions_topic(o);
     rd_kafka_t* producer = make(RD_KAFKA_PRODUCER, pconf);
-    ensure_sessions_topic(producer, o.sessions_topic, o.brokers);
     // Fences an earlier instance with the same transactional id and aborts what it left
     // open, so the sessions topic holds only committed batches when it is read back.
     check(rd_kafka_init_transactions(producer, 60000), "init_transactions");
 
     billing::Book book;
-    restore(o, book);
+    restore(o, session_partitions, book);
 
     rd_kafka_conf_t* cconf = base_conf(o);
     set(cconf, "group.id", o.group.c_str());
@@ -283,13 +402,35 @@ int main(int argc, char** argv) {
     rd_kafka_topic_partition_list_destroy(topics);
 
     std::map<std::string, std::uint64_t> counts;
+    RecordLog record_log;
+    const auto say_counts = [&counts](const char* when) {
+        std::fprintf(stderr, "ocpp-billing: %s (%llu applied, %llu duplicates, %llu ignored, %llu unusable)\n", when,
+                     static_cast<unsigned long long>(counts["applied"]),
+                     static_cast<unsigned long long>(counts["duplicates"]),
+                     static_cast<unsigned long long>(counts["ignored"]),
+                     static_cast<unsigned long long>(counts["unusable"]));
+    };
+    auto counts_said = std::chrono::steady_clock::now();
+    std::map<std::string, std::uint64_t> counts_then;
     while (g_stop == 0) {
+        if (std::chrono::steady_clock::now() - counts_said >= std::chrono::minutes(10)) {
+            counts_said = std::chrono::steady_clock::now();
+            if (counts != counts_then) {
+                say_counts("since the start");
+                counts_then = counts;
+            }
+        }
         // A batch: what arrives within 100 ms, at most o.batch records.
         std::vector<rd_kafka_message_t*> batch;
         while (static_cast<int>(batch.size()) < o.batch) {
             rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, batch.empty() ? 500 : 100);
             if (m == nullptr) {
                 break;
+            }
+            if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+                char reason[512];
+                rd_kafka_fatal_error(consumer, reason, sizeof(reason));
+                die(std::string("consumer: ") + reason);
             }
             if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
                 if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -308,13 +449,22 @@ int main(int argc, char** argv) {
                                ? json::parse(static_cast<const char*>(m->payload),
                                              static_cast<const char*>(m->payload) + m->len, nullptr, false)
                                : json();
-            switch (book.apply(j)) {
+            std::string note;
+            const auto applied = book.apply(j, &note);
+            switch (applied) {
                 case billing::Applied::changed: ++counts["applied"]; break;
                 case billing::Applied::duplicate: ++counts["duplicates"]; break;
                 case billing::Applied::ignored: ++counts["ignored"]; break;
                 case billing::Applied::unusable: ++counts["unusable"]; break;
             }
+            if (applied == billing::Applied::unusable) {
+                record_log.line("skipped the record at " + where(m) + ": " +
+                                (j.is_discarded() ? std::string("not JSON") : note));
+            } else if (!note.empty()) {
+                record_log.line(where(m) + ": " + note);
+            }
         }
+        std::vector<std::string> closed;  // printed once committed
         check(rd_kafka_begin_transaction(producer), "begin_transaction");
         for (const auto* s : book.take_changed()) {
             const std::string value = s->to_json().dump();
@@ -326,8 +476,7 @@ int main(int argc, char** argv) {
                 die(std::string("produce: ") + rd_kafka_err2str(err));
             }
             if (o.print_closed && s->status() == "closed") {
-                std::printf("%s\n", value.c_str());
-                std::fflush(stdout);
+                closed.push_back(value);
             }
         }
         for (const auto& key : book.take_removed()) {
@@ -353,12 +502,12 @@ int main(int argc, char** argv) {
         rd_kafka_consumer_group_metadata_destroy(cgmd);
         rd_kafka_topic_partition_list_destroy(offsets);
         check(rd_kafka_commit_transaction(producer, 60000), "commit_transaction");
+        for (const auto& line : closed) {
+            std::printf("%s\n", line.c_str());
+        }
+        std::fflush(stdout);
     }
-    std::fprintf(stderr, "ocpp-billing: stopping (%llu applied, %llu duplicates, %llu ignored, %llu unusable)\n",
-                 static_cast<unsigned long long>(counts["applied"]),
-                 static_cast<unsigned long long>(counts["duplicates"]),
-                 static_cast<unsigned long long>(counts["ignored"]),
-                 static_cast<unsigned long long>(counts["unusable"]));
+    say_counts("stopping");
     rd_kafka_consumer_close(consumer);
     rd_kafka_destroy(consumer);
     rd_kafka_destroy(producer);

@@ -1,0 +1,132 @@
+// ocpp-billing's start-up checks and what it does with records it cannot use, against the real
+// broker. No gateway: the input records are written here as the gateway writes them.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { randomHex, KAFKA_BROKERS } from '../lib/gateway.mjs';
+import { REPO_ROOT } from '../lib/paths.mjs';
+import { eventually } from '../lib/until.mjs';
+
+const BILLING_BIN = process.env.OCPP_BILLING_BIN || join(REPO_ROOT, 'build', 'bin', 'ocpp-billing');
+
+/** Starts ocpp-billing; `exited` resolves with its exit code once it ends (killed after 45 s). */
+function startBilling(args) {
+  const child = spawn(BILLING_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = { stdout: '', stderr: '', child };
+  child.stdout.on('data', (d) => { out.stdout += d; });
+  child.stderr.on('data', (d) => { out.stderr += d; });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
+  out.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
+    clearTimeout(timer);
+    resolve(code ?? signal);
+  }));
+  return out;
+}
+
+describe('ocpp-billing: start-up checks and records it cannot use', () => {
+  const tag = randomHex(4);
+  const name = (what) => `it-billstart-${tag}.${what}`;
+  const args = (what, extra = []) => ['--brokers', KAFKA_BROKERS, '--group', name(`${what}-group`),
+    '--transactions-topic', name(`${what}-tx`), '--meter-values-topic', name(`${what}-mv`),
+    '--sessions-topic', name(`${what}-sessions`), ...extra];
+  const topics = [];
+  const groups = [];
+  let kafka;
+  let admin;
+  let producer;
+
+  const createTopic = async (topic, configEntries = []) => {
+    topics.push(topic);
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1, configEntries }], waitForLeaders: true });
+  };
+
+  before(async () => {
+    kafka = new Kafka({ clientId: 'ocpp-interop-billing-start', brokers: KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+    admin = kafka.admin();
+    await admin.connect();
+    producer = kafka.producer();
+    await producer.connect();
+  });
+
+  after(async () => {
+    await producer?.disconnect();
+    await admin?.deleteGroups(groups).catch(() => {});
+    await admin?.deleteTopics({ topics }).catch(() => {});
+    await admin?.disconnect();
+  });
+
+  test('bad options are refused with exit code 2 and say why', async () => {
+    const cases = [
+      [['--batch', '0'], /--batch: expected a number of records from 1 to 100000, got "0"/],
+      [['--batch=12x'], /--batch: expected a number of records from 1 to 100000, got "12x"/],
+      [['--group', '--print'], /--group needs a value, got the option "--print"/],
+      [['--print=yes'], /--print takes no value/],
+      [['--sessions'], /unknown option "--sessions"/],
+    ];
+    for (const [argv, message] of cases) {
+      const run = startBilling(argv);
+      assert.equal(await run.exited, 2, `${argv.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, message);
+    }
+  });
+
+  test('a sessions topic that deletes records is refused', async () => {
+    await createTopic(name('delete-sessions'), [{ name: 'cleanup.policy', value: 'delete' }]);
+    const run = startBilling(args('delete'));
+    assert.equal(await run.exited, 3, run.stderr);
+    assert.match(run.stderr, new RegExp(`${name('delete-sessions').replaceAll('.', '\\.')} has cleanup\\.policy=delete: the sessions topic must be compacted`));
+  });
+
+  test('a record on the sessions topic it cannot read stops the start', async () => {
+    const sessions = name('foreign-sessions');
+    await createTopic(sessions, [{ name: 'cleanup.policy', value: 'compact' }]);
+    await producer.send({ topic: sessions, messages: [{ key: 'CP|1', value: JSON.stringify({ hello: 'world' }) }] });
+    groups.push(name('foreign-group'), `${name('foreign-group')}-restore`);
+    const run = startBilling(args('foreign'));
+    assert.equal(await run.exited, 3, run.stderr);
+    assert.match(run.stderr, new RegExp(`restoring: the record at ${sessions.replaceAll('.', '\\.')} partition 0 offset 0 is not a session record this version reads`));
+    assert.doesNotMatch(run.stderr, /restored \d+ session record/);
+  });
+
+  test('records it cannot use are logged with where they are; --print follows the commit', async () => {
+    const transactions = name('log-tx');
+    const sessions = name('log-sessions');
+    await createTopic(transactions);
+    await createTopic(name('log-mv'));
+    const station = `CPBS${tag}`;
+    const event = (action, dedupKey, payload, reply) => JSON.stringify({
+      stationId: station, ocppVersion: '1.6', action, dedupKey, payload, ...(reply ? { reply } : {}),
+    });
+    await producer.send({ topic: transactions, messages: [
+      { key: station, value: 'not json at all' },
+      { key: station, value: event('StartTransaction', 'd-1', { connectorId: 1, idTag: 'T', meterStart: 0, timestamp: '2026-12-01T10:00:00Z' }) },
+      { key: station, value: event('StartTransaction', 'd-2', { connectorId: 1, idTag: 'T', meterStart: 100, timestamp: '2026-12-01T10:00:00Z' }, { transactionId: 42, idTagInfo: { status: 'Accepted' } }) },
+      { key: station, value: event('StopTransaction', 'd-3', { transactionId: 42, meterStop: 1100, timestamp: '2026-12-01T10:30:00Z' }, { }) },
+    ] });
+    groups.push(name('log-group'), `${name('log-group')}-restore`);
+    const run = startBilling(args('log', ['--print']));
+    await eventually(async () => run.stdout.includes(`"${station}|42"`), 60_000, `the closed session printed (${run.stderr})`);
+    const printed = JSON.parse(run.stdout.trim().split('\n').find((line) => line.includes(`"${station}|42"`)));
+    assert.equal(printed.status, 'closed');
+    assert.equal(printed.energyWh, 1000);
+    // Printed once committed: a read_committed reader finds the record.
+    const reader = kafka.consumer({ groupId: name('log-reader'), readUncommitted: false });
+    groups.push(name('log-reader'));
+    const seen = [];
+    await reader.connect();
+    await reader.subscribe({ topic: sessions, fromBeginning: true });
+    await reader.run({ eachMessage: async ({ message }) => { seen.push(message.key.toString()); } });
+    try {
+      await eventually(async () => seen.includes(`${station}|42`), 30_000, 'the printed session committed');
+    } finally {
+      await reader.disconnect();
+    }
+    assert.match(run.stderr, new RegExp(`skipped the record at ${transactions.replaceAll('.', '\\.')} partition 0 offset 0: not JSON`));
+    assert.match(run.stderr, new RegExp(`skipped the record at ${transactions.replaceAll('.', '\\.')} partition 0 offset 1: a 1\\.6 StartTransaction without the answer the station got \\(reply\\)`));
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exited, 0, run.stderr);
+    assert.match(run.stderr, /stopping \(2 applied, 0 duplicates, 0 ignored, 2 unusable\)/);
+  });
+});
