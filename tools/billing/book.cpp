@@ -385,6 +385,7 @@ Applied Book::apply(const json& event, std::string* note) {
             return Applied::changed;
         }
     }
+    std::string renumbered;  // what to note about a repeated seqNo applied
     const bool known = by_transaction_.count(id_key) > 0;
     std::optional<Session> before;
     if (known) {
@@ -436,15 +437,13 @@ Applied Book::apply(const json& event, std::string* note) {
             // not started, is no resend of anything applied: the station numbered its events
             // again (firmware that restarts seqNo after a reboot). Dropping it would leave the
             // session open for ever.
-            const bool first_end = type == "Ended" && !s.stopped_ms;
+            const bool first_end = type == "Ended" && !s.stopped_ms && s.stop_reason.empty();
             const bool first_start = type == "Started" && !s.started_ms;
             if (!first_end && !first_start) {
                 return Applied::duplicate;
             }
-            if (note != nullptr) {
-                *note = "seqNo " + std::to_string(*seq) + " repeated by the first " + type +
-                        " event of the transaction: applied (the station numbered its events again)";
-            }
+            renumbered = "seqNo " + std::to_string(*seq) + " repeated by the first " + type +
+                         " event of the transaction: applied (the station numbered its events again)";
         }
         if (type == "Started" && at && (!s.started_ms || *at < *s.started_ms)) {
             s.started_ms = at;
@@ -478,6 +477,9 @@ Applied Book::apply(const json& event, std::string* note) {
     }
     if (before && *before == s) {
         return Applied::duplicate;
+    }
+    if (note != nullptr && !renumbered.empty()) {
+        *note = std::move(renumbered);
     }
     changed_.insert(s.key);
     removed_.erase(s.key);

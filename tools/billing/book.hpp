@@ -83,9 +83,11 @@ enum class Applied : std::uint8_t {
 };
 
 /// Every charging session, built from the station events of the transaction and meter-value
-/// topics in any order: each merge keeps minima and maxima by timestamp and unions of sets,
-/// so the result does not depend on the order events are read in (the two topics are read
-/// side by side, and a replay after a crash reads them again).
+/// topics: each merge keeps minima and maxima by timestamp and unions of sets, so the result
+/// does not depend on how the topics' partitions interleave (they are read side by side, and
+/// a replay after a crash reads them again). Within one partition the order is the stations':
+/// a station's TransactionEvents are read in the order it sent them, which the rule for a
+/// repeated seqNo below relies on.
 ///
 /// 1.6: StartTransaction, MeterValues (with transactionId) and StopTransaction joined by
 /// transactionId; a StartTransaction repeated by a station that lost the answer has a new

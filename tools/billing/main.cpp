@@ -14,11 +14,11 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
 
-#include "kafka_bridge/producer.hpp"
 #include "tools/billing/book.hpp"
 
 namespace {
@@ -65,7 +65,8 @@ first.
 Options take their value as the next argument or after '=' (--group=billing); a value that
 starts with "--" must be given after '='.
 Exit codes: 0 stopped (SIGTERM/SIGINT), 2 bad options, 3 Kafka failed (restart: state and
-offsets are where the last committed transaction left them).
+offsets are where the last committed transaction left them), 4 refused to start: the sessions
+topic is not compacted or holds a record this version cannot read (restarting does not help).
 )";
 
 bool parse(int argc, char** argv, Options& o) {
@@ -80,19 +81,23 @@ bool parse(int argc, char** argv, Options& o) {
             if (inline_value) {
                 out = *inline_value;
                 inline_value.reset();
-                return;
-            }
-            if (i + 1 >= argc) {
+            } else if (i + 1 >= argc) {
                 throw std::runtime_error(a + " needs a value");
+            } else if (const std::string next = argv[i + 1]; next.rfind("--", 0) == 0) {
+                throw std::runtime_error(a + " needs a value, got the option \"" + next +
+                                         "\" (a value that starts with \"--\" goes after '=': " + a + "=" + next + ")");
+            } else {
+                out = next;
+                ++i;
             }
-            const std::string next = argv[i + 1];
-            if (next.rfind("--", 0) == 0) {
-                throw std::runtime_error(a + " needs a value, got the option \"" + next + "\" (a value that starts with \"--\" goes after '=': " + a + "=" + next + ")");
+            if (out.empty()) {
+                throw std::runtime_error(a + " needs a value, got an empty one");
             }
-            out = next;
-            ++i;
         };
         if (a == "--help" || a == "-h") {
+            if (inline_value) {
+                throw std::runtime_error(a + " takes no value");
+            }
             std::fputs(kUsage, stdout);
             return false;
         } else if (a == "--brokers") {
@@ -118,14 +123,12 @@ bool parse(int argc, char** argv, Options& o) {
         } else if (a == "--batch") {
             std::string n;
             value(n);
-            std::size_t used = 0;
             int batch = 0;
-            try {
-                batch = std::stoi(n, &used);
-            } catch (const std::exception&) {
-                used = 0;
+            const bool digits = n.size() <= 6 && n.find_first_not_of("0123456789") == std::string::npos;
+            if (digits) {
+                batch = std::stoi(n);
             }
-            if (used == 0 || used != n.size() || batch < 1 || batch > 100000) {
+            if (!digits || batch < 1 || batch > 100000) {
                 throw std::runtime_error("--batch: expected a number of records from 1 to 100000, got \"" + n + "\"");
             }
             o.batch = batch;
@@ -144,10 +147,13 @@ bool parse(int argc, char** argv, Options& o) {
     return true;
 }
 
-[[noreturn]] void die(const std::string& what) {
+[[noreturn]] void die(const std::string& what, int code = 3) {
     std::fprintf(stderr, "ocpp-billing: %s\n", what.c_str());
-    std::exit(3);
+    std::exit(code);
 }
+
+/// Exit code of a refusal to start that restarting does not cure.
+constexpr int kRefused = 4;
 
 void check(rd_kafka_error_t* error, const char* what) {
     if (error != nullptr) {
@@ -197,19 +203,23 @@ public:
     void line(const std::string& text) {
         const auto now = std::chrono::steady_clock::now();
         if (now - window_ >= std::chrono::minutes(1)) {
-            if (held_back_ > 0) {
-                std::fprintf(stderr, "ocpp-billing: %zu more such record line(s) held back in the last minute\n",
-                             held_back_);
-            }
+            flush();
             window_ = now;
             written_ = 0;
-            held_back_ = 0;
         }
         if (written_ < 20) {
             ++written_;
             std::fprintf(stderr, "ocpp-billing: %s\n", text.c_str());
         } else {
             ++held_back_;
+        }
+    }
+
+    /// Says how many lines were held back since it last said so.
+    void flush() {
+        if (held_back_ > 0) {
+            std::fprintf(stderr, "ocpp-billing: %zu more record line(s) like those above held back\n", held_back_);
+            held_back_ = 0;
         }
     }
 
@@ -224,62 +234,145 @@ std::string where(const rd_kafka_message_t* m) {
                        m->partition, m->offset);
 }
 
-/// Creates the sessions topic (compacted) when it does not exist, refuses one that is not
-/// compacted, and waits until its partitions can be read. Returns its partition count.
-int prepare_sessions_topic(const Options& o) {
-    kafka_bridge::ProducerConfig config;
-    config.brokers = o.brokers;
-    config.properties = o.properties;
-    config.log = [](int level, const char* facility, const char* message) {
-        if (level <= 4) {  // warnings and worse
-            std::fprintf(stderr, "ocpp-billing: kafka %s: %s\n", facility, message);
+/// The answer to an admin request on `queue`, or the end: no answer within 30 s.
+rd_kafka_event_t* admin_answer(rd_kafka_queue_t* queue, const Options& o, const std::string& doing) {
+    rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
+    if (event == nullptr) {
+        die("no answer from Kafka at " + o.brokers + " within 30 s while " + doing + " (is the broker reachable? --brokers)");
+    }
+    return event;
+}
+
+/// The topic's configuration entries, or an error text. Retries for a while when the broker
+/// asked does not know the topic yet (it was created a moment ago).
+std::map<std::string, std::string> topic_configs(rd_kafka_t* rk, const Options& o, std::string& error) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (;;) {
+        std::map<std::string, std::string> configs;
+        rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+        rd_kafka_ConfigResource_t* resource = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, o.sessions_topic.c_str());
+        rd_kafka_DescribeConfigs(rk, &resource, 1, nullptr, queue);
+        rd_kafka_event_t* event = admin_answer(queue, o, "reading the configuration of " + o.sessions_topic);
+        rd_kafka_resp_err_t err = rd_kafka_event_error(event);
+        error = err != RD_KAFKA_RESP_ERR_NO_ERROR ? rd_kafka_event_error_string(event) : "";
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            std::size_t count = 0;
+            const rd_kafka_ConfigResource_t** resources =
+                rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(event), &count);
+            for (std::size_t i = 0; i < count; ++i) {
+                if ((err = rd_kafka_ConfigResource_error(resources[i])) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                    const char* text = rd_kafka_ConfigResource_error_string(resources[i]);
+                    error = text != nullptr && *text != '\0' ? text : rd_kafka_err2str(err);
+                    break;
+                }
+                std::size_t entries = 0;
+                const rd_kafka_ConfigEntry_t** config = rd_kafka_ConfigResource_configs(resources[i], &entries);
+                for (std::size_t e = 0; e < entries; ++e) {
+                    const char* value = rd_kafka_ConfigEntry_value(config[e]);
+                    configs[rd_kafka_ConfigEntry_name(config[e])] = value != nullptr ? value : "";
+                }
+            }
         }
-    };
-    auto created = kafka_bridge::Producer::create(config);
-    if (!created.ok()) {
-        die("Kafka settings: " + created.error().to_string());
+        rd_kafka_event_destroy(event);
+        rd_kafka_ConfigResource_destroy(resource);
+        rd_kafka_queue_destroy(queue);
+        if (err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || std::chrono::steady_clock::now() > deadline) {
+            if (error.empty() && configs.count("cleanup.policy") == 0) {
+                error = "the answer has no cleanup.policy";
+            }
+            return configs;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
-    kafka_bridge::Producer& admin = *created.value();
-    const std::chrono::seconds timeout(30);
+}
+
+/// Creates the sessions topic (compacted) when it does not exist, refuses one that is not
+/// compacted, and waits until the cluster lists its partitions. Returns their count.
+int prepare_sessions_topic(rd_kafka_t* rk, const Options& o) {
     const std::string& topic = o.sessions_topic;
-    kafka_bridge::TopicSpec spec;
-    spec.name = topic;
-    spec.config["cleanup.policy"] = "compact";
-    if (auto r = admin.ensure_topics({spec}, timeout); !r.ok()) {
-        die("creating " + topic + " at " + o.brokers + ": " + r.error().to_string() +
-            " (is the broker reachable? --brokers)");
+    char errstr[512];
+    rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), -1, -1, errstr, sizeof(errstr));
+    if (nt == nullptr) {
+        die(errstr, 2);
     }
+    rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+    rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, nullptr, queue);
+    rd_kafka_event_t* event = admin_answer(queue, o, "creating " + topic);
+    std::size_t count = 0;
+    const rd_kafka_topic_result_t** results =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count);
+    for (std::size_t i = 0; i < count; ++i) {
+        const auto err = rd_kafka_topic_result_error(results[i]);
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+            die("creating " + topic + ": " + rd_kafka_err2str(err));
+        }
+    }
+    if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        die(std::string("creating ") + topic + ": " + rd_kafka_event_error_string(event));
+    }
+    rd_kafka_event_destroy(event);
+    rd_kafka_queue_destroy(queue);
+    rd_kafka_NewTopic_destroy(nt);
+
     // A topic made by hand or by the broker's auto-creation may delete records: the billing
     // records, and the state a restart reads back, would go after its retention.
-    if (auto observed = admin.observe_topics({topic}, timeout); !observed.ok()) {
+    std::string error;
+    const auto configs = topic_configs(rk, o, error);
+    if (!error.empty()) {
         std::fprintf(stderr, "ocpp-billing: could not read the configuration of %s (%s); its cleanup.policy is not checked\n",
-                     topic.c_str(), observed.error().to_string().c_str());
-    } else if (const auto it = observed.value().find(topic); it != observed.value().end()) {
-        const auto policy = it->second.config.find("cleanup.policy");
-        const std::string value = policy != it->second.config.end() ? policy->second : "";
-        if (value.find("compact") == std::string::npos) {
-            die(topic + " has cleanup.policy=" + (value.empty() ? "(none)" : value) +
-                ": the sessions topic must be compacted, or the broker deletes the billing records and the "
-                "state read back at a restart after its retention. Set it with kafka-configs.sh --alter "
-                "--entity-type topics --entity-name " + topic +
-                " --add-config cleanup.policy=compact, or name another topic with --sessions-topic");
+                     topic.c_str(), error.c_str());
+    } else {
+        const std::string& policy = configs.at("cleanup.policy");
+        if (policy.find("compact") == std::string::npos) {
+            die(topic + " has cleanup.policy=" + policy +
+                    ": the sessions topic must be compacted, or the broker deletes the billing records and the "
+                    "state read back at a restart after its retention. Set it with kafka-configs.sh --alter "
+                    "--entity-type topics --entity-name " + topic +
+                    " --add-config cleanup.policy=compact, or name another topic with --sessions-topic",
+                kRefused);
         }
-        if (value.find("delete") != std::string::npos) {
-            const auto retention = it->second.config.find("retention.ms");
+        if (policy.find("delete") != std::string::npos) {
+            const auto retention = configs.find("retention.ms");
             std::fprintf(stderr, "ocpp-billing: %s has cleanup.policy=%s: sessions unchanged for retention.ms (%s) are deleted\n",
-                         topic.c_str(), value.c_str(),
-                         retention != it->second.config.end() ? retention->second.c_str() : "the broker's default");
+                         topic.c_str(), policy.c_str(),
+                         retention != configs.end() ? retention->second.c_str() : "the broker's default");
         }
     }
-    if (auto r = admin.wait_partitions_ready(topic, timeout); !r.ok()) {
-        die("the partitions of " + topic + " are not ready: " + r.error().to_string());
+
+    // Its partitions, once the cluster lists them all with a leader (a topic created a moment
+    // ago may not be listed yet).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    rd_kafka_topic_t* t = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+    std::string last;
+    for (;;) {
+        const rd_kafka_metadata_t* metadata = nullptr;
+        int partitions = 0;
+        if (const auto err = rd_kafka_metadata(rk, 0, t, &metadata, 5000); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            last = rd_kafka_err2str(err);
+        } else {
+            if (metadata->topic_cnt == 1 && metadata->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                const auto& listed = metadata->topics[0];
+                partitions = listed.partition_cnt;
+                for (int p = 0; p < listed.partition_cnt; ++p) {
+                    if (listed.partitions[p].err != RD_KAFKA_RESP_ERR_NO_ERROR || listed.partitions[p].leader < 0) {
+                        partitions = 0;
+                    }
+                }
+            } else {
+                last = metadata->topic_cnt == 1 ? rd_kafka_err2str(metadata->topics[0].err) : "not listed";
+            }
+            rd_kafka_metadata_destroy(metadata);
+        }
+        if (partitions > 0) {
+            rd_kafka_topic_destroy(t);
+            return partitions;
+        }
+        if (std::chrono::steady_clock::now() > deadline) {
+            die("the partitions of " + topic + " are not ready after 30 s" + (last.empty() ? "" : ": " + last));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
-    auto partitions = admin.partition_count(topic, timeout);
-    if (!partitions.ok() || partitions.value() < 1) {
-        die("the partitions of " + topic + ": " +
-            (partitions.ok() ? std::string("none") : partitions.error().to_string()));
-    }
-    return partitions.value();
 }
 
 /// The state: every session record on the sessions topic, up to its last committed
@@ -308,6 +401,9 @@ void restore(const Options& o, int partitions, billing::Book& book) {
     std::string last_error;
     std::set<std::int32_t> at_end;
     std::size_t records = 0;
+    // Records it cannot read, by key: a later record or tombstone of the key replaces one
+    // (how an operator removes it), so only those left at the end stop the start.
+    std::map<std::string, std::string> unreadable;
     while (static_cast<int>(at_end.size()) < partitions) {
         rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 1000);
         if (g_stop != 0) {
@@ -331,28 +427,41 @@ void restore(const Options& o, int partitions, billing::Book& book) {
         } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
             last_error = rd_kafka_message_errstr(m);
             std::fprintf(stderr, "ocpp-billing: restoring: %s\n", last_error.c_str());
-        } else if (m->payload == nullptr) {
-            progress = std::chrono::steady_clock::now();
-            std::string key(static_cast<const char*>(m->key), m->key_len);
-            book.forget(key);  // a session merged into another
         } else {
             progress = std::chrono::steady_clock::now();
-            const auto j = json::parse(static_cast<const char*>(m->payload),
-                                       static_cast<const char*>(m->payload) + m->len, nullptr, false);
-            auto s = billing::Session::from_json(j);
-            if (!s) {
-                die("restoring: the record at " + where(m) +
-                    " is not a session record this version reads; not starting, since going on would write "
-                    "its session again without it. Delete it (a tombstone for its key) if it does not "
-                    "belong there, or check --sessions-topic");
+            const std::string key = m->key != nullptr ? std::string(static_cast<const char*>(m->key), m->key_len) : "";
+            unreadable.erase(key);
+            if (m->payload == nullptr) {
+                book.forget(key);  // a session merged into another, or a record removed
+            } else {
+                const auto j = json::parse(static_cast<const char*>(m->payload),
+                                           static_cast<const char*>(m->payload) + m->len, nullptr, false);
+                auto s = billing::Session::from_json(j);
+                if (!s || s->key != key) {
+                    unreadable[key] = where(m);
+                    book.forget(key);
+                } else {
+                    book.restore(std::move(*s));
+                    ++records;
+                }
             }
-            book.restore(std::move(*s));
-            ++records;
         }
         rd_kafka_message_destroy(m);
     }
     rd_kafka_consumer_close(consumer);
     rd_kafka_destroy(consumer);
+    if (!unreadable.empty()) {
+        std::string list;
+        for (const auto& [key, at] : unreadable) {
+            list += fmt::format("{}\n  key \"{}\" at {}", list.empty() ? "" : ",", key, at);
+        }
+        die(fmt::format("restoring: {} record(s) on {} are not session records this version reads; not starting, "
+                        "since going on would write their sessions again from the events alone:{}\nRemove each "
+                        "with a tombstone for its key (a record with that key and no value) if it does not "
+                        "belong there, or check --sessions-topic",
+                        unreadable.size(), o.sessions_topic, list),
+            kRefused);
+    }
     book.restored();
     std::fprintf(stderr, "ocpp-billing: restored %zu session record(s), %zu session(s)\n", records,
                  book.sessions().size());
@@ -377,8 +486,8 @@ int main(int argc, char** argv) {
     set(pconf, "transactional.id", o.transactional_id.c_str());
     set(pconf, "enable.idempotence", "true");
     set(pconf, "linger.ms", "5");
-    const int session_partitions = prepare_sessions_topic(o);
     rd_kafka_t* producer = make(RD_KAFKA_PRODUCER, pconf);
+    const int session_partitions = prepare_sessions_topic(producer, o);
     // Fences an earlier instance with the same transactional id and aborts what it left
     // open, so the sessions topic holds only committed batches when it is read back.
     check(rd_kafka_init_transactions(producer, 60000), "init_transactions");
@@ -416,6 +525,7 @@ int main(int argc, char** argv) {
         if (std::chrono::steady_clock::now() - counts_said >= std::chrono::minutes(10)) {
             counts_said = std::chrono::steady_clock::now();
             if (counts != counts_then) {
+                record_log.flush();
                 say_counts("since the start");
                 counts_then = counts;
             }
@@ -507,6 +617,7 @@ int main(int argc, char** argv) {
         }
         std::fflush(stdout);
     }
+    record_log.flush();
     say_counts("stopping");
     rd_kafka_consumer_close(consumer);
     rd_kafka_destroy(consumer);

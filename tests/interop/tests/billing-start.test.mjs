@@ -11,14 +11,15 @@ import { eventually } from '../lib/until.mjs';
 
 const BILLING_BIN = process.env.OCPP_BILLING_BIN || join(REPO_ROOT, 'build', 'bin', 'ocpp-billing');
 
-/** Starts ocpp-billing; `exited` resolves with its exit code once it ends (killed after 45 s). */
+/** Starts ocpp-billing; `exited` resolves with its exit code once it has ended and its output
+ * is read (killed after 45 s). */
 function startBilling(args) {
   const child = spawn(BILLING_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const out = { stdout: '', stderr: '', child };
   child.stdout.on('data', (d) => { out.stdout += d; });
   child.stderr.on('data', (d) => { out.stderr += d; });
   const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
-  out.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
+  out.exited = new Promise((resolve) => child.once('close', (code, signal) => {
     clearTimeout(timer);
     resolve(code ?? signal);
   }));
@@ -63,6 +64,9 @@ describe('ocpp-billing: start-up checks and records it cannot use', () => {
       [['--batch=12x'], /--batch: expected a number of records from 1 to 100000, got "12x"/],
       [['--group', '--print'], /--group needs a value, got the option "--print"/],
       [['--print=yes'], /--print takes no value/],
+      [['--help=yes'], /--help takes no value/],
+      [['--group='], /--group needs a value, got an empty one/],
+      [['--batch', ' 5'], /--batch: expected a number of records from 1 to 100000, got " 5"/],
       [['--sessions'], /unknown option "--sessions"/],
     ];
     for (const [argv, message] of cases) {
@@ -75,22 +79,29 @@ describe('ocpp-billing: start-up checks and records it cannot use', () => {
   test('a sessions topic that deletes records is refused', async () => {
     await createTopic(name('delete-sessions'), [{ name: 'cleanup.policy', value: 'delete' }]);
     const run = startBilling(args('delete'));
-    assert.equal(await run.exited, 3, run.stderr);
+    assert.equal(await run.exited, 4, run.stderr);
     assert.match(run.stderr, new RegExp(`${name('delete-sessions').replaceAll('.', '\\.')} has cleanup\\.policy=delete: the sessions topic must be compacted`));
   });
 
-  test('a record on the sessions topic it cannot read stops the start', async () => {
+  test('a record on the sessions topic it cannot read stops the start until a tombstone replaces it', async () => {
     const sessions = name('foreign-sessions');
     await createTopic(sessions, [{ name: 'cleanup.policy', value: 'compact' }]);
     await producer.send({ topic: sessions, messages: [{ key: 'CP|1', value: JSON.stringify({ hello: 'world' }) }] });
     groups.push(name('foreign-group'), `${name('foreign-group')}-restore`);
-    const run = startBilling(args('foreign'));
-    assert.equal(await run.exited, 3, run.stderr);
-    assert.match(run.stderr, new RegExp(`restoring: the record at ${sessions.replaceAll('.', '\\.')} partition 0 offset 0 is not a session record this version reads`));
-    assert.doesNotMatch(run.stderr, /restored \d+ session record/);
+    const refused = startBilling(args('foreign'));
+    assert.equal(await refused.exited, 4, refused.stderr);
+    assert.match(refused.stderr, new RegExp(`restoring: 1 record\\(s\\) on ${sessions.replaceAll('.', '\\.')} are not session records this version reads`));
+    assert.match(refused.stderr, new RegExp(`key "CP\\|1" at ${sessions.replaceAll('.', '\\.')} partition 0 offset 0`));
+    assert.doesNotMatch(refused.stderr, /restored \d+ session record/);
+    // What the message advises: a tombstone for the key. The next start reads past both.
+    await producer.send({ topic: sessions, messages: [{ key: 'CP|1', value: null }] });
+    const started = startBilling(args('foreign'));
+    await eventually(async () => /restored 0 session record\(s\), 0 session\(s\)/.test(started.stderr), 30_000, `started (${started.stderr})`);
+    started.child.kill('SIGTERM');
+    assert.equal(await started.exited, 0, started.stderr);
   });
 
-  test('records it cannot use are logged with where they are; --print follows the commit', async () => {
+  test('records it cannot use are logged with where they are, and the rest billed', async () => {
     const transactions = name('log-tx');
     const sessions = name('log-sessions');
     await createTopic(transactions);
@@ -111,7 +122,7 @@ describe('ocpp-billing: start-up checks and records it cannot use', () => {
     const printed = JSON.parse(run.stdout.trim().split('\n').find((line) => line.includes(`"${station}|42"`)));
     assert.equal(printed.status, 'closed');
     assert.equal(printed.energyWh, 1000);
-    // Printed once committed: a read_committed reader finds the record.
+    // And written: a read_committed reader finds the record.
     const reader = kafka.consumer({ groupId: name('log-reader'), readUncommitted: false });
     groups.push(name('log-reader'));
     const seen = [];
@@ -119,7 +130,7 @@ describe('ocpp-billing: start-up checks and records it cannot use', () => {
     await reader.subscribe({ topic: sessions, fromBeginning: true });
     await reader.run({ eachMessage: async ({ message }) => { seen.push(message.key.toString()); } });
     try {
-      await eventually(async () => seen.includes(`${station}|42`), 30_000, 'the printed session committed');
+      await eventually(async () => seen.includes(`${station}|42`), 30_000, 'the session on the sessions topic');
     } finally {
       await reader.disconnect();
     }

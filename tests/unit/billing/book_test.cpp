@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -114,21 +115,67 @@ TEST_CASE("a 2.0.1 or 2.1 session: TransactionEvents by transactionId, resends d
     CHECK(s["seqNos"] == json::array({json::array({0, 2})}));
 }
 
-TEST_CASE("the result does not depend on the order events are read in", "[billing]") {
+namespace {
+
+/// A 2.0.1 station that numbered its events again after a reboot: Started 0, Updated 1, then
+/// Updated 0 and Ended 1 (no meter value in the Ended).
+std::vector<json> session_renumbered() {
+    auto te = [](const char* type, int seq, const char* at, std::optional<double> kwh) {
+        json e{{"eventType", type}, {"timestamp", at}, {"triggerReason", "MeterValuePeriodic"}, {"seqNo", seq},
+               {"transactionInfo", {{"transactionId", "TX-RB"}}}};
+        if (kwh) {
+            const json sample{{"value", *kwh}, {"unitOfMeasure", {{"unit", "kWh"}}}};
+            e["meterValue"] = json::array({json{{"timestamp", at}, {"sampledValue", json::array({sample})}}});
+        }
+        if (std::string(type) == "Ended") {
+            e["transactionInfo"]["stoppedReason"] = "PowerLoss";
+        }
+        return e;
+    };
+    return {
+        event("CP7", "2.0.1", "TransactionEvent", "rb-0", te("Started", 0, "2026-12-01T13:00:00Z", 1.0)),
+        event("CP7", "2.0.1", "TransactionEvent", "rb-1", te("Updated", 1, "2026-12-01T13:10:00Z", 2.0)),
+        event("CP7", "2.0.1", "TransactionEvent", "rb-0", te("Updated", 0, "2026-12-01T13:20:00Z", 3.0)),
+        event("CP7", "2.0.1", "TransactionEvent", "rb-1", te("Ended", 1, "2026-12-01T13:30:00Z", std::nullopt)),
+    };
+}
+
+}  // namespace
+
+TEST_CASE("the result does not depend on how the partitions interleave", "[billing]") {
     std::vector<json> all = session16();
-    const auto more = session201();
-    all.insert(all.end(), more.begin(), more.end());
+    for (const auto& more : {session201(), session_renumbered()}) {
+        all.insert(all.end(), more.begin(), more.end());
+    }
     Book in_order;
     for (const auto& e : all) {
         in_order.apply(e);
     }
     const json expected = without_key_order(in_order);
+    REQUIRE(expected.at("CP7|TX-RB").at("status") == "closed");
+    // One stream per station and topic, each in the order the station sent it (a partition
+    // keeps its order); the streams interleave at random, as a consumer of both topics'
+    // partitions reads them.
+    std::map<std::string, std::vector<json>> streams;
+    for (const auto& e : all) {
+        const bool metering = e.at("action") == "MeterValues";
+        streams[e.at("stationId").get<std::string>() + (metering ? "/meter-values" : "/transactions")].push_back(e);
+    }
     std::mt19937 random(12345);
     for (int round = 0; round < 200; ++round) {
-        std::shuffle(all.begin(), all.end(), random);
+        std::map<std::string, std::size_t> next;
+        std::vector<std::string> open;
+        for (const auto& [name, events] : streams) {
+            open.push_back(name);
+        }
         Book book;
-        for (const auto& e : all) {
-            book.apply(e);
+        while (!open.empty()) {
+            const auto pick = std::uniform_int_distribution<std::size_t>(0, open.size() - 1)(random);
+            const auto& events = streams.at(open[pick]);
+            book.apply(events[next[open[pick]]++]);
+            if (next[open[pick]] == events.size()) {
+                open.erase(open.begin() + static_cast<std::ptrdiff_t>(pick));
+            }
         }
         INFO("round " << round);
         REQUIRE(without_key_order(book) == expected);
@@ -318,4 +365,36 @@ TEST_CASE("a station that numbers its events again after a reboot: its Ended is 
           Applied::duplicate);
     CHECK(note.empty());
     CHECK(book.sessions().at("CP6|TX-R").to_json()["stoppedAt"] == "2026-12-01T12:30:00.000Z");
+}
+
+TEST_CASE("a Started repeating a seen seqNo of a session not started is applied, once", "[billing]") {
+    auto te = [](const char* type, int seq, const char* at) {
+        return json{{"eventType", type}, {"timestamp", at}, {"triggerReason", "Authorized"}, {"seqNo", seq},
+                    {"transactionInfo", {{"transactionId", "TX-S"}}}};
+    };
+    Book book;
+    std::string note;
+    // The station's first event read was an Updated numbered 0; after a reboot it sends the
+    // transaction's Started, numbered 0 again.
+    CHECK(book.apply(event("CP8", "2.0.1", "TransactionEvent", "s0", te("Updated", 0, "2026-12-01T14:10:00Z")), &note) ==
+          Applied::changed);
+    CHECK(book.sessions().at("CP8|TX-S").status() == "orphaned");
+    CHECK(book.apply(event("CP8", "2.0.1", "TransactionEvent", "s0", te("Started", 0, "2026-12-01T14:00:00Z")), &note) ==
+          Applied::changed);
+    CHECK(note.find("seqNo 0 repeated by the first Started event") != std::string::npos);
+    CHECK(book.sessions().at("CP8|TX-S").status() == "open");
+    CHECK(book.sessions().at("CP8|TX-S").to_json()["startedAt"] == "2026-12-01T14:00:00.000Z");
+    // Resent: nothing new, nothing noted.
+    note.clear();
+    CHECK(book.apply(event("CP8", "2.0.1", "TransactionEvent", "s0", te("Started", 0, "2026-12-01T14:00:30Z")), &note) ==
+          Applied::duplicate);
+    CHECK(note.empty());
+    // An Ended whose timestamp cannot be read, resent: the first one ended the session (its
+    // reason is there), so the resend is a resend and is not noted as a renumbering.
+    json ended = te("Ended", 0, "not a time");
+    ended["transactionInfo"]["stoppedReason"] = "Local";
+    CHECK(book.apply(event("CP8", "2.0.1", "TransactionEvent", "s0", ended), &note) == Applied::changed);
+    note.clear();
+    CHECK(book.apply(event("CP8", "2.0.1", "TransactionEvent", "s0", ended), &note) == Applied::duplicate);
+    CHECK(note.empty());
 }
