@@ -209,6 +209,9 @@ json Session::to_json() const {
     j["seqNos"] = std::move(ranges);
     j["connectorId"] = connector_id ? json(*connector_id) : json(nullptr);
     j["evseId"] = evse_id ? json(*evse_id) : json(nullptr);
+    if (updated_ms != 0) {
+        j["updatedAt"] = format(updated_ms);
+    }
     return j;
 }
 
@@ -259,6 +262,7 @@ std::optional<Session> Session::from_json(const json& j) {
     s.first = reading_from(j, "meterStart");
     s.last = reading_from(j, "meterStop");
     s.stop_reason = text(j, "stopReason").value_or("");
+    s.updated_ms = time_of(j, "updatedAt").value_or(0);
     return s;
 }
 
@@ -317,6 +321,7 @@ void Book::merge(const std::string& from, const std::string& into) {
     if (s.stop_reason.empty()) {
         s.stop_reason = gone.stop_reason;
     }
+    s.updated_ms = std::max(s.updated_ms, gone.updated_ms);
     index(s);
     changed_.erase(from);
     removed_.insert(from);
@@ -324,7 +329,7 @@ void Book::merge(const std::string& from, const std::string& into) {
     changed_.insert(into);
 }
 
-Applied Book::apply(const json& event, std::string* note) {
+Applied Book::apply(const json& event, std::string* note, std::int64_t now_ms) {
     const auto unusable = [note](const char* why) {
         if (note != nullptr) {
             *note = why;
@@ -366,6 +371,13 @@ Applied Book::apply(const json& event, std::string* note) {
         return Applied::ignored;
     }
     const std::string id_key = *station + "|" + *transaction_id;
+    if (by_transaction_.count(id_key) == 0 && (retired_.count(id_key) > 0 || retired_aliases_.count(id_key) > 0)) {
+        if (note != nullptr) {
+            *note = "a " + *action + " for transaction " + *transaction_id + " of " + *station +
+                    ", whose session was closed and retired from memory: not applied (its record stays as it is)";
+        }
+        return Applied::late;
+    }
     if (*action == "StartTransaction") {
         if (const auto seen = by_start_key_.find(*dedup); seen != by_start_key_.end()) {
             const auto mine = by_transaction_.find(id_key);
@@ -481,26 +493,74 @@ Applied Book::apply(const json& event, std::string* note) {
     if (note != nullptr && !renumbered.empty()) {
         *note = std::move(renumbered);
     }
+    if (now_ms != 0) {
+        s.updated_ms = now_ms;
+    }
     changed_.insert(s.key);
     removed_.erase(s.key);
     return Applied::changed;
 }
 
-void Book::restore(Session session) {
+void Book::restore(Session session, std::int64_t retire_before_ms) {
     const std::string key = session.key;
+    const std::int64_t changed_ms = session.updated_ms != 0 ? session.updated_ms : session.stopped_ms.value_or(0);
+    if (session.stopped_ms && changed_ms < retire_before_ms) {
+        sessions_.erase(key);
+        retired_.insert(key);
+        for (const auto& id : session.transaction_ids) {
+            if (const std::string alias = session.station_id + "|" + id; alias != key) {
+                retired_aliases_.insert(alias);
+            }
+        }
+        return;
+    }
+    retired_.erase(key);
     sessions_[key] = std::move(session);
 }
 
-void Book::forget(const std::string& key) { sessions_.erase(key); }
+void Book::forget(const std::string& key) {
+    sessions_.erase(key);
+    retired_.erase(key);
+}
 
 void Book::restored() {
     by_transaction_.clear();
     by_start_key_.clear();
     for (const auto& [key, s] : sessions_) {
         index(s);
+        // A session read back live is not retired under any of its ids (an earlier record
+        // of it may have been).
+        for (const auto& id : s.transaction_ids) {
+            retired_aliases_.erase(s.station_id + "|" + id);
+        }
     }
     changed_.clear();
     removed_.clear();
+}
+
+std::size_t Book::retire(std::int64_t before_ms) {
+    std::size_t count = 0;
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+        const Session& s = it->second;
+        if (!s.stopped_ms || s.updated_ms == 0 || s.updated_ms >= before_ms || changed_.count(s.key) > 0) {
+            ++it;
+            continue;
+        }
+        for (const auto& id : s.transaction_ids) {
+            const std::string id_key = s.station_id + "|" + id;
+            by_transaction_.erase(id_key);
+            if (id_key != s.key) {
+                retired_aliases_.insert(id_key);
+            }
+        }
+        for (const auto& k : s.start_keys) {
+            by_start_key_.erase(k);
+        }
+        retired_.insert(s.key);
+        it = sessions_.erase(it);
+        ++count;
+    }
+    return count;
 }
 
 std::vector<const Session*> Book::take_changed() {

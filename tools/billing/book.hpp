@@ -64,6 +64,9 @@ struct Session {
     /// 2.0.1: the seqNos of the TransactionEvents applied (what their dedupKey is made of;
     /// a resend repeats the seqNo, perhaps with a new timestamp). Written as ranges.
     SeqNos seq_nos;
+    /// When this consumer last changed it (Unix ms, its own clock; 0: not known — a record of
+    /// an earlier version). Not compared by operator==: it is set after a change is seen.
+    std::int64_t updated_ms = 0;
 
     bool operator==(const Session& o) const;
 
@@ -80,6 +83,7 @@ enum class Applied : std::uint8_t {
     duplicate,  ///< nothing new: a resend (its content was applied before)
     ignored,    ///< not a billing event (no transaction, another action)
     unusable,   ///< not a station event billing can read
+    late,       ///< for a session closed and retired from memory: not applied (Book::retire)
 };
 
 /// Every charging session, built from the station events of the transaction and meter-value
@@ -100,19 +104,30 @@ enum class Applied : std::uint8_t {
 /// session, with no set of every dedupKey ever seen.
 class Book {
 public:
-    /// Applies one station event. `note`, when given, is set to why an event is unusable,
-    /// and to what was done with one that is odd but applied (a repeated seqNo that cannot
-    /// be a resend); it is left alone otherwise.
-    Applied apply(const nlohmann::json& event, std::string* note = nullptr);
+    /// Applies one station event. `note`, when given, is set to why an event is unusable or
+    /// late, and to what was done with one that is odd but applied (a repeated seqNo that
+    /// cannot be a resend); it is left alone otherwise. A session it changes is stamped
+    /// `now_ms` (when not 0).
+    Applied apply(const nlohmann::json& event, std::string* note = nullptr, std::int64_t now_ms = 0);
     /// Puts back a session read from the sessions topic (state after a restart); a later
-    /// record of the same key replaces it.
-    void restore(Session session);
+    /// record of the same key replaces it. A closed session last changed before
+    /// `retire_before_ms` is kept retired (its ids only; see retire()). A record of an earlier
+    /// version, without `updatedAt`, counts as changed when it stopped.
+    void restore(Session session, std::int64_t retire_before_ms = 0);
     /// A tombstone on the sessions topic: the session was merged into another.
     void forget(const std::string& key);
     /// After the last restore()/forget(): indexes the sessions by transaction id and
     /// dedupKey (records come from several partitions in any order; only the end state
     /// is consistent).
     void restored();
+
+    /// Closed sessions last changed before `before_ms` (and written: not among those changed
+    /// since take_changed()) leave memory; their ids stay, so that an event for one is
+    /// answered Applied::late instead of starting a session from that event alone, whose
+    /// record would replace the closed one on the compacted topic. Returns how many left.
+    std::size_t retire(std::int64_t before_ms);
+    /// Sessions retired (from this run and read back as retired).
+    std::size_t retired() const { return retired_.size(); }
 
     /// Sessions changed since the last call, and keys merged into another session since
     /// then (to be deleted on the sessions topic); both cleared.
@@ -135,6 +150,10 @@ private:
     std::map<std::string, std::string> by_start_key_;
     std::set<std::string> changed_;
     std::set<std::string> removed_;
+    /// Keys of retired sessions, and "station|transactionId" of their other ids (a 1.6 start
+    /// repeated under a second id).
+    std::set<std::string> retired_;
+    std::set<std::string> retired_aliases_;
 };
 
 }  // namespace billing

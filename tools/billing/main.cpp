@@ -5,6 +5,7 @@
 // restart is the sessions topic itself.
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -38,6 +39,7 @@ struct Options {
     std::map<std::string, std::string> properties;
     bool print_closed = false;
     int batch = 500;
+    double retire_after_hours = 72;  // 0: never
 };
 
 constexpr const char* kUsage = R"(ocpp-billing: the reference billing consumer of the OCPP gateway's topics
@@ -59,6 +61,8 @@ first.
   --transactional-id ID      [ocpp-billing-<group>]
   --property K=V             any librdkafka property (SASL, TLS, ...), repeatable
   --batch N                  records read into one transaction at most [500]
+  --retire-after-hours H     a closed session unchanged for H hours leaves memory; later
+                             events for it are logged as late, not applied; 0: never [72]
   --print                    print each session record of a closed session once its
                              transaction is committed
   --help
@@ -132,6 +136,21 @@ bool parse(int argc, char** argv, Options& o) {
                 throw std::runtime_error("--batch: expected a number of records from 1 to 100000, got \"" + n + "\"");
             }
             o.batch = batch;
+        } else if (a == "--retire-after-hours") {
+            std::string h;
+            value(h);
+            std::size_t used = 0;
+            double hours = -1;
+            try {
+                hours = std::stod(h, &used);
+            } catch (const std::exception&) {
+                used = 0;
+            }
+            if (used == 0 || used != h.size() || h.find_first_not_of("0123456789.") != std::string::npos ||
+                !(hours >= 0 && hours <= 24.0 * 3650)) {
+                throw std::runtime_error("--retire-after-hours: expected hours from 0 (never) to 87600, got \"" + h + "\"");
+            }
+            o.retire_after_hours = hours;
         } else if (a == "--print") {
             o.print_closed = true;
         } else {
@@ -375,6 +394,16 @@ int prepare_sessions_topic(rd_kafka_t* rk, const Options& o) {
     }
 }
 
+std::int64_t unix_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+/// Sessions closed and unchanged since before this leave memory (0: none).
+std::int64_t retire_before_ms(const Options& o) {
+    return o.retire_after_hours > 0 ? unix_now_ms() - static_cast<std::int64_t>(o.retire_after_hours * 3600000.0) : 0;
+}
+
 /// The state: every session record on the sessions topic, up to its last committed
 /// transaction (read_committed stops at the last stable offset). A record this version cannot
 /// read stops the start: going on would write that session again from the events alone.
@@ -404,6 +433,7 @@ void restore(const Options& o, int partitions, billing::Book& book) {
     // Records it cannot read, by key: a later record or tombstone of the key replaces one
     // (how an operator removes it), so only those left at the end stop the start.
     std::map<std::string, std::string> unreadable;
+    const std::int64_t retire_before = retire_before_ms(o);
     while (static_cast<int>(at_end.size()) < partitions) {
         rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 1000);
         if (g_stop != 0) {
@@ -441,7 +471,7 @@ void restore(const Options& o, int partitions, billing::Book& book) {
                     unreadable[key] = where(m);
                     book.forget(key);
                 } else {
-                    book.restore(std::move(*s));
+                    book.restore(std::move(*s), retire_before);
                     ++records;
                 }
             }
@@ -463,8 +493,8 @@ void restore(const Options& o, int partitions, billing::Book& book) {
             kRefused);
     }
     book.restored();
-    std::fprintf(stderr, "ocpp-billing: restored %zu session record(s), %zu session(s)\n", records,
-                 book.sessions().size());
+    std::fprintf(stderr, "ocpp-billing: restored %zu session record(s): %zu session(s) in memory, %zu retired\n",
+                 records, book.sessions().size(), book.retired());
 }
 
 }  // namespace
@@ -513,12 +543,18 @@ int main(int argc, char** argv) {
     std::map<std::string, std::uint64_t> counts;
     RecordLog record_log;
     const auto say_counts = [&counts](const char* when) {
-        std::fprintf(stderr, "ocpp-billing: %s (%llu applied, %llu duplicates, %llu ignored, %llu unusable)\n", when,
+        std::fprintf(stderr,
+                     "ocpp-billing: %s (%llu applied, %llu duplicates, %llu ignored, %llu unusable, %llu late)\n", when,
                      static_cast<unsigned long long>(counts["applied"]),
                      static_cast<unsigned long long>(counts["duplicates"]),
                      static_cast<unsigned long long>(counts["ignored"]),
-                     static_cast<unsigned long long>(counts["unusable"]));
+                     static_cast<unsigned long long>(counts["unusable"]),
+                     static_cast<unsigned long long>(counts["late"]));
     };
+    // Retirement runs a few times per horizon, at least every minute.
+    const auto retire_every = std::chrono::milliseconds(std::clamp<std::int64_t>(
+        static_cast<std::int64_t>(o.retire_after_hours * 3600000.0 / 4), 1000, 60000));
+    auto retired_at = std::chrono::steady_clock::now();
     auto counts_said = std::chrono::steady_clock::now();
     std::map<std::string, std::uint64_t> counts_then;
     while (g_stop == 0) {
@@ -528,6 +564,14 @@ int main(int argc, char** argv) {
                 record_log.flush();
                 say_counts("since the start");
                 counts_then = counts;
+            }
+        }
+        // Every session changed so far is written (each batch ends committed), so any may retire.
+        if (o.retire_after_hours > 0 && std::chrono::steady_clock::now() - retired_at >= retire_every) {
+            retired_at = std::chrono::steady_clock::now();
+            if (const std::size_t n = book.retire(retire_before_ms(o)); n > 0) {
+                std::fprintf(stderr, "ocpp-billing: retired %zu closed session(s) unchanged for %g h (%zu in memory, %zu retired)\n",
+                             n, o.retire_after_hours, book.sessions().size(), book.retired());
             }
         }
         // A batch: what arrives within 100 ms, at most o.batch records.
@@ -554,18 +598,20 @@ int main(int argc, char** argv) {
         if (batch.empty()) {
             continue;
         }
+        const std::int64_t now_ms = unix_now_ms();
         for (auto* m : batch) {
             const auto j = m->payload != nullptr
                                ? json::parse(static_cast<const char*>(m->payload),
                                              static_cast<const char*>(m->payload) + m->len, nullptr, false)
                                : json();
             std::string note;
-            const auto applied = book.apply(j, &note);
+            const auto applied = book.apply(j, &note, now_ms);
             switch (applied) {
                 case billing::Applied::changed: ++counts["applied"]; break;
                 case billing::Applied::duplicate: ++counts["duplicates"]; break;
                 case billing::Applied::ignored: ++counts["ignored"]; break;
                 case billing::Applied::unusable: ++counts["unusable"]; break;
+                case billing::Applied::late: ++counts["late"]; break;
             }
             if (applied == billing::Applied::unusable) {
                 record_log.line("skipped the record at " + where(m) + ": " +

@@ -96,7 +96,7 @@ describe('ocpp-billing: start-up checks and records it cannot use', () => {
     // What the message advises: a tombstone for the key. The next start reads past both.
     await producer.send({ topic: sessions, messages: [{ key: 'CP|1', value: null }] });
     const started = startBilling(args('foreign'));
-    await eventually(async () => /restored 0 session record\(s\), 0 session\(s\)/.test(started.stderr), 30_000, `started (${started.stderr})`);
+    await eventually(async () => /restored 0 session record\(s\): 0 session\(s\) in memory, 0 retired/.test(started.stderr), 30_000, `started (${started.stderr})`);
     started.child.kill('SIGTERM');
     assert.equal(await started.exited, 0, started.stderr);
   });
@@ -138,6 +138,70 @@ describe('ocpp-billing: start-up checks and records it cannot use', () => {
     assert.match(run.stderr, new RegExp(`skipped the record at ${transactions.replaceAll('.', '\\.')} partition 0 offset 1: a 1\\.6 StartTransaction without the answer the station got \\(reply\\)`));
     run.child.kill('SIGTERM');
     assert.equal(await run.exited, 0, run.stderr);
-    assert.match(run.stderr, /stopping \(2 applied, 0 duplicates, 0 ignored, 2 unusable\)/);
+    assert.match(run.stderr, /stopping \(2 applied, 0 duplicates, 0 ignored, 2 unusable, 0 late\)/);
+  });
+
+  test('a closed session retires from memory; a later event for it is late and changes nothing', async () => {
+    const transactions = name('retire-tx');
+    const sessions = name('retire-sessions');
+    await createTopic(transactions);
+    await createTopic(name('retire-mv'));
+    const station = `CPRT${tag}`;
+    const event = (action, dedupKey, payload, reply) => JSON.stringify({
+      stationId: station, ocppVersion: '1.6', action, dedupKey, payload, ...(reply ? { reply } : {}),
+    });
+    await producer.send({ topic: transactions, messages: [
+      { key: station, value: event('StartTransaction', 'r-1', { connectorId: 1, idTag: 'T', meterStart: 100, timestamp: '2026-12-01T10:00:00Z' }, { transactionId: 7, idTagInfo: { status: 'Accepted' } }) },
+      { key: station, value: event('StopTransaction', 'r-2', { transactionId: 7, meterStop: 600, timestamp: '2026-12-01T10:30:00Z' }, { }) },
+    ] });
+    groups.push(name('retire-group'), `${name('retire-group')}-restore`);
+    // 0.0005 h = 1.8 s.
+    const run = startBilling(args('retire', ['--retire-after-hours', '0.0005']));
+    await eventually(async () => /retired 1 closed session\(s\) unchanged for 0\.0005 h \(0 in memory, 1 retired\)/.test(run.stderr), 30_000,
+      `the session retired (${run.stderr})`);
+    // A StopTransaction with another reading, and a MeterValues, for the retired session.
+    await producer.send({ topic: transactions, messages: [
+      { key: station, value: event('StopTransaction', 'r-3', { transactionId: 7, meterStop: 9000, timestamp: '2026-12-01T11:30:00Z' }, { }) },
+    ] });
+    await producer.send({ topic: name('retire-mv'), messages: [
+      { key: station, value: event('MeterValues', 'r-4', { connectorId: 1, transactionId: 7, meterValue: [{ timestamp: '2026-12-01T11:40:00Z', sampledValue: [{ value: '9500' }] }] }) },
+    ] });
+    await eventually(async () => (run.stderr.match(/whose session was closed and retired from memory: not applied/g) || []).length === 2, 30_000,
+      `both late events logged (${run.stderr})`);
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exited, 0, run.stderr);
+    assert.match(run.stderr, /stopping \(2 applied, 0 duplicates, 0 ignored, 0 unusable, 2 late\)/);
+    // The sessions topic holds the closed session as it was billed, and nothing else.
+    const records = [];
+    const lastOffset = new Map();  // partition -> offset of the last record read
+    const reader = kafka.consumer({ groupId: name('retire-reader'), readUncommitted: false });
+    groups.push(name('retire-reader'));
+    await reader.connect();
+    await reader.subscribe({ topic: sessions, fromBeginning: true });
+    await reader.run({ eachMessage: async ({ partition, message }) => {
+      records.push(JSON.parse(message.value.toString()));
+      lastOffset.set(partition, Number(message.offset));
+    } });
+    try {
+      // Read to the end of every partition: each committed transaction ends with a marker
+      // after its last record, so the end is the last record's offset + 2.
+      await eventually(async () => (await admin.fetchTopicOffsets(sessions)).every(({ partition, high }) =>
+        Number(high) === 0 || (lastOffset.has(partition) && lastOffset.get(partition) + 2 >= Number(high))), 30_000,
+      'the sessions topic read to its end');
+    } finally {
+      await reader.disconnect();
+    }
+    const last = records[records.length - 1];
+    assert.equal(last.sessionKey, `${station}|7`);
+    assert.equal(last.status, 'closed');
+    assert.equal(last.energyWh, 500);
+    assert.equal(last.stoppedAt, '2026-12-01T10:30:00.000Z');
+    assert.ok(records.every((r) => r.energyWh === 500), JSON.stringify(records));
+    // Started again: read back as retired, not into memory.
+    const again = startBilling(args('retire', ['--retire-after-hours', '0.0005']));
+    await eventually(async () => /restored 1 session record\(s\): 0 session\(s\) in memory, 1 retired/.test(again.stderr), 30_000,
+      `restored as retired (${again.stderr})`);
+    again.child.kill('SIGTERM');
+    assert.equal(await again.exited, 0, again.stderr);
   });
 });

@@ -398,3 +398,84 @@ TEST_CASE("a Started repeating a seen seqNo of a session not started is applied,
     CHECK(book.apply(event("CP8", "2.0.1", "TransactionEvent", "s0", ended), &note) == Applied::duplicate);
     CHECK(note.empty());
 }
+
+TEST_CASE("closed sessions retire from memory; events that come for them later are late", "[billing]") {
+    const std::int64_t hour = 3600000;
+    const std::int64_t t0 = 1796112000000;  // 2026-12-01T08:00:00Z
+    Book book;
+    const auto events = session16();  // one 1.6 session, transactions 7 and 9, closed
+    for (const auto& e : events) {
+        book.apply(e, nullptr, t0);
+    }
+    // An open session of another station.
+    const json start{{"connectorId", 1}, {"idTag", "CARD9"}, {"meterStart", 0}, {"timestamp", "2026-12-01T10:00:00Z"}};
+    book.apply(event("CP9", "1.6", "StartTransaction", "o-start", start, {{"transactionId", 3}}), nullptr, t0);
+    // Not written yet (take_changed not called): nothing retires.
+    CHECK(book.retire(t0 + hour) == 0);
+    book.take_changed();
+    book.take_removed();
+    CHECK(book.retire(t0) == 0);  // changed at t0, not before
+    CHECK(book.retire(t0 + hour) == 1);
+    CHECK(book.sessions().count("CP1|7") == 0);
+    CHECK(book.sessions().count("CP9|3") == 1);  // open: stays
+    CHECK(book.retired() == 1);
+    // A late MeterValues under either id of the retired session, and a resent stop: late, and
+    // no record is written for them.
+    std::string note;
+    CHECK(book.apply(events[4], &note, t0 + 2 * hour) == Applied::late);
+    CHECK(note.find("whose session was closed and retired from memory: not applied") != std::string::npos);
+    CHECK(book.apply(event("CP1", "1.6", "MeterValues", "late-7", meter16(7, "2026-12-01T10:40:00Z", "9000")), nullptr,
+                     t0 + 2 * hour) == Applied::late);
+    CHECK(book.apply(events[5], nullptr, t0 + 2 * hour) == Applied::late);
+    CHECK(book.take_changed().empty());
+    CHECK(book.sessions().count("CP1|7") == 0);
+    // The open session still takes events.
+    CHECK(book.apply(event("CP9", "1.6", "StopTransaction", "o-stop",
+                           {{"transactionId", 3}, {"meterStop", 500}, {"timestamp", "2026-12-01T11:00:00Z"}}),
+                     nullptr, t0 + 2 * hour) == Applied::changed);
+}
+
+TEST_CASE("read back, a closed session last changed before the horizon stays retired", "[billing]") {
+    const std::int64_t hour = 3600000;
+    const std::int64_t t0 = 1796112000000;  // 2026-12-01T08:00:00Z
+    Book before;
+    for (const auto& e : session16()) {
+        before.apply(e, nullptr, t0);
+    }
+    const json written = before.sessions().at("CP1|7").to_json();
+    CHECK(written["updatedAt"] == "2026-12-01T08:00:00.000Z");
+
+    // Horizon after the change: retired at once, under both of its ids.
+    Book retired;
+    auto copy = billing::Session::from_json(written);
+    REQUIRE(copy);
+    retired.restore(std::move(*copy), t0 + hour);
+    retired.restored();
+    CHECK(retired.sessions().empty());
+    CHECK(retired.retired() == 1);
+    CHECK(retired.apply(session16()[4]) == Applied::late);  // transaction 9, the other id
+
+    // A later record of the same key (the session changed again) brings it back.
+    json newer = written;
+    newer["updatedAt"] = "2026-12-01T10:00:00.000Z";
+    Book back;
+    back.restore(*billing::Session::from_json(written), t0 + hour);
+    back.restore(*billing::Session::from_json(newer), t0 + hour);
+    back.restored();
+    CHECK(back.sessions().count("CP1|7") == 1);
+    CHECK(back.retired() == 0);
+    CHECK(back.apply(session16()[4]) == Applied::duplicate);
+
+    // A record of an earlier version, without updatedAt, counts as changed when it stopped
+    // (10:30 by the station's clock).
+    json old = written;
+    old.erase("updatedAt");
+    Book upgraded;
+    upgraded.restore(*billing::Session::from_json(old), t0 + 2 * hour);  // 10:00: before its stop
+    upgraded.restored();
+    CHECK(upgraded.sessions().size() == 1);
+    Book upgraded_later;
+    upgraded_later.restore(*billing::Session::from_json(old), t0 + 3 * hour);  // 11:00
+    upgraded_later.restored();
+    CHECK(upgraded_later.retired() == 1);
+}
