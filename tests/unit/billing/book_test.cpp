@@ -399,7 +399,7 @@ TEST_CASE("a Started repeating a seen seqNo of a session not started is applied,
     CHECK(note.empty());
 }
 
-TEST_CASE("closed sessions retire from memory; events that come for them later are late", "[billing]") {
+TEST_CASE("closed sessions retire from memory, and events that come for them later are late", "[billing]") {
     const std::int64_t hour = 3600000;
     const std::int64_t t0 = 1796112000000;  // 2026-12-01T08:00:00Z
     Book book;
