@@ -129,52 +129,14 @@ std::optional<Reading> reading_from(const json& j, const char* name) {
     return Reading{*at, *wh};
 }
 
-/// Whether a range ending at `last` and one starting at `first` overlap or touch.
-bool touches(std::int64_t last, std::int64_t first) {
-    return last >= first || (first != INT64_MIN && last == first - 1);
+/// A closed session last changed before `before_ms`; a record of an earlier version, without
+/// the time of its last change, counts as changed when it stopped.
+bool retirable(const Session& s, std::int64_t before_ms) {
+    const std::int64_t changed_ms = s.updated_ms != 0 ? s.updated_ms : s.stopped_ms.value_or(0);
+    return s.stopped_ms.has_value() && changed_ms < before_ms;
 }
 
 }  // namespace
-
-bool SeqNos::insert(std::int64_t n) {
-    if (contains(n)) {
-        return false;
-    }
-    insert_range(n, n);
-    return true;
-}
-
-bool SeqNos::insert_range(std::int64_t low, std::int64_t high) {
-    if (high < low) {
-        return false;
-    }
-    auto it = ranges_.upper_bound(low);
-    if (it != ranges_.begin()) {
-        const auto before = std::prev(it);
-        if (touches(before->second, low)) {
-            low = before->first;
-            high = std::max(high, before->second);
-            it = ranges_.erase(before);
-        }
-    }
-    while (it != ranges_.end() && touches(high, it->first)) {
-        high = std::max(high, it->second);
-        it = ranges_.erase(it);
-    }
-    ranges_.emplace_hint(it, low, high);
-    return true;
-}
-
-void SeqNos::insert_all(const SeqNos& other) {
-    for (const auto& [low, high] : other.ranges_) {
-        insert_range(low, high);
-    }
-}
-
-bool SeqNos::contains(std::int64_t n) const {
-    auto it = ranges_.upper_bound(n);
-    return it != ranges_.begin() && std::prev(it)->second >= n;
-}
 
 bool Session::operator==(const Session& o) const {
     return key == o.key && station_id == o.station_id && ocpp_version == o.ocpp_version &&
@@ -329,7 +291,7 @@ void Book::merge(const std::string& from, const std::string& into) {
     changed_.insert(into);
 }
 
-Applied Book::apply(const json& event, std::string* note, std::int64_t now_ms) {
+Applied Book::apply(const json& event, std::string* note, std::int64_t at_ms) {
     const auto unusable = [note](const char* why) {
         if (note != nullptr) {
             *note = why;
@@ -371,29 +333,46 @@ Applied Book::apply(const json& event, std::string* note, std::int64_t now_ms) {
         return Applied::ignored;
     }
     const std::string id_key = *station + "|" + *transaction_id;
-    if (by_transaction_.count(id_key) == 0 && (retired_.count(id_key) > 0 || retired_aliases_.count(id_key) > 0)) {
+    const auto late = [&](const char* why) {
         if (note != nullptr) {
-            *note = "a " + *action + " for transaction " + *transaction_id + " of " + *station +
-                    ", whose session was closed and retired from memory: not applied (its record stays as it is)";
+            *note = "a " + *action + " for transaction " + *transaction_id + " of " + *station + why;
         }
         return Applied::late;
+    };
+    if (by_transaction_.count(id_key) == 0 && (retired_.count(id_key) > 0 || retired_aliases_.count(id_key) > 0)) {
+        return late(", whose session was closed and retired from memory: not applied (its record stays as it is)");
+    }
+    if (const auto it = by_transaction_.find(id_key); it != by_transaction_.end() && stale(sessions_.at(it->second), at_ms)) {
+        return late(", more than the retirement horizon after its closed session last changed: not applied (its "
+                    "record stays as it is)");
     }
     if (*action == "StartTransaction") {
+        if (by_start_key_.count(*dedup) == 0 && retired_start_keys_.count(*dedup) > 0) {
+            if (note != nullptr) {
+                *note = "a StartTransaction of " + *station + " repeating the start (dedupKey " + *dedup +
+                        ") of a session closed and retired from memory: not applied";
+            }
+            return Applied::late;
+        }
         if (const auto seen = by_start_key_.find(*dedup); seen != by_start_key_.end()) {
             const auto mine = by_transaction_.find(id_key);
             if (mine != by_transaction_.end() && mine->second == seen->second) {
                 return Applied::duplicate;
             }
+            if (stale(sessions_.at(seen->second), at_ms)) {
+                return late(", repeating the start of a session closed more than the retirement horizon before: "
+                            "not applied");
+            }
             // The station repeated its start after losing the answer, and was given another
             // transaction id: one session, under the smaller id (the start that came first).
             const std::string other = seen->second;
             const std::string here = session_for(*station, *transaction_id, *version).key;
-            if (IdOrder{}(*sessions_.at(here).transaction_ids.begin(),
-                          *sessions_.at(other).transaction_ids.begin())) {
-                merge(other, here);
-            } else {
-                merge(here, other);
-            }
+            const bool here_first =
+                IdOrder{}(*sessions_.at(here).transaction_ids.begin(), *sessions_.at(other).transaction_ids.begin());
+            const std::string& kept = here_first ? here : other;
+            merge(here_first ? other : here, kept);
+            Session& merged = sessions_.at(kept);
+            merged.updated_ms = std::max(merged.updated_ms, at_ms);
             return Applied::changed;
         }
     }
@@ -493,9 +472,7 @@ Applied Book::apply(const json& event, std::string* note, std::int64_t now_ms) {
     if (note != nullptr && !renumbered.empty()) {
         *note = std::move(renumbered);
     }
-    if (now_ms != 0) {
-        s.updated_ms = now_ms;
-    }
+    s.updated_ms = std::max(s.updated_ms, at_ms);
     changed_.insert(s.key);
     removed_.erase(s.key);
     return Applied::changed;
@@ -503,8 +480,7 @@ Applied Book::apply(const json& event, std::string* note, std::int64_t now_ms) {
 
 void Book::restore(Session session, std::int64_t retire_before_ms) {
     const std::string key = session.key;
-    const std::int64_t changed_ms = session.updated_ms != 0 ? session.updated_ms : session.stopped_ms.value_or(0);
-    if (session.stopped_ms && changed_ms < retire_before_ms) {
+    if (retirable(session, retire_before_ms)) {
         sessions_.erase(key);
         retired_.insert(key);
         for (const auto& id : session.transaction_ids) {
@@ -512,6 +488,7 @@ void Book::restore(Session session, std::int64_t retire_before_ms) {
                 retired_aliases_.insert(alias);
             }
         }
+        retired_start_keys_.insert(session.start_keys.begin(), session.start_keys.end());
         return;
     }
     retired_.erase(key);
@@ -533,16 +510,23 @@ void Book::restored() {
         for (const auto& id : s.transaction_ids) {
             retired_aliases_.erase(s.station_id + "|" + id);
         }
+        for (const auto& k : s.start_keys) {
+            retired_start_keys_.erase(k);
+        }
     }
     changed_.clear();
     removed_.clear();
+}
+
+bool Book::stale(const Session& s, std::int64_t at_ms) const {
+    return late_after_ms_ > 0 && s.stopped_ms && s.updated_ms != 0 && at_ms > s.updated_ms + late_after_ms_;
 }
 
 std::size_t Book::retire(std::int64_t before_ms) {
     std::size_t count = 0;
     for (auto it = sessions_.begin(); it != sessions_.end();) {
         const Session& s = it->second;
-        if (!s.stopped_ms || s.updated_ms == 0 || s.updated_ms >= before_ms || changed_.count(s.key) > 0) {
+        if (!retirable(s, before_ms) || changed_.count(s.key) > 0) {
             ++it;
             continue;
         }
@@ -555,6 +539,7 @@ std::size_t Book::retire(std::int64_t before_ms) {
         }
         for (const auto& k : s.start_keys) {
             by_start_key_.erase(k);
+            retired_start_keys_.insert(k);
         }
         retired_.insert(s.key);
         it = sessions_.erase(it);

@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tools/billing/seq_nos.hpp"
+
 namespace billing {
 
 /// One meter register reading: when, and the register in Wh.
@@ -23,24 +25,6 @@ struct IdOrder {
     bool operator()(const std::string& a, const std::string& b) const {
         return a.size() != b.size() ? a.size() < b.size() : a < b;
     }
-};
-
-/// A set of 2.0.1 seqNos kept as ranges: a session of any length is one entry (a few when
-/// events are missing or read out of order).
-class SeqNos {
-public:
-    /// Adds n; false when it was there.
-    bool insert(std::int64_t n);
-    /// Adds every number from low to high; false (nothing added) when high < low.
-    bool insert_range(std::int64_t low, std::int64_t high);
-    void insert_all(const SeqNos& other);
-    bool contains(std::int64_t n) const;
-    /// first → last of each range, in order, disjoint and not adjacent.
-    const std::map<std::int64_t, std::int64_t>& ranges() const { return ranges_; }
-    bool operator==(const SeqNos& o) const { return ranges_ == o.ranges_; }
-
-private:
-    std::map<std::int64_t, std::int64_t> ranges_;
 };
 
 /// One charging session as billing sees it (schemas/events/billing-session.schema.json).
@@ -64,8 +48,9 @@ struct Session {
     /// 2.0.1: the seqNos of the TransactionEvents applied (what their dedupKey is made of;
     /// a resend repeats the seqNo, perhaps with a new timestamp). Written as ranges.
     SeqNos seq_nos;
-    /// When this consumer last changed it (Unix ms, its own clock; 0: not known — a record of
-    /// an earlier version). Not compared by operator==: it is set after a change is seen.
+    /// The time of the latest event that changed it (its record's Kafka timestamp, Unix ms; 0:
+    /// not known — a record of an earlier version). Not compared by operator==: it is set
+    /// after a change is seen.
     std::int64_t updated_ms = 0;
 
     bool operator==(const Session& o) const;
@@ -104,11 +89,18 @@ enum class Applied : std::uint8_t {
 /// session, with no set of every dedupKey ever seen.
 class Book {
 public:
+    /// `late_after_ms` (0: never): an event for a closed session whose record time is more than
+    /// that after the session's last change is late (Applied::late), not applied — decided by
+    /// the records' times alone, so it does not matter whether the session was still in memory
+    /// (retire()) when the event was read.
+    explicit Book(std::int64_t late_after_ms = 0) : late_after_ms_(late_after_ms) {}
+
     /// Applies one station event. `note`, when given, is set to why an event is unusable or
     /// late, and to what was done with one that is odd but applied (a repeated seqNo that
-    /// cannot be a resend); it is left alone otherwise. A session it changes is stamped
-    /// `now_ms` (when not 0).
-    Applied apply(const nlohmann::json& event, std::string* note = nullptr, std::int64_t now_ms = 0);
+    /// cannot be a resend); it is left alone otherwise. `at_ms` is the event's time (its
+    /// record's Kafka timestamp): a session it changes keeps the latest such time as
+    /// `updated_ms`.
+    Applied apply(const nlohmann::json& event, std::string* note = nullptr, std::int64_t at_ms = 0);
     /// Puts back a session read from the sessions topic (state after a restart); a later
     /// record of the same key replaces it. A closed session last changed before
     /// `retire_before_ms` is kept retired (its ids only; see retire()). A record of an earlier
@@ -122,7 +114,8 @@ public:
     void restored();
 
     /// Closed sessions last changed before `before_ms` (and written: not among those changed
-    /// since take_changed()) leave memory; their ids stay, so that an event for one is
+    /// since take_changed()) leave memory (a record of an earlier version, without the time
+    /// of its last change, counts as changed when it stopped); their ids stay, so that an event for one is
     /// answered Applied::late instead of starting a session from that event alone, whose
     /// record would replace the closed one on the compacted topic. Returns how many left.
     std::size_t retire(std::int64_t before_ms);
@@ -142,6 +135,10 @@ private:
     /// Merges the session under `from` into the one under `into`.
     void merge(const std::string& from, const std::string& into);
     void index(const Session& s);
+    /// Closed, and last changed more than late_after_ms_ before `at_ms`.
+    bool stale(const Session& s, std::int64_t at_ms) const;
+
+    std::int64_t late_after_ms_ = 0;
 
     std::map<std::string, Session> sessions_;
     /// "station|transactionId" of every id (aliases too) → key of its session.
@@ -154,6 +151,9 @@ private:
     /// repeated under a second id).
     std::set<std::string> retired_;
     std::set<std::string> retired_aliases_;
+    /// dedupKeys of retired sessions' 1.6 StartTransactions: a start repeated days later
+    /// (another transaction id) is late, not a session of its own.
+    std::set<std::string> retired_start_keys_;
 };
 
 }  // namespace billing

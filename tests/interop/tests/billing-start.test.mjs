@@ -104,6 +104,7 @@ describe('ocpp-billing: start-up checks and records it cannot use', () => {
   test('records it cannot use are logged with where they are, and the rest billed', async () => {
     const transactions = name('log-tx');
     const sessions = name('log-sessions');
+    topics.push(sessions);
     await createTopic(transactions);
     await createTopic(name('log-mv'));
     const station = `CPBS${tag}`;
@@ -141,37 +142,58 @@ describe('ocpp-billing: start-up checks and records it cannot use', () => {
     assert.match(run.stderr, /stopping \(2 applied, 0 duplicates, 0 ignored, 2 unusable, 0 late\)/);
   });
 
-  test('a closed session retires from memory; a later event for it is late and changes nothing', async () => {
+  test('closed sessions retire against how far billing has read; later events are late and change nothing', async () => {
     const transactions = name('retire-tx');
+    const meterValues = name('retire-mv');
     const sessions = name('retire-sessions');
+    topics.push(sessions);
     await createTopic(transactions);
-    await createTopic(name('retire-mv'));
+    await createTopic(meterValues);
     const station = `CPRT${tag}`;
     const event = (action, dedupKey, payload, reply) => JSON.stringify({
       stationId: station, ocppVersion: '1.6', action, dedupKey, payload, ...(reply ? { reply } : {}),
     });
-    await producer.send({ topic: transactions, messages: [
-      { key: station, value: event('StartTransaction', 'r-1', { connectorId: 1, idTag: 'T', meterStart: 100, timestamp: '2026-12-01T10:00:00Z' }, { transactionId: 7, idTagInfo: { status: 'Accepted' } }) },
-      { key: station, value: event('StopTransaction', 'r-2', { transactionId: 7, meterStop: 600, timestamp: '2026-12-01T10:30:00Z' }, { }) },
-    ] });
+    const session = (tx, startWh, stopWh) => [
+      { key: station, value: event('StartTransaction', `s-${tx}`, { connectorId: 1, idTag: 'T', meterStart: startWh, timestamp: '2026-12-01T10:00:00Z' }, { transactionId: tx, idTagInfo: { status: 'Accepted' } }) },
+      { key: station, value: event('StopTransaction', `e-${tx}`, { transactionId: tx, meterStop: stopWh, timestamp: '2026-12-01T10:30:00Z' }, { }) },
+    ];
+    const meterValue = (tx, at, wh) => ({ key: station, value: event('MeterValues', `m-${tx}-${wh}`, { connectorId: 1, transactionId: tx, meterValue: [{ timestamp: at, sampledValue: [{ value: String(wh) }] }] }) });
     groups.push(name('retire-group'), `${name('retire-group')}-restore`);
-    // 0.0005 h = 1.8 s.
-    const run = startBilling(args('retire', ['--retire-after-hours', '0.0005']));
+    const horizon = ['--retire-after-hours', '0.0005'];  // 1.8 s
+
+    // Session 7 is billed, then retires once billing has read 1.8 s past it.
+    await producer.send({ topic: transactions, messages: session(7, 100, 600) });
+    const run = startBilling(args('retire', [...horizon, '--print']));
     await eventually(async () => /retired 1 closed session\(s\) unchanged for 0\.0005 h \(0 in memory, 1 retired\)/.test(run.stderr), 30_000,
-      `the session retired (${run.stderr})`);
-    // A StopTransaction with another reading, and a MeterValues, for the retired session.
-    await producer.send({ topic: transactions, messages: [
-      { key: station, value: event('StopTransaction', 'r-3', { transactionId: 7, meterStop: 9000, timestamp: '2026-12-01T11:30:00Z' }, { }) },
-    ] });
-    await producer.send({ topic: name('retire-mv'), messages: [
-      { key: station, value: event('MeterValues', 'r-4', { connectorId: 1, transactionId: 7, meterValue: [{ timestamp: '2026-12-01T11:40:00Z', sampledValue: [{ value: '9500' }] }] }) },
-    ] });
+      `session 7 retired (${run.stderr})`);
+    // A stop with another reading and a MeterValues for it: late.
+    await producer.send({ topic: transactions, messages: [{ key: station, value: event('StopTransaction', 'e-7b', { transactionId: 7, meterStop: 9000, timestamp: '2026-12-01T11:30:00Z' }, { }) }] });
+    await producer.send({ topic: meterValues, messages: [meterValue(7, '2026-12-01T11:40:00Z', 9500)] });
     await eventually(async () => (run.stderr.match(/whose session was closed and retired from memory: not applied/g) || []).length === 2, 30_000,
       `both late events logged (${run.stderr})`);
+    // Session 8, and billing stopped as soon as it is committed (printed), before it retires.
+    await producer.send({ topic: transactions, messages: session(8, 1000, 1400) });
+    await eventually(async () => run.stdout.includes(`"${station}|8"`), 30_000, `session 8 billed (${run.stderr})`);
     run.child.kill('SIGTERM');
     assert.equal(await run.exited, 0, run.stderr);
-    assert.match(run.stderr, /stopping \(2 applied, 0 duplicates, 0 ignored, 0 unusable, 2 late\)/);
-    // The sessions topic holds the closed session as it was billed, and nothing else.
+    assert.match(run.stderr, /stopping \(4 applied, 0 duplicates, 0 ignored, 0 unusable, 2 late\)/);
+    const stoppedAt = Date.now();
+
+    // Down for longer than the horizon. By the clock session 8 would be stale; by how far
+    // billing had read when it committed it, it is not: it is read back into memory.
+    await eventually(async () => Date.now() > stoppedAt + 3000, 5_000, 'three seconds down');
+    // Written while billing is down, more than the horizon after session 8 last changed: late
+    // by the records' times, though the session is in memory.
+    await producer.send({ topic: meterValues, messages: [meterValue(8, '2026-12-01T09:50:00Z', 10)] });
+    const again = startBilling(args('retire', horizon));
+    await eventually(async () => /restored \d+ session record\(s\): 1 session\(s\) in memory, 1 retired/.test(again.stderr), 30_000,
+      `session 8 read back into memory, 7 retired (${again.stderr})`);
+    await eventually(async () => /not applied/.test(again.stderr), 30_000, `the MeterValues for session 8 late (${again.stderr})`);
+    again.child.kill('SIGTERM');
+    assert.equal(await again.exited, 0, again.stderr);
+    assert.match(again.stderr, /stopping \(0 applied, 0 duplicates, 0 ignored, 0 unusable, 1 late\)/);
+
+    // The sessions topic holds both sessions as billed, and nothing else.
     const records = [];
     const lastOffset = new Map();  // partition -> offset of the last record read
     const reader = kafka.consumer({ groupId: name('retire-reader'), readUncommitted: false });
@@ -191,17 +213,13 @@ describe('ocpp-billing: start-up checks and records it cannot use', () => {
     } finally {
       await reader.disconnect();
     }
-    const last = records[records.length - 1];
-    assert.equal(last.sessionKey, `${station}|7`);
-    assert.equal(last.status, 'closed');
-    assert.equal(last.energyWh, 500);
-    assert.equal(last.stoppedAt, '2026-12-01T10:30:00.000Z');
-    assert.ok(records.every((r) => r.energyWh === 500), JSON.stringify(records));
-    // Started again: read back as retired, not into memory.
-    const again = startBilling(args('retire', ['--retire-after-hours', '0.0005']));
-    await eventually(async () => /restored 1 session record\(s\): 0 session\(s\) in memory, 1 retired/.test(again.stderr), 30_000,
-      `restored as retired (${again.stderr})`);
-    again.child.kill('SIGTERM');
-    assert.equal(await again.exited, 0, again.stderr);
+    const energy = new Map(records.map((r) => [r.sessionKey, r.energyWh]));
+    assert.deepEqual(Object.fromEntries(energy), { [`${station}|7`]: 500, [`${station}|8`]: 400 });
+    for (const r of records) {
+      assert.equal(r.status, 'closed', JSON.stringify(r));
+      assert.equal(r.energyWh, r.sessionKey.endsWith('|7') ? 500 : 400, JSON.stringify(records));
+      assert.equal(r.stoppedAt, '2026-12-01T10:30:00.000Z');
+      assert.match(r.updatedAt, /^\d{4}-\d\d-\d\dT/);
+    }
   });
 });

@@ -479,3 +479,83 @@ TEST_CASE("read back, a closed session last changed before the horizon stays ret
     upgraded_later.restored();
     CHECK(upgraded_later.retired() == 1);
 }
+
+TEST_CASE("a session's last change is its latest event, merges too, and retirement keeps repeated starts out", "[billing]") {
+    const std::int64_t hour = 3600000;
+    const std::int64_t t0 = 1796112000000;  // 2026-12-01T08:00:00Z
+    const auto events = session16();  // start 7, start 9 (same dedupKey), meter values, stop
+    Book book;
+    book.apply(events[0], nullptr, t0);
+    CHECK(book.sessions().at("CP1|7").updated_ms == t0);
+    // The repeated start merges the two ids: the merged session changed then.
+    CHECK(book.apply(events[1], nullptr, t0 + hour) == Applied::changed);
+    CHECK(book.sessions().at("CP1|7").updated_ms == t0 + hour);
+    // An event read out of order (an earlier record time) does not move it back.
+    book.apply(events[2], nullptr, t0 + hour / 2);
+    CHECK(book.sessions().at("CP1|7").updated_ms == t0 + hour);
+    for (std::size_t i = 3; i < events.size(); ++i) {
+        book.apply(events[i], nullptr, t0 + hour);
+    }
+    book.take_changed();
+    book.take_removed();
+    CHECK(book.retire(t0 + hour) == 0);
+    CHECK(book.retire(t0 + hour + 1) == 1);
+    // The station repeats its start once more, under a third id, long after: late, not a new
+    // session that would stay open for ever.
+    std::string note;
+    CHECK(book.apply(event("CP1", "1.6", "StartTransaction", "k-start", events[0]["payload"], {{"transactionId", 11}}), &note,
+                     t0 + 5 * hour) == Applied::late);
+    CHECK(note.find("repeating the start (dedupKey k-start) of a session closed and retired") != std::string::npos);
+    CHECK(book.sessions().empty());
+
+    // Read back: the start key is retired with the session; a session read back live takes
+    // it back.
+    Book restored;
+    restored.restore(*billing::Session::from_json(json::parse(R"({"sessionKey": "CP1|7", "stationId": "CP1",
+        "transactionIds": ["7", "9"], "startDedupKeys": ["k-start"], "stoppedAt": "2026-12-01T10:30:00Z",
+        "updatedAt": "2026-12-01T09:00:00Z"})")), t0 + 2 * hour);
+    restored.restored();
+    CHECK(restored.apply(event("CP1", "1.6", "StartTransaction", "k-start", events[0]["payload"], {{"transactionId", 12}})) ==
+          Applied::late);
+}
+
+TEST_CASE("a session read back without the time of its last change retires by its stop", "[billing]") {
+    const std::int64_t t0 = 1796112000000;  // 2026-12-01T08:00:00Z
+    Book book;
+    json old = json::parse(R"({"sessionKey": "CP1|7", "stationId": "CP1", "transactionIds": ["7"], "startDedupKeys": [],
+        "stoppedAt": "2026-12-01T10:30:00Z"})");
+    book.restore(*billing::Session::from_json(old), 0);  // no horizon at restore
+    book.restored();
+    REQUIRE(book.sessions().size() == 1);
+    CHECK(book.retire(t0 + 2 * 3600000) == 0);      // 10:00: before its stop
+    CHECK(book.retire(t0 + 3 * 3600000) == 1);      // 11:00
+}
+
+TEST_CASE("lateness is decided by the records' times, in memory or retired alike", "[billing]") {
+    const std::int64_t hour = 3600000;
+    const std::int64_t t0 = 1796112000000;  // 2026-12-01T08:00:00Z
+    const auto events = session16();
+    Book book(hour);
+    for (std::size_t i = 0; i < 6; ++i) {  // starts, meter values, stop: closed, last change t0
+        book.apply(events[i], nullptr, t0);
+    }
+    REQUIRE(book.sessions().at("CP1|7").status() == "closed");
+    // Within the horizon of its last change: applied (a reading before the start).
+    CHECK(book.apply(event("CP1", "1.6", "MeterValues", "m-early", meter16(9, "2026-12-01T09:55:00Z", "900")), nullptr,
+                     t0 + hour) == Applied::changed);
+    CHECK(book.sessions().at("CP1|7").to_json()["energyWh"] == 3100.0);
+    // Past it, though the session is still in memory: late, as it would be once retired.
+    std::string note;
+    CHECK(book.apply(event("CP1", "1.6", "MeterValues", "m-late", meter16(9, "2026-12-01T09:50:00Z", "800")), &note,
+                     t0 + 2 * hour + 1) == Applied::late);
+    CHECK(note.find("more than the retirement horizon after its closed session last changed") != std::string::npos);
+    CHECK(book.apply(event("CP1", "1.6", "StartTransaction", "k-start", events[0]["payload"], {{"transactionId", 13}}),
+                     nullptr, t0 + 3 * hour) == Applied::late);
+    CHECK(book.sessions().at("CP1|7").to_json()["energyWh"] == 3100.0);
+    CHECK(book.sessions().size() == 1);
+    // An open session never is.
+    const json start{{"connectorId", 1}, {"idTag", "C"}, {"meterStart", 0}, {"timestamp", "2026-12-01T08:00:00Z"}};
+    book.apply(event("CP2", "1.6", "StartTransaction", "o", start, {{"transactionId", 1}}), nullptr, t0);
+    CHECK(book.apply(event("CP2", "1.6", "MeterValues", "o-m", meter16(1, "2026-12-01T20:00:00Z", "500")), nullptr,
+                     t0 + 12 * hour) == Applied::changed);
+}

@@ -1,0 +1,137 @@
+#include "tools/billing/options.hpp"
+
+#include <cstdio>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace billing {
+namespace {
+
+constexpr const char* kUsage = R"(ocpp-billing: the reference billing consumer of the OCPP gateway's topics
+
+Usage: ocpp-billing [options]
+
+Reads the transaction and meter-value topics (read_committed), joins each charging session
+(1.6 Start/MeterValues/Stop by transactionId, 2.0.1 TransactionEvents by transactionId),
+merges resends idempotently, and writes one record per session (schemas/events/billing-session.
+schema.json) to a compacted topic, exactly once (Kafka transactions, offsets in the
+transaction). One instance per group: a second one with the same transactional id fences the
+first.
+
+  --brokers LIST             bootstrap servers [127.0.0.1:9092]
+  --group NAME               consumer group [ocpp-billing]
+  --transactions-topic T     [ocpp.transactions]
+  --meter-values-topic T     [ocpp.meter-values]
+  --sessions-topic T         compacted output, created when missing [billing.sessions]
+  --transactional-id ID      [ocpp-billing-<group>]
+  --property K=V             any librdkafka property (SASL, TLS, ...), repeatable
+  --batch N                  records read into one transaction at most [500]
+  --retire-after-hours H     a closed session unchanged for H hours leaves memory; later
+                             events for it are logged as late, not applied; 0: never [72]
+  --print                    print each session record of a closed session once its
+                             transaction is committed
+  --help
+Options take their value as the next argument or after '=' (--group=billing); a value that
+starts with "--" must be given after '='.
+Exit codes: 0 stopped (SIGTERM/SIGINT), 2 bad options, 3 Kafka failed (restart: state and
+offsets are where the last committed transaction left them), 4 refused to start: the sessions
+topic is not compacted or holds a record this version cannot read (restarting does not help).
+)";
+
+}  // namespace
+
+bool parse_options(int argc, char** argv, Options& o) {
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        std::optional<std::string> inline_value;  // --name=value
+        if (const auto eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
+            inline_value = a.substr(eq + 1);
+            a.resize(eq);
+        }
+        auto value = [&](std::string& out) {
+            if (inline_value) {
+                out = *inline_value;
+                inline_value.reset();
+            } else if (i + 1 >= argc) {
+                throw std::runtime_error(a + " needs a value");
+            } else if (const std::string next = argv[i + 1]; next.rfind("--", 0) == 0) {
+                throw std::runtime_error(a + " needs a value, got the option \"" + next +
+                                         "\" (a value that starts with \"--\" goes after '=': " + a + "=" + next + ")");
+            } else {
+                out = next;
+                ++i;
+            }
+            if (out.empty()) {
+                throw std::runtime_error(a + " needs a value, got an empty one");
+            }
+        };
+        if (a == "--help" || a == "-h") {
+            if (inline_value) {
+                throw std::runtime_error(a + " takes no value");
+            }
+            std::fputs(kUsage, stdout);
+            return false;
+        } else if (a == "--brokers") {
+            value(o.brokers);
+        } else if (a == "--group") {
+            value(o.group);
+        } else if (a == "--transactions-topic") {
+            value(o.transactions_topic);
+        } else if (a == "--meter-values-topic") {
+            value(o.meter_values_topic);
+        } else if (a == "--sessions-topic") {
+            value(o.sessions_topic);
+        } else if (a == "--transactional-id") {
+            value(o.transactional_id);
+        } else if (a == "--property") {
+            std::string kv;
+            value(kv);
+            const auto eq = kv.find('=');
+            if (eq == std::string::npos || eq == 0) {
+                throw std::runtime_error("--property: expected K=V, got \"" + kv + "\"");
+            }
+            o.properties[kv.substr(0, eq)] = kv.substr(eq + 1);
+        } else if (a == "--batch") {
+            std::string n;
+            value(n);
+            int batch = 0;
+            const bool digits = n.size() <= 6 && n.find_first_not_of("0123456789") == std::string::npos;
+            if (digits) {
+                batch = std::stoi(n);
+            }
+            if (!digits || batch < 1 || batch > 100000) {
+                throw std::runtime_error("--batch: expected a number of records from 1 to 100000, got \"" + n + "\"");
+            }
+            o.batch = batch;
+        } else if (a == "--retire-after-hours") {
+            std::string h;
+            value(h);
+            std::size_t used = 0;
+            double hours = -1;
+            try {
+                hours = std::stod(h, &used);
+            } catch (const std::exception&) {
+                used = 0;
+            }
+            if (used == 0 || used != h.size() || h.find_first_not_of("0123456789.") != std::string::npos ||
+                !(hours >= 0 && hours <= 24.0 * 3650)) {
+                throw std::runtime_error("--retire-after-hours: expected hours from 0 (never) to 87600, got \"" + h + "\"");
+            }
+            o.retire_after_hours = hours;
+        } else if (a == "--print") {
+            o.print_closed = true;
+        } else {
+            throw std::runtime_error("unknown option \"" + a + "\" (see --help)");
+        }
+        if (inline_value) {
+            throw std::runtime_error(a + " takes no value");
+        }
+    }
+    if (o.transactional_id.empty()) {
+        o.transactional_id = "ocpp-billing-" + o.group;
+    }
+    return true;
+}
+
+}  // namespace billing
