@@ -129,11 +129,12 @@ std::optional<Reading> reading_from(const json& j, const char* name) {
     return Reading{*at, *wh};
 }
 
-/// A closed session last changed before `before_ms`; a record of an earlier version, without
-/// the time of its last change, counts as changed when it stopped.
+/// When a session last changed; a record of an earlier version, without that time, counts as
+/// changed when it stopped.
+std::int64_t last_change(const Session& s) { return s.updated_ms != 0 ? s.updated_ms : s.stopped_ms.value_or(0); }
+
 bool retirable(const Session& s, std::int64_t before_ms) {
-    const std::int64_t changed_ms = s.updated_ms != 0 ? s.updated_ms : s.stopped_ms.value_or(0);
-    return s.stopped_ms.has_value() && changed_ms < before_ms;
+    return s.stopped_ms.has_value() && last_change(s) < before_ms;
 }
 
 }  // namespace
@@ -519,7 +520,7 @@ void Book::restored() {
 }
 
 bool Book::stale(const Session& s, std::int64_t at_ms) const {
-    return late_after_ms_ > 0 && s.stopped_ms && s.updated_ms != 0 && at_ms > s.updated_ms + late_after_ms_;
+    return late_after_ms_ > 0 && s.stopped_ms && at_ms > last_change(s) + late_after_ms_;
 }
 
 std::size_t Book::retire(std::int64_t before_ms) {

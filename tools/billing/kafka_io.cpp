@@ -318,30 +318,45 @@ constexpr std::string_view kReadUpTo = "read-up-to:";
 
 void ReadProgress::record(const rd_kafka_message_t* m, std::int64_t at_ms) {
     Partition& p = partitions_[{rd_kafka_topic_name(m->rkt), m->partition}];
-    p.at_end = false;
     p.last_ms = std::max(p.last_ms, at_ms);
 }
 
 void ReadProgress::end_of(const rd_kafka_message_t* m) {
-    partitions_[{rd_kafka_topic_name(m->rkt), m->partition}].at_end = true;
+    Partition& p = partitions_[{rd_kafka_topic_name(m->rkt), m->partition}];
+    p.end_offset = std::max(p.end_offset, m->offset);
 }
 
-std::int64_t ReadProgress::up_to(rd_kafka_t* consumer, std::int64_t now_ms) const {
+std::int64_t ReadProgress::refresh(rd_kafka_t* consumer) {
     rd_kafka_topic_partition_list_t* assigned = nullptr;
     if (rd_kafka_assignment(consumer, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        return 0;
+        return floor_;
     }
-    std::int64_t result = assigned->cnt > 0 ? now_ms : 0;
-    for (int i = 0; i < assigned->cnt && result > 0; ++i) {
-        const auto it = partitions_.find({assigned->elems[i].topic, assigned->elems[i].partition});
-        if (it == partitions_.end()) {
-            result = 0;  // neither a record nor its end seen yet
-        } else {
-            result = std::min(result, it->second.at_end ? now_ms : it->second.last_ms);
+    const std::int64_t asked_at = unix_now_ms();  // before the ends are asked for
+    std::int64_t point = assigned->cnt > 0 && rd_kafka_position(consumer, assigned) == RD_KAFKA_RESP_ERR_NO_ERROR
+                             ? asked_at
+                             : 0;
+    for (int i = 0; i < assigned->cnt && point > 0; ++i) {
+        const rd_kafka_topic_partition_t& tp = assigned->elems[i];
+        const auto it = partitions_.find({tp.topic, tp.partition});
+        std::int64_t low = 0;
+        std::int64_t high = 0;
+        if (rd_kafka_query_watermark_offsets(consumer, tp.topic, tp.partition, &low, &high, 5000) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
+            point = 0;  // not known now
+            break;
         }
+        // Read to the end: the application's position (after the last record it was given),
+        // or the end it was told of, is at the end offset; or there is nothing to read.
+        const std::int64_t at = std::max<std::int64_t>(tp.offset, it != partitions_.end() ? it->second.end_offset : -1);
+        const bool at_end = high == low || at >= high;
+        const std::int64_t last = it != partitions_.end() ? it->second.last_ms : 0;
+        point = std::min(point, at_end ? asked_at : last);
     }
     rd_kafka_topic_partition_list_destroy(assigned);
-    return result;
+    if (point > slack_ms_) {
+        floor_ = std::max(floor_, point - slack_ms_);
+    }
+    return floor_;
 }
 
 void set_read_up_to(rd_kafka_topic_partition_list_t* offsets, std::int64_t up_to_ms) {
@@ -364,21 +379,22 @@ std::int64_t committed_read_up_to(rd_kafka_t* consumer, const Options& o) {
     for (const std::string& topic : {o.transactions_topic, o.meter_values_topic}) {
         rd_kafka_topic_t* t = rd_kafka_topic_new(consumer, topic.c_str(), nullptr);
         const rd_kafka_metadata_t* metadata = nullptr;
-        if (rd_kafka_metadata(consumer, 0, t, &metadata, 30000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            if (metadata->topic_cnt == 1 && metadata->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-                for (int p = 0; p < metadata->topics[0].partition_cnt; ++p) {
-                    rd_kafka_topic_partition_list_add(list, topic.c_str(), metadata->topics[0].partitions[p].id);
-                }
-            }
-            rd_kafka_metadata_destroy(metadata);
+        if (const auto err = rd_kafka_metadata(consumer, 0, t, &metadata, 30000); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            die("the partitions of " + topic + ": " + rd_kafka_err2str(err));
         }
+        // A topic that does not exist yet has nothing committed.
+        if (metadata->topic_cnt == 1 && metadata->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            for (int p = 0; p < metadata->topics[0].partition_cnt; ++p) {
+                rd_kafka_topic_partition_list_add(list, topic.c_str(), metadata->topics[0].partitions[p].id);
+            }
+        }
+        rd_kafka_metadata_destroy(metadata);
         rd_kafka_topic_destroy(t);
     }
     std::int64_t result = 0;
     if (list->cnt > 0) {
         if (const auto err = rd_kafka_committed(consumer, list, 30000)) {
-            std::fprintf(stderr, "ocpp-billing: could not read the group's committed offsets (%s): nothing is retired while "
-                         "restoring\n", rd_kafka_err2str(err));
+            die(std::string("reading the group's committed offsets: ") + rd_kafka_err2str(err));
         } else {
             // Every commit says how far the consumer had read then; the newest is the latest.
             for (int i = 0; i < list->cnt; ++i) {

@@ -40,30 +40,43 @@ int prepare_sessions_topic(rd_kafka_t* rk, const Options& o);
 void restore(const Options& o, int partitions, std::int64_t retire_before_ms, const volatile std::sig_atomic_t& stop,
              Book& book);
 
-/// How far the consumer has read, as a time (Unix ms): for each assigned partition the
-/// Kafka timestamp of the last record read from it, or now once it has read all there is
-/// (enable.partition.eof); the earliest of those. 0 while any assigned partition has given
-/// neither, or nothing is assigned. A session unchanged since well before it will see no
-/// event the consumer has not read.
+/// How far the consumer has read, as a time (Unix ms): a point before which every record of
+/// its assigned partitions has been read, so that a session last changed more than the
+/// horizon before it will see no event that is not late (Book::stale). Per partition: the
+/// moment its end was last confirmed by the cluster (the consumer's position at the end
+/// offset), else the latest record time read from it; the earliest of those, less `slack_ms`
+/// (record times are the producers' clocks, set up to a delivery timeout before the broker
+/// appends them). Never moves back: a point once found stays a bound.
 class ReadProgress {
 public:
+    /// `floor_ms`: a point found earlier (the last commit's, read back at start); 0: none.
+    ReadProgress(std::int64_t slack_ms, std::int64_t floor_ms) : slack_ms_(slack_ms), floor_(floor_ms) {}
     void record(const rd_kafka_message_t* m, std::int64_t at_ms);
+    /// A partition's end reached (RD_KAFKA_RESP_ERR__PARTITION_EOF): its offset.
     void end_of(const rd_kafka_message_t* m);
-    std::int64_t up_to(rd_kafka_t* consumer, std::int64_t now_ms) const;
+    /// Finds the point anew: asks the cluster where each assigned partition ends (a request
+    /// per partition). Returns the point (0: not known yet).
+    std::int64_t refresh(rd_kafka_t* consumer);
+    /// The point as last found.
+    std::int64_t point() const { return floor_; }
 
 private:
     struct Partition {
-        bool at_end = false;
-        std::int64_t last_ms = 0;
+        std::int64_t last_ms = 0;      ///< latest record time read; 0: none
+        std::int64_t end_offset = -1;  ///< offset of its last end-of-partition event
     };
     std::map<std::pair<std::string, std::int32_t>, Partition> partitions_;
+    std::int64_t slack_ms_;
+    std::int64_t floor_;
 };
 
 /// Writes "read-up-to:<ms>" as the commit metadata of every partition in `offsets`: how far
 /// the consumer had read when it committed them, read back by committed_read_up_to().
 void set_read_up_to(rd_kafka_topic_partition_list_t* offsets, std::int64_t up_to_ms);
-/// The latest "read-up-to" among the group's committed offsets of the input topics; 0 when
-/// none says (a new group, commits of an earlier version, offsets not readable).
+/// The latest "read-up-to" among the group's committed offsets of the input topics (the
+/// point never moves back, so the largest is the latest); 0 when none says (a new group,
+/// commits of an earlier version). Exits 3 when the committed offsets cannot be read: going
+/// on would read every session back into memory.
 std::int64_t committed_read_up_to(rd_kafka_t* consumer, const Options& o);
 
 }  // namespace billing

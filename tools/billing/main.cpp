@@ -25,10 +25,10 @@ using namespace billing;
 volatile std::sig_atomic_t g_stop = 0;
 extern "C" void on_signal(int) { g_stop = 1; }
 
-/// When the gateway wrote a record (its Kafka timestamp), or now when it has none.
+/// A record's Kafka timestamp (CreateTime: the gateway's clock when it produced the record;
+/// LogAppendTime when the topic says so); 0 when it has none — such an event is never late.
 std::int64_t record_time(const rd_kafka_message_t* m) {
-    const std::int64_t at = rd_kafka_message_timestamp(m, nullptr);
-    return at > 0 ? at : unix_now_ms();
+    return std::max<std::int64_t>(rd_kafka_message_timestamp(m, nullptr), 0);
 }
 
 /// Log lines about single records (unusable ones, odd ones applied), at most 20 a minute: a
@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
     const auto retire_every = std::chrono::milliseconds(std::clamp<std::int64_t>(
         static_cast<std::int64_t>(o.retire_after_hours * 3600000.0 / 4), 1000, 60000));
     auto retired_at = std::chrono::steady_clock::now();
-    ReadProgress progress;
+    ReadProgress progress(static_cast<std::int64_t>(o.clock_slack_s) * 1000, read_up_to);
     auto counts_said = std::chrono::steady_clock::now();
     std::map<std::string, std::uint64_t> counts_then;
     while (g_stop == 0) {
@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
         // Every session changed so far is written (each batch ends committed), so any may retire.
         if (o.retire_after_hours > 0 && std::chrono::steady_clock::now() - retired_at >= retire_every) {
             retired_at = std::chrono::steady_clock::now();
-            const std::int64_t up_to = progress.up_to(consumer, unix_now_ms());
+            const std::int64_t up_to = progress.refresh(consumer);
             if (const std::size_t n = up_to > 0 ? book.retire(up_to - horizon_ms) : 0; n > 0) {
                 std::fprintf(stderr, "ocpp-billing: retired %zu closed session(s) unchanged for %g h (%zu in memory, %zu retired)\n",
                              n, o.retire_after_hours, book.sessions().size(), book.retired());
@@ -231,7 +231,9 @@ int main(int argc, char** argv) {
         for (const auto& [tp, offset] : next) {
             rd_kafka_topic_partition_list_add(offsets, tp.first.c_str(), tp.second)->offset = offset;
         }
-        set_read_up_to(offsets, progress.up_to(consumer, unix_now_ms()));
+        if (progress.point() > 0) {
+            set_read_up_to(offsets, progress.point());
+        }
         rd_kafka_consumer_group_metadata_t* cgmd = rd_kafka_consumer_group_metadata(consumer);
         check(rd_kafka_send_offsets_to_transaction(producer, offsets, cgmd, 60000), "send_offsets_to_transaction");
         rd_kafka_consumer_group_metadata_destroy(cgmd);

@@ -27,8 +27,11 @@ first.
   --transactional-id ID      [ocpp-billing-<group>]
   --property K=V             any librdkafka property (SASL, TLS, ...), repeatable
   --batch N                  records read into one transaction at most [500]
-  --retire-after-hours H     a closed session unchanged for H hours leaves memory; later
-                             events for it are logged as late, not applied; 0: never [72]
+  --retire-after-hours H     an event for a closed session more than H hours (by the
+                             records' times) after its last change is late: logged, not
+                             applied; such sessions leave memory; 0: never [72]
+  --clock-slack-s S          how far record times may run behind (producers' clocks and
+                             delivery time), kept back when retiring [600]
   --print                    print each session record of a closed session once its
                              transaction is committed
   --help
@@ -119,6 +122,13 @@ bool parse_options(int argc, char** argv, Options& o) {
                 throw std::runtime_error("--retire-after-hours: expected hours from 0 (never) to 87600, got \"" + h + "\"");
             }
             o.retire_after_hours = hours;
+        } else if (a == "--clock-slack-s") {
+            std::string n;
+            value(n);
+            if (n.size() > 6 || n.find_first_not_of("0123456789") != std::string::npos) {
+                throw std::runtime_error("--clock-slack-s: expected seconds from 0 to 999999, got \"" + n + "\"");
+            }
+            o.clock_slack_s = std::stoi(n);
         } else if (a == "--print") {
             o.print_closed = true;
         } else {

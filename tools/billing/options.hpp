@@ -17,6 +17,7 @@ struct Options {
     bool print_closed = false;
     int batch = 500;
     double retire_after_hours = 72;  // 0: never
+    int clock_slack_s = 600;
 };
 
 /// Reads the command line into `o`. False: --help was given and the usage printed. Throws
