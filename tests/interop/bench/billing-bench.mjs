@@ -135,9 +135,11 @@ async function run(label) {
   lastCpu = cpu(child.pid);
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
-  const restore = /restored (\d+) session record\(s\), (\d+) session/.exec(log);
+  // "restored R session record(s): M session(s) in memory, T retired" (before retirement:
+  // "restored R session record(s), S session(s)").
+  const restore = /restored (\d+) session record\(s\)(?:: (\d+) session\(s\) in memory, (\d+) retired|, (\d+) session)/.exec(log);
   return { label, seconds: took, cpuSeconds: lastCpu, restoreSeconds: restoredAt ? (restoredAt - started) / 1000 : null,
-    restoredRecords: restore ? Number(restore[1]) : null, restoredSessions: restore ? Number(restore[2]) : null };
+    restoredRecords: restore ? Number(restore[1]) : null, restoredSessions: restore ? Number(restore[4] ?? Number(restore[2]) + Number(restore[3])) : null };
 }
 
 const catchUp = await run('backlog');
