@@ -129,12 +129,10 @@ std::optional<Reading> reading_from(const json& j, const char* name) {
     return Reading{*at, *wh};
 }
 
-/// When a session last changed; a record of an earlier version, without that time, counts as
-/// changed when it stopped.
-std::int64_t last_change(const Session& s) { return s.updated_ms != 0 ? s.updated_ms : s.stopped_ms.value_or(0); }
-
+/// Closed, with a known last change before `before_ms` (a session without that time —
+/// events without record times — never retires).
 bool retirable(const Session& s, std::int64_t before_ms) {
-    return s.stopped_ms.has_value() && last_change(s) < before_ms;
+    return s.stopped_ms.has_value() && s.updated_ms != 0 && s.updated_ms < before_ms;
 }
 
 }  // namespace
@@ -520,7 +518,7 @@ void Book::restored() {
 }
 
 bool Book::stale(const Session& s, std::int64_t at_ms) const {
-    return late_after_ms_ > 0 && s.stopped_ms && at_ms > last_change(s) + late_after_ms_;
+    return late_after_ms_ > 0 && s.stopped_ms && s.updated_ms != 0 && at_ms > s.updated_ms + late_after_ms_;
 }
 
 std::size_t Book::retire(std::int64_t before_ms) {

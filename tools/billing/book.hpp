@@ -49,8 +49,9 @@ struct Session {
     /// a resend repeats the seqNo, perhaps with a new timestamp). Written as ranges.
     SeqNos seq_nos;
     /// The time of the latest event that changed it (its record's Kafka timestamp, Unix ms; 0:
-    /// not known — a record of an earlier version). Not compared by operator==: it is set
-    /// after a change is seen.
+    /// not known — such a session is never late nor retired; ocpp-billing stamps a record of an
+    /// earlier version when it reads it back). Not compared by operator==: it is set after a
+    /// change is seen.
     std::int64_t updated_ms = 0;
 
     bool operator==(const Session& o) const;
@@ -103,8 +104,7 @@ public:
     Applied apply(const nlohmann::json& event, std::string* note = nullptr, std::int64_t at_ms = 0);
     /// Puts back a session read from the sessions topic (state after a restart); a later
     /// record of the same key replaces it. A closed session last changed before
-    /// `retire_before_ms` is kept retired (its ids only; see retire()). A record of an earlier
-    /// version, without `updatedAt`, counts as changed when it stopped.
+    /// `retire_before_ms` is kept retired (its ids only; see retire()).
     void restore(Session session, std::int64_t retire_before_ms = 0);
     /// A tombstone on the sessions topic: the session was merged into another.
     void forget(const std::string& key);
@@ -114,8 +114,7 @@ public:
     void restored();
 
     /// Closed sessions last changed before `before_ms` (and written: not among those changed
-    /// since take_changed()) leave memory (a record of an earlier version, without the time
-    /// of its last change, counts as changed when it stopped); their ids stay, so that an event for one is
+    /// since take_changed()) leave memory; their ids stay, so that an event for one is
     /// answered Applied::late instead of starting a session from that event alone, whose
     /// record would replace the closed one on the compacted topic. Returns how many left.
     std::size_t retire(std::int64_t before_ms);

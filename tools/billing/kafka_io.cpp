@@ -220,8 +220,8 @@ std::int64_t unix_now_ms() {
 /// The state: every session record on the sessions topic, up to its last committed
 /// transaction (read_committed stops at the last stable offset). A record this version cannot
 /// read stops the start: going on would write that session again from the events alone.
-void restore(const Options& o, int partitions, std::int64_t retire_before, const volatile std::sig_atomic_t& stop,
-             Book& book) {
+void restore(const Options& o, int partitions, std::int64_t retire_before, std::int64_t unstamped_ms,
+             const volatile std::sig_atomic_t& stop, Book& book) {
     rd_kafka_conf_t* conf = base_conf(o);
     set(conf, "group.id", (o.group + "-restore").c_str());
     set(conf, "enable.auto.commit", "false");
@@ -284,6 +284,9 @@ void restore(const Options& o, int partitions, std::int64_t retire_before, const
                     unreadable[key] = where(m);
                     book.forget(key);
                 } else {
+                    if (s->updated_ms == 0) {
+                        s->updated_ms = unstamped_ms;  // a record of an earlier version
+                    }
                     book.restore(std::move(*s), retire_before);
                     ++records;
                 }
@@ -318,7 +321,8 @@ constexpr std::string_view kReadUpTo = "read-up-to:";
 
 void ReadProgress::record(const rd_kafka_message_t* m, std::int64_t at_ms) {
     Partition& p = partitions_[{rd_kafka_topic_name(m->rkt), m->partition}];
-    p.last_ms = std::max(p.last_ms, at_ms);
+    // A producer's clock ahead of this one must not carry the point past records unread.
+    p.last_ms = std::max(p.last_ms, std::min(at_ms, unix_now_ms()));
 }
 
 void ReadProgress::end_of(const rd_kafka_message_t* m) {
@@ -346,9 +350,11 @@ std::int64_t ReadProgress::refresh(rd_kafka_t* consumer) {
             break;
         }
         // Read to the end: the application's position (after the last record it was given),
-        // or the end it was told of, is at the end offset; or there is nothing to read.
-        const std::int64_t at = std::max<std::int64_t>(tp.offset, it != partitions_.end() ? it->second.end_offset : -1);
-        const bool at_end = high == low || at >= high;
+        // or the end it was last told of, is the end offset now; or there is nothing to read.
+        // (read_committed: the end is the last stable offset, so an input transaction left
+        // open holds it back: docs/contract.md "Late events and memory".)
+        const bool at_end = high == low || tp.offset >= high ||
+                            (it != partitions_.end() && it->second.end_offset == high);
         const std::int64_t last = it != partitions_.end() ? it->second.last_ms : 0;
         point = std::min(point, at_end ? asked_at : last);
     }
@@ -374,7 +380,7 @@ void set_read_up_to(rd_kafka_topic_partition_list_t* offsets, std::int64_t up_to
     }
 }
 
-std::int64_t committed_read_up_to(rd_kafka_t* consumer, const Options& o) {
+std::int64_t committed_read_up_to(rd_kafka_t* consumer, const Options& o, Offsets& committed) {
     rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(8);
     for (const std::string& topic : {o.transactions_topic, o.meter_values_topic}) {
         rd_kafka_topic_t* t = rd_kafka_topic_new(consumer, topic.c_str(), nullptr);
@@ -392,25 +398,52 @@ std::int64_t committed_read_up_to(rd_kafka_t* consumer, const Options& o) {
         rd_kafka_topic_destroy(t);
     }
     std::int64_t result = 0;
+    bool every = true;  // every committed partition says
     if (list->cnt > 0) {
         if (const auto err = rd_kafka_committed(consumer, list, 30000)) {
             die(std::string("reading the group's committed offsets: ") + rd_kafka_err2str(err));
-        } else {
-            // Every commit says how far the consumer had read then; the newest is the latest.
-            for (int i = 0; i < list->cnt; ++i) {
-                const rd_kafka_topic_partition_t& p = list->elems[i];
-                const std::string text(static_cast<const char*>(p.metadata), p.metadata != nullptr ? p.metadata_size : 0);
-                if (p.err == RD_KAFKA_RESP_ERR_NO_ERROR && text.rfind(kReadUpTo, 0) == 0) {
-                    const std::string digits = text.substr(kReadUpTo.size());
-                    if (!digits.empty() && digits.size() < 19 && digits.find_first_not_of("0123456789") == std::string::npos) {
-                        result = std::max<std::int64_t>(result, std::stoll(digits));
-                    }
-                }
+        }
+        // Each partition's says how far the consumer had read when it was last committed
+        // (every commit writes it on every partition it can); the earliest is a bound for all.
+        for (int i = 0; i < list->cnt; ++i) {
+            const rd_kafka_topic_partition_t& p = list->elems[i];
+            if (p.err != RD_KAFKA_RESP_ERR_NO_ERROR || p.offset < 0) {
+                continue;  // nothing committed
             }
+            committed[{p.topic, p.partition}] = p.offset;
+            const std::string text(static_cast<const char*>(p.metadata), p.metadata != nullptr ? p.metadata_size : 0);
+            const std::string digits = text.rfind(kReadUpTo, 0) == 0 ? text.substr(kReadUpTo.size()) : "";
+            if (digits.empty() || digits.size() >= 19 || digits.find_first_not_of("0123456789") != std::string::npos) {
+                every = false;  // reset by an operator, or committed by an earlier version
+                continue;
+            }
+            const std::int64_t point = std::stoll(digits);
+            result = result == 0 ? point : std::min(result, point);
         }
     }
     rd_kafka_topic_partition_list_destroy(list);
-    return result;
+    return every ? result : 0;
+}
+
+void add_assigned(rd_kafka_t* consumer, const Offsets& committed, Offsets& offsets) {
+    rd_kafka_topic_partition_list_t* assigned = nullptr;
+    if (rd_kafka_assignment(consumer, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return;
+    }
+    rd_kafka_position(consumer, assigned);
+    for (int i = 0; i < assigned->cnt; ++i) {
+        const rd_kafka_topic_partition_t& tp = assigned->elems[i];
+        const std::pair<std::string, std::int32_t> key{tp.topic, tp.partition};
+        if (offsets.count(key) > 0) {
+            continue;
+        }
+        if (tp.offset >= 0) {
+            offsets[key] = tp.offset;  // everything before it was applied and committed
+        } else if (const auto c = committed.find(key); c != committed.end()) {
+            offsets[key] = c->second;  // nothing read from it in this run
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(assigned);
 }
 
 }  // namespace billing

@@ -33,12 +33,14 @@ std::int64_t unix_now_ms();
 int prepare_sessions_topic(rd_kafka_t* rk, const Options& o);
 
 /// Reads the sessions topic back into `book` (read_committed: up to its last committed
-/// transaction). Closed sessions last changed before `retire_before_ms` are kept retired.
+/// transaction). Closed sessions last changed before `retire_before_ms` are kept retired; a
+/// record of an earlier version, without the time of its last change, is taken as changed at
+/// `unstamped_ms`.
 /// Refuses to start (exit 4) on records this version cannot read that no later record or
 /// tombstone of their key replaced; exits 3 after a minute without progress, 0 when `stop`
 /// is set.
-void restore(const Options& o, int partitions, std::int64_t retire_before_ms, const volatile std::sig_atomic_t& stop,
-             Book& book);
+void restore(const Options& o, int partitions, std::int64_t retire_before_ms, std::int64_t unstamped_ms,
+             const volatile std::sig_atomic_t& stop, Book& book);
 
 /// How far the consumer has read, as a time (Unix ms): a point before which every record of
 /// its assigned partitions has been read, so that a session last changed more than the
@@ -54,8 +56,8 @@ public:
     void record(const rd_kafka_message_t* m, std::int64_t at_ms);
     /// A partition's end reached (RD_KAFKA_RESP_ERR__PARTITION_EOF): its offset.
     void end_of(const rd_kafka_message_t* m);
-    /// Finds the point anew: asks the cluster where each assigned partition ends (a request
-    /// per partition). Returns the point (0: not known yet).
+    /// Finds the point anew: asks the cluster where each assigned partition ends (its leader's
+    /// low and high offsets, per partition). Returns the point (0: not known yet).
     std::int64_t refresh(rd_kafka_t* consumer);
     /// The point as last found.
     std::int64_t point() const { return floor_; }
@@ -70,13 +72,20 @@ private:
     std::int64_t floor_;
 };
 
+/// Offsets by topic and partition.
+using Offsets = std::map<std::pair<std::string, std::int32_t>, std::int64_t>;
+
 /// Writes "read-up-to:<ms>" as the commit metadata of every partition in `offsets`: how far
 /// the consumer had read when it committed them, read back by committed_read_up_to().
 void set_read_up_to(rd_kafka_topic_partition_list_t* offsets, std::int64_t up_to_ms);
-/// The latest "read-up-to" among the group's committed offsets of the input topics (the
-/// point never moves back, so the largest is the latest); 0 when none says (a new group,
-/// commits of an earlier version). Exits 3 when the committed offsets cannot be read: going
-/// on would read every session back into memory.
-std::int64_t committed_read_up_to(rd_kafka_t* consumer, const Options& o);
+/// The earliest "read-up-to" among the group's committed offsets of the input topics; 0 when
+/// a committed partition has none (a new group, commits of an earlier version, offsets reset
+/// by an operator). Fills `committed` with the committed offsets. Exits 3 when they cannot be
+/// read: going on would read every session back into memory.
+std::int64_t committed_read_up_to(rd_kafka_t* consumer, const Options& o, Offsets& committed);
+/// Adds to `offsets` every other assigned partition, at the consumer's position (or, when
+/// nothing was read from it in this run, at `committed`): so that each commit carries the
+/// read-up-to point on every partition.
+void add_assigned(rd_kafka_t* consumer, const Offsets& committed, Offsets& offsets);
 
 }  // namespace billing

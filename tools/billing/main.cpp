@@ -102,9 +102,11 @@ int main(int argc, char** argv) {
     // Sessions retire against how far the consumer had read when it last committed, not
     // against the clock: after days down, the events it has not read yet still apply.
     const auto horizon_ms = static_cast<std::int64_t>(o.retire_after_hours * 3600000.0);
-    const std::int64_t read_up_to = o.retire_after_hours > 0 ? committed_read_up_to(consumer, o) : 0;
+    Offsets committed;  // at the start, by partition
+    const std::int64_t read_up_to = o.retire_after_hours > 0 ? committed_read_up_to(consumer, o, committed) : 0;
     Book book(horizon_ms);
-    restore(o, session_partitions, read_up_to > 0 ? read_up_to - horizon_ms : 0, g_stop, book);
+    restore(o, session_partitions, read_up_to > 0 ? read_up_to - horizon_ms : 0,
+            read_up_to > 0 ? read_up_to : unix_now_ms(), g_stop, book);
 
     rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(2);
     rd_kafka_topic_partition_list_add(topics, o.transactions_topic.c_str(), RD_KAFKA_PARTITION_UA);
@@ -222,12 +224,15 @@ int main(int argc, char** argv) {
             }
         }
         // The offsets after the batch go into the same transaction as its records.
-        std::map<std::pair<std::string, int>, std::int64_t> next;
+        Offsets next;
         for (auto* m : batch) {
             next[{rd_kafka_topic_name(m->rkt), m->partition}] = m->offset + 1;
             rd_kafka_message_destroy(m);
         }
         rd_kafka_topic_partition_list_t* offsets = rd_kafka_topic_partition_list_new(static_cast<int>(next.size()));
+        if (progress.point() > 0) {
+            add_assigned(consumer, committed, next);  // the point goes on every partition
+        }
         for (const auto& [tp, offset] : next) {
             rd_kafka_topic_partition_list_add(offsets, tp.first.c_str(), tp.second)->offset = offset;
         }

@@ -466,18 +466,15 @@ TEST_CASE("read back, a closed session last changed before the horizon stays ret
     CHECK(back.retired() == 0);
     CHECK(back.apply(session16()[4]) == Applied::duplicate);
 
-    // A record of an earlier version, without updatedAt, counts as changed when it stopped
-    // (10:30 by the station's clock).
+    // A record of an earlier version, without updatedAt, and so without a known last change:
+    // never retired by the Book (ocpp-billing stamps it when it reads it back).
     json old = written;
     old.erase("updatedAt");
     Book upgraded;
-    upgraded.restore(*billing::Session::from_json(old), t0 + 2 * hour);  // 10:00: before its stop
+    upgraded.restore(*billing::Session::from_json(old), t0 + 30 * hour);
     upgraded.restored();
     CHECK(upgraded.sessions().size() == 1);
-    Book upgraded_later;
-    upgraded_later.restore(*billing::Session::from_json(old), t0 + 3 * hour);  // 11:00
-    upgraded_later.restored();
-    CHECK(upgraded_later.retired() == 1);
+    CHECK(upgraded.retire(t0 + 30 * hour) == 0);
 }
 
 TEST_CASE("a session's last change is its latest event, merges too, and retirement keeps repeated starts out", "[billing]") {
@@ -519,16 +516,21 @@ TEST_CASE("a session's last change is its latest event, merges too, and retireme
           Applied::late);
 }
 
-TEST_CASE("a session read back without the time of its last change retires by its stop", "[billing]") {
+TEST_CASE("a session without the time of its last change is neither late nor retired", "[billing]") {
+    const std::int64_t hour = 3600000;
     const std::int64_t t0 = 1796112000000;  // 2026-12-01T08:00:00Z
-    Book book;
+    Book book(hour);
     json old = json::parse(R"({"sessionKey": "CP1|7", "stationId": "CP1", "transactionIds": ["7"], "startDedupKeys": [],
         "stoppedAt": "2026-12-01T10:30:00Z"})");
-    book.restore(*billing::Session::from_json(old), 0);  // no horizon at restore
+    book.restore(*billing::Session::from_json(old), t0 + 100 * hour);
     book.restored();
     REQUIRE(book.sessions().size() == 1);
-    CHECK(book.retire(t0 + 2 * 3600000) == 0);      // 10:00: before its stop
-    CHECK(book.retire(t0 + 3 * 3600000) == 1);      // 11:00
+    CHECK(book.retire(t0 + 100 * hour) == 0);
+    CHECK(book.apply(event("CP1", "1.6", "MeterValues", "m", meter16(7, "2026-12-01T10:10:00Z", "5")), nullptr,
+                     t0 + 100 * hour) == Applied::changed);
+    // Changed now, it has a last change, and ages from there.
+    book.take_changed();
+    CHECK(book.retire(t0 + 100 * hour + 1) == 1);
 }
 
 TEST_CASE("lateness is decided by the records' times, in memory or retired alike", "[billing]") {
