@@ -440,7 +440,7 @@ void add_assigned(rd_kafka_t* consumer, const Offsets& committed, Offsets& offse
         if (tp.offset >= 0) {
             offsets[key] = tp.offset;  // everything before it was applied and committed
         } else if (const auto c = committed.find(key); c != committed.end()) {
-            offsets[key] = c->second;  // nothing read from it in this run
+            offsets[key] = c->second;  // nothing read from it since its assignment
         }
     }
     rd_kafka_topic_partition_list_destroy(assigned);

@@ -84,8 +84,9 @@ void set_read_up_to(rd_kafka_topic_partition_list_t* offsets, std::int64_t up_to
 /// read: going on would read every session back into memory.
 std::int64_t committed_read_up_to(rd_kafka_t* consumer, const Options& o, Offsets& committed);
 /// Adds to `offsets` every other assigned partition, at the consumer's position (or, when
-/// nothing was read from it in this run, at `committed`): so that each commit carries the
-/// read-up-to point on every partition.
+/// nothing was read from it since its assignment, at `committed`: the caller keeps it at each
+/// partition's latest commit): so that each commit carries the read-up-to point on every
+/// partition.
 void add_assigned(rd_kafka_t* consumer, const Offsets& committed, Offsets& offsets);
 
 }  // namespace billing
