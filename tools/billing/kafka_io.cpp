@@ -30,6 +30,12 @@ void check(rd_kafka_error_t* error, const char* what) {
     }
 }
 
+void die_fatal(rd_kafka_t* rk, const std::string& what) {
+    char reason[512];
+    rd_kafka_fatal_error(rk, reason, sizeof(reason));
+    die(what + ": " + reason);
+}
+
 rd_kafka_conf_t* base_conf(const Options& o) {
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     char errstr[512];
@@ -264,9 +270,7 @@ void restore(const Options& o, int partitions, std::int64_t retire_before, std::
             at_end.insert(m->partition);
             progress = std::chrono::steady_clock::now();
         } else if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
-            char reason[512];
-            rd_kafka_fatal_error(consumer, reason, sizeof(reason));
-            die(std::string("restoring: ") + reason);
+            die_fatal(consumer, "restoring");
         } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
             last_error = rd_kafka_message_errstr(m);
             std::fprintf(stderr, "ocpp-billing: restoring: %s\n", last_error.c_str());

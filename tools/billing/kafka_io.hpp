@@ -19,6 +19,8 @@ namespace billing {
 constexpr int kRefused = 4;
 /// Dies with `what` when librdkafka returned an error (and frees it).
 void check(rd_kafka_error_t* error, const char* what);
+/// Dies with the fatal error `rk` holds, after `what`.
+[[noreturn]] void die_fatal(rd_kafka_t* rk, const std::string& what);
 /// A librdkafka configuration with the brokers and every --property (exit 2 on one it refuses).
 rd_kafka_conf_t* base_conf(const Options& o);
 rd_kafka_t* make(rd_kafka_type_t type, rd_kafka_conf_t* conf);

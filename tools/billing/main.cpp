@@ -128,8 +128,7 @@ int main(int argc, char** argv) {
                      static_cast<unsigned long long>(counts["late"]));
     };
     // Retirement runs a few times per horizon, at least every minute.
-    const auto retire_every = std::chrono::milliseconds(std::clamp<std::int64_t>(
-        static_cast<std::int64_t>(o.retire_after_hours * 3600000.0 / 4), 1000, 60000));
+    const auto retire_every = std::chrono::milliseconds(std::clamp<std::int64_t>(horizon_ms / 4, 1000, 60000));
     auto retired_at = std::chrono::steady_clock::now();
     ReadProgress progress(static_cast<std::int64_t>(o.clock_slack_s) * 1000, read_up_to);
     auto counts_said = std::chrono::steady_clock::now();
@@ -160,9 +159,7 @@ int main(int argc, char** argv) {
                 break;
             }
             if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
-                char reason[512];
-                rd_kafka_fatal_error(consumer, reason, sizeof(reason));
-                die(std::string("consumer: ") + reason);
+                die_fatal(consumer, "consumer");
             }
             if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 progress.end_of(m);
