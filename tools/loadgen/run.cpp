@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "tools/loadgen/ports.hpp"
 #include "tools/loadgen/report.hpp"
 #include "tools/loadgen/tls.hpp"
 #include "tools/loadgen/worker.hpp"
@@ -69,6 +70,12 @@ Report run_slice(const Options& o, const std::vector<Target>& targets, PhaseSync
     std::FILE* info = o.json ? stderr : stdout;
     // With --processes, process 0 speaks for all.
     const bool chatty = o.process_index == 0;
+    if (const auto range = local_port_range(); chatty && range) {
+        if (auto crowded = crowded_ports_warning(o.stations, targets.size(),
+                                                 o.source_addresses.size(), *range)) {
+            fmt::print(stderr, "ocpp-loadgen: warning: {}\n", *crowded);
+        }
+    }
 
     std::optional<TlsClientSetup> tls;
     if (targets.front().tls) {
