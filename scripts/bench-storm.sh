@@ -10,6 +10,7 @@
 #   BENCH_STORM_STATIONS (18000), BENCH_STORM_SECONDS (10), BENCH_PROFILES ("0 1"),
 #   BENCH_ADMISSION ("default lifted"; a number sets security.handshakes_per_second),
 #   BENCH_PBKDF2_ITERATIONS (1000, see bench-tls.sh)
+#   BENCH_GATEWAY_YAML: extra top-level YAML for the gateway (e.g. "io_threads: 1")
 #   BENCH_KAFKA_PORT, BENCH_PORT: see scripts/bench-lib.sh
 #   BENCH_PROFILE: "1" also samples the gateway from the drop to the end of the storm (`perf
 #                  record`, 999 samples a second) and prints its busiest libraries and
@@ -50,6 +51,8 @@ for profile in $profiles; do
         [0-9]*) yaml="$yaml
   handshakes_per_second: $admission" ;;
         esac
+        [ -n "${BENCH_GATEWAY_YAML:-}" ] && yaml="$yaml
+$BENCH_GATEWAY_YAML"
         start_gateway "$yaml" --security-profile "$profile"
         auth=()
         [ "$profile" = 1 ] && auth=(--password "$password")
@@ -57,6 +60,7 @@ for profile in $profiles; do
         : >"$progress"
         "$bin/ocpp-loadgen" --url "ws://127.0.0.1:$port/ocpp" "${auth[@]}" --id-prefix "$prefix" \
             --stations "$stations" --storm --connect-rate "$rate" --connect-retries 10 \
+            --source-addresses "${BENCH_SOURCE_ADDRESSES:-127.0.0.1-127.0.0.4}" \
             --warmup 5 --timeout-ms 30000 --json >"$bench_dir/storm.json" 2>"$progress" &
         lg=$!
         wait_for_mark "$progress" '^storm: dropping' "$lg"
