@@ -70,7 +70,7 @@ Report run_slice(const Options& o, const std::vector<Target>& targets, PhaseSync
     std::FILE* info = o.json ? stderr : stdout;
     // With --processes, process 0 speaks for all.
     const bool chatty = o.process_index == 0;
-    if (const auto range = local_port_range(); chatty && range) {
+    if (const auto range = chatty ? local_port_range() : std::nullopt) {
         if (auto crowded = crowded_ports_warning(o.stations, targets.size(),
                                                  o.source_addresses.size(), *range)) {
             fmt::print(stderr, "ocpp-loadgen: warning: {}\n", *crowded);

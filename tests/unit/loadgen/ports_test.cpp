@@ -5,11 +5,11 @@
 
 namespace {
 
-constexpr std::pair<unsigned, unsigned> kDebianRange{32768, 60999};  // 14,116 even ports
+constexpr std::pair<unsigned, unsigned> kDebianRange{32768, 60999};  // 14,116 tried first
 
 }  // namespace
 
-TEST_CASE("no warning while one source address's even ports suffice") {
+TEST_CASE("no warning while the half of the range connect() tries first suffices") {
     CHECK_FALSE(loadgen::crowded_ports_warning(14116, 1, 0, kDebianRange));
     CHECK_FALSE(loadgen::crowded_ports_warning(18000, 1, 2, kDebianRange));
     CHECK_FALSE(loadgen::crowded_ports_warning(18000, 2, 0, kDebianRange));
@@ -20,7 +20,7 @@ TEST_CASE("a warning names the count, the range and source addresses that would 
     const auto warning = loadgen::crowded_ports_warning(18000, 1, 0, kDebianRange);
     REQUIRE(warning);
     CHECK_THAT(*warning, Catch::Contains("up to 18000 connections"));
-    CHECK_THAT(*warning, Catch::Contains("14116 even ports"));
+    CHECK_THAT(*warning, Catch::Contains("14116 ports"));
     CHECK_THAT(*warning, Catch::Contains("32768-60999"));
     CHECK_THAT(*warning, Catch::Contains("--source-addresses 127.0.0.1-127.0.0.3"));
     // One address given counts as one: the same warning.
@@ -32,11 +32,13 @@ TEST_CASE("a warning names the count, the range and source addresses that would 
     CHECK_THAT(*two, Catch::Contains("127.0.0.1-127.0.0.3"));
 }
 
-TEST_CASE("the even ports of an odd-bounded range are counted exactly") {
-    // 1001-1004 holds 1002 and 1004.
+TEST_CASE("the half of a range is counted from its size, whatever its ends") {
+    // 1001-1004: connect() tries 1001 and 1003 first.
     CHECK_FALSE(loadgen::crowded_ports_warning(2, 1, 0, {1001, 1004}));
     CHECK(loadgen::crowded_ports_warning(3, 1, 0, {1001, 1004}));
-    // 1000-1003: 1000 and 1002.
-    CHECK_FALSE(loadgen::crowded_ports_warning(2, 1, 0, {1000, 1003}));
-    CHECK(loadgen::crowded_ports_warning(3, 1, 0, {1000, 1003}));
+    // 1000-1004: five ports, two in the half tried first.
+    CHECK_FALSE(loadgen::crowded_ports_warning(2, 1, 0, {1000, 1004}));
+    CHECK(loadgen::crowded_ports_warning(3, 1, 0, {1000, 1004}));
+    // A single port has no half to search: no warning, and no division by zero.
+    CHECK_FALSE(loadgen::crowded_ports_warning(5, 1, 0, {1001, 1001}));
 }
