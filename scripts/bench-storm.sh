@@ -10,7 +10,11 @@
 #   BENCH_STORM_STATIONS (18000), BENCH_STORM_SECONDS (10), BENCH_PROFILES ("0 1"),
 #   BENCH_ADMISSION ("default lifted"; a number sets security.handshakes_per_second),
 #   BENCH_PBKDF2_ITERATIONS (1000, see bench-tls.sh)
-#   BENCH_GATEWAY_YAML: extra top-level YAML for the gateway (e.g. "io_threads: 1")
+#   BENCH_GATEWAY_YAML: extra top-level YAML for the gateway (e.g. "io_threads: 1"; not
+#                       `security:`, which the script writes)
+#   BENCH_SOURCE_ADDRESSES: the generator's source addresses (127.0.0.1-127.0.0.4; one
+#                       address holds about 14,000 connections to the gateway before each
+#                       further connect() searches the port range, see ocpp-loadgen's warning)
 #   BENCH_KAFKA_PORT, BENCH_PORT: see scripts/bench-lib.sh
 #   BENCH_PROFILE: "1" also samples the gateway from the drop to the end of the storm (`perf
 #                  record`, 999 samples a second) and prints its busiest libraries and
