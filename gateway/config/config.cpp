@@ -328,6 +328,13 @@ void validate(Config& c) {
             fail("TLS certificate " + pair.cert + " has no key (--tls-key after --tls-cert)");
         }
     }
+    if (c.security.handshakes_per_second == 0) {
+        // A reconnection with a full TLS handshake costs the gateway 0.9-1.5 ms of CPU, one
+        // without 0.4-0.5 ms: the two vCPUs of docs/benchmarks.md took 750-1,000 and about
+        // 2,000 a second beside the broker (2,000 brings a storm of 18,000 back in 10 s).
+        const bool tls_here = c.security.profile >= 2 && !c.tls.offload;
+        c.security.handshakes_per_second = tls_here ? kHandshakesPerSecondTls : kHandshakesPerSecondPlain;
+    }
     if (c.tls.offload) {
         if (c.security.profile < 2) {
             fail("tls.offload is for security profiles 2 and 3 (TLS at the load balancer); profile " +

@@ -99,6 +99,10 @@ struct ToleranceProfile {
     ocpp::RepairPolicy policy;
 };
 
+/// security.handshakes_per_second when it is not given: without TLS at the gateway, and with.
+inline constexpr double kHandshakesPerSecondPlain = 2000;
+inline constexpr double kHandshakesPerSecondTls = 500;
+
 /// Everything the gateway can be told. Each limit has a default and a reason.
 struct Config {
     std::string gateway_id;  ///< default: the host name
@@ -213,7 +217,10 @@ struct Config {
         std::chrono::seconds max_backoff{300};
         /// Upgrades admitted per second (bursts of twice that): a reconnect storm of a whole
         /// city is spread over seconds instead of starving the stations already connected.
-        double handshakes_per_second = 500;
+        /// 0 (the default): what an upgrade costs decides (validate()) — 2,000 where the gateway
+        /// terminates no TLS (profiles 0 and 1, or TLS at a load balancer), 500 where it does
+        /// (docs/benchmarks.md, "A fleet arriving beside connected stations").
+        double handshakes_per_second = 0;
         /// CPU time per second that password checks not answered from the cache (PBKDF2,
         /// ~40 ms each at 100,000 iterations) may take on the I/O threads, and how much of it
         /// a quiet instance saves up (the first wave of a cold fleet); past it, upgrades get

@@ -507,8 +507,8 @@ std::vector<Option> build() {
          integer<std::chrono::seconds>(FIELD(security.failure_window), 1, 86400), show_count(FIELD(security.failure_window)), nullptr});
     add({"security.max_backoff_s", "", "", "S", "longest refusal after the limit", Shape::scalar,
          integer<std::chrono::seconds>(FIELD(security.max_backoff), 1, 86400), show_count(FIELD(security.max_backoff)), nullptr});
-    add({"security.handshakes_per_second", "", "", "N", "upgrades admitted per second (bursts of twice that)", Shape::scalar,
-         integer<double>(FIELD(security.handshakes_per_second), 1, 1000000), show_count(FIELD(security.handshakes_per_second)), nullptr});
+    add({"security.handshakes_per_second", "", "", "N", "upgrades admitted per second, bursts of twice that (0: 2000, or 500 with TLS at the gateway)", Shape::scalar,
+         integer<double>(FIELD(security.handshakes_per_second), 0, 1000000), show_count(FIELD(security.handshakes_per_second)), nullptr});
     add({"security.password_check_ms_per_second", "", "", "MS", "CPU time per second for uncached password checks (PBKDF2); more → 503", Shape::scalar,
          integer<std::chrono::milliseconds>(FIELD(security.password_check_ms_per_second), 1, 1000000), show_count(FIELD(security.password_check_ms_per_second)), nullptr});
     add({"security.password_check_burst_ms", "", "", "MS", "… saved up by a quiet instance", Shape::scalar,

@@ -25,6 +25,29 @@ TEST_CASE("defaults are sane", "[config]") {
     CHECK(c.kafka.delivery_timeout < std::chrono::seconds(30));
 }
 
+TEST_CASE("the upgrade admission rate follows what an upgrade costs unless given", "[config]") {
+    using gateway::config::kHandshakesPerSecondPlain;
+    using gateway::config::kHandshakesPerSecondTls;
+    CHECK(parse({}).config.security.handshakes_per_second == kHandshakesPerSecondPlain);
+    CHECK(parse({"--security-profile", "1"}).config.security.handshakes_per_second == kHandshakesPerSecondPlain);
+    const auto tls = parse({"--security-profile", "2", "--tls-cert", "a.pem", "--tls-key", "a.key"}).config;
+    CHECK(tls.security.handshakes_per_second == kHandshakesPerSecondTls);
+    const auto offloaded = write_yaml(
+        "admission-offload", "security:\n  profile: 2\ntls:\n  offload: true\n  offload_from: [10.0.0.1]\n");
+    CHECK(parse({"--config", offloaded}).config.security.handshakes_per_second == kHandshakesPerSecondPlain);
+    const auto given = write_yaml("admission-given", "security:\n  profile: 2\n  handshakes_per_second: 1200\n");
+    CHECK(parse({"--config", given, "--tls-cert", "a.pem", "--tls-key", "a.key"}).config.security.handshakes_per_second ==
+          1200);
+    // 0, as the example file has it, is the default.
+    const auto zero = write_yaml("admission-zero", "security:\n  handshakes_per_second: 0\n");
+    CHECK(parse({"--config", zero}).config.security.handshakes_per_second == kHandshakesPerSecondPlain);
+    CHECK_THROWS_WITH(parse({"--config", write_yaml("admission-negative", "security:\n  handshakes_per_second: -1\n")}),
+                      Catch::Contains("handshakes_per_second"));
+    std::filesystem::remove(zero);
+    std::filesystem::remove(offloaded);
+    std::filesystem::remove(given);
+}
+
 TEST_CASE("file < environment < flags", "[config]") {
     const auto file = write_yaml("precedence", R"(
 gateway_id: from-file
