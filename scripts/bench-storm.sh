@@ -4,7 +4,7 @@
 # them come back within BENCH_STORM_SECONDS (10): each reconnects, boots and sends one
 # StatusNotification. Firmware retries refused connections; the generator does too
 # (--connect-retries). Runs: security profile 0 and 1, each with the gateway's default
-# admission control (500 upgrades/s) and with it lifted. Afterwards the status topic is read
+# admission control (2,000 upgrades/s without TLS) and with it lifted. Afterwards the status topic is read
 # back: two BootNotifications and one StatusNotification per station, nothing lost.
 # Prints one JSON line per run (scripts/bench-summary.py: the storm table).
 #   BENCH_STORM_STATIONS (18000), BENCH_STORM_SECONDS (10), BENCH_PROFILES ("0 1"),

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Turns the output of scripts/bench-gateway.sh and scripts/bench-peers.sh into the Markdown tables of docs/benchmarks.md.
+"""Turns the output of scripts/bench-*.sh (gateway, peers, tls, storm, fleet, arrival) into the Markdown tables of docs/benchmarks.md.
 
 Lines starting with "==" (e.g. "== before", written between runs of the script when two builds
 are compared) start a new section; its name is the first column of the rows that follow.
@@ -250,3 +250,18 @@ for row in fleets:
           f"{c['timeouts']} timeouts, {c['lost']} lost; {r['achieved_msgs_per_s']:.0f} msgs/s; "
           f"p50 {l['p50']:.2f} ms, p99 {l['p99']:.2f} ms, max {l['max']:.2f} ms; "
           f"broker {row['broker_cpu_s']:.1f} CPU-s.")
+arrivals = [row for row in rows if "arrival_rate" in row]  # scripts/bench-arrival.sh
+if arrivals:
+    print()
+    print("| admission (upgrades/s) | round | arriving | at /s | connected | all connected after | "
+          "refused (`admission_rate`) | gateway / broker CPU-s during the arrival | "
+          "connected stations' CALLs/s | p50 / p95 / p99 / max ms | timeouts, errors |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+for row in arrivals:
+    k = row["keepers"]
+    l, c = k["latency_ms"], k["calls"]
+    print(f"| {row['admission']} | {row['round']} | {row['arriving']} | {row['arrival_rate']} | "
+          f"{row['arrived_connected']} | {row['arrival_s']:.1f} s | {row['refused_rate']:.0f} | "
+          f"{row['gateway_cpu_s_during_arrival']:.1f} / {row['broker_cpu_s_during_arrival']:.1f} | "
+          f"{k['achieved_msgs_per_s']:.0f} | {l['p50']:.1f} / {l['p95']:.0f} / {l['p99']:.0f} / "
+          f"{l['max']:.0f} | {c['timeouts']}, {c['call_errors']} |")

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Connected stations while a fleet arrives, by admission setting: BENCH_KEEPERS stations
+# (2,000) already connected send the realistic mix at BENCH_KEEPERS_RATE CALLs/s (2,000) over
+# a 40 s window; 3 s into it BENCH_ARRIVING stations (16,000; an instance's share of a failed
+# neighbour, or a site back from an outage) connect at BENCH_ARRIVAL_RATE per second (3,000),
+# from four loopback addresses, retrying refusals as firmware does (after 1, 2, 4, then every
+# 8 s). Security profile 0. Runs: for each of BENCH_ADMISSION ("500 2000 lifted"; a
+# number sets security.handshakes_per_second). Reported per run: when the last newcomer was
+# connected and booted, the refusals, the gateway's CPU during the arrival, and the connected
+# stations' latency over the window that contains it. Prints one JSON line per run.
+#   BENCH_ROUNDS (1); BENCH_GATEWAY_YAML: extra top-level YAML;
+#   BENCH_KAFKA_PORT, BENCH_PORT, BENCH_GATEWAY: see scripts/bench-lib.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
+
+keepers="${BENCH_KEEPERS:-2000}"
+keepers_rate="${BENCH_KEEPERS_RATE:-2000}"
+arriving="${BENCH_ARRIVING:-16000}"
+arrival_rate="${BENCH_ARRIVAL_RATE:-3000}"
+admissions="${BENCH_ADMISSION:-500 2000 lifted}"
+rounds="${BENCH_ROUNDS:-1}"
+window=40
+
+bench_machine
+bench_broker
+
+run=0
+for round in $(seq 1 "$rounds"); do
+    for admission in $admissions; do
+        run=$((run + 1))
+        yaml="security:
+  connections_per_address: $((keepers + arriving + 1000))"
+        case "$admission" in
+        default) ;;  # the gateway's own (2,000 without TLS)
+        lifted) yaml="$yaml
+  handshakes_per_second: 100000" ;;
+        [0-9]*) yaml="$yaml
+  handshakes_per_second: $admission" ;;
+        *) echo "BENCH_ADMISSION: '$admission' is not default, lifted or a number" >&2; exit 2 ;;
+        esac
+        start_gateway "$yaml
+${BENCH_GATEWAY_YAML:-}"
+        progress="$bench_dir/keepers.err"
+        : >"$progress"
+        # The keepers connect at 400/s, below every setting, so that every run starts alike.
+        "$bin/ocpp-loadgen" --url "ws://127.0.0.1:$port/ocpp" --id-prefix "K$run-" \
+            --stations "$keepers" --connect-rate 400 --mix realistic --rate "$keepers_rate" \
+            --warmup 3 --duration "$window" --json >"$bench_dir/keepers.json" 2>"$progress" &
+        lg=$!
+        wait_for_mark "$progress" '^traffic:' "$lg"
+        sleep 6  # the keepers' warm-up and 3 s of their window before the newcomers arrive
+        g0=$(cpu_s "$gw"); b0=$(cpu_s "$broker_pid")
+        started=$(date +%s.%N)
+        "$bin/ocpp-loadgen" --url "ws://127.0.0.1:$port/ocpp" --id-prefix "A$run-" \
+            --stations "$arriving" --connect-rate "$arrival_rate" --connect-retries 40 \
+            --source-addresses 127.0.0.1-127.0.0.4 --idle --duration 1 \
+            >"$bench_dir/arriving.out" 2>&1 || true
+        arrived=$(awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN {printf "%.1f", e - s}')
+        connected=$(sed -n 's/.*all stations connected: \([0-9]*\) of.*/\1/p' "$bench_dir/arriving.out")
+        g1=$(cpu_s "$gw"); b1=$(cpu_s "$broker_pid")
+        status=0
+        wait "$lg" || status=$?
+        refused=$(curl -sf "http://127.0.0.1:$admin/metrics" |
+            awk '/^ocpp_handshakes_refused_total\{reason="admission_rate"\}/ {print $2}')
+        printf '{"admission":"%s","round":%s,"arriving":%s,"arrival_rate":%s,"arrived_connected":%s,"arrival_s":%s,"refused_rate":%s,"gateway_cpu_s_during_arrival":%s,"broker_cpu_s_during_arrival":%s,"keepers_status":%s,"keepers":%s}\n' \
+            "$admission" "$round" "$arriving" "$arrival_rate" "${connected:-0}" "$arrived" \
+            "${refused:-0}" "$(diff2 "$g1" "$g0")" "$(diff2 "$b1" "$b0")" "$status" \
+            "$(cat "$bench_dir/keepers.json")"
+        stop_gateway
+    done
+done
