@@ -253,15 +253,19 @@ for row in fleets:
 arrivals = [row for row in rows if "arrival_rate" in row]  # scripts/bench-arrival.sh
 if arrivals:
     print()
-    print("| admission (upgrades/s) | round | arriving | at /s | connected | all connected after | "
-          "refused (`admission_rate`) | gateway / broker CPU-s during the arrival | "
+    print("| admission (upgrades/s) | round | arriving | offered /s | connected | all connected after | "
+          "achieved /s | refused (`admission_rate`) | gateway / broker CPU-s over the arrival | "
+          "the same less the connected stations' own rate | "
           "connected stations' CALLs/s | p50 / p95 / p99 / max ms | timeouts, errors |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for row in arrivals:
-    k = row["keepers"]
-    l, c = k["latency_ms"], k["calls"]
+    k = row["keepers"] or {}
+    l, c = k.get("latency_ms", {}), k.get("calls", {})
+    took = row["arrival_s"]
+    g, b = row["gateway_cpu_s_during_arrival"], row["broker_cpu_s_during_arrival"]
+    g_own = g - row.get("gateway_cpu_s_before_per_s", 0) * took
     print(f"| {row['admission']} | {row['round']} | {row['arriving']} | {row['arrival_rate']} | "
-          f"{row['arrived_connected']} | {row['arrival_s']:.1f} s | {row['refused_rate']:.0f} | "
-          f"{row['gateway_cpu_s_during_arrival']:.1f} / {row['broker_cpu_s_during_arrival']:.1f} | "
-          f"{k['achieved_msgs_per_s']:.0f} | {l['p50']:.1f} / {l['p95']:.0f} / {l['p99']:.0f} / "
-          f"{l['max']:.0f} | {c['timeouts']}, {c['call_errors']} |")
+          f"{row['arrived_connected']} | {took:.1f} s | {row['arrived_connected'] / max(took, 1e-9):.0f} | "
+          f"{row['refused_rate']:.0f} | {g:.1f} / {b:.1f} | {g_own:.1f} | "
+          f"{k.get('achieved_msgs_per_s', 0):.0f} | {l.get('p50', 0):.1f} / {l.get('p95', 0):.0f} / "
+          f"{l.get('p99', 0):.0f} / {l.get('max', 0):.0f} | {c.get('timeouts', '-')}, {c.get('call_errors', '-')} |")
