@@ -41,9 +41,10 @@ TEST_CASE("the upgrade admission rate follows what an upgrade costs unless given
     // 0, as the example file has it, is the default.
     const auto zero = write_yaml("admission-zero", "security:\n  handshakes_per_second: 0\n");
     CHECK(parse({"--config", zero}).config.security.handshakes_per_second == kHandshakesPerSecondPlain);
-    CHECK_THROWS_WITH(parse({"--config", write_yaml("admission-negative", "security:\n  handshakes_per_second: -1\n")}),
-                      Catch::Contains("handshakes_per_second"));
+    const auto negative = write_yaml("admission-negative", "security:\n  handshakes_per_second: -1\n");
+    CHECK_THROWS_WITH(parse({"--config", negative}), Catch::Contains("handshakes_per_second"));
     std::filesystem::remove(zero);
+    std::filesystem::remove(negative);
     std::filesystem::remove(offloaded);
     std::filesystem::remove(given);
 }
