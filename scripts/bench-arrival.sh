@@ -77,8 +77,11 @@ ${BENCH_GATEWAY_YAML:-}"
         refused=$(curl -sf "http://127.0.0.1:$admin/metrics" |
             awk '/^ocpp_handshakes_refused_total\{reason="admission_rate"\}/ {print $2}' || true)
         report=$(cat "$bench_dir/keepers.json" 2>/dev/null || true)
-        printf '{"admission":"%s","round":%s,"arriving":%s,"arrival_rate":%s,"arrived_connected":%s,"arrival_s":%s,"refused_rate":%s,"gateway_cpu_s_during_arrival":%s,"broker_cpu_s_during_arrival":%s,"gateway_cpu_s_before_per_s":%s,"broker_cpu_s_before_per_s":%s,"keepers_status":%s,"keepers":%s}\n' \
-            "$admission" "$round" "$arriving" "$arrival_rate" "${connected:-0}" "${took:-0}" \
+        # An arrival that outlasts the window is not measured whole: said in the record.
+        within=$(awk -v t="${took:-0}" -v w="$window" -v c="${connected:-0}" -v n="$arriving" \
+            'BEGIN {print (c == n && t > 0 && 3 + t < w) ? "true" : "false"}')
+        printf '{"admission":"%s","round":%s,"arriving":%s,"arrival_rate":%s,"arrived_connected":%s,"arrival_complete_within_window":%s,"arrival_s":%s,"refused_rate":%s,"gateway_cpu_s_during_arrival":%s,"broker_cpu_s_during_arrival":%s,"gateway_cpu_s_before_per_s":%s,"broker_cpu_s_before_per_s":%s,"keepers_status":%s,"keepers":%s}\n' \
+            "$admission" "$round" "$arriving" "$arrival_rate" "${connected:-0}" "$within" "${took:-0}" \
             "${refused:-0}" "$(diff2 "$g1" "$g0")" "$(diff2 "$b1" "$b0")" \
             "$(awk -v a="$g0" -v b="$q0" 'BEGIN {printf "%.3f", (a - b) / 3}')" \
             "$(awk -v a="$b0" -v b="$qb0" 'BEGIN {printf "%.3f", (a - b) / 3}')" \

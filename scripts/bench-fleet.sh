@@ -23,8 +23,8 @@ per_instance=$(( (stations + instances - 1) / instances ))
 
 bench_machine
 bench_broker
-# All stations come from 127.0.0.1, and the ramp-up is faster than the default admission
-# rate (500 upgrades/s per instance); both limits are lifted.
+# All stations come from 127.0.0.1, and the ramp-up may be faster than the default admission
+# rate (2,000 upgrades/s per instance without TLS); both limits are lifted.
 yaml="security:
   connections_per_address: $((per_instance + 1000))
   handshakes_per_second: 100000"

@@ -264,8 +264,10 @@ for row in arrivals:
     took = row["arrival_s"]
     g, b = row["gateway_cpu_s_during_arrival"], row["broker_cpu_s_during_arrival"]
     g_own = g - row.get("gateway_cpu_s_before_per_s", 0) * took
+    # An arrival that did not complete inside the connected stations' window is marked.
+    late = " (not within the window)" if row.get("arrival_complete_within_window") is False else ""
     print(f"| {row['admission']} | {row['round']} | {row['arriving']} | {row['arrival_rate']} | "
-          f"{row['arrived_connected']} | {took:.1f} s | {row['arrived_connected'] / max(took, 1e-9):.0f} | "
+          f"{row['arrived_connected']} | {took:.1f} s{late} | {row['arrived_connected'] / max(took, 1e-9):.0f} | "
           f"{row['refused_rate']:.0f} | {g:.1f} / {b:.1f} | {g_own:.1f} | "
           f"{k.get('achieved_msgs_per_s', 0):.0f} | {l.get('p50', 0):.1f} / {l.get('p95', 0):.0f} / "
           f"{l.get('p99', 0):.0f} / {l.get('max', 0):.0f} | {c.get('timeouts', '-')}, {c.get('call_errors', '-')} |")
