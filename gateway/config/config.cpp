@@ -330,7 +330,7 @@ void validate(Config& c) {
     }
     if (c.security.handshakes_per_second == 0) {
         // A reconnection with a full TLS handshake costs the gateway 0.9-1.5 ms of CPU, one
-        // without 0.4-0.5 ms: the two vCPUs of docs/benchmarks.md took 750-1,000 and about
+        // without 0.37-0.5 ms: the two vCPUs of docs/benchmarks.md took 745-1,020 and about
         // 2,000 a second beside the broker (2,000 brings a storm of 18,000 back in 10 s).
         const bool tls_here = c.security.profile >= 2 && !c.tls.offload;
         c.security.handshakes_per_second = tls_here ? kHandshakesPerSecondTls : kHandshakesPerSecondPlain;
