@@ -25,7 +25,7 @@ using security::EventType;
 using session::Session;
 
 /// Connections the kernel completes before the gateway accepts them (capped by
-/// net.core.somaxconn, 4096 by default). When a storm's resets arrive the I/O threads spend a
+/// net.core.somaxconn, 4096 by default since Linux 5.4). When a storm's resets arrive the I/O threads spend a
 /// second or more closing sessions; with 1,024 the returning stations' SYNs overflowed the
 /// queue meanwhile and waited a second for their retransmission (docs/benchmarks.md,
 /// "Reconnect storms: the generator's ports and the listen queue").

@@ -1,4 +1,4 @@
-// The generator's warning when its connections would outrun the even local ports.
+// The generator's warning when its connections would outrun the half of the local ports connect() tries first.
 #include <catch2/catch.hpp>
 
 #include "tools/loadgen/ports.hpp"
