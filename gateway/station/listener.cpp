@@ -25,10 +25,10 @@ using security::EventType;
 using session::Session;
 
 /// Connections the kernel completes before the gateway accepts them (capped by
-/// net.core.somaxconn, 4096 by default since Linux 5.4). When a storm's resets arrive the I/O threads spend a
-/// second or more closing sessions; with 1,024 the returning stations' SYNs overflowed the
-/// queue meanwhile and waited a second for their retransmission (docs/benchmarks.md,
-/// "Reconnect storms: the generator's ports and the listen queue").
+/// net.core.somaxconn, 4096 by default since Linux 5.4). When a storm's resets arrive the I/O
+/// threads spend a second or more closing sessions; with 1,024 the returning stations' SYNs
+/// overflowed the queue meanwhile and waited a second for their retransmission
+/// (docs/benchmarks.md, "Reconnect storms: the generator's ports and the listen queue").
 constexpr int kListenBacklog = 4096;
 /// The longest a password check may wait in the pool: the request head, the TLS handshake
 /// and the check all fall under websocketpp's 5 s post-init timeout, after which nobody

@@ -1,4 +1,5 @@
-// The generator's warning when its connections would outrun the half of the local ports connect() tries first.
+// The generator's warning when its connections would outrun the half of the local ports that
+// connect() tries first.
 #include <catch2/catch.hpp>
 
 #include "tools/loadgen/ports.hpp"
