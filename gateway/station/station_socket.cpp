@@ -185,12 +185,13 @@ private:
         }
         finished_ = true;
         timer_.cancel();
-        if (std::holds_alternative<proxy::Error>(result)) {
-            asio::error_code ignored;
-            socket_.close(ignored);  // ends a read still pending
-        }
+        const bool refused = std::holds_alternative<proxy::Error>(result);
         auto done = std::move(done_);
         done(std::move(result));
+        if (refused) {
+            asio::error_code ignored;
+            socket_.close(ignored);  // ends a read still pending, if `done` did not
+        }
         owner_.reset();
     }
 

@@ -116,7 +116,8 @@ using InitHandler = websocketpp::transport::asio::socket::init_handler;
 void linger(asio::ip::tcp::socket& socket, std::shared_ptr<void> owner, ShutdownHandler done);
 
 /// Reads exactly one PROXY header (v1 or v2) from `socket` within `timeout` and calls `done`
-/// with it; nothing after the header is read. Same threading as linger().
+/// with it; nothing after the header is read. After an error `done` returns, the socket is
+/// closed (`done` may close it first). Same threading as linger().
 void read_proxy_header(asio::ip::tcp::socket& socket, std::shared_ptr<void> owner,
                        std::chrono::milliseconds timeout,
                        std::function<void(std::variant<proxy::Source, proxy::Error>)> done);
@@ -169,9 +170,14 @@ protected:
             socket, self, proxy_->timeout,
             [this, self, peer, callback = std::move(callback)](std::variant<proxy::Source, proxy::Error> header) mutable {
                 if (auto* error = std::get_if<proxy::Error>(&header)) {
+                    // Counted before the close: whoever sees the connection end may read the
+                    // count next. Closed before websocketpp hears of it, which goes on to
+                    // post_init after an error in pre_init (0.8.2).
                     if (proxy_->refused) {
                         proxy_->refused(peer.address().to_string(), error->reason);
                     }
+                    asio::error_code ignored;
+                    this->get_next_layer().close(ignored);
                     callback(websocketpp::transport::asio::socket::make_error_code(
                         websocketpp::transport::asio::socket::error::security));
                     return;
