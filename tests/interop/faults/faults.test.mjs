@@ -546,7 +546,7 @@ describe('faults on a 3-broker cluster', { timeout: 20 * 60_000 }, () => {
         assert.ok(Date.now() < deadline, `new partitions not picked up within 60 s: ${text.split('\n').filter((l) => l.startsWith('ocpp_kafka_partitions_added_total')).join('; ')}`);
         await pause(500);          // polling the metrics endpoint
       }
-      assert.match(gw.output(), /topic ocpp\.presence gained partitions 3, 4, 5 while gateways run/);
+      await gw.waitForOutput(/topic ocpp\.presence gained partitions 3, 4, 5 while gateways run/);
       // Traffic goes on across a refresh of the producer's metadata (every 30 s), after
       // which stations whose key now maps to a new partition write there.
       await pause(Math.max(0, grownAt + 35_000 - Date.now()));

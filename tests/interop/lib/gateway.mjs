@@ -205,6 +205,20 @@ export class Gateway {
     return this._output.text();
   }
 
+  /**
+   * Waits until the output matches `pattern`: a line logged together with a metric or a record
+   * may reach this process after them (another pipe). Throws after `timeoutMs`.
+   */
+  async waitForOutput(pattern, timeoutMs = 10_000) {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(this.output())) {
+      if (Date.now() >= deadline) {
+        throw new Error(`${this.gatewayId} did not log ${pattern} within ${timeoutMs} ms\n--- gateway output ---\n${this.outputTail()}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   /** The last `lines` lines of the output, for failure reports. */
   outputTail(lines = 200) {
     const all = this.output().split('\n');

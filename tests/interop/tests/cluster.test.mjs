@@ -743,7 +743,7 @@ describe('operator commands across three gateway instances', () => {
       await sleep(100);
     }
     t.diagnostic(`${frozen.gatewayId} withheld its result ${Date.now() - thawedAt} ms after the thaw`);
-    assert.match(frozen.output(), new RegExp(`command ${cmd.commandId} for ${held.identity}: ended by another instance while this one was cut off`));
+    await frozen.waitForOutput(new RegExp(`command ${cmd.commandId} for ${held.identity}: ended by another instance while this one was cut off`));
     held.hold = null;
     checkOneResultEach([cmd], 'the command held by the frozen instance');
   }));

@@ -83,6 +83,7 @@ describe('a station that leaves while Kafka is down', { timeout: 120_000 }, () =
     assert.equal(beatsLost(text), 1, 'the Heartbeat counted once');
     assert.equal(metricValue(text, 'ocpp_messages_total',
       { version: '2.1', action: 'NotifyPeriodicEventStream', outcome: 'answered_early' }) ?? 0, 0);
+    await gw.waitForOutput(/Heartbeat \S+ was answered but Kafka did not acknowledge it/);
     const log = gw.output();
     assert.match(log, /SENDs waiting for room in the producer queue or behind a token question not stored \(the station left\)/);
     assert.match(log, /dropped: 32 SENDs already wait for room in the producer queue/);

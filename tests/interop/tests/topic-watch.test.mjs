@@ -95,7 +95,7 @@ describe('a topic deleted and created again while the gateway runs', () => {
 
     await admin.deleteTopics({ topics: [TOPIC], timeout: 15_000 });
     await metricReaches(gw, 'ocpp_kafka_topic_missing', { topic: TOPIC }, 1);
-    assert.match(gw.output(), new RegExp(`topic ${TOPIC.replace('.', '\\.')} no longer exists`));
+    await gw.waitForOutput(new RegExp(`topic ${TOPIC.replace('.', '\\.')} no longer exists`));
 
     // No success for a record the cluster cannot hold: an error the station can act on.
     const outcome = await statusNotification(station).then((r) => ({ result: r }), (e) => ({ error: e }));
@@ -107,7 +107,7 @@ describe('a topic deleted and created again while the gateway runs', () => {
     await metricReaches(gw, 'ocpp_kafka_topic_recreated_total', { topic: TOPIC }, 1);
     assert.equal(await metric(gw, 'ocpp_kafka_topic_missing', { topic: TOPIC }), 0);
     assert.equal(await metric(gw, 'ocpp_kafka_topic_partitions', { topic: TOPIC }), partitionsBefore + 1);
-    assert.match(gw.output(), new RegExp(`topic ${TOPIC.replace('.', '\\.')} was deleted and created again`));
+    await gw.waitForOutput(new RegExp(`topic ${TOPIC.replace('.', '\\.')} was deleted and created again`));
     // Other topics were never reported.
     assert.equal(await metric(gw, 'ocpp_kafka_topic_missing', { topic: TOPICS.heartbeats }), 0);
     assert.equal(await metric(gw, 'ocpp_kafka_topic_recreated_total', { topic: TOPICS.heartbeats }), 0);
