@@ -431,8 +431,9 @@ void App::check_topics() {
 
 void App::drain() {
     const auto deadline = Clock::now() + config_.drain_timeout;
-    accepting_ = false;
+    // The port closes before /readyz says 503: whoever sees the 503 finds the port closed.
     listener_->stop_listening();
+    accepting_ = false;
     // Each session answers the calls it has read, then closes with 1001.
     listener_->drain_all();
     // An upgrade validated just before the drain began opens after drain_all() and is
