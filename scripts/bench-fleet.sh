@@ -9,6 +9,9 @@
 #   BENCH_FLEET_STATIONS (100000), BENCH_INSTANCES (6), BENCH_RATE (1000),
 #   BENCH_DURATION (30), BENCH_CONNECT_RATE (800: six instances, six generators and the broker
 #   share the cores; at 2,000/s here 9 % of the upgrades timed out)
+#   BENCH_SOURCE_ADDRESSES (127.0.0.1-127.0.0.4: ~4,200 stations per address and instance,
+#   under the half of the local port range connect() tries first; see "Reconnect storms" in
+#   docs/benchmarks.md)
 #   BENCH_KAFKA_PORT, BENCH_PORT: see scripts/bench-lib.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,12 +22,13 @@ instances="${BENCH_INSTANCES:-6}"
 rate="${BENCH_RATE:-1000}"
 duration="${BENCH_DURATION:-30}"
 connect_rate="${BENCH_CONNECT_RATE:-800}"
+sources="${BENCH_SOURCE_ADDRESSES:-127.0.0.1-127.0.0.4}"
 per_instance=$(( (stations + instances - 1) / instances ))
 
 bench_machine
 bench_broker
-# All stations come from 127.0.0.1, and the ramp-up may be faster than the default admission
-# rate (2,000 upgrades/s per instance without TLS); both limits are lifted.
+# An instance's stations come from a few addresses, and the ramp-up may be faster than the
+# default admission rate (2,000 upgrades/s per instance without TLS); both limits are lifted.
 yaml="security:
   connections_per_address: $((per_instance + 1000))
   handshakes_per_second: 100000"
@@ -40,7 +44,8 @@ rss_before=(); for p in "${pids[@]}"; do rss_before+=("$(rss_kib "$p")"); done
 # Idle: everything connected and booted, held while memory is read.
 progress="$bench_dir/fleet.err"
 "$bin/ocpp-loadgen" "${urls[@]}" --id-prefix F --stations "$stations" --processes "$instances" \
-    --connect-rate "$connect_rate" --connect-retries 5 --idle --duration 20 --json \
+    --connect-rate "$connect_rate" --connect-retries 5 --source-addresses "$sources" \
+    --idle --duration 20 --json \
     >"$bench_dir/idle.json" 2>"$progress" &
 lg=$!
 wait_for_mark "$progress" '^all stations connected' "$lg"
@@ -53,6 +58,7 @@ wait "$lg"
 : >"$progress"
 "$bin/ocpp-loadgen" "${urls[@]}" --id-prefix F --stations "$stations" \
     --processes "$instances" --connect-rate "$connect_rate" --connect-retries 5 \
+    --source-addresses "$sources" \
     --mix realistic --rate "$rate" --warmup 5 --duration "$duration" --json \
     >"$bench_dir/traffic.json" 2>"$progress" &
 lg=$!
