@@ -35,6 +35,10 @@
 #                  12; the samples are kept only while the run lasts). Sampling is not free
 #                  (on the KVM guest of docs/benchmarks.md, 15-30 % more gateway CPU per
 #                  message): compare profiled runs with profiled runs
+#   BENCH_BROKER_RTT_MS: a broker that far away (ms per round trip; 0, the default: direct):
+#                  the broker advertises a relay (scripts/delay-proxy.py, on BENCH_KAFKA_PORT
+#                  + 5) that holds each chunk half that long each way; the gateway bootstraps
+#                  directly and then talks to the broker through the relay
 #   BENCH_PIN: "1" pins the broker and the load generator to core 0 and the gateway to core 1
 #                  (taskset), so the gateway's own ceiling shows apart from the broker's
 set -euo pipefail
@@ -61,14 +65,31 @@ loadgen_bin="${BENCH_LOADGEN:-$bin/ocpp-loadgen}"
 data="$(mktemp -d /tmp/ocpp-bench-kafka.XXXXXX)"
 log="$(mktemp /tmp/ocpp-bench-gateway.XXXXXX.log)"
 
+rtt_ms="${BENCH_BROKER_RTT_MS:-0}"
+if ! [[ $rtt_ms =~ ^[0-9]+$ ]]; then
+    echo "BENCH_BROKER_RTT_MS must be whole milliseconds, got '$rtt_ms'" >&2
+    exit 2
+fi
+relay_pid=""
+
 export KAFKA_PORT="$kafka_port" KAFKA_DATA="$data"
 cleanup() {
     [ -n "${gw:-}" ] && kill "$gw" 2>/dev/null && wait "$gw" 2>/dev/null
     for p in "${idle_pids[@]}"; do kill "$p" 2>/dev/null; done
     deploy/kafka/kafka.sh stop >/dev/null 2>&1 || true
+    [ -n "$relay_pid" ] && kill "$relay_pid" 2>/dev/null
     rm -rf "$data"
 }
 trap cleanup EXIT
+if [ "$rtt_ms" -gt 0 ]; then
+    relay_port=$((kafka_port + 5))
+    python3 scripts/delay-proxy.py --listen "127.0.0.1:$relay_port" --to "127.0.0.1:$kafka_port" \
+        --delay-ms "$(awk -v r="$rtt_ms" 'BEGIN {print r / 2}')" 2>>"$log" &
+    relay_pid=$!
+    # The later line wins: clients learn the relay's address from the broker's metadata.
+    KAFKA_EXTRA_CONFIG="advertised.listeners=PLAINTEXT://127.0.0.1:$relay_port"
+    export KAFKA_EXTRA_CONFIG+=",CONTROLLER://127.0.0.1:$((kafka_port + 1))"
+fi
 deploy/kafka/kafka.sh start >&2
 pin_gateway=()
 pin_rest=()
@@ -293,7 +314,7 @@ for mix in heartbeat realistic; do
             switches+=",\"gateway_profile_window\":$(profile_json "$log.perf")"
             rm -f "$log.perf"
         fi
-        printf '{"mix":"%s","rate":%s,"report":%s,"gateway_cpu_s":%s,"broker_cpu_s":%s,"gateway_window_cpu_s":%s,"broker_window_cpu_s":%s,"generator_window_cpu_s":%s,"cores_busy_window":%s%s}\n' "$mix" "$rate" "$report" \
+        printf '{"mix":"%s","rate":%s,"broker_rtt_ms":%s,"report":%s,"gateway_cpu_s":%s,"broker_cpu_s":%s,"gateway_window_cpu_s":%s,"broker_window_cpu_s":%s,"generator_window_cpu_s":%s,"cores_busy_window":%s%s}\n' "$mix" "$rate" "$rtt_ms" "$report" \
             "$(awk -v a="$(cpu_s)" -v b="$cpu_before" 'BEGIN {printf "%.2f", a - b}')" \
             "$(awk -v a="$(cpu_s "$broker_pid")" -v b="$broker_before" 'BEGIN {printf "%.2f", a - b}')" \
             "$(awk -v a="$window_gw1" -v b="$window_gw0" 'BEGIN {printf "%.2f", a - b}')" \
