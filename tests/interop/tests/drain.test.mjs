@@ -203,7 +203,8 @@ describe('SIGTERM with calls in flight', () => {
     const closedAt = new Map();
     for (const s of stations) s.closed.then(() => closedAt.set(s, Date.now()));
 
-    // Draining: /readyz 503 while the listener still answers; no new station gets in.
+    // Draining: /readyz says 503 once the port is closed; no new station gets in, and the
+    // stations already in are still answered.
     const first503 = await readiness.first((x) => x.ready === 503, 5_000);
     const unansweredAt503 = burst.filter((b) => !b.settled).length;
     assert.ok(first503, `/readyz never said 503 after SIGTERM: ${JSON.stringify(runs(readiness.samples.map((x) => x.ready)))}`);
