@@ -74,9 +74,10 @@ relay_pid=""
 
 export KAFKA_PORT="$kafka_port" KAFKA_DATA="$data"
 cleanup() {
+    set +e    # everything here runs, whatever has already ended
     [ -n "${gw:-}" ] && kill "$gw" 2>/dev/null && wait "$gw" 2>/dev/null
     for p in "${idle_pids[@]}"; do kill "$p" 2>/dev/null; done
-    deploy/kafka/kafka.sh stop >/dev/null 2>&1 || true
+    deploy/kafka/kafka.sh stop >/dev/null 2>&1
     [ -n "$relay_pid" ] && kill "$relay_pid" 2>/dev/null
     rm -rf "$data"
 }
@@ -86,9 +87,16 @@ if [ "$rtt_ms" -gt 0 ]; then
     python3 scripts/delay-proxy.py --listen "127.0.0.1:$relay_port" --to "127.0.0.1:$kafka_port" \
         --delay-ms "$(awk -v r="$rtt_ms" 'BEGIN {print r / 2}')" 2>>"$log" &
     relay_pid=$!
-    # The later line wins: clients learn the relay's address from the broker's metadata.
-    KAFKA_EXTRA_CONFIG="advertised.listeners=PLAINTEXT://127.0.0.1:$relay_port"
-    export KAFKA_EXTRA_CONFIG+=",CONTROLLER://127.0.0.1:$((kafka_port + 1))"
+    for _ in $(seq 1 50); do
+        grep -q "^delay-proxy: listening on 127.0.0.1:$relay_port" "$log" && break
+        kill -0 "$relay_pid" 2>/dev/null || { echo "the relay did not start; log: $log" >&2; exit 1; }
+        sleep 0.1
+    done
+    grep -q "^delay-proxy: listening" "$log" || { echo "the relay did not start; log: $log" >&2; exit 1; }
+    # A later line wins: clients learn the relay's address from the broker's metadata.
+    controller_port="${KAFKA_CONTROLLER_PORT:-$((kafka_port + 1))}"
+    export KAFKA_EXTRA_CONFIG="${KAFKA_EXTRA_CONFIG:+$KAFKA_EXTRA_CONFIG
+}advertised.listeners=PLAINTEXT://127.0.0.1:$relay_port,CONTROLLER://127.0.0.1:$controller_port"
 fi
 deploy/kafka/kafka.sh start >&2
 pin_gateway=()

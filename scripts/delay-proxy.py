@@ -89,7 +89,11 @@ async def serve(args):
             upstream_writer.close()
             client_writer.close()
 
-    server = await asyncio.start_server(on_connection, *args.listen)
+    try:
+        server = await asyncio.start_server(on_connection, *args.listen)
+    except OSError as err:
+        print(f'delay-proxy: cannot listen on {args.listen[0]}:{args.listen[1]}: {err}', file=sys.stderr)
+        sys.exit(1)
     print(f'delay-proxy: listening on {args.listen[0]}:{args.listen[1]}, '
           f'{hold * 1000:g} ms each way to {args.to[0]}:{args.to[1]}', file=sys.stderr, flush=True)
     stop = asyncio.Event()
