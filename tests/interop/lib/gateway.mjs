@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { randomBytes, randomInt } from 'node:crypto';
 import { REPO_ROOT } from './paths.mjs';
+import { until } from './until.mjs';
 
 export const GATEWAY_BIN = process.env.OCPP_GATEWAY_BIN || join(REPO_ROOT, 'build', 'bin', 'ocpp-gateway');
 export const KAFKA_BROKERS = process.env.OCPP_TEST_KAFKA_BROKERS || '127.0.0.1:29092';
@@ -210,12 +211,11 @@ export class Gateway {
    * may reach this process after them (another pipe). Throws after `timeoutMs`.
    */
   async waitForOutput(pattern, timeoutMs = 10_000) {
-    const deadline = Date.now() + timeoutMs;
-    while (!pattern.test(this.output())) {
-      if (Date.now() >= deadline) {
-        throw new Error(`${this.gatewayId} did not log ${pattern} within ${timeoutMs} ms\n--- gateway output ---\n${this.outputTail()}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
+    try {
+      await until(() => pattern.test(this.output()), timeoutMs, `${this.gatewayId} logging ${pattern}`);
+    } catch (err) {
+      err.message += `\n--- gateway output ---\n${this.outputTail()}`;
+      throw err;
     }
   }
 
