@@ -4,9 +4,17 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include <dirent.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
+#include <fstream>
+#include <memory>
 #include <set>
+#include <sstream>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "kafka_bridge/producer.hpp"
@@ -484,3 +492,82 @@ TEST_CASE("adaptive batching: no linger, one request in flight, every record ack
     config.properties["linger.ms"] = "1";
     CHECK(mock_producer(config)->property("linger.ms") == "1");
 }
+
+#ifdef OCPP_RDKAFKA_INFLIGHT_WAKEUP_PATCH
+namespace {
+
+// CPU time (user + system, in clock ticks) of this process's librdkafka broker threads.
+long broker_thread_ticks() {
+    long total = 0;
+    std::unique_ptr<DIR, int (*)(DIR*)> tasks(opendir("/proc/self/task"), closedir);
+    REQUIRE(tasks != nullptr);
+    while (const dirent* entry = readdir(tasks.get())) {
+        if (entry->d_name[0] == '.') {
+            continue;
+        }
+        const std::string task = std::string("/proc/self/task/") + entry->d_name;
+        std::string name;
+        std::getline(std::ifstream(task + "/comm"), name);
+        if (name.rfind("rdk:broker", 0) != 0) {
+            continue;
+        }
+        std::string stat;
+        std::getline(std::ifstream(task + "/stat"), stat);
+        // After the parenthesised name: state, then fields 4..13, then utime and stime.
+        std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+        std::string skip;
+        for (int i = 0; i < 11; ++i) {
+            fields >> skip;
+        }
+        long user = 0;
+        long system = 0;
+        fields >> user >> system;
+        total += user + system;
+    }
+    return total;
+}
+
+}  // namespace
+
+TEST_CASE("a partition waiting for answers from a distant broker leaves the broker thread asleep",
+          "[producer][inflight-wakeup]") {
+    // One busy partition, a broker 100 ms away: the partition reaches its in-flight limit and
+    // its next batch's linger expires long before an answer comes. The broker thread must wait
+    // for that answer, not poll without waiting until it arrives (a whole core, unpatched).
+    ProducerConfig config;
+    config.linger = 2ms;
+    auto producer = mock_producer(config);
+    auto* cluster = cluster_of(*producer);
+    REQUIRE(rd_kafka_mock_topic_create(cluster, "ocpp.far", 1, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    REQUIRE(rd_kafka_mock_partition_set_leader(cluster, "ocpp.far", 0, 1) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+    Collected warm;
+    REQUIRE(producer->produce(record("ocpp.far", 0), [&](const Delivery& d) {
+                warm.deliveries.push_back(d);
+            }).ok());
+    REQUIRE(wait_for(*producer, warm, 1) == 1);
+    REQUIRE(rd_kafka_mock_broker_set_rtt(cluster, 1, 100) == RD_KAFKA_RESP_ERR_NO_ERROR);
+
+    constexpr int kRecords = 750;  // one every 2 ms for 1.5 s
+    Collected collected;
+    const long ticks_before = broker_thread_ticks();
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < kRecords; ++i) {
+        REQUIRE(producer->produce(record("ocpp.far", i), [&](const Delivery& d) {
+                    collected.deliveries.push_back(d);
+                }).ok());
+        producer->poll(0ms);
+        std::this_thread::sleep_until(start + 2ms * (i + 1));  // the offered rate, not a wait
+    }
+    REQUIRE(wait_for(*producer, collected, kRecords) == kRecords);
+    const double busy = static_cast<double>(broker_thread_ticks() - ticks_before) /
+                        static_cast<double>(sysconf(_SC_CLK_TCK));
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    for (const auto& d : collected.deliveries) {
+        CHECK(d.ok());
+    }
+    INFO("broker threads busy " << busy << " s of " << elapsed << " s");
+    // Waiting, they need a few per cent of a core; polling without waiting, close to all of it.
+    CHECK(busy < 0.25 * elapsed);
+}
+#endif  // OCPP_RDKAFKA_INFLIGHT_WAKEUP_PATCH
