@@ -27,6 +27,16 @@ std::optional<std::string> conf_get(const rd_kafka_conf_t* conf, const char* nam
     return std::string(buffer);
 }
 
+#ifdef OCPP_RDKAFKA_CONNECTION_INFLIGHT_PATCH
+// A produce request carries one partition, and librdkafka keeps each partition within the
+// broker's window for recognising a resend (five batches) by itself, so more requests per
+// connection only serve more partitions at once (scripts/librdkafka-patches/0004).
+constexpr int kMaxInFlightPerConnection = 1000000;
+#else
+// Without the project's patches librdkafka refuses more than five with idempotence.
+constexpr int kMaxInFlightPerConnection = 5;
+#endif
+
 // Settings the producer relies on; a user property may not weaken them.
 Result<Ok, Error> check_idempotence(rd_kafka_conf_t* conf) {
     const auto idempotence = conf_get(conf, "enable.idempotence");
@@ -46,9 +56,11 @@ Result<Ok, Error> check_idempotence(rd_kafka_conf_t* conf) {
                             "kafka.create_topics or beforehand");
     }
     const auto in_flight = conf_get(conf, "max.in.flight.requests.per.connection");
-    if (!in_flight || std::atoi(in_flight->c_str()) > 5 || std::atoi(in_flight->c_str()) < 1) {
-        return config_error("max.in.flight.requests.per.connection must be 1..5 for "
-                            "idempotent, ordered delivery");
+    if (!in_flight || std::atoi(in_flight->c_str()) > kMaxInFlightPerConnection ||
+        std::atoi(in_flight->c_str()) < 1) {
+        return config_error("max.in.flight.requests.per.connection must be 1.." +
+                            std::to_string(kMaxInFlightPerConnection) +
+                            " for idempotent, ordered delivery");
     }
     return Ok{};
 }

@@ -70,7 +70,10 @@ TEST_CASE("settings that break idempotence are refused at construction", "[produ
     for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
              {"acks", "1"},
              {"enable.idempotence", "false"},
+             {"max.in.flight.requests.per.connection", "0"},
+#ifndef OCPP_RDKAFKA_CONNECTION_INFLIGHT_PATCH
              {"max.in.flight.requests.per.connection", "10"},
+#endif
              {"allow.auto.create.topics", "true"},
          }) {
         CAPTURE(name, value);
@@ -571,3 +574,76 @@ TEST_CASE("a partition waiting for answers from a distant broker leaves the brok
     CHECK(busy < 0.25 * elapsed);
 }
 #endif  // OCPP_RDKAFKA_INFLIGHT_WAKEUP_PATCH
+
+#ifdef OCPP_RDKAFKA_CONNECTION_INFLIGHT_PATCH
+namespace {
+
+// When the mock cluster received each Produce request since tracking began (microseconds).
+std::vector<std::int64_t> produce_request_times(rd_kafka_mock_cluster_t* cluster) {
+    std::size_t count = 0;
+    rd_kafka_mock_request_t** requests = rd_kafka_mock_get_requests(cluster, &count);
+    std::vector<std::int64_t> times;
+    for (std::size_t i = 0; i < count; ++i) {
+        if (rd_kafka_mock_request_api_key(requests[i]) == kProduceApiKey) {
+            times.push_back(rd_kafka_mock_request_timestamp(requests[i]));
+        }
+    }
+    rd_kafka_mock_request_destroy_array(requests, count);
+    return times;
+}
+
+// Polls the producer until the mock cluster has received `count` Produce requests or 5 s passed.
+std::vector<std::int64_t> wait_for_produce_requests(Producer& producer, rd_kafka_mock_cluster_t* cluster,
+                                                    std::size_t count) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    auto times = produce_request_times(cluster);
+    while (times.size() < count && std::chrono::steady_clock::now() < deadline) {
+        producer.poll(5ms);
+        times = produce_request_times(cluster);
+    }
+    return times;
+}
+
+}  // namespace
+
+TEST_CASE("a connection carries more than five partitions' requests at once when told to",
+          "[producer][inflight-connection]") {
+    // A produce request carries one partition, and each partition still keeps within the
+    // broker's window for recognising a resend, so a connection may carry more requests, for
+    // other partitions, without widening any partition's window.
+    ProducerConfig config;
+    config.linger = 2ms;
+    config.properties["max.in.flight.requests.per.connection"] = "20";
+    auto producer = mock_producer(config);
+    CHECK(producer->property("max.in.flight.requests.per.connection") == "20");
+    auto* cluster = cluster_of(*producer);
+    constexpr int kTopics = 8;
+    const auto topic = [](int i) { return "ocpp.wide-" + std::to_string(i); };
+    Collected collected;
+    const auto collect = [&](const Delivery& d) { collected.deliveries.push_back(d); };
+    for (int i = 0; i < kTopics; ++i) {
+        REQUIRE(rd_kafka_mock_topic_create(cluster, topic(i).c_str(), 1, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
+        REQUIRE(rd_kafka_mock_partition_set_leader(cluster, topic(i).c_str(), 0, 1) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR);
+        REQUIRE(producer->produce(record(topic(i), 0), collect).ok());
+    }
+    REQUIRE(wait_for(*producer, collected, kTopics) == kTopics);
+
+    constexpr int kRoundTripMs = 1000;
+    REQUIRE(rd_kafka_mock_broker_set_rtt(cluster, 1, kRoundTripMs) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_mock_start_request_tracking(cluster);
+    for (int i = 0; i < kTopics; ++i) {
+        REQUIRE(producer->produce(record(topic(i), 1), collect).ok());
+    }
+    const auto times = wait_for_produce_requests(*producer, cluster, kTopics);
+    rd_kafka_mock_stop_request_tracking(cluster);
+    REQUIRE(times.size() == kTopics);
+    const auto spread_ms = (times.back() - times.front()) / 1000;
+    INFO(kTopics << " requests within " << spread_ms << " ms, round trip " << kRoundTripMs << " ms");
+    CHECK(spread_ms < kRoundTripMs / 2);
+    REQUIRE(wait_for(*producer, collected, 2 * kTopics) == 2 * kTopics);
+    for (const auto& d : collected.deliveries) {
+        CHECK(d.ok());
+    }
+}
+#endif  // OCPP_RDKAFKA_CONNECTION_INFLIGHT_PATCH
