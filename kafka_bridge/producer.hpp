@@ -116,7 +116,8 @@ class Producer {
 public:
     /// Builds a producer. Errors: a property librdkafka rejects, or one that would break
     /// idempotence (acks other than all/-1, enable.idempotence=false,
-    /// max.in.flight.requests.per.connection > 5).
+    /// max.in.flight.requests.per.connection > 5 unless librdkafka carries the project's
+    /// patch 0004).
     static Result<std::unique_ptr<Producer>, Error> create(const ProducerConfig& config);
     /// The checks create() makes of `config` while it builds librdkafka's configuration
     /// (every property known to librdkafka with a valid value, idempotence kept), without

@@ -537,6 +537,8 @@ TEST_CASE("a partition waiting for answers from a distant broker leaves the brok
     // One busy partition, a broker 100 ms away: the partition reaches its in-flight limit and
     // its next batch's linger expires long before an answer comes. The broker thread must wait
     // for that answer, not poll without waiting until it arrives (a whole core, unpatched).
+    Collected warm;  // outlives the producer, whose destructor may still report to it
+    Collected collected;
     ProducerConfig config;
     config.linger = 2ms;
     auto producer = mock_producer(config);
@@ -544,7 +546,6 @@ TEST_CASE("a partition waiting for answers from a distant broker leaves the brok
     REQUIRE(rd_kafka_mock_topic_create(cluster, "ocpp.far", 1, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
     REQUIRE(rd_kafka_mock_partition_set_leader(cluster, "ocpp.far", 0, 1) ==
             RD_KAFKA_RESP_ERR_NO_ERROR);
-    Collected warm;
     REQUIRE(producer->produce(record("ocpp.far", 0), [&](const Delivery& d) {
                 warm.deliveries.push_back(d);
             }).ok());
@@ -552,7 +553,6 @@ TEST_CASE("a partition waiting for answers from a distant broker leaves the brok
     REQUIRE(rd_kafka_mock_broker_set_rtt(cluster, 1, 100) == RD_KAFKA_RESP_ERR_NO_ERROR);
 
     constexpr int kRecords = 750;  // one every 2 ms for 1.5 s
-    Collected collected;
     const long ticks_before = broker_thread_ticks();
     const auto start = std::chrono::steady_clock::now();
     for (int i = 0; i < kRecords; ++i) {
@@ -611,6 +611,8 @@ TEST_CASE("a connection carries more than five partitions' requests at once when
     // A produce request carries one partition, and each partition still keeps within the
     // broker's window for recognising a resend, so a connection may carry more requests, for
     // other partitions, without widening any partition's window.
+    Collected collected;  // outlives the producer, whose destructor may still report to it
+    const auto collect = [&](const Delivery& d) { collected.deliveries.push_back(d); };
     ProducerConfig config;
     config.linger = 2ms;
     config.properties["max.in.flight.requests.per.connection"] = "20";
@@ -619,8 +621,6 @@ TEST_CASE("a connection carries more than five partitions' requests at once when
     auto* cluster = cluster_of(*producer);
     constexpr int kTopics = 8;
     const auto topic = [](int i) { return "ocpp.wide-" + std::to_string(i); };
-    Collected collected;
-    const auto collect = [&](const Delivery& d) { collected.deliveries.push_back(d); };
     for (int i = 0; i < kTopics; ++i) {
         REQUIRE(rd_kafka_mock_topic_create(cluster, topic(i).c_str(), 1, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
         REQUIRE(rd_kafka_mock_partition_set_leader(cluster, topic(i).c_str(), 0, 1) ==
