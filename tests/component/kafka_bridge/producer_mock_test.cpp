@@ -4,21 +4,16 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#include <dirent.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
-#include <fstream>
 #include <memory>
 #include <set>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "kafka_bridge/producer.hpp"
 #include "kafka_bridge/producer_slot.hpp"
+#include "mock_producer_support.hpp"
 
 using kafka_bridge::Delivery;
 using kafka_bridge::Producer;
@@ -26,45 +21,12 @@ using kafka_bridge::ProducerConfig;
 using kafka_bridge::Record;
 using namespace std::chrono_literals;
 
-// The Kafka protocol ApiKey of Produce (librdkafka keeps its table in a private header).
-constexpr std::int16_t kProduceApiKey = 0;
-
-namespace {
-
-struct Collected {
-    std::vector<Delivery> deliveries;
-};
-
-std::unique_ptr<Producer> mock_producer(ProducerConfig config = {}) {
-    config.brokers = "";
-    config.properties["test.mock.num.brokers"] = "3";
-    auto created = Producer::create(config);
-    REQUIRE(created.ok());
-    return std::move(created.value());
-}
-
-rd_kafka_mock_cluster_t* cluster_of(const Producer& producer) {
-    auto* cluster = rd_kafka_handle_mock_cluster(producer.native_handle());
-    REQUIRE(cluster != nullptr);
-    return cluster;
-}
-
-// Polls until `count` reports arrived or `limit` passed; returns how many arrived.
-std::size_t wait_for(Producer& producer, const Collected& collected, std::size_t count,
-                     std::chrono::milliseconds limit = 15s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (collected.deliveries.size() < count && std::chrono::steady_clock::now() < deadline) {
-        producer.poll(50ms);
-    }
-    return collected.deliveries.size();
-}
-
-Record record(const std::string& topic, int i) {
-    return Record{topic, "CP" + std::to_string(i % 7), "{\"n\":" + std::to_string(i) + "}",
-                  {{"ocpp-action", "Heartbeat"}}};
-}
-
-}  // namespace
+using test_support::Collected;
+using test_support::cluster_of;
+using test_support::kProduceApiKey;
+using test_support::mock_producer;
+using test_support::record;
+using test_support::wait_for;
 
 TEST_CASE("settings that break idempotence are refused at construction", "[producer]") {
     for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
@@ -495,155 +457,3 @@ TEST_CASE("adaptive batching: no linger, one request in flight, every record ack
     config.properties["linger.ms"] = "1";
     CHECK(mock_producer(config)->property("linger.ms") == "1");
 }
-
-#ifdef OCPP_RDKAFKA_INFLIGHT_WAKEUP_PATCH
-namespace {
-
-// CPU time (user + system, in clock ticks) of this process's librdkafka broker threads.
-long broker_thread_ticks() {
-    long total = 0;
-    std::unique_ptr<DIR, int (*)(DIR*)> tasks(opendir("/proc/self/task"), closedir);
-    REQUIRE(tasks != nullptr);
-    while (const dirent* entry = readdir(tasks.get())) {
-        if (entry->d_name[0] == '.') {
-            continue;
-        }
-        const std::string task = std::string("/proc/self/task/") + entry->d_name;
-        std::string name;
-        std::getline(std::ifstream(task + "/comm"), name);
-        if (name.rfind("rdk:broker", 0) != 0) {
-            continue;
-        }
-        std::string stat;
-        std::getline(std::ifstream(task + "/stat"), stat);
-        // After the parenthesised name: state, then fields 4..13, then utime and stime.
-        std::istringstream fields(stat.substr(stat.rfind(')') + 2));
-        std::string skip;
-        for (int i = 0; i < 11; ++i) {
-            fields >> skip;
-        }
-        long user = 0;
-        long system = 0;
-        fields >> user >> system;
-        total += user + system;
-    }
-    return total;
-}
-
-}  // namespace
-
-TEST_CASE("a partition waiting for answers from a distant broker leaves the broker thread asleep",
-          "[producer][inflight-wakeup]") {
-    // One busy partition, a broker 100 ms away: the partition reaches its in-flight limit and
-    // its next batch's linger expires long before an answer comes. The broker thread must wait
-    // for that answer, not poll without waiting until it arrives (a whole core, unpatched).
-    Collected warm;  // outlives the producer, whose destructor may still report to it
-    Collected collected;
-    ProducerConfig config;
-    config.linger = 2ms;
-    auto producer = mock_producer(config);
-    auto* cluster = cluster_of(*producer);
-    REQUIRE(rd_kafka_mock_topic_create(cluster, "ocpp.far", 1, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
-    REQUIRE(rd_kafka_mock_partition_set_leader(cluster, "ocpp.far", 0, 1) ==
-            RD_KAFKA_RESP_ERR_NO_ERROR);
-    REQUIRE(producer->produce(record("ocpp.far", 0), [&](const Delivery& d) {
-                warm.deliveries.push_back(d);
-            }).ok());
-    REQUIRE(wait_for(*producer, warm, 1) == 1);
-    REQUIRE(rd_kafka_mock_broker_set_rtt(cluster, 1, 100) == RD_KAFKA_RESP_ERR_NO_ERROR);
-
-    constexpr int kRecords = 750;  // one every 2 ms for 1.5 s
-    const long ticks_before = broker_thread_ticks();
-    const auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < kRecords; ++i) {
-        REQUIRE(producer->produce(record("ocpp.far", i), [&](const Delivery& d) {
-                    collected.deliveries.push_back(d);
-                }).ok());
-        producer->poll(0ms);
-        std::this_thread::sleep_until(start + 2ms * (i + 1));  // the offered rate, not a wait
-    }
-    REQUIRE(wait_for(*producer, collected, kRecords) == kRecords);
-    const double busy = static_cast<double>(broker_thread_ticks() - ticks_before) /
-                        static_cast<double>(sysconf(_SC_CLK_TCK));
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    for (const auto& d : collected.deliveries) {
-        CHECK(d.ok());
-    }
-    INFO("broker threads busy " << busy << " s of " << elapsed << " s");
-    // Waiting, they need a few per cent of a core; polling without waiting, close to all of it.
-    CHECK(busy < 0.25 * elapsed);
-}
-#endif  // OCPP_RDKAFKA_INFLIGHT_WAKEUP_PATCH
-
-#ifdef OCPP_RDKAFKA_CONNECTION_INFLIGHT_PATCH
-namespace {
-
-// When the mock cluster received each Produce request since tracking began (microseconds).
-std::vector<std::int64_t> produce_request_times(rd_kafka_mock_cluster_t* cluster) {
-    std::size_t count = 0;
-    rd_kafka_mock_request_t** requests = rd_kafka_mock_get_requests(cluster, &count);
-    std::vector<std::int64_t> times;
-    for (std::size_t i = 0; i < count; ++i) {
-        if (rd_kafka_mock_request_api_key(requests[i]) == kProduceApiKey) {
-            times.push_back(rd_kafka_mock_request_timestamp(requests[i]));
-        }
-    }
-    rd_kafka_mock_request_destroy_array(requests, count);
-    return times;
-}
-
-// Polls the producer until the mock cluster has received `count` Produce requests or 5 s passed.
-std::vector<std::int64_t> wait_for_produce_requests(Producer& producer, rd_kafka_mock_cluster_t* cluster,
-                                                    std::size_t count) {
-    const auto deadline = std::chrono::steady_clock::now() + 5s;
-    auto times = produce_request_times(cluster);
-    while (times.size() < count && std::chrono::steady_clock::now() < deadline) {
-        producer.poll(5ms);
-        times = produce_request_times(cluster);
-    }
-    return times;
-}
-
-}  // namespace
-
-TEST_CASE("a connection carries more than five partitions' requests at once when told to",
-          "[producer][inflight-connection]") {
-    // A produce request carries one partition, and each partition still keeps within the
-    // broker's window for recognising a resend, so a connection may carry more requests, for
-    // other partitions, without widening any partition's window.
-    Collected collected;  // outlives the producer, whose destructor may still report to it
-    const auto collect = [&](const Delivery& d) { collected.deliveries.push_back(d); };
-    ProducerConfig config;
-    config.linger = 2ms;
-    config.properties["max.in.flight.requests.per.connection"] = "20";
-    auto producer = mock_producer(config);
-    CHECK(producer->property("max.in.flight.requests.per.connection") == "20");
-    auto* cluster = cluster_of(*producer);
-    constexpr int kTopics = 8;
-    const auto topic = [](int i) { return "ocpp.wide-" + std::to_string(i); };
-    for (int i = 0; i < kTopics; ++i) {
-        REQUIRE(rd_kafka_mock_topic_create(cluster, topic(i).c_str(), 1, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
-        REQUIRE(rd_kafka_mock_partition_set_leader(cluster, topic(i).c_str(), 0, 1) ==
-                RD_KAFKA_RESP_ERR_NO_ERROR);
-        REQUIRE(producer->produce(record(topic(i), 0), collect).ok());
-    }
-    REQUIRE(wait_for(*producer, collected, kTopics) == kTopics);
-
-    constexpr int kRoundTripMs = 1000;
-    REQUIRE(rd_kafka_mock_broker_set_rtt(cluster, 1, kRoundTripMs) == RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_mock_start_request_tracking(cluster);
-    for (int i = 0; i < kTopics; ++i) {
-        REQUIRE(producer->produce(record(topic(i), 1), collect).ok());
-    }
-    const auto times = wait_for_produce_requests(*producer, cluster, kTopics);
-    rd_kafka_mock_stop_request_tracking(cluster);
-    REQUIRE(times.size() == kTopics);
-    const auto spread_ms = (times.back() - times.front()) / 1000;
-    INFO(kTopics << " requests within " << spread_ms << " ms, round trip " << kRoundTripMs << " ms");
-    CHECK(spread_ms < kRoundTripMs / 2);
-    REQUIRE(wait_for(*producer, collected, 2 * kTopics) == 2 * kTopics);
-    for (const auto& d : collected.deliveries) {
-        CHECK(d.ok());
-    }
-}
-#endif  // OCPP_RDKAFKA_CONNECTION_INFLIGHT_PATCH
