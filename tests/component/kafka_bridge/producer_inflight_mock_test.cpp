@@ -23,12 +23,7 @@
 using kafka_bridge::Delivery;
 using kafka_bridge::Producer;
 using kafka_bridge::ProducerConfig;
-using test_support::Collected;
-using test_support::cluster_of;
-using test_support::kProduceApiKey;
-using test_support::mock_producer;
-using test_support::record;
-using test_support::wait_for;
+using namespace test_support;  // the mock producer helpers
 using namespace std::chrono_literals;
 
 #ifdef OCPP_RDKAFKA_INFLIGHT_WAKEUP_PATCH

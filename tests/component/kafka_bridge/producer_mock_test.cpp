@@ -21,12 +21,7 @@ using kafka_bridge::ProducerConfig;
 using kafka_bridge::Record;
 using namespace std::chrono_literals;
 
-using test_support::Collected;
-using test_support::cluster_of;
-using test_support::kProduceApiKey;
-using test_support::mock_producer;
-using test_support::record;
-using test_support::wait_for;
+using namespace test_support;  // the mock producer helpers
 
 TEST_CASE("settings that break idempotence are refused at construction", "[producer]") {
     for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
