@@ -29,6 +29,8 @@ packages=(
     # The fuzz build (CMake preset `fuzz`): clang with libFuzzer and the sanitizer runtimes;
     # clang-tidy for the static checks of the test command.
     clang-14 libclang-rt-14-dev clang-tidy-14
+    # A compiler cache: the test command's four builds reuse what an earlier run compiled.
+    ccache
     # The TLS tests: certificates made and handshakes checked from outside.
     openssl sslscan
     # The alert rules and dashboard (deploy/monitoring/): promtool checks and unit-tests them,

@@ -21,6 +21,8 @@
 #   OVERLAP          0: run the ASan build, the fuzz build and clang-tidy after the tests
 #                    stage instead of beside it, and the TSan build after the sanitizer tests
 #                    instead of beside them (at idle CPU and I/O priority; default 1)
+#   OCPP_CCACHE      0: compile without ccache (default: with it where it is installed; its
+#                    cache in ${OCPP_CACHE_DIR:-~/.cache/ocpp-gateway}/ccache, 5 GiB at most)
 #   FAULTS_MATRIX    1: run the fault suite (ctest `faults`, part of the tests stage against
 #                    the pinned Kafka 4.1) again against each of FAULTS_KAFKA_VERSIONS
 #                    (default: 3.9.1 4.4.0), about 7 minutes each; reports in
@@ -33,6 +35,19 @@ scripts/setup.sh test
 
 build_dir="${BUILD_DIR:-build}"
 jobs="${JOBS:-$(nproc)}"
+
+# Four builds of the same sources (release, ASan, TSan, fuzz) are most of this script's CPU:
+# where the machine keeps ccache's cache from an earlier run, the unchanged sources come from it.
+# The cache is keyed on the compiler, its flags and every header read, so a hit is the object
+# the compiler would write. Paths under the checkout are hashed relative to it, so another
+# clone of the same sources hits too. A build directory configured before keeps its launcher.
+if [ "${OCPP_CCACHE:-1}" != 0 ] && [ -z "${CMAKE_CXX_COMPILER_LAUNCHER:-}" ] &&
+    command -v ccache >/dev/null; then
+    export CMAKE_CXX_COMPILER_LAUNCHER=ccache
+    export CCACHE_DIR="${CCACHE_DIR:-${OCPP_CACHE_DIR:-$HOME/.cache/ocpp-gateway}/ccache}"
+    export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1 CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-5G}"
+    ccache --zero-stats >/dev/null
+fi
 
 # Wall time of each stage, printed at the end (also when a stage fails).
 timings=""
@@ -57,6 +72,11 @@ report_timings() {
         timings+="${timings:+, }$stage $((SECONDS - stage_start)) s (failed)"
     fi
     [ -z "$timings" ] || echo "test.sh: stage times: $timings"
+    if [ "${CMAKE_CXX_COMPILER_LAUNCHER:-}" = ccache ]; then
+        echo "test.sh: ccache: $(ccache --print-stats 2>/dev/null |
+            awk '$1 ~ /^(direct|preprocessed)_cache_hit$/ {h += $2} $1 == "cache_miss" {m = $2}
+                 END {printf "%d hits, %d misses", h, m}')"
+    fi
     return "$status"
 }
 trap report_timings EXIT
