@@ -7,7 +7,9 @@
 //   OCPP_TEST_KEEP_LOGS=1     keep the gateway's log file even when everything passed
 //
 // The full output goes to a log file in a fresh directory under the system
-// temp dir; it is removed after a clean stop unless a test failed.
+// temp dir; it is removed after a clean stop unless a test failed. A gateway
+// the test process never stopped or discarded (one a test killed itself, say)
+// has its log removed when that process exits with every test passed.
 
 import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
@@ -158,6 +160,15 @@ class OutputBuffer {
     return new Promise((res) => this.file.end(res));
   }
 }
+
+// Gateways whose log directory is still on disk.
+const logsLeft = new Set();
+process.on('exit', (code) => {
+  if (code !== 0 || process.env.OCPP_TEST_KEEP_LOGS === '1') return;
+  for (const gw of logsLeft) {
+    if (!gw.failed) rmSync(dirname(gw.logPath), { recursive: true, force: true });
+  }
+});
 
 export class Gateway {
   constructor({ child, port, adminPort, gatewayId, brokers, args, output }) {
@@ -324,6 +335,7 @@ export class Gateway {
   _removeLog() {
     if (!this.failed && process.env.OCPP_TEST_KEEP_LOGS !== '1') {
       rmSync(dirname(this.logPath), { recursive: true, force: true });
+      logsLeft.delete(this);
     }
   }
 
@@ -368,6 +380,7 @@ export async function startGateway({ gatewayId = `it-gw-${randomHex(4)}`, broker
   const spawnError = new Promise((_, reject) => child.once('error', reject));
   spawnError.catch(() => {});
   const gw = new Gateway({ child, port, adminPort, gatewayId, brokers, args, output });
+  logsLeft.add(gw);
   // Safety net: never leave the gateway behind if this process exits early.
   const onExit = () => gw.kill();
   process.once('exit', onExit);
