@@ -362,6 +362,9 @@ std::string command_route(const CommandRoute& route) {
     if (route.origin_run > 0) {
         doc["originRun"] = route.origin_run;
     }
+    if (route.ends > 0) {
+        doc["ends"] = route.ends;
+    }
     return doc.dump();
 }
 
@@ -408,6 +411,14 @@ ocpp::Result<CommandRoute, std::string> parse_command_route(std::string_view val
                 }
                 *run = it->get<std::int64_t>();
             }
+        }
+        if (const auto it = doc.find("ends"); it != doc.end()) {
+            if (!it->is_number_integer() || it->get<std::int64_t>() < 1 ||
+                it->get<std::int64_t>() > kMaxRouteClaims || !route.result) {
+                return "ends must be 1.." + std::to_string(kMaxRouteClaims) +
+                       ", on a route that carries a result";
+            }
+            route.ends = static_cast<int>(it->get<std::int64_t>());
         }
         return route;
     } catch (const json::exception& e) {

@@ -142,7 +142,14 @@ struct CommandRoute {
     /// the same instance id that is not this one never acts on the route.
     std::int64_t target_run = 0;
     std::int64_t origin_run = 0;
+    /// 0: a decision (the first route of the command id and hop). n >= 1: the n-th claim to end
+    /// that decision for an instance that went away before writing the result (no target,
+    /// `result` set); among the records that follow one decision or claim, the first wins.
+    int ends = 0;
 };
+
+/// The most claims one decision may get (each replaces a claimer that went away in turn).
+inline constexpr int kMaxRouteClaims = 1000;
 
 /// A route record as JSON text.
 std::string command_route(const CommandRoute& route);

@@ -242,6 +242,11 @@ std::int64_t PresenceTable::gateway_run(const std::string& gateway_id) const {
     return it == instance_index_.end() ? 0 : instances_[it->second].run;
 }
 
+std::int64_t PresenceTable::last_liveness_ms(const std::string& gateway_id) const {
+    const auto it = instance_index_.find(gateway_id);
+    return it == instance_index_.end() ? 0 : instances_[it->second].last_ms;
+}
+
 std::vector<std::string> PresenceTable::alive_gateways(std::int64_t now_ms) const {
     std::vector<std::string> out;
     for (const auto& [id, index] : instance_index_) {

@@ -48,6 +48,9 @@ public:
     /// its own run once set_self_run() was called.
     std::int64_t gateway_run(const std::string& gateway_id) const;
     void set_self_run(std::int64_t run) { self_run_ = run; }
+    /// The timestamp (unix ms) of the last liveness record of `gateway_id` read, this
+    /// instance's own included; 0: none.
+    std::int64_t last_liveness_ms(const std::string& gateway_id) const;
     /// The instances alive at `now_ms`, sorted by id.
     std::vector<std::string> alive_gateways(std::int64_t now_ms) const;
     /// Every station connected on a live instance.

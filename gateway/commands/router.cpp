@@ -417,16 +417,18 @@ void Router::redecide(Command command) {
 }
 
 void Router::route(const Command& command, const std::string& target,
-                          std::function<void()> taken, std::optional<std::string> result) {
+                          std::function<void()> taken, std::optional<std::string> result,
+                          int ends) {
     kafka_bridge::CommandRoute decision{command, target, result};
     decision.origin_run = run_;
+    decision.ends = ends;
     if (!target.empty()) {
         std::lock_guard<std::mutex> lock(mutex_);
         decision.target_run = presence_.gateway_run(target);
     }
     std::string record = kafka_bridge::command_route(decision);
     produce(config_.topics.command_routes, kafka_bridge::presence_key(command.station_id),
-            std::move(record), [this, command, target, taken, result](bool ok) mutable {
+            std::move(record), [this, command, target, taken, result, ends](bool ok) mutable {
                 if (ok) {
                     if (taken) {
                         taken();
@@ -437,8 +439,8 @@ void Router::route(const Command& command, const std::string& target,
                 // after all is a later decision, which every instance ignores). The command's
                 // offset stays uncommitted meanwhile, so a new owner would decide it too.
                 retry_later("route of command " + command.command_id,
-                            [this, command, target, taken, result] {
-                                route(command, target, taken, result);
+                            [this, command, target, taken, result, ends] {
+                                route(command, target, taken, result, ends);
                             });
             });
 }

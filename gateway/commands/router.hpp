@@ -20,6 +20,7 @@
 #include "gateway/metrics/metrics.hpp"
 #include "gateway/commands/presence_table.hpp"
 #include "gateway/commands/recent_results.hpp"
+#include "gateway/commands/route_log.hpp"
 #include "gateway/commands/seen_commands.hpp"
 #include "gateway/session/services.hpp"
 #include "kafka_bridge/commands.hpp"
@@ -120,8 +121,10 @@ private:
     void redecide(kafka_bridge::Command command);
     void conclude(const kafka_bridge::Command& command, kafka_bridge::CommandOutcome outcome,
                   std::function<void()> taken);
+    /// Writes a route record (`ends` > 0: a claim to end a decision, see CommandRoute).
     void route(const kafka_bridge::Command& command, const std::string& target,
-               std::function<void()> taken, std::optional<std::string> result = std::nullopt);
+               std::function<void()> taken, std::optional<std::string> result = std::nullopt,
+               int ends = 0);
     std::string result_record(const kafka_bridge::Command& command,
                               const kafka_bridge::CommandOutcome& outcome) const;
     void publish_result(const kafka_bridge::Command& command, std::string_view status,
@@ -145,10 +148,12 @@ private:
     void dead_letter(const kafka_bridge::Message& message, const std::string& reason);
     void heartbeat(bool alive);
     void expire_waiters();
-    /// Ends with NotConnected the commands whose target instance is gone, when this instance
-    /// is the one to do it: the route's origin if it is alive, else the live instance with the
-    /// smallest id among those that watched the route from before it was written, else the
-    /// earliest run among those that read it back at start-up (watches_late).
+    /// Claims to end with NotConnected the commands whose target instance is gone, when this
+    /// instance is the one to do it: the route's origin if it is alive, else the live instance
+    /// with the smallest id among those that watched the route from before it was written,
+    /// else the earliest run among those that read it back at start-up (watches_late). The
+    /// result is written once the claim is read back as the first one (views of who is alive
+    /// can differ for a moment; the route partition's order cannot).
     void conclude_orphans();
     /// This instance's wall clock (unix ms) as the router uses it.
     std::int64_t now_ms() const {
@@ -197,8 +202,8 @@ private:
     mutable std::mutex mutex_;
     PresenceTable presence_;
     SeenCommands seen_;
-    /// Route records read (command id and hop): the first one of each is the decision.
-    SeenCommands decided_;
+    /// Which route records are decisions and claims that stand.
+    RouteLog decided_;
     Waiters waiters_;
     /// Results read lately: a repeated REST call is answered with the first one's result.
     RecentResults results_;
@@ -218,6 +223,8 @@ private:
         std::int64_t origin_run = 0;
         /// The route record's timestamp (Unix ms; -1: none).
         std::int64_t routed_ms = -1;
+        /// The route record is the n-th claim to end the decision (0: the decision itself).
+        int ends = 0;
     };
     /// Whether `gateway_id` has been restarted since `run` (under mutex_).
     bool restarted_since(const std::string& gateway_id, std::int64_t run) const {

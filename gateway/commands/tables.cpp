@@ -85,15 +85,21 @@ void Router::conclude_orphans() {
     // A result written by the target just before it went away may still be on its way: the
     // target must have been gone for a whole instance timeout before anyone answers for it.
     // Every instance watches every route (read since it started, or back to kLateWatch before);
-    // one writes: the route's origin while it is alive, else the live instance with the
-    // smallest id among those that watched it from before it was written, else the earliest
-    // run among those that read it back at start-up. The others keep watching until the
-    // result appears, so a writer that dies meanwhile is replaced.
+    // one claims to end it: the route's origin while it is alive, else the live instance with
+    // the smallest id among those that watched it from before it was written, else the
+    // earliest run among those that read it back at start-up. The others keep watching until
+    // the result appears, so a writer that dies meanwhile is replaced. Instances judge from
+    // what they have read, and a reader that lags sees the others' liveness records late: so
+    // liveness is judged as of this instance's own last liveness record read back (plus a
+    // heartbeat), never later, and two instances that still pick different writers write two
+    // claims, of which the route partition keeps the first (RouteLog).
     const auto now = Clock::now();
-    const std::int64_t now_ms = this->now_ms();
+    std::int64_t now_ms = this->now_ms();
     std::vector<Routed> orphans;
     {
         std::lock_guard<std::mutex> lock(mutex_);
+        now_ms = std::min(now_ms, presence_.last_liveness_ms(config_.gateway_id) +
+                                      config_.commands.heartbeat.count());
         const auto alive = presence_.alive_gateways(now_ms);
         for (auto it = routed_.begin(); it != routed_.end();) {
             Routed& r = it->second;
@@ -152,26 +158,39 @@ void Router::conclude_orphans() {
         }
     }
     for (auto& r : orphans) {
+        if (r.ends >= kafka_bridge::kMaxRouteClaims) {
+            log::error("command {} for {}: {} claims to end it, each by an instance that went "
+                       "away; no further claim",
+                       r.command.command_id, r.command.station_id, r.ends);
+            continue;
+        }
+        std::optional<std::string> result;
         if (r.result) {
-            // Decided at intake by an instance that went away before writing it.
+            // Decided at intake (or claimed) by an instance that went away before writing it.
             json record = json::parse(*r.result, nullptr, false);
             if (record.is_object()) {
                 record["gatewayId"] = config_.gateway_id;
                 log::warn("command {} for {}: instance {} went away before writing its result; "
-                          "written here", r.command.command_id, r.command.station_id, r.target);
-                publish_result(r.command, result_status(*r.result), record.dump());
-                continue;
+                          "writing it here",
+                          r.command.command_id, r.command.station_id, r.target);
+                result = record.dump();
             }
         }
-        auto o = CommandOutcome::failure(
-            CommandError::gateway_unavailable,
-            "gateway instance " + r.target +
-                " that held the station went away before the command finished; whether the "
-                "station received the call is unknown");
-        o.sent = true;  // may have been: the station may have acted on it
-        log::warn("command {} for {}: instance {} went away; ending it NotConnected",
-                  r.command.command_id, r.command.station_id, r.target);
-        finish(r.command, std::move(o));
+        if (!result) {
+            auto o = CommandOutcome::failure(
+                CommandError::gateway_unavailable,
+                "gateway instance " + r.target +
+                    " that held the station went away before the command finished; whether "
+                    "the station received the call is unknown");
+            o.sent = true;  // may have been: the station may have acted on it
+            log::warn("command {} for {}: instance {} went away; ending it NotConnected",
+                      r.command.command_id, r.command.station_id, r.target);
+            result = result_record(r.command, o);
+        }
+        // Written when the claim is read back as the first one (apply_route).
+        Command claim = std::move(r.command);
+        claim.origin = config_.gateway_id;
+        route(claim, "", nullptr, std::move(result), r.ends + 1);
     }
 }
 
@@ -278,19 +297,25 @@ void Router::apply_route(const kafka_bridge::Message& message) {
     const auto live_from = live_from_.find({message.topic, message.partition});
     const bool live = running_ && (live_from == live_from_.end() || message.offset >= live_from->second);
     const bool mine = command.origin == config_.gateway_id;
+    bool resulted = false;  // a result for the command was read already
     {
         std::lock_guard<std::mutex> lock(mutex_);
         seen_.insert(command.command_id, now_ms());
-        // The first route of a command id and hop is the decision; every instance reads the
-        // partition in the same order, so all agree which one it is. A later one comes from a
-        // second owner that read the command again after a rebalance, before the first route
-        // reached it: nobody acts on it.
-        if (!decided_.insert(command.command_id + "#" + std::to_string(command.hop),
-                             now_ms())) {
+        // Every instance reads the partition in the same order, so all agree which records
+        // are taken (RouteLog). One not taken comes from a second owner that read the
+        // command again after a rebalance before the first route reached it, from a second
+        // instance claiming to end a decision, or re-routes a decision another instance has
+        // claimed to end meanwhile: nobody acts on it.
+        if (!decided_.take(command.command_id, command.hop, route.ends, now_ms())) {
             if (live && mine) {
                 metrics_.command_duplicate();
-                log::info("command {} decided twice; the first decision stands",
-                          command.command_id);
+                if (route.ends > 0) {
+                    log::info("command {}: another instance ended it first", command.command_id);
+                } else {
+                    log::info("command {} decided twice, or ended by another instance meanwhile; "
+                              "the first decision stands",
+                              command.command_id);
+                }
             }
             return;
         }
@@ -299,13 +324,14 @@ void Router::apply_route(const kafka_bridge::Message& message) {
         // decision until the result appears, so that when the instance that must write it
         // goes away, another one writes it instead.
         const bool watched = live || (message.timestamp_ms >= late_watch_from_ms_);
-        if (watched && !resulted_.contains(command.command_id)) {
+        resulted = resulted_.contains(command.command_id);
+        if (watched && !resulted) {
             Command kept = command;
             kept.payload = json::object();  // not needed for the result
             const std::string& writer = route.target.empty() ? command.origin : route.target;
             const std::int64_t writer_run = route.target.empty() ? route.origin_run : route.target_run;
-            Routed routed{std::move(kept), writer, std::nullopt, route.result,
-                          writer_run, route.origin_run, message.timestamp_ms};
+            Routed routed{std::move(kept), writer,     std::nullopt,         route.result,
+                          writer_run,      route.origin_run, message.timestamp_ms, route.ends};
             routed_[command.command_id] = std::move(routed);
         }
         if (!live) {
@@ -316,6 +342,15 @@ void Router::apply_route(const kafka_bridge::Message& message) {
     // others, who end it as they would for a run that is gone.
     const auto this_run = [this](std::int64_t run) { return run == 0 || run == run_; };
     if (route.target.empty()) {
+        if (route.ends > 0 && resulted) {
+            // The target's own result arrived after all, while the claim was on its way.
+            if (mine) {
+                log::info("command {}: its result appeared before the claim to end it was read "
+                          "back; nothing written",
+                          command.command_id);
+            }
+            return;
+        }
         if (mine && route.result && this_run(route.origin_run)) {
             const std::string status = result_status(*route.result);
             publish_result(command, status, std::move(*route.result));

@@ -222,6 +222,45 @@ TEST_CASE("a route decided at intake carries its result record", "[commands]") {
     CHECK_FALSE(parse_command_route(bad.dump()).ok());
 }
 
+TEST_CASE("a claim to end a decision names its number and carries the result", "[commands]") {
+    const test_support::EventSchema schema("command-route.schema.json");
+    const Command c = routed_reset("c-12");
+    CommandOutcome o;
+    o.status = CommandStatus::not_connected;
+    o.error_code = "GatewayUnavailable";
+    o.error_description = "gone";
+    o.sent = true;
+    const std::string result = command_result("c-12", "CS-1", "Reset", c.received_at, o, "gw-c",
+                                              "2026-05-28T10:00:09.000Z");
+    CommandRoute claim{c, "", result};
+    claim.ends = 2;
+    const std::string record = command_route(claim);
+    INFO(record);
+    CHECK(schema.violations(record).empty());
+    const auto back = parse_command_route(record);
+    REQUIRE(back.ok());
+    CHECK(back.value().ends == 2);
+    REQUIRE(back.value().result);
+    // A decision names none, and reads back as 0.
+    const std::string decision = command_route(CommandRoute{c, "gw-b", std::nullopt});
+    CHECK(json::parse(decision).count("ends") == 0);
+    REQUIRE(parse_command_route(decision).ok());
+    CHECK(parse_command_route(decision).value().ends == 0);
+    for (const json& wrong : {json(0), json(-1), json(kafka_bridge::kMaxRouteClaims + 1), json(1.5),
+                              json("2")}) {
+        auto bad = json::parse(record);
+        bad["ends"] = wrong;
+        const auto refused = parse_command_route(bad.dump());
+        REQUIRE_FALSE(refused.ok());
+        CHECK(refused.error() == "ends must be 1..1000, on a route that carries a result");
+        CHECK_FALSE(schema.violations(bad.dump()).empty());
+    }
+    // A claim without a result is no claim.
+    auto bad = json::parse(decision);
+    bad["ends"] = 1;
+    CHECK_FALSE(parse_command_route(bad.dump()).ok());
+}
+
 TEST_CASE("RFC 3339 times convert to Unix milliseconds and back", "[commands]") {
     CHECK(parse_time_ms("1970-01-01T00:00:00Z") == 0);
     CHECK(parse_time_ms("2026-05-28T10:00:00.5Z") == parse_time_ms("2026-05-28T10:00:00.500Z"));

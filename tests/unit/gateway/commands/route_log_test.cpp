@@ -1,0 +1,58 @@
+#include <catch2/catch.hpp>
+
+#include "gateway/commands/route_log.hpp"
+
+using gateway::commands::RouteLog;
+using namespace std::chrono_literals;
+
+namespace {
+constexpr std::int64_t kNow = 1'780'000'000'000;
+}
+
+TEST_CASE("the first route of a command is its decision, a second owner's is not taken",
+          "[commands][routes]") {
+    RouteLog log(100, 24h);
+    CHECK(log.take("c-1", 0, 0, kNow));
+    CHECK_FALSE(log.take("c-1", 0, 0, kNow));  // decided again after a rebalance
+    CHECK(log.take("c-2", 0, 0, kNow));        // another command
+    // The station moved: a re-route at the next hop follows the decision, once.
+    CHECK(log.take("c-1", 1, 0, kNow));
+    CHECK_FALSE(log.take("c-1", 1, 0, kNow));
+    CHECK(log.take("c-1", 2, 0, kNow));
+}
+
+TEST_CASE("of two instances claiming to end one decision, the first claim stands",
+          "[commands][routes]") {
+    RouteLog log(100, 24h);
+    REQUIRE(log.take("c-1", 0, 0, kNow));
+    CHECK(log.take("c-1", 0, 1, kNow));
+    CHECK_FALSE(log.take("c-1", 0, 1, kNow));  // the second instance's claim
+    // The claimer went away too: the next claim follows the first, once.
+    CHECK(log.take("c-1", 0, 2, kNow));
+    CHECK_FALSE(log.take("c-1", 0, 2, kNow));
+}
+
+TEST_CASE("a claim and a re-route of one decision never both stand", "[commands][routes]") {
+    SECTION("the claim first: the late re-route of the instance thought gone is not taken") {
+        RouteLog log(100, 24h);
+        REQUIRE(log.take("c-1", 0, 0, kNow));
+        CHECK(log.take("c-1", 0, 1, kNow));
+        CHECK_FALSE(log.take("c-1", 1, 0, kNow));
+        CHECK_FALSE(log.take("c-1", 2, 0, kNow));  // nor what it would lead to
+    }
+    SECTION("the re-route first: a claim on the decision it replaced is not taken") {
+        RouteLog log(100, 24h);
+        REQUIRE(log.take("c-1", 0, 0, kNow));
+        CHECK(log.take("c-1", 1, 0, kNow));
+        CHECK_FALSE(log.take("c-1", 0, 1, kNow));
+        CHECK(log.take("c-1", 1, 1, kNow));  // a claim on the re-route is
+    }
+}
+
+TEST_CASE("route keys of command ids holding '#' do not collide", "[commands][routes]") {
+    RouteLog log(100, 24h);
+    CHECK(log.take("a#1", 0, 0, kNow));
+    CHECK(log.take("a", 1, 0, kNow));  // not "a#1" at hop 0 again
+    CHECK(log.take("a#1", 0, 1, kNow));
+    CHECK(log.take("a", 1, 1, kNow));
+}
