@@ -22,6 +22,13 @@
 //    watched the command from before it was routed, so the new run, which
 //    read the route back at start-up, ends it NotConnected
 //    (GatewayUnavailable, sent: true), once.
+// e. Two instances claim to end a decision whose writer went away (their
+//    views of who is alive differed), and both go away too: the first claim
+//    stands, and the live instance writes its result, once.
+// f. A decision's target looked gone and another instance claimed to end
+//    the command; the target, alive after all, re-routes it because the
+//    station moved: the re-route is not taken, the command is not delivered,
+//    and it ends with the claim's result, once.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -44,17 +51,27 @@ const delay = (ms) => new Promise((r) => setTimeout(r, ms));
 const gatewayArgs = (iso) => [...iso.extraArgs, '--instance-timeout-ms', String(INSTANCE_TIMEOUT_MS)];
 
 /** A route record as another instance would write it (schemas/events/command-route.schema.json). */
-function routeRecord({ commandId, stationId, action, payload, target, origin, result }) {
+function routeRecord({ commandId, stationId, action, payload, target, origin, result, hop = 0, ends }) {
   const now = Date.now();
   const r = {
     commandId, stationId, action, payload,
     timeoutMs: 20_000,
     expiresAt: new Date(now + 60_000).toISOString(),
     receivedAt: new Date(now).toISOString(),
-    target, origin, hop: 0,
+    target, origin, hop,
   };
   if (result) r.result = result;
+  if (ends) r.ends = ends;
   return r;
+}
+
+/** A result record as instance `gatewayId` would decide it: NotConnected, with `description`. */
+function notConnected({ commandId, stationId, gatewayId, code, description }) {
+  const now = new Date().toISOString();
+  return {
+    commandId, stationId, action: 'Reset', status: 'NotConnected', sent: code === 'GatewayUnavailable',
+    error: { code, description }, gatewayId, receivedAt: now, completedAt: now,
+  };
 }
 
 describe('one decision per command', () => {
@@ -150,6 +167,52 @@ describe('one decision per command', () => {
     await delay(OBSERVE_MS);
     assert.equal(cmd.resultsFor(commandId).length, 1);
     settled.push(commandId);
+  }));
+
+  test('e: of two claims to end a decision whose writer went away, the first stands, also when its claimer went away too', { timeout: TEST_TIMEOUT_MS }, logOnFailure(async () => {
+    const stationId = uniqueStationId('ITDECCLAIM');
+    const commandId = `it-dec-${randomUUID()}`;
+    const base = { commandId, stationId, action: 'Reset', payload: { type: 'Soft' }, target: '' };
+    const claimed = (gatewayId, description) => notConnected({ commandId, stationId, gatewayId, code: 'GatewayUnavailable', description });
+    const sentAt = Date.now();
+    await sendRoute(routeRecord({ ...base, origin: 'it-gone-owner', result: notConnected({ commandId, stationId, gatewayId: 'it-gone-owner', code: 'StationNotConnected', description: 'decided' }) }));
+    // Two instances, each seeing the owner gone and itself as the one to write; both went away
+    // before writing. The first claim is the one the live instance carries on.
+    await sendRoute(routeRecord({ ...base, origin: 'it-gone-claimer-1', ends: 1, result: claimed('it-gone-claimer-1', 'first claim') }));
+    await sendRoute(routeRecord({ ...base, origin: 'it-gone-claimer-2', ends: 1, result: claimed('it-gone-claimer-2', 'second claim') }));
+    const r = await cmd.waitResult(commandId, { timeoutMs: RESULT_WAIT_MS });
+    const tookMs = Date.now() - sentAt;
+    assertResult(r, { commandId, stationId, action: 'Reset', status: 'NotConnected', sent: true, gatewayId: gw.gatewayId });
+    assert.deepEqual(r.error, { code: 'GatewayUnavailable', description: 'first claim' }, 'the first claim\'s result');
+    assert.ok(tookMs >= INSTANCE_TIMEOUT_MS, `written after ${tookMs} ms, before the first claimer could be known gone`);
+    await delay(OBSERVE_MS);
+    assert.equal(cmd.resultsFor(commandId).length, 1);
+    settled.push(commandId);
+  }));
+
+  test('f: a re-route that arrives after another instance claimed to end the decision is not delivered', { timeout: TEST_TIMEOUT_MS }, logOnFailure(async () => {
+    const st = await newStation('ITDECLATE', { Reset: () => ({ status: 'Accepted' }) });
+    const commandId = `it-dec-${randomUUID()}`;
+    const command = { commandId, stationId: st.stationId, action: 'Reset', payload: { type: 'Soft' } };
+    // Routed to an instance that looked gone; another claimed to end it; then the first one,
+    // alive after all, re-routes the command here because the station moved.
+    await sendRoute(routeRecord({ ...command, target: 'it-slow-target', origin: 'it-owner' }));
+    const claim = notConnected({ commandId, stationId: st.stationId, gatewayId: 'it-claimer', code: 'GatewayUnavailable', description: 'claimed' });
+    await sendRoute(routeRecord({ ...command, target: '', origin: 'it-claimer', ends: 1, result: claim }));
+    await sendRoute(routeRecord({ ...command, target: gw.gatewayId, origin: 'it-slow-target', hop: 1 }));
+    // A marker behind them on the same route partition: once it ran, the re-route was read.
+    const markerId = await cmd.send({ stationId: st.stationId, action: 'Reset', payload: { type: 'Hard' } });
+    const m = await cmd.waitResult(markerId, { timeoutMs: RESULT_WAIT_MS });
+    assert.equal(m.status, 'Completed');
+    assert.deepEqual(callsOf(st, 'Reset').map((c) => c.params.type), ['Hard'], 'the re-routed command reached the station');
+    // The claimer never writes (it is no instance): the live one ends the command, once.
+    const r = await cmd.waitResult(commandId, { timeoutMs: RESULT_WAIT_MS });
+    assertResult(r, { commandId, stationId: st.stationId, action: 'Reset', status: 'NotConnected', gatewayId: gw.gatewayId });
+    assert.deepEqual(r.error, claim.error);
+    await delay(OBSERVE_MS);
+    assert.equal(cmd.resultsFor(commandId).length, 1);
+    assert.deepEqual(callsOf(st, 'Reset').map((c) => c.params.type), ['Hard']);
+    settled.push(commandId, markerId);
   }));
 
   // Last: it replaces the gateway of the tests above with a second run of it.
