@@ -15,8 +15,9 @@ namespace gateway::commands {
 /// claim to end one whose writer went away (the n-th claim follows the (n-1)-th, the first
 /// follows the decision). Taken: the first record of its kind that follows a taken record
 /// nothing else has followed yet; so a claim and a re-route of one decision never both stand,
-/// nor two claims, nor anything that follows a record not taken. A hop-0 decision follows nothing. What follows a record forgotten since (the
-/// window, or more than `capacity` records) is taken. Not thread-safe.
+/// nor two claims, nor anything that follows a record not taken. A hop-0 decision follows
+/// nothing. What follows a record forgotten since (the window, or more than `capacity`
+/// records) is taken. Not thread-safe.
 class RouteLog {
 public:
     RouteLog(std::size_t capacity, std::chrono::milliseconds window) : taken_(capacity, window) {}

@@ -27,10 +27,6 @@
 
 #ifdef OCPP_RDKAFKA_CONNECTION_INFLIGHT_PATCH
 
-using kafka_bridge::Delivery;
-using kafka_bridge::Producer;
-using kafka_bridge::ProducerConfig;
-using kafka_bridge::Record;
 using namespace std::chrono_literals;
 
 namespace {
@@ -113,16 +109,17 @@ TEST_CASE("with 50 requests in flight per connection, a broker that stops answer
           "[producer][kafka][inflight]") {
     const pid_t broker = broker_pid();
     InFlightWatch watch;
-    ProducerConfig config;
+    kafka_bridge::ProducerConfig config;
     config.brokers = test_support::test_brokers();
     config.properties = {{"max.in.flight.requests.per.connection", "50"},
                          {"socket.timeout.ms", "1000"},
                          {"debug", "protocol"}};
     config.log = [&watch](int, const char*, const char* line) { watch.on_log(line); };
-    std::vector<Delivery> deliveries;  // before the producer: its destructor may still report
-    auto created = Producer::create(config);
+    // Before the producer: its destructor may still report.
+    std::vector<kafka_bridge::Delivery> deliveries;
+    auto created = kafka_bridge::Producer::create(config);
     REQUIRE(created.ok());
-    Producer& producer = *created.value();
+    kafka_bridge::Producer& producer = *created.value();
 
     const std::string topic =
         "ocpp.it.inflight." +
@@ -136,11 +133,11 @@ TEST_CASE("with 50 requests in flight per connection, a broker that stops answer
     auto produce_round = [&] {  // one record for each key
         for (int k = 0; k < kKeys; ++k) {
             const std::string key = "CP-" + std::to_string(k);
-            Record record{topic, key,
-                          R"({"key":")" + key + R"(","seq":)" + std::to_string(produced) + "}",
-                          {}};
-            auto r =
-                producer.produce(record, [&](const Delivery& d) { deliveries.push_back(d); });
+            const kafka_bridge::Record record{
+                topic, key, R"({"key":")" + key + R"(","seq":)" + std::to_string(produced) + "}",
+                {}};
+            auto r = producer.produce(
+                record, [&](const kafka_bridge::Delivery& d) { deliveries.push_back(d); });
             REQUIRE(r.ok());
             ++produced;
         }

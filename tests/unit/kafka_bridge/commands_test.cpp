@@ -37,6 +37,18 @@ Command routed_reset(const std::string& command_id) {
     return c;
 }
 
+/// The result record of `c` ending NotConnected with `code`, as instance `gateway` writes it.
+std::string not_connected_result(const Command& c, const std::string& code,
+                                 const std::string& gateway) {
+    CommandOutcome o;
+    o.status = CommandStatus::not_connected;
+    o.error_code = code;
+    o.error_description = "nowhere";
+    o.sent = code == "GatewayUnavailable";
+    return command_result(c.command_id, c.station_id, c.action, c.received_at, o, gateway,
+                          "2026-05-28T10:00:00.020Z");
+}
+
 }  // namespace
 
 TEST_CASE("a command record is read with its defaults", "[commands]") {
@@ -203,12 +215,7 @@ TEST_CASE("a route names the runs of its target and origin, when known", "[comma
 TEST_CASE("a route decided at intake carries its result record", "[commands]") {
     const test_support::EventSchema schema("command-route.schema.json");
     const Command c = routed_reset("c-10");
-    CommandOutcome o;
-    o.status = CommandStatus::not_connected;
-    o.error_code = "StationNotConnected";
-    o.error_description = "nowhere";
-    const std::string result = command_result("c-10", "CS-1", "Reset", c.received_at, o, "gw-a",
-                                              "2026-05-28T10:00:00.020Z");
+    const std::string result = not_connected_result(c, "StationNotConnected", "gw-a");
     const std::string record = command_route(CommandRoute{c, "", result});
     INFO(record);
     CHECK(schema.violations(record).empty());
@@ -225,13 +232,7 @@ TEST_CASE("a route decided at intake carries its result record", "[commands]") {
 TEST_CASE("a claim to end a decision names its number and carries the result", "[commands]") {
     const test_support::EventSchema schema("command-route.schema.json");
     const Command c = routed_reset("c-12");
-    CommandOutcome o;
-    o.status = CommandStatus::not_connected;
-    o.error_code = "GatewayUnavailable";
-    o.error_description = "gone";
-    o.sent = true;
-    const std::string result = command_result("c-12", "CS-1", "Reset", c.received_at, o, "gw-c",
-                                              "2026-05-28T10:00:09.000Z");
+    const std::string result = not_connected_result(c, "GatewayUnavailable", "gw-c");
     CommandRoute claim{c, "", result};
     claim.ends = 2;
     const std::string record = command_route(claim);
