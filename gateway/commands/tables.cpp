@@ -108,9 +108,13 @@ void Router::conclude_orphans() {
             const bool target_alive =
                 presence_.gateway_alive(r.target, now_ms) && !restarted_since(r.target, r.target_run);
             const std::int64_t deadline = r.command.expires_at_ms + r.command.timeout.count();
-            if (now_ms > deadline + (target_alive ? 300000 : kafka_bridge::kMaxCommandLifetimeMs)) {
-                // Its target is alive but wrote no result long after every deadline (or it is
-                // gone and nobody wrote one for a day, the routes topic's retention).
+            // A route that carries its result (decided at intake, or a claim) is often read
+            // long after the command's deadline: its writer has the result at hand, and is
+            // replaced should it go away before writing it, however late.
+            const bool executing = target_alive && !r.result;
+            if (now_ms > deadline + (executing ? 300000 : kafka_bridge::kMaxCommandLifetimeMs)) {
+                // Its target is alive but wrote no result long after every deadline (or nobody
+                // wrote one for a day, the routes topic's retention).
                 log::warn("command {}: no result from instance {}; no longer watched",
                           r.command.command_id, r.target);
                 it = routed_.erase(it);

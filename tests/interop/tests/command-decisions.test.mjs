@@ -29,6 +29,9 @@
 //    the command; the target, alive after all, re-routes it because the
 //    station moved: the re-route is not taken, the command is not delivered,
 //    and it ends with the claim's result, once.
+// g. The same for a claim read ten minutes after the command's deadline,
+//    whose claimer is alive when it is read and then goes away: the claim
+//    is watched all the same, and the live instance claims it again.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -213,6 +216,30 @@ describe('one decision per command', () => {
     assert.equal(cmd.resultsFor(commandId).length, 1);
     assert.deepEqual(callsOf(st, 'Reset').map((c) => c.params.type), ['Hard']);
     settled.push(commandId, markerId);
+  }));
+
+  test('g: a claim long past the command\'s deadline whose claimer goes away before writing is claimed again', { timeout: TEST_TIMEOUT_MS }, logOnFailure(async () => {
+    const stationId = uniqueStationId('ITDECLATECLAIM');
+    const commandId = `it-dec-${randomUUID()}`;
+    const claimer = `it-claimer-${randomUUID().slice(0, 8)}`;
+    const run = Date.now();
+    // The claimer is alive when its claim is read: one liveness record, then silence.
+    await cmd.produce(iso.topics.presence, `gateway:${claimer}`,
+      JSON.stringify({ kind: 'gateway', gatewayId: claimer, state: 'Alive', at: new Date().toISOString(), run }));
+    const base = { commandId, stationId, action: 'Reset', payload: { type: 'Soft' }, target: '' };
+    const late = (route) => ({ ...route, expiresAt: new Date(Date.now() - 10 * 60_000).toISOString() });
+    const claim = notConnected({ commandId, stationId, gatewayId: claimer, code: 'GatewayUnavailable', description: 'claimed late' });
+    const sentAt = Date.now();
+    await sendRoute(late(routeRecord({ ...base, origin: 'it-gone-owner', result: notConnected({ commandId, stationId, gatewayId: 'it-gone-owner', code: 'StationNotConnected', description: 'decided' }) })));
+    await sendRoute({ ...late(routeRecord({ ...base, origin: claimer, ends: 1, result: claim })), originRun: run });
+    const r = await cmd.waitResult(commandId, { timeoutMs: RESULT_WAIT_MS });
+    const tookMs = Date.now() - sentAt;
+    assertResult(r, { commandId, stationId, action: 'Reset', status: 'NotConnected', gatewayId: gw.gatewayId });
+    assert.deepEqual(r.error, claim.error, 'the claim\'s result');
+    assert.ok(tookMs >= INSTANCE_TIMEOUT_MS, `written after ${tookMs} ms, before the claimer could be known gone`);
+    await delay(OBSERVE_MS);
+    assert.equal(cmd.resultsFor(commandId).length, 1);
+    settled.push(commandId);
   }));
 
   // Last: it replaces the gateway of the tests above with a second run of it.
