@@ -15,6 +15,7 @@
 
 import { Kafka, logLevel } from 'kafkajs';
 import { randomBytes } from 'node:crypto';
+import { eventually } from './until.mjs';
 
 export const KAFKA_BROKERS = process.env.OCPP_TEST_KAFKA_BROKERS || '127.0.0.1:29092';
 
@@ -393,4 +394,28 @@ export async function waitForGroupCoordinator(reader, timeoutMs = 30_000) {
       await new Promise((r) => setTimeout(r, 500));
     }
   }
+}
+
+/**
+ * Creates `topics` (kafkajs createTopics entries) with `admin` and waits until the cluster
+ * serves each of them with a leader for every partition (at most `timeoutMs`). kafkajs's own
+ * `waitForLeaders` asks once the controller has taken the request and gives up on
+ * UNKNOWN_TOPIC_OR_PARTITION, which a broker answers until the new topic's metadata reached it.
+ * Resolves what createTopics resolves (false: a topic existed already).
+ */
+export async function createTopicsServed(admin, topics, timeoutMs = 30_000) {
+  const created = await admin.createTopics({ topics, waitForLeaders: false });
+  const names = topics.map((t) => t.topic);
+  const notYet = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+  await eventually(async () => {
+    try {
+      const { topics: found } = await admin.fetchTopicMetadata({ topics: names });
+      return found.length === names.length &&
+        found.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0));
+    } catch (err) {
+      if (notYet.has(err.type) || notYet.has(err.originalError?.type)) return false;
+      throw err;
+    }
+  }, timeoutMs, `topics ${names.join(', ')} created and served`);
+  return created;
 }

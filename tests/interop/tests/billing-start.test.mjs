@@ -8,6 +8,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { randomHex, KAFKA_BROKERS } from '../lib/gateway.mjs';
 import { REPO_ROOT } from '../lib/paths.mjs';
 import { eventually } from '../lib/until.mjs';
+import { createTopicsServed } from '../lib/kafka.mjs';
 
 const BILLING_BIN = process.env.OCPP_BILLING_BIN || join(REPO_ROOT, 'build', 'bin', 'ocpp-billing');
 
@@ -40,7 +41,7 @@ describe('ocpp-billing: start-up checks and records it cannot use', () => {
 
   const createTopic = async (topic, configEntries = []) => {
     topics.push(topic);
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1, configEntries }], waitForLeaders: true });
+    await createTopicsServed(admin, [{ topic, numPartitions: 1, configEntries }]);
   };
 
   before(async () => {

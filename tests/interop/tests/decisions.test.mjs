@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import {
   connectStation, closeStations, CommandClient, isolatedCommands, assertResult, waitPresence, nextCall,
 } from '../lib/commands.mjs';
-import { TopicReader, TOPICS } from '../lib/kafka.mjs';
+import { TopicReader, TOPICS, createTopicsServed } from '../lib/kafka.mjs';
 import { assertSchema } from '../lib/schemas.mjs';
 import { metricValue } from '../lib/monitor.mjs';
 import { eventually } from '../lib/until.mjs';
@@ -318,7 +318,7 @@ describe('operator decisions: ask mode', () => {
     await admin.connect();
     // Decisions on several partitions: whichever one a decision lands on, the instance that
     // asked must get it.
-    await admin.createTopics({ topics: [{ topic: topics.decisions, numPartitions: DECISION_PARTITIONS }], waitForLeaders: true });
+    await createTopicsServed(admin, [{ topic: topics.decisions, numPartitions: DECISION_PARTITIONS }]);
     producer = kafka.producer();
     await producer.connect();
     dir = mkdtempSync(join(tmpdir(), 'ocpp-ask-'));

@@ -20,7 +20,7 @@ import rpc from 'ocpp-rpc';
 
 import { httpGet, startGateway, uniqueStationId, withGatewayLog } from '../lib/gateway.mjs';
 import { PrivateBroker } from '../lib/broker.mjs';
-import { TOPICS } from '../lib/kafka.mjs';
+import { TOPICS, createTopicsServed } from '../lib/kafka.mjs';
 import { metricValue } from '../lib/monitor.mjs';
 
 const { RPCClient } = rpc;
@@ -103,7 +103,7 @@ describe('a topic deleted and created again while the gateway runs', () => {
     assert.equal(outcome.error.rpcErrorCode, 'InternalError', `error: ${outcome.error.message}`);
     assert.ok(!(await admin.listTopics()).includes(TOPIC), `${TOPIC} was created again by the gateway's traffic`);
 
-    await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: partitionsBefore + 1 }], waitForLeaders: true });
+    await createTopicsServed(admin, [{ topic: TOPIC, numPartitions: partitionsBefore + 1 }]);
     await metricReaches(gw, 'ocpp_kafka_topic_recreated_total', { topic: TOPIC }, 1);
     assert.equal(await metric(gw, 'ocpp_kafka_topic_missing', { topic: TOPIC }), 0);
     assert.equal(await metric(gw, 'ocpp_kafka_topic_partitions', { topic: TOPIC }), partitionsBefore + 1);

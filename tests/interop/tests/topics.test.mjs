@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { GATEWAY_BIN, KAFKA_BROKERS, randomHex, startGateway } from '../lib/gateway.mjs';
 import { eventually } from '../lib/until.mjs';
+import { createTopicsServed } from '../lib/kafka.mjs';
 
 const ROLES = [
   'transaction', 'metering', 'status', 'heartbeat', 'authorization', 'security', 'report',
@@ -110,7 +111,7 @@ describe('topics plan, apply and check hold the cluster to the contract', () => 
   test('a transaction-id topic with several partitions is refused, never repartitioned', async () => {
     const wide = `it-contract-${tag}.wide-ids`;
     all.push(wide);
-    await admin.createTopics({ topics: [{ topic: wide, numPartitions: 3 }], waitForLeaders: true });
+    await createTopicsServed(admin, [{ topic: wide, numPartitions: 3 }]);
     const file = writeConfig('wide.yaml', [], { transaction_ids: wide });
     const check = await topics('check', file);
     assert.equal(check.code, 1);
