@@ -413,7 +413,9 @@ export async function createTopicsServed(admin, topics, timeoutMs = 30_000) {
       return found.length === names.length &&
         found.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0));
     } catch (err) {
-      if (notYet.has(err.type) || notYet.has(err.originalError?.type)) return false;
+      // kafkajs throws the protocol error itself, or once its own retries ran out one whose
+      // `cause` is the last protocol error.
+      if (notYet.has(err.type) || notYet.has(err.cause?.type)) return false;
       throw err;
     }
   }, timeoutMs, `topics ${names.join(', ')} created and served`);
