@@ -334,8 +334,8 @@ void Router::apply_route(const kafka_bridge::Message& message) {
             kept.payload = json::object();  // not needed for the result
             const std::string& writer = route.target.empty() ? command.origin : route.target;
             const std::int64_t writer_run = route.target.empty() ? route.origin_run : route.target_run;
-            Routed routed{std::move(kept), writer,     std::nullopt,         route.result,
-                          writer_run,      route.origin_run, message.timestamp_ms, route.ends};
+            Routed routed{std::move(kept), writer, std::nullopt, route.result,
+                          writer_run, route.origin_run, message.timestamp_ms, route.ends};
             routed_[command.command_id] = std::move(routed);
         }
         if (!live) {
