@@ -32,9 +32,16 @@ std::optional<std::string> conf_get(const rd_kafka_conf_t* conf, const char* nam
 // broker's window for recognising a resend (five batches) by itself, so more requests per
 // connection only serve more partitions at once (scripts/librdkafka-patches/0004).
 constexpr int kMaxInFlightPerConnection = 1000000;
+// Adaptive batching: a partition sends at once while fewer than five of its records are out, so
+// each busy partition pipelines on its own; 50 serves ten such partitions on one broker (the
+// gateway's 12 over a broker 6.8-21 ms away: docs/benchmarks.md "Adaptive batching, pipelined").
+constexpr int kAdaptiveInFlightPerConnection = 50;
 #else
 // Without the project's patches librdkafka refuses more than five with idempotence.
 constexpr int kMaxInFlightPerConnection = 5;
+// Adaptive batching without the patch: one request out per broker, and the records arriving
+// meanwhile travel together in the next one.
+constexpr int kAdaptiveInFlightPerConnection = 1;
 #endif
 
 // Settings the producer relies on; a user property may not weaken them.
@@ -84,7 +91,8 @@ Result<ConfPtr, Error> producer_conf(const ProducerConfig& config) {
         {"bootstrap.servers", config.brokers},
         {"enable.idempotence", "true"},
         {"acks", "all"},
-        {"max.in.flight.requests.per.connection", config.adaptive_batching ? "1" : "5"},
+        {"max.in.flight.requests.per.connection",
+         std::to_string(config.adaptive_batching ? kAdaptiveInFlightPerConnection : 5)},
         {"message.timeout.ms", std::to_string(config.delivery_timeout.count())},
         {"linger.ms", config.adaptive_batching ? "0" : std::to_string(config.linger.count())},
         {"queue.buffering.max.messages", std::to_string(config.max_queued_messages)},
