@@ -32,9 +32,10 @@ std::optional<std::string> conf_get(const rd_kafka_conf_t* conf, const char* nam
 // broker's window for recognising a resend (five batches) by itself, so more requests per
 // connection only serve more partitions at once (scripts/librdkafka-patches/0004).
 constexpr int kMaxInFlightPerConnection = 1000000;
-// Adaptive batching: a partition sends at once while fewer than five of its records are out, so
-// each busy partition pipelines on its own; 50 serves ten such partitions on one broker (the
-// gateway's 12 over a broker 6.8-21 ms away: docs/benchmarks.md "Adaptive batching, pipelined").
+// Adaptive batching: a partition sends at once while fewer than five of its records are out, and
+// no partition waits for another's answer while fewer than 50 requests are out on the
+// connection (measured with the gateway's 12 partitions on a broker 6.8-21 ms away:
+// docs/benchmarks.md "Adaptive batching, pipelined").
 constexpr int kAdaptiveInFlightPerConnection = 50;
 #else
 // Without the project's patches librdkafka refuses more than five with idempotence.

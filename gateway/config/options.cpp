@@ -363,8 +363,8 @@ std::vector<Option> build() {
     add({"kafka.delivery_timeout_ms", "", "", "MS", "below the stations' own message timeout", Shape::scalar,
          integer<std::chrono::milliseconds>(FIELD(kafka.delivery_timeout), 1000, 300000), show_count(FIELD(kafka.delivery_timeout)), nullptr});
     add({"kafka.batching", "", "", "HOW",
-         "linger (wait kafka.linger_ms to batch) or adaptive (no wait; what arrives while a partition's "
-         "records are in flight goes in its next request: lower latency, more broker requests)",
+         "linger (wait kafka.linger_ms to batch) or adaptive (no wait; what arrives while earlier records "
+         "are in flight goes in the next request: lower latency, more broker requests)",
          Shape::scalar,
          [](Config& c, const std::string& v, const std::string& where) {
              if (v != "linger" && v != "adaptive") {
