@@ -456,5 +456,8 @@ TEST_CASE("adaptive batching: no linger, every record acknowledged once", "[prod
     CHECK(positions.size() == 100);
     // A property the operator sets still wins.
     config.properties["linger.ms"] = "1";
-    CHECK(mock_producer(config)->property("linger.ms") == "1");
+    config.properties["max.in.flight.requests.per.connection"] = "2";
+    const auto chosen = mock_producer(config);
+    CHECK(chosen->property("linger.ms") == "1");
+    CHECK(chosen->property("max.in.flight.requests.per.connection") == "2");
 }
