@@ -29,9 +29,7 @@ struct ProducerConfig {
     /// the stations' own message timeout (commonly 30 s and more) so a station never gives up
     /// on a message that could still be acknowledged.
     std::chrono::milliseconds delivery_timeout{20000};
-    /// Time a record may wait to be batched: low, since stations wait for the ack. Up to 50
-    /// produce requests are in flight per broker connection with the project's librdkafka (5
-    /// with another), so partitions do not queue for each other's answers.
+    /// Time a record may wait to be batched: low, since stations wait for the ack.
     std::chrono::milliseconds linger{2};
     /// Adaptive batching instead of `linger`: no linger, so a record goes out at once unless
     /// its partition already has five records in flight, and the records arriving meanwhile

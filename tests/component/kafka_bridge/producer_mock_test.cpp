@@ -427,11 +427,7 @@ TEST_CASE("adaptive batching: no linger, every record acknowledged once", "[prod
     ProducerConfig config;
     config.linger = std::chrono::milliseconds(7);
     CHECK(mock_producer(config)->property("linger.ms") == "7");
-#ifdef OCPP_RDKAFKA_CONNECTION_INFLIGHT_PATCH
-    CHECK(mock_producer(config)->property("max.in.flight.requests.per.connection") == "50");
-#else
     CHECK(mock_producer(config)->property("max.in.flight.requests.per.connection") == "5");
-#endif
     config.adaptive_batching = true;  // kafka.linger_ms no longer applies
     auto producer = mock_producer(config);
     CHECK(producer->property("linger.ms") == "0");
