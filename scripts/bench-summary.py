@@ -9,7 +9,7 @@ import sys
 
 text = open(sys.argv[1]).read() if len(sys.argv) > 1 else sys.stdin.read()
 decoder = json.JSONDecoder()
-rows, section = [], ""
+rows, section, skipped = [], "", 0
 # A record may span lines (older runs printed the load generator's report with its newline).
 text = text.replace("\n,", ",")
 for line in text.splitlines():
@@ -19,12 +19,19 @@ for line in text.splitlines():
     if line.startswith("=="):
         section = line.lstrip("= ").strip()
         continue
+    if not line.startswith("{"):
+        # A script's progress lines ("kafka running", "ramp-up: ...") when stderr went to the
+        # same file: not results.
+        skipped += 1
+        continue
     value, _ = decoder.raw_decode(line)
     value["section"] = section
     if "target" in value:  # scripts/bench-peers.sh: what ran is named in the record
         value["section"] = f"{value['target']} (round {value['round']})"
     rows.append(value)
 
+if skipped:
+    print(f"bench-summary: {skipped} line(s) neither a result nor a section skipped", file=sys.stderr)
 with_sections = any(r["section"] for r in rows)
 lead = "| build " if with_sections else ""
 load = [row for row in rows if "mix" in row]
