@@ -351,11 +351,14 @@ void App::serve() {
             report_violations();
             next_report = Clock::now() + report_period;
         }
-        auto producer = producers_->current();
-        // One small topic's metadata: a broker answering is all this needs to know.
+        // One small topic's metadata: a broker answering is all this needs to know. A fatal
+        // error counts on the producer stations' records go to after the check: one that
+        // failed meanwhile has been replaced.
+        const bool answered = producers_->current()
+                                  ->check_cluster(2s, tenants_.front()->config.topics.transaction_ids)
+                                  .ok();
         const bool reachable =
-            producer->check_cluster(2s, tenants_.front()->config.topics.transaction_ids).ok() &&
-            !producer->fatal_error();
+            kafka_check_.observe(answered && !producers_->current()->fatal_error());
         if (reachable != kafka_reachable_.load()) {
             log::warn("Kafka {}", reachable ? "reachable again" : "unreachable: not ready");
         }
@@ -364,9 +367,11 @@ void App::serve() {
             if (!tenant->own_producers) {
                 continue;
             }
-            auto own = tenant->own_producers->current();
-            const bool up = own->check_cluster(2s, tenant->config.topics.transaction_ids).ok() &&
-                            !own->fatal_error();
+            const bool answered = tenant->own_producers->current()
+                                      ->check_cluster(2s, tenant->config.topics.transaction_ids)
+                                      .ok();
+            const bool up = tenant->kafka_check.observe(
+                answered && !tenant->own_producers->current()->fatal_error());
             if (up != tenant->reachable.load()) {
                 log::warn("Kafka of tenant {} {}", tenant->name,
                           up ? "reachable again" : "unreachable: its stations' records fail");

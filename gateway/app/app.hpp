@@ -127,6 +127,8 @@ private:
     bool topic_watch_started_ = false;
     std::atomic<bool> accepting_{false};
     std::atomic<bool> kafka_reachable_{true};
+    /// The checks behind kafka_reachable_ (serve thread).
+    Reachability kafka_check_;
     std::unique_ptr<ocpp::SchemaRegistry> schemas_;
     metrics::Metrics metrics_;
     /// Ask mode's waiting questions: outlives the I/O threads whose timers use it.
@@ -156,6 +158,8 @@ private:
         std::unique_ptr<kafka_bridge::ProducerSlot> own_producers;
         Worker own_poller;
         std::atomic<bool> reachable{true};
+        /// The checks behind `reachable` (serve thread).
+        Reachability kafka_check;
         /// The producers of its cluster: the gateway's or own_producers.
         kafka_bridge::ProducerSlot* producers = nullptr;
         security::StationRegistry registry;

@@ -21,6 +21,16 @@ DurabilityTarget durability_target(const config::Config& c, int brokers) {
     return t;
 }
 
+bool Reachability::observe(bool passed) {
+    failures_ = passed ? 0 : failures_ + 1;
+    if (passed) {
+        reachable_ = true;
+    } else if (failures_ >= kFailuresInARow) {
+        reachable_ = false;
+    }
+    return reachable_;
+}
+
 namespace {
 
 /// Adds the topics of `c` (only that of `only_role` when given) to `topics`, each once.

@@ -43,6 +43,23 @@ struct Cluster {
 /// The gateway's cluster first, then one per tenant with a cluster of its own.
 std::vector<Cluster> clusters(const config::Config& config);
 
+/// Whether a cluster counts as reachable, from checks a few seconds apart: one check that
+/// fails is not enough to leave the load balancer (a broker just back, busy with the
+/// producer's resends, can miss one check's deadline, and a producer replaced after a fatal
+/// error looks failed for a moment); kFailuresInARow in a row are. One check that passes is
+/// enough to come back.
+class Reachability {
+public:
+    static constexpr int kFailuresInARow = 2;
+    /// Records one check's outcome; returns whether the cluster counts as reachable now.
+    bool observe(bool passed);
+    bool reachable() const { return reachable_; }
+
+private:
+    bool reachable_ = true;
+    int failures_ = 0;
+};
+
 /// What waiting for Kafka ended with.
 enum class Readiness { ready, stopped, unusable };
 

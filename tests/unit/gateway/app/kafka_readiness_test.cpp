@@ -100,3 +100,21 @@ TEST_CASE("the contract shapes the topics: its values, else the durability targe
     const auto shared = required_topics(c, {3, 2});
     CHECK(std::count_if(shared.begin(), shared.end(), [](const auto& s) { return s.name == "ocpp.status"; }) == 1);
 }
+
+TEST_CASE("one failed check leaves the cluster reachable and two in a row take readiness away",
+          "[app][reachability]") {
+    gateway::app::Reachability r;
+    CHECK(r.reachable());
+    // A broker just back and busy with resends can miss one check's deadline.
+    CHECK(r.observe(false));
+    CHECK(r.observe(true));
+    // The count starts again after a check that passes.
+    CHECK(r.observe(false));
+    CHECK_FALSE(r.observe(false));
+    CHECK_FALSE(r.reachable());
+    CHECK_FALSE(r.observe(false));
+    // One check that passes is enough to come back, and the next single miss is forgiven.
+    CHECK(r.observe(true));
+    CHECK(r.observe(false));
+    CHECK(r.reachable());
+}
