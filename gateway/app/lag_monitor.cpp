@@ -55,9 +55,11 @@ void LagMonitor::run() {
         const bool elected = elected_();
         if (elected != measuring_.load()) {
             log::info("consumer lag: {} instance measures it", elected ? "this" : "another");
+            // The flag and the values change together: a scrape never sees this instance
+            // not measuring beside the values it measured.
+            std::lock_guard<std::mutex> lock(mutex_);
             measuring_ = elected;
             if (!elected) {
-                std::lock_guard<std::mutex> lock(mutex_);
                 values_.clear();
             }
         }
@@ -110,9 +112,9 @@ void LagMonitor::gauges(std::map<std::string, double>& out) const {
     }
     const std::string labels =
         tenant_label_.empty() ? std::string() : "{" + tenant_label_.substr(0, tenant_label_.size() - 1) + "}";
-    out["ocpp_consumer_lag_measuring" + labels] = measuring_.load() ? 1 : 0;
     out["ocpp_consumer_lag_errors_total" + labels] = static_cast<double>(errors_.load());
     std::lock_guard<std::mutex> lock(mutex_);
+    out["ocpp_consumer_lag_measuring" + labels] = measuring_.load() ? 1 : 0;
     for (const auto& [name, value] : values_) {
         out[name] = value;
     }

@@ -51,7 +51,7 @@ private:
     std::thread thread_;
     mutable std::mutex mutex_;
     std::map<std::string, double> values_;  // under mutex_
-    std::atomic<bool> measuring_{false};
+    std::atomic<bool> measuring_{false};  // written under mutex_, with values_
     std::atomic<bool> stopping_{false};
     std::atomic<std::uint64_t> errors_{0};
 };
