@@ -32,24 +32,17 @@ std::optional<std::string> conf_get(const rd_kafka_conf_t* conf, const char* nam
 // broker's window for recognising a resend (five batches) by itself, so more requests per
 // connection only serve more partitions at once (scripts/librdkafka-patches/0004).
 constexpr int kMaxInFlightPerConnection = 1000000;
-// Adaptive batching: a partition sends at once while fewer than five of its records are out, and
-// no partition waits for another's answer while fewer than 50 requests are out on the
-// connection (measured with the gateway's 12 partitions on a broker 6.8-21 ms away:
-// docs/benchmarks.md "Adaptive batching, pipelined").
-constexpr int kAdaptiveInFlightPerConnection = 50;
 #else
 // Without the project's patches librdkafka refuses more than five with idempotence.
 constexpr int kMaxInFlightPerConnection = 5;
-// Adaptive batching without the patch: one request out per broker, and the records arriving
-// meanwhile travel together in the next one.
-constexpr int kAdaptiveInFlightPerConnection = 1;
 #endif
 
-// Five by default, with or without the patch. More lets a broker milliseconds away serve every
-// partition's request at once (p99 0.5-0.7 s down to 31-99 ms at 21 ms), but near the broker
-// the p99 at 5,000 msgs/s was worse with 50 in four rounds of five (more, smaller requests,
-// which a broker answers one at a time per connection): docs/benchmarks.md "50 requests in
-// flight by default: measured, not kept".
+// Five, with either batching. More lets a broker milliseconds away serve every partition's
+// request at once (p99 0.5-0.7 s down to 31-99 ms at 21 ms), but near the broker more, smaller
+// requests queue there (a broker answers one request per connection at a time): the p99 at
+// 5,000 msgs/s was worse with 50 in four rounds of five with the linger, and in three of three
+// with adaptive batching, which batches while the five are out (docs/benchmarks.md "50
+// requests in flight by default: measured, not kept", "Adaptive batching with five in flight").
 constexpr int kInFlightPerConnection = 5;
 
 // Settings the producer relies on; a user property may not weaken them.
@@ -99,9 +92,7 @@ Result<ConfPtr, Error> producer_conf(const ProducerConfig& config) {
         {"bootstrap.servers", config.brokers},
         {"enable.idempotence", "true"},
         {"acks", "all"},
-        {"max.in.flight.requests.per.connection",
-         std::to_string(config.adaptive_batching ? kAdaptiveInFlightPerConnection
-                                                  : kInFlightPerConnection)},
+        {"max.in.flight.requests.per.connection", std::to_string(kInFlightPerConnection)},
         {"message.timeout.ms", std::to_string(config.delivery_timeout.count())},
         {"linger.ms", config.adaptive_batching ? "0" : std::to_string(config.linger.count())},
         {"queue.buffering.max.messages", std::to_string(config.max_queued_messages)},

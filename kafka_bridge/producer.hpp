@@ -32,11 +32,10 @@ struct ProducerConfig {
     /// Time a record may wait to be batched: low, since stations wait for the ack.
     std::chrono::milliseconds linger{2};
     /// Adaptive batching instead of `linger`: no linger, so a record goes out at once unless
-    /// its partition already has five records in flight, and the records arriving meanwhile
-    /// travel together in that partition's next request (sub-millisecond at low rates, more
-    /// requests for the broker). With the project's librdkafka partitions do not wait for
-    /// each other's answers (50 requests in flight per broker connection); without it, one
-    /// request in flight per broker serves the partitions in turn (docs/benchmarks.md "Adaptive batching, pipelined").
+    /// its partition already has five records in flight or the connection five requests, and
+    /// the records arriving meanwhile travel together in the next request (sub-millisecond at
+    /// low rates, more requests for the broker: docs/benchmarks.md "Adaptive batching with five
+    /// in flight").
     bool adaptive_batching = false;
     /// Records held locally before produce() reports backpressure: bounds memory when the
     /// cluster is slow or away (about 100 MB at 1 KB records).

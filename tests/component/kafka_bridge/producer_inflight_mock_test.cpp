@@ -193,13 +193,16 @@ TEST_CASE("a connection carries more than five partitions' requests at once when
     CHECK(five.last >= 900);
 }
 
-TEST_CASE("adaptive batching sends every partition's records at once, without waiting for the others",
+TEST_CASE("adaptive batching with a distant broker: more requests in flight when told to",
           "[producer][inflight-connection]") {
-    // No linger and no request waiting for another partition's answer: with one request in
-    // flight per broker (adaptive batching without the patch) the eight would take eight round
-    // trips.
+    // No linger: five partitions' records leave at once, the others' after the first answer;
+    // the operator's 50 in flight let all eight leave at once.
     ProducerConfig config;
     config.adaptive_batching = true;  // its settings: producer_mock_test.cpp
+    const auto five = produce_spread(config);
+    CHECK(five.fifth < 500);
+    CHECK(five.last >= 900);
+    config.properties["max.in.flight.requests.per.connection"] = "50";
     CHECK(produce_spread(config).last < 500);
 }
 #endif  // OCPP_RDKAFKA_CONNECTION_INFLIGHT_PATCH

@@ -431,13 +431,8 @@ TEST_CASE("adaptive batching: no linger, every record acknowledged once", "[prod
     config.adaptive_batching = true;  // kafka.linger_ms no longer applies
     auto producer = mock_producer(config);
     CHECK(producer->property("linger.ms") == "0");
-#ifdef OCPP_RDKAFKA_CONNECTION_INFLIGHT_PATCH
-    // Each partition pipelines up to its own limit (producer_inflight_mock_test.cpp).
-    CHECK(producer->property("max.in.flight.requests.per.connection") == "50");
-#else
-    // One request out per broker: what arrives meanwhile travels in the next.
-    CHECK(producer->property("max.in.flight.requests.per.connection") == "1");
-#endif
+    // What arrives while five requests are out travels in the next ones.
+    CHECK(producer->property("max.in.flight.requests.per.connection") == "5");
     CHECK(producer->property("enable.idempotence") == "true");
     REQUIRE(rd_kafka_mock_topic_create(cluster_of(*producer), "ocpp.test", 3, 1) ==
             RD_KAFKA_RESP_ERR_NO_ERROR);
