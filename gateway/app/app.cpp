@@ -351,9 +351,9 @@ void App::serve() {
             report_violations();
             next_report = Clock::now() + report_period;
         }
-        // One small topic's metadata: a broker answering is all this needs to know. A fatal
-        // error counts on the producer stations' records go to after the check: one that
-        // failed meanwhile has been replaced.
+        // One small topic's metadata: a broker answering is all this needs to know.
+        // fatal_error() is read from the producer current after the check, so one replaced
+        // during it is not judged.
         const bool answered = producers_->current()
                                   ->check_cluster(2s, tenants_.front()->config.topics.transaction_ids)
                                   .ok();
