@@ -148,7 +148,7 @@ void Router::check_held_results() {
         bool ended = false;
         {
             std::lock_guard<std::mutex> lock(mutex_);
-            ended = resulted_.contains(it->command.command_id);
+            ended = resulted_.contains(command_key(it->command.command_id, it->command.station_id));
         }
         if (ended && it->status.empty() && written_by_self(it->command.command_id)) {
             // A retry whose earlier attempt landed after all: written once, nothing withheld.
@@ -171,8 +171,9 @@ void Router::check_held_results() {
 
 // From the recent results, which keep the first result of a command: when ours was pushed out
 // (count or size), a retry of ours is counted as withheld although it is on the topic; when
-// another instance's landed before ours, the log calls ours not written. Both are rare and
-// neither writes a second result.
+// another instance's landed before ours, the log calls ours not written; for an id two stations'
+// commands took at once, the first result kept may be the other station's. All are rare and
+// none writes a second result.
 bool Router::written_by_self(const std::string& command_id) const {
     std::optional<std::string> found;
     {
@@ -199,7 +200,8 @@ void Router::write_result(const Command& command, std::string record) {
                     bool landed = false;
                     {
                         std::lock_guard<std::mutex> lock(mutex_);
-                        landed = resulted_.contains(command.command_id);
+                        landed = resulted_.contains(
+                            command_key(command.command_id, command.station_id));
                     }
                     if (landed) {
                         return;

@@ -11,7 +11,7 @@ namespace gateway::commands {
 
 /// Which route records of ocpp.command-routes are taken, the same on every instance since all
 /// read each partition in the same order (docs/commands.md "Routes"). A record is a decision
-/// (a command id at a hop: 0 when the owner decided, n after the station moved n times) or a
+/// (a command at a hop: 0 when the owner decided, n after the station moved n times) or a
 /// claim to end one whose writer went away (the n-th claim follows the (n-1)-th, the first
 /// follows the decision). Taken: the first record of its kind that follows a taken record
 /// nothing else has followed yet; so a claim and a re-route of one decision never both stand,
@@ -22,9 +22,10 @@ class RouteLog {
 public:
     RouteLog(std::size_t capacity, std::chrono::milliseconds window) : taken_(capacity, window) {}
 
-    /// Whether the record of `command_id` at `hop` (`ends`: 0 for the decision, n for the n-th
-    /// claim) is taken; it is remembered either way.
-    bool take(const std::string& command_id, int hop, int ends, std::int64_t now_ms);
+    /// Whether the record of `command` (its command_key: one station's command of that id) at
+    /// `hop` (`ends`: 0 for the decision, n for the n-th claim) is taken; it is remembered
+    /// either way.
+    bool take(const std::string& command, int hop, int ends, std::int64_t now_ms);
 
 private:
     /// Records seen ("id#hop#ends"), records followed by a taken one (the same with ">") and

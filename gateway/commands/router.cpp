@@ -59,6 +59,7 @@ Router::Router(const config::Config& config, const ocpp::SchemaRegistry& schemas
       defaults_{config.commands.default_timeout, config.commands.max_age},
       presence_(config.commands.instance_timeout, config.gateway_id),
       seen_(kSeenCapacity, kSeenWindow),
+      uses_(kSeenCapacity, kSeenWindow),
       decided_(kSeenCapacity, kSeenWindow),
       results_(kResultsKept, kResultsBytes, kResultsWindow),
       resulted_(kSeenCapacity, kSeenWindow) {}
@@ -267,8 +268,7 @@ void Router::take(const kafka_bridge::Message& message) {
             metrics_.command_unusable();
             log::warn("command record {}/{}@{} unusable: {}", message.topic, message.partition,
                       message.offset, problem.reason);
-            dead_letter(message, problem.reason);
-            taken();
+            dead_letter(message, problem.reason, std::move(taken));
             return;
         }
         Command command;
@@ -279,7 +279,7 @@ void Router::take(const kafka_bridge::Message& message) {
         command.received_at = received_at;
         command.origin = config_.gateway_id;
         command.expires_at_ms = now_ms();
-        if (!first_sighting(command.command_id, taken)) {
+        if (!first_sighting(command, message, taken)) {
             return;
         }
         conclude(command, CommandOutcome::failure(CommandError::invalid_command, problem.reason),
@@ -288,17 +288,23 @@ void Router::take(const kafka_bridge::Message& message) {
     }
     Command command = std::move(parsed.value());
     command.origin = config_.gateway_id;
-    if (!first_sighting(command.command_id, taken)) {
+    if (!first_sighting(command, message, taken)) {
         return;
     }
     decide(std::move(command), std::move(taken));
 }
 
-bool Router::first_sighting(const std::string& command_id, std::function<void()>& taken) {
+bool Router::first_sighting(const Command& command, const kafka_bridge::Message& message,
+                            std::function<void()>& taken) {
+    const std::string& command_id = command.command_id;
     bool first = false;
+    bool reused = false;
     {
         std::lock_guard<std::mutex> lock(mutex_);
         first = seen_.insert(command_id, now_ms());
+        const bool new_use =
+            uses_.insert(command_use_key(command_id, command.station_id, command.action), now_ms());
+        reused = !first && new_use;
     }
     if (first) {
         open_reads_.open(command_id);
@@ -309,6 +315,20 @@ bool Router::first_sighting(const std::string& command_id, std::function<void()>
             }
         };
         return true;
+    }
+    if (reused) {
+        // Not a retry of the command that took the id: it would get no result and the
+        // operator no word of it.
+        metrics_.command_id_reused();
+        log::warn("command {} for {} ({}): the commandId was taken before for another station "
+                  "or action; sent to {}",
+                  command_id, command.station_id, command.action, config_.topics.dead_letter);
+        dead_letter(message,
+                    "commandId " + command_id + " was taken within the last 24 h by a command "
+                    "for another station or action; a commandId names one command: this one "
+                    "is not carried out and gets no result",
+                    std::move(taken));
+        return false;
     }
     metrics_.command_duplicate();
     if (open_reads_.join(command_id, std::move(taken))) {
@@ -464,13 +484,18 @@ void Router::finish(const Command& command, CommandOutcome outcome) {
                    result_record(command, outcome));
 }
 
-void Router::dead_letter(const kafka_bridge::Message& message, const std::string& reason) {
+void Router::dead_letter(const kafka_bridge::Message& message, const std::string& reason,
+                         std::function<void()> written) {
     const std::string raw = message.value.value_or("");
     kafka_bridge::CommandLetter letter{raw, message.topic, message.partition, message.offset,
                                        message.key, reason};
     produce(config_.topics.dead_letter, message.key.value_or(""),
             kafka_bridge::command_dead_letter(letter, config_.gateway_id, kafka_bridge::now_rfc3339()),
-            nullptr);
+            [written = std::move(written)](bool) {
+                if (written) {
+                    written();
+                }
+            });
 }
 
 }  // namespace gateway::commands

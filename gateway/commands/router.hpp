@@ -108,10 +108,13 @@ private:
     void intake_loop();
     void tables_loop();
     void take(const kafka_bridge::Message& message);
-    /// Remembers `command_id`; false (counted, logged) when it was taken before. The first
-    /// time, `taken` is wrapped to release the later reads held meanwhile (OpenReads); a later
-    /// read's `taken` runs with the first one's.
-    bool first_sighting(const std::string& command_id, std::function<void()>& taken);
+    /// Remembers `command`'s id and its use (station and action); false when the id was taken
+    /// before. The first time, `taken` is wrapped to release the later reads held meanwhile
+    /// (OpenReads). A repeat (same station and action) is counted and its `taken` runs with
+    /// the first read's; a record reusing the id for another station or action goes to the
+    /// dead-letter topic, and `taken` runs once Kafka has answered for it.
+    bool first_sighting(const kafka_bridge::Command& command, const kafka_bridge::Message& message,
+                        std::function<void()>& taken);
     kafka_bridge::Presence presence_of(const session::Session& session, bool connected) const;
     /// This instance as the station's holder: a connection here whose Connected record is
     /// not acknowledged yet, or is and no newer record was read since. The table may not have
@@ -145,7 +148,10 @@ private:
     void apply_presence(const kafka_bridge::Message& message);
     void apply_route(const kafka_bridge::Message& message);
     void apply_result(const kafka_bridge::Message& message);
-    void dead_letter(const kafka_bridge::Message& message, const std::string& reason);
+    /// Writes `message` to the dead-letter topic; `written` (may be empty) runs once Kafka has
+    /// answered.
+    void dead_letter(const kafka_bridge::Message& message, const std::string& reason,
+                     std::function<void()> written);
     void heartbeat(bool alive);
     void expire_waiters();
     /// Claims to end with NotConnected the commands whose target instance is gone, when this
@@ -202,6 +208,8 @@ private:
     mutable std::mutex mutex_;
     PresenceTable presence_;
     SeenCommands seen_;
+    /// The uses of those ids (command_use_key): a repeat is told from a reuse.
+    SeenCommands uses_;
     /// Which route records are decisions and claims that stand.
     RouteLog decided_;
     Waiters waiters_;
@@ -238,9 +246,10 @@ private:
     /// (kLateWatch): a writer when no instance watched it from before it was written (under
     /// mutex_).
     bool watches_late(const std::string& gateway_id, const Routed& r) const;
+    /// By command_key.
     std::map<std::string, Routed> routed_;
-    /// Commands whose result was read: a route read after its result (other partitions are
-    /// not ordered with it) is not watched.
+    /// Commands whose result was read (command_key): a route read after its result (other
+    /// partitions are not ordered with it) is not watched.
     SeenCommands resulted_;
 
     OffsetTracker offsets_;

@@ -4,10 +4,22 @@
 #include <cstdint>
 #include <deque>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <utility>
 
 namespace gateway::commands {
+
+/// One command among those that share a command id: the id with the lower-case station id, as
+/// one key (the station's length first, so no two pairs give the same key). Every route record
+/// of a command goes to its station's partition, so every instance reads them in one order;
+/// a station's command is never judged by another station's records of the same id, which
+/// are in another partition, read in no fixed order with it.
+std::string command_key(std::string_view command_id, std::string_view station_id);
+/// A command id as used for one station and action: a record with the same id for the same
+/// station and action is a repeat; one for another station or action reuses the id.
+std::string command_use_key(std::string_view command_id, std::string_view station_id,
+                            std::string_view action);
 
 /// Command ids already taken, remembered for `window` and at most `capacity` of them.
 class SeenCommands {

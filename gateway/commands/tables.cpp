@@ -302,15 +302,20 @@ void Router::apply_route(const kafka_bridge::Message& message) {
     const bool live = running_ && (live_from == live_from_.end() || message.offset >= live_from->second);
     const bool mine = command.origin == config_.gateway_id;
     bool resulted = false;  // a result for the command was read already
+    // This station's command of that id: a reuse of the id for another station is in another
+    // partition, read in no fixed order with this one, and never decides this one's fate.
+    const std::string key = command_key(command.command_id, command.station_id);
     {
         std::lock_guard<std::mutex> lock(mutex_);
         seen_.insert(command.command_id, now_ms());
+        uses_.insert(command_use_key(command.command_id, command.station_id, command.action),
+                     now_ms());
         // Every instance reads the partition in the same order, so all agree which records
         // are taken (RouteLog). One not taken comes from a second owner that read the
         // command again after a rebalance before the first route reached it, from a second
         // instance claiming to end a decision, or re-routes a decision another instance has
         // claimed to end meanwhile: nobody acts on it.
-        if (!decided_.take(command.command_id, command.hop, route.ends, now_ms())) {
+        if (!decided_.take(key, command.hop, route.ends, now_ms())) {
             if (live && mine) {
                 metrics_.command_duplicate();
                 if (route.ends > 0) {
@@ -328,7 +333,7 @@ void Router::apply_route(const kafka_bridge::Message& message) {
         // decision until the result appears, so that when the instance that must write it
         // goes away, another one writes it instead.
         const bool watched = live || (message.timestamp_ms >= late_watch_from_ms_);
-        resulted = resulted_.contains(command.command_id);
+        resulted = resulted_.contains(key);
         if (watched && !resulted) {
             Command kept = command;
             kept.payload = json::object();  // not needed for the result
@@ -336,7 +341,7 @@ void Router::apply_route(const kafka_bridge::Message& message) {
             const std::int64_t writer_run = route.target.empty() ? route.origin_run : route.target_run;
             Routed routed{std::move(kept), writer, std::nullopt, route.result,
                           writer_run, route.origin_run, message.timestamp_ms, route.ends};
-            routed_[command.command_id] = std::move(routed);
+            routed_[key] = std::move(routed);
         }
         if (!live) {
             return;
@@ -391,8 +396,11 @@ void Router::apply_result(const kafka_bridge::Message& message) {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         const std::string id = doc["commandId"].get<std::string>();
-        routed_.erase(id);
-        resulted_.insert(id, now_ms());
+        const auto station = doc.find("stationId");
+        const std::string key = command_key(
+            id, station != doc.end() && station->is_string() ? station->get<std::string>() : "");
+        routed_.erase(key);
+        resulted_.insert(key, now_ms());
         results_.insert(id, *message.value,
                         message.timestamp_ms >= 0 ? message.timestamp_ms : kafka_bridge::unix_now_ms());
         waiting = waiters_.take(id);

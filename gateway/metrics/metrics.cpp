@@ -190,6 +190,8 @@ void Metrics::command_duplicate() { ++command_duplicates_; }
 
 void Metrics::command_unusable() { ++commands_unusable_; }
 
+void Metrics::command_id_reused() { ++command_ids_reused_; }
+
 void Metrics::command_result_withheld() { ++command_results_withheld_; }
 
 std::string Metrics::render(const std::map<std::string, double>& gauges) const {
@@ -222,6 +224,10 @@ std::string Metrics::render(const std::map<std::string, double>& gauges) const {
     header("ocpp_commands_unusable_total", "counter",
            "Command records without a usable commandId (sent to the dead-letter topic).");
     out += fmt::format("ocpp_commands_unusable_total {}\n", commands_unusable_.load());
+    header("ocpp_command_ids_reused_total", "counter",
+           "Command records reusing a commandId taken for another station or action (sent to "
+           "the dead-letter topic, no result).");
+    out += fmt::format("ocpp_command_ids_reused_total {}\n", command_ids_reused_.load());
     header("ocpp_command_results_withheld_total", "counter",
            "Results not written: another instance had ended the command while this one was cut "
            "off from Kafka.");

@@ -55,6 +55,9 @@ public:
     void command_duplicate();
     /// A command record without a usable commandId: sent to the dead-letter topic.
     void command_unusable();
+    /// A command record reusing a commandId taken for another station or action: sent to the
+    /// dead-letter topic.
+    void command_id_reused();
     /// A result not written: another instance had ended the command while this one was cut
     /// off from Kafka.
     void command_result_withheld();
@@ -120,6 +123,7 @@ private:
     std::atomic<std::uint64_t> unmatched_responses_{0};
     std::atomic<std::uint64_t> command_duplicates_{0};
     std::atomic<std::uint64_t> commands_unusable_{0};
+    std::atomic<std::uint64_t> command_ids_reused_{0};
     std::atomic<std::uint64_t> command_results_withheld_{0};
 
     mutable std::mutex mutex_;

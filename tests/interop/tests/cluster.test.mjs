@@ -15,7 +15,10 @@
 //    CALLs addressed to it (message id and payload of the result).
 // b. A station that moves (closes on A, connects to B) and a station that
 //    connects to B while still connected to A (the gateway closes the old
-//    session cluster-wide): later commands are Completed by B.
+//    session cluster-wide): later commands are Completed by B. One commandId
+//    written at once for two stations on two instances, twenty times: each
+//    record gets its own result or a dead-letter record (the id was taken),
+//    never none and never both; the stations see only the CALLs of results.
 // c. One instance is killed with SIGKILL while each of its stations holds an
 //    unanswered CALL: each of those commands still gets exactly one result
 //    (NotConnected or Superseded, sent: true). Its stations reconnect to the
@@ -48,7 +51,8 @@ import { isDeepStrictEqual } from 'node:util';
 import rpc from 'ocpp-rpc';
 
 import { startGateway, uniqueStationId, randomHex } from '../lib/gateway.mjs';
-import { KAFKA_BROKERS } from '../lib/kafka.mjs';
+import { KAFKA_BROKERS, TopicReader, TOPICS } from '../lib/kafka.mjs';
+import { until, eventually } from '../lib/until.mjs';
 import { FIXTURES_DIR } from '../lib/paths.mjs';
 import { CommandClient, restCall, restGet, assertResult } from '../lib/commands.mjs';
 import { checkCommandResult } from '../lib/schemas.mjs';
@@ -63,6 +67,7 @@ const WORKERS = 48;                        // commands of (a) in flight at once,
 const PER_STATION_IN_FLIGHT = 3;           // well below any sensible per-station queue bound
 const RESULT_TIMEOUT_MS = 30_000;          // one command, send → result (the station answers at once)
 const PRESENCE_TIMEOUT_MS = 30_000;
+const REUSED_IDS = 20;                     // (b) one commandId for two stations on two instances
 const OBSERVE_MS = 5_000;                  // after the last result: watch for duplicates this long
 // commands.instance_timeout for these gateways (--instance-timeout-ms): a
 // dead instance's liveness record is stale after this long.
@@ -518,6 +523,76 @@ describe('operator commands across three gateway instances', () => {
     assert.ok(dup.conn.closeInfo === null, `the new connection was closed: ${JSON.stringify(dup.conn.closeInfo)}`);
     await sleep(OBSERVE_MS);
     checkOneResultEach(cmds, 'commands after the duplicate connection');
+  }));
+
+  test('b: one commandId written at once for stations on two instances: each record gets exactly one outcome, its own result or a dead-letter record, never none', logOnFailure(async (t) => {
+    const [, B, C] = gateways;
+    // Stations on their first connection, several per instance: their command partitions
+    // differ, and so, for some pairs, do the instances that own them.
+    const onlyOn = (gw) => stations.filter((s) => s.gateway === gw && s.connections.length === 1);
+    const onB = onlyOn(B);
+    const onC = onlyOn(C);
+    assert.ok(onB.length > 0 && onC.length > 0, 'stations on each of two instances');
+    const pairStations = [...onB, ...onC];
+    const reader = await new TopicReader().connect();
+    try {
+      const from = await reader.snapshot([TOPICS.deadLetter]);
+      const since = sinceNow(pairStations);
+      const records = [];
+      for (let i = 0; i < REUSED_IDS; i++) {
+        const commandId = `itcl-${runId}-reused-${i}`;
+        for (const station of [onB[i % onB.length], onC[(i * 7 + 3) % onC.length]]) {
+          const [action, payload] = commandFor(station.protocol, seq++);
+          records.push({ commandId, station, action, payload, text: JSON.stringify({ commandId, stationId: station.identity, action, payload }) });
+        }
+      }
+      // Each id's two records go to two stations' partitions, which their owners read
+      // independently: both may be decided before either decision is read back.
+      await Promise.all(records.map((r) => client.sendRaw(r.station.identity, r.text)));
+      const resultsOf = (r) => client.resultsFor(r.commandId).filter((x) => x.value?.stationId === r.station.identity);
+      let dead = [];
+      const deadOf = (r) => dead.filter((d) => d.value?.raw === r.text);
+      await until(() => records.every((r) => client.resultsFor(r.commandId).length > 0), RESULT_TIMEOUT_MS, 'a result for every id');
+      await eventually(async () => {
+        dead = await reader.readToEnd([TOPICS.deadLetter], { from });
+        return records.every((r) => resultsOf(r).length + deadOf(r).length > 0);
+      }, RESULT_TIMEOUT_MS, 'an outcome for every record');
+      // Observation window (not synchronisation): a second outcome would have had this long.
+      await sleep(OBSERVE_MS);
+      dead = await reader.readToEnd([TOPICS.deadLetter], { from });
+      const problems = [];
+      for (const r of records) {
+        const what = `${r.commandId} → ${r.station.identity} (${r.station.gateway.gatewayId})`;
+        const results = resultsOf(r);
+        const letters = deadOf(r);
+        if (results.length + letters.length !== 1) {
+          problems.push(`${what}: ${results.length} results, ${letters.length} dead-letter records`);
+          continue;
+        }
+        if (results.length) {
+          const v = results[0].value;
+          if (v.status !== 'Completed' || v.gatewayId !== r.station.gateway.gatewayId) problems.push(`${what}: ${v.status} by ${v.gatewayId}`);
+          const calls = r.station.seen.slice(since.get(r.station)).filter((c) => c.messageId === v.messageId);
+          if (calls.length !== 1 || calls[0].method !== r.action || !isDeepStrictEqual(calls[0].params, r.payload)) {
+            problems.push(`${what}: the station saw ${JSON.stringify(calls)} for its result`);
+          }
+        } else if (!/commandId .* taken .* another station or action/.test(letters[0].value?.reason)) {
+          problems.push(`${what}: dead-letter reason ${JSON.stringify(letters[0].value?.reason)}`);
+        }
+      }
+      // A station got a CALL only for a record with a result.
+      for (const s of pairStations) {
+        const got = s.seen.length - since.get(s);
+        const want = records.filter((r) => r.station === s && resultsOf(r).length === 1).length;
+        if (got !== want) problems.push(`${s.identity}: saw ${got} CALLs, ${want} results name it`);
+      }
+      const withResult = records.filter((r) => resultsOf(r).length);
+      const twice = withResult.length - new Set(withResult.map((r) => r.commandId)).size;
+      t.diagnostic(`${REUSED_IDS} ids, each for two stations: ${withResult.length} results, ${records.filter((r) => deadOf(r).length).length} dead-letter records; ids decided for both stations at once: ${twice}`);
+      assert.deepEqual(problems, [], 'outcomes of the reused ids');
+    } finally {
+      await reader.close();
+    }
   }));
 
   test('c: SIGKILL of one instance: its stations reconnect to the others and get their commands; one that does not gets NotConnected', logOnFailure(async (t) => {

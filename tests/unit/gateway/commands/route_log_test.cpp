@@ -56,3 +56,20 @@ TEST_CASE("route keys of command ids holding '#' do not collide", "[commands][ro
     CHECK(log.take("a#1", 0, 1, kNow));
     CHECK(log.take("a", 1, 1, kNow));
 }
+
+TEST_CASE("one command id taken by two stations' commands: each has a decision of its own",
+          "[commands][routes]") {
+    using gateway::commands::command_key;
+    // Their routes are in two partitions, which instances read in no fixed order: whichever
+    // comes first, neither hides the other.
+    for (const bool s1_first : {true, false}) {
+        RouteLog log(100, 24h);
+        const auto s1 = command_key("c-1", "CS-1");
+        const auto s2 = command_key("c-1", "CS-2");
+        CHECK(log.take(s1_first ? s1 : s2, 0, 0, kNow));
+        CHECK(log.take(s1_first ? s2 : s1, 0, 0, kNow));
+        CHECK_FALSE(log.take(command_key("c-1", "cs-1"), 0, 0, kNow));  // a second owner's
+        CHECK(log.take(s2, 0, 1, kNow));  // a claim on one station's decision
+        CHECK(log.take(s1, 1, 0, kNow));  // does not stop the other's re-route
+    }
+}

@@ -19,3 +19,19 @@ TEST_CASE("command ids are remembered within a window and a capacity", "[command
     CHECK(seen.contains("d"));
 }
 
+
+TEST_CASE("a command's key is its id and its station, whatever the station's case",
+          "[commands]") {
+    using gateway::commands::command_key;
+    using gateway::commands::command_use_key;
+    CHECK(command_key("c-1", "CS-1") == command_key("c-1", "cs-1"));
+    CHECK(command_key("c-1", "CS-1") != command_key("c-1", "CS-2"));
+    CHECK(command_key("c-1", "CS-1") != command_key("c-2", "CS-1"));
+    // The station's length comes first: no two pairs give one key.
+    CHECK(command_key("1c", "a") != command_key("c", "a1"));
+    CHECK(command_key("", "ab") != command_key("b", "a"));
+    CHECK(command_use_key("c-1", "CS-1", "Reset") == command_use_key("c-1", "cs-1", "Reset"));
+    CHECK(command_use_key("c-1", "CS-1", "Reset") != command_use_key("c-1", "CS-1", "ClearCache"));
+    CHECK(command_use_key("c-1", "CS-1", "Reset") != command_use_key("c-1", "CS-2", "Reset"));
+    CHECK(command_use_key("c", "2:ab", "R") != command_use_key("c", "ab", "R2:"));
+}
