@@ -255,7 +255,10 @@ void AdminServer::post_call(const Connection& con, commands::Router& router,
                 reply_json(con, 504,
                            json{{"commandId", command_id},
                                 {"error", "no result within " + std::to_string(bound.count()) +
-                                              " ms; it will still appear on the result topic"}});
+                                              " ms; it will still appear on the result topic, "
+                                              "unless the commandId was taken by a command for "
+                                              "another station or action (then the record is on "
+                                              "the dead-letter topic)"}});
             }
             con->send_http_response();
         });

@@ -302,9 +302,13 @@ bool Router::first_sighting(const Command& command, const kafka_bridge::Message&
     {
         std::lock_guard<std::mutex> lock(mutex_);
         first = seen_.insert(command_id, now_ms());
-        const bool new_use =
-            uses_.insert(command_use_key(command_id, command.station_id, command.action), now_ms());
-        reused = !first && new_use;
+        // A reuse is not remembered as a use: read again, it is dead-lettered again.
+        const std::string use = command_use_key(command_id, command.station_id, command.action);
+        if (first) {
+            uses_.insert(use, now_ms());
+        } else {
+            reused = !uses_.contains(use);
+        }
     }
     if (first) {
         open_reads_.open(command_id);
@@ -491,10 +495,18 @@ void Router::dead_letter(const kafka_bridge::Message& message, const std::string
                                        message.key, reason};
     produce(config_.topics.dead_letter, message.key.value_or(""),
             kafka_bridge::command_dead_letter(letter, config_.gateway_id, kafka_bridge::now_rfc3339()),
-            [written = std::move(written)](bool) {
-                if (written) {
-                    written();
+            [this, message, reason, written = std::move(written)](bool ok) {
+                if (ok) {
+                    if (written) {
+                        written();
+                    }
+                    return;
                 }
+                // The command's offset waits meanwhile: a new owner would read it again.
+                retry_later("dead-letter record of " + message.topic + "/" +
+                                std::to_string(message.partition) + "@" +
+                                std::to_string(message.offset),
+                            [this, message, reason, written] { dead_letter(message, reason, written); });
             });
 }
 

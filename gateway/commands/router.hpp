@@ -112,7 +112,7 @@ private:
     /// before. The first time, `taken` is wrapped to release the later reads held meanwhile
     /// (OpenReads). A repeat (same station and action) is counted and its `taken` runs with
     /// the first read's; a record reusing the id for another station or action goes to the
-    /// dead-letter topic, and `taken` runs once Kafka has answered for it.
+    /// dead-letter topic (each time it is read), and `taken` runs once Kafka has taken it.
     bool first_sighting(const kafka_bridge::Command& command, const kafka_bridge::Message& message,
                         std::function<void()>& taken);
     kafka_bridge::Presence presence_of(const session::Session& session, bool connected) const;
@@ -148,8 +148,8 @@ private:
     void apply_presence(const kafka_bridge::Message& message);
     void apply_route(const kafka_bridge::Message& message);
     void apply_result(const kafka_bridge::Message& message);
-    /// Writes `message` to the dead-letter topic; `written` (may be empty) runs once Kafka has
-    /// answered.
+    /// Writes `message` to the dead-letter topic (again every few seconds while Kafka does not
+    /// take it); `written` (may be empty) runs once Kafka has.
     void dead_letter(const kafka_bridge::Message& message, const std::string& reason,
                      std::function<void()> written);
     void heartbeat(bool alive);
