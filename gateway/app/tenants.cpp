@@ -61,7 +61,7 @@ std::optional<std::string> App::start_tenant(std::size_t index) {
         if (!m.key) {
             return;
         }
-        if (auto bad = tenant.registry.apply_record(*m.key, m.value)) {
+        if (auto bad = tenant.registry.apply_record(*m.key, m.value, m.partition, m.timestamp_ms)) {
             log::warn("station registry record {}:{}@{} ignored: {}", m.topic, m.partition, m.offset, *bad);
             return;
         }
@@ -140,7 +140,8 @@ void App::apply_decision_record(const kafka_bridge::Message& m) {
 }
 
 void App::apply_token_record(Tenant& tenant, const kafka_bridge::Message& m) {
-    auto problem = tenant.tokens.apply_record(m.key.value_or(""), m.value, std::chrono::system_clock::now());
+    auto problem = tenant.tokens.apply_record(m.key.value_or(""), m.value, std::chrono::system_clock::now(),
+                                              m.partition, m.timestamp_ms);
     if (!problem) {
         return;
     }

@@ -178,31 +178,57 @@ std::string_view status_for_v16(std::string_view status) {
 
 std::optional<std::string> TokenTable::apply_record(const std::string& key,
                                                     const std::optional<std::string>& value,
-                                                    std::chrono::system_clock::time_point now) {
+                                                    std::chrono::system_clock::time_point now,
+                                                    std::int32_t partition,
+                                                    std::int64_t timestamp_ms) {
     last_applied_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
     if (key.empty() || key.size() > kMaxToken) {
         ++rejected_;
         return "key \"" + key.substr(0, 64) + "\" is not a token (1 to 36 characters)";
     }
+    TokenEntry entry;
+    if (value) {
+        const auto doc = json::parse(*value, nullptr, false);
+        std::optional<std::string> bad;
+        if (doc.is_discarded() || !doc.is_object()) {
+            bad = "value is not a JSON object";
+        } else {
+            bad = read_token_entry(doc, key, entry);
+        }
+        if (bad) {
+            ++rejected_;
+            return bad;
+        }
+    }
+    const std::string token = ocpp::ascii_lower(key);
+    auto origin = kafka_bridge::RecordOrigin::of(key, partition, timestamp_ms);
+    std::unique_lock<std::shared_mutex> lock(mutex_);
+    const auto entry_it = entries_.find(token);
+    const auto deleted_it = deleted_.find(token);
+    const kafka_bridge::RecordOrigin* standing =
+        entry_it != entries_.end() ? &entry_it->second.origin
+        : deleted_it != deleted_.end() ? &deleted_it->second
+                                       : nullptr;
+    if (standing) {
+        const auto kept = kafka_bridge::supersede(*standing, origin);
+        if (!kept) {
+            ++rejected_;
+            return "older than the record that stands for this token under another spelling or "
+                   "from another partition (write each token under one spelling)";
+        }
+        origin = *kept;
+    }
     if (!value) {
-        std::unique_lock<std::shared_mutex> lock(mutex_);
-        entries_.erase(ocpp::ascii_lower(key));
+        if (entry_it != entries_.end()) {
+            entries_.erase(entry_it);
+        }
+        deleted_[token] = origin;
         return std::nullopt;
     }
-    TokenEntry entry;
-    const auto doc = json::parse(*value, nullptr, false);
-    std::optional<std::string> bad;
-    if (doc.is_discarded() || !doc.is_object()) {
-        bad = "value is not a JSON object";
-    } else {
-        bad = read_token_entry(doc, key, entry);
+    if (deleted_it != deleted_.end()) {
+        deleted_.erase(deleted_it);
     }
-    if (bad) {
-        ++rejected_;
-        return bad;
-    }
-    std::unique_lock<std::shared_mutex> lock(mutex_);
-    entries_[ocpp::ascii_lower(key)] = std::move(entry);
+    entries_[token] = Stored{std::move(entry), origin};
     return std::nullopt;
 }
 
@@ -210,10 +236,11 @@ std::optional<TokenEntry> TokenTable::find(std::string_view token, std::string_v
     const std::string key = ocpp::ascii_lower(token);
     std::shared_lock<std::shared_mutex> lock(mutex_);
     const auto it = entries_.find(key);
-    if (it == entries_.end() || (!type.empty() && !it->second.type.empty() && it->second.type != type)) {
+    if (it == entries_.end() ||
+        (!type.empty() && !it->second.entry.type.empty() && it->second.entry.type != type)) {
         return std::nullopt;
     }
-    return it->second;
+    return it->second.entry;
 }
 
 std::size_t TokenTable::size() const {

@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kafka_bridge/table_order.hpp"
+
 namespace gateway::decisions {
 
 /// The OCPP 2.0.1 authorization statuses (AuthorizationStatusEnumType); OCPP 1.6 knows the
@@ -46,29 +48,43 @@ std::optional<std::string> read_token_entry(const nlohmann::json& doc,
 
 /// The token table: the last record per token of the compacted id-token topic (key: the
 /// token as stations send it, 1.6 `idTag` / 2.0.1 `idToken.idToken`; a tombstone deletes).
-/// Tokens are compared without regard to letter case (OCPP: IdToken is case-insensitive).
+/// Tokens are compared without regard to letter case (OCPP: IdToken is case-insensitive);
+/// records of one token under two spellings, or from two partitions (the topic grew), are
+/// ordered by kafka_bridge::supersede, the same on every instance.
 /// Written by one thread (the topic's reader), read by every I/O thread.
 class TokenTable {
 public:
-    /// Applies one record. Returns the problem in words when the record is unusable: it is
-    /// then skipped (the entry for its key, if any, stays as it was) and counted.
+    /// Applies one record, read from `partition` (-1: not known; records are then taken in
+    /// the order applied) with its time `timestamp_ms`. Returns the problem in words when the
+    /// record is unusable or older than the one that stands for its token under another
+    /// spelling or from another partition: it is then skipped (the entry for its token, if
+    /// any, stays as it was) and counted.
     std::optional<std::string> apply_record(const std::string& key,
                                             const std::optional<std::string>& value,
-                                            std::chrono::system_clock::time_point now);
+                                            std::chrono::system_clock::time_point now,
+                                            std::int32_t partition = -1,
+                                            std::int64_t timestamp_ms = -1);
 
     /// The entry for `token` when it applies to `type` (a 2.0.1 IdTokenEnumType; empty for a
     /// 1.6 idTag, which every entry applies to).
     std::optional<TokenEntry> find(std::string_view token, std::string_view type) const;
 
     std::size_t size() const;
-    /// Records skipped as unusable since start-up.
+    /// Records skipped (unusable, or older than the one that stands) since start-up.
     std::uint64_t rejected_records() const { return rejected_.load(); }
     /// When the last record (usable or not) was applied; nothing before the first.
     std::optional<std::chrono::system_clock::time_point> last_applied() const;
 
 private:
+    struct Stored {
+        TokenEntry entry;
+        kafka_bridge::RecordOrigin origin;
+    };
     mutable std::shared_mutex mutex_;
-    std::unordered_map<std::string, TokenEntry> entries_;  // lower-case token
+    std::unordered_map<std::string, Stored> entries_;  // lower-case token
+    /// Tokens deleted by a tombstone: where it came from, so that an older record of the token
+    /// under another spelling, read after it, does not bring the token back.
+    std::unordered_map<std::string, kafka_bridge::RecordOrigin> deleted_;
     std::atomic<std::uint64_t> rejected_{0};
     std::atomic<std::int64_t> last_applied_ms_{-1};
 };

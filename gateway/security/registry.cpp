@@ -103,12 +103,17 @@ void StationRegistry::load_file(const std::string& path) {
 }
 
 std::optional<std::string> StationRegistry::apply_record(const std::string& key,
-                                                         const std::optional<std::string>& value) {
+                                                         const std::optional<std::string>& value,
+                                                         std::int32_t partition,
+                                                         std::int64_t timestamp_ms) {
     if (ocpp::identity_error(key)) {
         return "key \"" + key + "\" is not a station identity";
     }
     if (!value) {
         std::unique_lock<std::shared_mutex> lock(mutex_);
+        if (auto older = take_origin(key, partition, timestamp_ms)) {
+            return older;
+        }
         stations_.erase(ocpp::ascii_lower(key));
         return std::nullopt;
     }
@@ -161,7 +166,29 @@ std::optional<std::string> StationRegistry::apply_record(const std::string& key,
         c.pong_timeout = std::chrono::milliseconds(p->get<long long>());
     }
     std::unique_lock<std::shared_mutex> lock(mutex_);
+    if (auto older = take_origin(key, partition, timestamp_ms)) {
+        return older;
+    }
     stations_[ocpp::ascii_lower(key)] = std::move(c);
+    return std::nullopt;
+}
+
+std::optional<std::string> StationRegistry::take_origin(const std::string& key,
+                                                        std::int32_t partition,
+                                                        std::int64_t timestamp_ms) {
+    auto origin = kafka_bridge::RecordOrigin::of(key, partition, timestamp_ms);
+    const std::string id = ocpp::ascii_lower(key);
+    const auto it = origins_.find(id);
+    if (it != origins_.end()) {
+        const auto kept = kafka_bridge::supersede(it->second, origin);
+        if (!kept) {
+            return std::string("older than the record that stands for this identity under another "
+                               "spelling or from another partition (write each identity under one "
+                               "spelling)");
+        }
+        origin = *kept;
+    }
+    origins_[id] = origin;
     return std::nullopt;
 }
 

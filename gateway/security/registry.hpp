@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "kafka_bridge/table_order.hpp"
 #include "ocpp/version.hpp"
 
 namespace gateway::security {
@@ -50,11 +51,16 @@ public:
     void load_file(const std::string& path);
     /// Applies a record of the stations topic (key: station id; value JSON
     /// {"stationId", "passwordHash", "enabled", "boot", "heartbeatInterval", "pingInterval",
-    /// "pongTimeout"}; null: removed).
-    /// Returns the problem in words
-    /// when the record is unusable (it is then ignored).
+    /// "pongTimeout"}; null: removed), read from `partition` (-1: not known; records are then
+    /// taken in the order applied) with its time `timestamp_ms`. Identities are compared
+    /// without case: records of one under two spellings, or from two partitions (the topic
+    /// grew), are ordered by kafka_bridge::supersede, the same on every instance. Returns the
+    /// problem in words when the record is unusable, or older than the one that stands for
+    /// the identity (it is then ignored).
     std::optional<std::string> apply_record(const std::string& key,
-                                            const std::optional<std::string>& value);
+                                            const std::optional<std::string>& value,
+                                            std::int32_t partition = -1,
+                                            std::int64_t timestamp_ms = -1);
     /// Whether any identity is registered (an empty registry lets every identity in on a
     /// listener without authentication).
     bool empty() const;
@@ -76,6 +82,10 @@ public:
 private:
     bool cached(const std::string& key, const std::string& digest, const std::string& hash,
                 std::chrono::steady_clock::time_point now);
+    /// Whether a record of `key` stands against the one that stood (then remembers where it
+    /// came from); else why not. Under mutex_.
+    std::optional<std::string> take_origin(const std::string& key, std::int32_t partition,
+                                           std::int64_t timestamp_ms);
 
     struct Cached {
         std::string password_digest;
@@ -84,6 +94,9 @@ private:
     };
     mutable std::shared_mutex mutex_;
     std::map<std::string, StationCredential, std::less<>> stations_;  // lower-case id
+    /// Where the record that stands for each identity came from, also for identities a
+    /// tombstone removed (an older record under another spelling read later stays out).
+    std::map<std::string, kafka_bridge::RecordOrigin, std::less<>> origins_;  // lower-case id
     std::mutex cache_mutex_;
     std::map<std::string, Cached, std::less<>> verified_;
 };

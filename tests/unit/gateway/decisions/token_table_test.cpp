@@ -86,3 +86,55 @@ TEST_CASE("statuses 1.6 lacks are refused as Invalid there", "[decisions]") {
     CHECK(gateway::decisions::is_authorization_status("NotAllowedTypeEVSE"));
     CHECK_FALSE(gateway::decisions::is_authorization_status("accepted"));
 }
+
+TEST_CASE("one token under two spellings in two partitions: the later record stands on every "
+          "reader, whichever partition it reads first", "[decisions]") {
+    const auto accepted = json{{"status", "Accepted"}}.dump();
+    const auto blocked = json{{"status", "Blocked"}}.dump();
+    struct Record {
+        std::string key;
+        std::optional<std::string> value;
+        std::int32_t partition;
+        std::int64_t at_ms;
+    };
+    // The card was accepted, later blocked by a tool that spells the UID in lower case; later
+    // still deleted under the first spelling, and finally accepted again.
+    const std::vector<Record> a = {{"04A2B9", accepted, 0, 1000}, {"04A2B9", std::nullopt, 0, 3000}};
+    const std::vector<Record> b = {{"04a2b9", blocked, 1, 2000}};
+    // Every interleaving of the two partitions (each in its own order).
+    for (const std::size_t b_at : {0, 1, 2}) {
+        std::vector<Record> read = a;
+        read.insert(read.begin() + static_cast<std::ptrdiff_t>(b_at), b[0]);
+        INFO("partition 1 read after " << b_at << " records of partition 0");
+        // The latest record time wins: after all three, deleted.
+        TokenTable whole;
+        for (const auto& r : read) {
+            whole.apply_record(r.key, r.value, kAt, r.partition, r.at_ms);
+        }
+        CHECK_FALSE(whole.find("04A2B9", ""));
+        CHECK(whole.size() == 0);
+        // The older records read after a newer one of the other spelling are skipped, counted.
+        CHECK(whole.rejected_records() == (b_at == 0 ? 1U : b_at == 1 ? 0U : 1U));
+        // Accepted again under the second spelling, later than the tombstone: back.
+        REQUIRE_FALSE(whole.apply_record("04a2b9", accepted, kAt, 1, 4000));
+        CHECK(whole.find("04A2B9", "")->status == "Accepted");
+    }
+    // Without the tombstone: blocked wins in both orders.
+    for (const bool blocked_first : {false, true}) {
+        TokenTable table;
+        if (blocked_first) {
+            REQUIRE_FALSE(table.apply_record("04a2b9", blocked, kAt, 1, 2000));
+            CHECK(table.apply_record("04A2B9", accepted, kAt, 0, 1000));  // older: skipped
+        } else {
+            REQUIRE_FALSE(table.apply_record("04A2B9", accepted, kAt, 0, 1000));
+            REQUIRE_FALSE(table.apply_record("04a2b9", blocked, kAt, 1, 2000));
+        }
+        CHECK(table.find("04A2B9", "")->status == "Blocked");
+    }
+    // One partition (the same spelling, or two spellings that hash alike): its order stands,
+    // whatever the record times say.
+    TokenTable table;
+    REQUIRE_FALSE(table.apply_record("04A2B9", blocked, kAt, 0, 2000));
+    REQUIRE_FALSE(table.apply_record("04a2b9", accepted, kAt, 0, 1000));
+    CHECK(table.find("04A2B9", "")->status == "Accepted");
+}
