@@ -307,7 +307,7 @@ bool Router::first_sighting(const Command& command, const kafka_bridge::Message&
         if (first) {
             uses_.insert(use, now_ms());
         } else {
-            reused = !uses_.contains(use);
+            reused = !uses_.contains(use, now_ms());
         }
     }
     if (first) {

@@ -21,17 +21,29 @@ std::string command_use_key(std::string_view command_id, std::string_view statio
     return key;
 }
 
-bool SeenCommands::insert(const std::string& id, std::int64_t now_ms) {
+bool SeenCommands::insert(const std::string& id, std::int64_t now_ms, std::int64_t at_ms) {
     while (!order_.empty() &&
            (order_.size() >= capacity_ || now_ms - order_.front().first > window_.count())) {
-        ids_.erase(order_.front().second);
+        const auto it = ids_.find(order_.front().second);
+        if (it != ids_.end() && it->second == order_.front().first) {
+            ids_.erase(it);  // not taken again since
+        }
         order_.pop_front();
     }
-    if (!ids_.insert(id).second) {
-        return false;
+    const auto [it, added] = ids_.try_emplace(id, at_ms);
+    if (!added) {
+        if (now_ms - it->second <= window_.count()) {
+            return false;
+        }
+        it->second = at_ms;  // past its window, behind younger ones in order_: new again
     }
-    order_.emplace_back(now_ms, id);
+    order_.emplace_back(at_ms, id);
     return true;
+}
+
+bool SeenCommands::contains(const std::string& id, std::int64_t now_ms) const {
+    const auto it = ids_.find(id);
+    return it != ids_.end() && now_ms - it->second <= window_.count();
 }
 
 }  // namespace gateway::commands

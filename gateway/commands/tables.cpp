@@ -2,6 +2,8 @@
 // liveness of this instance, REST waiters, and commands whose executing instance went away.
 #include "gateway/commands/router.hpp"
 
+#include <algorithm>
+
 #include <fmt/ranges.h>
 
 #include "gateway/log/log.hpp"
@@ -307,9 +309,14 @@ void Router::apply_route(const kafka_bridge::Message& message) {
     const std::string key = command_key(command.command_id, command.station_id);
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        seen_.insert(command.command_id, now_ms());
-        uses_.insert(command_use_key(command.command_id, command.station_id, command.action),
-                     now_ms());
+        // The id is recognised for a day from when it was routed, also when this instance
+        // reads the route back days later (retention deletes whole segments, so the topic
+        // holds more than a day): a restarted instance judges an id as a running one does.
+        const std::int64_t now = now_ms();
+        const std::int64_t at = message.timestamp_ms >= 0 ? std::min(message.timestamp_ms, now) : now;
+        seen_.insert(command.command_id, now, at);
+        uses_.insert(command_use_key(command.command_id, command.station_id, command.action), now,
+                     at);
         // Every instance reads the partition in the same order, so all agree which records
         // are taken (RouteLog). One not taken comes from a second owner that read the
         // command again after a rebalance before the first route reached it, from a second

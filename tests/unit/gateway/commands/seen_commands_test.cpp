@@ -35,3 +35,23 @@ TEST_CASE("a command's key is its id and its station, whatever the station's cas
     CHECK(command_use_key("c-1", "CS-1", "Reset") != command_use_key("c-1", "CS-2", "Reset"));
     CHECK(command_use_key("c", "2:ab", "R") != command_use_key("c", "ab", "R2:"));
 }
+
+TEST_CASE("an id read back from a record is remembered for the window from the record's time",
+          "[commands]") {
+    constexpr std::int64_t kDay = 24 * 3600 * 1000;
+    constexpr std::int64_t kNow = 10 * kDay;
+    SeenCommands seen(100, std::chrono::milliseconds(kDay));
+    // Read back at start-up, partition by partition: not in the order of their times.
+    CHECK(seen.insert("young", kNow, kNow - 1000));
+    CHECK(seen.insert("old", kNow, kNow - 3 * kDay));  // still on the topic, taken days ago
+    CHECK(seen.insert("recent", kNow, kNow - kDay + 60'000));
+    CHECK_FALSE(seen.contains("old", kNow));
+    CHECK(seen.contains("recent", kNow));
+    CHECK(seen.insert("old", kNow));  // taken again: a new command
+    CHECK_FALSE(seen.insert("old", kNow + 1));
+    CHECK_FALSE(seen.insert("recent", kNow));
+    // A minute later "recent" is past its day, although "young" is ahead of it in the order.
+    CHECK_FALSE(seen.contains("recent", kNow + 120'000));
+    CHECK(seen.insert("recent", kNow + 120'000));
+    CHECK_FALSE(seen.insert("young", kNow + 120'000));
+}
