@@ -204,6 +204,19 @@ bool PresenceTable::apply(const std::string& key, const std::optional<std::strin
                  (ended >= 0 && ended != slot->second.epoch))) {
                 return true;
             }
+            if (slot != stations_.end() && slot->second.connected && ended < 0) {
+                // Without an epoch (its connection closed before its Connected record was
+                // acknowledged) it names its session: a later connection of the same instance,
+                // recorded before this record was written again after a failure, stays. Both
+                // times are that instance's clock.
+                const Presence current = unpack(slot->first, slot->second);
+                const auto current_since = parse_time_ms(current.since);
+                const auto ended_since = parse_time_ms(p.since);
+                if (current.session_id != p.session_id && current_since && ended_since &&
+                    *current_since > *ended_since) {
+                    return true;
+                }
+            }
             p.epoch = ended;
         }
         if (slot == stations_.end()) {

@@ -113,7 +113,18 @@ void Router::write_presence(const kafka_bridge::Presence& p) {
     produce(config_.topics.presence, kafka_bridge::presence_key(p.station_id),
             kafka_bridge::presence_record(p), [this, p](bool ok) {
                 if (!ok) {
-                    retry_later("presence of station " + p.station_id, [this, p] { write_presence(p); });
+                    retry_later("presence of station " + p.station_id, [this, p] {
+                        const auto session = stations_.find_station(p.station_id);
+                        if (p.connected && (!session || session->session_id() != p.session_id)) {
+                            // Closed meanwhile: its Disconnected record, written since, would
+                            // come before this one and leave the station connected for ever.
+                            log::info("station {}: Connected record of session {} not written "
+                                      "again, the connection is gone",
+                                      p.station_id, p.session_id);
+                            return;
+                        }
+                        write_presence(p);
+                    });
                 }
             });
 }

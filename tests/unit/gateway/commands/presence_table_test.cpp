@@ -204,3 +204,42 @@ TEST_CASE("the presence table gives back each record as it was, packed or not", 
                             ++offset, t0));
     CHECK_FALSE(table.last("CS-9"));
 }
+
+TEST_CASE("a Disconnected record without an epoch ends an older connection of its instance, "
+          "not a newer one", "[commands]") {
+    PresenceTable table(std::chrono::milliseconds(10000));
+    const std::int64_t t0 = kRecordTime;
+    REQUIRE(table.apply(gateway_key("gw-a"), gateway_record("gw-a", true, "2026-05-28T10:00:00.000Z"), 0, t0));
+    auto station = [](bool connected, const std::string& session, const std::string& since) {
+        Presence p;
+        p.station_id = "CS-1";
+        p.gateway_id = "gw-a";
+        p.connected = connected;
+        p.epoch = -1;  // Connected: its offset; Disconnected: none (never acknowledged)
+        p.session_id = session;
+        p.version = ProtocolVersion::v16;
+        p.since = since;
+        p.at = since;
+        return p;
+    };
+    const std::string s1 = "0b7c0a4e-3e0f-4a59-9c56-0d7d2b4d9a11";
+    const std::string s2 = "7f1e4c2a-9d3b-4e8f-8a1c-5b6d7e8f9a02";
+    SECTION("written again after a failure, it lands after the next connection's record") {
+        REQUIRE(table.apply(presence_key("CS-1"), presence_record(station(true, s2, "2026-05-28T10:00:05.000Z")), 10, t0));
+        REQUIRE(table.apply(presence_key("CS-1"), presence_record(station(false, s1, "2026-05-28T10:00:01.000Z")), 11, t0));
+        const auto last = table.last("CS-1");
+        REQUIRE(last);
+        CHECK(last->connected);
+        CHECK(last->session_id == s2);
+    }
+    SECTION("the connection it replaced on the same instance ends with it") {
+        REQUIRE(table.apply(presence_key("CS-1"), presence_record(station(true, s1, "2026-05-28T10:00:01.000Z")), 10, t0));
+        REQUIRE(table.apply(presence_key("CS-1"), presence_record(station(false, s2, "2026-05-28T10:00:05.000Z")), 11, t0));
+        CHECK_FALSE(table.last("CS-1")->connected);
+    }
+    SECTION("its own connection ends") {
+        REQUIRE(table.apply(presence_key("CS-1"), presence_record(station(true, s1, "2026-05-28T10:00:01.000Z")), 10, t0));
+        REQUIRE(table.apply(presence_key("CS-1"), presence_record(station(false, s1, "2026-05-28T10:00:01.000Z")), 11, t0));
+        CHECK_FALSE(table.last("CS-1")->connected);
+    }
+}
