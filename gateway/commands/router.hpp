@@ -116,6 +116,9 @@ private:
     bool first_sighting(const kafka_bridge::Command& command, const kafka_bridge::Message& message,
                         std::function<void()>& taken);
     kafka_bridge::Presence presence_of(const session::Session& session, bool connected) const;
+    /// Writes the Connected record of a session again after a failed write, unless the session
+    /// has closed or been replaced meanwhile.
+    void open_again(const std::weak_ptr<session::Session>& weak);
     /// This instance as the station's holder: a connection here whose Connected record is
     /// not acknowledged yet, or is and no newer record was read since. The table may not have
     /// read it back yet.

@@ -74,11 +74,7 @@ void Router::session_opened(const std::shared_ptr<session::Session>& session) {
         if (!d.ok()) {
             // Without it, commands for the station find it nowhere: written again while the
             // connection lasts.
-            retry_later("presence of station " + s->station_id(), [this, weak] {
-                if (auto again = weak.lock()) {
-                    session_opened(again);
-                }
-            });
+            retry_later("presence of station " + s->station_id(), [this, weak] { open_again(weak); });
             return;
         }
         s->set_epoch(d.offset);
@@ -94,12 +90,25 @@ void Router::session_opened(const std::shared_ptr<session::Session>& session) {
         }
     });
     if (!result.ok()) {
-        retry_later("presence of station " + p.station_id, [this, weak] {
-            if (auto again = weak.lock()) {
-                session_opened(again);
-            }
-        });
+        retry_later("presence of station " + p.station_id, [this, weak] { open_again(weak); });
     }
+}
+
+void Router::open_again(const std::weak_ptr<session::Session>& weak) {
+    const auto session = weak.lock();
+    if (!session) {
+        return;
+    }
+    if (stations_.find_station(session->station_id()) != session) {
+        // Closed or replaced meanwhile (the object may outlive its connection): its
+        // Disconnected record, written since, would come first and this one would leave the
+        // station connected for ever.
+        log::info("station {}: Connected record of session {} not written again, the "
+                  "connection is gone",
+                  session->station_id(), session->session_id());
+        return;
+    }
+    session_opened(session);
 }
 
 void Router::session_closed(const std::shared_ptr<session::Session>& session, bool superseded) {
@@ -113,18 +122,7 @@ void Router::write_presence(const kafka_bridge::Presence& p) {
     produce(config_.topics.presence, kafka_bridge::presence_key(p.station_id),
             kafka_bridge::presence_record(p), [this, p](bool ok) {
                 if (!ok) {
-                    retry_later("presence of station " + p.station_id, [this, p] {
-                        const auto session = stations_.find_station(p.station_id);
-                        if (p.connected && (!session || session->session_id() != p.session_id)) {
-                            // Closed meanwhile: its Disconnected record, written since, would
-                            // come before this one and leave the station connected for ever.
-                            log::info("station {}: Connected record of session {} not written "
-                                      "again, the connection is gone",
-                                      p.station_id, p.session_id);
-                            return;
-                        }
-                        write_presence(p);
-                    });
+                    retry_later("presence of station " + p.station_id, [this, p] { write_presence(p); });
                 }
             });
 }
