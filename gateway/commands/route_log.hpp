@@ -24,8 +24,13 @@ public:
 
     /// Whether the record of `command` (its command_key: one station's command of that id) at
     /// `hop` (`ends`: 0 for the decision, n for the n-th claim) is taken; it is remembered
-    /// either way.
-    bool take(const std::string& command, int hop, int ends, std::int64_t now_ms);
+    /// either way, for the window from `at_ms` (the record's time, not after `now_ms`), so
+    /// that an instance reading the record back days later judges as one that read it then.
+    bool take(const std::string& command, int hop, int ends, std::int64_t now_ms,
+              std::int64_t at_ms);
+    bool take(const std::string& command, int hop, int ends, std::int64_t now_ms) {
+        return take(command, hop, ends, now_ms, now_ms);
+    }
 
 private:
     /// Records seen ("id#hop#ends"), records followed by a taken one (the same with ">") and

@@ -19,9 +19,12 @@ using kafka_bridge::CommandOutcome;
 using kafka_bridge::CommandError;
 using kafka_bridge::CommandStatus;
 
-// Commands ids remembered for duplicate detection: a day's worth, like the routes topic.
+// Commands ids remembered for duplicate detection: a day's worth, like the routes topic, from
+// the time of their route record, and an hour more: a command lives at most a day from its own
+// record's time, which an operator's clock ahead of the gateway's puts later.
 constexpr std::size_t kSeenCapacity = 1'000'000;
-constexpr auto kSeenWindow = std::chrono::milliseconds(kafka_bridge::kMaxCommandLifetimeMs);
+constexpr auto kSeenWindow =
+    std::chrono::milliseconds(kafka_bridge::kMaxCommandLifetimeMs) + std::chrono::hours(1);
 // Results kept for repeated REST calls: an hour of them (read back from the result topic at
 // start-up), at most 20,000 and 16 MiB.
 constexpr auto kResultsWindow = std::chrono::hours(1);
@@ -328,7 +331,7 @@ bool Router::first_sighting(const Command& command, const kafka_bridge::Message&
                   "or action; sent to {}",
                   command_id, command.station_id, command.action, config_.topics.dead_letter);
         dead_letter(message,
-                    "commandId " + command_id + " was taken within the last 24 h by a command "
+                    "commandId " + command_id + " was taken within the last day by a command "
                     "for another station or action; a commandId names one command: this one "
                     "is not carried out and gets no result",
                     std::move(taken));

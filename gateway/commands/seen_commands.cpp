@@ -30,6 +30,9 @@ bool SeenCommands::insert(const std::string& id, std::int64_t now_ms, std::int64
         }
         order_.pop_front();
     }
+    if (now_ms - at_ms > window_.count()) {
+        return true;  // past its window already: nothing to remember it for
+    }
     const auto [it, added] = ids_.try_emplace(id, at_ms);
     if (!added) {
         if (now_ms - it->second <= window_.count()) {

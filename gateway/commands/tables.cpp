@@ -309,9 +309,9 @@ void Router::apply_route(const kafka_bridge::Message& message) {
     const std::string key = command_key(command.command_id, command.station_id);
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        // The id is recognised for a day from when it was routed, also when this instance
-        // reads the route back days later (retention deletes whole segments, so the topic
-        // holds more than a day): a restarted instance judges an id as a running one does.
+        // The id (and the decision) is remembered for a day from when it was routed, also when
+        // this instance reads the route back days later (retention deletes whole segments, so
+        // the topic holds more than a day): a restarted instance judges as a running one does.
         const std::int64_t now = now_ms();
         const std::int64_t at = message.timestamp_ms >= 0 ? std::min(message.timestamp_ms, now) : now;
         seen_.insert(command.command_id, now, at);
@@ -322,7 +322,7 @@ void Router::apply_route(const kafka_bridge::Message& message) {
         // command again after a rebalance before the first route reached it, from a second
         // instance claiming to end a decision, or re-routes a decision another instance has
         // claimed to end meanwhile: nobody acts on it.
-        if (!decided_.take(key, command.hop, route.ends, now_ms())) {
+        if (!decided_.take(key, command.hop, route.ends, now, at)) {
             if (live && mine) {
                 metrics_.command_duplicate();
                 if (route.ends > 0) {

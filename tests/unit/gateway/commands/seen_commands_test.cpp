@@ -55,3 +55,19 @@ TEST_CASE("an id read back from a record is remembered for the window from the r
     CHECK(seen.insert("recent", kNow + 120'000));
     CHECK_FALSE(seen.insert("young", kNow + 120'000));
 }
+
+TEST_CASE("an id taken again after its window outlives its first entry's eviction", "[commands]") {
+    SeenCommands seen(3, std::chrono::milliseconds(1000));
+    CHECK(seen.insert("young", 1000, 1000));
+    CHECK(seen.insert("a", 1000, 100));  // read back: taken long before "young"
+    CHECK(seen.insert("a", 1200));       // past its window, behind "young": taken again
+    // Over capacity: "young" goes, then the first entry of "a", whose window is over; the
+    // second one stands.
+    CHECK(seen.insert("b", 1300));
+    CHECK_FALSE(seen.contains("young"));
+    CHECK(seen.contains("a", 1300));
+    CHECK_FALSE(seen.insert("a", 1300));
+    // Records read back already past their window are not remembered: they use no capacity.
+    CHECK(seen.insert("old", 5000, 1000));
+    CHECK_FALSE(seen.contains("old"));
+}
