@@ -203,6 +203,7 @@ std::optional<std::string> TokenTable::apply_record(const std::string& key,
     const std::string token = ocpp::ascii_lower(key);
     auto origin = kafka_bridge::RecordOrigin::of(key, partition, timestamp_ms);
     std::unique_lock<std::shared_mutex> lock(mutex_);
+    forget_old_deletions(last_applied_ms_);
     const auto entry_it = entries_.find(token);
     const auto deleted_it = deleted_.find(token);
     const kafka_bridge::RecordOrigin* standing =
@@ -223,6 +224,7 @@ std::optional<std::string> TokenTable::apply_record(const std::string& key,
             entries_.erase(entry_it);
         }
         deleted_[token] = origin;
+        deleted_order_.emplace_back(origin.timestamp_ms, token);
         return std::nullopt;
     }
     if (deleted_it != deleted_.end()) {
@@ -230,6 +232,17 @@ std::optional<std::string> TokenTable::apply_record(const std::string& key,
     }
     entries_[token] = Stored{std::move(entry), origin};
     return std::nullopt;
+}
+
+void TokenTable::forget_old_deletions(std::int64_t now_ms) {
+    constexpr std::int64_t kDayMs = 24LL * 60 * 60 * 1000;
+    while (!deleted_order_.empty() && deleted_order_.front().first < now_ms - kDayMs) {
+        const auto it = deleted_.find(deleted_order_.front().second);
+        if (it != deleted_.end() && it->second.timestamp_ms == deleted_order_.front().first) {
+            deleted_.erase(it);  // not deleted again, nor written, since
+        }
+        deleted_order_.pop_front();
+    }
 }
 
 std::optional<TokenEntry> TokenTable::find(std::string_view token, std::string_view type) const {

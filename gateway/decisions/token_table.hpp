@@ -3,11 +3,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -76,6 +78,9 @@ public:
     std::optional<std::chrono::system_clock::time_point> last_applied() const;
 
 private:
+    /// Drops the deletions remembered for more than a day before `now_ms` (under mutex_).
+    void forget_old_deletions(std::int64_t now_ms);
+
     struct Stored {
         TokenEntry entry;
         kafka_bridge::RecordOrigin origin;
@@ -83,8 +88,11 @@ private:
     mutable std::shared_mutex mutex_;
     std::unordered_map<std::string, Stored> entries_;  // lower-case token
     /// Tokens deleted by a tombstone: where it came from, so that an older record of the token
-    /// under another spelling, read after it, does not bring the token back.
+    /// under another spelling, read after it, does not bring the token back; for a day after
+    /// the tombstone's time (Kafka's default delete.retention.ms: a reader starting later may
+    /// no longer see it either), in the order deleted.
     std::unordered_map<std::string, kafka_bridge::RecordOrigin> deleted_;
+    std::deque<std::pair<std::int64_t, std::string>> deleted_order_;
     std::atomic<std::uint64_t> rejected_{0};
     std::atomic<std::int64_t> last_applied_ms_{-1};
 };

@@ -115,6 +115,7 @@ std::optional<std::string> StationRegistry::apply_record(const std::string& key,
             return older;
         }
         stations_.erase(ocpp::ascii_lower(key));
+        removed_order_.emplace_back(origins_[ocpp::ascii_lower(key)].timestamp_ms, ocpp::ascii_lower(key));
         return std::nullopt;
     }
     const auto doc = nlohmann::json::parse(*value, nullptr, false);
@@ -176,6 +177,19 @@ std::optional<std::string> StationRegistry::apply_record(const std::string& key,
 std::optional<std::string> StationRegistry::take_origin(const std::string& key,
                                                         std::int32_t partition,
                                                         std::int64_t timestamp_ms) {
+    constexpr std::int64_t kDayMs = 24LL * 60 * 60 * 1000;
+    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+    while (!removed_order_.empty() && removed_order_.front().first < now_ms - kDayMs) {
+        const auto& [removed_ms, removed] = removed_order_.front();
+        const auto it = origins_.find(removed);
+        if (it != origins_.end() && it->second.timestamp_ms == removed_ms &&
+            stations_.find(removed) == stations_.end()) {
+            origins_.erase(it);  // not written again since
+        }
+        removed_order_.pop_front();
+    }
     auto origin = kafka_bridge::RecordOrigin::of(key, partition, timestamp_ms);
     const std::string id = ocpp::ascii_lower(key);
     const auto it = origins_.find(id);

@@ -2,12 +2,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "kafka_bridge/table_order.hpp"
 #include "ocpp/version.hpp"
@@ -83,7 +85,7 @@ private:
     bool cached(const std::string& key, const std::string& digest, const std::string& hash,
                 std::chrono::steady_clock::time_point now);
     /// Whether a record of `key` stands against the one that stood (then remembers where it
-    /// came from); else why not. Under mutex_.
+    /// came from); else why not. Forgets removals older than a day first. Under mutex_.
     std::optional<std::string> take_origin(const std::string& key, std::int32_t partition,
                                            std::int64_t timestamp_ms);
 
@@ -95,8 +97,11 @@ private:
     mutable std::shared_mutex mutex_;
     std::map<std::string, StationCredential, std::less<>> stations_;  // lower-case id
     /// Where the record that stands for each identity came from, also for identities a
-    /// tombstone removed (an older record under another spelling read later stays out).
+    /// tombstone removed (an older record under another spelling read later stays out), those
+    /// for a day after the tombstone's time (Kafka's default delete.retention.ms), in the order
+    /// removed.
     std::map<std::string, kafka_bridge::RecordOrigin, std::less<>> origins_;  // lower-case id
+    std::deque<std::pair<std::int64_t, std::string>> removed_order_;
     std::mutex cache_mutex_;
     std::map<std::string, Cached, std::less<>> verified_;
 };

@@ -89,6 +89,8 @@ TEST_CASE("statuses 1.6 lacks are refused as Invalid there", "[decisions]") {
 
 TEST_CASE("one token under two spellings in two partitions: the later record stands on every "
           "reader, whichever partition it reads first", "[decisions]") {
+    // Record times an hour before kAt: within the day deletions are remembered for.
+    const std::int64_t t = std::chrono::duration_cast<std::chrono::milliseconds>(kAt.time_since_epoch()).count() - 3'600'000;
     const auto accepted = json{{"status", "Accepted"}}.dump();
     const auto blocked = json{{"status", "Blocked"}}.dump();
     struct Record {
@@ -99,8 +101,8 @@ TEST_CASE("one token under two spellings in two partitions: the later record sta
     };
     // The card was accepted, later blocked by a tool that spells the UID in lower case; later
     // still deleted under the first spelling, and finally accepted again.
-    const std::vector<Record> a = {{"04A2B9", accepted, 0, 1000}, {"04A2B9", std::nullopt, 0, 3000}};
-    const std::vector<Record> b = {{"04a2b9", blocked, 1, 2000}};
+    const std::vector<Record> a = {{"04A2B9", accepted, 0, t + 1000}, {"04A2B9", std::nullopt, 0, t + 3000}};
+    const std::vector<Record> b = {{"04a2b9", blocked, 1, t + 2000}};
     // Every interleaving of the two partitions (each in its own order).
     for (const std::size_t b_at : {0, 1, 2}) {
         std::vector<Record> read = a;
@@ -116,25 +118,40 @@ TEST_CASE("one token under two spellings in two partitions: the later record sta
         // The older records read after a newer one of the other spelling are skipped, counted.
         CHECK(whole.rejected_records() == (b_at == 0 ? 1U : b_at == 1 ? 0U : 1U));
         // Accepted again under the second spelling, later than the tombstone: back.
-        REQUIRE_FALSE(whole.apply_record("04a2b9", accepted, kAt, 1, 4000));
+        REQUIRE_FALSE(whole.apply_record("04a2b9", accepted, kAt, 1, t + 4000));
         CHECK(whole.find("04A2B9", "")->status == "Accepted");
     }
     // Without the tombstone: blocked wins in both orders.
     for (const bool blocked_first : {false, true}) {
         TokenTable table;
         if (blocked_first) {
-            REQUIRE_FALSE(table.apply_record("04a2b9", blocked, kAt, 1, 2000));
-            CHECK(table.apply_record("04A2B9", accepted, kAt, 0, 1000));  // older: skipped
+            REQUIRE_FALSE(table.apply_record("04a2b9", blocked, kAt, 1, t + 2000));
+            CHECK(table.apply_record("04A2B9", accepted, kAt, 0, t + 1000));  // older: skipped
         } else {
-            REQUIRE_FALSE(table.apply_record("04A2B9", accepted, kAt, 0, 1000));
-            REQUIRE_FALSE(table.apply_record("04a2b9", blocked, kAt, 1, 2000));
+            REQUIRE_FALSE(table.apply_record("04A2B9", accepted, kAt, 0, t + 1000));
+            REQUIRE_FALSE(table.apply_record("04a2b9", blocked, kAt, 1, t + 2000));
         }
         CHECK(table.find("04A2B9", "")->status == "Blocked");
     }
     // One partition (the same spelling, or two spellings that hash alike): its order stands,
     // whatever the record times say.
     TokenTable table;
-    REQUIRE_FALSE(table.apply_record("04A2B9", blocked, kAt, 0, 2000));
-    REQUIRE_FALSE(table.apply_record("04a2b9", accepted, kAt, 0, 1000));
+    REQUIRE_FALSE(table.apply_record("04A2B9", blocked, kAt, 0, t + 2000));
+    REQUIRE_FALSE(table.apply_record("04a2b9", accepted, kAt, 0, t + 1000));
     CHECK(table.find("04A2B9", "")->status == "Accepted");
+}
+
+TEST_CASE("a deletion is remembered for a day after the tombstone's time", "[decisions]") {
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(kAt.time_since_epoch()).count();
+    const auto accepted = json{{"status", "Accepted"}}.dump();
+    constexpr std::int64_t kDay = 24LL * 3600 * 1000;
+    TokenTable table;
+    REQUIRE_FALSE(table.apply_record("04A2B9", std::nullopt, kAt, 0, now - 2 * 3'600'000));
+    CHECK(table.apply_record("04a2b9", accepted, kAt, 1, now - 3 * 3'600'000));  // older: skipped
+    CHECK_FALSE(table.find("04A2B9", ""));
+    // A day on, the tombstone may be gone from the topic too: an older record read now stands,
+    // as it would for an instance starting then.
+    CHECK_FALSE(table.apply_record("04a2b9", accepted, kAt + std::chrono::milliseconds(kDay), 1,
+                                   now - 3 * 3'600'000));
+    CHECK(table.find("04A2B9", ""));
 }

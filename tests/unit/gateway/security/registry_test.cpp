@@ -151,16 +151,21 @@ TEST_CASE("one identity under two spellings in two partitions: the later record 
           "whichever is read first", "[security]") {
     const std::string disabled = R"({"stationId": "CS-7", "enabled": false})";
     const std::string enabled = R"({"stationId": "cs-7", "enabled": true})";
+    // Record times an hour ago: within the day removals are remembered for.
+    const std::int64_t t = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count() -
+                           3'600'000;
     for (const bool newer_first : {false, true}) {
         StationRegistry registry;
         if (newer_first) {
-            REQUIRE_FALSE(registry.apply_record("CS-7", disabled, 2, 2000));
-            const auto older = registry.apply_record("cs-7", enabled, 0, 1000);
+            REQUIRE_FALSE(registry.apply_record("CS-7", disabled, 2, t + 2000));
+            const auto older = registry.apply_record("cs-7", enabled, 0, t + 1000);
             REQUIRE(older);
             CHECK_THAT(*older, Catch::Contains("older than the record that stands"));
         } else {
-            REQUIRE_FALSE(registry.apply_record("cs-7", enabled, 0, 1000));
-            REQUIRE_FALSE(registry.apply_record("CS-7", disabled, 2, 2000));
+            REQUIRE_FALSE(registry.apply_record("cs-7", enabled, 0, t + 1000));
+            REQUIRE_FALSE(registry.apply_record("CS-7", disabled, 2, t + 2000));
         }
         const auto entry = registry.find("Cs-7");
         REQUIRE(entry);
@@ -168,9 +173,9 @@ TEST_CASE("one identity under two spellings in two partitions: the later record 
         CHECK(entry->station_id == "CS-7");  // the spelling of the record that stands
         // A tombstone under the other spelling, later: removed, and the older records of
         // either spelling read after it stay out.
-        REQUIRE_FALSE(registry.apply_record("cs-7", std::nullopt, 0, 3000));
+        REQUIRE_FALSE(registry.apply_record("cs-7", std::nullopt, 0, t + 3000));
         CHECK_FALSE(registry.find("CS-7"));
-        CHECK(registry.apply_record("CS-7", disabled, 2, 2000));
+        CHECK(registry.apply_record("CS-7", disabled, 2, t + 2000));
         CHECK_FALSE(registry.find("CS-7"));
     }
 }
