@@ -331,7 +331,7 @@ bool Router::first_sighting(const Command& command, const kafka_bridge::Message&
                   "or action; sent to {}",
                   command_id, command.station_id, command.action, config_.topics.dead_letter);
         dead_letter(message,
-                    "commandId " + command_id + " was taken within the last day by a command "
+                    "commandId " + command_id + " was taken within the last 25 h by a command "
                     "for another station or action; a commandId names one command: this one "
                     "is not carried out and gets no result",
                     std::move(taken));

@@ -30,15 +30,17 @@ bool SeenCommands::insert(const std::string& id, std::int64_t now_ms, std::int64
         }
         order_.pop_front();
     }
+    const auto it = ids_.find(id);
+    if (it != ids_.end() && now_ms - it->second <= window_.count()) {
+        return false;
+    }
     if (now_ms - at_ms > window_.count()) {
         return true;  // past its window already: nothing to remember it for
     }
-    const auto [it, added] = ids_.try_emplace(id, at_ms);
-    if (!added) {
-        if (now_ms - it->second <= window_.count()) {
-            return false;
-        }
+    if (it != ids_.end()) {
         it->second = at_ms;  // past its window, behind younger ones in order_: new again
+    } else {
+        ids_.emplace(id, at_ms);
     }
     order_.emplace_back(at_ms, id);
     return true;

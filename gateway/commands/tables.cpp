@@ -309,11 +309,13 @@ void Router::apply_route(const kafka_bridge::Message& message) {
     const std::string key = command_key(command.command_id, command.station_id);
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        // The id (and the decision) is remembered for a day from when it was routed, also when
-        // this instance reads the route back days later (retention deletes whole segments, so
-        // the topic holds more than a day): a restarted instance judges as a running one does.
+        // The id (and the decision) is remembered for a day from when it was read; a route read
+        // back at start-up counts from its record's time, so that a restarted instance judges
+        // as a running one does (retention deletes whole segments: the topic holds more than a
+        // day). Read live, the writer's clock plays no part.
         const std::int64_t now = now_ms();
-        const std::int64_t at = message.timestamp_ms >= 0 ? std::min(message.timestamp_ms, now) : now;
+        const std::int64_t at =
+            live || message.timestamp_ms < 0 ? now : std::min(message.timestamp_ms, now);
         seen_.insert(command.command_id, now, at);
         uses_.insert(command_use_key(command.command_id, command.station_id, command.action), now,
                      at);

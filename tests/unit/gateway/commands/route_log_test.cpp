@@ -73,3 +73,21 @@ TEST_CASE("one command id taken by two stations' commands: each has a decision o
         CHECK(log.take(s1, 1, 0, kNow));  // does not stop the other's re-route
     }
 }
+
+TEST_CASE("a record dated long ago never passes for the first of a decision already taken",
+          "[commands][routes]") {
+    constexpr std::int64_t kDay = 24LL * 3600 * 1000;
+    RouteLog log(100, 25h);
+    // A decision read live, then the same decision again from an instance whose clock is two
+    // days behind: its record time plays no part against a decision remembered.
+    REQUIRE(log.take("c-1", 0, 0, kNow));
+    CHECK_FALSE(log.take("c-1", 0, 0, kNow + 10, kNow - 2 * kDay));
+    // Nor for a claim after one was taken, nor for what follows a record not taken.
+    REQUIRE(log.take("c-1", 0, 1, kNow + 20));
+    CHECK_FALSE(log.take("c-1", 0, 1, kNow + 30, kNow - 2 * kDay));
+    CHECK_FALSE(log.take("c-1", 1, 0, kNow + 40, kNow - 2 * kDay));  // a re-route after the claim
+    // Read back at start-up, a decision older than the window is not remembered at all.
+    RouteLog fresh(100, 25h);
+    CHECK(fresh.take("c-2", 0, 0, kNow, kNow - 2 * kDay));
+    CHECK(fresh.take("c-2", 0, 0, kNow, kNow - 2 * kDay));
+}
