@@ -203,7 +203,9 @@ std::optional<std::string> TokenTable::apply_record(const std::string& key,
     const std::string token = ocpp::ascii_lower(key);
     auto origin = kafka_bridge::RecordOrigin::of(key, partition, timestamp_ms);
     std::unique_lock<std::shared_mutex> lock(mutex_);
-    forget_old_deletions(last_applied_ms_);
+    const std::int64_t now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    forget_old_deletions(now_ms);
     const auto entry_it = entries_.find(token);
     const auto deleted_it = deleted_.find(token);
     const kafka_bridge::RecordOrigin* standing =
@@ -224,7 +226,7 @@ std::optional<std::string> TokenTable::apply_record(const std::string& key,
             entries_.erase(entry_it);
         }
         deleted_[token] = origin;
-        deleted_order_.emplace_back(origin.timestamp_ms, token);
+        deleted_order_.push_back(Deletion{now_ms, token, origin.timestamp_ms});
         return std::nullopt;
     }
     if (deleted_it != deleted_.end()) {
@@ -236,9 +238,9 @@ std::optional<std::string> TokenTable::apply_record(const std::string& key,
 
 void TokenTable::forget_old_deletions(std::int64_t now_ms) {
     constexpr std::int64_t kDayMs = 24LL * 60 * 60 * 1000;
-    while (!deleted_order_.empty() && deleted_order_.front().first < now_ms - kDayMs) {
-        const auto it = deleted_.find(deleted_order_.front().second);
-        if (it != deleted_.end() && it->second.timestamp_ms == deleted_order_.front().first) {
+    while (!deleted_order_.empty() && deleted_order_.front().applied_ms < now_ms - kDayMs) {
+        const auto it = deleted_.find(deleted_order_.front().token);
+        if (it != deleted_.end() && it->second.timestamp_ms == deleted_order_.front().record_ms) {
             deleted_.erase(it);  // not deleted again, nor written, since
         }
         deleted_order_.pop_front();

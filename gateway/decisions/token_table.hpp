@@ -9,7 +9,6 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -89,10 +88,15 @@ private:
     std::unordered_map<std::string, Stored> entries_;  // lower-case token
     /// Tokens deleted by a tombstone: where it came from, so that an older record of the token
     /// under another spelling, read after it, does not bring the token back; for a day after
-    /// the tombstone's time (Kafka's default delete.retention.ms: a reader starting later may
-    /// no longer see it either), in the order deleted.
+    /// it was applied here (the records it holds against are read by then: at start-up, or
+    /// written before it), in the order deleted.
     std::unordered_map<std::string, kafka_bridge::RecordOrigin> deleted_;
-    std::deque<std::pair<std::int64_t, std::string>> deleted_order_;
+    struct Deletion {
+        std::int64_t applied_ms;
+        std::string token;
+        std::int64_t record_ms;  ///< the tombstone's time: told from a later deletion
+    };
+    std::deque<Deletion> deleted_order_;
     std::atomic<std::uint64_t> rejected_{0};
     std::atomic<std::int64_t> last_applied_ms_{-1};
 };

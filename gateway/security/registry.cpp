@@ -105,17 +105,21 @@ void StationRegistry::load_file(const std::string& path) {
 std::optional<std::string> StationRegistry::apply_record(const std::string& key,
                                                          const std::optional<std::string>& value,
                                                          std::int32_t partition,
-                                                         std::int64_t timestamp_ms) {
+                                                         std::int64_t timestamp_ms,
+                                                         std::chrono::system_clock::time_point now) {
     if (ocpp::identity_error(key)) {
         return "key \"" + key + "\" is not a station identity";
     }
+    const std::int64_t now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
     if (!value) {
+        const std::string id = ocpp::ascii_lower(key);
         std::unique_lock<std::shared_mutex> lock(mutex_);
-        if (auto older = take_origin(key, partition, timestamp_ms)) {
+        if (auto older = take_origin(key, partition, timestamp_ms, now_ms)) {
             return older;
         }
-        stations_.erase(ocpp::ascii_lower(key));
-        removed_order_.emplace_back(origins_[ocpp::ascii_lower(key)].timestamp_ms, ocpp::ascii_lower(key));
+        stations_.erase(id);
+        removed_order_.push_back(Removal{now_ms, id, origins_.at(id).timestamp_ms});
         return std::nullopt;
     }
     const auto doc = nlohmann::json::parse(*value, nullptr, false);
@@ -167,7 +171,7 @@ std::optional<std::string> StationRegistry::apply_record(const std::string& key,
         c.pong_timeout = std::chrono::milliseconds(p->get<long long>());
     }
     std::unique_lock<std::shared_mutex> lock(mutex_);
-    if (auto older = take_origin(key, partition, timestamp_ms)) {
+    if (auto older = take_origin(key, partition, timestamp_ms, now_ms)) {
         return older;
     }
     stations_[ocpp::ascii_lower(key)] = std::move(c);
@@ -176,16 +180,14 @@ std::optional<std::string> StationRegistry::apply_record(const std::string& key,
 
 std::optional<std::string> StationRegistry::take_origin(const std::string& key,
                                                         std::int32_t partition,
-                                                        std::int64_t timestamp_ms) {
+                                                        std::int64_t timestamp_ms,
+                                                        std::int64_t now_ms) {
     constexpr std::int64_t kDayMs = 24LL * 60 * 60 * 1000;
-    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    std::chrono::system_clock::now().time_since_epoch())
-                                    .count();
-    while (!removed_order_.empty() && removed_order_.front().first < now_ms - kDayMs) {
-        const auto& [removed_ms, removed] = removed_order_.front();
-        const auto it = origins_.find(removed);
-        if (it != origins_.end() && it->second.timestamp_ms == removed_ms &&
-            stations_.find(removed) == stations_.end()) {
+    while (!removed_order_.empty() && removed_order_.front().applied_ms < now_ms - kDayMs) {
+        const Removal& removed = removed_order_.front();
+        const auto it = origins_.find(removed.id);
+        if (it != origins_.end() && it->second.timestamp_ms == removed.record_ms &&
+            stations_.find(removed.id) == stations_.end()) {
             origins_.erase(it);  // not written again since
         }
         removed_order_.pop_front();

@@ -9,7 +9,6 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
-#include <utility>
 
 #include "kafka_bridge/table_order.hpp"
 #include "ocpp/version.hpp"
@@ -58,11 +57,12 @@ public:
     /// without case: records of one under two spellings, or from two partitions (the topic
     /// grew), are ordered by kafka_bridge::supersede, the same on every instance. Returns the
     /// problem in words when the record is unusable, or older than the one that stands for
-    /// the identity (it is then ignored).
-    std::optional<std::string> apply_record(const std::string& key,
-                                            const std::optional<std::string>& value,
-                                            std::int32_t partition = -1,
-                                            std::int64_t timestamp_ms = -1);
+    /// the identity (it is then ignored). A removal is remembered for that for a day after
+    /// `now`.
+    std::optional<std::string> apply_record(
+        const std::string& key, const std::optional<std::string>& value,
+        std::int32_t partition = -1, std::int64_t timestamp_ms = -1,
+        std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
     /// Whether any identity is registered (an empty registry lets every identity in on a
     /// listener without authentication).
     bool empty() const;
@@ -87,7 +87,7 @@ private:
     /// Whether a record of `key` stands against the one that stood (then remembers where it
     /// came from); else why not. Forgets removals older than a day first. Under mutex_.
     std::optional<std::string> take_origin(const std::string& key, std::int32_t partition,
-                                           std::int64_t timestamp_ms);
+                                           std::int64_t timestamp_ms, std::int64_t now_ms);
 
     struct Cached {
         std::string password_digest;
@@ -98,10 +98,14 @@ private:
     std::map<std::string, StationCredential, std::less<>> stations_;  // lower-case id
     /// Where the record that stands for each identity came from, also for identities a
     /// tombstone removed (an older record under another spelling read later stays out), those
-    /// for a day after the tombstone's time (Kafka's default delete.retention.ms), in the order
-    /// removed.
+    /// for a day after the removal was applied here, in the order removed.
     std::map<std::string, kafka_bridge::RecordOrigin, std::less<>> origins_;  // lower-case id
-    std::deque<std::pair<std::int64_t, std::string>> removed_order_;
+    struct Removal {
+        std::int64_t applied_ms;
+        std::string id;
+        std::int64_t record_ms;  ///< the tombstone's time: told from a later removal
+    };
+    std::deque<Removal> removed_order_;
     std::mutex cache_mutex_;
     std::map<std::string, Cached, std::less<>> verified_;
 };

@@ -179,3 +179,20 @@ TEST_CASE("one identity under two spellings in two partitions: the later record 
         CHECK_FALSE(registry.find("CS-7"));
     }
 }
+
+TEST_CASE("a removal is remembered for a day after it was applied", "[security]") {
+    const auto now = std::chrono::system_clock::now();
+    constexpr std::int64_t kDay = 24LL * 3600 * 1000;
+    const std::int64_t now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    const std::string enabled = R"({"enabled": true})";
+    StationRegistry registry;
+    // A tombstone two days old, read back at start-up.
+    REQUIRE_FALSE(registry.apply_record("CS-8", std::nullopt, 0, now_ms - 2 * kDay, now));
+    CHECK(registry.apply_record("cs-8", enabled, 1, now_ms - 3 * kDay, now));
+    CHECK(registry.apply_record("cs-8", enabled, 1, now_ms - 3 * kDay, now + std::chrono::hours(24)));
+    CHECK_FALSE(registry.find("CS-8"));
+    CHECK_FALSE(registry.apply_record("cs-8", enabled, 1, now_ms - 3 * kDay,
+                                      now + std::chrono::hours(24) + std::chrono::milliseconds(1)));
+    CHECK(registry.find("CS-8"));
+}
