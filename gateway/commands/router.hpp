@@ -157,6 +157,9 @@ private:
                      std::function<void()> written);
     void heartbeat(bool alive);
     void expire_waiters();
+    /// Warns when command ids were forgotten before their window was over (more of them than
+    /// the capacity in one window): a repeat of one would be carried out again.
+    void report_forgotten_ids();
     /// Claims to end with NotConnected the commands whose target instance is gone, when this
     /// instance is the one to do it: the route's origin if it is alive, else the live instance
     /// with the smallest id among those that watched the route from before it was written,
@@ -213,6 +216,10 @@ private:
     SeenCommands seen_;
     /// The uses of those ids (command_use_key): a repeat is told from a reuse.
     SeenCommands uses_;
+    /// seen_.forgotten_early() when last reported, and when the next report may come (tables
+    /// thread).
+    std::uint64_t forgotten_reported_ = 0;
+    std::chrono::steady_clock::time_point next_forgotten_report_{};
     /// Which route records are decisions and claims that stand.
     RouteLog decided_;
     Waiters waiters_;

@@ -26,6 +26,9 @@ bool SeenCommands::insert(const std::string& id, std::int64_t now_ms, std::int64
            (order_.size() >= capacity_ || now_ms - order_.front().first > window_.count())) {
         const auto it = ids_.find(order_.front().second);
         if (it != ids_.end() && it->second == order_.front().first) {
+            if (now_ms - it->second <= window_.count()) {
+                ++forgotten_early_;
+            }
             ids_.erase(it);  // not taken again since
         }
         order_.pop_front();

@@ -37,6 +37,8 @@ public:
     /// Whether `id` was taken within the window before `now_ms`.
     bool contains(const std::string& id, std::int64_t now_ms) const;
     std::size_t size() const { return ids_.size(); }
+    /// Ids forgotten within their window because `capacity` was reached.
+    std::uint64_t forgotten_early() const { return forgotten_early_; }
 
 private:
     std::size_t capacity_;
@@ -45,6 +47,7 @@ private:
     /// of their times when they come from records of several partitions.
     std::unordered_map<std::string, std::int64_t> ids_;
     std::deque<std::pair<std::int64_t, std::string>> order_;
+    std::uint64_t forgotten_early_ = 0;
 };
 
 }  // namespace gateway::commands

@@ -52,9 +52,32 @@ void Router::tables_loop() {
         }
         if (Clock::now() >= next_partition_check) {
             pick_up_new_partitions();
+            report_forgotten_ids();
             next_partition_check = Clock::now() + kPartitionCheckPeriod;
         }
     }
+}
+
+void Router::report_forgotten_ids() {
+    if (Clock::now() < next_forgotten_report_) {
+        return;  // once a minute at most
+    }
+    std::uint64_t forgotten = 0;
+    std::size_t kept = 0;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        forgotten = seen_.forgotten_early();
+        kept = seen_.size();
+    }
+    if (forgotten == forgotten_reported_) {
+        return;
+    }
+    log::warn("commands: {} command ids forgotten before their 25 h were over, {} kept (the most "
+              "this instance keeps): a command record repeating one of them would be carried "
+              "out again",
+              forgotten - forgotten_reported_, kept);
+    forgotten_reported_ = forgotten;
+    next_forgotten_report_ = Clock::now() + 60s;
 }
 
 void Router::pick_up_new_partitions() {

@@ -71,3 +71,14 @@ TEST_CASE("an id taken again after its window outlives its first entry's evictio
     CHECK(seen.insert("old", 5000, 1000));
     CHECK_FALSE(seen.contains("old"));
 }
+
+TEST_CASE("ids forgotten within their window for want of room are counted", "[commands]") {
+    SeenCommands seen(2, std::chrono::milliseconds(1000));
+    CHECK(seen.insert("a", 0));
+    CHECK(seen.insert("b", 10));
+    CHECK(seen.forgotten_early() == 0);
+    CHECK(seen.insert("c", 20));  // "a" goes within its window
+    CHECK(seen.forgotten_early() == 1);
+    CHECK(seen.insert("d", 1500));  // "b" and "c" are past theirs: not counted
+    CHECK(seen.forgotten_early() == 1);
+}
