@@ -23,6 +23,24 @@ export function hashPassword(password, iterations = 1000) {
     .toString('utf8').trim();
 }
 
+/**
+ * PBKDF2 iterations whose check takes about `targetMs` of this machine's CPU now, with the
+ * gateway binary under test (sanitizers included), within [min, max]. Measured at nice 10,
+ * as the gateway's password threads run. For tests whose point needs a check of a known
+ * length: a fixed count is too quick on a fast day and too slow on a busy one.
+ */
+export function pbkdf2IterationsFor(targetMs, { min = 1000, max = 10_000_000 } = {}) {
+  const timed = (iterations) => {
+    const t0 = process.hrtime.bigint();
+    execFileSync('nice', ['-n', '10', GATEWAY_BIN, 'hash-password', '--iterations', String(iterations)],
+      { input: 'calibration', timeout: 30_000 });
+    return Number(process.hrtime.bigint() - t0) / 1e6;
+  };
+  const startup = timed(1000);  // the hashing process's own start
+  const perMillion = Math.max(1, timed(1_000_000) - startup);
+  return Math.min(max, Math.max(min, Math.round((targetMs / perMillion) * 1e6)));
+}
+
 /** Writes a station registry YAML: entries [{id, hash?, enabled?, pingIntervalS?, pongTimeoutMs?}]. */
 export function writeRegistry(file, entries) {
   const lines = ['stations:'];

@@ -17,21 +17,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { startGateway, randomHex, withGatewayLog } from '../lib/gateway.mjs';
-import { hashPassword, writeRegistry, rawUpgrade, basic, SecureStation } from '../lib/security.mjs';
+import { hashPassword, pbkdf2IterationsFor, writeRegistry, rawUpgrade, basic, SecureStation } from '../lib/security.mjs';
 
 const PW = 'offload-Secret-1';
-
-/** PBKDF2 iterations that take about `targetMs` of this machine's CPU now (1M..10M). */
-function iterationsFor(targetMs) {
-  const timed = (iterations) => {
-    const t0 = process.hrtime.bigint();
-    hashPassword(PW, iterations);
-    return Number(process.hrtime.bigint() - t0) / 1e6;
-  };
-  const startup = timed(1000);  // the hashing process's own start
-  const perMillion = Math.max(1, timed(1_000_000) - startup);
-  return Math.min(10_000_000, Math.max(1_000_000, Math.round((targetMs / perMillion) * 1e6)));
-}
 
 /** Writes an upgrade request in `pieces` parts (a pause between them) plus `after` bytes. */
 function upgradeInPieces({ port, path, protocol, authorization, pieces, after = Buffer.alloc(0) }) {
@@ -98,7 +86,7 @@ describe('password checks run off the I/O thread', () => {
   const pieceIds = [`POP1-${run}`, `POP2-${run}`];
 
   before(async () => {
-    const slowIterations = iterationsFor(1200);
+    const slowIterations = pbkdf2IterationsFor(1200, { min: 1_000_000 });
     process.stderr.write(`# slow check: ${slowIterations} PBKDF2 iterations\n`);
     dir = mkdtempSync(join(tmpdir(), 'ocpp-password-off-io-'));
     const registry = writeRegistry(join(dir, 'stations.yaml'), [
