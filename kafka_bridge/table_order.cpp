@@ -30,4 +30,33 @@ std::optional<RecordOrigin> supersede(const RecordOrigin& standing, const Record
     return std::nullopt;
 }
 
+std::optional<RecordOrigin> Deletions::judge(const std::string& folded, const RecordOrigin* live,
+                                             const RecordOrigin& incoming) const {
+    if (!live) {
+        const auto it = deleted_.find(folded);
+        if (it == deleted_.end()) {
+            return incoming;
+        }
+        live = &it->second.origin;
+    }
+    return supersede(*live, incoming);
+}
+
+void Deletions::remember(const std::string& folded, const RecordOrigin& origin, std::int64_t now_ms) {
+    const std::uint64_t serial = next_serial_++;
+    deleted_[folded] = Deleted{origin, serial};
+    applied_.push_back(Applied{now_ms, folded, serial});
+}
+
+void Deletions::expire(std::int64_t now_ms) {
+    constexpr std::int64_t kDayMs = 24LL * 60 * 60 * 1000;
+    while (!applied_.empty() && applied_.front().at_ms < now_ms - kDayMs) {
+        const auto it = deleted_.find(applied_.front().folded);
+        if (it != deleted_.end() && it->second.serial == applied_.front().serial) {
+            deleted_.erase(it);  // neither deleted again nor written since
+        }
+        applied_.pop_front();
+    }
+}
+
 }  // namespace kafka_bridge

@@ -1,8 +1,11 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace kafka_bridge {
 
@@ -30,5 +33,42 @@ struct RecordOrigin {
 /// replaced within its partition (a producer's clock stepping back does not reorder what
 /// follows). Nothing when the standing record stays.
 std::optional<RecordOrigin> supersede(const RecordOrigin& standing, const RecordOrigin& incoming);
+
+/// The keys a tombstone deleted from such a table (keys folded by the caller), with where the
+/// tombstone came from, so that an older record of the key under another spelling or from
+/// another partition, read after it, does not bring the key back. Each deletion is remembered
+/// for a day after it was applied here: the records it holds against are read by then (at
+/// start-up, or written before it), and a tombstone itself may be gone from the topic by then.
+/// Not thread-safe: the table's own lock guards it.
+class Deletions {
+public:
+    /// The origin to keep for a record of `folded` from `incoming`, judged against `live` (the
+    /// origin of the entry that stands, if any) or else against a remembered deletion of the
+    /// key. Nothing: the record is older than the one that stands, and is to be skipped.
+    std::optional<RecordOrigin> judge(const std::string& folded, const RecordOrigin* live,
+                                      const RecordOrigin& incoming) const;
+    /// `folded` deleted by a record from `origin` (as judge() returned it), applied at `now_ms`.
+    void remember(const std::string& folded, const RecordOrigin& origin, std::int64_t now_ms);
+    /// `folded` written again: its deletion no longer stands.
+    void forget(const std::string& folded) { deleted_.erase(folded); }
+    /// Forgets the deletions applied more than a day before `now_ms`.
+    void expire(std::int64_t now_ms);
+    /// Deletions remembered.
+    std::size_t size() const { return deleted_.size(); }
+
+private:
+    struct Deleted {
+        RecordOrigin origin;
+        std::uint64_t serial;  ///< tells this deletion from a later one of the key
+    };
+    std::unordered_map<std::string, Deleted> deleted_;
+    struct Applied {
+        std::int64_t at_ms;
+        std::string folded;
+        std::uint64_t serial;
+    };
+    std::deque<Applied> applied_;  ///< in the order applied
+    std::uint64_t next_serial_ = 0;
+};
 
 }  // namespace kafka_bridge

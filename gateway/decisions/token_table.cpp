@@ -201,50 +201,29 @@ std::optional<std::string> TokenTable::apply_record(const std::string& key,
         }
     }
     const std::string token = ocpp::ascii_lower(key);
-    auto origin = kafka_bridge::RecordOrigin::of(key, partition, timestamp_ms);
+    const auto origin = kafka_bridge::RecordOrigin::of(key, partition, timestamp_ms);
     std::unique_lock<std::shared_mutex> lock(mutex_);
     const std::int64_t now_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-    forget_old_deletions(now_ms);
+    deleted_.expire(now_ms);
     const auto entry_it = entries_.find(token);
-    const auto deleted_it = deleted_.find(token);
-    const kafka_bridge::RecordOrigin* standing =
-        entry_it != entries_.end() ? &entry_it->second.origin
-        : deleted_it != deleted_.end() ? &deleted_it->second
-                                       : nullptr;
-    if (standing) {
-        const auto kept = kafka_bridge::supersede(*standing, origin);
-        if (!kept) {
-            ++rejected_;
-            return "older than the record that stands for this token under another spelling or "
-                   "from another partition (write each token under one spelling)";
-        }
-        origin = *kept;
+    const auto kept =
+        deleted_.judge(token, entry_it != entries_.end() ? &entry_it->second.origin : nullptr, origin);
+    if (!kept) {
+        ++rejected_;
+        return "older than the record that stands for this token under another spelling or "
+               "from another partition (write each token under one spelling)";
     }
     if (!value) {
         if (entry_it != entries_.end()) {
             entries_.erase(entry_it);
         }
-        deleted_[token] = origin;
-        deleted_order_.push_back(Deletion{now_ms, token, origin.timestamp_ms});
+        deleted_.remember(token, *kept, now_ms);
         return std::nullopt;
     }
-    if (deleted_it != deleted_.end()) {
-        deleted_.erase(deleted_it);
-    }
-    entries_[token] = Stored{std::move(entry), origin};
+    deleted_.forget(token);
+    entries_[token] = Stored{std::move(entry), *kept};
     return std::nullopt;
-}
-
-void TokenTable::forget_old_deletions(std::int64_t now_ms) {
-    constexpr std::int64_t kDayMs = 24LL * 60 * 60 * 1000;
-    while (!deleted_order_.empty() && deleted_order_.front().applied_ms < now_ms - kDayMs) {
-        const auto it = deleted_.find(deleted_order_.front().token);
-        if (it != deleted_.end() && it->second.timestamp_ms == deleted_order_.front().record_ms) {
-            deleted_.erase(it);  // not deleted again, nor written, since
-        }
-        deleted_order_.pop_front();
-    }
 }
 
 std::optional<TokenEntry> TokenTable::find(std::string_view token, std::string_view type) const {

@@ -3,7 +3,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -77,26 +76,13 @@ public:
     std::optional<std::chrono::system_clock::time_point> last_applied() const;
 
 private:
-    /// Drops the deletions remembered for more than a day before `now_ms` (under mutex_).
-    void forget_old_deletions(std::int64_t now_ms);
-
     struct Stored {
         TokenEntry entry;
         kafka_bridge::RecordOrigin origin;
     };
     mutable std::shared_mutex mutex_;
     std::unordered_map<std::string, Stored> entries_;  // lower-case token
-    /// Tokens deleted by a tombstone: where it came from, so that an older record of the token
-    /// under another spelling, read after it, does not bring the token back; for a day after
-    /// it was applied here (the records it holds against are read by then: at start-up, or
-    /// written before it), in the order deleted.
-    std::unordered_map<std::string, kafka_bridge::RecordOrigin> deleted_;
-    struct Deletion {
-        std::int64_t applied_ms;
-        std::string token;
-        std::int64_t record_ms;  ///< the tombstone's time: told from a later deletion
-    };
-    std::deque<Deletion> deleted_order_;
+    kafka_bridge::Deletions deleted_;                   // lower-case tokens
     std::atomic<std::uint64_t> rejected_{0};
     std::atomic<std::int64_t> last_applied_ms_{-1};
 };

@@ -115,11 +115,10 @@ std::optional<std::string> StationRegistry::apply_record(const std::string& key,
     if (!value) {
         const std::string id = ocpp::ascii_lower(key);
         std::unique_lock<std::shared_mutex> lock(mutex_);
-        if (auto older = take_origin(key, partition, timestamp_ms, now_ms)) {
+        if (auto older = take_origin(key, partition, timestamp_ms, /*removal=*/true, now_ms)) {
             return older;
         }
         stations_.erase(id);
-        removed_order_.push_back(Removal{now_ms, id, origins_.at(id).timestamp_ms});
         return std::nullopt;
     }
     const auto doc = nlohmann::json::parse(*value, nullptr, false);
@@ -171,7 +170,7 @@ std::optional<std::string> StationRegistry::apply_record(const std::string& key,
         c.pong_timeout = std::chrono::milliseconds(p->get<long long>());
     }
     std::unique_lock<std::shared_mutex> lock(mutex_);
-    if (auto older = take_origin(key, partition, timestamp_ms, now_ms)) {
+    if (auto older = take_origin(key, partition, timestamp_ms, /*removal=*/false, now_ms)) {
         return older;
     }
     stations_[ocpp::ascii_lower(key)] = std::move(c);
@@ -180,31 +179,27 @@ std::optional<std::string> StationRegistry::apply_record(const std::string& key,
 
 std::optional<std::string> StationRegistry::take_origin(const std::string& key,
                                                         std::int32_t partition,
-                                                        std::int64_t timestamp_ms,
+                                                        std::int64_t timestamp_ms, bool removal,
                                                         std::int64_t now_ms) {
-    constexpr std::int64_t kDayMs = 24LL * 60 * 60 * 1000;
-    while (!removed_order_.empty() && removed_order_.front().applied_ms < now_ms - kDayMs) {
-        const Removal& removed = removed_order_.front();
-        const auto it = origins_.find(removed.id);
-        if (it != origins_.end() && it->second.timestamp_ms == removed.record_ms &&
-            stations_.find(removed.id) == stations_.end()) {
-            origins_.erase(it);  // not written again since
-        }
-        removed_order_.pop_front();
-    }
-    auto origin = kafka_bridge::RecordOrigin::of(key, partition, timestamp_ms);
+    removed_.expire(now_ms);
     const std::string id = ocpp::ascii_lower(key);
     const auto it = origins_.find(id);
-    if (it != origins_.end()) {
-        const auto kept = kafka_bridge::supersede(it->second, origin);
-        if (!kept) {
-            return std::string("older than the record that stands for this identity under another "
-                               "spelling or from another partition (write each identity under one "
-                               "spelling)");
-        }
-        origin = *kept;
+    const auto kept = removed_.judge(id, it != origins_.end() ? &it->second : nullptr,
+                                     kafka_bridge::RecordOrigin::of(key, partition, timestamp_ms));
+    if (!kept) {
+        return std::string("older than the record that stands for this identity under another "
+                           "spelling or from another partition (write each identity under one "
+                           "spelling)");
     }
-    origins_[id] = origin;
+    if (removal) {
+        if (it != origins_.end()) {
+            origins_.erase(it);
+        }
+        removed_.remember(id, *kept, now_ms);
+    } else {
+        removed_.forget(id);
+        origins_[id] = *kept;
+    }
     return std::nullopt;
 }
 

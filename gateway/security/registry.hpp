@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -85,9 +84,10 @@ private:
     bool cached(const std::string& key, const std::string& digest, const std::string& hash,
                 std::chrono::steady_clock::time_point now);
     /// Whether a record of `key` stands against the one that stood (then remembers where it
-    /// came from); else why not. Forgets removals older than a day first. Under mutex_.
+    /// came from, as a removal when `removal`); else why not. Under mutex_.
     std::optional<std::string> take_origin(const std::string& key, std::int32_t partition,
-                                           std::int64_t timestamp_ms, std::int64_t now_ms);
+                                           std::int64_t timestamp_ms, bool removal,
+                                           std::int64_t now_ms);
 
     struct Cached {
         std::string password_digest;
@@ -96,16 +96,9 @@ private:
     };
     mutable std::shared_mutex mutex_;
     std::map<std::string, StationCredential, std::less<>> stations_;  // lower-case id
-    /// Where the record that stands for each identity came from, also for identities a
-    /// tombstone removed (an older record under another spelling read later stays out), those
-    /// for a day after the removal was applied here, in the order removed.
+    /// Where the record that stands for each identity came from (none: from the file).
     std::map<std::string, kafka_bridge::RecordOrigin, std::less<>> origins_;  // lower-case id
-    struct Removal {
-        std::int64_t applied_ms;
-        std::string id;
-        std::int64_t record_ms;  ///< the tombstone's time: told from a later removal
-    };
-    std::deque<Removal> removed_order_;
+    kafka_bridge::Deletions removed_;                                         // lower-case ids
     std::mutex cache_mutex_;
     std::map<std::string, Cached, std::less<>> verified_;
 };
