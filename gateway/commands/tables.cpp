@@ -59,9 +59,6 @@ void Router::tables_loop() {
 }
 
 void Router::report_forgotten_ids() {
-    if (Clock::now() < next_forgotten_report_) {
-        return;  // once a minute at most
-    }
     std::uint64_t forgotten = 0;
     std::size_t kept = 0;
     {
@@ -69,8 +66,9 @@ void Router::report_forgotten_ids() {
         forgotten = seen_.forgotten_early();
         kept = seen_.size();
     }
-    if (forgotten == forgotten_reported_) {
-        return;
+    metrics_.command_ids_forgotten_early(forgotten);
+    if (forgotten == forgotten_reported_ || Clock::now() < next_forgotten_report_) {
+        return;  // the log: once a minute at most
     }
     log::warn("commands: {} command ids forgotten before their 25 h were over, {} kept (the most "
               "this instance keeps): a command record repeating one of them would be carried "

@@ -192,6 +192,8 @@ void Metrics::command_unusable() { ++commands_unusable_; }
 
 void Metrics::command_id_reused() { ++command_ids_reused_; }
 
+void Metrics::command_ids_forgotten_early(std::uint64_t total) { command_ids_forgotten_early_ = total; }
+
 void Metrics::command_result_withheld() { ++command_results_withheld_; }
 
 std::string Metrics::render(const std::map<std::string, double>& gauges) const {
@@ -228,6 +230,11 @@ std::string Metrics::render(const std::map<std::string, double>& gauges) const {
            "Command records reusing a commandId taken for another station or action (sent to "
            "the dead-letter topic, no result).");
     out += fmt::format("ocpp_command_ids_reused_total {}\n", command_ids_reused_.load());
+    header("ocpp_command_ids_forgotten_early_total", "counter",
+           "Command ids forgotten before their 25 h were over because this instance remembers "
+           "no more (a repeat of one would be carried out again); counted every 5 s.");
+    out += fmt::format("ocpp_command_ids_forgotten_early_total {}\n",
+                       command_ids_forgotten_early_.load());
     header("ocpp_command_results_withheld_total", "counter",
            "Results not written: another instance had ended the command while this one was cut "
            "off from Kafka.");

@@ -58,6 +58,9 @@ public:
     /// A command record reusing a commandId taken for another station or action: sent to the
     /// dead-letter topic.
     void command_id_reused();
+    /// Command ids forgotten before their window was over since start-up (the table of
+    /// remembered ids was full), as counted by the command router.
+    void command_ids_forgotten_early(std::uint64_t total);
     /// A result not written: another instance had ended the command while this one was cut
     /// off from Kafka.
     void command_result_withheld();
@@ -124,6 +127,7 @@ private:
     std::atomic<std::uint64_t> command_duplicates_{0};
     std::atomic<std::uint64_t> commands_unusable_{0};
     std::atomic<std::uint64_t> command_ids_reused_{0};
+    std::atomic<std::uint64_t> command_ids_forgotten_early_{0};
     std::atomic<std::uint64_t> command_results_withheld_{0};
 
     mutable std::mutex mutex_;

@@ -92,3 +92,16 @@ TEST_CASE("freshness is exported per event class: receipt and station clock to t
     CHECK_THAT(text, Catch::Contains("ocpp_station_clock_off_total{direction=\"ahead\"} 1\n"));
     CHECK_THAT(text, Catch::Contains("ocpp_station_clock_off_total{direction=\"behind\"} 0\n"));
 }
+
+TEST_CASE("command records dropped or forgotten are counted", "[metrics]") {
+    Metrics m;
+    const std::string before = m.render({});
+    CHECK_THAT(before, Catch::Contains("ocpp_command_ids_forgotten_early_total 0\n"));
+    m.command_id_reused();
+    m.command_ids_forgotten_early(7);
+    m.command_ids_forgotten_early(12);  // the router's running total
+    const std::string text = m.render({});
+    CHECK_THAT(text, Catch::Contains("ocpp_command_ids_reused_total 1\n"));
+    CHECK_THAT(text, Catch::Contains("ocpp_command_ids_forgotten_early_total 12\n"));
+    CHECK_THAT(text, Catch::Contains("# TYPE ocpp_command_ids_forgotten_early_total counter\n"));
+}
