@@ -221,7 +221,7 @@ void AdminServer::post_call(const Connection& con, commands::Router& router,
         };
         if (auto error = router.submit(record, nullptr, std::chrono::milliseconds(0),
                                            std::move(on_written))) {
-            answer(503, refused(*error));
+            answer(503, refused(error->message));  // not waiting: never result_gone
         }
         return;
     }
@@ -269,7 +269,11 @@ void AdminServer::post_call(const Connection& con, commands::Router& router,
         }
     };
     if (auto error = router.submit(record, on_result, bound, std::move(on_written))) {
-        answer(503, refused(*error));
+        if (error->kind == commands::Router::SubmitError::Kind::result_gone) {
+            answer(410, json{{"commandId", command_id}, {"error", error->message}});
+        } else {
+            answer(503, refused(error->message));
+        }
     }
 }
 

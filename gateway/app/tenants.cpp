@@ -119,7 +119,7 @@ void App::trigger_boot_if_approved(Tenant& tenant, std::size_t index, const std:
     if (problem) {
         log::warn("command {} (TriggerMessage BootNotification) not queued: {}; the station boots "
                   "again at its interval",
-                  command_id, *problem);
+                  command_id, problem->message);
     }
 }
 

@@ -30,10 +30,11 @@ json presence_json(const kafka_bridge::Presence& p, bool live) {
 
 }  // namespace
 
-std::optional<std::string> Router::submit(const json& record, ResultCallback on_result,
-                                          std::chrono::milliseconds wait,
-                                          WrittenCallback on_written) {
+std::optional<Router::SubmitError> Router::submit(const json& record, ResultCallback on_result,
+                                                  std::chrono::milliseconds wait,
+                                                  WrittenCallback on_written) {
     const std::string command_id = record.at("commandId").get<std::string>();
+    const std::string station_id = record.at("stationId").get<std::string>();
     std::optional<std::uint64_t> waiter;
     if (on_result) {
         std::optional<std::string> known;
@@ -45,6 +46,13 @@ std::optional<std::string> Router::submit(const json& record, ResultCallback on_
             known = results_.find(command_id, kafka_bridge::unix_now_ms());
             if (known) {
                 answer_now = std::move(on_result);
+            } else if (resulted_.contains(command_key(command_id, station_id), now_ms())) {
+                return SubmitError{
+                    SubmitError::Kind::result_gone,
+                    "command " + command_id + " for " + station_id +
+                        " has ended and is not carried out again; its result was written more "
+                        "than an hour ago, or pushed out by newer ones, and is no longer kept "
+                        "here: read it from " + config_.topics.command_results + " by commandId"};
             } else {
                 waiter = waiters_.add(command_id, Clock::now() + wait, std::move(on_result));
             }
@@ -56,8 +64,8 @@ std::optional<std::string> Router::submit(const json& record, ResultCallback on_
             return std::nullopt;
         }
     }
-    kafka_bridge::Record r{config_.topics.commands, record.at("stationId").get<std::string>(),
-                           record.dump(), {{"content-type", "application/json"}}};
+    kafka_bridge::Record r{config_.topics.commands, station_id, record.dump(),
+                           {{"content-type", "application/json"}}};
     auto queued = producers_.current()->produce(
         r, [on_written = std::move(on_written)](const kafka_bridge::Delivery& d) {
             if (!on_written) {
@@ -74,7 +82,7 @@ std::optional<std::string> Router::submit(const json& record, ResultCallback on_
             std::lock_guard<std::mutex> lock(mutex_);
             waiters_.remove(command_id, *waiter);  // another call waiting for the same id stays
         }
-        return queued.error().to_string();
+        return SubmitError{SubmitError::Kind::not_queued, queued.error().to_string()};
     }
     return std::nullopt;
 }

@@ -83,13 +83,24 @@ public:
     /// in words: the record may still have been written when the error is a time-out). Runs
     /// on the producer's poll thread: must not block.
     using WrittenCallback = std::function<void(std::optional<std::string>)>;
+    /// Why submit() wrote nothing; neither callback is called.
+    struct SubmitError {
+        enum class Kind : std::uint8_t {
+            not_queued,   ///< the producer refused the record
+            result_gone,  ///< the command ended, and its result is no longer kept here
+        };
+        Kind kind;
+        std::string message;
+    };
     /// Writes `record` (a command, already checked) to ocpp.commands; `on_written` learns
     /// whether Kafka took it, and when `on_result` is set it is called once the result appears
     /// or `wait` has passed. A command whose result this instance read within the last
     /// kResultsWindow is not written again: `on_result` gets that result at once (and
-    /// `on_written` is not called). Returns an error in words when the record could not be
-    /// queued (then neither callback is called).
-    std::optional<std::string> submit(const nlohmann::json& record, ResultCallback on_result,
+    /// `on_written` is not called). When `on_result` is set and the command's result was read
+    /// within the last day but is no longer kept (older than kResultsWindow, or pushed out),
+    /// nothing is written either (a repeat is never carried out), and the error says so:
+    /// waiting would wait for a result that never comes.
+    std::optional<SubmitError> submit(const nlohmann::json& record, ResultCallback on_result,
                                       std::chrono::milliseconds wait, WrittenCallback on_written);
 
     /// The presence of one station, or nothing when it was never seen.

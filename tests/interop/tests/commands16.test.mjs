@@ -247,6 +247,37 @@ describe('operator commands to an OCPP 1.6 station', () => {
     assertCompleted(res2.body, { commandId: keyed, action: 'ChangeConfiguration', payload: unknown, response: { status: 'NotSupported' } });
   }));
 
+  test('REST: a repeat whose result is no longer kept: 410 at once, nothing written', { timeout: TEST_TIMEOUT_MS }, logOnFailure(async () => {
+    // The result of a command of this station written two hours ago (a copy of a real one,
+    // under another commandId, dated as another instance would have dated it). Instances keep
+    // an hour of results to answer repeats with; one that read this result knows the command
+    // ended although it no longer keeps the result. An instance started now reads it: its
+    // read-back starts at the partition's first record of the last hour, and this file's
+    // earlier results for the station (same key, same partition) are that recent.
+    const commandId = `it-old-${stationId}`;
+    const real = await cmd.waitResult(`it-cc-${stationId}`, { timeoutMs: RESULT_WAIT_MS });  // ChangeConfiguration, above
+    const writtenAt = Date.now() - 2 * 3600_000;
+    await cmd.produce(iso.topics.results, stationId, JSON.stringify({ ...real, commandId }), { timestamp: writtenAt });
+    await cmd.waitResult(commandId, { timeoutMs: RESULT_WAIT_MS });
+    const commandsFrom = await reader.snapshot([iso.topics.commands]);
+
+    const later = await startGateway({ extraArgs: iso.extraArgs });
+    try {
+      const payload = { key: 'HeartbeatInterval', value: '90' };
+      // Waiting would take longer than the client's 5 s (timeoutMs 10 s): the answer is at once.
+      const res = await restCall(later.adminPort, stationId, 'ChangeConfiguration', payload, { query: { commandId, timeoutMs: 10_000 }, timeoutMs: 5_000 });
+      assert.equal(res.status, 410, `repeat of a command whose result is gone: ${res.text}`);
+      assert.equal(res.body.commandId, commandId);
+      assert.match(res.body.error, /has ended and is not carried out again/);
+      assert.match(res.body.error, new RegExp(`read it from ${iso.topics.results}`));
+    } finally {
+      await later.stop();
+    }
+    const written = await reader.readToEnd([iso.topics.commands], { from: commandsFrom });
+    assert.deepEqual(written.map((r) => r.value), [], 'nothing written to the command topic');
+    assert.equal(config.get('HeartbeatInterval').value, '120', 'the station was not asked');
+  }));
+
   test('GetConfiguration (REST, wait=false): 202 {commandId}, then the result on the topic', { timeout: TEST_TIMEOUT_MS }, logOnFailure(async () => {
     const window = { from: Date.now() };
     const payload = { key: ['HeartbeatInterval', 'NumberOfConnectors', 'AlfenLedBrightness'] };
