@@ -231,6 +231,8 @@ private:
     /// thread).
     std::uint64_t forgotten_reported_ = 0;
     std::chrono::steady_clock::time_point next_forgotten_report_{};
+    /// seen_.forgotten_early() when last added to the metric (tables thread).
+    std::uint64_t forgotten_counted_ = 0;
     /// Which route records are decisions and claims that stand.
     RouteLog decided_;
     Waiters waiters_;

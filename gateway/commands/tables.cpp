@@ -66,7 +66,9 @@ void Router::report_forgotten_ids() {
         forgotten = seen_.forgotten_early();
         kept = seen_.size();
     }
-    metrics_.command_ids_forgotten_early(forgotten);
+    // Every tenant's router counts into the same metric: each adds what it forgot since.
+    metrics_.command_ids_forgotten_early(forgotten - forgotten_counted_);
+    forgotten_counted_ = forgotten;
     if (forgotten == forgotten_reported_ || Clock::now() < next_forgotten_report_) {
         return;  // the log: once a minute at most
     }

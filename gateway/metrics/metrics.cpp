@@ -192,7 +192,7 @@ void Metrics::command_unusable() { ++commands_unusable_; }
 
 void Metrics::command_id_reused() { ++command_ids_reused_; }
 
-void Metrics::command_ids_forgotten_early(std::uint64_t total) { command_ids_forgotten_early_ = total; }
+void Metrics::command_ids_forgotten_early(std::uint64_t count) { command_ids_forgotten_early_ += count; }
 
 void Metrics::command_result_withheld() { ++command_results_withheld_; }
 

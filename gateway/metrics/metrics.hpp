@@ -58,9 +58,9 @@ public:
     /// A command record reusing a commandId taken for another station or action: sent to the
     /// dead-letter topic.
     void command_id_reused();
-    /// Command ids forgotten before their window was over since start-up (the table of
-    /// remembered ids was full), as counted by the command router.
-    void command_ids_forgotten_early(std::uint64_t total);
+    /// `count` more command ids forgotten before their window was over (a router's table of
+    /// remembered ids was full).
+    void command_ids_forgotten_early(std::uint64_t count);
     /// A result not written: another instance had ended the command while this one was cut
     /// off from Kafka.
     void command_result_withheld();
