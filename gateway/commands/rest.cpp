@@ -46,7 +46,12 @@ std::optional<Router::SubmitError> Router::submit(const json& record, ResultCall
             known = results_.find(command_id, kafka_bridge::unix_now_ms());
             if (known) {
                 answer_now = std::move(on_result);
-            } else if (resulted_.contains(command_key(command_id, station_id), now_ms())) {
+            } else if (resulted_.contains(command_key(command_id, station_id), now_ms()) &&
+                       uses_.contains(command_use_key(command_id, station_id,
+                                                      record.at("action").get<std::string>()),
+                                      now_ms())) {
+                // A repeat that intake would drop as such (its route is remembered): waiting
+                // would wait for a result that never comes.
                 return SubmitError{
                     SubmitError::Kind::result_gone,
                     "command " + command_id + " for " + station_id +

@@ -96,10 +96,11 @@ public:
     /// whether Kafka took it, and when `on_result` is set it is called once the result appears
     /// or `wait` has passed. A command whose result this instance read within the last
     /// kResultsWindow is not written again: `on_result` gets that result at once (and
-    /// `on_written` is not called). When `on_result` is set and the command's result was read
-    /// within the last day but is no longer kept (older than kResultsWindow, or pushed out),
-    /// nothing is written either (a repeat is never carried out), and the error says so:
-    /// waiting would wait for a result that never comes.
+    /// `on_written` is not called). When `on_result` is set and the command (same station and
+    /// action) is still remembered as taken (kSeenWindow after its route) and its result was
+    /// read but is no longer kept (older than kResultsWindow, or pushed out), nothing is
+    /// written either (a repeat is never carried out), and the error says so: waiting would
+    /// wait for a result that never comes.
     std::optional<SubmitError> submit(const nlohmann::json& record, ResultCallback on_result,
                                       std::chrono::milliseconds wait, WrittenCallback on_written);
 

@@ -256,12 +256,14 @@ export class CommandClient {
     await this.produce(this.topics.commands, key, valueString);
   }
 
-  /** Produces `valueString` verbatim with `key` to `topic` (acks=all), at `timestamp` (ms) if given. */
-  async produce(topic, key, valueString, { timestamp } = {}) {
+  /** Produces `valueString` verbatim with `key` to `topic` (acks=all). */
+  async produce(topic, key, valueString) {
     if (!this.producer) throw new Error('CommandClient: start() first');
-    const message = { key: key == null ? null : String(key), value: valueString };
-    if (timestamp !== undefined) message.timestamp = String(timestamp);
-    await this.producer.send({ topic, acks: -1, messages: [message] });
+    await this.producer.send({
+      topic,
+      acks: -1,
+      messages: [{ key: key == null ? null : String(key), value: valueString }],
+    });
   }
 
   /**

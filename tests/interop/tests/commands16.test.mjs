@@ -248,34 +248,39 @@ describe('operator commands to an OCPP 1.6 station', () => {
   }));
 
   test('REST: a repeat whose result is no longer kept: 410 at once, nothing written', { timeout: TEST_TIMEOUT_MS }, logOnFailure(async () => {
-    // The result of a command of this station written two hours ago (a copy of a real one,
-    // under another commandId, dated as another instance would have dated it). Instances keep
-    // an hour of results to answer repeats with; one that read this result knows the command
-    // ended although it no longer keeps the result. An instance started now reads it: its
-    // read-back starts at the partition's first record of the last hour, and this file's
-    // earlier results for the station (same key, same partition) are that recent.
-    const commandId = `it-old-${stationId}`;
-    const real = await cmd.waitResult(`it-cc-${stationId}`, { timeoutMs: RESULT_WAIT_MS });  // ChangeConfiguration, above
-    const writtenAt = Date.now() - 2 * 3600_000;
-    await cmd.produce(iso.topics.results, stationId, JSON.stringify({ ...real, commandId }), { timestamp: writtenAt });
-    await cmd.waitResult(commandId, { timeoutMs: RESULT_WAIT_MS });
-    const commandsFrom = await reader.snapshot([iso.topics.commands]);
+    const commandId = `it-pushed-${stationId}`;
+    const payload = { key: 'MeterValueSampleInterval', value: '30' };
+    const first = await restCall(gw.adminPort, stationId, 'ChangeConfiguration', payload, { query: { commandId }, timeoutMs: RESULT_WAIT_MS });
+    assert.equal(first.status, 200, `REST status; body ${first.text}`);
+    commandIds.push(commandId);
 
-    const later = await startGateway({ extraArgs: iso.extraArgs });
-    try {
-      const payload = { key: 'HeartbeatInterval', value: '90' };
-      // Waiting would take longer than the client's 5 s (timeoutMs 10 s): the answer is at once.
-      const res = await restCall(later.adminPort, stationId, 'ChangeConfiguration', payload, { query: { commandId, timeoutMs: 10_000 }, timeoutMs: 5_000 });
-      assert.equal(res.status, 410, `repeat of a command whose result is gone: ${res.text}`);
-      assert.equal(res.body.commandId, commandId);
-      assert.match(res.body.error, /has ended and is not carried out again/);
-      assert.match(res.body.error, new RegExp(`read it from ${iso.topics.results}`));
-    } finally {
-      await later.stop();
+    // Newer results (other commands', about 900 KB each) push it out of the 16 MiB of results
+    // an instance keeps to answer repeats with.
+    const filler = 'x'.repeat(900_000);
+    for (let i = 0; i < 20; i++) {
+      const other = `ITFILL${i}-${stationId}`;
+      await cmd.produce(iso.topics.results, other, JSON.stringify({
+        commandId: `it-fill-${i}-${stationId}`, stationId: other, action: 'DataTransfer', status: 'Completed', response: { status: 'Accepted', data: filler },
+      }));
     }
+    const commandsFrom = await reader.snapshot([iso.topics.commands]);
+    // Until the instance has read them a repeat gets the result it keeps (200, nothing
+    // written); from then on 410, at once: waiting would outlast the client's 5 s.
+    const deadline = Date.now() + RESULT_WAIT_MS;
+    let again;
+    for (;;) {
+      again = await restCall(gw.adminPort, stationId, 'ChangeConfiguration', payload, { query: { commandId, timeoutMs: 10_000 }, timeoutMs: 5_000 });
+      if (again.status !== 200 || Date.now() > deadline) break;
+      assert.deepEqual(again.body, first.body, 'a repeat answered from the results kept');
+      await new Promise((resolve) => setTimeout(resolve, 100));  // pace the attempts
+    }
+    assert.equal(again.status, 410, `repeat of a command whose result was pushed out: ${again.text}`);
+    assert.equal(again.body.commandId, commandId);
+    assert.match(again.body.error, /has ended and is not carried out again/);
+    assert.match(again.body.error, new RegExp(`read it from ${iso.topics.results}`));
     const written = await reader.readToEnd([iso.topics.commands], { from: commandsFrom });
     assert.deepEqual(written.map((r) => r.value), [], 'nothing written to the command topic');
-    assert.equal(config.get('HeartbeatInterval').value, '120', 'the station was not asked');
+    // The last test checks that the station got this command's CALL once.
   }));
 
   test('GetConfiguration (REST, wait=false): 202 {commandId}, then the result on the topic', { timeout: TEST_TIMEOUT_MS }, logOnFailure(async () => {
