@@ -148,6 +148,31 @@ void report_durability(kafka_bridge::Producer& producer,
     }
 }
 
+/// Says which topics take smaller records than a station message may be: a message between
+/// the two is read, then refused as too large for Kafka (the producer's own limit is checked
+/// with the configuration, config::check_record_room).
+void report_record_room(const config::Config& config,
+                        const std::map<std::string, kafka_bridge::ObservedTopic>& observed) {
+    const auto limit = static_cast<long long>(config.limits.max_message_bytes);
+    std::vector<std::string> small;
+    for (const auto& [name, topic] : observed) {
+        const auto room = topic.config.find("max.message.bytes");
+        if (!topic.exists || room == topic.config.end()) {
+            continue;
+        }
+        if (const long long bytes = std::atoll(room->second.c_str()); bytes > 0 && bytes < limit) {
+            small.push_back(fmt::format("{} ({})", name, bytes));
+        }
+    }
+    if (!small.empty()) {
+        log::warn("{} topic(s) take records smaller than limits.max_message_bytes ({}), by their "
+                  "max.message.bytes: {}; a station message between the two is read, then "
+                  "answered InternalError \"too large for Kafka\" and not stored (raise the "
+                  "topics' max.message.bytes with kafka-configs, or lower the limit)",
+                  small.size(), limit, fmt::join(small, ", "));
+    }
+}
+
 /// Logs how the topics differ from the contract (what `ocpp-gateway topics apply` would
 /// change); false, with the differences in `problem`, when the configuration says to refuse.
 bool compare_with_contract(const config::Config& config, kafka_bridge::Producer& producer,
@@ -169,6 +194,7 @@ bool compare_with_contract(const config::Config& config, kafka_bridge::Producer&
                   observed.error().to_string());
         return true;
     }
+    report_record_room(config, observed.value());
     const auto plan = kafka_bridge::plan_topics(topics, observed.value());
     if (plan.meets()) {
         return true;

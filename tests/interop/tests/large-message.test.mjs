@@ -2,11 +2,13 @@
 // message.max.bytes with it, as start-up requires) but whose record is larger than the broker
 // takes (the topics' max.message.bytes, about 1 MiB by default, not raised) is answered with a
 // CALLERROR that says so: resending cannot help, and "try again" would have the station resend
-// it for ever. The gateway logs it as an error.
+// it for ever. The gateway logs it as an error, and said at start-up which topics take records
+// smaller than its frame limit.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { uniqueStationId, withGatewayLog } from '../lib/gateway.mjs';
+import { TOPICS } from '../lib/kafka.mjs';
 import { gatewayOnOwnBroker } from '../lib/broker.mjs';
 import { bootedRawStation } from '../lib/raw-station.mjs';
 
@@ -31,6 +33,15 @@ describe('a message too large for Kafka', { timeout: 60_000 }, () => {
     station?.terminate();
     await own?.destroy();
   });
+
+  test('the topics that take less than the frame limit are named at start-up', logOnFailure(async () => {
+    const warning = gw.output().split('\n').find((l) => l.includes('take records smaller than limits.max_message_bytes'));
+    assert.ok(warning, 'a start-up warning about the topics\' max.message.bytes');
+    assert.match(warning, new RegExp(`limits\\.max_message_bytes \\(${FRAME_LIMIT}\\)`));
+    for (const topic of [TOPICS.dataTransfer, TOPICS.transactions, TOPICS.deadLetter]) {
+      assert.match(warning, new RegExp(`${topic.replace('.', '\\.')} \\(\\d+\\)`), `${topic} named: ${warning}`);
+    }
+  }));
 
   test('is answered InternalError saying it cannot be stored, and a small one still is', logOnFailure(async () => {
     station = await bootedRawStation(gw.wsUrl(uniqueStationId('ITLARGE')), 'ocpp1.6');
