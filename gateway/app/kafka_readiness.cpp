@@ -148,9 +148,11 @@ void report_durability(kafka_bridge::Producer& producer,
     }
 }
 
-/// Says which topics take smaller records than a station message may be: a message between
-/// the two is read, then refused as too large for Kafka (the producer's own limit is checked
-/// with the configuration, config::check_record_room).
+/// Says which topics take smaller records than a station message may be: a message near the
+/// limit is read, then refused as too large for Kafka (the producer's own limit is checked
+/// with the configuration, config::check_record_room). A record holds more than the message
+/// (the envelope; a repaired frame's original too), so a topic just above the limit can still
+/// refuse one: this names only the certain cases.
 void report_record_room(const config::Config& config,
                         const std::map<std::string, kafka_bridge::ObservedTopic>& observed) {
     const auto limit = static_cast<long long>(config.limits.max_message_bytes);
@@ -166,9 +168,10 @@ void report_record_room(const config::Config& config,
     }
     if (!small.empty()) {
         log::warn("{} topic(s) take records smaller than limits.max_message_bytes ({}), by their "
-                  "max.message.bytes: {}; a station message between the two is read, then "
+                  "max.message.bytes: {}; a station message near the limit is read, then "
                   "answered InternalError \"too large for Kafka\" and not stored (raise the "
-                  "topics' max.message.bytes with kafka-configs, or lower the limit)",
+                  "topics' max.message.bytes with kafka-configs above the limit with room for "
+                  "the record's envelope, or lower the limit)",
                   small.size(), limit, fmt::join(small, ", "));
     }
 }

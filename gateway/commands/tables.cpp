@@ -56,6 +56,7 @@ void Router::tables_loop() {
             next_partition_check = Clock::now() + kPartitionCheckPeriod;
         }
     }
+    report_forgotten_ids();  // what was forgotten since the last check counts too
 }
 
 void Router::report_forgotten_ids() {
