@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "kafka_bridge/record_json.hpp"
 #include "ocpp/actions.hpp"
 #include "ocpp/rfc3339.hpp"
 #include "ocpp/types.hpp"
@@ -160,11 +161,13 @@ ocpp::Result<Command, CommandProblem> parse_command(const std::optional<std::str
                                                     const CommandDefaults& defaults) {
     CommandProblem problem;
     problem.station_id = key.value_or("");
-    const json doc = json::parse(value, nullptr, false);
-    if (doc.is_discarded() || !doc.is_object()) {
-        problem.reason = "the record value is not a JSON object";
+    auto read = read_record_json(value);
+    if (!read.ok() || !read.value().is_object()) {
+        problem.reason = read.ok() ? "the record value is not a JSON object"
+                                   : "the record value is not a JSON object: " + read.error();
         return problem;
     }
+    const json doc = std::move(read).value();
     if (const auto it = doc.find("commandId"); it != doc.end()) {
         if (!it->is_string() || it->get_ref<const std::string&>().empty() ||
             it->get_ref<const std::string&>().size() > kMaxCommandIdLength) {
@@ -369,9 +372,13 @@ std::string command_route(const CommandRoute& route) {
 }
 
 ocpp::Result<CommandRoute, std::string> parse_command_route(std::string_view value) {
-    const json doc = json::parse(value, nullptr, false);
+    auto read = read_record_json(value);
+    if (!read.ok()) {
+        return "not a JSON object: " + read.error();
+    }
+    const json doc = std::move(read).value();
     try {
-        if (doc.is_discarded() || !doc.is_object()) {
+        if (!doc.is_object()) {
             return std::string("not a JSON object");
         }
         CommandRoute route;

@@ -11,6 +11,7 @@
 #include "gateway/http/url.hpp"
 #include "gateway/security/basic_auth.hpp"
 #include "kafka_bridge/envelope.hpp"
+#include "kafka_bridge/record_json.hpp"
 #include "ocpp/identity.hpp"
 
 namespace gateway::admin {
@@ -188,12 +189,15 @@ void AdminServer::post_call(const Connection& con, commands::Router& router,
         return;
     }
     record["commandId"] = command_id;
-    json payload = json::parse(con->get_request_body(), nullptr, false);
-    if (payload.is_discarded() || !payload.is_object()) {
-        reply_error(con, 400, "the body must be a JSON object: the OCPP payload of " + action);
+    // The payload is one level down in the command record, which intake reads with the
+    // same bound on nesting.
+    auto payload = kafka_bridge::read_record_json(con->get_request_body(), kafka_bridge::kMaxRecordDepth - 1);
+    if (!payload.ok() || !payload.value().is_object()) {
+        reply_error(con, 400, "the body must be a JSON object: the OCPP payload of " + action +
+                                  (payload.ok() ? std::string() : " (" + payload.error() + ")"));
         return;
     }
-    record["payload"] = std::move(payload);
+    record["payload"] = std::move(payload).value();
 
     // Every answer waits for Kafka's verdict on the command record: 202 only once it is on
     // the topic, 503 at once when Kafka refused it.
@@ -238,7 +242,7 @@ void AdminServer::post_call(const Connection& con, commands::Router& router,
             if (answered->exchange(true)) {
                 return;  // Kafka refused the record and the caller has its 503
             }
-            const json parsed = result ? json::parse(*result, nullptr, false) : json();
+            const json parsed = result ? kafka_bridge::parse_record_json(*result) : json();
             if (result && parsed.is_object()) {
                 if (auto other = other_command(parsed, station, action)) {
                     reply_json(con, 409, json{{"commandId", command_id}, {"error", *other},

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "kafka_bridge/consumer.hpp"
+#include "kafka_bridge/record_json.hpp"
 
 namespace gateway::app {
 namespace {
@@ -193,7 +194,7 @@ std::string read_dead_letters(const config::Config& config, const std::string& t
         }
         quiet_since = std::chrono::steady_clock::now();
         if (message->value) {
-            suggestion.add(json::parse(*message->value, nullptr, false));
+            suggestion.add(kafka_bridge::parse_record_json(*message->value));
         }
         const auto it = remaining.find(message->partition);
         if (it != remaining.end() && message->offset + 1 >= it->second) {

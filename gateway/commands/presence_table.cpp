@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kafka_bridge/record_json.hpp"
 #include "ocpp/types.hpp"
 
 namespace gateway::commands {
@@ -156,7 +157,7 @@ bool PresenceTable::apply(const std::string& key, const std::optional<std::strin
             g.alive = false;
             return true;
         }
-        const json doc = json::parse(*value, nullptr, false);
+        const json doc = kafka_bridge::parse_record_json(*value);
         if (doc.is_discarded() || !doc.is_object() || !doc.contains("state")) {
             return false;
         }
@@ -173,7 +174,7 @@ bool PresenceTable::apply(const std::string& key, const std::optional<std::strin
         stations_.erase(key);
         return true;
     }
-    const json doc = json::parse(*value, nullptr, false);
+    const json doc = kafka_bridge::parse_record_json(*value);
     try {
         if (doc.is_discarded() || !doc.is_object()) {
             return false;

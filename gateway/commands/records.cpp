@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "gateway/log/log.hpp"
+#include "kafka_bridge/record_json.hpp"
 
 namespace gateway::commands {
 namespace {
@@ -183,7 +184,7 @@ bool Router::written_by_self(const std::string& command_id) const {
     if (!found) {
         return false;
     }
-    const auto doc = nlohmann::json::parse(*found, nullptr, false);
+    const auto doc = kafka_bridge::parse_record_json(*found);
     const auto it = doc.is_object() ? doc.find("gatewayId") : doc.end();
     return it != doc.end() && it->is_string() && it->get<std::string>() == config_.gateway_id;
 }

@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 
 #include "gateway/log/log.hpp"
+#include "kafka_bridge/record_json.hpp"
 #include "gateway/session/session.hpp"
 
 namespace gateway::commands {
@@ -24,7 +25,7 @@ constexpr auto kPartitionCheckPeriod = 5s;
 
 /// The status of a result record built by this instance (for metrics and logs).
 std::string result_status(const std::string& record) {
-    const json doc = json::parse(record, nullptr, false);
+    const json doc = kafka_bridge::parse_record_json(record);
     const auto it = doc.is_object() ? doc.find("status") : doc.end();
     return it != doc.end() && it->is_string() ? it->get<std::string>() : std::string("unknown");
 }
@@ -197,7 +198,7 @@ void Router::conclude_orphans() {
         std::optional<std::string> result;
         if (r.result) {
             // Decided at intake (or claimed) by an instance that went away before writing it.
-            json record = json::parse(*r.result, nullptr, false);
+            json record = kafka_bridge::parse_record_json(*r.result);
             if (record.is_object()) {
                 record["gatewayId"] = config_.gateway_id;
                 log::warn("command {} for {}: instance {} went away before writing its result; "
@@ -420,7 +421,7 @@ void Router::apply_result(const kafka_bridge::Message& message) {
     if (!message.value) {
         return;
     }
-    const json doc = json::parse(*message.value, nullptr, false);
+    const json doc = kafka_bridge::parse_record_json(*message.value);
     if (doc.is_discarded() || !doc.is_object() || !doc.contains("commandId") ||
         !doc["commandId"].is_string()) {
         return;

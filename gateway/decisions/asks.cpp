@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kafka_bridge/record_json.hpp"
+
 namespace gateway::decisions {
 
 void AskTable::add(const std::string& request_id, Callback callback) {
@@ -41,8 +43,12 @@ std::size_t AskTable::waiting() const {
 }
 
 std::optional<std::string> parse_decision(const std::string& value, DecisionRecord& out) {
-    const auto doc = nlohmann::json::parse(value, nullptr, false);
-    if (doc.is_discarded() || !doc.is_object()) {
+    auto read = kafka_bridge::read_record_json(value);
+    if (!read.ok()) {
+        return "value is not a JSON object: " + read.error();
+    }
+    const nlohmann::json doc = std::move(read).value();
+    if (!doc.is_object()) {
         return std::string("value is not a JSON object");
     }
     const auto id = doc.find("requestId");

@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "kafka_bridge/commands.hpp"
+#include "kafka_bridge/record_json.hpp"
 #include "ocpp/types.hpp"
 
 namespace gateway::decisions {
@@ -188,12 +189,14 @@ std::optional<std::string> TokenTable::apply_record(const std::string& key,
     }
     TokenEntry entry;
     if (value) {
-        const auto doc = json::parse(*value, nullptr, false);
+        auto read = kafka_bridge::read_record_json(*value);
         std::optional<std::string> bad;
-        if (doc.is_discarded() || !doc.is_object()) {
+        if (!read.ok()) {
+            bad = "value is not a JSON object: " + read.error();
+        } else if (!read.value().is_object()) {
             bad = "value is not a JSON object";
         } else {
-            bad = read_token_entry(doc, key, entry);
+            bad = read_token_entry(read.value(), key, entry);
         }
         if (bad) {
             ++rejected_;

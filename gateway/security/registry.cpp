@@ -12,6 +12,7 @@
 #include "gateway/security/basic_auth.hpp"
 #include "gateway/security/password.hpp"
 #include "kafka_bridge/envelope.hpp"
+#include "kafka_bridge/record_json.hpp"
 #include "ocpp/identity.hpp"
 
 namespace gateway::security {
@@ -121,8 +122,12 @@ std::optional<std::string> StationRegistry::apply_record(const std::string& key,
         stations_.erase(id);
         return std::nullopt;
     }
-    const auto doc = nlohmann::json::parse(*value, nullptr, false);
-    if (doc.is_discarded() || !doc.is_object()) {
+    auto read = kafka_bridge::read_record_json(*value);
+    if (!read.ok()) {
+        return "value is not a JSON object: " + read.error();
+    }
+    const nlohmann::json doc = std::move(read).value();
+    if (!doc.is_object()) {
         return std::string("value is not a JSON object");
     }
     StationCredential c;

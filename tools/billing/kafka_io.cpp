@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include "kafka_bridge/record_json.hpp"
+
 namespace billing {
 
 using json = nlohmann::json;
@@ -281,8 +283,8 @@ void restore(const Options& o, int partitions, std::int64_t retire_before, std::
             if (m->payload == nullptr) {
                 book.forget(key);  // a session merged into another, or a record removed
             } else {
-                const auto j = json::parse(static_cast<const char*>(m->payload),
-                                           static_cast<const char*>(m->payload) + m->len, nullptr, false);
+                const auto j = kafka_bridge::parse_record_json(
+                    std::string_view(static_cast<const char*>(m->payload), m->len));
                 auto s = Session::from_json(j);
                 if (!s || s->key != key) {
                     unreadable[key] = where(m);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "kafka_bridge/record_json.hpp"
 #include "tools/billing/book.hpp"
 #include "tools/billing/kafka_io.hpp"
 #include "tools/billing/options.hpp"
@@ -178,8 +179,8 @@ int main(int argc, char** argv) {
         }
         for (auto* m : batch) {
             const auto j = m->payload != nullptr
-                               ? json::parse(static_cast<const char*>(m->payload),
-                                             static_cast<const char*>(m->payload) + m->len, nullptr, false)
+                               ? kafka_bridge::parse_record_json(
+                                     std::string_view(static_cast<const char*>(m->payload), m->len))
                                : json();
             std::string note;
             const auto applied = book.apply(j, &note, record_time(m));

@@ -371,6 +371,9 @@ describe('operator command outcomes', () => {
       { what: 'commandId empty', key: uniqueStationId('ITDL'), build: (k) => JSON.stringify({ commandId: '', stationId: k, action: 'Reset', payload: { type: 'Soft' } }), reason: /commandId/i },
       { what: 'commandId not a string', key: uniqueStationId('ITDL'), build: (k) => JSON.stringify({ commandId: 42, stationId: k, action: 'Reset', payload: { type: 'Soft' } }), reason: /commandId/i },
       { what: 'value not JSON', key: uniqueStationId('ITDL'), build: (k) => `{"commandId": "x-${k}", oops`, reason: /./ },
+      // 200,000 levels: a copy of it overflowed the reading thread's stack, on every instance
+      // and again after each restart.
+      { what: 'payload nested too deeply', key: uniqueStationId('ITDL'), build: (k) => `{"commandId":"deep-${k}","stationId":"${k}","action":"DataTransfer","payload":{"vendorId":"v","data":${'['.repeat(200_000)}${']'.repeat(200_000)}}}`, reason: /nested deeper than 1024 levels/ },
     ];
     for (const c of cases) {
       c.text = c.build(c.key);
@@ -387,7 +390,12 @@ describe('operator command outcomes', () => {
       assert.ok(v && typeof v.reason === 'string', `${c.what}: dead-letter record has a reason: ${recs[0].text}`);
       assert.match(v.reason, c.reason, `${c.what}: reason ${JSON.stringify(v.reason)}`);
       assertSchema('deadLetter', v, `${c.what}: dead-letter record`);
-      assert.equal(v.raw, c.text, `${c.what}: raw = the record value`);
+      if (c.text.length <= 64 * 1024) {
+        assert.equal(v.raw, c.text, `${c.what}: raw = the record value`);
+      } else {
+        assert.ok(c.text.startsWith(v.raw) && v.raw.length === 64 * 1024, `${c.what}: raw = the record value's first 64 KiB (${v.raw.length} characters)`);
+        assert.equal(v.rawBytes, c.text.length, `${c.what}: rawBytes`);
+      }
       if (v.topic !== undefined) assert.equal(v.topic, iso.topics.commands, `${c.what}: topic of the refused record`);
       if (v.gatewayId !== undefined) assert.equal(v.gatewayId, gw.gatewayId, `${c.what}: gatewayId`);
     }
@@ -513,14 +521,18 @@ describe('operator command outcomes', () => {
       ['body a JSON array', { rawBody: '["Soft"]' }],
       ['body a JSON string', { rawBody: '"Soft"' }],
       ['empty body', { rawBody: '' }],
+      // Fits the 256 KiB body limit; printing it into the record overflowed the stack.
+      ['body nested too deeply', { rawBody: `{"type":${'['.repeat(100_000)}${']'.repeat(100_000)}}`, reason: /nested deeper than 1023 levels/ }],
       ['timeoutMs not a number', { query: { timeoutMs: 'abc' } }],
       ['timeoutMs out of range', { query: { timeoutMs: '0' } }],
       ['expiresAt not a time', { query: { expiresAt: 'tomorrow' } }],
     ];
     for (const [what, opts] of bad) {
-      const res = await restCall(gw.adminPort, sid, 'Reset', { type: 'Soft' }, { ...opts, token: TOKEN, timeoutMs: 5_000 });
+      const { reason, ...call } = opts;
+      const res = await restCall(gw.adminPort, sid, 'Reset', { type: 'Soft' }, { ...call, token: TOKEN, timeoutMs: 5_000 });
       assert.equal(res.status, 400, `${what}: ${res.status} ${res.text}`);
       assert.ok(res.text.length > 0, `${what}: 400 carries the reason`);
+      if (reason) assert.match(res.text, reason, `${what}: the reason`);
     }
     // Marker through the same intake: it must be the first record for this station.
     const marker = await restCall(gw.adminPort, sid, 'Reset', { type: 'Soft' }, { query: { wait: 'false' }, token: TOKEN, timeoutMs: 5_000 });

@@ -102,6 +102,11 @@ TEST_CASE("bad command records name their problem, keeping a readable commandId"
         CHECK(parsed.error().command_id.has_value() == c.has_id);
         CHECK_THAT(parsed.error().reason, Catch::Contains(c.reason_part));
     }
+    // A payload nested past the bound (it would crash whoever copies it) is named as such.
+    const auto deep = parse(R"({"commandId":"c","stationId":"CS-1","action":"DataTransfer","payload":{"data":)" +
+                            std::string(300'000, '[') + std::string(300'000, ']') + "}}");
+    REQUIRE_FALSE(deep.ok());
+    CHECK(deep.error().reason == "the record value is not a JSON object: nested deeper than 1024 levels");
     const auto long_id = parse(json{{"commandId", std::string(129, 'x')}, {"stationId", "CS-1"},
                                     {"action", "Reset"}, {"payload", json::object()}}.dump());
     REQUIRE_FALSE(long_id.ok());

@@ -68,6 +68,13 @@ TEST_CASE("decision records are read like token entries, with a requestId", "[de
         gateway::decisions::DecisionRecord ignored;
         CHECK(gateway::decisions::parse_decision(bad, ignored));
     }
+    gateway::decisions::DecisionRecord ignored;
+    const auto deep = gateway::decisions::parse_decision(
+        R"({"requestId": "r-2", "status": "Blocked", "x": )" + std::string(200'000, '[') +
+            std::string(200'000, ']') + "}",
+        ignored);
+    REQUIRE(deep);
+    CHECK(*deep == "value is not a JSON object: nested deeper than 1024 levels");
 }
 
 TEST_CASE("questions follow their schema", "[decisions]") {

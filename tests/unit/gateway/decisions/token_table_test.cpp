@@ -72,7 +72,12 @@ TEST_CASE("unusable token records are skipped and counted, the entry stays", "[d
         REQUIRE(problem);
         CHECK_FALSE(problem->empty());
     }
-    CHECK(table.rejected_records() == bad.size());
+    // Nested past the bound on records (its copy would overflow the stack): named so.
+    const std::string deep = std::string(200'000, '[') + std::string(200'000, ']');
+    const auto too_deep = table.apply_record("CARD", R"({"status": "Blocked", "groupIdToken": )" + deep + "}", kAt);
+    REQUIRE(too_deep);
+    CHECK(*too_deep == "value is not a JSON object: nested deeper than 1024 levels");
+    CHECK(table.rejected_records() == bad.size() + 1);
     CHECK(table.find("CARD", "")->status == "Accepted");
     CHECK(table.size() == 1);
 }

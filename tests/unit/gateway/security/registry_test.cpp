@@ -56,6 +56,10 @@ TEST_CASE("the registry checks identity and password, 1.6 passwords also as hex"
     CHECK(registry.apply_record("CS03", std::string("[1]")));
     CHECK(registry.apply_record("CS03", std::string("{\"stationId\":\"CS04\"}")));
     CHECK(registry.apply_record("bad:id", std::string("{}")));
+    const auto deep = registry.apply_record(
+        "CS03", R"({"boot": )" + std::string(200'000, '[') + std::string(200'000, ']') + "}");
+    REQUIRE(deep);
+    CHECK(*deep == "value is not a JSON object: nested deeper than 1024 levels");
     CHECK_FALSE(registry.find("CS03"));
 }
 
