@@ -57,7 +57,9 @@ void add_reading(Session& s, Reading r) {
 }
 
 /// Energy register readings of an OCPP meterValue array (both versions): samples of
-/// Energy.Active.Import.Register (the default measurand) without a phase, in Wh.
+/// Energy.Active.Import.Register (the default measurand) without a phase, measured at the
+/// outlet (the default location: what the vehicle drew; a station may also report its grid
+/// connection's register, Inlet, or the vehicle's, EV, which would mix two meters), in Wh.
 void add_meter_values(Session& s, const json& meter_values) {
     if (!meter_values.is_array()) {
         return;
@@ -70,7 +72,7 @@ void add_meter_values(Session& s, const json& meter_values) {
         }
         for (const auto& sv : *samples) {
             if (text(sv, "measurand").value_or("Energy.Active.Import.Register") != "Energy.Active.Import.Register" ||
-                member(sv, "phase") != nullptr) {
+                member(sv, "phase") != nullptr || text(sv, "location").value_or("Outlet") != "Outlet") {
                 continue;
             }
             double value = 0;

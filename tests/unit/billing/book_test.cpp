@@ -273,6 +273,41 @@ TEST_CASE("readings that are not finite are skipped, and the largest seqNo is wr
     CHECK(copy->seq_nos.ranges() == std::map<std::int64_t, std::int64_t>{{INT64_MAX, INT64_MAX}});
 }
 
+TEST_CASE("only the outlet's register is billed, not the grid connection's or the vehicle's", "[billing]") {
+    Book book;
+    const json start{{"connectorId", 1}, {"idTag", "CARD"}, {"meterStart", 1000}, {"timestamp", "2026-12-01T10:00:00Z"}};
+    book.apply(event("CP5", "1.6", "StartTransaction", "s", start, {{"transactionId", 3}}));
+    // The station's grid register (far larger) and the vehicle's, beside the outlet's, at the
+    // same moment and at later ones: taken, they would be the first or last reading.
+    json mv = meter16(3, "2026-12-01T10:10:00Z", "2500");
+    mv["meterValue"][0]["sampledValue"] = json::array(
+        {json{{"value", "2500"}, {"location", "Outlet"}}, json{{"value", "900000"}, {"location", "Inlet"}},
+         json{{"value", "10"}, {"location", "EV"}}});
+    book.apply(event("CP5", "1.6", "MeterValues", "m1", mv));
+    json late = meter16(3, "2026-12-01T10:50:00Z", "950000");
+    late["meterValue"][0]["sampledValue"][0]["location"] = "Inlet";
+    book.apply(event("CP5", "1.6", "MeterValues", "m2", late));
+    book.apply(event("CP5", "1.6", "StopTransaction", "e",
+                     {{"transactionId", 3}, {"meterStop", 4000}, {"timestamp", "2026-12-01T10:30:00Z"}}));
+    REQUIRE(book.sessions().size() == 1);
+    const json record = book.sessions().begin()->second.to_json();
+    CHECK(record["meterStart"]["wh"] == 1000.0);
+    CHECK(record["meterStop"]["wh"] == 4000.0);
+    CHECK(record["energyWh"] == 3000.0);
+
+    // 2.0.1: the same with the vehicle's register reported after the outlet's last reading.
+    Book other;
+    for (auto e : session201()) {
+        if (e["payload"]["eventType"] == "Ended") {
+            auto& samples = e["payload"]["meterValue"][0]["sampledValue"];
+            samples.push_back(json{{"value", 99.0}, {"location", "EV"}, {"unitOfMeasure", {{"unit", "kWh"}}}});
+        }
+        other.apply(e);
+    }
+    REQUIRE(other.sessions().size() == 1);
+    CHECK(other.sessions().begin()->second.to_json()["energyWh"] == 2500.0);
+}
+
 TEST_CASE("seqNos are kept as ranges, joined where they meet", "[billing]") {
     billing::SeqNos seqs;
     CHECK(seqs.insert(5));
