@@ -1,16 +1,27 @@
 #include "gateway/session/tolerance.hpp"
 
+#include <algorithm>
+
 #include "ocpp/types.hpp"
 
 namespace gateway::session {
 namespace {
 
+/// The string at `key`, at most kMaxModelFieldBytes long, not cut inside a UTF-8 sequence.
 std::string string_at(const nlohmann::json& object, const char* key) {
     if (!object.is_object()) {
         return {};
     }
     const auto it = object.find(key);
-    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+    if (it == object.end() || !it->is_string()) {
+        return {};
+    }
+    const auto& s = it->get_ref<const std::string&>();
+    std::size_t n = std::min(s.size(), kMaxModelFieldBytes);
+    while (n < s.size() && n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0U) == 0x80U) {
+        --n;  // s[n] continues the character before it
+    }
+    return s.substr(0, n);
 }
 
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }

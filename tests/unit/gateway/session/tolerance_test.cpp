@@ -38,6 +38,17 @@ TEST_CASE("the boot names the model in either version", "[tolerance]") {
     CHECK_FALSE(gateway::session::boot_model(ocpp::ProtocolVersion::v16, json::array()).known());
     CHECK(gateway::session::boot_model(ocpp::ProtocolVersion::v16, json{{"chargePointVendor", 5}, {"chargePointModel", "M"}})
               .vendor.empty());
+    // Far over the schema's length: cut to 64 bytes, never inside a character ("é" is two).
+    const auto huge = gateway::session::boot_model(
+        ocpp::ProtocolVersion::v16, json{{"chargePointVendor", std::string(200'000, 'V')},
+                                         {"chargePointModel", std::string(63, 'm') + "\u00e9" + "tail"},
+                                         {"firmwareVersion", std::string(50, 'f')}});
+    CHECK(huge.vendor == std::string(64, 'V'));
+    CHECK(huge.model == std::string(63, 'm'));
+    CHECK(huge.firmware == std::string(50, 'f'));
+    const auto exact = gateway::session::boot_model(
+        ocpp::ProtocolVersion::v201, json{{"chargingStation", {{"vendorName", std::string(62, 'v') + "\u00e9x"}}}});
+    CHECK(exact.vendor == std::string(62, 'v') + "\u00e9");
 }
 
 TEST_CASE("the first matching profile wins, and model patterns need a known model", "[tolerance]") {
