@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -35,6 +36,9 @@ public:
     virtual ~StationLink() = default;
     /// Queues a text frame; the transport's error when the connection cannot take it.
     virtual std::error_code send_text(const std::string& text) = 0;
+    /// Bytes of frames queued and not yet taken by the socket (answers, pongs, commands).
+    /// On the connection's thread only.
+    virtual std::size_t unsent_bytes() const = 0;
     virtual void close(CloseCode code, const std::string& reason) = 0;
     virtual void ping() = 0;
 };

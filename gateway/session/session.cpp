@@ -1,11 +1,15 @@
 #include "gateway/session/session.hpp"
 
+#include <algorithm>
+
 #include "gateway/log/log.hpp"
 
 namespace gateway::session {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+// RFC 6455's code for a connection that ended without a close frame back.
+constexpr int kAbnormalClose = 1006;
 using kafka_bridge::CommandError;
 using kafka_bridge::CommandOutcome;
 
@@ -97,17 +101,25 @@ void Session::close(CloseCode code, std::string reason) {
         // Frames that arrive from now on are dropped unanswered (handle_text): the station
         // sends them again after reconnecting.
         self->closing_ = true;
+        if (self->close_reason_.empty()) {
+            self->close_reason_ = reason;
+        }
         self->link_->close(code, reason);
     });
 }
 
 void Session::on_closed(int code, std::string reason) {
-    asio::post(executor_, [self = shared_from_this(), code, reason = std::move(reason)] {
+    asio::post(executor_, [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
         if (self->closed_) {
             --self->services_.closing;
             return;
         }
         self->closed_ = true;
+        // A close of ours the station never answered ends as a lost connection (1006); the
+        // record says why we closed it.
+        if (code == kAbnormalClose && !self->close_reason_.empty()) {
+            reason = self->close_reason_ + "; the station did not answer the close (" + reason + ")";
+        }
         self->keepalive_.cancel();
         self->retry_.cancel();
         self->command_timer_.cancel();
@@ -208,7 +220,26 @@ void Session::send(const std::string& text) {
     }
     if (const std::error_code ec = link_->send_text(text)) {
         log::debug("station {}: send failed: {}", info_.station_id, ec.message());
+        return;
     }
+    send_stalled();
+}
+
+bool Session::on_ping() { return !closed_ && !send_stalled(); }
+
+bool Session::send_stalled() {
+    const std::size_t limit = std::max<std::size_t>(4 * services_.config.limits.max_message_bytes, 1U << 20U);
+    const std::size_t unsent = link_->unsent_bytes();
+    if (unsent <= limit) {
+        return false;
+    }
+    if (!stalled_ && !closing_) {
+        stalled_ = true;
+        log::warn("station {}: {} bytes sent to it wait unread (over {}); closing the connection",
+                  info_.station_id, unsent, limit);
+        close(CloseCode::policy_violation, "not reading what it is sent");
+    }
+    return true;
 }
 
 void Session::publish_side_record(const std::string& topic, std::string value) {

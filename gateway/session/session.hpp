@@ -63,6 +63,9 @@ public:
     void on_closed(int code, std::string reason);
     /// A pong arrived (any thread).
     void on_pong();
+    /// A ping arrived (on the connection's thread): whether to answer it with a pong. Not
+    /// when the station is not reading what it was sent (see send_stalled).
+    bool on_ping();
     /// Graceful end (any thread): every CALL read so far is answered, then the session closes
     /// with 1001. Frames that arrive after the close are dropped unanswered.
     void drain();
@@ -211,6 +214,10 @@ private:
     void finish_command(CommandQueue::Outstanding done, kafka_bridge::CommandOutcome outcome);
     void end_commands(int code, const std::string& reason);
     void send(const std::string& text);
+    /// Whether more than 4 × limits.max_message_bytes (at least 1 MiB) waits unsent for the
+    /// station: it is not reading, and everything answered to it would pile up in memory
+    /// until the pong timeout. The connection is then closed (1008, once).
+    bool send_stalled();
     void publish_side_record(const std::string& topic, std::string value);
     void schedule_keepalive();
     void close_if_drained();
@@ -243,6 +250,8 @@ private:
     bool closed_ = false;
     /// A StationClockOff security event was raised for this connection.
     bool clock_reported_ = false;
+    bool stalled_ = false;      // send_stalled() closed the connection
+    std::string close_reason_;  // why we closed it, when we did
     std::atomic<bool> closing_{false};  // we sent a close: frames read from now on are dropped
     bool draining_ = false;
     bool superseded_ = false;

@@ -492,6 +492,10 @@ void WsListener<Server>::on_open(websocketpp::connection_hdl hdl) {
             s->on_pong();
         }
     });
+    con->set_ping_handler([weak](websocketpp::connection_hdl, std::string) {
+        auto s = weak.lock();
+        return s != nullptr && s->on_ping();
+    });
     const auto& limits = side.services.config.limits;
     const auto keepalive = security::keepalive_for(side.registry.find(h.station_id.get()),
                                                    {limits.ping_interval, limits.pong_timeout});

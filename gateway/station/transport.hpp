@@ -165,6 +165,7 @@ public:
     std::error_code send_text(const std::string& text) override {
         return con_->send(text, websocketpp::frame::opcode::text);
     }
+    std::size_t unsent_bytes() const override { return con_->get_buffered_amount(); }
     void close(session::CloseCode code, const std::string& reason) override {
         websocketpp::lib::error_code ec;
         con_->close(static_cast<websocketpp::close::status::value>(code), reason, ec);

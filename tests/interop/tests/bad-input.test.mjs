@@ -420,6 +420,35 @@ describe('broken and hostile input', () => {
     }));
   }
 
+  test('a station that stops reading is closed once 1 MiB of pongs waits for it', logOnFailure(async () => {
+    const stationId = uniqueStationId('ITDEAF');
+    const raw = await RawStation.connect(gw.wsUrl(stationId), ['ocpp1.6']);
+    const connectedAt = Date.now();
+    try {
+      raw.ws._socket.pause();  // reads nothing from now on
+      // 80,000 pings ask for 10 MB of pongs: more than the socket buffers of both ends and
+      // the 1 MiB the gateway queues. Sent as the socket takes them.
+      const payload = Buffer.alloc(125, 0x61);
+      for (let i = 0; i < 80_000; i++) {
+        raw.ws.ping(payload);
+        if (i % 1000 === 999) {
+          while (raw.ws.bufferedAmount > (1 << 20) && raw.ws.readyState === raw.ws.OPEN) await new Promise((r) => setTimeout(r, 5));
+          if (raw.ws.readyState !== raw.ws.OPEN) break;
+        }
+      }
+      // The gateway closed it at once, not after its ping interval and pong timeout (90 s).
+      // Its close frame is not read either: the connection ends as lost (1006), and the
+      // record says why the gateway closed it.
+      const d = await waitDisconnected(stationId, 'a station not reading');
+      assert.equal(d.closeCode, 1006, `closeCode (reason ${JSON.stringify(d.reason)})`);
+      assert.match(d.reason, /^not reading what it is sent; the station did not answer the close/);
+      assert.ok(Date.now() - connectedAt < 60_000, `closed ${Date.now() - connectedAt} ms after it connected`);
+    } finally {
+      raw.ws.terminate();
+    }
+    await stillServed();
+  }));
+
   test('frames closed at the WebSocket layer leave no dead-letter record', logOnFailure(async () => {
     const ids = Object.values(utf8Closed).flat();
     assert.ok(ids.length > 0, 'the 1007 cases did not run');
