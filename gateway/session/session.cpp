@@ -310,7 +310,12 @@ void Session::supersede(std::string reason) {
 void Session::deliver(kafka_bridge::Command command) {
     asio::post(executor_, [self = shared_from_this(), command = std::move(command)]() mutable {
         auto* sink = self->services_.commands;
-        if (self->closed_ || self->closing_) {
+        // Superseded, the station's newer connection has it; closed, so has the station's
+        // entry. Closing otherwise (a drain, an idle or unread station), this session is still
+        // the station's own until the connection ends: handed back now, the command would
+        // come straight back here, round and round on this thread. It waits in the queue,
+        // which on_closed hands on.
+        if (self->closed_ || (self->closing_ && self->superseded_)) {
             sink->hand_back({std::move(command)});
             return;
         }

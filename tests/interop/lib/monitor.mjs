@@ -14,6 +14,19 @@ export function readRssKiB(pid) {
   }
 }
 
+/** User plus system CPU seconds a process has used so far (/proc/<pid>/stat), or null. */
+export function readCpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) in parentheses; utime and stime
+    // are the 14th and 15th fields, in clock ticks (USER_HZ, 100 on Linux).
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * The value of one sample in Prometheus text: `name` with exactly the given
  * labels (label order as written by the exporter does not matter); the sum

@@ -20,6 +20,7 @@ import rpc from 'ocpp-rpc';
 import { startGateway, uniqueStationId, withGatewayLog, httpGet } from '../lib/gateway.mjs';
 import { TopicReader, TOPICS } from '../lib/kafka.mjs';
 import { RawStation } from '../lib/raw-station.mjs';
+import { readCpuSeconds } from '../lib/monitor.mjs';
 import { FIXTURES_DIR } from '../lib/paths.mjs';
 import { assertSchema } from '../lib/schemas.mjs';
 import {
@@ -125,6 +126,40 @@ describe('operator command outcomes', () => {
     // Presence follows the disconnect.
     const p = await waitPresence(gw.adminPort, st.stationId, { connected: false, token: TOKEN });
     assert.equal(p.connected, false);
+  }));
+
+  test('a command for a station whose connection is closing waits for its end, without spinning a thread', { timeout: TEST_TIMEOUT_MS }, logOnFailure(async () => {
+    const stationId = uniqueStationId('ITCLOSING');
+    const raw = await RawStation.connect(gw.wsUrl(stationId), ['ocpp1.6']);
+    try {
+      await waitPresence(gw.adminPort, stationId, { token: TOKEN });
+      // The station stops reading and pings until the gateway closes it (1 MiB of pongs
+      // unread); the close frame is not read either, so the connection stays closing for the
+      // gateway's close handshake timeout (5 s).
+      raw.ws._socket.pause();
+      const stalled = new RegExp(`station ${stationId}: \\d+ bytes sent to it wait unread`);
+      const ping = Buffer.alloc(125, 0x61);
+      for (let i = 0; i < 80_000 && !stalled.test(gw.output()); i++) {
+        raw.ws.ping(ping);
+        if (i % 1000 === 999) {
+          while (raw.ws.bufferedAmount > (1 << 20)) await new Promise((r) => setTimeout(r, 5));
+        }
+      }
+      await gw.waitForOutput(stalled, 10_000);
+      const cpuBefore = readCpuSeconds(gw.pid);
+      const sentAt = Date.now();
+      const id = await cmd.send({ stationId, action: 'ClearCache', payload: {} });
+      const r = await result(id);
+      const cpu = readCpuSeconds(gw.pid) - cpuBefore;
+      const wall = (Date.now() - sentAt) / 1000;
+      // The command waited for the connection's end and then found the station nowhere.
+      assertResult(r, { commandId: id, stationId, action: 'ClearCache', status: 'NotConnected', sent: false });
+      // Handed back while closing, it came straight back to the same session, round and
+      // round on one I/O thread: about a second of CPU per second until the connection ended.
+      assert.ok(cpu < 1, `the gateway used ${cpu.toFixed(2)} s of CPU in the ${wall.toFixed(1)} s the command waited`);
+    } finally {
+      raw.ws.terminate();
+    }
   }));
 
   test('a station that is connected nowhere: NotConnected, not sent, StationNotConnected', { timeout: TEST_TIMEOUT_MS }, logOnFailure(async () => {
