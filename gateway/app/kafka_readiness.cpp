@@ -62,8 +62,17 @@ void add_topics(const config::Config& c, DurabilityTarget target, std::vector<ka
         spec.partitions = contract.partitions > 0 ? contract.partitions : -1;
         spec.exact_partitions = role == "transaction_ids";
         spec.replication = contract.replication > 0 ? contract.replication : target.replication;
-        spec.config["min.insync.replicas"] =
-            std::to_string(contract.min_insync > 0 ? contract.min_insync : target.min_insync);
+        // Automatic, it follows the topic's own replicas: a contract giving it one replica
+        // would otherwise get the target's two in sync, and no write could ever succeed.
+        int min_insync = target.min_insync;
+        if (contract.min_insync > 0) {
+            min_insync = contract.min_insync;
+        } else if (c.topic_min_insync > 0) {
+            min_insync = c.topic_min_insync;
+        } else if (contract.replication > 0) {
+            min_insync = spec.replication >= 3 ? 2 : 1;
+        }
+        spec.config["min.insync.replicas"] = std::to_string(min_insync);
         if (contract.retention_ms) {
             spec.config["retention.ms"] = std::to_string(*contract.retention_ms);
         }
@@ -94,6 +103,19 @@ std::vector<kafka_bridge::TopicSpec> required_topics(const config::Config& c,
         }
     }
     return topics;
+}
+
+std::optional<std::string> unwritable(const std::vector<kafka_bridge::TopicSpec>& topics) {
+    for (const auto& t : topics) {
+        const auto it = t.config.find("min.insync.replicas");
+        if (it != t.config.end() && std::stoi(it->second) > t.replication) {
+            return fmt::format("topic {} would have min.insync.replicas {} and {} replica(s): no write with "
+                               "acks=all could ever succeed (set its contract's replication_factor or "
+                               "min_insync_replicas, or kafka.min_insync_replicas)",
+                               t.name, it->second, t.replication);
+        }
+    }
+    return std::nullopt;
 }
 
 std::vector<Cluster> clusters(const config::Config& config) {
@@ -233,6 +255,10 @@ Readiness wait_for_kafka(const config::Config& config, kafka_bridge::ProducerSlo
         if (brokers.ok()) {
             target = durability_target(config, brokers.value());
             topics = required_topics(config, target);
+            if (auto bad = unwritable(topics)) {
+                problem = *bad;
+                return Readiness::unusable;
+            }
             auto ready = config.create_topics ? producer->ensure_topics(topics, 5s)
                                               : producer->check_cluster(5s);
             if (ready.ok()) {

@@ -34,6 +34,10 @@ struct TopicDurabilityReport {
 std::vector<kafka_bridge::TopicSpec> required_topics(const config::Config& config,
                                                      DurabilityTarget target = {});
 
+/// Why one of `topics` could take no write with acks=all (more in sync required than it has
+/// replicas), if one could not.
+std::optional<std::string> unwritable(const std::vector<kafka_bridge::TopicSpec>& topics);
+
 /// A Kafka cluster the gateway uses and what it uses it for: `config.kafka` its address and
 /// required_topics(config) its topics.
 struct Cluster {

@@ -231,6 +231,19 @@ void apply_environment(Config& c, const std::map<std::string, std::string>& env)
     }
 }
 
+/// Kafka's rule for topic names: 1 to 249 of a-z A-Z 0-9 . _ -, and not "." or "..".
+void check_topic_name(const std::string& name, const std::string& key) {
+    const bool valid = !name.empty() && name.size() <= 249 && name != "." && name != ".." &&
+                       std::all_of(name.begin(), name.end(), [](char ch) {
+                           return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                                  (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+                       });
+    if (!valid) {
+        fail("config " + key + ": \"" + name + "\" is not a Kafka topic name (1 to 249 of "
+             "a-z A-Z 0-9 . _ -, not . or ..)");
+    }
+}
+
 /// Tenants apart: distinct names, no topic shared, nothing that would let one tenant's
 /// station in as another's.
 void validate_tenants(const Config& c) {
@@ -271,6 +284,7 @@ void validate_tenants(const Config& c) {
             fail("config tenants: " + tenant.name + " is listed twice");
         }
         for (const auto& [role, topic] : topic_roles(tenant_config(c, tenant))) {
+            check_topic_name(topic, "topics." + role + " of tenant " + tenant.name);
             auto [it, fresh] = owner.emplace(topic, tenant.name);
             if (!fresh) {
                 fail("config tenants: topic " + topic + " (" + role + ") of tenant " + tenant.name +
@@ -387,10 +401,32 @@ void validate(Config& c) {
     if (c.listen.port == c.admin_listen.port && c.listen.host == c.admin_listen.host) {
         fail("config: listen and admin_listen must differ");
     }
-    for (const auto& [role, topic] : topic_roles(c)) {
+    for (const auto& [role, contract] : c.contract) {
+        const int replication = contract.replication > 0 ? contract.replication : c.topic_replication;
+        const int min_insync = contract.min_insync > 0 ? contract.min_insync : c.topic_min_insync;
+        if (replication > 0 && min_insync > replication) {
+            fail("config contract." + role + ": min_insync_replicas " + std::to_string(min_insync) +
+                 (contract.min_insync > 0 ? "" : " (kafka.min_insync_replicas)") + " exceeds replication_factor " +
+                 std::to_string(replication) + (contract.replication > 0 ? "" : " (kafka.replication_factor)") +
+                 ": no write with acks=all could ever succeed");
+        }
+    }
+    const auto roles = topic_roles(c);
+    for (const auto& [role, topic] : roles) {
+        check_topic_name(topic, "topics." + role);
         if (role != "transaction_ids" && topic == c.topics.transaction_ids) {
             fail("config topics." + role + ": " + topic + " is the transaction-id topic; that "
                  "one must be a topic of its own (exactly one partition, offsets as numbers)");
+        }
+    }
+    // Event classes may share a topic; what the gateway reads back or keeps apart may not.
+    for (std::size_t i = ocpp::kEventClassCount; i < roles.size(); ++i) {
+        for (std::size_t j = 0; j < roles.size(); ++j) {
+            if (j != i && roles[j].second == roles[i].second && roles[i].first != "transaction_ids" &&
+                roles[j].first != "transaction_ids") {
+                fail("config topics." + roles[i].first + ": " + roles[i].second + " is also topics." +
+                     roles[j].first + "; it must be a topic of its own");
+            }
         }
     }
     validate_tenants(c);

@@ -355,8 +355,15 @@ std::vector<Option> build() {
          integer<std::chrono::seconds>(FIELD(reply.boot_retry_interval), 1, 86400), show_count(FIELD(reply.boot_retry_interval)), nullptr});
     add({"reply.boot.trigger_on_approval", "", "", "BOOL", "TriggerMessage(BootNotification) to a Pending station once accepted",
          Shape::scalar, boolean(FIELD(reply.boot_trigger_on_approval)), nullptr, nullptr});
-    add({"reply.data_transfer_status", "", "", "STATUS", "DataTransfer answer", Shape::scalar,
-         text(FIELD(reply.data_transfer_status)), nullptr, nullptr});
+    add({"reply.data_transfer_status", "", "", "STATUS",
+         "DataTransfer answer: Accepted, Rejected, UnknownMessageId or UnknownVendorId", Shape::scalar,
+         [](Config& c, const std::string& v, const std::string& where) {
+             if (v != "Accepted" && v != "Rejected" && v != "UnknownMessageId" && v != "UnknownVendorId") {
+                 fail(where + ": \"" + v + "\" is not Accepted, Rejected, UnknownMessageId or UnknownVendorId");
+             }
+             c.reply.data_transfer_status = v;
+         },
+         show_text(FIELD(reply.data_transfer_status)), nullptr});
 
     add({"kafka.brokers", "OCPP_GATEWAY_KAFKA_BROKERS", "--kafka-brokers", "LIST", "bootstrap servers",
          Shape::scalar, text(FIELD(kafka.brokers)), show_text(FIELD(kafka.brokers)), nullptr});

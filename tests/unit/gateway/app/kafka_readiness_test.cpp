@@ -118,3 +118,22 @@ TEST_CASE("one failed check leaves the cluster reachable and two in a row take r
     CHECK(r.observe(false));
     CHECK(r.reachable());
 }
+
+TEST_CASE("min.insync.replicas follows a topic's own replicas, and a topic no write could reach is named",
+          "[app][durability]") {
+    gateway::config::Config c;
+    c.contract["status"].replication = 1;  // fewer replicas than the cluster's target
+    auto topics = required_topics(c, {3, 2});
+    const auto status = std::find_if(topics.begin(), topics.end(), [](const auto& t) { return t.name == "ocpp.status"; });
+    REQUIRE(status != topics.end());
+    CHECK(status->replication == 1);
+    CHECK(status->config.at("min.insync.replicas") == "1");
+    CHECK_FALSE(gateway::app::unwritable(topics));
+    // Two in sync asked of a topic on a one-broker cluster.
+    c.contract["status"] = {};
+    c.contract["status"].min_insync = 2;
+    const auto one_broker = required_topics(c, {1, 1});
+    const auto why = gateway::app::unwritable(one_broker);
+    REQUIRE(why);
+    CHECK_THAT(*why, Catch::StartsWith("topic ocpp.status would have min.insync.replicas 2 and 1 replica(s)"));
+}

@@ -616,3 +616,44 @@ TEST_CASE("tolerance suggest is a subcommand that reads the gateway's own option
     CHECK_THROWS_WITH(parse({"tolerance"}), Catch::Contains("tolerance: say suggest"));
     CHECK_THROWS_WITH(parse({"tolerance", "apply"}), Catch::Contains("tolerance: say suggest"));
 }
+
+TEST_CASE("topic names are Kafka's, and what the gateway reads back has a topic of its own", "[config]") {
+    using Catch::Contains;
+    const std::vector<std::pair<std::string, std::string>> bad = {
+        {"topics:\n  status: \"\"\n", "topics.status: \"\" is not a Kafka topic name"},
+        {"topics:\n  status: \"ocpp status\"\n", "is not a Kafka topic name"},
+        {"topics:\n  commands: \"..\"\n", "topics.commands: \"..\" is not a Kafka topic name"},
+        {"topics:\n  dead_letter: " + std::string(250, 'x') + "\n", "is not a Kafka topic name"},
+        {"topics:\n  commands: ocpp.command-results\n",
+         "topics.commands: ocpp.command-results is also topics.command_results; it must be a topic of its own"},
+        {"topics:\n  stations: ocpp.status\n", "topics.stations: ocpp.status is also topics.status"},
+    };
+    for (const auto& [yaml, message] : bad) {
+        INFO(yaml);
+        CHECK_THROWS_WITH(parse({"--config", write_yaml("topic-names", yaml)}), Contains(message));
+    }
+    // Event classes may share one (all of them on one topic, say); a name at Kafka's limit is one.
+    const auto shared = parse({"--config", write_yaml("topic-shared", "topics:\n  status: ocpp.events\n  heartbeat: ocpp.events\n"
+                                                                       "  dead_letter: " + std::string(249, 'd') + "\n")})
+                            .config;
+    CHECK(shared.topics.for_class(ocpp::EventClass::status) == "ocpp.events");
+}
+
+TEST_CASE("a contract that could take no write with acks=all is refused", "[config]") {
+    using Catch::Contains;
+    CHECK_THROWS_WITH(
+        parse({"--config", write_yaml("contract-insync", "contract:\n  transaction: {replication_factor: 2, min_insync_replicas: 3}\n")}),
+        Contains("contract.transaction: min_insync_replicas 3 exceeds replication_factor 2"));
+    CHECK_THROWS_WITH(
+        parse({"--config", write_yaml("contract-global", "kafka:\n  min_insync_replicas: 2\ncontract:\n  status: {replication_factor: 1}\n")}),
+        Contains("contract.status: min_insync_replicas 2 (kafka.min_insync_replicas) exceeds replication_factor 1"));
+    // Automatic values are settled against the cluster at start-up (gateway::app::unwritable).
+    CHECK_NOTHROW(parse({"--config", write_yaml("contract-auto", "contract:\n  status: {replication_factor: 1}\n")}));
+}
+
+TEST_CASE("the DataTransfer answer is one of OCPP's statuses", "[config]") {
+    CHECK(parse({"--config", write_yaml("dt-ok", "reply:\n  data_transfer_status: UnknownVendorId\n")})
+              .config.reply.data_transfer_status == "UnknownVendorId");
+    CHECK_THROWS_WITH(parse({"--config", write_yaml("dt-bad", "reply:\n  data_transfer_status: accepted\n")}),
+                      Catch::Contains("\"accepted\" is not Accepted, Rejected, UnknownMessageId or UnknownVendorId"));
+}
