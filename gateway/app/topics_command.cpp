@@ -85,6 +85,10 @@ int run_on_cluster(const config::Config& config, const std::string& verb, std::F
         return 2;
     }
     const auto topics = required_topics(config, durability_target(config, brokers.value()));
+    if (const auto bad = unwritable(topics)) {
+        fmt::print(err, "ocpp-gateway topics: {}\n", *bad);
+        return 2;
+    }
     std::vector<std::string> names;
     for (const auto& t : topics) {
         names.push_back(t.name);
