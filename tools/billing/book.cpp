@@ -147,7 +147,9 @@ bool Session::operator==(const Session& o) const {
 }
 
 std::string Session::status() const {
-    return stopped_ms ? "closed" : started_ms ? "open" : "orphaned";
+    // Without its start a session is orphaned even once stopped: its first reading, and so
+    // its energy, may be missing, and "closed" is what a billing team bills.
+    return !started_ms ? "orphaned" : stopped_ms ? "closed" : "open";
 }
 
 json Session::to_json() const {

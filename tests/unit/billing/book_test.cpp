@@ -194,6 +194,15 @@ TEST_CASE("without its start a session is orphaned, with it open until stopped",
     REQUIRE(book.sessions().count("CP1|7") == 1);
     CHECK(book.sessions().count("CP1|9") == 0);
     CHECK(book.sessions().at("CP1|7").to_json()["energyWh"] == 2500.0);
+
+    // A stop read before its start leaves the session orphaned, not closed with 0 Wh.
+    Book stop_first;
+    stop_first.apply(events[5]);
+    CHECK(stop_first.sessions().at("CP1|9").status() == "orphaned");
+    CHECK(stop_first.sessions().at("CP1|9").to_json()["energyWh"] == 0.0);
+    stop_first.apply(events[1]);
+    CHECK(stop_first.sessions().at("CP1|9").status() == "closed");
+    CHECK(stop_first.sessions().at("CP1|9").to_json()["energyWh"] == 3000.0);
 }
 
 TEST_CASE("state written and read back continues exactly where it was", "[billing]") {
