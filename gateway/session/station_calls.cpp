@@ -227,6 +227,7 @@ void Session::produce_numbering(std::shared_ptr<Numbering> numbering) {
                            d.ok() ? std::string("transaction-id topic must have one partition "
                                                 "and fewer than 2^31 records")
                                   : d.error->to_string());
+                self->services_.metrics.delivery_failure(self->services_.config.topics.transaction_ids);
                 self->numbering_failed(numbering->call.call);
             });
         });
@@ -243,6 +244,7 @@ void Session::produce_numbering(std::shared_ptr<Numbering> numbering) {
         return;
     }
     log::warn("station {}: no transaction id: {}", info_.station_id, result.error().to_string());
+    services_.metrics.delivery_failure(services_.config.topics.transaction_ids);
     numbering_failed(call);
 }
 
@@ -457,6 +459,7 @@ void Session::retry_blocked_later() {
             log::warn("station {}: no transaction id: {} {} waited {} ms for the producer to "
                       "take its number", self->info_.station_id, call.action, call.id.get(),
                       timeout.count());
+            self->services_.metrics.delivery_failure(self->services_.config.topics.transaction_ids);
             self->numbering_failed(call);
         }
         while (!self->blocked_.empty()) {
@@ -466,6 +469,7 @@ void Session::retry_blocked_later() {
                 log::warn("station {}: {} {} waited {} ms for the producer to take it; not "
                           "stored", self->info_.station_id, next->action, next->id.get(),
                           timeout.count());
+                self->services_.metrics.delivery_failure(next->record.topic);
                 next->token.release();
                 self->fail_pending(*next);
                 continue;

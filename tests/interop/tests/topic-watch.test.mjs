@@ -8,7 +8,8 @@
 // than a success, and the topic must stay absent. Then the topic is created
 // again with another partition count: the gateway must report the recreation
 // (log and ocpp_kafka_topic_recreated_total, new partition count) and serve
-// StatusNotification on the new topic.
+// StatusNotification on the new topic. Then the transaction-id topic goes: a 1.6
+// StartTransaction gets InternalError, and the failure is counted like any record's.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -114,5 +115,19 @@ describe('a topic deleted and created again while the gateway runs', () => {
 
     // The new topic is served.
     await statusNotification(station);
+  }));
+
+  test('the transaction-id topic gone: a StartTransaction gets InternalError, counted as a delivery failure', logOnFailure(async () => {
+    const IDS = 'ocpp.transaction-ids';
+    await metricReaches(gw, 'ocpp_kafka_topic_missing', { topic: IDS }, 0);
+    const failuresBefore = (await metric(gw, 'ocpp_kafka_delivery_failures_total', { topic: IDS })) ?? 0;
+    await admin.deleteTopics({ topics: [IDS], timeout: 15_000 });
+    await metricReaches(gw, 'ocpp_kafka_topic_missing', { topic: IDS }, 1);
+    const start = { connectorId: 1, idTag: 'TOPICWATCH', meterStart: 0, timestamp: new Date().toISOString() };
+    const outcome = await station.call('StartTransaction', start).then((r) => ({ result: r }), (e) => ({ error: e }));
+    assert.ok(outcome.error, `StartTransaction answered ${JSON.stringify(outcome.result)} without a transaction-id topic`);
+    assert.equal(outcome.error.rpcErrorCode, 'InternalError', `error: ${outcome.error.message}`);
+    // What OcppKafkaDeliveryFailures alerts on: one record the cluster did not take.
+    await metricReaches(gw, 'ocpp_kafka_delivery_failures_total', { topic: IDS }, failuresBefore + 1);
   }));
 });
