@@ -109,6 +109,11 @@ Result<ConfPtr, Error> producer_conf(const ProducerConfig& config) {
             return r.error();
         }
     }
+    if (config.batch_bytes > 0) {
+        if (auto r = set("batch.size", std::to_string(config.batch_bytes)); !r.ok()) {
+            return r.error();
+        }
+    }
     for (const auto& [name, value] : config.properties) {
         if (auto r = set(name, value); !r.ok()) {
             return r.error();

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -40,6 +41,11 @@ struct ProducerConfig {
     /// Records held locally before produce() reports backpressure: bounds memory when the
     /// cluster is slow or away (about 100 MB at 1 KB records).
     int max_queued_messages = 100000;
+    /// batch.size: the most bytes of records sent together to one partition (a larger record
+    /// goes alone); 0 leaves librdkafka's 1,000,000. The broker holds a whole batch to the
+    /// topic's max.message.bytes and refuses every record of a batch above it, so a batch
+    /// must not outgrow what the topics take (the gateway gives its frame limit).
+    std::size_t batch_bytes = 0;
     /// Any other librdkafka property (security.protocol, sasl.*, ssl.*, ...). Settings that
     /// would break idempotence are refused at construction.
     std::map<std::string, std::string> properties;

@@ -178,7 +178,12 @@ void report_durability(kafka_bridge::Producer& producer,
 void report_record_room(const config::Config& config,
                         const std::map<std::string, kafka_bridge::ObservedTopic>& observed) {
     const auto limit = static_cast<long long>(config.limits.max_message_bytes);
+    long long batch = static_cast<long long>(config.kafka.batch_bytes);
+    if (const auto it = config.kafka.properties.find("batch.size"); it != config.kafka.properties.end()) {
+        batch = std::atoll(it->second.c_str());  // the operator's replaces the gateway's
+    }
     std::vector<std::string> small;
+    std::vector<std::string> below_batch;
     for (const auto& [name, topic] : observed) {
         const auto room = topic.config.find("max.message.bytes");
         if (!topic.exists || room == topic.config.end()) {
@@ -186,7 +191,16 @@ void report_record_room(const config::Config& config,
         }
         if (const long long bytes = std::atoll(room->second.c_str()); bytes > 0 && bytes < limit) {
             small.push_back(fmt::format("{} ({})", name, bytes));
+        } else if (bytes > 0 && bytes < batch) {
+            below_batch.push_back(fmt::format("{} ({})", name, bytes));
         }
+    }
+    if (!below_batch.empty()) {
+        log::warn("{} topic(s) take batches smaller than the producer's batch.size ({}), by their "
+                  "max.message.bytes: {}; under load a batch of small records can outgrow that and "
+                  "be refused whole, every station answered InternalError (set kafka.properties "
+                  "batch.size below the smallest, or leave it to the gateway: limits.max_message_bytes)",
+                  below_batch.size(), batch, fmt::join(below_batch, ", "));
     }
     if (!small.empty()) {
         log::warn("{} topic(s) take records smaller than limits.max_message_bytes ({}), by their "

@@ -375,6 +375,10 @@ void validate(Config& c) {
         fail("TLS certificates are configured but security profile " +
              std::to_string(c.security.profile) + " listens without TLS (use profile 2 or 3)");
     }
+    // A topic that takes the largest record the gateway writes (a frame at the limit in its
+    // envelope) then takes every batch too; with librdkafka's 1,000,000 a busy partition's
+    // batch of small records could outgrow a topic's max.message.bytes and be refused whole.
+    c.kafka.batch_bytes = c.limits.max_message_bytes;
     if (c.commands.heartbeat * 2 > c.commands.instance_timeout) {
         // Two missed liveness records, not one late one, make an instance gone.
         c.commands.heartbeat = c.commands.instance_timeout / 3;

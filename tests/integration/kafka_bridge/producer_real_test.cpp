@@ -94,6 +94,55 @@ TEST_CASE("records produced idempotently are all on the broker, once, in order p
     CHECK(values.size() == kRecords);  // no duplicates
 }
 
+namespace {
+
+/// Produces `count` records of `bytes` each to partition 0 of `topic` as fast as the queue
+/// takes them, batched for up to 200 ms, and returns how many Kafka refused.
+int refused_of_burst(ProducerConfig config, const std::string& topic, int count, std::size_t bytes) {
+    config.linger = 200ms;
+    auto created = Producer::create(config);
+    REQUIRE(created.ok());
+    Producer& producer = *created.value();
+    REQUIRE(producer.wait_partitions_ready(topic, 30s).ok());
+    int reports = 0;
+    int refused = 0;
+    const Record record{topic, "CP", std::string(bytes, 'x'), {}};
+    for (int i = 0; i < count; ++i) {
+        REQUIRE(producer.produce(record, [&](const Delivery& d) {
+                            ++reports;
+                            refused += d.ok() ? 0 : 1;
+                        })
+                    .ok());
+    }
+    REQUIRE(producer.flush(30s).ok());
+    producer.poll(0ms);
+    REQUIRE(reports == count);
+    return refused;
+}
+
+}  // namespace
+
+TEST_CASE("batches stay within batch_bytes, so a topic that takes the largest record takes them all",
+          "[producer][kafka]") {
+    ProducerConfig config;
+    config.brokers = test_support::test_brokers();
+    const std::string topic = unique_topic("ocpp.it.batch");
+    {
+        auto admin = Producer::create(config);
+        REQUIRE(admin.ok());
+        // Room for a 256 KiB record and its envelope, as README advises, and no more.
+        REQUIRE(admin.value()->ensure_topics({{topic, 1, -1, {{"max.message.bytes", "300000"}}}}, 30s).ok());
+    }
+    // The premise: with librdkafka's batch.size (1,000,000) the broker refuses whole batches
+    // of small records, each far below the topic's limit.
+    CHECK(refused_of_burst(config, topic, 3000, 1000) > 0);
+    // Batches of at most the frame limit (what the gateway sets): all taken, and a record
+    // larger than a batch still goes, alone.
+    config.batch_bytes = 256 * 1024;
+    CHECK(refused_of_burst(config, topic, 3000, 1000) == 0);
+    CHECK(refused_of_burst(config, topic, 3, 270000) == 0);
+}
+
 TEST_CASE("a missing topic is never created by producing to it", "[producer][kafka]") {
     ProducerConfig config;
     config.brokers = test_support::test_brokers();

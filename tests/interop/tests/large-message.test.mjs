@@ -7,7 +7,7 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { uniqueStationId, withGatewayLog } from '../lib/gateway.mjs';
+import { startGateway, uniqueStationId, withGatewayLog } from '../lib/gateway.mjs';
 import { TOPICS } from '../lib/kafka.mjs';
 import { gatewayOnOwnBroker } from '../lib/broker.mjs';
 import { bootedRawStation } from '../lib/raw-station.mjs';
@@ -53,5 +53,27 @@ describe('a message too large for Kafka', { timeout: 60_000 }, () => {
 
     const small = await station.call('DataTransfer', { vendorId: 'V', data: 'x'.repeat(1_000) });
     assert.equal(small.reply.json?.[0], 3, `a small DataTransfer is stored: ${small.reply.text}`);
+  }));
+});
+
+describe('a producer batch.size above what the topics take', { timeout: 60_000 }, () => {
+  let gw;
+  const logOnFailure = (fn) => withGatewayLog(() => gw, fn);
+
+  before(async () => {
+    // The broker's default max.message.bytes (1,048,588) is above the frame limit (256 KiB)
+    // and below this batch.size: single records fit, a full batch would be refused whole.
+    gw = await startGateway({ extraArgs: ['--kafka-property', 'batch.size=2000000'] });
+  });
+
+  after(async () => {
+    await gw?.stop();
+  });
+
+  test('names the topics a full batch would not fit', logOnFailure(async () => {
+    await gw.waitForOutput(/take batches smaller than the producer's batch\.size \(2000000\)/);
+    const warning = gw.output().split('\n').find((l) => l.includes("take batches smaller than the producer's batch.size (2000000)"));
+    assert.ok(warning, 'a start-up warning about batch.size against the topics\' max.message.bytes');
+    assert.match(warning, new RegExp(`${TOPICS.heartbeats.replace('.', '\\.')} \\(\\d+\\)`), `${TOPICS.heartbeats} named: ${warning}`);
   }));
 });
