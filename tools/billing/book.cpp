@@ -139,7 +139,8 @@ bool retirable(const Session& s, std::int64_t before_ms) {
 }  // namespace
 
 bool Session::operator==(const Session& o) const {
-    return key == o.key && station_id == o.station_id && ocpp_version == o.ocpp_version &&
+    return key == o.key && generation == o.generation && station_id == o.station_id &&
+           ocpp_version == o.ocpp_version &&
            transaction_ids == o.transaction_ids && connector_id == o.connector_id &&
            evse_id == o.evse_id && id_token == o.id_token && started_ms == o.started_ms &&
            stopped_ms == o.stopped_ms && first == o.first && last == o.last &&
@@ -175,6 +176,9 @@ json Session::to_json() const {
     j["evseId"] = evse_id ? json(*evse_id) : json(nullptr);
     if (updated_ms != 0) {
         j["updatedAt"] = format(updated_ms);
+    }
+    if (generation > 1) {
+        j["generation"] = generation;
     }
     return j;
 }
@@ -227,6 +231,12 @@ std::optional<Session> Session::from_json(const json& j) {
     s.last = reading_from(j, "meterStop");
     s.stop_reason = text(j, "stopReason").value_or("");
     s.updated_ms = time_of(j, "updatedAt").value_or(0);
+    if (const json* g = member(j, "generation")) {
+        if (!g->is_number_integer() || g->get<std::int64_t>() < 2 || g->get<std::int64_t>() > INT32_MAX) {
+            return std::nullopt;
+        }
+        s.generation = static_cast<int>(g->get<std::int64_t>());
+    }
     return s;
 }
 
@@ -245,9 +255,67 @@ Session& Book::session_for(const std::string& station, const std::string& transa
     return sessions_.emplace(id_key, std::move(s)).first->second;
 }
 
+bool Book::reused(const std::string& id_key, const std::string& dedup, bool v16) const {
+    const auto it = by_transaction_.find(id_key);
+    if (it == by_transaction_.end()) {
+        // Retired from memory (or never seen): a start is a new session, unless it repeats a
+        // retired session's 1.6 start (late, below).
+        if (v16 && retired_start_keys_.count(dedup) > 0) {
+            return false;
+        }
+        return last_generation(id_key) > 0;
+    }
+    const Session& s = sessions_.at(it->second);
+    if (!s.started_ms || (!s.stopped_ms && s.stop_reason.empty())) {
+        return false;  // not started (its start comes late) or not ended: this is its start
+    }
+    // 1.6: no repeat of a start of it or of any other session (those are merged). 2.0.1:
+    // its events come in the order the station sent them (one partition): a Started after
+    // the Ended is another transaction.
+    return !v16 || (s.start_keys.count(dedup) == 0 && by_start_key_.count(dedup) == 0);
+}
+
+int Book::last_generation(const std::string& id_key) const {
+    if (const auto g = generations_.find(id_key); g != generations_.end()) {
+        return g->second;
+    }
+    if (const auto it = by_transaction_.find(id_key); it != by_transaction_.end()) {
+        return sessions_.at(it->second).generation;
+    }
+    return retired_.count(id_key) > 0 || retired_aliases_.count(id_key) > 0 ? 1 : 0;
+}
+
+Session& Book::next_generation(const std::string& station, const std::string& transaction_id,
+                               const std::string& version) {
+    const std::string id_key = station + "|" + transaction_id;
+    const int generation = last_generation(id_key) + 1;
+    generations_[id_key] = generation;
+    Session s;
+    s.key = id_key + "|" + std::to_string(generation);
+    s.generation = generation;
+    s.station_id = station;
+    s.ocpp_version = version;
+    s.transaction_ids.insert(transaction_id);
+    by_transaction_[id_key] = s.key;
+    const std::string key = s.key;
+    return sessions_.insert_or_assign(key, std::move(s)).first->second;
+}
+
 void Book::index(const Session& s) {
     for (const auto& id : s.transaction_ids) {
-        by_transaction_[s.station_id + "|" + id] = s.key;
+        const std::string id_key = s.station_id + "|" + id;
+        // The latest generation holds the id: later events of it are its.
+        auto [it, fresh] = by_transaction_.emplace(id_key, s.key);
+        if (!fresh && it->second != s.key) {
+            const auto held = sessions_.find(it->second);
+            if (held == sessions_.end() || held->second.generation <= s.generation) {
+                it->second = s.key;
+            }
+        }
+        if (s.generation > 1) {
+            int& g = generations_[id_key];
+            g = std::max(g, s.generation);
+        }
     }
     for (const auto& k : s.start_keys) {
         by_start_key_[k] = s.key;
@@ -341,6 +409,17 @@ Applied Book::apply(const json& event, std::string* note, std::int64_t at_ms) {
         }
         return Applied::late;
     };
+    const bool v16 = *version == "1.6";
+    const bool starts = v16 ? *action == "StartTransaction"
+                            : text(*payload, "eventType").value_or("") == "Started";
+    std::string reuse_note;
+    if (starts && reused(id_key, *dedup, v16)) {
+        // The station used the transaction id again (its numbering restarted): a session of
+        // its own, not more events of the one that ended.
+        const Session& next = next_generation(*station, *transaction_id, *version);
+        reuse_note = "transaction id " + *transaction_id + " of " + *station + " used again after its session ended: "
+                     "session " + next.key + " (generation " + std::to_string(next.generation) + ")";
+    }
     if (by_transaction_.count(id_key) == 0 && (retired_.count(id_key) > 0 || retired_aliases_.count(id_key) > 0)) {
         return late(", whose session was closed and retired from memory: not applied (its record stays as it is)");
     }
@@ -357,9 +436,8 @@ Applied Book::apply(const json& event, std::string* note, std::int64_t at_ms) {
             return Applied::late;
         }
         if (const auto seen = by_start_key_.find(*dedup); seen != by_start_key_.end()) {
-            const auto mine = by_transaction_.find(id_key);
-            if (mine != by_transaction_.end() && mine->second == seen->second) {
-                return Applied::duplicate;
+            if (sessions_.at(seen->second).transaction_ids.count(*transaction_id) > 0) {
+                return Applied::duplicate;  // its session has the id already
             }
             if (stale(sessions_.at(seen->second), at_ms)) {
                 return late(", repeating the start of a session closed more than the retirement horizon before: "
@@ -474,6 +552,9 @@ Applied Book::apply(const json& event, std::string* note, std::int64_t at_ms) {
     if (note != nullptr && !renumbered.empty()) {
         *note = std::move(renumbered);
     }
+    if (note != nullptr && !reuse_note.empty()) {
+        *note = std::move(reuse_note);
+    }
     s.updated_ms = std::max(s.updated_ms, at_ms);
     changed_.insert(s.key);
     removed_.erase(s.key);
@@ -486,8 +567,13 @@ void Book::restore(Session session, std::int64_t retire_before_ms) {
         sessions_.erase(key);
         retired_.insert(key);
         for (const auto& id : session.transaction_ids) {
-            if (const std::string alias = session.station_id + "|" + id; alias != key) {
+            const std::string alias = session.station_id + "|" + id;
+            if (alias != key) {
                 retired_aliases_.insert(alias);
+            }
+            if (session.generation > 1) {
+                int& g = generations_[alias];
+                g = std::max(g, session.generation);
             }
         }
         retired_start_keys_.insert(session.start_keys.begin(), session.start_keys.end());
@@ -534,7 +620,9 @@ std::size_t Book::retire(std::int64_t before_ms) {
         }
         for (const auto& id : s.transaction_ids) {
             const std::string id_key = s.station_id + "|" + id;
-            by_transaction_.erase(id_key);
+            if (const auto held = by_transaction_.find(id_key); held != by_transaction_.end() && held->second == s.key) {
+                by_transaction_.erase(held);  // not when a later generation holds the id
+            }
             if (id_key != s.key) {
                 retired_aliases_.insert(id_key);
             }

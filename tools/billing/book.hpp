@@ -29,7 +29,10 @@ struct IdOrder {
 
 /// One charging session as billing sees it (schemas/events/billing-session.schema.json).
 struct Session {
-    std::string key;  ///< "stationId|transactionId" of its canonical transaction
+    std::string key;  ///< "stationId|transactionId" of its canonical transaction, "|N" after it from the second generation
+    /// 1, or N for the Nth session a station started under the same transaction id (firmware
+    /// that numbers its transactions again after a reset): each is a session of its own.
+    int generation = 1;
     std::string station_id;
     std::string ocpp_version;
     std::set<std::string, IdOrder> transaction_ids;  ///< the first is the canonical one
@@ -84,7 +87,11 @@ enum class Applied : std::uint8_t {
 /// transactionId and the same dedupKey: the two ids are one session, under the smaller id.
 /// 2.0.1: TransactionEvents joined by transactionId, a resend recognised by its seqNo (its
 /// dedupKey is station + transactionId + seqNo); an Ended (Started) whose seqNo was seen, for a
-/// session not ended (started) yet, is no resend and is applied. A 1.6 MeterValues or StopTransaction resent
+/// session not ended (started) yet, is no resend and is applied. A start under a transaction id
+/// whose session ended (a 2.0.1 Started after its Ended, a 1.6 StartTransaction that is no
+/// repeat of the session's start), also one retired from memory, begins the id's next
+/// generation: a session of its own under "stationId|transactionId|N", never merged into
+/// the one before. A 1.6 MeterValues or StopTransaction resent
 /// has the same payload and so the same dedupKey, and applying it again changes nothing: it
 /// is a duplicate by that. The state stays one small record per session however long the
 /// session, with no set of every dedupKey ever seen.
@@ -131,6 +138,14 @@ public:
 private:
     Session& session_for(const std::string& station, const std::string& transaction_id,
                          const std::string& version);
+    /// Whether a start (`v16`: a StartTransaction with `dedup`) under `id_key` begins a new
+    /// session: the id's session ended, or was retired, and this is no repeat of its start.
+    bool reused(const std::string& id_key, const std::string& dedup, bool v16) const;
+    /// The highest generation seen of `id_key` (live or retired), 0 when none.
+    int last_generation(const std::string& id_key) const;
+    /// Starts the next generation of `transaction_id`'s session.
+    Session& next_generation(const std::string& station, const std::string& transaction_id,
+                             const std::string& version);
     /// Merges the session under `from` into the one under `into`.
     void merge(const std::string& from, const std::string& into);
     void index(const Session& s);
@@ -153,6 +168,8 @@ private:
     /// dedupKeys of retired sessions' 1.6 StartTransactions: a start repeated days later
     /// (another transaction id) is late, not a session of its own.
     std::set<std::string> retired_start_keys_;
+    /// "station|transactionId" → its highest generation, for ids used more than once.
+    std::map<std::string, int> generations_;
 };
 
 }  // namespace billing

@@ -7,6 +7,7 @@
 #include <random>
 #include <set>
 
+#include "kafka_bridge/commands.hpp"
 #include "tools/billing/book.hpp"
 
 using billing::Applied;
@@ -315,6 +316,116 @@ TEST_CASE("only the outlet's register is billed, not the grid connection's or th
     }
     REQUIRE(other.sessions().size() == 1);
     CHECK(other.sessions().begin()->second.to_json()["energyWh"] == 2500.0);
+}
+
+namespace {
+
+/// TX-A of CP2 started again after `session201()` ended it: another card, from 20 to 21 kWh,
+/// on `day` from `hour`:00.
+std::vector<json> session201_again(const std::string& day = "2026-12-01", const std::string& hour = "14") {
+    auto te = [](const char* type, int seq, const std::string& at, double kwh) {
+        return json{{"eventType", type}, {"timestamp", at}, {"triggerReason", "Authorized"}, {"seqNo", seq},
+                    {"transactionInfo", {{"transactionId", "TX-A"}}},
+                    {"idToken", {{"idToken", "CARD3"}, {"type", "ISO14443"}}},
+                    {"evse", {{"id", 1}, {"connectorId", 1}}},
+                    {"meterValue", {{{"timestamp", at}, {"sampledValue", {{{"value", kwh}, {"unitOfMeasure", {{"unit", "kWh"}}}}}}}}}};
+    };
+    const std::string at = day + "T" + hour;
+    return {
+        event("CP2", "2.0.1", "TransactionEvent", "t-0", te("Started", 0, at + ":00:00Z", 20.0)),
+        event("CP2", "2.0.1", "TransactionEvent", "t-1", te("Updated", 1, at + ":10:00Z", 20.5)),
+        event("CP2", "2.0.1", "TransactionEvent", "t-2", te("Ended", 2, at + ":20:00Z", 21.0)),
+    };
+}
+
+}  // namespace
+
+TEST_CASE("a transaction id used again after its session ended is a session of its own", "[billing]") {
+    Book book;
+    for (const auto& e : session201()) {
+        book.apply(e);
+    }
+    std::string note;
+    const auto again = session201_again();
+    CHECK(book.apply(again[0], &note) == Applied::changed);
+    CHECK_THAT(note, Catch::Contains("session CP2|TX-A|2 (generation 2)"));
+    CHECK(book.apply(again[1]) == Applied::changed);
+    CHECK(book.apply(again[1]) == Applied::duplicate);  // a resend of the new session's event
+    CHECK(book.apply(again[2]) == Applied::changed);
+    REQUIRE(book.sessions().size() == 2);
+    // The first session is as it was.
+    const json first = book.sessions().at("CP2|TX-A").to_json();
+    CHECK(first["energyWh"] == 2500.0);
+    CHECK(first["idToken"] == "CARD2");
+    CHECK(first["status"] == "closed");
+    CHECK_FALSE(first.contains("generation"));
+    const json second = book.sessions().at("CP2|TX-A|2").to_json();
+    CHECK(second["sessionKey"] == "CP2|TX-A|2");
+    CHECK(second["generation"] == 2);
+    CHECK(second["transactionIds"] == json::array({"TX-A"}));
+    CHECK(second["idToken"] == "CARD3");
+    CHECK(second["energyWh"] == 1000.0);
+    CHECK(second["status"] == "closed");
+    CHECK(second["startedAt"] == "2026-12-01T14:00:00.000Z");
+
+    // A 1.6 id given again (the transaction-id topic made anew): another start, not a repeat.
+    Book v16;
+    for (const auto& e : session16()) {
+        v16.apply(e);
+    }
+    const json start{{"connectorId", 1}, {"idTag", "CARD9"}, {"meterStart", 9000}, {"timestamp", "2026-12-02T10:00:00Z"}};
+    CHECK(v16.apply(event("CP1", "1.6", "StartTransaction", "k-start-2", start, {{"transactionId", 7}})) == Applied::changed);
+    CHECK(v16.apply(event("CP1", "1.6", "StopTransaction", "k-stop-2",
+                          {{"transactionId", 7}, {"meterStop", 9500}, {"timestamp", "2026-12-02T10:30:00Z"}})) ==
+          Applied::changed);
+    REQUIRE(v16.sessions().count("CP1|7|2") == 1);
+    CHECK(v16.sessions().at("CP1|7").to_json()["energyWh"] == 3000.0);
+    CHECK(v16.sessions().at("CP1|7|2").to_json()["energyWh"] == 500.0);
+    CHECK(v16.sessions().at("CP1|7|2").to_json()["idToken"] == "CARD9");
+    // The first start repeated is still one of the first session's.
+    CHECK(v16.apply(session16()[0]) == Applied::duplicate);
+}
+
+TEST_CASE("a transaction id used again after its session was retired, and after a restart", "[billing]") {
+    constexpr std::int64_t kHour = 3'600'000;
+    const std::int64_t t0 = *kafka_bridge::parse_time_ms("2026-12-01T12:00:00Z");
+    Book book(72 * kHour);
+    for (const auto& e : session201()) {
+        book.apply(e, nullptr, t0);
+    }
+    book.take_changed();  // written
+    REQUIRE(book.retire(t0 + 1) == 1);
+    // Days later: an event of the first session is late; a start under its id is a new one.
+    const std::int64_t later = t0 + 96 * kHour;
+    CHECK(book.apply(session201()[1], nullptr, later) == Applied::late);
+    const auto again = session201_again("2026-12-05", "10");
+    for (const auto& e : again) {
+        CHECK(book.apply(e, nullptr, later) == Applied::changed);
+    }
+    REQUIRE(book.sessions().count("CP2|TX-A|2") == 1);
+    CHECK(book.sessions().at("CP2|TX-A|2").status() == "closed");
+
+    // Read back from the sessions topic (the retired first one too), in any order: the id
+    // belongs to its latest generation, and the next start is the third.
+    Book restored(72 * kHour);
+    auto second = billing::Session::from_json(json::parse(book.sessions().at("CP2|TX-A|2").to_json().dump()));
+    REQUIRE(second);
+    CHECK(second->generation == 2);
+    Book original;
+    for (const auto& e : session201()) {
+        original.apply(e, nullptr, t0);
+    }
+    auto first = billing::Session::from_json(json::parse(original.sessions().at("CP2|TX-A").to_json().dump()));
+    REQUIRE(first);
+    restored.restore(*second, t0 + 1);
+    restored.restore(*first, t0 + 1);  // retired as it is read
+    restored.restored();
+    std::string note;
+    auto third = session201_again("2026-12-05", "12");
+    CHECK(restored.apply(third[0], &note, later + kHour) == Applied::changed);
+    CHECK_THAT(note, Catch::Contains("session CP2|TX-A|3 (generation 3)"));
+    CHECK(restored.sessions().count("CP2|TX-A|3") == 1);
+    CHECK(restored.sessions().at("CP2|TX-A|2").status() == "closed");
 }
 
 TEST_CASE("seqNos are kept as ranges, joined where they meet", "[billing]") {
