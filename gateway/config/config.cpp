@@ -191,21 +191,28 @@ const char* replacement_of(const std::string& path) {
 }
 
 /// Applies a YAML mapping at `path` (empty: the root): every key must be a setting or a
-/// section of settings.
-void apply_yaml(Config& c, const YAML::Node& map, const std::string& path) {
+/// section of settings, given once (yaml-cpp keeps a repeated key, and the last would win
+/// unseen); a setting needs a value (an empty one, a template's variable that expanded to
+/// nothing say, would leave the default standing unseen), an empty section is no change.
+void apply_yaml(Config& c, const YAML::Node& map, const std::string& path, std::set<std::string>& seen) {
     if (!map.IsMap()) {
         fail("config " + (path.empty() ? std::string("file") : path) + ": expected a mapping");
     }
     for (const auto& entry : map) {
         const std::string key = entry.first.as<std::string>();
         const std::string full = path.empty() ? key : path + "." + key;
+        if (!seen.insert(full).second) {
+            fail("config " + full + ": given twice (line " + std::to_string(entry.first.Mark().line + 1) + ")");
+        }
         if (const Option* o = find_path(full)) {
-            if (!entry.second.IsNull()) {
-                apply_node(c, *o, entry.second);
+            if (entry.second.IsNull()) {
+                fail("config " + full + ": no value (line " + std::to_string(entry.first.Mark().line + 1) +
+                     "); leave the key out for the default");
             }
+            apply_node(c, *o, entry.second);
         } else if (is_section(full)) {
             if (!entry.second.IsNull()) {
-                apply_yaml(c, entry.second, full);
+                apply_yaml(c, entry.second, full, seen);
             }
         } else if (const char* replaced = replacement_of(full)) {
             fail("config " + full + ": no longer a setting; " + replaced);
@@ -554,7 +561,8 @@ void load_file(Config& c, const std::string& file) {
         return;
     }
     try {
-        apply_yaml(c, root, "");
+        std::set<std::string> seen;
+        apply_yaml(c, root, "", seen);
     } catch (const YAML::Exception& e) {
         fail("config file " + file + ": " + e.what());
     }

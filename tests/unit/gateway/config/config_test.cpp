@@ -657,3 +657,17 @@ TEST_CASE("the DataTransfer answer is one of OCPP's statuses", "[config]") {
     CHECK_THROWS_WITH(parse({"--config", write_yaml("dt-bad", "reply:\n  data_transfer_status: accepted\n")}),
                       Catch::Contains("\"accepted\" is not Accepted, Rejected, UnknownMessageId or UnknownVendorId"));
 }
+
+TEST_CASE("a setting given twice or without a value is refused with its line", "[config]") {
+    using Catch::Contains;
+    CHECK_THROWS_WITH(parse({"--config", write_yaml("twice", "limits:\n  max_connections: 100\nlimits:\n  max_connections: 200\n")}),
+                      Contains("config limits: given twice (line 3)"));
+    CHECK_THROWS_WITH(parse({"--config", write_yaml("twice-flat", "kafka:\n  linger_ms: 1\n  linger_ms: 5\n")}),
+                      Contains("config kafka.linger_ms: given twice (line 3)"));
+    // A template's variable that expanded to nothing would leave 127.0.0.1:9092 standing.
+    CHECK_THROWS_WITH(parse({"--config", write_yaml("empty-value", "kafka:\n  brokers:\n  linger_ms: 1\n")}),
+                      Contains("config kafka.brokers: no value (line 2)"));
+    // An empty section changes nothing.
+    CHECK(parse({"--config", write_yaml("empty-section", "kafka:\nlimits:\n  max_connections: 100\n")})
+              .config.limits.max_connections == 100);
+}
