@@ -255,24 +255,39 @@ Session& Book::session_for(const std::string& station, const std::string& transa
     return sessions_.emplace(id_key, std::move(s)).first->second;
 }
 
-bool Book::reused(const std::string& id_key, const std::string& dedup, bool v16) const {
+bool Book::reused(const std::string& id_key, const std::string& dedup, bool v16,
+                  std::optional<std::int64_t> started_at) const {
+    if (v16 && (by_start_key_.count(dedup) > 0 || retired_start_keys_.count(dedup) > 0)) {
+        return false;  // a repeated start: merged, a duplicate or late
+    }
     const auto it = by_transaction_.find(id_key);
     if (it == by_transaction_.end()) {
-        // Retired from memory (or never seen): a start is a new session, unless it repeats a
-        // retired session's 1.6 start (late, below).
-        if (v16 && retired_start_keys_.count(dedup) > 0) {
-            return false;
+        // Retired from memory (or never seen). 2.0.1: a Started timed after the retired
+        // session's end (a replay of its own Started is timed before).
+        if (v16) {
+            return last_generation(id_key) > 0;
         }
-        return last_generation(id_key) > 0;
+        const auto ended = retired_stops_.find(id_key);
+        return ended != retired_stops_.end() && started_at && *started_at > ended->second;
     }
     const Session& s = sessions_.at(it->second);
-    if (!s.started_ms || (!s.stopped_ms && s.stop_reason.empty())) {
-        return false;  // not started (its start comes late) or not ended: this is its start
+    if (v16) {
+        // Started and stopped, and this start none of its own (1.6 stops come after their
+        // start: a session stopped before its start was seen is waiting for it).
+        return s.started_ms && s.stopped_ms && s.start_keys.count(dedup) == 0;
     }
-    // 1.6: no repeat of a start of it or of any other session (those are merged). 2.0.1:
-    // its events come in the order the station sent them (one partition): a Started after
-    // the Ended is another transaction.
-    return !v16 || (s.start_keys.count(dedup) == 0 && by_start_key_.count(dedup) == 0);
+    // 2.0.1: a Started timed after the session's end is another transaction; a resend or a
+    // replay of the session's own Started is timed at or before it.
+    return s.stopped_ms && started_at && *started_at > *s.stopped_ms;
+}
+
+void Book::remember_stop(const Session& s, const std::string& id_key) {
+    if (s.ocpp_version != "1.6" && s.stopped_ms) {
+        auto [it, fresh] = retired_stops_.emplace(id_key, *s.stopped_ms);
+        if (!fresh) {
+            it->second = std::max(it->second, *s.stopped_ms);
+        }
+    }
 }
 
 int Book::last_generation(const std::string& id_key) const {
@@ -413,19 +428,12 @@ Applied Book::apply(const json& event, std::string* note, std::int64_t at_ms) {
     const bool starts = v16 ? *action == "StartTransaction"
                             : text(*payload, "eventType").value_or("") == "Started";
     std::string reuse_note;
-    if (starts && reused(id_key, *dedup, v16)) {
+    if (starts && reused(id_key, *dedup, v16, time_of(*payload, "timestamp"))) {
         // The station used the transaction id again (its numbering restarted): a session of
         // its own, not more events of the one that ended.
         const Session& next = next_generation(*station, *transaction_id, *version);
         reuse_note = "transaction id " + *transaction_id + " of " + *station + " used again after its session ended: "
                      "session " + next.key + " (generation " + std::to_string(next.generation) + ")";
-    }
-    if (by_transaction_.count(id_key) == 0 && (retired_.count(id_key) > 0 || retired_aliases_.count(id_key) > 0)) {
-        return late(", whose session was closed and retired from memory: not applied (its record stays as it is)");
-    }
-    if (const auto it = by_transaction_.find(id_key); it != by_transaction_.end() && stale(sessions_.at(it->second), at_ms)) {
-        return late(", more than the retirement horizon after its closed session last changed: not applied (its "
-                    "record stays as it is)");
     }
     if (*action == "StartTransaction") {
         if (by_start_key_.count(*dedup) == 0 && retired_start_keys_.count(*dedup) > 0) {
@@ -445,6 +453,13 @@ Applied Book::apply(const json& event, std::string* note, std::int64_t at_ms) {
             }
             // The station repeated its start after losing the answer, and was given another
             // transaction id: one session, under the smaller id (the start that came first).
+            // That id may have been another transaction's before (its numbering restarted): an
+            // ended session of it, or a retired one, is no part of this one.
+            if (const auto held = by_transaction_.find(id_key); held == by_transaction_.end()
+                    ? last_generation(id_key) > 0
+                    : sessions_.at(held->second).stopped_ms.has_value()) {
+                next_generation(*station, *transaction_id, *version);
+            }
             const std::string other = seen->second;
             const std::string here = session_for(*station, *transaction_id, *version).key;
             const bool here_first =
@@ -455,6 +470,13 @@ Applied Book::apply(const json& event, std::string* note, std::int64_t at_ms) {
             merged.updated_ms = std::max(merged.updated_ms, at_ms);
             return Applied::changed;
         }
+    }
+    if (by_transaction_.count(id_key) == 0 && (retired_.count(id_key) > 0 || retired_aliases_.count(id_key) > 0)) {
+        return late(", whose session was closed and retired from memory: not applied (its record stays as it is)");
+    }
+    if (const auto it = by_transaction_.find(id_key); it != by_transaction_.end() && stale(sessions_.at(it->second), at_ms)) {
+        return late(", more than the retirement horizon after its closed session last changed: not applied (its "
+                    "record stays as it is)");
     }
     std::string renumbered;  // what to note about a repeated seqNo applied
     const bool known = by_transaction_.count(id_key) > 0;
@@ -575,6 +597,7 @@ void Book::restore(Session session, std::int64_t retire_before_ms) {
                 int& g = generations_[alias];
                 g = std::max(g, session.generation);
             }
+            remember_stop(session, alias);
         }
         retired_start_keys_.insert(session.start_keys.begin(), session.start_keys.end());
         return;
@@ -602,6 +625,16 @@ void Book::restored() {
             retired_start_keys_.erase(k);
         }
     }
+    // A later generation of an id was read back retired, an earlier one live (say, a record
+    // of an earlier version, without its time): the id is the retired one's, and its events
+    // are late, not the earlier session's.
+    for (const auto& [id_key, generation] : generations_) {
+        const auto held = by_transaction_.find(id_key);
+        if (held != by_transaction_.end() && sessions_.at(held->second).generation < generation) {
+            by_transaction_.erase(held);
+            retired_aliases_.insert(id_key);
+        }
+    }
     changed_.clear();
     removed_.clear();
 }
@@ -623,6 +656,7 @@ std::size_t Book::retire(std::int64_t before_ms) {
             if (const auto held = by_transaction_.find(id_key); held != by_transaction_.end() && held->second == s.key) {
                 by_transaction_.erase(held);  // not when a later generation holds the id
             }
+            remember_stop(s, id_key);
             if (id_key != s.key) {
                 retired_aliases_.insert(id_key);
             }

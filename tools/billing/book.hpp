@@ -138,9 +138,13 @@ public:
 private:
     Session& session_for(const std::string& station, const std::string& transaction_id,
                          const std::string& version);
-    /// Whether a start (`v16`: a StartTransaction with `dedup`) under `id_key` begins a new
-    /// session: the id's session ended, or was retired, and this is no repeat of its start.
-    bool reused(const std::string& id_key, const std::string& dedup, bool v16) const;
+    /// Whether a start (`v16`: a StartTransaction with `dedup`; else a Started timed
+    /// `started_at`) under `id_key` begins a new session: the id's session ended (or was
+    /// retired) and this is no repeat of its start.
+    bool reused(const std::string& id_key, const std::string& dedup, bool v16,
+                std::optional<std::int64_t> started_at) const;
+    /// Keeps when the retired 2.0.1 session `s` ended, for `id_key` (see retired_stops_).
+    void remember_stop(const Session& s, const std::string& id_key);
     /// The highest generation seen of `id_key` (live or retired), 0 when none.
     int last_generation(const std::string& id_key) const;
     /// Starts the next generation of `transaction_id`'s session.
@@ -170,6 +174,9 @@ private:
     std::set<std::string> retired_start_keys_;
     /// "station|transactionId" → its highest generation, for ids used more than once.
     std::map<std::string, int> generations_;
+    /// 2.0.1 "station|transactionId" of retired sessions → when the latest ended: a Started
+    /// timed after it is another transaction, one timed before a replay.
+    std::map<std::string, std::int64_t> retired_stops_;
 };
 
 }  // namespace billing

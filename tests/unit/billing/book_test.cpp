@@ -428,6 +428,93 @@ TEST_CASE("a transaction id used again after its session was retired, and after 
     CHECK(restored.sessions().at("CP2|TX-A|2").status() == "closed");
 }
 
+TEST_CASE("a replay of an ended session is no new generation, live or retired", "[billing]") {
+    constexpr std::int64_t kHour = 3'600'000;
+    const std::int64_t t0 = *kafka_bridge::parse_time_ms("2026-12-01T12:00:00Z");
+    Book book(72 * kHour);
+    for (const auto& e : session201()) {
+        book.apply(e, nullptr, t0);
+    }
+    // Read again (a replay, group offsets lost): its Started is timed before its end.
+    for (const auto& e : session201()) {
+        CHECK(book.apply(e, nullptr, t0 + kHour) == Applied::duplicate);
+    }
+    CHECK(book.sessions().size() == 1);
+    book.take_changed();
+    REQUIRE(book.retire(t0 + 2 * kHour) == 1);
+    for (const auto& e : session201()) {
+        CHECK(book.apply(e, nullptr, t0 + 96 * kHour) == Applied::late);
+    }
+    CHECK(book.sessions().empty());
+}
+
+TEST_CASE("a 1.6 start repeated under an id an earlier transaction had keeps that one apart", "[billing]") {
+    Book book;
+    const auto closed = [&](int tx, const std::string& key, const char* day) {
+        const std::string d = day;
+        book.apply(event("CP1", "1.6", "StartTransaction", key,
+                         {{"connectorId", 1}, {"idTag", "OLD"}, {"meterStart", 100}, {"timestamp", d + "T08:00:00Z"}},
+                         {{"transactionId", tx}}));
+        book.apply(event("CP1", "1.6", "StopTransaction", key + "-stop",
+                         {{"transactionId", tx}, {"meterStop", 200}, {"timestamp", d + "T09:00:00Z"}}));
+    };
+    closed(7, "old-7", "2026-11-01");
+    closed(8, "old-8", "2026-11-02");
+    const json old8 = book.sessions().at("CP1|8").to_json();
+    // The ids are given again: a new start gets 7, its repeat (the answer was lost) 8.
+    const json start{{"connectorId", 2}, {"idTag", "NEW"}, {"meterStart", 5000}, {"timestamp", "2026-12-03T10:00:00Z"}};
+    CHECK(book.apply(event("CP1", "1.6", "StartTransaction", "k2", start, {{"transactionId", 7}})) == Applied::changed);
+    CHECK(book.apply(event("CP1", "1.6", "StartTransaction", "k2", start, {{"transactionId", 8}})) == Applied::changed);
+    CHECK(book.sessions().at("CP1|8").to_json() == old8);  // untouched
+    REQUIRE(book.sessions().count("CP1|7|2") == 1);
+    const json fresh = book.sessions().at("CP1|7|2").to_json();
+    CHECK(fresh["transactionIds"] == json::array({"7", "8"}));
+    CHECK(fresh["status"] == "open");
+    CHECK(fresh["idToken"] == "NEW");
+    CHECK(book.apply(event("CP1", "1.6", "StopTransaction", "k2-stop",
+                           {{"transactionId", 8}, {"meterStop", 5600}, {"timestamp", "2026-12-03T11:00:00Z"}})) ==
+          Applied::changed);
+    CHECK(book.sessions().at("CP1|7|2").to_json()["energyWh"] == 600.0);
+    CHECK(book.sessions().at("CP1|8").to_json() == old8);
+}
+
+TEST_CASE("a 2.0.1 id used again after a session seen only by its end", "[billing]") {
+    Book book;
+    book.apply(session201()[3]);  // the Ended alone: its Started was never read
+    REQUIRE(book.sessions().at("CP2|TX-A").status() == "orphaned");
+    for (const auto& e : session201_again()) {
+        CHECK(book.apply(e) == Applied::changed);
+    }
+    CHECK(book.sessions().count("CP2|TX-A|2") == 1);
+    CHECK(book.sessions().at("CP2|TX-A|2").to_json()["energyWh"] == 1000.0);
+    CHECK(book.sessions().at("CP2|TX-A").status() == "orphaned");
+}
+
+TEST_CASE("read back, an id whose later generation is retired is not the earlier one's", "[billing]") {
+    constexpr std::int64_t kHour = 3'600'000;
+    const std::int64_t t0 = *kafka_bridge::parse_time_ms("2026-12-01T12:00:00Z");
+    Book writer;
+    for (const auto& e : session201()) {
+        writer.apply(e, nullptr, t0);
+    }
+    for (const auto& e : session201_again()) {
+        writer.apply(e, nullptr, t0);
+    }
+    auto first = billing::Session::from_json(json::parse(writer.sessions().at("CP2|TX-A").to_json().dump()));
+    auto second = billing::Session::from_json(json::parse(writer.sessions().at("CP2|TX-A|2").to_json().dump()));
+    REQUIRE(first);
+    REQUIRE(second);
+    first->updated_ms = t0 + 100 * kHour;  // read back live (a record without its time is)
+    Book book(72 * kHour);
+    book.restore(*first, t0 + kHour);
+    book.restore(*second, t0 + kHour);  // retired
+    book.restored();
+    const json before = book.sessions().at("CP2|TX-A").to_json();
+    // A late event of the second session: late, not added to the first.
+    CHECK(book.apply(session201_again()[1], nullptr, t0 + 100 * kHour) == Applied::late);
+    CHECK(book.sessions().at("CP2|TX-A").to_json() == before);
+}
+
 TEST_CASE("seqNos are kept as ranges, joined where they meet", "[billing]") {
     billing::SeqNos seqs;
     CHECK(seqs.insert(5));
