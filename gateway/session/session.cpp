@@ -222,14 +222,16 @@ void Session::send(const std::string& text) {
         log::debug("station {}: send failed: {}", info_.station_id, ec.message());
         return;
     }
-    send_stalled();
+    send_stalled(text.size());
 }
 
 bool Session::on_ping() { return !closed_ && !send_stalled(); }
 
-bool Session::send_stalled() {
+bool Session::send_stalled(std::size_t just_queued) {
     const std::size_t limit = std::max<std::size_t>(4 * services_.config.limits.max_message_bytes, 1U << 20U);
-    const std::size_t unsent = link_->unsent_bytes();
+    // What waited before the frame just queued: one large frame alone is no sign.
+    const std::size_t all = link_->unsent_bytes();
+    const std::size_t unsent = all - std::min(all, just_queued);
     if (unsent <= limit) {
         return false;
     }

@@ -215,9 +215,10 @@ private:
     void end_commands(int code, const std::string& reason);
     void send(const std::string& text);
     /// Whether more than 4 × limits.max_message_bytes (at least 1 MiB) waits unsent for the
-    /// station: it is not reading, and everything answered to it would pile up in memory
-    /// until the pong timeout. The connection is then closed (1008, once).
-    bool send_stalled();
+    /// station, besides the `just_queued` bytes of the frame just queued: it is not reading,
+    /// and everything answered to it would pile up in memory until the pong timeout. The
+    /// connection is then closed (1008, once).
+    bool send_stalled(std::size_t just_queued = 0);
     void publish_side_record(const std::string& topic, std::string value);
     void schedule_keepalive();
     void close_if_drained();

@@ -202,8 +202,12 @@ void Session::produce_numbering(std::shared_ptr<Numbering> numbering) {
     std::weak_ptr<Session> weak = weak_from_this();
     // A station that left meanwhile gets no answer; its token leaves the count with the
     // callback, and the station sends the call again.
+    auto& metrics = services_.metrics;
     auto result = services_.producers.current()->produce(
-        record, [weak, numbering](const kafka_bridge::Delivery& d) {
+        record, [weak, numbering, &metrics, topic = record.topic](const kafka_bridge::Delivery& d) {
+            if (!d.ok()) {
+                metrics.delivery_failure(topic);  // whether or not the station is still here
+            }
             auto self = weak.lock();
             if (!self) {
                 return;
@@ -227,7 +231,6 @@ void Session::produce_numbering(std::shared_ptr<Numbering> numbering) {
                            d.ok() ? std::string("transaction-id topic must have one partition "
                                                 "and fewer than 2^31 records")
                                   : d.error->to_string());
-                self->services_.metrics.delivery_failure(self->services_.config.topics.transaction_ids);
                 self->numbering_failed(numbering->call.call);
             });
         });

@@ -30,16 +30,15 @@ struct StationModel {
 };
 
 /// The longest vendor, model or firmware kept from a boot (see boot_model).
-inline constexpr std::size_t kMaxModelFieldBytes = 64;
+inline constexpr std::size_t kMaxModelFieldBytes = 200;
 
 /// The vendor, model and firmware a BootNotification payload names: 1.6 chargePointVendor,
 /// chargePointModel, firmwareVersion; 2.0.1 chargingStation.vendorName, .model,
 /// .firmwareVersion. Read before validation (a profile may be what makes the boot valid);
 /// a field that is missing or not a string stays empty, and one longer than
 /// kMaxModelFieldBytes is cut there (at a character's start): the schemas allow 20 to 50
-/// characters, and the model goes into every dead letter, log line and metric label of the
-/// station, so a boot's 200 KB vendor name must not.
-StationModel boot_model(ocpp::ProtocolVersion v, const nlohmann::json& payload);
+/// characters (200 bytes of UTF-8 at most), and the model goes into every dead letter, log
+/// line and metric label of the station, so a boot's 200 KB vendor name must not.
 StationModel boot_model(ocpp::ProtocolVersion v, const nlohmann::json& payload);
 
 /// `pattern` with `*` (any run) and `?` (one character), ignoring ASCII letter case.

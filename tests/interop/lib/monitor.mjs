@@ -1,7 +1,7 @@
 // Watching a running gateway from outside: resident memory from
 // /proc/<pid>/status, /readyz, and values from /metrics.
 
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { httpGet } from './gateway.mjs';
 
 /** VmRSS of a process in KiB, or null when it cannot be read (process gone). */
@@ -14,7 +14,7 @@ export function readRssKiB(pid) {
   }
 }
 
-/** User plus system CPU seconds a process has used so far (/proc/<pid>/stat), or null. */
+/** User plus system CPU seconds a process (or `pid/task/tid`, a thread) has used so far (/proc/<pid>/stat), or null. */
 export function readCpuSeconds(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -25,6 +25,22 @@ export function readCpuSeconds(pid) {
   } catch {
     return null;
   }
+}
+
+/** CPU seconds (user + system) of each thread of a process: {tid: seconds}; {} when gone. */
+export function readThreadCpuSeconds(pid) {
+  const out = {};
+  let tids = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    const seconds = readCpuSeconds(`${pid}/task/${tid}`);
+    if (seconds !== null) out[tid] = seconds;
+  }
+  return out;
 }
 
 /**

@@ -38,17 +38,23 @@ TEST_CASE("the boot names the model in either version", "[tolerance]") {
     CHECK_FALSE(gateway::session::boot_model(ocpp::ProtocolVersion::v16, json::array()).known());
     CHECK(gateway::session::boot_model(ocpp::ProtocolVersion::v16, json{{"chargePointVendor", 5}, {"chargePointModel", "M"}})
               .vendor.empty());
-    // Far over the schema's length: cut to 64 bytes, never inside a character ("é" is two).
+    // Far over the schema's length: cut to 200 bytes, never inside a character ("é" is two).
     const auto huge = gateway::session::boot_model(
         ocpp::ProtocolVersion::v16, json{{"chargePointVendor", std::string(200'000, 'V')},
-                                         {"chargePointModel", std::string(63, 'm') + "\u00e9" + "tail"},
+                                         {"chargePointModel", std::string(199, 'm') + "\u00e9" + "tail"},
                                          {"firmwareVersion", std::string(50, 'f')}});
-    CHECK(huge.vendor == std::string(64, 'V'));
-    CHECK(huge.model == std::string(63, 'm'));
+    CHECK(huge.vendor == std::string(200, 'V'));
+    CHECK(huge.model == std::string(199, 'm'));
     CHECK(huge.firmware == std::string(50, 'f'));
     const auto exact = gateway::session::boot_model(
-        ocpp::ProtocolVersion::v201, json{{"chargingStation", {{"vendorName", std::string(62, 'v') + "\u00e9x"}}}});
-    CHECK(exact.vendor == std::string(62, 'v') + "\u00e9");
+        ocpp::ProtocolVersion::v201, json{{"chargingStation", {{"vendorName", std::string(198, 'v') + "\u00e9x"}}}});
+    CHECK(exact.vendor == std::string(198, 'v') + "\u00e9");
+    // 50 characters of four bytes each, the most a valid boot holds: kept whole.
+    std::string emoji;
+    for (int i = 0; i < 50; ++i) {
+        emoji += "\U0001F50C";
+    }
+    CHECK(gateway::session::boot_model(ocpp::ProtocolVersion::v16, json{{"chargePointVendor", emoji}}).vendor == emoji);
 }
 
 TEST_CASE("the first matching profile wins, and model patterns need a known model", "[tolerance]") {
