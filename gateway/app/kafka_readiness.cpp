@@ -62,16 +62,11 @@ void add_topics(const config::Config& c, DurabilityTarget target, std::vector<ka
         spec.partitions = contract.partitions > 0 ? contract.partitions : -1;
         spec.exact_partitions = role == "transaction_ids";
         spec.replication = contract.replication > 0 ? contract.replication : target.replication;
-        // Automatic, it follows the topic's own replicas: a contract giving it one replica
-        // would otherwise get the target's two in sync, and no write could ever succeed.
-        int min_insync = target.min_insync;
-        if (contract.min_insync > 0) {
-            min_insync = contract.min_insync;
-        } else if (c.topic_min_insync > 0) {
-            min_insync = c.topic_min_insync;
-        } else if (contract.replication > 0) {
-            min_insync = spec.replication >= 3 ? 2 : 1;
-        }
+        // Not given for the topic, it is the target's, but never more than the topic's own
+        // replicas: a contract giving it one replica would otherwise get the target's two in
+        // sync, and no write could ever succeed.
+        const int min_insync = contract.min_insync > 0 ? contract.min_insync
+                                                       : std::min(target.min_insync, spec.replication);
         spec.config["min.insync.replicas"] = std::to_string(min_insync);
         if (contract.retention_ms) {
             spec.config["retention.ms"] = std::to_string(*contract.retention_ms);
@@ -178,10 +173,17 @@ void report_durability(kafka_bridge::Producer& producer,
 void report_record_room(const config::Config& config,
                         const std::map<std::string, kafka_bridge::ObservedTopic>& observed) {
     const auto limit = static_cast<long long>(config.limits.max_message_bytes);
+    // librdkafka's batches: at most batch.size (the operator's replaces the gateway's) and at
+    // most message.max.bytes (1,000,000 by default).
     long long batch = static_cast<long long>(config.kafka.batch_bytes);
     if (const auto it = config.kafka.properties.find("batch.size"); it != config.kafka.properties.end()) {
-        batch = std::atoll(it->second.c_str());  // the operator's replaces the gateway's
+        batch = std::atoll(it->second.c_str());
     }
+    long long message_max = 1000000;
+    if (const auto it = config.kafka.properties.find("message.max.bytes"); it != config.kafka.properties.end()) {
+        message_max = std::atoll(it->second.c_str());
+    }
+    batch = std::min(batch > 0 ? batch : 1000000, message_max);
     std::vector<std::string> small;
     std::vector<std::string> below_batch;
     for (const auto& [name, topic] : observed) {
@@ -196,7 +198,7 @@ void report_record_room(const config::Config& config,
         }
     }
     if (!below_batch.empty()) {
-        log::warn("{} topic(s) take batches smaller than the producer's batch.size ({}), by their "
+        log::warn("{} topic(s) take batches smaller than the producer's batches ({} bytes: batch.size, at most message.max.bytes), by their "
                   "max.message.bytes: {}; under load a batch of small records can outgrow that and "
                   "be refused whole, every station answered InternalError (set kafka.properties "
                   "batch.size below the smallest, or leave it to the gateway: limits.max_message_bytes)",

@@ -293,7 +293,7 @@ void validate_tenants(const Config& c) {
         for (const auto& [role, topic] : topic_roles(tenant_config(c, tenant))) {
             check_topic_name(topic, "topics." + role + " of tenant " + tenant.name);
             auto [it, fresh] = owner.emplace(topic, tenant.name);
-            if (!fresh) {
+            if (!fresh && it->second != tenant.name) {  // its own roles may share, as above
                 fail("config tenants: topic " + topic + " (" + role + ") of tenant " + tenant.name +
                      " is also a topic of " + it->second + "; give each tenant a prefix of its own");
             }
@@ -430,13 +430,19 @@ void validate(Config& c) {
                  "one must be a topic of its own (exactly one partition, offsets as numbers)");
         }
     }
-    // Event classes may share a topic; what the gateway reads back or keeps apart may not.
-    for (std::size_t i = ocpp::kEventClassCount; i < roles.size(); ++i) {
-        for (std::size_t j = 0; j < roles.size(); ++j) {
-            if (j != i && roles[j].second == roles[i].second && roles[i].first != "transaction_ids" &&
-                roles[j].first != "transaction_ids") {
-                fail("config topics." + roles[i].first + ": " + roles[i].second + " is also topics." +
-                     roles[j].first + "; it must be a topic of its own");
+    // Streams may share a topic (all events on one, say); what the gateway reads back, or an
+    // operator's service answers on, may not: records of another shape would be read there.
+    static const std::set<std::string> kOwnTopic = {
+        "commands", "command_results", "command_routes", "presence", "stations", "id_tokens",
+        "authorization_requests", "authorization_decisions"};
+    for (const auto& [role, topic] : roles) {
+        if (kOwnTopic.count(role) == 0) {
+            continue;
+        }
+        for (const auto& [other, other_topic] : roles) {
+            if (other != role && other != "transaction_ids" && other_topic == topic) {
+                fail("config topics." + role + ": " + topic + " is also topics." + other +
+                     "; it must be a topic of its own");
             }
         }
     }

@@ -632,11 +632,16 @@ TEST_CASE("topic names are Kafka's, and what the gateway reads back has a topic 
         INFO(yaml);
         CHECK_THROWS_WITH(parse({"--config", write_yaml("topic-names", yaml)}), Contains(message));
     }
-    // Event classes may share one (all of them on one topic, say); a name at Kafka's limit is one.
+    // Streams may share one (all of them on one topic, say); a name at Kafka's limit is one.
     const auto shared = parse({"--config", write_yaml("topic-shared", "topics:\n  status: ocpp.events\n  heartbeat: ocpp.events\n"
+                                                                       "  connections: ocpp.events\n"
                                                                        "  dead_letter: " + std::string(249, 'd') + "\n")})
                             .config;
     CHECK(shared.topics.for_class(ocpp::EventClass::status) == "ocpp.events");
+    CHECK(shared.topics.connections == "ocpp.events");
+    // So may a tenant's (each with its prefix).
+    CHECK_NOTHROW(parse({"--config", write_yaml("topic-shared-tenants", "topics:\n  status: ocpp.events\n  heartbeat: ocpp.events\n"
+                                                                         "tenants: [north, south]\n")}));
 }
 
 TEST_CASE("a contract that could take no write with acks=all is refused", "[config]") {
