@@ -5,9 +5,19 @@
 #include "ocpp/json_reader.hpp"
 
 namespace kafka_bridge {
+namespace {
+
+/// `text` without a UTF-8 byte order mark before it (a tool may write one; nlohmann's parser
+/// skips it too).
+std::string_view without_bom(std::string_view text) {
+    constexpr std::string_view kBom = "\xEF\xBB\xBF";
+    return text.substr(0, kBom.size()) == kBom ? text.substr(kBom.size()) : text;
+}
+
+}  // namespace
 
 ocpp::Result<nlohmann::json, std::string> read_record_json(std::string_view text, std::size_t max_depth) {
-    auto read = ocpp::read_json(text, max_depth);
+    auto read = ocpp::read_json(without_bom(text), max_depth);
     if (read.ok()) {
         return std::move(read).value();
     }
@@ -24,7 +34,7 @@ ocpp::Result<nlohmann::json, std::string> read_record_json(std::string_view text
 }
 
 nlohmann::json parse_record_json(std::string_view text) {
-    auto read = ocpp::read_json(text, kMaxRecordDepth);
+    auto read = ocpp::read_json(without_bom(text), kMaxRecordDepth);
     if (!read.ok()) {
         return nlohmann::json(nlohmann::json::value_t::discarded);
     }

@@ -18,7 +18,7 @@ namespace kafka_bridge {
 /// copying that many crashes the process, again after every restart for a record on a topic.
 inline constexpr std::size_t kMaxRecordDepth = 1024;
 
-/// `text` read as one JSON document, or why it is not one: "not JSON (at byte N)", "nested
+/// `text` (a UTF-8 byte order mark before it skipped) read as one JSON document, or why it is not one: "not JSON (at byte N)", "nested
 /// deeper than 1024 levels", "a number out of range (at byte N)".
 ocpp::Result<nlohmann::json, std::string> read_record_json(std::string_view text,
                                                             std::size_t max_depth = kMaxRecordDepth);

@@ -52,4 +52,8 @@ TEST_CASE("text that is not JSON says where it stops being JSON", "[record-json]
     // The same document nlohmann's own parser gives.
     const std::string text = R"({"b":[1,2.5,"x",null,true],"a":{"c":-3},"a":{"d":4}})";
     CHECK(parse_record_json(text) == json::parse(text));
+    // A byte order mark before it, as some tools write: skipped, as nlohmann's parser does.
+    const std::string bom = "\xEF\xBB\xBF" + text;
+    CHECK(parse_record_json(bom) == json::parse(bom));
+    REQUIRE(read_record_json(bom).ok());
 }
