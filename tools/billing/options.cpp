@@ -4,6 +4,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace billing {
 namespace {
@@ -21,10 +22,14 @@ first.
 
   --brokers LIST             bootstrap servers [127.0.0.1:9092]
   --group NAME               consumer group [ocpp-billing]
-  --transactions-topic T     [ocpp.transactions]
-  --meter-values-topic T     [ocpp.meter-values]
-  --sessions-topic T         compacted output, created when missing [billing.sessions]
-  --transactional-id ID      [ocpp-billing-<group>]
+  --transactions-topic T     [ocpp.transactions]; a tenant's: <prefix>ocpp.transactions
+  --meter-values-topic T     [<prefix>ocpp.meter-values]
+  --sessions-topic T         compacted output, created when missing [<prefix>billing.sessions]
+  --transactional-id ID      [ocpp-billing-<group>, with -<prefix> for a tenant's topics]
+                             (<prefix>: what the transactions topic has before
+                             "ocpp.transactions", such as "north." for tenant north: one
+                             instance per tenant, neither sharing its output nor fencing
+                             another's)
   --property K=V             any librdkafka property (SASL, TLS, ...), repeatable
   --batch N                  records read into one transaction at most [500]
   --retire-after-hours H     an event for a closed session more than H hours (by the
@@ -45,6 +50,8 @@ topic is not compacted or holds a record this version cannot read (restarting do
 }  // namespace
 
 bool parse_options(int argc, char** argv, Options& o) {
+    bool meter_values_given = false;
+    bool sessions_given = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         std::optional<std::string> inline_value;  // --name=value
@@ -83,8 +90,10 @@ bool parse_options(int argc, char** argv, Options& o) {
             value(o.transactions_topic);
         } else if (a == "--meter-values-topic") {
             value(o.meter_values_topic);
+            meter_values_given = true;
         } else if (a == "--sessions-topic") {
             value(o.sessions_topic);
+            sessions_given = true;
         } else if (a == "--transactional-id") {
             value(o.transactional_id);
         } else if (a == "--property") {
@@ -138,8 +147,27 @@ bool parse_options(int argc, char** argv, Options& o) {
             throw std::runtime_error(a + " takes no value");
         }
     }
+    // A tenant's topics carry its prefix (the gateway's tenants: "north.ocpp.transactions"):
+    // the other topics and the transactional id follow it, so each tenant's instance reads its
+    // own meter values, writes its own sessions and fences no other tenant's instance.
+    constexpr std::string_view kTransactions = "ocpp.transactions";
+    std::string prefix;
+    if (o.transactions_topic.size() > kTransactions.size() &&
+        std::string_view(o.transactions_topic).substr(o.transactions_topic.size() - kTransactions.size()) == kTransactions) {
+        prefix = o.transactions_topic.substr(0, o.transactions_topic.size() - kTransactions.size());
+    }
+    if (!meter_values_given) {
+        o.meter_values_topic = prefix + "ocpp.meter-values";
+    }
+    if (!sessions_given) {
+        o.sessions_topic = prefix + "billing.sessions";
+    }
     if (o.transactional_id.empty()) {
-        o.transactional_id = "ocpp-billing-" + o.group;
+        std::string tenant = prefix;
+        while (!tenant.empty() && tenant.back() == '.') {
+            tenant.pop_back();
+        }
+        o.transactional_id = "ocpp-billing-" + o.group + (tenant.empty() ? "" : "-" + tenant);
     }
     return true;
 }
