@@ -26,6 +26,11 @@ Endpoint parse_endpoint(const std::string& text, const std::string& what) {
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
         host = host.substr(1, host.size() - 2);  // [::1]:9000
     }
+    // The listeners bind an address, not a name: "localhost" would pass here and fail at
+    // start-up with a misleading error (or, for a name, after Kafka's topics were made).
+    if (host.find('/') != std::string::npos || !parse_network(host)) {
+        fail(what + ": \"" + host + "\" is not an IP address (127.0.0.1, ::1; 0.0.0.0 or :: for every address)");
+    }
     const std::string port_text = text.substr(colon + 1);
     if (!std::all_of(port_text.begin(), port_text.end(), ::isdigit) || port_text.size() > 5) {
         fail(what + ": port \"" + port_text + "\" is not a number");

@@ -211,7 +211,10 @@ TEST_CASE("TLS offloaded to load balancers is a configuration of its own", "[con
 TEST_CASE("bad configuration stops start-up with one clear message", "[config]") {
     using Catch::Contains;
     CHECK_THROWS_WITH(parse({"--listen", "9000"}), Contains("HOST:PORT"));
-    CHECK_THROWS_WITH(parse({"--listen", "host:70000"}), Contains("outside 1..65535"));
+    CHECK_THROWS_WITH(parse({"--listen", "localhost:9000"}), Contains("\"localhost\" is not an IP address"));
+    CHECK_THROWS_WITH(parse({"--admin-listen", "10.0.0.0/8:9100"}), Contains("is not an IP address"));
+    CHECK(parse({"--listen", "[::1]:9000"}).config.listen.host == "::1");
+    CHECK_THROWS_WITH(parse({"--listen", "127.0.0.1:70000"}), Contains("outside 1..65535"));
     CHECK_THROWS_WITH(parse({"--bogus"}), Contains("unknown option"));
     CHECK_THROWS_WITH(parse({"--gateway-id"}), Contains("needs a value"));
     CHECK_THROWS_WITH(parse({"--reply-mode", "transaction=immediate"}), Contains("always"));
