@@ -136,6 +136,11 @@ void AdminServer::post_call(const Connection& con, commands::Router& router,
         reply_error(con, 400, "bad action name \"" + action + "\"");
         return;
     }
+    if (!con->get_request_header("Transfer-Encoding").empty()) {
+        // websocketpp reads no chunked body: the payload would look empty.
+        reply_error(con, 411, "send the body with Content-Length (a chunked body is not read)");
+        return;
+    }
     const auto params = http::parse_query(query);
     if (!params) {
         reply_error(con, 400, "malformed query string");
@@ -167,7 +172,10 @@ void AdminServer::post_call(const Connection& con, commands::Router& router,
         } else if (name == "expiresAt") {
             expires_at = kafka_bridge::parse_time_ms(value);
             if (!expires_at) {
-                reply_error(con, 400, "expiresAt must be an RFC 3339 date-time");
+                reply_error(con, 400, std::string("expiresAt must be an RFC 3339 date-time") +
+                                          (value.find(' ') != std::string::npos
+                                               ? " (a '+' in a URL query reads as a space: write it %2B)"
+                                               : ""));
                 return;
             }
             if (*expires_at > kafka_bridge::unix_now_ms() + kafka_bridge::kMaxCommandLifetimeMs) {

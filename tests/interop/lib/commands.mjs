@@ -321,7 +321,7 @@ export class CommandClient {
  * One HTTP request to 127.0.0.1:`port`, on a fresh connection, bounded in
  * time. Resolves {status, body (parsed JSON or null), text, headers}.
  */
-function adminRequest(port, method, path, { token, headers = {}, body, timeoutMs }) {
+function adminRequest(port, method, path, { token, headers = {}, body, timeoutMs, chunked = false }) {
   return new Promise((resolve, reject) => {
     const h = { connection: 'close', ...headers };
     if (token !== undefined && token !== null) h.authorization = `Bearer ${token}`;
@@ -329,7 +329,8 @@ function adminRequest(port, method, path, { token, headers = {}, body, timeoutMs
     if (body !== undefined) {
       buf = Buffer.from(body, 'utf8');
       if (!Object.keys(h).some((k) => k.toLowerCase() === 'content-type')) h['content-type'] = 'application/json';
-      h['content-length'] = String(buf.length);
+      if (chunked) h['transfer-encoding'] = 'chunked';
+      else h['content-length'] = String(buf.length);
     }
     const req = httpRequest({ host: '127.0.0.1', port, method, path, agent: false, headers: h }, (res) => {
       const chunks = [];
@@ -355,16 +356,17 @@ function adminRequest(port, method, path, { token, headers = {}, body, timeoutMs
  * (`rawBody`, a string, is sent instead when given). `query` values are
  * added as query parameters (e.g. {wait: 'false', timeoutMs: 5000,
  * commandId: 'x'}); `headers` adds request headers (e.g. Idempotency-Key);
- * `base` replaces `/v1` (a tenant's: `/v1/tenants/{tenant}`).
+ * `base` replaces `/v1` (a tenant's: `/v1/tenants/{tenant}`); `chunked` sends
+ * the body chunked instead of with a Content-Length.
  * Resolves {status, body, text, headers}.
  */
-export async function restCall(adminPort, stationId, action, payload, { query = {}, token, timeoutMs = 60_000, rawBody, headers = {}, base = '/v1' } = {}) {
+export async function restCall(adminPort, stationId, action, payload, { query = {}, token, timeoutMs = 60_000, rawBody, headers = {}, base = '/v1', chunked = false } = {}) {
   const qs = new URLSearchParams();
   for (const [k, v] of Object.entries(query)) if (v !== undefined) qs.append(k, String(v));
   const q = qs.toString();
   const path = `${base}/stations/${encodeURIComponent(stationId)}/calls/${encodeURIComponent(action)}${q ? `?${q}` : ''}`;
   const body = rawBody !== undefined ? rawBody : JSON.stringify(payload);
-  return adminRequest(adminPort, 'POST', path, { token, headers, body, timeoutMs });
+  return adminRequest(adminPort, 'POST', path, { token, headers, body, timeoutMs, chunked });
 }
 
 /** GET `path` (e.g. `/v1/stations/X`) on the admin listener. Resolves {status, body, text, headers}. */
