@@ -99,6 +99,10 @@ int main(int argc, char** argv) {
             return gateway::app::run_tolerance_command(cl.config, cl.verb, stdout, stderr);
         case Action::check_config: {
             const auto& c = cl.config;
+            if (auto problem = gateway::app::check_files(c)) {
+                std::fprintf(stderr, "ocpp-gateway: %s\n", problem->c_str());
+                return 2;
+            }
             std::printf("configuration OK: stations on %s (security profile %d), admin on %s, Kafka at %s\n",
                         c.listen.to_string().c_str(), c.security.profile, c.admin_listen.to_string().c_str(),
                         c.kafka.brokers.c_str());

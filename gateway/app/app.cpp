@@ -10,6 +10,7 @@
 #include "gateway/app/systemd_notify.hpp"
 #include "gateway/log/log.hpp"
 #include "gateway/metrics/process.hpp"
+#include "gateway/security/tls.hpp"
 #include "gateway/session/session.hpp"
 #include "kafka_bridge/envelope.hpp"
 
@@ -119,7 +120,32 @@ int App::run() {
     return 0;
 }
 
+std::optional<std::string> check_files(const config::Config& config) {
+    try {
+        const ocpp::SchemaRegistry schemas(config.schema_overrides);
+    } catch (const std::exception& e) {
+        return std::string("schemas: ") + e.what();
+    }
+    try {
+        if (config.security.profile >= 2 && !config.tls.offload) {
+            const security::TlsContext tls(config.tls, config.security.profile,
+                                           [](const std::string&, const std::string&) {});
+        }
+        if (!config.security.stations_file.empty()) {
+            security::StationRegistry registry;
+            registry.load_file(config.security.stations_file);
+        }
+    } catch (const std::exception& e) {
+        return std::string(e.what());
+    }
+    return std::nullopt;
+}
+
 std::optional<std::string> App::start() {
+    // A file's problem is found before any topic is created or any station let in.
+    if (auto problem = check_files(config_)) {
+        return problem;
+    }
     if (auto problem = connect_kafka()) {
         return problem;
     }

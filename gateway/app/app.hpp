@@ -54,9 +54,14 @@ private:
     std::thread thread_;
 };
 
+/// What a start would refuse in the files the configuration names, read as the start reads
+/// them: the schema overrides, the TLS certificates, keys and CA bundle (TLS at the gateway),
+/// the stations file. Both check-config and a start run it before anything touches Kafka.
+std::optional<std::string> check_files(const config::Config& config);
+
 /// The gateway process: owns every part, in lifetime order.
 ///
-///   start:  schemas ─▶ producer (+ poller) ─▶ Kafka ready, topics present ─▶ registry
+///   start:  files checked ─▶ schemas ─▶ producer (+ poller) ─▶ Kafka ready, topics present ─▶ registry
 ///           ─▶ station listener (not yet listening) ─▶ command router ─▶ admin listener
 ///           ─▶ station listener opens ─▶ delivery reports move to the I/O threads
 ///           ─▶ I/O threads
