@@ -81,6 +81,10 @@ int main(int argc, char** argv) {
     std::signal(SIGTERM, on_signal);
     std::signal(SIGINT, on_signal);
 
+    // What it reads and writes, said first: a wrong topic or id shows before anything else.
+    std::fprintf(stderr, "ocpp-billing: group %s reads %s and %s, writes %s (transactional id %s)\n", o.group.c_str(),
+                 o.transactions_topic.c_str(), o.meter_values_topic.c_str(), o.sessions_topic.c_str(),
+                 o.transactional_id.c_str());
     rd_kafka_conf_t* pconf = base_conf(o);
     set(pconf, "transactional.id", o.transactional_id.c_str());
     set(pconf, "enable.idempotence", "true");

@@ -4,7 +4,6 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <string_view>
 
 namespace billing {
 namespace {
@@ -22,14 +21,14 @@ first.
 
   --brokers LIST             bootstrap servers [127.0.0.1:9092]
   --group NAME               consumer group [ocpp-billing]
-  --transactions-topic T     [ocpp.transactions]; a tenant's: <prefix>ocpp.transactions
-  --meter-values-topic T     [<prefix>ocpp.meter-values]
-  --sessions-topic T         compacted output, created when missing [<prefix>billing.sessions]
-  --transactional-id ID      [ocpp-billing-<group>, with -<prefix> for a tenant's topics]
-                             (<prefix>: what the transactions topic has before
-                             "ocpp.transactions", such as "north." for tenant north: one
-                             instance per tenant, neither sharing its output nor fencing
-                             another's)
+  --topic-prefix P           a gateway tenant's topic prefix (north.): put before every topic
+                             name below, and -P (without its last dot) after the
+                             transactional id, so each tenant's instance reads its own
+                             topics, writes its own sessions and fences no other's []
+  --transactions-topic T     [<P>ocpp.transactions]
+  --meter-values-topic T     [<P>ocpp.meter-values]
+  --sessions-topic T         compacted output, created when missing [<P>billing.sessions]
+  --transactional-id ID      [ocpp-billing-<group>[-<P>]]
   --property K=V             any librdkafka property (SASL, TLS, ...), repeatable
   --batch N                  records read into one transaction at most [500]
   --retire-after-hours H     an event for a closed session more than H hours (by the
@@ -50,8 +49,10 @@ topic is not compacted or holds a record this version cannot read (restarting do
 }  // namespace
 
 bool parse_options(int argc, char** argv, Options& o) {
+    bool transactions_given = false;
     bool meter_values_given = false;
     bool sessions_given = false;
+    std::string prefix;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         std::optional<std::string> inline_value;  // --name=value
@@ -88,6 +89,14 @@ bool parse_options(int argc, char** argv, Options& o) {
             value(o.group);
         } else if (a == "--transactions-topic") {
             value(o.transactions_topic);
+            transactions_given = true;
+        } else if (a == "--topic-prefix") {
+            value(prefix);
+            if (prefix.empty() || prefix.find_first_not_of(
+                                      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+                                      std::string::npos) {
+                throw std::runtime_error("--topic-prefix: expected letters, digits, . _ -, got \"" + prefix + "\"");
+            }
         } else if (a == "--meter-values-topic") {
             value(o.meter_values_topic);
             meter_values_given = true;
@@ -147,14 +156,11 @@ bool parse_options(int argc, char** argv, Options& o) {
             throw std::runtime_error(a + " takes no value");
         }
     }
-    // A tenant's topics carry its prefix (the gateway's tenants: "north.ocpp.transactions"):
-    // the other topics and the transactional id follow it, so each tenant's instance reads its
-    // own meter values, writes its own sessions and fences no other tenant's instance.
-    constexpr std::string_view kTransactions = "ocpp.transactions";
-    std::string prefix;
-    if (o.transactions_topic.size() > kTransactions.size() &&
-        std::string_view(o.transactions_topic).substr(o.transactions_topic.size() - kTransactions.size()) == kTransactions) {
-        prefix = o.transactions_topic.substr(0, o.transactions_topic.size() - kTransactions.size());
+    // A gateway tenant's topics carry its prefix (north.ocpp.transactions): given, it goes
+    // before every topic not named, and after the transactional id, so each tenant's instance
+    // reads its own topics, writes its own sessions and fences no other tenant's instance.
+    if (!transactions_given) {
+        o.transactions_topic = prefix + "ocpp.transactions";
     }
     if (!meter_values_given) {
         o.meter_values_topic = prefix + "ocpp.meter-values";
