@@ -17,7 +17,8 @@ std::string_view without_bom(std::string_view text) {
 }  // namespace
 
 ocpp::Result<nlohmann::json, std::string> read_record_json(std::string_view text, std::size_t max_depth) {
-    auto read = ocpp::read_json(without_bom(text), max_depth);
+    const std::string_view body = without_bom(text);
+    auto read = ocpp::read_json(body, max_depth);
     if (read.ok()) {
         return std::move(read).value();
     }
@@ -26,11 +27,11 @@ ocpp::Result<nlohmann::json, std::string> read_record_json(std::string_view text
         case ocpp::JsonError::Kind::too_deep:
             return fmt::format("nested deeper than {} levels", max_depth);
         case ocpp::JsonError::Kind::out_of_range:
-            return fmt::format("a number out of range (at byte {})", e.offset);
+            return fmt::format("a number out of range (at byte {})", e.offset + (text.size() - body.size()));
         case ocpp::JsonError::Kind::syntax:
             break;
     }
-    return fmt::format("not JSON (at byte {})", e.offset);
+    return fmt::format("not JSON (at byte {})", e.offset + (text.size() - body.size()));
 }
 
 nlohmann::json parse_record_json(std::string_view text) {

@@ -10,6 +10,7 @@
 #include "gateway/app/systemd_notify.hpp"
 #include "gateway/log/log.hpp"
 #include "gateway/metrics/process.hpp"
+#include "gateway/security/forwarded_certificate.hpp"
 #include "gateway/security/tls.hpp"
 #include "gateway/session/session.hpp"
 #include "kafka_bridge/envelope.hpp"
@@ -130,6 +131,9 @@ std::optional<std::string> check_files(const config::Config& config) {
         if (config.security.profile >= 2 && !config.tls.offload) {
             const security::TlsContext tls(config.tls, config.security.profile,
                                            [](const std::string&, const std::string&) {});
+        }
+        if (config.security.profile == 3 && config.tls.offload) {
+            const security::ForwardedCertificates forwarded(config.tls);  // its CA bundle
         }
         if (!config.security.stations_file.empty()) {
             security::StationRegistry registry;

@@ -231,6 +231,9 @@ void Session::produce_numbering(std::shared_ptr<Numbering> numbering) {
                            d.ok() ? std::string("transaction-id topic must have one partition "
                                                 "and fewer than 2^31 records")
                                   : d.error->to_string());
+                if (d.ok()) {  // stored, but no number can come of it: a failure as well
+                    self->services_.metrics.delivery_failure(self->services_.config.topics.transaction_ids);
+                }
                 self->numbering_failed(numbering->call.call);
             });
         });

@@ -15,9 +15,15 @@ TEST_CASE("the files a configuration names are read as a start reads them", "[ap
     auto tls = check_files(c);
     REQUIRE(tls);
     CHECK_THAT(*tls, Catch::Contains("/nonexistent/gateway.crt"));
-    // Behind a load balancer that terminates TLS the gateway reads no certificate.
+    // Behind a load balancer that terminates TLS the gateway reads no certificate; with
+    // profile 3 it still reads the CA bundle the forwarded certificates are checked against.
     c.tls.offload = true;
     CHECK_FALSE(check_files(c));
+    c.security.profile = 3;
+    c.tls.ca_file = "/nonexistent/stations-ca.pem";
+    auto ca = check_files(c);
+    REQUIRE(ca);
+    CHECK_THAT(*ca, Catch::Contains("/nonexistent/stations-ca.pem"));
 
     gateway::config::Config registry;
     registry.security.stations_file =
