@@ -9,6 +9,7 @@
 #include "gateway/app/tolerance_command.hpp"
 #include "gateway/app/topics_command.hpp"
 #include "gateway/config/config.hpp"
+#include "gateway/log/log.hpp"
 #include "gateway/security/password.hpp"
 #include "kafka_bridge/producer.hpp"
 
@@ -79,6 +80,12 @@ int main(int argc, char** argv) {
         return 2;
     }
     using Action = gateway::config::CommandLine::Action;
+    if (cl.action != Action::help && cl.action != Action::version && cl.action != Action::hash_password) {
+        gateway::log::set_level(cl.config.log_level);
+        for (const auto& warning : cl.warnings) {
+            gateway::log::warn("{}", warning);
+        }
+    }
     switch (cl.action) {
         case Action::help:
             std::fputs(gateway::config::help_text().c_str(), stdout);

@@ -222,22 +222,6 @@ void apply_yaml(Config& c, const YAML::Node& map, const std::string& path, std::
     }
 }
 
-void apply_environment(Config& c, const std::map<std::string, std::string>& env) {
-    for (const auto& [name, value] : env) {
-        if (name.rfind("OCPP_GATEWAY_KAFKA_PROP_", 0) == 0) {
-            std::string property = ocpp::ascii_lower(name.substr(24));
-            std::replace(property.begin(), property.end(), '_', '.');
-            c.kafka.properties[property] = value;
-            continue;
-        }
-        for (const auto& o : options()) {
-            if (!o.env.empty() && o.env == name && !o.path.empty()) {
-                o.set(c, value, name);
-            }
-        }
-    }
-}
-
 /// Kafka's rule for topic names: 1 to 249 of a-z A-Z 0-9 . _ -, and not "." or "..".
 void check_topic_name(const std::string& name, const std::string& key) {
     const bool valid = !name.empty() && name.size() <= 249 && name != "." && name != ".." &&
@@ -601,7 +585,7 @@ CommandLine parse_options(const std::vector<std::string>& args,
     if (!config_file.empty()) {
         load_file(c, config_file);
     }
-    apply_environment(c, env);
+    cl.warnings = apply_environment(c, env);
     for (std::size_t i = 0; i < args.size(); ++i) {
         const auto& all = options();
         const auto o = std::find_if(all.begin(), all.end(), [&](const Option& x) {

@@ -393,6 +393,9 @@ struct CommandLine {
     Config config;
     /// hash-password: PBKDF2 iterations of the hash to make.
     unsigned iterations = 100000;
+    /// Given but not used, to be said as warnings: OCPP_GATEWAY_* variables that name no
+    /// setting (a misspelt one would otherwise leave its default standing unnoticed).
+    std::vector<std::string> warnings;
 };
 
 /// Builds the configuration: defaults, then the YAML file (--config), then environment

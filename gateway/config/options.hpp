@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,6 +39,10 @@ struct Option {
 
 /// Every setting, in --help order.
 const std::vector<Option>& options();
+
+/// Applies the OCPP_GATEWAY_* variables of `env` (other names are not looked at). Returns what
+/// to warn of: each OCPP_GATEWAY_* variable that names no setting, with the nearest that does.
+std::vector<std::string> apply_environment(Config& c, const std::map<std::string, std::string>& env);
 
 /// Reads an integer in [min, max]; throws std::runtime_error naming `what`.
 long long parse_integer(const std::string& text, const std::string& what, long long min,

@@ -80,3 +80,26 @@ TEST_CASE("the example file and the README list every setting", "[config]") {
         }
     }
 }
+
+TEST_CASE("an OCPP_GATEWAY_ variable that names no setting is reported, with the nearest", "[config]") {
+    using gateway::config::apply_environment;
+    gateway::config::Config c;
+    const std::string before = c.kafka.brokers;
+    auto unused = apply_environment(c, {{"OCPP_GATEWAY_KAFKA_BROKER", "10.0.0.1:9092"},
+                                        {"OCPP_GATEWAY_ID", "gw-7"},
+                                        {"OCPP_GATEWAY_CONFIG", "gateway.yaml"},
+                                        {"OCPP_GATEWAY_KAFKA_PROP_CLIENT_RACK", "a"},
+                                        {"OCPP_GATEWAY_BIN", "/usr/bin/ocpp-gateway"},
+                                        {"PATH", "/usr/bin"}});
+    CHECK(c.kafka.brokers == before);
+    CHECK(c.gateway_id == "gw-7");
+    CHECK(c.kafka.properties.at("client.rack") == "a");
+    REQUIRE(unused.size() == 2);
+    // std::map order: BIN before KAFKA_BROKER.
+    CHECK(unused[0] == "environment OCPP_GATEWAY_BIN names no setting and is ignored; the variables are in --help");
+    CHECK(unused[1] == "environment OCPP_GATEWAY_KAFKA_BROKER names no setting and is ignored (did you mean "
+                       "OCPP_GATEWAY_KAFKA_BROKERS?); the variables are in --help");
+
+    unused = apply_environment(c, {{"OCPP_GATEWAY_ADMIN_TOKEN", "t"}, {"OCPP_GATEWAY_LISTEN", "127.0.0.1:9000"}});
+    CHECK(unused.empty());
+}
