@@ -370,8 +370,14 @@ void validate(Config& c) {
     // envelope) then takes every batch too; with librdkafka's 1,000,000 a busy partition's
     // batch of small records could outgrow a topic's max.message.bytes and be refused whole.
     c.kafka.batch_bytes = c.limits.max_message_bytes;
+    // Two missed liveness records, not one late one, make an instance gone.
     if (c.commands.heartbeat * 2 > c.commands.instance_timeout) {
-        // Two missed liveness records, not one late one, make an instance gone.
+        if (c.commands.heartbeat_given) {
+            fail("config commands.heartbeat_ms " + std::to_string(c.commands.heartbeat.count()) +
+                 " is more than half of commands.instance_timeout_ms " +
+                 std::to_string(c.commands.instance_timeout.count()) +
+                 ": one late liveness record would make this instance look gone");
+        }
         c.commands.heartbeat = c.commands.instance_timeout / 3;
     }
     if (c.versions.empty()) {

@@ -188,8 +188,10 @@ struct Config {
         std::chrono::milliseconds default_timeout{30000};
         /// A command without expiresAt expires this long after it was written.
         std::chrono::milliseconds max_age{120000};
-        /// Liveness record period of this instance on the presence topic.
+        /// Liveness record period of this instance on the presence topic. Unless given
+        /// (heartbeat_given), lowered to a third of instance_timeout when above half of it.
         std::chrono::milliseconds heartbeat{3000};
+        bool heartbeat_given = false;
         /// An instance silent this long is gone: its stations count as not connected.
         std::chrono::milliseconds instance_timeout{10000};
         /// Consumer-group session: a crashed instance's command partitions move after this.

@@ -565,8 +565,13 @@ std::vector<Option> build() {
          integer<std::chrono::milliseconds>(FIELD(commands.default_timeout), 1, 600000), show_count(FIELD(commands.default_timeout)), nullptr});
     add({"commands.max_age_s", "", "", "S", "a command without expiresAt expires this long after it was written", Shape::scalar,
          integer<std::chrono::seconds>(FIELD(commands.max_age), 1, 86400), show_count(FIELD(commands.max_age)), nullptr});
-    add({"commands.heartbeat_ms", "", "", "MS", "liveness record period", Shape::scalar,
-         integer<std::chrono::milliseconds>(FIELD(commands.heartbeat), 100, 60000), show_count(FIELD(commands.heartbeat)), nullptr});
+    add({"commands.heartbeat_ms", "", "", "MS", "liveness record period (at most half of instance_timeout_ms)", Shape::scalar,
+         [set = integer<std::chrono::milliseconds>(FIELD(commands.heartbeat), 100, 60000)](
+             Config& c, const std::string& value, const std::string& where) {
+             set(c, value, where);
+             c.commands.heartbeat_given = true;
+         },
+         show_count(FIELD(commands.heartbeat)), nullptr});
     add({"commands.instance_timeout_ms", "OCPP_GATEWAY_INSTANCE_TIMEOUT_MS", "--instance-timeout-ms", "N",
          "an instance silent this long is gone", Shape::scalar,
          integer<std::chrono::milliseconds>(FIELD(commands.instance_timeout), 300, 600000), show_count(FIELD(commands.instance_timeout)), nullptr});

@@ -296,13 +296,18 @@ topics:
 
     const auto e = parse({"--config", file, "--commands-group", "fleet-b"},
                          {{"OCPP_GATEWAY_ADMIN_TOKEN", "from-env"},
-                          {"OCPP_GATEWAY_INSTANCE_TIMEOUT_MS", "1500"}})
+                          {"OCPP_GATEWAY_INSTANCE_TIMEOUT_MS", "2000"}})
                        .config;
     CHECK(e.commands.group == "fleet-b");
     CHECK(e.admin_token == "from-env");
-    CHECK(e.commands.instance_timeout == std::chrono::milliseconds(1500));
-    // A heartbeat too slow for the timeout is brought down to a third of it.
-    CHECK(e.commands.heartbeat == std::chrono::milliseconds(500));
+    CHECK(e.commands.instance_timeout == std::chrono::milliseconds(2000));
+    CHECK(e.commands.heartbeat == std::chrono::milliseconds(1000));
+    // A heartbeat given too slow for the timeout is refused; the default is brought down to
+    // a third of it.
+    CHECK_THROWS_WITH(parse({"--config", file}, {{"OCPP_GATEWAY_INSTANCE_TIMEOUT_MS", "1500"}}),
+                      "config commands.heartbeat_ms 1000 is more than half of commands.instance_timeout_ms "
+                      "1500: one late liveness record would make this instance look gone");
+    CHECK(parse({"--instance-timeout-ms", "1500"}).config.commands.heartbeat == std::chrono::milliseconds(500));
 
     CHECK_THROWS_WITH(parse({"--config", write_yaml("bad-commands", "commands:\n  queue_limit: 0\n")}),
                       Catch::Contains("commands.queue_limit"));
