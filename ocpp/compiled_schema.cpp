@@ -36,7 +36,9 @@ const std::map<std::string, unsigned, std::less<>>& type_bits() {
 const std::set<std::string, std::less<>>& annotations() {
     static const std::set<std::string, std::less<>> keys = {
         "$id", "$schema", "$comment", "title", "description", "default", "examples",
-        "javaType", "definitions", "additionalItems"};
+        "javaType", "definitions", "additionalItems",
+        // OCPP 2.1's schemas carry their licence as "comment" (not "$comment"): no keyword.
+        "comment"};
     return keys;
 }
 

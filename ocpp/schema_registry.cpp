@@ -373,6 +373,20 @@ const json* SchemaRegistry::document(ProtocolVersion v, std::string_view action,
     return compiled ? &compiled->document : nullptr;
 }
 
+std::optional<SchemaRegistry::Engine> SchemaRegistry::engine_of(ProtocolVersion v, std::string_view action,
+                                                                SchemaKind kind) const {
+    const Table& t = table(v);
+    const auto it = t.find(action);
+    if (it == t.end()) {
+        return std::nullopt;
+    }
+    const auto& compiled = kind == SchemaKind::request ? it->second->request : it->second->response;
+    if (!compiled) {
+        return std::nullopt;
+    }
+    return compiled->fast ? Engine::compiled : Engine::general;
+}
+
 std::vector<std::string> SchemaRegistry::action_names(ProtocolVersion v) const {
     std::vector<std::string> names;
     for (const auto& [name, entry] : table(v)) {

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,10 @@ public:
     bool has(ProtocolVersion v, std::string_view action, SchemaKind kind) const;
     /// The schema document in force (official or override); null when there is none.
     const nlohmann::json* document(ProtocolVersion v, std::string_view action, SchemaKind kind) const;
+    /// The validator that checks `action`'s payloads: `compiled` unless the schema uses
+    /// keywords outside the project's subset (or the registry was made with `general`).
+    /// Null when there is no schema.
+    std::optional<Engine> engine_of(ProtocolVersion v, std::string_view action, SchemaKind kind) const;
     /// Names of the actions with schemas for `v`, sorted.
     std::vector<std::string> action_names(ProtocolVersion v) const;
     /// Number of schemas taken from the override directory.

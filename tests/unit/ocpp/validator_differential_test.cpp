@@ -105,3 +105,27 @@ TEST_CASE("compiled and general validators agree on fixtures and mutations", "[s
     }
     CHECK(compared >= 800);  // 871 when written: the fixtures and their mutations are all used
 }
+
+TEST_CASE("every official schema is checked by the compiled validator", "[schema]") {
+    for (const auto v : ocpp::kAllVersions) {
+        for (const auto& action : compiled().action_names(v)) {
+            for (const auto kind : {SchemaKind::request, SchemaKind::response}) {
+                if (const auto engine = compiled().engine_of(v, action, kind)) {
+                    CAPTURE(ocpp::subprotocol(v), action);
+                    CHECK(*engine == SchemaRegistry::Engine::compiled);
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE("a NUL in a string counts as a character of its length", "[schema]") {
+    // valijson measures strings up to their first NUL; the compiled validator counts them all.
+    for (const auto v : {ocpp::ProtocolVersion::v201, ocpp::ProtocolVersion::v21}) {
+        CAPTURE(ocpp::subprotocol(v));
+        const json payload = {{"idToken", {{"idToken", std::string(1, '\0') + std::string(300, 'A')}, {"type", "ISO14443"}}}};
+        const auto result = compiled().validate(v, "Authorize", SchemaKind::request, payload);
+        REQUIRE_FALSE(result.ok());
+        CHECK(result.violations.front().errc == ocpp::Errc::property_violation);
+    }
+}
