@@ -10,6 +10,7 @@
 #include "ocpp/actions.hpp"
 #include "ocpp/rfc3339.hpp"
 #include "ocpp/types.hpp"
+#include "ocpp/json_writer.hpp"
 
 namespace kafka_bridge {
 namespace {
@@ -341,7 +342,7 @@ std::string command_result(const std::string& command_id, const std::string& sta
     if (o.sent_at) {
         r["sentAt"] = *o.sent_at;
     }
-    return r.dump();
+    return ocpp::write_json(r);
 }
 
 std::string command_route(const CommandRoute& route) {
@@ -368,7 +369,7 @@ std::string command_route(const CommandRoute& route) {
     if (route.ends > 0) {
         doc["ends"] = route.ends;
     }
-    return doc.dump();
+    return ocpp::write_json(doc);
 }
 
 ocpp::Result<CommandRoute, std::string> parse_command_route(std::string_view value) {
@@ -450,7 +451,7 @@ std::string presence_record(const Presence& p) {
     if (p.version) {
         r["ocppVersion"] = ocpp::version_label(*p.version);
     }
-    return r.dump();
+    return ocpp::write_json(r);
 }
 
 std::string gateway_record(std::string_view gateway_id, bool alive, std::string_view at,
@@ -462,7 +463,7 @@ std::string gateway_record(std::string_view gateway_id, bool alive, std::string_
     if (run > 0) {
         r["run"] = run;
     }
-    return r.dump();
+    return ocpp::write_json(r);
 }
 
 }  // namespace kafka_bridge

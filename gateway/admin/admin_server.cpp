@@ -8,6 +8,7 @@
 #include "gateway/commands/router.hpp"
 #include "gateway/http/url.hpp"
 #include "kafka_bridge/envelope.hpp"
+#include "ocpp/json_writer.hpp"
 
 namespace gateway::admin {
 namespace {
@@ -20,7 +21,8 @@ using status = websocketpp::http::status_code::value;
 void reply_json(const HttpServer::connection_ptr& con, int code, const json& body) {
     con->set_status(static_cast<status>(code));
     con->replace_header("Content-Type", "application/json");
-    con->set_body(body.dump() + "\n");
+    // Text from a request (a station id, a parameter) may be any bytes: not UTF-8 is replaced.
+    con->set_body(ocpp::write_json(body) + "\n");
 }
 
 void reply_error(const HttpServer::connection_ptr& con, int code, const std::string& message) {

@@ -13,6 +13,7 @@
 #include "kafka_bridge/envelope.hpp"
 #include "kafka_bridge/record_json.hpp"
 #include "ocpp/identity.hpp"
+#include "ocpp/json_writer.hpp"
 
 namespace gateway::admin {
 namespace {
@@ -146,14 +147,27 @@ void AdminServer::post_call(const Connection& con, commands::Router& router,
         reply_error(con, 400, "malformed query string");
         return;
     }
+    // Everything here goes into records and answers as JSON text, which is UTF-8.
+    for (const auto& [name, value] : *params) {
+        if (!ocpp::valid_utf8(name) || !ocpp::valid_utf8(value)) {
+            reply_error(con, 400, "the query string is not UTF-8 once percent-decoded");
+            return;
+        }
+    }
     json record = {{"stationId", station}, {"action", action}};
     std::string command_id = con->get_request_header("Idempotency-Key");
+    if (!ocpp::valid_utf8(command_id)) {
+        reply_error(con, 400, "the Idempotency-Key header is not UTF-8");
+        return;
+    }
+    bool id_given = !command_id.empty();
     bool wait = true;
     std::int64_t timeout_ms = config_.commands.default_timeout.count();
     std::optional<std::int64_t> expires_at;
     for (const auto& [name, value] : *params) {
         if (name == "commandId") {
             command_id = value;
+            id_given = true;
         } else if (name == "wait") {
             if (value != "true" && value != "false") {
                 reply_error(con, 400, "wait must be true or false");
@@ -179,8 +193,8 @@ void AdminServer::post_call(const Connection& con, commands::Router& router,
                 return;
             }
             if (*expires_at > kafka_bridge::unix_now_ms() + kafka_bridge::kMaxCommandLifetimeMs) {
-                reply_error(con, 400, "expiresAt must be at most 24 h ahead (a command id is "
-                                      "recognised again for 24 h)");
+                reply_error(con, 400, "expiresAt must be at most 24 h ahead (command ids are "
+                                      "remembered for 25 h: a replay later has always expired)");
                 return;
             }
             record["expiresAt"] = value;
@@ -190,9 +204,9 @@ void AdminServer::post_call(const Connection& con, commands::Router& router,
             return;
         }
     }
-    if (command_id.empty()) {
+    if (!id_given) {
         command_id = kafka_bridge::new_uuid();
-    } else if (command_id.size() > kafka_bridge::kMaxCommandIdLength) {
+    } else if (command_id.empty() || command_id.size() > kafka_bridge::kMaxCommandIdLength) {
         reply_error(con, 400, "commandId must be 1 to 128 characters");
         return;
     }

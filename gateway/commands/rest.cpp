@@ -4,6 +4,7 @@
 #include "gateway/log/log.hpp"
 #include "gateway/session/session.hpp"
 #include "kafka_bridge/envelope.hpp"
+#include "ocpp/json_writer.hpp"
 
 namespace gateway::commands {
 namespace {
@@ -69,7 +70,7 @@ std::optional<Router::SubmitError> Router::submit(const json& record, ResultCall
             return std::nullopt;
         }
     }
-    kafka_bridge::Record r{config_.topics.commands, station_id, record.dump(),
+    kafka_bridge::Record r{config_.topics.commands, station_id, ocpp::write_json(record),
                            {{"content-type", "application/json"}}};
     auto queued = producers_.current()->produce(
         r, [on_written = std::move(on_written)](const kafka_bridge::Delivery& d) {

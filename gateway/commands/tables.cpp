@@ -9,6 +9,7 @@
 #include "gateway/log/log.hpp"
 #include "kafka_bridge/record_json.hpp"
 #include "gateway/session/session.hpp"
+#include "ocpp/json_writer.hpp"
 
 namespace gateway::commands {
 namespace {
@@ -204,7 +205,7 @@ void Router::conclude_orphans() {
                 log::warn("command {} for {}: instance {} went away before writing its result; "
                           "writing it here",
                           r.command.command_id, r.command.station_id, r.target);
-                result = record.dump();
+                result = ocpp::write_json(record);
             }
         }
         if (!result) {

@@ -197,7 +197,7 @@ void Session::produce_numbering(std::shared_ptr<Numbering> numbering) {
                                      {"sessionId", info_.session_id},
                                      {"messageId", call.id.get()},
                                      {"at", numbering->received_at}}
-                                    .dump(),
+                                    .dump(-1, ' ', false, json::error_handler_t::replace),
                                 {}};
     std::weak_ptr<Session> weak = weak_from_this();
     // A station that left meanwhile gets no answer; its token leaves the count with the

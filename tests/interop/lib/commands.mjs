@@ -360,10 +360,11 @@ function adminRequest(port, method, path, { token, headers = {}, body, timeoutMs
  * the body chunked instead of with a Content-Length.
  * Resolves {status, body, text, headers}.
  */
-export async function restCall(adminPort, stationId, action, payload, { query = {}, token, timeoutMs = 60_000, rawBody, headers = {}, base = '/v1', chunked = false } = {}) {
+export async function restCall(adminPort, stationId, action, payload, { query = {}, rawQuery, token, timeoutMs = 60_000, rawBody, headers = {}, base = '/v1', chunked = false } = {}) {
   const qs = new URLSearchParams();
   for (const [k, v] of Object.entries(query)) if (v !== undefined) qs.append(k, String(v));
-  const q = qs.toString();
+  // rawQuery: sent as written (escapes URLSearchParams would not make, such as %FF).
+  const q = rawQuery ?? qs.toString();
   const path = `${base}/stations/${encodeURIComponent(stationId)}/calls/${encodeURIComponent(action)}${q ? `?${q}` : ''}`;
   const body = rawBody !== undefined ? rawBody : JSON.stringify(payload);
   return adminRequest(adminPort, 'POST', path, { token, headers, body, timeoutMs, chunked });

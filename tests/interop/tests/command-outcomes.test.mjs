@@ -569,6 +569,13 @@ describe('operator command outcomes', () => {
       ['expiresAt not a time', { query: { expiresAt: 'tomorrow' } }],
       // A '+' written into the URL unencoded arrives as a space.
       ['expiresAt with its + unencoded', { query: { expiresAt: '2030-01-01T00:00:00 01:00' }, reason: /write it %2B/ }],
+      // Percent-decoded bytes that are not UTF-8 cannot go into a JSON record (this ended the
+      // process before); nor can such a header.
+      ['query name not UTF-8', { rawQuery: '%FF=1', reason: /not UTF-8/ }],
+      ['commandId not UTF-8', { rawQuery: 'commandId=%FF', reason: /not UTF-8/ }],
+      ['Idempotency-Key not UTF-8', { headers: { 'Idempotency-Key': 'k\xff' }, reason: /Idempotency-Key header is not UTF-8/ }],
+      // Given empty, an id would be made up: no idempotency where the caller expects it.
+      ['commandId empty', { query: { commandId: '' }, reason: /commandId must be 1 to 128/ }],
       // websocketpp reads no chunked body: 411 rather than "the body must be a JSON object".
       ['body sent chunked', { chunked: true, status: 411, reason: /Content-Length/ }],
     ];

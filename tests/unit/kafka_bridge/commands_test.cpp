@@ -115,6 +115,28 @@ TEST_CASE("bad command records name their problem, keeping a readable commandId"
     CHECK(parse(R"({"commandId":"c","stationId":"CS-2","action":"Reset","payload":{}})", std::nullopt).ok());
 }
 
+TEST_CASE("a command record whose key is not UTF-8 gets a result, not a crash", "[commands]") {
+    // Latin-1 "Ladesäule" as the key: named in the reason, and the station when the record
+    // names none.
+    for (const char* value : {R"({"commandId":"c","stationId":"CS-1","action":"Reset","payload":{}})",
+                              R"({"commandId":"c","action":"Reset","payload":{}})"}) {
+        INFO(value);
+        const auto parsed = parse(value, std::string("Lades\xe4ule"));
+        REQUIRE_FALSE(parsed.ok());
+        const auto& problem = parsed.error();
+        REQUIRE(problem.command_id == std::optional<std::string>("c"));
+        const auto outcome = CommandOutcome::failure(CommandError::invalid_command, problem.reason);
+        std::string record;
+        REQUIRE_NOTHROW(record = command_result(*problem.command_id, problem.station_id, problem.action,
+                                                "2026-05-28T10:00:00.000Z", outcome, "gw-a",
+                                                "2026-05-28T10:00:00.020Z"));
+        const auto read = json::parse(record);
+        CHECK(read["status"] == "Rejected");
+        // The key, its byte that is not UTF-8 replaced: in the reason, or as the station.
+        CHECK_THAT(record, Catch::Contains("Lades\xEF\xBF\xBDule"));
+    }
+}
+
 TEST_CASE("result records follow their schema for every status", "[commands]") {
     const test_support::EventSchema schema("command-result.schema.json");
     CommandOutcome completed;
