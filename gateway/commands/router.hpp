@@ -71,7 +71,7 @@ public:
 
     // CommandSink
     void finish(const kafka_bridge::Command& command, kafka_bridge::CommandOutcome outcome) override;
-    void hand_back(std::vector<kafka_bridge::Command> commands) override;
+    void hand_back(std::vector<kafka_bridge::Command> commands, const session::Session& from) override;
     void session_opened(const std::shared_ptr<session::Session>& session) override;
     void session_closed(const std::shared_ptr<session::Session>& session, bool superseded) override;
     std::optional<std::string> known_spelling(const std::string& station_id) const override;

@@ -14,9 +14,11 @@ using kafka_bridge::Command;
 
 }  // namespace
 
-void Router::hand_back(std::vector<Command> commands) {
+void Router::hand_back(std::vector<Command> commands, const session::Session& from) {
     for (auto& command : commands) {
-        if (auto session = stations_.find_station(command.station_id)) {
+        // Superseded by a connection elsewhere, `from` stays the station's entry here until
+        // its close completes: given back to it, the command would go round on its thread.
+        if (auto session = stations_.find_station(command.station_id); session && session.get() != &from) {
             session->deliver(std::move(command));  // the newer connection on this instance
         } else {
             redecide(std::move(command));

@@ -52,9 +52,10 @@ public:
     /// Writes the one result of `command`.
     virtual void finish(const kafka_bridge::Command& command,
                         kafka_bridge::CommandOutcome outcome) = 0;
-    /// Commands a session took but could not send (its connection ended): they go to the
-    /// station's newer connection, if it has one, or end NotConnected.
-    virtual void hand_back(std::vector<kafka_bridge::Command> commands) = 0;
+    /// Commands session `from` took but could not send (its connection ended or is ending):
+    /// they go to the station's newer connection, on this instance or another, or end
+    /// NotConnected; never back to `from`, which may still be the station's entry here.
+    virtual void hand_back(std::vector<kafka_bridge::Command> commands, const Session& from) = 0;
     /// A session opened: its presence is published (and its epoch set from the record).
     virtual void session_opened(const std::shared_ptr<Session>& session) = 0;
     /// A session ended; `superseded`: by a newer connection, which has published its own

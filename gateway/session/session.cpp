@@ -185,7 +185,7 @@ void Session::end_commands(int code, const std::string& reason) {
         finish_command(std::move(*left.outstanding), std::move(outcome));
     }
     if (!left.waiting.empty()) {
-        sink->hand_back(std::move(left.waiting));
+        sink->hand_back(std::move(left.waiting), *this);
     }
     sink->session_closed(shared_from_this(), superseded_);
 }
@@ -312,13 +312,13 @@ void Session::supersede(std::string reason) {
 void Session::deliver(kafka_bridge::Command command) {
     asio::post(executor_, [self = shared_from_this(), command = std::move(command)]() mutable {
         auto* sink = self->services_.commands;
-        // Superseded, the station's newer connection has it; closed, so has the station's
-        // entry. Closing otherwise (a drain, an idle or unread station), this session is still
+        // Superseded, the station's newer connection has it (here or elsewhere: never back to
+        // this session); closed, so has the station's entry. Closing otherwise (a drain, an idle or unread station), this session is still
         // the station's own until the connection ends: handed back now, the command would
         // come straight back here, round and round on this thread. It waits in the queue,
         // which on_closed hands on.
         if (self->closed_ || (self->closing_ && self->superseded_)) {
-            sink->hand_back({std::move(command)});
+            sink->hand_back({std::move(command)}, *self);
             return;
         }
         if (self->commands_.waiting() >= self->commands_.limit()) {
