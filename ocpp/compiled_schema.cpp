@@ -6,6 +6,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "ocpp/json_writer.hpp"
 #include "ocpp/rfc3339.hpp"
 #include "ocpp/schema_registry.hpp"
 
@@ -68,14 +69,6 @@ bool matches_type(const json& v, unsigned types) {
         default:
             return false;
     }
-}
-
-std::size_t code_points(const std::string& s) {
-    std::size_t n = 0;
-    for (const char c : s) {
-        n += (static_cast<unsigned char>(c) & 0xC0U) != 0x80U ? 1 : 0;
-    }
-    return n;
 }
 
 std::string type_name(const json& v) {
@@ -345,7 +338,7 @@ public:
 private:
     void visit_string(const Node& node, const std::string& s) {
         if (node.min_length || node.max_length) {
-            const std::size_t n = code_points(s);
+            const std::size_t n = utf8_characters(s);
             if (node.min_length && n < *node.min_length) {
                 add(Errc::property_violation,
                     "string shorter than " + std::to_string(*node.min_length) + " characters");

@@ -106,6 +106,14 @@ bool plain_ascii(std::string_view text) {
 
 }  // namespace
 
+std::size_t utf8_characters(std::string_view text) {
+    std::size_t n = 0;
+    for (const char c : text) {
+        n += (static_cast<unsigned char>(c) & 0xC0U) != 0x80U ? 1 : 0;
+    }
+    return n;
+}
+
 bool valid_utf8(std::string_view text) {
     std::size_t i = 0;
     while (i < text.size()) {

@@ -25,4 +25,8 @@ void append_json_string(std::string& out, std::string_view text);
 /// U+10FFFF).
 bool valid_utf8(std::string_view text);
 
+/// Characters (code points) of UTF-8 `text`, as JSON Schema's maxLength counts them: its
+/// bytes that do not continue a character.
+std::size_t utf8_characters(std::string_view text);
+
 }  // namespace ocpp

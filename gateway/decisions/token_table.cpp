@@ -6,6 +6,7 @@
 
 #include "kafka_bridge/commands.hpp"
 #include "kafka_bridge/record_json.hpp"
+#include "ocpp/json_writer.hpp"
 #include "ocpp/types.hpp"
 
 namespace gateway::decisions {
@@ -45,7 +46,7 @@ std::optional<std::string> optional_text(const json& doc, const char* name, std:
         return std::string(name) + " is not a string";
     }
     out = it->get<std::string>();
-    if (out.size() > max) {
+    if (ocpp::utf8_characters(out) > max) {
         return std::string(name) + " is longer than " + std::to_string(max) + " characters";
     }
     return std::nullopt;
@@ -75,7 +76,7 @@ std::optional<std::string> read_group(const json& doc, TokenEntry& e) {
     } else {
         return std::string("groupIdToken is neither a string nor {idToken, type}");
     }
-    if (e.group_id_token.empty() || e.group_id_token.size() > kMaxToken) {
+    if (e.group_id_token.empty() || ocpp::utf8_characters(e.group_id_token) > kMaxToken) {
         return std::string("groupIdToken.idToken must have 1 to 36 characters");
     }
     return std::nullopt;
@@ -114,7 +115,7 @@ std::optional<std::string> read_message(const json& doc, TokenEntry& e) {
     } else {
         return std::string("personalMessage is neither a string nor {format, language, content}");
     }
-    if (content.size() > kMaxMessage) {
+    if (ocpp::utf8_characters(content) > kMaxMessage) {
         return std::string("personalMessage is longer than 512 characters");
     }
     message["content"] = content;
@@ -183,7 +184,7 @@ std::optional<std::string> TokenTable::apply_record(const std::string& key,
                                                     std::int32_t partition,
                                                     std::int64_t timestamp_ms) {
     last_applied_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-    if (key.empty() || key.size() > kMaxToken) {
+    if (key.empty() || ocpp::utf8_characters(key) > kMaxToken) {
         ++rejected_;
         return "key \"" + key.substr(0, 64) + "\" is not a token (1 to 36 characters)";
     }

@@ -65,6 +65,7 @@ TEST_CASE("unusable token records are skipped and counted, the entry stays", "[d
         {"CARD", R"({"status": "Blocked", "language": "far-too-long"})"},
         {"", R"({"status": "Blocked"})"},
         {std::string(37, 'A'), R"({"status": "Blocked"})"},
+        {"CARD", json{{"status", "Blocked"}, {"personalMessage", std::string(513, 'x')}}.dump()},
     };
     for (const auto& [key, value] : bad) {
         CAPTURE(key, value);
@@ -162,4 +163,24 @@ TEST_CASE("a deletion is remembered for a day after it was applied", "[decisions
     CHECK_FALSE(table.apply_record("04a2b9", accepted, kAt + std::chrono::milliseconds(kDay + 1), 1,
                                    now - 3 * kDay));
     CHECK(table.find("04A2B9", ""));
+}
+
+TEST_CASE("lengths are counted in characters, as the record's schema counts them", "[decisions]") {
+    TokenTable table;
+    // 300 Cyrillic letters: 600 bytes, within 512 characters.
+    std::string message;
+    for (int i = 0; i < 300; ++i) {
+        message += "\xD0\x96";
+    }
+    // 36 characters, 72 bytes: the longest token.
+    std::string token;
+    for (int i = 0; i < 36; ++i) {
+        token += "\xC3\x9C";
+    }
+    REQUIRE_FALSE(table.apply_record("CARD", json{{"status", "Blocked"}, {"personalMessage", message}}.dump(), kAt));
+    CHECK(table.find("CARD", "")->status == "Blocked");
+    CHECK(table.find("CARD", "")->personal_message == json{{"format", "UTF8"}, {"content", message}});
+    REQUIRE_FALSE(table.apply_record(token, json{{"status", "Accepted"}, {"groupIdToken", token}}.dump(), kAt));
+    CHECK(table.find(token, "")->group_id_token == token);
+    CHECK(table.rejected_records() == 0);
 }
