@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <stdexcept>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
@@ -24,6 +25,31 @@ constexpr long long kMinPongMs = 100;     // limits.pong_timeout_ms has the same
 constexpr long long kMaxPongMs = 600000;
 
 bool is_boot_status(const std::string& s) { return s == "Accepted" || s == "Pending" || s == "Rejected"; }
+
+/// The other forms of a 1.6 AuthorizationKey `password` (stations and back offices mix them
+/// up, and hexBinary's letter case is free): hex text also as the bytes it spells and in the
+/// other letter case; anything else also as its hex text, in upper and lower case.
+std::vector<std::string> hex_forms(std::string_view password) {
+    std::vector<std::string> forms;
+    const auto add = [&](std::string form) {
+        if (form != password && std::find(forms.begin(), forms.end(), form) == forms.end()) {
+            forms.push_back(std::move(form));
+        }
+    };
+    if (auto bytes = hex_decode(password)) {
+        add(std::move(*bytes));
+        std::string upper(password);
+        std::transform(upper.begin(), upper.end(), upper.begin(),
+                       [](char c) { return c >= 'a' && c <= 'f' ? static_cast<char>(c - 'a' + 'A') : c; });
+        add(std::move(upper));
+        add(ocpp::ascii_lower(password));
+    } else {
+        const std::string upper = hex_encode(password);
+        add(upper);
+        add(ocpp::ascii_lower(upper));
+    }
+    return forms;
+}
 
 }  // namespace
 
@@ -278,9 +304,12 @@ StationRegistry::Verdict StationRegistry::verify(std::string_view station_id,
     }
     bool ok = password_matches(credential->password_hash, password);
     if (!ok && version == ocpp::ProtocolVersion::v16) {
-        const auto bytes = hex_decode(password);
-        ok = (bytes && password_matches(credential->password_hash, *bytes)) ||
-             password_matches(credential->password_hash, hex_encode(password));
+        for (const auto& form : hex_forms(password)) {
+            if (password_matches(credential->password_hash, form)) {
+                ok = true;
+                break;
+            }
+        }
     }
     if (!ok) {
         return Verdict::bad_credentials;

@@ -43,6 +43,24 @@ TEST_CASE("the registry checks identity and password, 1.6 passwords also as hex"
     CHECK(registry.verify("HEX16", "0102FEFF", ProtocolVersion::v16) == V::ok);
     CHECK(registry.verify("HEX16", "0102feff", ProtocolVersion::v16) == V::ok);
     CHECK(registry.verify("HEX16", "0102FEFF", ProtocolVersion::v201) == V::bad_credentials);
+    // hexBinary's letter case is free: a key stored as lower-case hex text matches the bytes
+    // it spells and its upper-case text, and the reverse.
+    const auto cases = write_file("hex-case", "stations:\n"
+                                              "  - id: LOWER\n"
+                                              "    password_hash: \"" + hash_password("0102feff", kFast) + "\"\n"
+                                              "  - id: UPPER\n"
+                                              "    password_hash: \"" + hash_password("0102FEFF", kFast) + "\"\n");
+    StationRegistry hex;
+    hex.load_file(cases);
+    for (const char* station : {"LOWER", "UPPER"}) {
+        CAPTURE(station);
+        CHECK(hex.verify(station, std::string("\x01\x02\xfe\xff", 4), ProtocolVersion::v16) == V::ok);
+        CHECK(hex.verify(station, "0102FEFF", ProtocolVersion::v16) == V::ok);
+        CHECK(hex.verify(station, "0102feff", ProtocolVersion::v16) == V::ok);
+        CHECK(hex.verify(station, "0102FeFf", ProtocolVersion::v16) == V::ok);
+        CHECK(hex.verify(station, "0102fefe", ProtocolVersion::v16) == V::bad_credentials);
+        CHECK(hex.verify(station, "0102feff", ProtocolVersion::v201) == (std::string(station) == "LOWER" ? V::ok : V::bad_credentials));
+    }
     // Cached after success; a changed hash is checked afresh.
     CHECK(registry.verify("cs01", "0123456789abcdefABCD", ProtocolVersion::v201) == V::ok);
     REQUIRE_FALSE(registry.apply_record("CS01", std::string(R"({"stationId":"CS01","passwordHash":")") +
