@@ -113,13 +113,19 @@ std::optional<Refusal> Admission::admit(const Candidate& c, Clock::time_point no
         if (c.precheck_over_budget) {
             return over_budget(c, now);
         }
-        const bool cached = c.prechecked || registry_.verified_recently(station, password);
+        // A pass checked against a hash the registry has replaced since (a password rotated
+        // while the check ran) is no pass: checked again against the new one.
+        auto prechecked = c.prechecked;
+        if (prechecked == security::StationRegistry::Verdict::ok && !registry_.verified_recently(station, password)) {
+            prechecked.reset();
+        }
+        const bool cached = prechecked || registry_.verified_recently(station, password);
         if (!cached && !password_checks_.available(now)) {
             return over_budget(c, now);
         }
         security::StationRegistry::Verdict verdict{};
-        if (c.prechecked) {
-            verdict = *c.prechecked;
+        if (prechecked) {
+            verdict = *prechecked;
         } else {
             const auto started = Clock::now();
             verdict = registry_.verify(station, password, c.handshake.version);

@@ -219,6 +219,25 @@ TEST_CASE("a password check run before the request is decided stands in for admi
     CHECK(busy->retry_after == 1);
 }
 
+TEST_CASE("a pass checked ahead against a password rotated since is checked again", "[station]") {
+    Fixture f;
+    Admission admission(f.settings, f.registry, f.events, f.metrics);
+    const auto cs1 = handshake("CS-1");
+    auto ahead = admission.password_check(cs1, "10.0.0.1", basic("CS-1", "pw"), f.t0);
+    REQUIRE(ahead);
+    const auto verdict = (*ahead)(f.t0);
+    REQUIRE(verdict == security::StationRegistry::Verdict::ok);
+    // The operator rotates the leaked password while the request waits for admit().
+    REQUIRE_FALSE(f.registry.apply_record(
+        "CS-1", std::string(R"({"stationId":"CS-1","passwordHash":")") + security::hash_password("new", 1000) + "\"}"));
+    const Admission::Candidate old_password{cs1, "10.0.0.1", basic("CS-1", "pw"), 0, false, nullptr, verdict, false};
+    const auto refused = admission.admit(old_password, f.t0);
+    REQUIRE(refused);
+    CHECK(refused->status == 401);
+    const Admission::Candidate new_password{cs1, "10.0.0.1", basic("CS-1", "new"), 0, false, nullptr, std::nullopt, false};
+    CHECK_FALSE(admission.admit(new_password, f.t0));
+}
+
 TEST_CASE("password checks run ahead charge the budget and stop when it is spent", "[station]") {
     Fixture f;
     // 1 ms of CPU per second, nothing saved up: one check (about a millisecond at 1,000
