@@ -26,6 +26,14 @@ std::optional<std::string> text(const json& j, const char* name) {
 
 std::optional<std::int64_t> integer(const json& j, const char* name) {
     const json* m = member(j, name);
+    if (m != nullptr && m->is_number_float()) {
+        // The schemas are draft-07, whose integers are numbers without a fraction: 42.0 is
+        // valid where 42 is, and the gateway publishes it as the station wrote it.
+        const double d = m->get<double>();
+        constexpr double kLimit = 9223372036854775808.0;  // 2^63
+        return std::floor(d) == d && d >= -kLimit && d < kLimit ? std::optional(static_cast<std::int64_t>(d))
+                                                                : std::nullopt;
+    }
     return m != nullptr && m->is_number_integer() ? std::optional(m->get<std::int64_t>()) : std::nullopt;
 }
 

@@ -803,3 +803,41 @@ TEST_CASE("lateness is decided by the records' times, in memory or retired alike
     CHECK(book.apply(event("CP2", "1.6", "MeterValues", "o-m", meter16(1, "2026-12-01T20:00:00Z", "500")), nullptr,
                      t0 + 12 * hour) == Applied::changed);
 }
+
+namespace {
+
+/// `j` with every integer written as a number with a fraction (42 as 42.0).
+json as_floats(const json& j) {
+    if (j.is_number_integer()) {
+        return json(j.get<double>());
+    }
+    json out = j;
+    if (j.is_object() || j.is_array()) {
+        for (auto it = out.begin(); it != out.end(); ++it) {
+            *it = as_floats(*it);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("integers written as 42.0, which the draft-07 schemas allow, bill as 42", "[billing]") {
+    for (const auto& events : {session16(), session201()}) {
+        Book plain;
+        Book floats;
+        for (const auto& e : events) {
+            json f = e;
+            f["payload"] = as_floats(e["payload"]);
+            f["reply"] = as_floats(e["reply"]);
+            CHECK(plain.apply(e) == floats.apply(f));
+        }
+        CHECK(without_key_order(floats) == without_key_order(plain));
+    }
+    // A multiplier of 3.0 is kilo: 2.5 k-units of Wh.
+    Book book;
+    auto start = session201()[0];
+    start["payload"]["meterValue"][0]["sampledValue"][0] = {{"value", 2.5}, {"unitOfMeasure", {{"unit", "Wh"}, {"multiplier", 3.0}}}};
+    REQUIRE(book.apply(start) == Applied::changed);
+    CHECK(book.sessions().begin()->second.to_json()["meterStart"]["wh"] == 2500.0);
+}
