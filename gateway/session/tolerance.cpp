@@ -50,12 +50,13 @@ bool glob_match(std::string_view pattern, std::string_view text) {
     std::size_t star = std::string_view::npos;
     std::size_t resume = 0;
     while (t < text.size()) {
-        if (p < pattern.size() && (pattern[p] == '?' || lower(pattern[p]) == lower(text[t]))) {
-            ++p;
-            ++t;
-        } else if (p < pattern.size() && pattern[p] == '*') {
+        // A '*' is a wildcard first, also where the text has a '*' (station ids may).
+        if (p < pattern.size() && pattern[p] == '*') {
             star = p++;
             resume = t;
+        } else if (p < pattern.size() && (pattern[p] == '?' || lower(pattern[p]) == lower(text[t]))) {
+            ++p;
+            ++t;
         } else if (star != std::string_view::npos) {
             p = star + 1;
             t = ++resume;

@@ -18,6 +18,10 @@ TEST_CASE("globs match with * and ?, ignoring letter case", "[tolerance]") {
     CHECK(glob_match("*a*b*c", "xxaxxbxxbc"));
     CHECK_FALSE(glob_match("abc", "abcd"));
     CHECK_FALSE(glob_match("", "a"));
+    // A '*' in the text as well: the pattern's is still a wildcard.
+    CHECK(glob_match("CP*", "CP*01"));
+    CHECK(glob_match("*", "*x"));
+    CHECK(glob_match("*x", "**x"));
 }
 
 TEST_CASE("the boot names the model in either version", "[tolerance]") {
