@@ -257,7 +257,9 @@ std::optional<std::string> App::build_parts() {
         return std::string(e.what());
     }
     if (config_.reply.ask != config::Config::Reply::Ask::never) {
-        listener_->set_ask_table(&asks_);
+        for (std::size_t i = 0; i < tenants_.size(); ++i) {
+            listener_->set_ask_table(i, &tenants_[i]->asks);
+        }
     }
     for (std::size_t i = 0; i < tenants_.size(); ++i) {
         if (auto problem = start_tenant(i)) {
@@ -538,7 +540,11 @@ std::string App::render_metrics() const {
         below += t.below_target ? 1 : 0;
     }
     gauges["ocpp_kafka_topics_below_durability"] = below;
-    gauges["ocpp_asks_waiting"] = static_cast<double>(asks_.waiting());
+    double asks_waiting = 0;
+    for (const auto& tenant : tenants_) {
+        asks_waiting += static_cast<double>(tenant->asks.waiting());
+    }
+    gauges["ocpp_asks_waiting"] = asks_waiting;
     gauges["ocpp_ask_decisions_skipped_total"] = static_cast<double>(decision_records_skipped_.load());
     for (const auto& tenant : tenants_) {
         const std::string labels =

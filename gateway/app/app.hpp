@@ -108,7 +108,7 @@ private:
     /// now Accepted is asked to boot again (TriggerMessage BootNotification, as a command).
     void trigger_boot_if_approved(Tenant& tenant, std::size_t index, const std::string& station_id);
     /// One record of the authorization-decision topic (tables thread).
-    void apply_decision_record(const kafka_bridge::Message& m);
+    void apply_decision_record(Tenant& tenant, const kafka_bridge::Message& m);
     /// One record of a tenant's id-token topic (its tables thread).
     void apply_token_record(Tenant& tenant, const kafka_bridge::Message& m);
     /// Reads a tenant's tables and starts its command router.
@@ -136,8 +136,6 @@ private:
     Reachability kafka_check_;
     std::unique_ptr<ocpp::SchemaRegistry> schemas_;
     metrics::Metrics metrics_;
-    /// Ask mode's waiting questions: outlives the I/O threads whose timers use it.
-    decisions::AskTable asks_;
     /// One context per I/O thread, each told that one thread runs it (handlers it posts to
     /// itself stay on that thread's own queue instead of waking the reactor). The listener
     /// deals connections out to them; the first also serves the accept loop, the admin
@@ -169,6 +167,9 @@ private:
         kafka_bridge::ProducerSlot* producers = nullptr;
         security::StationRegistry registry;
         decisions::TokenTable tokens;
+        /// Ask mode's questions waiting for a decision on this tenant's topic (the I/O
+        /// threads whose timers use it are stopped before tenants_ goes).
+        decisions::AskTable asks;
         /// Unusable token records are logged the first time and then at most once a minute.
         std::chrono::steady_clock::time_point last_token_warning{};
         std::uint64_t unlogged_token_problems = 0;

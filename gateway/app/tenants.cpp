@@ -74,7 +74,7 @@ std::optional<std::string> App::start_tenant(std::size_t index) {
     if (config_.reply.ask != config::Config::Reply::Ask::never) {
         tenant.router->follow(
             tenant.config.topics.authorization_decisions,
-            [this](const kafka_bridge::Message& m) { apply_decision_record(m); }, true);
+            [this, &tenant](const kafka_bridge::Message& m) { apply_decision_record(tenant, m); }, true);
     }
     if (auto error = tenant.router->start(60s)) {
         return (tenant.name.empty() ? "commands: " : "tenant " + tenant.name + ": commands: ") + *error;
@@ -123,12 +123,12 @@ void App::trigger_boot_if_approved(Tenant& tenant, std::size_t index, const std:
     }
 }
 
-void App::apply_decision_record(const kafka_bridge::Message& m) {
+void App::apply_decision_record(Tenant& tenant, const kafka_bridge::Message& m) {
     decisions::DecisionRecord decision;
     auto problem = m.value ? decisions::parse_decision(*m.value, decision)
                            : std::optional<std::string>("a tombstone is no decision");
     if (!problem) {
-        asks_.answer(decision.request_id, std::move(decision.entry));
+        tenant.asks.answer(decision.request_id, std::move(decision.entry));
         return;
     }
     ++decision_records_skipped_;

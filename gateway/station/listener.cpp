@@ -61,10 +61,8 @@ public:
     void set_command_sink(std::size_t tenant, session::CommandSink* sink) override {
         sides_.at(tenant)->services.commands = sink;
     }
-    void set_ask_table(decisions::AskTable* asks) override {
-        for (auto& side : sides_) {
-            side->services.asks = asks;
-        }
+    void set_ask_table(std::size_t tenant, decisions::AskTable* asks) override {
+        sides_.at(tenant)->services.asks = asks;
     }
     std::int64_t in_flight() const override {
         std::int64_t n = 0;

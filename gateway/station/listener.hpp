@@ -83,8 +83,9 @@ public:
     virtual std::size_t upgrading() const = 0;
     /// Connects a tenant's command machinery; call before listen().
     virtual void set_command_sink(std::size_t tenant, session::CommandSink* sink) = 0;
-    /// Ask mode: where token questions wait for the operator's decision (before listen()).
-    virtual void set_ask_table(decisions::AskTable* asks) = 0;
+    /// Ask mode: where a tenant's token questions wait for the operator's decision (before
+    /// listen()). One table per tenant: a decision on one tenant's topic answers its own.
+    virtual void set_ask_table(std::size_t tenant, decisions::AskTable* asks) = 0;
     /// Station CALLs published and not yet answered.
     virtual std::int64_t in_flight() const = 0;
     /// Sessions closed whose Disconnected record is not yet queued.

@@ -28,6 +28,8 @@ const PREFIX = { north: `it-ten-${tag}.north.`, south: `it-ten-${tag}.south.`, s
 const topicOf = (tenant, name) => `${PREFIX[tenant]}ocpp.${name}`;
 // How long a registry record may take to reach the gateway (it follows the topic live).
 const APPLY_TIMEOUT_MS = 10_000;
+// Ask mode: how long a token question waits for the operator's decision.
+const ASK_DEADLINE_MS = 3_000;
 
 /** A 1.6 station of `tenant` (strict both ways) that answers every CALL from the gateway. */
 async function openStation(port, tenant, identity, password) {
@@ -76,6 +78,10 @@ describe('tenants kept apart', () => {
       `tenants: ["north:${PREFIX.north}", "south:${PREFIX.south}", "small:${PREFIX.small}:1"]`,
       'commands:',
       `  group: it-ten-${tag}`,
+      'reply:',
+      '  authorize:',
+      '    ask: unknown',
+      `    ask_deadline_ms: ${ASK_DEADLINE_MS}`,
       '',
     ].join('\n'));
     gw = await startGateway({ extraArgs: ['--config', configFile, '--security-profile', '1'] });
@@ -199,6 +205,34 @@ describe('tenants kept apart', () => {
     const view = await restGet(gw.adminPort, `/v1/tenants/north/stations/${id}`);
     assert.equal(view.status, 200, view.text);
     assert.equal(view.body.connected, true);
+  }));
+
+  test('a token question is answered by a decision on its own tenant\'s topic only', logOnFailure(async () => {
+    const [north] = stations;
+    const requests = topicOf('north', 'authorization-requests');
+    const ask = async (token) => {
+      const from = await reader.snapshot([requests]);
+      const started = Date.now();
+      const answer = north.call('Authorize', { idTag: token });
+      const { result } = await reader.waitFor([requests], (recs) => recs.find((r) => r.value?.idToken?.idToken === token),
+        { from, timeoutMs: ASK_DEADLINE_MS, what: `the question on ${token}` });
+      assertSchema('authorizationRequest', result.value);
+      return { requestId: result.value.requestId, answer, started };
+    };
+    const decide = (tenant, requestId, status) => producer.send({ topic: topicOf(tenant, 'authorization-decisions'), acks: -1,
+      messages: [{ key: requestId, value: JSON.stringify({ requestId, status }) }] });
+
+    // Written on south's topic, a decision on north's question is none: the deadline passes
+    // and north's policy for unknown tokens answers.
+    const foreign = await ask(`TENASK1${tag}`);
+    await decide('south', foreign.requestId, 'Accepted');
+    assert.equal((await foreign.answer).idTagInfo.status, 'Invalid', 'a decision on the south topic answered a north question');
+    assert.ok(Date.now() - foreign.started >= ASK_DEADLINE_MS - 50, 'answered before the deadline');
+    // On north's own topic it is the answer, well before the deadline.
+    const own = await ask(`TENASK2${tag}`);
+    await decide('north', own.requestId, 'Blocked');
+    assert.equal((await own.answer).idTagInfo.status, 'Blocked');
+    assert.ok(Date.now() - own.started < ASK_DEADLINE_MS, 'the decision came after the deadline');
   }));
 
   test('a tenant\'s station limit refuses its next station with 503, and /metrics counts per tenant', logOnFailure(async () => {
