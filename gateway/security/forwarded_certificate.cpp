@@ -5,6 +5,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
+#include <sys/stat.h>
 
 #include <stdexcept>
 #include <vector>
@@ -56,15 +57,46 @@ std::unique_ptr<X509, void (*)(X509*)> forwarded_certificate(std::string_view va
     return {d2i_X509(nullptr, &p, length), X509_free};
 }
 
-ForwardedCertificates::ForwardedCertificates(const config::Config::Tls& tls)
-    : store_(X509_STORE_new()), organization_(tls.organization) {
-    if (store_ == nullptr || X509_STORE_load_file(store_, tls.ca_file.c_str()) != 1) {
-        X509_STORE_free(store_);
-        throw std::runtime_error("tls.ca_file " + tls.ca_file + ": cannot read the CA bundle of station certificates");
-    }
+namespace {
+
+std::time_t modified(const std::string& path) {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0 ? st.st_mtime : 0;
 }
 
-ForwardedCertificates::~ForwardedCertificates() { X509_STORE_free(store_); }
+}  // namespace
+
+ForwardedCertificates::ForwardedCertificates(const config::Config::Tls& tls)
+    : ca_file_(tls.ca_file), organization_(tls.organization), ca_time_(modified(tls.ca_file)) {
+    store_ = load();
+}
+
+ForwardedCertificates::Store ForwardedCertificates::load() const {
+    Store store(X509_STORE_new(), X509_STORE_free);
+    if (!store || X509_STORE_load_file(store.get(), ca_file_.c_str()) != 1) {
+        throw std::runtime_error("tls.ca_file " + ca_file_ + ": cannot read the CA bundle of station certificates");
+    }
+    return store;
+}
+
+std::optional<std::string> ForwardedCertificates::reload_if_changed() {
+    const std::time_t now = modified(ca_file_);
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (now == ca_time_) {
+            return std::nullopt;
+        }
+        ca_time_ = now;  // a bundle that cannot be used is reported once per change
+    }
+    try {
+        Store fresh = load();
+        std::lock_guard<std::mutex> lock(mutex_);
+        store_ = std::move(fresh);
+        return std::nullopt;
+    } catch (const std::exception& e) {
+        return std::string(e.what());
+    }
+}
 
 std::optional<std::string> ForwardedCertificates::check(std::string_view value, const std::string& identity) const {
     if (value.empty()) {
@@ -74,8 +106,13 @@ std::optional<std::string> ForwardedCertificates::check(std::string_view value, 
     if (!cert) {
         return std::string("the forwarded client certificate cannot be read");
     }
+    Store store;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        store = store_;
+    }
     std::unique_ptr<X509_STORE_CTX, void (*)(X509_STORE_CTX*)> context(X509_STORE_CTX_new(), X509_STORE_CTX_free);
-    if (!context || X509_STORE_CTX_init(context.get(), store_, cert.get(), nullptr) != 1) {
+    if (!context || X509_STORE_CTX_init(context.get(), store.get(), cert.get(), nullptr) != 1) {
         return std::string("cannot verify the forwarded client certificate");
     }
     X509_STORE_CTX_set_purpose(context.get(), X509_PURPOSE_SSL_CLIENT);

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <ctime>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,9 +22,13 @@ class ForwardedCertificates {
 public:
     /// Reads tls.ca_file. Throws std::runtime_error naming the file.
     explicit ForwardedCertificates(const config::Config::Tls& tls);
-    ~ForwardedCertificates();
     ForwardedCertificates(const ForwardedCertificates&) = delete;
     ForwardedCertificates& operator=(const ForwardedCertificates&) = delete;
+
+    /// Reads tls.ca_file again when its modification time changed, as the gateway's own TLS
+    /// does with its files: a CA taken out of the bundle lets nothing in from then on. The
+    /// problem when the new bundle cannot be used (the previous one stays), once per change.
+    std::optional<std::string> reload_if_changed();
 
     /// Why the certificate forwarded as `value` does not let station `identity` in, or
     /// nothing. `value`: URL-encoded PEM (nginx $ssl_client_escaped_cert), an Envoy-style
@@ -31,8 +37,14 @@ public:
     std::optional<std::string> check(std::string_view value, const std::string& identity) const;
 
 private:
-    X509_STORE* store_ = nullptr;
+    using Store = std::shared_ptr<X509_STORE>;
+    Store load() const;
+
+    std::string ca_file_;
     std::string organization_;
+    mutable std::mutex mutex_;
+    Store store_;          // under mutex_
+    std::time_t ca_time_;  // under mutex_
 };
 
 /// The certificate in a forwarding header's `value` (formats as above); nullptr when none.

@@ -576,6 +576,9 @@ std::optional<std::string> WsListener<Server>::reload_tls_if_changed() {
     if constexpr (kTls) {
         return tls_->reload_if_changed();
     }
+    if (forwarded_) {
+        return forwarded_->reload_if_changed();  // profile 3 behind a load balancer
+    }
     return std::nullopt;
 }
 

@@ -8,7 +8,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -216,6 +216,9 @@ describe('TLS terminated at HAProxy, client certificate forwarded (profile 3)', 
   let haproxy;
   let haproxyOutput = '';
   let tlsPort;
+  let std;
+  let stranger;
+  let caFile;
   const ids = { good: uniqueStationId('ITOFG'), other: uniqueStationId('ITOFO'), foreign: uniqueStationId('ITOFF'),
     expired: uniqueStationId('ITOFE'), none: uniqueStationId('ITOFN') };
   const certs = {};
@@ -230,11 +233,17 @@ describe('TLS terminated at HAProxy, client certificate forwarded (profile 3)', 
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ocpp-offload-'));
-    const std = standardPki();
+    std = standardPki();
     pki = std.pki;
+    // The gateway's own copy of the CA bundle, which a test replaces; dated a minute back, so
+    // that a replacement within the same second is still a change of its modification time.
+    caFile = join(dir, 'station-ca.pem');
+    copyFileSync(std.ca.cert, caFile);
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(caFile, past, past);
     certs.good = pki.leaf('good', ids.good, { issuer: std.ca });
     certs.other = pki.leaf('other', `${ids.other}-not-me`, { issuer: std.ca });
-    const stranger = pki.ca('stranger', 'Some other CA');
+    stranger = pki.ca('stranger', 'Some other CA');
     certs.foreign = pki.leaf('foreign', ids.foreign, { issuer: stranger });
     certs.expired = pki.leafWithDates('expired', ids.expired, { issuer: std.ca, startDate: asn1Time(-10), endDate: asn1Time(-1) });
     const registry = writeRegistry(join(dir, 'stations.yaml'), Object.values(ids).map((id) => ({ id })));
@@ -246,7 +255,7 @@ describe('TLS terminated at HAProxy, client certificate forwarded (profile 3)', 
       '  offload: true',
       '  offload_from: [127.0.0.1]',
       '  client_cert_header: X-SSL-Client-Cert',
-      `  ca_file: ${std.ca.cert}`,
+      `  ca_file: ${caFile}`,
       '',
     ].join('\n'));
     gw = await startGateway({ extraArgs: ['--config', config, '--stations-file', registry] });
@@ -307,6 +316,26 @@ describe('TLS terminated at HAProxy, client certificate forwarded (profile 3)', 
       const res = await upgrade(id, cert);
       assert.equal(res.status, 401, `${name}: ${JSON.stringify(res.statusLine ?? res)}`);
     }
+  }));
+
+  test('a CA taken out of tls.ca_file lets nothing in once the file is read again (every 3 s)', logOnFailure(async () => {
+    assert.equal((await upgrade(ids.good, certs.good)).status, 101, 'before the change');
+    const untilStatus = async (want, what) => {
+      const deadline = Date.now() + 10_000;
+      let status;
+      while ((status = (await upgrade(ids.good, certs.good)).status) !== want && Date.now() < deadline) {
+        await delay(200);  // the file is checked every 3 s: only observable by trying again
+      }
+      assert.equal(status, want, what);
+    };
+    // The station's CA replaced by another (a compromised CA revoked, say).
+    writeFileSync(caFile, readFileSync(stranger.cert));
+    await untilStatus(401, 'still let in 10 s after its CA left tls.ca_file');
+    // Put back (dated ahead: a change even within the same second).
+    writeFileSync(caFile, readFileSync(std.ca.cert));
+    const ahead = new Date(Date.now() + 120_000);
+    utimesSync(caFile, ahead, ahead);
+    await untilStatus(101, 'not let in again 10 s after its CA came back');
   }));
 
   test('the header from anyone but the TLS terminator is not believed: refused', logOnFailure(async () => {
