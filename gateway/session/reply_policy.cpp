@@ -135,6 +135,15 @@ json ReplyPolicy::id_token_info(const Request& r, Answer& answer) const {
     return info;
 }
 
+std::string ReplyPolicy::boot_status(std::string_view station_id) const {
+    if (registry_ != nullptr) {
+        if (const auto entry = registry_->find(station_id); entry && !entry->boot_status.empty()) {
+            return entry->boot_status;
+        }
+    }
+    return settings_.boot_default_status;
+}
+
 json ReplyPolicy::boot(const Request& r, Answer& answer) const {
     std::optional<security::StationCredential> entry =
         registry_ != nullptr ? registry_->find(r.station_id) : std::nullopt;

@@ -69,6 +69,10 @@ public:
         std::optional<decisions::TokenEntry> decision;
     };
 
+    /// The status a BootNotification of `station_id` would be answered with now: its
+    /// registry entry's, else reply.boot.default_status.
+    std::string boot_status(std::string_view station_id) const;
+
     /// The CALLRESULT payload for a valid `payload` of `action` from `station_id`.
     /// `transaction_id` must be set when needs_transaction_id(); `asked` when a question
     /// was put to the operator.

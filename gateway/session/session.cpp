@@ -354,7 +354,15 @@ void Session::pump_commands() {
             sink->finish(*command, std::move(*rejected));
             continue;
         }
-        const BootState boot = boot_state_.load();
+        // Not booted on this connection (a station reconnecting does not boot again): held
+        // to what its boot would be answered now, so a station the registry rejects or has
+        // not approved yet is not sent more than OCPP allows it.
+        BootState boot = boot_state_.load();
+        if (boot == BootState::none) {
+            const std::string status = services_.replies.boot_status(info_.station_id);
+            boot = status == "Pending" ? BootState::pending : status == "Rejected" ? BootState::rejected
+                                                                                   : BootState::none;
+        }
         if (auto refused = check_boot_state(info_.version, boot == BootState::pending,
                                             boot == BootState::rejected, *command)) {
             sink->finish(*command, std::move(*refused));

@@ -294,6 +294,25 @@ describe('operator decisions: boots from the station registry', () => {
     assertResult(await cmd.waitResult(look, { timeoutMs: 20_000 }), { status: 'Rejected', errorCode: 'NotAccepted' });
     assert.equal(client.received.length, 0, 'the gateway sent the rejected station a CALL');
   });
+
+  test('a connection that has not booted is held to what its boot would be answered (a reconnect)', async () => {
+    // Stations reconnecting after a network drop do not boot again: the registry's status
+    // holds their commands until they do.
+    const rejected = uniqueStationId('ITBOOT');
+    const pending = uniqueStationId('ITBOOT');
+    await register(rejected, { boot: 'Rejected' });
+    await register(pending, { boot: 'Pending' });
+    const r = await connect(rejected, 'ocpp1.6', { GetConfiguration: () => ({ configurationKey: [] }) });
+    const p = await connect(pending, 'ocpp1.6', { GetConfiguration: () => ({ configurationKey: [] }) });
+    const look = await cmd.send({ stationId: rejected, action: 'GetConfiguration', payload: {} });
+    assertResult(await cmd.waitResult(look, { timeoutMs: 20_000 }), { status: 'Rejected', sent: false, errorCode: 'NotAccepted' });
+    assert.equal(r.received.length, 0, 'the gateway sent a station the registry rejects a CALL');
+    const reset = await cmd.send({ stationId: pending, action: 'Reset', payload: { type: 'Soft' } });
+    assertResult(await cmd.waitResult(reset, { timeoutMs: 20_000 }), { status: 'Rejected', sent: false, errorCode: 'NotAccepted' });
+    const config = await cmd.send({ stationId: pending, action: 'GetConfiguration', payload: {} });
+    assertResult(await cmd.waitResult(config, { timeoutMs: 20_000 }), { status: 'Completed', sent: true });
+    assert.deepEqual(p.received.map((c) => c.action), ['GetConfiguration']);
+  });
 });
 
 describe('operator decisions: ask mode', () => {
