@@ -20,12 +20,15 @@ constexpr std::array<std::string_view, 10> kStatuses = {
     "NoCredit", "NotAllowedTypeEVSE", "NotAtThisLocation", "NotAtThisTime", "Unknown"};
 constexpr std::size_t kV16Statuses = 5;
 
-constexpr std::array<std::string_view, 8> kTokenTypes = {
-    "Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local", "MacAddress", "NoAuthorization"};
+// OCPP 2.1's IdTokenEnumStringType: 2.0.1's eight and DirectPayment, EVCCID, VIN.
+constexpr std::array<std::string_view, 11> kTokenTypes = {
+    "Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local", "MacAddress", "NoAuthorization",
+    "DirectPayment", "EVCCID", "VIN"};
 constexpr std::array<std::string_view, 4> kMessageFormats = {"ASCII", "HTML", "URI", "UTF8"};
 
-// Bounds of the reply fields the entry fills (IdTokenType.idToken, MessageContentType).
-constexpr std::size_t kMaxToken = 36;
+// Bounds of the reply fields the entry fills (IdTokenType.idToken, MessageContentType): 2.1's,
+// the longest (2.0.1 allows 36, 1.6 20; a longer entry never matches such a station's token).
+constexpr std::size_t kMaxToken = 255;
 constexpr std::size_t kMaxMessage = 512;
 constexpr std::size_t kMaxLanguage = 8;
 
@@ -77,7 +80,7 @@ std::optional<std::string> read_group(const json& doc, TokenEntry& e) {
         return std::string("groupIdToken is neither a string nor {idToken, type}");
     }
     if (e.group_id_token.empty() || ocpp::utf8_characters(e.group_id_token) > kMaxToken) {
-        return std::string("groupIdToken.idToken must have 1 to 36 characters");
+        return std::string("groupIdToken.idToken must have 1 to 255 characters");
     }
     return std::nullopt;
 }
@@ -186,7 +189,7 @@ std::optional<std::string> TokenTable::apply_record(const std::string& key,
     last_applied_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
     if (key.empty() || ocpp::utf8_characters(key) > kMaxToken) {
         ++rejected_;
-        return "key \"" + key.substr(0, 64) + "\" is not a token (1 to 36 characters)";
+        return "key \"" + key.substr(0, 64) + "\" is not a token (1 to 255 characters)";
     }
     TokenEntry entry;
     if (value) {

@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "ocpp/json_writer.hpp"
+
 namespace gateway::session {
 namespace {
 
@@ -14,6 +16,13 @@ constexpr std::string_view kAuthorization = "authorization";
 constexpr std::string_view kBoot = "boot";
 // 1.6 parentIdTag is an IdToken of at most 20 characters.
 constexpr std::size_t kMaxIdTag16 = 20;
+
+/// Whether an entry's group can go into a 2.0.1 answer: its IdTokenType has 36 characters at
+/// most and lacks the types 2.1 added.
+bool fits_v201(const decisions::TokenEntry& e) {
+    return ocpp::utf8_characters(e.group_id_token) <= 36 && e.group_type != "DirectPayment" &&
+           e.group_type != "EVCCID" && e.group_type != "VIN";
+}
 
 }  // namespace
 
@@ -121,7 +130,7 @@ json ReplyPolicy::id_token_info(const Request& r, Answer& answer) const {
         if (!entry->expires_at.empty()) {
             info["cacheExpiryDateTime"] = entry->expires_at;
         }
-        if (!entry->group_id_token.empty()) {
+        if (!entry->group_id_token.empty() && (r.version != ProtocolVersion::v201 || fits_v201(*entry))) {
             info["groupIdToken"] = json{{"idToken", entry->group_id_token}, {"type", entry->group_type}};
         }
         if (!entry->personal_message.is_null()) {

@@ -64,7 +64,7 @@ TEST_CASE("unusable token records are skipped and counted, the entry stays", "[d
         {"CARD", R"({"status": "Blocked", "personalMessage": {"format": "PDF", "content": "x"}})"},
         {"CARD", R"({"status": "Blocked", "language": "far-too-long"})"},
         {"", R"({"status": "Blocked"})"},
-        {std::string(37, 'A'), R"({"status": "Blocked"})"},
+        {std::string(256, 'A'), R"({"status": "Blocked"})"},
         {"CARD", json{{"status", "Blocked"}, {"personalMessage", std::string(513, 'x')}}.dump()},
     };
     for (const auto& [key, value] : bad) {

@@ -118,6 +118,33 @@ TEST_CASE("tokens are answered from the table, unknown ones by the policy", "[re
     }
 }
 
+TEST_CASE("2.1 tokens: up to 255 characters and 2.1's types, answered within each version's schema", "[reply]") {
+    gateway::decisions::TokenTable tokens;
+    const std::string vin = "WVWZZZ1JZXW000001";
+    const std::string uuid_token = "urn:uuid:" + std::string(100, 'a');  // 109 characters: 2.1 only
+    put(tokens, vin, {{"type", "VIN"}, {"status", "Accepted"}, {"groupIdToken", {{"idToken", "FLEET-EV"}, {"type", "VIN"}}}});
+    put(tokens, uuid_token, {{"status", "Blocked"}, {"groupIdToken", uuid_token}});
+    put(tokens, "CARD21", {{"status", "Accepted"}, {"groupIdToken", {{"idToken", "FLEET-EV"}, {"type", "VIN"}}}});
+    const ReplyPolicy policy(gateway::config::Config::Reply{}, &tokens);
+    auto token = [](const std::string& id, const char* type) { return json{{"idToken", {{"idToken", id}, {"type", type}}}}; };
+
+    const auto v21 = policy.reply(ProtocolVersion::v21, "Authorize", "CS01", token(vin, "VIN"), {}, kNow);
+    CHECK(v21.reply == json{{"idTokenInfo", {{"status", "Accepted"}, {"groupIdToken", {{"idToken", "FLEET-EV"}, {"type", "VIN"}}}}}});
+    const auto long21 = policy.reply(ProtocolVersion::v21, "Authorize", "CS01", token(uuid_token, "Central"), {}, kNow);
+    CHECK(long21.reply == json{{"idTokenInfo", {{"status", "Blocked"}, {"groupIdToken", {{"idToken", uuid_token}, {"type", "Central"}}}}}});
+    // A 2.0.1 station gets the status, and the group only where 2.0.1's schema takes it.
+    const auto v201 = policy.reply(ProtocolVersion::v201, "Authorize", "CS01", token("CARD21", "ISO14443"), {}, kNow);
+    CHECK(v201.reply == json{{"idTokenInfo", {{"status", "Accepted"}}}});
+    for (const auto& [v, answer] : {std::pair{ProtocolVersion::v21, v21}, {ProtocolVersion::v21, long21}, {ProtocolVersion::v201, v201}}) {
+        const auto result = test_support::official_schemas().validate(v, "Authorize", ocpp::SchemaKind::response, answer.reply);
+        INFO(answer.reply.dump() << " " << result.summary());
+        CHECK(result.ok());
+    }
+    // Past 2.1's bounds, or a type no version has: refused.
+    CHECK(tokens.apply_record(std::string(256, 'a'), json{{"status", "Accepted"}}.dump(), std::chrono::system_clock::now()));
+    CHECK(tokens.apply_record("CARD", json{{"status", "Accepted"}, {"type", "Barcode"}}.dump(), std::chrono::system_clock::now()));
+}
+
 TEST_CASE("boot is answered from the station registry", "[reply]") {
     gateway::security::StationRegistry registry;
     REQUIRE_FALSE(registry.apply_record("NEW1", json{{"stationId", "NEW1"}, {"boot", "Pending"}}.dump()));
