@@ -195,8 +195,11 @@ void Router::write_result(const Command& command, std::string record) {
                 if (ok) {
                     return;
                 }
-                // Written again unless it did land after all (then the tables thread has
-                // read it back by the time the retry runs): one result, not none, not two.
+                // Written again unless it did land after all: one result, not none, not two.
+                // A failed request may have been appended (its outcome unknown) and the tables
+                // thread, reading from the same stalled broker, may not have read it back yet;
+                // so the retry is held until the result topic is read to the end offsets
+                // asked after it, like a result of an instance that was cut off.
                 retry_later("result of command " + command.command_id, [this, command, record] {
                     bool landed = false;
                     {
@@ -204,14 +207,8 @@ void Router::write_result(const Command& command, std::string record) {
                         landed = resulted_.contains(
                             command_key(command.command_id, command.station_id));
                     }
-                    if (landed) {
-                        return;
-                    }
-                    // Cut off for long enough, the others may have ended it meanwhile.
-                    if (maybe_ended_elsewhere(command)) {
+                    if (!landed) {
                         hold_result(command, "", record);  // counted when first written
-                    } else {
-                        write_result(command, record);
                     }
                 });
             });
