@@ -110,6 +110,21 @@ void Router::open_again(const std::weak_ptr<session::Session>& weak) {
                   session->station_id(), session->session_id());
         return;
     }
+    // A connection opened elsewhere after this one (its record read meanwhile) holds the
+    // station: written now, ours would come after it and take the station back.
+    std::optional<kafka_bridge::Presence> last;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        last = presence_.last(session->station_id());
+    }
+    if (last && last->connected && last->gateway_id != config_.gateway_id) {
+        const auto theirs = kafka_bridge::parse_time_ms(last->since);
+        const auto ours = kafka_bridge::parse_time_ms(session->since());
+        if (theirs && ours && *theirs > *ours) {
+            session->supersede("replaced by a newer connection on gateway " + last->gateway_id);
+            return;
+        }
+    }
     session_opened(session);
 }
 
