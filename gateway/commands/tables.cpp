@@ -135,7 +135,11 @@ void Router::conclude_orphans() {
             // the command: it never finishes it (apply_route), so the target counts as gone.
             const bool target_alive =
                 presence_.gateway_alive(r.target, now_ms) && !restarted_since(r.target, r.target_run);
-            const std::int64_t deadline = r.command.expires_at_ms + r.command.timeout.count();
+            // The latest its result is due: sent by its expiry, it times out after its own
+            // timeout; waiting behind a call sent just before that, it ends (Expired) once that
+            // call is answered or times out. Either way within the longest timeout a command
+            // may have after its expiry.
+            const std::int64_t deadline = r.command.expires_at_ms + kafka_bridge::kMaxCommandTimeoutMs;
             // A route that carries its result (decided at intake, or a claim) is often read
             // long after the command's deadline: its writer has the result at hand, and is
             // replaced should it go away before writing it, however late.
