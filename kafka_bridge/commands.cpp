@@ -212,6 +212,11 @@ ocpp::Result<Command, CommandProblem> parse_command(const std::optional<std::str
         problem.reason = "payload must be a JSON object";
         return problem;
     }
+    if (const std::size_t bytes = ocpp::write_json(*payload).size(); bytes > defaults.max_payload_bytes) {
+        problem.reason = "the payload is " + std::to_string(bytes) + " bytes of JSON; a command may carry " +
+                         std::to_string(defaults.max_payload_bytes) + " (limits.max_message_bytes)";
+        return problem;
+    }
     Command c;
     c.command_id = *problem.command_id;
     c.station_id = station->get<std::string>();

@@ -47,6 +47,10 @@ struct CommandDefaults {
     std::chrono::milliseconds timeout{30000};
     /// Without expiresAt, a command expires this long after its record's timestamp.
     std::chrono::milliseconds max_age{120000};
+    /// Largest payload (as JSON text) a command may carry: the frame limit
+    /// (limits.max_message_bytes). A larger one would not fit the records that carry the
+    /// command on (routes, results) and is refused at intake.
+    std::size_t max_payload_bytes = SIZE_MAX;
 };
 
 /// Largest timeoutMs a command may ask for.

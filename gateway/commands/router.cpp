@@ -59,7 +59,7 @@ Router::Router(const config::Config& config, const ocpp::SchemaRegistry& schemas
       producers_(producers),
       metrics_(metrics),
       stations_(stations),
-      defaults_{config.commands.default_timeout, config.commands.max_age},
+      defaults_{config.commands.default_timeout, config.commands.max_age, config.limits.max_message_bytes},
       presence_(config.commands.instance_timeout, config.gateway_id),
       seen_(kSeenCapacity, kSeenWindow),
       uses_(kSeenCapacity, kSeenWindow),

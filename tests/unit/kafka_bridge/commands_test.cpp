@@ -115,6 +115,21 @@ TEST_CASE("bad command records name their problem, keeping a readable commandId"
     CHECK(parse(R"({"commandId":"c","stationId":"CS-2","action":"Reset","payload":{}})", std::nullopt).ok());
 }
 
+TEST_CASE("a payload larger than a frame may be is refused at intake, naming its size", "[commands]") {
+    CommandDefaults small = kDefaults;
+    small.max_payload_bytes = 64;
+    const json fits = {{"vendorId", "v"}, {"data", std::string(38, 'x')}};        // 64 bytes
+    const json over = {{"vendorId", "v"}, {"data", std::string(39, 'x')}};        // 65 bytes
+    auto record = [](const json& payload) {
+        return json{{"commandId", "c"}, {"stationId", "CS-1"}, {"action", "DataTransfer"}, {"payload", payload}}.dump();
+    };
+    CHECK(parse_command(std::string("CS-1"), record(fits), kRecordTime, "2026-05-28T10:00:00.000Z", small).ok());
+    const auto refused = parse_command(std::string("CS-1"), record(over), kRecordTime, "2026-05-28T10:00:00.000Z", small);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().command_id == std::optional<std::string>("c"));
+    CHECK(refused.error().reason == "the payload is 65 bytes of JSON; a command may carry 64 (limits.max_message_bytes)");
+}
+
 TEST_CASE("a command record whose key is not UTF-8 gets a result, not a crash", "[commands]") {
     // Latin-1 "Ladesäule" as the key: named in the reason, and the station when the record
     // names none.
