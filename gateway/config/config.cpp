@@ -457,6 +457,17 @@ void validate(Config& c) {
         c.limits.ping_interval.count() > 0) {
         fail("config limits: pong_timeout_ms must be shorter than ping_interval_s");
     }
+    if (c.reply.ask != Config::Reply::Ask::never && c.reply.ask_classes.empty()) {
+        fail("config reply.authorize.ask_classes is empty: with ask on, name the classes whose token "
+             "questions are asked (authorization, transaction), or set ask: never");
+    }
+    if (c.limits.ping_interval.count() == 0 && c.limits.idle_timeout.count() > 0 &&
+        c.reply.heartbeat_interval >= c.limits.idle_timeout) {
+        fail("config limits.idle_timeout_s " + std::to_string(c.limits.idle_timeout.count()) +
+             " would close stations that heartbeat as told: without pings (ping_interval_s 0) a "
+             "station is heard at its heartbeats, every reply.heartbeat_interval_s " +
+             std::to_string(c.reply.heartbeat_interval.count()) + " s; make the idle timeout longer, or 0");
+    }
 }
 
 }  // namespace

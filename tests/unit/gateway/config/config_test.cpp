@@ -230,6 +230,16 @@ TEST_CASE("bad configuration stops start-up with one clear message", "[config]")
     CHECK_THROWS_WITH(parse({"--config", file}), Contains("max_message_bytes"));
     file = write_yaml("broken", "listen: [unterminated\n");
     CHECK_THROWS_WITH(parse({"--config", file}), Contains("config file"));
+    // Without pings, stations are heard at their heartbeats only: the idle timeout must outlast them.
+    file = write_yaml("idle", "limits:\n  ping_interval_s: 0\nreply:\n  heartbeat_interval_s: 900\n");
+    CHECK_THROWS_WITH(parse({"--config", file}),
+                      "config limits.idle_timeout_s 900 would close stations that heartbeat as told: without pings "
+                      "(ping_interval_s 0) a station is heard at its heartbeats, every reply.heartbeat_interval_s "
+                      "900 s; make the idle timeout longer, or 0");
+    file = write_yaml("ask-nothing", "reply:\n  authorize:\n    ask: always\n    ask_classes: []\n");
+    CHECK_THROWS_WITH(parse({"--config", file}), Contains("reply.authorize.ask_classes is empty"));
+    file = write_yaml("idle-ok", "limits:\n  ping_interval_s: 0\n  idle_timeout_s: 0\nreply:\n  heartbeat_interval_s: 900\n");
+    CHECK(parse({"--config", file}).config.limits.idle_timeout.count() == 0);
     std::filesystem::remove(file);
 }
 
