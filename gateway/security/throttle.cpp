@@ -16,19 +16,24 @@ std::chrono::seconds AttemptThrottle::retry_after(const std::string& key, Clock:
 
 bool AttemptThrottle::failure(const std::string& key, Clock::time_point now) {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (entries_.size() >= settings_.max_keys && entries_.count(key) == 0) {
+    if (entries_.size() >= settings_.max_keys && entries_.count(key) == 0 && !by_start_.empty()) {
         // Forget the entry that started longest ago.
-        auto oldest = std::min_element(entries_.begin(), entries_.end(), [](const auto& a, const auto& b) {
-            return a.second.first < b.second.first;
-        });
-        entries_.erase(oldest);
+        const auto oldest = by_start_.begin();
+        entries_.erase(oldest->second);
+        by_start_.erase(oldest);
     }
-    Entry& e = entries_[key];
-    if (e.failures == 0 || now - e.first > settings_.window) {
-        if (e.blocked_until <= now) {
-            e = Entry{};
-        }
+    const auto [it, added] = entries_.try_emplace(key);
+    Entry& e = it->second;
+    if (added) {
         e.first = now;
+        by_start_.emplace(now, key);
+    } else if (e.failures == 0 || now - e.first > settings_.window) {
+        if (e.blocked_until <= now) {
+            const auto first = e.first;  // what by_start_ knows it by
+            e = Entry{};
+            e.first = first;
+        }
+        restart(key, e, now);
     }
     ++e.failures;
     if (e.failures < settings_.limit) {
@@ -41,9 +46,18 @@ bool AttemptThrottle::failure(const std::string& key, Clock::time_point now) {
     return starts;
 }
 
+void AttemptThrottle::restart(const std::string& key, Entry& e, Clock::time_point first) {
+    by_start_.erase({e.first, key});
+    e.first = first;
+    by_start_.emplace(first, key);
+}
+
 void AttemptThrottle::success(const std::string& key) {
     std::lock_guard<std::mutex> lock(mutex_);
-    entries_.erase(key);
+    if (const auto it = entries_.find(key); it != entries_.end()) {
+        by_start_.erase({it->second.first, key});
+        entries_.erase(it);
+    }
 }
 
 bool RateLimiter::try_take(Clock::time_point now) {

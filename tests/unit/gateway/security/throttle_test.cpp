@@ -35,6 +35,22 @@ TEST_CASE("failed attempts back off exponentially per key", "[security]") {
     CHECK(throttle.retry_after("k3", t0 + std::chrono::seconds(2)).count() >= 1);
 }
 
+TEST_CASE("when full, the key whose window started first is forgotten", "[security]") {
+    using std::chrono::seconds;
+    AttemptThrottle throttle({3, seconds(60), seconds(1), seconds(8), 2});
+    const auto t0 = Clock::now();
+    throttle.failure("a", t0);
+    throttle.failure("b", t0 + seconds(1));
+    throttle.failure("a", t0 + seconds(100));  // a's window starts again: now the later one
+    throttle.failure("c", t0 + seconds(101));  // full: b goes, not a
+    throttle.failure("a", t0 + seconds(101));
+    CHECK(throttle.failure("a", t0 + seconds(101)));  // a's third failure in its window
+    throttle.success("a");
+    throttle.failure("d", t0 + seconds(102));  // room again: c stays
+    throttle.failure("c", t0 + seconds(102));
+    CHECK(throttle.failure("c", t0 + seconds(102)));
+}
+
 TEST_CASE("the token bucket admits its rate and its burst", "[security]") {
     RateLimiter limiter(10, 5);
     const auto t0 = Clock::now();
