@@ -257,10 +257,11 @@ void AdminServer::post_call(const Connection& con, commands::Router& router,
         expires_at ? std::max<std::int64_t>(0, *expires_at - now) : config_.commands.max_age.count();
     const auto bound = std::min<std::chrono::milliseconds>(
         std::chrono::milliseconds(queue_ms + timeout_ms) + kRestWaitMargin, kMaxRestWait);
-    auto on_result = [con, &io, answered, command_id, bound, station,
-                      action](std::optional<std::string> result) {
+    const auto started = std::chrono::steady_clock::now();
+    auto on_result = [con, &io, answered, command_id, bound, station, action,
+                      started](std::optional<std::string> result) {
         asio::post(io, [con, answered, result = std::move(result), command_id, bound, station,
-                        action] {
+                        action, started] {
             if (answered->exchange(true)) {
                 return;  // Kafka refused the record and the caller has its 503
             }
@@ -278,10 +279,15 @@ void AdminServer::post_call(const Connection& con, commands::Router& router,
                 con->replace_header("Content-Type", "application/json");
                 con->set_body(*result + "\n");
             } else {
+                // Before the bound: the instance is stopping (the waits end with it).
+                const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - started);
+                const std::string when = waited < bound
+                                             ? "before this instance stopped (after " + std::to_string(waited.count()) + " ms)"
+                                             : "within " + std::to_string(bound.count()) + " ms";
                 reply_json(con, 504,
                            json{{"commandId", command_id},
-                                {"error", "no result within " + std::to_string(bound.count()) +
-                                              " ms; it will still appear on the result topic, "
+                                {"error", "no result " + when + "; it will still appear on the result topic, "
                                               "unless the commandId was taken by a command for "
                                               "another station or action (then the record is on "
                                               "the dead-letter topic)"}});
