@@ -183,6 +183,12 @@ private:
         if (!schema.is_object()) {
             throw std::runtime_error("a schema must be an object");
         }
+        // One bound per side here: both kinds on one side (only operators' schemas might)
+        // are left to the general validator.
+        if ((schema.contains("minimum") && schema.contains("exclusiveMinimum")) ||
+            (schema.contains("maximum") && schema.contains("exclusiveMaximum"))) {
+            unsupported_ = true;
+        }
         for (const auto& [key, value] : schema.items()) {
             if (annotations().count(key) != 0) {
                 continue;

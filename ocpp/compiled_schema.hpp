@@ -20,11 +20,11 @@ struct Violation;
 ///
 /// Supported: type, properties, required, additionalProperties (bool or schema), enum, const,
 /// minLength/maxLength (code points), minimum/maximum, exclusiveMinimum/exclusiveMaximum
-/// (numbers), multipleOf (with a tolerance, as decimals need), items (one schema),
+/// (numbers; one kind per side), multipleOf (with a tolerance, as decimals need), items (one schema),
 /// additionalItems (ignored beside a single items schema, as the standard says),
 /// minItems/maxItems, format date-time (RFC 3339; other formats are annotations), local
 /// $ref "#/definitions/...", and annotations ($id, $schema, $comment, title, description,
-/// default, examples, javaType, definitions).
+/// default, examples, javaType, definitions; 2.1's "comment").
 class CompiledSchema {
 public:
     /// Compiles `schema`; nullptr when it uses a keyword outside the subset (the caller

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "ocpp/compiled_schema.hpp"
 #include "ocpp/inbound.hpp"
 #include "support.hpp"
 
@@ -128,4 +129,16 @@ TEST_CASE("a NUL in a string counts as a character of its length", "[schema]") {
         REQUIRE_FALSE(result.ok());
         CHECK(result.violations.front().errc == ocpp::Errc::property_violation);
     }
+}
+
+TEST_CASE("a schema bounding one side twice is left to the general validator", "[schema]") {
+    // Alphabetical order would let minimum overwrite exclusiveMinimum's bound and keep its
+    // exclusiveness: 0 refused by {"minimum": 0, "exclusiveMinimum": -5}.
+    CHECK_FALSE(ocpp::CompiledSchema::compile(json{{"type", "number"}, {"minimum", 0}, {"exclusiveMinimum", -5}}));
+    CHECK_FALSE(ocpp::CompiledSchema::compile(json{{"type", "number"}, {"maximum", 0}, {"exclusiveMaximum", 5}}));
+    const auto one = ocpp::CompiledSchema::compile(json{{"type", "number"}, {"exclusiveMinimum", -5}});
+    REQUIRE(one);
+    std::vector<ocpp::Violation> out;
+    CHECK(one->validate(json(0), out, 8));
+    CHECK_FALSE(one->validate(json(-5), out, 8));
 }
