@@ -126,6 +126,12 @@ BENCHMARK_CAPTURE(parse_and_validate, v201_MeterValues_5_samples, ProtocolVersio
                   "MeterValues");
 BENCHMARK_CAPTURE(parse_and_validate_valijson, v201_MeterValues_5_samples, ProtocolVersion::v201,
                   "MeterValues");
+BENCHMARK_CAPTURE(parse_and_validate, v21_Heartbeat, ProtocolVersion::v21, "Heartbeat");
+BENCHMARK_CAPTURE(parse_and_validate, v21_StatusNotification, ProtocolVersion::v21,
+                  "StatusNotification");
+BENCHMARK_CAPTURE(parse_and_validate, v21_MeterValues, ProtocolVersion::v21, "MeterValues");
+// 2.1 payloads as they were checked before the compiled validator took 2.1's schemas.
+BENCHMARK_CAPTURE(parse_and_validate_valijson, v21_MeterValues, ProtocolVersion::v21, "MeterValues");
 BENCHMARK_CAPTURE(parse_only, v201_MeterValues_5_samples, ProtocolVersion::v201, "MeterValues");
 BENCHMARK_CAPTURE(stock_valijson, v201_MeterValues_5_samples, ProtocolVersion::v201,
                   "MeterValues");
