@@ -74,7 +74,7 @@ std::vector<std::string> apply_environment(Config& c, const std::map<std::string
             continue;
         }
         const auto& all = options();
-        const auto o = std::find_if(all.begin(), all.end(), [&name](const Option& x) { return x.env == name; });
+        const auto o = std::find_if(all.begin(), all.end(), [&variable = name](const Option& x) { return x.env == variable; });
         if (o == all.end()) {
             unused.push_back(unknown_variable(name));
         } else if (!o->path.empty()) {
