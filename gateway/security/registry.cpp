@@ -28,7 +28,8 @@ bool is_boot_status(const std::string& s) { return s == "Accepted" || s == "Pend
 
 /// The other forms of a 1.6 AuthorizationKey `password` (stations and back offices mix them
 /// up, and hexBinary's letter case is free): hex text also as the bytes it spells and in the
-/// other letter case; anything else also as its hex text, in upper and lower case.
+/// other letter case; and any password as its own hex text, in upper and lower case (a key
+/// of digits is hex text too).
 std::vector<std::string> hex_forms(std::string_view password) {
     std::vector<std::string> forms;
     const auto add = [&](std::string form) {
@@ -43,11 +44,10 @@ std::vector<std::string> hex_forms(std::string_view password) {
                        [](char c) { return c >= 'a' && c <= 'f' ? static_cast<char>(c - 'a' + 'A') : c; });
         add(std::move(upper));
         add(ocpp::ascii_lower(password));
-    } else {
-        const std::string upper = hex_encode(password);
-        add(upper);
-        add(ocpp::ascii_lower(upper));
     }
+    const std::string encoded = hex_encode(password);
+    add(encoded);
+    add(ocpp::ascii_lower(encoded));
     return forms;
 }
 

@@ -61,6 +61,13 @@ TEST_CASE("the registry checks identity and password, 1.6 passwords also as hex"
         CHECK(hex.verify(station, "0102fefe", ProtocolVersion::v16) == V::bad_credentials);
         CHECK(hex.verify(station, "0102feff", ProtocolVersion::v201) == (std::string(station) == "LOWER" ? V::ok : V::bad_credentials));
     }
+    // A key of digits is hex text too: stored as its hex text, it still matches as sent.
+    const auto digits = write_file("hex-digits", "stations:\n"
+                                                 "  - id: DIGITS\n"
+                                                 "    password_hash: \"" + hash_password(hex_encode("12345678901234567890"), kFast) + "\"\n");
+    StationRegistry numeric;
+    numeric.load_file(digits);
+    CHECK(numeric.verify("DIGITS", "12345678901234567890", ProtocolVersion::v16) == V::ok);
     // Cached after success; a changed hash is checked afresh.
     CHECK(registry.verify("cs01", "0123456789abcdefABCD", ProtocolVersion::v201) == V::ok);
     REQUIRE_FALSE(registry.apply_record("CS01", std::string(R"({"stationId":"CS01","passwordHash":")") +
