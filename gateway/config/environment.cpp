@@ -59,6 +59,17 @@ std::string unknown_variable(const std::string& name) {
     return text + "; the variables are in --help";
 }
 
+/// Kubernetes gives a pod variables for each Service of its namespace (unless
+/// enableServiceLinks is off): a Service named ocpp-gateway makes OCPP_GATEWAY_SERVICE_HOST,
+/// OCPP_GATEWAY_PORT_9000_TCP_ADDR and so on. No setting has such a name; they are not slips.
+bool service_link(std::string_view name) {
+    const std::string_view rest = name.substr(kPrefix.size());
+    const auto has = [&rest](std::string_view part) { return rest.find(part) != std::string_view::npos; };
+    const bool ends_port = rest.size() >= 4 && rest.substr(rest.size() - 4) == "PORT";
+    return has("SERVICE_HOST") || has("SERVICE_PORT") || ends_port ||
+           (has("PORT_") && (has("_TCP") || has("_UDP") || has("_SCTP")));
+}
+
 }  // namespace
 
 std::vector<std::string> apply_environment(Config& c, const std::map<std::string, std::string>& env) {
@@ -76,7 +87,9 @@ std::vector<std::string> apply_environment(Config& c, const std::map<std::string
         const auto& all = options();
         const auto o = std::find_if(all.begin(), all.end(), [&variable = name](const Option& x) { return x.env == variable; });
         if (o == all.end()) {
-            unused.push_back(unknown_variable(name));
+            if (!service_link(name)) {
+                unused.push_back(unknown_variable(name));
+            }
         } else if (!o->path.empty()) {
             o->set(c, value, name);
         }

@@ -102,4 +102,12 @@ TEST_CASE("an OCPP_GATEWAY_ variable that names no setting is reported, with the
 
     unused = apply_environment(c, {{"OCPP_GATEWAY_ADMIN_TOKEN", "t"}, {"OCPP_GATEWAY_LISTEN", "127.0.0.1:9000"}});
     CHECK(unused.empty());
+    // What Kubernetes makes for Services named ocpp-gateway and ocpp-gateway-admin: no slips.
+    unused = apply_environment(c, {{"OCPP_GATEWAY_SERVICE_HOST", "10.96.0.7"},
+                                   {"OCPP_GATEWAY_SERVICE_PORT", "9000"},
+                                   {"OCPP_GATEWAY_PORT", "tcp://10.96.0.7:9000"},
+                                   {"OCPP_GATEWAY_PORT_9000_TCP_ADDR", "10.96.0.7"},
+                                   {"OCPP_GATEWAY_ADMIN_SERVICE_PORT_ADMIN", "9100"},
+                                   {"OCPP_GATEWAY_ADMIN_PORT_9100_TCP", "tcp://10.96.0.8:9100"}});
+    CHECK(unused.empty());
 }
