@@ -214,7 +214,8 @@ ocpp::Result<Command, CommandProblem> parse_command(const std::optional<std::str
     }
     if (const std::size_t bytes = ocpp::write_json(*payload).size(); bytes > defaults.max_payload_bytes) {
         problem.reason = "the payload is " + std::to_string(bytes) + " bytes of JSON; a command may carry " +
-                         std::to_string(defaults.max_payload_bytes) + " (limits.max_message_bytes)";
+                         std::to_string(defaults.max_payload_bytes) +
+                         " (limits.max_message_bytes, less room for the records that carry it on)";
         return problem;
     }
     Command c;

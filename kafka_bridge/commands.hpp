@@ -48,10 +48,14 @@ struct CommandDefaults {
     /// Without expiresAt, a command expires this long after its record's timestamp.
     std::chrono::milliseconds max_age{120000};
     /// Largest payload (as JSON text) a command may carry: the frame limit
-    /// (limits.max_message_bytes). A larger one would not fit the records that carry the
-    /// command on (routes, results) and is refused at intake.
+    /// (limits.max_message_bytes) less kCommandRecordRoom. A larger one would not fit the
+    /// route records that carry the command on and is refused at intake.
     std::size_t max_payload_bytes = SIZE_MAX;
 };
+
+/// What a route record holds beside its command's payload (ids, times, runs, a hop count:
+/// well under this).
+inline constexpr std::size_t kCommandRecordRoom = 4096;
 
 /// Largest timeoutMs a command may ask for.
 inline constexpr std::int64_t kMaxCommandTimeoutMs = 600000;

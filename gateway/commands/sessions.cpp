@@ -110,14 +110,17 @@ void Router::open_again(const std::weak_ptr<session::Session>& weak) {
                   session->station_id(), session->session_id());
         return;
     }
-    // A connection opened elsewhere after this one (its record read meanwhile) holds the
-    // station: written now, ours would come after it and take the station back.
+    // A connection opened elsewhere after this one (its record read meanwhile; the opening
+    // times of two hosts, kept in step by NTP) holds the station while its instance lives:
+    // written now, ours would come after it and take the station back.
     std::optional<kafka_bridge::Presence> last;
+    bool holder_alive = false;
     {
         std::lock_guard<std::mutex> lock(mutex_);
         last = presence_.last(session->station_id());
+        holder_alive = last && presence_.gateway_alive(last->gateway_id, now_ms());
     }
-    if (last && last->connected && last->gateway_id != config_.gateway_id) {
+    if (last && last->connected && last->gateway_id != config_.gateway_id && holder_alive) {
         const auto theirs = kafka_bridge::parse_time_ms(last->since);
         const auto ours = kafka_bridge::parse_time_ms(session->since());
         if (theirs && ours && *theirs > *ours) {

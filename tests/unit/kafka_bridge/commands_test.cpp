@@ -127,7 +127,8 @@ TEST_CASE("a payload larger than a frame may be is refused at intake, naming its
     const auto refused = parse_command(std::string("CS-1"), record(over), kRecordTime, "2026-05-28T10:00:00.000Z", small);
     REQUIRE_FALSE(refused.ok());
     CHECK(refused.error().command_id == std::optional<std::string>("c"));
-    CHECK(refused.error().reason == "the payload is 65 bytes of JSON; a command may carry 64 (limits.max_message_bytes)");
+    CHECK(refused.error().reason == "the payload is 65 bytes of JSON; a command may carry 64 (limits.max_message_bytes, less room "
+                                    "for the records that carry it on)");
 }
 
 TEST_CASE("a command record whose key is not UTF-8 gets a result, not a crash", "[commands]") {
