@@ -187,7 +187,7 @@ std::optional<std::string> TokenTable::apply_record(const std::string& key,
                                                     std::int32_t partition,
                                                     std::int64_t timestamp_ms) {
     last_applied_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-    if (key.empty() || ocpp::utf8_characters(key) > kMaxToken) {
+    if (key.empty() || !ocpp::valid_utf8(key) || ocpp::utf8_characters(key) > kMaxToken) {
         ++rejected_;
         return "key \"" + key.substr(0, 64) + "\" is not a token (1 to 255 characters)";
     }

@@ -65,6 +65,7 @@ TEST_CASE("unusable token records are skipped and counted, the entry stays", "[d
         {"CARD", R"({"status": "Blocked", "language": "far-too-long"})"},
         {"", R"({"status": "Blocked"})"},
         {std::string(256, 'A'), R"({"status": "Blocked"})"},
+        {std::string(300, '\x80'), R"({"status": "Blocked"})"},  // no characters, and no UTF-8
         {"CARD", json{{"status", "Blocked"}, {"personalMessage", std::string(513, 'x')}}.dump()},
     };
     for (const auto& [key, value] : bad) {
