@@ -5,7 +5,6 @@
 #include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
-#include <sys/stat.h>
 
 #include <stdexcept>
 #include <vector>
@@ -57,17 +56,8 @@ std::unique_ptr<X509, void (*)(X509*)> forwarded_certificate(std::string_view va
     return {d2i_X509(nullptr, &p, length), X509_free};
 }
 
-namespace {
-
-std::time_t modified(const std::string& path) {
-    struct stat st {};
-    return stat(path.c_str(), &st) == 0 ? st.st_mtime : 0;
-}
-
-}  // namespace
-
 ForwardedCertificates::ForwardedCertificates(const config::Config::Tls& tls)
-    : ca_file_(tls.ca_file), organization_(tls.organization), ca_time_(modified(tls.ca_file)) {
+    : ca_file_(tls.ca_file), organization_(tls.organization), ca_stamp_(file_stamp(tls.ca_file)) {
     store_ = load();
 }
 
@@ -80,13 +70,13 @@ ForwardedCertificates::Store ForwardedCertificates::load() const {
 }
 
 std::optional<std::string> ForwardedCertificates::reload_if_changed() {
-    const std::time_t now = modified(ca_file_);
+    const FileStamp now = file_stamp(ca_file_);
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        if (now == ca_time_) {
+        if (now == ca_stamp_) {
             return std::nullopt;
         }
-        ca_time_ = now;  // a bundle that cannot be used is reported once per change
+        ca_stamp_ = now;  // a bundle that cannot be used is reported once per change
     }
     try {
         Store fresh = load();

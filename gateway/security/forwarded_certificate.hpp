@@ -1,6 +1,5 @@
 #pragma once
 
-#include <ctime>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -10,6 +9,7 @@
 #include <openssl/x509.h>
 
 #include "gateway/config/config.hpp"
+#include "gateway/security/file_stamp.hpp"
 
 namespace gateway::security {
 
@@ -25,8 +25,8 @@ public:
     ForwardedCertificates(const ForwardedCertificates&) = delete;
     ForwardedCertificates& operator=(const ForwardedCertificates&) = delete;
 
-    /// Reads tls.ca_file again when its modification time changed, as the gateway's own TLS
-    /// does with its files: a CA taken out of the bundle lets nothing in from then on. The
+    /// Reads tls.ca_file again when it changed (file_stamp), as the gateway's own TLS does
+    /// with its files: a CA taken out of the bundle lets nothing in from then on. The
     /// problem when the new bundle cannot be used (the previous one stays), once per change.
     std::optional<std::string> reload_if_changed();
 
@@ -44,7 +44,7 @@ private:
     std::string organization_;
     mutable std::mutex mutex_;
     Store store_;          // under mutex_
-    std::time_t ca_time_;  // under mutex_
+    FileStamp ca_stamp_;  // under mutex_
 };
 
 /// The certificate in a forwarding header's `value` (formats as above); nullptr when none.

@@ -91,12 +91,9 @@ std::shared_ptr<asio::ssl::context> TlsContext::current() const {
     return context_;
 }
 
-std::map<std::string, std::time_t> TlsContext::file_times() const {
-    std::map<std::string, std::time_t> times;
-    auto add = [&times](const std::string& path) {
-        struct stat st {};
-        times[path] = stat(path.c_str(), &st) == 0 ? st.st_mtime : 0;
-    };
+std::map<std::string, FileStamp> TlsContext::file_times() const {
+    std::map<std::string, FileStamp> times;
+    auto add = [&times](const std::string& path) { times[path] = file_stamp(path); };
     for (const auto& pair : settings_.certificates) {
         add(pair.cert);
         add(pair.key);

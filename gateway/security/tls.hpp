@@ -14,6 +14,7 @@
 #include <string>
 
 #include "gateway/config/config.hpp"
+#include "gateway/security/file_stamp.hpp"
 
 namespace gateway::security {
 
@@ -54,7 +55,7 @@ public:
 
 private:
     std::shared_ptr<asio::ssl::context> build() const;
-    std::map<std::string, std::time_t> file_times() const;
+    std::map<std::string, FileStamp> file_times() const;
     static int verify(int preverified, void* store);
 
     config::Config::Tls settings_;
@@ -62,7 +63,7 @@ private:
     Rejected on_rejected_;
     mutable std::mutex mutex_;
     std::shared_ptr<asio::ssl::context> context_;
-    std::map<std::string, std::time_t> times_;
+    std::map<std::string, FileStamp> times_;
 };
 
 }  // namespace gateway::security

@@ -8,7 +8,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -235,12 +235,9 @@ describe('TLS terminated at HAProxy, client certificate forwarded (profile 3)', 
     dir = mkdtempSync(join(tmpdir(), 'ocpp-offload-'));
     std = standardPki();
     pki = std.pki;
-    // The gateway's own copy of the CA bundle, which a test replaces; dated a minute back, so
-    // that a replacement within the same second is still a change of its modification time.
+    // The gateway's own copy of the CA bundle, which a test replaces.
     caFile = join(dir, 'station-ca.pem');
     copyFileSync(std.ca.cert, caFile);
-    const past = new Date(Date.now() - 60_000);
-    utimesSync(caFile, past, past);
     certs.good = pki.leaf('good', ids.good, { issuer: std.ca });
     certs.other = pki.leaf('other', `${ids.other}-not-me`, { issuer: std.ca });
     stranger = pki.ca('stranger', 'Some other CA');
@@ -331,10 +328,8 @@ describe('TLS terminated at HAProxy, client certificate forwarded (profile 3)', 
     // The station's CA replaced by another (a compromised CA revoked, say).
     writeFileSync(caFile, readFileSync(stranger.cert));
     await untilStatus(401, 'still let in 10 s after its CA left tls.ca_file');
-    // Put back (dated ahead: a change even within the same second).
+    // Put back, within seconds: a change all the same.
     writeFileSync(caFile, readFileSync(std.ca.cert));
-    const ahead = new Date(Date.now() + 120_000);
-    utimesSync(caFile, ahead, ahead);
     await untilStatus(101, 'not let in again 10 s after its CA came back');
   }));
 
