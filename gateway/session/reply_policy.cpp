@@ -102,7 +102,7 @@ json ReplyPolicy::id_tag_info(const Request& r, Answer& answer) const {
         if (!entry->expires_at.empty()) {
             info["expiryDate"] = entry->expires_at;
         }
-        if (!entry->group_id_token.empty() && entry->group_id_token.size() <= kMaxIdTag16) {
+        if (!entry->group_id_token.empty() && ocpp::utf8_characters(entry->group_id_token) <= kMaxIdTag16) {
             info["parentIdTag"] = entry->group_id_token;
         }
     }
