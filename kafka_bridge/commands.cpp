@@ -171,7 +171,7 @@ ocpp::Result<Command, CommandProblem> parse_command(const std::optional<std::str
     const json doc = std::move(read).value();
     if (const auto it = doc.find("commandId"); it != doc.end()) {
         if (!it->is_string() || it->get_ref<const std::string&>().empty() ||
-            it->get_ref<const std::string&>().size() > kMaxCommandIdLength) {
+            ocpp::utf8_characters(it->get_ref<const std::string&>()) > kMaxCommandIdLength) {
             problem.reason = "commandId must be a string of 1 to 128 characters";
             return problem;
         }

@@ -206,7 +206,7 @@ void AdminServer::post_call(const Connection& con, commands::Router& router,
     }
     if (!id_given) {
         command_id = kafka_bridge::new_uuid();
-    } else if (command_id.empty() || command_id.size() > kafka_bridge::kMaxCommandIdLength) {
+    } else if (command_id.empty() || ocpp::utf8_characters(command_id) > kafka_bridge::kMaxCommandIdLength) {
         reply_error(con, 400, "commandId must be 1 to 128 characters");
         return;
     }

@@ -111,6 +111,12 @@ TEST_CASE("bad command records name their problem, keeping a readable commandId"
                                     {"action", "Reset"}, {"payload", json::object()}}.dump());
     REQUIRE_FALSE(long_id.ok());
     CHECK_FALSE(long_id.error().command_id);
+    // Characters, not bytes: 128 of two bytes each is an id.
+    std::string wide;
+    for (int i = 0; i < 128; ++i) {
+        wide += "\xC3\xA9";
+    }
+    CHECK(parse(json{{"commandId", wide}, {"stationId", "CS-1"}, {"action", "Reset"}, {"payload", json::object()}}.dump()).ok());
     // No key: the stationId alone names the station.
     CHECK(parse(R"({"commandId":"c","stationId":"CS-2","action":"Reset","payload":{}})", std::nullopt).ok());
 }
