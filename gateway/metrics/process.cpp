@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -12,6 +13,17 @@
 #include <fmt/format.h>
 
 namespace gateway::metrics {
+
+std::optional<double> boot_time_by_clock() {
+    timespec now{};
+    timespec since_boot{};
+    if (::clock_gettime(CLOCK_REALTIME, &now) != 0 || ::clock_gettime(CLOCK_BOOTTIME, &since_boot) != 0) {
+        return std::nullopt;
+    }
+    const auto seconds = [](const timespec& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9; };
+    return seconds(now) - seconds(since_boot);
+}
+
 namespace {
 
 /// The fields of /proc/self/stat after the command name (which may hold spaces and
@@ -34,7 +46,8 @@ std::optional<std::vector<std::string>> stat_fields() {
     return fields;
 }
 
-/// The machine's boot time (Unix seconds): the `btime` line of /proc/stat.
+/// The machine's boot time (Unix seconds): the `btime` line of /proc/stat, or, where that is
+/// hidden (systemd's ProcSubset=pid shows a service only its own processes), the clocks'.
 std::optional<double> boot_time() {
     std::ifstream in("/proc/stat");
     for (std::string line; std::getline(in, line);) {
@@ -42,7 +55,7 @@ std::optional<double> boot_time() {
             return std::stod(line.substr(6));
         }
     }
-    return std::nullopt;
+    return boot_time_by_clock();
 }
 
 /// Entries of /proc/self/fd, without the one that reads them.

@@ -18,6 +18,10 @@ struct ProcessStats {
     std::optional<double> max_fds;  ///< the soft limit on open file descriptors (none: unlimited)
 };
 
+/// The machine's boot time (Unix seconds) from the real-time and boot clocks: what
+/// read_process_stats() uses where /proc/stat is hidden.
+std::optional<double> boot_time_by_clock();
+
 /// Reads /proc/self (Linux); nullopt where it cannot be read.
 std::optional<ProcessStats> read_process_stats();
 

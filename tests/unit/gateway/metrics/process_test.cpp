@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
+#include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,4 +95,19 @@ TEST_CASE("process figures are exported under Prometheus's standard names", "[me
     // An unlimited soft limit is not a number to export.
     s.max_fds.reset();
     CHECK_THAT(render_process(s), !Catch::Contains("process_max_fds"));
+}
+
+TEST_CASE("the boot time from the clocks is /proc/stat's, where a service sees no /proc/stat", "[metrics]") {
+    std::ifstream in("/proc/stat");
+    std::optional<double> btime;
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind("btime ", 0) == 0) {
+            btime = std::stod(line.substr(6));
+        }
+    }
+    REQUIRE(btime);  // this test runs without systemd's ProcSubset=pid
+    const auto by_clock = gateway::metrics::boot_time_by_clock();
+    REQUIRE(by_clock);
+    // btime is whole seconds; NTP slewing since boot moves the clocks' difference a little.
+    CHECK(std::abs(*by_clock - *btime) < 5.0);
 }
