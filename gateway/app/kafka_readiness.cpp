@@ -290,10 +290,19 @@ Readiness wait_for_kafka(const config::Config& config, kafka_bridge::ProducerSlo
     }
     // Every partition must have opened its log before the first record goes to it (see
     // Producer::wait_partitions_ready); this also fetches the metadata the first records need.
+    // A partition without a leader is a cluster still recovering (brokers back one at a time
+    // after a power cut): waited for like an unreachable cluster, not a reason to give up
+    // with the exit status of a configuration refused.
     for (const auto& topic : topics) {
-        if (auto ready = producers.current()->wait_partitions_ready(topic.name, 60s); !ready.ok()) {
-            problem = "topic " + topic.name + ": " + ready.error().to_string();
-            return Readiness::unusable;
+        for (;;) {
+            auto ready = producers.current()->wait_partitions_ready(topic.name, 60s);
+            if (ready.ok()) {
+                break;
+            }
+            log::warn("Kafka not ready (topic {}: {}); retrying", topic.name, ready.error().to_string());
+            if (stop.wait_for(2s)) {
+                return Readiness::stopped;
+            }
         }
     }
     for (const auto& topic : topics) {
