@@ -80,4 +80,10 @@ echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -q
 $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+# Debian starts and enables the Prometheus server it installs (on :9090, every address); the
+# tests need only its binaries (promtool, and a server of their own on a free port).
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    $sudo systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    echo "setup: stopped and disabled the prometheus service Debian started (only its binaries are used)"
+fi
 echo "setup: done"
