@@ -113,10 +113,13 @@ int App::run() {
     tell_service_manager("READY=1\nSTATUS=serving stations on " + config_.listen.to_string());
     serve();
     for (auto& tenant : tenants_) {
-        tenant->lag->stop();
+        tenant->lag->request_stop();  // joined after the drain, which it must not delay
     }
     tell_service_manager("STOPPING=1\nSTATUS=draining");
     drain();
+    for (auto& tenant : tenants_) {
+        tenant->lag->stop();
+    }
     log::info("gateway {} stopped", config_.gateway_id);
     return 0;
 }

@@ -28,9 +28,13 @@ void LagMonitor::start() {
     });
 }
 
-void LagMonitor::stop() {
+void LagMonitor::request_stop() {
     stopping_ = true;
     stop_.request();
+}
+
+void LagMonitor::stop() {
+    request_stop();
     if (thread_.joinable()) {
         thread_.join();
     }
@@ -72,6 +76,18 @@ void LagMonitor::run() {
 
 void LagMonitor::measure(kafka_bridge::Consumer& consumer) {
     std::map<std::string, double> values;
+    std::map<std::string, double> previous;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        previous = values_;
+    }
+    // A class not measured this time keeps what was last measured: a lag alert does not go
+    // quiet because the cluster is too slow to say (ocpp_consumer_lag_errors_total counts it).
+    const auto keep_previous = [&](const std::string& name) {
+        if (const auto it = previous.find(name); it != previous.end()) {
+            values[name] = it->second;
+        }
+    };
     for (const auto& g : config_.lag.groups) {
         values[fmt::format("ocpp_consumer_lag_budget_seconds{{{}group=\"{}\"}}", tenant_label_, g.group)] =
             static_cast<double>(g.budget.count());
@@ -80,26 +96,40 @@ void LagMonitor::measure(kafka_bridge::Consumer& consumer) {
                 return;  // a drain does not wait for a slow cluster
             }
             const std::string& topic = config_.topics.for_class(cls);
+            const std::string labels =
+                fmt::format("{}group=\"{}\",event_class=\"{}\"", tenant_label_, g.group, ocpp::event_class_name(cls));
+            const std::string records_name = fmt::format("ocpp_consumer_lag_records{{{}}}", labels);
+            const std::string seconds_name = fmt::format("ocpp_consumer_lag_seconds{{{}}}", labels);
             auto lags = consumer.group_lag(g.group, {topic}, 3s);
             if (!lags.ok()) {
                 ++errors_;
                 log::warn("consumer lag of group {} on {} not measured: {}", g.group, topic,
                           lags.error().to_string());
+                keep_previous(records_name);
+                keep_previous(seconds_name);
                 continue;
             }
             const std::int64_t now = kafka_bridge::unix_now_ms();
             std::int64_t records = 0;
             double seconds = 0;
+            bool age_known = true;
             for (const auto& p : lags.value()) {
                 records += p.records;
                 if (p.records > 0 && p.oldest_unconsumed_ms >= 0) {
                     seconds = std::max(seconds, static_cast<double>(now - p.oldest_unconsumed_ms) / 1000.0);
+                } else if (p.records > 0) {
+                    age_known = false;  // behind, but its oldest unread record was not read in time
                 }
             }
-            const std::string labels =
-                fmt::format("{}group=\"{}\",event_class=\"{}\"", tenant_label_, g.group, ocpp::event_class_name(cls));
-            values[fmt::format("ocpp_consumer_lag_records{{{}}}", labels)] = static_cast<double>(records);
-            values[fmt::format("ocpp_consumer_lag_seconds{{{}}}", labels)] = seconds;
+            values[records_name] = static_cast<double>(records);
+            if (age_known) {
+                values[seconds_name] = seconds;
+            } else {
+                ++errors_;
+                log::warn("consumer lag of group {} on {}: {} records behind, the age of the oldest "
+                          "not read in time", g.group, topic, records);
+                keep_previous(seconds_name);
+            }
         }
     }
     std::lock_guard<std::mutex> lock(mutex_);

@@ -36,6 +36,10 @@ public:
 
     /// Starts measuring (nothing when no group is configured).
     void start();
+    /// Asks the measuring thread to stop, without waiting: a measurement under way (seconds
+    /// against a slow cluster) does not hold up the drain.
+    void request_stop();
+    /// Stops and waits for the thread.
     void stop();
     void gauges(std::map<std::string, double>& out) const;
 
