@@ -187,6 +187,9 @@ Producer::~Producer() {
     for (int round = 0; round < 50 && rd_kafka_outq_len(handle_.get()) > 0; ++round) {
         rd_kafka_poll(handle_.get(), 100);
     }
+    // Destroyed here, while the members its callbacks use (the log function, the error state)
+    // still live: as a member it would go after them (rd_kafka_destroy may still log).
+    handle_.reset();
 }
 
 Result<Ok, Error> Producer::produce(const Record& record, DeliveryCallback on_delivery) {
