@@ -96,6 +96,9 @@ Result<ConfPtr, Error> producer_conf(const ProducerConfig& config) {
         {"message.timeout.ms", std::to_string(config.delivery_timeout.count())},
         {"linger.ms", config.adaptive_batching ? "0" : std::to_string(config.linger.count())},
         {"queue.buffering.max.messages", std::to_string(config.max_queued_messages)},
+        // And by size: librdkafka's 1 GiB is a container's whole memory; 100,000 records of a
+        // few KB fit in this.
+        {"queue.buffering.max.kbytes", "262144"},
         {"partitioner", "murmur2_random"},  // same key → partition mapping as Java clients
         // Retry a lost broker within a second: a station waits for its answer meanwhile.
         {"reconnect.backoff.max.ms", "1000"},

@@ -39,7 +39,8 @@ struct ProducerConfig {
     /// in flight").
     bool adaptive_batching = false;
     /// Records held locally before produce() reports backpressure: bounds memory when the
-    /// cluster is slow or away (about 100 MB at 1 KB records).
+    /// cluster is slow or away (about 100 MB at 1 KB records; at most 256 MiB of them,
+    /// queue.buffering.max.kbytes, whatever their size).
     int max_queued_messages = 100000;
     /// batch.size: the most bytes of records sent together to one partition (a larger record
     /// goes alone); 0 leaves librdkafka's 1,000,000. The broker holds a whole batch to the
