@@ -145,7 +145,6 @@ private:
     std::vector<std::unique_ptr<asio::io_context>> contexts_ = make_contexts(io_thread_count());
     asio::io_context& io_ = *contexts_.front();
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-    std::chrono::steady_clock::time_point last_decision_warning_{};
     std::atomic<std::uint64_t> decision_records_skipped_{0};
     /// Security events no tenant can be named for (the gateway's own topics).
     std::unique_ptr<security::EventWriter> events_;
@@ -170,6 +169,8 @@ private:
         /// Ask mode's questions waiting for a decision on this tenant's topic (the I/O
         /// threads whose timers use it are stopped before tenants_ goes).
         decisions::AskTable asks;
+        /// Unusable decision records: logged at most once a minute (its table thread).
+        std::chrono::steady_clock::time_point last_decision_warning{};
         /// Unusable token records are logged the first time and then at most once a minute.
         std::chrono::steady_clock::time_point last_token_warning{};
         std::uint64_t unlogged_token_problems = 0;

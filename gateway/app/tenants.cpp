@@ -133,9 +133,9 @@ void App::apply_decision_record(Tenant& tenant, const kafka_bridge::Message& m) 
     }
     ++decision_records_skipped_;
     const auto now = Clock::now();
-    if (last_decision_warning_ == Clock::time_point{} || now - last_decision_warning_ >= 60s) {
+    if (tenant.last_decision_warning == Clock::time_point{} || now - tenant.last_decision_warning >= 60s) {
         log::warn("authorization decision {}@{} skipped: {}", m.partition, m.offset, *problem);
-        last_decision_warning_ = now;
+        tenant.last_decision_warning = now;
     }
 }
 
