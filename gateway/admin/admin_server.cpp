@@ -1,5 +1,6 @@
 #include "gateway/admin/admin_server.hpp"
 
+#include <future>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
@@ -44,6 +45,20 @@ AdminServer::AdminServer(const config::Config& config, config::AdminPolicy polic
     http_.set_http_handler([this](websocketpp::connection_hdl hdl) { on_http(hdl); });
     // Nothing upgrades to WebSocket here.
     http_.set_validate_handler([](websocketpp::connection_hdl) { return false; });
+}
+
+void AdminServer::await_commands() { starting_ = true; }
+
+void AdminServer::serve_commands(std::map<std::string, commands::Router*> commands,
+                                 std::function<std::optional<std::string>()> inject_fatal) {
+    std::promise<void> served;
+    asio::post(io_, [&] {
+        commands_ = std::move(commands);
+        inject_fatal_ = std::move(inject_fatal);
+        starting_ = false;
+        served.set_value();
+    });
+    served.get_future().wait();
 }
 
 void AdminServer::listen() {
@@ -119,6 +134,11 @@ void AdminServer::on_http(websocketpp::connection_hdl hdl) {
     if ((v1 || test_hook) && !admitted(con, policy_.commands)) {
         return;
     }
+    if (v1 && starting_) {
+        con->replace_header("Retry-After", "5");
+        reply_error(con, 503, "the gateway is starting: Kafka and its topics are not ready yet");
+        return;
+    }
     if (path == "/metrics" && !admitted(con, policy_.metrics)) {
         return;
     }
@@ -153,7 +173,8 @@ void AdminServer::on_http(websocketpp::connection_hdl hdl) {
         const bool ready = ready_();
         con->set_status(ready ? websocketpp::http::status_code::ok
                               : websocketpp::http::status_code::service_unavailable);
-        con->set_body(ready ? "ready\n" : "not ready\n");
+        con->set_body(ready ? "ready\n" : starting_ ? "not ready: starting, waiting for Kafka and its topics\n"
+                                                    : "not ready\n");
     } else if (path == "/metrics") {
         con->replace_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
         con->set_status(websocketpp::http::status_code::ok);

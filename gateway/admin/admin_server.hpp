@@ -57,6 +57,15 @@ public:
                 std::map<std::string, commands::Router*> commands = {},
                 std::function<std::optional<std::string>()> inject_fatal = nullptr);
 
+    /// Before listen(), for a gateway that opens its admin listener while it still waits for
+    /// Kafka: until serve_commands(), /v1 (and the test hook) answer 503 and /readyz says
+    /// "starting"; /healthz and /metrics are served.
+    void await_commands();
+    /// The routers and test hook of await_commands(), handed to the listener's I/O thread
+    /// (which must run); returns once that thread serves them.
+    void serve_commands(std::map<std::string, commands::Router*> commands,
+                        std::function<std::optional<std::string>()> inject_fatal);
+
     /// Opens the listener. Throws std::runtime_error when the address cannot be bound.
     void listen();
     void stop_listening();
@@ -82,6 +91,8 @@ private:
     std::function<std::string()> metrics_;
     std::map<std::string, commands::Router*> commands_;
     std::function<std::optional<std::string>()> inject_fatal_;
+    /// await_commands() until serve_commands() (written before listen(), then on io_).
+    bool starting_ = false;
 };
 
 }  // namespace admin

@@ -78,7 +78,9 @@ void stop_on_signals(StopSignal& stop) {
 
 App::~App() {
     // Whatever start() reached: nothing may call into Kafka or the sessions once the
-    // producer slot is gone (it is destroyed first, see the class comment).
+    // producer slot is gone (it is destroyed first, see the class comment). The admin
+    // listener, whose pages read every part, goes first.
+    close_admin();
     for (auto& tenant : tenants_) {
         if (tenant->router) {
             tenant->router->stop();
@@ -90,9 +92,6 @@ App::~App() {
         tenant->own_producers.reset();
     }
     delivery_pump_.reset();
-    if (admin_) {
-        admin_->stop_listening();
-    }
 }
 
 int App::run() {
@@ -151,6 +150,9 @@ std::optional<std::string> check_files(const config::Config& config) {
 std::optional<std::string> App::start() {
     // A file's problem is found before any topic is created or any station let in.
     if (auto problem = check_files(config_)) {
+        return problem;
+    }
+    if (auto problem = open_admin()) {
         return problem;
     }
     if (auto problem = connect_kafka()) {
@@ -272,6 +274,38 @@ std::optional<std::string> App::build_parts() {
     return std::nullopt;
 }
 
+std::optional<std::string> App::open_admin() {
+    admin_ = std::make_unique<admin::AdminServer>(
+        config_, config::admin_policy(config_), admin_io_, [this] { return ready(); },
+        [this] { return render_metrics(); });
+    admin_->await_commands();
+    try {
+        admin_->listen();
+    } catch (const std::exception& e) {
+        return std::string(e.what());
+    }
+    admin_work_.emplace(admin_io_.get_executor());
+    admin_thread_ = std::thread([this] {
+        log::name_thread("ocpp-admin");
+        admin_io_.run();
+    });
+    return std::nullopt;
+}
+
+void App::close_admin() {
+    if (admin_thread_.joinable()) {
+        admin_work_.reset();
+        admin_io_.stop();
+        admin_thread_.join();
+    }
+    // Only now, with its thread gone: websocketpp's accept loop may be re-arming the
+    // acceptor on that thread at any moment, and closing it underneath crashes asio.
+    if (admin_) {
+        admin_->stop_listening();
+        admin_.reset();
+    }
+}
+
 std::optional<std::string> App::open() {
     std::function<std::optional<std::string>()> inject_fatal;
     if (config_.admin_test_hooks) {
@@ -289,11 +323,9 @@ std::optional<std::string> App::open() {
     for (auto& tenant : tenants_) {
         routers[tenant->name] = tenant->router.get();
     }
-    admin_ = std::make_unique<admin::AdminServer>(
-        config_, config::admin_policy(config_), io_, [this] { return ready(); }, [this] { return render_metrics(); },
-        std::move(routers), std::move(inject_fatal));
+    parts_built_ = true;
+    admin_->serve_commands(std::move(routers), std::move(inject_fatal));
     try {
-        admin_->listen();
         listener_->listen();
     } catch (const std::exception& e) {
         return std::string(e.what());
@@ -522,24 +554,42 @@ void App::drain() {
     }
     stop_io_threads();
     delivery_pump_.reset();  // what Kafka still reports is served by the poller
-    // Only now, with no I/O thread left: websocketpp's accept loop may be re-arming the
-    // acceptor on an I/O thread at any moment, and closing it underneath crashes asio.
-    admin_->stop_listening();
-    admin_.reset();
+    close_admin();
     poller_.stop();
 }
 
 std::string App::render_metrics() const {
     std::map<std::string, double> gauges;
-    gauges["ocpp_kafka_queue_depth"] = static_cast<double>(producers_->current()->queue_depth());
-    gauges["ocpp_kafka_producer_replacements_total"] = static_cast<double>(producers_->replacements());
-    gauges["ocpp_calls_in_flight"] = static_cast<double>(listener_->in_flight());
+    const bool built = parts_built_.load();
+    gauges["ocpp_starting"] = built ? 0 : 1;
     gauges["ocpp_ready"] = ready() ? 1 : 0;
     const auto exposed = config::unauthenticated_exposures(config_);
     for (const char* listener : {"stations", "admin"}) {
         gauges[fmt::format("ocpp_listener_exposed_without_authentication{{listener=\"{}\"}}", listener)] =
             std::count(exposed.begin(), exposed.end(), listener) > 0 ? 1 : 0;
     }
+    for (std::size_t i = 0; i < ocpp::kEventClassCount; ++i) {
+        const auto cls = static_cast<ocpp::EventClass>(i);
+        for (const auto mode : {config::ReplyMode::after_ack, config::ReplyMode::immediate}) {
+            gauges[fmt::format("ocpp_reply_mode{{event_class=\"{}\",mode=\"{}\"}}",
+                               ocpp::event_class_name(cls), config::reply_mode_name(mode))] =
+                config_.reply.modes[i] == mode ? 1 : 0;
+        }
+    }
+    if (built) {
+        part_gauges(gauges);
+    }
+    std::string out = metrics_.render(gauges);
+    if (const auto process = metrics::read_process_stats()) {
+        out += metrics::render_process(*process);
+    }
+    return out;
+}
+
+void App::part_gauges(std::map<std::string, double>& gauges) const {
+    gauges["ocpp_kafka_queue_depth"] = static_cast<double>(producers_->current()->queue_depth());
+    gauges["ocpp_kafka_producer_replacements_total"] = static_cast<double>(producers_->replacements());
+    gauges["ocpp_calls_in_flight"] = static_cast<double>(listener_->in_flight());
     double below = 0;
     for (const auto& t : topic_durability_) {
         gauges[fmt::format("ocpp_kafka_topic_replicas{{topic=\"{}\"}}", t.topic)] = t.replication;
@@ -586,19 +636,6 @@ std::string App::render_metrics() const {
             static_cast<double>(status.recreated);
         gauges[fmt::format("ocpp_kafka_topic_partitions{{topic=\"{}\"}}", topic)] = status.partitions;
     }
-    for (std::size_t i = 0; i < ocpp::kEventClassCount; ++i) {
-        const auto cls = static_cast<ocpp::EventClass>(i);
-        for (const auto mode : {config::ReplyMode::after_ack, config::ReplyMode::immediate}) {
-            gauges[fmt::format("ocpp_reply_mode{{event_class=\"{}\",mode=\"{}\"}}",
-                               ocpp::event_class_name(cls), config::reply_mode_name(mode))] =
-                config_.reply.modes[i] == mode ? 1 : 0;
-        }
-    }
-    std::string out = metrics_.render(gauges);
-    if (const auto process = metrics::read_process_stats()) {
-        out += metrics::render_process(*process);
-    }
-    return out;
 }
 
 }  // namespace gateway::app

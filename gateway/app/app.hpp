@@ -4,6 +4,7 @@
 #include <asio/io_context.hpp>
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,15 +62,16 @@ std::optional<std::string> check_files(const config::Config& config);
 
 /// The gateway process: owns every part, in lifetime order.
 ///
-///   start:  files checked ─▶ schemas ─▶ producer (+ poller) ─▶ Kafka ready, topics present ─▶ registry
-///           ─▶ station listener (not yet listening) ─▶ command router ─▶ admin listener
-///           ─▶ station listener opens ─▶ delivery reports move to the I/O threads
-///           ─▶ I/O threads
+///   start:  files checked ─▶ admin listener (its own thread: /healthz 200, /readyz 503
+///           "starting", /metrics, /v1 503) ─▶ schemas ─▶ producer (+ poller) ─▶ Kafka ready,
+///           topics present ─▶ registry ─▶ station listener (not yet listening) ─▶ command
+///           router ─▶ /v1 served ─▶ station listener opens ─▶ delivery reports move to the
+///           I/O threads ─▶ I/O threads
 ///   serve:  readiness and TLS files checked every 3 s, topics every
 ///           kafka.topic_check_interval_s, until SIGTERM / SIGINT
 ///   drain:  stop accepting ─▶ sessions answer what they read, close 1001 ─▶ router stops
 ///           (liveness Stopped, group left) ─▶ flush ─▶ I/O threads end ─▶ delivery reports
-///           back to the poller ─▶ poller ends
+///           back to the poller ─▶ admin listener closes ─▶ poller ends
 ///
 /// Members are declared so that destruction runs in the safe order whatever happened: the
 /// producer slot (whose last delivery callbacks reach sessions, metrics and the router) goes
@@ -95,7 +97,12 @@ private:
     std::optional<std::string> connect_tenant_cluster(Tenant& tenant);
     /// Registry, station listener (not yet listening), command router (started).
     std::optional<std::string> build_parts();
-    /// Admin and station listeners open, I/O threads run.
+    /// The admin listener opens on its own thread, before Kafka is waited for: a process
+    /// waiting for Kafka is alive (/healthz) and says why it is not ready.
+    std::optional<std::string> open_admin();
+    /// Ends the admin listener's thread, then closes the listener (idempotent).
+    void close_admin();
+    /// /v1 served, the station listener opens, I/O threads run.
     std::optional<std::string> open();
     void serve();
     /// Asks the cluster about every topic of the gateway and reports what changed since the
@@ -113,7 +120,10 @@ private:
     void apply_token_record(Tenant& tenant, const kafka_bridge::Message& m);
     /// Reads a tenant's tables and starts its command router.
     std::optional<std::string> start_tenant(std::size_t index);
+    /// The Prometheus page; while starting (parts_built_ false), only what exists before Kafka.
     std::string render_metrics() const;
+    /// The gauges of the parts built after Kafka was ready.
+    void part_gauges(std::map<std::string, double>& gauges) const;
     bool ready() const { return accepting_.load() && kafka_reachable_.load(); }
     /// io_threads, or one per core when 0.
     unsigned io_thread_count() const;
@@ -131,6 +141,8 @@ private:
     TopicWatch topic_watch_;
     bool topic_watch_started_ = false;
     std::atomic<bool> accepting_{false};
+    /// Every part render_metrics() reads exists (set once, before /v1 is served).
+    std::atomic<bool> parts_built_{false};
     std::atomic<bool> kafka_reachable_{true};
     /// The checks behind kafka_reachable_ (serve thread).
     Reachability kafka_check_;
@@ -138,13 +150,17 @@ private:
     metrics::Metrics metrics_;
     /// One context per I/O thread, each told that one thread runs it (handlers it posts to
     /// itself stay on that thread's own queue instead of waking the reactor). The listener
-    /// deals connections out to them; the first also serves the accept loop, the admin
-    /// listener and the delivery reports. A thread never takes over another's work, so a
+    /// deals connections out to them; the first also serves the accept loop and the delivery
+    /// reports. A thread never takes over another's work, so a
     /// message is read, handled and answered on one thread (docs/benchmarks.md, "One
     /// io_context per I/O thread").
     std::vector<std::unique_ptr<asio::io_context>> contexts_ = make_contexts(io_thread_count());
     asio::io_context& io_ = *contexts_.front();
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+    /// The admin listener's context, apart from the I/O threads so that it serves from before
+    /// Kafka is ready to the end of the drain; it outlives the listener and the routers whose
+    /// REST answers it carries.
+    asio::io_context admin_io_{1};
     std::atomic<std::uint64_t> decision_records_skipped_{0};
     /// Security events no tenant can be named for (the gateway's own topics).
     std::unique_ptr<security::EventWriter> events_;
@@ -185,6 +201,9 @@ private:
     /// Routers are stopped (~App, drain) before the listener they look sessions up in goes.
     std::vector<std::unique_ptr<Tenant>> tenants_;
     std::unique_ptr<station::Listener> listener_;
+    /// The admin listener's thread (admin_io_), ended by close_admin().
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> admin_work_;
+    std::thread admin_thread_;
     std::unique_ptr<admin::AdminServer> admin_;
     std::vector<std::thread> io_threads_;
     /// Delivery reports on the I/O threads; reset before the producer slot it points to.

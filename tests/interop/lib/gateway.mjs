@@ -256,7 +256,8 @@ export class Gateway {
     this.child.kill('SIGTERM');
   }
 
-  async waitReady(timeoutMs = READY_TIMEOUT_MS) {
+  /** Waits until `path` answers 200: /readyz (ready) or /healthz (alive, e.g. still waiting for Kafka). */
+  async waitReady(timeoutMs = READY_TIMEOUT_MS, path = '/readyz') {
     const deadline = Date.now() + timeoutMs;
     const stop = new AbortController();
     let last = 'no answer yet';
@@ -265,7 +266,7 @@ export class Gateway {
       while (Date.now() < deadline) {
         if (!this.running) break;
         try {
-          const r = await httpGet(this.adminUrl('/readyz'), Math.min(2_000, Math.max(1, deadline - Date.now())));
+          const r = await httpGet(this.adminUrl(path), Math.min(2_000, Math.max(1, deadline - Date.now())));
           if (r.status === 200) return;
           last = `HTTP ${r.status}`;
         } catch (err) {
@@ -282,7 +283,7 @@ export class Gateway {
       const info = await exited;
       throw new Error(`gateway exited before it was ready (code ${info.code}, signal ${info.signal})`);
     }
-    throw new Error(`gateway not ready within ${timeoutMs} ms (last /readyz: ${last})`);
+    throw new Error(`gateway not ready within ${timeoutMs} ms (last ${path}: ${last})`);
   }
 
   /**
@@ -346,10 +347,11 @@ export class Gateway {
 }
 
 /**
- * Starts the gateway on free loopback ports and waits until /readyz says 200.
- * On failure the process is killed and the error carries its output.
+ * Starts the gateway on free loopback ports and waits until /readyz says 200 (`waitFor`
+ * '/healthz': until the process is alive, ready or not). On failure the process is killed and
+ * the error carries its output.
  */
-export async function startGateway({ gatewayId = `it-gw-${randomHex(4)}`, brokers = KAFKA_BROKERS, extraArgs = [], env = {}, readyTimeoutMs = READY_TIMEOUT_MS } = {}) {
+export async function startGateway({ gatewayId = `it-gw-${randomHex(4)}`, brokers = KAFKA_BROKERS, extraArgs = [], env = {}, readyTimeoutMs = READY_TIMEOUT_MS, waitFor = '/readyz' } = {}) {
   try {
     accessSync(GATEWAY_BIN, fsConstants.X_OK);
   } catch {
@@ -386,7 +388,7 @@ export async function startGateway({ gatewayId = `it-gw-${randomHex(4)}`, broker
   process.once('exit', onExit);
   gw.exited.then(() => process.off('exit', onExit));
   try {
-    await Promise.race([gw.waitReady(readyTimeoutMs), spawnError]);
+    await Promise.race([gw.waitReady(readyTimeoutMs, waitFor), spawnError]);
   } catch (err) {
     gw.kill();
     await Promise.race([gw.exited, delay(5_000)]);

@@ -1,7 +1,9 @@
 // What operators deploy (deploy/, README "Deployment"): the systemd unit passes
 // `systemd-analyze verify` without a word and its hardening keeps the exposure score low; and
 // the real gateway tells a service manager READY=1 once it serves and STOPPING=1 when it
-// drains, over the notify socket a Type=notify unit gives it (here a socket of the test's own).
+// drains, over the notify socket a Type=notify unit gives it (here a socket of the test's own);
+// a gateway still waiting for Kafka at start is alive for a liveness probe and says why it is
+// not ready.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -10,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { startGateway, httpGet, randomHex, GATEWAY_BIN } from '../lib/gateway.mjs';
+import { startGateway, httpGet, randomHex, freePort, GATEWAY_BIN } from '../lib/gateway.mjs';
 import { REPO_ROOT } from '../lib/paths.mjs';
 
 const UNIT = join(REPO_ROOT, 'deploy', 'systemd', 'ocpp-gateway.service');
@@ -85,6 +87,44 @@ while True:
       gw?.kill();
       manager.kill();
       await once(manager, 'exit').catch(() => {});
+    }
+  });
+
+  test('waiting for Kafka at start: /healthz 200, /readyz and /v1 503 saying so, /metrics served; SIGTERM ends it', async () => {
+    // Nothing listens on this loopback port: the gateway waits for its cluster.
+    const nowhere = `127.0.0.1:${await freePort()}`;
+    const waiting = await startGateway({ brokers: nowhere, waitFor: '/healthz' });
+    try {
+      const ready = await httpGet(waiting.adminUrl('/readyz'));
+      assert.equal(ready.status, 503);
+      assert.match(ready.text, /starting, waiting for Kafka/);
+      const commands = await httpGet(waiting.adminUrl('/v1/stations'));
+      assert.equal(commands.status, 503, commands.text);
+      assert.match(commands.text, /starting/);
+      const metrics = await httpGet(waiting.adminUrl('/metrics'));
+      assert.equal(metrics.status, 200);
+      assert.match(metrics.text, /^ocpp_starting 1$/m);
+      assert.match(metrics.text, /^ocpp_ready 0$/m);
+      assert.match(metrics.text, /^process_resident_memory_bytes \d/m);
+      assert.doesNotMatch(metrics.text, /ocpp_kafka_queue_depth/, 'no producer gauges before there is a producer');
+      assert.ok(waiting.running, 'still waiting, not given up');
+      const started = Date.now();
+      const info = await waiting.stop(10_000);
+      assert.equal(info.code, 0);
+      assert.ok(Date.now() - started < 10_000);
+    } finally {
+      waiting.kill();
+    }
+    // The same gateway against the real broker: starting 0 once it serves.
+    const serving = await startGateway();
+    try {
+      const metrics = await httpGet(serving.adminUrl('/metrics'));
+      assert.match(metrics.text, /^ocpp_starting 0$/m);
+      assert.match(metrics.text, /^ocpp_ready 1$/m);
+      assert.match(metrics.text, /^ocpp_kafka_queue_depth \d/m);
+      await serving.stop();
+    } finally {
+      serving.kill();
     }
   });
 });

@@ -4,6 +4,7 @@
 #include <asio/executor_work_guard.hpp>
 #include <asio/read.hpp>
 #include <asio/write.hpp>
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -24,11 +25,19 @@ struct Admin {
     std::unique_ptr<AdminServer> server;
     std::thread thread;
 
-    Admin(AdminPolicy policy, std::string token) {
+    /// `starting`: opened as the gateway opens it before Kafka is ready (await_commands),
+    /// and not ready until then.
+    std::atomic<bool> ready{true};
+
+    Admin(AdminPolicy policy, std::string token, bool starting = false) {
         config.admin_listen = {"127.0.0.1", 0};
         config.admin_token = std::move(token);
-        server = std::make_unique<AdminServer>(config, policy, io, [] { return true; },
+        ready = !starting;
+        server = std::make_unique<AdminServer>(config, policy, io, [this] { return ready.load(); },
                                                [] { return std::string("ocpp_ready 1\n"); });
+        if (starting) {
+            server->await_commands();
+        }
         server->listen();
         thread = std::thread([this] { io.run(); });
     }
@@ -100,4 +109,23 @@ TEST_CASE("the admin listener serves /v1 and /metrics as its policy says", "[adm
         CHECK(admin.request("GET", "/metrics").first == 200);
         CHECK(admin.request("GET", "/healthz").first == 200);
     }
+}
+
+TEST_CASE("an admin listener opened while the gateway starts: alive, not ready, no commands yet",
+          "[admin]") {
+    Admin admin({AdminAccess::token, AdminAccess::open}, "s3cret", true);
+    CHECK(admin.request("GET", "/healthz").first == 200);
+    CHECK(admin.request("GET", "/readyz") ==
+          std::pair<int, std::string>{503, "not ready: starting, waiting for Kafka and its topics\n"});
+    CHECK(admin.request("GET", "/metrics").first == 200);
+    // The token is still checked first; then the caller learns to come back.
+    CHECK(admin.request("GET", "/v1/stations").first == 401);
+    const auto [code, body] = admin.request("POST", "/v1/stations/CP1/calls/Reset", "Bearer s3cret");
+    CHECK(code == 503);
+    CHECK_THAT(body, Catch::Contains("starting"));
+
+    admin.server->serve_commands({}, nullptr);  // this gateway has no routers: /v1 is 404 then
+    admin.ready = true;
+    CHECK(admin.request("GET", "/v1/stations", "Bearer s3cret").first == 404);
+    CHECK(admin.request("GET", "/readyz") == std::pair<int, std::string>{200, "ready\n"});
 }
