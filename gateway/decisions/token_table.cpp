@@ -24,6 +24,7 @@ constexpr std::size_t kV16Statuses = 5;
 constexpr std::array<std::string_view, 11> kTokenTypes = {
     "Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local", "MacAddress", "NoAuthorization",
     "DirectPayment", "EVCCID", "VIN"};
+constexpr std::size_t kV201TokenTypes = 8;
 constexpr std::array<std::string_view, 4> kMessageFormats = {"ASCII", "HTML", "URI", "UTF8"};
 
 // Bounds of the reply fields the entry fills (IdTokenType.idToken, MessageContentType): 2.1's,
@@ -175,6 +176,11 @@ std::optional<std::string> read_token_entry(const nlohmann::json& doc,
 }
 
 bool is_authorization_status(std::string_view status) { return one_of(kStatuses, status); }
+
+bool is_v201_token_type(std::string_view type) {
+    return std::find(kTokenTypes.begin(), kTokenTypes.begin() + kV201TokenTypes, type) !=
+           kTokenTypes.begin() + kV201TokenTypes;
+}
 
 std::string_view status_for_v16(std::string_view status) {
     const auto it = std::find(kStatuses.begin(), kStatuses.end(), status);

@@ -21,6 +21,9 @@ bool is_authorization_status(std::string_view status);
 /// `status` as OCPP 1.6 can say it: the 2.0.1-only statuses (NoCredit, NotAtThisTime, ...)
 /// become Invalid, a refusal 1.6 stations all handle.
 std::string_view status_for_v16(std::string_view status);
+/// Whether OCPP 2.0.1's IdTokenEnumType has the token type `type`; a token entry may also
+/// have the three 2.1 added (DirectPayment, EVCCID, VIN), which a 2.0.1 station's schema refuses.
+bool is_v201_token_type(std::string_view type);
 
 /// The operator's word on one token: the value of a record on the id-token topic
 /// (schemas/events/id-token.schema.json).

@@ -18,10 +18,9 @@ constexpr std::string_view kBoot = "boot";
 constexpr std::size_t kMaxIdTag16 = 20;
 
 /// Whether an entry's group can go into a 2.0.1 answer: its IdTokenType has 36 characters at
-/// most and lacks the types 2.1 added.
+/// most and a type 2.0.1 knows.
 bool fits_v201(const decisions::TokenEntry& e) {
-    return ocpp::utf8_characters(e.group_id_token) <= 36 && e.group_type != "DirectPayment" &&
-           e.group_type != "EVCCID" && e.group_type != "VIN";
+    return ocpp::utf8_characters(e.group_id_token) <= 36 && decisions::is_v201_token_type(e.group_type);
 }
 
 }  // namespace

@@ -94,6 +94,17 @@ TEST_CASE("statuses 1.6 lacks are refused as Invalid there", "[decisions]") {
     CHECK_FALSE(gateway::decisions::is_authorization_status("accepted"));
 }
 
+TEST_CASE("token types: 2.0.1 knows eight, 2.1 three more", "[decisions]") {
+    using gateway::decisions::is_v201_token_type;
+    for (const char* type : {"Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local",
+                             "MacAddress", "NoAuthorization"}) {
+        CHECK(is_v201_token_type(type));
+    }
+    for (const char* type : {"DirectPayment", "EVCCID", "VIN", "central", ""}) {
+        CHECK_FALSE(is_v201_token_type(type));
+    }
+}
+
 TEST_CASE("one token under two spellings in two partitions: the later record stands on every "
           "reader, whichever partition it reads first", "[decisions]") {
     // Record times an hour before kAt: within the day deletions are remembered for.
