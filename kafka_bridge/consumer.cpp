@@ -145,10 +145,13 @@ Result<Watermarks, Error> Consumer::assign_all(
             if (werr != RD_KAFKA_RESP_ERR_NO_ERROR) {
                 return from_code(werr, "offsets of " + topic + "/" + std::to_string(p));
             }
-            ends[{topic, p}] = {start == Start::beginning ? low : high, high};
+            const std::int64_t from = start == Start::beginning ? low
+                                      : start == Start::last    ? std::max(low, high - since_ms)
+                                                                : high;
+            ends[{topic, p}] = {from, high};
             auto* tp = rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p);
             // From the end: the offset queried, so nothing written since is missed.
-            tp->offset = start == Start::beginning ? RD_KAFKA_OFFSET_BEGINNING : high;
+            tp->offset = start == Start::beginning ? RD_KAFKA_OFFSET_BEGINNING : from;
             if (start == Start::since) {
                 rd_kafka_topic_partition_list_add(by_time.get(), topic.c_str(), p)->offset = since_ms;
             }

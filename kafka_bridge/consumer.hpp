@@ -78,11 +78,11 @@ public:
     Result<Ok, Error> subscribe(const std::vector<std::string>& topics);
 
     /// `since`: from the first record whose timestamp is at or after assign_all's `since_ms`
-    /// (the end when there is none).
-    enum class Start : std::uint8_t { beginning, end, since };
-    /// Table mode: reads every partition of each topic, from its beginning, its end, or a
-    /// time. Returns for each partition the offset reading starts at and the end offset at
-    /// assignment, so the caller knows when it has caught up.
+    /// (the end when there is none); `last`: the last `since_ms` offsets of each partition.
+    enum class Start : std::uint8_t { beginning, end, since, last };
+    /// Table mode: reads every partition of each topic, from its beginning, its end, a time
+    /// or its last records. Returns for each partition the offset reading starts at and the
+    /// end offset at assignment, so the caller knows when it has caught up.
     Result<Watermarks, Error> assign_all(const std::vector<std::pair<std::string, Start>>& topics,
                                          std::chrono::milliseconds timeout,
                                          std::int64_t since_ms = 0);

@@ -8,6 +8,7 @@
 
 #include "gateway/app/kafka_readiness.hpp"
 #include "gateway/app/systemd_notify.hpp"
+#include "gateway/app/transaction_ids.hpp"
 #include "gateway/log/log.hpp"
 #include "gateway/metrics/process.hpp"
 #include "gateway/security/forwarded_certificate.hpp"
@@ -233,8 +234,45 @@ std::optional<std::string> App::connect_kafka() {
                 return std::nullopt;
             }
         }
+        if (!keep_transaction_ids_ahead(*tenant)) {
+            stopped_early_ = true;
+            return std::nullopt;
+        }
     }
     return std::nullopt;
+}
+
+bool App::keep_transaction_ids_ahead(Tenant& tenant) {
+    const auto& topics = tenant.config.topics;
+    for (int attempt = 1;; ++attempt) {
+        auto checked = app::keep_transaction_ids_ahead(tenant.config, *tenant.producers->current(), 15s);
+        if (checked.ok()) {
+            const auto& c = checked.value();
+            if (c.advanced > 0) {
+                log::error("{} ended before transaction id {} found on {}: it was created again. "
+                           "Moved it on by {} records; 1.6 transaction ids go on after {}",
+                           topics.transaction_ids, c.highest_found,
+                           topics.by_class[static_cast<std::size_t>(ocpp::EventClass::transaction)],
+                           c.advanced, c.end);
+            }
+            tenant.transaction_ids_end = c.end;
+            return true;
+        }
+        // A cluster that lets the gateway write the transaction topic but not read it (its
+        // ACLs), or one too slow to read it, must not keep the gateway from starting.
+        if (attempt == 6) {
+            log::error("cannot check {} against the transaction ids already given ({}): starting "
+                       "without; were it created again, a 1.6 id it gives could repeat one given "
+                       "before (README, \"OCPP 1.6 transaction ids\")",
+                       topics.transaction_ids, checked.error());
+            return true;
+        }
+        log::warn("cannot check {} against the transaction ids already given: {}; again in 5 s",
+                  topics.transaction_ids, checked.error());
+        if (stop_.wait_for(5s)) {
+            return false;
+        }
+    }
 }
 
 std::optional<std::string> App::build_parts() {
@@ -247,7 +285,8 @@ std::optional<std::string> App::build_parts() {
         tenant->events = std::make_unique<security::EventWriter>(tenant->config, *tenant->producers, metrics_);
         parts.push_back(station::TenantParts{tenant->config, *tenant->producers, tenant->name,
                                              tenant->max_stations, tenant->registry, tenant->tokens,
-                                             *tenant->events, tenant->violations});
+                                             *tenant->events, tenant->violations,
+                                             tenant->transaction_ids_end});
     }
     try {
         if (!config_.security.stations_file.empty()) {

@@ -118,6 +118,10 @@ private:
     void apply_decision_record(Tenant& tenant, const kafka_bridge::Message& m);
     /// One record of a tenant's id-token topic (its tables thread).
     void apply_token_record(Tenant& tenant, const kafka_bridge::Message& m);
+    /// Keeps the tenant's transaction-id topic past the ids already given (transaction_ids.hpp),
+    /// trying again every 5 s, six times at most (then logged, and the gateway starts); false
+    /// when a stop came first.
+    bool keep_transaction_ids_ahead(Tenant& tenant);
     /// Reads a tenant's tables and starts its command router.
     std::optional<std::string> start_tenant(std::size_t index);
     /// The Prometheus page; while starting (parts_built_ false), only what exists before Kafka.
@@ -191,6 +195,8 @@ private:
         std::chrono::steady_clock::time_point last_token_warning{};
         std::uint64_t unlogged_token_problems = 0;
         std::unique_ptr<security::EventWriter> events;
+        /// Its transaction-id topic's end offset once checked at start-up.
+        std::int64_t transaction_ids_end = 0;
         /// Its schema refusals per station model since the last report (topics.violations).
         session::ViolationTally violations;
         std::unique_ptr<commands::Router> router;

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "gateway/app/kafka_readiness.hpp"
+#include "gateway/app/transaction_ids.hpp"
 #include "kafka_bridge/producer.hpp"
 #include "kafka_bridge/topic_plan.hpp"
 
@@ -62,9 +63,36 @@ std::size_t apply(kafka_bridge::Producer& producer, const TopicPlan& plan, std::
     return failures;
 }
 
-/// run_topics_command on one cluster.
-int run_on_cluster(const config::Config& config, const std::string& verb, std::FILE* out,
-                   std::FILE* err) {
+/// After `apply`: each transaction-id topic of the cluster past the transaction ids already
+/// given (transaction_ids.hpp), moved on where it is not. Returns the failures.
+std::size_t keep_ids_ahead(kafka_bridge::Producer& producer, const std::vector<config::Config>& numbering,
+                           std::FILE* out, std::FILE* err) {
+    std::size_t failures = 0;
+    for (const auto& c : numbering) {
+        const auto& transactions = c.topics.by_class[static_cast<std::size_t>(ocpp::EventClass::transaction)];
+        auto checked = keep_transaction_ids_ahead(c, producer, kTimeout);
+        if (!checked.ok()) {
+            ++failures;
+            fmt::print(err, "failed: checking {} against the transaction ids on {}: {}\n",
+                       c.topics.transaction_ids, transactions, checked.error());
+        } else if (checked.value().advanced > 0) {
+            fmt::print(out, "done: {} was behind transaction id {} on {} (created again): moved on "
+                            "by {} records, ids go on after {}\n",
+                       c.topics.transaction_ids, checked.value().highest_found, transactions,
+                       checked.value().advanced, checked.value().end);
+        } else {
+            fmt::print(out, "{} (at {}) is past the transaction ids on {} (highest {})\n",
+                       c.topics.transaction_ids, checked.value().end, transactions,
+                       checked.value().highest_found);
+        }
+    }
+    return failures;
+}
+
+/// run_topics_command on one cluster; `numbering`: the configurations whose transaction-id
+/// topics it holds.
+int run_on_cluster(const config::Config& config, const std::vector<config::Config>& numbering,
+                   const std::string& verb, std::FILE* out, std::FILE* err) {
     kafka_bridge::ProducerConfig settings = config.kafka;
     // librdkafka's own lines only when they say something is wrong.
     settings.log = [err](int level, const char* facility, const char* message) {
@@ -127,6 +155,9 @@ int run_on_cluster(const config::Config& config, const std::string& verb, std::F
         std::this_thread::sleep_for(200ms);  // a command-line tool polling a remote state
     } while (std::chrono::steady_clock::now() < deadline);
     print_plan(*plan, topics.size(), out);
+    if (keep_ids_ahead(producer, numbering, out, err) > 0) {
+        return 2;
+    }
     return plan->meets() ? 0 : 1;
 }
 
@@ -142,7 +173,17 @@ int run_topics_command(const config::Config& config, const std::string& verb, st
                        cluster.config.kafka.brokers,
                        cluster.tenant.empty() ? std::string() : " (tenant " + cluster.tenant + ")");
         }
-        code = std::max(code, run_on_cluster(cluster.config, verb, out, err));
+        std::vector<config::Config> numbering;
+        if (!cluster.tenant.empty() || config.tenants.empty()) {
+            numbering.push_back(cluster.config);
+        } else {
+            for (const auto& tenant : config.tenants) {
+                if (!config::has_own_cluster(config, tenant)) {
+                    numbering.push_back(config::tenant_config(config, tenant));
+                }
+            }
+        }
+        code = std::max(code, run_on_cluster(cluster.config, numbering, verb, out, err));
     }
     return code;
 }

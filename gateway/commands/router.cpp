@@ -33,22 +33,6 @@ static_assert(Router::kLateWatch < kResultsWindow,
               "a route watched from start-up must have its result within the results read back");
 constexpr std::size_t kResultsBytes = std::size_t{16} << 20;
 
-
-/// The settings of the router's consumers: the gateway's Kafka settings without the
-/// producer-only ones (librdkafka warns about them on a consumer).
-kafka_bridge::ConsumerConfig consumer_config(const config::Config& config) {
-    kafka_bridge::ConsumerConfig c;
-    c.brokers = config.kafka.brokers;
-    c.properties = config.kafka.properties;
-    c.log = config.kafka.log;
-    for (const char* p : {"enable.idempotence", "acks", "max.in.flight.requests.per.connection",
-                          "linger.ms", "message.timeout.ms", "queue.buffering.max.messages",
-                          "partitioner", "compression.type", "batch.size"}) {
-        c.properties.erase(p);
-    }
-    return c;
-}
-
 }  // namespace
 
 Router::Router(const config::Config& config, const ocpp::SchemaRegistry& schemas,
@@ -80,7 +64,7 @@ std::optional<std::string> Router::start(std::chrono::milliseconds timeout) {
     // The default fetch wait for the tables too: right after assign_all, partitions whose start
     // offset is still being looked up join the fetch only when the one in flight returns, so a
     // longer wait leaves a new instance blind to presence records for that long.
-    const kafka_bridge::ConsumerConfig tables_config = consumer_config(config_);
+    const kafka_bridge::ConsumerConfig tables_config = config::consumer_config(config_);
     auto tables = kafka_bridge::Consumer::create(tables_config);
     if (!tables.ok()) {
         return tables.error().to_string();

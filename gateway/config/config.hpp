@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kafka_bridge/consumer.hpp"
 #include "kafka_bridge/producer.hpp"
 #include "kafka_bridge/topics.hpp"
 #include "ocpp/actions.hpp"
@@ -74,6 +75,9 @@ std::vector<std::pair<std::string, std::string>> topic_roles(const Config& confi
 /// What the gateway does for `tenant`: `base` with every topic named with the tenant's prefix,
 /// a consumer group of its own for its commands, and its own Kafka cluster if it has one.
 Config tenant_config(const Config& base, const Tenant& tenant);
+/// The settings of a consumer of the gateway's: its Kafka settings without the producer-only
+/// ones (librdkafka warns about them on a consumer).
+kafka_bridge::ConsumerConfig consumer_config(const Config& config);
 
 /// Whether `tenant` has a Kafka cluster of its own (tenant_kafka.brokers).
 bool has_own_cluster(const Config& config, const Tenant& tenant);

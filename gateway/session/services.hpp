@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -101,6 +102,13 @@ struct Services {
     BootModels boot_models{};
     /// Schema refusals per station model for the periodic report; null: not reported.
     ViolationTally* violations = nullptr;
+    /// Every 1.6 transaction id up to this one may have been given: the transaction-id
+    /// topic's end at start-up (app/transaction_ids.hpp), then the last id delivered. Read and
+    /// written by the thread that serves the tenant's delivery reports, which come in offset
+    /// order; an id at or below it means the topic was created again and is refused.
+    std::atomic<std::int64_t> transaction_ids_given{0};
+    /// When a refused id was last logged (that thread too).
+    std::chrono::steady_clock::time_point transaction_ids_warned{};
 };
 
 }  // namespace gateway::session

@@ -34,6 +34,26 @@ bool refused_for_now(const kafka_bridge::Error& error) {
     return error.is_backpressure() || error.is_fatal();
 }
 
+/// Whether `id`, just delivered, is past every transaction id given before
+/// (Services::transaction_ids_given); if so, it is the last given now. If not, the
+/// transaction-id topic was deleted and created again: logged at most once a minute.
+bool fresh_transaction_id(Services& services, std::int64_t id) {
+    const std::int64_t given = services.transaction_ids_given.load(std::memory_order_relaxed);
+    if (id > given) {
+        services.transaction_ids_given.store(id, std::memory_order_relaxed);
+        return true;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now - services.transaction_ids_warned >= std::chrono::minutes(1)) {
+        services.transaction_ids_warned = now;
+        log::error("{} gave offset {}, but transaction ids up to {} were given before: the topic "
+                   "was created again. 1.6 StartTransaction is answered InternalError until it is "
+                   "past them: `ocpp-gateway topics apply` (or starting an instance) moves it on",
+                   services.config.topics.transaction_ids, id - 1, given);
+    }
+    return false;
+}
+
 }  // namespace
 
 void Session::handle_text(std::string text) {
@@ -202,35 +222,40 @@ void Session::produce_numbering(std::shared_ptr<Numbering> numbering) {
     std::weak_ptr<Session> weak = weak_from_this();
     // A station that left meanwhile gets no answer; its token leaves the count with the
     // callback, and the station sends the call again.
-    auto& metrics = services_.metrics;
+    auto& services = services_;
     auto result = services_.producers.current()->produce(
-        record, [weak, numbering, &metrics, topic = record.topic](const kafka_bridge::Delivery& d) {
+        record, [weak, numbering, &services, topic = record.topic](const kafka_bridge::Delivery& d) {
             if (!d.ok()) {
-                metrics.delivery_failure(topic);  // whether or not the station is still here
+                services.metrics.delivery_failure(topic);  // whether or not the station is still here
             }
+            // Here, in offset order (Services::transaction_ids_given), whether or not the
+            // station is still here: an id no larger than one given before is never used.
+            const bool repeated = d.ok() && d.partition == 0 && !fresh_transaction_id(services, d.offset + 1);
             auto self = weak.lock();
             if (!self) {
                 return;
             }
             // Inline when the report is served on the session's own I/O thread.
-            asio::dispatch(self->executor_, [self, numbering, d] {
+            asio::dispatch(self->executor_, [self, numbering, d, repeated] {
                 if (self->closed_ || self->closing_) {
                     // The station left (or is being closed) before it had its number: the
                     // answer could not reach it, and it sends the call again and gets another.
                     // Publishing this one would record a transaction id it was never told.
                     return;
                 }
-                if (d.ok() && d.partition == 0 && d.offset + 1 <= INT32_MAX) {
+                if (d.ok() && d.partition == 0 && d.offset + 1 <= INT32_MAX && !repeated) {
                     self->numbering_ = false;
                     self->publish(std::move(numbering->call), d.offset + 1, numbering->received_at,
                                   std::move(numbering->token));
                     self->release_held();
                     return;
                 }
-                log::error("station {}: no transaction id: {}", self->info_.station_id,
-                           d.ok() ? std::string("transaction-id topic must have one partition "
-                                                "and fewer than 2^31 records")
-                                  : d.error->to_string());
+                if (!repeated) {  // a repeated id is logged by fresh_transaction_id
+                    log::error("station {}: no transaction id: {}", self->info_.station_id,
+                               d.ok() ? std::string("transaction-id topic must have one partition "
+                                                    "and fewer than 2^31 records")
+                                      : d.error->to_string());
+                }
                 if (d.ok()) {  // stored, but no number can come of it: a failure as well
                     self->services_.metrics.delivery_failure(self->services_.config.topics.transaction_ids);
                 }

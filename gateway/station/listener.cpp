@@ -135,6 +135,7 @@ private:
               max_stations(parts.max_stations),
               lookup(table, parts.name) {
             services.violations = &parts.violations;
+            services.transaction_ids_given = parts.transaction_ids_end;
         }
         session::Services services;
         security::StationRegistry& registry;

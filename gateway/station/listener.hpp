@@ -34,6 +34,8 @@ struct TenantParts {
     security::EventSink& events;
     /// Its schema refusals per station model, for the periodic report.
     session::ViolationTally& violations;
+    /// Its transaction-id topic's end offset at start-up (Services::transaction_ids_given).
+    std::int64_t transaction_ids_end = 0;
 };
 
 /// A tenant's figures for /metrics.

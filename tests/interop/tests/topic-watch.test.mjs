@@ -9,17 +9,21 @@
 // again with another partition count: the gateway must report the recreation
 // (log and ocpp_kafka_topic_recreated_total, new partition count) and serve
 // StatusNotification on the new topic. Then the transaction-id topic goes: a 1.6
-// StartTransaction gets InternalError, and the failure is counted like any record's.
+// StartTransaction gets InternalError, and the failure is counted like any record's. Created
+// again, its offsets start at 0 once more: the running gateway refuses the ids it already gave
+// until `ocpp-gateway topics apply` moves the topic on, and a gateway started after the topic
+// was deleted moves it on by itself. No transaction id is ever given twice.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import rpc from 'ocpp-rpc';
 
-import { httpGet, startGateway, uniqueStationId, withGatewayLog } from '../lib/gateway.mjs';
+import { GATEWAY_BIN, httpGet, startGateway, uniqueStationId, withGatewayLog } from '../lib/gateway.mjs';
 import { PrivateBroker } from '../lib/broker.mjs';
 import { TOPICS, createTopicsServed } from '../lib/kafka.mjs';
 import { metricValue } from '../lib/monitor.mjs';
@@ -51,6 +55,7 @@ describe('a topic deleted and created again while the gateway runs', () => {
   let broker;
   let gw;
   let dir;
+  let config;
   let admin;
   let station;
   const logOnFailure = (fn) => withGatewayLog(() => gw, fn);
@@ -59,17 +64,23 @@ describe('a topic deleted and created again while the gateway runs', () => {
     broker = await PrivateBroker.create();
     await broker.start();
     dir = mkdtempSync(join(tmpdir(), 'ocpp-topic-watch-'));
-    const config = join(dir, 'gateway.yaml');
+    config = join(dir, 'gateway.yaml');
     writeFileSync(config, 'kafka:\n  topic_check_interval_s: 1\n  delivery_timeout_ms: 5000\n');
-    gw = await startGateway({
-      brokers: broker.brokers,
-      // A record for a topic the cluster no longer knows fails within the delivery timeout.
-      extraArgs: ['--config', config, '--kafka-property', 'topic.metadata.propagation.max.ms=2000'],
-    });
+    gw = await startGateway(gatewayOptions());
     admin = new Kafka({ clientId: 'topic-watch-test', brokers: [broker.brokers], logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
-    station = new RPCClient({
-      endpoint: gw.endpoint,
+    station = await connectStation(gw);
+  });
+
+  const gatewayOptions = () => ({
+    brokers: broker.brokers,
+    // A record for a topic the cluster no longer knows fails within the delivery timeout.
+    extraArgs: ['--config', config, '--kafka-property', 'topic.metadata.propagation.max.ms=2000'],
+  });
+
+  async function connectStation(gateway) {
+    const client = new RPCClient({
+      endpoint: gateway.endpoint,
       identity: uniqueStationId('ITTOPIC'),
       protocols: ['ocpp1.6'],
       strictMode: true,
@@ -77,8 +88,9 @@ describe('a topic deleted and created again while the gateway runs', () => {
       callTimeoutMs: 30_000,
       pingIntervalMs: 0,
     });
-    await station.connect();
-  });
+    await client.connect();
+    return client;
+  }
 
   after(async () => {
     await station?.close({ force: true }).catch(() => {});
@@ -129,5 +141,73 @@ describe('a topic deleted and created again while the gateway runs', () => {
     assert.equal(outcome.error.rpcErrorCode, 'InternalError', `error: ${outcome.error.message}`);
     // What OcppKafkaDeliveryFailures alerts on: one record the cluster did not take.
     await metricReaches(gw, 'ocpp_kafka_delivery_failures_total', { topic: IDS }, failuresBefore + 1);
+  }));
+
+  test('the transaction-id topic created again: no id is given twice, by the running gateway or one started after', logOnFailure(async (t) => {
+    const IDS = 'ocpp.transaction-ids';
+    const given = [];
+    const start = () => station.call('StartTransaction', { connectorId: 1, idTag: 'TOPICWATCH', meterStart: 0, timestamp: new Date().toISOString() })
+      .then((r) => ({ id: r.transactionId }), (e) => ({ error: e }));
+    /** StartTransaction until it is answered with an id (InternalError while the producer finds the topic). */
+    const startUntilAnswered = async (what, timeoutMs = 30_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const outcome = await start();
+        if (outcome.id !== undefined) {
+          assert.ok(given.every((id) => id < outcome.id), `${what}: id ${outcome.id} given again or out of order after ${given.slice(-3)}`);
+          given.push(outcome.id);
+          return outcome.id;
+        }
+        assert.equal(outcome.error.rpcErrorCode, 'InternalError', `${what}: ${outcome.error.message}`);
+        assert.ok(Date.now() < deadline, `${what}: no transaction id within ${timeoutMs} ms`);
+        await new Promise((res) => setTimeout(res, 200));  // the station's retry interval
+      }
+    };
+    // The previous test left the topic deleted. Created with 500 records in it, as a topic that
+    // has numbered 500 transactions.
+    await createTopicsServed(admin, [{ topic: IDS, numPartitions: 1 }]);
+    const producer = new Kafka({ clientId: 'topic-watch-ids', brokers: [broker.brokers], logLevel: logLevel.NOTHING }).producer();
+    await producer.connect();
+    await producer.send({ topic: IDS, messages: Array.from({ length: 500 }, () => ({ value: '{}' })) });
+    await producer.disconnect();
+    await startUntilAnswered('first');
+    await startUntilAnswered('second');
+    const highest = given.at(-1);
+    assert.ok(highest > 500, `ids follow the topic's offsets: ${given}`);
+
+    // Deleted and created again behind the running gateway: offsets from 0, ids refused.
+    await admin.deleteTopics({ topics: [IDS], timeout: 15_000 });
+    await metricReaches(gw, 'ocpp_kafka_topic_missing', { topic: IDS }, 1);
+    await createTopicsServed(admin, [{ topic: IDS, numPartitions: 1 }]);
+    await metricReaches(gw, 'ocpp_kafka_topic_missing', { topic: IDS }, 0);
+    const refusedBy = Date.now() + 30_000;
+    while (!/ocpp\.transaction-ids gave offset \d+, but transaction ids up to \d+ were given before/.test(gw.output())) {
+      const outcome = await start();
+      assert.equal(outcome.id, undefined, `id ${outcome.id} given from the topic created again (ids up to ${highest} given)`);
+      assert.equal(outcome.error.rpcErrorCode, 'InternalError');
+      assert.ok(Date.now() < refusedBy, 'the refusal was not logged');
+    }
+
+    // `topics apply` moves the topic on past the ids on the transaction topic.
+    const applied = await new Promise((resolve) => {
+      execFile(GATEWAY_BIN, ['topics', 'apply', '--config', config, '--kafka-brokers', broker.brokers], { timeout: 120_000 },
+        (error, stdout, stderr) => resolve({ code: error ? (error.code ?? -1) : 0, stdout, stderr }));
+    });
+    t.diagnostic(applied.stdout.split('\n').filter((l) => /transaction-ids/.test(l)).join('; '));
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match(applied.stdout, new RegExp(`done: ocpp\\.transaction-ids was behind transaction id ${given.at(-1)} on ocpp\\.transactions`));
+    const afterApply = await startUntilAnswered('after topics apply');
+    assert.ok(afterApply > highest + 10_000, `id ${afterApply} after the margin past ${highest}`);
+
+    // Deleted while no gateway runs: the next one creates it and moves it on before it numbers.
+    await station.close({ force: true });
+    await gw.stop();
+    await admin.deleteTopics({ topics: [IDS], timeout: 15_000 });
+    gw = await startGateway(gatewayOptions());
+    await gw.waitForOutput(/ocpp\.transaction-ids ended before transaction id \d+ found on ocpp\.transactions: it was created again\. Moved it on by \d+ records/);
+    station = await connectStation(gw);
+    const afterRestart = await startUntilAnswered('after a restart');
+    assert.ok(afterRestart > afterApply + 10_000, `id ${afterRestart} after the margin past ${afterApply}`);
+    t.diagnostic(`ids given: ${given.join(', ')}`);
   }));
 });
