@@ -489,6 +489,13 @@ void App::serve() {
             }
             tenant->reachable = up;
         }
+        // A transaction-id topic created again behind this instance: moved on past the ids
+        // on the transaction topic, as at start-up.
+        for (std::size_t i = 0; i < tenants_.size(); ++i) {
+            if (listener_->take_transaction_ids_behind(i)) {
+                keep_transaction_ids_ahead(*tenants_[i]);
+            }
+        }
         if (auto problem = listener_->reload_tls_if_changed()) {
             log::error("TLS files changed but cannot be used ({}); the previous certificates "
                        "stay in use",

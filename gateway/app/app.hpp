@@ -67,8 +67,9 @@ std::optional<std::string> check_files(const config::Config& config);
 ///           topics present ─▶ registry ─▶ station listener (not yet listening) ─▶ command
 ///           router ─▶ /v1 served ─▶ station listener opens ─▶ delivery reports move to the
 ///           I/O threads ─▶ I/O threads
-///   serve:  readiness and TLS files checked every 3 s, topics every
-///           kafka.topic_check_interval_s, until SIGTERM / SIGINT
+///   serve:  readiness and TLS files checked every 3 s (and the transaction-id topic moved on
+///           when it gave an id given before), topics every kafka.topic_check_interval_s,
+///           until SIGTERM / SIGINT
 ///   drain:  stop accepting ─▶ sessions answer what they read, close 1001 ─▶ router stops
 ///           (liveness Stopped, group left) ─▶ flush ─▶ I/O threads end ─▶ delivery reports
 ///           back to the poller ─▶ admin listener closes ─▶ poller ends
@@ -119,8 +120,8 @@ private:
     /// One record of a tenant's id-token topic (its tables thread).
     void apply_token_record(Tenant& tenant, const kafka_bridge::Message& m);
     /// Keeps the tenant's transaction-id topic past the ids already given (transaction_ids.hpp),
-    /// trying again every 5 s, six times at most (then logged, and the gateway starts); false
-    /// when a stop came first.
+    /// trying again every 5 s, six times at most (then logged, and the gateway goes on); false
+    /// when a stop came first. At start-up, and when a session was given an id given before.
     bool keep_transaction_ids_ahead(Tenant& tenant);
     /// Reads a tenant's tables and starts its command router.
     std::optional<std::string> start_tenant(std::size_t index);

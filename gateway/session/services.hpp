@@ -109,6 +109,8 @@ struct Services {
     std::atomic<std::int64_t> transaction_ids_given{0};
     /// When a refused id was last logged (that thread too).
     std::chrono::steady_clock::time_point transaction_ids_warned{};
+    /// An id was refused: the instance moves the topic on (App::serve) and clears it.
+    std::atomic<bool> transaction_ids_behind{false};
 };
 
 }  // namespace gateway::session

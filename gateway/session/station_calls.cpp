@@ -43,12 +43,13 @@ bool fresh_transaction_id(Services& services, std::int64_t id) {
         services.transaction_ids_given.store(id, std::memory_order_relaxed);
         return true;
     }
+    services.transaction_ids_behind = true;
     const auto now = std::chrono::steady_clock::now();
     if (now - services.transaction_ids_warned >= std::chrono::minutes(1)) {
         services.transaction_ids_warned = now;
         log::error("{} gave offset {}, but transaction ids up to {} were given before: the topic "
                    "was created again. 1.6 StartTransaction is answered InternalError until it is "
-                   "past them: `ocpp-gateway topics apply` (or starting an instance) moves it on",
+                   "past them; this instance moves it on",
                    services.config.topics.transaction_ids, id - 1, given);
     }
     return false;

@@ -58,6 +58,9 @@ public:
         return sides_.at(tenant)->lookup;
     }
     std::vector<TenantStats> tenant_stats() const override;
+    bool take_transaction_ids_behind(std::size_t tenant) override {
+        return sides_.at(tenant)->services.transaction_ids_behind.exchange(false);
+    }
     void set_command_sink(std::size_t tenant, session::CommandSink* sink) override {
         sides_.at(tenant)->services.commands = sink;
     }

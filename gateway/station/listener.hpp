@@ -71,6 +71,9 @@ public:
     virtual const session::SessionLookup& stations_of(std::size_t tenant) const = 0;
     /// Per tenant, in their order.
     virtual std::vector<TenantStats> tenant_stats() const = 0;
+    /// Whether tenant `tenant`'s transaction-id topic gave an id given before since the last
+    /// call (it was created again: Services::transaction_ids_behind); clears it.
+    virtual bool take_transaction_ids_behind(std::size_t tenant) = 0;
 
     /// Opens the listener. Throws std::runtime_error when the address cannot be bound.
     virtual void listen() = 0;

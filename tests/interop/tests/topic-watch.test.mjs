@@ -11,8 +11,9 @@
 // StatusNotification on the new topic. Then the transaction-id topic goes: a 1.6
 // StartTransaction gets InternalError, and the failure is counted like any record's. Created
 // again, its offsets start at 0 once more: the running gateway refuses the ids it already gave
-// until `ocpp-gateway topics apply` moves the topic on, and a gateway started after the topic
-// was deleted moves it on by itself. No transaction id is ever given twice.
+// and moves the topic on past them; `ocpp-gateway topics apply` does the same for a topic
+// created again while no gateway runs, and a gateway started after the topic was deleted
+// creates it and moves it on. No transaction id is ever given twice.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -188,16 +189,27 @@ describe('a topic deleted and created again while the gateway runs', () => {
       assert.ok(Date.now() < refusedBy, 'the refusal was not logged');
     }
 
-    // `topics apply` moves the topic on past the ids on the transaction topic.
+    // The gateway moves it on by itself, past the ids on the transaction topic.
+    const afterRefusal = await startUntilAnswered('after the refusals');
+    assert.ok(afterRefusal > highest + 10_000, `id ${afterRefusal} after the margin past ${highest}`);
+    await gw.waitForOutput(/ocpp\.transaction-ids ended before transaction id \d+ found on ocpp\.transactions: it was created again\. Moved it on by \d+ records/);
+
+    // Created again while no gateway runs: `topics apply` moves it on.
+    await station.close({ force: true });
+    await gw.stop();
+    await admin.deleteTopics({ topics: [IDS], timeout: 15_000 });
+    await createTopicsServed(admin, [{ topic: IDS, numPartitions: 1 }]);
     const applied = await new Promise((resolve) => {
       execFile(GATEWAY_BIN, ['topics', 'apply', '--config', config, '--kafka-brokers', broker.brokers], { timeout: 120_000 },
         (error, stdout, stderr) => resolve({ code: error ? (error.code ?? -1) : 0, stdout, stderr }));
     });
-    t.diagnostic(applied.stdout.split('\n').filter((l) => /transaction-ids/.test(l)).join('; '));
     assert.equal(applied.code, 0, applied.stderr);
-    assert.match(applied.stdout, new RegExp(`done: ocpp\\.transaction-ids was behind transaction id ${given.at(-1)} on ocpp\\.transactions`));
+    assert.match(applied.stdout, new RegExp(`done: ocpp\\.transaction-ids was behind transaction id ${afterRefusal} on ocpp\\.transactions \\(created again\\): moved on by \\d+ records`));
+    gw = await startGateway(gatewayOptions());
+    station = await connectStation(gw);
     const afterApply = await startUntilAnswered('after topics apply');
-    assert.ok(afterApply > highest + 10_000, `id ${afterApply} after the margin past ${highest}`);
+    assert.ok(afterApply > afterRefusal + 10_000, `id ${afterApply} after the margin past ${afterRefusal}`);
+    assert.doesNotMatch(gw.output(), /ocpp\.transaction-ids ended before/, 'topics apply had moved it on');
 
     // Deleted while no gateway runs: the next one creates it and moves it on before it numbers.
     await station.close({ force: true });
