@@ -58,8 +58,8 @@ public:
                 std::function<std::optional<std::string>()> inject_fatal = nullptr);
 
     /// Before listen(), for a gateway that opens its admin listener while it still waits for
-    /// Kafka: until serve_commands(), /v1 (and the test hook) answer 503 and /readyz says
-    /// "starting"; /healthz and /metrics are served.
+    /// Kafka: until serve_commands(), /v1 answers 503 and /readyz says "starting"; /healthz
+    /// and /metrics are served.
     void await_commands();
     /// The routers and test hook of await_commands(), handed to the listener's I/O thread
     /// (which must run); returns once that thread serves them.

@@ -8,7 +8,6 @@
 
 #include "gateway/app/kafka_readiness.hpp"
 #include "gateway/app/systemd_notify.hpp"
-#include "gateway/app/transaction_ids.hpp"
 #include "gateway/log/log.hpp"
 #include "gateway/metrics/process.hpp"
 #include "gateway/security/forwarded_certificate.hpp"
@@ -79,14 +78,15 @@ void stop_on_signals(StopSignal& stop) {
 
 App::~App() {
     // Whatever start() reached: nothing may call into Kafka or the sessions once the
-    // producer slot is gone (it is destroyed first, see the class comment). The admin
-    // listener, whose pages read every part, goes first.
-    close_admin();
+    // producer slot is gone (it is destroyed first, see the class comment). The routers stop
+    // first (REST calls waiting on them are answered through the admin listener), then the
+    // admin listener, whose pages read every part.
     for (auto& tenant : tenants_) {
         if (tenant->router) {
             tenant->router->stop();
         }
     }
+    close_admin();
     stop_io_threads();
     for (auto& tenant : tenants_) {
         tenant->own_poller.stop();
@@ -240,39 +240,6 @@ std::optional<std::string> App::connect_kafka() {
         }
     }
     return std::nullopt;
-}
-
-bool App::keep_transaction_ids_ahead(Tenant& tenant) {
-    const auto& topics = tenant.config.topics;
-    for (int attempt = 1;; ++attempt) {
-        auto checked = app::keep_transaction_ids_ahead(tenant.config, *tenant.producers->current(), 15s);
-        if (checked.ok()) {
-            const auto& c = checked.value();
-            if (c.advanced > 0) {
-                log::error("{} ended before transaction id {} found on {}: it was created again. "
-                           "Moved it on by {} records; 1.6 transaction ids go on after {}",
-                           topics.transaction_ids, c.highest_found,
-                           topics.by_class[static_cast<std::size_t>(ocpp::EventClass::transaction)],
-                           c.advanced, c.end);
-            }
-            tenant.transaction_ids_end = c.end;
-            return true;
-        }
-        // A cluster that lets the gateway write the transaction topic but not read it (its
-        // ACLs), or one too slow to read it, must not keep the gateway from starting.
-        if (attempt == 6) {
-            log::error("cannot check {} against the transaction ids already given ({}): starting "
-                       "without; were it created again, a 1.6 id it gives could repeat one given "
-                       "before (README, \"OCPP 1.6 transaction ids\")",
-                       topics.transaction_ids, checked.error());
-            return true;
-        }
-        log::warn("cannot check {} against the transaction ids already given: {}; again in 5 s",
-                  topics.transaction_ids, checked.error());
-        if (stop_.wait_for(5s)) {
-            return false;
-        }
-    }
 }
 
 std::optional<std::string> App::build_parts() {
@@ -489,13 +456,7 @@ void App::serve() {
             }
             tenant->reachable = up;
         }
-        // A transaction-id topic created again behind this instance: moved on past the ids
-        // on the transaction topic, as at start-up.
-        for (std::size_t i = 0; i < tenants_.size(); ++i) {
-            if (listener_->take_transaction_ids_behind(i)) {
-                keep_transaction_ids_ahead(*tenants_[i]);
-            }
-        }
+        watch_transaction_ids();
         if (auto problem = listener_->reload_tls_if_changed()) {
             log::error("TLS files changed but cannot be used ({}); the previous certificates "
                        "stay in use",
@@ -544,6 +505,7 @@ void App::check_topics() {
         return;
     }
     for (const auto& change : topic_watch_.observe(states.value())) {
+        transaction_ids_changed(change);
         if (change.is_error()) {
             log::error("{}", change.describe());
         } else {

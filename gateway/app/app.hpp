@@ -17,6 +17,7 @@
 #include "gateway/app/lag_monitor.hpp"
 #include "gateway/app/stop_signal.hpp"
 #include "gateway/app/topic_watch.hpp"
+#include "gateway/app/transaction_ids.hpp"
 #include "gateway/commands/router.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/decisions/asks.hpp"
@@ -119,10 +120,20 @@ private:
     void apply_decision_record(Tenant& tenant, const kafka_bridge::Message& m);
     /// One record of a tenant's id-token topic (its tables thread).
     void apply_token_record(Tenant& tenant, const kafka_bridge::Message& m);
-    /// Keeps the tenant's transaction-id topic past the ids already given (transaction_ids.hpp),
-    /// trying again every 5 s, six times at most (then logged, and the gateway goes on); false
-    /// when a stop came first. At start-up, and when a session was given an id given before.
+    /// One check of the tenant's transaction-id topic against the ids already given, moving
+    /// it on when behind (transaction_ids.hpp); ids up to `floor` may have been given. Logs a
+    /// move; the problem in words otherwise.
+    ocpp::Result<TransactionIdCheck, std::string> check_transaction_ids(Tenant& tenant, std::int64_t floor);
+    /// At start-up: check_transaction_ids until it works, every 5 s, six times at most (then
+    /// logged, and the gateway goes on); false when a stop came first.
     bool keep_transaction_ids_ahead(Tenant& tenant);
+    /// Serve thread: a tenant whose sessions were refused an id, or whose transaction-id topic
+    /// was seen deleted or created again, is checked (every 5 s until it works); its
+    /// session::TransactionIdGuard resumes past the topic's end.
+    void watch_transaction_ids();
+    /// Serve thread: a transaction-id topic deleted or created again suspends its tenant's
+    /// numbering until watch_transaction_ids() has checked it.
+    void transaction_ids_changed(const TopicChange& change);
     /// Reads a tenant's tables and starts its command router.
     std::optional<std::string> start_tenant(std::size_t index);
     /// The Prometheus page; while starting (parts_built_ false), only what exists before Kafka.
@@ -198,6 +209,9 @@ private:
         std::unique_ptr<security::EventWriter> events;
         /// Its transaction-id topic's end offset once checked at start-up.
         std::int64_t transaction_ids_end = 0;
+        /// watch_transaction_ids(): a check is due, not before this time (serve thread).
+        bool transaction_ids_due = false;
+        std::chrono::steady_clock::time_point transaction_ids_next{};
         /// Its schema refusals per station model since the last report (topics.violations).
         session::ViolationTally violations;
         std::unique_ptr<commands::Router> router;

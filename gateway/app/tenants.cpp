@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "gateway/app/kafka_readiness.hpp"
+#include "gateway/app/transaction_ids.hpp"
 #include "gateway/log/log.hpp"
 #include "gateway/session/session.hpp"
 #include "kafka_bridge/envelope.hpp"
@@ -156,6 +157,99 @@ void App::apply_token_record(Tenant& tenant, const kafka_bridge::Message& m) {
                   : fmt::format(" ({} more skipped since the last warning)", tenant.unlogged_token_problems));
     tenant.last_token_warning = now;
     tenant.unlogged_token_problems = 0;
+}
+
+ocpp::Result<TransactionIdCheck, std::string> App::check_transaction_ids(Tenant& tenant,
+                                                                        std::int64_t floor) {
+    TransactionIdOptions options;
+    options.floor = floor;
+    options.reports_served_elsewhere = true;  // the poller, or an I/O thread
+    options.stopping = [this] { return stop_.wait_for(0ms); };
+    auto checked = app::keep_transaction_ids_ahead(tenant.config, *tenant.producers->current(), options);
+    if (!checked.ok()) {
+        return checked;
+    }
+    const auto& c = checked.value();
+    const auto& topics = tenant.config.topics;
+    const auto& transactions = topics.by_class[static_cast<std::size_t>(ocpp::EventClass::transaction)];
+    if (!c.unread.empty() && floor == 0) {
+        return fmt::format("cannot read {}: {}", transactions, c.unread);
+    }
+    if (c.advanced > 0) {
+        log::error("{} ended before transaction id {} (the largest on {}{}): it was created "
+                   "again. Moved it on by {} records; 1.6 transaction ids go on after {}",
+                   topics.transaction_ids, std::max(c.highest_found, floor), transactions,
+                   floor > c.highest_found ? ", or given by this instance" : "", c.advanced, c.end);
+    }
+    if (!c.unread.empty()) {
+        log::warn("{} checked against the ids this instance gave alone: cannot read {}: {}",
+                  topics.transaction_ids, transactions, c.unread);
+    }
+    return checked;
+}
+
+bool App::keep_transaction_ids_ahead(Tenant& tenant) {
+    const auto& ids = tenant.config.topics.transaction_ids;
+    for (int attempt = 1;; ++attempt) {
+        auto checked = check_transaction_ids(tenant, 0);
+        if (checked.ok()) {
+            tenant.transaction_ids_end = checked.value().end;
+            return true;
+        }
+        if (stop_.wait_for(0ms)) {
+            return false;
+        }
+        // A cluster that lets the gateway write the transaction topic but not read it (its
+        // ACLs), or one too slow to read it, must not keep the gateway from starting.
+        if (attempt == 6) {
+            log::error("cannot check {} against the transaction ids already given ({}): starting "
+                       "without; were it created again, a 1.6 id given before could be given "
+                       "once more until this instance is refused one (README, \"OCPP 1.6 "
+                       "transaction ids\")",
+                       ids, checked.error());
+            return true;
+        }
+        log::warn("cannot check {} against the transaction ids already given: {}; again in 5 s",
+                  ids, checked.error());
+        if (stop_.wait_for(5s)) {
+            return false;
+        }
+    }
+}
+
+void App::transaction_ids_changed(const TopicChange& change) {
+    if (change.kind != TopicChange::Kind::missing && change.kind != TopicChange::Kind::recreated &&
+        change.kind != TopicChange::Kind::back) {
+        return;
+    }
+    for (std::size_t i = 0; i < tenants_.size(); ++i) {
+        if (tenants_[i]->config.topics.transaction_ids == change.topic) {
+            listener_->transaction_ids(i).suspend();
+            tenants_[i]->transaction_ids_due = true;
+            tenants_[i]->transaction_ids_next = {};  // back: checked at once
+        }
+    }
+}
+
+void App::watch_transaction_ids() {
+    for (std::size_t i = 0; i < tenants_.size(); ++i) {
+        Tenant& tenant = *tenants_[i];
+        session::TransactionIdGuard& guard = listener_->transaction_ids(i);
+        tenant.transaction_ids_due = guard.take_behind() || tenant.transaction_ids_due;
+        if (!tenant.transaction_ids_due || Clock::now() < tenant.transaction_ids_next) {
+            continue;
+        }
+        auto checked = check_transaction_ids(tenant, guard.given());
+        if (checked.ok()) {
+            guard.resume_past(checked.value().end);
+            tenant.transaction_ids_due = false;
+            continue;
+        }
+        log::warn("cannot check {} against the transaction ids already given: {}; 1.6 "
+                  "StartTransaction is refused until it is, tried again in 5 s",
+                  tenant.config.topics.transaction_ids, checked.error());
+        tenant.transaction_ids_next = Clock::now() + 5s;
+    }
 }
 
 }  // namespace gateway::app

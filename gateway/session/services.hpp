@@ -11,6 +11,8 @@
 #include <system_error>
 #include <vector>
 
+#include "gateway/session/transaction_id_guard.hpp"
+
 #include "gateway/config/config.hpp"
 #include "gateway/decisions/asks.hpp"
 #include "gateway/metrics/metrics.hpp"
@@ -102,15 +104,8 @@ struct Services {
     BootModels boot_models{};
     /// Schema refusals per station model for the periodic report; null: not reported.
     ViolationTally* violations = nullptr;
-    /// Every 1.6 transaction id up to this one may have been given: the transaction-id
-    /// topic's end at start-up (app/transaction_ids.hpp), then the last id delivered. Read and
-    /// written by the thread that serves the tenant's delivery reports, which come in offset
-    /// order; an id at or below it means the topic was created again and is refused.
-    std::atomic<std::int64_t> transaction_ids_given{0};
-    /// When a refused id was last logged (that thread too).
-    std::chrono::steady_clock::time_point transaction_ids_warned{};
-    /// An id was refused: the instance moves the topic on (App::serve) and clears it.
-    std::atomic<bool> transaction_ids_behind{false};
+    /// The 1.6 transaction ids its sessions may give.
+    TransactionIdGuard transaction_ids{};
 };
 
 }  // namespace gateway::session

@@ -34,25 +34,18 @@ bool refused_for_now(const kafka_bridge::Error& error) {
     return error.is_backpressure() || error.is_fatal();
 }
 
-/// Whether `id`, just delivered, is past every transaction id given before
-/// (Services::transaction_ids_given); if so, it is the last given now. If not, the
-/// transaction-id topic was deleted and created again: logged at most once a minute.
+/// Whether `id`, just delivered, may be given (TransactionIdGuard); a refusal is logged at
+/// most once a minute.
 bool fresh_transaction_id(Services& services, std::int64_t id) {
-    const std::int64_t given = services.transaction_ids_given.load(std::memory_order_relaxed);
-    if (id > given) {
-        services.transaction_ids_given.store(id, std::memory_order_relaxed);
-        return true;
+    const auto verdict = services.transaction_ids.admit(id, Clock::now());
+    if (verdict.log) {
+        log::error("{} gave offset {}, but transaction ids up to {} may have been given before{}: "
+                   "refused; 1.6 StartTransaction is answered InternalError until this instance "
+                   "has moved the topic on",
+                   services.config.topics.transaction_ids, id - 1, verdict.floor,
+                   services.transaction_ids.suspended() ? " (the topic was created again)" : "");
     }
-    services.transaction_ids_behind = true;
-    const auto now = std::chrono::steady_clock::now();
-    if (now - services.transaction_ids_warned >= std::chrono::minutes(1)) {
-        services.transaction_ids_warned = now;
-        log::error("{} gave offset {}, but transaction ids up to {} were given before: the topic "
-                   "was created again. 1.6 StartTransaction is answered InternalError until it is "
-                   "past them; this instance moves it on",
-                   services.config.topics.transaction_ids, id - 1, given);
-    }
-    return false;
+    return verdict.given;
 }
 
 }  // namespace
@@ -229,8 +222,8 @@ void Session::produce_numbering(std::shared_ptr<Numbering> numbering) {
             if (!d.ok()) {
                 services.metrics.delivery_failure(topic);  // whether or not the station is still here
             }
-            // Here, in offset order (Services::transaction_ids_given), whether or not the
-            // station is still here: an id no larger than one given before is never used.
+            // Here, in offset order (TransactionIdGuard::admit), whether or not the station
+            // is still here: an id no larger than one given before is never used.
             const bool repeated = d.ok() && d.partition == 0 && !fresh_transaction_id(services, d.offset + 1);
             auto self = weak.lock();
             if (!self) {

@@ -58,8 +58,8 @@ public:
         return sides_.at(tenant)->lookup;
     }
     std::vector<TenantStats> tenant_stats() const override;
-    bool take_transaction_ids_behind(std::size_t tenant) override {
-        return sides_.at(tenant)->services.transaction_ids_behind.exchange(false);
+    session::TransactionIdGuard& transaction_ids(std::size_t tenant) override {
+        return sides_.at(tenant)->services.transaction_ids;
     }
     void set_command_sink(std::size_t tenant, session::CommandSink* sink) override {
         sides_.at(tenant)->services.commands = sink;
@@ -138,7 +138,7 @@ private:
               max_stations(parts.max_stations),
               lookup(table, parts.name) {
             services.violations = &parts.violations;
-            services.transaction_ids_given = parts.transaction_ids_end;
+            services.transaction_ids.start(parts.transaction_ids_end);
         }
         session::Services services;
         security::StationRegistry& registry;

@@ -12,6 +12,7 @@
 #include "gateway/metrics/metrics.hpp"
 #include "gateway/security/events.hpp"
 #include "gateway/session/tolerance.hpp"
+#include "gateway/session/transaction_id_guard.hpp"
 #include "gateway/decisions/token_table.hpp"
 #include "gateway/security/registry.hpp"
 #include "gateway/session/services.hpp"
@@ -34,7 +35,7 @@ struct TenantParts {
     security::EventSink& events;
     /// Its schema refusals per station model, for the periodic report.
     session::ViolationTally& violations;
-    /// Its transaction-id topic's end offset at start-up (Services::transaction_ids_given).
+    /// Its transaction-id topic's end offset at start-up (TransactionIdGuard::start).
     std::int64_t transaction_ids_end = 0;
 };
 
@@ -71,9 +72,8 @@ public:
     virtual const session::SessionLookup& stations_of(std::size_t tenant) const = 0;
     /// Per tenant, in their order.
     virtual std::vector<TenantStats> tenant_stats() const = 0;
-    /// Whether tenant `tenant`'s transaction-id topic gave an id given before since the last
-    /// call (it was created again: Services::transaction_ids_behind); clears it.
-    virtual bool take_transaction_ids_behind(std::size_t tenant) = 0;
+    /// Which 1.6 transaction ids tenant `tenant`'s sessions may give.
+    virtual session::TransactionIdGuard& transaction_ids(std::size_t tenant) = 0;
 
     /// Opens the listener. Throws std::runtime_error when the address cannot be bound.
     virtual void listen() = 0;

@@ -108,10 +108,8 @@ while True:
       assert.match(metrics.text, /^process_resident_memory_bytes \d/m);
       assert.doesNotMatch(metrics.text, /ocpp_kafka_queue_depth/, 'no producer gauges before there is a producer');
       assert.ok(waiting.running, 'still waiting, not given up');
-      const started = Date.now();
-      const info = await waiting.stop(10_000);
+      const info = await waiting.stop(10_000);  // throws when it takes longer
       assert.equal(info.code, 0);
-      assert.ok(Date.now() - started < 10_000);
     } finally {
       waiting.kill();
     }

@@ -146,11 +146,12 @@ describe('a topic deleted and created again while the gateway runs', () => {
 
   test('the transaction-id topic created again: no id is given twice, by the running gateway or one started after', logOnFailure(async (t) => {
     const IDS = 'ocpp.transaction-ids';
+    const MOVED = /ocpp\.transaction-ids ended before transaction id \d+ \(the largest on ocpp\.transactions[^)]*\): it was created again\. Moved it on by \d+ records/;
     const given = [];
     const start = () => station.call('StartTransaction', { connectorId: 1, idTag: 'TOPICWATCH', meterStart: 0, timestamp: new Date().toISOString() })
       .then((r) => ({ id: r.transactionId }), (e) => ({ error: e }));
-    /** StartTransaction until it is answered with an id (InternalError while the producer finds the topic). */
-    const startUntilAnswered = async (what, timeoutMs = 30_000) => {
+    /** StartTransaction until it is answered with an id (InternalError while the topic is gone or refused). */
+    const startUntilAnswered = async (what, timeoutMs = 60_000) => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const outcome = await start();
@@ -164,6 +165,15 @@ describe('a topic deleted and created again while the gateway runs', () => {
         await new Promise((res) => setTimeout(res, 200));  // the station's retry interval
       }
     };
+    const stopGateway = async () => {
+      await station.close({ force: true });
+      await gw.stop();
+    };
+    const startAgain = async (options) => {
+      gw = await startGateway(options);
+      station = await connectStation(gw);
+    };
+
     // The previous test left the topic deleted. Created with 500 records in it, as a topic that
     // has numbered 500 transactions.
     await createTopicsServed(admin, [{ topic: IDS, numPartitions: 1 }]);
@@ -172,31 +182,21 @@ describe('a topic deleted and created again while the gateway runs', () => {
     await producer.send({ topic: IDS, messages: Array.from({ length: 500 }, () => ({ value: '{}' })) });
     await producer.disconnect();
     await startUntilAnswered('first');
-    await startUntilAnswered('second');
-    const highest = given.at(-1);
+    const highest = await startUntilAnswered('second');
     assert.ok(highest > 500, `ids follow the topic's offsets: ${given}`);
 
-    // Deleted and created again behind the running gateway: offsets from 0, ids refused.
+    // 1. Deleted and created again behind the running gateway, whose topic check (every
+    // second here) sees it: numbering stops until the topic is moved on.
     await admin.deleteTopics({ topics: [IDS], timeout: 15_000 });
     await metricReaches(gw, 'ocpp_kafka_topic_missing', { topic: IDS }, 1);
     await createTopicsServed(admin, [{ topic: IDS, numPartitions: 1 }]);
-    await metricReaches(gw, 'ocpp_kafka_topic_missing', { topic: IDS }, 0);
-    const refusedBy = Date.now() + 30_000;
-    while (!/ocpp\.transaction-ids gave offset \d+, but transaction ids up to \d+ were given before/.test(gw.output())) {
-      const outcome = await start();
-      assert.equal(outcome.id, undefined, `id ${outcome.id} given from the topic created again (ids up to ${highest} given)`);
-      assert.equal(outcome.error.rpcErrorCode, 'InternalError');
-      assert.ok(Date.now() < refusedBy, 'the refusal was not logged');
-    }
+    const afterWatch = await startUntilAnswered('after the topic check saw it');
+    assert.ok(afterWatch > highest + 10_000, `id ${afterWatch} after the margin past ${highest}`);
+    await gw.waitForOutput(MOVED);
 
-    // The gateway moves it on by itself, past the ids on the transaction topic.
-    const afterRefusal = await startUntilAnswered('after the refusals');
-    assert.ok(afterRefusal > highest + 10_000, `id ${afterRefusal} after the margin past ${highest}`);
-    await gw.waitForOutput(/ocpp\.transaction-ids ended before transaction id \d+ found on ocpp\.transactions: it was created again\. Moved it on by \d+ records/);
-
-    // Created again while no gateway runs: `topics apply` moves it on.
-    await station.close({ force: true });
-    await gw.stop();
+    // 2. Created again while no gateway runs: `topics apply` moves it on. The next gateway
+    // checks no topics while it runs (step 3).
+    await stopGateway();
     await admin.deleteTopics({ topics: [IDS], timeout: 15_000 });
     await createTopicsServed(admin, [{ topic: IDS, numPartitions: 1 }]);
     const applied = await new Promise((resolve) => {
@@ -204,22 +204,30 @@ describe('a topic deleted and created again while the gateway runs', () => {
         (error, stdout, stderr) => resolve({ code: error ? (error.code ?? -1) : 0, stdout, stderr }));
     });
     assert.equal(applied.code, 0, applied.stderr);
-    assert.match(applied.stdout, new RegExp(`done: ocpp\\.transaction-ids was behind transaction id ${afterRefusal} on ocpp\\.transactions \\(created again\\): moved on by \\d+ records`));
-    gw = await startGateway(gatewayOptions());
-    station = await connectStation(gw);
+    assert.match(applied.stdout, new RegExp(`done: ocpp\\.transaction-ids was behind transaction id ${afterWatch} on ocpp\\.transactions \\(created again\\): moved on by \\d+ records`));
+    const unwatched = join(dir, 'unwatched.yaml');
+    writeFileSync(unwatched, 'kafka:\n  topic_check_interval_s: 0\n  delivery_timeout_ms: 5000\n');
+    await startAgain({ ...gatewayOptions(), extraArgs: ['--config', unwatched, '--kafka-property', 'topic.metadata.propagation.max.ms=2000'] });
     const afterApply = await startUntilAnswered('after topics apply');
-    assert.ok(afterApply > afterRefusal + 10_000, `id ${afterApply} after the margin past ${afterRefusal}`);
-    assert.doesNotMatch(gw.output(), /ocpp\.transaction-ids ended before/, 'topics apply had moved it on');
+    assert.ok(afterApply > afterWatch + 10_000, `id ${afterApply} after the margin past ${afterWatch}`);
+    assert.doesNotMatch(gw.output(), MOVED, 'topics apply had moved it on');
 
-    // Deleted while no gateway runs: the next one creates it and moves it on before it numbers.
-    await station.close({ force: true });
-    await gw.stop();
+    // 3. Created again behind a gateway that does not check its topics: the first id at or
+    // below one it gave is refused, and it moves the topic on.
     await admin.deleteTopics({ topics: [IDS], timeout: 15_000 });
-    gw = await startGateway(gatewayOptions());
-    await gw.waitForOutput(/ocpp\.transaction-ids ended before transaction id \d+ found on ocpp\.transactions: it was created again\. Moved it on by \d+ records/);
-    station = await connectStation(gw);
+    await createTopicsServed(admin, [{ topic: IDS, numPartitions: 1 }]);
+    const afterRefusal = await startUntilAnswered('after the refusal');
+    assert.ok(afterRefusal > afterApply + 10_000, `id ${afterRefusal} after the margin past ${afterApply}`);
+    await gw.waitForOutput(/ocpp\.transaction-ids gave offset \d+, but transaction ids up to \d+ may have been given before: refused/);
+    await gw.waitForOutput(MOVED);
+
+    // 4. Deleted while no gateway runs: the next one creates it and moves it on before it numbers.
+    await stopGateway();
+    await admin.deleteTopics({ topics: [IDS], timeout: 15_000 });
+    await startAgain(gatewayOptions());
+    await gw.waitForOutput(MOVED);
     const afterRestart = await startUntilAnswered('after a restart');
-    assert.ok(afterRestart > afterApply + 10_000, `id ${afterRestart} after the margin past ${afterApply}`);
+    assert.ok(afterRestart > afterRefusal + 10_000, `id ${afterRestart} after the margin past ${afterRefusal}`);
     t.diagnostic(`ids given: ${given.join(', ')}`);
   }));
 });

@@ -1,0 +1,41 @@
+#include "gateway/session/transaction_id_guard.hpp"
+
+namespace gateway::session {
+namespace {
+
+void raise(std::atomic<std::int64_t>& value, std::int64_t to) {
+    std::int64_t now = value.load();
+    while (now < to && !value.compare_exchange_weak(now, to)) {
+    }
+}
+
+}  // namespace
+
+TransactionIdGuard::Verdict TransactionIdGuard::admit(std::int64_t id,
+                                                      std::chrono::steady_clock::time_point now) {
+    std::int64_t floor = given_.load();
+    while (!suspended_.load() && id > floor) {
+        if (given_.compare_exchange_weak(floor, id)) {
+            refusing_ = false;
+            return Verdict{true, false, floor};
+        }
+    }
+    if (!refusing_) {
+        refusing_ = true;
+        raise(given_, floor + kMargin);
+    }
+    behind_.store(true);
+    Verdict refused{false, false, floor};
+    if (now - warned_ >= std::chrono::minutes(1)) {
+        warned_ = now;
+        refused.log = true;
+    }
+    return refused;
+}
+
+void TransactionIdGuard::resume_past(std::int64_t end) {
+    raise(given_, end);
+    suspended_.store(false);
+}
+
+}  // namespace gateway::session
