@@ -20,14 +20,16 @@ TransactionIdGuard::Verdict TransactionIdGuard::admit(std::int64_t id,
             return Verdict{true, false, floor};
         }
     }
-    if (!refusing_) {
-        refusing_ = true;
+    if (!refusing_.exchange(true)) {
         raise(given_, floor + kMargin);
     }
     behind_.store(true);
     Verdict refused{false, false, floor};
-    if (now - warned_ >= std::chrono::minutes(1)) {
-        warned_ = now;
+    const auto warned = warned_.load();
+    if (warned == kNever ||
+        now - std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(warned)) >=
+            std::chrono::minutes(1)) {
+        warned_.store(now.time_since_epoch().count());
         refused.log = true;
     }
     return refused;

@@ -52,9 +52,11 @@ private:
     std::atomic<std::int64_t> given_{0};
     std::atomic<bool> suspended_{false};
     std::atomic<bool> behind_{false};
-    // The delivery thread's alone.
-    bool refusing_ = false;
-    std::chrono::steady_clock::time_point warned_{};
+    // Written by the delivery thread (atomic all the same: a drain's flush serves reports on
+    // a second thread for a moment).
+    std::atomic<bool> refusing_{false};
+    static constexpr std::chrono::steady_clock::rep kNever = -1;
+    std::atomic<std::chrono::steady_clock::rep> warned_{kNever};  ///< when a refusal was logged
 };
 
 }  // namespace gateway::session
