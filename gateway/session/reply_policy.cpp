@@ -152,6 +152,15 @@ std::string ReplyPolicy::boot_status(std::string_view station_id) const {
     return settings_.boot_default_status;
 }
 
+std::chrono::seconds ReplyPolicy::heartbeat_interval(std::string_view station_id) const {
+    if (registry_ != nullptr) {
+        if (const auto entry = registry_->find(station_id); entry && entry->heartbeat_interval) {
+            return *entry->heartbeat_interval;
+        }
+    }
+    return settings_.heartbeat_interval;
+}
+
 json ReplyPolicy::boot(const Request& r, Answer& answer) const {
     std::optional<security::StationCredential> entry =
         registry_ != nullptr ? registry_->find(r.station_id) : std::nullopt;

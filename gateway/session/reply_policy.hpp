@@ -72,6 +72,9 @@ public:
     /// The status a BootNotification of `station_id` would be answered with now: its
     /// registry entry's, else reply.boot.default_status.
     std::string boot_status(std::string_view station_id) const;
+    /// The heartbeat interval an accepted BootNotification of `station_id` is told now: its
+    /// registry entry's, else reply.heartbeat_interval_s.
+    std::chrono::seconds heartbeat_interval(std::string_view station_id) const;
 
     /// The CALLRESULT payload for a valid `payload` of `action` from `station_id`.
     /// `transaction_id` must be set when needs_transaction_id(); `asked` when a question

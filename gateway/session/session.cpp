@@ -190,20 +190,28 @@ void Session::end_commands(int code, const std::string& reason) {
     sink->session_closed(shared_from_this(), superseded_);
 }
 
+std::chrono::seconds Session::idle_bound() const {
+    const auto idle = services_.config.limits.idle_timeout;
+    if (idle.count() == 0 || ping_interval_.count() > 0) {
+        return idle;
+    }
+    return std::max(idle, services_.replies.heartbeat_interval(info_.station_id) * 3 / 2);
+}
+
 void Session::schedule_keepalive() {
     const auto& limits = services_.config.limits;
     if (ping_interval_.count() == 0 && limits.idle_timeout.count() == 0) {
         return;
     }
-    const auto period = ping_interval_.count() > 0 ? ping_interval_ : limits.idle_timeout;
+    const auto period = ping_interval_.count() > 0 ? ping_interval_ : idle_bound();
     keepalive_.expires_after(period);
     keepalive_.async_wait(asio::bind_executor(
         executor_, [self = shared_from_this()](const std::error_code& ec) {
             if (ec || self->closed_) {
                 return;
             }
-            const auto& l = self->services_.config.limits;
-            if (l.idle_timeout.count() > 0 && Clock::now() - self->last_activity_ >= l.idle_timeout) {
+            const auto idle = self->idle_bound();
+            if (idle.count() > 0 && Clock::now() - self->last_activity_ >= idle) {
                 self->close(CloseCode::going_away, "idle timeout");
                 return;
             }

@@ -55,6 +55,10 @@ public:
     /// Before start(): this connection's ping interval (the station's registry entry may set
     /// one; 0: no pings). Otherwise limits.ping_interval_s.
     void set_ping_interval(std::chrono::seconds interval) { ping_interval_ = interval; }
+    /// How long a silence closes this session: limits.idle_timeout_s; without pings at least
+    /// one and a half heartbeat intervals its boot is told (ReplyPolicy::heartbeat_interval),
+    /// so a station keeping the interval it was told is never closed as idle.
+    std::chrono::seconds idle_bound() const;
     /// Publishes Connected and starts the keep-alive timer.
     void start();
     /// A WebSocket message arrived (any thread); `text` false for a binary message.

@@ -50,6 +50,7 @@ export function writeRegistry(file, entries) {
     if (e.enabled === false) lines.push('    enabled: false');
     if (e.pingIntervalS !== undefined) lines.push(`    ping_interval_s: ${e.pingIntervalS}`);
     if (e.pongTimeoutMs !== undefined) lines.push(`    pong_timeout_ms: ${e.pongTimeoutMs}`);
+    if (e.heartbeatIntervalS !== undefined) lines.push(`    heartbeat_interval_s: ${e.heartbeatIntervalS}`);
   }
   writeFileSync(file, lines.join('\n') + '\n');
   return file;

@@ -171,3 +171,60 @@ describe('station keep-alive from the registry', () => {
     await Promise.all([q.closing, p.closing]);
   }));
 });
+
+// Without pings, a station is heard at its heartbeats: the idle timeout never closes one that
+// keeps the heartbeat interval its registry entry gives it (at least one and a half of it is
+// waited for), and still closes one that is silent for longer.
+describe('idle timeout and a station\'s own heartbeat interval', () => {
+  let gw;
+  let dir;
+  const logOnFailure = (fn) => withGatewayLog(() => gw, fn);
+  const slow = uniqueStationId('ITIDS');   // told 4 s: idle after 6 s
+  const brisk = uniqueStationId('ITIDB');  // told 1 s: idle after the configured 3 s
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ocpp-idle-'));
+    const registry = writeRegistry(join(dir, 'stations.yaml'), [
+      { id: slow, pingIntervalS: 0, heartbeatIntervalS: 4 },
+      { id: brisk, pingIntervalS: 0, heartbeatIntervalS: 1 },
+    ]);
+    const config = join(dir, 'gateway.yaml');
+    writeFileSync(config, 'limits:\n  idle_timeout_s: 3\n');
+    gw = await startGateway({ extraArgs: ['--config', config, '--stations-file', registry] });
+  });
+
+  after(async () => {
+    if (gw) await gw.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function station(id) {
+    const ws = new WebSocket(gw.wsUrl(id), ['ocpp1.6']);
+    const s = { ws, closed: null };
+    s.opened = new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('unexpected-response', (_, res) => reject(new Error(`HTTP ${res.statusCode}`))); ws.once('error', reject); });
+    s.closing = new Promise((resolve) => ws.once('close', (code, reason) => { s.closed = { code, reason: reason.toString(), at: Date.now() }; resolve(s.closed); }));
+    return s;
+  }
+
+  test('a station silent for less than one and a half of its interval stays; one silent past the idle timeout is closed', logOnFailure(async () => {
+    const s = station(slow);
+    const b = station(brisk);
+    await Promise.all([s.opened, b.opened]);
+    const opened = Date.now();
+    const cut = await Promise.race([b.closing, new Promise((resolve) => setTimeout(() => resolve(null), 8_000))]);
+    assert.ok(cut, 'the station told 1 s, silent, was not closed within 8 s (idle timeout 3 s)');
+    assert.equal(cut.code, 1001, `close ${cut.code} ${cut.reason}`);
+    assert.match(cut.reason, /idle timeout/);
+    assert.ok(cut.at - opened >= 2_900, `closed after ${cut.at - opened} ms, before the idle timeout`);
+    // Silent as long as its interval and a little more: past the configured idle timeout,
+    // within one and a half of its 4 s.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, opened + 4_800 - Date.now())));
+    assert.equal(s.closed, null, `the station told 4 s was closed after ${s.closed && s.closed.at - opened} ms of silence`);
+    s.ws.send(JSON.stringify([2, 'hb-1', 'Heartbeat', {}]));
+    const answer = await new Promise((resolve) => s.ws.once('message', (m) => resolve(JSON.parse(m.toString()))));
+    assert.equal(answer[0], 3, `Heartbeat answered ${JSON.stringify(answer)}`);
+    s.ws.close();
+    await s.closing;
+  }));
+});
+
