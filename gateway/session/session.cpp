@@ -192,10 +192,15 @@ void Session::end_commands(int code, const std::string& reason) {
 
 std::chrono::seconds Session::idle_bound() const {
     const auto idle = services_.config.limits.idle_timeout;
-    if (idle.count() == 0 || ping_interval_.count() > 0) {
+    if (idle.count() == 0) {
         return idle;
     }
-    return std::max(idle, services_.replies.heartbeat_interval(info_.station_id) * 3 / 2);
+    if (ping_interval_.count() > 0) {
+        return std::max(idle, ping_interval_ * 2);  // a pong is activity
+    }
+    const auto told = told_interval_.count() > 0 ? told_interval_
+                                                 : services_.replies.heartbeat_interval(info_.station_id);
+    return std::max(idle, told * 3 / 2);
 }
 
 void Session::schedule_keepalive() {
@@ -203,8 +208,11 @@ void Session::schedule_keepalive() {
     if (ping_interval_.count() == 0 && limits.idle_timeout.count() == 0) {
         return;
     }
-    const auto period = ping_interval_.count() > 0 ? ping_interval_ : idle_bound();
-    keepalive_.expires_after(period);
+    if (ping_interval_.count() > 0) {
+        keepalive_.expires_after(ping_interval_);
+    } else {
+        keepalive_.expires_at(last_activity_ + idle_bound());  // when the silence would be one
+    }
     keepalive_.async_wait(asio::bind_executor(
         executor_, [self = shared_from_this()](const std::error_code& ec) {
             if (ec || self->closed_) {

@@ -55,9 +55,11 @@ public:
     /// Before start(): this connection's ping interval (the station's registry entry may set
     /// one; 0: no pings). Otherwise limits.ping_interval_s.
     void set_ping_interval(std::chrono::seconds interval) { ping_interval_ = interval; }
-    /// How long a silence closes this session: limits.idle_timeout_s; without pings at least
-    /// one and a half heartbeat intervals its boot is told (ReplyPolicy::heartbeat_interval),
-    /// so a station keeping the interval it was told is never closed as idle.
+    /// How long a silence closes this session: limits.idle_timeout_s, but never less than two
+    /// ping intervals with pings, and without them never less than one and a half of the
+    /// interval its last BootNotification answer told it (before one on this connection, the
+    /// heartbeat interval it would be told: ReplyPolicy::heartbeat_interval), so a station
+    /// keeping the interval it was told, or answering pings, is never closed as idle.
     std::chrono::seconds idle_bound() const;
     /// Publishes Connected and starts the keep-alive timer.
     void start();
@@ -102,8 +104,10 @@ private:
         kafka_bridge::Record record;
         std::chrono::steady_clock::time_point started;
         InFlight token;
-        /// A BootNotification's answer: the state the session is in once it is sent.
+        /// A BootNotification's answer: the state the session is in once it is sent, and the
+        /// interval it tells the station (heartbeat, or when to boot again).
         BootState boot = BootState::none;
+        std::chrono::seconds interval{0};
         /// Unix ms: when the gateway received the CALL, and the station's own timestamp.
         std::int64_t received_ms = 0;
         std::optional<std::int64_t> station_ms;
@@ -244,6 +248,9 @@ private:
     std::string peer_ip_;
     std::atomic<std::int64_t> epoch_{-1};
     std::atomic<BootState> boot_state_{BootState::none};
+    /// The interval the last BootNotification answer on this connection told the station;
+    /// 0: none yet (idle_bound() estimates it).
+    std::chrono::seconds told_interval_{0};
     security::RateLimiter messages_;  // I/O-thread-only use; its own lock is uncontended
     bool rate_reported_ = false;      // one security event per session
 

@@ -220,11 +220,15 @@ describe('idle timeout and a station\'s own heartbeat interval', () => {
     // within one and a half of its 4 s.
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, opened + 4_800 - Date.now())));
     assert.equal(s.closed, null, `the station told 4 s was closed after ${s.closed && s.closed.at - opened} ms of silence`);
+    const heard = Date.now();
     s.ws.send(JSON.stringify([2, 'hb-1', 'Heartbeat', {}]));
     const answer = await new Promise((resolve) => s.ws.once('message', (m) => resolve(JSON.parse(m.toString()))));
     assert.equal(answer[0], 3, `Heartbeat answered ${JSON.stringify(answer)}`);
-    s.ws.close();
-    await s.closing;
+    // Silent from now on: closed once the silence is one and a half of its 4 s.
+    const closed = await Promise.race([s.closing, new Promise((resolve) => setTimeout(() => resolve(null), 10_000))]);
+    assert.ok(closed, 'the station told 4 s was not closed within 10 s of silence');
+    assert.match(closed.reason, /idle timeout/);
+    assert.ok(closed.at - heard >= 5_800 && closed.at - heard < 8_000, `closed ${closed.at - heard} ms after it was last heard, not about 6 s`);
   }));
 });
 
