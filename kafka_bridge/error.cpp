@@ -10,6 +10,12 @@ bool Error::is_backpressure() const { return code_ == RD_KAFKA_RESP_ERR__QUEUE_F
 
 bool Error::is_too_large() const { return code_ == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE; }
 
+bool Error::is_authorization() const {
+    return code_ == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+           code_ == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED ||
+           code_ == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED;
+}
+
 std::string Error::name() const {
     return rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(code_));
 }

@@ -23,6 +23,8 @@ public:
     /// The record is larger than the client or the broker takes (message.max.bytes, the
     /// topic's max.message.bytes): sending it again cannot help.
     bool is_too_large() const;
+    /// The cluster refused the client access (ACLs: topic, group or cluster authorization).
+    bool is_authorization() const;
     /// librdkafka's symbolic name for the code, e.g. "_MSG_TIMED_OUT".
     std::string name() const;
     /// "name: message".

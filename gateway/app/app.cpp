@@ -504,7 +504,6 @@ void App::check_topics() {
         return;
     }
     for (const auto& change : topic_watch_.observe(states.value())) {
-        transaction_ids_changed(change);
         if (change.is_error()) {
             log::error("{}", change.describe());
         } else {

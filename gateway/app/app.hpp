@@ -127,13 +127,11 @@ private:
     /// At start-up: check_transaction_ids until it works, every 5 s, six times at most (then
     /// logged, and the gateway goes on); false when a stop came first.
     bool keep_transaction_ids_ahead(Tenant& tenant);
-    /// Serve thread: a tenant whose sessions were refused an id, or whose transaction-id topic
-    /// was seen deleted or created again, is checked (every 5 s until it works); its
+    /// Serve thread, every tick: a tenant's transaction-id topic seen gone or created again (a
+    /// new topic id) suspends its numbering; such a tenant, or one whose sessions were
+    /// refused an id, is checked (every 5 s until it works), and its
     /// session::TransactionIdGuard resumes past the topic's end.
     void watch_transaction_ids();
-    /// Serve thread: a transaction-id topic deleted or created again suspends its tenant's
-    /// numbering until watch_transaction_ids() has checked it.
-    void transaction_ids_changed(const TopicChange& change);
     /// Reads a tenant's tables and starts its command router.
     std::optional<std::string> start_tenant(std::size_t index);
     /// The Prometheus page; while starting (parts_built_ false), only what exists before Kafka.
@@ -209,8 +207,10 @@ private:
         std::unique_ptr<security::EventWriter> events;
         /// Its transaction-id topic's end offset once checked at start-up.
         std::int64_t transaction_ids_end = 0;
-        /// watch_transaction_ids(): a check is due, not before this time (serve thread).
+        /// watch_transaction_ids(): a check is due, not before this time; the topic's id
+        /// (serve thread).
         bool transaction_ids_due = false;
+        std::string transaction_ids_topic;
         std::chrono::steady_clock::time_point transaction_ids_next{};
         /// Its schema refusals per station model since the last report (topics.violations).
         session::ViolationTally violations;

@@ -172,9 +172,6 @@ ocpp::Result<TransactionIdCheck, std::string> App::check_transaction_ids(Tenant&
     const auto& c = checked.value();
     const auto& topics = tenant.config.topics;
     const auto& transactions = topics.by_class[static_cast<std::size_t>(ocpp::EventClass::transaction)];
-    if (!c.unread.empty() && floor == 0) {
-        return fmt::format("cannot read {}: {}", transactions, c.unread);
-    }
     if (c.advanced > 0) {
         log::error("{} ended before transaction id {} (the largest on {}{}): it was created "
                    "again. Moved it on by {} records; 1.6 transaction ids go on after {}",
@@ -182,8 +179,9 @@ ocpp::Result<TransactionIdCheck, std::string> App::check_transaction_ids(Tenant&
                    floor > c.highest_found ? ", or given by this instance" : "", c.advanced, c.end);
     }
     if (!c.unread.empty()) {
-        log::warn("{} checked against the ids this instance gave alone: cannot read {}: {}",
-                  topics.transaction_ids, transactions, c.unread);
+        log::warn("{} checked against the ids this instance gave alone ({}): not allowed to read "
+                  "{}: {}",
+                  topics.transaction_ids, floor, transactions, c.unread);
     }
     return checked;
 }
@@ -203,10 +201,11 @@ bool App::keep_transaction_ids_ahead(Tenant& tenant) {
         // ACLs), or one too slow to read it, must not keep the gateway from starting.
         if (attempt == 6) {
             log::error("cannot check {} against the transaction ids already given ({}): starting "
-                       "without; were it created again, a 1.6 id given before could be given "
-                       "once more until this instance is refused one (README, \"OCPP 1.6 "
-                       "transaction ids\")",
+                       "without, and checking again every 5 s; until then, were it created "
+                       "again, a 1.6 id given before could be given once more (README, \"OCPP "
+                       "1.6 transaction ids\")",
                        ids, checked.error());
+            tenant.transaction_ids_due = true;
             return true;
         }
         log::warn("cannot check {} against the transaction ids already given: {}; again in 5 s",
@@ -217,26 +216,34 @@ bool App::keep_transaction_ids_ahead(Tenant& tenant) {
     }
 }
 
-void App::transaction_ids_changed(const TopicChange& change) {
-    if (change.kind != TopicChange::Kind::missing && change.kind != TopicChange::Kind::recreated &&
-        change.kind != TopicChange::Kind::back) {
-        return;
-    }
-    for (std::size_t i = 0; i < tenants_.size(); ++i) {
-        if (tenants_[i]->config.topics.transaction_ids == change.topic) {
-            listener_->transaction_ids(i).suspend();
-            tenants_[i]->transaction_ids_due = true;
-            tenants_[i]->transaction_ids_next = {};  // back: checked at once
-        }
-    }
-}
-
 void App::watch_transaction_ids() {
     for (std::size_t i = 0; i < tenants_.size(); ++i) {
         Tenant& tenant = *tenants_[i];
         session::TransactionIdGuard& guard = listener_->transaction_ids(i);
+        // The topic gone or created again (a new topic id): no id is given until it is checked.
+        const auto& ids = tenant.config.topics.transaction_ids;
+        bool gone = false;
+        if (auto states = tenant.producers->current()->describe_topics({ids}, 2s); states.ok()) {
+            const auto found = states.value().find(ids);
+            if (found != states.value().end()) {
+                const kafka_bridge::TopicState& now = found->second;
+                const bool changed = !now.exists || (!tenant.transaction_ids_topic.empty() &&
+                                                     !now.id.empty() && now.id != tenant.transaction_ids_topic);
+                if (changed && !guard.suspended()) {
+                    log::error("{} {}: no 1.6 transaction id is given until it is checked",
+                               ids, now.exists ? "was created again" : "no longer exists");
+                    guard.suspend();
+                    tenant.transaction_ids_due = true;
+                    tenant.transaction_ids_next = {};
+                }
+                if (now.exists && !now.id.empty()) {
+                    tenant.transaction_ids_topic = now.id;
+                }
+                gone = !now.exists;
+            }
+        }
         tenant.transaction_ids_due = guard.take_behind() || tenant.transaction_ids_due;
-        if (!tenant.transaction_ids_due || Clock::now() < tenant.transaction_ids_next) {
+        if (!tenant.transaction_ids_due || gone || Clock::now() < tenant.transaction_ids_next) {
             continue;
         }
         auto checked = check_transaction_ids(tenant, guard.given());

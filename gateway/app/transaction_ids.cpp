@@ -23,7 +23,7 @@ using Start = kafka_bridge::Consumer::Start;
 using Consumer = kafka_bridge::Consumer;
 
 /// Records queued before their delivery is waited for.
-constexpr std::int64_t kBatch = 50'000;
+constexpr std::int64_t kBatch = 10'000;  // the stations' records share the producer's queue
 
 ocpp::Result<std::unique_ptr<Consumer>, std::string> consumer_of(const config::Config& config) {
     kafka_bridge::ConsumerConfig settings = config::consumer_config(config);
@@ -35,18 +35,26 @@ ocpp::Result<std::unique_ptr<Consumer>, std::string> consumer_of(const config::C
     return std::move(created).value();
 }
 
+/// Why the transaction topic could not be read; `refused`: by the cluster's authorization.
+struct Unread {
+    std::string problem;
+    bool refused = false;
+};
+
+Unread unread(const kafka_bridge::Error& error) { return Unread{error.to_string(), error.is_authorization()}; }
+
 /// The largest 1.6 id the gateway gave in the last kTransactionTail records of each partition
-/// of `topic` into `highest`; the problem in words, or empty.
-std::string read_highest_id(const config::Config& config, const std::string& topic,
-                            const TransactionIdOptions& options, std::int64_t& highest) {
+/// of `topic` into `highest`; why it could not, if so.
+std::optional<Unread> read_highest_id(const config::Config& config, const std::string& topic,
+                                      const TransactionIdOptions& options, std::int64_t& highest) {
     auto created = consumer_of(config);
     if (!created.ok()) {
-        return created.error();
+        return Unread{created.error()};
     }
     Consumer& consumer = *created.value();
     auto marks = consumer.assign_all({{topic, Start::last}}, options.timeout, kTransactionTail);
     if (!marks.ok()) {
-        return marks.error().to_string();
+        return unread(marks.error());
     }
     std::map<std::int32_t, std::int64_t> remaining;  // partition → its end
     for (const auto& [partition, mark] : marks.value()) {
@@ -58,9 +66,11 @@ std::string read_highest_id(const config::Config& config, const std::string& top
     while (!remaining.empty()) {
         if (Clock::now() >= deadline || options.stopping()) {
             const auto last = consumer.last_error();
-            return fmt::format("{}: {} partition(s) not read to their end in {} ms{}", topic,
-                               remaining.size(), options.timeout.count(),
-                               last ? ": " + last->to_string() : std::string());
+            Unread why{fmt::format("{}: {} partition(s) not read to their end in {} ms{}", topic,
+                                   remaining.size(), options.timeout.count(),
+                                   last ? ": " + last->to_string() : std::string())};
+            why.refused = last && last->is_authorization();
+            return why;
         }
         const auto message = consumer.poll(100ms);
         if (!message) {
@@ -77,7 +87,7 @@ std::string read_highest_id(const config::Config& config, const std::string& top
         }
     }
     consumer.close();
-    return {};
+    return std::nullopt;
 }
 
 /// Delivery reports of the records written to move the topic on.
@@ -160,13 +170,21 @@ ocpp::Result<TransactionIdCheck, std::string> keep_transaction_ids_ahead(
     if (!marks.ok()) {
         return marks.error().to_string();
     }
-    TransactionIdCheck check;
-    for (const auto& [partition, mark] : marks.value()) {
-        check.end = std::max(check.end, mark.second);
+    if (marks.value().size() != 1 || marks.value().begin()->first.second != 0) {
+        return fmt::format("{} has {} partitions: transaction ids need exactly one", ids, marks.value().size());
     }
-    check.unread = read_highest_id(config, transactions, options, check.highest_found);
-    if (!check.unread.empty() && options.floor == 0) {
-        return check;  // nothing to hold the topic against
+    TransactionIdCheck check;
+    check.end = marks.value().begin()->second.second;
+    if (const auto why = read_highest_id(config, transactions, options, check.highest_found)) {
+        // Refused by the cluster's ACLs, the topic is held against the floor alone; any other
+        // failure (a slow or missing topic) is one: the check is made again.
+        if (!why->refused) {
+            return why->problem;
+        }
+        check.unread = why->problem;
+        if (options.floor == 0) {
+            return check;  // nothing to hold the topic against
+        }
     }
     const std::int64_t known = std::max(check.highest_found, options.floor);
     if (check.end >= known) {
@@ -220,7 +238,8 @@ ocpp::Result<TransactionIdCheck, std::string> keep_transaction_ids_ahead(
         return ends.error().to_string();
     }
     const std::int64_t before = check.end;
-    check.end = ends.value().empty() ? 0 : ends.value().begin()->second;
+    const auto partition0 = ends.value().find(0);
+    check.end = partition0 == ends.value().end() ? 0 : partition0->second;
     check.advanced = wanted;
     consumer.close();
     if (check.end < known) {

@@ -39,8 +39,9 @@ struct TransactionIdCheck {
     std::int64_t highest_found = 0;
     /// Records written to move the topic on (0: it was past already).
     std::int64_t advanced = 0;
-    /// Why the transaction topic could not be read: the topic was held against the floor
-    /// alone (none: it was not checked).
+    /// Why the cluster's authorization refused reading the transaction topic: the topic was
+    /// held against the floor alone (no floor: it was not checked). Any other read failure
+    /// fails the check.
     std::string unread;
 };
 

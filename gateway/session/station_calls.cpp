@@ -317,6 +317,9 @@ void Session::publish(ocpp::AcceptedCall accepted, std::optional<std::int64_t> t
         pending->boot = answer.decision->status == "Accepted" ? BootState::accepted
                         : answer.decision->status == "Pending" ? BootState::pending
                                                                : BootState::rejected;
+        if (const auto it = answer.reply.find("interval"); it != answer.reply.end() && it->is_number_integer()) {
+            pending->interval = std::chrono::seconds(it->get<std::int64_t>());
+        }
     }
     if (action.rpc == ocpp::Rpc::send) {
         reply.clear();  // never sent: the record says SEND instead
@@ -457,6 +460,7 @@ void Session::answer(const Pending& pending) {
     send(ocpp::serialize_call_result(pending.id, pending.reply));
     if (pending.boot != BootState::none) {
         boot_state_ = pending.boot;
+        told_interval_ = pending.interval;
     }
 }
 
