@@ -110,6 +110,19 @@ describe('station registry on Kafka (security profile 1)', () => {
   }));
 });
 
+/**
+ * A 1.6 WebSocket station on `gw` that counts the gateway's pings (`autoPong` false: it never
+ * answers them) and records how it was closed.
+ */
+function rawStation(gw, id, { autoPong = true } = {}) {
+  const ws = new WebSocket(gw.wsUrl(id), ['ocpp1.6'], { autoPong });
+  const s = { ws, pings: 0, closed: null };
+  ws.on('ping', () => { s.pings += 1; });
+  s.opened = new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('unexpected-response', (_, res) => reject(new Error(`HTTP ${res.statusCode}`))); ws.once('error', reject); });
+  s.closing = new Promise((resolve) => ws.once('close', (code, reason) => { s.closed = { code, reason: reason.toString(), at: Date.now() }; resolve(s.closed); }));
+  return s;
+}
+
 // Per-station keep-alive from the registry (here its file; the topic's pingInterval and
 // pongTimeout are read the same way, unit-tested): a station that cannot answer pings gets
 // none, one behind a NAT that drops idle sockets gets them often, the rest the configured ones.
@@ -138,15 +151,7 @@ describe('station keep-alive from the registry', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** A station that counts the gateway's pings; `autoPong` false: it never answers them. */
-  function station(id, { autoPong = true } = {}) {
-    const ws = new WebSocket(gw.wsUrl(id), ['ocpp1.6'], { autoPong });
-    const s = { ws, pings: 0, closed: null };
-    ws.on('ping', () => { s.pings += 1; });
-    s.opened = new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('unexpected-response', (_, res) => reject(new Error(`HTTP ${res.statusCode}`))); ws.once('error', reject); });
-    s.closing = new Promise((resolve) => ws.once('close', (code, reason) => { s.closed = { code, reason: reason.toString(), at: Date.now() }; resolve(s.closed); }));
-    return s;
-  }
+  const station = (id, options) => rawStation(gw, id, options);
 
   test('no pings, frequent pings with a short pong timeout, and the defaults, side by side', logOnFailure(async () => {
     const q = station(quiet);
@@ -198,13 +203,7 @@ describe('idle timeout and a station\'s own heartbeat interval', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function station(id) {
-    const ws = new WebSocket(gw.wsUrl(id), ['ocpp1.6']);
-    const s = { ws, closed: null };
-    s.opened = new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('unexpected-response', (_, res) => reject(new Error(`HTTP ${res.statusCode}`))); ws.once('error', reject); });
-    s.closing = new Promise((resolve) => ws.once('close', (code, reason) => { s.closed = { code, reason: reason.toString(), at: Date.now() }; resolve(s.closed); }));
-    return s;
-  }
+  const station = (id) => rawStation(gw, id);
 
   test('a station silent for less than one and a half of its interval stays; one silent past the idle timeout is closed', logOnFailure(async () => {
     const s = station(slow);
