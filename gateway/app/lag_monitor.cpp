@@ -41,9 +41,7 @@ void LagMonitor::stop() {
 }
 
 void LagMonitor::run() {
-    kafka_bridge::ConsumerConfig settings;
-    settings.brokers = config_.kafka.brokers;
-    settings.properties = config_.kafka.properties;
+    kafka_bridge::ConsumerConfig settings = config::consumer_config(config_);
     settings.log = [](int level, const char* facility, const char* message) {
         if (level <= 4) {
             log::warn("librdkafka (lag) {}: {}", facility, message);

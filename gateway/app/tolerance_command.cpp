@@ -162,9 +162,7 @@ namespace {
 /// Reads `topic` from its beginning to its end into `suggestion`; an error message or empty.
 std::string read_dead_letters(const config::Config& config, const std::string& topic,
                               ToleranceSuggestion& suggestion) {
-    kafka_bridge::ConsumerConfig settings;
-    settings.brokers = config.kafka.brokers;
-    settings.properties = config.kafka.properties;
+    kafka_bridge::ConsumerConfig settings = config::consumer_config(config);
     settings.log = [](int, const char*, const char*) {};  // errors come back as results
     auto created = kafka_bridge::Consumer::create(settings);
     if (!created.ok()) {
