@@ -1,8 +1,11 @@
 #include "gateway/session/command_checks.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <set>
 
 #include "ocpp/actions.hpp"
+#include "ocpp/types.hpp"
 
 namespace gateway::session {
 
@@ -105,6 +108,86 @@ CommandOutcome answer_outcome(const ocpp::SchemaRegistry& schemas, ocpp::Protoco
         }
     }
     return o;
+}
+
+namespace {
+
+bool same_name(const nlohmann::json& value, std::string_view name) {
+    return value.is_string() && ocpp::ascii_lower(value.get_ref<const std::string&>()) == ocpp::ascii_lower(name);
+}
+
+/// `member` of `object` as a string, or "" when absent or not a string.
+std::string_view text_of(const nlohmann::json& object, const char* member) {
+    const auto it = object.find(member);
+    return it != object.end() && it->is_string() ? std::string_view(it->get_ref<const std::string&>())
+                                                 : std::string_view();
+}
+
+std::optional<std::chrono::seconds> whole_seconds(std::string_view text) {
+    long long value = -1;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || value < 0 ||
+        value > kMaxHeartbeatSeconds) {
+        return std::nullopt;
+    }
+    return std::chrono::seconds(value);
+}
+
+/// A 2.0.1 / 2.1 SetVariableData or SetVariableResult entry about OCPPCommCtrlr's Actual
+/// HeartbeatInterval.
+bool is_heartbeat_interval(const nlohmann::json& entry) {
+    if (!entry.is_object()) {
+        return false;
+    }
+    const auto component = entry.find("component");
+    const auto variable = entry.find("variable");
+    const std::string_view type = text_of(entry, "attributeType");
+    return component != entry.end() && component->is_object() &&
+           same_name(component->value("name", nlohmann::json()), "OCPPCommCtrlr") &&
+           variable != entry.end() && variable->is_object() &&
+           same_name(variable->value("name", nlohmann::json()), "HeartbeatInterval") &&
+           (type.empty() || ocpp::ascii_lower(type) == "actual");
+}
+
+}  // namespace
+
+std::optional<std::chrono::seconds> heartbeat_interval_agreed(ocpp::ProtocolVersion version,
+                                                              const Command& command,
+                                                              const nlohmann::json& response) {
+    if (!command.payload.is_object() || !response.is_object()) {
+        return std::nullopt;
+    }
+    if (version == ocpp::ProtocolVersion::v16) {
+        if (command.action != "ChangeConfiguration" ||
+            !same_name(command.payload.value("key", nlohmann::json()), "HeartbeatInterval") ||
+            text_of(response, "status") != "Accepted") {
+            return std::nullopt;
+        }
+        return whole_seconds(text_of(command.payload, "value"));
+    }
+    if (command.action != "SetVariables") {
+        return std::nullopt;
+    }
+    const auto asked = command.payload.find("setVariableData");
+    const auto results = response.find("setVariableResult");
+    if (asked == command.payload.end() || !asked->is_array() || results == response.end() ||
+        !results->is_array()) {
+        return std::nullopt;
+    }
+    const bool accepted = std::any_of(results->begin(), results->end(), [](const nlohmann::json& r) {
+        return is_heartbeat_interval(r) && text_of(r, "attributeStatus") == "Accepted";
+    });
+    if (!accepted) {
+        return std::nullopt;
+    }
+    // The last value asked for wins, as a station applies them in order.
+    std::optional<std::chrono::seconds> agreed;
+    for (const auto& entry : *asked) {
+        if (is_heartbeat_interval(entry)) {
+            agreed = whole_seconds(text_of(entry, "attributeValue"));
+        }
+    }
+    return agreed;
 }
 
 }  // namespace gateway::session

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -41,5 +42,17 @@ std::optional<CommandOutcome> check_boot_state(ocpp::ProtocolVersion version, bo
 CommandOutcome answer_outcome(const ocpp::SchemaRegistry& schemas, ocpp::ProtocolVersion version,
                               const std::string& action, const nlohmann::json& response,
                               const config::ToleranceProfile* tolerance = nullptr);
+
+/// The heartbeat interval a station agreed to in its answer to `command`, for the idle bound:
+/// OCPP 1.6 ChangeConfiguration of HeartbeatInterval answered Accepted; 2.0.1 / 2.1
+/// SetVariables of OCPPCommCtrlr's HeartbeatInterval (its Actual value) answered Accepted.
+/// Names are compared without case (firmware varies). Nothing for any other command or
+/// answer, nor for a value that is not a whole number of seconds (at most kMaxHeartbeatSeconds).
+std::optional<std::chrono::seconds> heartbeat_interval_agreed(ocpp::ProtocolVersion version,
+                                                              const Command& command,
+                                                              const nlohmann::json& response);
+
+/// Largest heartbeat interval heartbeat_interval_agreed() takes (a week).
+inline constexpr long long kMaxHeartbeatSeconds = 7LL * 24 * 3600;
 
 }  // namespace gateway::session

@@ -291,6 +291,11 @@ void Session::handle_response(const ocpp::MessageId& id, const ocpp::Frame& fram
                 send(ocpp::Rejection{first.errc, id.get(), ocpp::call_error_code(first.errc, info_.version),
                                      ocpp::truncate_utf8(first.path + ": " + first.message), true, true}
                          .answer(info_.version));
+            } else if (outcome.response_violations.empty()) {
+                // The interval the station agreed to keeps it from being closed as idle.
+                if (const auto agreed = heartbeat_interval_agreed(info_.version, done->command, result->payload)) {
+                    told_interval_ = *agreed;
+                }
             }
             finish_command(std::move(*done), std::move(outcome));
         } else {

@@ -248,7 +248,8 @@ private:
     std::string peer_ip_;
     std::atomic<std::int64_t> epoch_{-1};
     std::atomic<BootState> boot_state_{BootState::none};
-    /// The interval the last BootNotification answer on this connection told the station;
+    /// The interval the last BootNotification answer on this connection told the station, or
+    /// that it agreed to since in an operator's ChangeConfiguration / SetVariables;
     /// 0: none yet (idle_bound() estimates it).
     std::chrono::seconds told_interval_{0};
     security::RateLimiter messages_;  // I/O-thread-only use; its own lock is uncontended

@@ -15,6 +15,7 @@ import { startGateway, uniqueStationId, withGatewayLog, GATEWAY_BIN, KAFKA_BROKE
 import { TopicReader, TOPICS } from '../lib/kafka.mjs';
 import { assertSchema } from '../lib/schemas.mjs';
 import { tryConnect, answerWithin, writeRegistry } from '../lib/security.mjs';
+import { restCall, waitPresence } from '../lib/commands.mjs';
 
 const STATIONS_TOPIC = 'ocpp.stations';
 const SECURITY_TOPIC = TOPICS.security ?? 'ocpp.security';
@@ -186,12 +187,14 @@ describe('idle timeout and a station\'s own heartbeat interval', () => {
   const logOnFailure = (fn) => withGatewayLog(() => gw, fn);
   const slow = uniqueStationId('ITIDS');   // told 4 s: idle after 6 s
   const brisk = uniqueStationId('ITIDB');  // told 1 s: idle after the configured 3 s
+  const agreeing = uniqueStationId('ITIDC');  // told 1 s, then agrees to 4 s on a command
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ocpp-idle-'));
     const registry = writeRegistry(join(dir, 'stations.yaml'), [
       { id: slow, pingIntervalS: 0, heartbeatIntervalS: 4 },
       { id: brisk, pingIntervalS: 0, heartbeatIntervalS: 1 },
+      { id: agreeing, pingIntervalS: 0, heartbeatIntervalS: 1 },
     ]);
     const config = join(dir, 'gateway.yaml');
     writeFileSync(config, 'limits:\n  idle_timeout_s: 3\n');
@@ -228,6 +231,27 @@ describe('idle timeout and a station\'s own heartbeat interval', () => {
     assert.ok(closed, 'the station told 4 s was not closed within 10 s of silence');
     assert.match(closed.reason, /idle timeout/);
     assert.ok(closed.at - heard >= 5_800 && closed.at - heard < 8_000, `closed ${closed.at - heard} ms after it was last heard, not about 6 s`);
+  }));
+
+  test('a station that agrees to a longer interval in an operator\'s ChangeConfiguration is given one and a half of it', logOnFailure(async () => {
+    const c = station(agreeing);
+    c.ws.on('message', (m) => {
+      const frame = JSON.parse(m.toString());
+      if (frame[0] === 2 && frame[2] === 'ChangeConfiguration') c.ws.send(JSON.stringify([3, frame[1], { status: 'Accepted' }]));
+    });
+    await c.opened;
+    await waitPresence(gw.adminPort, agreeing);
+    const res = await restCall(gw.adminPort, agreeing, 'ChangeConfiguration', { key: 'HeartbeatInterval', value: '4' }, { query: { timeoutMs: 5_000 }, timeoutMs: 10_000 });
+    assert.equal(res.status, 200, `REST status; body ${res.text}`);
+    assert.equal(res.body?.response?.status, 'Accepted', `result ${res.text}`);
+    // The station's answer was the last it was heard; the result came after it.
+    const heard = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 4_800));
+    assert.equal(c.closed, null, `the station that agreed to 4 s was closed after ${c.closed && c.closed.at - heard} ms of silence`);
+    const closed = await Promise.race([c.closing, new Promise((resolve) => setTimeout(() => resolve(null), 10_000))]);
+    assert.ok(closed, 'the station that agreed to 4 s was not closed within 15 s of silence');
+    assert.match(closed.reason, /idle timeout/);
+    assert.ok(closed.at - heard >= 5_500 && closed.at - heard < 8_000, `closed ${closed.at - heard} ms after it was last heard, not about 6 s`);
   }));
 });
 

@@ -128,3 +128,45 @@ TEST_CASE("a station not accepted at boot gets only what OCPP allows", "[command
     CHECK(verdict(ProtocolVersion::v16, "GetConfiguration", false, true));
     CHECK(verdict(ProtocolVersion::v201, "GetVariables", false, true)->error_code == "NotAccepted");
 }
+
+TEST_CASE("the heartbeat interval a station agrees to in an operator's command is known", "[commands]") {
+    using gateway::session::heartbeat_interval_agreed;
+    using std::chrono::seconds;
+    Command change;
+    change.action = "ChangeConfiguration";
+    change.payload = json{{"key", "HeartbeatInterval"}, {"value", "900"}};
+    const json accepted = {{"status", "Accepted"}};
+    CHECK(heartbeat_interval_agreed(ProtocolVersion::v16, change, accepted) == seconds(900));
+    change.payload["key"] = "heartbeatinterval";  // firmware spells keys its own way
+    CHECK(heartbeat_interval_agreed(ProtocolVersion::v16, change, accepted) == seconds(900));
+    for (const char* status : {"Rejected", "RebootRequired", "NotSupported"}) {
+        CHECK_FALSE(heartbeat_interval_agreed(ProtocolVersion::v16, change, json{{"status", status}}));
+    }
+    for (const char* value : {"", "15m", "-5", "1.5", "99999999999999999999", "604801"}) {
+        change.payload["value"] = value;
+        CHECK_FALSE(heartbeat_interval_agreed(ProtocolVersion::v16, change, accepted));
+    }
+    change.payload = json{{"key", "MeterValueSampleInterval"}, {"value", "900"}};
+    CHECK_FALSE(heartbeat_interval_agreed(ProtocolVersion::v16, change, accepted));
+
+    Command set;
+    set.action = "SetVariables";
+    const json heartbeat = {{"component", {{"name", "OCPPCommCtrlr"}}}, {"variable", {{"name", "HeartbeatInterval"}}}};
+    const json sampling = {{"component", {{"name", "SampledDataCtrlr"}}}, {"variable", {{"name", "TxUpdatedInterval"}}}};
+    auto asked = [](json entry, const char* value) { entry["attributeValue"] = value; return entry; };
+    auto result = [](json entry, const char* status) { entry["attributeStatus"] = status; return entry; };
+    set.payload = {{"setVariableData", json::array({asked(sampling, "60"), asked(heartbeat, "1200")})}};
+    const json both = {{"setVariableResult", json::array({result(sampling, "Accepted"), result(heartbeat, "Accepted")})}};
+    for (const auto version : {ProtocolVersion::v201, ProtocolVersion::v21}) {
+        CHECK(heartbeat_interval_agreed(version, set, both) == seconds(1200));
+    }
+    const json refused = {{"setVariableResult", json::array({result(sampling, "Accepted"), result(heartbeat, "Rejected")})}};
+    CHECK_FALSE(heartbeat_interval_agreed(ProtocolVersion::v201, set, refused));
+    json target = heartbeat;
+    target["attributeType"] = "Target";  // not the value the station runs on
+    set.payload = {{"setVariableData", json::array({asked(target, "1200")})}};
+    CHECK_FALSE(heartbeat_interval_agreed(ProtocolVersion::v201, set,
+                                          json{{"setVariableResult", json::array({result(target, "Accepted")})}}));
+    set.action = "ChangeConfiguration";  // not a 2.0.1 action
+    CHECK_FALSE(heartbeat_interval_agreed(ProtocolVersion::v201, set, both));
+}
