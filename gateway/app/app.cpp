@@ -233,7 +233,7 @@ std::optional<std::string> App::connect_kafka() {
                 return std::nullopt;
             }
         }
-        if (!keep_transaction_ids_ahead(*tenant)) {
+        if (!check_transaction_ids_at_start(*tenant)) {
             stopped_early_ = true;
             return std::nullopt;
         }

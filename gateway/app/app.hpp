@@ -126,7 +126,7 @@ private:
     ocpp::Result<TransactionIdCheck, std::string> check_transaction_ids(Tenant& tenant, std::int64_t floor);
     /// At start-up: check_transaction_ids until it works, every 5 s, six times at most (then
     /// logged, and the gateway goes on); false when a stop came first.
-    bool keep_transaction_ids_ahead(Tenant& tenant);
+    bool check_transaction_ids_at_start(Tenant& tenant);
     /// Serve thread, every tick: a tenant's transaction-id topic seen gone or created again (a
     /// new topic id) suspends its numbering; such a tenant, or one whose sessions were
     /// refused an id, is checked (every 5 s until it works), and its

@@ -186,7 +186,7 @@ ocpp::Result<TransactionIdCheck, std::string> App::check_transaction_ids(Tenant&
     return checked;
 }
 
-bool App::keep_transaction_ids_ahead(Tenant& tenant) {
+bool App::check_transaction_ids_at_start(Tenant& tenant) {
     const auto& ids = tenant.config.topics.transaction_ids;
     for (int attempt = 1;; ++attempt) {
         auto checked = check_transaction_ids(tenant, 0);

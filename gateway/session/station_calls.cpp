@@ -34,20 +34,6 @@ bool refused_for_now(const kafka_bridge::Error& error) {
     return error.is_backpressure() || error.is_fatal();
 }
 
-/// Whether `id`, just delivered, may be given (TransactionIdGuard); a refusal is logged at
-/// most once a minute.
-bool fresh_transaction_id(Services& services, std::int64_t id) {
-    const auto verdict = services.transaction_ids.admit(id, Clock::now());
-    if (verdict.log) {
-        log::error("{} gave offset {}, but transaction ids up to {} may have been given before{}: "
-                   "refused; 1.6 StartTransaction is answered InternalError until this instance "
-                   "has moved the topic on",
-                   services.config.topics.transaction_ids, id - 1, verdict.floor,
-                   services.transaction_ids.suspended() ? " (the topic was created again)" : "");
-    }
-    return verdict.given;
-}
-
 }  // namespace
 
 void Session::handle_text(std::string text) {
@@ -224,7 +210,7 @@ void Session::produce_numbering(std::shared_ptr<Numbering> numbering) {
             }
             // Here, in offset order (TransactionIdGuard::admit), whether or not the station
             // is still here: an id no larger than one given before is never used.
-            const bool repeated = d.ok() && d.partition == 0 && !fresh_transaction_id(services, d.offset + 1);
+            const bool repeated = d.ok() && d.partition == 0 && !services.transaction_ids.admit_logged(d.offset + 1, services.config.topics.transaction_ids);
             auto self = weak.lock();
             if (!self) {
                 return;
@@ -244,7 +230,7 @@ void Session::produce_numbering(std::shared_ptr<Numbering> numbering) {
                     self->release_held();
                     return;
                 }
-                if (!repeated) {  // a repeated id is logged by fresh_transaction_id
+                if (!repeated) {  // a repeated id is logged by admit_logged
                     log::error("station {}: no transaction id: {}", self->info_.station_id,
                                d.ok() ? std::string("transaction-id topic must have one partition "
                                                     "and fewer than 2^31 records")

@@ -1,5 +1,7 @@
 #include "gateway/session/transaction_id_guard.hpp"
 
+#include "gateway/log/log.hpp"
+
 namespace gateway::session {
 namespace {
 
@@ -38,6 +40,17 @@ TransactionIdGuard::Verdict TransactionIdGuard::admit(std::int64_t id,
 void TransactionIdGuard::resume_past(std::int64_t end) {
     raise(given_, end);
     suspended_.store(false);
+}
+
+bool TransactionIdGuard::admit_logged(std::int64_t id, std::string_view topic) {
+    const auto verdict = admit(id, std::chrono::steady_clock::now());
+    if (verdict.log) {
+        log::error("{} gave offset {}, but transaction ids up to {} may have been given before{}: "
+                   "refused; 1.6 StartTransaction is answered InternalError until this instance "
+                   "has moved the topic on",
+                   topic, id - 1, verdict.floor, suspended() ? " (the topic was created again)" : "");
+    }
+    return verdict.given;
 }
 
 }  // namespace gateway::session

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <string_view>
 
 namespace gateway::session {
 
@@ -37,6 +38,9 @@ public:
     /// behind and, the first time in a row, raises its floor by kMargin: another instance may
     /// have given ids above the last one this instance saw.
     Verdict admit(std::int64_t id, std::chrono::steady_clock::time_point now);
+    /// admit() now, a refusal logged as an error naming the id topic `topic`. Whether `id` may
+    /// be given.
+    bool admit_logged(std::int64_t id, std::string_view topic);
 
     /// Refuses every id until resume_past() (the topic was seen created again).
     void suspend() { suspended_.store(true); }
