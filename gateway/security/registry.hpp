@@ -78,6 +78,19 @@ public:
     Verdict verify(std::string_view station_id, std::string_view password,
                    ocpp::ProtocolVersion version,
                    std::chrono::seconds cache_for = std::chrono::minutes(10));
+    /// A verdict of verify() kept for later (a check run before its request is decided), with
+    /// the hash it was reached against: empty when there was none, or the station's
+    /// credential changed while it ran.
+    struct Checked {
+        Verdict verdict{};
+        std::string hash;
+    };
+    /// verify(), for a verdict used later: see still_holds().
+    Checked verify_for_later(std::string_view station_id, std::string_view password,
+                             ocpp::ProtocolVersion version);
+    /// Whether `checked` still says what verify() would: the station is registered, enabled
+    /// and has the hash it was reached against.
+    bool still_holds(std::string_view station_id, const Checked& checked) const;
     std::size_t size() const;
 
 private:

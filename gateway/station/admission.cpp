@@ -113,10 +113,10 @@ std::optional<Refusal> Admission::admit(const Candidate& c, Clock::time_point no
         if (c.precheck_over_budget) {
             return over_budget(c, now);
         }
-        // A pass checked against a hash the registry has replaced since (a password rotated
-        // while the check ran) is no pass: checked again against the new one.
+        // A verdict reached against a credential the registry has replaced since (a password
+        // rotated, a station disabled, while the check ran) is none: checked again.
         auto prechecked = c.prechecked;
-        if (prechecked == security::StationRegistry::Verdict::ok && !registry_.verified_recently(station, password)) {
+        if (prechecked && !registry_.still_holds(station, *prechecked)) {
             prechecked.reset();
         }
         const bool cached = prechecked || registry_.verified_recently(station, password);
@@ -125,7 +125,7 @@ std::optional<Refusal> Admission::admit(const Candidate& c, Clock::time_point no
         }
         security::StationRegistry::Verdict verdict{};
         if (prechecked) {
-            verdict = *prechecked;
+            verdict = prechecked->verdict;
         } else {
             const auto started = Clock::now();
             verdict = registry_.verify(station, password, c.handshake.version);
@@ -180,14 +180,14 @@ std::optional<Admission::PasswordCheck> Admission::password_check(const Handshak
         return std::nullopt;
     }
     return PasswordCheck([this, station, password = std::move(password), version = handshake.version](
-                             Clock::time_point now) -> std::optional<security::StationRegistry::Verdict> {
+                             Clock::time_point now) -> std::optional<security::StationRegistry::Checked> {
         if (!password_checks_.available(now)) {
             return std::nullopt;  // spent by the checks that ran before this one
         }
         const auto started = Clock::now();
-        const auto verdict = registry_.verify(station, password, version);
+        auto checked = registry_.verify_for_later(station, password, version);
         password_checks_.charge(Clock::now() - started, now);
-        return verdict;
+        return checked;
     });
 }
 

@@ -53,7 +53,7 @@ public:
         std::function<std::optional<std::string>()> certificate_problem;
         /// The verdict of password_check()'s check, run for this very request (station,
         /// Authorization header, version) before it was read; nothing when none ran.
-        std::optional<security::StationRegistry::Verdict> prechecked;
+        std::optional<security::StationRegistry::Checked> prechecked;
         /// That check could not run within the budget or in time: 503 password_budget.
         bool precheck_over_budget = false;
     };
@@ -62,7 +62,7 @@ public:
 
     /// A password check run before admit(), off the I/O threads, given the time it starts: its
     /// verdict, or nothing when the budget was spent by then.
-    using PasswordCheck = std::function<std::optional<security::StationRegistry::Verdict>(Clock::time_point)>;
+    using PasswordCheck = std::function<std::optional<security::StationRegistry::Checked>(Clock::time_point)>;
     /// For a request not yet decided: the PBKDF2 check admit() would run for it, or nothing
     /// when admit() needs none or decides without one (no Basic credentials to check, a
     /// throttled key, an unknown or disabled identity, a cached password, a spent budget).

@@ -78,7 +78,7 @@ struct PasswordPrecheck {
     std::string authorization;  ///< the Authorization header
     ocpp::ProtocolVersion version{};  ///< the version it was checked for (1.6 treats hex specially)
     /// Its verdict; nothing when it could not run in time (refused as over the budget).
-    std::optional<security::StationRegistry::Verdict> verdict;
+    std::optional<security::StationRegistry::Checked> verdict;
 };
 
 /// What the listener does with an upgrade request's head before websocketpp reads it.

@@ -180,7 +180,7 @@ TEST_CASE("a password check run before the request is decided stands in for admi
     Fixture f;
     Admission admission(f.settings, f.registry, f.events, f.metrics);
     const auto cs1 = handshake("CS-1");
-    auto candidate = [&](const std::string& password, std::optional<security::StationRegistry::Verdict> verdict,
+    auto candidate = [&](const std::string& password, std::optional<security::StationRegistry::Checked> verdict,
                          bool over_budget = false) {
         return Admission::Candidate{cs1, "10.0.0.1", basic("CS-1", password), 0, false, nullptr, verdict, over_budget};
     };
@@ -195,14 +195,17 @@ TEST_CASE("a password check run before the request is decided stands in for admi
     // A cold password: the check runs elsewhere, gives the verdict, and fills the cache.
     auto right = admission.password_check(cs1, "10.0.0.1", basic("cs-1", "pw"), f.t0);
     REQUIRE(right);
-    CHECK((*right)(f.t0) == security::StationRegistry::Verdict::ok);
+    const auto passed = (*right)(f.t0);
+    REQUIRE(passed);
+    CHECK(passed->verdict == security::StationRegistry::Verdict::ok);
     CHECK(f.registry.verified_recently("CS-1", "pw"));
     CHECK_FALSE(admission.password_check(cs1, "10.0.0.1", basic("CS-1", "pw"), f.t0));  // cached now
 
     auto wrong = admission.password_check(cs1, "10.0.0.1", basic("CS-1", "bad"), f.t0);
     REQUIRE(wrong);
     const auto verdict = (*wrong)(f.t0);
-    CHECK(verdict == security::StationRegistry::Verdict::bad_credentials);
+    REQUIRE(verdict);
+    CHECK(verdict->verdict == security::StationRegistry::Verdict::bad_credentials);
 
     // admit() takes the verdict given instead of checking again, so a wrong password is
     // refused (and counted as a failure) without a second PBKDF2 on the I/O thread.
@@ -210,7 +213,7 @@ TEST_CASE("a password check run before the request is decided stands in for admi
     REQUIRE(refused);
     CHECK(refused->status == 401);
     CHECK(f.events.count(EventType::auth_failed) == 1);
-    CHECK_FALSE(admission.admit(candidate("pw", security::StationRegistry::Verdict::ok), f.t0));
+    CHECK_FALSE(admission.admit(candidate("pw", passed), f.t0));
     // A check that could not run in time is refused like a spent budget.
     const auto busy = admission.admit(candidate("pw", std::nullopt, true), f.t0);
     REQUIRE(busy);
@@ -226,7 +229,8 @@ TEST_CASE("a pass checked ahead against a password rotated since is checked agai
     auto ahead = admission.password_check(cs1, "10.0.0.1", basic("CS-1", "pw"), f.t0);
     REQUIRE(ahead);
     const auto verdict = (*ahead)(f.t0);
-    REQUIRE(verdict == security::StationRegistry::Verdict::ok);
+    REQUIRE(verdict);
+    REQUIRE(verdict->verdict == security::StationRegistry::Verdict::ok);
     // The operator rotates the leaked password while the request waits for admit().
     REQUIRE_FALSE(f.registry.apply_record(
         "CS-1", std::string(R"({"stationId":"CS-1","passwordHash":")") + security::hash_password("new", 1000) + "\"}"));
@@ -236,6 +240,42 @@ TEST_CASE("a pass checked ahead against a password rotated since is checked agai
     CHECK(refused->status == 401);
     const Admission::Candidate new_password{cs1, "10.0.0.1", basic("CS-1", "new"), 0, false, nullptr, std::nullopt, false};
     CHECK_FALSE(admission.admit(new_password, f.t0));
+}
+
+TEST_CASE("a refusal checked ahead against a password rotated since is checked again", "[station]") {
+    Fixture f;
+    Admission admission(f.settings, f.registry, f.events, f.metrics);
+    const auto cs1 = handshake("CS-1");
+    auto ahead = admission.password_check(cs1, "10.0.0.1", basic("CS-1", "new"), f.t0);
+    REQUIRE(ahead);
+    const auto verdict = (*ahead)(f.t0);
+    REQUIRE(verdict);
+    REQUIRE(verdict->verdict == security::StationRegistry::Verdict::bad_credentials);
+    // The operator gives the station its new password while the request waits for admit().
+    REQUIRE_FALSE(f.registry.apply_record(
+        "CS-1", std::string(R"({"stationId":"CS-1","passwordHash":")") + security::hash_password("new", 1000) + "\"}"));
+    const Admission::Candidate new_password{cs1, "10.0.0.1", basic("CS-1", "new"), 0, false, nullptr, verdict, false};
+    CHECK_FALSE(admission.admit(new_password, f.t0));
+    CHECK(f.events.count(EventType::auth_failed) == 0);
+}
+
+TEST_CASE("a pass checked ahead for a station disabled since is refused", "[station]") {
+    Fixture f;
+    Admission admission(f.settings, f.registry, f.events, f.metrics);
+    const auto cs1 = handshake("CS-1");
+    auto ahead = admission.password_check(cs1, "10.0.0.1", basic("CS-1", "pw"), f.t0);
+    REQUIRE(ahead);
+    const auto verdict = (*ahead)(f.t0);
+    REQUIRE(verdict);
+    REQUIRE(verdict->verdict == security::StationRegistry::Verdict::ok);
+    const auto hash = f.registry.find("CS-1")->password_hash;
+    REQUIRE_FALSE(f.registry.apply_record(
+        "CS-1", std::string(R"({"stationId":"CS-1","enabled":false,"passwordHash":")") + hash + "\"}"));
+    const Admission::Candidate candidate{cs1, "10.0.0.1", basic("CS-1", "pw"), 0, false, nullptr, verdict, false};
+    const auto refused = admission.admit(candidate, f.t0);
+    REQUIRE(refused);
+    CHECK(refused->status == 404);  // as any disabled identity
+    CHECK_FALSE(f.registry.still_holds("CS-1", *verdict));
 }
 
 TEST_CASE("password checks run ahead charge the budget and stop when it is spent", "[station]") {
@@ -254,7 +294,9 @@ TEST_CASE("password checks run ahead charge the budget and stop when it is spent
     auto second = admission.password_check(handshake("CS-B"), "10.0.0.1", basic("CS-B", "pw"), f.t0);
     REQUIRE(first);
     REQUIRE(second);  // both asked before either ran: the budget was not spent yet
-    CHECK((*first)(f.t0) == security::StationRegistry::Verdict::ok);
+    const auto first_verdict = (*first)(f.t0);
+    REQUIRE(first_verdict);
+    CHECK(first_verdict->verdict == security::StationRegistry::Verdict::ok);
     CHECK_FALSE((*second)(f.t0));  // the first spent it: no verdict, admit() answers 503
     CHECK_FALSE(f.registry.verified_recently("CS-B", "pw"));
     // Nothing more is run ahead while it is spent.
