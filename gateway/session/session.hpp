@@ -154,8 +154,12 @@ private:
     /// Whether one more message fits the station's rate; counts and reports one that does not.
     bool within_rate(const ocpp::MessageId& id, const std::string& action, bool answerable,
                      const std::string& raw, const std::string& received_at);
-    /// Asks Kafka for the number of a 1.6 StartTransaction; the calls read until it is
-    /// published wait in held_ (numbering_).
+    /// A record the producer refused for now waits in the session and is offered again
+    /// (retry_blocked_later): its queue is full, or it failed fatally and the ProducerSlot is
+    /// replacing it.
+    static bool refused_for_now(const kafka_bridge::Error& error);
+    /// Asks Kafka for the number of a 1.6 StartTransaction (numbering.cpp); the calls read
+    /// until it is published wait in held_ (numbering_).
     void request_transaction_id(std::shared_ptr<Numbering> numbering);
     /// Writes the transaction-id record (or, the queue full, waits in blocked_numbering_).
     void produce_numbering(std::shared_ptr<Numbering> numbering);
