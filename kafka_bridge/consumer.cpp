@@ -4,6 +4,8 @@
 
 #include <map>
 
+#include <fmt/format.h>
+
 namespace kafka_bridge {
 namespace {
 
@@ -261,6 +263,24 @@ Result<std::vector<std::pair<std::string, std::int32_t>>, Error> Consumer::assig
     return added;
 }
 
+std::map<std::pair<std::string, std::int32_t>, std::int64_t> Consumer::positions(
+    const std::vector<std::pair<std::string, std::int32_t>>& partitions) const {
+    std::map<std::pair<std::string, std::int32_t>, std::int64_t> out;
+    if (partitions.empty()) {
+        return out;
+    }
+    PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+    for (const auto& [topic, partition] : partitions) {
+        rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition);
+    }
+    rd_kafka_position(handle_.get(), list.get());
+    for (int i = 0; i < list->cnt; ++i) {
+        const auto& tp = list->elems[i];
+        out[{tp.topic, tp.partition}] = tp.err == RD_KAFKA_RESP_ERR_NO_ERROR ? tp.offset : RD_KAFKA_OFFSET_INVALID;
+    }
+    return out;
+}
+
 std::optional<Message> Consumer::poll(std::chrono::milliseconds timeout) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(handle_.get(), static_cast<int>(timeout.count()));
     if (m == nullptr) {
@@ -445,6 +465,48 @@ Result<std::vector<PartitionLag>, Error> Consumer::group_lag(const std::string& 
     }
     rd_kafka_assign(handle_.get(), nullptr);
     return lags;
+}
+
+ReadToEnd::ReadToEnd(const Watermarks& marks, const std::set<std::string>& skip) {
+    for (const auto& [partition, mark] : marks) {
+        if (mark.second > mark.first && skip.count(partition.first) == 0) {
+            remaining_[partition] = mark.second;
+        }
+    }
+}
+
+void ReadToEnd::read(const Message& message) {
+    const auto it = remaining_.find({message.topic, message.partition});
+    if (it != remaining_.end() && message.offset + 1 >= it->second) {
+        remaining_.erase(it);
+    }
+}
+
+void ReadToEnd::check(const Consumer& consumer) {
+    std::vector<std::pair<std::string, std::int32_t>> behind;
+    behind.reserve(remaining_.size());
+    for (const auto& entry : remaining_) {
+        behind.push_back(entry.first);
+    }
+    for (const auto& [partition, position] : consumer.positions(behind)) {
+        const auto it = remaining_.find(partition);
+        if (it != remaining_.end() && position >= it->second) {
+            remaining_.erase(it);
+        }
+    }
+}
+
+std::string ReadToEnd::describe() const {
+    std::string out;
+    std::size_t shown = 0;
+    for (const auto& [partition, end] : remaining_) {
+        if (shown++ == 5) {
+            out += fmt::format(" and {} more", remaining_.size() - 5);
+            break;
+        }
+        out += fmt::format("{}{}/{} (end {})", out.empty() ? "" : ", ", partition.first, partition.second, end);
+    }
+    return out;
 }
 
 }  // namespace kafka_bridge

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -98,6 +99,11 @@ public:
     Result<std::vector<std::pair<std::string, std::int32_t>>, Error> assign_new_partitions(
         std::chrono::milliseconds timeout);
 
+    /// Table mode: for each of `partitions`, the offset after the last record or transaction
+    /// marker poll() has passed (RD_KAFKA_OFFSET_INVALID, below 0, when none yet).
+    std::map<std::pair<std::string, std::int32_t>, std::int64_t> positions(
+        const std::vector<std::pair<std::string, std::int32_t>>& partitions) const;
+
     /// The next record, or nothing within `timeout`. Consumer errors (broker down, …) are
     /// logged by librdkafka and retried; only the last one is kept (last_error()).
     std::optional<Message> poll(std::chrono::milliseconds timeout);
@@ -133,6 +139,29 @@ private:
     std::optional<Error> last_error_;
     bool closed_ = false;
     std::map<std::string, int> assigned_;  ///< table mode: partitions assigned per topic
+};
+
+/// Which partitions a table-mode reader has still to read to the ends assign_all gave. A
+/// partition is read once a record at its end − 1 is polled, or once the consumer has passed
+/// its end: a transactional writer's commit marker takes an offset of its own, and when it is
+/// a partition's last no record is ever polled there.
+///
+///   poll() ─▶ a record: read(record) │ nothing: check(consumer) ─▶ … done()
+class ReadToEnd {
+public:
+    /// `marks` from assign_all; partitions of the topics in `skip` are not waited for.
+    explicit ReadToEnd(const Watermarks& marks, const std::set<std::string>& skip = {});
+
+    void read(const Message& message);
+    /// Asks `consumer` how far it has passed each partition still behind (no broker request).
+    void check(const Consumer& consumer);
+    bool done() const { return remaining_.empty(); }
+    std::size_t behind() const { return remaining_.size(); }
+    /// The partitions still behind, for an error: "topic/partition (end N)", at most five.
+    std::string describe() const;
+
+private:
+    std::map<std::pair<std::string, std::int32_t>, std::int64_t> remaining_;  // → end offset
 };
 
 }  // namespace kafka_bridge

@@ -173,19 +173,15 @@ std::string read_dead_letters(const config::Config& config, const std::string& t
     if (!marks.ok()) {
         return marks.error().to_string();
     }
-    std::map<std::int32_t, std::int64_t> remaining;  // partition → the end offset still to reach
-    for (const auto& [partition, mark] : marks.value()) {
-        if (mark.second > mark.first) {
-            remaining[partition.second] = mark.second;
-        }
-    }
+    kafka_bridge::ReadToEnd behind(marks.value());
     auto quiet_since = std::chrono::steady_clock::now();
-    while (!remaining.empty()) {
+    while (!behind.done()) {
         auto message = consumer.poll(200ms);
         if (!message) {
-            if (std::chrono::steady_clock::now() - quiet_since > kReadTimeout) {
+            behind.check(consumer);
+            if (!behind.done() && std::chrono::steady_clock::now() - quiet_since > kReadTimeout) {
                 const auto last = consumer.last_error();
-                return fmt::format("{}: stopped {} partition(s) short of the end{}", topic, remaining.size(),
+                return fmt::format("{}: stopped {} partition(s) short of the end{}", topic, behind.behind(),
                                    last ? ": " + last->to_string() : std::string());
             }
             continue;
@@ -194,10 +190,7 @@ std::string read_dead_letters(const config::Config& config, const std::string& t
         if (message->value) {
             suggestion.add(kafka_bridge::parse_record_json(*message->value));
         }
-        const auto it = remaining.find(message->partition);
-        if (it != remaining.end() && message->offset + 1 >= it->second) {
-            remaining.erase(it);
-        }
+        behind.read(*message);
     }
     consumer.close();
     return {};

@@ -56,24 +56,20 @@ std::optional<Unread> read_highest_id(const config::Config& config, const std::s
     if (!marks.ok()) {
         return unread(marks.error());
     }
-    std::map<std::int32_t, std::int64_t> remaining;  // partition → its end
-    for (const auto& [partition, mark] : marks.value()) {
-        if (mark.second > mark.first) {
-            remaining[partition.second] = mark.second;
-        }
-    }
+    kafka_bridge::ReadToEnd behind(marks.value());
     const auto deadline = Clock::now() + options.timeout;
-    while (!remaining.empty()) {
+    while (!behind.done()) {
         if (Clock::now() >= deadline || options.stopping()) {
             const auto last = consumer.last_error();
             Unread why{fmt::format("{}: {} partition(s) not read to their end in {} ms{}", topic,
-                                   remaining.size(), options.timeout.count(),
+                                   behind.behind(), options.timeout.count(),
                                    last ? ": " + last->to_string() : std::string())};
             why.refused = last && last->is_authorization();
             return why;
         }
         const auto message = consumer.poll(100ms);
         if (!message) {
+            behind.check(consumer);
             continue;
         }
         if (message->value) {
@@ -81,10 +77,7 @@ std::optional<Unread> read_highest_id(const config::Config& config, const std::s
                 highest = std::max(highest, v16_transaction_id(record.value()).value_or(0));
             }
         }
-        const auto it = remaining.find(message->partition);
-        if (it != remaining.end() && message->offset + 1 >= it->second) {
-            remaining.erase(it);
-        }
+        behind.read(*message);
     }
     consumer.close();
     return std::nullopt;

@@ -132,29 +132,22 @@ std::optional<std::string> Router::catch_up(const kafka_bridge::Watermarks& mark
                                             Clock::time_point deadline) {
     // Presence, routes, the last hour's results and followed tables up to where they ended a
     // moment ago.
-    std::map<PartitionKey, std::int64_t> remaining;
-    for (const auto& [partition, mark] : marks) {
-        if (mark.second > mark.first && live_only_.count(partition.first) == 0) {
-            remaining[partition] = mark.second;
-        }
-    }
+    kafka_bridge::ReadToEnd behind(marks, live_only_);
     std::size_t read = 0;
-    while (!remaining.empty()) {
+    while (!behind.done()) {
         if (Clock::now() > deadline) {
-            return "the presence, route and recent result topics could not be read to their "
-                   "end in time (" +
-                   std::to_string(remaining.size()) + " partitions behind)";
+            const auto last = tables_->last_error();
+            return "the tables could not be read to their end in time; behind: " + behind.describe() +
+                   (last ? "; last consumer error: " + last->to_string() : std::string());
         }
         auto message = tables_->poll(100ms);
         if (!message) {
+            behind.check(*tables_);  // past a transaction's commit marker at the end
             continue;
         }
         ++read;
         dispatch(*message);
-        const PartitionKey key{message->topic, message->partition};
-        if (auto it = remaining.find(key); it != remaining.end() && message->offset + 1 >= it->second) {
-            remaining.erase(it);
-        }
+        behind.read(*message);
     }
     log::info("commands: read {} table records; {} command ids remembered, {} recent results",
               read, seen_.size(), results_.size());

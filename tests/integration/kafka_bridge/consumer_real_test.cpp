@@ -5,6 +5,8 @@
 #include <chrono>
 #include <thread>
 
+#include <librdkafka/rdkafka.h>
+
 #include "integration/kafka_reader.hpp"
 #include "consumer_support.hpp"
 #include "kafka_bridge/consumer.hpp"
@@ -108,4 +110,74 @@ TEST_CASE("a table reader from a time starts at the first record written at or a
     const auto after = test_support::read_messages(*later, 1);
     REQUIRE(after.size() == 1);
     CHECK(*after[0].value == "after-0");
+}
+
+namespace {
+
+/// Writes `values` to partition 0 of `topic` in one transaction, committed or aborted.
+void write_transaction(const std::string& topic, const std::vector<std::string>& values, bool commit) {
+    char err[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    REQUIRE(rd_kafka_conf_set(conf, "bootstrap.servers", test_support::test_brokers().c_str(), err, sizeof err) == RD_KAFKA_CONF_OK);
+    REQUIRE(rd_kafka_conf_set(conf, "transactional.id", ("ocpp.it.txn." + topic).c_str(), err, sizeof err) == RD_KAFKA_CONF_OK);
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    REQUIRE(rk != nullptr);
+    auto done = [rk](rd_kafka_error_t* error) {
+        const std::string what = error != nullptr ? rd_kafka_error_string(error) : "";
+        if (error != nullptr) {
+            rd_kafka_error_destroy(error);
+        }
+        return what;
+    };
+    CHECK(done(rd_kafka_init_transactions(rk, 30000)).empty());
+    CHECK(done(rd_kafka_begin_transaction(rk)).empty());
+    for (const auto& value : values) {
+        CHECK(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
+                                RD_KAFKA_V_KEY("CS-1", 4),
+                                RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+    CHECK(done(commit ? rd_kafka_commit_transaction(rk, 30000) : rd_kafka_abort_transaction(rk, 30000)).empty());
+    rd_kafka_destroy(rk);
+}
+
+}  // namespace
+
+TEST_CASE("a table written in transactions is read to its end, past the markers that end it",
+          "[consumer][kafka]") {
+    ProducerConfig config;
+    config.brokers = test_support::test_brokers();
+    auto created = Producer::create(config);
+    REQUIRE(created.ok());
+    const std::string topic =
+        "ocpp.it.txn." + std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+    REQUIRE(created.value()->ensure_topics({{topic, 1, -1, {}}}, 30s).ok());
+    REQUIRE(created.value()->wait_partitions_ready(topic, 30s).ok());
+    write_transaction(topic, {"kept-0", "kept-1"}, true);
+    write_transaction(topic, {"dropped"}, false);  // the last offset is its abort marker
+
+    auto consumer = table_consumer();
+    auto marks = consumer->assign_all({{topic, Consumer::Start::beginning}}, 10s);
+    REQUIRE(marks.ok());
+    REQUIRE(marks.value().size() == 1);
+    // Read committed: at least the two records and their commit marker; the aborted record
+    // and its marker too once the coordinator has written that marker (it does so after the
+    // abort returns).
+    const std::int64_t end = marks.value().begin()->second.second;
+    CHECK((end == 3 || end == 5));
+    kafka_bridge::ReadToEnd behind(marks.value());
+    std::vector<std::string> values;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!behind.done() && std::chrono::steady_clock::now() < deadline) {
+        if (auto message = consumer->poll(100ms)) {
+            values.push_back(message->value.value_or(""));
+            behind.read(*message);
+            CHECK_FALSE(behind.done());  // no record sits at the last offset
+        } else {
+            behind.check(*consumer);
+        }
+    }
+    CHECK(behind.done());
+    CHECK(behind.describe().empty());
+    CHECK(values == std::vector<std::string>{"kept-0", "kept-1"});
 }

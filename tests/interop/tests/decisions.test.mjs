@@ -8,7 +8,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kafka, logLevel } from 'kafkajs';
 
-import { startGateway, httpGet, randomHex, uniqueStationId, KAFKA_BROKERS } from '../lib/gateway.mjs';
+import { startGateway, startGatewayWithConfig, httpGet, randomHex, uniqueStationId, KAFKA_BROKERS } from '../lib/gateway.mjs';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -498,5 +498,53 @@ describe('operator decisions: ask mode', () => {
     const event = await eventFor(a, from, (v) => v?.payload?.idTag === listed, 'the listed token\'s Authorize event');
     assert.deepEqual(event.decision, { kind: 'authorization', source: 'table', status: 'Accepted' });
     assert.equal(await asks(), asksBefore, 'a listed token was asked');
+  });
+});
+
+// A back office that writes its tables with Kafka transactions (Kafka Streams, Connect with
+// exactly-once) leaves a commit marker at each partition's end, an offset no record is read
+// at: the gateway reads such a table to its end at start and answers from it.
+describe('operator decisions: a token table written in transactions', () => {
+  let gw;
+  let admin;
+  let producer;
+  const tag = randomHex(4).toUpperCase();
+  const topic = `ocpp.it.id-tokens-txn.${tag}`;
+
+  before(async () => {
+    const kafka = new Kafka({ clientId: 'ocpp-interop-decisions-txn', brokers: KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+    admin = kafka.admin();
+    await admin.connect();
+    await createTopicsServed(admin, [{ topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }]);
+    producer = kafka.producer({ transactionalId: `ocpp-it-${tag}`, idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+  });
+
+  after(async () => {
+    await gw?.stopAndClean();
+    await producer?.disconnect();
+    await admin?.deleteTopics({ topics: [topic] }).catch(() => {});
+    await admin?.disconnect();
+  });
+
+  test('a gateway started after a committed transaction is ready and answers from the table', async () => {
+    const card = `TXN${tag}`;
+    const blocked = `TXNBLOCKED${tag}`;
+    const txn = await producer.transaction();
+    await txn.send({ topic, messages: [
+      { key: card, value: JSON.stringify({ status: 'Accepted', groupIdToken: 'FLEET-TXN' }) },
+      { key: blocked, value: JSON.stringify({ status: 'Blocked' }) },
+    ] });
+    await txn.commit();
+    // Ready only once the table is read to its end (the records at offsets 0 and 1, the
+    // commit marker at 2); before, this start waited for the end until its deadline and failed.
+    gw = await startGatewayWithConfig(['topics:', `  id_tokens: ${topic}`], { extraArgs: ['--unknown-tokens', 'Invalid'] });
+    const client = await connectStation({ port: gw.port, stationId: uniqueStationId('ITDTX'), protocol: 'ocpp1.6' });
+    try {
+      assert.deepEqual((await client.call('Authorize', { idTag: card })).idTagInfo, { status: 'Accepted', parentIdTag: 'FLEET-TXN' });
+      assert.equal((await client.call('Authorize', { idTag: blocked })).idTagInfo.status, 'Blocked');
+    } finally {
+      await closeStations([client]);
+    }
   });
 });
