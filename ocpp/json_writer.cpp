@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "ocpp/errors.hpp"
+
 namespace ocpp {
 namespace {
 
@@ -266,6 +268,11 @@ std::string write_json(const json& value) {
     std::string out;
     append_json(out, value);
     return out;
+}
+
+std::string quote(std::string_view text, std::size_t max) {
+    const std::string kept = truncate_utf8(text, max);
+    return write_json(json(kept)) + (kept.size() < text.size() ? "…" : "");
 }
 
 }  // namespace ocpp

@@ -21,6 +21,11 @@ std::string write_json(const nlohmann::json& value);
 /// control characters escaped, everything else as is.
 void append_json_string(std::string& out, std::string_view text);
 
+/// `text` for a log line or an error message, whatever it holds: cut to at most `max` bytes of
+/// whole characters (then followed by "…"), written as a JSON string (quoted, control
+/// characters escaped, bytes that are not UTF-8 as U+FFFD).
+std::string quote(std::string_view text, std::size_t max = 64);
+
 /// True when `text` is well-formed UTF-8 (no overlong forms, surrogates or code points past
 /// U+10FFFF).
 bool valid_utf8(std::string_view text);

@@ -22,6 +22,7 @@
 #include "gateway/config/config.hpp"
 #include "gateway/decisions/asks.hpp"
 #include "gateway/decisions/token_table.hpp"
+#include "gateway/log/log.hpp"
 #include "gateway/metrics/metrics.hpp"
 #include "gateway/security/events.hpp"
 #include "gateway/security/registry.hpp"
@@ -175,7 +176,6 @@ private:
     /// Kafka is ready to the end of the drain; it outlives the listener and the routers whose
     /// REST answers it carries.
     asio::io_context admin_io_{1};
-    std::atomic<std::uint64_t> decision_records_skipped_{0};
     /// Security events no tenant can be named for (the gateway's own topics).
     std::unique_ptr<security::EventWriter> events_;
     /// What the gateway keeps for one tenant: the only one, named "", without tenants.
@@ -199,11 +199,10 @@ private:
         /// Ask mode's questions waiting for a decision on this tenant's topic (the I/O
         /// threads whose timers use it are stopped before tenants_ goes).
         decisions::AskTable asks;
-        /// Unusable decision records: logged at most once a minute (its table thread).
-        std::chrono::steady_clock::time_point last_decision_warning{};
-        /// Unusable token records are logged the first time and then at most once a minute.
-        std::chrono::steady_clock::time_point last_token_warning{};
-        std::uint64_t unlogged_token_problems = 0;
+        /// Unusable records of its table topics (warned from its table thread).
+        log::ThrottledWarning skipped_decisions;
+        log::ThrottledWarning skipped_tokens;  // counted by `tokens` as well
+        log::ThrottledWarning skipped_stations;
         std::unique_ptr<security::EventWriter> events;
         /// Its transaction-id topic's end offset once checked at start-up.
         std::int64_t transaction_ids_end = 0;

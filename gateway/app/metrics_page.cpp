@@ -55,13 +55,15 @@ void App::part_gauges(std::map<std::string, double>& gauges) const {
         asks_waiting += static_cast<double>(tenant->asks.waiting());
     }
     gauges["ocpp_asks_waiting"] = asks_waiting;
-    gauges["ocpp_ask_decisions_skipped_total"] = static_cast<double>(decision_records_skipped_.load());
     for (const auto& tenant : tenants_) {
         const std::string labels =
             tenant->name.empty() ? std::string() : fmt::format("{{tenant=\"{}\"}}", tenant->name);
         gauges["ocpp_id_tokens" + labels] = static_cast<double>(tenant->tokens.size());
         gauges["ocpp_id_token_records_skipped_total" + labels] =
             static_cast<double>(tenant->tokens.rejected_records());
+        gauges["ocpp_station_registry_records_skipped_total" + labels] =
+            static_cast<double>(tenant->skipped_stations.count());
+        gauges["ocpp_ask_decisions_skipped_total" + labels] = static_cast<double>(tenant->skipped_decisions.count());
         if (const auto last = tenant->tokens.last_applied()) {
             gauges["ocpp_id_token_last_record_age_seconds" + labels] =
                 std::chrono::duration<double>(std::chrono::system_clock::now() - *last).count();

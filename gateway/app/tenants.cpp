@@ -60,10 +60,13 @@ std::optional<std::string> App::start_tenant(std::size_t index) {
     listener_->set_command_sink(index, tenant.router.get());
     tenant.router->follow(tenant.config.topics.stations, [this, &tenant, index](const kafka_bridge::Message& m) {
         if (!m.key) {
+            tenant.skipped_stations.warn("station registry record {}:{}@{} skipped: it has no key (the station id)",
+                                         m.topic, m.partition, m.offset);
             return;
         }
         if (auto bad = tenant.registry.apply_record(*m.key, m.value, m.partition, m.timestamp_ms)) {
-            log::warn("station registry record {}:{}@{} ignored: {}", m.topic, m.partition, m.offset, *bad);
+            tenant.skipped_stations.warn("station registry record {}:{}@{} skipped: {}", m.topic, m.partition,
+                                         m.offset, *bad);
             return;
         }
         if (config_.reply.boot_trigger_on_approval) {
@@ -132,12 +135,8 @@ void App::apply_decision_record(Tenant& tenant, const kafka_bridge::Message& m) 
         tenant.asks.answer(decision.request_id, std::move(decision.entry));
         return;
     }
-    ++decision_records_skipped_;
-    const auto now = Clock::now();
-    if (tenant.last_decision_warning == Clock::time_point{} || now - tenant.last_decision_warning >= 60s) {
-        log::warn("authorization decision {}@{} skipped: {}", m.partition, m.offset, *problem);
-        tenant.last_decision_warning = now;
-    }
+    tenant.skipped_decisions.warn("authorization decision {}:{}@{} skipped: {}", m.topic, m.partition, m.offset,
+                                  *problem);
 }
 
 void App::apply_token_record(Tenant& tenant, const kafka_bridge::Message& m) {
@@ -146,17 +145,7 @@ void App::apply_token_record(Tenant& tenant, const kafka_bridge::Message& m) {
     if (!problem) {
         return;
     }
-    const auto now = Clock::now();
-    if (tenant.last_token_warning != Clock::time_point{} && now - tenant.last_token_warning < 60s) {
-        ++tenant.unlogged_token_problems;
-        return;
-    }
-    log::warn("id-token record {}:{}@{} skipped: {}{}", m.topic, m.partition, m.offset, *problem,
-              tenant.unlogged_token_problems == 0
-                  ? std::string()
-                  : fmt::format(" ({} more skipped since the last warning)", tenant.unlogged_token_problems));
-    tenant.last_token_warning = now;
-    tenant.unlogged_token_problems = 0;
+    tenant.skipped_tokens.warn("id-token record {}:{}@{} skipped: {}", m.topic, m.partition, m.offset, *problem);
 }
 
 ocpp::Result<TransactionIdCheck, std::string> App::check_transaction_ids(Tenant& tenant,

@@ -195,7 +195,7 @@ std::optional<std::string> TokenTable::apply_record(const std::string& key,
     last_applied_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
     if (key.empty() || !ocpp::valid_utf8(key) || ocpp::utf8_characters(key) > kMaxToken) {
         ++rejected_;
-        return "key \"" + key.substr(0, 64) + "\" is not a token (1 to 255 characters)";
+        return "key " + ocpp::quote(key) + " is not a token (1 to 255 characters)";
     }
     TokenEntry entry;
     if (value) {

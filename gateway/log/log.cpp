@@ -45,4 +45,15 @@ void write(Level level, std::string_view message) {
     std::fflush(stderr);
 }
 
+std::optional<std::string> ThrottledWarning::due(std::chrono::steady_clock::time_point now) {
+    if (last_ != std::chrono::steady_clock::time_point{} && now - last_ < std::chrono::minutes(1)) {
+        ++left_out_;
+        return std::nullopt;
+    }
+    std::string note = left_out_ == 0 ? std::string() : fmt::format(" ({} more since the last warning)", left_out_);
+    last_ = now;
+    left_out_ = 0;
+    return note;
+}
+
 }  // namespace gateway::log

@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace gateway::log {
@@ -41,5 +44,31 @@ template <typename... Args>
 void error(fmt::format_string<Args...> f, Args&&... args) {
     write(Level::error, fmt::format(f, std::forward<Args>(args)...));
 }
+
+/// A warning that may come in floods (unusable records of a table topic): the first is
+/// logged, then at most one a minute, saying how many were left out between. Every one is
+/// counted (count(), from any thread); warn() is called from one thread.
+class ThrottledWarning {
+public:
+    template <typename... Args>
+    void warn(fmt::format_string<Args...> f, Args&&... args) {
+        count_.fetch_add(1, std::memory_order_relaxed);
+        if (!enabled(Level::warn)) {
+            return;
+        }
+        if (auto left_out = due(std::chrono::steady_clock::now())) {
+            write(Level::warn, fmt::format(f, std::forward<Args>(args)...) + *left_out);
+        }
+    }
+    std::uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+
+private:
+    /// Whether one is logged at `now`, with what to add about those left out since the last.
+    std::optional<std::string> due(std::chrono::steady_clock::time_point now);
+
+    std::atomic<std::uint64_t> count_{0};
+    std::chrono::steady_clock::time_point last_{};
+    std::uint64_t left_out_ = 0;
+};
 
 }  // namespace gateway::log

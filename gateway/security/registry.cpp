@@ -15,6 +15,7 @@
 #include "kafka_bridge/envelope.hpp"
 #include "kafka_bridge/record_json.hpp"
 #include "ocpp/identity.hpp"
+#include "ocpp/json_writer.hpp"
 
 namespace gateway::security {
 namespace {
@@ -135,7 +136,7 @@ std::optional<std::string> StationRegistry::apply_record(const std::string& key,
                                                          std::int64_t timestamp_ms,
                                                          std::chrono::system_clock::time_point now) {
     if (ocpp::identity_error(key)) {
-        return "key \"" + key + "\" is not a station identity";
+        return "key " + ocpp::quote(key) + " is not a station identity";
     }
     const std::int64_t now_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();

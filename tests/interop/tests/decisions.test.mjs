@@ -283,6 +283,28 @@ describe('operator decisions: boots from the station registry', () => {
     assert.notEqual(r.error?.code, 'NotAccepted');
   });
 
+  test('unusable registry records are skipped, logged once with their key escaped, and counted; the entry stays', async () => {
+    const stationId = uniqueStationId('ITBOOT');
+    await register(stationId, { boot: 'Rejected' });
+    const client = await connect(stationId, 'ocpp1.6');
+    const skipped = async () => metricValue((await httpGet(gw.adminUrl('/metrics'))).text, 'ocpp_station_registry_records_skipped_total') ?? 0;
+    const before = await skipped();
+    // A key that is no identity, with a line break in it: the log line escapes it.
+    await producer.send({ topic: stationsTopic, acks: -1, messages: [{ key: `${stationId}\nFORGED`, value: JSON.stringify({ stationId }) }] });
+    await eventually(async () => (await skipped()) === before + 1, 10_000, 'the first skipped record counted');
+    assert.ok(gw.output().includes(`key "${stationId}\\nFORGED" is not a station identity`), 'the key escaped in the log line');
+    assert.ok(!/^FORGED/m.test(gw.output()), 'a log line begins with the key\'s second line');
+    await producer.send({ topic: stationsTopic, acks: -1, messages: [
+      { key: stationId, value: 'not json' },
+      { key: stationId, value: JSON.stringify({ stationId, boot: 'Maybe' }) },
+    ] });
+    await eventually(async () => (await skipped()) === before + 3, 10_000, 'three skipped records counted');
+    // Within the minute after the first warning, the others are counted, not logged.
+    assert.equal(gw.output().match(/station registry record \S+ skipped: /g)?.length, 1, 'one warning line');
+    // None of them changed the entry.
+    assert.equal((await boot16(client)).status, 'Rejected');
+  });
+
   test('Rejected: the station is told so and sent nothing (1.6)', async () => {
     const stationId = uniqueStationId('ITBOOT');
     await register(stationId, { boot: 'Rejected' });

@@ -172,3 +172,12 @@ TEST_CASE("UTF-8 is told from what is not", "[json]") {
     CHECK_FALSE(ocpp::valid_utf8("\xf4\x90\x80\x80"));  // past U+10FFFF
     CHECK_FALSE(ocpp::valid_utf8("\xf8\x88\x80\x80\x80"));
 }
+
+TEST_CASE("text for a log line is quoted, escaped and cut to whole characters", "[json]") {
+    CHECK(ocpp::quote("CS-1") == "\"CS-1\"");
+    CHECK(ocpp::quote("CS-1\nFORGED line") == "\"CS-1\\nFORGED line\"");
+    CHECK(ocpp::quote(std::string("a\xff" "b")) == "\"a\xef\xbf\xbd" "b\"");  // U+FFFD
+    CHECK(ocpp::quote(std::string(100, 'x')) == "\"" + std::string(64, 'x') + "\"…");
+    // "é" is two bytes: a cut at 3 keeps one of them whole, not a byte and a half.
+    CHECK(ocpp::quote("éé", 3) == "\"é\"…");
+}
