@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <filesystem>
 #include <set>
 #include <stdexcept>
 #include <unistd.h>
@@ -18,9 +19,13 @@ using Shape = Option::Shape;
 
 [[noreturn]] void fail(const std::string& message) { throw std::runtime_error(message); }
 
-std::string scalar(const YAML::Node& node, const std::string& path) {
+/// `node`'s text; `at`: where to say it is when it is none (a value left out has no place of
+/// its own: yaml-cpp marks the next token).
+std::string scalar(const YAML::Node& node, const std::string& path, const YAML::Mark& at = YAML::Mark::null_mark()) {
     if (!node.IsScalar()) {
-        fail("config " + path + ": expected a single value");
+        const auto mark = node.IsNull() ? at : node.Mark();
+        fail("config " + path + (mark.line >= 0 ? " (line " + std::to_string(mark.line + 1) + ")" : std::string()) +
+             ": expected a single value");
     }
     return node.as<std::string>();
 }
@@ -143,7 +148,8 @@ void apply_node(Config& c, const Option& o, const YAML::Node& node) {
                 fail(where + ": expected a mapping");
             }
             for (const auto& entry : node) {
-                o.set(c, entry.first.as<std::string>() + "=" + scalar(entry.second, o.path), where);
+                const auto key = entry.first.as<std::string>();
+                o.set(c, key + "=" + scalar(entry.second, o.path + "." + key, entry.first.Mark()), where);
             }
             return;
         case Shape::certificates:
@@ -322,6 +328,31 @@ void check_kafka_settings(const kafka_bridge::ProducerConfig& kafka, const std::
     }
 }
 
+/// Whether binding both would clash: one port, and one address or a wildcard that covers the
+/// other (`::` takes IPv4 as well, as Linux binds it by default).
+bool endpoints_overlap(const Endpoint& a, const Endpoint& b) {
+    if (a.port != b.port) {
+        return false;
+    }
+    const auto x = parse_network(a.host);
+    const auto y = parse_network(b.host);
+    if (!x || !y) {
+        return a.host == b.host;
+    }
+    auto normal = [](asio::ip::address address) {
+        if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+            return asio::ip::address(asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()));
+        }
+        return address;
+    };
+    const auto p = normal(x->address);
+    const auto q = normal(y->address);
+    const auto covers = [](const asio::ip::address& wide, const asio::ip::address& other) {
+        return wide.is_unspecified() && (wide.is_v6() || other.is_v4());
+    };
+    return p == q || covers(p, q) || covers(q, p);
+}
+
 void validate(Config& c) {
     if (c.gateway_id.empty()) {
         char host[HOST_NAME_MAX + 1] = {};
@@ -371,6 +402,10 @@ void validate(Config& c) {
     // batch of small records could outgrow a topic's max.message.bytes and be refused whole.
     c.kafka.batch_bytes = c.limits.max_message_bytes;
     // Two missed liveness records, not one late one, make an instance gone.
+    if (c.commands.group.find_first_not_of(' ') == std::string::npos) {
+        fail("config commands.group: \"" + c.commands.group + "\" names no consumer group; the instances "
+             "reading ocpp.commands share one (default ocpp-gateway)");
+    }
     if (c.commands.heartbeat * 2 > c.commands.instance_timeout) {
         if (c.commands.heartbeat_given) {
             fail("config commands.heartbeat_ms " + std::to_string(c.commands.heartbeat.count()) +
@@ -399,8 +434,9 @@ void validate(Config& c) {
              ") must not exceed replication_factor (" + std::to_string(c.topic_replication) +
              "): no write with acks=all could ever succeed");
     }
-    if (c.listen.port == c.admin_listen.port && c.listen.host == c.admin_listen.host) {
-        fail("config: listen and admin_listen must differ");
+    if (endpoints_overlap(c.listen, c.admin_listen)) {
+        fail("config: listen (" + c.listen.to_string() + ") and admin_listen (" + c.admin_listen.to_string() +
+             ") must differ: they would bind the same port on the same address");
     }
     for (const auto& [role, contract] : c.contract) {
         const int replication = contract.replication > 0 ? contract.replication : c.topic_replication;
@@ -556,6 +592,10 @@ CommandLine parse_hash_password(const std::vector<std::string>& args) {
 }
 
 void load_file(Config& c, const std::string& file) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(file, ec)) {
+        fail("config file " + file + " is a directory; name the YAML file in it");
+    }
     YAML::Node root;
     try {
         root = YAML::LoadFile(file);
@@ -582,8 +622,10 @@ CommandLine parse_options(const std::vector<std::string>& args,
     CommandLine cl;
     // The file comes first, whatever the position of --config.
     std::string config_file;
+    std::string config_from;  // where it was named
     if (auto it = env.find("OCPP_GATEWAY_CONFIG"); it != env.end()) {
         config_file = it->second;
+        config_from = "environment OCPP_GATEWAY_CONFIG";
     }
     for (std::size_t i = 0; i < args.size(); ++i) {
         if (args[i] == "--help" || args[i] == "-h") {
@@ -596,9 +638,15 @@ CommandLine parse_options(const std::vector<std::string>& args,
         }
         if (is_flag(args[i], "--config")) {
             config_file = value_of(args, i, "--config");
+            config_from = "--config";
         }
     }
     Config& c = cl.config;
+    if (!config_from.empty() && config_file.empty()) {
+        // A template that expanded to nothing, most likely: running on every default instead
+        // would hide it.
+        fail(config_from + " is empty; name a YAML file (or leave it out to run on the defaults)");
+    }
     if (!config_file.empty()) {
         load_file(c, config_file);
     }

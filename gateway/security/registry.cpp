@@ -54,6 +54,21 @@ std::vector<std::string> hex_forms(std::string_view password) {
 
 }  // namespace
 
+namespace {
+
+/// `entry[key]` as a T, or an error naming the key and what it should be.
+template <typename T>
+T entry_field(const YAML::Node& entry, const char* key, const std::string& where, const char* expected) {
+    try {
+        return entry[key].as<T>();
+    } catch (const YAML::Exception&) {
+        throw std::runtime_error(where + ": " + key + " must be " + expected + " (line " +
+                                 std::to_string(entry[key].Mark().line + 1) + ")");
+    }
+}
+
+}  // namespace
+
 void StationRegistry::load_file(const std::string& path) {
     YAML::Node root;
     try {
@@ -73,10 +88,11 @@ void StationRegistry::load_file(const std::string& path) {
             throw std::runtime_error(where + ": expected a mapping with `id`");
         }
         StationCredential c;
-        c.station_id = entry["id"].as<std::string>();
+        c.station_id = entry_field<std::string>(entry, "id", where, "a station identity");
         if (auto error = ocpp::identity_error(c.station_id)) {
             throw std::runtime_error(where + ": " + *error);
         }
+        const std::string at = where + " (" + c.station_id + ")";
         for (const auto& field : entry) {
             const auto name = field.first.as<std::string>();
             if (name != "id" && name != "password_hash" && name != "enabled" && name != "boot" &&
@@ -85,36 +101,36 @@ void StationRegistry::load_file(const std::string& path) {
             }
         }
         if (entry["password_hash"]) {
-            c.password_hash = entry["password_hash"].as<std::string>();
+            c.password_hash = entry_field<std::string>(entry, "password_hash", at, "a PBKDF2 hash (hash-password)");
             if (auto error = password_hash_error(c.password_hash)) {
                 throw std::runtime_error(where + " (" + c.station_id + "): password_hash is " + *error);
             }
         }
         if (entry["enabled"]) {
-            c.enabled = entry["enabled"].as<bool>();
+            c.enabled = entry_field<bool>(entry, "enabled", at, "true or false");
         }
         if (entry["boot"]) {
-            c.boot_status = entry["boot"].as<std::string>();
+            c.boot_status = entry_field<std::string>(entry, "boot", at, "Accepted, Pending or Rejected");
             if (!is_boot_status(c.boot_status)) {
                 throw std::runtime_error(where + " (" + c.station_id + "): boot must be Accepted, Pending or Rejected");
             }
         }
         if (entry["heartbeat_interval_s"]) {
-            const auto seconds = entry["heartbeat_interval_s"].as<long long>();
+            const auto seconds = entry_field<long long>(entry, "heartbeat_interval_s", at, "a whole number of seconds, 1 to 86400");
             if (seconds < 1 || seconds > kMaxInterval) {
                 throw std::runtime_error(where + " (" + c.station_id + "): heartbeat_interval_s must be 1 to 86400");
             }
             c.heartbeat_interval = std::chrono::seconds(seconds);
         }
         if (entry["ping_interval_s"]) {
-            const auto seconds = entry["ping_interval_s"].as<long long>();
+            const auto seconds = entry_field<long long>(entry, "ping_interval_s", at, "a whole number of seconds, 0 to 86400");
             if (seconds < 0 || seconds > kMaxInterval) {
                 throw std::runtime_error(where + " (" + c.station_id + "): ping_interval_s must be 0 (no pings) to 86400");
             }
             c.ping_interval = std::chrono::seconds(seconds);
         }
         if (entry["pong_timeout_ms"]) {
-            const auto ms = entry["pong_timeout_ms"].as<long long>();
+            const auto ms = entry_field<long long>(entry, "pong_timeout_ms", at, "a whole number of milliseconds, 100 to 600000");
             if (ms < kMinPongMs || ms > kMaxPongMs) {
                 throw std::runtime_error(where + " (" + c.station_id + "): pong_timeout_ms must be 100 to 600000");
             }

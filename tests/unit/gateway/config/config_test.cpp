@@ -221,13 +221,38 @@ TEST_CASE("bad configuration stops start-up with one clear message", "[config]")
     CHECK_THROWS_WITH(parse({"--reply-mode", "billing=immediate"}), Contains("unknown event class"));
     CHECK_THROWS_WITH(parse({"--missing-subprotocol", "ocpp9"}), Contains("unknown OCPP version"));
     CHECK_THROWS_WITH(parse({"--config", "/nonexistent/gw.yaml"}), Contains("cannot read"));
+    // A path that names no file: refused, never read as no settings at all.
+    CHECK_THROWS_WITH(parse({"--config", ""}), "--config is empty; name a YAML file (or leave it out to run on the defaults)");
+    CHECK_THROWS_WITH(parse({"--config="}), Contains("--config is empty"));
+    CHECK_THROWS_WITH(parse({}, {{"OCPP_GATEWAY_CONFIG", ""}}), Contains("environment OCPP_GATEWAY_CONFIG is empty"));
+    CHECK_THROWS_WITH(parse({"--config", std::filesystem::temp_directory_path().string()}),
+                      Contains("is a directory; name the YAML file in it"));
+    CHECK_THROWS_WITH(parse({"--commands-group", ""}), Contains("config commands.group: \"\" names no consumer group"));
     CHECK_THROWS_WITH(parse({"--listen", "127.0.0.1:9100", "--admin-listen", "127.0.0.1:9100"}),
                       Contains("must differ"));
+    // The same port on an address a wildcard covers, or the same address spelled otherwise.
+    CHECK_THROWS_WITH(parse({"--listen", "0.0.0.0:9100", "--admin-listen", "127.0.0.1:9100"}),
+                      Contains("listen (0.0.0.0:9100) and admin_listen (127.0.0.1:9100) must differ"));
+    CHECK_THROWS_WITH(parse({"--listen", "[::]:9100", "--admin-listen", "127.0.0.1:9100"}), Contains("must differ"));
+    CHECK_THROWS_WITH(parse({"--listen", "[::1]:9100", "--admin-listen", "[0:0:0:0:0:0:0:1]:9100"}),
+                      Contains("must differ"));
+    CHECK_THROWS_WITH(parse({"--listen", "[::ffff:127.0.0.1]:9100", "--admin-listen", "127.0.0.1:9100"}),
+                      Contains("must differ"));
+    // Apart: another port, another address, or an IPv4 wildcard beside an IPv6 address.
+    const auto exposed = write_yaml("exposed-apart", "security:\n  profile0_exposed: true\n");
+    CHECK_NOTHROW(parse({"--config", exposed, "--listen", "0.0.0.0:9000", "--admin-listen", "127.0.0.1:9100"}));
+    CHECK_NOTHROW(parse({"--listen", "127.0.0.2:9100", "--admin-listen", "127.0.0.1:9100"}));
+    CHECK_NOTHROW(parse({"--config", exposed, "--listen", "0.0.0.0:9100", "--admin-listen", "[::1]:9100"}));
+    std::filesystem::remove(exposed);
 
     auto file = write_yaml("typo", "limits:\n  max_conections: 5\n");
     CHECK_THROWS_WITH(parse({"--config", file}), Contains("limits.max_conections: unknown setting"));
     file = write_yaml("range", "limits:\n  max_message_bytes: 10\n");
     CHECK_THROWS_WITH(parse({"--config", file}), Contains("max_message_bytes"));
+    // A value left out inside a mapping: the key and its line.
+    file = write_yaml("null-property", "kafka:\n  properties:\n    sasl.password:\n");
+    CHECK_THROWS_WITH(parse({"--config", file}),
+                      "config kafka.properties.sasl.password (line 3): expected a single value");
     file = write_yaml("broken", "listen: [unterminated\n");
     CHECK_THROWS_WITH(parse({"--config", file}), Contains("config file"));
     // Without pings, stations are heard at their heartbeats only: the idle timeout must outlast them.

@@ -97,6 +97,12 @@ TEST_CASE("a bad registry file stops start-up with the entry and the problem", "
         {"stations:\n  - id: A\n    password_hash: plain\n", "password_hash is not a password hash"},
         {"stations:\n  - id: A\n    pasword_hash: x\n", "unknown key `pasword_hash`"},
         {"stations:\n  - id: A\n  - id: a\n", "listed twice"},
+        // Values of the wrong type name the entry, the key and what it takes.
+        {"stations:\n  - id: [x]\n", "entry 0: id must be a station identity (line 2)"},
+        {"stations:\n  - id: A\n    enabled: maybe\n", "entry 0 (A): enabled must be true or false (line 3)"},
+        {"stations:\n  - id: A\n  - id: B\n    heartbeat_interval_s: 5m\n",
+         "entry 1 (B): heartbeat_interval_s must be a whole number of seconds, 1 to 86400 (line 4)"},
+        {"stations:\n  - id: A\n    pong_timeout_ms: {a: 1}\n", "pong_timeout_ms must be a whole number of milliseconds"},
     };
     for (const auto& [text, message] : cases) {
         INFO(text);
