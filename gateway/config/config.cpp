@@ -473,6 +473,7 @@ void validate(Config& c) {
         }
     }
     validate_tenants(c);
+    settle_kafka_properties(c.kafka, "kafka.properties");
     check_record_room(c, c.kafka.properties, "kafka.properties");
     check_kafka_settings(c.kafka, "kafka brokers", "kafka.properties");
     for (const auto& tenant : c.tenants) {

@@ -79,6 +79,12 @@ Config tenant_config(const Config& base, const Tenant& tenant);
 /// ones (librdkafka warns about them on a consumer).
 kafka_bridge::ConsumerConfig consumer_config(const Config& config);
 
+/// Checks `kafka`'s properties (named `key` in errors) against the gateway's own settings:
+/// refuses one the gateway sets or relies on (bootstrap.servers, group.id, isolation.level, …)
+/// and a linger with adaptive batching; message.timeout.ms / delivery.timeout.ms become
+/// kafka.delivery_timeout as well, which the sessions wait by. Throws std::runtime_error.
+void settle_kafka_properties(kafka_bridge::ProducerConfig& kafka, const std::string& key);
+
 /// Whether `tenant` has a Kafka cluster of its own (tenant_kafka.brokers).
 bool has_own_cluster(const Config& config, const Tenant& tenant);
 

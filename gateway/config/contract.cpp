@@ -101,6 +101,7 @@ Config tenant_config(const Config& base, const Tenant& tenant) {
         c.kafka.properties = properties != base.tenant_kafka_properties.end()
                                  ? properties->second
                                  : std::map<std::string, std::string>{};
+        settle_kafka_properties(c.kafka, "tenant_kafka.properties." + tenant.name);
     }
     c.tenant_brokers.clear();
     c.tenant_kafka_properties.clear();

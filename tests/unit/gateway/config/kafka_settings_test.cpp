@@ -68,3 +68,36 @@ TEST_CASE("Kafka settings the producer would refuse stop start-up", "[config]") 
     std::filesystem::remove(tenants);
     std::filesystem::remove(tenant_prop);
 }
+
+TEST_CASE("Kafka properties that contradict the gateway's own settings are refused, naming the setting", "[config]") {
+    using Catch::Contains;
+    CHECK_THROWS_WITH(parse({"--kafka-property", "bootstrap.servers=elsewhere:9092"}),
+                      Contains("config kafka.properties: bootstrap.servers is the gateway's; set kafka.brokers"));
+    CHECK_THROWS_WITH(parse({"--kafka-property", "group.id=mine"}), Contains("set commands.group"));
+    CHECK_THROWS_WITH(parse({"--kafka-property", "session.timeout.ms=30000"}),
+                      Contains("set commands.group_session_timeout_ms"));
+    for (const char* relied_on : {"enable.auto.offset.store=true", "enable.auto.commit=false",
+                                  "isolation.level=read_uncommitted", "transactional.id=x"}) {
+        INFO(relied_on);
+        CHECK_THROWS_WITH(parse({"--kafka-property", relied_on}), Contains("is the gateway's"));
+    }
+    const auto adaptive = write_yaml("adaptive-linger", "kafka:\n  batching: adaptive\n  properties: {linger.ms: 5}\n");
+    CHECK_THROWS_WITH(parse({"--config", adaptive}), Contains("linger.ms contradicts kafka.batching adaptive"));
+    CHECK(parse({"--kafka-property", "linger.ms=5"}).config.kafka.properties.at("linger.ms") == "5");
+    // The delivery timeout given as a property is the one the sessions wait by, in the same range.
+    CHECK(parse({"--kafka-property", "message.timeout.ms=5000"}).config.kafka.delivery_timeout ==
+          std::chrono::milliseconds(5000));
+    CHECK(parse({"--kafka-property", "delivery.timeout.ms=7000"}).config.kafka.delivery_timeout ==
+          std::chrono::milliseconds(7000));
+    CHECK_THROWS_WITH(parse({"--kafka-property", "message.timeout.ms=0"}),
+                      Contains("config kafka.properties message.timeout.ms"));
+    // A tenant's own properties are held to the same.
+    const auto tenant = write_yaml("tenant-claimed",
+                                   "tenants: [\"north\", \"south\"]\n"
+                                   "tenant_kafka:\n  brokers: {south: \"eu-1:9092\"}\n"
+                                   "  properties: {south.group.id: theirs}\n");
+    CHECK_THROWS_WITH(parse({"--config", tenant}),
+                      Contains("config tenant_kafka.properties.south: group.id is the gateway's"));
+    std::filesystem::remove(adaptive);
+    std::filesystem::remove(tenant);
+}
