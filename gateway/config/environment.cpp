@@ -62,11 +62,15 @@ std::string unknown_variable(const std::string& name) {
 /// Kubernetes gives a pod variables for each Service of its namespace (unless
 /// enableServiceLinks is off): a Service named ocpp-gateway makes OCPP_GATEWAY_SERVICE_HOST,
 /// OCPP_GATEWAY_PORT_9000_TCP_ADDR and so on. No setting has such a name; they are not slips.
-bool service_link(std::string_view name) {
+/// One that ends in PORT is a link only with a link's value (tcp://10.96.0.7:9000): an
+/// OCPP_GATEWAY_LISTEN_PORT=9000 is a guess at a setting, and warned of.
+bool service_link(std::string_view name, std::string_view value) {
     const std::string_view rest = name.substr(kPrefix.size());
     const auto has = [&rest](std::string_view part) { return rest.find(part) != std::string_view::npos; };
     const bool ends_port = rest.size() >= 4 && rest.substr(rest.size() - 4) == "PORT";
-    return has("SERVICE_HOST") || has("SERVICE_PORT") || ends_port ||
+    const bool link_value = value.rfind("tcp://", 0) == 0 || value.rfind("udp://", 0) == 0 ||
+                            value.rfind("sctp://", 0) == 0;
+    return has("SERVICE_HOST") || has("SERVICE_PORT") || (ends_port && link_value) ||
            (has("PORT_") && (has("_TCP") || has("_UDP") || has("_SCTP")));
 }
 
@@ -87,7 +91,7 @@ std::vector<std::string> apply_environment(Config& c, const std::map<std::string
         const auto& all = options();
         const auto o = std::find_if(all.begin(), all.end(), [&variable = name](const Option& x) { return x.env == variable; });
         if (o == all.end()) {
-            if (!service_link(name)) {
+            if (!service_link(name, value)) {
                 unused.push_back(unknown_variable(name));
             }
         } else if (!o->path.empty()) {

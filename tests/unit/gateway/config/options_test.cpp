@@ -110,4 +110,8 @@ TEST_CASE("an OCPP_GATEWAY_ variable that names no setting is reported, with the
                                    {"OCPP_GATEWAY_ADMIN_SERVICE_PORT_ADMIN", "9100"},
                                    {"OCPP_GATEWAY_ADMIN_PORT_9100_TCP", "tcp://10.96.0.8:9100"}});
     CHECK(unused.empty());
+    // A name ending in PORT with a plain number is a guess at a setting, not a link.
+    unused = apply_environment(c, {{"OCPP_GATEWAY_LISTEN_PORT", "9000"}});
+    REQUIRE(unused.size() == 1);
+    CHECK(unused[0].rfind("environment OCPP_GATEWAY_LISTEN_PORT names no setting and is ignored", 0) == 0);
 }
