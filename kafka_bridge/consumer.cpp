@@ -475,10 +475,17 @@ ReadToEnd::ReadToEnd(const Watermarks& marks, const std::set<std::string>& skip)
     }
 }
 
-void ReadToEnd::read(const Message& message) {
-    const auto it = remaining_.find({message.topic, message.partition});
-    if (it != remaining_.end() && message.offset + 1 >= it->second) {
-        remaining_.erase(it);
+void ReadToEnd::after_poll(const Consumer& consumer, const Message* message) {
+    if (message != nullptr) {
+        const auto it = remaining_.find({message->topic, message->partition});
+        if (it != remaining_.end() && message->offset + 1 >= it->second) {
+            remaining_.erase(it);
+        }
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (!remaining_.empty() && (message == nullptr || now - checked_ >= kCheckEvery)) {
+        checked_ = now;
+        check(consumer);
     }
 }
 

@@ -146,22 +146,28 @@ private:
 /// its end: a transactional writer's commit marker takes an offset of its own, and when it is
 /// a partition's last no record is ever polled there.
 ///
-///   poll() ─▶ a record: read(record) │ nothing: check(consumer) ─▶ … done()
+///   poll() ─▶ after_poll(consumer, record or nothing) ─▶ … done()
 class ReadToEnd {
 public:
     /// `marks` from assign_all; partitions of the topics in `skip` are not waited for.
     explicit ReadToEnd(const Watermarks& marks, const std::set<std::string>& skip = {});
 
-    void read(const Message& message);
-    /// Asks `consumer` how far it has passed each partition still behind (no broker request).
-    void check(const Consumer& consumer);
+    /// After each poll of `consumer`: `message` is what it gave (nullptr: nothing). Asks the
+    /// consumer how far it has passed the partitions still behind (no broker request) when the
+    /// poll gave nothing, and at least every kCheckEvery while records keep coming from
+    /// others.
+    void after_poll(const Consumer& consumer, const Message* message);
+    static constexpr std::chrono::milliseconds kCheckEvery{200};
     bool done() const { return remaining_.empty(); }
     std::size_t behind() const { return remaining_.size(); }
     /// The partitions still behind, for an error: "topic/partition (end N)", at most five.
     std::string describe() const;
 
 private:
+    void check(const Consumer& consumer);
+
     std::map<std::pair<std::string, std::int32_t>, std::int64_t> remaining_;  // → end offset
+    std::chrono::steady_clock::time_point checked_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace kafka_bridge

@@ -177,8 +177,8 @@ std::string read_dead_letters(const config::Config& config, const std::string& t
     auto quiet_since = std::chrono::steady_clock::now();
     while (!behind.done()) {
         auto message = consumer.poll(200ms);
+        behind.after_poll(consumer, message ? &*message : nullptr);
         if (!message) {
-            behind.check(consumer);
             if (!behind.done() && std::chrono::steady_clock::now() - quiet_since > kReadTimeout) {
                 const auto last = consumer.last_error();
                 return fmt::format("{}: stopped {} partition(s) short of the end{}", topic, behind.behind(),
@@ -190,7 +190,6 @@ std::string read_dead_letters(const config::Config& config, const std::string& t
         if (message->value) {
             suggestion.add(kafka_bridge::parse_record_json(*message->value));
         }
-        behind.read(*message);
     }
     consumer.close();
     return {};

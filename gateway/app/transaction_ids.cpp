@@ -68,16 +68,12 @@ std::optional<Unread> read_highest_id(const config::Config& config, const std::s
             return why;
         }
         const auto message = consumer.poll(100ms);
-        if (!message) {
-            behind.check(consumer);
-            continue;
-        }
-        if (message->value) {
+        if (message && message->value) {
             if (auto record = kafka_bridge::read_record_json(*message->value); record.ok()) {
                 highest = std::max(highest, v16_transaction_id(record.value()).value_or(0));
             }
         }
-        behind.read(*message);
+        behind.after_poll(consumer, message ? &*message : nullptr);
     }
     consumer.close();
     return std::nullopt;

@@ -141,13 +141,11 @@ std::optional<std::string> Router::catch_up(const kafka_bridge::Watermarks& mark
                    (last ? "; last consumer error: " + last->to_string() : std::string());
         }
         auto message = tables_->poll(100ms);
-        if (!message) {
-            behind.check(*tables_);  // past a transaction's commit marker at the end
-            continue;
+        if (message) {
+            ++read;
+            dispatch(*message);
         }
-        ++read;
-        dispatch(*message);
-        behind.read(*message);
+        behind.after_poll(*tables_, message ? &*message : nullptr);
     }
     log::info("commands: read {} table records; {} command ids remembered, {} recent results",
               read, seen_.size(), results_.size());

@@ -48,6 +48,10 @@ void settle_kafka_properties(kafka_bridge::ProducerConfig& kafka, const std::str
     }
     // The sessions wait for room in a full queue as long as a record may wait for Kafka: one
     // value for both.
+    if (kafka.properties.count("message.timeout.ms") != 0 && kafka.properties.count("delivery.timeout.ms") != 0) {
+        throw std::runtime_error("config " + key + ": message.timeout.ms and delivery.timeout.ms are one "
+                                 "property under two names; give one");
+    }
     for (const char* timeout : {"message.timeout.ms", "delivery.timeout.ms"}) {
         if (const auto it = kafka.properties.find(timeout); it != kafka.properties.end()) {
             kafka.delivery_timeout = std::chrono::milliseconds(

@@ -343,9 +343,9 @@ StationRegistry::Checked StationRegistry::verify_for_later(std::string_view stat
                                                            std::string_view password,
                                                            ocpp::ProtocolVersion version) {
     const auto before = find(station_id);
-    Checked checked{verify(station_id, password, version), std::string()};
+    Checked checked{verify(station_id, password, version), std::nullopt};
     const auto after = find(station_id);
-    if (before && after && before->enabled == after->enabled &&
+    if (before && after && before->enabled && after->enabled &&
         before->password_hash == after->password_hash) {
         checked.hash = after->password_hash;
     }
@@ -354,8 +354,7 @@ StationRegistry::Checked StationRegistry::verify_for_later(std::string_view stat
 
 bool StationRegistry::still_holds(std::string_view station_id, const Checked& checked) const {
     const auto credential = find(station_id);
-    return credential && credential->enabled && !checked.hash.empty() &&
-           credential->password_hash == checked.hash;
+    return credential && credential->enabled && checked.hash && credential->password_hash == *checked.hash;
 }
 
 }  // namespace gateway::security

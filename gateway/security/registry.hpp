@@ -79,11 +79,12 @@ public:
                    ocpp::ProtocolVersion version,
                    std::chrono::seconds cache_for = std::chrono::minutes(10));
     /// A verdict of verify() kept for later (a check run before its request is decided), with
-    /// the hash it was reached against: empty when there was none, or the station's
-    /// credential changed while it ran.
+    /// the hash it was reached against ("" for a station registered without one): nothing
+    /// when the station was not registered and enabled, or its credential changed while the
+    /// check ran.
     struct Checked {
         Verdict verdict{};
-        std::string hash;
+        std::optional<std::string> hash;
     };
     /// verify(), for a verdict used later: see still_holds().
     Checked verify_for_later(std::string_view station_id, std::string_view password,

@@ -126,7 +126,7 @@ std::string_view text_of(const nlohmann::json& object, const char* member) {
 std::optional<std::chrono::seconds> whole_seconds(std::string_view text) {
     long long value = -1;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end != text.data() + text.size() || value < 0 ||
+    if (ec != std::errc() || end != text.data() + text.size() || value < 1 ||
         value > kMaxHeartbeatSeconds) {
         return std::nullopt;
     }

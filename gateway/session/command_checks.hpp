@@ -47,7 +47,8 @@ CommandOutcome answer_outcome(const ocpp::SchemaRegistry& schemas, ocpp::Protoco
 /// OCPP 1.6 ChangeConfiguration of HeartbeatInterval answered Accepted; 2.0.1 / 2.1
 /// SetVariables of OCPPCommCtrlr's HeartbeatInterval (its Actual value) answered Accepted.
 /// Names are compared without case (firmware varies). Nothing for any other command or
-/// answer, nor for a value that is not a whole number of seconds (at most kMaxHeartbeatSeconds).
+/// answer, nor for a value that is not a whole number of seconds from 1 to kMaxHeartbeatSeconds
+/// (0 would be no interval, which the idle bound cannot go by).
 std::optional<std::chrono::seconds> heartbeat_interval_agreed(ocpp::ProtocolVersion version,
                                                               const Command& command,
                                                               const nlohmann::json& response);

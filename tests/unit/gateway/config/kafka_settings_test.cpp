@@ -91,6 +91,8 @@ TEST_CASE("Kafka properties that contradict the gateway's own settings are refus
           std::chrono::milliseconds(7000));
     CHECK_THROWS_WITH(parse({"--kafka-property", "message.timeout.ms=0"}),
                       Contains("config kafka.properties message.timeout.ms"));
+    CHECK_THROWS_WITH(parse({"--kafka-property", "message.timeout.ms=60000", "--kafka-property", "delivery.timeout.ms=120000"}),
+                      Contains("one property under two names"));
     // A tenant's own properties are held to the same.
     const auto tenant = write_yaml("tenant-claimed",
                                    "tenants: [\"north\", \"south\"]\n"

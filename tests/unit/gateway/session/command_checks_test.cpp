@@ -142,7 +142,7 @@ TEST_CASE("the heartbeat interval a station agrees to in an operator's command i
     for (const char* status : {"Rejected", "RebootRequired", "NotSupported"}) {
         CHECK_FALSE(heartbeat_interval_agreed(ProtocolVersion::v16, change, json{{"status", status}}));
     }
-    for (const char* value : {"", "15m", "-5", "1.5", "99999999999999999999", "604801"}) {
+    for (const char* value : {"", "0", "15m", "-5", "1.5", "99999999999999999999", "604801"}) {
         change.payload["value"] = value;
         CHECK_FALSE(heartbeat_interval_agreed(ProtocolVersion::v16, change, accepted));
     }

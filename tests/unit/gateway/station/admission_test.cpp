@@ -278,6 +278,19 @@ TEST_CASE("a pass checked ahead for a station disabled since is refused", "[stat
     CHECK_FALSE(f.registry.still_holds("CS-1", *verdict));
 }
 
+TEST_CASE("a refusal checked ahead for a station registered without a password stands", "[station]") {
+    Fixture f;
+    REQUIRE_FALSE(f.registry.apply_record("CS-NOPW", std::string(R"({"stationId":"CS-NOPW"})")));
+    const auto checked = f.registry.verify_for_later("CS-NOPW", "pw", ocpp::ProtocolVersion::v201);
+    CHECK(checked.verdict == security::StationRegistry::Verdict::bad_credentials);
+    // No second check is needed (one would wait for the budget, and a spent budget would answer
+    // 503 instead of 401).
+    CHECK(f.registry.still_holds("CS-NOPW", checked));
+    const auto unknown = f.registry.verify_for_later("CS-NONE", "pw", ocpp::ProtocolVersion::v201);
+    CHECK(unknown.verdict == security::StationRegistry::Verdict::unknown_station);
+    CHECK_FALSE(f.registry.still_holds("CS-NONE", unknown));
+}
+
 TEST_CASE("password checks run ahead charge the budget and stop when it is spent", "[station]") {
     Fixture f;
     // 1 ms of CPU per second, nothing saved up: one check (about a millisecond at 1,000
