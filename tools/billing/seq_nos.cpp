@@ -40,6 +40,9 @@ bool SeqNos::insert_range(std::int64_t low, std::int64_t high) {
         it = ranges_.erase(it);
     }
     ranges_.emplace_hint(it, low, high);
+    if (ranges_.size() > kMaxRanges) {
+        ranges_.erase(ranges_.begin());
+    }
     return true;
 }
 

@@ -570,6 +570,30 @@ TEST_CASE("a long 2.0.1 session stays one range, and a wide range reads back", "
     CHECK_FALSE(billing::Session::from_json(record));
 }
 
+TEST_CASE("a session numbered with gaps keeps a bounded record, its latest numbers recognised", "[billing]") {
+    // Firmware numbering the station's events, not the transaction's: two connectors charging
+    // at once leave every other number to the other session.
+    Book book;
+    auto te = [](const char* type, std::int64_t seq) {
+        return json{{"eventType", type}, {"timestamp", "2026-12-01T11:00:00Z"}, {"triggerReason", "MeterValuePeriodic"},
+                    {"seqNo", seq}, {"transactionInfo", {{"transactionId", "TX-GAPS"}}}};
+    };
+    CHECK(book.apply(event("CP6", "2.0.1", "TransactionEvent", "g", te("Started", 0))) == Applied::changed);
+    for (std::int64_t seq = 2; seq < 20000; seq += 2) {
+        book.apply(event("CP6", "2.0.1", "TransactionEvent", "g", te("Updated", seq)));
+    }
+    const auto& session = book.sessions().at("CP6|TX-GAPS");
+    CHECK(session.seq_nos.ranges().size() == billing::SeqNos::kMaxRanges);
+    CHECK(session.to_json().dump().size() < 64 * 1024);  // far below Kafka's 1 MB
+    // The latest numbers are still known: their resend is a duplicate.
+    CHECK(book.apply(event("CP6", "2.0.1", "TransactionEvent", "g", te("Updated", 19998))) == Applied::duplicate);
+    // The earliest are forgotten: applied again, which leaves the session as it was (nothing
+    // new), its record included.
+    const json before = session.to_json();
+    CHECK(book.apply(event("CP6", "2.0.1", "TransactionEvent", "g", te("Updated", 2))) == Applied::duplicate);
+    CHECK(book.sessions().at("CP6|TX-GAPS").to_json() == before);
+}
+
 TEST_CASE("a station that numbers its events again after a reboot: its Ended is applied", "[billing]") {
     auto te = [](const char* type, int seq, const char* at, double kwh) {
         json e{{"eventType", type}, {"timestamp", at}, {"triggerReason", "MeterValuePeriodic"}, {"seqNo", seq},
