@@ -171,7 +171,7 @@ json Session::to_json() const {
            {"stoppedAt", stopped_ms ? json(format(*stopped_ms)) : json(nullptr)},
            {"meterStart", reading_json(first)},
            {"meterStop", reading_json(last)},
-           {"energyWh", first && last ? last->wh - first->wh : 0.0},
+           {"energyWh", first && last && !meter_went_back() ? last->wh - first->wh : 0.0},
            {"status", status()},
            {"stopReason", stop_reason},
            {"startDedupKeys", json(std::vector<std::string>(start_keys.begin(), start_keys.end()))}};
@@ -187,6 +187,9 @@ json Session::to_json() const {
     }
     if (generation > 1) {
         j["generation"] = generation;
+    }
+    if (meter_went_back()) {
+        j["meterWentBack"] = true;
     }
     return j;
 }
@@ -584,6 +587,11 @@ Applied Book::apply(const json& event, std::string* note, std::int64_t at_ms) {
     }
     if (note != nullptr && !reuse_note.empty()) {
         *note = std::move(reuse_note);
+    }
+    if (note != nullptr && s.meter_went_back() && !(before && before->meter_went_back())) {
+        *note = "session " + s.key + ": the latest register reading (" + json(s.last->wh).dump() +
+                " Wh) is below the earliest (" + json(s.first->wh).dump() +
+                " Wh): energyWh 0 and meterWentBack in its record; look at it before billing it";
     }
     s.updated_ms = std::max(s.updated_ms, at_ms);
     changed_.insert(s.key);

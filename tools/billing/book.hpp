@@ -62,6 +62,9 @@ struct Session {
     /// closed: a stop seen; open: a start seen; orphaned: neither (events of a transaction
     /// whose start billing never saw).
     std::string status() const;
+    /// The latest register reading is below the earliest (a meter reset, replaced or rolled
+    /// over, or a clock that jumped): energyWh is 0 and the record says so (meterWentBack).
+    bool meter_went_back() const { return first && last && last->wh < first->wh; }
     nlohmann::json to_json() const;
     static std::optional<Session> from_json(const nlohmann::json& j);
 };

@@ -865,3 +865,36 @@ TEST_CASE("integers written as 42.0, which the draft-07 schemas allow, bill as 4
     REQUIRE(book.apply(start) == Applied::changed);
     CHECK(book.sessions().begin()->second.to_json()["meterStart"]["wh"] == 2500.0);
 }
+
+TEST_CASE("a meter that goes back during a session is flagged, not billed as negative energy", "[billing]") {
+    Book book;
+    std::string note;
+    CHECK(book.apply(event("CP7", "1.6", "StartTransaction", "s7",
+                           json{{"connectorId", 1}, {"idTag", "TAG"}, {"meterStart", 5000}, {"timestamp", "2026-12-01T10:00:00Z"}},
+                           json{{"transactionId", 77}, {"idTagInfo", {{"status", "Accepted"}}}}),
+                     &note) == Applied::changed);
+    CHECK(note.empty());
+    // The meter was replaced: its register starts again below where the session began.
+    CHECK(book.apply(event("CP7", "1.6", "StopTransaction", "p7",
+                           json{{"transactionId", 77}, {"meterStop", 4000}, {"timestamp", "2026-12-01T11:00:00Z"}}),
+                     &note) == Applied::changed);
+    CHECK(note == "session CP7|77: the latest register reading (4000.0 Wh) is below the earliest (5000.0 Wh): "
+                  "energyWh 0 and meterWentBack in its record; look at it before billing it");
+    const json record = book.sessions().at("CP7|77").to_json();
+    CHECK(record["energyWh"] == 0.0);
+    CHECK(record["meterWentBack"] == true);
+    CHECK(record["status"] == "closed");
+    const auto back = billing::Session::from_json(record);
+    REQUIRE(back);
+    CHECK(back->to_json() == record);
+    // A session whose meter went forward has no such member, and its energy.
+    CHECK(book.apply(event("CP7", "1.6", "StartTransaction", "s8",
+                           json{{"connectorId", 2}, {"idTag", "TAG"}, {"meterStart", 1000}, {"timestamp", "2026-12-01T10:00:00Z"}},
+                           json{{"transactionId", 78}, {"idTagInfo", {{"status", "Accepted"}}}})) == Applied::changed);
+    CHECK(book.apply(event("CP7", "1.6", "StopTransaction", "p8",
+                           json{{"transactionId", 78}, {"meterStop", 1500}, {"timestamp", "2026-12-01T11:00:00Z"}})) ==
+          Applied::changed);
+    const json forward = book.sessions().at("CP7|78").to_json();
+    CHECK(forward["energyWh"] == 500.0);
+    CHECK_FALSE(forward.contains("meterWentBack"));
+}
