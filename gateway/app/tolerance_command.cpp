@@ -64,7 +64,7 @@ std::string joined(const std::set<std::string>& items, std::size_t max) {
         if (n == max) {
             return out + fmt::format(", … ({} in all)", items.size());
         }
-        out += (n++ == 0 ? "" : ", ") + item;
+        out += (n++ == 0 ? "" : ", ") + quoted(item);  // station text: a line break stays in the comment
     }
     return out;
 }
@@ -140,8 +140,15 @@ std::string ToleranceSuggestion::yaml(const std::string& source) const {
         for (const auto& [rule, n] : m.rules) {
             allow += (allow.empty() ? "" : ", ") + rule;
         }
-        profiles += fmt::format("    - name: {}\n      match: {{vendor: {}, model: {}}}\n      allow: [{}]\n",
-                                name, quoted(literal_glob(vendor)), quoted(literal_glob(model)), allow);
+        // A field the boot left empty is left out: the configuration refuses an empty pattern.
+        std::string match;
+        if (!vendor.empty()) {
+            match = "vendor: " + quoted(literal_glob(vendor));
+        }
+        if (!model.empty()) {
+            match += (match.empty() ? "" : ", ") + std::string("model: ") + quoted(literal_glob(model));
+        }
+        profiles += fmt::format("    - name: {}\n      match: {{{}}}\n      allow: [{}]\n", name, match, allow);
         if (m.rules.count("timestamp-without-offset") != 0) {
             profiles += "      assume_offset: \"+00:00\"   # the offset these stations' clocks run at\n";
         }

@@ -152,7 +152,7 @@ private:
     void handle_result_error(const ocpp::CallResultError& error, const std::string& raw,
                              const std::string& received_at);
     /// Whether one more message fits the station's rate; counts and reports one that does not.
-    bool within_rate(const ocpp::MessageId& id, const std::string& action, bool answerable,
+    bool within_rate(const ocpp::MessageId& id, const std::optional<std::string>& action, bool answerable,
                      const std::string& raw, const std::string& received_at);
     /// A record the producer refused for now waits in the session and is offered again
     /// (retry_blocked_later): its queue is full, or it failed fatally and the ProducerSlot is

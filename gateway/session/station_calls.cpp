@@ -57,7 +57,9 @@ void Session::handle_text(std::string text) {
         return;
     }
     if (const auto* error = std::get_if<ocpp::CallResultError>(&frame.value())) {
-        handle_result_error(*error, text, received_at);
+        if (within_rate(error->id, std::nullopt, false, text, received_at)) {
+            handle_result_error(*error, text, received_at);
+        }
         return;
     }
     const auto* result = std::get_if<ocpp::CallResult>(&frame.value());
@@ -65,7 +67,7 @@ void Session::handle_text(std::string text) {
                     frame.value(), text, received_at);
 }
 
-bool Session::within_rate(const ocpp::MessageId& id, const std::string& action, bool answerable,
+bool Session::within_rate(const ocpp::MessageId& id, const std::optional<std::string>& action, bool answerable,
                           const std::string& raw, const std::string& received_at) {
     if (messages_.try_take(last_activity_)) {
         return true;
@@ -102,7 +104,7 @@ void Session::handle_result_error(const ocpp::CallResultError& error, const std:
     // Nothing is pending any more: the station only says it could not use an answer. Recorded
     // where refused messages go, so that the operator sees it.
     log::warn("station {}: could not process the answer to its message {}: {} {}", info_.station_id,
-              error.id.get(), error.code, error.description);
+              ocpp::quote(error.id.get()), ocpp::quote(error.code), ocpp::quote(error.description, 255));
     reject(ocpp::Rejection{ocpp::Errc::internal_error, error.id.get(), ocpp::CallErrorCode::GenericError,
                            ocpp::truncate_utf8("the station could not process the gateway's answer: " +
                                                error.code + " " + error.description),

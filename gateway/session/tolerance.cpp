@@ -75,6 +75,11 @@ const config::ToleranceProfile* match_profile(const std::vector<config::Toleranc
     for (const auto& profile : profiles) {
         const bool needs_model = !profile.vendor.empty() || !profile.model.empty() || !profile.firmware.empty();
         if (needs_model && !model.known()) {
+            // Not booted on this instance (it reconnected from another): a profile that names
+            // ids as well is matched by them alone until the station boots.
+            if (!profile.id.empty() && glob_match(profile.id, station_id)) {
+                return &profile;
+            }
             continue;
         }
         if ((profile.id.empty() || glob_match(profile.id, station_id)) &&

@@ -394,7 +394,7 @@ describe('learning what a fleet needs: violation counts, reports and tolerance s
     assert.match(stdout, new RegExp(`^# 9 schema refusals read from ${deadLetter.replace(/\./g, '\\.')}\\.$`, 'm'));
     assert.match(stdout, new RegExp(`match: \\{vendor: "${vendors.a}", model: "Alpha"\\}\\n      allow: \\[enum-case, timestamp-without-offset\\]`));
     assert.match(stdout, new RegExp(`match: \\{vendor: "${vendors.b}", model: "Beta"\\}\\n      allow: \\[number-as-string\\]`));
-    assert.match(stdout, new RegExp(`# "${vendors.c}" "Gamma" \\(firmware 0\\.1; 1 station\\(s\\)\\): 1 refused, 0 repairable`));
+    assert.match(stdout, new RegExp(`# "${vendors.c}" "Gamma" \\(firmware "0\\.1"; 1 station\\(s\\)\\): 1 refused, 0 repairable`));
     assert.doesNotMatch(stdout, /model: "Gamma"/);
 
     // The suggestion, pasted into the configuration, lets the same fleet in.

@@ -32,15 +32,27 @@ TEST_CASE("a suggestion allows exactly the repairs that make a model's refusals 
     const std::string yaml = s.yaml("ocpp.dead-letter");
     INFO(yaml);
     CHECK_THAT(yaml, Catch::Contains("# 5 schema refusals read from ocpp.dead-letter."));
-    CHECK_THAT(yaml, Catch::Contains("# \"Growatt\" \"THOR 22*\" (firmware 1.2; 2 station(s)): 3 refused, 2 repairable by "
+    CHECK_THAT(yaml, Catch::Contains("# \"Growatt\" \"THOR 22*\" (firmware \"1.2\"; 2 station(s)): 3 refused, 2 repairable by "
                                      "enum-case 1, timestamp-without-offset 2; 1 no profile can repair"));
     CHECK_THAT(yaml, Catch::Contains("    - name: growatt-thor-22\n"
                                      "      match: {vendor: \"Growatt\", model: \"THOR 22?\"}\n"
                                      "      allow: [enum-case, timestamp-without-offset]\n"
                                      "      assume_offset: \"+00:00\""));
-    CHECK_THAT(yaml, Catch::Contains("# \"ABB\" \"Terra\" (firmware 3; 1 station(s)): 1 refused, 0 repairable; 1 no profile can repair"));
+    CHECK_THAT(yaml, Catch::Contains("# \"ABB\" \"Terra\" (firmware \"3\"; 1 station(s)): 1 refused, 0 repairable; 1 no profile can repair"));
     CHECK_THAT(yaml, !Catch::Contains("name: abb-terra"));
-    CHECK_THAT(yaml, Catch::Contains("# 1 refused from stations whose model is not known (no BootNotification seen): CP-7"));
+    CHECK_THAT(yaml, Catch::Contains("# 1 refused from stations whose model is not known (no BootNotification seen): \"CP-7\""));
+}
+
+TEST_CASE("a suggestion is a configuration the gateway takes, whatever the stations' boots said", "[tolerance]") {
+    ToleranceSuggestion s;
+    // A model the boot left empty (the 1.6 schema allows it) and firmware text with a line break.
+    s.add(letter("CP-1", {{"vendor", "Acme"}, {"model", ""}, {"firmware", "1.0\nallow: [everything]"}},
+                 {"enum-case"}, true));
+    const std::string yaml = s.yaml("ocpp.dead-letter");
+    INFO(yaml);
+    CHECK_THAT(yaml, Catch::Contains("      match: {vendor: \"Acme\"}\n"));
+    CHECK_THAT(yaml, Catch::Contains("(firmware \"1.0\\nallow: [everything]\";"));
+    CHECK_THAT(yaml, !Catch::Contains("\nallow: [everything]"));
 }
 
 TEST_CASE("a fleet with nothing to repair gets no profile", "[tolerance]") {

@@ -85,6 +85,24 @@ TEST_CASE("the first matching profile wins, and model patterns need a known mode
     CHECK(name("CP-1", StationModel{}) == "strict");
 }
 
+TEST_CASE("a model profile with an id pattern holds for those ids before the station boots here", "[tolerance]") {
+    std::vector<ToleranceProfile> profiles(1);
+    profiles[0].name = "old-growatts";
+    profiles[0].vendor = "Growatt";
+    profiles[0].model = "*";
+    profiles[0].id = "CP-OLD-*";
+    auto name = [&](std::string_view id, const StationModel& m) {
+        const auto* p = gateway::session::match_profile(profiles, id, m);
+        return p == nullptr ? std::string("strict") : p->name;
+    };
+    // Reconnected from another instance, not booted here: its id is all there is to go by.
+    CHECK(name("CP-OLD-1", StationModel{}) == "old-growatts");
+    CHECK(name("CP-NEW-1", StationModel{}) == "strict");
+    // Booted: every pattern must match.
+    CHECK(name("CP-OLD-1", StationModel{"Growatt", "THOR", "1.4"}) == "old-growatts");
+    CHECK(name("CP-OLD-1", StationModel{"ABB", "Terra", "1.0"}) == "strict");
+}
+
 TEST_CASE("boot models are remembered per station, whatever the spelling", "[tolerance]") {
     gateway::session::BootModels models;
     CHECK_FALSE(models.find("CP-1"));
