@@ -701,7 +701,7 @@ TEST_CASE("closed sessions retire from memory, and events that come for them lat
                      nullptr, t0 + 2 * hour) == Applied::changed);
 }
 
-TEST_CASE("a session whose stop never comes is written abandoned, then retires; later events are late", "[billing]") {
+TEST_CASE("a session whose stop never comes is written abandoned, then retires, and later events are late", "[billing]") {
     const std::int64_t hour = 3600000;
     const std::int64_t t0 = 1796112000000;  // 2026-12-01T08:00:00Z
     Book book(72 * hour);
