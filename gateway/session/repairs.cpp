@@ -1,5 +1,5 @@
 // Tolerance profiles in a Session: which profile the station matches, and the repair of a
-// CALL its schema refused (README "Tolerance profiles").
+// CALL (or 2.1 SEND) its schema refused (README "Tolerance profiles").
 #include <set>
 
 #include "gateway/log/log.hpp"
@@ -8,15 +8,21 @@
 namespace gateway::session {
 namespace {
 
-/// The CALL in `raw` read again: the first reading was consumed by the validation, and
-/// reading it twice costs only the messages that need it.
-std::optional<ocpp::Call> reread_call(const std::string& raw, const config::Config& config) {
-    auto frame = ocpp::parse_frame(raw, config::frame_limits(config));
-    auto* call = frame.ok() ? std::get_if<ocpp::Call>(&frame.value()) : nullptr;
-    if (call == nullptr) {
+/// The CALL (or 2.1 SEND, as a Call) in `raw` read again: the first reading was consumed by
+/// the validation, and reading it twice costs only the messages that need it.
+std::optional<ocpp::Call> reread_call(const std::string& raw, const config::Config& config,
+                                      ocpp::ProtocolVersion version) {
+    auto frame = ocpp::parse_frame(raw, config::frame_limits(config), version);
+    if (!frame.ok()) {
         return std::nullopt;
     }
-    return std::move(*call);
+    if (auto* call = std::get_if<ocpp::Call>(&frame.value())) {
+        return std::move(*call);
+    }
+    if (auto* send = std::get_if<ocpp::Send>(&frame.value())) {
+        return ocpp::Call{std::move(send->id), std::move(send->action), std::move(send->payload)};
+    }
+    return std::nullopt;
 }
 
 }  // namespace
@@ -40,12 +46,12 @@ void Session::learn_model(const nlohmann::json& boot_payload) {
     }
 }
 
-std::optional<ocpp::AcceptedCall> Session::repair(const std::string& raw,
-                                                  const ocpp::Rejection& rejection) {
+std::optional<ocpp::AcceptedCall> Session::repair(const std::string& raw, const ocpp::Rejection& rejection,
+                                                  ocpp::Rpc as) {
     if (tolerance_ == nullptr || !ocpp::is_schema_violation(rejection.errc)) {
         return std::nullopt;
     }
-    auto call = reread_call(raw, services_.config);
+    auto call = reread_call(raw, services_.config, info_.version);
     if (!call) {
         return std::nullopt;
     }
@@ -59,7 +65,7 @@ std::optional<ocpp::AcceptedCall> Session::repair(const std::string& raw,
         services_.metrics.tolerance_refused(tolerance_->name);
         return std::nullopt;
     }
-    auto accepted = ocpp::accept_station_call(info_.version, std::move(*call), services_.schemas);
+    auto accepted = ocpp::accept_station_call(info_.version, std::move(*call), services_.schemas, as);
     if (!accepted.ok()) {
         services_.metrics.tolerance_refused(tolerance_->name);
         return std::nullopt;
@@ -73,7 +79,7 @@ std::optional<ocpp::AcceptedCall> Session::repair(const std::string& raw,
 }
 
 void Session::diagnose(const std::string& raw, kafka_bridge::DeadLetter& letter) {
-    auto call = reread_call(raw, services_.config);
+    auto call = reread_call(raw, services_.config, info_.version);
     const nlohmann::json* schema =
         call ? services_.schemas.document(info_.version, call->action, ocpp::SchemaKind::request) : nullptr;
     if (schema == nullptr) {

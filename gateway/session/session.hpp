@@ -188,7 +188,8 @@ private:
     void learn_model(const nlohmann::json& boot_payload);
     /// The call in `raw`, repaired as this station's profile allows, when that makes it
     /// valid; nullopt otherwise (the caller sends `rejection`).
-    std::optional<ocpp::AcceptedCall> repair(const std::string& raw, const ocpp::Rejection& rejection);
+    std::optional<ocpp::AcceptedCall> repair(const std::string& raw, const ocpp::Rejection& rejection,
+                                             ocpp::Rpc as = ocpp::Rpc::call);
     /// For a CALL refused for its schema: which repairs would apply and whether they would
     /// make it valid (the dead letter's wouldRepair, the per-model violation counts).
     void diagnose(const std::string& raw, kafka_bridge::DeadLetter& letter);

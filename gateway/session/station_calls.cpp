@@ -92,11 +92,14 @@ void Session::handle_send(ocpp::Send send, const std::string& raw, const std::st
     auto checked = ocpp::accept_station_call(
         info_.version, ocpp::Call{std::move(send.id), std::move(send.action), std::move(send.payload)},
         services_.schemas, ocpp::Rpc::send);
-    if (!checked.ok()) {
+    std::optional<ocpp::AcceptedCall> accepted;
+    if (checked.ok()) {
+        accepted = std::move(checked.value());
+    } else if (accepted = repair(raw, checked.error(), ocpp::Rpc::send); !accepted) {
         reject(checked.error(), raw, received_at, action);
         return;
     }
-    publish(std::move(checked.value()), std::nullopt, received_at, InFlight(services_.in_flight));
+    publish(std::move(*accepted), std::nullopt, received_at, InFlight(services_.in_flight));
 }
 
 void Session::handle_result_error(const ocpp::CallResultError& error, const std::string& raw,

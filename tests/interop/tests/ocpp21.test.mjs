@@ -172,6 +172,9 @@ describe('OCPP 2.1', () => {
       assertSchema('deadLetter', r.value);
       assert.equal(r.value.errorCode, null, `nothing was answered: ${JSON.stringify(r.value)}`);
     }
+    // The SEND refused for its schema is diagnosed as a CALL is: what repairs would do for it.
+    const broken = dead.records.find((x) => x.value.messageId === 'send-2').value;
+    assert.deepEqual(broken.wouldRepair, { rules: [], valid: false }, JSON.stringify(broken));
     // Once they are recorded, the next CALL's answer is the next message: nothing answered them.
     await s.sendCall('Heartbeat', {}, 'hb-2');
     await expectResult(s, 'hb-2');

@@ -17,6 +17,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RPCClient } from 'ocpp-rpc';
+import WebSocket from 'ws';
 
 import { startGateway, uniqueStationId, withGatewayLog, randomHex, httpGet, GATEWAY_BIN, KAFKA_BROKERS } from '../lib/gateway.mjs';
 import { TopicReader, TOPICS } from '../lib/kafka.mjs';
@@ -264,6 +265,27 @@ describe('tolerance profiles', () => {
       repaired: { status: 'Accepted' },
       valid: true,
     });
+  }));
+
+  test('OCPP 2.1: a SEND is repaired as a CALL is, and never answered', logOnFailure(async () => {
+    const id = `${DEPOT}-SEND${randomHex(2).toUpperCase()}`;
+    const ws = new WebSocket(`ws://127.0.0.1:${gw.port}/ocpp/${id}`, ['ocpp2.1']);
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    const answers = [];
+    ws.on('message', (m) => answers.push(m.toString()));
+    try {
+      // An extra property the 2.1 schema refuses: the depot profile allows dropping it.
+      const payload = { id: 5, pending: 0, basetime: new Date().toISOString(), data: [{ t: 0, v: '11.02' }], vendorNote: 'x' };
+      ws.send(JSON.stringify([6, 'send-tol', 'NotifyPeriodicEventStream', payload]));
+      const event = await eventOf(TOPICS.meterValues, id, 'NotifyPeriodicEventStream', (v) => v.messageId === 'send-tol');
+      assert.equal(event.value.messageType, 'SEND');
+      assert.equal(event.value.tolerance?.profile, PROFILE.depot);
+      assert.deepEqual(event.value.tolerance.repairs.map((r) => r.rule), ['unknown-properties']);
+      assert.equal('vendorNote' in event.value.payload, false);
+      assert.deepEqual(answers, [], 'a SEND is never answered');
+    } finally {
+      ws.terminate();
+    }
   }));
 
   test('repairs are counted per profile and rule', logOnFailure(async () => {
