@@ -122,7 +122,7 @@ void write_transaction(const std::string& topic, const std::vector<std::string>&
     REQUIRE(rd_kafka_conf_set(conf, "transactional.id", ("ocpp.it.txn." + topic).c_str(), err, sizeof err) == RD_KAFKA_CONF_OK);
     rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     REQUIRE(rk != nullptr);
-    auto done = [rk](rd_kafka_error_t* error) {
+    auto done = [](rd_kafka_error_t* error) {
         const std::string what = error != nullptr ? rd_kafka_error_string(error) : "";
         if (error != nullptr) {
             rd_kafka_error_destroy(error);

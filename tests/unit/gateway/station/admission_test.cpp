@@ -59,6 +59,19 @@ std::string basic(const std::string& user, const std::string& password) {
     return "Basic " + security::base64_encode(user + ":" + password);
 }
 
+/// The verdict of the password check admit() would run for CS-1 with `password`, run ahead
+/// (as the listener does before it reads the request).
+security::StationRegistry::Checked checked_ahead(Admission& admission, const Fixture& f, const std::string& password) {
+    auto ahead = admission.password_check(handshake("CS-1"), "10.0.0.1", basic("CS-1", password), f.t0);
+    REQUIRE(ahead);
+    const auto verdict = (*ahead)(f.t0);
+    REQUIRE(verdict);
+    return *verdict;
+}
+
+/// A record for CS-1 with `fields` (JSON members, comma-separated, without braces).
+std::string cs1_record(const std::string& fields) { return R"({"stationId":"CS-1",)" + fields + "}"; }
+
 }  // namespace
 
 TEST_CASE("admission checks credentials and refuses with the right status", "[station]") {
@@ -226,14 +239,10 @@ TEST_CASE("a pass checked ahead against a password rotated since is checked agai
     Fixture f;
     Admission admission(f.settings, f.registry, f.events, f.metrics);
     const auto cs1 = handshake("CS-1");
-    auto ahead = admission.password_check(cs1, "10.0.0.1", basic("CS-1", "pw"), f.t0);
-    REQUIRE(ahead);
-    const auto verdict = (*ahead)(f.t0);
-    REQUIRE(verdict);
-    REQUIRE(verdict->verdict == security::StationRegistry::Verdict::ok);
+    const auto verdict = checked_ahead(admission, f, "pw");
+    REQUIRE(verdict.verdict == security::StationRegistry::Verdict::ok);
     // The operator rotates the leaked password while the request waits for admit().
-    REQUIRE_FALSE(f.registry.apply_record(
-        "CS-1", std::string(R"({"stationId":"CS-1","passwordHash":")") + security::hash_password("new", 1000) + "\"}"));
+    REQUIRE_FALSE(f.registry.apply_record("CS-1", cs1_record(R"("passwordHash":")" + security::hash_password("new", 1000) + "\"")));
     const Admission::Candidate old_password{cs1, "10.0.0.1", basic("CS-1", "pw"), 0, false, nullptr, verdict, false};
     const auto refused = admission.admit(old_password, f.t0);
     REQUIRE(refused);
@@ -245,16 +254,11 @@ TEST_CASE("a pass checked ahead against a password rotated since is checked agai
 TEST_CASE("a refusal checked ahead against a password rotated since is checked again", "[station]") {
     Fixture f;
     Admission admission(f.settings, f.registry, f.events, f.metrics);
-    const auto cs1 = handshake("CS-1");
-    auto ahead = admission.password_check(cs1, "10.0.0.1", basic("CS-1", "new"), f.t0);
-    REQUIRE(ahead);
-    const auto verdict = (*ahead)(f.t0);
-    REQUIRE(verdict);
-    REQUIRE(verdict->verdict == security::StationRegistry::Verdict::bad_credentials);
+    const auto verdict = checked_ahead(admission, f, "new");
+    REQUIRE(verdict.verdict == security::StationRegistry::Verdict::bad_credentials);
     // The operator gives the station its new password while the request waits for admit().
-    REQUIRE_FALSE(f.registry.apply_record(
-        "CS-1", std::string(R"({"stationId":"CS-1","passwordHash":")") + security::hash_password("new", 1000) + "\"}"));
-    const Admission::Candidate new_password{cs1, "10.0.0.1", basic("CS-1", "new"), 0, false, nullptr, verdict, false};
+    REQUIRE_FALSE(f.registry.apply_record("CS-1", cs1_record(R"("passwordHash":")" + security::hash_password("new", 1000) + "\"")));
+    const Admission::Candidate new_password{handshake("CS-1"), "10.0.0.1", basic("CS-1", "new"), 0, false, nullptr, verdict, false};
     CHECK_FALSE(admission.admit(new_password, f.t0));
     CHECK(f.events.count(EventType::auth_failed) == 0);
 }
@@ -262,20 +266,15 @@ TEST_CASE("a refusal checked ahead against a password rotated since is checked a
 TEST_CASE("a pass checked ahead for a station disabled since is refused", "[station]") {
     Fixture f;
     Admission admission(f.settings, f.registry, f.events, f.metrics);
-    const auto cs1 = handshake("CS-1");
-    auto ahead = admission.password_check(cs1, "10.0.0.1", basic("CS-1", "pw"), f.t0);
-    REQUIRE(ahead);
-    const auto verdict = (*ahead)(f.t0);
-    REQUIRE(verdict);
-    REQUIRE(verdict->verdict == security::StationRegistry::Verdict::ok);
+    const auto verdict = checked_ahead(admission, f, "pw");
+    REQUIRE(verdict.verdict == security::StationRegistry::Verdict::ok);
     const auto hash = f.registry.find("CS-1")->password_hash;
-    REQUIRE_FALSE(f.registry.apply_record(
-        "CS-1", std::string(R"({"stationId":"CS-1","enabled":false,"passwordHash":")") + hash + "\"}"));
-    const Admission::Candidate candidate{cs1, "10.0.0.1", basic("CS-1", "pw"), 0, false, nullptr, verdict, false};
+    REQUIRE_FALSE(f.registry.apply_record("CS-1", cs1_record(R"("enabled":false,"passwordHash":")" + hash + "\"")));
+    const Admission::Candidate candidate{handshake("CS-1"), "10.0.0.1", basic("CS-1", "pw"), 0, false, nullptr, verdict, false};
     const auto refused = admission.admit(candidate, f.t0);
     REQUIRE(refused);
     CHECK(refused->status == 404);  // as any disabled identity
-    CHECK_FALSE(f.registry.still_holds("CS-1", *verdict));
+    CHECK_FALSE(f.registry.still_holds("CS-1", verdict));
 }
 
 TEST_CASE("a refusal checked ahead for a station registered without a password stands", "[station]") {
