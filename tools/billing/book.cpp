@@ -141,7 +141,7 @@ std::optional<Reading> reading_from(const json& j, const char* name) {
 /// Closed, with a known last change before `before_ms` (a session without that time —
 /// events without record times — never retires).
 bool retirable(const Session& s, std::int64_t before_ms) {
-    return (s.stopped_ms.has_value() || s.abandoned) && s.updated_ms != 0 && s.updated_ms < before_ms;
+    return s.stopped_ms.has_value() && s.updated_ms != 0 && s.updated_ms < before_ms;
 }
 
 }  // namespace
@@ -152,17 +152,13 @@ bool Session::operator==(const Session& o) const {
            transaction_ids == o.transaction_ids && connector_id == o.connector_id &&
            evse_id == o.evse_id && id_token == o.id_token && started_ms == o.started_ms &&
            stopped_ms == o.stopped_ms && first == o.first && last == o.last &&
-           stop_reason == o.stop_reason && start_keys == o.start_keys && seq_nos == o.seq_nos &&
-           abandoned == o.abandoned;
+           stop_reason == o.stop_reason && start_keys == o.start_keys && seq_nos == o.seq_nos;
 }
 
 std::string Session::status() const {
     // Without its start a session is orphaned even once stopped: its first reading, and so
     // its energy, may be missing, and "closed" is what a billing team bills.
-    if (started_ms && stopped_ms) {
-        return "closed";
-    }
-    return abandoned ? "abandoned" : !started_ms ? "orphaned" : "open";
+    return !started_ms ? "orphaned" : stopped_ms ? "closed" : "open";
 }
 
 json Session::to_json() const {
@@ -246,7 +242,6 @@ std::optional<Session> Session::from_json(const json& j) {
     s.last = reading_from(j, "meterStop");
     s.stop_reason = text(j, "stopReason").value_or("");
     s.updated_ms = time_of(j, "updatedAt").value_or(0);
-    s.abandoned = text(j, "status") == std::optional<std::string>("abandoned");
     if (const json* g = member(j, "generation")) {
         if (!g->is_number_integer() || g->get<std::int64_t>() < 2 || g->get<std::int64_t>() > INT32_MAX) {
             return std::nullopt;
@@ -661,20 +656,7 @@ void Book::restored() {
 }
 
 bool Book::stale(const Session& s, std::int64_t at_ms) const {
-    return late_after_ms_ > 0 && (s.stopped_ms || s.abandoned) && s.updated_ms != 0 &&
-           at_ms > s.updated_ms + late_after_ms_;
-}
-
-std::size_t Book::abandon(std::int64_t before_ms) {
-    std::size_t count = 0;
-    for (auto& [key, s] : sessions_) {
-        if (!s.stopped_ms && !s.abandoned && s.updated_ms != 0 && s.updated_ms < before_ms) {
-            s.abandoned = true;
-            changed_.insert(key);
-            ++count;
-        }
-    }
-    return count;
+    return late_after_ms_ > 0 && s.stopped_ms && s.updated_ms != 0 && at_ms > s.updated_ms + late_after_ms_;
 }
 
 std::size_t Book::retire(std::int64_t before_ms) {

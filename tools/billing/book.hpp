@@ -56,15 +56,11 @@ struct Session {
     /// earlier version when it reads it back). Not compared by operator==: it is set after a
     /// change is seen.
     std::int64_t updated_ms = 0;
-    /// No stop came, and no event for longer than --abandon-after-hours (Book::abandon): the
-    /// session is written "abandoned" and then leaves memory as a closed one does.
-    bool abandoned = false;
 
     bool operator==(const Session& o) const;
 
-    /// closed: a start and a stop seen; open: a start seen; orphaned: no start (events of a
-    /// transaction whose start billing never saw); abandoned: no stop, and no event for the
-    /// abandonment horizon.
+    /// closed: a stop seen; open: a start seen; orphaned: neither (events of a transaction
+    /// whose start billing never saw).
     std::string status() const;
     /// The latest register reading is below the earliest (a meter reset, replaced or rolled
     /// over, or a clock that jumped): energyWh is 0 and the record says so (meterWentBack).
@@ -132,10 +128,6 @@ public:
     /// answered Applied::late instead of starting a session from that event alone, whose
     /// record would replace the closed one on the compacted topic. Returns how many left.
     std::size_t retire(std::int64_t before_ms);
-    /// Sessions without a stop last changed before `before_ms` (a stop the station never
-    /// delivered) are marked abandoned: changed, so that their next record says so, and then
-    /// retired like closed ones; an event for one is late. Returns how many.
-    std::size_t abandon(std::int64_t before_ms);
     /// Sessions retired (from this run and read back as retired).
     std::size_t retired() const { return retired_.size(); }
 

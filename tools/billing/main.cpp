@@ -107,7 +107,6 @@ int main(int argc, char** argv) {
     // Sessions retire against how far the consumer had read when it last committed, not
     // against the clock: after days down, the events it has not read yet still apply.
     const auto horizon_ms = static_cast<std::int64_t>(o.retire_after_hours * 3600000.0);
-    const auto abandon_ms = static_cast<std::int64_t>(o.abandon_after_hours * 3600000.0);
     Offsets committed;  // at the start, by partition
     const std::int64_t read_up_to = o.retire_after_hours > 0 ? committed_read_up_to(consumer, o, committed) : 0;
     Book book(horizon_ms);
@@ -149,15 +148,10 @@ int main(int argc, char** argv) {
             }
         }
         // Every session changed so far is written (each batch ends committed), so any may retire.
-        if ((o.retire_after_hours > 0 || o.abandon_after_hours > 0) &&
-            std::chrono::steady_clock::now() - retired_at >= retire_every) {
+        if (o.retire_after_hours > 0 && std::chrono::steady_clock::now() - retired_at >= retire_every) {
             retired_at = std::chrono::steady_clock::now();
             const std::int64_t up_to = progress.refresh(consumer);
-            if (const std::size_t n = up_to > 0 && o.abandon_after_hours > 0 ? book.abandon(up_to - abandon_ms) : 0; n > 0) {
-                std::fprintf(stderr, "ocpp-billing: %zu session(s) without a stop and without an event for %g h: "
-                             "written abandoned\n", n, o.abandon_after_hours);
-            }
-            if (const std::size_t n = up_to > 0 && o.retire_after_hours > 0 ? book.retire(up_to - horizon_ms) : 0; n > 0) {
+            if (const std::size_t n = up_to > 0 ? book.retire(up_to - horizon_ms) : 0; n > 0) {
                 std::fprintf(stderr, "ocpp-billing: retired %zu closed session(s) unchanged for %g h (%zu in memory, %zu retired)\n",
                              n, o.retire_after_hours, book.sessions().size(), book.retired());
             }

@@ -2,7 +2,6 @@
 
 #include <cstdio>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -35,10 +34,6 @@ first.
   --retire-after-hours H     an event for a closed session more than H hours (by the
                              records' times) after its last change is late: logged, not
                              applied; such sessions leave memory; 0: never [72]
-  --abandon-after-hours H    a session without a stop and without an event for H hours
-                             is written "abandoned" and leaves memory like a closed one
-                             (a stop the station never delivered); 0: never; not below
-                             --retire-after-hours [720]
   --clock-slack-s S          how far record times may run behind (producers' clocks and
                              delivery time), kept back when retiring [600]
   --print                    print each session record of a closed session once its
@@ -130,7 +125,7 @@ bool parse_options(int argc, char** argv, Options& o) {
                 throw std::runtime_error("--batch: expected a number of records from 1 to 100000, got \"" + n + "\"");
             }
             o.batch = batch;
-        } else if (a == "--retire-after-hours" || a == "--abandon-after-hours") {
+        } else if (a == "--retire-after-hours") {
             std::string h;
             value(h);
             std::size_t used = 0;
@@ -142,9 +137,9 @@ bool parse_options(int argc, char** argv, Options& o) {
             }
             if (used == 0 || used != h.size() || h.find_first_not_of("0123456789.") != std::string::npos ||
                 !(hours >= 0 && hours <= 24.0 * 3650)) {
-                throw std::runtime_error(a + ": expected hours from 0 (never) to 87600, got \"" + h + "\"");
+                throw std::runtime_error("--retire-after-hours: expected hours from 0 (never) to 87600, got \"" + h + "\"");
             }
-            (a == "--retire-after-hours" ? o.retire_after_hours : o.abandon_after_hours) = hours;
+            o.retire_after_hours = hours;
         } else if (a == "--clock-slack-s") {
             std::string n;
             value(n);
@@ -169,12 +164,6 @@ bool parse_options(int argc, char** argv, Options& o) {
     }
     if (!meter_values_given) {
         o.meter_values_topic = prefix + "ocpp.meter-values";
-    }
-    if (o.abandon_after_hours > 0 && o.abandon_after_hours < o.retire_after_hours) {
-        std::ostringstream text;
-        text << "--abandon-after-hours (" << o.abandon_after_hours << ") is below --retire-after-hours ("
-             << o.retire_after_hours << "): a session would be abandoned while a closed one's events still apply";
-        throw std::runtime_error(text.str());
     }
     if (!sessions_given) {
         o.sessions_topic = prefix + "billing.sessions";

@@ -17,7 +17,6 @@ struct Options {
     bool print_closed = false;
     int batch = 500;
     double retire_after_hours = 72;  // 0: never
-    double abandon_after_hours = 720;  // 0: never; not below retire_after_hours
     int clock_slack_s = 600;
 };
 

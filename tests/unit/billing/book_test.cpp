@@ -701,41 +701,6 @@ TEST_CASE("closed sessions retire from memory, and events that come for them lat
                      nullptr, t0 + 2 * hour) == Applied::changed);
 }
 
-TEST_CASE("a session whose stop never comes is written abandoned, then retires, and later events are late", "[billing]") {
-    const std::int64_t hour = 3600000;
-    const std::int64_t t0 = 1796112000000;  // 2026-12-01T08:00:00Z
-    Book book(72 * hour);
-    const json start{{"connectorId", 1}, {"idTag", "CARD9"}, {"meterStart", 0}, {"timestamp", "2026-12-01T10:00:00Z"}};
-    book.apply(event("CP9", "1.6", "StartTransaction", "a-start", start, {{"transactionId", 3}}), nullptr, t0);
-    book.apply(event("CP9", "1.6", "MeterValues", "a-mv", meter16(3, "2026-12-01T10:30:00Z", "700")), nullptr, t0 + hour);
-    book.take_changed();
-    CHECK(book.abandon(t0 + hour) == 0);  // changed at t0 + 1 h, not before
-    CHECK(book.retire(t0 + 800 * hour) == 0);  // open: never retires as it is
-    CHECK(book.abandon(t0 + 721 * hour) == 1);
-    CHECK(book.abandon(t0 + 722 * hour) == 0);  // once
-    const auto changed = book.take_changed();
-    REQUIRE(changed.size() == 1);
-    const json record = changed.front()->to_json();
-    CHECK(record["status"] == "abandoned");
-    CHECK(record["energyWh"] == 700.0);
-    const auto back = billing::Session::from_json(record);
-    REQUIRE(back);
-    CHECK(back->abandoned);
-    CHECK(back->to_json() == record);
-    // Written: it leaves memory like a closed session, and its stop, a month late, is late.
-    CHECK(book.retire(t0 + 800 * hour) == 1);
-    CHECK(book.sessions().count("CP9|3") == 0);
-    CHECK(book.apply(event("CP9", "1.6", "StopTransaction", "a-stop",
-                           {{"transactionId", 3}, {"meterStop", 900}, {"timestamp", "2026-12-31T11:00:00Z"}}),
-                     nullptr, t0 + 801 * hour) == Applied::late);
-    // Read back after a restart: retired, as a closed session is.
-    Book again(72 * hour);
-    again.restore(*back, t0 + 800 * hour);
-    again.restored();
-    CHECK(again.sessions().empty());
-    CHECK(again.retired() == 1);
-}
-
 TEST_CASE("read back, a closed session last changed before the horizon stays retired", "[billing]") {
     const std::int64_t hour = 3600000;
     const std::int64_t t0 = 1796112000000;  // 2026-12-01T08:00:00Z

@@ -56,24 +56,3 @@ TEST_CASE("a tenant's topic prefix goes before every topic and after the transac
     char* argv[] = {bad[0].data(), bad[1].data(), bad[2].data()};
     CHECK_THROWS_WITH(billing::parse_options(3, argv, ignored), Catch::Contains("--topic-prefix"));
 }
-
-TEST_CASE("sessions without a stop are abandoned after a month by default, never before they could retire", "[billing]") {
-    CHECK(parse({}).abandon_after_hours == 720);
-    CHECK(parse({"--abandon-after-hours", "0"}).abandon_after_hours == 0);
-    CHECK(parse({"--abandon-after-hours=100", "--retire-after-hours", "100"}).abandon_after_hours == 100);
-    std::vector<std::string> args = {"ocpp-billing", "--abandon-after-hours", "24"};  // below the 72 h retirement
-    std::vector<char*> argv;
-    for (auto& a : args) {
-        argv.push_back(a.data());
-    }
-    billing::Options o;
-    CHECK_THROWS_WITH(billing::parse_options(static_cast<int>(argv.size()), argv.data(), o),
-                      Catch::Contains("--abandon-after-hours (24) is below --retire-after-hours (72)"));
-    args = {"ocpp-billing", "--abandon-after-hours", "soon"};
-    argv.clear();
-    for (auto& a : args) {
-        argv.push_back(a.data());
-    }
-    CHECK_THROWS_WITH(billing::parse_options(static_cast<int>(argv.size()), argv.data(), o),
-                      "--abandon-after-hours: expected hours from 0 (never) to 87600, got \"soon\"");
-}
