@@ -115,6 +115,7 @@ void ToleranceSuggestion::add(const json& dead_letter) {
 std::string ToleranceSuggestion::yaml(const std::string& source) const {
     std::string out = fmt::format("# {} schema refusals read from {}.\n", refusals_, source);
     std::string profiles;
+    std::string broader;  // profiles with an empty vendor or model
     std::set<std::string> names;
     for (const auto& [key, m] : models_) {
         const auto& [vendor, model] = key;
@@ -148,11 +149,15 @@ std::string ToleranceSuggestion::yaml(const std::string& source) const {
         if (!model.empty()) {
             match += (match.empty() ? "" : ", ") + std::string("model: ") + quoted(literal_glob(model));
         }
-        profiles += fmt::format("    - name: {}\n      match: {{{}}}\n      allow: [{}]\n", name, match, allow);
+        // The first matching profile wins: one that names a vendor or a model alone would take
+        // the stations of the models named in full as well, so it comes after them.
+        std::string& to = vendor.empty() || model.empty() ? broader : profiles;
+        to += fmt::format("    - name: {}\n      match: {{{}}}\n      allow: [{}]\n", name, match, allow);
         if (m.rules.count("timestamp-without-offset") != 0) {
-            profiles += "      assume_offset: \"+00:00\"   # the offset these stations' clocks run at\n";
+            to += "      assume_offset: \"+00:00\"   # the offset these stations' clocks run at\n";
         }
     }
+    profiles += broader;
     if (unknown_.refused != 0) {
         out += fmt::format("# {} refused from stations whose model is not known (no BootNotification seen): {} — "
                            "match them by id\n",

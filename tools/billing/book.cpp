@@ -589,7 +589,7 @@ Applied Book::apply(const json& event, std::string* note, std::int64_t at_ms) {
         *note = std::move(reuse_note);
     }
     if (note != nullptr && s.meter_went_back() && !(before && before->meter_went_back())) {
-        *note = "session " + s.key + ": the latest register reading (" + json(s.last->wh).dump() +
+        *note += (note->empty() ? "" : "; ") + std::string("session ") + s.key + ": the latest register reading (" + json(s.last->wh).dump() +
                 " Wh) is below the earliest (" + json(s.first->wh).dump() +
                 " Wh): energyWh 0 and meterWentBack in its record; look at it before billing it";
     }

@@ -53,6 +53,16 @@ TEST_CASE("a suggestion is a configuration the gateway takes, whatever the stati
     CHECK_THAT(yaml, Catch::Contains("      match: {vendor: \"Acme\"}\n"));
     CHECK_THAT(yaml, Catch::Contains("(firmware \"1.0\\nallow: [everything]\";"));
     CHECK_THAT(yaml, !Catch::Contains("\nallow: [everything]"));
+    // A model of that vendor named in full: its profile comes first, or the vendor's alone
+    // would take its stations (the first matching profile wins).
+    s.add(letter("CP-2", {{"vendor", "Acme"}, {"model", "X"}, {"firmware", "2"}}, {"timestamp-without-offset"}, true));
+    const std::string both = s.yaml("ocpp.dead-letter");
+    INFO(both);
+    const auto full = both.find("match: {vendor: \"Acme\", model: \"X\"}");
+    const auto vendor_only = both.find("match: {vendor: \"Acme\"}");
+    REQUIRE(full != std::string::npos);
+    REQUIRE(vendor_only != std::string::npos);
+    CHECK(full < vendor_only);
 }
 
 TEST_CASE("a fleet with nothing to repair gets no profile", "[tolerance]") {
