@@ -291,43 +291,6 @@ void validate_tenants(const Config& c) {
     }
 }
 
-/// A message the listener takes must fit in a record the producer takes: with a frame limit
-/// above librdkafka's message.max.bytes, every message between the two would be read, then
-/// refused as too large for Kafka (README "Handshake"). `where` names the properties' key.
-void check_record_room(const Config& c, const std::map<std::string, std::string>& properties,
-                       const std::string& where) {
-    constexpr long long kLibrdkafkaDefault = 1000000;  // librdkafka's message.max.bytes
-    long long producer_limit = kLibrdkafkaDefault;
-    if (const auto it = properties.find("message.max.bytes"); it != properties.end()) {
-        producer_limit = parse_integer(it->second, where + " message.max.bytes", 1000, 1000000000);
-    }
-    const auto frame_limit = static_cast<long long>(c.limits.max_message_bytes);
-    if (frame_limit > producer_limit) {
-        fail("config limits.max_message_bytes (" + std::to_string(frame_limit) +
-             ") is larger than the Kafka producer's message.max.bytes (" +
-             std::to_string(producer_limit) + "): messages between the two would be read and "
-             "then refused as too large for Kafka. Raise " + where + " message.max.bytes (and "
-             "the topics' max.message.bytes on the brokers), or lower the limit");
-    }
-}
-
-/// What the Kafka producer of `kafka` would refuse when it is made (a property librdkafka does
-/// not know or a value it refuses, idempotence weakened), said now: check-config finds it too.
-/// Combinations librdkafka checks only when it starts (SSL files, SASL set-up) are left to the
-/// start. `brokers_key` and `properties_key` name the settings.
-void check_kafka_settings(const kafka_bridge::ProducerConfig& kafka, const std::string& brokers_key,
-                          const std::string& properties_key) {
-    // librdkafka skips empty entries (a trailing comma is fine); a list of nothing but
-    // separators leaves it nowhere to connect, retrying for ever.
-    if (kafka.brokers.find_first_not_of(", ") == std::string::npos) {
-        fail("config " + brokers_key + ": \"" + kafka.brokers + "\" names no broker; expected "
-             "HOST:PORT[,HOST:PORT...]");
-    }
-    if (auto checked = kafka_bridge::Producer::check_settings(kafka); !checked.ok()) {
-        fail("config " + properties_key + ": " + checked.error().message());
-    }
-}
-
 /// Whether binding both would clash: one port, and one address or a wildcard that covers the
 /// other (`::` takes IPv4 as well, as Linux binds it by default).
 bool endpoints_overlap(const Endpoint& a, const Endpoint& b) {
@@ -473,18 +436,7 @@ void validate(Config& c) {
         }
     }
     validate_tenants(c);
-    settle_kafka_properties(c.kafka, "kafka.properties");
-    check_record_room(c, c.kafka.properties, "kafka.properties");
-    check_kafka_settings(c.kafka, "kafka brokers", "kafka.properties");
-    for (const auto& tenant : c.tenants) {
-        if (has_own_cluster(c, tenant)) {
-            // Its own properties replace kafka.properties (librdkafka's defaults without them).
-            const auto kafka = tenant_config(c, tenant).kafka;
-            const std::string key = "tenant_kafka.properties." + tenant.name;
-            check_record_room(c, kafka.properties, key);
-            check_kafka_settings(kafka, "tenant_kafka.brokers." + tenant.name, key);
-        }
-    }
+    check_kafka(c);
     const std::set<std::string> levels = {"debug", "info", "warn", "error"};
     if (levels.count(c.log_level) == 0) {
         fail("config log_level: \"" + c.log_level + "\" is not one of debug, info, warn, error");

@@ -44,6 +44,11 @@ const std::vector<Option>& options();
 /// to warn of: each OCPP_GATEWAY_* variable that names no setting, with the nearest that does.
 std::vector<std::string> apply_environment(Config& c, const std::map<std::string, std::string>& env);
 
+/// The Kafka settings of `c` (kafka_properties.cpp): settle_kafka_properties for the gateway's
+/// and each tenant's own cluster, the frame limit against the producer's message.max.bytes,
+/// and what librdkafka would refuse. Throws std::runtime_error naming the setting.
+void check_kafka(Config& c);
+
 /// Reads an integer in [min, max]; throws std::runtime_error naming `what`.
 long long parse_integer(const std::string& text, const std::string& what, long long min,
                         long long max);
