@@ -146,6 +146,23 @@ bool retirable(const Session& s, std::int64_t before_ms) {
 
 }  // namespace
 
+std::string session_key(const std::string& station_id, const std::string& transaction_id) {
+    std::string key;
+    key.reserve(station_id.size() + transaction_id.size() + 1);
+    const auto append = [&key](const std::string& id) {
+        for (const char c : id) {
+            if (c == '|' || c == '\\') {
+                key += '\\';
+            }
+            key += c;
+        }
+    };
+    append(station_id);
+    key += '|';
+    append(transaction_id);
+    return key;
+}
+
 bool Session::operator==(const Session& o) const {
     return key == o.key && generation == o.generation && station_id == o.station_id &&
            ocpp_version == o.ocpp_version &&
@@ -253,7 +270,7 @@ std::optional<Session> Session::from_json(const json& j) {
 
 Session& Book::session_for(const std::string& station, const std::string& transaction_id,
                            const std::string& version) {
-    const std::string id_key = station + "|" + transaction_id;
+    const std::string id_key = session_key(station, transaction_id);
     if (const auto it = by_transaction_.find(id_key); it != by_transaction_.end()) {
         return sessions_.at(it->second);
     }
@@ -313,7 +330,7 @@ int Book::last_generation(const std::string& id_key) const {
 
 Session& Book::next_generation(const std::string& station, const std::string& transaction_id,
                                const std::string& version) {
-    const std::string id_key = station + "|" + transaction_id;
+    const std::string id_key = session_key(station, transaction_id);
     const int generation = last_generation(id_key) + 1;
     generations_[id_key] = generation;
     Session s;
@@ -329,7 +346,7 @@ Session& Book::next_generation(const std::string& station, const std::string& tr
 
 void Book::index(const Session& s) {
     for (const auto& id : s.transaction_ids) {
-        const std::string id_key = s.station_id + "|" + id;
+        const std::string id_key = session_key(s.station_id, id);
         // The latest generation holds the id: later events of it are its.
         auto [it, fresh] = by_transaction_.emplace(id_key, s.key);
         if (!fresh && it->second != s.key) {
@@ -428,7 +445,7 @@ Applied Book::apply(const json& event, std::string* note, std::int64_t at_ms) {
     if (!transaction_id) {
         return Applied::ignored;
     }
-    const std::string id_key = *station + "|" + *transaction_id;
+    const std::string id_key = session_key(*station, *transaction_id);
     const auto late = [&](const char* why) {
         if (note != nullptr) {
             *note = "a " + *action + " for transaction " + *transaction_id + " of " + *station + why;
@@ -605,7 +622,7 @@ void Book::restore(Session session, std::int64_t retire_before_ms) {
         sessions_.erase(key);
         retired_.insert(key);
         for (const auto& id : session.transaction_ids) {
-            const std::string alias = session.station_id + "|" + id;
+            const std::string alias = session_key(session.station_id, id);
             if (alias != key) {
                 retired_aliases_.insert(alias);
             }
@@ -635,7 +652,7 @@ void Book::restored() {
         // A session read back live is not retired under any of its ids (an earlier record
         // of it may have been).
         for (const auto& id : s.transaction_ids) {
-            retired_aliases_.erase(s.station_id + "|" + id);
+            retired_aliases_.erase(session_key(s.station_id, id));
         }
         for (const auto& k : s.start_keys) {
             retired_start_keys_.erase(k);
@@ -668,7 +685,7 @@ std::size_t Book::retire(std::int64_t before_ms) {
             continue;
         }
         for (const auto& id : s.transaction_ids) {
-            const std::string id_key = s.station_id + "|" + id;
+            const std::string id_key = session_key(s.station_id, id);
             if (const auto held = by_transaction_.find(id_key); held != by_transaction_.end() && held->second == s.key) {
                 by_transaction_.erase(held);  // not when a later generation holds the id
             }

@@ -27,9 +27,14 @@ struct IdOrder {
     }
 };
 
+/// "stationId|transactionId": the key of the session of that transaction (its first
+/// generation). A '|' or '\' inside either id is written with a '\' before it, so ("A", "1|7")
+/// and ("A|1", "7") are two keys; ids without those two characters keep the plain form.
+std::string session_key(const std::string& station_id, const std::string& transaction_id);
+
 /// One charging session as billing sees it (schemas/events/billing-session.schema.json).
 struct Session {
-    std::string key;  ///< "stationId|transactionId" of its canonical transaction, "|N" after it from the second generation
+    std::string key;  ///< session_key() of its canonical transaction, "|N" after it from the second generation
     /// 1, or N for the Nth session a station started under the same transaction id (firmware
     /// that numbers its transactions again after a reset): each is a session of its own.
     int generation = 1;
