@@ -565,11 +565,17 @@ std::vector<Option> build() {
          integer<std::chrono::milliseconds>(FIELD(commands.default_timeout), 1, 600000), show_count(FIELD(commands.default_timeout)), nullptr});
     add({"commands.max_age_s", "", "", "S", "a command without expiresAt expires this long after it was written", Shape::scalar,
          integer<std::chrono::seconds>(FIELD(commands.max_age), 1, 86400), show_count(FIELD(commands.max_age)), nullptr});
-    add({"commands.heartbeat_ms", "", "", "MS", "liveness record period (at most half of instance_timeout_ms)", Shape::scalar,
-         [set = integer<std::chrono::milliseconds>(FIELD(commands.heartbeat), 100, 60000)](
-             Config& c, const std::string& value, const std::string& where) {
-             set(c, value, where);
-             c.commands.heartbeat_given = true;
+    add({"commands.heartbeat_ms", "", "", "MS",
+         "liveness record period, at most half of instance_timeout_ms (0: 3000, or a third of a shorter instance_timeout_ms)",
+         Shape::scalar,
+         [](Config& c, const std::string& value, const std::string& where) {
+             // 0, as the example file has it: what leaving it out gives.
+             const long long ms = parse_integer(value, where, 0, 60000);
+             if (ms != 0 && ms < 100) {
+                 fail(where + ": " + value + " is below 100 (0: the default)");
+             }
+             c.commands.heartbeat = ms == 0 ? Config{}.commands.heartbeat : std::chrono::milliseconds(ms);
+             c.commands.heartbeat_given = ms != 0;
          },
          show_count(FIELD(commands.heartbeat)), nullptr});
     add({"commands.instance_timeout_ms", "OCPP_GATEWAY_INSTANCE_TIMEOUT_MS", "--instance-timeout-ms", "N",

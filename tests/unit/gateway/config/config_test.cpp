@@ -343,6 +343,15 @@ topics:
                       "config commands.heartbeat_ms 1000 is more than half of commands.instance_timeout_ms "
                       "1500: one late liveness record would make this instance look gone");
     CHECK(parse({"--instance-timeout-ms", "1500"}).config.commands.heartbeat == std::chrono::milliseconds(500));
+    // 0, as the example file has it, is what leaving it out gives: brought down with the timeout.
+    const auto automatic = write_yaml("commands-auto", "commands:\n  heartbeat_ms: 0\n");
+    CHECK(parse({"--config", automatic}).config.commands.heartbeat == defaults.commands.heartbeat);
+    CHECK(parse({"--config", automatic}, {{"OCPP_GATEWAY_INSTANCE_TIMEOUT_MS", "5000"}}).config.commands.heartbeat ==
+          std::chrono::milliseconds(1666));
+    CHECK_THROWS_WITH(parse({"--config", write_yaml("commands-fast", "commands:\n  heartbeat_ms: 50\n")}),
+                      Catch::Contains("commands.heartbeat_ms") && Catch::Contains("50 is below 100 (0: the default)"));
+    CHECK_THROWS_WITH(parse({"--config", write_yaml("commands-negative", "commands:\n  heartbeat_ms: -1\n")}),
+                      Catch::Contains("commands.heartbeat_ms") && Catch::Contains("outside 0..60000"));
 
     CHECK_THROWS_WITH(parse({"--config", write_yaml("bad-commands", "commands:\n  queue_limit: 0\n")}),
                       Catch::Contains("commands.queue_limit"));
