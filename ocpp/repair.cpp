@@ -1,6 +1,7 @@
 #include "ocpp/repair.hpp"
 
 #include <array>
+#include <cmath>
 
 #include "ocpp/rfc3339.hpp"
 
@@ -109,6 +110,13 @@ std::optional<json> number_of(const std::string& text, bool integer) {
     return parsed;
 }
 
+/// Whether the number's text, written again from the parsed value, is what the station sent:
+/// integers always; a float only below 2^53. An integer literal past 2^64 is read as a float,
+/// and its digits past the 17th are gone: 100000000000000000001 would come back as "1e+20".
+bool written_back_exactly(const json& number) {
+    return !number.is_number_float() || std::fabs(number.get<double>()) < 9007199254740992.0;
+}
+
 std::string pointer_token(const std::string& key) {
     std::string token;
     for (const char c : key) {
@@ -135,8 +143,9 @@ public:
         if (value.is_string()) {
             repair_string(*node, value, path);
         } else if (value.is_number()) {
+            // A number it cannot write back exactly is left for the validator to refuse.
             if (!wants_number(*node) && has_type(*node, "string") &&
-                policy_.allows(RepairRule::string_as_number)) {
+                policy_.allows(RepairRule::string_as_number) && written_back_exactly(value)) {
                 json from = value;
                 value = value.dump();
                 note(RepairRule::string_as_number, path, std::move(from), value);

@@ -169,6 +169,28 @@ TEST_CASE("numbers and strings are exchanged only where the schema asks for the 
     CHECK(padded.repairs.empty());
 }
 
+TEST_CASE("a number whose digits parsing lost is not made a string", "[repair]") {
+    const auto meter = [](const char* value) {
+        return std::string(R"({"connectorId":1,"meterValue":[{"timestamp":"2026-12-01T10:00:00Z",)"
+                           R"("sampledValue":[{"value":)") +
+               value + "}]}]}";
+    };
+    // Past 2^64 an integer is read as a float: written back it would be "1e+20", not what was sent.
+    auto huge = repair(ProtocolVersion::v16, "MeterValues", meter("100000000000000000001").c_str(),
+                       allowing({RepairRule::string_as_number}));
+    CHECK(huge.repairs.empty());
+    CHECK_FALSE(huge.valid_after);  // refused by the validator, as without the rule
+    // Up to 2^64 it stays an integer, exact; a float below 2^53 keeps its value.
+    auto big = repair(ProtocolVersion::v16, "MeterValues", meter("18446744073709551615").c_str(),
+                      allowing({RepairRule::string_as_number}));
+    CHECK(big.valid_after);
+    CHECK(big.payload["meterValue"][0]["sampledValue"][0]["value"] == "18446744073709551615");
+    auto fraction = repair(ProtocolVersion::v16, "MeterValues", meter("1234567.25").c_str(),
+                           allowing({RepairRule::string_as_number}));
+    CHECK(fraction.valid_after);
+    CHECK(fraction.payload["meterValue"][0]["sampledValue"][0]["value"] == "1234567.25");
+}
+
 TEST_CASE("empty optional strings are removed, required ones are not", "[repair]") {
     auto out = repair(ProtocolVersion::v16, "StatusNotification",
                       R"({"connectorId":1,"errorCode":"NoError","status":"Available","timestamp":"",)"
