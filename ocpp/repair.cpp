@@ -98,23 +98,25 @@ std::string enum_key(std::string_view text) {
     return key;
 }
 
-/// A string that is exactly one JSON number (an integer when `integer`).
+/// False for a float of 2^53 or more: an integer literal past 2^64 is read as one, and its
+/// digits past the 17th are gone (100000000000000000001 reads as 1e20). Integers are exact; a
+/// fraction with more than 17 significant digits is rounded, as any JSON reader rounds it.
+bool digits_kept(const json& number) {
+    return !number.is_number_float() || std::fabs(number.get<double>()) < 9007199254740992.0;
+}
+
+/// A string that is exactly one JSON number (an integer when `integer`) whose digits reading
+/// it kept.
 std::optional<json> number_of(const std::string& text, bool integer) {
     if (text.empty() || text.find_first_of(" \t\r\n") != std::string::npos) {
         return std::nullopt;
     }
     json parsed = json::parse(text, nullptr, false);
-    if (parsed.is_discarded() || !parsed.is_number() || (integer && !parsed.is_number_integer())) {
+    if (parsed.is_discarded() || !parsed.is_number() || (integer && !parsed.is_number_integer()) ||
+        !digits_kept(parsed)) {
         return std::nullopt;
     }
     return parsed;
-}
-
-/// Whether the number's text, written again from the parsed value, is what the station sent:
-/// integers always; a float only below 2^53. An integer literal past 2^64 is read as a float,
-/// and its digits past the 17th are gone: 100000000000000000001 would come back as "1e+20".
-bool written_back_exactly(const json& number) {
-    return !number.is_number_float() || std::fabs(number.get<double>()) < 9007199254740992.0;
 }
 
 std::string pointer_token(const std::string& key) {
@@ -143,9 +145,9 @@ public:
         if (value.is_string()) {
             repair_string(*node, value, path);
         } else if (value.is_number()) {
-            // A number it cannot write back exactly is left for the validator to refuse.
+            // A number whose digits were lost in reading is left for the validator to refuse.
             if (!wants_number(*node) && has_type(*node, "string") &&
-                policy_.allows(RepairRule::string_as_number) && written_back_exactly(value)) {
+                policy_.allows(RepairRule::string_as_number) && digits_kept(value)) {
                 json from = value;
                 value = value.dump();
                 note(RepairRule::string_as_number, path, std::move(from), value);

@@ -185,6 +185,20 @@ TEST_CASE("a number whose digits parsing lost is not made a string", "[repair]")
                       allowing({RepairRule::string_as_number}));
     CHECK(big.valid_after);
     CHECK(big.payload["meterValue"][0]["sampledValue"][0]["value"] == "18446744073709551615");
+    // The other way, a string past 2^64 where a number is wanted is not read as 1e20 either.
+    const auto meter201 = [](const char* value) {
+        return std::string(R"({"evseId":1,"meterValue":[{"timestamp":"2026-12-01T10:00:00Z",)"
+                           R"("sampledValue":[{"value":")") +
+               value + "\"}]}]}";
+    };
+    auto digits = repair(ProtocolVersion::v201, "MeterValues", meter201("100000000000000000001").c_str(),
+                         allowing({RepairRule::number_as_string}));
+    CHECK(digits.repairs.empty());
+    CHECK_FALSE(digits.valid_after);
+    auto kept = repair(ProtocolVersion::v201, "MeterValues", meter201("18446744073709551615").c_str(),
+                       allowing({RepairRule::number_as_string}));
+    CHECK(kept.valid_after);
+    CHECK(kept.payload["meterValue"][0]["sampledValue"][0]["value"] == 18446744073709551615ULL);
     auto fraction = repair(ProtocolVersion::v16, "MeterValues", meter("1234567.25").c_str(),
                            allowing({RepairRule::string_as_number}));
     CHECK(fraction.valid_after);
